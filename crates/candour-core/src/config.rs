@@ -1,0 +1,573 @@
+//! The configuration file (`candour.toml`) overlaid by `CANDOUR_*` environment variables.
+//!
+//! Parsing is pure: the caller reads the file and the environment and hands both in, so the
+//! rules (unknown keys are errors, the legal defaults, the warnings of `config check`) are
+//! testable without touching the machine.
+
+use std::collections::BTreeSet;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use serde::{Deserialize, Serialize};
+
+use crate::cookies::{Category, is_valid_cookie_name};
+
+/// Everything Candour can be told. Every section has a default, so an empty file (or none)
+/// gives a working server on SQLite.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    /// The address to listen on.
+    pub listen: SocketAddr,
+    /// `sqlite://PATH` (created when missing) or `postgres://…`.
+    pub database_url: String,
+    /// The address visitors use, such as `https://www.example.police.uk`. When it is https,
+    /// cookies are `Secure` and HSTS is sent.
+    pub public_url: Option<String>,
+    /// A folder of Markdown pages served at their paths.
+    pub content_dir: Option<PathBuf>,
+    pub log_format: LogFormat,
+    pub organisation: Organisation,
+    pub cookies: CookieSettings,
+    pub http: HttpSettings,
+    /// Third-party or first-party scripts that run only after consent to their category.
+    pub scripts: Vec<GatedScript>,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            database_url: "sqlite://candour.db".to_owned(),
+            public_url: None,
+            content_dir: None,
+            log_format: LogFormat::Text,
+            organisation: Organisation::default(),
+            cookies: CookieSettings::default(),
+            http: HttpSettings::default(),
+            scripts: Vec::new(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+/// Who runs the site: shown in the footer and in the generated privacy notice.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Organisation {
+    pub name: String,
+    /// A telephone number for enquiries that are not emergencies (for a police force, 101).
+    #[serde(deserialize_with = "string_or_number")]
+    pub phone: String,
+    /// A line shown beside the phone number, such as "In an emergency, always call 999."
+    pub emergency_note: String,
+    pub email: String,
+    /// The postal address, one line per entry.
+    pub postal_address: Vec<String>,
+    /// The data protection officer: who people can write to about their data.
+    pub dpo_name: String,
+    pub dpo_email: String,
+    /// The Information Commissioner's Office registration number, if the organisation has one.
+    pub ico_registration: String,
+}
+
+impl Default for Organisation {
+    fn default() -> Self {
+        Organisation {
+            name: "Candour".to_owned(),
+            phone: String::new(),
+            emergency_note: String::new(),
+            email: String::new(),
+            postal_address: Vec::new(),
+            dpo_name: String::new(),
+            dpo_email: String::new(),
+            ico_registration: String::new(),
+        }
+    }
+}
+
+/// How consent to non-essential cookies is obtained.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize, Serialize)]
+pub enum ConsentMode {
+    /// Nothing non-essential happens before the visitor chooses; Reject is as easy as Accept.
+    #[serde(rename = "opt-in")]
+    OptIn,
+    /// The older practice: a notice that continuing to browse is agreement. Not valid consent
+    /// under current UK guidance; kept for fidelity and flagged by `config check`.
+    #[serde(rename = "implied")]
+    Implied,
+}
+
+impl ConsentMode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ConsentMode::OptIn => "opt-in",
+            ConsentMode::Implied => "implied",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct CookieSettings {
+    pub consent_mode: ConsentMode,
+    /// How long the visitor's cookie choice is remembered, in days.
+    pub consent_lifetime_days: u32,
+    /// How long consent receipts are kept after they are made, in days.
+    pub receipt_retention_days: u32,
+    /// Cookies that scripts listed under `[[scripts]]` set, declared so the policy lists them.
+    pub declared: Vec<DeclaredCookie>,
+}
+
+impl Default for CookieSettings {
+    fn default() -> Self {
+        CookieSettings {
+            consent_mode: ConsentMode::OptIn,
+            consent_lifetime_days: 365,
+            receipt_retention_days: 365 * 2,
+            declared: Vec::new(),
+        }
+    }
+}
+
+/// A cookie set by a script that the organisation adds (not by Candour itself).
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct DeclaredCookie {
+    pub name: String,
+    pub category: Category,
+    pub purpose: String,
+    pub lifetime_days: u32,
+    /// Who sets it, such as "Example Analytics Ltd"; empty when it is the organisation itself.
+    #[serde(default)]
+    pub provider: String,
+}
+
+/// A script that stays inert until the visitor consents to its category.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct GatedScript {
+    /// An https address, or a path on this site starting with `/`.
+    pub src: String,
+    pub category: Category,
+}
+
+impl GatedScript {
+    /// The origin the script comes from, when it is another site's (for the CSP).
+    pub fn origin(&self) -> Option<&str> {
+        let rest = self.src.strip_prefix("https://")?;
+        let host_end = rest.find('/').unwrap_or(rest.len());
+        Some(&self.src[..("https://".len() + host_end)])
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct HttpSettings {
+    /// The largest request body accepted, in bytes.
+    pub body_limit_bytes: usize,
+    /// How long a request may take before it is answered with 408, in seconds.
+    pub request_timeout_secs: u64,
+    /// Peers whose `X-Forwarded-For` header is believed (the reverse proxy).
+    pub trusted_proxies: Vec<std::net::IpAddr>,
+}
+
+impl Default for HttpSettings {
+    fn default() -> Self {
+        HttpSettings {
+            body_limit_bytes: 64 * 1024,
+            request_timeout_secs: 30,
+            trusted_proxies: Vec::new(),
+        }
+    }
+}
+
+/// Why a configuration could not be used.
+#[derive(Debug, thiserror::Error, PartialEq)]
+pub enum ConfigError {
+    #[error("{source_name}: {message}")]
+    Parse { source_name: String, message: String },
+    #[error("{source_name}: `{key}` {problem}")]
+    Invalid {
+        source_name: String,
+        key: String,
+        problem: String,
+    },
+}
+
+/// Environment variables with this prefix overlay the file.
+pub const ENV_PREFIX: &str = "CANDOUR_";
+
+impl Config {
+    /// Parse the file's text (if any) and overlay the `CANDOUR_*` variables given.
+    ///
+    /// `CANDOUR_LISTEN` sets `listen`; a double underscore descends into a section, so
+    /// `CANDOUR_ORGANISATION__NAME` sets `organisation.name`. Variables starting with
+    /// `CANDOUR_TEST_` belong to the test suites and are ignored.
+    pub fn load<'a>(
+        file: Option<(&str, &str)>,
+        env: impl IntoIterator<Item = (&'a str, &'a str)>,
+    ) -> Result<Config, ConfigError> {
+        let (file_name, text) = file.unwrap_or(("(defaults)", ""));
+        let mut table: toml::Table = toml::from_str(text).map_err(|e| ConfigError::Parse {
+            source_name: file_name.to_owned(),
+            message: e.to_string(),
+        })?;
+        let mut from_env = Vec::new();
+        for (name, value) in env {
+            let Some(rest) = name.strip_prefix(ENV_PREFIX) else {
+                continue;
+            };
+            if rest.starts_with("TEST_") || rest.is_empty() {
+                continue;
+            }
+            let path: Vec<String> = rest.split("__").map(str::to_ascii_lowercase).collect();
+            insert_path(&mut table, &path, env_value(value)).map_err(|problem| {
+                ConfigError::Invalid {
+                    source_name: format!("environment variable {name}"),
+                    key: path.join("."),
+                    problem,
+                }
+            })?;
+            from_env.push(name.to_owned());
+        }
+        let config: Config = toml::Value::Table(table)
+            .try_into()
+            .map_err(|e: toml::de::Error| {
+                let source_name = if from_env.is_empty() {
+                    file_name.to_owned()
+                } else {
+                    format!("{file_name} with {}", from_env.join(", "))
+                };
+                ConfigError::Parse {
+                    source_name,
+                    message: e.message().trim().to_owned(),
+                }
+            })?;
+        config.validate(file_name)?;
+        Ok(config)
+    }
+
+    /// Rules that the types alone cannot express.
+    fn validate(&self, source_name: &str) -> Result<(), ConfigError> {
+        let invalid = |key: &str, problem: String| ConfigError::Invalid {
+            source_name: source_name.to_owned(),
+            key: key.to_owned(),
+            problem,
+        };
+        let scheme_ok = self.database_url.starts_with("sqlite:")
+            || self.database_url.starts_with("postgres://")
+            || self.database_url.starts_with("postgresql://");
+        if !scheme_ok {
+            return Err(invalid(
+                "database_url",
+                "must start with sqlite: or postgres://".to_owned(),
+            ));
+        }
+        if let Some(url) = &self.public_url
+            && !(url.starts_with("https://") || url.starts_with("http://"))
+        {
+            return Err(invalid(
+                "public_url",
+                "must be an http:// or https:// address".to_owned(),
+            ));
+        }
+        if self.organisation.name.trim().is_empty() {
+            return Err(invalid("organisation.name", "must not be empty".to_owned()));
+        }
+        if self.cookies.consent_lifetime_days == 0 || self.cookies.consent_lifetime_days > 395 {
+            return Err(invalid(
+                "cookies.consent_lifetime_days",
+                "must be between 1 and 395 days (13 months)".to_owned(),
+            ));
+        }
+        if self.http.body_limit_bytes < 1024 {
+            return Err(invalid(
+                "http.body_limit_bytes",
+                "must be at least 1024".to_owned(),
+            ));
+        }
+        if self.http.request_timeout_secs == 0 {
+            return Err(invalid(
+                "http.request_timeout_secs",
+                "must be at least 1".to_owned(),
+            ));
+        }
+        let mut names = BTreeSet::new();
+        for (i, cookie) in self.cookies.declared.iter().enumerate() {
+            let key = format!("cookies.declared[{i}]");
+            if !is_valid_cookie_name(&cookie.name) {
+                return Err(invalid(
+                    &format!("{key}.name"),
+                    "must be a cookie name (letters, digits and -_.!#$%&'*+^`|~)".to_owned(),
+                ));
+            }
+            if crate::cookies::is_reserved_name(&cookie.name) || !names.insert(&cookie.name) {
+                return Err(invalid(
+                    &format!("{key}.name"),
+                    format!("`{}` is declared twice", cookie.name),
+                ));
+            }
+            if cookie.category == Category::Necessary {
+                return Err(invalid(
+                    &format!("{key}.category"),
+                    "a cookie set by an added script cannot be strictly necessary; use preferences, statistics or marketing".to_owned(),
+                ));
+            }
+            if cookie.purpose.trim().is_empty() {
+                return Err(invalid(
+                    &format!("{key}.purpose"),
+                    "must say what the cookie is for".to_owned(),
+                ));
+            }
+        }
+        for (i, script) in self.scripts.iter().enumerate() {
+            let key = format!("scripts[{i}]");
+            let path_ok = script.src.starts_with('/') && !script.src.starts_with("//");
+            let https_ok = script.origin().is_some_and(|o| o.len() > "https://".len());
+            if !(path_ok || https_ok) || script.src.contains(['"', '<', '>', ' ', '\\']) {
+                return Err(invalid(
+                    &format!("{key}.src"),
+                    "must be an https:// address or a path starting with /".to_owned(),
+                ));
+            }
+            if script.category == Category::Necessary {
+                return Err(invalid(
+                    &format!("{key}.category"),
+                    "a gated script must be preferences, statistics or marketing".to_owned(),
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// Whether visitors reach the site over https.
+    pub fn served_over_https(&self) -> bool {
+        self.public_url
+            .as_deref()
+            .is_some_and(|u| u.starts_with("https://"))
+    }
+
+    /// What `candour config check` reports: settings that work but break a promise or the law.
+    pub fn warnings(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        if self.cookies.consent_mode == ConsentMode::Implied {
+            out.push(
+                "cookies.consent_mode = \"implied\" treats browsing as agreement to non-essential \
+                 cookies; that is not valid consent under UK GDPR and PECR as the ICO applies them. \
+                 Use \"opt-in\"."
+                    .to_owned(),
+            );
+        }
+        if !self.served_over_https() {
+            out.push(
+                "public_url is not an https:// address: cookies are sent without Secure and HSTS \
+                 is off. Set it to the https address visitors use."
+                    .to_owned(),
+            );
+        }
+        let org = &self.organisation;
+        for (key, value) in [
+            ("organisation.email", org.email.as_str()),
+            ("organisation.dpo_email", org.dpo_email.as_str()),
+        ] {
+            if value.trim().is_empty() {
+                out.push(format!(
+                    "{key} is empty: the privacy notice must say how to contact you about personal data."
+                ));
+            }
+        }
+        if org.postal_address.is_empty() {
+            out.push(
+                "organisation.postal_address is empty: the privacy notice should give an address \
+                 for written requests."
+                    .to_owned(),
+            );
+        }
+        for script in &self.scripts {
+            if let Some(origin) = script.origin() {
+                out.push(format!(
+                    "scripts: {} loads from {origin} once a visitor consents to {}; that host then \
+                     sees the visitor's address. Declare the cookies it sets under [[cookies.declared]].",
+                    script.src,
+                    script.category.label()
+                ));
+            }
+        }
+        if self.cookies.receipt_retention_days < self.cookies.consent_lifetime_days {
+            out.push(
+                "cookies.receipt_retention_days is shorter than cookies.consent_lifetime_days: a \
+                 choice still in force could not be proved."
+                    .to_owned(),
+            );
+        }
+        out
+    }
+}
+
+/// An environment value is read as a TOML literal when it is one (`true`, `8080`,
+/// `["a", "b"]`) and as a string otherwise.
+fn env_value(raw: &str) -> toml::Value {
+    let doc = format!("v = {raw}");
+    match toml::from_str::<toml::Table>(&doc) {
+        Ok(mut t) => match t.remove("v") {
+            Some(v @ (toml::Value::Boolean(_) | toml::Value::Integer(_) | toml::Value::Array(_))) => {
+                v
+            }
+            Some(toml::Value::String(s)) => toml::Value::String(s),
+            _ => toml::Value::String(raw.to_owned()),
+        },
+        Err(_) => toml::Value::String(raw.to_owned()),
+    }
+}
+
+fn insert_path(table: &mut toml::Table, path: &[String], value: toml::Value) -> Result<(), String> {
+    match path {
+        [] => Err("is empty".to_owned()),
+        [last] => {
+            table.insert(last.clone(), value);
+            Ok(())
+        }
+        [first, rest @ ..] => {
+            let entry = table
+                .entry(first.clone())
+                .or_insert_with(|| toml::Value::Table(toml::Table::new()));
+            match entry {
+                toml::Value::Table(inner) => insert_path(inner, rest, value),
+                _ => Err(format!("`{first}` is not a section")),
+            }
+        }
+    }
+}
+
+fn string_or_number<'de, D: serde::Deserializer<'de>>(d: D) -> Result<String, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Either {
+        S(String),
+        N(i64),
+    }
+    Ok(match Either::deserialize(d)? {
+        Either::S(s) => s,
+        Either::N(n) => n.to_string(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn load(text: &str, env: &[(&str, &str)]) -> Result<Config, ConfigError> {
+        Config::load(Some(("candour.toml", text)), env.iter().copied())
+    }
+
+    #[test]
+    fn no_configuration_gives_the_embedded_defaults() {
+        let c = Config::load(None, []).unwrap();
+        assert_eq!(c.listen.to_string(), "127.0.0.1:8080");
+        assert_eq!(c.database_url, "sqlite://candour.db");
+        assert_eq!(c.cookies.consent_mode, ConsentMode::OptIn);
+        assert_eq!(c.cookies.consent_lifetime_days, 365);
+    }
+
+    #[test]
+    fn unknown_keys_are_errors_that_name_the_key() {
+        let err = load("colour = \"blue\"\n", &[]).unwrap_err().to_string();
+        assert!(err.contains("candour.toml"), "{err}");
+        assert!(err.contains("colour"), "{err}");
+        let err = load("[organisation]\nnmae = \"x\"\n", &[])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("nmae"), "{err}");
+        assert!(err.contains("expected one of"), "{err}");
+    }
+
+    #[test]
+    fn wrong_types_and_bad_syntax_are_reported() {
+        let err = load("listen = 12\n", &[]).unwrap_err().to_string();
+        assert!(err.contains("listen") || err.contains("socket"), "{err}");
+        let err = load("listen = \n", &[]).unwrap_err().to_string();
+        assert!(err.contains("candour.toml"), "{err}");
+        let err = load("[cookies]\nconsent_mode = \"maybe\"\n", &[])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("opt-in") && err.contains("implied"), "{err}");
+    }
+
+    #[test]
+    fn environment_overlays_the_file() {
+        let c = load(
+            "listen = \"127.0.0.1:9000\"\n[organisation]\nname = \"File\"\n",
+            &[
+                ("CANDOUR_LISTEN", "0.0.0.0:7000"),
+                ("CANDOUR_ORGANISATION__PHONE", "101"),
+                ("CANDOUR_COOKIES__CONSENT_LIFETIME_DAYS", "180"),
+                ("CANDOUR_TEST_POSTGRES_URL", "postgres://ignored"),
+                ("HOME", "/root"),
+            ],
+        )
+        .unwrap();
+        assert_eq!(c.listen.to_string(), "0.0.0.0:7000");
+        assert_eq!(c.organisation.name, "File");
+        assert_eq!(c.organisation.phone, "101");
+        assert_eq!(c.cookies.consent_lifetime_days, 180);
+    }
+
+    #[test]
+    fn unknown_environment_keys_name_the_variable() {
+        let err = load("", &[("CANDOUR_LISTN", "x")]).unwrap_err().to_string();
+        assert!(err.contains("CANDOUR_LISTN"), "{err}");
+        assert!(err.contains("listn"), "{err}");
+    }
+
+    #[test]
+    fn validation_names_the_key_and_what_is_allowed() {
+        let err = load("database_url = \"mysql://x\"\n", &[])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("database_url") && err.contains("postgres://"), "{err}");
+        let err = load(
+            "[[scripts]]\nsrc = \"http://tracker.example/x.js\"\ncategory = \"statistics\"\n",
+            &[],
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("scripts[0].src"), "{err}");
+        let err = load(
+            "[[cookies.declared]]\nname = \"a b\"\ncategory = \"statistics\"\npurpose = \"x\"\nlifetime_days = 1\n",
+            &[],
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("cookies.declared[0].name"), "{err}");
+    }
+
+    #[test]
+    fn implied_consent_is_flagged_by_the_check() {
+        let c = load("[cookies]\nconsent_mode = \"implied\"\n", &[]).unwrap();
+        assert!(c.warnings().iter().any(|w| w.contains("implied")));
+        let c = load("public_url = \"https://example.org\"\n", &[]).unwrap();
+        assert!(!c.warnings().iter().any(|w| w.contains("implied")));
+        assert!(!c.warnings().iter().any(|w| w.contains("public_url")));
+    }
+
+    #[test]
+    fn script_origin_is_the_scheme_and_host() {
+        let s = GatedScript {
+            src: "https://stats.example.com/a/b.js".into(),
+            category: Category::Statistics,
+        };
+        assert_eq!(s.origin(), Some("https://stats.example.com"));
+        let s = GatedScript {
+            src: "/assets/x.js".into(),
+            category: Category::Statistics,
+        };
+        assert_eq!(s.origin(), None);
+    }
+}

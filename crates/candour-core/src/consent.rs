@@ -1,0 +1,331 @@
+//! Consent to optional cookies: the visitor's choice, its receipt and the cookie that carries it.
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use hmac::{Hmac, Mac};
+use serde::Serialize;
+use sha2::Sha256;
+use time::OffsetDateTime;
+
+use crate::config::ConsentMode;
+use crate::cookies::{Category, PolicyVersion};
+
+/// Which optional categories the visitor allows. Strictly necessary cookies need no consent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
+pub struct Choice {
+    pub preferences: bool,
+    pub statistics: bool,
+    pub marketing: bool,
+}
+
+impl Choice {
+    pub const ALL: Choice = Choice {
+        preferences: true,
+        statistics: true,
+        marketing: true,
+    };
+    pub const NONE: Choice = Choice {
+        preferences: false,
+        statistics: false,
+        marketing: false,
+    };
+
+    pub fn allows(self, category: Category) -> bool {
+        match category {
+            Category::Necessary => true,
+            Category::Preferences => self.preferences,
+            Category::Statistics => self.statistics,
+            Category::Marketing => self.marketing,
+        }
+    }
+
+    pub fn with(mut self, category: Category, allowed: bool) -> Choice {
+        match category {
+            Category::Necessary => {}
+            Category::Preferences => self.preferences = allowed,
+            Category::Statistics => self.statistics = allowed,
+            Category::Marketing => self.marketing = allowed,
+        }
+        self
+    }
+
+    fn bits(self) -> u8 {
+        u8::from(self.preferences) | u8::from(self.statistics) << 1 | u8::from(self.marketing) << 2
+    }
+
+    fn from_bits(b: u8) -> Option<Choice> {
+        (b < 8).then_some(Choice {
+            preferences: b & 1 != 0,
+            statistics: b & 2 != 0,
+            marketing: b & 4 != 0,
+        })
+    }
+
+    /// The optional categories allowed, as slugs, for the page and the script.
+    pub fn granted(self) -> Vec<&'static str> {
+        Category::OPTIONAL
+            .into_iter()
+            .filter(|c| self.allows(*c))
+            .map(Category::slug)
+            .collect()
+    }
+}
+
+/// How the choice was made.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Method {
+    /// The Accept or Reject button of the banner.
+    Banner,
+    /// The per-category form on the cookies page.
+    Settings,
+}
+
+impl Method {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Method::Banner => "banner",
+            Method::Settings => "settings",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Method> {
+        match s {
+            "banner" => Some(Method::Banner),
+            "settings" => Some(Method::Settings),
+            _ => None,
+        }
+    }
+}
+
+/// A random reference for one recorded choice; shown to the visitor, no link to who they are.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize)]
+#[serde(transparent)]
+pub struct ReceiptId(String);
+
+impl ReceiptId {
+    /// From 16 random bytes supplied by the caller.
+    pub fn from_random(bytes: [u8; 16]) -> ReceiptId {
+        ReceiptId(hex::encode(bytes))
+    }
+
+    pub fn parse(s: &str) -> Option<ReceiptId> {
+        (s.len() == 32 && s.bytes().all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase()))
+            .then(|| ReceiptId(s.to_owned()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// The server-side record of one choice. It holds no IP address and no account.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Receipt {
+    pub id: ReceiptId,
+    #[serde(with = "time::serde::rfc3339")]
+    pub recorded_at: OffsetDateTime,
+    pub policy_version: String,
+    pub mode: ConsentMode,
+    pub method: Method,
+    /// Whether the browser sent the Global Privacy Control signal with the choice.
+    pub gpc: bool,
+    pub choice: Choice,
+}
+
+/// Counts of recorded choices for the admin console.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
+pub struct Tally {
+    pub receipts: u64,
+    pub preferences: u64,
+    pub statistics: u64,
+    pub marketing: u64,
+}
+
+/// What the consent cookie says once its signature has been checked.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Token {
+    pub receipt: ReceiptId,
+    pub policy_version: String,
+    pub choice: Choice,
+}
+
+type HmacSha256 = Hmac<Sha256>;
+
+const TOKEN_TAG: &str = "c1";
+
+impl Token {
+    /// `c1.<receipt>.<version>.<bits>.<mac>`: all cookie-safe characters.
+    pub fn encode(&self, key: &[u8]) -> String {
+        let body = format!(
+            "{TOKEN_TAG}.{}.{}.{}",
+            self.receipt.as_str(),
+            self.policy_version,
+            self.choice.bits()
+        );
+        let mac = URL_SAFE_NO_PAD.encode(sign(key, &body));
+        format!("{body}.{mac}")
+    }
+
+    /// A token whose signature, shape or parts are wrong is no token at all.
+    pub fn decode(value: &str, key: &[u8]) -> Option<Token> {
+        let (body, mac) = value.rsplit_once('.')?;
+        let mac = URL_SAFE_NO_PAD.decode(mac).ok()?;
+        let mut check = HmacSha256::new_from_slice(key).ok()?;
+        check.update(body.as_bytes());
+        check.verify_slice(&mac).ok()?;
+        let mut parts = body.split('.');
+        if parts.next()? != TOKEN_TAG {
+            return None;
+        }
+        let receipt = ReceiptId::parse(parts.next()?)?;
+        let policy_version = parts.next()?.to_owned();
+        let bits: u8 = parts.next()?.parse().ok()?;
+        if parts.next().is_some() || !policy_version.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return None;
+        }
+        Some(Token {
+            receipt,
+            policy_version,
+            choice: Choice::from_bits(bits)?,
+        })
+    }
+}
+
+fn sign(key: &[u8], body: &str) -> Vec<u8> {
+    // HMAC accepts keys of any length, so this cannot fail.
+    let mut mac = match HmacSha256::new_from_slice(key) {
+        Ok(m) => m,
+        Err(_) => return Vec::new(),
+    };
+    mac.update(body.as_bytes());
+    mac.finalize().into_bytes().to_vec()
+}
+
+/// Where a visitor stands, from their cookie, their browser's signal and the mode.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum State {
+    /// No valid choice for the current policy: show the banner; nothing optional runs.
+    Undecided,
+    /// The browser sent `Sec-GPC: 1` and no choice has been made: optional categories are off
+    /// and no banner is needed.
+    GpcRefused,
+    /// `implied` mode and no choice yet: optional categories are treated as accepted and the
+    /// notice is shown.
+    Implied,
+    /// A choice for the current policy.
+    Decided { receipt: ReceiptId, choice: Choice },
+}
+
+impl State {
+    pub fn resolve(
+        token: Option<Token>,
+        current: &PolicyVersion,
+        gpc: bool,
+        mode: ConsentMode,
+    ) -> State {
+        match token {
+            Some(t) if t.policy_version == current.as_str() => State::Decided {
+                receipt: t.receipt,
+                choice: t.choice,
+            },
+            _ if gpc => State::GpcRefused,
+            _ if mode == ConsentMode::Implied => State::Implied,
+            _ => State::Undecided,
+        }
+    }
+
+    /// What may run now.
+    pub fn effective(&self) -> Choice {
+        match self {
+            State::Undecided | State::GpcRefused => Choice::NONE,
+            State::Implied => Choice::ALL,
+            State::Decided { choice, .. } => *choice,
+        }
+    }
+
+    pub fn shows_banner(&self) -> bool {
+        matches!(self, State::Undecided | State::Implied)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Config;
+    use crate::cookies::CookieRegistry;
+
+    const KEY: &[u8] = b"0123456789abcdef0123456789abcdef";
+
+    fn token(choice: Choice) -> Token {
+        Token {
+            receipt: ReceiptId::from_random([7; 16]),
+            policy_version: "abcdef012345".into(),
+            choice,
+        }
+    }
+
+    #[test]
+    fn tokens_round_trip_for_every_choice() {
+        for bits in 0..8 {
+            let t = token(Choice::from_bits(bits).unwrap());
+            assert_eq!(Token::decode(&t.encode(KEY), KEY), Some(t));
+        }
+    }
+
+    #[test]
+    fn tampered_tokens_are_no_tokens() {
+        let good = token(Choice::NONE).encode(KEY);
+        let flipped = good.replacen(".0.", ".7.", 1);
+        assert_ne!(flipped, good);
+        assert_eq!(Token::decode(&flipped, KEY), None);
+        assert_eq!(Token::decode(&good, b"another key"), None);
+        assert_eq!(Token::decode(&good[..good.len() - 2], KEY), None);
+        for junk in ["", ".", "c1", "c1....", "%%%", &"a".repeat(5000)] {
+            assert_eq!(Token::decode(junk, KEY), None, "{junk:?}");
+        }
+    }
+
+    #[test]
+    fn state_asks_again_when_the_policy_changes() {
+        let registry = CookieRegistry::from_config(&Config::default());
+        let current = registry.policy_version();
+        let mut t = token(Choice::ALL);
+        t.policy_version = current.as_str().to_owned();
+        let s = State::resolve(Some(t.clone()), current, false, ConsentMode::OptIn);
+        assert_eq!(s.effective(), Choice::ALL);
+        assert!(!s.shows_banner());
+
+        t.policy_version = "000000000000".into();
+        let s = State::resolve(Some(t), current, false, ConsentMode::OptIn);
+        assert_eq!(s, State::Undecided);
+        assert!(s.shows_banner());
+        assert_eq!(s.effective(), Choice::NONE);
+    }
+
+    #[test]
+    fn gpc_refuses_until_the_visitor_chooses_otherwise() {
+        let registry = CookieRegistry::from_config(&Config::default());
+        let v = registry.policy_version();
+        assert_eq!(
+            State::resolve(None, v, true, ConsentMode::OptIn),
+            State::GpcRefused
+        );
+        assert_eq!(
+            State::resolve(None, v, true, ConsentMode::Implied).effective(),
+            Choice::NONE
+        );
+        let mut t = token(Choice::ALL.with(Category::Marketing, false));
+        t.policy_version = v.as_str().to_owned();
+        let s = State::resolve(Some(t), v, true, ConsentMode::OptIn);
+        assert!(s.effective().statistics && !s.effective().marketing);
+    }
+
+    #[test]
+    fn implied_mode_allows_everything_until_a_choice() {
+        let registry = CookieRegistry::from_config(&Config::default());
+        let s = State::resolve(None, registry.policy_version(), false, ConsentMode::Implied);
+        assert_eq!(s.effective(), Choice::ALL);
+        assert!(s.shows_banner());
+    }
+}

@@ -1,0 +1,526 @@
+//! The cookie registry: every cookie the site can set, declared once.
+//!
+//! Architecture invariant: the server sets cookies only through [`CookieRegistry::set`],
+//! which takes a [`CookieId`]. A [`SetCookie`] cannot be built any other way, and an id whose
+//! capability is switched off is refused, so an undeclared cookie cannot be set. The policy
+//! pages are generated from the same declarations, and their hash is the policy version.
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use crate::config::Config;
+
+/// Why a cookie exists, in the categories visitors are asked about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Category {
+    /// Needed for the site to work or to keep it secure; no consent is asked.
+    Necessary,
+    /// Remember choices the visitor makes, such as settings.
+    Preferences,
+    /// Count visits to understand how the site is used.
+    Statistics,
+    /// Used to show or measure promotional material, often by other companies.
+    Marketing,
+}
+
+impl Category {
+    pub const ALL: [Category; 4] = [
+        Category::Necessary,
+        Category::Preferences,
+        Category::Statistics,
+        Category::Marketing,
+    ];
+    /// The categories a visitor chooses about.
+    pub const OPTIONAL: [Category; 3] = [
+        Category::Preferences,
+        Category::Statistics,
+        Category::Marketing,
+    ];
+
+    pub fn slug(self) -> &'static str {
+        match self {
+            Category::Necessary => "necessary",
+            Category::Preferences => "preferences",
+            Category::Statistics => "statistics",
+            Category::Marketing => "marketing",
+        }
+    }
+
+    pub fn label(self) -> &'static str {
+        match self {
+            Category::Necessary => "strictly necessary",
+            Category::Preferences => "preferences",
+            Category::Statistics => "statistics",
+            Category::Marketing => "marketing",
+        }
+    }
+
+    pub fn title(self) -> &'static str {
+        match self {
+            Category::Necessary => "Strictly necessary cookies",
+            Category::Preferences => "Cookies that remember your settings",
+            Category::Statistics => "Cookies that measure website use",
+            Category::Marketing => "Cookies that help with communications and marketing",
+        }
+    }
+
+    pub fn explanation(self) -> &'static str {
+        match self {
+            Category::Necessary => {
+                "These make the site work and keep it secure. They are always on, because the site cannot work without them."
+            }
+            Category::Preferences => {
+                "These remember choices you make on the site so you do not have to make them again."
+            }
+            Category::Statistics => {
+                "These count visits and show which pages are used, so the site can be improved."
+            }
+            Category::Marketing => {
+                "These may be set by other organisations whose content or services we use, to show or measure messages."
+            }
+        }
+    }
+
+    pub fn from_slug(s: &str) -> Option<Category> {
+        Category::ALL.into_iter().find(|c| c.slug() == s)
+    }
+}
+
+impl fmt::Display for Category {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.slug())
+    }
+}
+
+/// How long a cookie lasts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(tag = "kind", rename_all = "lowercase")]
+pub enum Lifetime {
+    /// Deleted when the browser is closed.
+    Session,
+    /// Kept for this many seconds.
+    Seconds { seconds: u64 },
+}
+
+impl Lifetime {
+    pub fn days(days: u32) -> Lifetime {
+        Lifetime::Seconds {
+            seconds: u64::from(days) * 86_400,
+        }
+    }
+
+    /// In plain English, for the cookie table.
+    pub fn describe(self) -> String {
+        match self {
+            Lifetime::Session => "until you close your browser".to_owned(),
+            Lifetime::Seconds { seconds } => {
+                let plural = |n: u64, unit: &str| {
+                    if n == 1 {
+                        format!("1 {unit}")
+                    } else {
+                        format!("{n} {unit}s")
+                    }
+                };
+                if seconds % (365 * 86_400) == 0 {
+                    plural(seconds / (365 * 86_400), "year")
+                } else if seconds % 86_400 == 0 {
+                    plural(seconds / 86_400, "day")
+                } else if seconds % 3_600 == 0 {
+                    plural(seconds / 3_600, "hour")
+                } else {
+                    plural(seconds.div_ceil(60), "minute")
+                }
+            }
+        }
+    }
+}
+
+/// The cookies Candour itself sets. Each capability adds its own when it lands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum CookieId {
+    /// Remembers the visitor's cookie choice and the id of its receipt.
+    Consent,
+}
+
+/// One declared cookie.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct CookieDecl {
+    /// The exact name, or for a family of cookies a pattern such as `PollTimeout-{poll_id}`.
+    pub name: String,
+    #[serde(skip)]
+    id: Option<CookieId>,
+    pub category: Category,
+    pub purpose: String,
+    pub lifetime: Lifetime,
+    /// `None` when the organisation's own site sets it; otherwise who does.
+    pub provider: Option<String>,
+    /// The capability that sets it ("cookie consent", or "script" for an added script).
+    pub set_by: String,
+    #[serde(skip)]
+    http_only: bool,
+}
+
+impl CookieDecl {
+    /// Whether a cookie the browser holds under `name` is this declaration's.
+    pub fn matches(&self, name: &str) -> bool {
+        match self.name.split_once('{') {
+            Some((prefix, _)) => name.len() > prefix.len() && name.starts_with(prefix),
+            None => self.name == name,
+        }
+    }
+
+    pub fn lifetime_text(&self) -> String {
+        self.lifetime.describe()
+    }
+}
+
+/// The name Candour uses for its consent cookie.
+pub const CONSENT_COOKIE: &str = "candour_consent";
+
+/// Names that configuration may not declare because Candour's own cookies use them.
+pub fn is_reserved_name(name: &str) -> bool {
+    name == CONSENT_COOKIE
+}
+
+/// A cookie name as RFC 6265 allows it (an HTTP token).
+pub fn is_valid_cookie_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 64
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b))
+}
+
+fn is_valid_cookie_value(value: &str) -> bool {
+    value.len() <= 3000
+        && value
+            .bytes()
+            .all(|b| matches!(b, 0x21 | 0x23..=0x2B | 0x2D..=0x3A | 0x3C..=0x5B | 0x5D..=0x7E))
+}
+
+/// Why a cookie could not be set.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum CookieError {
+    #[error("the cookie {0:?} is not declared in the cookie registry")]
+    Undeclared(CookieId),
+    #[error("the value for cookie {0:?} contains characters a cookie cannot carry")]
+    BadValue(CookieId),
+}
+
+/// A `Set-Cookie` instruction, built only by the registry.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SetCookie {
+    name: String,
+    value: String,
+    max_age: Option<u64>,
+    http_only: bool,
+    secure: bool,
+}
+
+impl SetCookie {
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The header value, with `Path=/` and `SameSite=Lax` always.
+    pub fn header_value(&self) -> String {
+        let mut out = format!("{}={}; Path=/; SameSite=Lax", self.name, self.value);
+        if let Some(age) = self.max_age {
+            out.push_str(&format!("; Max-Age={age}"));
+        }
+        if self.http_only {
+            out.push_str("; HttpOnly");
+        }
+        if self.secure {
+            out.push_str("; Secure");
+        }
+        out
+    }
+}
+
+/// Every cookie the running configuration can lead to, in a fixed order.
+#[derive(Debug, Clone)]
+pub struct CookieRegistry {
+    decls: Vec<CookieDecl>,
+    secure: bool,
+    version: PolicyVersion,
+}
+
+/// A short hash of everything the cookie policy says; a change asks visitors again.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize)]
+#[serde(transparent)]
+pub struct PolicyVersion(String);
+
+impl PolicyVersion {
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for PolicyVersion {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl CookieRegistry {
+    /// The registry for a configuration: Candour's own cookies for the capabilities that are
+    /// on, then the cookies the organisation declared for its added scripts.
+    pub fn from_config(config: &Config) -> CookieRegistry {
+        let mut decls = vec![CookieDecl {
+            name: CONSENT_COOKIE.to_owned(),
+            id: Some(CookieId::Consent),
+            category: Category::Necessary,
+            purpose: "Remembers whether you accepted or rejected optional cookies, and the \
+                      reference of the record of that choice, so you are not asked on every page."
+                .to_owned(),
+            lifetime: Lifetime::days(config.cookies.consent_lifetime_days),
+            provider: None,
+            set_by: "cookie consent".to_owned(),
+            http_only: false,
+        }];
+        decls.extend(config.cookies.declared.iter().map(|d| CookieDecl {
+            name: d.name.clone(),
+            id: None,
+            category: d.category,
+            purpose: d.purpose.clone(),
+            lifetime: Lifetime::days(d.lifetime_days),
+            provider: (!d.provider.trim().is_empty()).then(|| d.provider.clone()),
+            set_by: "script".to_owned(),
+            http_only: false,
+        }));
+        CookieRegistry::new(decls, config.served_over_https())
+    }
+
+    fn new(decls: Vec<CookieDecl>, secure: bool) -> CookieRegistry {
+        let mut hash = Sha256::new();
+        for d in &decls {
+            // Fields are length-prefixed so that no two registries hash alike by accident.
+            for field in [
+                d.name.as_str(),
+                d.category.slug(),
+                d.purpose.as_str(),
+                &d.lifetime.describe(),
+                d.provider.as_deref().unwrap_or(""),
+            ] {
+                hash.update((field.len() as u64).to_be_bytes());
+                hash.update(field.as_bytes());
+            }
+        }
+        let version = PolicyVersion(hex::encode(&hash.finalize()[..6]));
+        CookieRegistry {
+            decls,
+            secure,
+            version,
+        }
+    }
+
+    pub fn declarations(&self) -> &[CookieDecl] {
+        &self.decls
+    }
+
+    pub fn in_category(&self, category: Category) -> impl Iterator<Item = &CookieDecl> {
+        self.decls.iter().filter(move |d| d.category == category)
+    }
+
+    pub fn policy_version(&self) -> &PolicyVersion {
+        &self.version
+    }
+
+    /// The declaration a cookie in the browser belongs to, if any.
+    pub fn declaration_for(&self, name: &str) -> Option<&CookieDecl> {
+        self.decls.iter().find(|d| d.matches(name))
+    }
+
+    fn decl(&self, id: CookieId) -> Result<&CookieDecl, CookieError> {
+        self.decls
+            .iter()
+            .find(|d| d.id == Some(id))
+            .ok_or(CookieError::Undeclared(id))
+    }
+
+    /// Set a declared cookie to `value`, for its declared lifetime.
+    pub fn set(&self, id: CookieId, value: &str) -> Result<SetCookie, CookieError> {
+        let decl = self.decl(id)?;
+        if !is_valid_cookie_value(value) {
+            return Err(CookieError::BadValue(id));
+        }
+        Ok(SetCookie {
+            name: decl.name.clone(),
+            value: value.to_owned(),
+            max_age: match decl.lifetime {
+                Lifetime::Session => None,
+                Lifetime::Seconds { seconds } => Some(seconds),
+            },
+            http_only: decl.http_only,
+            secure: self.secure,
+        })
+    }
+
+    /// Remove a declared cookie from the browser.
+    pub fn clear(&self, id: CookieId) -> Result<SetCookie, CookieError> {
+        let decl = self.decl(id)?;
+        Ok(SetCookie {
+            name: decl.name.clone(),
+            value: String::new(),
+            max_age: Some(0),
+            http_only: decl.http_only,
+            secure: self.secure,
+        })
+    }
+}
+
+/// The value of the named cookie in a `Cookie` request header, if present once.
+pub fn read_cookie<'a>(header: &'a str, name: &str) -> Option<&'a str> {
+    let mut found = None;
+    for pair in header.split(';') {
+        let Some((k, v)) = pair.trim().split_once('=') else {
+            continue;
+        };
+        if k == name {
+            if found.is_some() {
+                // Two cookies of one name mean someone planted one; trust neither.
+                return None;
+            }
+            found = Some(v.trim_matches('"'));
+        }
+    }
+    found
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::DeclaredCookie;
+
+    fn config() -> Config {
+        Config::default()
+    }
+
+    #[test]
+    fn consent_cookie_is_declared_strictly_necessary_with_the_configured_lifetime() {
+        let mut c = config();
+        c.cookies.consent_lifetime_days = 180;
+        let r = CookieRegistry::from_config(&c);
+        let d = r.declaration_for(CONSENT_COOKIE).unwrap();
+        assert_eq!(d.category, Category::Necessary);
+        assert_eq!(d.lifetime, Lifetime::days(180));
+        let set = r.set(CookieId::Consent, "abc").unwrap();
+        assert_eq!(
+            set.header_value(),
+            "candour_consent=abc; Path=/; SameSite=Lax; Max-Age=15552000"
+        );
+    }
+
+    #[test]
+    fn secure_flag_follows_https() {
+        let mut c = config();
+        c.public_url = Some("https://example.org".into());
+        let r = CookieRegistry::from_config(&c);
+        assert!(
+            r.set(CookieId::Consent, "x")
+                .unwrap()
+                .header_value()
+                .ends_with("; Secure")
+        );
+    }
+
+    #[test]
+    fn values_that_would_break_the_header_are_refused() {
+        let r = CookieRegistry::from_config(&config());
+        for bad in ["a;b", "a b", "a\r\nSet-Cookie: x=y", "a,b", "\"q\""] {
+            assert_eq!(
+                r.set(CookieId::Consent, bad),
+                Err(CookieError::BadValue(CookieId::Consent)),
+                "{bad:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn an_id_missing_from_the_registry_cannot_be_set() {
+        let r = CookieRegistry::new(Vec::new(), false);
+        assert_eq!(
+            r.set(CookieId::Consent, "x"),
+            Err(CookieError::Undeclared(CookieId::Consent))
+        );
+        assert!(r.clear(CookieId::Consent).is_err());
+    }
+
+    #[test]
+    fn policy_version_changes_with_any_declared_fact_and_only_then() {
+        let a = CookieRegistry::from_config(&config());
+        let b = CookieRegistry::from_config(&config());
+        assert_eq!(a.policy_version(), b.policy_version());
+        assert_eq!(a.policy_version().as_str().len(), 12);
+
+        let mut c = config();
+        c.cookies.consent_lifetime_days = 30;
+        assert_ne!(
+            CookieRegistry::from_config(&c).policy_version(),
+            a.policy_version()
+        );
+
+        let mut c = config();
+        c.cookies.declared.push(DeclaredCookie {
+            name: "_stats".into(),
+            category: Category::Statistics,
+            purpose: "Counts visits".into(),
+            lifetime_days: 30,
+            provider: "Stats Ltd".into(),
+        });
+        let with = CookieRegistry::from_config(&c);
+        assert_ne!(with.policy_version(), a.policy_version());
+        c.cookies.declared[0].purpose = "Counts visits.".into();
+        assert_ne!(
+            CookieRegistry::from_config(&c).policy_version(),
+            with.policy_version()
+        );
+        // Settings that the policy does not describe leave the version alone.
+        let mut c = config();
+        c.listen = "127.0.0.1:1".parse().unwrap();
+        c.organisation.phone = "101".into();
+        assert_eq!(
+            CookieRegistry::from_config(&c).policy_version(),
+            a.policy_version()
+        );
+    }
+
+    #[test]
+    fn patterns_match_a_family_of_names() {
+        let d = CookieDecl {
+            name: "PollTimeout-{poll_id}".into(),
+            id: None,
+            category: Category::Necessary,
+            purpose: String::new(),
+            lifetime: Lifetime::days(1),
+            provider: None,
+            set_by: String::new(),
+            http_only: false,
+        };
+        assert!(d.matches("PollTimeout-42"));
+        assert!(!d.matches("PollTimeout-"));
+        assert!(!d.matches("Poll-42"));
+    }
+
+    #[test]
+    fn lifetimes_read_as_english() {
+        assert_eq!(Lifetime::days(365).describe(), "1 year");
+        assert_eq!(Lifetime::days(1).describe(), "1 day");
+        assert_eq!(Lifetime::days(30).describe(), "30 days");
+        assert_eq!(Lifetime::Seconds { seconds: 7200 }.describe(), "2 hours");
+        assert_eq!(Lifetime::Session.describe(), "until you close your browser");
+    }
+
+    #[test]
+    fn reading_a_cookie_header() {
+        assert_eq!(read_cookie("a=1; b=2", "b"), Some("2"));
+        assert_eq!(read_cookie("a=1;b=2", "a"), Some("1"));
+        assert_eq!(read_cookie("a=1; a=2", "a"), None);
+        assert_eq!(read_cookie("garbage", "a"), None);
+        assert_eq!(read_cookie("ab=1", "a"), None);
+    }
+}

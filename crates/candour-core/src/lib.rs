@@ -1,0 +1,16 @@
+//! Candour's domain: the rules that keep an organisation's privacy policy true.
+//!
+//! Architecture invariant: this crate does no I/O and never reads the clock. Time arrives as
+//! a parameter (see [`clock::Clock`]), configuration arrives as text, and storage is reached
+//! only through the narrow traits in [`store`], implemented by the store crates.
+
+pub mod clock;
+pub mod config;
+pub mod consent;
+pub mod cookies;
+pub mod policy;
+pub mod purposes;
+pub mod store;
+
+pub use clock::Clock;
+pub use config::Config;

@@ -1,0 +1,168 @@
+//! The facts the privacy and cookie pages state, gathered from the running configuration.
+//!
+//! `/privacy`, `/cookies` and `/privacy.json` all render this one value, so what they say is
+//! what the server does.
+
+use serde::Serialize;
+
+use crate::config::{Config, ConsentMode, Organisation};
+use crate::cookies::{Category, CookieDecl, CookieRegistry, PolicyVersion};
+use crate::purposes::{self, Purpose};
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Policy {
+    pub policy_version: PolicyVersion,
+    pub organisation: Organisation,
+    pub consent_mode: ConsentMode,
+    /// Whether a `Sec-GPC: 1` request is treated as refusing optional cookies (always true).
+    pub honours_global_privacy_control: bool,
+    pub cookie_categories: Vec<CategoryFacts>,
+    pub purposes: Vec<Purpose>,
+    /// Scripts that run only after consent, with the category they wait for.
+    pub gated_scripts: Vec<ScriptFacts>,
+    /// The rights people have over their data and how to use them.
+    pub rights: Vec<Right>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct CategoryFacts {
+    pub category: Category,
+    pub title: &'static str,
+    pub explanation: &'static str,
+    pub needs_consent: bool,
+    pub cookies: Vec<CookieFacts>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct CookieFacts {
+    pub name: String,
+    pub purpose: String,
+    pub lifetime: String,
+    pub provider: Option<String>,
+    pub set_by: String,
+}
+
+impl From<&CookieDecl> for CookieFacts {
+    fn from(d: &CookieDecl) -> Self {
+        CookieFacts {
+            name: d.name.clone(),
+            purpose: d.purpose.clone(),
+            lifetime: d.lifetime_text(),
+            provider: d.provider.clone(),
+            set_by: d.set_by.clone(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ScriptFacts {
+    pub src: String,
+    pub category: Category,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Right {
+    pub name: &'static str,
+    pub how: String,
+}
+
+impl Policy {
+    pub fn new(config: &Config, cookies: &CookieRegistry) -> Policy {
+        let org = &config.organisation;
+        let write_to = if org.dpo_email.is_empty() {
+            org.email.clone()
+        } else {
+            org.dpo_email.clone()
+        };
+        let contact = if write_to.is_empty() {
+            "by writing to us at the address below".to_owned()
+        } else {
+            format!("by emailing {write_to} or writing to us at the address below")
+        };
+        Policy {
+            policy_version: cookies.policy_version().clone(),
+            organisation: org.clone(),
+            consent_mode: config.cookies.consent_mode,
+            honours_global_privacy_control: true,
+            cookie_categories: Category::ALL
+                .into_iter()
+                .map(|category| CategoryFacts {
+                    category,
+                    title: category.title(),
+                    explanation: category.explanation(),
+                    needs_consent: category != Category::Necessary,
+                    cookies: cookies.in_category(category).map(CookieFacts::from).collect(),
+                })
+                .collect(),
+            purposes: purposes::registry(config),
+            gated_scripts: config
+                .scripts
+                .iter()
+                .map(|s| ScriptFacts {
+                    src: s.src.clone(),
+                    category: s.category,
+                })
+                .collect(),
+            rights: vec![
+                Right {
+                    name: "See the personal data we hold about you",
+                    how: format!("Ask for a copy, free of charge, {contact}. We answer within one calendar month."),
+                },
+                Right {
+                    name: "Have inaccurate data corrected",
+                    how: format!("Tell us what is wrong {contact}."),
+                },
+                Right {
+                    name: "Have your data erased or its use restricted",
+                    how: format!("Ask {contact}. Where the law lets us keep something, we say why."),
+                },
+                Right {
+                    name: "Object, and withdraw consent",
+                    how: "Change your cookie choices at any time on the cookies page; withdrawing is as easy as giving consent.".to_owned(),
+                },
+                Right {
+                    name: "Complain",
+                    how: "If you are unhappy with how we use your data, you can complain to the Information Commissioner's Office (ico.org.uk, 0303 123 1113).".to_owned(),
+                },
+            ],
+        }
+    }
+
+    /// The categories that have at least one cookie, for the cookie tables.
+    pub fn categories_in_use(&self) -> impl Iterator<Item = &CategoryFacts> {
+        self.cookie_categories.iter().filter(|c| !c.cookies.is_empty())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::{DeclaredCookie, GatedScript};
+
+    #[test]
+    fn the_policy_lists_exactly_the_registry() {
+        let mut c = Config::default();
+        let base = Policy::new(&c, &CookieRegistry::from_config(&c));
+        assert_eq!(base.categories_in_use().count(), 1);
+        c.cookies.declared.push(DeclaredCookie {
+            name: "_stats".into(),
+            category: Category::Statistics,
+            purpose: "Counts visits".into(),
+            lifetime_days: 30,
+            provider: String::new(),
+        });
+        c.scripts.push(GatedScript {
+            src: "/assets/stats.js".into(),
+            category: Category::Statistics,
+        });
+        let p = Policy::new(&c, &CookieRegistry::from_config(&c));
+        let stats: Vec<_> = p
+            .categories_in_use()
+            .filter(|c| c.category == Category::Statistics)
+            .flat_map(|c| c.cookies.iter().map(|k| k.name.as_str()))
+            .collect();
+        assert_eq!(stats, ["_stats"]);
+        assert_eq!(p.gated_scripts.len(), 1);
+        assert_ne!(p.policy_version, base.policy_version);
+    }
+}
