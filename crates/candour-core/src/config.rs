@@ -192,7 +192,10 @@ impl Default for HttpSettings {
 #[derive(Debug, thiserror::Error, PartialEq)]
 pub enum ConfigError {
     #[error("{source_name}: {message}")]
-    Parse { source_name: String, message: String },
+    Parse {
+        source_name: String,
+        message: String,
+    },
     #[error("{source_name}: `{key}` {problem}")]
     Invalid {
         source_name: String,
@@ -237,19 +240,20 @@ impl Config {
             })?;
             from_env.push(name.to_owned());
         }
-        let config: Config = toml::Value::Table(table)
-            .try_into()
-            .map_err(|e: toml::de::Error| {
-                let source_name = if from_env.is_empty() {
-                    file_name.to_owned()
-                } else {
-                    format!("{file_name} with {}", from_env.join(", "))
-                };
-                ConfigError::Parse {
-                    source_name,
-                    message: e.message().trim().to_owned(),
-                }
-            })?;
+        let config: Config =
+            toml::Value::Table(table)
+                .try_into()
+                .map_err(|e: toml::de::Error| {
+                    let source_name = if from_env.is_empty() {
+                        file_name.to_owned()
+                    } else {
+                        format!("{file_name} with {}", from_env.join(", "))
+                    };
+                    ConfigError::Parse {
+                        source_name,
+                        message: e.message().trim().to_owned(),
+                    }
+                })?;
         config.validate(file_name)?;
         Ok(config)
     }
@@ -417,9 +421,9 @@ fn env_value(raw: &str) -> toml::Value {
     let doc = format!("v = {raw}");
     match toml::from_str::<toml::Table>(&doc) {
         Ok(mut t) => match t.remove("v") {
-            Some(v @ (toml::Value::Boolean(_) | toml::Value::Integer(_) | toml::Value::Array(_))) => {
-                v
-            }
+            Some(
+                v @ (toml::Value::Boolean(_) | toml::Value::Integer(_) | toml::Value::Array(_)),
+            ) => v,
             Some(toml::Value::String(s)) => toml::Value::String(s),
             _ => toml::Value::String(raw.to_owned()),
         },
@@ -531,7 +535,10 @@ mod tests {
         let err = load("database_url = \"mysql://x\"\n", &[])
             .unwrap_err()
             .to_string();
-        assert!(err.contains("database_url") && err.contains("postgres://"), "{err}");
+        assert!(
+            err.contains("database_url") && err.contains("postgres://"),
+            "{err}"
+        );
         let err = load(
             "[[scripts]]\nsrc = \"http://tracker.example/x.js\"\ncategory = \"statistics\"\n",
             &[],

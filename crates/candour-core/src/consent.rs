@@ -110,8 +110,10 @@ impl ReceiptId {
     }
 
     pub fn parse(s: &str) -> Option<ReceiptId> {
-        (s.len() == 32 && s.bytes().all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase()))
-            .then(|| ReceiptId(s.to_owned()))
+        (s.len() == 32
+            && s.bytes()
+                .all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase()))
+        .then(|| ReceiptId(s.to_owned()))
     }
 
     pub fn as_str(&self) -> &str {

@@ -130,7 +130,9 @@ impl Policy {
 
     /// The categories that have at least one cookie, for the cookie tables.
     pub fn categories_in_use(&self) -> impl Iterator<Item = &CategoryFacts> {
-        self.cookie_categories.iter().filter(|c| !c.cookies.is_empty())
+        self.cookie_categories
+            .iter()
+            .filter(|c| !c.cookies.is_empty())
     }
 }
 

@@ -34,7 +34,9 @@ impl LawfulBasis {
 pub enum Retention {
     /// Used while the request is answered and not stored.
     NotStored,
-    Days { days: u32 },
+    Days {
+        days: u32,
+    },
 }
 
 impl Retention {

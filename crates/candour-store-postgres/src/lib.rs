@@ -1,0 +1,293 @@
+//! Candour's stores on PostgreSQL: the scale-out backend that several `candour serve`
+//! instances share.
+//!
+//! Migrations take PostgreSQL's advisory lock, so instances that start together migrate once.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use candour_core::config::ConsentMode;
+use candour_core::consent::{Choice, Method, Receipt, ReceiptId, Tally};
+use candour_core::store::{ConsentStore, HealthStore, KeyStore, StoreError, StoreResult, Stores};
+use sqlx::Row;
+use sqlx::postgres::{PgPool, PgPoolOptions, PgRow};
+use time::OffsetDateTime;
+
+/// The PostgreSQL backend: one pool.
+#[derive(Clone)]
+pub struct PgStore {
+    pool: PgPool,
+}
+
+static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
+
+impl PgStore {
+    /// Connect to `url` and migrate the database.
+    pub async fn connect(url: &str) -> StoreResult<PgStore> {
+        let pool = PgPoolOptions::new()
+            .max_connections(16)
+            .acquire_timeout(Duration::from_secs(10))
+            .connect(url)
+            .await
+            .map_err(unavailable)?;
+        MIGRATOR
+            .run(&pool)
+            .await
+            .map_err(|e| StoreError::Other(Box::new(e)))?;
+        Ok(PgStore { pool })
+    }
+
+    /// Every store, on this database.
+    pub fn stores(&self) -> Stores {
+        let me = Arc::new(self.clone());
+        Stores {
+            backend: "postgres",
+            health: me.clone(),
+            keys: me.clone(),
+            consent: me,
+        }
+    }
+
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+}
+
+fn unavailable(e: sqlx::Error) -> StoreError {
+    StoreError::Unavailable(Box::new(e))
+}
+
+fn db(e: sqlx::Error) -> StoreError {
+    match e {
+        sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_) => {
+            StoreError::Unavailable(Box::new(e))
+        }
+        other => StoreError::Other(Box::new(other)),
+    }
+}
+
+#[async_trait]
+impl HealthStore for PgStore {
+    async fn ping(&self) -> StoreResult<()> {
+        sqlx::query("SELECT 1")
+            .execute(&self.pool)
+            .await
+            .map_err(db)?;
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl KeyStore for PgStore {
+    async fn key_or_insert(&self, name: &str, fresh: &[u8]) -> StoreResult<Vec<u8>> {
+        // The CTE returns the inserted row, or nothing on conflict; the UNION then reads the
+        // row another instance stored first.
+        sqlx::query_scalar(
+            "WITH ins AS (
+                 INSERT INTO server_keys (name, key) VALUES ($1, $2)
+                 ON CONFLICT (name) DO NOTHING RETURNING key)
+             SELECT key FROM ins
+             UNION ALL
+             SELECT key FROM server_keys WHERE name = $1
+             LIMIT 1",
+        )
+        .bind(name)
+        .bind(fresh)
+        .fetch_one(&self.pool)
+        .await
+        .map_err(db)
+    }
+}
+
+fn receipt_from_row(row: &PgRow) -> StoreResult<Receipt> {
+    let corrupt = |what: &str| StoreError::Corrupt(format!("consent_receipts.{what}"));
+    let id: String = row.try_get("id").map_err(db)?;
+    let mode: String = row.try_get("mode").map_err(db)?;
+    let method: String = row.try_get("method").map_err(db)?;
+    Ok(Receipt {
+        id: ReceiptId::parse(&id).ok_or_else(|| corrupt("id"))?,
+        recorded_at: row.try_get("recorded_at").map_err(db)?,
+        policy_version: row.try_get("policy_version").map_err(db)?,
+        mode: match mode.as_str() {
+            "opt-in" => ConsentMode::OptIn,
+            "implied" => ConsentMode::Implied,
+            _ => return Err(corrupt("mode")),
+        },
+        method: Method::parse(&method).ok_or_else(|| corrupt("method"))?,
+        gpc: row.try_get("gpc").map_err(db)?,
+        choice: Choice {
+            preferences: row.try_get("preferences").map_err(db)?,
+            statistics: row.try_get("statistics").map_err(db)?,
+            marketing: row.try_get("marketing").map_err(db)?,
+        },
+    })
+}
+
+#[async_trait]
+impl ConsentStore for PgStore {
+    async fn record_receipt(&self, r: &Receipt) -> StoreResult<()> {
+        let result = sqlx::query(
+            "INSERT INTO consent_receipts
+               (id, recorded_at, policy_version, mode, method, gpc, preferences, statistics, marketing)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+        )
+        .bind(r.id.as_str())
+        .bind(r.recorded_at)
+        .bind(&r.policy_version)
+        .bind(r.mode.as_str())
+        .bind(r.method.as_str())
+        .bind(r.gpc)
+        .bind(r.choice.preferences)
+        .bind(r.choice.statistics)
+        .bind(r.choice.marketing)
+        .execute(&self.pool)
+        .await;
+        match result {
+            Err(sqlx::Error::Database(e)) if e.is_unique_violation() => {
+                Err(StoreError::Duplicate("a consent receipt with this id"))
+            }
+            other => other.map(drop).map_err(db),
+        }
+    }
+
+    async fn find_receipt(&self, id: &ReceiptId) -> StoreResult<Option<Receipt>> {
+        let row = sqlx::query("SELECT * FROM consent_receipts WHERE id = $1")
+            .bind(id.as_str())
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(db)?;
+        row.as_ref().map(receipt_from_row).transpose()
+    }
+
+    async fn tally_since(&self, since: OffsetDateTime) -> StoreResult<Tally> {
+        let row = sqlx::query(
+            "SELECT count(*) AS n,
+                    count(*) FILTER (WHERE preferences) AS p,
+                    count(*) FILTER (WHERE statistics) AS s,
+                    count(*) FILTER (WHERE marketing) AS m
+             FROM consent_receipts WHERE recorded_at >= $1",
+        )
+        .bind(since)
+        .fetch_one(&self.pool)
+        .await
+        .map_err(db)?;
+        let get = |c: &str| -> StoreResult<u64> {
+            let v: i64 = row.try_get(c).map_err(db)?;
+            u64::try_from(v).map_err(|e| StoreError::Corrupt(e.to_string()))
+        };
+        Ok(Tally {
+            receipts: get("n")?,
+            preferences: get("p")?,
+            statistics: get("s")?,
+            marketing: get("m")?,
+        })
+    }
+
+    async fn purge_receipts_before(&self, cutoff: OffsetDateTime) -> StoreResult<u64> {
+        let done = sqlx::query("DELETE FROM consent_receipts WHERE recorded_at < $1")
+            .bind(cutoff)
+            .execute(&self.pool)
+            .await
+            .map_err(db)?;
+        Ok(done.rows_affected())
+    }
+}
+
+/// A connection to a server's maintenance database, for creating and dropping databases
+/// (test suites give each test a database of its own).
+pub struct PgAdmin {
+    pool: PgPool,
+}
+
+fn is_plain_identifier(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 63
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
+}
+
+impl PgStore {
+    pub async fn admin(url: &str) -> StoreResult<PgAdmin> {
+        let pool = PgPoolOptions::new()
+            .max_connections(1)
+            .connect(url)
+            .await
+            .map_err(unavailable)?;
+        Ok(PgAdmin { pool })
+    }
+
+    /// `url` with its database name replaced by `database`.
+    pub fn url_with_database(url: &str, database: &str) -> String {
+        let (base, query) = match url.split_once('?') {
+            Some((b, q)) => (b, Some(q)),
+            None => (url, None),
+        };
+        let authority_start = base.find("://").map_or(0, |i| i + 3);
+        let base = match base[authority_start..].find('/') {
+            Some(slash) => &base[..authority_start + slash],
+            None => base,
+        };
+        match query {
+            Some(q) => format!("{base}/{database}?{q}"),
+            None => format!("{base}/{database}"),
+        }
+    }
+}
+
+impl PgAdmin {
+    pub async fn create_database(&self, name: &str) -> StoreResult<()> {
+        if !is_plain_identifier(name) {
+            return Err(StoreError::Corrupt(format!(
+                "not a plain database name: {name}"
+            )));
+        }
+        // The name was checked to be a plain identifier above.
+        sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+            .execute(&self.pool)
+            .await
+            .map_err(db)?;
+        Ok(())
+    }
+
+    pub async fn drop_database(&self, name: &str) -> StoreResult<()> {
+        if !is_plain_identifier(name) {
+            return Err(StoreError::Corrupt(format!(
+                "not a plain database name: {name}"
+            )));
+        }
+        sqlx::query(sqlx::AssertSqlSafe(format!(
+            "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
+        )))
+        .execute(&self.pool)
+        .await
+        .map_err(db)?;
+        Ok(())
+    }
+
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn database_names_are_swapped_in_urls() {
+        assert_eq!(
+            PgStore::url_with_database("postgres://u@127.0.0.1:5432/postgres", "t1"),
+            "postgres://u@127.0.0.1:5432/t1"
+        );
+        assert_eq!(
+            PgStore::url_with_database("postgres://u@h/db?sslmode=disable", "t1"),
+            "postgres://u@h/t1?sslmode=disable"
+        );
+        assert_eq!(
+            PgStore::url_with_database("postgres://u@h", "t1"),
+            "postgres://u@h/t1"
+        );
+    }
+}

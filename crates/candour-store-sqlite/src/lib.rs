@@ -1,0 +1,219 @@
+//! Candour's stores on SQLite: the embedded default, one file and no set-up.
+//!
+//! Architecture invariant: one writer connection (SQLite allows one writer at a time, so a
+//! pool of writers would only queue on the file lock) and a pool of read-only connections,
+//! in WAL mode so readers never wait for the writer.
+
+use std::str::FromStr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use candour_core::config::ConsentMode;
+use candour_core::consent::{Choice, Method, Receipt, ReceiptId, Tally};
+use candour_core::store::{ConsentStore, HealthStore, KeyStore, StoreError, StoreResult, Stores};
+use sqlx::Row;
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteRow,
+    SqliteSynchronous,
+};
+use time::OffsetDateTime;
+
+/// The SQLite backend: a writer and a read pool on one file.
+#[derive(Clone)]
+pub struct SqliteStore {
+    writer: SqlitePool,
+    reader: SqlitePool,
+}
+
+static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
+
+impl SqliteStore {
+    /// Open (creating if needed) the database at `url` (`sqlite://PATH`) and migrate it.
+    pub async fn open(url: &str) -> StoreResult<SqliteStore> {
+        let options = SqliteConnectOptions::from_str(url)
+            .map_err(unavailable)?
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            // Every commit is on disk before it is acknowledged.
+            .synchronous(SqliteSynchronous::Full)
+            .foreign_keys(true)
+            .busy_timeout(Duration::from_secs(5));
+        let writer = SqlitePoolOptions::new()
+            .max_connections(1)
+            .acquire_timeout(Duration::from_secs(10))
+            .connect_with(options.clone())
+            .await
+            .map_err(unavailable)?;
+        MIGRATOR
+            .run(&writer)
+            .await
+            .map_err(|e| StoreError::Other(Box::new(e)))?;
+        let reader = SqlitePoolOptions::new()
+            .max_connections(4)
+            .acquire_timeout(Duration::from_secs(10))
+            .connect_with(options.read_only(true))
+            .await
+            .map_err(unavailable)?;
+        Ok(SqliteStore { writer, reader })
+    }
+
+    /// Every store, on this database.
+    pub fn stores(&self) -> Stores {
+        let me = Arc::new(self.clone());
+        Stores {
+            backend: "sqlite",
+            health: me.clone(),
+            keys: me.clone(),
+            consent: me,
+        }
+    }
+
+    pub async fn close(&self) {
+        self.reader.close().await;
+        self.writer.close().await;
+    }
+}
+
+fn unavailable(e: sqlx::Error) -> StoreError {
+    StoreError::Unavailable(Box::new(e))
+}
+
+fn db(e: sqlx::Error) -> StoreError {
+    match e {
+        sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_) => {
+            StoreError::Unavailable(Box::new(e))
+        }
+        other => StoreError::Other(Box::new(other)),
+    }
+}
+
+fn unix(t: OffsetDateTime) -> i64 {
+    t.unix_timestamp()
+}
+
+fn from_unix(s: i64) -> StoreResult<OffsetDateTime> {
+    OffsetDateTime::from_unix_timestamp(s).map_err(|e| StoreError::Corrupt(e.to_string()))
+}
+
+#[async_trait]
+impl HealthStore for SqliteStore {
+    async fn ping(&self) -> StoreResult<()> {
+        sqlx::query("SELECT 1")
+            .execute(&self.reader)
+            .await
+            .map_err(db)?;
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl KeyStore for SqliteStore {
+    async fn key_or_insert(&self, name: &str, fresh: &[u8]) -> StoreResult<Vec<u8>> {
+        sqlx::query(
+            "INSERT INTO server_keys (name, key) VALUES (?, ?) ON CONFLICT (name) DO NOTHING",
+        )
+        .bind(name)
+        .bind(fresh)
+        .execute(&self.writer)
+        .await
+        .map_err(db)?;
+        sqlx::query_scalar("SELECT key FROM server_keys WHERE name = ?")
+            .bind(name)
+            .fetch_one(&self.writer)
+            .await
+            .map_err(db)
+    }
+}
+
+fn receipt_from_row(row: &SqliteRow) -> StoreResult<Receipt> {
+    let corrupt = |what: &str| StoreError::Corrupt(format!("consent_receipts.{what}"));
+    let id: String = row.try_get("id").map_err(db)?;
+    let mode: String = row.try_get("mode").map_err(db)?;
+    let method: String = row.try_get("method").map_err(db)?;
+    Ok(Receipt {
+        id: ReceiptId::parse(&id).ok_or_else(|| corrupt("id"))?,
+        recorded_at: from_unix(row.try_get("recorded_at").map_err(db)?)?,
+        policy_version: row.try_get("policy_version").map_err(db)?,
+        mode: match mode.as_str() {
+            "opt-in" => ConsentMode::OptIn,
+            "implied" => ConsentMode::Implied,
+            _ => return Err(corrupt("mode")),
+        },
+        method: Method::parse(&method).ok_or_else(|| corrupt("method"))?,
+        gpc: row.try_get("gpc").map_err(db)?,
+        choice: Choice {
+            preferences: row.try_get("preferences").map_err(db)?,
+            statistics: row.try_get("statistics").map_err(db)?,
+            marketing: row.try_get("marketing").map_err(db)?,
+        },
+    })
+}
+
+#[async_trait]
+impl ConsentStore for SqliteStore {
+    async fn record_receipt(&self, r: &Receipt) -> StoreResult<()> {
+        let result = sqlx::query(
+            "INSERT INTO consent_receipts
+               (id, recorded_at, policy_version, mode, method, gpc, preferences, statistics, marketing)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        )
+        .bind(r.id.as_str())
+        .bind(unix(r.recorded_at))
+        .bind(&r.policy_version)
+        .bind(r.mode.as_str())
+        .bind(r.method.as_str())
+        .bind(r.gpc)
+        .bind(r.choice.preferences)
+        .bind(r.choice.statistics)
+        .bind(r.choice.marketing)
+        .execute(&self.writer)
+        .await;
+        match result {
+            Err(sqlx::Error::Database(e)) if e.is_unique_violation() => {
+                Err(StoreError::Duplicate("a consent receipt with this id"))
+            }
+            other => other.map(drop).map_err(db),
+        }
+    }
+
+    async fn find_receipt(&self, id: &ReceiptId) -> StoreResult<Option<Receipt>> {
+        let row = sqlx::query("SELECT * FROM consent_receipts WHERE id = ?")
+            .bind(id.as_str())
+            .fetch_optional(&self.reader)
+            .await
+            .map_err(db)?;
+        row.as_ref().map(receipt_from_row).transpose()
+    }
+
+    async fn tally_since(&self, since: OffsetDateTime) -> StoreResult<Tally> {
+        let row = sqlx::query(
+            "SELECT count(*) AS n, coalesce(sum(preferences), 0) AS p,
+                    coalesce(sum(statistics), 0) AS s, coalesce(sum(marketing), 0) AS m
+             FROM consent_receipts WHERE recorded_at >= ?",
+        )
+        .bind(unix(since))
+        .fetch_one(&self.reader)
+        .await
+        .map_err(db)?;
+        let get = |c: &str| -> StoreResult<u64> {
+            let v: i64 = row.try_get(c).map_err(db)?;
+            u64::try_from(v).map_err(|e| StoreError::Corrupt(e.to_string()))
+        };
+        Ok(Tally {
+            receipts: get("n")?,
+            preferences: get("p")?,
+            statistics: get("s")?,
+            marketing: get("m")?,
+        })
+    }
+
+    async fn purge_receipts_before(&self, cutoff: OffsetDateTime) -> StoreResult<u64> {
+        let done = sqlx::query("DELETE FROM consent_receipts WHERE recorded_at < ?")
+            .bind(unix(cutoff))
+            .execute(&self.writer)
+            .await
+            .map_err(db)?;
+        Ok(done.rows_affected())
+    }
+}
