@@ -1,3 +1,4 @@
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code
 //! Runs every conformance case on SQLite (always) and PostgreSQL (when
 //! `CANDOUR_TEST_POSTGRES_URL` names a server; each test gets a database of its own).
 

@@ -358,6 +358,16 @@ impl Config {
             .is_some_and(|u| u.starts_with("https://"))
     }
 
+    /// The scheme, host and port of `public_url`, as browsers send it in `Origin`.
+    pub fn public_origin(&self) -> Option<&str> {
+        let url = self.public_url.as_deref()?;
+        let after_scheme = url.find("://")? + 3;
+        let end = url[after_scheme..]
+            .find('/')
+            .map_or(url.len(), |i| after_scheme + i);
+        Some(&url[..end])
+    }
+
     /// What `candour config check` reports: settings that work but break a promise or the law.
     pub fn warnings(&self) -> Vec<String> {
         let mut out = Vec::new();
@@ -562,6 +572,16 @@ mod tests {
         let c = load("public_url = \"https://example.org\"\n", &[]).unwrap();
         assert!(!c.warnings().iter().any(|w| w.contains("implied")));
         assert!(!c.warnings().iter().any(|w| w.contains("public_url")));
+    }
+
+    #[test]
+    fn public_origin_drops_the_path() {
+        let mut c = Config::default();
+        assert_eq!(c.public_origin(), None);
+        c.public_url = Some("https://police.example/site/".into());
+        assert_eq!(c.public_origin(), Some("https://police.example"));
+        c.public_url = Some("http://127.0.0.1:8080".into());
+        assert_eq!(c.public_origin(), Some("http://127.0.0.1:8080"));
     }
 
     #[test]

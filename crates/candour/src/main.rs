@@ -1,1 +1,175 @@
-fn main() {}
+//! The `candour` command: serve the site, run the demo, migrate, check the configuration.
+
+mod demo;
+mod server;
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use candour_core::config::{Config, LogFormat};
+use clap::{Parser, Subcommand};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "candour",
+    version,
+    about = "A privacy-first engagement server for public websites"
+)]
+struct Cli {
+    /// The configuration file. Default: ./candour.toml when it exists.
+    #[arg(long, global = true, value_name = "PATH")]
+    config: Option<PathBuf>,
+    /// How logs are written.
+    #[arg(long, global = true, value_name = "FORMAT", value_parser = ["text", "json"])]
+    log_format: Option<String>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, clap::Args)]
+struct ServerArgs {
+    /// The address to listen on, such as 127.0.0.1:8080 (also CANDOUR_LISTEN).
+    #[arg(long, value_name = "ADDR")]
+    listen: Option<std::net::SocketAddr>,
+    /// sqlite://PATH or postgres://… (also CANDOUR_DATABASE_URL).
+    #[arg(long, value_name = "URL")]
+    database_url: Option<String>,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Serve the site.
+    Serve(ServerArgs),
+    /// Serve a populated demonstration site for a fictional police force, on a fresh database.
+    Demo(ServerArgs),
+    /// Apply database migrations and exit.
+    Migrate {
+        #[arg(long, value_name = "URL")]
+        database_url: Option<String>,
+    },
+    /// Configuration commands.
+    #[command(subcommand)]
+    Config(ConfigCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum ConfigCommand {
+    /// Check the configuration and report settings that break a promise or current UK law.
+    Check,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("candour: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    let mut config = load_config(cli.config.as_deref())?;
+    if let Some(format) = cli.log_format.as_deref() {
+        config.log_format = if format == "json" {
+            LogFormat::Json
+        } else {
+            LogFormat::Text
+        };
+    }
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    match cli.command {
+        Command::Serve(args) => {
+            apply(&mut config, &args);
+            init_logging(config.log_format);
+            runtime.block_on(server::serve(config, None))?;
+        }
+        Command::Demo(args) => {
+            init_logging(config.log_format);
+            let site = demo::prepare(config, args.database_url.is_none())?;
+            let mut demo_config = site.config.clone();
+            apply(&mut demo_config, &args);
+            runtime.block_on(server::serve(demo_config, Some(&site)))?;
+        }
+        Command::Migrate { database_url } => {
+            if let Some(url) = database_url {
+                config.database_url = url;
+            }
+            init_logging(config.log_format);
+            runtime.block_on(server::migrate(&config))?;
+            println!(
+                "Migrations applied to {}.",
+                server::redact(&config.database_url)
+            );
+        }
+        Command::Config(ConfigCommand::Check) => {
+            let warnings = config.warnings();
+            if warnings.is_empty() {
+                println!("The configuration is valid and raises no warnings.");
+            } else {
+                println!(
+                    "The configuration is valid, with {} warning(s):",
+                    warnings.len()
+                );
+                for w in &warnings {
+                    println!("- warning: {w}");
+                }
+                return Ok(ExitCode::from(2));
+            }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn apply(config: &mut Config, args: &ServerArgs) {
+    if let Some(listen) = args.listen {
+        config.listen = listen;
+    }
+    if let Some(url) = &args.database_url {
+        config.database_url = url.clone();
+    }
+}
+
+/// The file named by `--config`, else `./candour.toml` when present, else defaults; then the
+/// environment on top.
+fn load_config(path: Option<&Path>) -> anyhow::Result<Config> {
+    let default = Path::new("candour.toml");
+    let path = match path {
+        Some(p) => Some(p),
+        None if default.exists() => Some(default),
+        None => None,
+    };
+    let text = match path {
+        Some(p) => Some(
+            std::fs::read_to_string(p)
+                .map_err(|e| anyhow::anyhow!("could not read {}: {e}", p.display()))?,
+        ),
+        None => None,
+    };
+    let name = path.map(|p| p.display().to_string());
+    let env: Vec<(String, String)> = std::env::vars().collect();
+    let file = match (&name, &text) {
+        (Some(n), Some(t)) => Some((n.as_str(), t.as_str())),
+        _ => None,
+    };
+    Ok(Config::load(
+        file,
+        env.iter().map(|(k, v)| (k.as_str(), v.as_str())),
+    )?)
+}
+
+fn init_logging(format: LogFormat) {
+    use tracing_subscriber::EnvFilter;
+    let filter =
+        EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    match format {
+        LogFormat::Json => builder.json().flatten_event(true).init(),
+        LogFormat::Text => builder.init(),
+    }
+}

@@ -1,0 +1,103 @@
+// Candour's one script. Everything works without it; with it, the cookie banner answers
+// without a page reload, and scripts that wait for consent start once it is given.
+(function () {
+  "use strict";
+
+  // Turn each <script type="text/plain" data-consent-category="…"> whose category is now
+  // allowed into a running script. Each is started once.
+  function startGatedScripts(granted) {
+    var waiting = document.querySelectorAll('script[type="text/plain"][data-consent-category]');
+    Array.prototype.forEach.call(waiting, function (inert) {
+      if (granted.indexOf(inert.getAttribute("data-consent-category")) === -1) return;
+      var live = document.createElement("script");
+      live.src = inert.getAttribute("src");
+      inert.parentNode.replaceChild(live, inert);
+    });
+  }
+
+  function confirmation(banner, text, returnTo) {
+    var box = document.createElement("div");
+    box.className = "cookie-banner__message";
+    box.id = "cookie-banner-confirmation";
+    box.tabIndex = -1;
+    box.setAttribute("role", "alert");
+    var p = document.createElement("p");
+    p.appendChild(document.createTextNode(text + " You can "));
+    var link = document.createElement("a");
+    link.href = "/cookies";
+    link.textContent = "change your cookie settings";
+    p.appendChild(link);
+    p.appendChild(document.createTextNode(" at any time."));
+    var hide = document.createElement("button");
+    hide.type = "button";
+    hide.className = "button";
+    hide.textContent = "Hide cookie message";
+    hide.addEventListener("click", function () {
+      banner.hidden = true;
+    });
+    box.appendChild(p);
+    box.appendChild(hide);
+    var inner = banner.querySelector(".width") || banner;
+    inner.replaceChildren(box);
+    box.focus();
+  }
+
+  function enhanceBanner() {
+    var banner = document.getElementById("cookie-banner");
+    if (!banner) return;
+    var hideLink = banner.querySelector("[data-hide-banner]");
+    if (hideLink) {
+      hideLink.addEventListener("click", function (e) {
+        e.preventDefault();
+        banner.hidden = true;
+        history.replaceState(null, "", hideLink.getAttribute("href"));
+      });
+    }
+    var form = banner.querySelector("form.cookie-banner__form");
+    if (!form || !window.fetch) return;
+    form.addEventListener("submit", function (e) {
+      var submitter = e.submitter;
+      if (!submitter) return;
+      e.preventDefault();
+      var data = new URLSearchParams(new FormData(form));
+      data.set(submitter.name, submitter.value);
+      fetch(form.action, {
+        method: "POST",
+        body: data,
+        headers: { Accept: "application/json" },
+        credentials: "same-origin"
+      })
+        .then(function (res) {
+          if (!res.ok) throw new Error("status " + res.status);
+          return res.json();
+        })
+        .then(function (answer) {
+          var accepted = answer.granted.length > 0;
+          confirmation(banner, accepted ? "You’ve accepted optional cookies." : "You’ve rejected optional cookies.");
+          document.documentElement.setAttribute("data-consent", answer.granted.join(" "));
+          startGatedScripts(answer.granted);
+        })
+        .catch(function () {
+          // Fall back to the ordinary form post, which always works.
+          var choice = document.createElement("input");
+          choice.type = "hidden";
+          choice.name = submitter.name;
+          choice.value = submitter.value;
+          form.appendChild(choice);
+          form.submit();
+        });
+    });
+  }
+
+  function start() {
+    var granted = (document.documentElement.getAttribute("data-consent") || "").split(" ").filter(Boolean);
+    startGatedScripts(granted);
+    enhanceBanner();
+  }
+
+  if (document.readyState === "loading") {
+    document.addEventListener("DOMContentLoaded", start);
+  } else {
+    start();
+  }
+})();

@@ -1,0 +1,85 @@
+//! Form tokens: every state-changing form carries a token the server signed, so a request
+//! forged elsewhere (which cannot read the page) fails even where the browser sends no
+//! `Origin` or `Sec-Fetch-Site` header. The token is stateless: no cookie is needed before a
+//! visitor has chosen about cookies.
+
+use hmac::{Hmac, Mac};
+use sha2::Sha256;
+use time::OffsetDateTime;
+
+use crate::error::AppError;
+
+/// How long a page's forms stay usable.
+const VALID_FOR_SECS: i64 = 12 * 3600;
+
+type HmacSha256 = Hmac<Sha256>;
+
+fn mac(key: &[u8], issued: i64) -> Option<String> {
+    let mut m = HmacSha256::new_from_slice(key).ok()?;
+    m.update(b"candour-form-token:");
+    m.update(&issued.to_be_bytes());
+    Some(hex::encode(&m.finalize().into_bytes()[..16]))
+}
+
+/// A token for forms on a page rendered at `now`.
+pub(crate) fn issue(key: &[u8], now: OffsetDateTime) -> String {
+    let issued = now.unix_timestamp();
+    format!("{issued:x}.{}", mac(key, issued).unwrap_or_default())
+}
+
+/// Accept a token issued by this server within the last twelve hours.
+pub(crate) fn verify(key: &[u8], token: &str, now: OffsetDateTime) -> Result<(), AppError> {
+    let forged = || {
+        AppError::Forbidden(
+            "The form could not be checked. Go back, reload the page and try again.".to_owned(),
+        )
+    };
+    let (issued, sig) = token.split_once('.').ok_or_else(forged)?;
+    let issued = i64::from_str_radix(issued, 16).map_err(|_| forged())?;
+    let expected = mac(key, issued).ok_or_else(forged)?;
+    // Both are hex of one length; compare without an early exit.
+    let same = expected.len() == sig.len()
+        && expected
+            .bytes()
+            .zip(sig.bytes())
+            .fold(0u8, |acc, (a, b)| acc | (a ^ b))
+            == 0;
+    if !same {
+        return Err(forged());
+    }
+    let age = now.unix_timestamp() - issued;
+    if !(-300..=VALID_FOR_SECS).contains(&age) {
+        return Err(AppError::Forbidden(
+            "The page was open too long, so the form expired. Reload the page and try again."
+                .to_owned(),
+        ));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use time::Duration;
+    use time::macros::datetime;
+
+    const KEY: &[u8] = b"k";
+    const NOW: OffsetDateTime = datetime!(2026-05-01 10:00 UTC);
+
+    #[test]
+    fn a_fresh_token_verifies() {
+        assert!(verify(KEY, &issue(KEY, NOW), NOW + Duration::hours(1)).is_ok());
+    }
+
+    #[test]
+    fn forged_expired_and_foreign_tokens_fail() {
+        let t = issue(KEY, NOW);
+        assert!(verify(b"other", &t, NOW).is_err());
+        assert!(verify(KEY, &t, NOW + Duration::hours(13)).is_err());
+        assert!(verify(KEY, "", NOW).is_err());
+        assert!(verify(KEY, "zz.zz", NOW).is_err());
+        let (issued, sig) = t.split_once('.').unwrap();
+        let later = format!("{:x}.{sig}", i64::from_str_radix(issued, 16).unwrap() + 1);
+        assert!(verify(KEY, &later, NOW).is_err());
+    }
+}

@@ -1,0 +1,155 @@
+//! Opening the database and running the HTTP server until a signal asks it to stop.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use candour_core::Clock;
+use candour_core::config::Config;
+use candour_core::store::Stores;
+use candour_store_postgres::PgStore;
+use candour_store_sqlite::SqliteStore;
+use time::OffsetDateTime;
+
+use crate::demo::DemoSite;
+
+/// The real clock. Domain code never reads it directly; it is handed this.
+pub struct SystemClock;
+
+impl Clock for SystemClock {
+    #[allow(clippy::disallowed_methods)]
+    fn now(&self) -> OffsetDateTime {
+        OffsetDateTime::now_utc()
+    }
+}
+
+/// A database URL with any password hidden, for messages.
+pub fn redact(url: &str) -> String {
+    let Some(scheme_end) = url.find("://") else {
+        return url.to_owned();
+    };
+    let rest = &url[scheme_end + 3..];
+    match (rest.find('@'), rest.find(':')) {
+        (Some(at), Some(colon)) if colon < at => {
+            format!(
+                "{}{}:***{}",
+                &url[..scheme_end + 3],
+                &rest[..colon],
+                &rest[at..]
+            )
+        }
+        _ => url.to_owned(),
+    }
+}
+
+/// Open the configured backend, migrating it.
+pub async fn open(config: &Config) -> anyhow::Result<Stores> {
+    let url = &config.database_url;
+    let shown = redact(url);
+    let stores = if url.starts_with("sqlite:") {
+        SqliteStore::open(url)
+            .await
+            .map(|s| s.stores())
+            .with_context(|| format!("could not open the database {shown}"))?
+    } else {
+        PgStore::connect(url)
+            .await
+            .map(|s| s.stores())
+            .with_context(|| format!("could not connect to the database {shown}"))?
+    };
+    Ok(stores)
+}
+
+pub async fn migrate(config: &Config) -> anyhow::Result<()> {
+    open(config).await.map(drop)
+}
+
+pub async fn serve(config: Config, demo: Option<&DemoSite>) -> anyhow::Result<()> {
+    let stores = open(&config).await?;
+    let listener = tokio::net::TcpListener::bind(config.listen)
+        .await
+        .with_context(|| format!("could not listen on {}", config.listen))?;
+    let addr = listener.local_addr()?;
+    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    let state = candour_web::AppState::new(config.clone(), stores.clone(), clock.clone())
+        .await
+        .context("could not start the site")?;
+    let app = candour_web::router(state);
+
+    tokio::spawn(retention_loop(stores.clone(), config.clone(), clock));
+
+    match demo {
+        Some(site) => site.announce(addr),
+        None => tracing::info!(%addr, backend = stores.backend, "Candour is listening."),
+    }
+    axum_serve(listener, app).await?;
+    tracing::info!("Candour has stopped.");
+    Ok(())
+}
+
+async fn axum_serve(listener: tokio::net::TcpListener, app: axum::Router) -> anyhow::Result<()> {
+    axum::serve(
+        listener,
+        app.into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown_signal())
+    .await
+    .context("the server failed")
+}
+
+/// Purge what is past its retention period, hourly and once at start.
+async fn retention_loop(stores: Stores, config: Config, clock: Arc<dyn Clock>) {
+    let mut tick = tokio::time::interval(Duration::from_secs(3600));
+    loop {
+        tick.tick().await;
+        if let Err(e) =
+            candour_web::maintenance::purge_expired(&stores, &config, clock.as_ref()).await
+        {
+            tracing::warn!(error = %e, "Could not purge expired records; will try again.");
+        }
+    }
+}
+
+/// Ctrl-C or SIGTERM: stop accepting, let requests in flight finish.
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        if tokio::signal::ctrl_c().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = term => {},
+    }
+    tracing::info!("Stopping: finishing requests in flight.");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::redact;
+
+    #[test]
+    fn passwords_are_hidden() {
+        assert_eq!(
+            redact("postgres://app:s3cret@db:5432/candour"),
+            "postgres://app:***@db:5432/candour"
+        );
+        assert_eq!(
+            redact("postgres://app@db/candour"),
+            "postgres://app@db/candour"
+        );
+        assert_eq!(redact("sqlite://candour.db"), "sqlite://candour.db");
+    }
+}
