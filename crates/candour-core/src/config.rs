@@ -241,19 +241,23 @@ impl Config {
             from_env.push(name.to_owned());
         }
         let config: Config =
-            toml::Value::Table(table)
-                .try_into()
-                .map_err(|e: toml::de::Error| {
-                    let source_name = if from_env.is_empty() {
-                        file_name.to_owned()
+            serde_path_to_error::deserialize(toml::Value::Table(table)).map_err(|e| {
+                let source_name = if from_env.is_empty() {
+                    file_name.to_owned()
+                } else {
+                    format!("{file_name} with {}", from_env.join(", "))
+                };
+                let path = e.path().to_string();
+                let message = e.into_inner().message().trim().to_owned();
+                ConfigError::Parse {
+                    source_name,
+                    message: if path == "." {
+                        message
                     } else {
-                        format!("{file_name} with {}", from_env.join(", "))
-                    };
-                    ConfigError::Parse {
-                        source_name,
-                        message: e.message().trim().to_owned(),
-                    }
-                })?;
+                        format!("`{path}`: {message}")
+                    },
+                }
+            })?;
         config.validate(file_name)?;
         Ok(config)
     }
@@ -505,7 +509,11 @@ mod tests {
     #[test]
     fn wrong_types_and_bad_syntax_are_reported() {
         let err = load("listen = 12\n", &[]).unwrap_err().to_string();
-        assert!(err.contains("listen") || err.contains("socket"), "{err}");
+        assert!(err.contains("`listen`"), "{err}");
+        let err = load("[cookies]\nconsent_lifetime_days = \"long\"\n", &[])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("`cookies.consent_lifetime_days`"), "{err}");
         let err = load("listen = \n", &[]).unwrap_err().to_string();
         assert!(err.contains("candour.toml"), "{err}");
         let err = load("[cookies]\nconsent_mode = \"maybe\"\n", &[])

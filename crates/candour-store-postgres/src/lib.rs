@@ -10,8 +10,10 @@ use async_trait::async_trait;
 use candour_core::config::ConsentMode;
 use candour_core::consent::{Choice, Method, Receipt, ReceiptId, Tally};
 use candour_core::store::{ConsentStore, HealthStore, KeyStore, StoreError, StoreResult, Stores};
-use sqlx::Row;
-use sqlx::postgres::{PgPool, PgPoolOptions, PgRow};
+use std::str::FromStr;
+
+use sqlx::postgres::{PgConnectOptions, PgConnection, PgPool, PgPoolOptions, PgRow};
+use sqlx::{Connection, Row};
 use time::OffsetDateTime;
 
 /// The PostgreSQL backend: one pool.
@@ -25,10 +27,15 @@ static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
 impl PgStore {
     /// Connect to `url` and migrate the database.
     pub async fn connect(url: &str) -> StoreResult<PgStore> {
+        let options = PgConnectOptions::from_str(url).map_err(unavailable)?;
+        // One direct connection first, so an unreachable server is reported with its real
+        // cause at once instead of as a pool time-out.
+        let probe = tokio_timeout(PgConnection::connect_with(&options)).await?;
+        probe.close().await.map_err(unavailable)?;
         let pool = PgPoolOptions::new()
             .max_connections(16)
             .acquire_timeout(Duration::from_secs(10))
-            .connect(url)
+            .connect_with(options)
             .await
             .map_err(unavailable)?;
         MIGRATOR
@@ -51,6 +58,15 @@ impl PgStore {
 
     pub async fn close(&self) {
         self.pool.close().await;
+    }
+}
+
+async fn tokio_timeout<T>(
+    fut: impl std::future::Future<Output = Result<T, sqlx::Error>>,
+) -> StoreResult<T> {
+    match tokio::time::timeout(Duration::from_secs(10), fut).await {
+        Ok(result) => result.map_err(unavailable),
+        Err(elapsed) => Err(StoreError::Unavailable(Box::new(elapsed))),
     }
 }
 

@@ -4,7 +4,7 @@
 use askama::Template;
 use axum::Form;
 use axum::extract::State;
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use candour_core::consent::{self, Choice, Method, Receipt, ReceiptId, State as ConsentState};
 use candour_core::cookies::{Category, CookieId};
@@ -15,7 +15,7 @@ use crate::content::no_store;
 use crate::edge::wants_json;
 use crate::error::{AppError, FieldError};
 use crate::frame::{Frame, SAVED_PARAM, render, sends_gpc};
-use crate::{AppState, csrf};
+use crate::{AppState, cookie_jar, csrf};
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -52,10 +52,10 @@ pub(crate) async fn banner_choice(
             "granted": choice.granted(),
             "policy_version": receipt.policy_version,
         });
-        return Ok(([cookie], axum::Json(body)).into_response());
+        return Ok((cookie, axum::Json(body)).into_response());
     }
     let back = with_saved_flag(safe_return(&form.return_to));
-    Ok(([cookie], Redirect::to(&back)).into_response())
+    Ok((cookie, Redirect::to(&back)).into_response())
 }
 
 /// Store the receipt, then build the cookie that remembers it.
@@ -64,7 +64,7 @@ async fn record(
     headers: &HeaderMap,
     choice: Choice,
     method: Method,
-) -> Result<(Receipt, (header::HeaderName, HeaderValue)), AppError> {
+) -> Result<(Receipt, [(HeaderName, HeaderValue); 1]), AppError> {
     let receipt = Receipt {
         id: ReceiptId::from_random(rand::random()),
         recorded_at: state.now(),
@@ -81,14 +81,8 @@ async fn record(
         choice,
     }
     .encode(&state.inner.keys.consent);
-    let set = state
-        .inner
-        .cookies
-        .set(CookieId::Consent, &token)
-        .map_err(|e| AppError::Internal(Box::new(e)))?;
-    let value =
-        HeaderValue::from_str(&set.header_value()).map_err(|e| AppError::Internal(Box::new(e)))?;
-    Ok((receipt, (header::SET_COOKIE, value)))
+    let cookie = cookie_jar::set(state, CookieId::Consent, &token)?;
+    Ok((receipt, cookie))
 }
 
 /// Only a path on this site: anything else (another host, `//host`, `/\host`, control
@@ -259,7 +253,7 @@ pub(crate) async fn save_settings(
         return Ok((StatusCode::UNPROCESSABLE_ENTITY, no_store(render(&page)?)).into_response());
     }
     let (_, cookie) = record(&state, &headers, choice, Method::Settings).await?;
-    Ok(([cookie], Redirect::to(&with_saved_flag("/cookies"))).into_response())
+    Ok((cookie, Redirect::to(&with_saved_flag("/cookies"))).into_response())
 }
 
 #[cfg(test)]

@@ -208,8 +208,9 @@ async fn request_guard(State(state): State<AppState>, req: Request, next: Next) 
 
 fn same_origin(state: &AppState, req: &Request) -> bool {
     let headers = req.headers();
-    if let Some(site) = headers.get("sec-fetch-site") {
-        return matches!(site.as_bytes(), b"same-origin" | b"none");
+    let mut fetch_site = headers.get_all("sec-fetch-site").iter().peekable();
+    if fetch_site.peek().is_some() {
+        return fetch_site.all(|site| matches!(site.as_bytes(), b"same-origin" | b"none"));
     }
     let Some(origin) = headers.get(header::ORIGIN).and_then(|o| o.to_str().ok()) else {
         // Neither header: not a modern browser's cross-site request. The form token decides.
@@ -265,6 +266,8 @@ async fn error_pages(State(state): State<AppState>, req: Request, next: Next) ->
     let (mut parts, body) = res.into_parts();
     let detail = match parts.extensions.remove::<ErrorDetail>() {
         Some(d) => d,
+        // A handler that rendered its own page (a form shown again with its errors).
+        None if is_page(&parts.headers) => return Response::from_parts(parts, body),
         None => {
             // A rejection from axum (a malformed form, a wrong method) or a bare status from
             // a layer: keep its short text, which names the problem.
@@ -308,6 +311,12 @@ async fn error_pages(State(state): State<AppState>, req: Request, next: Next) ->
         }
     }
     res
+}
+
+fn is_page(headers: &axum::http::HeaderMap) -> bool {
+    headers
+        .get(header::CONTENT_TYPE)
+        .is_some_and(|t| t.as_bytes().starts_with(b"text/html"))
 }
 
 fn message_only(status: StatusCode) -> Body {

@@ -7,6 +7,7 @@
 mod assets;
 mod consent;
 pub mod content;
+mod cookie_jar;
 mod csrf;
 mod edge;
 mod error;

@@ -67,7 +67,7 @@ pub fn prepare(base: Config, fresh_db: bool) -> anyhow::Result<DemoSite> {
             "Northmoor".to_owned(),
             "NM1 2AB".to_owned(),
         ],
-        dpo_name: "the Data Protection Officer".to_owned(),
+        dpo_name: "Jo Whitfield".to_owned(),
         dpo_email: "data.protection@northmoor.police.example".to_owned(),
         ico_registration: "Z0000000".to_owned(),
     };

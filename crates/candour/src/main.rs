@@ -1,7 +1,6 @@
 //! The `candour` command: serve the site, run the demo, migrate, check the configuration.
 
-mod demo;
-mod server;
+use candour::{demo, server};
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -63,7 +62,7 @@ fn main() -> ExitCode {
     match run(cli) {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("candour: {e:#}");
+            eprintln!("candour: {}", one_line(&e));
             ExitCode::FAILURE
         }
     }
@@ -122,6 +121,22 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// The error and its causes on one line, without a cause that only repeats the one before.
+fn one_line(e: &anyhow::Error) -> String {
+    let mut out = String::new();
+    for cause in e.chain() {
+        let text = cause.to_string();
+        if out.ends_with(&text) || out.contains(&format!("{text}: ")) {
+            continue;
+        }
+        if !out.is_empty() {
+            out.push_str(": ");
+        }
+        out.push_str(&text);
+    }
+    out
 }
 
 fn apply(config: &mut Config, args: &ServerArgs) {

@@ -1,0 +1,25 @@
+//! The one place a `Set-Cookie` header is made, from the registry's typed API. Handlers call
+//! [`set`]; no other module names the header (a test checks), and the edge filter drops any
+//! cookie the registry does not declare.
+
+use axum::http::{HeaderName, HeaderValue, header};
+use candour_core::cookies::CookieId;
+
+use crate::AppState;
+use crate::error::AppError;
+
+/// A response part that sets the declared cookie `id` to `value`.
+pub(crate) fn set(
+    state: &AppState,
+    id: CookieId,
+    value: &str,
+) -> Result<[(HeaderName, HeaderValue); 1], AppError> {
+    let cookie = state
+        .inner
+        .cookies
+        .set(id, value)
+        .map_err(|e| AppError::Internal(Box::new(e)))?;
+    let value = HeaderValue::from_str(&cookie.header_value())
+        .map_err(|e| AppError::Internal(Box::new(e)))?;
+    Ok([(header::SET_COOKIE, value)])
+}

@@ -1,0 +1,46 @@
+//! The generated privacy notice and its machine-readable twin say what the server does.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod common;
+
+use common::{spawn_app, spawn_with};
+
+#[tokio::test]
+async fn privacy_json_matches_the_running_registry() {
+    let app = spawn_app().await;
+    let json: serde_json::Value = app.get("/privacy.json").await.json().await.unwrap();
+    let names: Vec<&str> = json["cookie_categories"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|c| c["cookies"].as_array().unwrap())
+        .map(|c| c["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["candour_consent", "site_stats"]);
+    assert_eq!(json["organisation"]["name"], "Testshire Police");
+    assert_eq!(json["consent_mode"], "opt-in");
+    assert_eq!(json["honours_global_privacy_control"], true);
+    assert_eq!(json["gated_scripts"][0]["src"], "/static/stats.js");
+    let version = json["policy_version"].as_str().unwrap();
+    let html = app.get("/privacy").await.text().await.unwrap();
+    assert!(html.contains(&format!("Version <code>{version}</code>")));
+    assert!(html.contains("<code>site_stats</code>"));
+    assert!(html.contains("/static/stats.js"));
+    assert!(html.contains("Remembering and proving your cookie choices"));
+}
+
+#[tokio::test]
+async fn switching_a_script_off_removes_it_and_its_cookies_from_the_pages() {
+    let app = spawn_with(|c| {
+        c.scripts.clear();
+        c.cookies.declared.clear();
+    })
+    .await;
+    let json: serde_json::Value = app.get("/privacy.json").await.json().await.unwrap();
+    assert_eq!(json["gated_scripts"].as_array().unwrap().len(), 0);
+    let html = app.get("/privacy").await.text().await.unwrap();
+    assert!(!html.contains("site_stats"));
+    assert!(!html.contains("stats.js"));
+    let html = app.get("/cookies").await.text().await.unwrap();
+    assert!(!html.contains("site_stats"));
+}
