@@ -174,8 +174,6 @@ pub struct HttpSettings {
     pub body_limit_bytes: usize,
     /// How long a request may take before it is answered with 408, in seconds.
     pub request_timeout_secs: u64,
-    /// Peers whose `X-Forwarded-For` header is believed (the reverse proxy).
-    pub trusted_proxies: Vec<std::net::IpAddr>,
 }
 
 impl Default for HttpSettings {
@@ -183,7 +181,6 @@ impl Default for HttpSettings {
         HttpSettings {
             body_limit_bytes: 64 * 1024,
             request_timeout_secs: 30,
-            trusted_proxies: Vec::new(),
         }
     }
 }
