@@ -133,3 +133,442 @@ pub async fn purge_removes_only_receipts_past_their_time(s: &Stores) {
             .is_some()
     );
 }
+
+// ---- Accounts, sessions, links, audit, rate limits ----
+
+use candour_core::account::{EmailAddress, Phone, Postcode, Role};
+use candour_core::session::{LinkPurpose, Secret};
+use candour_core::store::{AuditEntry, LinkClaim, NewAccount, Profile};
+
+fn email(s: &str) -> EmailAddress {
+    EmailAddress::parse(s).unwrap()
+}
+
+async fn account(s: &Stores, address: &str, role: Option<Role>) -> i64 {
+    s.accounts
+        .create_account(&NewAccount {
+            email: email(address),
+            password_hash: "$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$aGFzaA".to_owned(),
+            name: "Jo".to_owned(),
+            role,
+            email_verified: false,
+            created_at: T0,
+        })
+        .await
+        .unwrap()
+}
+
+pub async fn accounts_are_unique_by_email(s: &Stores) {
+    let id = account(s, "jo@example.org", None).await;
+    let a = s.accounts.account(id).await.unwrap().unwrap();
+    assert_eq!(a.email.as_str(), "jo@example.org");
+    assert_eq!(a.created_at, T0);
+    assert!(!a.email_verified && a.role.is_none() && a.totp_secret.is_none());
+    assert_eq!(a.profile.name, "Jo");
+    let by_email = s
+        .accounts
+        .account_by_email(&email("jo@example.org"))
+        .await
+        .unwrap();
+    assert_eq!(by_email.map(|a| a.id), Some(id));
+    let err = s
+        .accounts
+        .create_account(&NewAccount {
+            email: email("JO@example.org"),
+            password_hash: "x".into(),
+            name: String::new(),
+            role: None,
+            email_verified: false,
+            created_at: T0,
+        })
+        .await
+        .unwrap_err();
+    assert!(matches!(err, StoreError::Duplicate(_)), "{err:?}");
+    assert!(s.accounts.account(id + 1000).await.unwrap().is_none());
+}
+
+pub async fn profiles_round_trip(s: &Stores) {
+    let id = account(s, "jo@example.org", None).await;
+    let p = Profile {
+        name: "Jo Bloggs".into(),
+        job_title: "Parish clerk".into(),
+        phone: Some(Phone::parse("01632 960 001").unwrap()),
+        postal_address: "1 Church Lane\nNorthmoor".into(),
+        postcode: Some(Postcode::parse("nm1 2ab").unwrap()),
+        interests: vec!["road-safety".into(), "rural-crime".into()],
+    };
+    s.accounts.update_profile(id, &p).await.unwrap();
+    assert_eq!(s.accounts.account(id).await.unwrap().unwrap().profile, p);
+    s.accounts
+        .update_profile(id, &Profile::default())
+        .await
+        .unwrap();
+    assert_eq!(
+        s.accounts.account(id).await.unwrap().unwrap().profile,
+        Profile::default()
+    );
+}
+
+pub async fn email_changes_and_verification(s: &Stores) {
+    let a = account(s, "a@example.org", None).await;
+    account(s, "b@example.org", None).await;
+    s.accounts.mark_email_verified(a).await.unwrap();
+    assert!(s.accounts.account(a).await.unwrap().unwrap().email_verified);
+    let err = s
+        .accounts
+        .change_email(a, &email("b@example.org"))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, StoreError::Duplicate(_)));
+    s.accounts
+        .change_email(a, &email("c@example.org"))
+        .await
+        .unwrap();
+    let acct = s.accounts.account(a).await.unwrap().unwrap();
+    assert_eq!(acct.email.as_str(), "c@example.org");
+    assert!(
+        s.accounts
+            .account_by_email(&email("a@example.org"))
+            .await
+            .unwrap()
+            .is_none()
+    );
+}
+
+pub async fn sessions_live_until_ended(s: &Stores) {
+    let a = account(s, "a@example.org", None).await;
+    let one = Secret::from_random([1; 32]).hash();
+    let two = Secret::from_random([2; 32]).hash();
+    s.sessions.create_session(&one, a, T0).await.unwrap();
+    s.sessions.create_session(&two, a, T0).await.unwrap();
+    let got = s.sessions.session(&one).await.unwrap().unwrap();
+    assert_eq!((got.account, got.created_at, got.last_seen_at), (a, T0, T0));
+    s.sessions
+        .touch_session(&one, T0 + Duration::minutes(5))
+        .await
+        .unwrap();
+    let got = s.sessions.session(&one).await.unwrap().unwrap();
+    assert_eq!(got.last_seen_at, T0 + Duration::minutes(5));
+    assert_eq!(got.created_at, T0);
+    s.sessions.end_session(&one).await.unwrap();
+    assert!(s.sessions.session(&one).await.unwrap().is_none());
+    assert!(s.sessions.session(&two).await.unwrap().is_some());
+    assert_eq!(s.sessions.end_all_sessions(a).await.unwrap(), 1);
+    assert!(s.sessions.session(&two).await.unwrap().is_none());
+}
+
+pub async fn a_password_change_ends_every_session(s: &Stores) {
+    let a = account(s, "a@example.org", None).await;
+    let b = account(s, "b@example.org", None).await;
+    for (n, who) in [(1, a), (2, a), (3, b)] {
+        s.sessions
+            .create_session(&Secret::from_random([n; 32]).hash(), who, T0)
+            .await
+            .unwrap();
+    }
+    s.accounts.change_password(a, "new-hash").await.unwrap();
+    assert_eq!(
+        s.accounts.account(a).await.unwrap().unwrap().password_hash,
+        "new-hash"
+    );
+    assert!(
+        s.sessions
+            .session(&Secret::from_random([1; 32]).hash())
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert!(
+        s.sessions
+            .session(&Secret::from_random([2; 32]).hash())
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert!(
+        s.sessions
+            .session(&Secret::from_random([3; 32]).hash())
+            .await
+            .unwrap()
+            .is_some()
+    );
+}
+
+pub async fn stale_sessions_are_purged(s: &Stores) {
+    let a = account(s, "a@example.org", None).await;
+    let old = Secret::from_random([1; 32]).hash();
+    let new = Secret::from_random([2; 32]).hash();
+    s.sessions
+        .create_session(&old, a, T0 - Duration::days(2))
+        .await
+        .unwrap();
+    s.sessions.create_session(&new, a, T0).await.unwrap();
+    assert_eq!(
+        s.sessions
+            .purge_sessions_before(T0 - Duration::days(1))
+            .await
+            .unwrap(),
+        1
+    );
+    assert!(s.sessions.session(&old).await.unwrap().is_none());
+    assert!(s.sessions.session(&new).await.unwrap().is_some());
+}
+
+pub async fn links_work_once_before_they_expire_for_their_purpose(s: &Stores) {
+    let a = account(s, "a@example.org", None).await;
+    let secret = Secret::from_random([5; 32]).hash();
+    let expires = T0 + Duration::minutes(30);
+    s.links
+        .create_link(&secret, LinkPurpose::ResetPassword, a, None, expires)
+        .await
+        .unwrap();
+    // The wrong purpose neither works nor uses the link up.
+    assert!(
+        s.links
+            .consume_link(&secret, LinkPurpose::VerifyEmail, T0)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    // Expired: no.
+    assert!(
+        s.links
+            .consume_link(&secret, LinkPurpose::ResetPassword, expires)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    let claim = s
+        .links
+        .consume_link(&secret, LinkPurpose::ResetPassword, T0)
+        .await
+        .unwrap();
+    assert_eq!(
+        claim,
+        Some(LinkClaim {
+            account: a,
+            new_email: None
+        })
+    );
+    // Used: no.
+    assert!(
+        s.links
+            .consume_link(&secret, LinkPurpose::ResetPassword, T0)
+            .await
+            .unwrap()
+            .is_none()
+    );
+
+    let change = Secret::from_random([6; 32]).hash();
+    s.links
+        .create_link(
+            &change,
+            LinkPurpose::ChangeEmail,
+            a,
+            Some(&email("new@example.org")),
+            expires,
+        )
+        .await
+        .unwrap();
+    let claim = s
+        .links
+        .consume_link(&change, LinkPurpose::ChangeEmail, T0)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(claim.new_email, Some(email("new@example.org")));
+    assert_eq!(
+        s.links
+            .purge_links_before(expires + Duration::seconds(1))
+            .await
+            .unwrap(),
+        2
+    );
+}
+
+pub async fn racing_requests_use_a_link_once(s: &Stores) {
+    let a = account(s, "a@example.org", None).await;
+    let secret = Secret::from_random([7; 32]).hash();
+    s.links
+        .create_link(
+            &secret,
+            LinkPurpose::VerifyEmail,
+            a,
+            None,
+            T0 + Duration::hours(1),
+        )
+        .await
+        .unwrap();
+    let mut tasks = tokio::task::JoinSet::new();
+    for _ in 0..12 {
+        let links = s.links.clone();
+        let secret = secret.clone();
+        tasks.spawn(async move {
+            links
+                .consume_link(&secret, LinkPurpose::VerifyEmail, T0)
+                .await
+        });
+    }
+    let mut wins = 0;
+    while let Some(r) = tasks.join_next().await {
+        if r.unwrap().unwrap().is_some() {
+            wins += 1;
+        }
+    }
+    assert_eq!(wins, 1);
+}
+
+pub async fn deleting_an_account_removes_its_sessions_and_links(s: &Stores) {
+    let a = account(s, "a@example.org", Some(Role::Editor)).await;
+    let session = Secret::from_random([1; 32]).hash();
+    let link = Secret::from_random([2; 32]).hash();
+    s.sessions.create_session(&session, a, T0).await.unwrap();
+    s.links
+        .create_link(
+            &link,
+            LinkPurpose::VerifyEmail,
+            a,
+            None,
+            T0 + Duration::hours(1),
+        )
+        .await
+        .unwrap();
+    s.accounts.delete_account(a).await.unwrap();
+    assert!(s.accounts.account(a).await.unwrap().is_none());
+    assert!(s.sessions.session(&session).await.unwrap().is_none());
+    assert!(
+        s.links
+            .consume_link(&link, LinkPurpose::VerifyEmail, T0)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    // The address is free again.
+    account(s, "a@example.org", None).await;
+}
+
+pub async fn roles_and_the_staff_list(s: &Stores) {
+    let a = account(s, "zed@example.org", Some(Role::Admin)).await;
+    let b = account(s, "amy@example.org", None).await;
+    account(s, "public@example.org", None).await;
+    s.accounts
+        .set_role(b, Some(Role::PrivacyOfficer))
+        .await
+        .unwrap();
+    let staff: Vec<_> = s
+        .accounts
+        .staff()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|a| (a.email.as_str().to_owned(), a.role))
+        .collect();
+    assert_eq!(
+        staff,
+        [
+            ("amy@example.org".to_owned(), Some(Role::PrivacyOfficer)),
+            ("zed@example.org".to_owned(), Some(Role::Admin))
+        ]
+    );
+    s.accounts.set_role(a, None).await.unwrap();
+    assert_eq!(s.accounts.staff().await.unwrap().len(), 1);
+}
+
+pub async fn second_factor_steps_and_recovery_codes_are_single_use(s: &Stores) {
+    let a = account(s, "a@example.org", Some(Role::Admin)).await;
+    s.accounts
+        .enable_totp(a, &[9; 20], &[[1; 32], [2; 32]])
+        .await
+        .unwrap();
+    assert_eq!(
+        s.accounts.account(a).await.unwrap().unwrap().totp_secret,
+        Some(vec![9; 20])
+    );
+    assert!(s.accounts.use_totp_step(a, 100).await.unwrap());
+    assert!(!s.accounts.use_totp_step(a, 100).await.unwrap(), "replay");
+    assert!(
+        !s.accounts.use_totp_step(a, 99).await.unwrap(),
+        "older step"
+    );
+    assert!(s.accounts.use_totp_step(a, 101).await.unwrap());
+    assert!(s.accounts.use_recovery_code(a, &[1; 32]).await.unwrap());
+    assert!(!s.accounts.use_recovery_code(a, &[1; 32]).await.unwrap());
+    assert!(!s.accounts.use_recovery_code(a, &[3; 32]).await.unwrap());
+    // Enabling again replaces the codes and forgets the last step.
+    s.accounts
+        .enable_totp(a, &[8; 20], &[[4; 32]])
+        .await
+        .unwrap();
+    assert!(!s.accounts.use_recovery_code(a, &[2; 32]).await.unwrap());
+    assert!(s.accounts.use_totp_step(a, 50).await.unwrap());
+    s.accounts.disable_totp(a).await.unwrap();
+    assert!(
+        s.accounts
+            .account(a)
+            .await
+            .unwrap()
+            .unwrap()
+            .totp_secret
+            .is_none()
+    );
+    assert!(!s.accounts.use_recovery_code(a, &[4; 32]).await.unwrap());
+}
+
+pub async fn the_audit_log_reads_newest_first(s: &Stores) {
+    for (n, at) in [
+        (1, T0),
+        (2, T0 + Duration::minutes(1)),
+        (3, T0 + Duration::minutes(2)),
+    ] {
+        s.audit
+            .record(&AuditEntry {
+                at,
+                actor: Some(n),
+                actor_email: format!("staff{n}@example.org"),
+                action: "staff.role-changed".into(),
+                target: format!("account:{n}"),
+                detail: "editor".into(),
+            })
+            .await
+            .unwrap();
+    }
+    let recent = s.audit.recent(2).await.unwrap();
+    assert_eq!(recent.len(), 2);
+    assert_eq!(recent[0].actor, Some(3));
+    assert_eq!(recent[0].at, T0 + Duration::minutes(2));
+    assert_eq!(recent[1].target, "account:2");
+    assert_eq!(recent[1].actor_email, "staff2@example.org");
+}
+
+pub async fn rate_limit_counters_count_per_key_and_window(s: &Stores) {
+    let w1 = T0;
+    let w2 = T0 + Duration::minutes(15);
+    assert_eq!(s.rate_limits.count("k", w1).await.unwrap(), 0);
+    assert_eq!(s.rate_limits.hit("k", w1).await.unwrap(), 1);
+    assert_eq!(s.rate_limits.hit("k", w1).await.unwrap(), 2);
+    assert_eq!(s.rate_limits.hit("other", w1).await.unwrap(), 1);
+    assert_eq!(s.rate_limits.count("k", w1).await.unwrap(), 2);
+    assert_eq!(
+        s.rate_limits.hit("k", w2).await.unwrap(),
+        1,
+        "a new window starts at 1"
+    );
+    assert_eq!(
+        s.rate_limits.count("k", w1).await.unwrap(),
+        0,
+        "old windows are forgotten"
+    );
+    let mut tasks = tokio::task::JoinSet::new();
+    for _ in 0..20 {
+        let rl = s.rate_limits.clone();
+        tasks.spawn(async move { rl.hit("busy", w2).await });
+    }
+    while let Some(r) = tasks.join_next().await {
+        r.unwrap().unwrap();
+    }
+    assert_eq!(
+        s.rate_limits.count("busy", w2).await.unwrap(),
+        20,
+        "no lost updates"
+    );
+}

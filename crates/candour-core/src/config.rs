@@ -30,6 +30,10 @@ pub struct Config {
     pub organisation: Organisation,
     pub cookies: CookieSettings,
     pub http: HttpSettings,
+    pub accounts: AccountSettings,
+    pub mail: MailSettings,
+    /// The topics people can say they are interested in.
+    pub topics: Vec<Topic>,
     /// Third-party or first-party scripts that run only after consent to their category.
     pub scripts: Vec<GatedScript>,
 }
@@ -45,6 +49,9 @@ impl Default for Config {
             organisation: Organisation::default(),
             cookies: CookieSettings::default(),
             http: HttpSettings::default(),
+            accounts: AccountSettings::default(),
+            mail: MailSettings::default(),
+            topics: Vec::new(),
             scripts: Vec::new(),
         }
     }
@@ -174,6 +181,9 @@ pub struct HttpSettings {
     pub body_limit_bytes: usize,
     /// How long a request may take before it is answered with 408, in seconds.
     pub request_timeout_secs: u64,
+    /// Peers whose `X-Forwarded-For` header is believed (your reverse proxies). The client
+    /// address is used only for rate limits, and only as a keyed hash.
+    pub trusted_proxies: Vec<std::net::IpAddr>,
 }
 
 impl Default for HttpSettings {
@@ -181,8 +191,82 @@ impl Default for HttpSettings {
         HttpSettings {
             body_limit_bytes: 64 * 1024,
             request_timeout_secs: 30,
+            trusted_proxies: Vec::new(),
         }
     }
+}
+
+/// Sign-in for the public and for staff.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AccountSettings {
+    /// Whether people can register and sign in (staff always can).
+    pub public_registration: bool,
+    /// The name of the sign-in cookie.
+    pub session_cookie_name: String,
+    /// Prefix the cookie name with `__Host-` (needs an https `public_url`).
+    pub host_prefix: bool,
+    /// A session ends after this many minutes without a request.
+    pub idle_timeout_minutes: u32,
+    /// A session ends this many hours after sign-in, however active.
+    pub absolute_timeout_hours: u32,
+    /// Staff must use an authenticator app as a second factor.
+    pub require_staff_totp: bool,
+}
+
+impl Default for AccountSettings {
+    fn default() -> Self {
+        AccountSettings {
+            public_registration: true,
+            session_cookie_name: "clientvars".to_owned(),
+            host_prefix: false,
+            idle_timeout_minutes: 30,
+            absolute_timeout_hours: 12,
+            require_staff_totp: false,
+        }
+    }
+}
+
+impl AccountSettings {
+    /// The cookie's name as the browser sees it.
+    pub fn cookie_name(&self) -> String {
+        if self.host_prefix {
+            format!("__Host-{}", self.session_cookie_name)
+        } else {
+            self.session_cookie_name.clone()
+        }
+    }
+}
+
+/// Outgoing email.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct MailSettings {
+    /// The relay, such as `smtp://127.0.0.1:25` or `smtps://user:password@relay.example:465`.
+    /// Empty: messages are written to `outbox_dir` instead (for development and the demo).
+    pub smtp_url: String,
+    /// The sender, such as `Example Police <noreply@example.police.uk>`.
+    pub from: String,
+    pub outbox_dir: PathBuf,
+}
+
+impl Default for MailSettings {
+    fn default() -> Self {
+        MailSettings {
+            smtp_url: String::new(),
+            from: "Candour <noreply@localhost>".to_owned(),
+            outbox_dir: PathBuf::from("outbox"),
+        }
+    }
+}
+
+/// A topic people can follow.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Topic {
+    /// A short id: lower-case letters, digits and hyphens.
+    pub id: String,
+    pub label: String,
 }
 
 /// Why a configuration could not be used.
@@ -304,6 +388,77 @@ impl Config {
                 "must be at least 1".to_owned(),
             ));
         }
+        let accounts = &self.accounts;
+        if !is_valid_cookie_name(&accounts.session_cookie_name)
+            || accounts.session_cookie_name.starts_with("__")
+            || crate::cookies::is_reserved_name(&accounts.session_cookie_name)
+        {
+            return Err(invalid(
+                "accounts.session_cookie_name",
+                "must be a cookie name (letters, digits and -_.), not starting with __ and not candour_consent".to_owned(),
+            ));
+        }
+        if accounts.host_prefix && !self.served_over_https() {
+            return Err(invalid(
+                "accounts.host_prefix",
+                "needs an https:// public_url: browsers accept __Host- cookies only over https"
+                    .to_owned(),
+            ));
+        }
+        if !(1..=24 * 60).contains(&accounts.idle_timeout_minutes) {
+            return Err(invalid(
+                "accounts.idle_timeout_minutes",
+                "must be between 1 and 1440".to_owned(),
+            ));
+        }
+        if !(1..=24 * 30).contains(&accounts.absolute_timeout_hours) {
+            return Err(invalid(
+                "accounts.absolute_timeout_hours",
+                "must be between 1 and 720".to_owned(),
+            ));
+        }
+        let smtp = &self.mail.smtp_url;
+        if !(smtp.is_empty() || smtp.starts_with("smtp://") || smtp.starts_with("smtps://")) {
+            return Err(invalid(
+                "mail.smtp_url",
+                "must be empty, smtp://… or smtps://…".to_owned(),
+            ));
+        }
+        let from_ok = self.mail.from.rsplit_once('<').map_or_else(
+            || crate::account::EmailAddress::parse(&self.mail.from).is_ok(),
+            |(_, addr)| {
+                addr.strip_suffix('>').is_some_and(|a| {
+                    crate::account::EmailAddress::parse(a).is_ok() || a.ends_with("@localhost")
+                })
+            },
+        ) && !self.mail.from.contains(['\r', '\n']);
+        if !from_ok {
+            return Err(invalid(
+                "mail.from",
+                "must be an address, or a name and an address like `Example Police <noreply@example.org>`".to_owned(),
+            ));
+        }
+        let mut topic_ids = BTreeSet::new();
+        for (i, topic) in self.topics.iter().enumerate() {
+            let id_ok = !topic.id.is_empty()
+                && topic.id.len() <= 40
+                && topic
+                    .id
+                    .bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
+            if !id_ok || !topic_ids.insert(&topic.id) {
+                return Err(invalid(
+                    &format!("topics[{i}].id"),
+                    "must be unique, lower-case letters, digits and hyphens".to_owned(),
+                ));
+            }
+            if topic.label.trim().is_empty() {
+                return Err(invalid(
+                    &format!("topics[{i}].label"),
+                    "must not be empty".to_owned(),
+                ));
+            }
+        }
         let mut names = BTreeSet::new();
         for (i, cookie) in self.cookies.declared.iter().enumerate() {
             let key = format!("cookies.declared[{i}]");
@@ -313,7 +468,10 @@ impl Config {
                     "must be a cookie name (letters, digits and -_.!#$%&'*+^`|~)".to_owned(),
                 ));
             }
-            if crate::cookies::is_reserved_name(&cookie.name) || !names.insert(&cookie.name) {
+            if crate::cookies::is_reserved_name(&cookie.name)
+                || cookie.name == self.accounts.cookie_name()
+                || !names.insert(&cookie.name)
+            {
                 return Err(invalid(
                     &format!("{key}.name"),
                     format!("`{}` is declared twice", cookie.name),
@@ -414,6 +572,28 @@ impl Config {
                     script.category.label()
                 ));
             }
+        }
+        if self.mail.smtp_url.is_empty() {
+            out.push(format!(
+                "mail.smtp_url is empty: email (sign-in links, password resets) is written to {} \
+                 instead of being sent.",
+                self.mail.outbox_dir.display()
+            ));
+        } else if self.mail.smtp_url.starts_with("smtp://")
+            && !self.mail.smtp_url.contains("127.0.0.1")
+            && !self.mail.smtp_url.contains("localhost")
+        {
+            out.push(
+                "mail.smtp_url uses smtp:// to another host: messages cross the network without \
+                 TLS. Use smtps://, or a relay on this machine."
+                    .to_owned(),
+            );
+        }
+        if !self.accounts.require_staff_totp {
+            out.push(
+                "accounts.require_staff_totp is off: staff can sign in with a password alone."
+                    .to_owned(),
+            );
         }
         if self.cookies.receipt_retention_days < self.cookies.consent_lifetime_days {
             out.push(

@@ -143,6 +143,8 @@ impl Lifetime {
 pub enum CookieId {
     /// Remembers the visitor's cookie choice and the id of its receipt.
     Consent,
+    /// Keeps a person signed in (`clientvars` unless configured otherwise).
+    Session,
 }
 
 /// One declared cookie.
@@ -182,7 +184,7 @@ pub const CONSENT_COOKIE: &str = "candour_consent";
 
 /// Names that configuration may not declare because Candour's own cookies use them.
 pub fn is_reserved_name(name: &str) -> bool {
-    name == CONSENT_COOKIE
+    name == CONSENT_COOKIE || name == "clientvars" || name.starts_with("PollTimeout-")
 }
 
 /// A cookie name as RFC 6265 allows it (an HTTP token).
@@ -282,6 +284,18 @@ impl CookieRegistry {
             set_by: "cookie consent".to_owned(),
             http_only: false,
         }];
+        decls.push(CookieDecl {
+            name: config.accounts.cookie_name(),
+            id: Some(CookieId::Session),
+            category: Category::Necessary,
+            purpose: "Keeps you signed in as you move from page to page. It holds a random \
+                      reference only; it is set when you sign in and removed when you sign out."
+                .to_owned(),
+            lifetime: Lifetime::Session,
+            provider: None,
+            set_by: "sign-in".to_owned(),
+            http_only: true,
+        });
         decls.extend(config.cookies.declared.iter().map(|d| CookieDecl {
             name: d.name.clone(),
             id: None,
@@ -297,6 +311,7 @@ impl CookieRegistry {
 
     fn new(decls: Vec<CookieDecl>, secure: bool) -> CookieRegistry {
         let mut hash = Sha256::new();
+        hash.update(b"candour-cookie-policy-1");
         for d in &decls {
             // Fields are length-prefixed so that no two registries hash alike by accident.
             for field in [
@@ -412,6 +427,28 @@ mod tests {
         assert_eq!(
             set.header_value(),
             "candour_consent=abc; Path=/; SameSite=Lax; Max-Age=15552000"
+        );
+    }
+
+    #[test]
+    fn the_session_cookie_is_http_only_and_ends_with_the_browser() {
+        let r = CookieRegistry::from_config(&config());
+        let d = r.declaration_for("clientvars").unwrap();
+        assert_eq!(d.category, Category::Necessary);
+        assert_eq!(d.lifetime, Lifetime::Session);
+        assert_eq!(
+            r.set(CookieId::Session, "t").unwrap().header_value(),
+            "clientvars=t; Path=/; SameSite=Lax; HttpOnly"
+        );
+        let mut c = config();
+        c.public_url = Some("https://example.org".into());
+        c.accounts.host_prefix = true;
+        let r = CookieRegistry::from_config(&c);
+        assert!(
+            r.set(CookieId::Session, "t")
+                .unwrap()
+                .header_value()
+                .starts_with("__Host-clientvars=t; Path=/;")
         );
     }
 

@@ -4,13 +4,16 @@
 //! a parameter (see [`clock::Clock`]), configuration arrives as text, and storage is reached
 //! only through the narrow traits in [`store`], implemented by the store crates.
 
+pub mod account;
 pub mod clock;
 pub mod config;
 pub mod consent;
 pub mod cookies;
 pub mod policy;
 pub mod purposes;
+pub mod session;
 pub mod store;
+pub mod totp;
 
 pub use clock::Clock;
 pub use config::Config;

@@ -8,7 +8,9 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use time::OffsetDateTime;
 
+use crate::account::{EmailAddress, Phone, Postcode, Role};
 use crate::consent::{Receipt, ReceiptId, Tally};
+use crate::session::{LinkPurpose, SecretHash, Session};
 
 /// A storage failure, with its cause kept for the logs.
 #[derive(Debug, thiserror::Error)]
@@ -61,4 +63,155 @@ pub struct Stores {
     pub health: Arc<dyn HealthStore>,
     pub keys: Arc<dyn KeyStore>,
     pub consent: Arc<dyn ConsentStore>,
+    pub accounts: Arc<dyn AccountStore>,
+    pub sessions: Arc<dyn SessionStore>,
+    pub links: Arc<dyn LinkStore>,
+    pub audit: Arc<dyn AuditStore>,
+    pub rate_limits: Arc<dyn RateLimitStore>,
+}
+
+/// A person's profile, as they keep it on their account page.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Profile {
+    pub name: String,
+    pub job_title: String,
+    pub phone: Option<Phone>,
+    /// Lines of a postal address, without the postcode.
+    pub postal_address: String,
+    pub postcode: Option<Postcode>,
+    /// Topic ids from the organisation's list.
+    pub interests: Vec<String>,
+}
+
+/// A stored account.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Account {
+    pub id: i64,
+    pub email: EmailAddress,
+    pub email_verified: bool,
+    /// A PHC string (argon2id).
+    pub password_hash: String,
+    pub role: Option<Role>,
+    pub profile: Profile,
+    /// The authenticator-app secret, when the second factor is on.
+    pub totp_secret: Option<Vec<u8>>,
+    pub created_at: OffsetDateTime,
+}
+
+#[derive(Debug, Clone)]
+pub struct NewAccount {
+    pub email: EmailAddress,
+    pub password_hash: String,
+    pub name: String,
+    pub role: Option<Role>,
+    pub email_verified: bool,
+    pub created_at: OffsetDateTime,
+}
+
+/// Accounts and their profiles.
+#[async_trait]
+pub trait AccountStore: Send + Sync {
+    /// `Duplicate` when the email address is taken.
+    async fn create_account(&self, new: &NewAccount) -> StoreResult<i64>;
+    async fn account(&self, id: i64) -> StoreResult<Option<Account>>;
+    async fn account_by_email(&self, email: &EmailAddress) -> StoreResult<Option<Account>>;
+    async fn update_profile(&self, id: i64, profile: &Profile) -> StoreResult<()>;
+    async fn mark_email_verified(&self, id: i64) -> StoreResult<()>;
+    /// `Duplicate` when another account has the address.
+    async fn change_email(&self, id: i64, email: &EmailAddress) -> StoreResult<()>;
+    /// Set a new password hash and end every session of the account, in one transaction.
+    async fn change_password(&self, id: i64, password_hash: &str) -> StoreResult<()>;
+    async fn set_role(&self, id: i64, role: Option<Role>) -> StoreResult<()>;
+    /// Delete the account with its sessions and links.
+    async fn delete_account(&self, id: i64) -> StoreResult<()>;
+    /// Every account with a staff role, by email.
+    async fn staff(&self) -> StoreResult<Vec<Account>>;
+    /// Turn the second factor on with its secret and recovery-code hashes, replacing any.
+    async fn enable_totp(&self, id: i64, secret: &[u8], recovery: &[[u8; 32]]) -> StoreResult<()>;
+    async fn disable_totp(&self, id: i64) -> StoreResult<()>;
+    /// Record `step` as used if it is later than the last used step; `false` on a replay.
+    async fn use_totp_step(&self, id: i64, step: i64) -> StoreResult<bool>;
+    /// Delete the recovery code with this hash; `true` if there was one.
+    async fn use_recovery_code(&self, id: i64, hash: &[u8; 32]) -> StoreResult<bool>;
+}
+
+/// Sign-in sessions, stored by the hash of their secret.
+#[async_trait]
+pub trait SessionStore: Send + Sync {
+    async fn create_session(
+        &self,
+        secret: &SecretHash,
+        account: i64,
+        now: OffsetDateTime,
+    ) -> StoreResult<()>;
+    async fn session(&self, secret: &SecretHash) -> StoreResult<Option<Session>>;
+    async fn touch_session(&self, secret: &SecretHash, now: OffsetDateTime) -> StoreResult<()>;
+    async fn end_session(&self, secret: &SecretHash) -> StoreResult<()>;
+    /// Returns how many sessions ended.
+    async fn end_all_sessions(&self, account: i64) -> StoreResult<u64>;
+    /// Delete sessions last seen before `cutoff`.
+    async fn purge_sessions_before(&self, cutoff: OffsetDateTime) -> StoreResult<u64>;
+}
+
+/// What a used single-use link was for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LinkClaim {
+    pub account: i64,
+    /// For a change of email: the new address.
+    pub new_email: Option<EmailAddress>,
+}
+
+/// Single-use email links.
+#[async_trait]
+pub trait LinkStore: Send + Sync {
+    async fn create_link(
+        &self,
+        secret: &SecretHash,
+        purpose: LinkPurpose,
+        account: i64,
+        new_email: Option<&EmailAddress>,
+        expires_at: OffsetDateTime,
+    ) -> StoreResult<()>;
+    /// Use the link: succeeds once, before it expires, for its own purpose. Using it for
+    /// one purpose never uses it for another.
+    async fn consume_link(
+        &self,
+        secret: &SecretHash,
+        purpose: LinkPurpose,
+        now: OffsetDateTime,
+    ) -> StoreResult<Option<LinkClaim>>;
+    /// Delete links that expired before `cutoff`.
+    async fn purge_links_before(&self, cutoff: OffsetDateTime) -> StoreResult<u64>;
+}
+
+/// One staff action, for the audit log.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuditEntry {
+    pub at: OffsetDateTime,
+    /// The staff account, or `None` for the command line.
+    pub actor: Option<i64>,
+    /// The actor's email at the time, kept so the log reads even after the account is gone.
+    pub actor_email: String,
+    /// What was done, such as `staff.role-changed`.
+    pub action: String,
+    /// What it was done to, such as `account:42`.
+    pub target: String,
+    pub detail: String,
+}
+
+#[async_trait]
+pub trait AuditStore: Send + Sync {
+    async fn record(&self, entry: &AuditEntry) -> StoreResult<()>;
+    /// The newest entries first.
+    async fn recent(&self, limit: u32) -> StoreResult<Vec<AuditEntry>>;
+}
+
+/// Counters for rate limits, shared by every instance.
+#[async_trait]
+pub trait RateLimitStore: Send + Sync {
+    /// Count one event under `key` in the window starting at `window_start`; returns the
+    /// count including this one. Windows before `window_start` are forgotten.
+    async fn hit(&self, key: &str, window_start: OffsetDateTime) -> StoreResult<u32>;
+    /// The count so far, without adding one.
+    async fn count(&self, key: &str, window_start: OffsetDateTime) -> StoreResult<u32>;
 }

@@ -3,6 +3,8 @@
 //!
 //! Migrations take PostgreSQL's advisory lock, so instances that start together migrate once.
 
+mod accounts;
+
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -52,7 +54,12 @@ impl PgStore {
             backend: "postgres",
             health: me.clone(),
             keys: me.clone(),
-            consent: me,
+            consent: me.clone(),
+            accounts: me.clone(),
+            sessions: me.clone(),
+            links: me.clone(),
+            audit: me.clone(),
+            rate_limits: me,
         }
     }
 
@@ -74,7 +81,7 @@ fn unavailable(e: sqlx::Error) -> StoreError {
     StoreError::Unavailable(Box::new(e))
 }
 
-fn db(e: sqlx::Error) -> StoreError {
+pub(crate) fn db(e: sqlx::Error) -> StoreError {
     match e {
         sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_) => {
             StoreError::Unavailable(Box::new(e))

@@ -4,6 +4,8 @@
 //! pool of writers would only queue on the file lock) and a pool of read-only connections,
 //! in WAL mode so readers never wait for the writer.
 
+mod accounts;
+
 use std::str::FromStr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -65,7 +67,12 @@ impl SqliteStore {
             backend: "sqlite",
             health: me.clone(),
             keys: me.clone(),
-            consent: me,
+            consent: me.clone(),
+            accounts: me.clone(),
+            sessions: me.clone(),
+            links: me.clone(),
+            audit: me.clone(),
+            rate_limits: me,
         }
     }
 
@@ -75,11 +82,11 @@ impl SqliteStore {
     }
 }
 
-fn unavailable(e: sqlx::Error) -> StoreError {
+pub(crate) fn unavailable(e: sqlx::Error) -> StoreError {
     StoreError::Unavailable(Box::new(e))
 }
 
-fn db(e: sqlx::Error) -> StoreError {
+pub(crate) fn db(e: sqlx::Error) -> StoreError {
     match e {
         sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_) => {
             StoreError::Unavailable(Box::new(e))
@@ -88,11 +95,11 @@ fn db(e: sqlx::Error) -> StoreError {
     }
 }
 
-fn unix(t: OffsetDateTime) -> i64 {
+pub(crate) fn unix(t: OffsetDateTime) -> i64 {
     t.unix_timestamp()
 }
 
-fn from_unix(s: i64) -> StoreResult<OffsetDateTime> {
+pub(crate) fn from_unix(s: i64) -> StoreResult<OffsetDateTime> {
     OffsetDateTime::from_unix_timestamp(s).map_err(|e| StoreError::Corrupt(e.to_string()))
 }
 

@@ -1,0 +1,387 @@
+//! Accounts: who may sign in, the values they give us, and the rules those values follow.
+//! Every value from outside is parsed into a type here; after that the type is the proof.
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+/// Why a submitted value was refused: the message says what is allowed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct Invalid(pub String);
+
+fn invalid(message: &str) -> Invalid {
+    Invalid(message.to_owned())
+}
+
+/// An email address, normalised to lower case and trimmed. It can never hold a line break,
+/// so it can never add a header to an email.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(transparent)]
+pub struct EmailAddress(String);
+
+impl EmailAddress {
+    pub fn parse(raw: &str) -> Result<EmailAddress, Invalid> {
+        let s = raw.trim();
+        if s.is_empty() {
+            return Err(invalid("Enter an email address"));
+        }
+        if s.len() > 254 {
+            return Err(invalid("Email address must be 254 characters or fewer"));
+        }
+        let format =
+            || invalid("Enter an email address in the correct format, like name@example.org");
+        let (local, domain) = s.rsplit_once('@').ok_or_else(format)?;
+        let local_ok = !local.is_empty()
+            && local.len() <= 64
+            && !local.starts_with('.')
+            && !local.ends_with('.')
+            && !local.contains("..")
+            && local
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+/=?^_`{|}~.-".contains(&b));
+        let labels: Vec<&str> = domain.split('.').collect();
+        let domain_ok = labels.len() >= 2
+            && labels.iter().all(|l| {
+                !l.is_empty()
+                    && l.len() <= 63
+                    && !l.starts_with('-')
+                    && !l.ends_with('-')
+                    && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+            });
+        if !(local_ok && domain_ok) {
+            return Err(format());
+        }
+        Ok(EmailAddress(s.to_ascii_lowercase()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// The part after the `@`.
+    pub fn domain(&self) -> &str {
+        self.0.rsplit_once('@').map_or("", |(_, d)| d)
+    }
+}
+
+impl fmt::Display for EmailAddress {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// The shortest password accepted, and the length the hint recommends.
+pub const PASSWORD_MIN_CHARS: usize = 8;
+pub const PASSWORD_RECOMMENDED_CHARS: usize = 15;
+/// Long enough for any passphrase; short enough that hashing it is cheap.
+pub const PASSWORD_MAX_CHARS: usize = 256;
+
+/// Check a new password: a length, and not one that is easy to guess (a common password, a
+/// keyboard pattern, or the person's own details). No rules about character classes.
+pub fn check_new_password(password: &str, own_details: &[&str]) -> Result<(), Invalid> {
+    let chars = password.chars().count();
+    if chars < PASSWORD_MIN_CHARS {
+        return Err(Invalid(format!(
+            "Password must be at least {PASSWORD_MIN_CHARS} characters; {PASSWORD_RECOMMENDED_CHARS} or more is better"
+        )));
+    }
+    if chars > PASSWORD_MAX_CHARS {
+        return Err(Invalid(format!(
+            "Password must be {PASSWORD_MAX_CHARS} characters or fewer"
+        )));
+    }
+    let estimate = zxcvbn::zxcvbn(password, own_details);
+    if u8::from(estimate.score()) < 2 {
+        return Err(invalid(
+            "This password is too common or too easy to guess. Try a few unrelated words together",
+        ));
+    }
+    Ok(())
+}
+
+/// A UK postcode, normalised to upper case with one space before the inward code.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(transparent)]
+pub struct Postcode(String);
+
+impl Postcode {
+    pub fn parse(raw: &str) -> Result<Postcode, Invalid> {
+        let compact: String = raw
+            .chars()
+            .filter(|c| !c.is_whitespace())
+            .map(|c| c.to_ascii_uppercase())
+            .collect();
+        let bad = || invalid("Enter a real UK postcode, like SW1A 1AA");
+        if !(5..=7).contains(&compact.len()) || !compact.is_ascii() {
+            return Err(bad());
+        }
+        let (outward, inward) = compact.split_at(compact.len() - 3);
+        let i = inward.as_bytes();
+        let inward_ok = i[0].is_ascii_digit()
+            && i[1].is_ascii_alphabetic()
+            && i[2].is_ascii_alphabetic()
+            && !b"CIKMOV".contains(&i[1])
+            && !b"CIKMOV".contains(&i[2]);
+        // Outward code shapes: A9, A99, AA9, AA99, A9A, AA9A.
+        let shape: String = outward
+            .bytes()
+            .map(|b| {
+                if b.is_ascii_digit() {
+                    '9'
+                } else if b.is_ascii_alphabetic() {
+                    'A'
+                } else {
+                    '?'
+                }
+            })
+            .collect();
+        let outward_ok = matches!(
+            shape.as_str(),
+            "A9" | "A99" | "AA9" | "AA99" | "A9A" | "AA9A"
+        ) || outward == "GIR" && inward == "0AA";
+        if !(inward_ok && outward_ok) {
+            return Err(bad());
+        }
+        Ok(Postcode(format!("{outward} {inward}")))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// The outward code, such as `SW1A` (the area a campaign can be narrowed to).
+    pub fn outward(&self) -> &str {
+        self.0.split(' ').next().unwrap_or("")
+    }
+}
+
+/// A UK telephone number: digits, spaces, and an optional leading +, 10 to 15 digits.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(transparent)]
+pub struct Phone(String);
+
+impl Phone {
+    pub fn parse(raw: &str) -> Result<Phone, Invalid> {
+        let s = raw.trim();
+        let bad = || invalid("Enter a telephone number, like 01632 960 001 or +44 808 157 0192");
+        let (plus, rest) = match s.strip_prefix('+') {
+            Some(r) => (true, r),
+            None => (false, s),
+        };
+        if !rest
+            .chars()
+            .all(|c| c.is_ascii_digit() || c == ' ' || c == '-' || c == '(' || c == ')')
+        {
+            return Err(bad());
+        }
+        let digits: String = rest.chars().filter(char::is_ascii_digit).collect();
+        if !(10..=15).contains(&digits.len()) || (!plus && !digits.starts_with('0')) {
+            return Err(bad());
+        }
+        Ok(Phone(if plus { format!("+{digits}") } else { digits }))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// Free text given by a person (a name, a job title, an address line): trimmed, one line,
+/// no control characters, at most `max` characters.
+pub fn plain_text(raw: &str, max: usize, what: &str) -> Result<String, Invalid> {
+    let s = raw.trim();
+    if s.chars().any(|c| c.is_control() || is_bidi_control(c)) {
+        return Err(Invalid(format!("{what} must be plain text on one line")));
+    }
+    if s.chars().count() > max {
+        return Err(Invalid(format!("{what} must be {max} characters or fewer")));
+    }
+    Ok(s.to_owned())
+}
+
+/// Characters that reorder text when shown (used to disguise what a string says).
+pub fn is_bidi_control(c: char) -> bool {
+    matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}' | '\u{200E}' | '\u{200F}' | '\u{061C}')
+}
+
+/// Staff roles. A member of the public has none.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Role {
+    /// Everything, including staff accounts and sending campaigns.
+    Admin,
+    /// Content: polls, forms, campaigns (drafting).
+    Editor,
+    /// People's data, requests about it, and the audit log.
+    PrivacyOfficer,
+}
+
+impl Role {
+    pub const ALL: [Role; 3] = [Role::Admin, Role::Editor, Role::PrivacyOfficer];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Admin => "admin",
+            Role::Editor => "editor",
+            Role::PrivacyOfficer => "privacy-officer",
+        }
+    }
+
+    pub fn label(self) -> &'static str {
+        match self {
+            Role::Admin => "Administrator",
+            Role::Editor => "Editor",
+            Role::PrivacyOfficer => "Privacy officer",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Role> {
+        Role::ALL.into_iter().find(|r| r.as_str() == s)
+    }
+}
+
+/// What a staff member may do. Each admin route asks for one of these.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Permission {
+    /// See the admin console at all.
+    Console,
+    /// See the audit log.
+    ReadAudit,
+    /// Create staff accounts and change roles.
+    ManageStaff,
+    /// See counts of consent choices.
+    ReadConsentStatistics,
+}
+
+impl Role {
+    pub fn allows(self, p: Permission) -> bool {
+        matches!(
+            (self, p),
+            (_, Permission::Console)
+                | (Role::Admin, _)
+                | (
+                    Role::PrivacyOfficer,
+                    Permission::ReadAudit | Permission::ReadConsentStatistics
+                )
+                | (Role::Editor, Permission::ReadConsentStatistics)
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn emails_are_normalised_and_checked() {
+        assert_eq!(
+            EmailAddress::parse("  Jo.Smith@Example.ORG ")
+                .unwrap()
+                .as_str(),
+            "jo.smith@example.org"
+        );
+        for bad in [
+            "",
+            "plainaddress",
+            "@example.org",
+            "jo@",
+            "jo@example",
+            "jo..x@example.org",
+            "jo@-example.org",
+            "jo smith@example.org",
+            "jo@example.org\r\nBcc: x@evil.example",
+            "jo@example.org\n",
+            "jo@exa_mple.org",
+        ] {
+            if bad.ends_with('\n') && !bad.contains("\r") {
+                // A trailing newline is trimmed; the result must not contain it.
+                let e = EmailAddress::parse(bad).unwrap();
+                assert!(!e.as_str().contains('\n'));
+                continue;
+            }
+            assert!(EmailAddress::parse(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn passwords_need_length_and_must_not_be_common() {
+        assert!(check_new_password("short", &[]).is_err());
+        assert!(check_new_password("password", &[]).is_err());
+        assert!(check_new_password("password1", &[]).is_err());
+        assert!(check_new_password("qwertyuiop", &[]).is_err());
+        assert!(check_new_password("12345678", &[]).is_err());
+        assert!(check_new_password("jo.smith@example.org", &["jo.smith@example.org"]).is_err());
+        assert!(check_new_password("lantern orbit cabbage", &[]).is_ok());
+        assert!(check_new_password(&"x".repeat(300), &[]).is_err());
+    }
+
+    #[test]
+    fn postcodes_follow_the_uk_shapes() {
+        for (raw, norm) in [
+            ("sw1a1aa", "SW1A 1AA"),
+            ("M1 1AE", "M1 1AE"),
+            ("B33 8TH", "B33 8TH"),
+            ("cr2 6xh", "CR2 6XH"),
+            ("DN55 1PT", "DN55 1PT"),
+            ("W1A 0AX", "W1A 0AX"),
+            ("EC1A 1BB", "EC1A 1BB"),
+        ] {
+            assert_eq!(Postcode::parse(raw).unwrap().as_str(), norm, "{raw}");
+        }
+        assert_eq!(Postcode::parse("SW1A 1AA").unwrap().outward(), "SW1A");
+        for bad in [
+            "",
+            "SW1A",
+            "12345",
+            "SW1A 1AAA",
+            "SW1A 1CA",
+            "ÄW1 1AA",
+            "S 1AA",
+            "<b>1AA",
+        ] {
+            assert!(Postcode::parse(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn phones_are_digits() {
+        assert_eq!(
+            Phone::parse("01632 960 001").unwrap().as_str(),
+            "01632960001"
+        );
+        assert_eq!(
+            Phone::parse("+44 808 157 0192").unwrap().as_str(),
+            "+448081570192"
+        );
+        for bad in ["101", "phone me", "01632 960 001 ext 4", "1632960001"] {
+            assert!(Phone::parse(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn plain_text_refuses_control_and_reordering_characters() {
+        assert_eq!(plain_text("  Jo  ", 10, "Name").unwrap(), "Jo");
+        assert!(plain_text("Jo\r\nBcc: x", 100, "Name").is_err());
+        assert!(plain_text("abc\u{202E}def", 100, "Name").is_err());
+        assert!(
+            plain_text(&"a".repeat(11), 10, "Name")
+                .unwrap_err()
+                .0
+                .contains("10 characters")
+        );
+    }
+
+    #[test]
+    fn roles_grant_least_privilege() {
+        assert!(Role::Admin.allows(Permission::ManageStaff));
+        assert!(!Role::Editor.allows(Permission::ManageStaff));
+        assert!(!Role::Editor.allows(Permission::ReadAudit));
+        assert!(Role::PrivacyOfficer.allows(Permission::ReadAudit));
+        assert!(!Role::PrivacyOfficer.allows(Permission::ManageStaff));
+        for r in Role::ALL {
+            assert!(r.allows(Permission::Console));
+            assert_eq!(Role::parse(r.as_str()), Some(r));
+        }
+    }
+}
