@@ -391,7 +391,7 @@ impl Config {
         let accounts = &self.accounts;
         if !is_valid_cookie_name(&accounts.session_cookie_name)
             || accounts.session_cookie_name.starts_with("__")
-            || crate::cookies::is_reserved_name(&accounts.session_cookie_name)
+            || accounts.session_cookie_name == crate::cookies::CONSENT_COOKIE
         {
             return Err(invalid(
                 "accounts.session_cookie_name",
