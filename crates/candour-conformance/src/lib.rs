@@ -538,6 +538,14 @@ pub async fn the_audit_log_reads_newest_first(s: &Stores) {
     assert_eq!(recent[0].at, T0 + Duration::minutes(2));
     assert_eq!(recent[1].target, "account:2");
     assert_eq!(recent[1].actor_email, "staff2@example.org");
+    assert_eq!(
+        s.audit
+            .purge_audit_before(T0 + Duration::minutes(1))
+            .await
+            .unwrap(),
+        1
+    );
+    assert_eq!(s.audit.recent(10).await.unwrap().len(), 2);
 }
 
 pub async fn rate_limit_counters_count_per_key_and_window(s: &Stores) {
@@ -571,4 +579,8 @@ pub async fn rate_limit_counters_count_per_key_and_window(s: &Stores) {
         20,
         "no lost updates"
     );
+    // "other" still has its window w1; purging before w2 forgets it and keeps "busy".
+    assert_eq!(s.rate_limits.purge_windows_before(w2).await.unwrap(), 1);
+    assert_eq!(s.rate_limits.count("other", w1).await.unwrap(), 0);
+    assert_eq!(s.rate_limits.count("busy", w2).await.unwrap(), 20);
 }

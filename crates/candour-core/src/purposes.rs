@@ -34,6 +34,8 @@ impl LawfulBasis {
 pub enum Retention {
     /// Used while the request is answered and not stored.
     NotStored,
+    /// Kept while the person keeps their account; deleting it deletes the data.
+    WhileAccountExists,
     Days {
         days: u32,
     },
@@ -43,6 +45,9 @@ impl Retention {
     pub fn describe(self) -> String {
         match self {
             Retention::NotStored => "not stored".to_owned(),
+            Retention::WhileAccountExists => {
+                "until you delete your account (you can do that at any time)".to_owned()
+            }
             Retention::Days { days } if days % 365 == 0 => match days / 365 {
                 1 => "1 year".to_owned(),
                 n => format!("{n} years"),
@@ -64,9 +69,17 @@ pub struct Purpose {
     pub retention: Retention,
 }
 
+/// Ids of the purposes each profile field serves, for the profile page.
+pub const ACCOUNT: &str = "account";
+pub const PROFILE: &str = "profile";
+pub const PERSONALISATION: &str = "personalisation";
+
+/// How long the record of staff actions is kept.
+pub const AUDIT_RETENTION_DAYS: u32 = 365 * 6;
+
 /// The purposes of the capabilities switched on in `config`, in a fixed order.
 pub fn registry(config: &Config) -> Vec<Purpose> {
-    vec![
+    let mut purposes = vec![
         Purpose {
             id: "site-operation",
             name: "Running the website securely".to_owned(),
@@ -94,7 +107,57 @@ pub fn registry(config: &Config) -> Vec<Purpose> {
                 days: config.cookies.receipt_retention_days,
             },
         },
-    ]
+        Purpose {
+            id: ACCOUNT,
+            name: "Your account".to_owned(),
+            description: "To let you sign in, keep you signed in, and send you the emails your \
+                          account needs (confirming your address, resetting your password)."
+                .to_owned(),
+            data: "Your email address, your password (stored only in a form that cannot be \
+                   turned back into it), and a record of your current sign-ins."
+                .to_owned(),
+            lawful_basis: LawfulBasis::PublicTask,
+            retention: Retention::WhileAccountExists,
+        },
+        Purpose {
+            id: PROFILE,
+            name: "Details you add to your profile".to_owned(),
+            description: "To address you properly and to contact you in the way you choose about \
+                          things you have asked us about."
+                .to_owned(),
+            data: "Your name, job title, telephone number, postal address and postcode, each \
+                   only if you give it."
+                .to_owned(),
+            lawful_basis: LawfulBasis::Consent,
+            retention: Retention::WhileAccountExists,
+        },
+        Purpose {
+            id: "staff-accountability",
+            name: "Keeping a record of what staff do".to_owned(),
+            description: "To show who in our organisation did what with the site and with \
+                          people's data, so misuse can be found and dealt with."
+                .to_owned(),
+            data: "The staff member's email address, the action, what it concerned and when."
+                .to_owned(),
+            lawful_basis: LawfulBasis::LegalObligation,
+            retention: Retention::Days {
+                days: AUDIT_RETENTION_DAYS,
+            },
+        },
+    ];
+    if !config.topics.is_empty() {
+        purposes.push(Purpose {
+            id: PERSONALISATION,
+            name: "Showing you what interests you".to_owned(),
+            description: "To list pages on the topics you choose at the top of the home page \
+                          when you are signed in."
+                .to_owned(),
+            data: "The topics you choose on your profile.".to_owned(),
+            lawful_basis: LawfulBasis::Consent,
+            retention: Retention::WhileAccountExists,
+        });
+    }
+    purposes
 }
 
 #[cfg(test)]

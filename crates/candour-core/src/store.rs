@@ -204,6 +204,8 @@ pub trait AuditStore: Send + Sync {
     async fn record(&self, entry: &AuditEntry) -> StoreResult<()>;
     /// The newest entries first.
     async fn recent(&self, limit: u32) -> StoreResult<Vec<AuditEntry>>;
+    /// Delete entries older than `cutoff` (past their retention period).
+    async fn purge_audit_before(&self, cutoff: OffsetDateTime) -> StoreResult<u64>;
 }
 
 /// Counters for rate limits, shared by every instance.
@@ -214,4 +216,6 @@ pub trait RateLimitStore: Send + Sync {
     async fn hit(&self, key: &str, window_start: OffsetDateTime) -> StoreResult<u32>;
     /// The count so far, without adding one.
     async fn count(&self, key: &str, window_start: OffsetDateTime) -> StoreResult<u32>;
+    /// Forget windows that started before `cutoff`.
+    async fn purge_windows_before(&self, cutoff: OffsetDateTime) -> StoreResult<u64>;
 }

@@ -83,7 +83,9 @@ impl Mailer {
 
     fn build(&self, email: &Email) -> Result<Message, MailError> {
         if email.subject.chars().any(char::is_control) {
-            return Err(MailError::Build("the subject holds a control character".to_owned()));
+            return Err(MailError::Build(
+                "the subject holds a control character".to_owned(),
+            ));
         }
         let to: Mailbox = email
             .to
@@ -106,7 +108,9 @@ impl Mailer {
                 smtp.send(message).await.map_err(MailError::Relay)?;
             }
             Transport::Outbox(dir) => {
-                tokio::fs::create_dir_all(dir).await.map_err(MailError::Outbox)?;
+                tokio::fs::create_dir_all(dir)
+                    .await
+                    .map_err(MailError::Outbox)?;
                 let name = format!("{:016x}.eml", rand::random::<u64>());
                 let path = dir.join(name);
                 tokio::fs::write(&path, message.formatted())
@@ -160,7 +164,13 @@ mod tests {
         assert_eq!(got[0].from, "noreply@northmoor.example");
         assert_eq!(got[0].to, ["jo@example.org"]);
         assert!(got[0].data.contains("Subject: Confirm your email address"));
-        assert!(got[0].data.contains("\r\n.\r\nA line with a lone dot above."), "{}", got[0].data);
+        assert!(
+            got[0]
+                .data
+                .contains("\r\n.\r\nA line with a lone dot above."),
+            "{}",
+            got[0].data
+        );
     }
 
     #[tokio::test]

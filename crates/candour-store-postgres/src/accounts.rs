@@ -408,6 +408,15 @@ impl AuditStore for PgStore {
         Ok(())
     }
 
+    async fn purge_audit_before(&self, cutoff: OffsetDateTime) -> StoreResult<u64> {
+        let done = sqlx::query("DELETE FROM audit_log WHERE at < $1")
+            .bind(cutoff)
+            .execute(&self.pool)
+            .await
+            .map_err(db)?;
+        Ok(done.rows_affected())
+    }
+
     async fn recent(&self, limit: u32) -> StoreResult<Vec<AuditEntry>> {
         let rows = sqlx::query("SELECT * FROM audit_log ORDER BY at DESC, id DESC LIMIT $1")
             .bind(i64::from(limit))
@@ -463,5 +472,14 @@ impl RateLimitStore for PgStore {
         .await
         .map_err(db)?;
         Ok(count.map_or(0, |c| u32::try_from(c).unwrap_or(u32::MAX)))
+    }
+
+    async fn purge_windows_before(&self, cutoff: OffsetDateTime) -> StoreResult<u64> {
+        let done = sqlx::query("DELETE FROM rate_limits WHERE window_start < $1")
+            .bind(cutoff)
+            .execute(&self.pool)
+            .await
+            .map_err(db)?;
+        Ok(done.rows_affected())
     }
 }

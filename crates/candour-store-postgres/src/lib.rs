@@ -104,22 +104,26 @@ impl HealthStore for PgStore {
 #[async_trait]
 impl KeyStore for PgStore {
     async fn key_or_insert(&self, name: &str, fresh: &[u8]) -> StoreResult<Vec<u8>> {
-        // The CTE returns the inserted row, or nothing on conflict; the UNION then reads the
-        // row another instance stored first.
-        sqlx::query_scalar(
-            "WITH ins AS (
-                 INSERT INTO server_keys (name, key) VALUES ($1, $2)
-                 ON CONFLICT (name) DO NOTHING RETURNING key)
-             SELECT key FROM ins
-             UNION ALL
-             SELECT key FROM server_keys WHERE name = $1
-             LIMIT 1",
+        // Two statements, not one: a single statement's snapshot predates a racing
+        // instance's insert, so it could neither insert nor see the row. ON CONFLICT waits for
+        // that insert to commit, and the second statement's fresh snapshot then sees it.
+        let inserted: Option<Vec<u8>> = sqlx::query_scalar(
+            "INSERT INTO server_keys (name, key) VALUES ($1, $2)
+             ON CONFLICT (name) DO NOTHING RETURNING key",
         )
         .bind(name)
         .bind(fresh)
-        .fetch_one(&self.pool)
+        .fetch_optional(&self.pool)
         .await
-        .map_err(db)
+        .map_err(db)?;
+        if let Some(key) = inserted {
+            return Ok(key);
+        }
+        sqlx::query_scalar("SELECT key FROM server_keys WHERE name = $1")
+            .bind(name)
+            .fetch_one(&self.pool)
+            .await
+            .map_err(db)
     }
 }
 

@@ -407,6 +407,15 @@ impl AuditStore for SqliteStore {
         Ok(())
     }
 
+    async fn purge_audit_before(&self, cutoff: OffsetDateTime) -> StoreResult<u64> {
+        let done = sqlx::query("DELETE FROM audit_log WHERE at < ?")
+            .bind(unix(cutoff))
+            .execute(&self.writer)
+            .await
+            .map_err(db)?;
+        Ok(done.rows_affected())
+    }
+
     async fn recent(&self, limit: u32) -> StoreResult<Vec<AuditEntry>> {
         let rows = sqlx::query("SELECT * FROM audit_log ORDER BY at DESC, id DESC LIMIT ?")
             .bind(i64::from(limit))
@@ -461,5 +470,14 @@ impl RateLimitStore for SqliteStore {
                 .await
                 .map_err(db)?;
         Ok(count.map_or(0, |c| u32::try_from(c).unwrap_or(u32::MAX)))
+    }
+
+    async fn purge_windows_before(&self, cutoff: OffsetDateTime) -> StoreResult<u64> {
+        let done = sqlx::query("DELETE FROM rate_limits WHERE window_start < ?")
+            .bind(unix(cutoff))
+            .execute(&self.writer)
+            .await
+            .map_err(db)?;
+        Ok(done.rows_affected())
     }
 }

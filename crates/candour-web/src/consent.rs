@@ -11,11 +11,12 @@ use candour_core::cookies::{Category, CookieId};
 use candour_core::policy::CategoryFacts;
 use serde::Deserialize;
 
+use crate::auth::Visitor;
 use crate::content::no_store;
 use crate::edge::wants_json;
 use crate::error::{AppError, FieldError};
 use crate::frame::{Frame, SAVED_PARAM, render, sends_gpc};
-use crate::{AppState, cookie_jar, csrf};
+use crate::{AppState, cookie_jar};
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -37,10 +38,11 @@ enum BannerChoice {
 /// they were on, which then confirms the choice; with it, the answer is JSON.
 pub(crate) async fn banner_choice(
     State(state): State<AppState>,
+    visitor: Visitor,
     headers: HeaderMap,
     Form(form): Form<BannerForm>,
 ) -> Result<Response, AppError> {
-    csrf::verify(&state.inner.keys.csrf, &form.csrf, state.now())?;
+    state.check_form(&visitor, &form.csrf)?;
     let choice = match form.choice {
         BannerChoice::Accept => Choice::ALL,
         BannerChoice::Reject => Choice::NONE,
@@ -209,7 +211,7 @@ pub(crate) async fn save_settings(
     frame: Frame,
     Form(form): Form<SettingsForm>,
 ) -> Result<Response, AppError> {
-    csrf::verify(&state.inner.keys.csrf, &form.csrf, state.now())?;
+    state.check_form(&frame.visitor, &form.csrf)?;
     let answer = |c: Category| match c {
         Category::Preferences => form.preferences,
         Category::Statistics => form.statistics,

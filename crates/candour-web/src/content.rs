@@ -36,6 +36,8 @@ pub struct ContentPage {
     pub description: String,
     /// Sanitised HTML.
     pub html: String,
+    /// Topic ids from the organisation's list, for people who follow them.
+    pub topics: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -118,6 +120,7 @@ impl Site {
                     title,
                     description: front.description.unwrap_or_default(),
                     html,
+                    topics: front.topics,
                 },
             );
             Ok(())
@@ -137,6 +140,42 @@ impl Site {
 
     pub fn page(&self, path: &str) -> Option<&ContentPage> {
         self.pages.get(path)
+    }
+
+    /// Pages tagged with any of `topics`, those on the first topic first, then by title.
+    pub fn pages_on(&self, topics: &[String]) -> Vec<NavLink> {
+        let mut found: Vec<(usize, &str, &ContentPage)> = self
+            .pages
+            .iter()
+            .filter_map(|(path, page)| {
+                let rank = topics.iter().position(|t| page.topics.contains(t))?;
+                Some((rank, path.as_str(), page))
+            })
+            .collect();
+        found.sort_by(|a, b| a.0.cmp(&b.0).then_with(|| a.2.title.cmp(&b.2.title)));
+        found
+            .into_iter()
+            .map(|(_, path, page)| NavLink {
+                href: path.to_owned(),
+                label: page.title.clone(),
+            })
+            .collect()
+    }
+
+    /// Topic ids used by pages that are not in `known`, with the page that uses each.
+    pub fn unknown_topics(&self, known: &[String]) -> Vec<(String, String)> {
+        let mut out: Vec<(String, String)> = self
+            .pages
+            .iter()
+            .flat_map(|(path, page)| {
+                page.topics
+                    .iter()
+                    .filter(|t| !known.contains(t))
+                    .map(move |t| (path.clone(), t.clone()))
+            })
+            .collect();
+        out.sort();
+        out
     }
 
     /// Every page's path, sorted (for the demo's listing and for tests).
@@ -228,6 +267,7 @@ struct FrontMatter {
     title: Option<String>,
     description: Option<String>,
     nav: Option<u32>,
+    topics: Vec<String>,
 }
 
 /// An optional block between `---` lines at the top: `title:`, `description:` and `nav:` (a
@@ -255,9 +295,16 @@ fn front_matter(text: &str) -> Result<(FrontMatter, &str), String> {
                         .map_err(|_| format!("`nav` must be a whole number, not `{value}`"))?,
                 )
             }
+            "topics" => {
+                fm.topics = value
+                    .split(',')
+                    .map(|t| t.trim().to_owned())
+                    .filter(|t| !t.is_empty())
+                    .collect()
+            }
             other => {
                 return Err(format!(
-                    "unknown front matter key `{other}`; allowed: title, description, nav"
+                    "unknown front matter key `{other}`; allowed: title, description, nav, topics"
                 ));
             }
         }
@@ -313,6 +360,8 @@ pub fn markdown_to_html(md: &str) -> String {
 struct PageView<'a> {
     frame: Frame,
     page: &'a ContentPage,
+    /// On the home page, for a signed-in person who chose topics: pages on those topics.
+    for_you: Vec<NavLink>,
 }
 
 #[derive(Template)]
@@ -340,7 +389,17 @@ pub(crate) async fn page(
         &path
     };
     match state.inner.site.page(key) {
-        Some(page) => Ok(no_store(render(&PageView { frame, page })?)),
+        Some(page) => {
+            let for_you = match (&frame.visitor.account, key) {
+                (Some(account), "/") => state.inner.site.pages_on(&account.profile.interests),
+                _ => Vec::new(),
+            };
+            Ok(no_store(render(&PageView {
+                frame,
+                page,
+                for_you,
+            })?))
+        }
         None if key == "/" => Ok(no_store(render(&DefaultHome { frame })?)),
         None => Err(AppError::NotFound),
     }

@@ -23,3 +23,18 @@ pub(crate) fn set(
         .map_err(|e| AppError::Internal(Box::new(e)))?;
     Ok([(header::SET_COOKIE, value)])
 }
+
+/// A response part that removes the declared cookie `id` from the browser.
+pub(crate) fn clear(
+    state: &AppState,
+    id: CookieId,
+) -> Result<[(HeaderName, HeaderValue); 1], AppError> {
+    let cookie = state
+        .inner
+        .cookies
+        .clear(id)
+        .map_err(|e| AppError::Internal(Box::new(e)))?;
+    let value = HeaderValue::from_str(&cookie.header_value())
+        .map_err(|e| AppError::Internal(Box::new(e)))?;
+    Ok([(header::SET_COOKIE, value)])
+}

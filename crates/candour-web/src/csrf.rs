@@ -14,21 +14,31 @@ const VALID_FOR_SECS: i64 = 12 * 3600;
 
 type HmacSha256 = Hmac<Sha256>;
 
-fn mac(key: &[u8], issued: i64) -> Option<String> {
+fn mac(key: &[u8], issued: i64, binding: &[u8]) -> Option<String> {
     let mut m = HmacSha256::new_from_slice(key).ok()?;
     m.update(b"candour-form-token:");
     m.update(&issued.to_be_bytes());
+    m.update(binding);
     Some(hex::encode(&m.finalize().into_bytes()[..16]))
 }
 
-/// A token for forms on a page rendered at `now`.
-pub(crate) fn issue(key: &[u8], now: OffsetDateTime) -> String {
+/// A token for forms on a page rendered at `now` for the session `binding` (empty when no
+/// one is signed in).
+pub(crate) fn issue(key: &[u8], now: OffsetDateTime, binding: &[u8]) -> String {
     let issued = now.unix_timestamp();
-    format!("{issued:x}.{}", mac(key, issued).unwrap_or_default())
+    format!(
+        "{issued:x}.{}",
+        mac(key, issued, binding).unwrap_or_default()
+    )
 }
 
-/// Accept a token issued by this server within the last twelve hours.
-pub(crate) fn verify(key: &[u8], token: &str, now: OffsetDateTime) -> Result<(), AppError> {
+/// Accept a token issued by this server, for this session, within the last twelve hours.
+pub(crate) fn verify(
+    key: &[u8],
+    token: &str,
+    now: OffsetDateTime,
+    binding: &[u8],
+) -> Result<(), AppError> {
     let forged = || {
         AppError::Forbidden(
             "The form could not be checked. Go back, reload the page and try again.".to_owned(),
@@ -36,7 +46,7 @@ pub(crate) fn verify(key: &[u8], token: &str, now: OffsetDateTime) -> Result<(),
     };
     let (issued, sig) = token.split_once('.').ok_or_else(forged)?;
     let issued = i64::from_str_radix(issued, 16).map_err(|_| forged())?;
-    let expected = mac(key, issued).ok_or_else(forged)?;
+    let expected = mac(key, issued, binding).ok_or_else(forged)?;
     // Both are hex of one length; compare without an early exit.
     let same = expected.len() == sig.len()
         && expected
@@ -68,18 +78,26 @@ mod tests {
 
     #[test]
     fn a_fresh_token_verifies() {
-        assert!(verify(KEY, &issue(KEY, NOW), NOW + Duration::hours(1)).is_ok());
+        assert!(verify(KEY, &issue(KEY, NOW, b""), NOW + Duration::hours(1), b"").is_ok());
+        assert!(verify(KEY, &issue(KEY, NOW, b"s1"), NOW, b"s1").is_ok());
+    }
+
+    #[test]
+    fn a_token_is_bound_to_its_session() {
+        let t = issue(KEY, NOW, b"session one");
+        assert!(verify(KEY, &t, NOW, b"session two").is_err());
+        assert!(verify(KEY, &t, NOW, b"").is_err());
     }
 
     #[test]
     fn forged_expired_and_foreign_tokens_fail() {
-        let t = issue(KEY, NOW);
-        assert!(verify(b"other", &t, NOW).is_err());
-        assert!(verify(KEY, &t, NOW + Duration::hours(13)).is_err());
-        assert!(verify(KEY, "", NOW).is_err());
-        assert!(verify(KEY, "zz.zz", NOW).is_err());
+        let t = issue(KEY, NOW, b"");
+        assert!(verify(b"other", &t, NOW, b"").is_err());
+        assert!(verify(KEY, &t, NOW + Duration::hours(13), b"").is_err());
+        assert!(verify(KEY, "", NOW, b"").is_err());
+        assert!(verify(KEY, "zz.zz", NOW, b"").is_err());
         let (issued, sig) = t.split_once('.').unwrap();
         let later = format!("{:x}.{sig}", i64::from_str_radix(issued, 16).unwrap() + 1);
-        assert!(verify(KEY, &later, NOW).is_err());
+        assert!(verify(KEY, &later, NOW, b"").is_err());
     }
 }

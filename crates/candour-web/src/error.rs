@@ -26,6 +26,11 @@ pub enum AppError {
     Conflict(String),
     #[error("the form has errors")]
     Invalid(Vec<FieldError>),
+    #[error("{0}")]
+    TooManyRequests(String),
+    /// Not an error: send the visitor elsewhere (a page they must visit first).
+    #[error("see {0}")]
+    SeeOther(String),
     #[error("service unavailable")]
     Unavailable(#[source] StoreError),
     #[error("internal error")]
@@ -56,12 +61,17 @@ pub struct ErrorDetail {
 
 impl IntoResponse for AppError {
     fn into_response(self) -> Response {
+        if let AppError::SeeOther(to) = &self {
+            return axum::response::Redirect::to(to).into_response();
+        }
         let status = match &self {
             AppError::NotFound => StatusCode::NOT_FOUND,
             AppError::BadRequest(_) => StatusCode::BAD_REQUEST,
             AppError::Forbidden(_) => StatusCode::FORBIDDEN,
             AppError::Conflict(_) => StatusCode::CONFLICT,
             AppError::Invalid(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            AppError::TooManyRequests(_) => StatusCode::TOO_MANY_REQUESTS,
+            AppError::SeeOther(_) => StatusCode::SEE_OTHER,
             AppError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             AppError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         };

@@ -10,6 +10,7 @@ use candour_core::config::{ConsentMode, GatedScript, Organisation};
 use candour_core::consent::{self, Choice, State};
 use candour_core::cookies::{CONSENT_COOKIE, read_cookie};
 
+use crate::auth::Visitor;
 use crate::content::NavLink;
 use crate::error::{AppError, FieldError};
 use crate::{AppState, csrf};
@@ -19,6 +20,8 @@ pub(crate) const SAVED_PARAM: &str = "cookies";
 
 pub(crate) struct Frame {
     state: AppState,
+    /// Who is asking, signed in or not.
+    pub visitor: Visitor,
     /// The path of this page, for the current-page marker in the navigation.
     pub path: String,
     /// Where the banner's form returns the visitor: this page, without the confirmation flag.
@@ -32,7 +35,7 @@ pub(crate) struct Frame {
 
 impl Frame {
     /// The frame for a visitor, from their request.
-    pub fn for_request(state: &AppState, parts: &Parts) -> Frame {
+    pub fn for_request(state: &AppState, parts: &Parts, visitor: Visitor) -> Frame {
         let consent = consent_state(state, &parts.headers);
         let path = parts.uri.path().to_owned();
         let (return_to, saved) = strip_saved_flag(&path, parts.uri.query());
@@ -48,7 +51,8 @@ impl Frame {
         };
         let needs_banner = state.has_optional_cookies() && consent.shows_banner();
         Frame {
-            csrf: csrf::issue(&state.inner.keys.csrf, state.now()),
+            csrf: csrf::issue(&state.inner.keys.csrf, state.now(), visitor.binding()),
+            visitor,
             state: state.clone(),
             path,
             return_to,
@@ -62,6 +66,7 @@ impl Frame {
     pub fn plain(state: &AppState, path: &str) -> Frame {
         Frame {
             state: state.clone(),
+            visitor: Visitor::default(),
             path: path.to_owned(),
             return_to: "/".to_owned(),
             consent: State::Undecided,
@@ -96,6 +101,18 @@ impl Frame {
         self.consent.effective().granted().join(" ")
     }
 
+    pub fn signed_in(&self) -> bool {
+        self.visitor.account.is_some()
+    }
+
+    pub fn is_staff(&self) -> bool {
+        self.visitor.role().is_some()
+    }
+
+    pub fn registration_open(&self) -> bool {
+        self.state.inner.config.accounts.public_registration
+    }
+
     pub fn is_current(&self, href: &str) -> bool {
         self.path == href
     }
@@ -106,13 +123,14 @@ impl Frame {
 }
 
 impl FromRequestParts<AppState> for Frame {
-    type Rejection = std::convert::Infallible;
+    type Rejection = AppError;
 
     async fn from_request_parts(
         parts: &mut Parts,
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
-        Ok(Frame::for_request(state, parts))
+        let visitor = Visitor::from_request_parts(parts, state).await?;
+        Ok(Frame::for_request(state, parts, visitor))
     }
 }
 

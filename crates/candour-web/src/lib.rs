@@ -4,16 +4,22 @@
 //! Architecture invariant: this crate never names sqlx. It reaches storage only through the
 //! store traits of `candour-core`, held as `Arc<dyn …>` in [`Stores`].
 
+mod accounts;
+mod admin;
 mod assets;
+mod auth;
 mod consent;
 pub mod content;
 mod cookie_jar;
 mod csrf;
 mod edge;
 mod error;
+mod forms;
 mod frame;
 mod health;
+mod limits;
 pub mod maintenance;
+pub mod passwords;
 mod policy;
 
 use std::sync::Arc;
@@ -25,6 +31,7 @@ use candour_core::Clock;
 use candour_core::config::Config;
 use candour_core::cookies::CookieRegistry;
 use candour_core::policy::Policy;
+use candour_core::session::SessionPolicy;
 use candour_core::store::{StoreError, Stores};
 
 pub use error::AppError;
@@ -44,12 +51,18 @@ struct Inner {
     site: content::Site,
     keys: Keys,
     csp: String,
+    mailer: candour_mail::Mailer,
+    session_policy: SessionPolicy,
 }
 
 /// Secrets the server signs with, loaded from the database so every instance shares them.
 struct Keys {
     consent: Vec<u8>,
     csrf: Vec<u8>,
+    /// Keys the hashes of client addresses and accounts in rate-limit counters.
+    limits: Vec<u8>,
+    /// Signs the short-lived step between a correct password and a second-factor code.
+    second_factor: Vec<u8>,
 }
 
 /// Why the app could not be assembled.
@@ -59,6 +72,12 @@ pub enum BuildError {
     Keys(#[source] StoreError),
     #[error(transparent)]
     Content(#[from] content::ContentError),
+    #[error(transparent)]
+    Mail(#[from] candour_mail::MailError),
+    #[error(
+        "the page {page} names the topic `{topic}`, which is not in the configuration's [[topics]]"
+    )]
+    Topic { page: String, topic: String },
 }
 
 impl AppState {
@@ -72,9 +91,20 @@ impl AppState {
             Some(dir) => content::Site::load(dir)?,
             None => content::Site::default(),
         };
+        let known: Vec<String> = config.topics.iter().map(|t| t.id.clone()).collect();
+        if let Some((page, topic)) = site.unknown_topics(&known).into_iter().next() {
+            return Err(BuildError::Topic { page, topic });
+        }
         let keys = Keys {
             consent: load_key(&stores, "consent-cookie").await?,
             csrf: load_key(&stores, "csrf").await?,
+            limits: load_key(&stores, "rate-limits").await?,
+            second_factor: load_key(&stores, "second-factor").await?,
+        };
+        let mailer = candour_mail::Mailer::from_settings(&config.mail)?;
+        let session_policy = SessionPolicy {
+            idle: time::Duration::minutes(i64::from(config.accounts.idle_timeout_minutes)),
+            absolute: time::Duration::hours(i64::from(config.accounts.absolute_timeout_hours)),
         };
         let cookies = CookieRegistry::from_config(&config);
         let policy = Policy::new(&config, &cookies);
@@ -89,6 +119,8 @@ impl AppState {
                 site,
                 keys,
                 csp,
+                mailer,
+                session_policy,
             }),
         })
     }
@@ -103,6 +135,25 @@ impl AppState {
 
     fn now(&self) -> time::OffsetDateTime {
         self.inner.clock.now()
+    }
+
+    /// Check a form's token against the visitor's session.
+    fn check_form(&self, visitor: &auth::Visitor, token: &str) -> Result<(), AppError> {
+        csrf::verify(&self.inner.keys.csrf, token, self.now(), visitor.binding())
+    }
+
+    /// The start of links in emails: the configured public address, or this server's own
+    /// listening address. Never the request's `Host` header, which a sender can forge to
+    /// point a reset link at their own site.
+    fn link_base(&self) -> String {
+        match &self.inner.config.public_url {
+            Some(url) => url.trim_end_matches('/').to_owned(),
+            None => format!("http://{}", self.inner.config.listen),
+        }
+    }
+
+    pub fn mail_destination(&self) -> String {
+        self.inner.mailer.describe()
     }
 }
 
@@ -130,6 +181,8 @@ pub fn router(state: AppState) -> Router {
         .route("/cookies/consent", post(consent::banner_choice))
         .route("/privacy", get(policy::privacy_page))
         .route("/privacy.json", get(policy::privacy_json))
+        .merge(accounts::routes())
+        .merge(admin::routes())
         .route("/assets/{file}", get(assets::asset))
         .route("/static/{*path}", get(content::static_file))
         .fallback(content::page);

@@ -6,8 +6,11 @@ use std::net::SocketAddr;
 use std::path::Path;
 
 use anyhow::Context;
-use candour_core::config::{Config, DeclaredCookie, GatedScript, Organisation};
+use candour_core::Clock;
+use candour_core::account::{EmailAddress, Role};
+use candour_core::config::{Config, DeclaredCookie, GatedScript, Organisation, Topic};
 use candour_core::cookies::Category;
+use candour_core::store::{NewAccount, Stores};
 
 /// The demo's content, compiled in so the binary needs no files beside it.
 const CONTENT: &[(&str, &str)] = &[
@@ -36,7 +39,12 @@ pub struct DemoSite {
     /// Removed, with the demo database in it, when the demo stops.
     dir: tempfile::TempDir,
     pub config: Config,
+    /// The demo administrator's password, made up afresh for each run.
+    staff_password: String,
 }
+
+/// The demo administrator's sign-in.
+pub const STAFF_EMAIL: &str = "admin@northmoor.police.example";
 
 /// Write the demo's content and configuration; `fresh_db` puts a new SQLite file in the
 /// temporary folder (otherwise the caller supplies a database URL).
@@ -71,6 +79,20 @@ pub fn prepare(base: Config, fresh_db: bool) -> anyhow::Result<DemoSite> {
         dpo_email: "data.protection@northmoor.police.example".to_owned(),
         ico_registration: "Z0000000".to_owned(),
     };
+    config.mail.outbox_dir = dir.path().join("outbox");
+    config.mail.from = "Northmoor Police <noreply@northmoor.police.example>".to_owned();
+    config.topics = [
+        ("road-safety", "Road safety"),
+        ("rural-crime", "Rural and farm crime"),
+        ("fraud", "Fraud and scams"),
+        ("community", "Community events and meetings"),
+    ]
+    .into_iter()
+    .map(|(id, label)| Topic {
+        id: id.to_owned(),
+        label: label.to_owned(),
+    })
+    .collect();
     config.scripts = vec![GatedScript {
         src: "/static/visit-counter.js".to_owned(),
         category: Category::Statistics,
@@ -84,7 +106,23 @@ pub fn prepare(base: Config, fresh_db: bool) -> anyhow::Result<DemoSite> {
         lifetime_days: 30,
         provider: String::new(),
     }];
-    Ok(DemoSite { dir, config })
+    // Four random words are easy to type from the terminal and pass the password check.
+    let staff_password = {
+        const WORDS: &[&str] = &[
+            "amber", "badger", "canal", "dune", "ember", "fjord", "granite", "heron", "island",
+            "juniper", "kestrel", "lantern", "meadow", "nettle", "orchard", "pebble", "quarry",
+            "rowan", "saddle", "thistle", "upland", "valley", "willow", "yarrow",
+        ];
+        (0..4)
+            .map(|_| WORDS[rand::random_range(0..WORDS.len())])
+            .collect::<Vec<_>>()
+            .join("-")
+    };
+    Ok(DemoSite {
+        dir,
+        config,
+        staff_password,
+    })
 }
 
 fn write(path: &Path, text: &str) -> anyhow::Result<()> {
@@ -96,13 +134,41 @@ fn write(path: &Path, text: &str) -> anyhow::Result<()> {
 }
 
 impl DemoSite {
-    /// Tell the person who started the demo where it is.
-    pub fn announce(&self, addr: SocketAddr) {
+    /// Add the demo's staff account; returns whether it was created (a database given with
+    /// `--database-url` may have it already, with its own password).
+    pub async fn populate(&self, stores: &Stores, clock: &dyn Clock) -> anyhow::Result<bool> {
+        let email = EmailAddress::parse(STAFF_EMAIL).map_err(|e| anyhow::anyhow!("{e}"))?;
+        if stores.accounts.account_by_email(&email).await?.is_some() {
+            return Ok(false);
+        }
+        let hash = candour_web::passwords::hash(&self.staff_password).await?;
+        stores
+            .accounts
+            .create_account(&NewAccount {
+                email,
+                password_hash: hash,
+                name: "Demo Administrator".to_owned(),
+                role: Some(Role::Admin),
+                email_verified: true,
+                created_at: clock.now(),
+            })
+            .await?;
+        Ok(true)
+    }
+
+    /// Tell the person who started the demo where it is and how to sign in.
+    pub fn announce(&self, addr: SocketAddr, staff_created: bool) {
+        let sign_in = if staff_created {
+            format!("{STAFF_EMAIL} with the password {}", self.staff_password)
+        } else {
+            format!("{STAFF_EMAIL} (already in that database, with its own password)")
+        };
         let mut out = std::io::stdout().lock();
         let _ = writeln!(
             out,
-            "Candour demo for {} (a fictional police force)\n  Site:     http://{addr}/\n  Files:    {} (removed when the demo stops)\n  Stop it with Ctrl-C.",
+            "Candour demo for {} (a fictional police force)\n  Site:     http://{addr}/\n  Staff:    {sign_in}\n  Email:    written to {} instead of being sent\n  Files:    {} (removed when the demo stops)\n  Stop it with Ctrl-C.",
             self.config.organisation.name,
+            self.config.mail.outbox_dir.display(),
             self.dir.path().display(),
         );
         let _ = out.flush();

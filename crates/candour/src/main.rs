@@ -49,6 +49,24 @@ enum Command {
     /// Configuration commands.
     #[command(subcommand)]
     Config(ConfigCommand),
+    /// Staff accounts.
+    #[command(subcommand)]
+    Admin(AdminCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum AdminCommand {
+    /// Create a staff account, or give an existing account a staff role. The password is read
+    /// from a prompt, or from the first line of standard input when that is not a terminal.
+    Create {
+        #[arg(long)]
+        email: String,
+        /// admin, editor or privacy-officer.
+        #[arg(long, value_parser = ["admin", "editor", "privacy-officer"])]
+        role: String,
+        #[arg(long, value_name = "URL")]
+        database_url: Option<String>,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -104,6 +122,20 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 server::redact(&config.database_url)
             );
         }
+        Command::Admin(AdminCommand::Create {
+            email,
+            role,
+            database_url,
+        }) => {
+            if let Some(url) = database_url {
+                config.database_url = url;
+            }
+            init_logging(config.log_format);
+            let password = read_password()?;
+            let outcome =
+                runtime.block_on(server::create_staff(&config, &email, &role, &password))?;
+            println!("{outcome}");
+        }
         Command::Config(ConfigCommand::Check) => {
             let warnings = config.warnings();
             if warnings.is_empty() {
@@ -137,6 +169,21 @@ fn one_line(e: &anyhow::Error) -> String {
         out.push_str(&text);
     }
     out
+}
+
+/// A password from a prompt on a terminal, else the first line of standard input.
+fn read_password() -> anyhow::Result<String> {
+    use std::io::IsTerminal;
+    if std::io::stdin().is_terminal() {
+        let first = rpassword::prompt_password("Password for the new account: ")?;
+        let again = rpassword::prompt_password("The same password again: ")?;
+        anyhow::ensure!(first == again, "the two passwords are not the same");
+        Ok(first)
+    } else {
+        let mut line = String::new();
+        std::io::stdin().read_line(&mut line)?;
+        Ok(line.trim_end_matches(['\r', '\n']).to_owned())
+    }
 }
 
 fn apply(config: &mut Config, args: &ServerArgs) {

@@ -6,8 +6,9 @@ use std::time::Duration;
 
 use anyhow::Context;
 use candour_core::Clock;
+use candour_core::account::{EmailAddress, Role, check_new_password};
 use candour_core::config::Config;
-use candour_core::store::Stores;
+use candour_core::store::{AuditEntry, NewAccount, Stores};
 use candour_store_postgres::PgStore;
 use candour_store_sqlite::SqliteStore;
 use time::OffsetDateTime;
@@ -65,6 +66,65 @@ pub async fn migrate(config: &Config) -> anyhow::Result<()> {
     open(config).await.map(drop)
 }
 
+/// Create a verified staff account, or give an existing account the role; the audit log
+/// records it as done from the command line.
+pub async fn create_staff(
+    config: &Config,
+    email: &str,
+    role: &str,
+    password: &str,
+) -> anyhow::Result<String> {
+    let email = EmailAddress::parse(email).map_err(|e| anyhow::anyhow!("--email: {e}"))?;
+    let role = Role::parse(role)
+        .ok_or_else(|| anyhow::anyhow!("--role: use admin, editor or privacy-officer"))?;
+    let stores = open(config).await?;
+    let clock = SystemClock;
+    let (id, outcome) = match stores.accounts.account_by_email(&email).await? {
+        Some(existing) => {
+            stores.accounts.set_role(existing.id, Some(role)).await?;
+            (
+                existing.id,
+                format!(
+                    "{email} already had an account; it now has the role {}. Its password is unchanged.",
+                    role.as_str()
+                ),
+            )
+        }
+        None => {
+            check_new_password(password, &[email.as_str()])
+                .map_err(|e| anyhow::anyhow!("password: {e}"))?;
+            let hash = candour_web::passwords::hash(password).await?;
+            let id = stores
+                .accounts
+                .create_account(&NewAccount {
+                    email: email.clone(),
+                    password_hash: hash,
+                    name: String::new(),
+                    role: Some(role),
+                    email_verified: true,
+                    created_at: clock.now(),
+                })
+                .await?;
+            (
+                id,
+                format!("Created {email} with the role {}.", role.as_str()),
+            )
+        }
+    };
+    stores
+        .audit
+        .record(&AuditEntry {
+            at: clock.now(),
+            actor: None,
+            actor_email: "command line".to_owned(),
+            action: "staff.role-given".to_owned(),
+            target: format!("account:{id}"),
+            detail: role.as_str().to_owned(),
+        })
+        .await?;
+    Ok(outcome)
+}
+
 pub async fn serve(config: Config, demo: Option<&DemoSite>) -> anyhow::Result<()> {
     let stores = open(&config).await?;
     let listener = tokio::net::TcpListener::bind(config.listen)
@@ -72,16 +132,23 @@ pub async fn serve(config: Config, demo: Option<&DemoSite>) -> anyhow::Result<()
         .with_context(|| format!("could not listen on {}", config.listen))?;
     let addr = listener.local_addr()?;
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    let staff_created = match demo {
+        Some(site) => site.populate(&stores, clock.as_ref()).await?,
+        None => false,
+    };
     let state = candour_web::AppState::new(config.clone(), stores.clone(), clock.clone())
         .await
         .context("could not start the site")?;
+    let mail = state.mail_destination();
     let app = candour_web::router(state);
 
     tokio::spawn(retention_loop(stores.clone(), config.clone(), clock));
 
     match demo {
-        Some(site) => site.announce(addr),
-        None => tracing::info!(%addr, backend = stores.backend, "Candour is listening."),
+        Some(site) => site.announce(addr, staff_created),
+        None => {
+            tracing::info!(%addr, backend = stores.backend, mail = %mail, "Candour is listening.")
+        }
     }
     axum_serve(listener, app).await?;
     tracing::info!("Candour has stopped.");

@@ -5,14 +5,17 @@
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use candour_core::clock::FixedClock;
+use candour_core::clock::ManualClock;
 use candour_core::config::{Config, DeclaredCookie, GatedScript};
 use candour_core::cookies::Category;
 use candour_core::store::Stores;
+use candour_mail::test_sink::TestSink;
 use candour_store_sqlite::SqliteStore;
 use time::macros::datetime;
 
 pub struct TestApp {
+    pub clock: Arc<ManualClock>,
+    pub sink: TestSink,
     pub url: String,
     pub addr: SocketAddr,
     pub client: reqwest::Client,
@@ -33,7 +36,7 @@ pub fn site_config(dir: &std::path::Path) -> Config {
     .unwrap();
     std::fs::write(
         content.join("about.md"),
-        "---\nnav: 2\n---\n# About us\n\nRead [the law](https://www.legislation.gov.uk/) <script>alert(1)</script>\n",
+        "---\nnav: 2\ntopics: road-safety\n---\n# About us\n\nRead [the law](https://www.legislation.gov.uk/) <script>alert(1)</script>\n",
     )
     .unwrap();
     std::fs::write(content.join("static/stats.js"), "/* counts visits */\n").unwrap();
@@ -75,13 +78,27 @@ pub async fn spawn_on(
     db_url: String,
     tweak: impl FnOnce(&mut Config),
 ) -> TestApp {
+    let sink = TestSink::start().await;
     let mut config = site_config(dir.path());
     config.database_url = db_url.clone();
+    config.mail.smtp_url = sink.url();
+    config.mail.from = "Testshire Police <noreply@testshire.example>".into();
+    config.http.trusted_proxies = vec!["127.0.0.1".parse().unwrap()];
+    config.topics = vec![
+        candour_core::config::Topic {
+            id: "road-safety".into(),
+            label: "Road safety".into(),
+        },
+        candour_core::config::Topic {
+            id: "fraud".into(),
+            label: "Fraud".into(),
+        },
+    ];
     tweak(&mut config);
     let store = SqliteStore::open(&db_url).await.unwrap();
     let stores = store.stores();
-    let clock = Arc::new(FixedClock(datetime!(2026-06-01 09:00 UTC)));
-    let state = candour_web::AppState::new(config, stores.clone(), clock)
+    let clock = Arc::new(ManualClock::starting_at(datetime!(2026-06-01 09:00 UTC)));
+    let state = candour_web::AppState::new(config, stores.clone(), clock.clone())
         .await
         .unwrap();
     let app = candour_web::router(state);
@@ -100,6 +117,8 @@ pub async fn spawn_on(
         .build()
         .unwrap();
     TestApp {
+        clock,
+        sink,
         url: format!("http://{addr}"),
         addr,
         client,
@@ -178,4 +197,112 @@ pub fn set_cookie_header(res: &reqwest::Response, name: &str) -> Option<String> 
         .filter_map(|v| v.to_str().ok())
         .find(|v| v.starts_with(&format!("{name}=")))
         .map(str::to_owned)
+}
+
+/// Undo quoted-printable encoding (RFC 2045), as a mail client does before showing a message.
+pub fn decode_qp(text: &str) -> String {
+    let joined = text.replace("=\r\n", "").replace("=\n", "");
+    let bytes = joined.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'='
+            && i + 2 < bytes.len()
+            && let Ok(b) = u8::from_str_radix(&joined[i + 1..i + 3], 16)
+        {
+            out.push(b);
+            i += 3;
+            continue;
+        }
+        out.push(bytes[i]);
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// The first link in `text` (a raw message, decoded here) that starts with `prefix`.
+pub fn link_in(text: &str, prefix: &str) -> String {
+    let text = &decode_qp(text);
+    let start = text
+        .find(prefix)
+        .unwrap_or_else(|| panic!("no {prefix} link in {text}"));
+    let end = text[start..]
+        .find(|c: char| c.is_whitespace())
+        .map_or(text.len(), |e| start + e);
+    text[start..end].to_owned()
+}
+
+/// The path and query of a full link, to request it from the test server.
+pub fn path_of(link: &str) -> String {
+    let after_scheme = link.find("://").map_or(0, |i| i + 3);
+    link[after_scheme..]
+        .find('/')
+        .map_or("/".to_owned(), |i| link[after_scheme + i..].to_owned())
+}
+
+impl TestApp {
+    /// GET with a cookie, returning the page's form token too.
+    pub async fn page(&self, path: &str, cookie: &str) -> (u16, String, String) {
+        let res = self.get_with_cookie(path, cookie).await;
+        let status = res.status().as_u16();
+        let html = res.text().await.unwrap();
+        let token = html
+            .find("name=\"csrf\" value=\"")
+            .map(|_| csrf_in(&html))
+            .unwrap_or_default();
+        (status, html, token)
+    }
+
+    /// Register and confirm an account; returns nothing (sign in afterwards).
+    pub async fn register_verified(&self, email: &str, password: &str) {
+        let before = self.sink.messages().await.len();
+        let (_, _, token) = self.page("/account/register", "").await;
+        let res = self
+            .post_form(
+                "/account/register",
+                &[
+                    ("csrf", &token),
+                    ("name", "Jo Bloggs"),
+                    ("email", email),
+                    ("password", password),
+                ],
+                &[],
+            )
+            .await;
+        assert_eq!(res.status(), 200, "{}", res.text().await.unwrap());
+        let mail = self.sink.wait_for(before + 1).await;
+        let link = link_in(&mail[before].data, "http://");
+        let (status, html, token) = self.page(&path_of(&link), "").await;
+        assert_eq!(status, 200);
+        let secret = html
+            .split("name=\"token\" value=\"")
+            .nth(1)
+            .unwrap()
+            .split('"')
+            .next()
+            .unwrap()
+            .to_owned();
+        let res = self
+            .post_form(
+                "/account/verify",
+                &[("csrf", &token), ("token", &secret)],
+                &[],
+            )
+            .await;
+        assert_eq!(res.status(), 200);
+    }
+
+    /// Sign in; returns the `clientvars=…` pair.
+    pub async fn sign_in(&self, email: &str, password: &str) -> String {
+        let (_, _, token) = self.page("/account/sign-in", "").await;
+        let res = self
+            .post_form(
+                "/account/sign-in",
+                &[("csrf", &token), ("email", email), ("password", password)],
+                &[],
+            )
+            .await;
+        assert_eq!(res.status(), 303, "{}", res.text().await.unwrap());
+        cookie_pair(&res, "clientvars").expect("a session cookie")
+    }
 }

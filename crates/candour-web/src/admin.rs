@@ -1,0 +1,356 @@
+//! The admin console: a shell that each capability adds a section to, with a role check on
+//! every route and every action, and an audit log of what staff do.
+
+use askama::Template;
+use axum::Form;
+use axum::Router;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use candour_core::account::{EmailAddress, Permission, Role};
+use candour_core::consent::Tally;
+use candour_core::store::{Account, AuditEntry};
+use serde::Deserialize;
+use time::Duration;
+
+use crate::AppState;
+use crate::auth::Staff;
+use crate::content::no_store;
+use crate::error::AppError;
+use crate::forms::FormState;
+use crate::frame::{Frame, render};
+
+pub(crate) fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/admin", get(home))
+        .route("/admin/audit", get(audit_log))
+        .route("/admin/staff", get(staff_page).post(add_staff))
+        .route("/admin/staff/{id}/role", post(change_role))
+        .route("/admin/consent", get(consent_statistics))
+}
+
+/// A section of the console and what it needs.
+pub(crate) struct Section {
+    pub href: &'static str,
+    pub label: &'static str,
+    pub about: &'static str,
+    permission: Permission,
+}
+
+const SECTIONS: &[Section] = &[
+    Section {
+        href: "/admin/consent",
+        label: "Cookie choices",
+        about: "How many visitors accepted or rejected each kind of optional cookie.",
+        permission: Permission::ReadConsentStatistics,
+    },
+    Section {
+        href: "/admin/staff",
+        label: "Staff",
+        about: "Who can use this console, and in which role.",
+        permission: Permission::ManageStaff,
+    },
+    Section {
+        href: "/admin/audit",
+        label: "Audit log",
+        about: "What staff have done, newest first.",
+        permission: Permission::ReadAudit,
+    },
+];
+
+fn sections(role: Role) -> Vec<&'static Section> {
+    SECTIONS
+        .iter()
+        .filter(|s| role.allows(s.permission))
+        .collect()
+}
+
+async fn record(
+    state: &AppState,
+    staff: &Account,
+    action: &str,
+    target: String,
+    detail: String,
+) -> Result<(), AppError> {
+    state
+        .stores()
+        .audit
+        .record(&AuditEntry {
+            at: state.now(),
+            actor: Some(staff.id),
+            actor_email: staff.email.as_str().to_owned(),
+            action: action.to_owned(),
+            target,
+            detail,
+        })
+        .await?;
+    Ok(())
+}
+
+#[derive(Template)]
+#[template(path = "admin/home.html")]
+struct HomePage {
+    frame: Frame,
+    role: Role,
+    sections: Vec<&'static Section>,
+}
+
+async fn home(staff: Staff, frame: Frame) -> Result<Response, AppError> {
+    staff.require(Permission::Console)?;
+    Ok(no_store(render(&HomePage {
+        frame,
+        role: staff.role,
+        sections: sections(staff.role),
+    })?))
+}
+
+#[derive(Template)]
+#[template(path = "admin/audit.html")]
+struct AuditPage {
+    frame: Frame,
+    sections: Vec<&'static Section>,
+    entries: Vec<AuditEntry>,
+}
+
+async fn audit_log(
+    State(state): State<AppState>,
+    staff: Staff,
+    frame: Frame,
+) -> Result<Response, AppError> {
+    staff.require(Permission::ReadAudit)?;
+    let entries = state.stores().audit.recent(500).await?;
+    Ok(no_store(render(&AuditPage {
+        frame,
+        sections: sections(staff.role),
+        entries,
+    })?))
+}
+
+#[derive(Template)]
+#[template(path = "admin/staff.html")]
+struct StaffPage {
+    frame: Frame,
+    sections: Vec<&'static Section>,
+    staff: Vec<Account>,
+    me: i64,
+    form: FormState,
+    notice: Option<&'static str>,
+    roles: [Role; 3],
+}
+
+impl StaffPage {
+    fn role_is(&self, a: &Account, r: &Role) -> bool {
+        a.role == Some(*r)
+    }
+}
+
+#[derive(Deserialize)]
+struct DoneQuery {
+    #[serde(default)]
+    done: String,
+}
+
+async fn staff_view(
+    state: &AppState,
+    staff: &Staff,
+    frame: Frame,
+    form: FormState,
+    notice: Option<&'static str>,
+) -> Result<StaffPage, AppError> {
+    Ok(StaffPage {
+        frame,
+        sections: sections(staff.role),
+        staff: state.stores().accounts.staff().await?,
+        me: staff.account.id,
+        form,
+        notice,
+        roles: Role::ALL,
+    })
+}
+
+async fn staff_page(
+    State(state): State<AppState>,
+    staff: Staff,
+    frame: Frame,
+    Query(q): Query<DoneQuery>,
+) -> Result<Response, AppError> {
+    staff.require(Permission::ManageStaff)?;
+    let notice = match q.done.as_str() {
+        "added" => Some("The role has been given."),
+        "changed" => Some("The role has been changed."),
+        _ => None,
+    };
+    let page = staff_view(&state, &staff, frame, FormState::new(), notice).await?;
+    Ok(no_store(render(&page)?))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AddStaffForm {
+    csrf: String,
+    email: String,
+    role: String,
+}
+
+/// Give a staff role to an existing account (people register, or reset a password, first).
+async fn add_staff(
+    State(state): State<AppState>,
+    staff: Staff,
+    frame: Frame,
+    Form(f): Form<AddStaffForm>,
+) -> Result<Response, AppError> {
+    staff.require(Permission::ManageStaff)?;
+    state.check_form(&frame.visitor, &f.csrf)?;
+    let mut form = FormState::new().with_value("email", &f.email);
+    let role = Role::parse(&f.role);
+    if role.is_none() {
+        form.add_error(
+            "role",
+            "Choose a role: administrator, editor or privacy officer",
+        );
+    }
+    let target = match EmailAddress::parse(&f.email) {
+        Ok(e) => state.stores().accounts.account_by_email(&e).await?,
+        Err(e) => {
+            form.add_error("email", e.0);
+            None
+        }
+    };
+    let (Some(target), Some(role), false) = (target, role, form.has_errors()) else {
+        if form.error("email").is_none() {
+            form.add_error(
+                "email",
+                "No account uses that email address. Ask the person to register first",
+            );
+        }
+        let page = staff_view(&state, &staff, frame, form, None).await?;
+        return Ok((StatusCode::UNPROCESSABLE_ENTITY, no_store(render(&page)?)).into_response());
+    };
+    state
+        .stores()
+        .accounts
+        .set_role(target.id, Some(role))
+        .await?;
+    record(
+        &state,
+        &staff.account,
+        "staff.role-given",
+        format!("account:{}", target.id),
+        format!(
+            "{} → {}",
+            target.role.map_or("none", Role::as_str),
+            role.as_str()
+        ),
+    )
+    .await?;
+    Ok(Redirect::to("/admin/staff?done=added").into_response())
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RoleForm {
+    csrf: String,
+    role: String,
+}
+
+async fn change_role(
+    State(state): State<AppState>,
+    staff: Staff,
+    frame: Frame,
+    Path(id): Path<i64>,
+    Form(f): Form<RoleForm>,
+) -> Result<Response, AppError> {
+    staff.require(Permission::ManageStaff)?;
+    state.check_form(&frame.visitor, &f.csrf)?;
+    let role = match f.role.as_str() {
+        "none" => None,
+        other => Some(Role::parse(other).ok_or_else(|| {
+            AppError::Invalid(vec![crate::error::FieldError {
+                field: "role".to_owned(),
+                message: "Choose administrator, editor, privacy officer or no role".to_owned(),
+            }])
+        })?),
+    };
+    let target = state
+        .stores()
+        .accounts
+        .account(id)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    if target.role.is_none() {
+        return Err(AppError::NotFound);
+    }
+    if target.role == Some(Role::Admin) && role != Some(Role::Admin) {
+        let admins = state
+            .stores()
+            .accounts
+            .staff()
+            .await?
+            .into_iter()
+            .filter(|a| a.role == Some(Role::Admin))
+            .count();
+        if admins <= 1 {
+            return Err(AppError::Conflict(
+                "This is the only administrator. Make someone else an administrator first."
+                    .to_owned(),
+            ));
+        }
+    }
+    state.stores().accounts.set_role(id, role).await?;
+    if role.is_none() {
+        // Losing the role ends the person's sessions, so the change takes effect at once.
+        state.stores().sessions.end_all_sessions(id).await?;
+    }
+    record(
+        &state,
+        &staff.account,
+        "staff.role-changed",
+        format!("account:{id}"),
+        format!(
+            "{} → {}",
+            target.role.map_or("none", Role::as_str),
+            role.map_or("none", Role::as_str)
+        ),
+    )
+    .await?;
+    Ok(Redirect::to("/admin/staff?done=changed").into_response())
+}
+
+#[derive(Template)]
+#[template(path = "admin/consent.html")]
+struct ConsentPage {
+    frame: Frame,
+    sections: Vec<&'static Section>,
+    month: Tally,
+    year: Tally,
+}
+
+impl ConsentPage {
+    fn percent(&self, part: &u64, whole: &u64) -> String {
+        let (part, whole) = (*part, *whole);
+        if whole == 0 {
+            "–".to_owned()
+        } else {
+            format!("{:.0}%", part as f64 * 100.0 / whole as f64)
+        }
+    }
+}
+
+async fn consent_statistics(
+    State(state): State<AppState>,
+    staff: Staff,
+    frame: Frame,
+) -> Result<Response, AppError> {
+    staff.require(Permission::ReadConsentStatistics)?;
+    let now = state.now();
+    let consent = &state.stores().consent;
+    let month = consent.tally_since(now - Duration::days(30)).await?;
+    let year = consent.tally_since(now - Duration::days(365)).await?;
+    Ok(no_store(render(&ConsentPage {
+        frame,
+        sections: sections(staff.role),
+        month,
+        year,
+    })?))
+}

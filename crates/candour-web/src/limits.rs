@@ -1,0 +1,167 @@
+//! Rate limits on sign-in, registration and password resets, counted in the database so they
+//! hold across instances. Keys are keyed hashes of the address or account: the counters hold
+//! no IP address or email address.
+
+use std::net::{IpAddr, SocketAddr};
+
+use axum::http::HeaderMap;
+use hmac::{Hmac, Mac};
+use sha2::Sha256;
+use time::{Duration, OffsetDateTime};
+
+use crate::AppState;
+use crate::error::AppError;
+
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Limit {
+    pub name: &'static str,
+    pub max: u32,
+    pub window: Duration,
+}
+
+/// Sign-in attempts from one address, whatever the account.
+pub(crate) const SIGN_IN_PER_ADDRESS: Limit = Limit {
+    name: "sign-in-ip",
+    max: 50,
+    window: Duration::minutes(15),
+};
+/// Failed sign-ins for one account from one address. An attacker elsewhere does not use up
+/// the real person's allowance.
+pub(crate) const SIGN_IN_FAILURES: Limit = Limit {
+    name: "sign-in-fail",
+    max: 5,
+    window: Duration::minutes(15),
+};
+/// Second-factor codes tried for one account.
+pub(crate) const SECOND_FACTOR: Limit = Limit {
+    name: "totp",
+    max: 5,
+    window: Duration::minutes(15),
+};
+pub(crate) const REGISTER_PER_ADDRESS: Limit = Limit {
+    name: "register-ip",
+    max: 10,
+    window: Duration::hours(1),
+};
+pub(crate) const RESET_PER_ADDRESS: Limit = Limit {
+    name: "reset-ip",
+    max: 10,
+    window: Duration::hours(1),
+};
+/// Emails sent to one address (resets, "you already have an account"), to stop the site
+/// being used to flood someone's inbox.
+pub(crate) const EMAILS_PER_RECIPIENT: Limit = Limit {
+    name: "mail-to",
+    max: 3,
+    window: Duration::hours(1),
+};
+
+fn window_start(now: OffsetDateTime, window: Duration) -> OffsetDateTime {
+    let secs = window.whole_seconds().max(1);
+    let t = now.unix_timestamp();
+    OffsetDateTime::from_unix_timestamp(t - t.rem_euclid(secs)).unwrap_or(now)
+}
+
+fn key(state: &AppState, limit: Limit, subject: &str) -> String {
+    let digest = Hmac::<Sha256>::new_from_slice(&state.inner.keys.limits)
+        .map(|mut m| {
+            m.update(subject.as_bytes());
+            hex::encode(&m.finalize().into_bytes()[..12])
+        })
+        .unwrap_or_default();
+    format!("{}:{digest}", limit.name)
+}
+
+fn too_many(limit: Limit) -> AppError {
+    AppError::TooManyRequests(format!(
+        "There have been too many attempts. Wait {} minutes and try again.",
+        limit.window.whole_minutes()
+    ))
+}
+
+/// Count one event; refuse once the limit is passed.
+pub(crate) async fn hit(state: &AppState, limit: Limit, subject: &str) -> Result<(), AppError> {
+    let n = state
+        .stores()
+        .rate_limits
+        .hit(
+            &key(state, limit, subject),
+            window_start(state.now(), limit.window),
+        )
+        .await?;
+    if n > limit.max {
+        Err(too_many(limit))
+    } else {
+        Ok(())
+    }
+}
+
+/// Count one event and say whether it is still within the limit, without refusing.
+pub(crate) async fn within(
+    state: &AppState,
+    limit: Limit,
+    subject: &str,
+) -> Result<bool, AppError> {
+    let n = state
+        .stores()
+        .rate_limits
+        .hit(
+            &key(state, limit, subject),
+            window_start(state.now(), limit.window),
+        )
+        .await?;
+    Ok(n <= limit.max)
+}
+
+/// Refuse if the limit is already used up, without counting.
+pub(crate) async fn check(state: &AppState, limit: Limit, subject: &str) -> Result<(), AppError> {
+    let n = state
+        .stores()
+        .rate_limits
+        .count(
+            &key(state, limit, subject),
+            window_start(state.now(), limit.window),
+        )
+        .await?;
+    if n >= limit.max {
+        Err(too_many(limit))
+    } else {
+        Ok(())
+    }
+}
+
+/// The client's address: the peer, or, when the peer is a trusted proxy, the last address in
+/// `X-Forwarded-For` that is not itself a trusted proxy.
+pub(crate) fn client_ip(state: &AppState, peer: SocketAddr, headers: &HeaderMap) -> IpAddr {
+    let trusted = &state.inner.config.http.trusted_proxies;
+    let peer = peer.ip();
+    if !trusted.contains(&peer) {
+        return peer;
+    }
+    let forwarded: Vec<IpAddr> = headers
+        .get_all("x-forwarded-for")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .filter_map(|s| s.trim().parse().ok())
+        .collect();
+    forwarded
+        .into_iter()
+        .rev()
+        .find(|ip| !trusted.contains(ip))
+        .unwrap_or(peer)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use time::macros::datetime;
+
+    #[test]
+    fn windows_start_on_their_boundary() {
+        let w = window_start(datetime!(2026-01-01 10:07:30 UTC), Duration::minutes(15));
+        assert_eq!(w, datetime!(2026-01-01 10:00 UTC));
+        let w = window_start(datetime!(2026-01-01 10:15:00 UTC), Duration::minutes(15));
+        assert_eq!(w, datetime!(2026-01-01 10:15 UTC));
+    }
+}

@@ -1,0 +1,1114 @@
+//! Accounts over HTTP: every flow, and the attacks the issue names.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod common;
+
+use candour_core::account::{EmailAddress, Role};
+use common::{TestApp, cookie_pair, link_in, path_of, set_cookie_header, spawn_app, spawn_with};
+use time::Duration;
+
+const PW: &str = "lantern orbit cabbage";
+
+async fn signed_in(app: &TestApp, email: &str) -> String {
+    app.register_verified(email, PW).await;
+    app.sign_in(email, PW).await
+}
+
+async fn make_staff(app: &TestApp, email: &str, role: Role) -> String {
+    let cookie = signed_in(app, email).await;
+    let a = app
+        .stores
+        .accounts
+        .account_by_email(&EmailAddress::parse(email).unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+    app.stores
+        .accounts
+        .set_role(a.id, Some(role))
+        .await
+        .unwrap();
+    cookie
+}
+
+#[tokio::test]
+async fn register_verify_sign_in_profile_sign_out() {
+    let app = spawn_app().await;
+    app.register_verified("jo@example.org", PW).await;
+    let mail = app.sink.messages().await;
+    assert_eq!(mail[0].to, ["jo@example.org"]);
+    assert!(
+        mail[0]
+            .data
+            .contains("Subject: Confirm your email address for Testshire Police")
+    );
+    assert!(mail[0].from == "noreply@testshire.example");
+
+    let (_, _, token) = app.page("/account/sign-in", "").await;
+    let res = app
+        .post_form(
+            "/account/sign-in",
+            &[
+                ("csrf", &token),
+                ("email", "JO@example.org"),
+                ("password", PW),
+            ],
+            &[],
+        )
+        .await;
+    assert_eq!(res.status(), 303);
+    assert_eq!(res.headers()["location"], "/account");
+    let header = set_cookie_header(&res, "clientvars").unwrap();
+    assert!(
+        header.contains("HttpOnly") && header.contains("SameSite=Lax") && header.contains("Path=/"),
+        "{header}"
+    );
+    assert!(
+        !header.contains("Max-Age"),
+        "a browser-session cookie: {header}"
+    );
+    let cookie = cookie_pair(&res, "clientvars").unwrap();
+    assert!(cookie.len() >= "clientvars=".len() + 43, "256 random bits");
+
+    let (status, html, token) = app.page("/account", &cookie).await;
+    assert_eq!(status, 200);
+    assert!(html.contains("jo@example.org"));
+    assert!(html.contains("Used for: Details you add to your profile"));
+    let res = app
+        .post_form(
+            "/account/profile",
+            &[
+                ("csrf", &token),
+                ("name", "Jo Bloggs"),
+                ("job_title", "Parish clerk"),
+                ("phone", "01632 960 001"),
+                ("postal_address", "1 Church Lane\r\nNorthmoor"),
+                ("postcode", "nm1 2ab"),
+                ("interests", "fraud"),
+                ("interests", "road-safety"),
+            ],
+            &[("cookie", &cookie)],
+        )
+        .await;
+    assert_eq!(res.status(), 303, "{}", res.text().await.unwrap());
+    let a = app
+        .stores
+        .accounts
+        .account_by_email(&EmailAddress::parse("jo@example.org").unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(a.profile.job_title, "Parish clerk");
+    assert_eq!(a.profile.postcode.unwrap().as_str(), "NM1 2AB");
+    assert_eq!(a.profile.postal_address, "1 Church Lane\nNorthmoor");
+    assert_eq!(
+        a.profile.interests,
+        ["road-safety", "fraud"],
+        "in the organisation's order"
+    );
+
+    let (_, _, token) = app.page("/account", &cookie).await;
+    let res = app
+        .post_form(
+            "/account/sign-out",
+            &[("csrf", &token)],
+            &[("cookie", &cookie)],
+        )
+        .await;
+    assert_eq!(res.status(), 303);
+    assert!(
+        set_cookie_header(&res, "clientvars")
+            .unwrap()
+            .contains("Max-Age=0")
+    );
+    // The old value is dead on the server, not only in the browser.
+    let res = app.get_with_cookie("/account", &cookie).await;
+    assert_eq!(res.status(), 303);
+    assert!(
+        res.headers()["location"]
+            .to_str()
+            .unwrap()
+            .starts_with("/account/sign-in")
+    );
+}
+
+#[tokio::test]
+async fn each_sign_in_gets_a_new_session_value() {
+    let app = spawn_app().await;
+    app.register_verified("jo@example.org", PW).await;
+    let one = app.sign_in("jo@example.org", PW).await;
+    let two = app.sign_in("jo@example.org", PW).await;
+    assert_ne!(one, two);
+    // A value the attacker planted before sign-in is not kept: the server issues its own.
+    let (_, _, token) = app.page("/account/sign-in", "").await;
+    let planted = "clientvars=AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA";
+    let res = app
+        .post_form(
+            "/account/sign-in",
+            &[
+                ("csrf", &token),
+                ("email", "jo@example.org"),
+                ("password", PW),
+            ],
+            &[("cookie", planted)],
+        )
+        .await;
+    assert_ne!(cookie_pair(&res, "clientvars").unwrap(), planted);
+}
+
+#[tokio::test]
+async fn unknown_and_wrong_look_the_same_and_nothing_is_revealed_by_registering() {
+    let app = spawn_app().await;
+    app.register_verified("jo@example.org", PW).await;
+    let mut bodies = Vec::new();
+    for email in ["jo@example.org", "nobody@example.org"] {
+        let (_, _, token) = app.page("/account/sign-in", "").await;
+        let res = app
+            .post_form(
+                "/account/sign-in",
+                &[
+                    ("csrf", &token),
+                    ("email", email),
+                    ("password", "wrong password here"),
+                ],
+                &[],
+            )
+            .await;
+        assert_eq!(res.status(), 422);
+        bodies.push(
+            res.text()
+                .await
+                .unwrap()
+                .replace(email, "EMAIL")
+                .split("name=\"csrf\"")
+                .nth(1)
+                .unwrap()
+                .to_owned(),
+        );
+    }
+    assert!(bodies[0].contains("The email address or password is not right"));
+    assert_eq!(bodies[0].len(), bodies[1].len());
+
+    // Registering a taken address answers as for a new one; the owner is told by email.
+    let sent = app.sink.messages().await.len();
+    let (_, _, token) = app.page("/account/register", "").await;
+    let res = app
+        .post_form(
+            "/account/register",
+            &[
+                ("csrf", &token),
+                ("name", "X"),
+                ("email", "jo@example.org"),
+                ("password", "another fine passphrase"),
+            ],
+            &[],
+        )
+        .await;
+    assert_eq!(res.status(), 200);
+    assert!(res.text().await.unwrap().contains("Check your email"));
+    let mail = app.sink.wait_for(sent + 1).await;
+    assert!(mail[sent].data.contains("you already have one"));
+}
+
+#[tokio::test]
+async fn a_password_change_ends_every_other_session() {
+    let app = spawn_app().await;
+    let laptop = signed_in(&app, "jo@example.org").await;
+    let phone = app.sign_in("jo@example.org", PW).await;
+    let (_, _, token) = app.page("/account", &laptop).await;
+    let res = app
+        .post_form(
+            "/account/password",
+            &[
+                ("csrf", &token),
+                ("current_password", PW),
+                ("new_password", "kestrel meadow orchard"),
+            ],
+            &[("cookie", &laptop)],
+        )
+        .await;
+    assert_eq!(res.status(), 303);
+    let fresh = cookie_pair(&res, "clientvars").unwrap();
+    assert_ne!(fresh, laptop);
+    assert_eq!(
+        app.get_with_cookie("/account", &phone).await.status(),
+        303,
+        "other device signed out"
+    );
+    assert_eq!(
+        app.get_with_cookie("/account", &laptop).await.status(),
+        303,
+        "old value dead"
+    );
+    assert_eq!(app.get_with_cookie("/account", &fresh).await.status(), 200);
+    app.sign_in("jo@example.org", "kestrel meadow orchard")
+        .await;
+}
+
+#[tokio::test]
+async fn sign_out_everywhere() {
+    let app = spawn_app().await;
+    let one = signed_in(&app, "jo@example.org").await;
+    let two = app.sign_in("jo@example.org", PW).await;
+    let (_, _, token) = app.page("/account", &one).await;
+    let res = app
+        .post_form(
+            "/account/sign-out-everywhere",
+            &[("csrf", &token)],
+            &[("cookie", &one)],
+        )
+        .await;
+    assert_eq!(res.status(), 303);
+    for c in [&one, &two] {
+        assert_eq!(app.get_with_cookie("/account", c).await.status(), 303);
+    }
+}
+
+#[tokio::test]
+async fn password_reset_by_single_use_link() {
+    let app = spawn_app().await;
+    let old_session = signed_in(&app, "jo@example.org").await;
+    let sent = app.sink.messages().await.len();
+    let (_, _, token) = app.page("/account/forgot-password", "").await;
+    let res = app
+        .post_form(
+            "/account/forgot-password",
+            &[("csrf", &token), ("email", "jo@example.org")],
+            &[],
+        )
+        .await;
+    assert_eq!(res.status(), 200);
+    // Unknown addresses get the same page and no email.
+    let res2 = app
+        .post_form(
+            "/account/forgot-password",
+            &[("csrf", &token), ("email", "who@example.org")],
+            &[],
+        )
+        .await;
+    assert_eq!(res2.status(), 200);
+    let mail = app.sink.wait_for(sent + 1).await;
+    let link = link_in(&mail[sent].data, "http://");
+    assert!(link.contains("/account/reset-password?token="));
+
+    let (status, html, token) = app.page(&path_of(&link), "").await;
+    assert_eq!(status, 200);
+    let secret = html
+        .split("name=\"token\" value=\"")
+        .nth(1)
+        .unwrap()
+        .split('"')
+        .next()
+        .unwrap()
+        .to_owned();
+    // A weak password is refused without using up the link.
+    let res = app
+        .post_form(
+            "/account/reset-password",
+            &[
+                ("csrf", &token),
+                ("token", &secret),
+                ("password", "password1"),
+            ],
+            &[],
+        )
+        .await;
+    assert_eq!(res.status(), 422);
+    let res = app
+        .post_form(
+            "/account/reset-password",
+            &[
+                ("csrf", &token),
+                ("token", &secret),
+                ("password", "granite heron willow"),
+            ],
+            &[],
+        )
+        .await;
+    assert_eq!(res.status(), 303);
+    assert_eq!(
+        app.get_with_cookie("/account", &old_session).await.status(),
+        303,
+        "sessions ended"
+    );
+    app.sign_in("jo@example.org", "granite heron willow").await;
+    // Used once: a clear page, nothing changed.
+    let res = app
+        .post_form(
+            "/account/reset-password",
+            &[
+                ("csrf", &token),
+                ("token", &secret),
+                ("password", "another new passphrase"),
+            ],
+            &[],
+        )
+        .await;
+    assert_eq!(res.status(), 400);
+    assert!(
+        res.text()
+            .await
+            .unwrap()
+            .contains("This link cannot be used")
+    );
+    app.sign_in("jo@example.org", "granite heron willow").await;
+    assert_eq!(
+        sent + 1,
+        app.sink.messages().await.len(),
+        "only the known address got mail"
+    );
+}
+
+#[tokio::test]
+async fn expired_and_tampered_links_change_nothing() {
+    let app = spawn_app().await;
+    app.register_verified("jo@example.org", PW).await;
+    let sent = app.sink.messages().await.len();
+    let (_, _, token) = app.page("/account/forgot-password", "").await;
+    app.post_form(
+        "/account/forgot-password",
+        &[("csrf", &token), ("email", "jo@example.org")],
+        &[],
+    )
+    .await;
+    let mail = app.sink.wait_for(sent + 1).await;
+    let link = link_in(&mail[sent].data, "http://");
+    let secret = link.split("token=").nth(1).unwrap().to_owned();
+    let mut tampered = secret.clone();
+    tampered.replace_range(0..1, if secret.starts_with('A') { "B" } else { "A" });
+    for bad in [tampered.as_str(), "short", ""] {
+        let res = app
+            .post_form(
+                "/account/reset-password",
+                &[
+                    ("csrf", &token),
+                    ("token", bad),
+                    ("password", "granite heron willow"),
+                ],
+                &[],
+            )
+            .await;
+        assert_eq!(res.status(), 400, "{bad}");
+    }
+    app.clock.advance(Duration::minutes(31));
+    let (_, _, token) = app.page("/account/sign-in", "").await;
+    let res = app
+        .post_form(
+            "/account/reset-password",
+            &[
+                ("csrf", &token),
+                ("token", &secret),
+                ("password", "granite heron willow"),
+            ],
+            &[],
+        )
+        .await;
+    assert_eq!(res.status(), 400);
+    app.sign_in("jo@example.org", PW).await;
+}
+
+#[tokio::test]
+async fn sessions_end_after_the_idle_and_absolute_timeouts() {
+    let app = spawn_app().await;
+    let cookie = signed_in(&app, "jo@example.org").await;
+    app.clock.advance(Duration::minutes(29));
+    assert_eq!(app.get_with_cookie("/account", &cookie).await.status(), 200);
+    app.clock.advance(Duration::minutes(29));
+    assert_eq!(
+        app.get_with_cookie("/account", &cookie).await.status(),
+        200,
+        "activity keeps it alive"
+    );
+    app.clock.advance(Duration::minutes(31));
+    assert_eq!(
+        app.get_with_cookie("/account", &cookie).await.status(),
+        303,
+        "idle"
+    );
+
+    let cookie = app.sign_in("jo@example.org", PW).await;
+    for _ in 0..25 {
+        app.clock.advance(Duration::minutes(29));
+        app.get_with_cookie("/account", &cookie).await;
+    }
+    assert_eq!(
+        app.get_with_cookie("/account", &cookie).await.status(),
+        303,
+        "absolute"
+    );
+}
+
+#[tokio::test]
+async fn mass_assignment_changes_nothing() {
+    let app = spawn_app().await;
+    let cookie = signed_in(&app, "jo@example.org").await;
+    let other = signed_in(&app, "sam@example.org").await;
+    let _ = other;
+    let before = app
+        .stores
+        .accounts
+        .account_by_email(&EmailAddress::parse("jo@example.org").unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+    for extra in [
+        ("role", "admin"),
+        ("email_verified", "true"),
+        ("id", "2"),
+        ("email", "sam@example.org"),
+    ] {
+        let (_, _, token) = app.page("/account", &cookie).await;
+        let res = app
+            .post_form(
+                "/account/profile",
+                &[("csrf", &token), ("name", "Changed"), extra],
+                &[("cookie", &cookie)],
+            )
+            .await;
+        assert_eq!(res.status(), 422, "{extra:?}");
+        assert!(res.text().await.unwrap().contains(extra.0));
+    }
+    let after = app
+        .stores
+        .accounts
+        .account(before.id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(after, before);
+    let sam = app
+        .stores
+        .accounts
+        .account_by_email(&EmailAddress::parse("sam@example.org").unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(sam.profile.name, "Jo Bloggs");
+    assert_eq!(sam.role, None);
+}
+
+#[tokio::test]
+async fn cross_site_and_foreign_tokens_are_refused() {
+    let app = spawn_app().await;
+    let cookie = signed_in(&app, "jo@example.org").await;
+    let (_, _, token) = app.page("/account", &cookie).await;
+    let res = app
+        .client
+        .post(format!("{}/account/profile", app.url))
+        .header("origin", "https://evil.example")
+        .header("cookie", &cookie)
+        .form(&[("csrf", token.as_str()), ("name", "Pwned")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 403);
+    // A token from an anonymous page is not valid for a signed-in session.
+    let (_, _, anon) = app.page("/", "").await;
+    let res = app
+        .post_form(
+            "/account/profile",
+            &[("csrf", &anon), ("name", "Pwned")],
+            &[("cookie", &cookie)],
+        )
+        .await;
+    assert_eq!(res.status(), 403);
+    let a = app
+        .stores
+        .accounts
+        .account_by_email(&EmailAddress::parse("jo@example.org").unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(a.profile.name, "Jo Bloggs");
+}
+
+#[tokio::test]
+async fn bad_fields_are_named_and_what_was_typed_is_kept() {
+    let app = spawn_app().await;
+    let (_, _, token) = app.page("/account/register", "").await;
+    let long = "x".repeat(101);
+    let res = app
+        .post_form(
+            "/account/register",
+            &[
+                ("csrf", &token),
+                ("name", &long),
+                ("email", "jo@example.org\r\nBcc: victim@example.org"),
+                ("password", "pass"),
+            ],
+            &[],
+        )
+        .await;
+    assert_eq!(res.status(), 422);
+    let html = res.text().await.unwrap();
+    assert!(
+        html.contains("href=\"#name\">Name must be 100 characters or fewer"),
+        "{html}"
+    );
+    assert!(html.contains("href=\"#email\">Enter an email address in the correct format"));
+    assert!(html.contains("href=\"#password\">Password must be at least 8 characters"));
+    assert!(
+        html.contains(&format!("value=\"{long}\"")),
+        "the name is kept"
+    );
+    assert!(
+        !html.contains("value=\"pass\""),
+        "passwords are never shown again"
+    );
+    let res = app
+        .post_form(
+            "/account/register",
+            &[
+                ("csrf", &token),
+                ("name", "Jo\r\nBcc: x@example.org"),
+                ("email", "jo@example.org"),
+                ("password", PW),
+            ],
+            &[],
+        )
+        .await;
+    assert_eq!(res.status(), 422);
+    assert!(
+        app.sink.messages().await.is_empty(),
+        "nothing reached the mail relay"
+    );
+
+    let cookie = signed_in(&app, "jo@example.org").await;
+    let (_, _, token) = app.page("/account", &cookie).await;
+    let res = app
+        .post_form(
+            "/account/profile",
+            &[
+                ("csrf", &token),
+                ("phone", "call me"),
+                ("postcode", "ABC"),
+                ("name", "Jo"),
+            ],
+            &[("cookie", &cookie)],
+        )
+        .await;
+    assert_eq!(res.status(), 422);
+    let html = res.text().await.unwrap();
+    assert!(
+        html.contains("href=\"#phone\">")
+            && html.contains("href=\"#postcode\">Enter a real UK postcode")
+    );
+    assert!(html.contains("value=\"call me\""));
+}
+
+#[tokio::test]
+async fn failed_sign_ins_are_limited_per_account_and_address_only() {
+    let app = spawn_app().await;
+    app.register_verified("jo@example.org", PW).await;
+    let attacker = [("x-forwarded-for", "203.0.113.9")];
+    for _ in 0..5 {
+        let (_, _, token) = app.page("/account/sign-in", "").await;
+        let res = app
+            .post_form(
+                "/account/sign-in",
+                &[
+                    ("csrf", &token),
+                    ("email", "jo@example.org"),
+                    ("password", "guess guess guess"),
+                ],
+                &attacker,
+            )
+            .await;
+        assert_eq!(res.status(), 422);
+    }
+    let (_, _, token) = app.page("/account/sign-in", "").await;
+    let res = app
+        .post_form(
+            "/account/sign-in",
+            &[
+                ("csrf", &token),
+                ("email", "jo@example.org"),
+                ("password", PW),
+            ],
+            &attacker,
+        )
+        .await;
+    assert_eq!(
+        res.status(),
+        429,
+        "the attacker's address is stopped, even with the right password"
+    );
+    // The real person, elsewhere, is not locked out.
+    let res = app
+        .post_form(
+            "/account/sign-in",
+            &[
+                ("csrf", &token),
+                ("email", "jo@example.org"),
+                ("password", PW),
+            ],
+            &[("x-forwarded-for", "198.51.100.7")],
+        )
+        .await;
+    assert_eq!(res.status(), 303);
+}
+
+#[tokio::test]
+async fn changing_the_email_address_needs_the_password_and_the_new_inbox() {
+    let app = spawn_app().await;
+    let cookie = signed_in(&app, "jo@example.org").await;
+    let (_, _, token) = app.page("/account", &cookie).await;
+    let res = app
+        .post_form(
+            "/account/email",
+            &[
+                ("csrf", &token),
+                ("new_email", "jo.new@example.org"),
+                ("password", "wrong wrong wrong"),
+            ],
+            &[("cookie", &cookie)],
+        )
+        .await;
+    assert_eq!(res.status(), 422);
+    let sent = app.sink.messages().await.len();
+    let res = app
+        .post_form(
+            "/account/email",
+            &[
+                ("csrf", &token),
+                ("new_email", "jo.new@example.org"),
+                ("password", PW),
+            ],
+            &[("cookie", &cookie)],
+        )
+        .await;
+    assert_eq!(res.status(), 303);
+    let mail = app.sink.wait_for(sent + 2).await;
+    let to_new = mail[sent..]
+        .iter()
+        .find(|m| m.to == ["jo.new@example.org"])
+        .unwrap();
+    assert!(
+        mail[sent..].iter().any(|m| m.to == ["jo@example.org"]),
+        "the old address is told"
+    );
+    let link = link_in(&to_new.data, "http://");
+    let (_, html, token) = app.page(&path_of(&link), "").await;
+    let secret = html
+        .split("name=\"token\" value=\"")
+        .nth(1)
+        .unwrap()
+        .split('"')
+        .next()
+        .unwrap()
+        .to_owned();
+    let res = app
+        .post_form(
+            "/account/email/confirm",
+            &[("csrf", &token), ("token", &secret)],
+            &[],
+        )
+        .await;
+    assert_eq!(res.status(), 200);
+    app.sign_in("jo.new@example.org", PW).await;
+}
+
+#[tokio::test]
+async fn deleting_the_account_ends_everything() {
+    let app = spawn_app().await;
+    let cookie = signed_in(&app, "jo@example.org").await;
+    let (_, _, token) = app.page("/account/delete", &cookie).await;
+    let res = app
+        .post_form(
+            "/account/delete",
+            &[("csrf", &token), ("password", "not it at all")],
+            &[("cookie", &cookie)],
+        )
+        .await;
+    assert_eq!(res.status(), 422);
+    let res = app
+        .post_form(
+            "/account/delete",
+            &[("csrf", &token), ("password", PW)],
+            &[("cookie", &cookie)],
+        )
+        .await;
+    assert_eq!(res.status(), 200);
+    assert!(
+        set_cookie_header(&res, "clientvars")
+            .unwrap()
+            .contains("Max-Age=0")
+    );
+    assert!(
+        app.stores
+            .accounts
+            .account_by_email(&EmailAddress::parse("jo@example.org").unwrap())
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert_eq!(app.get_with_cookie("/account", &cookie).await.status(), 303);
+}
+
+#[tokio::test]
+async fn unverified_accounts_are_sent_a_new_link_instead_of_a_session() {
+    let app = spawn_app().await;
+    let (_, _, token) = app.page("/account/register", "").await;
+    app.post_form(
+        "/account/register",
+        &[
+            ("csrf", &token),
+            ("name", "Jo"),
+            ("email", "jo@example.org"),
+            ("password", PW),
+        ],
+        &[],
+    )
+    .await;
+    app.sink.wait_for(1).await;
+    let (_, _, token) = app.page("/account/sign-in", "").await;
+    let res = app
+        .post_form(
+            "/account/sign-in",
+            &[
+                ("csrf", &token),
+                ("email", "jo@example.org"),
+                ("password", PW),
+            ],
+            &[],
+        )
+        .await;
+    assert_eq!(res.status(), 200);
+    assert!(res.headers().get("set-cookie").is_none());
+    assert!(
+        res.text()
+            .await
+            .unwrap()
+            .contains("Confirm your email address first")
+    );
+    assert_eq!(app.sink.wait_for(2).await.len(), 2);
+}
+
+#[tokio::test]
+async fn the_admin_console_checks_the_role_on_every_route() {
+    let app = spawn_app().await;
+    let public = signed_in(&app, "public@example.org").await;
+    for path in ["/admin", "/admin/audit", "/admin/staff", "/admin/consent"] {
+        assert_eq!(
+            app.get_with_cookie(path, &public).await.status(),
+            403,
+            "{path}"
+        );
+        assert_eq!(
+            app.get(path).await.status(),
+            303,
+            "{path} anonymous → sign in"
+        );
+    }
+    let editor = make_staff(&app, "editor@example.org", Role::Editor).await;
+    assert_eq!(app.get_with_cookie("/admin", &editor).await.status(), 200);
+    assert_eq!(
+        app.get_with_cookie("/admin/consent", &editor)
+            .await
+            .status(),
+        200
+    );
+    assert_eq!(
+        app.get_with_cookie("/admin/audit", &editor).await.status(),
+        403
+    );
+    assert_eq!(
+        app.get_with_cookie("/admin/staff", &editor).await.status(),
+        403
+    );
+    let (_, _, token) = app.page("/admin", &editor).await;
+    let res = app
+        .post_form(
+            "/admin/staff",
+            &[
+                ("csrf", &token),
+                ("email", "public@example.org"),
+                ("role", "admin"),
+            ],
+            &[("cookie", &editor)],
+        )
+        .await;
+    assert_eq!(res.status(), 403, "an editor cannot make admins");
+
+    let officer = make_staff(&app, "dpo@example.org", Role::PrivacyOfficer).await;
+    assert_eq!(
+        app.get_with_cookie("/admin/audit", &officer).await.status(),
+        200
+    );
+    assert_eq!(
+        app.get_with_cookie("/admin/staff", &officer).await.status(),
+        403
+    );
+
+    let admin = make_staff(&app, "admin@example.org", Role::Admin).await;
+    let (status, html, token) = app.page("/admin/staff", &admin).await;
+    assert_eq!(status, 200);
+    assert!(html.contains("editor@example.org"));
+    let res = app
+        .post_form(
+            "/admin/staff",
+            &[
+                ("csrf", &token),
+                ("email", "public@example.org"),
+                ("role", "editor"),
+            ],
+            &[("cookie", &admin)],
+        )
+        .await;
+    assert_eq!(res.status(), 303);
+    assert_eq!(
+        app.get_with_cookie("/admin", &public).await.status(),
+        200,
+        "now staff"
+    );
+    let pid = app
+        .stores
+        .accounts
+        .account_by_email(&EmailAddress::parse("public@example.org").unwrap())
+        .await
+        .unwrap()
+        .unwrap()
+        .id;
+    let res = app
+        .post_form(
+            &format!("/admin/staff/{pid}/role"),
+            &[("csrf", &token), ("role", "none")],
+            &[("cookie", &admin)],
+        )
+        .await;
+    assert_eq!(res.status(), 303);
+    assert_eq!(
+        app.get_with_cookie("/admin", &public).await.status(),
+        303,
+        "losing the role ends the sessions"
+    );
+
+    let (_, html, _) = app.page("/admin/audit", &admin).await;
+    assert!(html.contains("staff.role-given") && html.contains("staff.role-changed"));
+    assert!(html.contains(&format!("account:{pid}")));
+    // The only admin cannot be demoted.
+    let aid = app
+        .stores
+        .accounts
+        .account_by_email(&EmailAddress::parse("admin@example.org").unwrap())
+        .await
+        .unwrap()
+        .unwrap()
+        .id;
+    let res = app
+        .post_form(
+            &format!("/admin/staff/{aid}/role"),
+            &[("csrf", &token), ("role", "editor")],
+            &[("cookie", &admin)],
+        )
+        .await;
+    assert_eq!(res.status(), 409);
+}
+
+#[tokio::test]
+async fn the_second_factor_protects_sign_in_and_codes_cannot_be_replayed() {
+    let app = spawn_app().await;
+    let cookie = signed_in(&app, "jo@example.org").await;
+    let (_, html, token) = app.page("/account/two-factor", &cookie).await;
+    let field = |name: &str| {
+        html.split(&format!("name=\"{name}\" value=\""))
+            .nth(1)
+            .unwrap()
+            .split('"')
+            .next()
+            .unwrap()
+            .to_owned()
+    };
+    let (secret_b32, sig) = (field("secret"), field("sig"));
+    let secret = candour_core::totp::TotpSecret::from_base32(&secret_b32).unwrap();
+    let now = app.clock.now_unix();
+    let code = candour_core::totp::code_at(&secret, now);
+    // A swapped secret is refused.
+    let other = candour_core::totp::TotpSecret::from_random([3; 20]);
+    let res = app
+        .post_form(
+            "/account/two-factor",
+            &[
+                ("csrf", &token),
+                ("secret", &other.base32()),
+                ("sig", &sig),
+                ("code", &code),
+            ],
+            &[("cookie", &cookie)],
+        )
+        .await;
+    assert_eq!(res.status(), 400);
+    let res = app
+        .post_form(
+            "/account/two-factor",
+            &[
+                ("csrf", &token),
+                ("secret", &secret_b32),
+                ("sig", &sig),
+                ("code", &code),
+            ],
+            &[("cookie", &cookie)],
+        )
+        .await;
+    assert_eq!(res.status(), 200);
+    let page = res.text().await.unwrap();
+    let recovery: Vec<String> = page
+        .split("<li><code>")
+        .skip(1)
+        .map(|s| s.split('<').next().unwrap().to_owned())
+        .collect();
+    assert_eq!(recovery.len(), 10);
+
+    let sign_in_step = |app: &TestApp| {
+        let app_url = app.url.clone();
+        let _ = app_url;
+    };
+    sign_in_step(&app);
+    let (_, _, token) = app.page("/account/sign-in", "").await;
+    let res = app
+        .post_form(
+            "/account/sign-in",
+            &[
+                ("csrf", &token),
+                ("email", "jo@example.org"),
+                ("password", PW),
+            ],
+            &[],
+        )
+        .await;
+    assert_eq!(res.status(), 200, "a code is asked for");
+    assert!(res.headers().get("set-cookie").is_none(), "no session yet");
+    let html = res.text().await.unwrap();
+    let step = html
+        .split("name=\"step\" value=\"")
+        .nth(1)
+        .unwrap()
+        .split('"')
+        .next()
+        .unwrap()
+        .to_owned();
+    // The code used to turn it on cannot be used again.
+    let res = app
+        .post_form(
+            "/account/sign-in/code",
+            &[("csrf", &token), ("step", &step), ("code", &code)],
+            &[],
+        )
+        .await;
+    assert_eq!(res.status(), 422);
+    app.clock.advance(Duration::seconds(30));
+    let next = candour_core::totp::code_at(&secret, app.clock.now_unix());
+    let res = app
+        .post_form(
+            "/account/sign-in/code",
+            &[("csrf", &token), ("step", &step), ("code", &next)],
+            &[],
+        )
+        .await;
+    assert_eq!(res.status(), 303);
+    assert!(cookie_pair(&res, "clientvars").is_some());
+    let res = app
+        .post_form(
+            "/account/sign-in/code",
+            &[("csrf", &token), ("step", &step), ("code", &next)],
+            &[],
+        )
+        .await;
+    assert_eq!(res.status(), 422, "replayed");
+    let res = app
+        .post_form(
+            "/account/sign-in/code",
+            &[("csrf", &token), ("step", &step), ("code", &recovery[0])],
+            &[],
+        )
+        .await;
+    assert_eq!(res.status(), 303, "a recovery code works");
+    let res = app
+        .post_form(
+            "/account/sign-in/code",
+            &[("csrf", &token), ("step", &step), ("code", &recovery[0])],
+            &[],
+        )
+        .await;
+    assert_eq!(res.status(), 422, "once");
+    // A forged step token gets nowhere.
+    let res = app
+        .post_form(
+            "/account/sign-in/code",
+            &[("csrf", &token), ("step", "1.2.3"), ("code", &recovery[1])],
+            &[],
+        )
+        .await;
+    assert_eq!(res.status(), 200);
+    assert!(res.text().await.unwrap().contains("Sign in again"));
+}
+
+#[tokio::test]
+async fn staff_can_be_required_to_use_a_second_factor() {
+    let app = spawn_with(|c| c.accounts.require_staff_totp = true).await;
+    let editor = make_staff(&app, "editor@example.org", Role::Editor).await;
+    let res = app.get_with_cookie("/admin", &editor).await;
+    assert_eq!(res.status(), 303);
+    assert_eq!(
+        res.headers()["location"],
+        "/account/two-factor?required=staff"
+    );
+}
+
+#[tokio::test]
+async fn the_home_page_lists_pages_on_the_topics_a_person_follows() {
+    let app = spawn_app().await;
+    let cookie = signed_in(&app, "jo@example.org").await;
+    let (_, html, token) = app.page("/", &cookie).await;
+    assert!(
+        !html.contains("On the topics you follow"),
+        "no topics chosen yet"
+    );
+    let res = app
+        .post_form(
+            "/account/profile",
+            &[("csrf", &token), ("interests", "road-safety")],
+            &[("cookie", &cookie)],
+        )
+        .await;
+    assert_eq!(res.status(), 303);
+    let (_, html, _) = app.page("/", &cookie).await;
+    let aside = html
+        .split("On the topics you follow")
+        .nth(1)
+        .expect("the list is shown");
+    assert!(
+        aside
+            .split("</aside>")
+            .next()
+            .unwrap()
+            .contains("href=\"/about\"")
+    );
+    let (_, html, _) = app.page("/", "").await;
+    assert!(
+        !html.contains("On the topics you follow"),
+        "nothing personal for visitors"
+    );
+}
+
+#[tokio::test]
+async fn a_page_naming_an_unknown_topic_stops_start_up_with_a_clear_error() {
+    let dir = std::sync::Arc::new(tempfile::tempdir().unwrap());
+    let mut config = common::site_config(dir.path());
+    config.database_url = format!("sqlite://{}", dir.path().join("t.db").display());
+    config.topics.clear();
+    let store = candour_store_sqlite::SqliteStore::open(&config.database_url)
+        .await
+        .unwrap();
+    let clock = std::sync::Arc::new(candour_core::clock::FixedClock(
+        time::OffsetDateTime::UNIX_EPOCH,
+    ));
+    let err = candour_web::AppState::new(config, store.stores(), clock)
+        .await
+        .err()
+        .unwrap();
+    assert_eq!(
+        err.to_string(),
+        "the page /about names the topic `road-safety`, which is not in the configuration's [[topics]]"
+    );
+}
