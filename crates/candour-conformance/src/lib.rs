@@ -584,3 +584,258 @@ pub async fn rate_limit_counters_count_per_key_and_window(s: &Stores) {
     assert_eq!(s.rate_limits.count("other", w1).await.unwrap(), 0);
     assert_eq!(s.rate_limits.count("busy", w2).await.unwrap(), 20);
 }
+
+// ---- Polls ----
+
+use candour_core::poll::{PollDraft, ResultsShown};
+use candour_core::store::{NewVote, VoteOutcome};
+
+fn draft(options: &[&str]) -> PollDraft {
+    PollDraft::parse(
+        "Which day suits you?",
+        options,
+        None,
+        None,
+        ResultsShown::AfterVoting,
+    )
+    .unwrap()
+}
+
+fn anon(poll: i64, option: i64, who: u8, day: &str) -> NewVote {
+    NewVote {
+        poll,
+        option,
+        account: None,
+        voter_hash: Some([who; 32]),
+        day: day.to_owned(),
+        at: T0,
+    }
+}
+
+pub async fn polls_round_trip_with_their_options_in_order(s: &Stores) {
+    let id = s
+        .polls
+        .create_poll(&draft(&["Mon", "Tue", "Wed"]), T0)
+        .await
+        .unwrap();
+    let p = s.polls.poll(id).await.unwrap().unwrap();
+    assert_eq!(p.question, "Which day suits you?");
+    assert_eq!(
+        p.options
+            .iter()
+            .map(|o| o.label.as_str())
+            .collect::<Vec<_>>(),
+        ["Mon", "Tue", "Wed"]
+    );
+    assert_eq!(p.total(), 0);
+    assert_eq!(p.created_at, T0);
+    let later = PollDraft::parse(
+        "Q2",
+        &["A", "B"],
+        Some(T0),
+        Some(T0 + Duration::days(7)),
+        ResultsShown::StaffOnly,
+    )
+    .unwrap();
+    s.polls.update_poll(id, &later).await.unwrap();
+    let p = s.polls.poll(id).await.unwrap().unwrap();
+    assert_eq!(
+        (p.question.as_str(), p.opens_at, p.closes_at, p.results),
+        (
+            "Q2",
+            Some(T0),
+            Some(T0 + Duration::days(7)),
+            ResultsShown::StaffOnly
+        )
+    );
+    assert_eq!(p.options.len(), 2);
+    let second = s
+        .polls
+        .create_poll(&draft(&["x", "y"]), T0 + Duration::hours(1))
+        .await
+        .unwrap();
+    let ids: Vec<i64> = s
+        .polls
+        .polls()
+        .await
+        .unwrap()
+        .iter()
+        .map(|p| p.id)
+        .collect();
+    assert_eq!(ids, [second, id], "newest first");
+    assert!(s.polls.poll(id + 100).await.unwrap().is_none());
+}
+
+pub async fn one_vote_per_account_and_per_anonymous_voter_per_day(s: &Stores) {
+    let id = s
+        .polls
+        .create_poll(&draft(&["Mon", "Tue"]), T0)
+        .await
+        .unwrap();
+    let p = s.polls.poll(id).await.unwrap().unwrap();
+    let (mon, tue) = (p.options[0].id, p.options[1].id);
+    let a = account(s, "a@example.org", None).await;
+    let by_account = NewVote {
+        poll: id,
+        option: mon,
+        account: Some(a),
+        voter_hash: None,
+        day: "2026-03-01".into(),
+        at: T0,
+    };
+    let outcomes = s
+        .polls
+        .record_votes(&[
+            by_account.clone(),
+            NewVote {
+                option: tue,
+                day: "2026-03-02".into(),
+                ..by_account.clone()
+            },
+            anon(id, tue, 1, "2026-03-01"),
+            anon(id, mon, 1, "2026-03-01"),
+            anon(id, tue, 1, "2026-03-02"),
+            anon(id, tue, 2, "2026-03-01"),
+        ])
+        .await
+        .unwrap();
+    use VoteOutcome::*;
+    assert_eq!(
+        outcomes,
+        [Counted, Duplicate, Counted, Duplicate, Counted, Counted]
+    );
+    let p = s.polls.poll(id).await.unwrap().unwrap();
+    assert_eq!((p.options[0].votes, p.options[1].votes), (1, 3));
+    assert!(s.polls.has_voted(id, a).await.unwrap());
+    assert!(!s.polls.has_voted(id, a + 1).await.unwrap());
+}
+
+pub async fn votes_for_closed_polls_or_foreign_options_are_refused(s: &Stores) {
+    let one = s.polls.create_poll(&draft(&["a", "b"]), T0).await.unwrap();
+    let two = s.polls.create_poll(&draft(&["c", "d"]), T0).await.unwrap();
+    let foreign = s.polls.poll(two).await.unwrap().unwrap().options[0].id;
+    let own = s.polls.poll(one).await.unwrap().unwrap().options[0].id;
+    let out = s
+        .polls
+        .record_votes(&[anon(one, foreign, 1, "d"), anon(one, 9999, 2, "d")])
+        .await
+        .unwrap();
+    assert_eq!(out, [VoteOutcome::Refused, VoteOutcome::Refused]);
+    s.polls.close_poll(one, T0).await.unwrap();
+    assert_eq!(
+        s.polls
+            .record_votes(&[anon(one, own, 3, "d")])
+            .await
+            .unwrap(),
+        [VoteOutcome::Refused]
+    );
+    assert_eq!(
+        s.polls.poll(one).await.unwrap().unwrap().closed_at,
+        Some(T0)
+    );
+    s.polls.reopen_poll(one).await.unwrap();
+    assert_eq!(
+        s.polls
+            .record_votes(&[anon(one, own, 3, "d")])
+            .await
+            .unwrap(),
+        [VoteOutcome::Counted]
+    );
+    assert_eq!(s.polls.poll(one).await.unwrap().unwrap().total(), 1);
+    assert_eq!(s.polls.poll(two).await.unwrap().unwrap().total(), 0);
+}
+
+pub async fn options_are_locked_once_there_are_votes(s: &Stores) {
+    let id = s.polls.create_poll(&draft(&["a", "b"]), T0).await.unwrap();
+    let a = s.polls.poll(id).await.unwrap().unwrap().options[0].id;
+    s.polls.record_votes(&[anon(id, a, 1, "d")]).await.unwrap();
+    let err = s
+        .polls
+        .update_poll(id, &draft(&["a", "b", "c"]))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, StoreError::Duplicate("votes")), "{err:?}");
+    let p = s.polls.poll(id).await.unwrap().unwrap();
+    assert_eq!(p.options.len(), 2, "nothing changed");
+    assert_eq!(p.total(), 1);
+    // The question can still be corrected when the options stay.
+    let mut same = draft(&["a", "b"]);
+    same.question = "Corrected?".into();
+    s.polls.update_poll(id, &same).await.unwrap();
+    let p = s.polls.poll(id).await.unwrap().unwrap();
+    assert_eq!((p.question.as_str(), p.total()), ("Corrected?", 1));
+    s.polls.delete_poll(id).await.unwrap();
+    assert!(s.polls.poll(id).await.unwrap().is_none());
+}
+
+pub async fn concurrent_votes_are_counted_exactly(s: &Stores) {
+    let id = s.polls.create_poll(&draft(&["a", "b"]), T0).await.unwrap();
+    let p = s.polls.poll(id).await.unwrap().unwrap();
+    let (a, b) = (p.options[0].id, p.options[1].id);
+    let mut tasks = tokio::task::JoinSet::new();
+    // 40 voters, each trying three times from concurrent tasks, in small batches.
+    for round in 0..3u8 {
+        for who in 0..40u8 {
+            let polls = s.polls.clone();
+            let option = if who % 2 == 0 { a } else { b };
+            tasks.spawn(async move {
+                let _ = round;
+                polls
+                    .record_votes(&[anon(id, option, who, "2026-03-01")])
+                    .await
+            });
+        }
+    }
+    let mut counted = 0;
+    while let Some(r) = tasks.join_next().await {
+        counted += r
+            .unwrap()
+            .unwrap()
+            .iter()
+            .filter(|o| **o == VoteOutcome::Counted)
+            .count();
+    }
+    assert_eq!(counted, 40);
+    let p = s.polls.poll(id).await.unwrap().unwrap();
+    assert_eq!((p.options[0].votes, p.options[1].votes), (20, 20));
+}
+
+pub async fn voter_hashes_and_salts_are_forgotten_after_their_day(s: &Stores) {
+    let salt = s.polls.day_salt("2026-03-01", &[1; 32]).await.unwrap();
+    assert_eq!(salt, vec![1; 32]);
+    assert_eq!(
+        s.polls.day_salt("2026-03-01", &[2; 32]).await.unwrap(),
+        vec![1; 32]
+    );
+    let id = s.polls.create_poll(&draft(&["a", "b"]), T0).await.unwrap();
+    let a = s.polls.poll(id).await.unwrap().unwrap().options[0].id;
+    s.polls
+        .record_votes(&[anon(id, a, 1, "2026-03-01"), anon(id, a, 1, "2026-03-02")])
+        .await
+        .unwrap();
+    assert_eq!(
+        s.polls
+            .forget_voter_hashes_before("2026-03-02")
+            .await
+            .unwrap(),
+        1
+    );
+    // The day's salt is gone: a new one is made if that day is ever asked for again.
+    assert_eq!(
+        s.polls.day_salt("2026-03-01", &[3; 32]).await.unwrap(),
+        vec![3; 32]
+    );
+    assert_eq!(
+        s.polls.poll(id).await.unwrap().unwrap().total(),
+        2,
+        "counts stay"
+    );
+    // Today's hash still de-duplicates.
+    assert_eq!(
+        s.polls
+            .record_votes(&[anon(id, a, 1, "2026-03-02")])
+            .await
+            .unwrap(),
+        [VoteOutcome::Duplicate]
+    );
+}

@@ -114,4 +114,10 @@ conformance!(
     second_factor_steps_and_recovery_codes_are_single_use,
     the_audit_log_reads_newest_first,
     rate_limit_counters_count_per_key_and_window,
+    polls_round_trip_with_their_options_in_order,
+    one_vote_per_account_and_per_anonymous_voter_per_day,
+    votes_for_closed_polls_or_foreign_options_are_refused,
+    options_are_locked_once_there_are_votes,
+    concurrent_votes_are_counted_exactly,
+    voter_hashes_and_salts_are_forgotten_after_their_day,
 );

@@ -252,6 +252,8 @@ pub enum Permission {
     ManageStaff,
     /// See counts of consent choices.
     ReadConsentStatistics,
+    /// Create, change, open, close and delete polls, and see their results.
+    ManagePolls,
 }
 
 impl Role {
@@ -264,7 +266,10 @@ impl Role {
                     Role::PrivacyOfficer,
                     Permission::ReadAudit | Permission::ReadConsentStatistics
                 )
-                | (Role::Editor, Permission::ReadConsentStatistics)
+                | (
+                    Role::Editor,
+                    Permission::ReadConsentStatistics | Permission::ManagePolls
+                )
         )
     }
 }

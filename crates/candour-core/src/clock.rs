@@ -27,6 +27,10 @@ impl ManualClock {
         ManualClock(std::sync::atomic::AtomicI64::new(t.unix_timestamp()))
     }
 
+    pub fn now_at(&self) -> OffsetDateTime {
+        self.now()
+    }
+
     pub fn now_unix(&self) -> i64 {
         self.0.load(std::sync::atomic::Ordering::SeqCst)
     }

@@ -31,6 +31,7 @@ pub struct Config {
     pub cookies: CookieSettings,
     pub http: HttpSettings,
     pub accounts: AccountSettings,
+    pub polls: PollSettings,
     pub mail: MailSettings,
     /// The topics people can say they are interested in.
     pub topics: Vec<Topic>,
@@ -50,6 +51,7 @@ impl Default for Config {
             cookies: CookieSettings::default(),
             http: HttpSettings::default(),
             accounts: AccountSettings::default(),
+            polls: PollSettings::default(),
             mail: MailSettings::default(),
             topics: Vec::new(),
             scripts: Vec::new(),
@@ -238,6 +240,27 @@ impl AccountSettings {
     }
 }
 
+/// Polls.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct PollSettings {
+    pub enabled: bool,
+    /// How long the `PollTimeout-<poll id>` cookie set on voting lasts, in hours.
+    pub cookie_hours: u32,
+    /// Counts below this (other than zero) are shown as "fewer than N" to the public.
+    pub suppress_below: u64,
+}
+
+impl Default for PollSettings {
+    fn default() -> Self {
+        PollSettings {
+            enabled: true,
+            cookie_hours: 24,
+            suppress_below: 0,
+        }
+    }
+}
+
 /// Outgoing email.
 #[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
@@ -415,6 +438,12 @@ impl Config {
             return Err(invalid(
                 "accounts.absolute_timeout_hours",
                 "must be between 1 and 720".to_owned(),
+            ));
+        }
+        if !(1..=24 * 400).contains(&self.polls.cookie_hours) {
+            return Err(invalid(
+                "polls.cookie_hours",
+                "must be between 1 and 9600".to_owned(),
             ));
         }
         let smtp = &self.mail.smtp_url;

@@ -145,6 +145,8 @@ pub enum CookieId {
     Consent,
     /// Keeps a person signed in (`clientvars` unless configured otherwise).
     Session,
+    /// `PollTimeout-<poll id>`: set on voting, so the poll shows its results instead.
+    PollTimeout,
 }
 
 /// One declared cookie.
@@ -178,6 +180,9 @@ impl CookieDecl {
         self.lifetime.describe()
     }
 }
+
+/// The family of poll cookies, one per poll.
+pub const POLL_COOKIE_PATTERN: &str = "PollTimeout-{poll_id}";
 
 /// The name Candour uses for its consent cookie.
 pub const CONSENT_COOKIE: &str = "candour_consent";
@@ -296,6 +301,23 @@ impl CookieRegistry {
             set_by: "sign-in".to_owned(),
             http_only: true,
         });
+        if config.polls.enabled {
+            decls.push(CookieDecl {
+                name: POLL_COOKIE_PATTERN.to_owned(),
+                id: Some(CookieId::PollTimeout),
+                category: Category::Necessary,
+                purpose: "Set only when you vote in a poll, one for each poll, so the poll shows \
+                          you its results instead of asking you again. It holds no information \
+                          about you."
+                    .to_owned(),
+                lifetime: Lifetime::Seconds {
+                    seconds: u64::from(config.polls.cookie_hours) * 3600,
+                },
+                provider: None,
+                set_by: "polls".to_owned(),
+                http_only: true,
+            });
+        }
         decls.extend(config.cookies.declared.iter().map(|d| CookieDecl {
             name: d.name.clone(),
             id: None,
@@ -359,12 +381,37 @@ impl CookieRegistry {
 
     /// Set a declared cookie to `value`, for its declared lifetime.
     pub fn set(&self, id: CookieId, value: &str) -> Result<SetCookie, CookieError> {
+        self.set_in_family(id, None, value)
+    }
+
+    /// Set one cookie of a declared family (such as `PollTimeout-{poll_id}`): `key` fills the
+    /// pattern and must be a number.
+    pub fn set_member(
+        &self,
+        id: CookieId,
+        key: i64,
+        value: &str,
+    ) -> Result<SetCookie, CookieError> {
+        self.set_in_family(id, Some(key), value)
+    }
+
+    fn set_in_family(
+        &self,
+        id: CookieId,
+        key: Option<i64>,
+        value: &str,
+    ) -> Result<SetCookie, CookieError> {
         let decl = self.decl(id)?;
+        let name = match (decl.name.split_once('{'), key) {
+            (Some((prefix, _)), Some(k)) if k >= 0 => format!("{prefix}{k}"),
+            (None, None) => decl.name.clone(),
+            _ => return Err(CookieError::Undeclared(id)),
+        };
         if !is_valid_cookie_value(value) {
             return Err(CookieError::BadValue(id));
         }
         Ok(SetCookie {
-            name: decl.name.clone(),
+            name,
             value: value.to_owned(),
             max_age: match decl.lifetime {
                 Lifetime::Session => None,
@@ -524,6 +571,30 @@ mod tests {
             CookieRegistry::from_config(&c).policy_version(),
             a.policy_version()
         );
+    }
+
+    #[test]
+    fn poll_cookies_are_set_per_poll_and_only_when_polls_are_on() {
+        let r = CookieRegistry::from_config(&config());
+        let set = r.set_member(CookieId::PollTimeout, 42, "v").unwrap();
+        assert_eq!(
+            set.header_value(),
+            "PollTimeout-42=v; Path=/; SameSite=Lax; Max-Age=86400; HttpOnly"
+        );
+        assert!(r.declaration_for("PollTimeout-42").is_some());
+        assert!(
+            r.set(CookieId::PollTimeout, "v").is_err(),
+            "a family needs its key"
+        );
+        assert!(
+            r.set_member(CookieId::Consent, 1, "v").is_err(),
+            "a single cookie has none"
+        );
+        let mut c = config();
+        c.polls.enabled = false;
+        let r = CookieRegistry::from_config(&c);
+        assert!(r.set_member(CookieId::PollTimeout, 42, "v").is_err());
+        assert!(r.declaration_for("PollTimeout-42").is_none());
     }
 
     #[test]

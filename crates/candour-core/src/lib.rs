@@ -10,6 +10,7 @@ pub mod config;
 pub mod consent;
 pub mod cookies;
 pub mod policy;
+pub mod poll;
 pub mod purposes;
 pub mod session;
 pub mod store;

@@ -52,6 +52,7 @@ impl Retention {
                 1 => "1 year".to_owned(),
                 n => format!("{n} years"),
             },
+            Retention::Days { days: 1 } => "1 day".to_owned(),
             Retention::Days { days } => format!("{days} days"),
         }
     }
@@ -145,6 +146,21 @@ pub fn registry(config: &Config) -> Vec<Purpose> {
             },
         },
     ];
+    if config.polls.enabled {
+        purposes.push(Purpose {
+            id: "polls",
+            name: "Counting votes in polls".to_owned(),
+            description: "To count each person's vote once.".to_owned(),
+            data: "Your vote. If you are signed in, that your account voted in the poll. If not, \
+                   a one-way code made from your internet address and browser with a secret \
+                   that is replaced every day; the code is deleted when its day is over and the \
+                   address itself is never stored. The link between a vote and an account is \
+                   removed when the account is deleted; the counts are kept."
+                .to_owned(),
+            lawful_basis: LawfulBasis::PublicTask,
+            retention: Retention::Days { days: 1 },
+        });
+    }
     if !config.topics.is_empty() {
         purposes.push(Purpose {
             id: PERSONALISATION,

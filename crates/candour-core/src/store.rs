@@ -10,6 +10,7 @@ use time::OffsetDateTime;
 
 use crate::account::{EmailAddress, Phone, Postcode, Role};
 use crate::consent::{Receipt, ReceiptId, Tally};
+use crate::poll::{Poll, PollDraft};
 use crate::session::{LinkPurpose, SecretHash, Session};
 
 /// A storage failure, with its cause kept for the logs.
@@ -68,6 +69,7 @@ pub struct Stores {
     pub links: Arc<dyn LinkStore>,
     pub audit: Arc<dyn AuditStore>,
     pub rate_limits: Arc<dyn RateLimitStore>,
+    pub polls: Arc<dyn PollStore>,
 }
 
 /// A person's profile, as they keep it on their account page.
@@ -218,4 +220,53 @@ pub trait RateLimitStore: Send + Sync {
     async fn count(&self, key: &str, window_start: OffsetDateTime) -> StoreResult<u32>;
     /// Forget windows that started before `cutoff`.
     async fn purge_windows_before(&self, cutoff: OffsetDateTime) -> StoreResult<u64>;
+}
+
+/// One vote, as the group commit hands it to the store.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewVote {
+    pub poll: i64,
+    pub option: i64,
+    /// The signed-in voter, de-duplicated for the whole poll.
+    pub account: Option<i64>,
+    /// For anonymous voters: a keyed hash of (poll, address, browser) under the day's salt.
+    pub voter_hash: Option<[u8; 32]>,
+    /// The day the vote counts in (`YYYY-MM-DD`), for anonymous de-duplication.
+    pub day: String,
+    pub at: OffsetDateTime,
+}
+
+/// What happened to one vote of a batch.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum VoteOutcome {
+    Counted,
+    /// This voter already voted in this poll (today, when anonymous).
+    Duplicate,
+    /// The poll or option does not exist, or the poll was closed by staff meanwhile.
+    Refused,
+}
+
+#[async_trait]
+pub trait PollStore: Send + Sync {
+    async fn create_poll(&self, draft: &PollDraft, now: OffsetDateTime) -> StoreResult<i64>;
+    /// Replace question, options and times. Options can change only while there are no
+    /// votes: `Duplicate("votes")` otherwise, and nothing is changed.
+    async fn update_poll(&self, id: i64, draft: &PollDraft) -> StoreResult<()>;
+    async fn close_poll(&self, id: i64, at: OffsetDateTime) -> StoreResult<()>;
+    async fn reopen_poll(&self, id: i64) -> StoreResult<()>;
+    /// Delete the poll with its options and votes.
+    async fn delete_poll(&self, id: i64) -> StoreResult<()>;
+    async fn poll(&self, id: i64) -> StoreResult<Option<Poll>>;
+    /// Every poll, newest first.
+    async fn polls(&self) -> StoreResult<Vec<Poll>>;
+    /// Record a batch of votes in one transaction; one outcome per vote, in order.
+    async fn record_votes(&self, votes: &[NewVote]) -> StoreResult<Vec<VoteOutcome>>;
+    /// Whether this account has voted in this poll.
+    async fn has_voted(&self, poll: i64, account: i64) -> StoreResult<bool>;
+    /// The salt for anonymous voter hashes on `day`; when there is none yet, `fresh` is
+    /// stored and returned (instances that race agree on the first).
+    async fn day_salt(&self, day: &str, fresh: &[u8]) -> StoreResult<Vec<u8>>;
+    /// Forget the salts and voter hashes of days before `day`: after its day a vote keeps no
+    /// trace of who cast it.
+    async fn forget_voter_hashes_before(&self, day: &str) -> StoreResult<u64>;
 }

@@ -4,6 +4,7 @@
 //! Migrations take PostgreSQL's advisory lock, so instances that start together migrate once.
 
 mod accounts;
+mod polls;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -59,7 +60,8 @@ impl PgStore {
             sessions: me.clone(),
             links: me.clone(),
             audit: me.clone(),
-            rate_limits: me,
+            rate_limits: me.clone(),
+            polls: me,
         }
     }
 

@@ -5,6 +5,7 @@
 //! in WAL mode so readers never wait for the writer.
 
 mod accounts;
+mod polls;
 
 use std::str::FromStr;
 use std::sync::Arc;
@@ -72,7 +73,8 @@ impl SqliteStore {
             sessions: me.clone(),
             links: me.clone(),
             audit: me.clone(),
-            rate_limits: me,
+            rate_limits: me.clone(),
+            polls: me,
         }
     }
 

@@ -40,6 +40,12 @@ pub(crate) struct Section {
 
 const SECTIONS: &[Section] = &[
     Section {
+        href: "/admin/polls",
+        label: "Polls",
+        about: "Create polls, open and close them, and see their results.",
+        permission: Permission::ManagePolls,
+    },
+    Section {
         href: "/admin/consent",
         label: "Cookie choices",
         about: "How many visitors accepted or rejected each kind of optional cookie.",
@@ -59,7 +65,7 @@ const SECTIONS: &[Section] = &[
     },
 ];
 
-fn sections(role: Role) -> Vec<&'static Section> {
+pub(crate) fn sections(role: Role) -> Vec<&'static Section> {
     SECTIONS
         .iter()
         .filter(|s| role.allows(s.permission))

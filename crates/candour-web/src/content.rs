@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 
 use askama::Template;
 use axum::extract::{Path as UrlPath, State};
-use axum::http::{HeaderValue, Method, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use pulldown_cmark::{CowStr, Event, Options, Parser, Tag, TagEnd};
 
@@ -360,6 +360,8 @@ pub fn markdown_to_html(md: &str) -> String {
 struct PageView<'a> {
     frame: Frame,
     page: &'a ContentPage,
+    /// The page's HTML with any embedded polls filled in.
+    body: String,
     /// On the home page, for a signed-in person who chose topics: pages on those topics.
     for_you: Vec<NavLink>,
 }
@@ -374,6 +376,7 @@ struct DefaultHome {
 pub(crate) async fn page(
     State(state): State<AppState>,
     method: Method,
+    headers: HeaderMap,
     frame: Frame,
 ) -> Result<Response, AppError> {
     if method != Method::GET && method != Method::HEAD {
@@ -394,15 +397,56 @@ pub(crate) async fn page(
                 (Some(account), "/") => state.inner.site.pages_on(&account.profile.interests),
                 _ => Vec::new(),
             };
+            let body = embed_polls(&state, &frame, &headers, &page.html).await?;
             Ok(no_store(render(&PageView {
                 frame,
                 page,
+                body,
                 for_you,
             })?))
         }
         None if key == "/" => Ok(no_store(render(&DefaultHome { frame })?)),
         None => Err(AppError::NotFound),
     }
+}
+
+const POLL_OPEN: &str = "<p>[[poll:";
+const POLL_CLOSE: &str = "]]</p>";
+
+/// A paragraph holding only `[[poll:ID]]` becomes that poll, in the state this visitor sees
+/// it (the form, or the results). An unknown poll, or polls switched off, leave nothing.
+async fn embed_polls(
+    state: &AppState,
+    frame: &Frame,
+    headers: &HeaderMap,
+    html: &str,
+) -> Result<String, AppError> {
+    let mut out = String::with_capacity(html.len());
+    let mut rest = html;
+    while let Some(start) = rest.find(POLL_OPEN) {
+        out.push_str(&rest[..start]);
+        let after = &rest[start + POLL_OPEN.len()..];
+        let id = after
+            .find(POLL_CLOSE)
+            .and_then(|end| after[..end].parse::<i64>().ok().map(|id| (id, end)));
+        match id {
+            Some((id, end)) => {
+                if state.inner.config.polls.enabled
+                    && let Some(fragment) =
+                        crate::polls::fragment_html(state, frame, headers, id).await?
+                {
+                    out.push_str(&fragment);
+                }
+                rest = &after[end + POLL_CLOSE.len()..];
+            }
+            None => {
+                out.push_str(POLL_OPEN);
+                rest = after;
+            }
+        }
+    }
+    out.push_str(rest);
+    Ok(out)
 }
 
 /// Pages carry the visitor's banner state and a form token, so no shared cache may keep them.

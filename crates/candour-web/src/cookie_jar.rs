@@ -38,3 +38,20 @@ pub(crate) fn clear(
         .map_err(|e| AppError::Internal(Box::new(e)))?;
     Ok([(header::SET_COOKIE, value)])
 }
+
+/// A response part that sets one cookie of a declared family, such as `PollTimeout-{poll_id}`.
+pub(crate) fn set_member(
+    state: &AppState,
+    id: CookieId,
+    key: i64,
+    value: &str,
+) -> Result<[(HeaderName, HeaderValue); 1], AppError> {
+    let cookie = state
+        .inner
+        .cookies
+        .set_member(id, key, value)
+        .map_err(|e| AppError::Internal(Box::new(e)))?;
+    let value = HeaderValue::from_str(&cookie.header_value())
+        .map_err(|e| AppError::Internal(Box::new(e)))?;
+    Ok([(header::SET_COOKIE, value)])
+}

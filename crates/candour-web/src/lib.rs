@@ -6,6 +6,7 @@
 
 mod accounts;
 mod admin;
+mod admin_polls;
 mod assets;
 mod auth;
 mod consent;
@@ -21,6 +22,7 @@ mod limits;
 pub mod maintenance;
 pub mod passwords;
 mod policy;
+mod polls;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -53,6 +55,8 @@ struct Inner {
     csp: String,
     mailer: candour_mail::Mailer,
     session_policy: SessionPolicy,
+    votes: polls::VoteQueue,
+    day_salt: polls::DaySalt,
 }
 
 /// Secrets the server signs with, loaded from the database so every instance shares them.
@@ -63,6 +67,8 @@ struct Keys {
     limits: Vec<u8>,
     /// Signs the short-lived step between a correct password and a second-factor code.
     second_factor: Vec<u8>,
+    /// Signs the `PollTimeout-<id>` cookies.
+    polls: Vec<u8>,
 }
 
 /// Why the app could not be assembled.
@@ -100,7 +106,9 @@ impl AppState {
             csrf: load_key(&stores, "csrf").await?,
             limits: load_key(&stores, "rate-limits").await?,
             second_factor: load_key(&stores, "second-factor").await?,
+            polls: load_key(&stores, "poll-cookies").await?,
         };
+        let votes = polls::VoteQueue::start(stores.polls.clone());
         let mailer = candour_mail::Mailer::from_settings(&config.mail)?;
         let session_policy = SessionPolicy {
             idle: time::Duration::minutes(i64::from(config.accounts.idle_timeout_minutes)),
@@ -121,6 +129,8 @@ impl AppState {
                 csp,
                 mailer,
                 session_policy,
+                votes,
+                day_salt: polls::DaySalt::default(),
             }),
         })
     }
@@ -183,6 +193,8 @@ pub fn router(state: AppState) -> Router {
         .route("/privacy.json", get(policy::privacy_json))
         .merge(accounts::routes())
         .merge(admin::routes())
+        .merge(polls::routes())
+        .merge(admin_polls::routes())
         .route("/assets/{file}", get(assets::asset))
         .route("/static/{*path}", get(content::static_file))
         .fallback(content::page);

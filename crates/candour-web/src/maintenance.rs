@@ -36,7 +36,11 @@ pub async fn purge_expired(
         .audit
         .purge_audit_before(now - Duration::days(i64::from(purposes::AUDIT_RETENTION_DAYS)))
         .await?;
-    let total = receipts + sessions + links + windows + audit;
+    let voter_hashes = stores
+        .polls
+        .forget_voter_hashes_before(&candour_core::poll::vote_day(now))
+        .await?;
+    let total = receipts + sessions + links + windows + audit + voter_hashes;
     if total > 0 {
         tracing::info!(
             receipts,
@@ -44,6 +48,7 @@ pub async fn purge_expired(
             links,
             windows,
             audit,
+            voter_hashes,
             "Deleted records past their retention period."
         );
     }

@@ -16,7 +16,15 @@ async fn privacy_json_matches_the_running_registry() {
         .flat_map(|c| c["cookies"].as_array().unwrap())
         .map(|c| c["name"].as_str().unwrap())
         .collect();
-    assert_eq!(names, ["candour_consent", "clientvars", "site_stats"]);
+    assert_eq!(
+        names,
+        [
+            "candour_consent",
+            "clientvars",
+            "PollTimeout-{poll_id}",
+            "site_stats"
+        ]
+    );
     assert_eq!(json["organisation"]["name"], "Testshire Police");
     assert_eq!(json["consent_mode"], "opt-in");
     assert_eq!(json["honours_global_privacy_control"], true);

@@ -10,7 +10,8 @@ use candour_core::Clock;
 use candour_core::account::{EmailAddress, Role};
 use candour_core::config::{Config, DeclaredCookie, GatedScript, Organisation, Topic};
 use candour_core::cookies::Category;
-use candour_core::store::{NewAccount, Stores};
+use candour_core::poll::{PollDraft, ResultsShown};
+use candour_core::store::{NewAccount, NewVote, Stores};
 
 /// The demo's content, compiled in so the binary needs no files beside it.
 const CONTENT: &[(&str, &str)] = &[
@@ -153,6 +154,54 @@ impl DemoSite {
                 created_at: clock.now(),
             })
             .await?;
+        let now = clock.now();
+        let open = PollDraft::parse(
+            "What should our neighbourhood teams focus on this summer?",
+            &[
+                "Speeding on village roads",
+                "Farm and machinery theft",
+                "Anti-social behaviour in town centres",
+                "Online scams",
+            ],
+            None,
+            None,
+            ResultsShown::AfterVoting,
+        )
+        .map_err(|e| anyhow::anyhow!("demo poll: {e:?}"))?;
+        stores.polls.create_poll(&open, now).await?;
+        let closed = PollDraft::parse(
+            "Did you find our winter road safety advice useful?",
+            &["Yes", "Somewhat", "No"],
+            Some(now - time::Duration::days(30)),
+            Some(now - time::Duration::days(1)),
+            ResultsShown::AfterClose,
+        )
+        .map_err(|e| anyhow::anyhow!("demo poll: {e:?}"))?;
+        let id = stores
+            .polls
+            .create_poll(&closed, now - time::Duration::days(31))
+            .await?;
+        if let Some(poll) = stores.polls.poll(id).await? {
+            // Some votes from past days, so the closed poll has results to show.
+            let votes: Vec<NewVote> = poll
+                .options
+                .iter()
+                .zip([23u8, 9, 4])
+                .flat_map(|(option, n)| {
+                    (0..n).map(move |i: u8| NewVote {
+                        poll: id,
+                        option: option.id,
+                        account: None,
+                        voter_hash: None,
+                        day: candour_core::poll::vote_day(
+                            now - time::Duration::days(10 + i64::from(i)),
+                        ),
+                        at: now - time::Duration::days(10),
+                    })
+                })
+                .collect();
+            stores.polls.record_votes(&votes).await?;
+        }
         Ok(true)
     }
 

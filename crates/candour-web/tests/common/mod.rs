@@ -40,6 +40,11 @@ pub fn site_config(dir: &std::path::Path) -> Config {
     )
     .unwrap();
     std::fs::write(content.join("static/stats.js"), "/* counts visits */\n").unwrap();
+    std::fs::write(
+        content.join("vote.md"),
+        "# Have your say\n\n[[poll:1]]\n\n[[poll:999]]\n\nThank you.\n",
+    )
+    .unwrap();
     let mut config = Config {
         content_dir: Some(content),
         ..Config::default()
@@ -304,5 +309,28 @@ impl TestApp {
             .await;
         assert_eq!(res.status(), 303, "{}", res.text().await.unwrap());
         cookie_pair(&res, "clientvars").expect("a session cookie")
+    }
+}
+
+pub const PASSWORD: &str = "lantern orbit cabbage";
+
+impl TestApp {
+    /// A signed-in account with a staff role; returns the session cookie pair.
+    pub async fn staff(&self, email: &str, role: candour_core::account::Role) -> String {
+        self.register_verified(email, PASSWORD).await;
+        let cookie = self.sign_in(email, PASSWORD).await;
+        let a = self
+            .stores
+            .accounts
+            .account_by_email(&candour_core::account::EmailAddress::parse(email).unwrap())
+            .await
+            .unwrap()
+            .unwrap();
+        self.stores
+            .accounts
+            .set_role(a.id, Some(role))
+            .await
+            .unwrap();
+        cookie
     }
 }

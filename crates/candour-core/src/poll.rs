@@ -1,0 +1,322 @@
+//! Polls: a question, its options, when it is open, who sees the results, and the rules that
+//! make one vote per person.
+
+use serde::Serialize;
+use time::{Duration, OffsetDateTime, Time};
+
+use crate::account::{Invalid, plain_text};
+
+pub const MIN_OPTIONS: usize = 2;
+pub const MAX_OPTIONS: usize = 20;
+pub const MAX_QUESTION_CHARS: usize = 300;
+pub const MAX_OPTION_CHARS: usize = 200;
+
+/// Who may see the results, and when.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ResultsShown {
+    /// To anyone who has voted, and to everyone once the poll closes.
+    AfterVoting,
+    /// To everyone once the poll closes.
+    AfterClose,
+    /// Only in the admin console.
+    StaffOnly,
+}
+
+impl ResultsShown {
+    pub const ALL: [ResultsShown; 3] = [
+        ResultsShown::AfterVoting,
+        ResultsShown::AfterClose,
+        ResultsShown::StaffOnly,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ResultsShown::AfterVoting => "after-voting",
+            ResultsShown::AfterClose => "after-close",
+            ResultsShown::StaffOnly => "staff-only",
+        }
+    }
+
+    pub fn label(self) -> &'static str {
+        match self {
+            ResultsShown::AfterVoting => {
+                "To people who have voted, and to everyone after it closes"
+            }
+            ResultsShown::AfterClose => "To everyone after it closes",
+            ResultsShown::StaffOnly => "To staff only",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<ResultsShown> {
+        ResultsShown::ALL.into_iter().find(|r| r.as_str() == s)
+    }
+}
+
+/// A poll as staff define it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PollDraft {
+    pub question: String,
+    pub options: Vec<String>,
+    pub opens_at: Option<OffsetDateTime>,
+    pub closes_at: Option<OffsetDateTime>,
+    pub results: ResultsShown,
+}
+
+impl PollDraft {
+    /// Check what staff typed; errors name the field (`question`, `options`, `closes_at`).
+    pub fn parse(
+        question: &str,
+        options: &[&str],
+        opens_at: Option<OffsetDateTime>,
+        closes_at: Option<OffsetDateTime>,
+        results: ResultsShown,
+    ) -> Result<PollDraft, Vec<(&'static str, Invalid)>> {
+        let mut errors = Vec::new();
+        let question = match plain_text(question, MAX_QUESTION_CHARS, "The question") {
+            Ok(q) if q.is_empty() => {
+                errors.push(("question", Invalid("Enter the question".to_owned())));
+                q
+            }
+            Ok(q) => q,
+            Err(e) => {
+                errors.push(("question", e));
+                String::new()
+            }
+        };
+        let mut cleaned = Vec::new();
+        for o in options {
+            match plain_text(o, MAX_OPTION_CHARS, "Each option") {
+                Ok(o) if o.is_empty() => {}
+                Ok(o) => cleaned.push(o),
+                Err(e) => errors.push(("options", e)),
+            }
+        }
+        if !(MIN_OPTIONS..=MAX_OPTIONS).contains(&cleaned.len()) {
+            errors.push((
+                "options",
+                Invalid(format!(
+                    "Give between {MIN_OPTIONS} and {MAX_OPTIONS} options, one per line"
+                )),
+            ));
+        }
+        let mut seen = cleaned.clone();
+        seen.sort_by_key(|o| o.to_lowercase());
+        seen.dedup_by_key(|o| o.to_lowercase());
+        if seen.len() != cleaned.len() {
+            errors.push((
+                "options",
+                Invalid("Each option must be different".to_owned()),
+            ));
+        }
+        if let (Some(o), Some(c)) = (opens_at, closes_at)
+            && c <= o
+        {
+            errors.push((
+                "closes_at",
+                Invalid("The closing time must be after the opening time".to_owned()),
+            ));
+        }
+        if errors.is_empty() {
+            Ok(PollDraft {
+                question,
+                options: cleaned,
+                opens_at,
+                closes_at,
+                results,
+            })
+        } else {
+            Err(errors)
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PollOption {
+    pub id: i64,
+    pub label: String,
+    pub votes: u64,
+}
+
+/// A stored poll with its options and counts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Poll {
+    pub id: i64,
+    pub question: String,
+    pub options: Vec<PollOption>,
+    pub opens_at: Option<OffsetDateTime>,
+    pub closes_at: Option<OffsetDateTime>,
+    /// Set when staff close the poll by hand.
+    pub closed_at: Option<OffsetDateTime>,
+    pub results: ResultsShown,
+    pub created_at: OffsetDateTime,
+}
+
+/// Where a poll stands at a moment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Phase {
+    NotYetOpen,
+    Open,
+    Closed,
+}
+
+impl Poll {
+    pub fn phase(&self, now: OffsetDateTime) -> Phase {
+        let closed =
+            self.closed_at.is_some_and(|c| c <= now) || self.closes_at.is_some_and(|c| c <= now);
+        if closed {
+            Phase::Closed
+        } else if self.opens_at.is_some_and(|o| o > now) {
+            Phase::NotYetOpen
+        } else {
+            Phase::Open
+        }
+    }
+
+    pub fn total(&self) -> u64 {
+        self.options.iter().map(|o| o.votes).sum()
+    }
+
+    pub fn has_votes(&self) -> bool {
+        self.total() > 0
+    }
+
+    /// Whether a visitor (not staff) may see the counts now.
+    pub fn results_visible(&self, now: OffsetDateTime, has_voted: bool) -> bool {
+        match self.results {
+            ResultsShown::StaffOnly => false,
+            ResultsShown::AfterClose => self.phase(now) == Phase::Closed,
+            ResultsShown::AfterVoting => has_voted || self.phase(now) == Phase::Closed,
+        }
+    }
+
+    pub fn option(&self, id: i64) -> Option<&PollOption> {
+        self.options.iter().find(|o| o.id == id)
+    }
+}
+
+/// The day a vote counts in: anonymous votes are de-duplicated per poll per day, under a
+/// salt that is replaced each day, so yesterday's hashes cannot be linked to today's.
+pub fn vote_day(now: OffsetDateTime) -> String {
+    let d = now.date();
+    format!("{:04}-{:02}-{:02}", d.year(), u8::from(d.month()), d.day())
+}
+
+/// When the current de-duplication day ends (midnight UTC).
+pub fn next_day_starts(now: OffsetDateTime) -> OffsetDateTime {
+    (now + Duration::days(1)).replace_time(Time::MIDNIGHT)
+}
+
+/// Counts shown to the public: a count below `threshold` (but above zero) is hidden, so
+/// small numbers cannot single anyone out.
+pub fn shown_count(votes: u64, threshold: u64) -> Option<u64> {
+    (votes == 0 || votes >= threshold).then_some(votes)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use time::macros::datetime;
+
+    fn poll() -> Poll {
+        Poll {
+            id: 1,
+            question: "Q".into(),
+            options: vec![
+                PollOption {
+                    id: 1,
+                    label: "A".into(),
+                    votes: 3,
+                },
+                PollOption {
+                    id: 2,
+                    label: "B".into(),
+                    votes: 1,
+                },
+            ],
+            opens_at: Some(datetime!(2026-06-01 9:00 UTC)),
+            closes_at: Some(datetime!(2026-06-08 9:00 UTC)),
+            closed_at: None,
+            results: ResultsShown::AfterVoting,
+            created_at: datetime!(2026-05-01 9:00 UTC),
+        }
+    }
+
+    #[test]
+    fn drafts_need_a_question_and_two_to_twenty_distinct_options() {
+        let ok = PollDraft::parse(
+            "Which day?",
+            &["Mon", "", "Tue"],
+            None,
+            None,
+            ResultsShown::AfterVoting,
+        )
+        .unwrap();
+        assert_eq!(ok.options, ["Mon", "Tue"]);
+        let errs =
+            PollDraft::parse("", &["Only"], None, None, ResultsShown::AfterVoting).unwrap_err();
+        let fields: Vec<_> = errs.iter().map(|e| e.0).collect();
+        assert_eq!(fields, ["question", "options"]);
+        assert!(PollDraft::parse("Q", &["a", "A"], None, None, ResultsShown::AfterVoting).is_err());
+        let many: Vec<String> = (0..21).map(|i| i.to_string()).collect();
+        let many: Vec<&str> = many.iter().map(String::as_str).collect();
+        assert!(PollDraft::parse("Q", &many, None, None, ResultsShown::AfterVoting).is_err());
+        assert!(
+            PollDraft::parse(
+                "Q\u{202E}",
+                &["a", "b"],
+                None,
+                None,
+                ResultsShown::AfterVoting
+            )
+            .is_err()
+        );
+        let t = datetime!(2026-01-01 0:00 UTC);
+        let errs = PollDraft::parse(
+            "Q",
+            &["a", "b"],
+            Some(t),
+            Some(t),
+            ResultsShown::AfterVoting,
+        )
+        .unwrap_err();
+        assert_eq!(errs[0].0, "closes_at");
+    }
+
+    #[test]
+    fn phases_follow_the_times_and_a_manual_close() {
+        let mut p = poll();
+        assert_eq!(p.phase(datetime!(2026-06-01 8:59 UTC)), Phase::NotYetOpen);
+        assert_eq!(p.phase(datetime!(2026-06-01 9:00 UTC)), Phase::Open);
+        assert_eq!(p.phase(datetime!(2026-06-08 9:00 UTC)), Phase::Closed);
+        p.closed_at = Some(datetime!(2026-06-02 9:00 UTC));
+        assert_eq!(p.phase(datetime!(2026-06-03 9:00 UTC)), Phase::Closed);
+    }
+
+    #[test]
+    fn results_are_shown_as_configured() {
+        let mut p = poll();
+        let open = datetime!(2026-06-02 9:00 UTC);
+        let closed = datetime!(2026-06-09 9:00 UTC);
+        assert!(!p.results_visible(open, false));
+        assert!(p.results_visible(open, true));
+        assert!(p.results_visible(closed, false));
+        p.results = ResultsShown::AfterClose;
+        assert!(!p.results_visible(open, true));
+        assert!(p.results_visible(closed, false));
+        p.results = ResultsShown::StaffOnly;
+        assert!(!p.results_visible(closed, true));
+    }
+
+    #[test]
+    fn days_and_thresholds() {
+        assert_eq!(vote_day(datetime!(2026-06-02 23:59 UTC)), "2026-06-02");
+        assert_eq!(
+            next_day_starts(datetime!(2026-06-02 13:10 UTC)),
+            datetime!(2026-06-03 0:00 UTC)
+        );
+        assert_eq!(shown_count(0, 5), Some(0));
+        assert_eq!(shown_count(4, 5), None);
+        assert_eq!(shown_count(5, 5), Some(5));
+    }
+}

@@ -1,0 +1,276 @@
+//! Polls and votes on PostgreSQL. Votes arrive in batches from the group commit: one transaction
+//! per batch, so one fsync covers many votes.
+
+use std::collections::BTreeMap;
+
+use async_trait::async_trait;
+use candour_core::poll::{Poll, PollDraft, PollOption, ResultsShown};
+use candour_core::store::{NewVote, PollStore, StoreError, StoreResult, VoteOutcome};
+use sqlx::Row;
+use sqlx::postgres::PgRow;
+use time::OffsetDateTime;
+
+use crate::{PgStore, db};
+
+fn poll_from_row(row: &PgRow, options: Vec<PollOption>) -> StoreResult<Poll> {
+    let results: String = row.try_get("results").map_err(db)?;
+    Ok(Poll {
+        id: row.try_get("id").map_err(db)?,
+        question: row.try_get("question").map_err(db)?,
+        options,
+        opens_at: row.try_get("opens_at").map_err(db)?,
+        closes_at: row.try_get("closes_at").map_err(db)?,
+        closed_at: row.try_get("closed_at").map_err(db)?,
+        results: ResultsShown::parse(&results)
+            .ok_or_else(|| StoreError::Corrupt("polls.results".to_owned()))?,
+        created_at: row.try_get("created_at").map_err(db)?,
+    })
+}
+
+impl PgStore {
+    async fn options_of(&self, poll: i64) -> StoreResult<Vec<PollOption>> {
+        let rows = sqlx::query(
+            "SELECT id, label, votes FROM poll_options WHERE poll_id = $1 ORDER BY position",
+        )
+        .bind(poll)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db)?;
+        rows.iter()
+            .map(|r| {
+                let votes: i64 = r.try_get("votes").map_err(db)?;
+                Ok(PollOption {
+                    id: r.try_get("id").map_err(db)?,
+                    label: r.try_get("label").map_err(db)?,
+                    votes: u64::try_from(votes).unwrap_or(0),
+                })
+            })
+            .collect()
+    }
+}
+
+#[async_trait]
+impl PollStore for PgStore {
+    async fn create_poll(&self, d: &PollDraft, now: OffsetDateTime) -> StoreResult<i64> {
+        let mut tx = self.pool.begin().await.map_err(db)?;
+        let id: i64 = sqlx::query_scalar(
+            "INSERT INTO polls (question, opens_at, closes_at, results, created_at)
+             VALUES ($1, $2, $3, $4, $5) RETURNING id",
+        )
+        .bind(&d.question)
+        .bind(d.opens_at)
+        .bind(d.closes_at)
+        .bind(d.results.as_str())
+        .bind(now)
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(db)?;
+        for (i, label) in d.options.iter().enumerate() {
+            sqlx::query("INSERT INTO poll_options (poll_id, position, label) VALUES ($1, $2, $3)")
+                .bind(id)
+                .bind(i as i32)
+                .bind(label)
+                .execute(&mut *tx)
+                .await
+                .map_err(db)?;
+        }
+        tx.commit().await.map_err(db)?;
+        Ok(id)
+    }
+
+    async fn update_poll(&self, id: i64, d: &PollDraft) -> StoreResult<()> {
+        let mut tx = self.pool.begin().await.map_err(db)?;
+        let current: Vec<String> = sqlx::query_scalar(
+            "SELECT label FROM poll_options WHERE poll_id = $1 ORDER BY position",
+        )
+        .bind(id)
+        .fetch_all(&mut *tx)
+        .await
+        .map_err(db)?;
+        if current != d.options {
+            let votes: i64 =
+                sqlx::query_scalar("SELECT count(*) FROM poll_votes WHERE poll_id = $1")
+                    .bind(id)
+                    .fetch_one(&mut *tx)
+                    .await
+                    .map_err(db)?;
+            if votes > 0 {
+                return Err(StoreError::Duplicate("votes"));
+            }
+            sqlx::query("DELETE FROM poll_options WHERE poll_id = $1")
+                .bind(id)
+                .execute(&mut *tx)
+                .await
+                .map_err(db)?;
+            for (i, label) in d.options.iter().enumerate() {
+                sqlx::query(
+                    "INSERT INTO poll_options (poll_id, position, label) VALUES ($1, $2, $3)",
+                )
+                .bind(id)
+                .bind(i as i32)
+                .bind(label)
+                .execute(&mut *tx)
+                .await
+                .map_err(db)?;
+            }
+        }
+        sqlx::query("UPDATE polls SET question = $1, opens_at = $2, closes_at = $3, results = $4 WHERE id = $5")
+            .bind(&d.question)
+            .bind(d.opens_at)
+            .bind(d.closes_at)
+            .bind(d.results.as_str())
+            .bind(id)
+            .execute(&mut *tx)
+            .await
+            .map_err(db)?;
+        tx.commit().await.map_err(db)
+    }
+
+    async fn close_poll(&self, id: i64, at: OffsetDateTime) -> StoreResult<()> {
+        sqlx::query("UPDATE polls SET closed_at = $1 WHERE id = $2 AND closed_at IS NULL")
+            .bind(at)
+            .bind(id)
+            .execute(&self.pool)
+            .await
+            .map_err(db)?;
+        Ok(())
+    }
+
+    async fn reopen_poll(&self, id: i64) -> StoreResult<()> {
+        sqlx::query("UPDATE polls SET closed_at = NULL WHERE id = $1")
+            .bind(id)
+            .execute(&self.pool)
+            .await
+            .map_err(db)?;
+        Ok(())
+    }
+
+    async fn delete_poll(&self, id: i64) -> StoreResult<()> {
+        sqlx::query("DELETE FROM polls WHERE id = $1")
+            .bind(id)
+            .execute(&self.pool)
+            .await
+            .map_err(db)?;
+        Ok(())
+    }
+
+    async fn poll(&self, id: i64) -> StoreResult<Option<Poll>> {
+        let row = sqlx::query("SELECT * FROM polls WHERE id = $1")
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(db)?;
+        match row {
+            Some(r) => Ok(Some(poll_from_row(&r, self.options_of(id).await?)?)),
+            None => Ok(None),
+        }
+    }
+
+    async fn polls(&self) -> StoreResult<Vec<Poll>> {
+        let rows = sqlx::query("SELECT * FROM polls ORDER BY created_at DESC, id DESC")
+            .fetch_all(&self.pool)
+            .await
+            .map_err(db)?;
+        let mut out = Vec::with_capacity(rows.len());
+        for r in &rows {
+            let id: i64 = r.try_get("id").map_err(db)?;
+            out.push(poll_from_row(r, self.options_of(id).await?)?);
+        }
+        Ok(out)
+    }
+
+    async fn record_votes(&self, votes: &[NewVote]) -> StoreResult<Vec<VoteOutcome>> {
+        let mut tx = self.pool.begin().await.map_err(db)?;
+        let mut outcomes = Vec::with_capacity(votes.len());
+        let mut counted: BTreeMap<i64, i64> = BTreeMap::new();
+        for v in votes {
+            let open: Option<i32> = sqlx::query_scalar(
+                "SELECT 1 FROM poll_options o JOIN polls p ON p.id = o.poll_id
+                 WHERE o.id = $1 AND o.poll_id = $2 AND p.closed_at IS NULL",
+            )
+            .bind(v.option)
+            .bind(v.poll)
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(db)?;
+            if open.is_none() {
+                outcomes.push(VoteOutcome::Refused);
+                continue;
+            }
+            let done = sqlx::query(
+                "INSERT INTO poll_votes (poll_id, option_id, account_id, voter_hash, day, created_at)
+                 VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING",
+            )
+            .bind(v.poll)
+            .bind(v.option)
+            .bind(v.account)
+            .bind(v.voter_hash.as_ref().map(|h| &h[..]))
+            .bind(&v.day)
+            .bind(v.at)
+            .execute(&mut *tx)
+            .await
+            .map_err(db)?;
+            if done.rows_affected() == 1 {
+                *counted.entry(v.option).or_default() += 1;
+                outcomes.push(VoteOutcome::Counted);
+            } else {
+                outcomes.push(VoteOutcome::Duplicate);
+            }
+        }
+        for (option, n) in counted {
+            sqlx::query("UPDATE poll_options SET votes = poll_options.votes + $1 WHERE id = $2")
+                .bind(n)
+                .bind(option)
+                .execute(&mut *tx)
+                .await
+                .map_err(db)?;
+        }
+        tx.commit().await.map_err(db)?;
+        Ok(outcomes)
+    }
+
+    async fn has_voted(&self, poll: i64, account: i64) -> StoreResult<bool> {
+        let found: Option<i32> =
+            sqlx::query_scalar("SELECT 1 FROM poll_votes WHERE poll_id = $1 AND account_id = $2")
+                .bind(poll)
+                .bind(account)
+                .fetch_optional(&self.pool)
+                .await
+                .map_err(db)?;
+        Ok(found.is_some())
+    }
+
+    async fn day_salt(&self, day: &str, fresh: &[u8]) -> StoreResult<Vec<u8>> {
+        sqlx::query(
+            "INSERT INTO poll_salts (day, salt) VALUES ($1, $2) ON CONFLICT (day) DO NOTHING",
+        )
+        .bind(day)
+        .bind(fresh)
+        .execute(&self.pool)
+        .await
+        .map_err(db)?;
+        sqlx::query_scalar("SELECT salt FROM poll_salts WHERE day = $1")
+            .bind(day)
+            .fetch_one(&self.pool)
+            .await
+            .map_err(db)
+    }
+
+    async fn forget_voter_hashes_before(&self, day: &str) -> StoreResult<u64> {
+        let mut tx = self.pool.begin().await.map_err(db)?;
+        let done = sqlx::query(
+            "UPDATE poll_votes SET voter_hash = NULL WHERE day < $1 AND voter_hash IS NOT NULL",
+        )
+        .bind(day)
+        .execute(&mut *tx)
+        .await
+        .map_err(db)?;
+        sqlx::query("DELETE FROM poll_salts WHERE day < $1")
+            .bind(day)
+            .execute(&mut *tx)
+            .await
+            .map_err(db)?;
+        tx.commit().await.map_err(db)?;
+        Ok(done.rows_affected())
+    }
+}

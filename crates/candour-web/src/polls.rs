@@ -1,0 +1,538 @@
+//! Polls for the public: the list, a poll's page, the fragment that content pages embed, and
+//! voting, with one vote per person (the `PollTimeout-<id>` cookie for the browser, and the
+//! server's own de-duplication, which a cleared cookie does not get round).
+//!
+//! Votes are written through a group commit: requests that arrive while a batch is being
+//! written wait for the next batch, which is one transaction, and each request is answered
+//! only once its vote is durable.
+
+use std::net::SocketAddr;
+use std::time::Duration as StdDuration;
+
+use askama::Template;
+use axum::Form;
+use axum::Router;
+use axum::extract::{ConnectInfo, Path, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use candour_core::cookies::{CookieId, read_cookie};
+use candour_core::poll::{self, Phase, Poll};
+use candour_core::store::{NewVote, PollStore, StoreError, VoteOutcome};
+use hmac::{Hmac, Mac};
+use serde::Deserialize;
+use sha2::Sha256;
+use std::sync::Arc;
+use tokio::sync::{RwLock, mpsc, oneshot};
+
+use crate::auth::Visitor;
+use crate::content::no_store;
+use crate::error::{AppError, FieldError};
+use crate::frame::{Frame, render};
+use crate::{AppState, cookie_jar, limits};
+
+pub(crate) fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/polls", get(list))
+        .route("/polls/{id}", get(show))
+        .route("/polls/{id}/embed", get(embed))
+        .route("/polls/{id}/vote", post(vote))
+}
+
+// ---------- group commit ----------
+
+/// The most votes written in one transaction.
+const MAX_BATCH: usize = 512;
+
+type Reply = oneshot::Sender<Result<VoteOutcome, String>>;
+
+/// The queue in front of the vote store.
+pub(crate) struct VoteQueue {
+    tx: mpsc::Sender<(NewVote, Reply)>,
+}
+
+impl VoteQueue {
+    pub fn start(store: Arc<dyn PollStore>) -> VoteQueue {
+        let (tx, rx) = mpsc::channel(8 * MAX_BATCH);
+        tokio::spawn(write_batches(store, rx));
+        VoteQueue { tx }
+    }
+
+    /// Queue a vote and wait until it is written (or refused).
+    pub async fn submit(&self, vote: NewVote) -> Result<VoteOutcome, AppError> {
+        let (reply, answer) = oneshot::channel();
+        self.tx
+            .send((vote, reply))
+            .await
+            .map_err(|_| AppError::Internal("the vote writer has stopped".into()))?;
+        match answer.await {
+            Ok(Ok(outcome)) => Ok(outcome),
+            Ok(Err(e)) => Err(AppError::Unavailable(StoreError::Unavailable(e.into()))),
+            Err(_) => Err(AppError::Internal("the vote writer dropped a vote".into())),
+        }
+    }
+}
+
+async fn write_batches(store: Arc<dyn PollStore>, mut rx: mpsc::Receiver<(NewVote, Reply)>) {
+    let mut batch = Vec::with_capacity(MAX_BATCH);
+    // Wait for one vote, then take whatever else has arrived meanwhile: under load a batch
+    // fills while the previous one is being written; when idle, a vote goes alone at once.
+    while rx.recv_many(&mut batch, MAX_BATCH).await > 0 {
+        let (votes, replies): (Vec<NewVote>, Vec<Reply>) = batch.drain(..).unzip();
+        let mut result = store.record_votes(&votes).await;
+        if result.is_err() {
+            // One retry covers a transient failure (a deadlock between instances, a dropped
+            // connection); nothing was written by the failed attempt.
+            tokio::time::sleep(StdDuration::from_millis(20)).await;
+            result = store.record_votes(&votes).await;
+        }
+        match result {
+            Ok(outcomes) => {
+                for (reply, outcome) in replies.into_iter().zip(outcomes) {
+                    let _ = reply.send(Ok(outcome));
+                }
+            }
+            Err(e) => {
+                tracing::error!(error = %e, votes = votes.len(), "Could not write a batch of votes.");
+                for reply in replies {
+                    let _ = reply.send(Err(e.to_string()));
+                }
+            }
+        }
+    }
+}
+
+/// The salt of the day for anonymous voter hashes, cached for the day.
+#[derive(Default)]
+pub(crate) struct DaySalt(RwLock<Option<(String, Vec<u8>)>>);
+
+impl DaySalt {
+    async fn get(&self, store: &dyn PollStore, day: &str) -> Result<Vec<u8>, AppError> {
+        if let Some((d, salt)) = self.0.read().await.as_ref()
+            && d == day
+        {
+            return Ok(salt.clone());
+        }
+        let fresh: [u8; 32] = rand::random();
+        let salt = store.day_salt(day, &fresh).await?;
+        *self.0.write().await = Some((day.to_owned(), salt.clone()));
+        Ok(salt)
+    }
+}
+
+// ---------- the poll cookie ----------
+
+fn cookie_name(id: i64) -> String {
+    format!("PollTimeout-{id}")
+}
+
+/// `<expiry>.<mac>`: says this browser voted in poll `id` until `expiry`.
+fn voted_token(state: &AppState, id: i64, expires: i64) -> String {
+    let mac = Hmac::<Sha256>::new_from_slice(&state.inner.keys.polls).map(|mut m| {
+        m.update(&id.to_be_bytes());
+        m.update(&expires.to_be_bytes());
+        hex::encode(&m.finalize().into_bytes()[..16])
+    });
+    format!("{expires}.{}", mac.unwrap_or_default())
+}
+
+/// Whether the browser holds a valid, unexpired cookie for poll `id`. A forged or tampered
+/// one is ignored: the server's own record still decides.
+fn cookie_says_voted(state: &AppState, headers: &HeaderMap, id: i64) -> bool {
+    let name = cookie_name(id);
+    let Some(value) = headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|h| h.to_str().ok())
+        .find_map(|h| read_cookie(h, &name))
+    else {
+        return false;
+    };
+    let Some(expires) = value.split('.').next().and_then(|e| e.parse::<i64>().ok()) else {
+        return false;
+    };
+    voted_token(state, id, expires) == value && expires > state.now().unix_timestamp()
+}
+
+// ---------- views ----------
+
+pub(crate) struct Bar {
+    pub label: String,
+    /// The count as shown: `None` when below the threshold.
+    pub count: Option<u64>,
+    pub percent: u64,
+}
+
+/// What the fragment shows: the form, the results, or a notice.
+pub(crate) struct PollView {
+    pub poll: Poll,
+    phase: Phase,
+    can_vote: bool,
+    results: Option<Vec<Bar>>,
+    total: u64,
+    threshold: u64,
+    notice: Option<String>,
+    csrf: String,
+    return_to: String,
+    error: Option<String>,
+}
+
+impl PollView {
+    fn is_open(&self) -> bool {
+        self.phase == Phase::Open
+    }
+    fn not_yet_open(&self) -> bool {
+        self.phase == Phase::NotYetOpen
+    }
+}
+
+#[derive(Template)]
+#[template(path = "polls/fragment.html")]
+pub(crate) struct Fragment<'a> {
+    pub view: &'a PollView,
+}
+
+async fn view_for(
+    state: &AppState,
+    visitor: &Visitor,
+    headers: &HeaderMap,
+    poll: Poll,
+    csrf: String,
+    return_to: String,
+) -> Result<PollView, AppError> {
+    let now = state.now();
+    let voted = cookie_says_voted(state, headers, poll.id)
+        || match &visitor.account {
+            Some(a) => state.stores().polls.has_voted(poll.id, a.id).await?,
+            None => false,
+        };
+    let phase = poll.phase(now);
+    let threshold = state.inner.config.polls.suppress_below;
+    let total = poll.total();
+    let results = poll
+        .results_visible(now, voted)
+        .then(|| bars(&poll, threshold));
+    let notice = match (phase, voted) {
+        (Phase::NotYetOpen, _) => poll
+            .opens_at
+            .map(|t| format!("Voting opens on {} at {} UTC.", t.date(), t.time())),
+        (Phase::Closed, _) => Some("This poll has closed.".to_owned()),
+        (Phase::Open, true) => Some("Thank you: your vote has been counted.".to_owned()),
+        (Phase::Open, false) => None,
+    };
+    Ok(PollView {
+        can_vote: phase == Phase::Open && !voted,
+        phase,
+        results,
+        total,
+        threshold,
+        notice,
+        csrf,
+        return_to,
+        error: None,
+        poll,
+    })
+}
+
+/// The fragment's HTML for embedding in a content page.
+pub(crate) async fn fragment_html(
+    state: &AppState,
+    frame: &Frame,
+    headers: &HeaderMap,
+    id: i64,
+) -> Result<Option<String>, AppError> {
+    let Some(poll) = state.stores().polls.poll(id).await? else {
+        return Ok(None);
+    };
+    let view = view_for(
+        state,
+        &frame.visitor,
+        headers,
+        poll,
+        frame.csrf.clone(),
+        frame.path.clone(),
+    )
+    .await?;
+    Ok(Some(Fragment { view: &view }.render()?))
+}
+
+#[derive(Template)]
+#[template(path = "polls/list.html")]
+struct ListPage {
+    frame: Frame,
+    open: Vec<Poll>,
+}
+
+async fn list(State(state): State<AppState>, frame: Frame) -> Result<Response, AppError> {
+    if !state.inner.config.polls.enabled {
+        return Err(AppError::NotFound);
+    }
+    let now = state.now();
+    let open = state
+        .stores()
+        .polls
+        .polls()
+        .await?
+        .into_iter()
+        .filter(|p| p.phase(now) == Phase::Open)
+        .collect();
+    Ok(no_store(render(&ListPage { frame, open })?))
+}
+
+#[derive(Template)]
+#[template(path = "polls/show.html")]
+struct ShowPage<'a> {
+    frame: Frame,
+    view: &'a PollView,
+}
+
+async fn load(state: &AppState, id: &str) -> Result<Poll, AppError> {
+    if !state.inner.config.polls.enabled {
+        return Err(AppError::NotFound);
+    }
+    let id: i64 = id.parse().map_err(|_| AppError::NotFound)?;
+    state
+        .stores()
+        .polls
+        .poll(id)
+        .await?
+        .ok_or(AppError::NotFound)
+}
+
+async fn show(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    frame: Frame,
+    Path(id): Path<String>,
+) -> Result<Response, AppError> {
+    let poll = load(&state, &id).await?;
+    let view = view_for(
+        &state,
+        &frame.visitor,
+        &headers,
+        poll,
+        frame.csrf.clone(),
+        frame.path.clone(),
+    )
+    .await?;
+    Ok(no_store(render(&ShowPage { frame, view: &view })?))
+}
+
+/// The bare fragment, for pages that include it.
+async fn embed(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    frame: Frame,
+    Path(id): Path<String>,
+) -> Result<Response, AppError> {
+    let poll = load(&state, &id).await?;
+    let return_to = format!("/polls/{}", poll.id);
+    let view = view_for(
+        &state,
+        &frame.visitor,
+        &headers,
+        poll,
+        frame.csrf.clone(),
+        return_to,
+    )
+    .await?;
+    Ok(no_store(Html(Fragment { view: &view }.render()?)))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct VoteForm {
+    csrf: String,
+    #[serde(default)]
+    option: String,
+    #[serde(default)]
+    return_to: String,
+}
+
+fn safe_return(target: &str, id: i64) -> String {
+    let ok = target.starts_with('/')
+        && !target.starts_with("//")
+        && target.len() <= 512
+        && target
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"/-_".contains(&b));
+    if ok {
+        target.to_owned()
+    } else {
+        format!("/polls/{id}")
+    }
+}
+
+async fn vote(
+    State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    frame: Frame,
+    Path(id): Path<String>,
+    Form(form): Form<VoteForm>,
+) -> Result<Response, AppError> {
+    let poll = load(&state, &id).await?;
+    state.check_form(&frame.visitor, &form.csrf)?;
+    let back = safe_return(&form.return_to, poll.id);
+    let now = state.now();
+    let phase = poll.phase(now);
+    let refuse = |status: StatusCode, view: PollView, frame: Frame| -> Result<Response, AppError> {
+        Ok((status, no_store(render(&ShowPage { frame, view: &view })?)).into_response())
+    };
+    if phase != Phase::Open {
+        let view = view_for(
+            &state,
+            &frame.visitor,
+            &headers,
+            poll,
+            frame.csrf.clone(),
+            back,
+        )
+        .await?;
+        return refuse(StatusCode::CONFLICT, view, frame);
+    }
+    let option = form
+        .option
+        .parse::<i64>()
+        .ok()
+        .filter(|o| poll.option(*o).is_some());
+    let Some(option) = option else {
+        if form.option.is_empty() {
+            let mut view = view_for(
+                &state,
+                &frame.visitor,
+                &headers,
+                poll,
+                frame.csrf.clone(),
+                back,
+            )
+            .await?;
+            view.error = Some("Select an answer".to_owned());
+            return refuse(StatusCode::UNPROCESSABLE_ENTITY, view, frame);
+        }
+        return Err(AppError::Invalid(vec![FieldError {
+            field: "option".to_owned(),
+            message: "That answer is not one of this poll's options".to_owned(),
+        }]));
+    };
+    if cookie_says_voted(&state, &headers, poll.id) {
+        let view = view_for(
+            &state,
+            &frame.visitor,
+            &headers,
+            poll,
+            frame.csrf.clone(),
+            back,
+        )
+        .await?;
+        return refuse(StatusCode::CONFLICT, view, frame);
+    }
+    let day = poll::vote_day(now);
+    let (account, voter_hash) = match &frame.visitor.account {
+        Some(a) => (Some(a.id), None),
+        None => {
+            let salt = state
+                .inner
+                .day_salt
+                .get(state.stores().polls.as_ref(), &day)
+                .await?;
+            let ip = limits::client_ip(&state, peer, &headers).to_string();
+            let agent = headers
+                .get(header::USER_AGENT)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or("");
+            let mut m = Hmac::<Sha256>::new_from_slice(&salt)
+                .map_err(|e| AppError::Internal(Box::new(e)))?;
+            m.update(&poll.id.to_be_bytes());
+            m.update(ip.as_bytes());
+            m.update(b"\0");
+            m.update(agent.as_bytes());
+            (None, Some(m.finalize().into_bytes().into()))
+        }
+    };
+    let outcome = state
+        .inner
+        .votes
+        .submit(NewVote {
+            poll: poll.id,
+            option,
+            account,
+            voter_hash,
+            day,
+            at: now,
+        })
+        .await?;
+    match outcome {
+        VoteOutcome::Counted => {
+            let hours = i64::from(state.inner.config.polls.cookie_hours);
+            let expires = (now + time::Duration::hours(hours)).unix_timestamp();
+            let cookie = cookie_jar::set_member(
+                &state,
+                CookieId::PollTimeout,
+                poll.id,
+                &voted_token(&state, poll.id, expires),
+            )?;
+            Ok((cookie, Redirect::to(&format!("{back}#poll-{}", poll.id))).into_response())
+        }
+        VoteOutcome::Duplicate => {
+            let mut view = view_for(
+                &state,
+                &frame.visitor,
+                &headers,
+                poll,
+                frame.csrf.clone(),
+                back,
+            )
+            .await?;
+            view.can_vote = false;
+            view.notice = Some(match account {
+                Some(_) => "You have already voted in this poll.".to_owned(),
+                None => {
+                    let again = poll::next_day_starts(now);
+                    format!(
+                        "You have already voted in this poll today. You can vote again from {} at {} UTC.",
+                        again.date(),
+                        again.time()
+                    )
+                }
+            });
+            view.results = view
+                .poll
+                .results_visible(now, true)
+                .then(|| bars(&view.poll, view.threshold));
+            refuse(StatusCode::CONFLICT, view, frame)
+        }
+        VoteOutcome::Refused => {
+            let view = view_for(
+                &state,
+                &frame.visitor,
+                &headers,
+                poll,
+                frame.csrf.clone(),
+                back,
+            )
+            .await?;
+            refuse(StatusCode::CONFLICT, view, frame)
+        }
+    }
+}
+
+/// The results chart's rows; staff pages pass a threshold of zero.
+pub(crate) fn bars(poll: &Poll, threshold: u64) -> Vec<Bar> {
+    let total = poll.total();
+    poll.options
+        .iter()
+        .map(|o| Bar {
+            label: o.label.clone(),
+            count: poll::shown_count(o.votes, threshold),
+            percent: (o.votes * 100).checked_div(total).unwrap_or(0),
+        })
+        .collect()
+}
+
+impl Bar {
+    /// The bar's width in the 200-unit chart.
+    pub fn width(&self) -> u64 {
+        self.percent * 2
+    }
+}
