@@ -1,0 +1,89 @@
+#!/usr/bin/env bash
+# Votes per second into one poll, with every vote durable, on SQLite and on PostgreSQL, beside
+# nginx answering the same request with a static 303 on the same machine in the same run.
+# Afterwards the stored count must equal the number of votes the server accepted.
+#   DURATION=10 CONNECTIONS=64 [BIN=…] [PG_URL=postgres://postgres@127.0.0.1:5432] bench/votes.sh
+set -euo pipefail
+cd "$(dirname "$0")/.."
+DURATION=${DURATION:-10}
+CONNECTIONS=${CONNECTIONS:-64}
+PG_URL=${PG_URL:-postgres://postgres@127.0.0.1:5432}
+
+need() { command -v "$1" >/dev/null 2>&1 || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$2" >/dev/null; }; }
+need wrk wrk
+need nginx nginx-light
+need psql postgresql-client
+
+if [ -z "${BIN:-}" ]; then
+  cargo build --release --locked -p candour
+  BIN="${CARGO_TARGET_DIR:-target}/release/candour"
+fi
+
+work=$(mktemp -d)
+chmod 755 "$work"
+pids=()
+cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$work"; }
+trap cleanup EXIT
+
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+wait_for() { for _ in $(seq 1 100); do curl -fs "$1" >/dev/null 2>&1 && return 0; sleep 0.1; done; echo "no answer from $1" >&2; return 1; }
+
+# One load run against $1; prints "rate accepted".
+load() {
+  local out
+  out=$(CSRF="$2" wrk -t2 -c"$CONNECTIONS" -d"${DURATION}s" -s bench/vote.lua "$1")
+  echo "$(echo "$out" | awk '/Requests\/sec/ {print $2}') $(echo "$out" | sed -n 's/^accepted=\([0-9]*\).*/\1/p')"
+}
+
+# nginx: the same POST answered with a static 303.
+nport=$(free_port)
+cat >"$work/nginx.conf" <<CONF
+worker_processes auto;
+daemon off;
+pid $work/nginx.pid;
+error_log $work/nginx-error.log;
+events { worker_connections 1024; }
+http {
+  access_log off;
+  server {
+    listen 127.0.0.1:$nport;
+    location /polls/1/vote { return 303 /polls/1; }
+  }
+}
+CONF
+nginx -c "$work/nginx.conf" -p "$work" &
+pids+=("$!")
+sleep 0.5
+
+run_candour() { # backend database_url count_sql_command
+  local name=$1 url=$2 port
+  port=$(free_port)
+  RUST_LOG=warn "$BIN" demo --listen "127.0.0.1:$port" --database-url "$url" >"$work/$name.out" 2>&1 &
+  local pid=$!
+  pids+=("$pid")
+  wait_for "http://127.0.0.1:$port/readyz"
+  local token
+  token=$(curl -fs "http://127.0.0.1:$port/polls/1" | sed -n 's/.*name="csrf" value="\([^"]*\)".*/\1/p' | head -n1)
+  read -r rate accepted < <(load "http://127.0.0.1:$port" "$token")
+  kill "$pid"; wait "$pid" 2>/dev/null || true
+  echo "$rate $accepted"
+}
+
+read -r nginx_rate _ < <(load "http://127.0.0.1:$nport" "x")
+
+sqlite_db="$work/votes.db"
+read -r sqlite_rate sqlite_accepted < <(run_candour sqlite "sqlite://$sqlite_db")
+sqlite_stored=$(python3 -c "import sqlite3,sys; c=sqlite3.connect(sys.argv[1]); print(c.execute('SELECT coalesce(sum(votes),0) FROM poll_options WHERE poll_id=1').fetchone()[0], c.execute('SELECT count(*) FROM poll_votes WHERE poll_id=1').fetchone()[0])" "$sqlite_db")
+
+pg_db="candour_bench_$$"
+psql "$PG_URL/postgres" -qc "CREATE DATABASE $pg_db" >/dev/null
+read -r pg_rate pg_accepted < <(run_candour postgres "$PG_URL/$pg_db")
+pg_stored=$(psql "$PG_URL/$pg_db" -tAc "SELECT coalesce(sum(votes),0) FROM poll_options WHERE poll_id=1" | tr -d ' ')
+pg_rows=$(psql "$PG_URL/$pg_db" -tAc "SELECT count(*) FROM poll_votes WHERE poll_id=1" | tr -d ' ')
+psql "$PG_URL/postgres" -qc "DROP DATABASE $pg_db WITH (FORCE)" >/dev/null
+
+echo "wrk -t2 -c$CONNECTIONS -d${DURATION}s, POST /polls/1/vote, every request a new voter"
+echo "nginx static 303:      $nginx_rate requests/s"
+echo "candour on SQLite:     $sqlite_rate votes/s (accepted $sqlite_accepted; stored count and rows: $sqlite_stored)"
+echo "candour on PostgreSQL: $pg_rate votes/s (accepted $pg_accepted; stored count $pg_stored, rows $pg_rows)"
+awk -v s="$sqlite_rate" -v p="$pg_rate" -v n="$nginx_rate" 'BEGIN { printf "ratio to nginx: SQLite %.2f, PostgreSQL %.2f\n", s / n, p / n }'
