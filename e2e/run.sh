@@ -78,6 +78,27 @@ if [[ -z "$ready" ]]; then
 fi
 echo "run.sh: candour demo ready at $base"
 
+# The demo prints the staff sign-in and the outbox folder; the account tests need both.
+#   Staff:    admin@northmoor.police.example with the password amber-badger-canal-dune
+#   Email:    written to /tmp/candour-demo-XXXX/outbox instead of being sent
+staff_line="" outbox_line=""
+for _ in $(seq 1 50); do
+  staff_line="$(grep -m1 -E '^[[:space:]]*Staff:[[:space:]]+[^[:space:]]+ with the password [^[:space:]]+' "$log" || true)"
+  outbox_line="$(grep -m1 -E '^[[:space:]]*Email:[[:space:]]+written to .+ instead of being sent' "$log" || true)"
+  [[ -n "$staff_line" && -n "$outbox_line" ]] && break
+  sleep 0.1
+done
+if [[ -z "$staff_line" || -z "$outbox_line" ]]; then
+  echo "run.sh: could not find the staff sign-in and the outbox folder in the demo's output:" >&2
+  cat "$log" >&2
+  exit 1
+fi
+CANDOUR_E2E_STAFF_EMAIL="$(sed -E 's/^[[:space:]]*Staff:[[:space:]]+([^[:space:]]+) with the password .*/\1/' <<<"$staff_line")"
+CANDOUR_E2E_STAFF_PASSWORD="$(sed -E 's/.* with the password ([^[:space:]]+)[[:space:]]*$/\1/' <<<"$staff_line")"
+CANDOUR_E2E_OUTBOX="$(sed -E 's/^[[:space:]]*Email:[[:space:]]+written to (.+) instead of being sent[[:space:]]*$/\1/' <<<"$outbox_line")"
+export CANDOUR_E2E_STAFF_EMAIL CANDOUR_E2E_STAFF_PASSWORD CANDOUR_E2E_OUTBOX
+echo "run.sh: staff account $CANDOUR_E2E_STAFF_EMAIL; email outbox $CANDOUR_E2E_OUTBOX"
+
 status=0
 CANDOUR_E2E_URL="$base" node --test --test-concurrency=1 --test-timeout=90000 tests/ || status=$?
 if [[ $status -ne 0 ]]; then

@@ -19,7 +19,7 @@ pub struct TestApp {
     pub url: String,
     pub addr: SocketAddr,
     pub client: reqwest::Client,
-    pub store: SqliteStore,
+    pub store: TestStore,
     pub stores: Stores,
     pub db_url: String,
     pub dir: Arc<tempfile::TempDir>,
@@ -71,9 +71,56 @@ pub async fn spawn_app() -> TestApp {
     spawn_with(|_| {}).await
 }
 
+/// The backend under test: SQLite unless `CANDOUR_TEST_BACKEND=postgres`, when each app
+/// gets a fresh database on the server named by `CANDOUR_TEST_POSTGRES_URL`.
+pub enum TestStore {
+    Sqlite(SqliteStore),
+    Postgres(candour_store_postgres::PgStore),
+}
+
+impl TestStore {
+    async fn open(url: &str) -> TestStore {
+        if url.starts_with("postgres") {
+            TestStore::Postgres(candour_store_postgres::PgStore::connect(url).await.unwrap())
+        } else {
+            TestStore::Sqlite(SqliteStore::open(url).await.unwrap())
+        }
+    }
+
+    pub fn stores(&self) -> Stores {
+        match self {
+            TestStore::Sqlite(s) => s.stores(),
+            TestStore::Postgres(s) => s.stores(),
+        }
+    }
+
+    /// Take the database away, as an outage would.
+    pub async fn close(&self) {
+        match self {
+            TestStore::Sqlite(s) => s.close().await,
+            TestStore::Postgres(s) => s.close().await,
+        }
+    }
+}
+
+async fn fresh_database_url(dir: &std::path::Path) -> String {
+    if std::env::var("CANDOUR_TEST_BACKEND").as_deref() != Ok("postgres") {
+        return format!("sqlite://{}", dir.join("test.db").display());
+    }
+    let admin_url = std::env::var("CANDOUR_TEST_POSTGRES_URL")
+        .expect("CANDOUR_TEST_BACKEND=postgres needs CANDOUR_TEST_POSTGRES_URL");
+    let name = format!("candour_test_{:016x}", rand::random::<u64>());
+    let admin = candour_store_postgres::PgStore::admin(&admin_url)
+        .await
+        .unwrap();
+    admin.create_database(&name).await.unwrap();
+    admin.close().await;
+    candour_store_postgres::PgStore::url_with_database(&admin_url, &name)
+}
+
 pub async fn spawn_with(tweak: impl FnOnce(&mut Config)) -> TestApp {
     let dir = Arc::new(tempfile::tempdir().unwrap());
-    let db_url = format!("sqlite://{}", dir.path().join("test.db").display());
+    let db_url = fresh_database_url(dir.path()).await;
     spawn_on(dir, db_url, tweak).await
 }
 
@@ -100,7 +147,7 @@ pub async fn spawn_on(
         },
     ];
     tweak(&mut config);
-    let store = SqliteStore::open(&db_url).await.unwrap();
+    let store = TestStore::open(&db_url).await;
     let stores = store.stores();
     let clock = Arc::new(ManualClock::starting_at(datetime!(2026-06-01 09:00 UTC)));
     let state = candour_web::AppState::new(config, stores.clone(), clock.clone())
