@@ -236,6 +236,39 @@ pub struct NewVote {
     pub at: OffsetDateTime,
 }
 
+/// Who a vote is de-duplicated by: an account within a poll, or an anonymous voter's hash
+/// within a poll and a day.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum VoterKey {
+    Account {
+        poll: i64,
+        account: i64,
+    },
+    Anonymous {
+        poll: i64,
+        hash: [u8; 32],
+        day: String,
+    },
+}
+
+impl NewVote {
+    /// `None` for a vote with neither an account nor a hash (which no store accepts).
+    pub fn voter_key(&self) -> Option<VoterKey> {
+        match (self.account, self.voter_hash) {
+            (Some(account), _) => Some(VoterKey::Account {
+                poll: self.poll,
+                account,
+            }),
+            (None, Some(hash)) => Some(VoterKey::Anonymous {
+                poll: self.poll,
+                hash,
+                day: self.day.clone(),
+            }),
+            (None, None) => None,
+        }
+    }
+}
+
 /// What happened to one vote of a batch.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum VoteOutcome {

@@ -1,13 +1,14 @@
 //! Polls and votes on SQLite. Votes arrive in batches from the group commit: one transaction
 //! per batch, so one fsync covers many votes.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet, HashSet};
 
 use async_trait::async_trait;
 use candour_core::poll::{Poll, PollDraft, PollOption, ResultsShown};
-use candour_core::store::{NewVote, PollStore, StoreError, StoreResult, VoteOutcome};
-use sqlx::Row;
+use candour_core::store::{NewVote, PollStore, StoreError, StoreResult, VoteOutcome, VoterKey};
+use sqlx::Sqlite;
 use sqlx::sqlite::SqliteRow;
+use sqlx::{QueryBuilder, Row};
 use time::OffsetDateTime;
 
 use crate::{SqliteStore, db, from_unix, unix};
@@ -184,41 +185,96 @@ impl PollStore for SqliteStore {
     }
 
     async fn record_votes(&self, votes: &[NewVote]) -> StoreResult<Vec<VoteOutcome>> {
+        // A handful of statements per batch, whatever its size: which polls are open, which
+        // options are whose, one multi-row insert that the unique indexes de-duplicate, and
+        // one counter update per option.
         let mut tx = self.writer.begin().await.map_err(db)?;
-        let mut outcomes = Vec::with_capacity(votes.len());
-        let mut counted: BTreeMap<i64, i64> = BTreeMap::new();
-        for v in votes {
-            let open: Option<i64> = sqlx::query_scalar(
-                "SELECT 1 FROM poll_options o JOIN polls p ON p.id = o.poll_id
-                 WHERE o.id = ? AND o.poll_id = ? AND p.closed_at IS NULL",
-            )
-            .bind(v.option)
-            .bind(v.poll)
-            .fetch_optional(&mut *tx)
+        let polls: BTreeSet<i64> = votes.iter().map(|v| v.poll).collect();
+        let options: BTreeSet<i64> = votes.iter().map(|v| v.option).collect();
+        let mut q =
+            QueryBuilder::<Sqlite>::new("SELECT id FROM polls WHERE closed_at IS NULL AND id IN (");
+        let mut list = q.separated(", ");
+        for id in &polls {
+            list.push_bind(*id);
+        }
+        q.push(")");
+        let open: BTreeSet<i64> = q
+            .build_query_scalar()
+            .fetch_all(&mut *tx)
             .await
-            .map_err(db)?;
-            if open.is_none() {
-                outcomes.push(VoteOutcome::Refused);
-                continue;
+            .map_err(db)?
+            .into_iter()
+            .collect();
+        let mut q =
+            QueryBuilder::<Sqlite>::new("SELECT id, poll_id FROM poll_options WHERE id IN (");
+        let mut list = q.separated(", ");
+        for id in &options {
+            list.push_bind(*id);
+        }
+        q.push(")");
+        let owner: BTreeMap<i64, i64> = q
+            .build_query_as::<(i64, i64)>()
+            .fetch_all(&mut *tx)
+            .await
+            .map_err(db)?
+            .into_iter()
+            .collect();
+
+        let mut outcomes = vec![VoteOutcome::Refused; votes.len()];
+        let mut seen = HashSet::new();
+        let mut candidates = Vec::new();
+        for (i, v) in votes.iter().enumerate() {
+            let valid = open.contains(&v.poll) && owner.get(&v.option) == Some(&v.poll);
+            match v.voter_key() {
+                Some(key) if valid => {
+                    if seen.insert(key.clone()) {
+                        candidates.push((i, key));
+                    } else {
+                        outcomes[i] = VoteOutcome::Duplicate;
+                    }
+                }
+                _ => {}
             }
-            let done = sqlx::query(
-                "INSERT INTO poll_votes (poll_id, option_id, account_id, voter_hash, day, created_at)
-                 VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
-            )
-            .bind(v.poll)
-            .bind(v.option)
-            .bind(v.account)
-            .bind(v.voter_hash.as_ref().map(|h| &h[..]))
-            .bind(&v.day)
-            .bind(unix(v.at))
-            .execute(&mut *tx)
-            .await
-            .map_err(db)?;
-            if done.rows_affected() == 1 {
-                *counted.entry(v.option).or_default() += 1;
-                outcomes.push(VoteOutcome::Counted);
+        }
+        let mut inserted = HashSet::new();
+        for chunk in candidates.chunks(500) {
+            let mut q = QueryBuilder::<Sqlite>::new(
+                "INSERT INTO poll_votes (poll_id, option_id, account_id, voter_hash, day, created_at) ",
+            );
+            q.push_values(chunk, |mut row, (i, _)| {
+                let v = &votes[*i];
+                row.push_bind(v.poll)
+                    .push_bind(v.option)
+                    .push_bind(v.account)
+                    .push_bind(v.voter_hash.map(|h| h.to_vec()))
+                    .push_bind(v.day.clone())
+                    .push_bind(unix(v.at));
+            });
+            q.push(" ON CONFLICT DO NOTHING RETURNING poll_id, account_id, voter_hash, day");
+            let rows: Vec<(i64, Option<i64>, Option<Vec<u8>>, String)> =
+                q.build_query_as().fetch_all(&mut *tx).await.map_err(db)?;
+            for (poll, account, hash, day) in rows {
+                let key = match (account, hash) {
+                    (Some(account), _) => VoterKey::Account { poll, account },
+                    (None, Some(hash)) => VoterKey::Anonymous {
+                        poll,
+                        hash: hash
+                            .try_into()
+                            .map_err(|_| StoreError::Corrupt("poll_votes.voter_hash".to_owned()))?,
+                        day,
+                    },
+                    (None, None) => continue,
+                };
+                inserted.insert(key);
+            }
+        }
+        let mut counted: BTreeMap<i64, i64> = BTreeMap::new();
+        for (i, key) in candidates {
+            if inserted.contains(&key) {
+                outcomes[i] = VoteOutcome::Counted;
+                *counted.entry(votes[i].option).or_default() += 1;
             } else {
-                outcomes.push(VoteOutcome::Duplicate);
+                outcomes[i] = VoteOutcome::Duplicate;
             }
         }
         for (option, n) in counted {

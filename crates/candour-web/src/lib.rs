@@ -57,6 +57,7 @@ struct Inner {
     session_policy: SessionPolicy,
     votes: polls::VoteQueue,
     day_salt: polls::DaySalt,
+    poll_cache: polls::PollCache,
 }
 
 /// Secrets the server signs with, loaded from the database so every instance shares them.
@@ -131,6 +132,7 @@ impl AppState {
                 session_policy,
                 votes,
                 day_salt: polls::DaySalt::default(),
+                poll_cache: polls::PollCache::default(),
             }),
         })
     }

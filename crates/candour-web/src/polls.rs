@@ -6,8 +6,9 @@
 //! written wait for the next batch, which is one transaction, and each request is answered
 //! only once its vote is durable.
 
+use std::collections::HashMap;
 use std::net::SocketAddr;
-use std::time::Duration as StdDuration;
+use std::time::{Duration as StdDuration, Instant};
 
 use askama::Template;
 use axum::Form;
@@ -99,6 +100,40 @@ async fn write_batches(store: Arc<dyn PollStore>, mut rx: mpsc::Receiver<(NewVot
                 }
             }
         }
+    }
+}
+
+/// Polls as the vote handler needs them (question, options, times), kept for two seconds so a
+/// burst of votes does not read the same poll thousands of times. The store checks again, in
+/// the vote's own transaction, that the poll is still open, so a poll closed meanwhile takes
+/// no votes; admin changes on this instance forget the entry at once.
+#[derive(Default)]
+pub(crate) struct PollCache(RwLock<HashMap<i64, (Instant, Arc<Poll>)>>);
+
+const POLL_CACHE_TTL: StdDuration = StdDuration::from_secs(2);
+
+impl PollCache {
+    async fn get(&self, store: &dyn PollStore, id: i64) -> Result<Option<Arc<Poll>>, AppError> {
+        if let Some((at, poll)) = self.0.read().await.get(&id)
+            && at.elapsed() < POLL_CACHE_TTL
+        {
+            return Ok(Some(poll.clone()));
+        }
+        let Some(poll) = store.poll(id).await? else {
+            self.forget(id).await;
+            return Ok(None);
+        };
+        let poll = Arc::new(poll);
+        let mut map = self.0.write().await;
+        if map.len() > 1000 {
+            map.retain(|_, (at, _)| at.elapsed() < POLL_CACHE_TTL);
+        }
+        map.insert(id, (Instant::now(), poll.clone()));
+        Ok(Some(poll))
+    }
+
+    pub async fn forget(&self, id: i64) {
+        self.0.write().await.remove(&id);
     }
 }
 
@@ -371,7 +406,17 @@ async fn vote(
     Path(id): Path<String>,
     Form(form): Form<VoteForm>,
 ) -> Result<Response, AppError> {
-    let poll = load(&state, &id).await?;
+    if !state.inner.config.polls.enabled {
+        return Err(AppError::NotFound);
+    }
+    let id: i64 = id.parse().map_err(|_| AppError::NotFound)?;
+    let poll = state
+        .inner
+        .poll_cache
+        .get(state.stores().polls.as_ref(), id)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    let poll = Poll::clone(&poll);
     state.check_form(&frame.visitor, &form.csrf)?;
     let back = safe_return(&form.return_to, poll.id);
     let now = state.now();
