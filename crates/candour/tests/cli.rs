@@ -272,3 +272,60 @@ fn the_demo_prints_its_address_and_serves_the_fictional_force() {
     }
     assert!(stop(&mut child).success());
 }
+
+#[test]
+fn admin_create_makes_a_staff_account_from_a_password_on_stdin() {
+    use std::io::Write;
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("site.db").display());
+    let create = |password: &str| {
+        let mut child = candour()
+            .args([
+                "admin",
+                "create",
+                "--email",
+                "Chief@Example.org",
+                "--role",
+                "admin",
+                "--database-url",
+                &url,
+            ])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        writeln!(child.stdin.take().unwrap(), "{password}").unwrap();
+        child.wait_with_output().unwrap()
+    };
+    let weak = create("password");
+    assert!(!weak.status.success());
+    assert!(
+        stderr(&weak).contains("password: This password is too common"),
+        "{}",
+        stderr(&weak)
+    );
+    let out = create("kestrel meadow orchard");
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).trim(),
+        "Created chief@example.org with the role admin."
+    );
+    let again = create("anything at all here");
+    assert!(again.status.success());
+    assert!(String::from_utf8_lossy(&again.stdout).contains("already had an account"));
+    let bad = run(candour()
+        .args([
+            "admin",
+            "create",
+            "--email",
+            "not-an-email",
+            "--role",
+            "admin",
+            "--database-url",
+            &url,
+        ])
+        .stdin(Stdio::null()));
+    assert!(!bad.status.success());
+    assert!(stderr(&bad).contains("--email"), "{}", stderr(&bad));
+}
