@@ -109,6 +109,17 @@ fn send_later(state: &AppState, email: Email) {
     });
 }
 
+/// Check the signed-in person's password again before a sensitive change, within a limit
+/// per account, so a stolen session cannot be used to guess it.
+async fn reauthenticate(
+    state: &AppState,
+    account: &Account,
+    password: &str,
+) -> Result<bool, AppError> {
+    limits::hit(state, limits::REAUTHENTICATE, &account.id.to_string()).await?;
+    Ok(passwords::verify(password, Some(&account.password_hash)).await)
+}
+
 /// A single-use link for `purpose`, stored as a hash; returns the full address to email.
 async fn make_link(
     state: &AppState,
@@ -208,7 +219,7 @@ async fn register(
     }
     let data = FormData::parse(pairs, &["csrf", "name", "email", "password"])?;
     state.check_form(&frame.visitor, data.get("csrf"))?;
-    let ip = limits::client_ip(&state, peer, &headers).to_string();
+    let ip = limits::client_key(&state, peer, &headers);
     limits::hit(&state, limits::REGISTER_PER_ADDRESS, &ip).await?;
 
     let mut form = FormState::from_data(&data, &["name", "email"]);
@@ -428,7 +439,7 @@ async fn sign_in(
     let data = FormData::parse(pairs, &["csrf", "email", "password", "return_to"])?;
     state.check_form(&frame.visitor, data.get("csrf"))?;
     let return_to = safe_return(data.get("return_to"));
-    let ip = limits::client_ip(&state, peer, &headers).to_string();
+    let ip = limits::client_key(&state, peer, &headers);
     limits::hit(&state, limits::SIGN_IN_PER_ADDRESS, &ip).await?;
 
     let Ok(email) = EmailAddress::parse(data.get("email")) else {
@@ -442,8 +453,7 @@ async fn sign_in(
         };
         return Ok((StatusCode::UNPROCESSABLE_ENTITY, no_store(render(&page)?)).into_response());
     };
-    let pair = format!("{email} {ip}");
-    limits::check(&state, limits::SIGN_IN_FAILURES, &pair).await?;
+    limits::hit(&state, limits::SIGN_IN_ATTEMPTS, &format!("{email} {ip}")).await?;
 
     let account = state.stores().accounts.account_by_email(&email).await?;
     let ok = passwords::verify(
@@ -452,9 +462,6 @@ async fn sign_in(
     )
     .await;
     let Some(account) = account.filter(|_| ok) else {
-        limits::hit(&state, limits::SIGN_IN_FAILURES, &pair)
-            .await
-            .ok();
         return failed_sign_in(frame, email.as_str(), return_to);
     };
     if !account.email_verified {
@@ -486,7 +493,14 @@ async fn sign_in(
         );
     }
     if account.totp_secret.is_some() {
-        return second_factor_page(&state, frame, &account, return_to, FormState::new());
+        return second_factor_page(
+            &state,
+            frame,
+            &account,
+            return_to,
+            FormState::new(),
+            state.now().unix_timestamp(),
+        );
     }
     finish_sign_in(&state, &account, &return_to).await
 }
@@ -526,21 +540,46 @@ struct CodePage {
 
 /// The token that carries a correct password over to the code page: the account and the time,
 /// signed, valid for five minutes.
-fn step_token(state: &AppState, account: i64, issued: i64) -> String {
+/// The password hash is in the MAC, so a change of password voids every step token.
+fn step_token(state: &AppState, account: &Account, issued: i64) -> String {
     let mac = Hmac::<Sha256>::new_from_slice(&state.inner.keys.second_factor).map(|mut m| {
-        m.update(&account.to_be_bytes());
+        m.update(&account.id.to_be_bytes());
         m.update(&issued.to_be_bytes());
+        m.update(account.password_hash.as_bytes());
         hex::encode(m.finalize().into_bytes())
     });
-    format!("{account}.{issued}.{}", mac.unwrap_or_default())
+    format!("{}.{issued}.{}", account.id, mac.unwrap_or_default())
 }
 
-fn check_step_token(state: &AppState, token: &str) -> Option<i64> {
+/// The account and the time its password was checked, if the token is genuine and at most
+/// five minutes old. Wrong codes do not renew it.
+async fn check_step_token(
+    state: &AppState,
+    token: &str,
+) -> Result<Option<(Account, i64)>, AppError> {
     let mut parts = token.splitn(3, '.');
-    let account: i64 = parts.next()?.parse().ok()?;
-    let issued: i64 = parts.next()?.parse().ok()?;
-    let age = state.now().unix_timestamp() - issued;
-    (step_token(state, account, issued) == token && (0..=300).contains(&age)).then_some(account)
+    let (Some(id), Some(issued)) = (
+        parts.next().and_then(|p| p.parse::<i64>().ok()),
+        parts.next().and_then(|p| p.parse::<i64>().ok()),
+    ) else {
+        return Ok(None);
+    };
+    let fresh = state
+        .now()
+        .unix_timestamp()
+        .checked_sub(issued)
+        .is_some_and(|age| (0..=300).contains(&age));
+    if !fresh {
+        return Ok(None);
+    }
+    let Some(account) = state.stores().accounts.account(id).await? else {
+        return Ok(None);
+    };
+    let genuine = crate::csrf::same(
+        step_token(state, &account, issued).as_bytes(),
+        token.as_bytes(),
+    );
+    Ok(genuine.then_some((account, issued)))
 }
 
 fn second_factor_page(
@@ -549,6 +588,7 @@ fn second_factor_page(
     account: &Account,
     return_to: String,
     form: FormState,
+    issued: i64,
 ) -> Result<Response, AppError> {
     let status = if form.has_errors() {
         StatusCode::UNPROCESSABLE_ENTITY
@@ -558,7 +598,7 @@ fn second_factor_page(
     let page = CodePage {
         frame,
         form,
-        step: step_token(state, account.id, state.now().unix_timestamp()),
+        step: step_token(state, account, issued),
         return_to,
     };
     Ok((status, no_store(render(&page)?)).into_response())
@@ -581,7 +621,7 @@ async fn sign_in_code(
 ) -> Result<Response, AppError> {
     state.check_form(&frame.visitor, &form.csrf)?;
     let return_to = safe_return(&form.return_to);
-    let Some(id) = check_step_token(&state, &form.step) else {
+    let Some((account, issued)) = check_step_token(&state, &form.step).await? else {
         return message(
             frame,
             "Sign in again",
@@ -589,13 +629,8 @@ async fn sign_in_code(
             Some(("/account/sign-in", "Sign in")),
         );
     };
+    let id = account.id;
     limits::hit(&state, limits::SECOND_FACTOR, &id.to_string()).await?;
-    let account = state
-        .stores()
-        .accounts
-        .account(id)
-        .await?
-        .ok_or(AppError::NotFound)?;
     let secret = account
         .totp_secret
         .clone()
@@ -618,7 +653,7 @@ async fn sign_in_code(
     if !accepted {
         let mut f = FormState::new();
         f.add_error("code", "The code is not right, or has already been used. Enter the current code from your app, or a recovery code");
-        return second_factor_page(&state, frame, &account, return_to, f);
+        return second_factor_page(&state, frame, &account, return_to, f, issued);
     }
     finish_sign_in(&state, &account, &return_to).await
 }
@@ -689,7 +724,7 @@ async fn forgot(
 ) -> Result<Response, AppError> {
     let data = FormData::parse(pairs, &["csrf", "email"])?;
     state.check_form(&frame.visitor, data.get("csrf"))?;
-    let ip = limits::client_ip(&state, peer, &headers).to_string();
+    let ip = limits::client_key(&state, peer, &headers);
     limits::hit(&state, limits::RESET_PER_ADDRESS, &ip).await?;
     let email = match EmailAddress::parse(data.get("email")) {
         Ok(e) => e,
@@ -703,31 +738,15 @@ async fn forgot(
                 .into_response());
         }
     };
-    if let Some(account) = state.stores().accounts.account_by_email(&email).await?
-        && limits::within(&state, limits::EMAILS_PER_RECIPIENT, email.as_str()).await?
-    {
-        let link = make_link(
-            &state,
-            LinkPurpose::ResetPassword,
-            account.id,
-            None,
-            "/account/reset-password",
-        )
-        .await?;
-        send_later(
-            &state,
-            Email {
-                to: email.clone(),
-                subject: format!("Reset your password for {}", org(&state)),
-                text: format!(
-                    "Someone asked to reset the password for your account on the {org} website.\n\n\
-                 To choose a new password, open this link within 30 minutes:\n\n{link}\n\n\
-                 If it was not you, ignore this email: your password has not been changed.\n",
-                    org = org(&state)
-                ),
-            },
-        );
-    }
+    // Looking the address up, making the link and sending it all happen after the answer,
+    // so the answer takes the same time whether or not the address has an account.
+    let task_state = state.clone();
+    let to = email.clone();
+    tokio::spawn(async move {
+        if let Err(e) = send_reset_link(&task_state, to).await {
+            tracing::error!(error = %e, "Could not send a password reset link.");
+        }
+    });
     message(
         frame,
         "Check your email",
@@ -737,6 +756,39 @@ async fn forgot(
         ],
         None,
     )
+}
+
+async fn send_reset_link(state: &AppState, email: EmailAddress) -> Result<(), AppError> {
+    let Some(account) = state.stores().accounts.account_by_email(&email).await? else {
+        return Ok(());
+    };
+    if !limits::within(state, limits::EMAILS_PER_RECIPIENT, email.as_str()).await? {
+        return Ok(());
+    }
+    let link = make_link(
+        state,
+        LinkPurpose::ResetPassword,
+        account.id,
+        None,
+        "/account/reset-password",
+    )
+    .await?;
+    let message = Email {
+        to: email,
+        subject: format!("Reset your password for {}", org(state)),
+        text: format!(
+            "Someone asked to reset the password for your account on the {org} website.\n\n\
+             To choose a new password, open this link within 30 minutes:\n\n{link}\n\n\
+             If it was not you, ignore this email: your password has not been changed.\n",
+            org = org(state)
+        ),
+    };
+    state
+        .inner
+        .mailer
+        .send(&message)
+        .await
+        .map_err(|e| AppError::Internal(Box::new(e)))
 }
 
 #[derive(Template)]
@@ -999,7 +1051,7 @@ async fn change_email(
     let new_email = EmailAddress::parse(data.get("new_email"))
         .map_err(|e| form.add_error("new_email", e.0))
         .ok();
-    if !passwords::verify(data.get("password"), Some(&user.account.password_hash)).await {
+    if !reauthenticate(&state, &user.account, data.get("password")).await? {
         form.add_error("password", "Your password is not right");
     }
     let Some(new_email) = new_email.filter(|_| !form.has_errors()) else {
@@ -1013,6 +1065,12 @@ async fn change_email(
         );
         return Ok((StatusCode::UNPROCESSABLE_ENTITY, no_store(render(&page)?)).into_response());
     };
+    if !limits::within(&state, limits::EMAILS_PER_RECIPIENT, new_email.as_str()).await? {
+        return Err(AppError::TooManyRequests(
+            "Too many emails have been sent to that address. Wait an hour and try again."
+                .to_owned(),
+        ));
+    }
     let link = make_link(
         &state,
         LinkPurpose::ChangeEmail,
@@ -1112,12 +1170,7 @@ async fn change_password(
     let data = FormData::parse(pairs, &["csrf", "current_password", "new_password"])?;
     state.check_form(&frame.visitor, data.get("csrf"))?;
     let mut form = profile_form(&user.account);
-    if !passwords::verify(
-        data.get("current_password"),
-        Some(&user.account.password_hash),
-    )
-    .await
-    {
+    if !reauthenticate(&state, &user.account, data.get("current_password")).await? {
         form.add_error("current_password", "Your current password is not right");
     }
     let email = user.account.email.as_str().to_owned();
@@ -1187,7 +1240,7 @@ async fn delete_account(
 ) -> Result<Response, AppError> {
     let data = FormData::parse(pairs, &["csrf", "password"])?;
     state.check_form(&frame.visitor, data.get("csrf"))?;
-    if !passwords::verify(data.get("password"), Some(&user.account.password_hash)).await {
+    if !reauthenticate(&state, &user.account, data.get("password")).await? {
         let mut form = FormState::new();
         form.add_error("password", "Your password is not right");
         return Ok((
@@ -1320,10 +1373,13 @@ async fn enable_two_factor(
     frame: Frame,
     Form(pairs): Form<Vec<(String, String)>>,
 ) -> Result<Response, AppError> {
-    let data = FormData::parse(pairs, &["csrf", "secret", "sig", "code"])?;
+    let data = FormData::parse(pairs, &["csrf", "secret", "sig", "code", "password"])?;
     state.check_form(&frame.visitor, data.get("csrf"))?;
     let b32 = data.get("secret");
-    if secret_sig(&state, user.account.id, b32) != data.get("sig") {
+    if !crate::csrf::same(
+        secret_sig(&state, user.account.id, b32).as_bytes(),
+        data.get("sig").as_bytes(),
+    ) {
         return Err(AppError::BadRequest(
             "The set-up form was changed. Reload the page and start again.".to_owned(),
         ));
@@ -1347,6 +1403,16 @@ async fn enable_two_factor(
         let page = two_factor_view(&state, frame, &user.account, &secret, form, false);
         return Ok((StatusCode::UNPROCESSABLE_ENTITY, no_store(render(&page)?)).into_response());
     };
+    // Replacing an authenticator already in use needs the password: a stolen session alone
+    // must not be able to move someone's second factor to the thief's phone.
+    if user.account.totp_secret.is_some()
+        && !reauthenticate(&state, &user.account, data.get("password")).await?
+    {
+        let mut form = FormState::new();
+        form.add_error("password", "Your password is not right");
+        let page = two_factor_view(&state, frame, &user.account, &secret, form, false);
+        return Ok((StatusCode::UNPROCESSABLE_ENTITY, no_store(render(&page)?)).into_response());
+    }
     let codes: Vec<RecoveryCode> = (0..10)
         .map(|_| RecoveryCode::from_random(rand::random()))
         .collect();
@@ -1381,7 +1447,7 @@ async fn disable_two_factor(
 ) -> Result<Response, AppError> {
     let data = FormData::parse(pairs, &["csrf", "password"])?;
     state.check_form(&frame.visitor, data.get("csrf"))?;
-    if !passwords::verify(data.get("password"), Some(&user.account.password_hash)).await {
+    if !reauthenticate(&state, &user.account, data.get("password")).await? {
         let secret = TotpSecret::from_random(rand::random());
         let mut form = FormState::new();
         form.add_error("password", "Your password is not right");

@@ -233,6 +233,16 @@ async fn add_staff(
         let page = staff_view(&state, &staff, frame, form, None).await?;
         return Ok((StatusCode::UNPROCESSABLE_ENTITY, no_store(render(&page)?)).into_response());
     };
+    if target.role.is_some() {
+        // Changing an existing role goes through the staff table, which keeps at least one
+        // administrator.
+        form.add_error(
+            "email",
+            "That person is already staff. Change their role in the table above",
+        );
+        let page = staff_view(&state, &staff, frame, form, None).await?;
+        return Ok((StatusCode::CONFLICT, no_store(render(&page)?)).into_response());
+    }
     state
         .stores()
         .accounts

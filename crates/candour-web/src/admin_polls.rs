@@ -41,6 +41,8 @@ async fn record(
     poll: i64,
     detail: String,
 ) -> Result<(), AppError> {
+    // The vote path keeps polls for a moment; this instance forgets its copy at once.
+    state.inner.poll_cache.forget(poll).await;
     state
         .stores()
         .audit

@@ -22,6 +22,11 @@ fn mac(key: &[u8], issued: i64, binding: &[u8]) -> Option<String> {
     Some(hex::encode(&m.finalize().into_bytes()[..16]))
 }
 
+/// Whether two MACs (or any secrets) are equal, without stopping at the first difference.
+pub(crate) fn same(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
 /// A token for forms on a page rendered at `now` for the session `binding` (empty when no
 /// one is signed in).
 pub(crate) fn issue(key: &[u8], now: OffsetDateTime, binding: &[u8]) -> String {
@@ -47,14 +52,7 @@ pub(crate) fn verify(
     let (issued, sig) = token.split_once('.').ok_or_else(forged)?;
     let issued = i64::from_str_radix(issued, 16).map_err(|_| forged())?;
     let expected = mac(key, issued, binding).ok_or_else(forged)?;
-    // Both are hex of one length; compare without an early exit.
-    let same = expected.len() == sig.len()
-        && expected
-            .bytes()
-            .zip(sig.bytes())
-            .fold(0u8, |acc, (a, b)| acc | (a ^ b))
-            == 0;
-    if !same {
+    if !same(expected.as_bytes(), sig.as_bytes()) {
         return Err(forged());
     }
     let age = now.unix_timestamp() - issued;

@@ -92,8 +92,14 @@ impl Frame {
         self.state.inner.config.cookies.consent_mode == ConsentMode::Implied
     }
 
+    /// The gated scripts for this page: none on account and admin pages, whose addresses can
+    /// hold single-use tokens and whose content is personal data, whatever was consented to.
     pub fn scripts(&self) -> &[GatedScript] {
-        &self.state.inner.config.scripts
+        if self.path.starts_with("/account") || self.path.starts_with("/admin") {
+            &[]
+        } else {
+            &self.state.inner.config.scripts
+        }
     }
 
     /// The optional categories in force, for the consent script, space-separated.

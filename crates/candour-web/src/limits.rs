@@ -25,10 +25,18 @@ pub(crate) const SIGN_IN_PER_ADDRESS: Limit = Limit {
     max: 50,
     window: Duration::minutes(15),
 };
-/// Failed sign-ins for one account from one address. An attacker elsewhere does not use up
-/// the real person's allowance.
-pub(crate) const SIGN_IN_FAILURES: Limit = Limit {
-    name: "sign-in-fail",
+/// Sign-in attempts for one account from one address, counted before the password is
+/// checked (so parallel guesses cannot slip past). An attacker elsewhere does not use up the
+/// real person's allowance.
+pub(crate) const SIGN_IN_ATTEMPTS: Limit = Limit {
+    name: "sign-in-account",
+    max: 10,
+    window: Duration::minutes(15),
+};
+/// Password checks after sign-in (changing email or password, deleting the account, the
+/// second factor), per account: a stolen session cannot be used to guess the password.
+pub(crate) const REAUTHENTICATE: Limit = Limit {
+    name: "reauth",
     max: 5,
     window: Duration::minutes(15),
 };
@@ -113,20 +121,15 @@ pub(crate) async fn within(
     Ok(n <= limit.max)
 }
 
-/// Refuse if the limit is already used up, without counting.
-pub(crate) async fn check(state: &AppState, limit: Limit, subject: &str) -> Result<(), AppError> {
-    let n = state
-        .stores()
-        .rate_limits
-        .count(
-            &key(state, limit, subject),
-            window_start(state.now(), limit.window),
-        )
-        .await?;
-    if n >= limit.max {
-        Err(too_many(limit))
-    } else {
-        Ok(())
+/// The client as limits and vote de-duplication count it: its address, or for IPv6 its /64
+/// network (one household or device is given a whole /64 and can change address at will).
+pub(crate) fn client_key(state: &AppState, peer: SocketAddr, headers: &HeaderMap) -> String {
+    match client_ip(state, peer, headers) {
+        IpAddr::V4(v4) => v4.to_string(),
+        IpAddr::V6(v6) => {
+            let s = v6.segments();
+            format!("{:x}:{:x}:{:x}:{:x}::/64", s[0], s[1], s[2], s[3])
+        }
     }
 }
 
@@ -134,7 +137,8 @@ pub(crate) async fn check(state: &AppState, limit: Limit, subject: &str) -> Resu
 /// `X-Forwarded-For` that is not itself a trusted proxy.
 pub(crate) fn client_ip(state: &AppState, peer: SocketAddr, headers: &HeaderMap) -> IpAddr {
     let trusted = &state.inner.config.http.trusted_proxies;
-    let peer = peer.ip();
+    // An IPv4 peer on an IPv6 socket arrives as ::ffff:a.b.c.d; compare it as IPv4.
+    let peer = peer.ip().to_canonical();
     if !trusted.contains(&peer) {
         return peer;
     }
@@ -143,7 +147,8 @@ pub(crate) fn client_ip(state: &AppState, peer: SocketAddr, headers: &HeaderMap)
         .iter()
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(','))
-        .filter_map(|s| s.trim().parse().ok())
+        .filter_map(|s| s.trim().parse::<IpAddr>().ok())
+        .map(|ip| ip.to_canonical())
         .collect();
     forwarded
         .into_iter()
@@ -156,6 +161,17 @@ pub(crate) fn client_ip(state: &AppState, peer: SocketAddr, headers: &HeaderMap)
 mod tests {
     use super::*;
     use time::macros::datetime;
+
+    #[test]
+    fn ipv6_clients_are_counted_by_their_network() {
+        let a: IpAddr = "2001:db8:1:2:aaaa::1".parse().unwrap();
+        let IpAddr::V6(v6) = a else { unreachable!() };
+        let s = v6.segments();
+        assert_eq!(
+            format!("{:x}:{:x}:{:x}:{:x}::/64", s[0], s[1], s[2], s[3]),
+            "2001:db8:1:2::/64"
+        );
+    }
 
     #[test]
     fn windows_start_on_their_boundary() {

@@ -186,7 +186,8 @@ fn cookie_says_voted(state: &AppState, headers: &HeaderMap, id: i64) -> bool {
     let Some(expires) = value.split('.').next().and_then(|e| e.parse::<i64>().ok()) else {
         return false;
     };
-    voted_token(state, id, expires) == value && expires > state.now().unix_timestamp()
+    crate::csrf::same(voted_token(state, id, expires).as_bytes(), value.as_bytes())
+        && expires > state.now().unix_timestamp()
 }
 
 // ---------- views ----------
@@ -481,7 +482,7 @@ async fn vote(
                 .day_salt
                 .get(state.stores().polls.as_ref(), &day)
                 .await?;
-            let ip = limits::client_ip(&state, peer, &headers).to_string();
+            let ip = limits::client_key(&state, peer, &headers);
             let agent = headers
                 .get(header::USER_AGENT)
                 .and_then(|v| v.to_str().ok())

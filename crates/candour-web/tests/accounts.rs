@@ -601,7 +601,7 @@ async fn failed_sign_ins_are_limited_per_account_and_address_only() {
     let app = spawn_app().await;
     app.register_verified("jo@example.org", PW).await;
     let attacker = [("x-forwarded-for", "203.0.113.9")];
-    for _ in 0..5 {
+    for _ in 0..10 {
         let (_, _, token) = app.page("/account/sign-in", "").await;
         let res = app
             .post_form(
@@ -1111,4 +1111,84 @@ async fn a_page_naming_an_unknown_topic_stops_start_up_with_a_clear_error() {
         err.to_string(),
         "the page /about names the topic `road-safety`, which is not in the configuration's [[topics]]"
     );
+}
+
+async fn set_up_authenticator(
+    app: &TestApp,
+    cookie: &str,
+    password: Option<&str>,
+) -> reqwest::Response {
+    let (_, html, token) = app.page("/account/two-factor", cookie).await;
+    let field = |name: &str| {
+        html.split(&format!("name=\"{name}\" value=\""))
+            .nth(1)
+            .unwrap()
+            .split('"')
+            .next()
+            .unwrap()
+            .to_owned()
+    };
+    let (b32, sig) = (field("secret"), field("sig"));
+    let secret = candour_core::totp::TotpSecret::from_base32(&b32).unwrap();
+    let code = candour_core::totp::code_at(&secret, app.clock.now_unix());
+    let mut form = vec![
+        ("csrf", token.as_str()),
+        ("secret", b32.as_str()),
+        ("sig", sig.as_str()),
+        ("code", code.as_str()),
+    ];
+    if let Some(p) = password {
+        form.push(("password", p));
+    }
+    app.post_form("/account/two-factor", &form, &[("cookie", cookie)])
+        .await
+}
+
+#[tokio::test]
+async fn replacing_an_authenticator_needs_the_password() {
+    let app = spawn_app().await;
+    let cookie = signed_in(&app, "jo@example.org").await;
+    assert_eq!(
+        set_up_authenticator(&app, &cookie, None).await.status(),
+        200
+    );
+    let before = app
+        .stores
+        .accounts
+        .account_by_email(&EmailAddress::parse("jo@example.org").unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+    let res = set_up_authenticator(&app, &cookie, None).await;
+    assert_eq!(
+        res.status(),
+        422,
+        "a session alone cannot move the second factor"
+    );
+    assert!(
+        res.text()
+            .await
+            .unwrap()
+            .contains("Your password is not right")
+    );
+    let same = app
+        .stores
+        .accounts
+        .account(before.id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(same.totp_secret, before.totp_secret);
+    assert_eq!(
+        set_up_authenticator(&app, &cookie, Some(PW)).await.status(),
+        200
+    );
+    let after = app
+        .stores
+        .accounts
+        .account(before.id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_ne!(after.totp_secret, before.totp_secret);
 }

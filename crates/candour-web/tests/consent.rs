@@ -32,6 +32,40 @@ async fn a_fresh_visit_shows_the_banner_and_sets_nothing() {
 }
 
 #[tokio::test]
+async fn account_pages_never_carry_gated_scripts() {
+    let app = spawn_app().await;
+    let token = app.csrf().await;
+    let res = app
+        .post_form(
+            "/cookies/consent",
+            &[("csrf", &token), ("choice", "accept")],
+            &[],
+        )
+        .await;
+    let cookie = cookie_pair(&res, "candour_consent").unwrap();
+    let html = app
+        .get_with_cookie("/about", &cookie)
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(html.contains("data-consent-category=\"statistics\""));
+    for path in [
+        "/account/sign-in",
+        "/account/reset-password?token=x",
+        "/account/register",
+    ] {
+        let html = app
+            .get_with_cookie(path, &cookie)
+            .await
+            .text()
+            .await
+            .unwrap();
+        assert!(!html.contains("data-consent-category"), "{path}");
+    }
+}
+
+#[tokio::test]
 async fn accepting_without_javascript_records_a_receipt_and_returns_to_the_page() {
     let app = spawn_app().await;
     let html = app.get("/about?x=1").await.text().await.unwrap();
