@@ -87,3 +87,15 @@ echo "nginx static 303:      $nginx_rate requests/s"
 echo "candour on SQLite:     $sqlite_rate votes/s (accepted $sqlite_accepted; stored count and rows: $sqlite_stored)"
 echo "candour on PostgreSQL: $pg_rate votes/s (accepted $pg_accepted; stored count $pg_stored, rows $pg_rows)"
 awk -v s="$sqlite_rate" -v p="$pg_rate" -v n="$nginx_rate" 'BEGIN { printf "ratio to nginx: SQLite %.2f, PostgreSQL %.2f\n", s / n, p / n }'
+# Every accepted vote must be stored. Votes still in flight when wrk stops (at most one per
+# connection) are stored too, though wrk never reads their answers.
+check() { # name accepted stored
+  local extra=$(( $3 - $2 ))
+  if [ "$extra" -lt 0 ] || [ "$extra" -gt "$CONNECTIONS" ]; then
+    echo "$1: stored $3 votes but accepted $2: votes were lost or invented" >&2
+    exit 1
+  fi
+  echo "$1: every accepted vote stored; $extra more were in flight when the load stopped"
+}
+check SQLite "$sqlite_accepted" "${sqlite_stored%% *}"
+check PostgreSQL "$pg_accepted" "$pg_stored"

@@ -185,25 +185,12 @@ impl PollStore for PgStore {
         // options are whose, one multi-row insert that the unique indexes de-duplicate, and
         // one counter update per option.
         let mut tx = self.pool.begin().await.map_err(db)?;
-        let polls: BTreeSet<i64> = votes.iter().map(|v| v.poll).collect();
         let options: BTreeSet<i64> = votes.iter().map(|v| v.option).collect();
+        // The options voted for whose polls are open, with their poll.
         let mut q = QueryBuilder::<Postgres>::new(
-            "SELECT id FROM polls WHERE closed_at IS NULL AND id IN (",
+            "SELECT o.id, o.poll_id FROM poll_options o JOIN polls p ON p.id = o.poll_id \
+             WHERE p.closed_at IS NULL AND o.id IN (",
         );
-        let mut list = q.separated(", ");
-        for id in &polls {
-            list.push_bind(*id);
-        }
-        q.push(")");
-        let open: BTreeSet<i64> = q
-            .build_query_scalar()
-            .fetch_all(&mut *tx)
-            .await
-            .map_err(db)?
-            .into_iter()
-            .collect();
-        let mut q =
-            QueryBuilder::<Postgres>::new("SELECT id, poll_id FROM poll_options WHERE id IN (");
         let mut list = q.separated(", ");
         for id in &options {
             list.push_bind(*id);
@@ -221,7 +208,7 @@ impl PollStore for PgStore {
         let mut seen = HashSet::new();
         let mut candidates = Vec::new();
         for (i, v) in votes.iter().enumerate() {
-            let valid = open.contains(&v.poll) && owner.get(&v.option) == Some(&v.poll);
+            let valid = owner.get(&v.option) == Some(&v.poll);
             match v.voter_key() {
                 Some(key) if valid => {
                     if seen.insert(key.clone()) {
@@ -274,13 +261,23 @@ impl PollStore for PgStore {
                 outcomes[i] = VoteOutcome::Duplicate;
             }
         }
-        for (option, n) in counted {
-            sqlx::query("UPDATE poll_options SET votes = poll_options.votes + $1 WHERE id = $2")
-                .bind(n)
-                .bind(option)
-                .execute(&mut *tx)
-                .await
-                .map_err(db)?;
+        if !counted.is_empty() {
+            // One statement for every option's counter.
+            let mut q =
+                QueryBuilder::<Postgres>::new("UPDATE poll_options SET votes = votes + CASE id");
+            for (option, n) in &counted {
+                q.push(" WHEN ")
+                    .push_bind(*option)
+                    .push(" THEN ")
+                    .push_bind(*n);
+            }
+            q.push(" END WHERE id IN (");
+            let mut list = q.separated(", ");
+            for option in counted.keys() {
+                list.push_bind(*option);
+            }
+            q.push(")");
+            q.build().execute(&mut *tx).await.map_err(db)?;
         }
         tx.commit().await.map_err(db)?;
         Ok(outcomes)

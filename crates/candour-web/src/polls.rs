@@ -55,7 +55,23 @@ pub(crate) struct VoteQueue {
 impl VoteQueue {
     pub fn start(store: Arc<dyn PollStore>) -> VoteQueue {
         let (tx, rx) = mpsc::channel(8 * MAX_BATCH);
-        tokio::spawn(write_batches(store, rx));
+        // The writer has a thread of its own: on the shared runtime it would wait its turn
+        // behind every request task at each step of a batch, and batches would take longer
+        // than their writes do.
+        let spawned = std::thread::Builder::new()
+            .name("candour-votes".to_owned())
+            .spawn(move || {
+                match tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                {
+                    Ok(rt) => rt.block_on(write_batches(store, rx)),
+                    Err(e) => tracing::error!(error = %e, "Could not start the vote writer."),
+                }
+            });
+        if let Err(e) = spawned {
+            tracing::error!(error = %e, "Could not start the vote writer thread.");
+        }
         VoteQueue { tx }
     }
 
@@ -80,7 +96,13 @@ async fn write_batches(store: Arc<dyn PollStore>, mut rx: mpsc::Receiver<(NewVot
     // fills while the previous one is being written; when idle, a vote goes alone at once.
     while rx.recv_many(&mut batch, MAX_BATCH).await > 0 {
         let (votes, replies): (Vec<NewVote>, Vec<Reply>) = batch.drain(..).unzip();
+        let started = Instant::now();
         let mut result = store.record_votes(&votes).await;
+        tracing::debug!(
+            votes = votes.len(),
+            micros = started.elapsed().as_micros() as u64,
+            "Wrote a batch of votes."
+        );
         if result.is_err() {
             // One retry covers a transient failure (a deadlock between instances, a dropped
             // connection); nothing was written by the failed attempt.
