@@ -1192,3 +1192,29 @@ async fn replacing_an_authenticator_needs_the_password() {
         .unwrap();
     assert_ne!(after.totp_secret, before.totp_secret);
 }
+
+#[tokio::test]
+async fn a_session_started_on_one_instance_works_on_another() {
+    let first = spawn_app().await;
+    let cookie = signed_in(&first, "jo@example.org").await;
+    // A second server on the same database, as behind a load balancer.
+    let second = common::spawn_on(first.dir.clone(), first.db_url.clone(), |_| {}).await;
+    let (status, html, _) = second.page("/account", &cookie).await;
+    assert_eq!(status, 200);
+    assert!(html.contains("jo@example.org"));
+    // A form rendered by one instance is accepted by the other: the keys are shared.
+    let (_, _, token) = first.page("/account", &cookie).await;
+    let res = second
+        .post_form(
+            "/account/sign-out",
+            &[("csrf", &token)],
+            &[("cookie", &cookie)],
+        )
+        .await;
+    assert_eq!(res.status(), 303);
+    assert_eq!(
+        first.get_with_cookie("/account", &cookie).await.status(),
+        303,
+        "ended for both"
+    );
+}
