@@ -21,7 +21,7 @@ use candour_core::account::{
 use candour_core::config::Topic;
 use candour_core::purposes::{self, Purpose};
 use candour_core::session::{LinkPurpose, Secret};
-use candour_core::store::{Account, AuditEntry, NewAccount, Profile, StoreError};
+use candour_core::store::{Account, NewAccount, Profile, StoreError};
 use candour_core::totp::{self, RecoveryCode, TotpSecret};
 use candour_mail::Email;
 use hmac::{Hmac, Mac};
@@ -144,28 +144,6 @@ async fn make_link(
 
 fn org(state: &AppState) -> &str {
     &state.inner.config.organisation.name
-}
-
-async fn audit(
-    state: &AppState,
-    actor: &Account,
-    action: &str,
-    target: String,
-    detail: String,
-) -> Result<(), AppError> {
-    state
-        .stores()
-        .audit
-        .record(&AuditEntry {
-            at: state.now(),
-            actor: Some(actor.id),
-            actor_email: actor.email.as_str().to_owned(),
-            action: action.to_owned(),
-            target,
-            detail,
-        })
-        .await?;
-    Ok(())
 }
 
 fn safe_return(target: &str) -> String {
@@ -512,14 +490,14 @@ async fn finish_sign_in(
 ) -> Result<Response, AppError> {
     let cookie = start_session(state, account.id).await?;
     if account.role.is_some() {
-        audit(
-            state,
-            account,
-            "staff.signed-in",
-            format!("account:{}", account.id),
-            String::new(),
-        )
-        .await?;
+        state
+            .audit(
+                account,
+                "staff.signed-in",
+                format!("account:{}", account.id),
+                String::new(),
+            )
+            .await?;
     }
     let to = match (return_to.is_empty(), account.role) {
         (false, _) => return_to.to_owned(),
@@ -1263,14 +1241,14 @@ async fn delete_account(
         }
     }
     if user.account.role.is_some() {
-        audit(
-            &state,
-            &user.account,
-            "staff.account-deleted",
-            format!("account:{}", user.account.id),
-            String::new(),
-        )
-        .await?;
+        state
+            .audit(
+                &user.account,
+                "staff.account-deleted",
+                format!("account:{}", user.account.id),
+                String::new(),
+            )
+            .await?;
     }
     state
         .stores()
@@ -1423,14 +1401,14 @@ async fn enable_two_factor(
         .await?;
     accounts.use_totp_step(user.account.id, step).await?;
     if user.account.role.is_some() {
-        audit(
-            &state,
-            &user.account,
-            "staff.second-factor-on",
-            format!("account:{}", user.account.id),
-            String::new(),
-        )
-        .await?;
+        state
+            .audit(
+                &user.account,
+                "staff.second-factor-on",
+                format!("account:{}", user.account.id),
+                String::new(),
+            )
+            .await?;
     }
     let page = RecoveryCodesPage {
         frame,
@@ -1463,14 +1441,14 @@ async fn disable_two_factor(
         .disable_totp(user.account.id)
         .await?;
     if user.account.role.is_some() {
-        audit(
-            &state,
-            &user.account,
-            "staff.second-factor-off",
-            format!("account:{}", user.account.id),
-            String::new(),
-        )
-        .await?;
+        state
+            .audit(
+                &user.account,
+                "staff.second-factor-off",
+                format!("account:{}", user.account.id),
+                String::new(),
+            )
+            .await?;
     }
     Ok(Redirect::to("/account?done=two-factor").into_response())
 }

@@ -72,28 +72,6 @@ pub(crate) fn sections(role: Role) -> Vec<&'static Section> {
         .collect()
 }
 
-async fn record(
-    state: &AppState,
-    staff: &Account,
-    action: &str,
-    target: String,
-    detail: String,
-) -> Result<(), AppError> {
-    state
-        .stores()
-        .audit
-        .record(&AuditEntry {
-            at: state.now(),
-            actor: Some(staff.id),
-            actor_email: staff.email.as_str().to_owned(),
-            action: action.to_owned(),
-            target,
-            detail,
-        })
-        .await?;
-    Ok(())
-}
-
 #[derive(Template)]
 #[template(path = "admin/home.html")]
 struct HomePage {
@@ -248,18 +226,18 @@ async fn add_staff(
         .accounts
         .set_role(target.id, Some(role))
         .await?;
-    record(
-        &state,
-        &staff.account,
-        "staff.role-given",
-        format!("account:{}", target.id),
-        format!(
-            "{} → {}",
-            target.role.map_or("none", Role::as_str),
-            role.as_str()
-        ),
-    )
-    .await?;
+    state
+        .audit(
+            &staff.account,
+            "staff.role-given",
+            format!("account:{}", target.id),
+            format!(
+                "{} → {}",
+                target.role.map_or("none", Role::as_str),
+                role.as_str()
+            ),
+        )
+        .await?;
     Ok(Redirect::to("/admin/staff?done=added").into_response())
 }
 
@@ -318,18 +296,18 @@ async fn change_role(
         // Losing the role ends the person's sessions, so the change takes effect at once.
         state.stores().sessions.end_all_sessions(id).await?;
     }
-    record(
-        &state,
-        &staff.account,
-        "staff.role-changed",
-        format!("account:{id}"),
-        format!(
-            "{} → {}",
-            target.role.map_or("none", Role::as_str),
-            role.map_or("none", Role::as_str)
-        ),
-    )
-    .await?;
+    state
+        .audit(
+            &staff.account,
+            "staff.role-changed",
+            format!("account:{id}"),
+            format!(
+                "{} → {}",
+                target.role.map_or("none", Role::as_str),
+                role.map_or("none", Role::as_str)
+            ),
+        )
+        .await?;
     Ok(Redirect::to("/admin/staff?done=changed").into_response())
 }
 

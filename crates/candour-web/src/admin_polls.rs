@@ -10,7 +10,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use candour_core::account::Permission;
 use candour_core::poll::{Phase, Poll, PollDraft, ResultsShown};
-use candour_core::store::{AuditEntry, StoreError};
+use candour_core::store::StoreError;
 use serde::Deserialize;
 use time::macros::format_description;
 use time::{OffsetDateTime, PrimitiveDateTime};
@@ -34,6 +34,7 @@ pub(crate) fn routes() -> Router<AppState> {
         .route("/admin/polls/{id}/delete", post(delete))
 }
 
+/// Record a change in the audit log, and drop this instance's cached copy of the poll.
 async fn record(
     state: &AppState,
     staff: &Staff,
@@ -44,18 +45,8 @@ async fn record(
     // The vote path keeps polls for a moment; this instance forgets its copy at once.
     state.inner.poll_cache.forget(poll).await;
     state
-        .stores()
-        .audit
-        .record(&AuditEntry {
-            at: state.now(),
-            actor: Some(staff.account.id),
-            actor_email: staff.account.email.as_str().to_owned(),
-            action: action.to_owned(),
-            target: format!("poll:{poll}"),
-            detail,
-        })
-        .await?;
-    Ok(())
+        .audit(&staff.account, action, format!("poll:{poll}"), detail)
+        .await
 }
 
 fn phase_label(p: &Poll, now: OffsetDateTime) -> &'static str {

@@ -164,6 +164,26 @@ impl AppState {
         }
     }
 
+    /// Write a staff member's action to the audit log.
+    async fn audit(
+        &self,
+        actor: &candour_core::store::Account,
+        action: &str,
+        target: String,
+        detail: String,
+    ) -> Result<(), AppError> {
+        let entry = candour_core::store::AuditEntry {
+            at: self.now(),
+            actor: Some(actor.id),
+            actor_email: actor.email.as_str().to_owned(),
+            action: action.to_owned(),
+            target,
+            detail,
+        };
+        self.inner.stores.audit.record(&entry).await?;
+        Ok(())
+    }
+
     pub fn mail_destination(&self) -> String {
         self.inner.mailer.describe()
     }

@@ -14,23 +14,6 @@ async fn signed_in(app: &TestApp, email: &str) -> String {
     app.sign_in(email, PW).await
 }
 
-async fn make_staff(app: &TestApp, email: &str, role: Role) -> String {
-    let cookie = signed_in(app, email).await;
-    let a = app
-        .stores
-        .accounts
-        .account_by_email(&EmailAddress::parse(email).unwrap())
-        .await
-        .unwrap()
-        .unwrap();
-    app.stores
-        .accounts
-        .set_role(a.id, Some(role))
-        .await
-        .unwrap();
-    cookie
-}
-
 #[tokio::test]
 async fn register_verify_sign_in_profile_sign_out() {
     let app = spawn_app().await;
@@ -800,7 +783,7 @@ async fn the_admin_console_checks_the_role_on_every_route() {
             "{path} anonymous → sign in"
         );
     }
-    let editor = make_staff(&app, "editor@example.org", Role::Editor).await;
+    let editor = app.staff("editor@example.org", Role::Editor).await;
     assert_eq!(app.get_with_cookie("/admin", &editor).await.status(), 200);
     assert_eq!(
         app.get_with_cookie("/admin/consent", &editor)
@@ -830,7 +813,7 @@ async fn the_admin_console_checks_the_role_on_every_route() {
         .await;
     assert_eq!(res.status(), 403, "an editor cannot make admins");
 
-    let officer = make_staff(&app, "dpo@example.org", Role::PrivacyOfficer).await;
+    let officer = app.staff("dpo@example.org", Role::PrivacyOfficer).await;
     assert_eq!(
         app.get_with_cookie("/admin/audit", &officer).await.status(),
         200
@@ -840,7 +823,7 @@ async fn the_admin_console_checks_the_role_on_every_route() {
         403
     );
 
-    let admin = make_staff(&app, "admin@example.org", Role::Admin).await;
+    let admin = app.staff("admin@example.org", Role::Admin).await;
     let (status, html, token) = app.page("/admin/staff", &admin).await;
     assert_eq!(status, 200);
     assert!(html.contains("editor@example.org"));
@@ -1046,7 +1029,7 @@ async fn the_second_factor_protects_sign_in_and_codes_cannot_be_replayed() {
 #[tokio::test]
 async fn staff_can_be_required_to_use_a_second_factor() {
     let app = spawn_with(|c| c.accounts.require_staff_totp = true).await;
-    let editor = make_staff(&app, "editor@example.org", Role::Editor).await;
+    let editor = app.staff("editor@example.org", Role::Editor).await;
     let res = app.get_with_cookie("/admin", &editor).await;
     assert_eq!(res.status(), 303);
     assert_eq!(
