@@ -264,6 +264,12 @@ async fn view_for(
             Some(a) => state.stores().polls.has_voted(poll.id, a.id).await?,
             None => false,
         };
+    // The poll may come from the short-lived cache; counts that will be shown are read fresh.
+    let poll = if poll.results_visible(now, voted) {
+        state.stores().polls.poll(poll.id).await?.unwrap_or(poll)
+    } else {
+        poll
+    };
     let phase = poll.phase(now);
     let threshold = state.inner.config.polls.suppress_below;
     let total = poll.total();
@@ -299,14 +305,19 @@ pub(crate) async fn fragment_html(
     headers: &HeaderMap,
     id: i64,
 ) -> Result<Option<String>, AppError> {
-    let Some(poll) = state.stores().polls.poll(id).await? else {
+    let Some(poll) = state
+        .inner
+        .poll_cache
+        .get(state.stores().polls.as_ref(), id)
+        .await?
+    else {
         return Ok(None);
     };
     let view = view_for(
         state,
         &frame.visitor,
         headers,
-        poll,
+        Poll::clone(&poll),
         frame.csrf.clone(),
         frame.path.clone(),
     )
@@ -349,12 +360,13 @@ async fn load(state: &AppState, id: &str) -> Result<Poll, AppError> {
         return Err(AppError::NotFound);
     }
     let id: i64 = id.parse().map_err(|_| AppError::NotFound)?;
-    state
-        .stores()
-        .polls
-        .poll(id)
+    let poll = state
+        .inner
+        .poll_cache
+        .get(state.stores().polls.as_ref(), id)
         .await?
-        .ok_or(AppError::NotFound)
+        .ok_or(AppError::NotFound)?;
+    Ok(Poll::clone(&poll))
 }
 
 async fn show(
@@ -429,17 +441,7 @@ async fn vote(
     Path(id): Path<String>,
     Form(form): Form<VoteForm>,
 ) -> Result<Response, AppError> {
-    if !state.inner.config.polls.enabled {
-        return Err(AppError::NotFound);
-    }
-    let id: i64 = id.parse().map_err(|_| AppError::NotFound)?;
-    let poll = state
-        .inner
-        .poll_cache
-        .get(state.stores().polls.as_ref(), id)
-        .await?
-        .ok_or(AppError::NotFound)?;
-    let poll = Poll::clone(&poll);
+    let poll = load(&state, &id).await?;
     state.check_form(&frame.visitor, &form.csrf)?;
     let back = safe_return(&form.return_to, poll.id);
     let now = state.now();
