@@ -419,6 +419,29 @@ struct VoteForm {
     return_to: String,
 }
 
+/// The poll's page again, with the status and any change `edit` makes (an error, a notice).
+async fn answer_again(
+    state: &AppState,
+    frame: Frame,
+    headers: &HeaderMap,
+    poll: Poll,
+    back: String,
+    status: StatusCode,
+    edit: impl FnOnce(&mut PollView),
+) -> Result<Response, AppError> {
+    let mut view = view_for(
+        state,
+        &frame.visitor,
+        headers,
+        poll,
+        frame.csrf.clone(),
+        back,
+    )
+    .await?;
+    edit(&mut view);
+    Ok((status, no_store(render(&ShowPage { frame, view: &view })?)).into_response())
+}
+
 fn safe_return(target: &str, id: i64) -> String {
     let ok = target.starts_with('/')
         && !target.starts_with("//")
@@ -446,20 +469,17 @@ async fn vote(
     let back = safe_return(&form.return_to, poll.id);
     let now = state.now();
     let phase = poll.phase(now);
-    let refuse = |status: StatusCode, view: PollView, frame: Frame| -> Result<Response, AppError> {
-        Ok((status, no_store(render(&ShowPage { frame, view: &view })?)).into_response())
-    };
     if phase != Phase::Open {
-        let view = view_for(
+        return answer_again(
             &state,
-            &frame.visitor,
+            frame,
             &headers,
             poll,
-            frame.csrf.clone(),
             back,
+            StatusCode::CONFLICT,
+            |_| {},
         )
-        .await?;
-        return refuse(StatusCode::CONFLICT, view, frame);
+        .await;
     }
     let option = form
         .option
@@ -468,17 +488,18 @@ async fn vote(
         .filter(|o| poll.option(*o).is_some());
     let Some(option) = option else {
         if form.option.is_empty() {
-            let mut view = view_for(
+            return answer_again(
                 &state,
-                &frame.visitor,
+                frame,
                 &headers,
                 poll,
-                frame.csrf.clone(),
                 back,
+                StatusCode::UNPROCESSABLE_ENTITY,
+                |view| {
+                    view.error = Some("Select an answer".to_owned());
+                },
             )
-            .await?;
-            view.error = Some("Select an answer".to_owned());
-            return refuse(StatusCode::UNPROCESSABLE_ENTITY, view, frame);
+            .await;
         }
         return Err(AppError::Invalid(vec![FieldError {
             field: "option".to_owned(),
@@ -486,16 +507,16 @@ async fn vote(
         }]));
     };
     if cookie_says_voted(&state, &headers, poll.id) {
-        let view = view_for(
+        return answer_again(
             &state,
-            &frame.visitor,
+            frame,
             &headers,
             poll,
-            frame.csrf.clone(),
             back,
+            StatusCode::CONFLICT,
+            |_| {},
         )
-        .await?;
-        return refuse(StatusCode::CONFLICT, view, frame);
+        .await;
     }
     let day = poll::vote_day(now);
     let (account, voter_hash) = match &frame.visitor.account {
@@ -545,17 +566,7 @@ async fn vote(
             Ok((cookie, Redirect::to(&format!("{back}#poll-{}", poll.id))).into_response())
         }
         VoteOutcome::Duplicate => {
-            let mut view = view_for(
-                &state,
-                &frame.visitor,
-                &headers,
-                poll,
-                frame.csrf.clone(),
-                back,
-            )
-            .await?;
-            view.can_vote = false;
-            view.notice = Some(match account {
+            let notice = match account {
                 Some(_) => "You have already voted in this poll.".to_owned(),
                 None => {
                     let again = poll::next_day_starts(now);
@@ -565,24 +576,36 @@ async fn vote(
                         again.time()
                     )
                 }
-            });
-            view.results = view
-                .poll
-                .results_visible(now, true)
-                .then(|| bars(&view.poll, view.threshold));
-            refuse(StatusCode::CONFLICT, view, frame)
-        }
-        VoteOutcome::Refused => {
-            let view = view_for(
+            };
+            answer_again(
                 &state,
-                &frame.visitor,
+                frame,
                 &headers,
                 poll,
-                frame.csrf.clone(),
                 back,
+                StatusCode::CONFLICT,
+                |view| {
+                    view.can_vote = false;
+                    view.notice = Some(notice);
+                    view.results = view
+                        .poll
+                        .results_visible(now, true)
+                        .then(|| bars(&view.poll, view.threshold));
+                },
             )
-            .await?;
-            refuse(StatusCode::CONFLICT, view, frame)
+            .await
+        }
+        VoteOutcome::Refused => {
+            answer_again(
+                &state,
+                frame,
+                &headers,
+                poll,
+                back,
+                StatusCode::CONFLICT,
+                |_| {},
+            )
+            .await
         }
     }
 }
