@@ -177,13 +177,6 @@ impl Site {
         out.sort();
         out
     }
-
-    /// Every page's path, sorted (for the demo's listing and for tests).
-    pub fn paths(&self) -> Vec<&str> {
-        let mut v: Vec<&str> = self.pages.keys().map(String::as_str).collect();
-        v.sort_unstable();
-        v
-    }
 }
 
 fn io(path: &Path, source: std::io::Error) -> ContentError {

@@ -69,6 +69,7 @@ async fn content_pages_render_sanitised_with_the_site_frame() {
     assert_eq!(res.headers()["cache-control"], "private, no-store");
     let html = res.text().await.unwrap();
     assert!(html.contains("<title>About us – Testshire Police</title>"));
+    assert!(html.contains("<meta name=\"description\" content=\"Who we are &#38; what we do\">"));
     assert!(html.contains("<a href=\"#main\" class=\"skip-link\">"));
     assert!(html.contains("<main id=\"main\""));
     assert!(html.contains("aria-current=\"page\""), "nav marks the page");

@@ -36,7 +36,7 @@ pub fn site_config(dir: &std::path::Path) -> Config {
     .unwrap();
     std::fs::write(
         content.join("about.md"),
-        "---\nnav: 2\ntopics: road-safety\n---\n# About us\n\nRead [the law](https://www.legislation.gov.uk/) <script>alert(1)</script>\n",
+        "---\nnav: 2\ntopics: road-safety\ndescription: Who we are & what we do\n---\n# About us\n\nRead [the law](https://www.legislation.gov.uk/) <script>alert(1)</script>\n",
     )
     .unwrap();
     std::fs::write(content.join("static/stats.js"), "/* counts visits */\n").unwrap();
