@@ -147,13 +147,11 @@ fn org(state: &AppState) -> &str {
 }
 
 fn safe_return(target: &str) -> String {
-    let ok = target.starts_with('/')
-        && !target.starts_with("//")
-        && target.len() <= 512
-        && target
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"/-_".contains(&b));
-    if ok { target.to_owned() } else { String::new() }
+    if crate::edge::is_plain_local_path(target) {
+        target.to_owned()
+    } else {
+        String::new()
+    }
 }
 
 #[derive(Deserialize)]

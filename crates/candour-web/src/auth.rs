@@ -120,10 +120,7 @@ impl FromRequestParts<AppState> for SignedIn {
             _ => {
                 let path = parts.uri.path();
                 // Only plain paths come back through the query string.
-                let back = if path
-                    .bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || b"/-_".contains(&b))
-                {
+                let back = if crate::edge::is_plain_local_path(path) {
                     path
                 } else {
                     "/account"

@@ -239,6 +239,18 @@ impl IntoResponse for AppErrorStatus {
     }
 }
 
+/// Whether `target` is a plain path on this site (letters, digits, `/`, `-`, `_`): safe to
+/// redirect to and to carry unencoded in a query string, as the `return_to` of sign-in and
+/// polls is.
+pub(crate) fn is_plain_local_path(target: &str) -> bool {
+    target.starts_with('/')
+        && !target.starts_with("//")
+        && target.len() <= 512
+        && target
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"/-_".contains(&b))
+}
+
 pub(crate) fn wants_json(headers: &axum::http::HeaderMap) -> bool {
     let accept = headers
         .get(header::ACCEPT)
@@ -257,12 +269,14 @@ pub(crate) fn wants_json(headers: &axum::http::HeaderMap) -> bool {
 async fn error_pages(State(state): State<AppState>, req: Request, next: Next) -> Response {
     let json = wants_json(req.headers());
     let id = request_id(req.extensions());
-    let frame = Frame::plain(&state, req.uri().path());
+    // Cheap to keep (shared bytes); the frame is built only if an error page is needed.
+    let uri = req.uri().clone();
     let res = next.run(req).await;
     let status = res.status();
     if !(status.is_client_error() || status.is_server_error()) {
         return res;
     }
+    let frame = Frame::plain(&state, uri.path());
     let (mut parts, body) = res.into_parts();
     let detail = match parts.extensions.remove::<ErrorDetail>() {
         Some(d) => d,
@@ -384,5 +398,31 @@ fn describe(status: StatusCode, message: String) -> (&'static str, String) {
             "There is a problem",
             fallback("The request could not be completed."),
         ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_plain_local_path;
+
+    #[test]
+    fn only_plain_paths_on_this_site_are_accepted() {
+        for ok in ["/", "/account", "/polls/12", "/news/road-safety_week"] {
+            assert!(is_plain_local_path(ok), "{ok}");
+        }
+        for bad in [
+            "",
+            "account",
+            "//evil.example",
+            "/\\evil",
+            "/a?b=c",
+            "/a#x",
+            "https://x",
+            "/%2f",
+            "/a b",
+        ] {
+            assert!(!is_plain_local_path(bad), "{bad}");
+        }
+        assert!(!is_plain_local_path(&format!("/{}", "a".repeat(600))));
     }
 }

@@ -443,13 +443,7 @@ async fn answer_again(
 }
 
 fn safe_return(target: &str, id: i64) -> String {
-    let ok = target.starts_with('/')
-        && !target.starts_with("//")
-        && target.len() <= 512
-        && target
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"/-_".contains(&b));
-    if ok {
+    if crate::edge::is_plain_local_path(target) {
         target.to_owned()
     } else {
         format!("/polls/{id}")
