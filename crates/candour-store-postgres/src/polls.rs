@@ -50,6 +50,24 @@ impl PgStore {
     }
 }
 
+/// The options of poll `id`, in order, inside the caller's transaction.
+async fn insert_options(
+    conn: &mut sqlx::PgConnection,
+    id: i64,
+    options: &[String],
+) -> StoreResult<()> {
+    for (i, label) in options.iter().enumerate() {
+        sqlx::query("INSERT INTO poll_options (poll_id, position, label) VALUES ($1, $2, $3)")
+            .bind(id)
+            .bind(i as i32)
+            .bind(label)
+            .execute(&mut *conn)
+            .await
+            .map_err(db)?;
+    }
+    Ok(())
+}
+
 #[async_trait]
 impl PollStore for PgStore {
     async fn create_poll(&self, d: &PollDraft, now: OffsetDateTime) -> StoreResult<i64> {
@@ -66,15 +84,7 @@ impl PollStore for PgStore {
         .fetch_one(&mut *tx)
         .await
         .map_err(db)?;
-        for (i, label) in d.options.iter().enumerate() {
-            sqlx::query("INSERT INTO poll_options (poll_id, position, label) VALUES ($1, $2, $3)")
-                .bind(id)
-                .bind(i as i32)
-                .bind(label)
-                .execute(&mut *tx)
-                .await
-                .map_err(db)?;
-        }
+        insert_options(&mut tx, id, &d.options).await?;
         tx.commit().await.map_err(db)?;
         Ok(id)
     }
@@ -103,17 +113,7 @@ impl PollStore for PgStore {
                 .execute(&mut *tx)
                 .await
                 .map_err(db)?;
-            for (i, label) in d.options.iter().enumerate() {
-                sqlx::query(
-                    "INSERT INTO poll_options (poll_id, position, label) VALUES ($1, $2, $3)",
-                )
-                .bind(id)
-                .bind(i as i32)
-                .bind(label)
-                .execute(&mut *tx)
-                .await
-                .map_err(db)?;
-            }
+            insert_options(&mut tx, id, &d.options).await?;
         }
         sqlx::query("UPDATE polls SET question = $1, opens_at = $2, closes_at = $3, results = $4 WHERE id = $5")
             .bind(&d.question)

@@ -54,6 +54,24 @@ impl SqliteStore {
     }
 }
 
+/// The options of poll `id`, in order, inside the caller's transaction.
+async fn insert_options(
+    conn: &mut sqlx::SqliteConnection,
+    id: i64,
+    options: &[String],
+) -> StoreResult<()> {
+    for (i, label) in options.iter().enumerate() {
+        sqlx::query("INSERT INTO poll_options (poll_id, position, label) VALUES (?, ?, ?)")
+            .bind(id)
+            .bind(i as i64)
+            .bind(label)
+            .execute(&mut *conn)
+            .await
+            .map_err(db)?;
+    }
+    Ok(())
+}
+
 #[async_trait]
 impl PollStore for SqliteStore {
     async fn create_poll(&self, d: &PollDraft, now: OffsetDateTime) -> StoreResult<i64> {
@@ -70,15 +88,7 @@ impl PollStore for SqliteStore {
         .fetch_one(&mut *tx)
         .await
         .map_err(db)?;
-        for (i, label) in d.options.iter().enumerate() {
-            sqlx::query("INSERT INTO poll_options (poll_id, position, label) VALUES (?, ?, ?)")
-                .bind(id)
-                .bind(i as i64)
-                .bind(label)
-                .execute(&mut *tx)
-                .await
-                .map_err(db)?;
-        }
+        insert_options(&mut tx, id, &d.options).await?;
         tx.commit().await.map_err(db)?;
         Ok(id)
     }
@@ -107,15 +117,7 @@ impl PollStore for SqliteStore {
                 .execute(&mut *tx)
                 .await
                 .map_err(db)?;
-            for (i, label) in d.options.iter().enumerate() {
-                sqlx::query("INSERT INTO poll_options (poll_id, position, label) VALUES (?, ?, ?)")
-                    .bind(id)
-                    .bind(i as i64)
-                    .bind(label)
-                    .execute(&mut *tx)
-                    .await
-                    .map_err(db)?;
-            }
+            insert_options(&mut tx, id, &d.options).await?;
         }
         sqlx::query(
             "UPDATE polls SET question = ?, opens_at = ?, closes_at = ?, results = ? WHERE id = ?",
