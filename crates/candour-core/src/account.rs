@@ -389,4 +389,87 @@ mod tests {
             assert_eq!(Role::parse(r.as_str()), Some(r));
         }
     }
+
+    mod properties {
+        use super::*;
+        use proptest::prelude::*;
+
+        proptest! {
+            #[test]
+            fn email_parsing_is_total_and_idempotent(raw in "\\PC{0,80}") {
+                if let Ok(e) = EmailAddress::parse(&raw) {
+                    prop_assert!(!e.as_str().chars().any(|c| c.is_whitespace() || c.is_control()));
+                    prop_assert_eq!(e.as_str().to_ascii_lowercase(), e.as_str());
+                    prop_assert_eq!(EmailAddress::parse(e.as_str()), Ok(e.clone()));
+                }
+            }
+
+            #[test]
+            fn well_formed_emails_are_accepted(
+                local in "[a-zA-Z0-9+_-]{1,20}(\\.[a-z0-9]{1,5})?",
+                labels in proptest::collection::vec("[a-z0-9]([a-z0-9-]{0,10}[a-z0-9])?", 1..4),
+                tld in "[a-z]{2,6}",
+            ) {
+                let raw = format!("{local}@{}.{tld}", labels.join("."));
+                let e = EmailAddress::parse(&raw);
+                prop_assert!(e.is_ok(), "{raw}");
+                prop_assert_eq!(e.unwrap().as_str().to_owned(), raw.to_ascii_lowercase());
+            }
+
+            #[test]
+            fn header_injection_never_parses(a in "[a-z]{1,10}", b in "[a-z]{1,10}", sep in "[\\r\\n]{1,2}") {
+                let raw = format!("{a}@example.org{sep}Bcc: {b}@example.org");
+                prop_assert!(EmailAddress::parse(&raw).is_err());
+            }
+
+            #[test]
+            fn postcode_parsing_is_total_and_idempotent(raw in "\\PC{0,12}") {
+                if let Ok(p) = Postcode::parse(&raw) {
+                    let s = p.as_str();
+                    prop_assert!(s.len() <= 8 && s.contains(' '));
+                    prop_assert!(s.bytes().all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b' '));
+                    prop_assert_eq!(Postcode::parse(s), Ok(p.clone()));
+                }
+            }
+
+            #[test]
+            fn every_uk_shape_is_accepted(
+                outward in "([A-Z][0-9]|[A-Z][0-9][0-9]|[A-Z][A-Z][0-9]|[A-Z][A-Z][0-9][0-9]|[A-Z][0-9][A-Z]|[A-Z][A-Z][0-9][A-Z])",
+                inward in "[0-9][ABD-HJLNP-UW-Z]{2}",
+                spaced in any::<bool>(),
+                lower in any::<bool>(),
+            ) {
+                let mut raw = if spaced { format!("{outward} {inward}") } else { format!("{outward}{inward}") };
+                if lower { raw = raw.to_ascii_lowercase(); }
+                let p = Postcode::parse(&raw);
+                prop_assert!(p.is_ok(), "{raw}");
+                prop_assert_eq!(p.unwrap().as_str().to_owned(), format!("{outward} {inward}"));
+            }
+
+            #[test]
+            fn phone_parsing_is_total_and_idempotent(raw in "\\PC{0,30}") {
+                if let Ok(p) = Phone::parse(&raw) {
+                    let s = p.as_str();
+                    let digits = s.trim_start_matches('+');
+                    prop_assert!(digits.bytes().all(|b| b.is_ascii_digit()));
+                    prop_assert!((10..=15).contains(&digits.len()));
+                    prop_assert_eq!(Phone::parse(s), Ok(p.clone()));
+                }
+            }
+
+            #[test]
+            fn uk_numbers_in_any_layout_are_accepted(
+                digits in "0[1-9][0-9]{8,9}",
+                spaces in proptest::collection::vec(0usize..11, 0..3),
+            ) {
+                let mut raw = digits.clone();
+                for at in spaces {
+                    if at < raw.len() { raw.insert(at, ' '); }
+                }
+                let p = Phone::parse(&raw);
+                prop_assert!(p.is_ok(), "{raw:?}");
+                prop_assert_eq!(p.unwrap().as_str().to_owned(), digits);
+            }
+        }
+    }
 }

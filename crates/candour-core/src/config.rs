@@ -37,6 +37,9 @@ pub struct Config {
     pub topics: Vec<Topic>,
     /// Third-party or first-party scripts that run only after consent to their category.
     pub scripts: Vec<GatedScript>,
+    pub people: PeopleSettings,
+    /// The organisation's own purposes for personal data, beside the built-in ones.
+    pub purposes: Vec<PurposeConfig>,
 }
 
 impl Default for Config {
@@ -55,6 +58,8 @@ impl Default for Config {
             mail: MailSettings::default(),
             topics: Vec::new(),
             scripts: Vec::new(),
+            people: PeopleSettings::default(),
+            purposes: Vec::new(),
         }
     }
 }
@@ -283,6 +288,60 @@ impl Default for MailSettings {
     }
 }
 
+/// How a form asks for consent to direct marketing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum MarketingConsent {
+    /// An unticked box per channel that the person ticks to agree.
+    OptIn,
+    /// A box to tick to refuse: an unticked box is taken as agreement. Kept for old forms;
+    /// `config check` flags it.
+    OptOutBox,
+}
+
+/// People, forms and the preference centre.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct PeopleSettings {
+    pub marketing_consent: MarketingConsent,
+    /// How long an emailed link to the preference centre works, in hours.
+    pub preference_link_hours: u32,
+    /// How long a preference-centre visit opened from such a link lasts, in minutes.
+    pub preference_visit_minutes: u32,
+}
+
+impl Default for PeopleSettings {
+    fn default() -> Self {
+        PeopleSettings {
+            marketing_consent: MarketingConsent::OptIn,
+            preference_link_hours: 72,
+            preference_visit_minutes: 30,
+        }
+    }
+}
+
+/// One of the organisation's purposes (`[[purposes]]`).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct PurposeConfig {
+    /// A short id: lower-case letters, digits and hyphens.
+    pub id: String,
+    pub name: String,
+    pub description: String,
+    /// What personal data it uses.
+    pub data: String,
+    pub lawful_basis: crate::purposes::LawfulBasis,
+    pub retention_days: u32,
+    #[serde(default)]
+    pub channels: Vec<crate::purposes::Channel>,
+    #[serde(default)]
+    pub direct_marketing: bool,
+    /// The words of the consent box, in the first person ("Send me …"). Required when the
+    /// lawful basis is consent.
+    #[serde(default)]
+    pub consent_label: String,
+}
+
 /// A topic people can follow.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
@@ -364,6 +423,80 @@ impl Config {
             })?;
         config.validate(file_name)?;
         Ok(config)
+    }
+
+    /// The organisation's purposes: unique ids, and what consent and direct marketing need.
+    fn validate_purposes(&self, source_name: &str) -> Result<(), ConfigError> {
+        use crate::purposes::{BUILT_IN_IDS, LawfulBasis};
+        let invalid = |i: usize, key: &str, problem: &str| ConfigError::Invalid {
+            source_name: source_name.to_owned(),
+            key: format!("purposes[{i}].{key}"),
+            problem: problem.to_owned(),
+        };
+        let mut ids = BTreeSet::new();
+        for (i, p) in self.purposes.iter().enumerate() {
+            let id_ok = !p.id.is_empty()
+                && p.id.len() <= 40
+                && p.id
+                    .bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
+            if !id_ok {
+                return Err(invalid(
+                    i,
+                    "id",
+                    "must be lower-case letters, digits and hyphens, at most 40",
+                ));
+            }
+            if BUILT_IN_IDS.contains(&p.id.as_str()) || !ids.insert(p.id.as_str()) {
+                return Err(invalid(i, "id", "is already used by another purpose"));
+            }
+            for (key, value) in [
+                ("name", &p.name),
+                ("description", &p.description),
+                ("data", &p.data),
+            ] {
+                if value.trim().is_empty() {
+                    return Err(invalid(i, key, "must not be empty"));
+                }
+            }
+            if !(1..=365 * 100).contains(&p.retention_days) {
+                return Err(invalid(i, "retention_days", "must be between 1 and 36500"));
+            }
+            let mut seen = BTreeSet::new();
+            if !p.channels.iter().all(|c| seen.insert(*c)) {
+                return Err(invalid(i, "channels", "must not name a channel twice"));
+            }
+            if p.lawful_basis == LawfulBasis::Consent
+                && crate::account::plain_text(&p.consent_label, 200, "x")
+                    .map_or(true, |l| l.is_empty())
+            {
+                return Err(invalid(
+                    i,
+                    "consent_label",
+                    "must be the words of the consent box (one line, at most 200 characters) when the lawful basis is consent",
+                ));
+            }
+            if p.direct_marketing && p.channels.is_empty() {
+                return Err(invalid(
+                    i,
+                    "channels",
+                    "must name at least one channel for direct marketing",
+                ));
+            }
+            if p.direct_marketing
+                && !matches!(
+                    p.lawful_basis,
+                    LawfulBasis::Consent | LawfulBasis::LegitimateInterests
+                )
+            {
+                return Err(invalid(
+                    i,
+                    "lawful_basis",
+                    "must be consent or legitimate-interests for direct marketing",
+                ));
+            }
+        }
+        Ok(())
     }
 
     /// Rules that the types alone cannot express.
@@ -487,6 +620,19 @@ impl Config {
                     "must not be empty".to_owned(),
                 ));
             }
+        }
+        self.validate_purposes(source_name)?;
+        if !(1..=24 * 30).contains(&self.people.preference_link_hours) {
+            return Err(invalid(
+                "people.preference_link_hours",
+                "must be between 1 and 720".to_owned(),
+            ));
+        }
+        if !(5..=24 * 60).contains(&self.people.preference_visit_minutes) {
+            return Err(invalid(
+                "people.preference_visit_minutes",
+                "must be between 5 and 1440".to_owned(),
+            ));
         }
         let mut names = BTreeSet::new();
         for (i, cookie) in self.cookies.declared.iter().enumerate() {
@@ -623,6 +769,26 @@ impl Config {
                 "accounts.require_staff_totp is off: staff can sign in with a password alone."
                     .to_owned(),
             );
+        }
+        if self.people.marketing_consent == MarketingConsent::OptOutBox {
+            out.push(
+                "people.marketing_consent = \"opt-out-box\" asks people to tick a box to refuse \
+                 marketing; silence or an unticked box is not valid consent under UK GDPR and PECR. \
+                 Use \"opt-in\"."
+                    .to_owned(),
+            );
+        }
+        for p in &self.purposes {
+            if p.direct_marketing
+                && p.lawful_basis == crate::purposes::LawfulBasis::LegitimateInterests
+                && p.channels.contains(&crate::purposes::Channel::Email)
+            {
+                out.push(format!(
+                    "purposes: {} sends direct marketing by email on legitimate interests; PECR \
+                     allows that only to existing customers (the soft opt-in). Use consent.",
+                    p.id
+                ));
+            }
         }
         if self.cookies.receipt_retention_days < self.cookies.consent_lifetime_days {
             out.push(

@@ -3,12 +3,12 @@
 //! Each capability contributes the purposes it serves when it is switched on, so the privacy
 //! notice lists exactly what the running server does.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::config::Config;
 
 /// The lawful bases of UK GDPR Article 6(1) that Candour's purposes rely on.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum LawfulBasis {
     Consent,
@@ -28,7 +28,44 @@ impl LawfulBasis {
     }
 }
 
-/// How long the data behind a purpose is kept.
+/// A way of contacting someone, for purposes that contact people.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Channel {
+    Email,
+    Phone,
+    Post,
+    Fax,
+}
+
+impl Channel {
+    pub const ALL: [Channel; 4] = [Channel::Email, Channel::Phone, Channel::Post, Channel::Fax];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Channel::Email => "email",
+            Channel::Phone => "phone",
+            Channel::Post => "post",
+            Channel::Fax => "fax",
+        }
+    }
+
+    /// How the channel reads after "by", as in "by email".
+    pub fn label(self) -> &'static str {
+        match self {
+            Channel::Email => "email",
+            Channel::Phone => "telephone",
+            Channel::Post => "post",
+            Channel::Fax => "fax",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Channel> {
+        Channel::ALL.into_iter().find(|c| c.as_str() == s)
+    }
+}
+
+/// How the data behind a purpose is kept.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(tag = "kind", rename_all = "kebab-case")]
 pub enum Retention {
@@ -36,6 +73,8 @@ pub enum Retention {
     NotStored,
     /// Kept while the person keeps their account; deleting it deletes the data.
     WhileAccountExists,
+    /// Kept until the person asks for their data to be erased.
+    UntilErased,
     Days {
         days: u32,
     },
@@ -47,6 +86,11 @@ impl Retention {
             Retention::NotStored => "not stored".to_owned(),
             Retention::WhileAccountExists => {
                 "until you delete your account (you can do that at any time)".to_owned()
+            }
+            Retention::UntilErased => {
+                "until you ask us to erase your details; an objection to direct marketing is \
+                 kept after that as a one-way code, so that it is still honoured"
+                    .to_owned()
             }
             Retention::Days { days } if days % 365 == 0 => match days / 365 {
                 1 => "1 year".to_owned(),
@@ -61,13 +105,60 @@ impl Retention {
 /// One purpose.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Purpose {
-    pub id: &'static str,
+    pub id: String,
     pub name: String,
     pub description: String,
     /// What is used for it.
     pub data: String,
     pub lawful_basis: LawfulBasis,
     pub retention: Retention,
+    /// How people are contacted for it; empty when it contacts nobody.
+    pub channels: Vec<Channel>,
+    /// Direct marketing: an objection to it on a channel is absolute (the suppression list).
+    pub direct_marketing: bool,
+    /// What a person agrees to, in the first person, for the consent box on forms and the
+    /// preference centre (such as "Send me news about events near me"). Empty unless the
+    /// lawful basis is consent.
+    pub consent_label: String,
+}
+
+impl Purpose {
+    /// A purpose that contacts nobody and is not asked for on forms.
+    fn internal(
+        id: &str,
+        name: &str,
+        description: &str,
+        data: &str,
+        lawful_basis: LawfulBasis,
+        retention: Retention,
+    ) -> Purpose {
+        Purpose {
+            id: id.to_owned(),
+            name: name.to_owned(),
+            description: description.to_owned(),
+            data: data.to_owned(),
+            lawful_basis,
+            retention,
+            channels: Vec::new(),
+            direct_marketing: false,
+            consent_label: String::new(),
+        }
+    }
+
+    /// Whether people can give and withdraw consent to it in the preference centre.
+    pub fn is_consented(&self) -> bool {
+        self.lawful_basis == LawfulBasis::Consent && !self.consent_label.is_empty()
+    }
+
+    /// The channels consent is asked per; a purpose without channels has one consent
+    /// (`None`).
+    pub fn consent_channels(&self) -> Vec<Option<Channel>> {
+        if self.channels.is_empty() {
+            vec![None]
+        } else {
+            self.channels.iter().copied().map(Some).collect()
+        }
+    }
 }
 
 /// Ids of the purposes each profile field serves, for the profile page.
@@ -75,106 +166,137 @@ pub const ACCOUNT: &str = "account";
 pub const PROFILE: &str = "profile";
 pub const PERSONALISATION: &str = "personalisation";
 
+pub const CONSENT_RECORDS: &str = "consent-records";
+
 /// How long the record of staff actions is kept.
 pub const AUDIT_RETENTION_DAYS: u32 = 365 * 6;
 
-/// The purposes of the capabilities switched on in `config`, in a fixed order.
+/// The purposes of the capabilities switched on in `config`, then the organisation's own
+/// (`[[purposes]]`), in a fixed order.
 pub fn registry(config: &Config) -> Vec<Purpose> {
     let mut purposes = vec![
-        Purpose {
-            id: "site-operation",
-            name: "Running the website securely".to_owned(),
-            description: "To send you the pages you ask for and to protect the site from misuse."
-                .to_owned(),
-            data: "The technical details your browser sends with each request (such as its \
-                   address and type). They are used to answer the request and are not stored; \
-                   logs record the page and the outcome, not who asked."
-                .to_owned(),
-            lawful_basis: LawfulBasis::PublicTask,
-            retention: Retention::NotStored,
-        },
-        Purpose {
-            id: "cookie-choices",
-            name: "Remembering and proving your cookie choices".to_owned(),
-            description: "To apply the choice you made about optional cookies, and to be able to \
-                          show that we asked before using them."
-                .to_owned(),
-            data: "A random reference, the choice you made, how you made it, whether your \
-                   browser sent a Global Privacy Control signal, the version of this policy and \
-                   the time. Nothing that identifies you."
-                .to_owned(),
-            lawful_basis: LawfulBasis::LegalObligation,
-            retention: Retention::Days {
+        Purpose::internal(
+            "site-operation",
+            "Running the website securely",
+            "To send you the pages you ask for and to protect the site from misuse.",
+            "The technical details your browser sends with each request (such as its address \
+             and type). They are used to answer the request and are not stored; logs record the \
+             page and the outcome, not who asked.",
+            LawfulBasis::PublicTask,
+            Retention::NotStored,
+        ),
+        Purpose::internal(
+            "cookie-choices",
+            "Remembering and proving your cookie choices",
+            "To apply the choice you made about optional cookies, and to be able to show that we \
+             asked before using them.",
+            "A random reference, the choice you made, how you made it, whether your browser sent \
+             a Global Privacy Control signal, the version of this policy and the time. Nothing \
+             that identifies you.",
+            LawfulBasis::LegalObligation,
+            Retention::Days {
                 days: config.cookies.receipt_retention_days,
             },
-        },
-        Purpose {
-            id: ACCOUNT,
-            name: "Your account".to_owned(),
-            description: "To let you sign in, keep you signed in, and send you the emails your \
-                          account needs (confirming your address, resetting your password)."
-                .to_owned(),
-            data: "Your email address, your password (stored only in a form that cannot be \
-                   turned back into it), and a record of your current sign-ins."
-                .to_owned(),
-            lawful_basis: LawfulBasis::PublicTask,
-            retention: Retention::WhileAccountExists,
-        },
-        Purpose {
-            id: PROFILE,
-            name: "Details you add to your profile".to_owned(),
-            description: "To address you properly and to contact you in the way you choose about \
-                          things you have asked us about."
-                .to_owned(),
-            data: "Your name, job title, telephone number, postal address and postcode, each \
-                   only if you give it."
-                .to_owned(),
-            lawful_basis: LawfulBasis::Consent,
-            retention: Retention::WhileAccountExists,
-        },
-        Purpose {
-            id: "staff-accountability",
-            name: "Keeping a record of what staff do".to_owned(),
-            description: "To show who in our organisation did what with the site and with \
-                          people's data, so misuse can be found and dealt with."
-                .to_owned(),
-            data: "The staff member's email address, the action, what it concerned and when."
-                .to_owned(),
-            lawful_basis: LawfulBasis::LegalObligation,
-            retention: Retention::Days {
+        ),
+        Purpose::internal(
+            ACCOUNT,
+            "Your account",
+            "To let you sign in, keep you signed in, and send you the emails your account needs \
+             (confirming your address, resetting your password).",
+            "Your email address, your password (stored only in a form that cannot be turned back \
+             into it), and a record of your current sign-ins.",
+            LawfulBasis::PublicTask,
+            Retention::WhileAccountExists,
+        ),
+        Purpose::internal(
+            PROFILE,
+            "Details you add to your profile",
+            "To address you properly and to contact you in the way you choose about things you \
+             have asked us about.",
+            "Your name, job title, telephone number, postal address and postcode, each only if \
+             you give it.",
+            LawfulBasis::Consent,
+            Retention::WhileAccountExists,
+        ),
+        Purpose::internal(
+            "staff-accountability",
+            "Keeping a record of what staff do",
+            "To show who in our organisation did what with the site and with people's data, so \
+             misuse can be found and dealt with.",
+            "The staff member's email address, the action, what it concerned and when.",
+            LawfulBasis::LegalObligation,
+            Retention::Days {
                 days: AUDIT_RETENTION_DAYS,
             },
-        },
+        ),
+        Purpose::internal(
+            CONSENT_RECORDS,
+            "Keeping a record of what you agreed to",
+            "To contact you only in the ways you agreed to, to stop at once when you object, and \
+             to be able to show when and how you agreed.",
+            "Each time you gave or withdrew consent: which purpose and channel, when, how (the \
+             form and the exact words you saw, the preference centre, an unsubscribe link, or a \
+             letter or call recorded by staff), and the addresses that have objected to direct \
+             marketing (kept as a one-way code, so that an objection outlasts the rest of your \
+             data).",
+            LawfulBasis::LegalObligation,
+            Retention::UntilErased,
+        ),
     ];
     if config.polls.enabled {
-        purposes.push(Purpose {
-            id: "polls",
-            name: "Counting votes in polls".to_owned(),
-            description: "To count each person's vote once.".to_owned(),
-            data: "Your vote. If you are signed in, that your account voted in the poll. If not, \
-                   a one-way code made from your internet address and browser with a secret \
-                   that is replaced every day; the code is deleted when its day is over and the \
-                   address itself is never stored. The link between a vote and an account is \
-                   removed when the account is deleted; the counts are kept."
-                .to_owned(),
-            lawful_basis: LawfulBasis::PublicTask,
-            retention: Retention::Days { days: 1 },
-        });
+        purposes.push(Purpose::internal(
+            "polls",
+            "Counting votes in polls",
+            "To count each person's vote once.",
+            "Your vote. If you are signed in, that your account voted in the poll. If not, a \
+             one-way code made from your internet address and browser with a secret that is \
+             replaced every day; the code is deleted when its day is over and the address itself \
+             is never stored. The link between a vote and an account is removed when the account \
+             is deleted; the counts are kept.",
+            LawfulBasis::PublicTask,
+            Retention::Days { days: 1 },
+        ));
     }
     if !config.topics.is_empty() {
+        purposes.push(Purpose::internal(
+            PERSONALISATION,
+            "Showing you what interests you",
+            "To list pages on the topics you choose at the top of the home page when you are \
+             signed in.",
+            "The topics you choose on your profile or in the preference centre.",
+            LawfulBasis::Consent,
+            Retention::WhileAccountExists,
+        ));
+    }
+    for p in &config.purposes {
         purposes.push(Purpose {
-            id: PERSONALISATION,
-            name: "Showing you what interests you".to_owned(),
-            description: "To list pages on the topics you choose at the top of the home page \
-                          when you are signed in."
-                .to_owned(),
-            data: "The topics you choose on your profile.".to_owned(),
-            lawful_basis: LawfulBasis::Consent,
-            retention: Retention::WhileAccountExists,
+            id: p.id.clone(),
+            name: p.name.clone(),
+            description: p.description.clone(),
+            data: p.data.clone(),
+            lawful_basis: p.lawful_basis,
+            retention: Retention::Days {
+                days: p.retention_days,
+            },
+            channels: p.channels.clone(),
+            direct_marketing: p.direct_marketing,
+            consent_label: p.consent_label.clone(),
         });
     }
     purposes
 }
+
+/// Ids the built-in purposes use, which `[[purposes]]` may not reuse.
+pub const BUILT_IN_IDS: &[&str] = &[
+    "site-operation",
+    "cookie-choices",
+    ACCOUNT,
+    PROFILE,
+    "staff-accountability",
+    CONSENT_RECORDS,
+    "polls",
+    PERSONALISATION,
+];
 
 #[cfg(test)]
 mod tests {
@@ -187,7 +309,7 @@ mod tests {
         let p = registry(&c);
         let choices = p.iter().find(|p| p.id == "cookie-choices").unwrap();
         assert_eq!(choices.retention.describe(), "2 years");
-        let ids: Vec<_> = p.iter().map(|p| p.id).collect();
+        let ids: Vec<_> = p.iter().map(|p| p.id.as_str()).collect();
         let mut unique = ids.clone();
         unique.dedup();
         assert_eq!(ids, unique);

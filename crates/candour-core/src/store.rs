@@ -10,7 +10,11 @@ use time::OffsetDateTime;
 
 use crate::account::{EmailAddress, Phone, Postcode, Role};
 use crate::consent::{Receipt, ReceiptId, Tally};
+use crate::forms::{Answer, FormDefinition, PersonPatch};
+use crate::import::ImportRow;
+use crate::people::{ConsentEvent, ConsentRefused, NewConsent, Person, Source};
 use crate::poll::{Poll, PollDraft};
+use crate::purposes::{Channel, Purpose};
 use crate::session::{LinkPurpose, SecretHash, Session};
 
 /// A storage failure, with its cause kept for the logs.
@@ -25,6 +29,12 @@ pub enum StoreError {
     /// Stored data that cannot be read back as the domain type it should be.
     #[error("stored data is not valid: {0}")]
     Corrupt(String),
+    /// A rule of the domain refused the change; nothing was written.
+    #[error("{0}")]
+    Refused(String),
+    /// Consent events the ledger cannot take; nothing was written.
+    #[error(transparent)]
+    Consent(#[from] ConsentRefused),
     #[error("database error")]
     Other(#[source] Box<dyn std::error::Error + Send + Sync>),
 }
@@ -70,10 +80,12 @@ pub struct Stores {
     pub audit: Arc<dyn AuditStore>,
     pub rate_limits: Arc<dyn RateLimitStore>,
     pub polls: Arc<dyn PollStore>,
+    pub people: Arc<dyn PeopleStore>,
+    pub forms: Arc<dyn FormStore>,
 }
 
 /// A person's profile, as they keep it on their account page.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, serde::Serialize)]
 pub struct Profile {
     pub name: String,
     pub job_title: String,
@@ -302,4 +314,188 @@ pub trait PollStore: Send + Sync {
     /// Forget the salts and voter hashes of days before `day`: after its day a vote keeps no
     /// trace of who cast it.
     async fn forget_voter_hashes_before(&self, day: &str) -> StoreResult<u64>;
+}
+
+/// Consent events to append for one person, with the rules they are checked against in the
+/// same transaction.
+#[derive(Debug, Clone, Copy)]
+pub struct ConsentChange<'a> {
+    pub person: i64,
+    pub events: &'a [NewConsent],
+    /// Channels the person objects to direct marketing on: added to the suppression list.
+    pub objections: &'a [Channel],
+    /// The registry the events are checked against.
+    pub purposes: &'a [Purpose],
+    pub at: OffsetDateTime,
+}
+
+/// Evidence an import carries for its people's consent.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ImportEvidence {
+    /// The purposes and channels the file's source recorded consent to.
+    pub consents: Vec<(String, Option<Channel>)>,
+    /// Where the file came from and when its people agreed, in staff's words.
+    pub source: String,
+}
+
+/// What an import did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct ImportOutcome {
+    pub created: u64,
+    pub updated: u64,
+    pub consents: u64,
+    /// Consents the file claimed for addresses that objected to direct marketing: not
+    /// recorded.
+    pub suppressed: u64,
+}
+
+/// A staged import file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StagedImport {
+    pub id: i64,
+    pub actor: i64,
+    pub csv: String,
+    pub created_at: OffsetDateTime,
+    pub committed_at: Option<OffsetDateTime>,
+}
+
+/// A table of the schema and the tables its columns refer to, for the data-map check.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TableSchema {
+    pub name: String,
+    /// (column, referenced table)
+    pub references: Vec<(String, String)>,
+}
+
+/// People, the consent ledger and the suppression list.
+#[async_trait]
+pub trait PeopleStore: Send + Sync {
+    async fn person(&self, id: i64) -> StoreResult<Option<Person>>;
+    async fn person_by_email(&self, email: &EmailAddress) -> StoreResult<Option<Person>>;
+    /// The person linked to this account, or with its address (then linked to it).
+    async fn person_for_account(&self, account: i64) -> StoreResult<Option<Person>>;
+    /// Find the person with this address, or create them (linked to an account with the
+    /// same address).
+    async fn ensure_person(
+        &self,
+        email: &EmailAddress,
+        source: Source,
+        at: OffsetDateTime,
+    ) -> StoreResult<Person>;
+    /// People whose address or name contains `query`, at most `limit`, by address.
+    async fn search_people(&self, query: &str, limit: u32) -> StoreResult<Vec<Person>>;
+    async fn count_people(&self) -> StoreResult<u64>;
+    async fn update_person(
+        &self,
+        id: i64,
+        details: &Profile,
+        at: OffsetDateTime,
+    ) -> StoreResult<()>;
+    /// The person's ledger, oldest first.
+    async fn consent_events(&self, person: i64) -> StoreResult<Vec<ConsentEvent>>;
+    /// Append events in one transaction, after checking them against the registry and the
+    /// suppression list (`StoreError::Consent` and nothing written when refused).
+    async fn append_consents(&self, change: ConsentChange<'_>) -> StoreResult<()>;
+    /// Channels this address objected to direct marketing on.
+    async fn suppressed_channels(&self, email: &EmailAddress) -> StoreResult<Vec<Channel>>;
+    async fn create_preference_link(
+        &self,
+        secret: &SecretHash,
+        person: i64,
+        expires_at: OffsetDateTime,
+    ) -> StoreResult<()>;
+    /// Use a preference link: once, before it expires. Returns the person.
+    async fn consume_preference_link(
+        &self,
+        secret: &SecretHash,
+        now: OffsetDateTime,
+    ) -> StoreResult<Option<i64>>;
+    async fn purge_preference_links_before(&self, cutoff: OffsetDateTime) -> StoreResult<u64>;
+    async fn stage_import(&self, actor: i64, csv: &str, at: OffsetDateTime) -> StoreResult<i64>;
+    async fn staged_import(&self, id: i64) -> StoreResult<Option<StagedImport>>;
+    /// Import the rows in one transaction and mark the import done (its file is dropped).
+    /// `Refused` when it was already done.
+    async fn commit_import(
+        &self,
+        id: i64,
+        rows: &[ImportRow],
+        evidence: Option<&ImportEvidence>,
+        purposes: &[Purpose],
+        at: OffsetDateTime,
+    ) -> StoreResult<ImportOutcome>;
+    /// Drop the files of imports staged before `cutoff` and not confirmed.
+    async fn purge_imports_before(&self, cutoff: OffsetDateTime) -> StoreResult<u64>;
+    /// Everything held about the person, table by table as the data map lists it.
+    async fn export_person(&self, id: i64) -> StoreResult<Option<serde_json::Value>>;
+    /// Erase the person from every mapped table in one transaction, keeping only their
+    /// objections on the suppression list. `false` when there was no such person.
+    async fn erase_person(&self, id: i64) -> StoreResult<bool>;
+    /// The tables of the schema, for the data-map check.
+    async fn schema(&self) -> StoreResult<Vec<TableSchema>>;
+}
+
+/// A form with its current version.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FormRecord {
+    pub id: i64,
+    pub version: i64,
+    pub definition: FormDefinition,
+    pub open: bool,
+    pub created_at: OffsetDateTime,
+    /// Responses to every version.
+    pub responses: u64,
+}
+
+/// A submission to store: the answers, and the person and ledger changes that go with it.
+#[derive(Debug, Clone)]
+pub struct NewResponse<'a> {
+    pub form: i64,
+    pub version: i64,
+    pub answers: &'a [(String, Answer)],
+    pub email: Option<&'a EmailAddress>,
+    pub patch: &'a PersonPatch,
+    pub consents: &'a [NewConsent],
+    pub purposes: &'a [Purpose],
+    pub at: OffsetDateTime,
+}
+
+/// A stored response.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredResponse {
+    pub id: i64,
+    pub version: i64,
+    pub person: Option<i64>,
+    pub answers: Vec<(String, Answer)>,
+    pub submitted_at: OffsetDateTime,
+}
+
+/// Forms, their versions and their responses.
+#[async_trait]
+pub trait FormStore: Send + Sync {
+    async fn create_form(
+        &self,
+        definition: &FormDefinition,
+        at: OffsetDateTime,
+    ) -> StoreResult<i64>;
+    async fn form(&self, id: i64) -> StoreResult<Option<FormRecord>>;
+    async fn form_version(&self, id: i64, version: i64) -> StoreResult<Option<FormDefinition>>;
+    /// Every form, newest first.
+    async fn forms(&self) -> StoreResult<Vec<FormRecord>>;
+    /// Save a changed definition: a new version when the current one has responses,
+    /// otherwise in place. Returns the version now current.
+    async fn save_form(
+        &self,
+        id: i64,
+        definition: &FormDefinition,
+        at: OffsetDateTime,
+    ) -> StoreResult<i64>;
+    async fn set_form_open(&self, id: i64, open: bool) -> StoreResult<()>;
+    /// Delete the form with its versions and responses (the ledger keeps its events).
+    async fn delete_form(&self, id: i64) -> StoreResult<()>;
+    /// Store a response in one transaction: the person created or updated, the response,
+    /// and the consent events; all or nothing. `Refused` when the version is not the
+    /// current version of an open form.
+    async fn submit_response(&self, response: &NewResponse<'_>) -> StoreResult<i64>;
+    /// Responses to every version, oldest first.
+    async fn responses(&self, form: i64) -> StoreResult<Vec<StoredResponse>>;
 }

@@ -1,0 +1,182 @@
+//! The data map: every table, and for each one that holds personal data, whose data it is,
+//! how to find a person's rows, and what erasure does to them.
+//!
+//! Invariant: every table of the schema is listed here, either in [`PERSONAL`] or in
+//! [`NOT_PERSONAL`] with the reason. The conformance suite reads each backend's schema and
+//! fails when a table is missing, or when a table refers to `people` or `accounts` and is
+//! not in [`PERSONAL`]. The export of a person's data and their erasure are driven by this
+//! list, so a mapped table is exported and erased without further code.
+
+/// Whose data a table holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Subject {
+    /// A row of `people`.
+    Person,
+    /// A row of `accounts`.
+    Account,
+}
+
+/// What erasing the subject does to their rows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Erasure {
+    /// The rows are deleted.
+    Delete,
+    /// The column that points at the subject is cleared; the rest (counts, aggregate
+    /// answers) is not personal once unlinked.
+    Unlink,
+}
+
+/// A table that refers to a person.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Mapped {
+    pub table: &'static str,
+    pub subject: Subject,
+    /// The column holding the subject's id (`id` for the subject's own table).
+    pub column: &'static str,
+    pub erasure: Erasure,
+    /// What the rows are, for the data map page and the subject-access export.
+    pub holds: &'static str,
+}
+
+/// Tables with personal data, in the order erasure visits them (children first).
+pub const PERSONAL: &[Mapped] = &[
+    Mapped {
+        table: "consent_events",
+        subject: Subject::Person,
+        column: "person_id",
+        erasure: Erasure::Delete,
+        holds: "The consent ledger: every consent given or withdrawn, how and when.",
+    },
+    Mapped {
+        table: "form_responses",
+        subject: Subject::Person,
+        column: "person_id",
+        erasure: Erasure::Delete,
+        holds: "Answers given on forms and surveys.",
+    },
+    Mapped {
+        table: "preference_links",
+        subject: Subject::Person,
+        column: "person_id",
+        erasure: Erasure::Delete,
+        holds: "Single-use links to the preference centre (only their hashes).",
+    },
+    Mapped {
+        table: "people",
+        subject: Subject::Person,
+        column: "id",
+        erasure: Erasure::Delete,
+        holds: "Contact details, interests, where the record came from.",
+    },
+    Mapped {
+        table: "sessions",
+        subject: Subject::Account,
+        column: "account_id",
+        erasure: Erasure::Delete,
+        holds: "Current sign-ins (only hashes of their secrets).",
+    },
+    Mapped {
+        table: "email_links",
+        subject: Subject::Account,
+        column: "account_id",
+        erasure: Erasure::Delete,
+        holds: "Single-use links sent to confirm an address or reset a password.",
+    },
+    Mapped {
+        table: "recovery_codes",
+        subject: Subject::Account,
+        column: "account_id",
+        erasure: Erasure::Delete,
+        holds: "Hashes of second-factor recovery codes.",
+    },
+    Mapped {
+        table: "poll_votes",
+        subject: Subject::Account,
+        column: "account_id",
+        erasure: Erasure::Unlink,
+        holds: "That the account voted in a poll; the vote itself stays counted.",
+    },
+    Mapped {
+        table: "people_imports",
+        subject: Subject::Account,
+        column: "actor_id",
+        erasure: Erasure::Delete,
+        holds: "Files staff uploaded to import people, until confirmed or a day old.",
+    },
+    Mapped {
+        table: "accounts",
+        subject: Subject::Account,
+        column: "id",
+        erasure: Erasure::Delete,
+        holds: "Sign-in details and the profile.",
+    },
+];
+
+/// Tables that hold no personal data, and why.
+pub const NOT_PERSONAL: &[(&str, &str)] = &[
+    ("server_keys", "signing keys"),
+    (
+        "consent_receipts",
+        "cookie choices under a random reference; nothing identifies the visitor",
+    ),
+    (
+        "audit_log",
+        "staff actions; it names staff (kept for accountability) and records only ids of people",
+    ),
+    (
+        "rate_limits",
+        "counters under keyed hashes of addresses, forgotten within the hour",
+    ),
+    ("polls", "questions"),
+    ("poll_options", "answers and their counts"),
+    (
+        "poll_salts",
+        "the day's secret for anonymous voter codes, deleted with the codes",
+    ),
+    (
+        "consent_wordings",
+        "the exact words consent boxes showed, shared by every event that used them",
+    ),
+    (
+        "suppressions",
+        "objections to direct marketing, under a one-way code of the address (kept after erasure so the objection still holds)",
+    ),
+    ("forms", "form settings"),
+    ("form_versions", "form questions"),
+];
+
+/// The mapped entry for `table`, if any.
+pub fn mapped(table: &str) -> Option<&'static Mapped> {
+    PERSONAL.iter().find(|m| m.table == table)
+}
+
+/// Whether `table` is listed at all.
+pub fn is_listed(table: &str) -> bool {
+    mapped(table).is_some() || NOT_PERSONAL.iter().any(|(t, _)| *t == table)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn no_table_is_listed_twice() {
+        let mut names: Vec<&str> = PERSONAL
+            .iter()
+            .map(|m| m.table)
+            .chain(NOT_PERSONAL.iter().map(|(t, _)| *t))
+            .collect();
+        let n = names.len();
+        names.sort_unstable();
+        names.dedup();
+        assert_eq!(names.len(), n);
+    }
+
+    #[test]
+    fn children_come_before_the_subject_table() {
+        let pos = |t: &str| PERSONAL.iter().position(|m| m.table == t).unwrap();
+        assert!(pos("consent_events") < pos("people"));
+        assert!(pos("form_responses") < pos("people"));
+        assert!(pos("sessions") < pos("accounts"));
+    }
+}

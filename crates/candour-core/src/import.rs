@@ -1,0 +1,290 @@
+//! Importing people from a CSV file: the whole file is checked before anything is stored,
+//! and every row that cannot be used is reported with its line, column and reason.
+
+use std::collections::HashMap;
+
+use crate::account::{EmailAddress, Phone, Postcode, plain_text};
+use crate::forms::PersonPatch;
+
+/// The columns a file may have; `email` is required.
+pub const COLUMNS: &[&str] = &[
+    "email",
+    "name",
+    "job_title",
+    "phone",
+    "postal_address",
+    "postcode",
+    "interests",
+];
+
+/// The most data rows one import takes; larger lists are split into several files.
+pub const MAX_ROWS: usize = 50_000;
+
+/// A row that can be imported.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ImportRow {
+    /// The line of the file it came from (the header is line 1).
+    pub line: u64,
+    pub email: EmailAddress,
+    pub patch: PersonPatch,
+}
+
+/// A row that cannot.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RowError {
+    pub line: u64,
+    pub column: String,
+    pub message: String,
+}
+
+/// The result of checking a whole file.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct ImportCheck {
+    pub rows: Vec<ImportRow>,
+    pub errors: Vec<RowError>,
+}
+
+/// Why a file cannot be imported at all.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ImportRefused {
+    #[error(
+        "The file is not UTF-8 text (the first bad byte is at position {0}). Save it as \"CSV UTF-8\" and try again"
+    )]
+    NotUtf8(usize),
+    #[error("The file is empty")]
+    Empty,
+    #[error("{0}")]
+    Header(String),
+    #[error(
+        "The file has {0} rows; one import takes at most {MAX_ROWS}. Split it into smaller files"
+    )]
+    TooManyRows(usize),
+    #[error("The file is not valid CSV: {0}")]
+    Csv(String),
+}
+
+/// Check a file. `topics` are the topic ids interests may name.
+pub fn check(bytes: &[u8], topics: &[String]) -> Result<ImportCheck, ImportRefused> {
+    let text = std::str::from_utf8(bytes).map_err(|e| ImportRefused::NotUtf8(e.valid_up_to()))?;
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+    if text.trim().is_empty() {
+        return Err(ImportRefused::Empty);
+    }
+    let mut reader = csv::ReaderBuilder::new()
+        .flexible(false)
+        .from_reader(text.as_bytes());
+    let header: Vec<String> = reader
+        .headers()
+        .map_err(|e| ImportRefused::Csv(e.to_string()))?
+        .iter()
+        .map(|h| h.trim().to_ascii_lowercase())
+        .collect();
+    let mut index = HashMap::new();
+    for (i, h) in header.iter().enumerate() {
+        if !COLUMNS.contains(&h.as_str()) {
+            return Err(ImportRefused::Header(format!(
+                "The header names a column `{}` that cannot be imported. Allowed columns: {}",
+                h.chars().take(40).collect::<String>(),
+                COLUMNS.join(", ")
+            )));
+        }
+        if index.insert(h.as_str(), i).is_some() {
+            return Err(ImportRefused::Header(format!(
+                "The header names the column `{h}` twice"
+            )));
+        }
+    }
+    if !index.contains_key("email") {
+        return Err(ImportRefused::Header(format!(
+            "The first line must be a header with an `email` column. Allowed columns: {}",
+            COLUMNS.join(", ")
+        )));
+    }
+    let mut out = ImportCheck::default();
+    let mut seen: HashMap<EmailAddress, u64> = HashMap::new();
+    let mut count = 0usize;
+    for record in reader.records() {
+        count += 1;
+        if count > MAX_ROWS {
+            // Count the rest so the report says how big the file is.
+            let rest = text.lines().count().saturating_sub(1);
+            return Err(ImportRefused::TooManyRows(rest.max(count)));
+        }
+        let record = match record {
+            Ok(r) => r,
+            Err(e) => {
+                let line = e.position().map_or(0, |p| p.line());
+                out.errors.push(RowError {
+                    line,
+                    column: String::new(),
+                    message: format!("This row cannot be read: {e}"),
+                });
+                continue;
+            }
+        };
+        let line = record.position().map_or(0, |p| p.line());
+        let cell = |name: &str| -> &str {
+            index
+                .get(name)
+                .and_then(|i| record.get(*i))
+                .map_or("", str::trim)
+        };
+        let mut fail = |column: &str, message: String| {
+            out.errors.push(RowError {
+                line,
+                column: column.to_owned(),
+                message,
+            });
+        };
+        let email = match EmailAddress::parse(cell("email")) {
+            Ok(e) => e,
+            Err(e) => {
+                fail("email", e.0);
+                continue;
+            }
+        };
+        if let Some(first) = seen.get(&email) {
+            fail(
+                "email",
+                format!("This address is already on line {first} of the file"),
+            );
+            continue;
+        }
+        let mut patch = PersonPatch::default();
+        let mut ok = true;
+        for column in ["name", "job_title", "postal_address"] {
+            if !index.contains_key(column) {
+                continue;
+            }
+            match plain_text(cell(column), 300, column) {
+                Ok(v) => match column {
+                    "name" => patch.name = Some(v),
+                    "job_title" => patch.job_title = Some(v),
+                    _ => patch.postal_address = Some(v),
+                },
+                Err(e) => {
+                    fail(column, e.0);
+                    ok = false;
+                }
+            }
+        }
+        if !cell("phone").is_empty() {
+            match Phone::parse(cell("phone")) {
+                Ok(p) => patch.phone = Some(p),
+                Err(e) => {
+                    fail("phone", e.0);
+                    ok = false;
+                }
+            }
+        }
+        if !cell("postcode").is_empty() {
+            match Postcode::parse(cell("postcode")) {
+                Ok(p) => patch.postcode = Some(p),
+                Err(e) => {
+                    fail("postcode", e.0);
+                    ok = false;
+                }
+            }
+        }
+        if index.contains_key("interests") {
+            let wanted: Vec<String> = cell("interests")
+                .split([';', ' '])
+                .filter(|s| !s.is_empty())
+                .map(str::to_owned)
+                .collect();
+            match wanted.iter().find(|w| !topics.contains(w)) {
+                Some(bad) => {
+                    fail(
+                        "interests",
+                        format!(
+                            "`{}` is not a topic. Topics: {}",
+                            bad.chars().take(40).collect::<String>(),
+                            topics.join(", ")
+                        ),
+                    );
+                    ok = false;
+                }
+                None => patch.interests = Some(wanted),
+            }
+        }
+        if ok {
+            seen.insert(email.clone(), line);
+            out.rows.push(ImportRow { line, email, patch });
+        }
+    }
+    if count == 0 {
+        return Err(ImportRefused::Empty);
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn topics() -> Vec<String> {
+        vec!["roads".to_owned(), "events".to_owned()]
+    }
+
+    #[test]
+    fn good_rows_are_kept_and_bad_rows_are_reported() {
+        let file = "\u{feff}Email,name,postcode,interests\n\
+                    jo@example.org,Jo,sw1a1aa,roads;events\n\
+                    not-an-email,Al,,\n\
+                    sam@example.org,Sam,XYZ,\n\
+                    JO@example.org,Jo again,,\n\
+                    kit@example.org,\"=HYPERLINK(\"\"x\"\")\",,\n";
+        let c = check(file.as_bytes(), &topics()).unwrap();
+        assert_eq!(c.rows.len(), 2);
+        assert_eq!(c.rows[0].email.as_str(), "jo@example.org");
+        assert_eq!(
+            c.rows[0].patch.postcode.as_ref().unwrap().as_str(),
+            "SW1A 1AA"
+        );
+        assert_eq!(c.rows[1].patch.name.as_deref(), Some("=HYPERLINK(\"x\")"));
+        let e: Vec<(u64, &str)> = c
+            .errors
+            .iter()
+            .map(|e| (e.line, e.column.as_str()))
+            .collect();
+        assert_eq!(e, vec![(3, "email"), (4, "postcode"), (5, "email")]);
+        assert!(c.errors[2].message.contains("line 2"));
+    }
+
+    #[test]
+    fn a_file_that_cannot_be_used_is_refused_whole() {
+        assert!(matches!(
+            check(b"email,name\njo@example.org,\xff\xfe", &topics()),
+            Err(ImportRefused::NotUtf8(_))
+        ));
+        assert!(matches!(check(b"", &topics()), Err(ImportRefused::Empty)));
+        assert!(matches!(
+            check(b"email\n", &topics()),
+            Err(ImportRefused::Empty)
+        ));
+        let e = check(b"mail,name\nx@example.org,X\n", &topics()).unwrap_err();
+        assert!(e.to_string().contains("`mail`"), "{e}");
+        let e = check(b"name\nX\n", &topics()).unwrap_err();
+        assert!(e.to_string().contains("email"), "{e}");
+        let mut big = String::from("email\n");
+        for i in 0..=MAX_ROWS {
+            big.push_str(&format!("p{i}@example.org\n"));
+        }
+        assert_eq!(
+            check(big.as_bytes(), &topics()),
+            Err(ImportRefused::TooManyRows(MAX_ROWS + 1))
+        );
+    }
+
+    #[test]
+    fn a_ragged_row_is_reported_not_fatal() {
+        let c = check(
+            b"email,name\njo@example.org,Jo,extra\nal@example.org,Al\n",
+            &topics(),
+        )
+        .unwrap();
+        assert_eq!(c.rows.len(), 1);
+        assert_eq!(c.errors.len(), 1);
+        assert_eq!(c.errors[0].line, 2);
+    }
+}

@@ -1,0 +1,519 @@
+//! People (the data subjects), the consent ledger and the suppression list.
+//!
+//! Invariants: the ledger is append-only, so a person's current consent is derived from it
+//! and never stored beside it; an objection to direct marketing on a channel (the
+//! suppression list) can be lifted only by the person themselves, through a new consent.
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+use time::OffsetDateTime;
+
+use crate::account::EmailAddress;
+use crate::purposes::{Channel, Purpose};
+use crate::store::Profile;
+
+/// Where a person's record came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(tag = "kind", rename_all = "kebab-case")]
+pub enum Source {
+    Form { form: i64 },
+    PreferenceCentre,
+    Import { import: i64 },
+    Staff,
+}
+
+impl Source {
+    pub fn to_text(self) -> String {
+        match self {
+            Source::Form { form } => format!("form:{form}"),
+            Source::PreferenceCentre => "preferences".to_owned(),
+            Source::Import { import } => format!("import:{import}"),
+            Source::Staff => "staff".to_owned(),
+        }
+    }
+
+    pub fn from_text(s: &str) -> Option<Source> {
+        match s {
+            "preferences" => Some(Source::PreferenceCentre),
+            "staff" => Some(Source::Staff),
+            _ => {
+                let (kind, id) = s.split_once(':')?;
+                let id: i64 = id.parse().ok()?;
+                match kind {
+                    "form" => Some(Source::Form { form: id }),
+                    "import" => Some(Source::Import { import: id }),
+                    _ => None,
+                }
+            }
+        }
+    }
+
+    pub fn describe(self) -> String {
+        match self {
+            Source::Form { form } => format!("Form {form}"),
+            Source::PreferenceCentre => "Preference centre".to_owned(),
+            Source::Import { import } => format!("Import {import}"),
+            Source::Staff => "Added by staff".to_owned(),
+        }
+    }
+}
+
+/// A person whose data the organisation holds.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Person {
+    pub id: i64,
+    pub email: EmailAddress,
+    pub details: Profile,
+    pub source: Source,
+    /// Their account, when they have one with the same address.
+    pub account: Option<i64>,
+    #[serde(with = "time::serde::rfc3339")]
+    pub created_at: OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339")]
+    pub updated_at: OffsetDateTime,
+}
+
+/// What staff hold as evidence when they record a consent or an objection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Evidence {
+    Letter,
+    Call,
+    Email,
+}
+
+impl Evidence {
+    pub const ALL: [Evidence; 3] = [Evidence::Letter, Evidence::Call, Evidence::Email];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Evidence::Letter => "letter",
+            Evidence::Call => "call",
+            Evidence::Email => "email",
+        }
+    }
+
+    pub fn label(self) -> &'static str {
+        match self {
+            Evidence::Letter => "A letter",
+            Evidence::Call => "A telephone call",
+            Evidence::Email => "An email",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Evidence> {
+        Evidence::ALL.into_iter().find(|e| e.as_str() == s)
+    }
+}
+
+/// How a consent was given or withdrawn.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(tag = "kind", rename_all = "kebab-case")]
+pub enum Method {
+    Form { form: i64, version: i64 },
+    PreferenceCentre,
+    Unsubscribe,
+    Staff { evidence: Evidence },
+    Import { import: i64 },
+}
+
+impl Method {
+    /// Whether the person did this themselves (only they can lift an objection).
+    pub fn is_by_person(self) -> bool {
+        matches!(
+            self,
+            Method::Form { .. } | Method::PreferenceCentre | Method::Unsubscribe
+        )
+    }
+
+    /// The stored form: a kind, and for forms and imports the ids.
+    pub fn to_text(self) -> String {
+        match self {
+            Method::Form { form, version } => format!("form:{form}:{version}"),
+            Method::PreferenceCentre => "preferences".to_owned(),
+            Method::Unsubscribe => "unsubscribe".to_owned(),
+            Method::Staff { evidence } => format!("staff:{}", evidence.as_str()),
+            Method::Import { import } => format!("import:{import}"),
+        }
+    }
+
+    pub fn from_text(s: &str) -> Option<Method> {
+        let mut parts = s.split(':');
+        let kind = parts.next()?;
+        let mut id = || parts.next().and_then(|p| p.parse::<i64>().ok());
+        let m = match kind {
+            "form" => {
+                let form = id()?;
+                let version = id()?;
+                Method::Form { form, version }
+            }
+            "preferences" => Method::PreferenceCentre,
+            "unsubscribe" => Method::Unsubscribe,
+            "staff" => Method::Staff {
+                evidence: Evidence::parse(s.strip_prefix("staff:")?)?,
+            },
+            "import" => Method::Import { import: id()? },
+            _ => return None,
+        };
+        Some(m)
+    }
+
+    pub fn describe(self) -> String {
+        match self {
+            Method::Form { form, version } => format!("Form {form} (version {version})"),
+            Method::PreferenceCentre => "Preference centre".to_owned(),
+            Method::Unsubscribe => "Unsubscribe link".to_owned(),
+            Method::Staff { evidence } => format!("{} recorded by staff", evidence.label()),
+            Method::Import { import } => format!("Import {import}"),
+        }
+    }
+}
+
+/// The exact words a person saw, stored once and referred to by their SHA-256.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Wording {
+    #[serde(with = "hex_bytes")]
+    pub hash: [u8; 32],
+    pub text: String,
+}
+
+impl Wording {
+    pub fn new(text: &str) -> Wording {
+        Wording {
+            hash: Sha256::digest(text.as_bytes()).into(),
+            text: text.to_owned(),
+        }
+    }
+}
+
+mod hex_bytes {
+    pub fn serialize<S: serde::Serializer>(b: &[u8; 32], s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&hex::encode(b))
+    }
+}
+
+/// One ledger event to append.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct NewConsent {
+    pub purpose: String,
+    pub channel: Option<Channel>,
+    pub granted: bool,
+    pub method: Method,
+    pub wording: Option<Wording>,
+    /// The staff member who recorded it.
+    pub actor: Option<i64>,
+    pub note: String,
+}
+
+/// One event of the ledger, as stored.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ConsentEvent {
+    pub id: i64,
+    pub person: i64,
+    pub purpose: String,
+    pub channel: Option<Channel>,
+    pub granted: bool,
+    #[serde(with = "time::serde::rfc3339")]
+    pub at: OffsetDateTime,
+    pub method: Method,
+    pub wording: Option<Wording>,
+    pub actor: Option<i64>,
+    pub note: String,
+}
+
+/// Consent to one purpose on one channel (`None` for a purpose without channels).
+pub type ConsentKey = (String, Option<Channel>);
+
+/// The current state, derived from the ledger: the latest event for each purpose and
+/// channel. Events are ordered by time, then by id (the order they were appended).
+pub fn current_consents(events: &[ConsentEvent]) -> BTreeMap<ConsentKey, &ConsentEvent> {
+    let mut sorted: Vec<&ConsentEvent> = events.iter().collect();
+    sorted.sort_by_key(|e| (e.at, e.id));
+    let mut out = BTreeMap::new();
+    for e in sorted {
+        out.insert((e.purpose.clone(), e.channel), e);
+    }
+    out
+}
+
+/// Whether consent to `purpose` on `channel` is in force.
+pub fn has_consent(events: &[ConsentEvent], purpose: &str, channel: Option<Channel>) -> bool {
+    current_consents(events)
+        .get(&(purpose.to_owned(), channel))
+        .is_some_and(|e| e.granted)
+}
+
+/// The one-way code an address is kept under on the suppression list, so an objection can
+/// outlive the person's erasure without keeping their address.
+pub fn suppression_key(email: &EmailAddress) -> [u8; 32] {
+    let mut h = Sha256::new();
+    h.update(b"candour-suppression\0");
+    h.update(email.as_str().as_bytes());
+    h.finalize().into()
+}
+
+/// Why consent events could not be appended.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ConsentRefused {
+    #[error(
+        "this address has objected to direct marketing by {}; only the person can agree again, through a form or the preference centre",
+        .0.label()
+    )]
+    Suppressed(Channel),
+    #[error("there is no purpose `{0}` that people can consent to")]
+    UnknownPurpose(String),
+    #[error("the purpose `{0}` is not asked for by {1}")]
+    UnknownChannel(String, &'static str),
+}
+
+/// Check events against the registry and the suppression list before they are appended.
+/// Staff and imports cannot grant direct marketing on a channel the address objected to;
+/// the person can, and that consent lifts the objection (returned as channels to lift).
+pub fn check_consents(
+    purposes: &[Purpose],
+    events: &[NewConsent],
+    suppressed: &[Channel],
+) -> Result<Vec<Channel>, ConsentRefused> {
+    let mut lift = Vec::new();
+    for e in events {
+        let purpose = purposes
+            .iter()
+            .find(|p| p.id == e.purpose && p.is_consented())
+            .ok_or_else(|| ConsentRefused::UnknownPurpose(e.purpose.clone()))?;
+        if !purpose.consent_channels().contains(&e.channel) {
+            return Err(ConsentRefused::UnknownChannel(
+                e.purpose.clone(),
+                e.channel.map_or("no channel", Channel::label),
+            ));
+        }
+        if let Some(channel) = e.channel
+            && e.granted
+            && purpose.direct_marketing
+            && suppressed.contains(&channel)
+        {
+            if e.method.is_by_person() {
+                if !lift.contains(&channel) {
+                    lift.push(channel);
+                }
+            } else {
+                return Err(ConsentRefused::Suppressed(channel));
+            }
+        }
+    }
+    Ok(lift)
+}
+
+/// The events that carry out an objection to direct marketing on `channel`: a withdrawal
+/// of every direct-marketing purpose on that channel that is currently granted.
+pub fn objection_events(
+    purposes: &[Purpose],
+    current: &[ConsentEvent],
+    channel: Channel,
+    method: Method,
+    actor: Option<i64>,
+    note: &str,
+) -> Vec<NewConsent> {
+    purposes
+        .iter()
+        .filter(|p| p.direct_marketing && p.is_consented() && p.channels.contains(&channel))
+        .filter(|p| has_consent(current, &p.id, Some(channel)))
+        .map(|p| NewConsent {
+            purpose: p.id.clone(),
+            channel: Some(channel),
+            granted: false,
+            method,
+            wording: None,
+            actor,
+            note: note.to_owned(),
+        })
+        .collect()
+}
+
+/// The words of a consent box for `purpose` on `channel`, as a form or the preference
+/// centre shows them; `refuse` for the old tick-to-refuse wording.
+pub fn consent_wording(purpose: &Purpose, channel: Option<Channel>, refuse: bool) -> String {
+    let by = channel
+        .map(|c| format!(" by {}", c.label()))
+        .unwrap_or_default();
+    if refuse {
+        format!(
+            "Tick this box if you do NOT want this: {}{by}",
+            purpose.consent_label
+        )
+    } else {
+        format!("{}{by}", purpose.consent_label)
+    }
+}
+
+/// Make a cell safe to open in a spreadsheet: text that starts with `=`, `+`, `-`, `@`, a
+/// tab or a carriage return would be read as a formula, so it gets a leading apostrophe.
+pub fn spreadsheet_safe(cell: &str) -> String {
+    if cell.starts_with(['=', '+', '-', '@', '\t', '\r']) {
+        format!("'{cell}")
+    } else {
+        cell.to_owned()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::{Config, PurposeConfig};
+    use crate::purposes::{LawfulBasis, registry};
+    use time::macros::datetime;
+
+    fn purposes() -> Vec<Purpose> {
+        let mut c = Config::default();
+        c.purposes.push(PurposeConfig {
+            id: "news".to_owned(),
+            name: "News".to_owned(),
+            description: "News".to_owned(),
+            data: "Email".to_owned(),
+            lawful_basis: LawfulBasis::Consent,
+            retention_days: 365,
+            channels: vec![Channel::Email, Channel::Post],
+            direct_marketing: true,
+            consent_label: "Send me news".to_owned(),
+        });
+        registry(&c)
+    }
+
+    fn event(id: i64, at: OffsetDateTime, channel: Channel, granted: bool) -> ConsentEvent {
+        ConsentEvent {
+            id,
+            person: 1,
+            purpose: "news".to_owned(),
+            channel: Some(channel),
+            granted,
+            at,
+            method: Method::PreferenceCentre,
+            wording: None,
+            actor: None,
+            note: String::new(),
+        }
+    }
+
+    fn grant(method: Method) -> NewConsent {
+        NewConsent {
+            purpose: "news".to_owned(),
+            channel: Some(Channel::Email),
+            granted: true,
+            method,
+            wording: None,
+            actor: None,
+            note: String::new(),
+        }
+    }
+
+    #[test]
+    fn the_latest_event_per_purpose_and_channel_is_the_state() {
+        let t = datetime!(2026-01-01 00:00 UTC);
+        let events = vec![
+            event(3, t + time::Duration::hours(2), Channel::Email, false),
+            event(1, t, Channel::Email, true),
+            event(2, t + time::Duration::hours(1), Channel::Post, true),
+            // Same instant: the later append wins.
+            event(5, t + time::Duration::hours(3), Channel::Post, false),
+            event(6, t + time::Duration::hours(3), Channel::Post, true),
+        ];
+        assert!(!has_consent(&events, "news", Some(Channel::Email)));
+        assert!(has_consent(&events, "news", Some(Channel::Post)));
+        assert!(!has_consent(&events, "news", Some(Channel::Phone)));
+        assert_eq!(current_consents(&events).len(), 2);
+    }
+
+    #[test]
+    fn only_the_person_can_lift_an_objection() {
+        let p = purposes();
+        let suppressed = [Channel::Email];
+        for method in [
+            Method::Staff {
+                evidence: Evidence::Letter,
+            },
+            Method::Import { import: 1 },
+        ] {
+            assert_eq!(
+                check_consents(&p, &[grant(method)], &suppressed),
+                Err(ConsentRefused::Suppressed(Channel::Email))
+            );
+        }
+        assert_eq!(
+            check_consents(&p, &[grant(Method::PreferenceCentre)], &suppressed),
+            Ok(vec![Channel::Email])
+        );
+        assert_eq!(
+            check_consents(&p, &[grant(Method::Import { import: 1 })], &[]),
+            Ok(vec![])
+        );
+    }
+
+    #[test]
+    fn consents_must_name_a_consented_purpose_and_its_channel() {
+        let p = purposes();
+        let mut bad = grant(Method::PreferenceCentre);
+        bad.purpose = "account".to_owned();
+        assert!(matches!(
+            check_consents(&p, &[bad], &[]),
+            Err(ConsentRefused::UnknownPurpose(_))
+        ));
+        let mut bad = grant(Method::PreferenceCentre);
+        bad.channel = Some(Channel::Fax);
+        assert!(matches!(
+            check_consents(&p, &[bad], &[]),
+            Err(ConsentRefused::UnknownChannel(..))
+        ));
+    }
+
+    #[test]
+    fn an_objection_withdraws_what_is_granted_on_its_channel() {
+        let p = purposes();
+        let t = datetime!(2026-01-01 00:00 UTC);
+        let events = vec![
+            event(1, t, Channel::Email, true),
+            event(2, t, Channel::Post, true),
+        ];
+        let out = objection_events(&p, &events, Channel::Email, Method::Unsubscribe, None, "");
+        assert_eq!(out.len(), 1);
+        assert_eq!(out[0].channel, Some(Channel::Email));
+        assert!(!out[0].granted);
+    }
+
+    #[test]
+    fn methods_and_sources_round_trip() {
+        for m in [
+            Method::Form {
+                form: 3,
+                version: 2,
+            },
+            Method::PreferenceCentre,
+            Method::Unsubscribe,
+            Method::Staff {
+                evidence: Evidence::Call,
+            },
+            Method::Import { import: 9 },
+        ] {
+            assert_eq!(Method::from_text(&m.to_text()), Some(m));
+        }
+        for s in [
+            Source::Form { form: 1 },
+            Source::PreferenceCentre,
+            Source::Import { import: 2 },
+            Source::Staff,
+        ] {
+            assert_eq!(Source::from_text(&s.to_text()), Some(s));
+        }
+        assert_eq!(Method::from_text("form:1"), None);
+        assert_eq!(Method::from_text("staff:fax"), None);
+    }
+
+    #[test]
+    fn spreadsheet_formulas_are_neutralised() {
+        assert_eq!(spreadsheet_safe("=HYPERLINK(\"x\")"), "'=HYPERLINK(\"x\")");
+        assert_eq!(spreadsheet_safe("+1"), "'+1");
+        assert_eq!(spreadsheet_safe("-2"), "'-2");
+        assert_eq!(spreadsheet_safe("@SUM(A1)"), "'@SUM(A1)");
+        assert_eq!(spreadsheet_safe("Jo"), "Jo");
+    }
+}
