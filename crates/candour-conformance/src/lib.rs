@@ -10,6 +10,9 @@ use candour_core::consent::{Choice, Method, Receipt, ReceiptId};
 use candour_core::store::{StoreError, Stores};
 use time::{Duration, OffsetDateTime, macros::datetime};
 
+mod people;
+pub use people::*;
+
 const T0: OffsetDateTime = datetime!(2026-03-01 12:00:00 UTC);
 
 fn receipt(n: u8, at: OffsetDateTime, choice: Choice) -> Receipt {
@@ -142,6 +145,11 @@ use candour_core::store::{AuditEntry, LinkClaim, NewAccount, Profile};
 
 fn email(s: &str) -> EmailAddress {
     EmailAddress::parse(s).unwrap()
+}
+
+/// A staff account for cases that need one.
+async fn staff_account(s: &Stores) -> i64 {
+    account(s, "staff@example.org", Some(Role::Admin)).await
 }
 
 async fn account(s: &Stores, address: &str, role: Option<Role>) -> i64 {

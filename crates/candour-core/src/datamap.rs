@@ -38,7 +38,9 @@ pub struct Mapped {
     pub holds: &'static str,
 }
 
-/// Tables with personal data, in the order erasure visits them (children first).
+/// Tables with personal data. Erasure deletes the subject's own row first (its cascades
+/// remove what depends on it; the consent ledger allows deletion only then), then deletes or
+/// unlinks the subject's rows in every other mapped table, and checks that none is left.
 pub const PERSONAL: &[Mapped] = &[
     Mapped {
         table: "consent_events",
@@ -173,10 +175,14 @@ mod tests {
     }
 
     #[test]
-    fn children_come_before_the_subject_table() {
-        let pos = |t: &str| PERSONAL.iter().position(|m| m.table == t).unwrap();
-        assert!(pos("consent_events") < pos("people"));
-        assert!(pos("form_responses") < pos("people"));
-        assert!(pos("sessions") < pos("accounts"));
+    fn each_subject_has_its_own_table_mapped_by_id() {
+        for (subject, table) in [(Subject::Person, "people"), (Subject::Account, "accounts")] {
+            let own: Vec<_> = PERSONAL
+                .iter()
+                .filter(|m| m.subject == subject && m.column == "id")
+                .collect();
+            assert_eq!(own.len(), 1);
+            assert_eq!(own[0].table, table);
+        }
     }
 }

@@ -12,7 +12,7 @@ use crate::account::{EmailAddress, Phone, Postcode, Role};
 use crate::consent::{Receipt, ReceiptId, Tally};
 use crate::forms::{Answer, FormDefinition, PersonPatch};
 use crate::import::ImportRow;
-use crate::people::{ConsentEvent, ConsentRefused, NewConsent, Person, Source};
+use crate::people::{ConsentEvent, ConsentRefused, Method, NewConsent, Person, Source};
 use crate::poll::{Poll, PollDraft};
 use crate::purposes::{Channel, Purpose};
 use crate::session::{LinkPurpose, SecretHash, Session};
@@ -322,8 +322,11 @@ pub trait PollStore: Send + Sync {
 pub struct ConsentChange<'a> {
     pub person: i64,
     pub events: &'a [NewConsent],
-    /// Channels the person objects to direct marketing on: added to the suppression list.
-    pub objections: &'a [Channel],
+    /// Channels the person objects to direct marketing on, and how: added to the suppression
+    /// list, and every direct-marketing consent on the channel is withdrawn.
+    pub objections: &'a [(Channel, Method)],
+    /// The staff member recording the change, if any.
+    pub actor: Option<i64>,
     /// The registry the events are checked against.
     pub purposes: &'a [Purpose],
     pub at: OffsetDateTime,

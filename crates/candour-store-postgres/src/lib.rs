@@ -4,6 +4,7 @@
 //! Migrations take PostgreSQL's advisory lock, so instances that start together migrate once.
 
 mod accounts;
+mod people;
 mod polls;
 
 use std::sync::Arc;
@@ -61,7 +62,9 @@ impl PgStore {
             links: me.clone(),
             audit: me.clone(),
             rate_limits: me.clone(),
-            polls: me,
+            polls: me.clone(),
+            people: me.clone(),
+            forms: me,
         }
     }
 

@@ -5,6 +5,7 @@
 //! in WAL mode so readers never wait for the writer.
 
 mod accounts;
+mod people;
 mod polls;
 
 use std::str::FromStr;
@@ -77,7 +78,9 @@ impl SqliteStore {
             links: me.clone(),
             audit: me.clone(),
             rate_limits: me.clone(),
-            polls: me,
+            polls: me.clone(),
+            people: me.clone(),
+            forms: me,
         }
     }
 

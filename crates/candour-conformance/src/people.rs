@@ -1,0 +1,662 @@
+//! Conformance cases for people, the consent ledger, suppression, forms, imports and the
+//! data map.
+
+use candour_core::account::EmailAddress;
+use candour_core::config::{Config, MarketingConsent, PurposeConfig};
+use candour_core::datamap;
+use candour_core::forms::{
+    self, Answer, Field, FieldKind, FormDefinition, PersonAttr, PersonPatch,
+};
+use candour_core::import::ImportRow;
+use candour_core::people::{ConsentRefused, Evidence, Method, NewConsent, Source, has_consent};
+use candour_core::purposes::{Channel, LawfulBasis, Purpose, registry};
+use candour_core::session::SecretHash;
+use candour_core::store::{ConsentChange, ImportEvidence, NewResponse, StoreError, Stores};
+use time::Duration;
+
+use crate::T0;
+
+fn purposes() -> Vec<Purpose> {
+    let mut c = Config::default();
+    c.purposes.push(PurposeConfig {
+        id: "news".to_owned(),
+        name: "News".to_owned(),
+        description: "News and appeals".to_owned(),
+        data: "Email address".to_owned(),
+        lawful_basis: LawfulBasis::Consent,
+        retention_days: 730,
+        channels: vec![Channel::Email, Channel::Post],
+        direct_marketing: true,
+        consent_label: "Send me news".to_owned(),
+    });
+    registry(&c)
+}
+
+fn email(s: &str) -> EmailAddress {
+    EmailAddress::parse(s).unwrap()
+}
+
+fn event(channel: Channel, granted: bool, method: Method) -> NewConsent {
+    NewConsent {
+        purpose: "news".to_owned(),
+        channel: Some(channel),
+        granted,
+        method,
+        wording: None,
+        actor: None,
+        note: String::new(),
+    }
+}
+
+fn change<'a>(
+    person: i64,
+    events: &'a [NewConsent],
+    objections: &'a [(Channel, Method)],
+    purposes: &'a [Purpose],
+    minutes: i64,
+) -> ConsentChange<'a> {
+    ConsentChange {
+        person,
+        events,
+        objections,
+        actor: None,
+        purposes,
+        at: T0 + Duration::minutes(minutes),
+    }
+}
+
+const STAFF_CALL: Method = Method::Staff {
+    evidence: Evidence::Call,
+};
+
+pub async fn the_data_map_lists_every_table(s: &Stores) {
+    let schema = s.people.schema().await.unwrap();
+    assert!(schema.iter().any(|t| t.name == "people"), "{schema:?}");
+    for table in &schema {
+        assert!(
+            datamap::is_listed(&table.name),
+            "the table `{}` is not in the data map (candour_core::datamap): say whose data it holds, or why it holds none",
+            table.name
+        );
+        for (column, target) in &table.references {
+            if target == "people" || target == "accounts" {
+                let mapped = datamap::mapped(&table.name).unwrap_or_else(|| {
+                    panic!(
+                        "`{}.{column}` refers to {target}, so `{}` must be in datamap::PERSONAL",
+                        table.name, table.name
+                    )
+                });
+                // A subject's own table (mapped by `id`) may link to the other subject.
+                assert!(
+                    mapped.column == column || mapped.column == "id",
+                    "`{}` is mapped by `{}`, but refers to {target} by `{column}`",
+                    table.name,
+                    mapped.column
+                );
+            }
+        }
+    }
+    for m in datamap::PERSONAL {
+        assert!(
+            schema.iter().any(|t| t.name == m.table),
+            "the data map lists `{}`, which the schema does not have",
+            m.table
+        );
+    }
+    for (t, _) in datamap::NOT_PERSONAL {
+        assert!(schema.iter().any(|s| s.name == *t), "stale entry `{t}`");
+    }
+}
+
+pub async fn people_are_unique_by_email_and_editable(s: &Stores) {
+    let a = s
+        .people
+        .ensure_person(&email("Jo@Example.org"), Source::Staff, T0)
+        .await
+        .unwrap();
+    let b = s
+        .people
+        .ensure_person(&email("jo@example.org"), Source::PreferenceCentre, T0)
+        .await
+        .unwrap();
+    assert_eq!(a.id, b.id);
+    assert_eq!(b.source, Source::Staff, "the first source is kept");
+    let mut details = a.details.clone();
+    details.name = "Jo <b>Bloggs</b>".to_owned();
+    details.interests = vec!["roads".to_owned()];
+    s.people
+        .update_person(a.id, &details, T0 + Duration::minutes(1))
+        .await
+        .unwrap();
+    let p = s.people.person(a.id).await.unwrap().unwrap();
+    assert_eq!(p.details, details);
+    assert_eq!(p.updated_at, T0 + Duration::minutes(1));
+    let found = s.people.search_people("BLOGGS", 10).await.unwrap();
+    assert_eq!(found.len(), 1);
+    assert!(s.people.search_people("%", 10).await.unwrap().is_empty());
+    assert_eq!(s.people.count_people().await.unwrap(), 1);
+}
+
+pub async fn the_ledger_derives_state_from_appended_events(s: &Stores) {
+    let p = purposes();
+    let jo = s
+        .people
+        .ensure_person(&email("jo@example.org"), Source::Staff, T0)
+        .await
+        .unwrap();
+    let grant = [
+        event(Channel::Email, true, Method::PreferenceCentre),
+        event(Channel::Post, true, Method::PreferenceCentre),
+    ];
+    s.people
+        .append_consents(change(jo.id, &grant, &[], &p, 0))
+        .await
+        .unwrap();
+    let withdraw = [event(Channel::Email, false, Method::PreferenceCentre)];
+    s.people
+        .append_consents(change(jo.id, &withdraw, &[], &p, 5))
+        .await
+        .unwrap();
+    let events = s.people.consent_events(jo.id).await.unwrap();
+    assert_eq!(events.len(), 3, "every event is kept");
+    assert!(!has_consent(&events, "news", Some(Channel::Email)));
+    assert!(has_consent(&events, "news", Some(Channel::Post)));
+    // A refused change writes nothing.
+    let bad = [
+        event(Channel::Email, true, Method::PreferenceCentre),
+        NewConsent {
+            purpose: "no-such-purpose".to_owned(),
+            ..event(Channel::Email, true, Method::PreferenceCentre)
+        },
+    ];
+    let e = s
+        .people
+        .append_consents(change(jo.id, &bad, &[], &p, 6))
+        .await
+        .unwrap_err();
+    assert!(matches!(
+        e,
+        StoreError::Consent(ConsentRefused::UnknownPurpose(_))
+    ));
+    assert_eq!(s.people.consent_events(jo.id).await.unwrap().len(), 3);
+}
+
+pub async fn an_objection_is_absolute_except_to_the_person(s: &Stores) {
+    let p = purposes();
+    let addr = email("al@example.org");
+    let al = s
+        .people
+        .ensure_person(&addr, Source::Staff, T0)
+        .await
+        .unwrap();
+    let grant = [event(Channel::Email, true, Method::PreferenceCentre)];
+    s.people
+        .append_consents(change(al.id, &grant, &[], &p, 0))
+        .await
+        .unwrap();
+    s.people
+        .append_consents(change(
+            al.id,
+            &[],
+            &[(Channel::Email, Method::Unsubscribe)],
+            &p,
+            1,
+        ))
+        .await
+        .unwrap();
+    let events = s.people.consent_events(al.id).await.unwrap();
+    assert!(!has_consent(&events, "news", Some(Channel::Email)));
+    assert_eq!(events.last().unwrap().method, Method::Unsubscribe);
+    assert_eq!(
+        s.people.suppressed_channels(&addr).await.unwrap(),
+        vec![Channel::Email]
+    );
+    // Staff cannot consent for them, whatever the evidence.
+    let by_staff = [event(Channel::Email, true, STAFF_CALL)];
+    let e = s
+        .people
+        .append_consents(change(al.id, &by_staff, &[], &p, 2))
+        .await
+        .unwrap_err();
+    assert!(matches!(
+        e,
+        StoreError::Consent(ConsentRefused::Suppressed(Channel::Email))
+    ));
+    // Post is another channel: staff may record consent to it.
+    let post = [event(Channel::Post, true, STAFF_CALL)];
+    s.people
+        .append_consents(change(al.id, &post, &[], &p, 3))
+        .await
+        .unwrap();
+    // The person can agree again; that lifts the objection.
+    s.people
+        .append_consents(change(al.id, &grant, &[], &p, 4))
+        .await
+        .unwrap();
+    assert!(
+        s.people
+            .suppressed_channels(&addr)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    let events = s.people.consent_events(al.id).await.unwrap();
+    assert!(has_consent(&events, "news", Some(Channel::Email)));
+}
+
+fn signup_form() -> FormDefinition {
+    let q = |key: &str, kind: FieldKind| Field {
+        key: key.to_owned(),
+        label: format!("Question {key}"),
+        hint: String::new(),
+        kind,
+        required: false,
+        choices: Vec::new(),
+        saves_to: None,
+        purpose: None,
+    };
+    let mut e = q("q1", FieldKind::Email);
+    e.required = true;
+    e.saves_to = Some(PersonAttr::Email);
+    let mut name = q("q2", FieldKind::ShortText);
+    name.saves_to = Some(PersonAttr::Name);
+    let mut c = q("q3", FieldKind::Consent);
+    c.purpose = Some("news".to_owned());
+    FormDefinition {
+        title: "Stay in touch".to_owned(),
+        intro: String::new(),
+        fields: vec![e, name, c],
+        purposes: vec!["news".to_owned()],
+    }
+}
+
+pub async fn a_submission_is_stored_whole_or_not_at_all(s: &Stores) {
+    let p = purposes();
+    let def = signup_form();
+    assert!(def.check(&p).is_empty());
+    let form = s.forms.create_form(&def, T0).await.unwrap();
+    let submit = |pairs: Vec<(&'static str, &'static str)>| {
+        forms::parse_submission(form, 1, &def, &p, MarketingConsent::OptIn, move |k| {
+            pairs
+                .iter()
+                .filter(|(n, _)| *n == k)
+                .map(|(_, v)| *v)
+                .collect()
+        })
+        .unwrap()
+    };
+    let sub = submit(vec![
+        ("q1", "sam@example.org"),
+        ("q2", "Sam"),
+        ("q3", "email"),
+    ]);
+    let response = |sub, version| stored(form, sub, version, &p);
+    s.forms.submit_response(&response(&sub, 1)).await.unwrap();
+    let sam = s
+        .people
+        .person_by_email(&email("sam@example.org"))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(sam.details.name, "Sam");
+    assert_eq!(sam.source, Source::Form { form });
+    let events = s.people.consent_events(sam.id).await.unwrap();
+    assert_eq!(events.len(), 1);
+    assert_eq!(events[0].method, Method::Form { form, version: 1 });
+    assert_eq!(
+        events[0].wording.as_ref().unwrap().text,
+        "Send me news by email"
+    );
+    // Changing a form with responses makes a new version; the old one takes no more.
+    let mut v2 = def.clone();
+    v2.title = "Keep in touch".to_owned();
+    assert_eq!(s.forms.save_form(form, &v2, T0).await.unwrap(), 2);
+    assert_eq!(s.forms.save_form(form, &v2, T0).await.unwrap(), 2);
+    let late = submit(vec![("q1", "late@example.org"), ("q3", "email")]);
+    assert!(matches!(
+        s.forms.submit_response(&response(&late, 1)).await,
+        Err(StoreError::Refused(_))
+    ));
+    // A consent the ledger refuses takes the person and the answers with it.
+    let mut bad = submit(vec![
+        ("q1", "kit@example.org"),
+        ("q2", "Kit"),
+        ("q3", "email"),
+    ]);
+    bad.consents[0].purpose = "no-such-purpose".to_owned();
+    assert!(matches!(
+        s.forms.submit_response(&response(&bad, 2)).await,
+        Err(StoreError::Consent(_))
+    ));
+    assert!(
+        s.people
+            .person_by_email(&email("kit@example.org"))
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert!(
+        s.people
+            .person_by_email(&email("late@example.org"))
+            .await
+            .unwrap()
+            .is_none()
+    );
+    let stored = s.forms.responses(form).await.unwrap();
+    assert_eq!(stored.len(), 1);
+    assert_eq!(
+        stored[0].answers[1],
+        ("q2".to_owned(), Answer::Text("Sam".to_owned()))
+    );
+    // A closed form takes nothing.
+    s.forms.set_form_open(form, false).await.unwrap();
+    let closed = submit(vec![("q1", "cal@example.org")]);
+    assert!(matches!(
+        s.forms.submit_response(&response(&closed, 2)).await,
+        Err(StoreError::Refused(_))
+    ));
+    let record = s.forms.form(form).await.unwrap().unwrap();
+    assert_eq!(
+        (record.version, record.open, record.responses),
+        (2, false, 1)
+    );
+    assert_eq!(
+        s.forms.form_version(form, 1).await.unwrap().unwrap().title,
+        "Stay in touch"
+    );
+    s.forms.delete_form(form).await.unwrap();
+    assert!(s.forms.form(form).await.unwrap().is_none());
+    assert_eq!(
+        s.people.consent_events(sam.id).await.unwrap().len(),
+        1,
+        "deleting a form keeps the ledger"
+    );
+}
+
+/// The response to store for a parsed submission.
+fn stored<'a>(
+    form: i64,
+    sub: &'a forms::Submission,
+    version: i64,
+    purposes: &'a [Purpose],
+) -> NewResponse<'a> {
+    NewResponse {
+        form,
+        version,
+        answers: &sub.answers,
+        email: sub.email.as_ref(),
+        patch: &sub.patch,
+        consents: &sub.consents,
+        purposes,
+        at: T0,
+    }
+}
+
+pub async fn concurrent_submissions_for_one_address_make_one_person(s: &Stores) {
+    let p = purposes();
+    let def = signup_form();
+    let form = s.forms.create_form(&def, T0).await.unwrap();
+    let addr = email("busy@example.org");
+    let mut tasks = tokio::task::JoinSet::new();
+    for n in 0..12 {
+        let forms = s.forms.clone();
+        let p = p.clone();
+        let addr = addr.clone();
+        tasks.spawn(async move {
+            let consents = vec![NewConsent {
+                method: Method::Form { form, version: 1 },
+                ..event(
+                    if n % 2 == 0 {
+                        Channel::Email
+                    } else {
+                        Channel::Post
+                    },
+                    true,
+                    Method::PreferenceCentre,
+                )
+            }];
+            let answers = vec![("q1".to_owned(), Answer::Text(addr.as_str().to_owned()))];
+            forms
+                .submit_response(&NewResponse {
+                    form,
+                    version: 1,
+                    answers: &answers,
+                    email: Some(&addr),
+                    patch: &PersonPatch::default(),
+                    consents: &consents,
+                    purposes: &p,
+                    at: T0,
+                })
+                .await
+        });
+    }
+    while let Some(t) = tasks.join_next().await {
+        t.unwrap().unwrap();
+    }
+    assert_eq!(s.people.count_people().await.unwrap(), 1);
+    let person = s.people.person_by_email(&addr).await.unwrap().unwrap();
+    assert_eq!(s.people.consent_events(person.id).await.unwrap().len(), 12);
+    assert_eq!(s.forms.responses(form).await.unwrap().len(), 12);
+}
+
+pub async fn imports_happen_once_and_never_override_an_objection(s: &Stores) {
+    let p = purposes();
+    let staff = crate::staff_account(s).await;
+    let objector = email("no@example.org");
+    let o = s
+        .people
+        .ensure_person(&objector, Source::Staff, T0)
+        .await
+        .unwrap();
+    s.people
+        .append_consents(change(
+            o.id,
+            &[],
+            &[(Channel::Email, Method::Unsubscribe)],
+            &p,
+            0,
+        ))
+        .await
+        .unwrap();
+    let id = s
+        .people
+        .stage_import(staff, "email\n...", T0)
+        .await
+        .unwrap();
+    let staged = s.people.staged_import(id).await.unwrap().unwrap();
+    assert_eq!((staged.actor, staged.committed_at), (staff, None));
+    let rows: Vec<ImportRow> = ["new@example.org", "no@example.org"]
+        .iter()
+        .enumerate()
+        .map(|(i, e)| ImportRow {
+            line: i as u64 + 2,
+            email: email(e),
+            patch: PersonPatch {
+                name: Some(format!("Person {i}")),
+                ..PersonPatch::default()
+            },
+        })
+        .collect();
+    let evidence = ImportEvidence {
+        consents: vec![("news".to_owned(), Some(Channel::Email))],
+        source: "Sign-up sheet, open day 2026-02-14".to_owned(),
+    };
+    let out = s
+        .people
+        .commit_import(id, &rows, Some(&evidence), &p, T0)
+        .await
+        .unwrap();
+    assert_eq!(
+        (out.created, out.updated, out.consents, out.suppressed),
+        (1, 1, 1, 1)
+    );
+    let again = s
+        .people
+        .commit_import(id, &rows, Some(&evidence), &p, T0)
+        .await;
+    assert!(matches!(again, Err(StoreError::Refused(_))));
+    let staged = s.people.staged_import(id).await.unwrap().unwrap();
+    assert!(staged.csv.is_empty(), "the file is dropped once imported");
+    let events = s.people.consent_events(o.id).await.unwrap();
+    assert!(!has_consent(&events, "news", Some(Channel::Email)));
+    let fresh = s
+        .people
+        .person_by_email(&email("new@example.org"))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(fresh.source, Source::Import { import: id });
+    let events = s.people.consent_events(fresh.id).await.unwrap();
+    assert_eq!(events[0].note, "Sign-up sheet, open day 2026-02-14");
+    // Without evidence, an import records no consent at all.
+    let id2 = s.people.stage_import(staff, "x", T0).await.unwrap();
+    let more = [ImportRow {
+        line: 2,
+        email: email("quiet@example.org"),
+        patch: PersonPatch::default(),
+    }];
+    let out = s
+        .people
+        .commit_import(id2, &more, None, &p, T0)
+        .await
+        .unwrap();
+    assert_eq!((out.created, out.consents), (1, 0));
+    // Unconfirmed files go after their day.
+    let id3 = s.people.stage_import(staff, "y", T0).await.unwrap();
+    assert_eq!(
+        s.people
+            .purge_imports_before(T0 + Duration::days(1))
+            .await
+            .unwrap(),
+        1
+    );
+    assert!(s.people.staged_import(id3).await.unwrap().is_none());
+}
+
+pub async fn preference_links_work_once_before_they_expire(s: &Stores) {
+    let jo = s
+        .people
+        .ensure_person(&email("jo@example.org"), Source::Staff, T0)
+        .await
+        .unwrap();
+    let secret = SecretHash([7; 32]);
+    s.people
+        .create_preference_link(&secret, jo.id, T0 + Duration::hours(1))
+        .await
+        .unwrap();
+    let late = SecretHash([8; 32]);
+    s.people
+        .create_preference_link(&late, jo.id, T0 + Duration::hours(1))
+        .await
+        .unwrap();
+    assert_eq!(
+        s.people.consume_preference_link(&secret, T0).await.unwrap(),
+        Some(jo.id)
+    );
+    assert_eq!(
+        s.people.consume_preference_link(&secret, T0).await.unwrap(),
+        None
+    );
+    assert_eq!(
+        s.people
+            .consume_preference_link(&late, T0 + Duration::hours(2))
+            .await
+            .unwrap(),
+        None
+    );
+    assert_eq!(
+        s.people
+            .consume_preference_link(&SecretHash([9; 32]), T0)
+            .await
+            .unwrap(),
+        None
+    );
+}
+
+pub async fn a_person_is_linked_to_their_account(s: &Stores) {
+    let account = crate::staff_account(s).await;
+    let acc = s.accounts.account(account).await.unwrap().unwrap();
+    assert!(
+        s.people
+            .person_for_account(account)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    let p = s
+        .people
+        .ensure_person(&acc.email, Source::PreferenceCentre, T0)
+        .await
+        .unwrap();
+    assert_eq!(p.account, Some(account), "linked when created");
+    let found = s.people.person_for_account(account).await.unwrap().unwrap();
+    assert_eq!(found.id, p.id);
+}
+
+pub async fn export_and_erasure_follow_the_data_map(s: &Stores) {
+    let p = purposes();
+    let def = signup_form();
+    let form = s.forms.create_form(&def, T0).await.unwrap();
+    let addr = email("erase.me@example.org");
+    let consents = [NewConsent {
+        method: Method::Form { form, version: 1 },
+        wording: Some(candour_core::people::Wording::new("Send me news by email")),
+        ..event(Channel::Email, true, Method::PreferenceCentre)
+    }];
+    let answers = vec![("q2".to_owned(), Answer::Text("Erin".to_owned()))];
+    s.forms
+        .submit_response(&NewResponse {
+            form,
+            version: 1,
+            answers: &answers,
+            email: Some(&addr),
+            patch: &PersonPatch {
+                name: Some("Erin".to_owned()),
+                ..PersonPatch::default()
+            },
+            consents: &consents,
+            purposes: &p,
+            at: T0,
+        })
+        .await
+        .unwrap();
+    let erin = s.people.person_by_email(&addr).await.unwrap().unwrap();
+    s.people
+        .create_preference_link(&SecretHash([3; 32]), erin.id, T0 + Duration::hours(1))
+        .await
+        .unwrap();
+    s.people
+        .append_consents(change(
+            erin.id,
+            &[],
+            &[(Channel::Post, Method::PreferenceCentre)],
+            &p,
+            1,
+        ))
+        .await
+        .unwrap();
+    let other = s
+        .people
+        .ensure_person(&email("stays@example.org"), Source::Staff, T0)
+        .await
+        .unwrap();
+    let export = s.people.export_person(erin.id).await.unwrap().unwrap();
+    let rows = |t: &str| export[t].as_array().map_or(0, Vec::len);
+    assert_eq!(rows("people"), 1);
+    assert_eq!(export["people"][0]["name"], "Erin");
+    assert_eq!(rows("consent_events"), 1);
+    assert_eq!(rows("form_responses"), 1);
+    assert_eq!(rows("preference_links"), 1);
+    assert!(s.people.erase_person(erin.id).await.unwrap());
+    assert!(s.people.person(erin.id).await.unwrap().is_none());
+    assert!(s.people.consent_events(erin.id).await.unwrap().is_empty());
+    assert!(s.forms.responses(form).await.unwrap().is_empty());
+    assert_eq!(
+        s.people.suppressed_channels(&addr).await.unwrap(),
+        vec![Channel::Post],
+        "an objection outlives erasure"
+    );
+    assert!(!s.people.erase_person(erin.id).await.unwrap());
+    assert!(s.people.export_person(erin.id).await.unwrap().is_none());
+    assert!(s.people.person(other.id).await.unwrap().is_some());
+}

@@ -1,0 +1,945 @@
+//! People, the consent ledger, suppression, forms and imports on SQLite.
+//!
+//! Every change that touches the ledger happens in one transaction with the checks it
+//! depends on (the suppression list is read inside it), so nothing is half-written.
+
+use async_trait::async_trait;
+use candour_core::account::{EmailAddress, Phone, Postcode};
+use candour_core::datamap::{self, Erasure, Subject};
+use candour_core::forms::{Answer, FormDefinition, PersonPatch};
+use candour_core::import::ImportRow;
+use candour_core::people::{
+    ConsentEvent, Method, NewConsent, Person, Source, Wording, check_consents, objection_events,
+    suppression_key,
+};
+use candour_core::purposes::{Channel, Purpose};
+use candour_core::session::SecretHash;
+use candour_core::store::{
+    ConsentChange, FormRecord, FormStore, ImportEvidence, ImportOutcome, NewResponse, PeopleStore,
+    Profile, StagedImport, StoreError, StoreResult, StoredResponse, TableSchema,
+};
+use sqlx::sqlite::SqliteRow;
+use sqlx::{Row, SqliteConnection};
+use time::OffsetDateTime;
+
+use crate::{SqliteStore, db, from_unix, unix};
+
+const PERSON_COLUMNS: &str = "id, email, name, job_title, phone, postal_address, postcode, \
+                              interests, source, account_id, created_at, updated_at";
+
+fn corrupt(what: &str) -> StoreError {
+    StoreError::Corrupt(format!("people.{what}"))
+}
+
+fn person_from_row(row: &SqliteRow) -> StoreResult<Person> {
+    let email: String = row.try_get("email").map_err(db)?;
+    let phone: Option<String> = row.try_get("phone").map_err(db)?;
+    let postcode: Option<String> = row.try_get("postcode").map_err(db)?;
+    let interests: String = row.try_get("interests").map_err(db)?;
+    let source: String = row.try_get("source").map_err(db)?;
+    Ok(Person {
+        id: row.try_get("id").map_err(db)?,
+        email: EmailAddress::parse(&email).map_err(|_| corrupt("email"))?,
+        details: Profile {
+            name: row.try_get("name").map_err(db)?,
+            job_title: row.try_get("job_title").map_err(db)?,
+            phone: phone
+                .map(|p| Phone::parse(&p).map_err(|_| corrupt("phone")))
+                .transpose()?,
+            postal_address: row.try_get("postal_address").map_err(db)?,
+            postcode: postcode
+                .map(|p| Postcode::parse(&p).map_err(|_| corrupt("postcode")))
+                .transpose()?,
+            interests: interests.split_whitespace().map(str::to_owned).collect(),
+        },
+        source: Source::from_text(&source).ok_or_else(|| corrupt("source"))?,
+        account: row.try_get("account_id").map_err(db)?,
+        created_at: from_unix(row.try_get("created_at").map_err(db)?)?,
+        updated_at: from_unix(row.try_get("updated_at").map_err(db)?)?,
+    })
+}
+
+fn event_from_row(row: &SqliteRow) -> StoreResult<ConsentEvent> {
+    let channel: Option<String> = row.try_get("channel").map_err(db)?;
+    let method: String = row.try_get("method").map_err(db)?;
+    let hash: Option<Vec<u8>> = row.try_get("wording_hash").map_err(db)?;
+    let text: Option<String> = row.try_get("wording").map_err(db)?;
+    let wording = match (hash, text) {
+        (Some(h), Some(text)) => Some(Wording {
+            hash: h
+                .try_into()
+                .map_err(|_| StoreError::Corrupt("consent_events.wording_hash".to_owned()))?,
+            text,
+        }),
+        _ => None,
+    };
+    Ok(ConsentEvent {
+        id: row.try_get("id").map_err(db)?,
+        person: row.try_get("person_id").map_err(db)?,
+        purpose: row.try_get("purpose").map_err(db)?,
+        channel: channel
+            .map(|c| Channel::parse(&c).ok_or_else(|| corrupt("consent_events.channel")))
+            .transpose()?,
+        granted: row.try_get("granted").map_err(db)?,
+        at: from_unix(row.try_get("at").map_err(db)?)?,
+        method: Method::from_text(&method).ok_or_else(|| corrupt("consent_events.method"))?,
+        wording,
+        actor: row.try_get("actor_id").map_err(db)?,
+        note: row.try_get("note").map_err(db)?,
+    })
+}
+
+async fn person_in(conn: &mut SqliteConnection, id: i64) -> StoreResult<Option<Person>> {
+    let row = sqlx::query(sqlx::AssertSqlSafe(format!(
+        "SELECT {PERSON_COLUMNS} FROM people WHERE id = ?"
+    )))
+    .bind(id)
+    .fetch_optional(&mut *conn)
+    .await
+    .map_err(db)?;
+    row.as_ref().map(person_from_row).transpose()
+}
+
+/// Find or create the person with `email`; returns the id and whether it was created.
+async fn upsert_person(
+    conn: &mut SqliteConnection,
+    email: &EmailAddress,
+    source: Source,
+    patch: &PersonPatch,
+    at: OffsetDateTime,
+) -> StoreResult<(i64, bool)> {
+    let inserted = sqlx::query(
+        "INSERT INTO people (email, source, account_id, created_at, updated_at)
+         VALUES (?, ?, (SELECT id FROM accounts WHERE email = ?), ?, ?)
+         ON CONFLICT (email) DO NOTHING",
+    )
+    .bind(email.as_str())
+    .bind(source.to_text())
+    .bind(email.as_str())
+    .bind(unix(at))
+    .bind(unix(at))
+    .execute(&mut *conn)
+    .await
+    .map_err(db)?
+    .rows_affected()
+        == 1;
+    let row = sqlx::query(sqlx::AssertSqlSafe(format!(
+        "SELECT {PERSON_COLUMNS} FROM people WHERE email = ?"
+    )))
+    .bind(email.as_str())
+    .fetch_one(&mut *conn)
+    .await
+    .map_err(db)?;
+    let mut person = person_from_row(&row)?;
+    if *patch != PersonPatch::default() {
+        patch.apply(&mut person.details);
+        write_details(conn, person.id, &person.details, at).await?;
+    }
+    Ok((person.id, inserted))
+}
+
+async fn write_details(
+    conn: &mut SqliteConnection,
+    id: i64,
+    p: &Profile,
+    at: OffsetDateTime,
+) -> StoreResult<()> {
+    sqlx::query(
+        "UPDATE people SET name = ?, job_title = ?, phone = ?, postal_address = ?,
+                postcode = ?, interests = ?, updated_at = ?
+         WHERE id = ?",
+    )
+    .bind(&p.name)
+    .bind(&p.job_title)
+    .bind(p.phone.as_ref().map(Phone::as_str))
+    .bind(&p.postal_address)
+    .bind(p.postcode.as_ref().map(Postcode::as_str))
+    .bind(p.interests.join(" "))
+    .bind(unix(at))
+    .bind(id)
+    .execute(&mut *conn)
+    .await
+    .map_err(db)?;
+    Ok(())
+}
+
+async fn suppressed_in(conn: &mut SqliteConnection, key: &[u8; 32]) -> StoreResult<Vec<Channel>> {
+    let rows: Vec<String> =
+        sqlx::query_scalar("SELECT channel FROM suppressions WHERE email_key = ?")
+            .bind(&key[..])
+            .fetch_all(&mut *conn)
+            .await
+            .map_err(db)?;
+    Ok(rows.iter().filter_map(|c| Channel::parse(c)).collect())
+}
+
+async fn events_in(conn: &mut SqliteConnection, person: i64) -> StoreResult<Vec<ConsentEvent>> {
+    let rows = sqlx::query(
+        "SELECT e.id, e.person_id, e.purpose, e.channel, e.granted, e.at, e.method,
+                e.wording_hash, w.text AS wording, e.actor_id, e.note
+         FROM consent_events e LEFT JOIN consent_wordings w ON w.hash = e.wording_hash
+         WHERE e.person_id = ? ORDER BY e.at, e.id",
+    )
+    .bind(person)
+    .fetch_all(&mut *conn)
+    .await
+    .map_err(db)?;
+    rows.iter().map(event_from_row).collect()
+}
+
+async fn insert_event(
+    conn: &mut SqliteConnection,
+    person: i64,
+    e: &NewConsent,
+    at: OffsetDateTime,
+) -> StoreResult<()> {
+    if let Some(w) = &e.wording {
+        sqlx::query(
+            "INSERT INTO consent_wordings (hash, text) VALUES (?, ?) ON CONFLICT DO NOTHING",
+        )
+        .bind(&w.hash[..])
+        .bind(&w.text)
+        .execute(&mut *conn)
+        .await
+        .map_err(db)?;
+    }
+    sqlx::query(
+        "INSERT INTO consent_events
+             (person_id, purpose, channel, granted, at, method, wording_hash, actor_id, note)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+    )
+    .bind(person)
+    .bind(&e.purpose)
+    .bind(e.channel.map(Channel::as_str))
+    .bind(e.granted)
+    .bind(unix(at))
+    .bind(e.method.to_text())
+    .bind(e.wording.as_ref().map(|w| w.hash.to_vec()))
+    .bind(e.actor)
+    .bind(&e.note)
+    .execute(&mut *conn)
+    .await
+    .map_err(db)?;
+    Ok(())
+}
+
+/// Append a change inside the caller's transaction, checking it against the suppression
+/// list as it stands in that transaction.
+async fn append_in(
+    conn: &mut SqliteConnection,
+    email: &EmailAddress,
+    change: ConsentChange<'_>,
+) -> StoreResult<()> {
+    let key = suppression_key(email);
+    let suppressed = suppressed_in(conn, &key).await?;
+    let lift = check_consents(change.purposes, change.events, &suppressed)?;
+    for e in change.events {
+        insert_event(conn, change.person, e, change.at).await?;
+    }
+    for channel in lift {
+        sqlx::query("DELETE FROM suppressions WHERE email_key = ? AND channel = ?")
+            .bind(&key[..])
+            .bind(channel.as_str())
+            .execute(&mut *conn)
+            .await
+            .map_err(db)?;
+    }
+    for (channel, method) in change.objections {
+        let current = events_in(conn, change.person).await?;
+        for e in objection_events(
+            change.purposes,
+            &current,
+            *channel,
+            *method,
+            change.actor,
+            "",
+        ) {
+            insert_event(conn, change.person, &e, change.at).await?;
+        }
+        sqlx::query(
+            "INSERT INTO suppressions (email_key, channel, at, method) VALUES (?, ?, ?, ?)
+             ON CONFLICT (email_key, channel) DO NOTHING",
+        )
+        .bind(&key[..])
+        .bind(channel.as_str())
+        .bind(unix(change.at))
+        .bind(method.to_text())
+        .execute(&mut *conn)
+        .await
+        .map_err(db)?;
+    }
+    Ok(())
+}
+
+async fn email_of(conn: &mut SqliteConnection, person: i64) -> StoreResult<EmailAddress> {
+    let email: String = sqlx::query_scalar("SELECT email FROM people WHERE id = ?")
+        .bind(person)
+        .fetch_optional(&mut *conn)
+        .await
+        .map_err(db)?
+        .ok_or_else(|| StoreError::Refused("there is no such person".to_owned()))?;
+    EmailAddress::parse(&email).map_err(|_| corrupt("email"))
+}
+
+/// The rows of `table` whose `column` is `id`, as JSON objects (blobs as hex).
+async fn rows_as_json(
+    conn: &mut SqliteConnection,
+    table: &str,
+    column: &str,
+    id: i64,
+) -> StoreResult<serde_json::Value> {
+    let columns: Vec<String> = sqlx::query_scalar("SELECT name FROM pragma_table_info(?)")
+        .bind(table)
+        .fetch_all(&mut *conn)
+        .await
+        .map_err(db)?;
+    let fields: Vec<String> = columns
+        .iter()
+        .map(|c| {
+            format!("'{c}', CASE WHEN typeof(\"{c}\") = 'blob' THEN hex(\"{c}\") ELSE \"{c}\" END")
+        })
+        .collect();
+    // Table and column names come from the data map, never from a request.
+    let sql = format!(
+        "SELECT json_group_array(json_object({})) FROM \"{table}\" WHERE \"{column}\" = ?",
+        fields.join(", ")
+    );
+    let text: String = sqlx::query_scalar(sqlx::AssertSqlSafe(sql))
+        .bind(id)
+        .fetch_one(&mut *conn)
+        .await
+        .map_err(db)?;
+    serde_json::from_str(&text).map_err(|e| StoreError::Corrupt(e.to_string()))
+}
+
+#[async_trait]
+impl PeopleStore for SqliteStore {
+    async fn person(&self, id: i64) -> StoreResult<Option<Person>> {
+        let mut conn = self.reader.acquire().await.map_err(db)?;
+        person_in(&mut conn, id).await
+    }
+
+    async fn person_by_email(&self, email: &EmailAddress) -> StoreResult<Option<Person>> {
+        let row = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT {PERSON_COLUMNS} FROM people WHERE email = ?"
+        )))
+        .bind(email.as_str())
+        .fetch_optional(&self.reader)
+        .await
+        .map_err(db)?;
+        row.as_ref().map(person_from_row).transpose()
+    }
+
+    async fn person_for_account(&self, account: i64) -> StoreResult<Option<Person>> {
+        let row = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "UPDATE people SET account_id = ?1
+             WHERE id = (SELECT p.id FROM people p
+                         LEFT JOIN accounts a ON a.id = ?1
+                         WHERE p.account_id = ?1 OR p.email = a.email
+                         ORDER BY p.account_id IS NULL LIMIT 1)
+             RETURNING {PERSON_COLUMNS}"
+        )))
+        .bind(account)
+        .fetch_optional(&self.writer)
+        .await
+        .map_err(db)?;
+        row.as_ref().map(person_from_row).transpose()
+    }
+
+    async fn ensure_person(
+        &self,
+        email: &EmailAddress,
+        source: Source,
+        at: OffsetDateTime,
+    ) -> StoreResult<Person> {
+        let mut tx = self.writer.begin().await.map_err(db)?;
+        let (id, _) = upsert_person(&mut tx, email, source, &PersonPatch::default(), at).await?;
+        let person = person_in(&mut tx, id).await?.ok_or_else(|| corrupt("id"))?;
+        tx.commit().await.map_err(db)?;
+        Ok(person)
+    }
+
+    async fn search_people(&self, query: &str, limit: u32) -> StoreResult<Vec<Person>> {
+        let pattern = format!(
+            "%{}%",
+            query
+                .to_lowercase()
+                .replace('\\', "\\\\")
+                .replace('%', "\\%")
+                .replace('_', "\\_")
+        );
+        let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT {PERSON_COLUMNS} FROM people
+             WHERE email LIKE ?1 ESCAPE '\\' OR lower(name) LIKE ?1 ESCAPE '\\'
+             ORDER BY email LIMIT ?2"
+        )))
+        .bind(pattern)
+        .bind(i64::from(limit))
+        .fetch_all(&self.reader)
+        .await
+        .map_err(db)?;
+        rows.iter().map(person_from_row).collect()
+    }
+
+    async fn count_people(&self) -> StoreResult<u64> {
+        let n: i64 = sqlx::query_scalar("SELECT count(*) FROM people")
+            .fetch_one(&self.reader)
+            .await
+            .map_err(db)?;
+        Ok(u64::try_from(n).unwrap_or(0))
+    }
+
+    async fn update_person(
+        &self,
+        id: i64,
+        details: &Profile,
+        at: OffsetDateTime,
+    ) -> StoreResult<()> {
+        let mut conn = self.writer.acquire().await.map_err(db)?;
+        write_details(&mut conn, id, details, at).await
+    }
+
+    async fn consent_events(&self, person: i64) -> StoreResult<Vec<ConsentEvent>> {
+        let mut conn = self.reader.acquire().await.map_err(db)?;
+        events_in(&mut conn, person).await
+    }
+
+    async fn append_consents(&self, change: ConsentChange<'_>) -> StoreResult<()> {
+        let mut tx = self.writer.begin().await.map_err(db)?;
+        let email = email_of(&mut tx, change.person).await?;
+        append_in(&mut tx, &email, change).await?;
+        tx.commit().await.map_err(db)?;
+        Ok(())
+    }
+
+    async fn suppressed_channels(&self, email: &EmailAddress) -> StoreResult<Vec<Channel>> {
+        let mut conn = self.reader.acquire().await.map_err(db)?;
+        suppressed_in(&mut conn, &suppression_key(email)).await
+    }
+
+    async fn create_preference_link(
+        &self,
+        secret: &SecretHash,
+        person: i64,
+        expires_at: OffsetDateTime,
+    ) -> StoreResult<()> {
+        sqlx::query("INSERT INTO preference_links (hash, person_id, expires_at) VALUES (?, ?, ?)")
+            .bind(&secret.0[..])
+            .bind(person)
+            .bind(unix(expires_at))
+            .execute(&self.writer)
+            .await
+            .map_err(db)?;
+        Ok(())
+    }
+
+    async fn consume_preference_link(
+        &self,
+        secret: &SecretHash,
+        now: OffsetDateTime,
+    ) -> StoreResult<Option<i64>> {
+        sqlx::query_scalar(
+            "UPDATE preference_links SET used_at = ?
+             WHERE hash = ? AND used_at IS NULL AND expires_at > ?
+             RETURNING person_id",
+        )
+        .bind(unix(now))
+        .bind(&secret.0[..])
+        .bind(unix(now))
+        .fetch_optional(&self.writer)
+        .await
+        .map_err(db)
+    }
+
+    async fn purge_preference_links_before(&self, cutoff: OffsetDateTime) -> StoreResult<u64> {
+        let done = sqlx::query("DELETE FROM preference_links WHERE expires_at < ?")
+            .bind(unix(cutoff))
+            .execute(&self.writer)
+            .await
+            .map_err(db)?;
+        Ok(done.rows_affected())
+    }
+
+    async fn stage_import(&self, actor: i64, csv: &str, at: OffsetDateTime) -> StoreResult<i64> {
+        sqlx::query_scalar(
+            "INSERT INTO people_imports (actor_id, csv, created_at) VALUES (?, ?, ?) RETURNING id",
+        )
+        .bind(actor)
+        .bind(csv)
+        .bind(unix(at))
+        .fetch_one(&self.writer)
+        .await
+        .map_err(db)
+    }
+
+    async fn staged_import(&self, id: i64) -> StoreResult<Option<StagedImport>> {
+        let row = sqlx::query(
+            "SELECT id, actor_id, csv, created_at, committed_at FROM people_imports WHERE id = ?",
+        )
+        .bind(id)
+        .fetch_optional(&self.reader)
+        .await
+        .map_err(db)?;
+        row.map(|r| {
+            let committed: Option<i64> = r.try_get("committed_at").map_err(db)?;
+            Ok(StagedImport {
+                id: r.try_get("id").map_err(db)?,
+                actor: r.try_get("actor_id").map_err(db)?,
+                csv: r.try_get("csv").map_err(db)?,
+                created_at: from_unix(r.try_get("created_at").map_err(db)?)?,
+                committed_at: committed.map(from_unix).transpose()?,
+            })
+        })
+        .transpose()
+    }
+
+    async fn commit_import(
+        &self,
+        id: i64,
+        rows: &[ImportRow],
+        evidence: Option<&ImportEvidence>,
+        purposes: &[Purpose],
+        at: OffsetDateTime,
+    ) -> StoreResult<ImportOutcome> {
+        let mut tx = self.writer.begin().await.map_err(db)?;
+        let claimed = sqlx::query(
+            "UPDATE people_imports SET csv = '', committed_at = ?
+             WHERE id = ? AND committed_at IS NULL",
+        )
+        .bind(unix(at))
+        .bind(id)
+        .execute(&mut *tx)
+        .await
+        .map_err(db)?
+        .rows_affected();
+        if claimed != 1 {
+            return Err(StoreError::Refused(
+                "this import has already been done, or was never staged".to_owned(),
+            ));
+        }
+        let mut out = ImportOutcome::default();
+        let method = Method::Import { import: id };
+        for row in rows {
+            let (person, created) = upsert_person(
+                &mut tx,
+                &row.email,
+                Source::Import { import: id },
+                &row.patch,
+                at,
+            )
+            .await?;
+            if created {
+                out.created += 1;
+            } else {
+                out.updated += 1;
+            }
+            let Some(evidence) = evidence else { continue };
+            let key = suppression_key(&row.email);
+            let suppressed = suppressed_in(&mut tx, &key).await?;
+            for (purpose, channel) in &evidence.consents {
+                let event = NewConsent {
+                    purpose: purpose.clone(),
+                    channel: *channel,
+                    granted: true,
+                    method,
+                    wording: None,
+                    actor: None,
+                    note: evidence.source.clone(),
+                };
+                match check_consents(purposes, std::slice::from_ref(&event), &suppressed) {
+                    Ok(_) => {
+                        insert_event(&mut tx, person, &event, at).await?;
+                        out.consents += 1;
+                    }
+                    Err(candour_core::people::ConsentRefused::Suppressed(_)) => out.suppressed += 1,
+                    Err(e) => return Err(e.into()),
+                }
+            }
+        }
+        tx.commit().await.map_err(db)?;
+        Ok(out)
+    }
+
+    async fn purge_imports_before(&self, cutoff: OffsetDateTime) -> StoreResult<u64> {
+        let done =
+            sqlx::query("DELETE FROM people_imports WHERE committed_at IS NULL AND created_at < ?")
+                .bind(unix(cutoff))
+                .execute(&self.writer)
+                .await
+                .map_err(db)?;
+        Ok(done.rows_affected())
+    }
+
+    async fn export_person(&self, id: i64) -> StoreResult<Option<serde_json::Value>> {
+        let mut conn = self.reader.acquire().await.map_err(db)?;
+        let Some(person) = person_in(&mut conn, id).await? else {
+            return Ok(None);
+        };
+        let mut out = serde_json::Map::new();
+        for m in datamap::PERSONAL {
+            let subject = match m.subject {
+                Subject::Person => Some(id),
+                Subject::Account => person.account,
+            };
+            if let Some(subject) = subject {
+                let rows = rows_as_json(&mut conn, m.table, m.column, subject).await?;
+                out.insert(m.table.to_owned(), rows);
+            }
+        }
+        Ok(Some(serde_json::Value::Object(out)))
+    }
+
+    async fn erase_person(&self, id: i64) -> StoreResult<bool> {
+        let mut tx = self.writer.begin().await.map_err(db)?;
+        let gone = sqlx::query("DELETE FROM people WHERE id = ?")
+            .bind(id)
+            .execute(&mut *tx)
+            .await
+            .map_err(db)?
+            .rows_affected();
+        if gone == 0 {
+            return Ok(false);
+        }
+        for m in datamap::PERSONAL
+            .iter()
+            .filter(|m| m.subject == Subject::Person)
+        {
+            let sql = match m.erasure {
+                Erasure::Delete => {
+                    format!("DELETE FROM \"{}\" WHERE \"{}\" = ?", m.table, m.column)
+                }
+                Erasure::Unlink => format!(
+                    "UPDATE \"{0}\" SET \"{1}\" = NULL WHERE \"{1}\" = ?",
+                    m.table, m.column
+                ),
+            };
+            sqlx::query(sqlx::AssertSqlSafe(sql))
+                .bind(id)
+                .execute(&mut *tx)
+                .await
+                .map_err(db)?;
+            let left: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+                "SELECT count(*) FROM \"{}\" WHERE \"{}\" = ?",
+                m.table, m.column
+            )))
+            .bind(id)
+            .fetch_one(&mut *tx)
+            .await
+            .map_err(db)?;
+            if left != 0 {
+                return Err(StoreError::Corrupt(format!(
+                    "erasure left {left} rows in {}",
+                    m.table
+                )));
+            }
+        }
+        tx.commit().await.map_err(db)?;
+        Ok(true)
+    }
+
+    async fn schema(&self) -> StoreResult<Vec<TableSchema>> {
+        let names: Vec<String> = sqlx::query_scalar(
+            "SELECT name FROM sqlite_master WHERE type = 'table'
+             AND name NOT LIKE 'sqlite_%' AND name NOT LIKE '_sqlx%' ORDER BY name",
+        )
+        .fetch_all(&self.reader)
+        .await
+        .map_err(db)?;
+        let mut out = Vec::new();
+        for name in names {
+            let refs = sqlx::query(r#"SELECT "from", "table" FROM pragma_foreign_key_list(?)"#)
+                .bind(&name)
+                .fetch_all(&self.reader)
+                .await
+                .map_err(db)?;
+            let references = refs
+                .iter()
+                .map(|r| Ok((r.try_get(0).map_err(db)?, r.try_get(1).map_err(db)?)))
+                .collect::<StoreResult<Vec<(String, String)>>>()?;
+            out.push(TableSchema { name, references });
+        }
+        Ok(out)
+    }
+}
+
+fn definition_from(text: &str) -> StoreResult<FormDefinition> {
+    serde_json::from_str(text).map_err(|e| StoreError::Corrupt(format!("form_versions: {e}")))
+}
+
+fn to_json<T: serde::Serialize>(v: &T) -> StoreResult<String> {
+    serde_json::to_string(v).map_err(|e| StoreError::Other(Box::new(e)))
+}
+
+const FORM_QUERY: &str = "SELECT f.id, f.current_version, f.open, f.created_at, v.definition,
+        (SELECT count(*) FROM form_responses r WHERE r.form_id = f.id) AS responses
+     FROM forms f JOIN form_versions v ON v.form_id = f.id AND v.version = f.current_version";
+
+fn form_from_row(row: &SqliteRow) -> StoreResult<FormRecord> {
+    let definition: String = row.try_get("definition").map_err(db)?;
+    let responses: i64 = row.try_get("responses").map_err(db)?;
+    Ok(FormRecord {
+        id: row.try_get("id").map_err(db)?,
+        version: row.try_get("current_version").map_err(db)?,
+        definition: definition_from(&definition)?,
+        open: row.try_get("open").map_err(db)?,
+        created_at: from_unix(row.try_get("created_at").map_err(db)?)?,
+        responses: u64::try_from(responses).unwrap_or(0),
+    })
+}
+
+#[async_trait]
+impl FormStore for SqliteStore {
+    async fn create_form(
+        &self,
+        definition: &FormDefinition,
+        at: OffsetDateTime,
+    ) -> StoreResult<i64> {
+        let json = to_json(definition)?;
+        let mut tx = self.writer.begin().await.map_err(db)?;
+        let id: i64 = sqlx::query_scalar(
+            "INSERT INTO forms (current_version, created_at) VALUES (1, ?) RETURNING id",
+        )
+        .bind(unix(at))
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(db)?;
+        sqlx::query(
+            "INSERT INTO form_versions (form_id, version, definition, created_at) VALUES (?, 1, ?, ?)",
+        )
+        .bind(id)
+        .bind(json)
+        .bind(unix(at))
+        .execute(&mut *tx)
+        .await
+        .map_err(db)?;
+        tx.commit().await.map_err(db)?;
+        Ok(id)
+    }
+
+    async fn form(&self, id: i64) -> StoreResult<Option<FormRecord>> {
+        let row = sqlx::query(sqlx::AssertSqlSafe(format!("{FORM_QUERY} WHERE f.id = ?")))
+            .bind(id)
+            .fetch_optional(&self.reader)
+            .await
+            .map_err(db)?;
+        row.as_ref().map(form_from_row).transpose()
+    }
+
+    async fn form_version(&self, id: i64, version: i64) -> StoreResult<Option<FormDefinition>> {
+        let text: Option<String> = sqlx::query_scalar(
+            "SELECT definition FROM form_versions WHERE form_id = ? AND version = ?",
+        )
+        .bind(id)
+        .bind(version)
+        .fetch_optional(&self.reader)
+        .await
+        .map_err(db)?;
+        text.as_deref().map(definition_from).transpose()
+    }
+
+    async fn forms(&self) -> StoreResult<Vec<FormRecord>> {
+        let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "{FORM_QUERY} ORDER BY f.id DESC"
+        )))
+        .fetch_all(&self.reader)
+        .await
+        .map_err(db)?;
+        rows.iter().map(form_from_row).collect()
+    }
+
+    async fn save_form(
+        &self,
+        id: i64,
+        definition: &FormDefinition,
+        at: OffsetDateTime,
+    ) -> StoreResult<i64> {
+        let json = to_json(definition)?;
+        let mut tx = self.writer.begin().await.map_err(db)?;
+        let current: i64 = sqlx::query_scalar("SELECT current_version FROM forms WHERE id = ?")
+            .bind(id)
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(db)?
+            .ok_or_else(|| StoreError::Refused("there is no such form".to_owned()))?;
+        let answered: bool = sqlx::query_scalar(
+            "SELECT EXISTS (SELECT 1 FROM form_responses WHERE form_id = ? AND version = ?)",
+        )
+        .bind(id)
+        .bind(current)
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(db)?;
+        let version = if answered {
+            let next = current + 1;
+            sqlx::query(
+                "INSERT INTO form_versions (form_id, version, definition, created_at)
+                 VALUES (?, ?, ?, ?)",
+            )
+            .bind(id)
+            .bind(next)
+            .bind(&json)
+            .bind(unix(at))
+            .execute(&mut *tx)
+            .await
+            .map_err(db)?;
+            sqlx::query("UPDATE forms SET current_version = ? WHERE id = ?")
+                .bind(next)
+                .bind(id)
+                .execute(&mut *tx)
+                .await
+                .map_err(db)?;
+            next
+        } else {
+            sqlx::query(
+                "UPDATE form_versions SET definition = ? WHERE form_id = ? AND version = ?",
+            )
+            .bind(&json)
+            .bind(id)
+            .bind(current)
+            .execute(&mut *tx)
+            .await
+            .map_err(db)?;
+            current
+        };
+        tx.commit().await.map_err(db)?;
+        Ok(version)
+    }
+
+    async fn set_form_open(&self, id: i64, open: bool) -> StoreResult<()> {
+        sqlx::query("UPDATE forms SET open = ? WHERE id = ?")
+            .bind(open)
+            .bind(id)
+            .execute(&self.writer)
+            .await
+            .map_err(db)?;
+        Ok(())
+    }
+
+    async fn delete_form(&self, id: i64) -> StoreResult<()> {
+        sqlx::query("DELETE FROM forms WHERE id = ?")
+            .bind(id)
+            .execute(&self.writer)
+            .await
+            .map_err(db)?;
+        Ok(())
+    }
+
+    async fn submit_response(&self, r: &NewResponse<'_>) -> StoreResult<i64> {
+        let answers = to_json(&r.answers)?;
+        let mut tx = self.writer.begin().await.map_err(db)?;
+        let live: Option<bool> =
+            sqlx::query_scalar("SELECT open FROM forms WHERE id = ? AND current_version = ?")
+                .bind(r.form)
+                .bind(r.version)
+                .fetch_optional(&mut *tx)
+                .await
+                .map_err(db)?;
+        if live != Some(true) {
+            return Err(StoreError::Refused(
+                "this form is closed, or has changed since it was shown".to_owned(),
+            ));
+        }
+        let person = match r.email {
+            Some(email) => {
+                let (id, _) =
+                    upsert_person(&mut tx, email, Source::Form { form: r.form }, r.patch, r.at)
+                        .await?;
+                append_in(
+                    &mut tx,
+                    email,
+                    ConsentChange {
+                        person: id,
+                        events: r.consents,
+                        objections: &[],
+                        actor: None,
+                        purposes: r.purposes,
+                        at: r.at,
+                    },
+                )
+                .await?;
+                Some(id)
+            }
+            None => None,
+        };
+        let id: i64 = sqlx::query_scalar(
+            "INSERT INTO form_responses (form_id, version, person_id, answers, submitted_at)
+             VALUES (?, ?, ?, ?, ?) RETURNING id",
+        )
+        .bind(r.form)
+        .bind(r.version)
+        .bind(person)
+        .bind(answers)
+        .bind(unix(r.at))
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(db)?;
+        tx.commit().await.map_err(db)?;
+        Ok(id)
+    }
+
+    async fn responses(&self, form: i64) -> StoreResult<Vec<StoredResponse>> {
+        let rows = sqlx::query(
+            "SELECT id, version, person_id, answers, submitted_at FROM form_responses
+             WHERE form_id = ? ORDER BY id",
+        )
+        .bind(form)
+        .fetch_all(&self.reader)
+        .await
+        .map_err(db)?;
+        rows.iter()
+            .map(|r| {
+                let answers: String = r.try_get("answers").map_err(db)?;
+                let answers: Vec<(String, Answer)> = serde_json::from_str(&answers)
+                    .map_err(|e| StoreError::Corrupt(format!("form_responses: {e}")))?;
+                Ok(StoredResponse {
+                    id: r.try_get("id").map_err(db)?,
+                    version: r.try_get("version").map_err(db)?,
+                    person: r.try_get("person_id").map_err(db)?,
+                    answers,
+                    submitted_at: from_unix(r.try_get("submitted_at").map_err(db)?)?,
+                })
+            })
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+    use candour_core::store::PeopleStore;
+
+    #[tokio::test]
+    async fn the_ledger_refuses_changes_and_deletions_but_not_erasure() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}", dir.path().join("t.db").display());
+        let store = SqliteStore::open(&url).await.unwrap();
+        let email = EmailAddress::parse("jo@example.org").unwrap();
+        let at = OffsetDateTime::UNIX_EPOCH;
+        let jo = store
+            .ensure_person(&email, Source::Staff, at)
+            .await
+            .unwrap();
+        sqlx::query(
+            "INSERT INTO consent_events (person_id, purpose, granted, at, method)
+             VALUES (?, 'news', 1, 0, 'preferences')",
+        )
+        .bind(jo.id)
+        .execute(&store.writer)
+        .await
+        .unwrap();
+        for sql in [
+            "UPDATE consent_events SET granted = 0",
+            "DELETE FROM consent_events",
+        ] {
+            let e = sqlx::query(sql).execute(&store.writer).await.unwrap_err();
+            assert!(e.to_string().contains("append-only"), "{sql}: {e}");
+        }
+        assert!(store.erase_person(jo.id).await.unwrap());
+        let left: i64 = sqlx::query_scalar("SELECT count(*) FROM consent_events")
+            .fetch_one(&store.writer)
+            .await
+            .unwrap();
+        assert_eq!(left, 0);
+    }
+}
