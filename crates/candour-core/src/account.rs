@@ -254,6 +254,11 @@ pub enum Permission {
     ReadConsentStatistics,
     /// Create, change, open, close and delete polls, and see their results.
     ManagePolls,
+    /// Build forms and surveys, and see and export their responses.
+    ManageForms,
+    /// Find, see, change, export and erase people's records, record consents and
+    /// objections, and import people.
+    ManagePeople,
 }
 
 impl Role {
@@ -264,11 +269,15 @@ impl Role {
                 | (Role::Admin, _)
                 | (
                     Role::PrivacyOfficer,
-                    Permission::ReadAudit | Permission::ReadConsentStatistics
+                    Permission::ReadAudit
+                        | Permission::ReadConsentStatistics
+                        | Permission::ManagePeople
                 )
                 | (
                     Role::Editor,
-                    Permission::ReadConsentStatistics | Permission::ManagePolls
+                    Permission::ReadConsentStatistics
+                        | Permission::ManagePolls
+                        | Permission::ManageForms
                 )
         )
     }
@@ -384,6 +393,10 @@ mod tests {
         assert!(!Role::Editor.allows(Permission::ReadAudit));
         assert!(Role::PrivacyOfficer.allows(Permission::ReadAudit));
         assert!(!Role::PrivacyOfficer.allows(Permission::ManageStaff));
+        assert!(Role::PrivacyOfficer.allows(Permission::ManagePeople));
+        assert!(!Role::Editor.allows(Permission::ManagePeople));
+        assert!(Role::Editor.allows(Permission::ManageForms));
+        assert!(!Role::PrivacyOfficer.allows(Permission::ManageForms));
         for r in Role::ALL {
             assert!(r.allows(Permission::Console));
             assert_eq!(Role::parse(r.as_str()), Some(r));

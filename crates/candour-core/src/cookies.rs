@@ -147,6 +147,8 @@ pub enum CookieId {
     Session,
     /// `PollTimeout-<poll id>`: set on voting, so the poll shows its results instead.
     PollTimeout,
+    /// Keeps a preference-centre visit opened from an emailed link.
+    Preferences,
 }
 
 /// One declared cookie.
@@ -184,12 +186,18 @@ impl CookieDecl {
 /// The family of poll cookies, one per poll.
 pub const POLL_COOKIE_PATTERN: &str = "PollTimeout-{poll_id}";
 
+/// The name of the cookie that keeps a preference-centre visit open.
+pub const PREFERENCES_COOKIE: &str = "candour_preferences";
+
 /// The name Candour uses for its consent cookie.
 pub const CONSENT_COOKIE: &str = "candour_consent";
 
 /// Names that configuration may not declare because Candour's own cookies use them.
 pub fn is_reserved_name(name: &str) -> bool {
-    name == CONSENT_COOKIE || name == "clientvars" || name.starts_with("PollTimeout-")
+    name == CONSENT_COOKIE
+        || name == PREFERENCES_COOKIE
+        || name == "clientvars"
+        || name.starts_with("PollTimeout-")
 }
 
 /// A cookie name as RFC 6265 allows it (an HTTP token).
@@ -318,6 +326,21 @@ impl CookieRegistry {
                 http_only: true,
             });
         }
+        decls.push(CookieDecl {
+            name: PREFERENCES_COOKIE.to_owned(),
+            id: Some(CookieId::Preferences),
+            category: Category::Necessary,
+            purpose: "Set only when you open the preference centre from a link we emailed you, \
+                      so you can change your choices without an account. It holds a signed \
+                      reference to your record and ends when you leave or after a short time."
+                .to_owned(),
+            lifetime: Lifetime::Seconds {
+                seconds: u64::from(config.people.preference_visit_minutes) * 60,
+            },
+            provider: None,
+            set_by: "preference centre".to_owned(),
+            http_only: true,
+        });
         decls.extend(config.cookies.declared.iter().map(|d| CookieDecl {
             name: d.name.clone(),
             id: None,

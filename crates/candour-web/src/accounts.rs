@@ -100,7 +100,7 @@ fn link_problem(frame: Frame, what_next: (&str, &str)) -> Result<Response, AppEr
 
 /// Send an email without making the visitor wait for the relay (so the answer takes the same
 /// time whether or not a message was sent). Failures are logged without the address.
-fn send_later(state: &AppState, email: Email) {
+pub(crate) fn send_later(state: &AppState, email: Email) {
     let state = state.clone();
     tokio::spawn(async move {
         if let Err(e) = state.inner.mailer.send(&email).await {
@@ -142,7 +142,7 @@ async fn make_link(
     ))
 }
 
-fn org(state: &AppState) -> &str {
+pub(crate) fn org(state: &AppState) -> &str {
     &state.inner.config.organisation.name
 }
 

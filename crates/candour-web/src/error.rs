@@ -41,6 +41,8 @@ impl From<StoreError> for AppError {
     fn from(e: StoreError) -> Self {
         match e {
             StoreError::Unavailable(_) => AppError::Unavailable(e),
+            StoreError::Refused(why) => AppError::Conflict(why),
+            StoreError::Consent(why) => AppError::Conflict(why.to_string()),
             other => AppError::Internal(Box::new(other)),
         }
     }

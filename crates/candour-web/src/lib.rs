@@ -23,6 +23,8 @@ pub mod maintenance;
 pub mod passwords;
 mod policy;
 mod polls;
+mod preferences;
+mod surveys;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -50,6 +52,8 @@ struct Inner {
     clock: Arc<dyn Clock>,
     cookies: CookieRegistry,
     policy: Policy,
+    /// The purposes registry, built once from the configuration.
+    purposes: Vec<candour_core::purposes::Purpose>,
     site: content::Site,
     keys: Keys,
     csp: String,
@@ -70,6 +74,7 @@ struct Keys {
     second_factor: Vec<u8>,
     /// Signs the `PollTimeout-<id>` cookies.
     polls: Vec<u8>,
+    preferences: Vec<u8>,
 }
 
 /// Why the app could not be assembled.
@@ -108,6 +113,7 @@ impl AppState {
             limits: load_key(&stores, "rate-limits").await?,
             second_factor: load_key(&stores, "second-factor").await?,
             polls: load_key(&stores, "poll-cookies").await?,
+            preferences: load_key(&stores, "preference-visits").await?,
         };
         let votes = polls::VoteQueue::start(stores.polls.clone());
         let mailer = candour_mail::Mailer::from_settings(&config.mail)?;
@@ -117,6 +123,7 @@ impl AppState {
         };
         let cookies = CookieRegistry::from_config(&config);
         let policy = Policy::new(&config, &cookies);
+        let purposes = candour_core::purposes::registry(&config);
         let csp = edge::content_security_policy(&config);
         Ok(AppState {
             inner: Arc::new(Inner {
@@ -125,6 +132,7 @@ impl AppState {
                 clock,
                 cookies,
                 policy,
+                purposes,
                 site,
                 keys,
                 csp,
@@ -143,6 +151,10 @@ impl AppState {
 
     pub fn stores(&self) -> &Stores {
         &self.inner.stores
+    }
+
+    fn purposes(&self) -> &[candour_core::purposes::Purpose] {
+        &self.inner.purposes
     }
 
     fn now(&self) -> time::OffsetDateTime {
@@ -216,6 +228,8 @@ pub fn router(state: AppState) -> Router {
         .merge(accounts::routes())
         .merge(admin::routes())
         .merge(polls::routes())
+        .merge(surveys::routes())
+        .merge(preferences::routes())
         .merge(admin_polls::routes())
         .route("/assets/{file}", get(assets::asset))
         .route("/static/{*path}", get(content::static_file))

@@ -1,0 +1,359 @@
+//! Forms and surveys for the public: the list of open forms, a form's page, and its
+//! submission. Pages work without JavaScript; errors follow the GOV.UK error-summary pattern
+//! and keep what was typed. A submission is stored in one transaction with the person's
+//! record and their consent events, or not at all.
+
+use askama::Template;
+use axum::Form;
+use axum::Router;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use candour_core::config::MarketingConsent;
+use candour_core::forms::{self, FieldKind, FormDefinition, consent_boxes};
+use candour_core::purposes::Purpose;
+use candour_core::store::{FormRecord, NewResponse, StoreError};
+
+use crate::AppState;
+use crate::content::no_store;
+use crate::error::{AppError, FieldError};
+use crate::forms::{FormData, FormState};
+use crate::frame::{Frame, render};
+
+pub(crate) fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/forms", get(list))
+        .route("/forms/{id}", get(show).post(submit))
+}
+
+/// One consent box as shown.
+pub(crate) struct BoxView {
+    pub value: &'static str,
+    pub wording: String,
+    pub checked: bool,
+}
+
+/// One question as shown, with what was typed and what was wrong.
+pub(crate) struct FieldView {
+    pub key: String,
+    pub label: String,
+    pub hint: String,
+    pub kind: FieldKind,
+    pub required: bool,
+    pub value: String,
+    pub picked: Vec<String>,
+    pub error: Option<String>,
+    pub choices: Vec<String>,
+    pub boxes: Vec<BoxView>,
+    pub purpose_name: String,
+    pub purpose_description: String,
+    pub saves_to: Option<candour_core::forms::PersonAttr>,
+}
+
+impl FieldView {
+    pub fn input_type(&self) -> &'static str {
+        match self.kind {
+            FieldKind::Email => "email",
+            FieldKind::Phone => "tel",
+            FieldKind::Date => "date",
+            _ => "text",
+        }
+    }
+
+    pub fn autocomplete(&self) -> &'static str {
+        use candour_core::forms::PersonAttr;
+        // Known purposes of inputs (WCAG 1.3.5) only for fields that fill the record in.
+        match self.kind {
+            FieldKind::Email => "email",
+            FieldKind::Phone => "tel",
+            FieldKind::Postcode => "postal-code",
+            _ => match self.saves_to {
+                Some(PersonAttr::Name) => "name",
+                Some(PersonAttr::JobTitle) => "organization-title",
+                Some(PersonAttr::PostalAddress) => "street-address",
+                _ => "off",
+            },
+        }
+    }
+
+    pub fn is_picked(&self, choice: &str) -> bool {
+        self.picked.iter().any(|p| p == choice)
+    }
+
+    pub fn is_text(&self) -> bool {
+        matches!(
+            self.kind,
+            FieldKind::ShortText
+                | FieldKind::Email
+                | FieldKind::Phone
+                | FieldKind::Postcode
+                | FieldKind::Date
+        )
+    }
+
+    /// The id an error-summary link points at: the first input of the question.
+    pub fn anchor(&self) -> String {
+        match self.kind {
+            FieldKind::SingleChoice
+            | FieldKind::MultipleChoice
+            | FieldKind::Rating
+            | FieldKind::Consent => format!("{}-0", self.key),
+            _ => self.key.clone(),
+        }
+    }
+}
+
+/// The questions of `definition` as shown, filled in from `data` (if any) with `errors`.
+pub(crate) fn field_views(
+    definition: &FormDefinition,
+    purposes: &[Purpose],
+    mode: MarketingConsent,
+    data: Option<&FormData>,
+    errors: &[(String, String)],
+) -> Vec<FieldView> {
+    definition
+        .fields
+        .iter()
+        .map(|f| {
+            let posted: Vec<String> = data
+                .map(|d| d.all(&f.key).into_iter().map(str::to_owned).collect())
+                .unwrap_or_default();
+            let purpose = f
+                .purpose
+                .as_ref()
+                .and_then(|id| purposes.iter().find(|p| &p.id == id));
+            let boxes = purpose
+                .map(|p| {
+                    consent_boxes(p, mode)
+                        .into_iter()
+                        .map(|b| BoxView {
+                            value: b.value,
+                            checked: posted.iter().any(|v| v == b.value),
+                            wording: b.wording,
+                        })
+                        .collect()
+                })
+                .unwrap_or_default();
+            FieldView {
+                key: f.key.clone(),
+                label: f.label.clone(),
+                hint: f.hint.clone(),
+                kind: f.kind,
+                required: f.required,
+                value: posted.first().cloned().unwrap_or_default(),
+                error: errors
+                    .iter()
+                    .find(|(k, _)| *k == f.key)
+                    .map(|(_, m)| m.clone()),
+                picked: posted,
+                choices: if f.kind == FieldKind::Rating {
+                    (1..=5).map(|n| n.to_string()).collect()
+                } else {
+                    f.choices.clone()
+                },
+                boxes,
+                purpose_name: purpose.map(|p| p.name.clone()).unwrap_or_default(),
+                purpose_description: purpose.map(|p| p.description.clone()).unwrap_or_default(),
+                saves_to: f.saves_to,
+            }
+        })
+        .collect()
+}
+
+#[derive(Template)]
+#[template(path = "forms/list.html")]
+struct ListPage {
+    frame: Frame,
+    forms: Vec<FormRecord>,
+}
+
+async fn list(State(state): State<AppState>, frame: Frame) -> Result<Response, AppError> {
+    let forms = state
+        .stores()
+        .forms
+        .forms()
+        .await?
+        .into_iter()
+        .filter(|f| f.open)
+        .collect();
+    Ok(render(&ListPage { frame, forms })?.into_response())
+}
+
+#[derive(Template)]
+#[template(path = "forms/show.html")]
+struct FormPage {
+    frame: Frame,
+    record: FormRecord,
+    fields: Vec<FieldView>,
+    /// The purposes the answers are used for.
+    purposes: Vec<Purpose>,
+    /// The error summary.
+    form: FormState,
+}
+
+#[derive(Template)]
+#[template(path = "forms/done.html")]
+struct DonePage {
+    frame: Frame,
+    title: String,
+    heading: &'static str,
+    message: String,
+    /// Whether to offer the preference centre.
+    consented: bool,
+}
+
+async fn load(state: &AppState, id: &str) -> Result<FormRecord, AppError> {
+    let id: i64 = id.parse().map_err(|_| AppError::NotFound)?;
+    state
+        .stores()
+        .forms
+        .form(id)
+        .await?
+        .ok_or(AppError::NotFound)
+}
+
+fn served_purposes(state: &AppState, definition: &FormDefinition) -> Vec<Purpose> {
+    state
+        .purposes()
+        .iter()
+        .filter(|p| definition.purposes.contains(&p.id))
+        .cloned()
+        .collect()
+}
+
+fn closed_page(frame: Frame, form: &FormRecord) -> Result<Response, AppError> {
+    let page = DonePage {
+        frame,
+        title: form.definition.title.clone(),
+        heading: "This form is closed",
+        message: "It is not taking answers at the moment, and nothing you send to it is stored."
+            .to_owned(),
+        consented: false,
+    };
+    Ok((StatusCode::GONE, no_store(render(&page)?)).into_response())
+}
+
+async fn show(
+    State(state): State<AppState>,
+    frame: Frame,
+    Path(id): Path<String>,
+) -> Result<Response, AppError> {
+    let form = load(&state, &id).await?;
+    if !form.open {
+        return closed_page(frame, &form);
+    }
+    let mode = state.config().people.marketing_consent;
+    let fields = field_views(&form.definition, state.purposes(), mode, None, &[]);
+    let purposes = served_purposes(&state, &form.definition);
+    Ok(no_store(render(&FormPage {
+        frame,
+        fields,
+        purposes,
+        form: FormState::new(),
+        record: form,
+    })?))
+}
+
+async fn submit(
+    State(state): State<AppState>,
+    frame: Frame,
+    Path(id): Path<String>,
+    Form(pairs): Form<Vec<(String, String)>>,
+) -> Result<Response, AppError> {
+    let form = load(&state, &id).await?;
+    let mut allowed: Vec<&str> = vec!["csrf", "version"];
+    allowed.extend(form.definition.fields.iter().map(|f| f.key.as_str()));
+    let data = FormData::parse(pairs, &allowed)?;
+    state.check_form(&frame.visitor, data.get("csrf"))?;
+    if !form.open {
+        return closed_page(frame, &form);
+    }
+    let version: i64 = data
+        .get("version")
+        .parse()
+        .map_err(|_| AppError::BadRequest("The form version is missing.".to_owned()))?;
+    if version != form.version {
+        let page = DonePage {
+            frame,
+            title: form.definition.title.clone(),
+            heading: "This form has changed",
+            message: "The form was changed after you opened it, so what you sent was not stored. \
+                      Please fill in the new version."
+                .to_owned(),
+            consented: false,
+        };
+        return Ok((StatusCode::CONFLICT, no_store(render(&page)?)).into_response());
+    }
+    let mode = state.config().people.marketing_consent;
+    let parsed = forms::parse_submission(
+        form.id,
+        form.version,
+        &form.definition,
+        state.purposes(),
+        mode,
+        |k| data.all(k),
+    );
+    let submission = match parsed {
+        Ok(s) => s,
+        Err(errors) => {
+            let errors: Vec<(String, String)> =
+                errors.into_iter().map(|(k, e)| (k, e.0)).collect();
+            let fields = field_views(&form.definition, state.purposes(), mode, Some(&data), &errors);
+            let mut summary = FormState::new();
+            for (k, message) in &errors {
+                let anchor = fields
+                    .iter()
+                    .find(|f| &f.key == k)
+                    .map_or_else(|| k.clone(), FieldView::anchor);
+                summary.errors.push(FieldError {
+                    field: anchor,
+                    message: message.clone(),
+                });
+            }
+            let purposes = served_purposes(&state, &form.definition);
+            let page = FormPage {
+                frame,
+                fields,
+                purposes,
+                form: summary,
+                record: form,
+            };
+            return Ok((StatusCode::UNPROCESSABLE_ENTITY, no_store(render(&page)?)).into_response());
+        }
+    };
+    let stored = state
+        .stores()
+        .forms
+        .submit_response(&NewResponse {
+            form: form.id,
+            version: form.version,
+            answers: &submission.answers,
+            email: submission.email.as_ref(),
+            patch: &submission.patch,
+            consents: &submission.consents,
+            purposes: state.purposes(),
+            at: state.now(),
+        })
+        .await;
+    match stored {
+        Ok(_) => {}
+        Err(StoreError::Refused(_)) => return closed_page(frame, &form),
+        Err(e) => return Err(e.into()),
+    }
+    let consented = submission.consents.iter().any(|c| c.granted);
+    let page = DonePage {
+        frame,
+        title: form.definition.title.clone(),
+        heading: "Thank you: your answers have been sent",
+        message: if consented {
+            "We have recorded what you agreed to. You can change your mind at any time, as \
+             easily as you agreed."
+                .to_owned()
+        } else {
+            String::new()
+        },
+        consented,
+    };
+    Ok(no_store(render(&page)?))
+}
