@@ -46,6 +46,18 @@ const SECTIONS: &[Section] = &[
         permission: Permission::ManagePolls,
     },
     Section {
+        href: "/admin/forms",
+        label: "Forms and surveys",
+        about: "Build forms and surveys, open and close them, and read their answers.",
+        permission: Permission::ManageForms,
+    },
+    Section {
+        href: "/admin/people",
+        label: "People",
+        about: "Find a person's record, their consents and objections; import people from a file.",
+        permission: Permission::ManagePeople,
+    },
+    Section {
         href: "/admin/consent",
         label: "Cookie choices",
         about: "How many visitors accepted or rejected each kind of optional cookie.",

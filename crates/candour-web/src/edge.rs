@@ -10,7 +10,6 @@ use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use candour_core::config::Config;
 use tower::ServiceBuilder;
-use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::request_id::{
     MakeRequestId, PropagateRequestIdLayer, RequestId, SetRequestIdLayer,
 };
@@ -50,7 +49,6 @@ pub(crate) fn apply(
     routes: Router<AppState>,
     state: AppState,
     timeout: Duration,
-    body_limit: usize,
 ) -> Router<AppState> {
     let trace = TraceLayer::new_for_http()
         .make_span_with(|req: &Request| {
@@ -89,8 +87,7 @@ pub(crate) fn apply(
                 StatusCode::REQUEST_TIMEOUT,
                 timeout,
             ))
-            .layer(middleware::from_fn_with_state(state, request_guard))
-            .layer(RequestBodyLimitLayer::new(body_limit)),
+            .layer(middleware::from_fn_with_state(state, request_guard)),
     )
 }
 

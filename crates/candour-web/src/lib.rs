@@ -6,6 +6,8 @@
 
 mod accounts;
 mod admin;
+mod admin_forms;
+mod admin_people;
 mod admin_polls;
 mod assets;
 mod auth;
@@ -227,14 +229,19 @@ pub fn router(state: AppState) -> Router {
         .route("/privacy.json", get(policy::privacy_json))
         .merge(accounts::routes())
         .merge(admin::routes())
+        .merge(admin_forms::routes())
+        .merge(admin_people::routes())
         .merge(polls::routes())
         .merge(surveys::routes())
         .merge(preferences::routes())
         .merge(admin_polls::routes())
         .route("/assets/{file}", get(assets::asset))
         .route("/static/{*path}", get(content::static_file))
-        .fallback(content::page);
-    edge::apply(routes, state.clone(), timeout, body_limit).with_state(state)
+        .fallback(content::page)
+        .layer(tower_http::limit::RequestBodyLimitLayer::new(body_limit))
+        // Import files are far larger than any other request: their route has its own limit.
+        .merge(admin_people::upload_routes());
+    edge::apply(routes, state.clone(), timeout).with_state(state)
 }
 
 impl AppState {

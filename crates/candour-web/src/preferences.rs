@@ -112,7 +112,8 @@ async fn who(state: &AppState, frame: &Frame, headers: &HeaderMap) -> Result<Who
         .iter()
         .filter_map(|h| h.to_str().ok())
         .find_map(|h| read_cookie(h, PREFERENCES_COOKIE));
-    if let Some(id) = cookie.and_then(|v| visit_person(&state.inner.keys.preferences, v, state.now()))
+    if let Some(id) =
+        cookie.and_then(|v| visit_person(&state.inner.keys.preferences, v, state.now()))
         && let Some(p) = state.stores().people.person(id).await?
     {
         return Ok(Who::Visit(p));
@@ -188,7 +189,8 @@ struct AskPage {
 }
 
 fn date(t: OffsetDateTime) -> String {
-    let f = time::macros::format_description!("[day] [month repr:short] [year], [hour]:[minute] UTC");
+    let f =
+        time::macros::format_description!("[day] [month repr:short] [year], [hour]:[minute] UTC");
     t.format(f).unwrap_or_default()
 }
 
@@ -274,7 +276,10 @@ async fn centre(
             objected: suppressed.contains(&channel),
         })
         .collect();
-    let interests = who.person().map(|p| p.details.interests.clone()).unwrap_or_default();
+    let interests = who
+        .person()
+        .map(|p| p.details.interests.clone())
+        .unwrap_or_default();
     let topics = state
         .config()
         .topics
@@ -509,7 +514,10 @@ async fn change_consent(
     let channel = if f.channel.is_empty() {
         None
     } else {
-        Some(Channel::parse(&f.channel).ok_or_else(|| unknown("channel", "email, phone, post, fax"))?)
+        Some(
+            Channel::parse(&f.channel)
+                .ok_or_else(|| unknown("channel", "email, phone, post, fax"))?,
+        )
     };
     if !purpose.consent_channels().contains(&channel) {
         return Err(unknown("channel", "the channels listed for the purpose"));
@@ -582,7 +590,12 @@ async fn save_interests(
 ) -> Result<Response, AppError> {
     let data = crate::forms::FormData::parse(pairs, &["csrf", "interests"])?;
     state.check_form(&frame.visitor, data.get("csrf"))?;
-    let known: Vec<&str> = state.config().topics.iter().map(|t| t.id.as_str()).collect();
+    let known: Vec<&str> = state
+        .config()
+        .topics
+        .iter()
+        .map(|t| t.id.as_str())
+        .collect();
     let chosen = data.all("interests");
     if chosen.iter().any(|c| !known.contains(c)) {
         return Err(unknown("interests", &known.join(", ")));

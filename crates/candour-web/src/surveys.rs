@@ -297,9 +297,14 @@ async fn submit(
     let submission = match parsed {
         Ok(s) => s,
         Err(errors) => {
-            let errors: Vec<(String, String)> =
-                errors.into_iter().map(|(k, e)| (k, e.0)).collect();
-            let fields = field_views(&form.definition, state.purposes(), mode, Some(&data), &errors);
+            let errors: Vec<(String, String)> = errors.into_iter().map(|(k, e)| (k, e.0)).collect();
+            let fields = field_views(
+                &form.definition,
+                state.purposes(),
+                mode,
+                Some(&data),
+                &errors,
+            );
             let mut summary = FormState::new();
             for (k, message) in &errors {
                 let anchor = fields
