@@ -118,7 +118,7 @@ impl Policy {
                 },
                 Right {
                     name: "Object, and withdraw consent",
-                    how: "Change your cookie choices at any time on the cookies page; withdrawing is as easy as giving consent.".to_owned(),
+                    how: "Change your cookie choices at any time on the cookies page, and what you agreed to on forms in the preference centre (/preferences), where we can email you a link without an account. Withdrawing is as easy as giving consent. If you object to direct marketing, we stop at once and keep a note so that it is never sent again.".to_owned(),
                 },
                 Right {
                     name: "Complain",

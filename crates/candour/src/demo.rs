@@ -8,7 +8,11 @@ use std::path::Path;
 use anyhow::Context;
 use candour_core::Clock;
 use candour_core::account::{EmailAddress, Role};
-use candour_core::config::{Config, DeclaredCookie, GatedScript, Organisation, Topic};
+use candour_core::config::{
+    Config, DeclaredCookie, GatedScript, Organisation, PurposeConfig, Topic,
+};
+use candour_core::forms::{Field, FieldKind, FormDefinition, PersonAttr};
+use candour_core::purposes::{Channel, LawfulBasis};
 use candour_core::cookies::Category;
 use candour_core::poll::{PollDraft, ResultsShown};
 use candour_core::store::{NewAccount, NewVote, Stores};
@@ -94,6 +98,7 @@ pub fn prepare(base: Config, fresh_db: bool) -> anyhow::Result<DemoSite> {
         label: label.to_owned(),
     })
     .collect();
+    config.purposes = demo_purposes();
     config.scripts = vec![GatedScript {
         src: "/static/visit-counter.js".to_owned(),
         category: Category::Statistics,
@@ -124,6 +129,158 @@ pub fn prepare(base: Config, fresh_db: bool) -> anyhow::Result<DemoSite> {
         config,
         staff_password,
     })
+}
+
+/// The organisation's own purposes: what its old privacy notice listed, each with its
+/// lawful basis, channels and retention.
+fn demo_purposes() -> Vec<PurposeConfig> {
+    let purpose = |id: &str,
+                   name: &str,
+                   description: &str,
+                   data: &str,
+                   lawful_basis: LawfulBasis,
+                   retention_days: u32| PurposeConfig {
+        id: id.to_owned(),
+        name: name.to_owned(),
+        description: description.to_owned(),
+        data: data.to_owned(),
+        lawful_basis,
+        retention_days,
+        channels: Vec::new(),
+        direct_marketing: false,
+        consent_label: String::new(),
+    };
+    vec![
+        purpose(
+            "records",
+            "Keeping a record of our contact with you",
+            "To know what you asked us and what we told you, so we can follow it up.",
+            "Your name, contact details and what you sent us on a form.",
+            LawfulBasis::PublicTask,
+            365 * 6,
+        ),
+        purpose(
+            "service-improvement",
+            "Improving our services",
+            "To learn from what people tell us in surveys, and change how we work.",
+            "Your answers to surveys; counts and summaries are kept without your name.",
+            LawfulBasis::PublicTask,
+            365 * 2,
+        ),
+        PurposeConfig {
+            channels: vec![Channel::Email],
+            direct_marketing: true,
+            consent_label: "Send me news, appeals and safety advice".to_owned(),
+            ..purpose(
+                "news",
+                "News, appeals and safety advice",
+                "Occasional emails about our work, appeals for information and advice on staying \
+                 safe, chosen by the interests you tell us.",
+                "Your email address, name and interests.",
+                LawfulBasis::Consent,
+                365 * 2,
+            )
+        },
+        PurposeConfig {
+            channels: vec![Channel::Email, Channel::Phone, Channel::Post, Channel::Fax],
+            consent_label: "Ask me to take part in research about policing here".to_owned(),
+            ..purpose(
+                "research",
+                "Research about our services",
+                "Now and then, to invite you to take part in research, such as a survey or a \
+                 discussion group, in the way you choose.",
+                "Your name and the contact details you choose to give.",
+                LawfulBasis::Consent,
+                365 * 2,
+            )
+        },
+        PurposeConfig {
+            channels: vec![Channel::Email],
+            direct_marketing: true,
+            consent_label: "Send me information from partner agencies that may interest me"
+                .to_owned(),
+            ..purpose(
+                "partner-information",
+                "Information from partner agencies",
+                "To pass on news from agencies we work with, such as the fire service and \
+                 victim support. We send it ourselves: your details are not given to them.",
+                "Your email address and interests.",
+                LawfulBasis::Consent,
+                365 * 2,
+            )
+        },
+    ]
+}
+
+/// The demo's forms: a sign-up with consent boxes, and a survey.
+fn demo_forms() -> Vec<FormDefinition> {
+    let q = |key: &str, label: &str, kind: FieldKind| Field {
+        key: key.to_owned(),
+        label: label.to_owned(),
+        hint: String::new(),
+        kind,
+        required: false,
+        choices: Vec::new(),
+        saves_to: None,
+        purpose: None,
+    };
+    let choices = |items: &[&str]| items.iter().map(|c| (*c).to_owned()).collect();
+    let stay = FormDefinition {
+        title: "Stay in touch".to_owned(),
+        intro: "Tell us how you would like to hear from us. Every box is optional, and you can \
+                change your mind at any time."
+            .to_owned(),
+        fields: vec![
+            Field {
+                required: true,
+                saves_to: Some(PersonAttr::Email),
+                ..q("q1", "Email address", FieldKind::Email)
+            },
+            Field {
+                saves_to: Some(PersonAttr::Name),
+                ..q("q2", "Your name", FieldKind::ShortText)
+            },
+            Field {
+                saves_to: Some(PersonAttr::Postcode),
+                hint: "So we can tell you about your area.".to_owned(),
+                ..q("q3", "Postcode", FieldKind::Postcode)
+            },
+            Field {
+                purpose: Some("news".to_owned()),
+                ..q("q4", "News, appeals and safety advice", FieldKind::Consent)
+            },
+            Field {
+                purpose: Some("research".to_owned()),
+                ..q("q5", "Research about our services", FieldKind::Consent)
+            },
+        ],
+        purposes: vec!["records".to_owned(), "news".to_owned(), "research".to_owned()],
+    };
+    let survey = FormDefinition {
+        title: "How did we do?".to_owned(),
+        intro: "A short survey about your last contact with us. You do not have to give your \
+                name."
+            .to_owned(),
+        fields: vec![
+            Field {
+                required: true,
+                choices: choices(&["Telephone (101)", "Online", "In person", "Other"]),
+                ..q("q1", "How did you contact us?", FieldKind::SingleChoice)
+            },
+            Field {
+                required: true,
+                ..q("q2", "How satisfied were you?", FieldKind::Rating)
+            },
+            Field {
+                choices: choices(&["Speed", "Politeness", "Follow-up", "Clear advice"]),
+                ..q("q3", "What went well?", FieldKind::MultipleChoice)
+            },
+            q("q4", "When was it?", FieldKind::Date),
+            q("q5", "Anything else you want to tell us?", FieldKind::LongText),
+        ],
+        purposes: vec!["service-improvement".to_owned()],
+    };
+    vec![stay, survey]
 }
 
 fn write(path: &Path, text: &str) -> anyhow::Result<()> {
@@ -202,6 +359,9 @@ impl DemoSite {
                 .collect();
             stores.polls.record_votes(&votes).await?;
         }
+        for form in demo_forms() {
+            stores.forms.create_form(&form, now).await?;
+        }
         Ok(true)
     }
 
@@ -221,5 +381,21 @@ impl DemoSite {
             self.dir.path().display(),
         );
         let _ = out.flush();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_demo_purposes_and_forms_are_valid() {
+        let mut c = Config::default();
+        c.purposes = demo_purposes();
+        assert!(c.warnings().iter().all(|w| !w.contains("purposes")));
+        let purposes = candour_core::purposes::registry(&c);
+        for f in demo_forms() {
+            assert_eq!(f.check(&purposes), vec![], "{}", f.title);
+        }
     }
 }
