@@ -22,6 +22,7 @@ async fn privacy_json_matches_the_running_registry() {
             "candour_consent",
             "clientvars",
             "PollTimeout-{poll_id}",
+            "candour_preferences",
             "site_stats"
         ]
     );

@@ -1,0 +1,954 @@
+//! People, forms, the consent ledger, the preference centre and imports, over HTTP.
+
+mod common;
+
+use candour_core::Clock;
+use candour_core::account::{EmailAddress, Role};
+use candour_core::config::{Config, MarketingConsent, PurposeConfig, Topic};
+use candour_core::forms::{Field, FieldKind, FormDefinition, PersonAttr};
+use candour_core::people::{Method, has_consent};
+use candour_core::purposes::{Channel, LawfulBasis};
+use common::*;
+
+fn with_purposes(c: &mut Config) {
+    c.purposes = vec![
+        PurposeConfig {
+            id: "news".into(),
+            name: "News and appeals".into(),
+            description: "Emails about our work.".into(),
+            data: "Your email address.".into(),
+            lawful_basis: LawfulBasis::Consent,
+            retention_days: 730,
+            channels: vec![Channel::Email, Channel::Post],
+            direct_marketing: true,
+            consent_label: "Send me news and appeals".into(),
+        },
+        PurposeConfig {
+            id: "records".into(),
+            name: "Records".into(),
+            description: "Keeping a record.".into(),
+            data: "What you send.".into(),
+            lawful_basis: LawfulBasis::PublicTask,
+            retention_days: 365,
+            channels: vec![],
+            direct_marketing: false,
+            consent_label: String::new(),
+        },
+    ];
+    c.topics = vec![
+        Topic {
+            id: "road-safety".into(),
+            label: "Road safety".into(),
+        },
+        Topic {
+            id: "fraud".into(),
+            label: "Fraud".into(),
+        },
+    ];
+}
+
+fn q(key: &str, label: &str, kind: FieldKind) -> Field {
+    Field {
+        key: key.into(),
+        label: label.into(),
+        hint: String::new(),
+        kind,
+        required: false,
+        choices: vec![],
+        saves_to: None,
+        purpose: None,
+    }
+}
+
+fn signup() -> FormDefinition {
+    FormDefinition {
+        title: "Stay in touch".into(),
+        intro: "Tell us how to reach you.".into(),
+        fields: vec![
+            Field {
+                required: true,
+                saves_to: Some(PersonAttr::Email),
+                ..q("q1", "Email address", FieldKind::Email)
+            },
+            Field {
+                saves_to: Some(PersonAttr::Name),
+                ..q("q2", "Name", FieldKind::ShortText)
+            },
+            Field {
+                saves_to: Some(PersonAttr::Postcode),
+                ..q("q3", "Postcode", FieldKind::Postcode)
+            },
+            Field {
+                saves_to: Some(PersonAttr::Phone),
+                ..q("q4", "Telephone", FieldKind::Phone)
+            },
+            Field {
+                purpose: Some("news".into()),
+                ..q("q5", "News", FieldKind::Consent)
+            },
+            Field {
+                required: true,
+                choices: vec!["Yes".into(), "No".into()],
+                ..q("q6", "Have you met us?", FieldKind::SingleChoice)
+            },
+        ],
+        purposes: vec!["records".into(), "news".into()],
+    }
+}
+
+async fn app_with_form() -> (TestApp, i64) {
+    let app = spawn_with(with_purposes).await;
+    let id = app
+        .stores
+        .forms
+        .create_form(&signup(), app.clock.now())
+        .await
+        .unwrap();
+    (app, id)
+}
+
+fn email(s: &str) -> EmailAddress {
+    EmailAddress::parse(s).unwrap()
+}
+
+impl TestApp {
+    async fn submit(&self, form: i64, fields: &[(&str, &str)]) -> (u16, String) {
+        let (status, html, token) = self.page(&format!("/forms/{form}"), "").await;
+        assert_eq!(status, 200, "{html}");
+        let version = html
+            .split("name=\"version\" value=\"")
+            .nth(1)
+            .unwrap()
+            .split('"')
+            .next()
+            .unwrap()
+            .to_owned();
+        let mut body = vec![("csrf", token.as_str()), ("version", version.as_str())];
+        body.extend_from_slice(fields);
+        let res = self.post_form(&format!("/forms/{form}"), &body, &[]).await;
+        (res.status().as_u16(), res.text().await.unwrap())
+    }
+
+    async fn person(&self, address: &str) -> Option<candour_core::people::Person> {
+        self.stores.people.person_by_email(&email(address)).await.unwrap()
+    }
+}
+
+#[tokio::test]
+async fn a_form_stores_the_person_their_answers_and_only_ticked_consents() {
+    let (app, form) = app_with_form().await;
+    let (_, html, _) = app.page(&format!("/forms/{form}"), "").await;
+    // Opt-in boxes are never ticked for the visitor.
+    assert!(html.contains("Send me news and appeals by email"));
+    assert!(!html.contains("checked"), "no box is ticked by default");
+    assert!(html.contains("autocomplete=\"email\""));
+    let (status, page) = app
+        .submit(
+            form,
+            &[
+                ("q1", "Jo@Example.org"),
+                ("q2", "Jo Bloggs"),
+                ("q3", "sw1a 1aa"),
+                ("q4", "01632 960 001"),
+                ("q5", "post"),
+                ("q6", "Yes"),
+            ],
+        )
+        .await;
+    assert_eq!(status, 200, "{page}");
+    assert!(page.contains("preference centre"));
+    let jo = app.person("jo@example.org").await.unwrap();
+    assert_eq!(jo.details.name, "Jo Bloggs");
+    assert_eq!(jo.details.postcode.unwrap().as_str(), "SW1A 1AA");
+    let events = app.stores.people.consent_events(jo.id).await.unwrap();
+    assert_eq!(events.len(), 1);
+    assert!(has_consent(&events, "news", Some(Channel::Post)));
+    assert!(!has_consent(&events, "news", Some(Channel::Email)));
+    assert_eq!(events[0].method, Method::Form { form, version: 1 });
+    assert_eq!(
+        events[0].wording.as_ref().unwrap().text,
+        "Send me news and appeals by post"
+    );
+    let responses = app.stores.forms.responses(form).await.unwrap();
+    assert_eq!(responses.len(), 1);
+    assert_eq!(responses[0].person, Some(jo.id));
+}
+
+#[tokio::test]
+async fn bad_answers_are_named_and_what_was_typed_is_kept() {
+    let (app, form) = app_with_form().await;
+    let (status, html) = app
+        .submit(
+            form,
+            &[
+                ("q1", "not-an-email"),
+                ("q2", "Sam <b>Smith</b>"),
+                ("q3", "XYZ 123"),
+                ("q4", "call me"),
+                ("q5", "email"),
+            ],
+        )
+        .await;
+    assert_eq!(status, 422);
+    assert!(html.contains("There is a problem"));
+    assert!(html.contains("href=\"#q1\""), "the summary links to the field");
+    assert!(html.contains("href=\"#q6-0\""), "a choice error links to its first box");
+    assert!(html.contains("Enter an email address in the correct format"));
+    assert!(html.contains("Enter a real UK postcode"));
+    assert!(html.contains("Enter a telephone number"));
+    assert!(html.contains("value=\"not-an-email\""));
+    assert!(html.contains("Sam &#60;b&#62;Smith&#60;/b&#62;") || html.contains("Sam &lt;b&gt;"));
+    assert!(html.contains("value=\"email\" checked"), "the ticked box stays ticked");
+    assert!(html.starts_with("<!DOCTYPE html>") || html.contains("<title>Error:"));
+    assert_eq!(app.stores.people.count_people().await.unwrap(), 0);
+    assert!(app.stores.forms.responses(form).await.unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn closed_changed_unknown_and_forged_submissions_store_nothing() {
+    let (app, form) = app_with_form().await;
+    let (_, html, token) = app.page(&format!("/forms/{form}"), "").await;
+    assert!(html.contains("name=\"version\" value=\"1\""));
+    let good = |t: &str| {
+        vec![
+            ("csrf".to_owned(), t.to_owned()),
+            ("version".to_owned(), "1".to_owned()),
+            ("q1".to_owned(), "kit@example.org".to_owned()),
+            ("q6".to_owned(), "No".to_owned()),
+        ]
+    };
+    let post = |body: Vec<(String, String)>| {
+        let app = &app;
+        async move {
+            let pairs: Vec<(&str, &str)> =
+                body.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+            app.post_form(&format!("/forms/{form}"), &pairs, &[])
+                .await
+                .status()
+                .as_u16()
+        }
+    };
+    // No form token, or a wrong one.
+    assert_eq!(post(good("")).await, 403);
+    assert_eq!(post(good("forged")).await, 403);
+    // A field the form does not have.
+    let mut extra = good(&token);
+    extra.push(("role".into(), "admin".into()));
+    assert_eq!(post(extra).await, 422);
+    // The form changed after it was shown: a response exists, so saving makes version 2.
+    app.stores
+        .forms
+        .submit_response(&candour_core::store::NewResponse {
+            form,
+            version: 1,
+            answers: &[],
+            email: None,
+            patch: &Default::default(),
+            consents: &[],
+            purposes: &[],
+            at: app.clock.now(),
+        })
+        .await
+        .unwrap();
+    let mut v2 = signup();
+    v2.title = "Stay in touch (new)".into();
+    app.stores
+        .forms
+        .save_form(form, &v2, app.clock.now())
+        .await
+        .unwrap();
+    assert_eq!(post(good(&token)).await, 409);
+    // Closed.
+    app.stores.forms.set_form_open(form, false).await.unwrap();
+    let mut current = good(&token);
+    current[1].1 = "2".into();
+    assert_eq!(post(current).await, 410);
+    assert_eq!(app.get(&format!("/forms/{form}")).await.status(), 410);
+    // Unknown.
+    assert_eq!(app.get("/forms/999").await.status(), 404);
+    assert_eq!(app.get("/forms/abc").await.status(), 404);
+    assert!(app.person("kit@example.org").await.is_none());
+    assert_eq!(app.stores.forms.responses(form).await.unwrap().len(), 1);
+}
+
+#[tokio::test]
+async fn the_old_tick_to_refuse_box_is_available_and_records_what_it_said() {
+    let app = spawn_with(|c| {
+        with_purposes(c);
+        c.people.marketing_consent = MarketingConsent::OptOutBox;
+    })
+    .await;
+    let form = app
+        .stores
+        .forms
+        .create_form(&signup(), app.clock.now())
+        .await
+        .unwrap();
+    let (_, html, _) = app.page(&format!("/forms/{form}"), "").await;
+    assert!(html.contains("do NOT want"));
+    let (status, _) = app
+        .submit(form, &[("q1", "al@example.org"), ("q5", "email"), ("q6", "No")])
+        .await;
+    assert_eq!(status, 200);
+    let al = app.person("al@example.org").await.unwrap();
+    let events = app.stores.people.consent_events(al.id).await.unwrap();
+    assert!(!has_consent(&events, "news", Some(Channel::Email)));
+    assert!(has_consent(&events, "news", Some(Channel::Post)));
+    let post = events
+        .iter()
+        .find(|e| e.channel == Some(Channel::Post))
+        .unwrap();
+    assert!(post.wording.as_ref().unwrap().text.contains("do NOT want"));
+}
+
+#[tokio::test]
+async fn the_database_going_away_gives_a_clear_page_and_writes_nothing() {
+    let (app, form) = app_with_form().await;
+    let (_, _, token) = app.page(&format!("/forms/{form}"), "").await;
+    app.store.close().await;
+    let res = app
+        .post_form(
+            &format!("/forms/{form}"),
+            &[
+                ("csrf", &token),
+                ("version", "1"),
+                ("q1", "down@example.org"),
+                ("q6", "No"),
+            ],
+            &[],
+        )
+        .await;
+    assert_eq!(res.status(), 503);
+    let html = res.text().await.unwrap();
+    assert!(html.contains("unavailable for a moment"), "{html}");
+    // A second instance on the same database finds nothing half-written.
+    let again = spawn_on(app.dir.clone(), app.db_url.clone(), with_purposes).await;
+    assert!(again.person("down@example.org").await.is_none());
+    assert!(again.stores.forms.responses(form).await.unwrap().is_empty());
+}
+
+/// Open the preference centre from an emailed link; returns the visit cookie pair.
+async fn open_from_email(app: &TestApp, address: &str) -> String {
+    let before = app.sink.messages().await.len();
+    let (_, _, token) = app.page("/preferences", "").await;
+    let res = app
+        .post_form(
+            "/preferences/link",
+            &[("csrf", &token), ("email", address)],
+            &[],
+        )
+        .await;
+    assert_eq!(res.status(), 200);
+    assert!(res.text().await.unwrap().contains("Check your email"));
+    let mail = app.sink.wait_for(before + 1).await;
+    let link = link_in(&mail[before].data, "http://");
+    assert!(link.contains("/preferences/open?token="));
+    // Opening the link only shows a button: a scanner that follows it uses nothing up.
+    let (status, html, token) = app.page(&path_of(&link), "").await;
+    assert_eq!(status, 200);
+    let secret = html
+        .split("name=\"token\" value=\"")
+        .nth(1)
+        .unwrap()
+        .split('"')
+        .next()
+        .unwrap()
+        .to_owned();
+    let res = app
+        .post_form(
+            "/preferences/open",
+            &[("csrf", &token), ("token", &secret)],
+            &[],
+        )
+        .await;
+    assert_eq!(res.status(), 303);
+    let cookie = cookie_pair(&res, "candour_preferences").expect("a visit cookie");
+    let header = set_cookie_header(&res, "candour_preferences").unwrap();
+    assert!(header.contains("HttpOnly") && header.contains("Max-Age=1800"), "{header}");
+    // The link works once.
+    let res = app
+        .post_form(
+            "/preferences/open",
+            &[("csrf", &token), ("token", &secret)],
+            &[],
+        )
+        .await;
+    assert_eq!(res.status(), 400);
+    assert!(res.text().await.unwrap().contains("cannot be used"));
+    cookie
+}
+
+#[tokio::test]
+async fn an_emailed_link_opens_the_preference_centre_where_withdrawing_is_one_click() {
+    let (app, form) = app_with_form().await;
+    app.submit(form, &[("q1", "jo@example.org"), ("q5", "email"), ("q6", "Yes")])
+        .await;
+    // An unknown address gets the same answer and no email.
+    let (_, _, token) = app.page("/preferences", "").await;
+    let before = app.sink.messages().await.len();
+    let res = app
+        .post_form(
+            "/preferences/link",
+            &[("csrf", &token), ("email", "nobody@example.org")],
+            &[],
+        )
+        .await;
+    assert!(res.text().await.unwrap().contains("Check your email"));
+    let res = app
+        .post_form(
+            "/preferences/link",
+            &[("csrf", &token), ("email", "not an address")],
+            &[],
+        )
+        .await;
+    assert_eq!(res.status(), 422);
+    let cookie = open_from_email(&app, "jo@example.org").await;
+    assert_eq!(app.sink.messages().await.len(), before + 1);
+    let (status, html, token) = app.page("/preferences", &cookie).await;
+    assert_eq!(status, 200);
+    assert!(html.contains("jo@example.org"));
+    assert!(html.contains("Agreed since"));
+    assert!(html.contains("Withdraw<span class=\"visually-hidden\">: Send me news and appeals by email"));
+    let res = app
+        .post_form(
+            "/preferences/consent",
+            &[
+                ("csrf", &token),
+                ("purpose", "news"),
+                ("channel", "email"),
+                ("grant", "no"),
+            ],
+            &[("cookie", &cookie)],
+        )
+        .await;
+    assert_eq!(res.status(), 303);
+    let jo = app.person("jo@example.org").await.unwrap();
+    let events = app.stores.people.consent_events(jo.id).await.unwrap();
+    assert_eq!(events.len(), 2);
+    assert!(!has_consent(&events, "news", Some(Channel::Email)));
+    assert_eq!(events[1].method, Method::PreferenceCentre);
+    let (_, html, _) = app.page("/preferences?done=withdrawn", &cookie).await;
+    assert!(html.contains("Your consent has been withdrawn"));
+    assert!(html.contains("Preference centre"), "the history says how");
+    // Interests, from the topics only.
+    let res = app
+        .post_form(
+            "/preferences/interests",
+            &[("csrf", &token), ("interests", "fraud")],
+            &[("cookie", &cookie)],
+        )
+        .await;
+    assert_eq!(res.status(), 303);
+    let jo = app.person("jo@example.org").await.unwrap();
+    assert_eq!(jo.details.interests, vec!["fraud".to_owned()]);
+    let res = app
+        .post_form(
+            "/preferences/interests",
+            &[("csrf", &token), ("interests", "<script>")],
+            &[("cookie", &cookie)],
+        )
+        .await;
+    assert_eq!(res.status(), 422);
+    // Purposes without consent, channels a purpose does not use, and forged visits: refused.
+    for (purpose, channel) in [("records", ""), ("news", "fax"), ("nope", "email")] {
+        let res = app
+            .post_form(
+                "/preferences/consent",
+                &[
+                    ("csrf", &token),
+                    ("purpose", purpose),
+                    ("channel", channel),
+                    ("grant", "yes"),
+                ],
+                &[("cookie", &cookie)],
+            )
+            .await;
+        assert_eq!(res.status(), 422, "{purpose} {channel}");
+    }
+    let forged = cookie.replace(&format!("={}.", jo.id), &format!("={}.", jo.id + 1));
+    let (_, html, _) = app.page("/preferences", &forged).await;
+    assert!(html.contains("Email me a link"), "a forged visit is no visit");
+    let (_, html, _) = app.page("/preferences/open?token=garbage", "").await;
+    assert!(html.contains("cannot be used"));
+}
+
+#[tokio::test]
+async fn an_objection_is_absolute_until_the_person_agrees_again() {
+    let (app, form) = app_with_form().await;
+    app.submit(form, &[("q1", "al@example.org"), ("q5", "email"), ("q6", "No")])
+        .await;
+    let cookie = open_from_email(&app, "al@example.org").await;
+    let (_, html, token) = app.page("/preferences", &cookie).await;
+    assert!(html.contains("No marketing by email"));
+    let res = app
+        .post_form(
+            "/preferences/object",
+            &[("csrf", &token), ("channel", "email")],
+            &[("cookie", &cookie)],
+        )
+        .await;
+    assert_eq!(res.status(), 303);
+    let al = app.person("al@example.org").await.unwrap();
+    assert_eq!(
+        app.stores.people.suppressed_channels(&al.email).await.unwrap(),
+        vec![Channel::Email]
+    );
+    assert!(!has_consent(
+        &app.stores.people.consent_events(al.id).await.unwrap(),
+        "news",
+        Some(Channel::Email)
+    ));
+    // Staff cannot sign them up again, whatever they were told.
+    let staff = app.staff("officer@testshire.example", Role::PrivacyOfficer).await;
+    let (_, html, token) = app.page(&format!("/admin/people/{}", al.id), &staff).await;
+    assert!(html.contains("Objections to marketing</dt><dd>email"));
+    let res = app
+        .post_form(
+            &format!("/admin/people/{}/consent", al.id),
+            &[
+                ("csrf", &token),
+                ("consent", "news|email"),
+                ("grant", "yes"),
+                ("evidence", "call"),
+                ("note", "Call log 42"),
+            ],
+            &[("cookie", &staff)],
+        )
+        .await;
+    assert_eq!(res.status(), 409);
+    assert!(res.text().await.unwrap().contains("objected to direct marketing by email"));
+    // Nor can a form they did not fill in themselves... but when they do, it counts.
+    app.submit(form, &[("q1", "al@example.org"), ("q5", "email"), ("q6", "No")])
+        .await;
+    assert!(
+        app.stores
+            .people
+            .suppressed_channels(&al.email)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert!(has_consent(
+        &app.stores.people.consent_events(al.id).await.unwrap(),
+        "news",
+        Some(Channel::Email)
+    ));
+}
+
+#[tokio::test]
+async fn signed_in_people_use_the_preference_centre_without_a_link() {
+    let app = spawn_with(with_purposes).await;
+    app.register_verified("sam@example.org", PASSWORD).await;
+    let cookie = app.sign_in("sam@example.org", PASSWORD).await;
+    let (status, html, token) = app.page("/preferences", &cookie).await;
+    assert_eq!(status, 200);
+    assert!(html.contains("sam@example.org"));
+    assert!(!html.contains("Finish"), "no visit to end when signed in");
+    let res = app
+        .post_form(
+            "/preferences/consent",
+            &[
+                ("csrf", &token),
+                ("purpose", "news"),
+                ("channel", "post"),
+                ("grant", "yes"),
+            ],
+            &[("cookie", &cookie)],
+        )
+        .await;
+    assert_eq!(res.status(), 303);
+    let sam = app.person("sam@example.org").await.unwrap();
+    assert!(sam.account.is_some(), "linked to the account");
+    assert!(has_consent(
+        &app.stores.people.consent_events(sam.id).await.unwrap(),
+        "news",
+        Some(Channel::Post)
+    ));
+}
+
+#[tokio::test]
+async fn staff_views_changes_and_exports_are_audited_and_erasure_keeps_only_the_objection() {
+    let (app, form) = app_with_form().await;
+    app.submit(
+        form,
+        &[("q1", "erin@example.org"), ("q2", "=HYPERLINK(\"http://evil.example\")"), ("q6", "No")],
+    )
+    .await;
+    let erin = app.person("erin@example.org").await.unwrap();
+    let editor = app.staff("editor@testshire.example", Role::Editor).await;
+    assert_eq!(
+        app.get_with_cookie(&format!("/admin/people/{}", erin.id), &editor)
+            .await
+            .status(),
+        403,
+        "editors build forms; they do not browse people"
+    );
+    let staff = app.staff("officer@testshire.example", Role::PrivacyOfficer).await;
+    assert_eq!(
+        app.get_with_cookie("/admin/forms", &staff).await.status(),
+        403
+    );
+    let (status, html, _) = app.page("/admin/people?q=ERIN", &staff).await;
+    assert_eq!(status, 200);
+    assert!(html.contains("erin@example.org"));
+    let (status, html, token) = app.page(&format!("/admin/people/{}", erin.id), &staff).await;
+    assert_eq!(status, 200);
+    assert!(html.contains("=HYPERLINK(&#34;http://evil.example&#34;)") || html.contains("=HYPERLINK(&quot;"));
+    let res = app
+        .post_form(
+            &format!("/admin/people/{}", erin.id),
+            &[
+                ("csrf", &token),
+                ("name", "Erin Jones"),
+                ("job_title", ""),
+                ("phone", "0800 not"),
+                ("postal_address", ""),
+                ("postcode", ""),
+            ],
+            &[("cookie", &staff)],
+        )
+        .await;
+    assert_eq!(res.status(), 422);
+    assert!(res.text().await.unwrap().contains("Enter a telephone number"));
+    let res = app
+        .post_form(
+            &format!("/admin/people/{}", erin.id),
+            &[
+                ("csrf", &token),
+                ("name", "Erin Jones"),
+                ("job_title", "Farmer"),
+                ("phone", ""),
+                ("postal_address", ""),
+                ("postcode", "nm1 2ab"),
+                ("interests", "road-safety"),
+            ],
+            &[("cookie", &staff)],
+        )
+        .await;
+    assert_eq!(res.status(), 303);
+    let res = app
+        .post_form(
+            &format!("/admin/people/{}/object", erin.id),
+            &[
+                ("csrf", &token),
+                ("channel", "post"),
+                ("evidence", "letter"),
+                ("note", "Letter of 3 March, ref NM-7"),
+            ],
+            &[("cookie", &staff)],
+        )
+        .await;
+    assert_eq!(res.status(), 303);
+    let res = app
+        .post_form(
+            &format!("/admin/people/{}/export", erin.id),
+            &[("csrf", &token)],
+            &[("cookie", &staff)],
+        )
+        .await;
+    assert_eq!(res.status(), 200);
+    assert!(
+        res.headers()["content-disposition"]
+            .to_str()
+            .unwrap()
+            .contains("attachment")
+    );
+    let export: serde_json::Value = res.json().await.unwrap();
+    assert_eq!(export["people"][0]["name"], "Erin Jones");
+    assert_eq!(export["form_responses"].as_array().unwrap().len(), 1);
+    // Erasure needs the box ticked.
+    let res = app
+        .post_form(
+            &format!("/admin/people/{}/erase", erin.id),
+            &[("csrf", &token)],
+            &[("cookie", &staff)],
+        )
+        .await;
+    assert_eq!(res.status(), 422);
+    let res = app
+        .post_form(
+            &format!("/admin/people/{}/erase", erin.id),
+            &[("csrf", &token), ("confirm", "yes")],
+            &[("cookie", &staff)],
+        )
+        .await;
+    assert_eq!(res.status(), 303);
+    assert!(app.person("erin@example.org").await.is_none());
+    assert_eq!(
+        app.stores
+            .people
+            .suppressed_channels(&email("erin@example.org"))
+            .await
+            .unwrap(),
+        vec![Channel::Post]
+    );
+    let actions: Vec<String> = app
+        .stores
+        .audit
+        .recent(50)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|e| e.action)
+        .collect();
+    for a in [
+        "people.searched",
+        "person.viewed",
+        "person.changed",
+        "person.objection-recorded",
+        "person.exported",
+        "person.erased",
+    ] {
+        assert!(actions.iter().any(|x| x == a), "{a} is not in {actions:?}");
+    }
+}
+
+#[tokio::test]
+async fn staff_build_forms_and_export_responses_without_formulas() {
+    let app = spawn_with(with_purposes).await;
+    let editor = app.staff("editor@testshire.example", Role::Editor).await;
+    let (status, html, token) = app.page("/admin/forms/new", &editor).await;
+    assert_eq!(status, 200);
+    assert!(html.contains("name=\"q1.label\""));
+    // A consent question without a required email question is refused, and kept as typed.
+    let res = app
+        .post_form(
+            "/admin/forms",
+            &[
+                ("csrf", &token),
+                ("title", "Survey <script>alert(1)</script>"),
+                ("intro", ""),
+                ("purposes", "records"),
+                ("q1.label", "Keep me posted"),
+                ("q1.kind", "consent"),
+                ("q1.purpose", "news"),
+                ("q1.position", "1"),
+            ],
+            &[("cookie", &editor)],
+        )
+        .await;
+    assert_eq!(res.status(), 422);
+    let html = res.text().await.unwrap();
+    assert!(html.contains("needs a required email question"));
+    assert!(html.contains("value=\"Keep me posted\""));
+    assert!(!html.contains("<script>alert(1)"));
+    let res = app
+        .post_form(
+            "/admin/forms",
+            &[
+                ("csrf", &token),
+                ("title", "Survey <script>alert(1)</script>"),
+                ("intro", ""),
+                ("purposes", "records"),
+                ("q1.label", "Your email"),
+                ("q1.kind", "email"),
+                ("q1.saves_to", "email"),
+                ("q1.required", "yes"),
+                ("q1.position", "1"),
+                ("q2.label", "Which?"),
+                ("q2.kind", "single-choice"),
+                ("q2.choices", "=1+1\nPlain"),
+                ("q2.required", "yes"),
+                ("q2.position", "2"),
+            ],
+            &[("cookie", &editor)],
+        )
+        .await;
+    assert_eq!(res.status(), 303, "{}", res.text().await.unwrap());
+    let form = app.stores.forms.forms().await.unwrap()[0].clone();
+    assert_eq!(form.definition.fields.len(), 2);
+    let (_, public, _) = app.page(&format!("/forms/{}", form.id), "").await;
+    assert!(!public.contains("<script>alert(1)"));
+    assert!(public.contains("&#60;script&#62;") || public.contains("&lt;script&gt;"));
+    let (status, _) = app
+        .submit(form.id, &[("q1", "x@example.org"), ("q2", "=1+1")])
+        .await;
+    assert_eq!(status, 200);
+    let (status, summary, _) = app
+        .page(&format!("/admin/forms/{}/responses", form.id), &editor)
+        .await;
+    assert_eq!(status, 200);
+    assert!(summary.contains("1 answer"));
+    let res = app
+        .get_with_cookie(&format!("/admin/forms/{}/responses.csv", form.id), &editor)
+        .await;
+    assert_eq!(res.status(), 200);
+    let csv = res.text().await.unwrap();
+    assert!(csv.contains("'=1+1"), "{csv}");
+    assert!(!csv.contains(",=1+1"));
+    // Editing a form with responses makes a new version; the old answers stay.
+    let (_, _, token) = app.page(&format!("/admin/forms/{}", form.id), &editor).await;
+    let res = app
+        .post_form(
+            &format!("/admin/forms/{}", form.id),
+            &[
+                ("csrf", &token),
+                ("title", "Survey, second edition"),
+                ("intro", ""),
+                ("purposes", "records"),
+                ("q1.label", "Your email"),
+                ("q1.kind", "email"),
+                ("q1.saves_to", "email"),
+                ("q1.required", "yes"),
+                ("q1.position", "1"),
+                ("q2.label", "Which?"),
+                ("q2.kind", "single-choice"),
+                ("q2.choices", "=1+1\nPlain"),
+                ("q2.remove", "yes"),
+            ],
+            &[("cookie", &editor)],
+        )
+        .await;
+    assert_eq!(res.status(), 303);
+    let record = app.stores.forms.form(form.id).await.unwrap().unwrap();
+    assert_eq!(record.version, 2);
+    assert_eq!(record.definition.fields.len(), 1);
+    assert_eq!(app.stores.forms.responses(form.id).await.unwrap().len(), 1);
+    let actions: Vec<String> = app
+        .stores
+        .audit
+        .recent(20)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|e| e.action)
+        .collect();
+    assert!(actions.contains(&"form.responses-exported".to_owned()));
+    assert!(actions.contains(&"form.changed".to_owned()));
+}
+
+impl TestApp {
+    async fn upload(&self, cookie: &str, name: &str, bytes: Vec<u8>) -> reqwest::Response {
+        let (_, _, token) = self.page("/admin/people/import", cookie).await;
+        let form = reqwest::multipart::Form::new()
+            .text("csrf", token)
+            .part(
+                "file",
+                reqwest::multipart::Part::bytes(bytes).file_name(name.to_owned()),
+            );
+        self.client
+            .post(format!("{}/admin/people/import", self.url))
+            .header("origin", &self.url)
+            .header("sec-fetch-site", "same-origin")
+            .header("cookie", cookie)
+            .multipart(form)
+            .send()
+            .await
+            .unwrap()
+    }
+}
+
+#[tokio::test]
+async fn imports_are_previewed_then_confirmed_and_never_resubscribe_an_objector() {
+    let app = spawn_with(with_purposes).await;
+    let staff = app.staff("officer@testshire.example", Role::PrivacyOfficer).await;
+    // An address that objected to email marketing.
+    let no = app
+        .stores
+        .people
+        .ensure_person(&email("no@example.org"), candour_core::people::Source::Staff, app.clock.now())
+        .await
+        .unwrap();
+    let purposes = candour_core::purposes::registry(&{
+        let mut c = Config::default();
+        with_purposes(&mut c);
+        c
+    });
+    app.stores
+        .people
+        .append_consents(candour_core::store::ConsentChange {
+            person: no.id,
+            events: &[],
+            objections: &[(Channel::Email, Method::Unsubscribe)],
+            actor: None,
+            purposes: &purposes,
+            at: app.clock.now(),
+        })
+        .await
+        .unwrap();
+    // Files that cannot be used at all: a clear report, nothing stored.
+    let res = app.upload(&staff, "bad.csv", b"mail,name\nx@example.org,X\n".to_vec()).await;
+    assert_eq!(res.status(), 422);
+    assert!(res.text().await.unwrap().contains("`mail`"));
+    let res = app.upload(&staff, "latin1.csv", b"email,name\nx@example.org,Ren\xe9\n".to_vec()).await;
+    assert_eq!(res.status(), 422);
+    assert!(res.text().await.unwrap().contains("not UTF-8"));
+    let mut big = String::from("email\n");
+    for i in 0..100_000 {
+        big.push_str(&format!("p{i}@example.org\n"));
+    }
+    let res = app.upload(&staff, "big.csv", big.into_bytes()).await;
+    assert_eq!(res.status(), 422);
+    assert!(res.text().await.unwrap().contains("100000 rows"));
+    assert_eq!(app.stores.people.count_people().await.unwrap(), 1);
+    // A file with good and bad rows: a preview first.
+    let file = "email,name,postcode,interests\n\
+                new@example.org,New Person,NM1 2AB,fraud\n\
+                no@example.org,Objector,,\n\
+                broken,Nobody,,\n\
+                odd@example.org,Odd,QQQ,\n";
+    let res = app.upload(&staff, "people.csv", file.as_bytes().to_vec()).await;
+    assert_eq!(res.status(), 303);
+    let preview = res.headers()["location"].to_str().unwrap().to_owned();
+    let (status, html, token) = app.page(&preview, &staff).await;
+    assert_eq!(status, 200);
+    assert!(html.contains("<strong>2</strong> rows can be imported"));
+    assert!(html.contains("<strong>2</strong> have errors"));
+    assert!(html.contains("Enter a real UK postcode"));
+    assert_eq!(app.stores.people.count_people().await.unwrap(), 1, "nothing yet");
+    // Claiming consent needs the source said.
+    let res = app
+        .post_form(
+            &preview,
+            &[("csrf", &token), ("evidence", "consent"), ("consents", "news|email")],
+            &[("cookie", &staff)],
+        )
+        .await;
+    assert_eq!(res.status(), 422);
+    assert_eq!(app.stores.people.count_people().await.unwrap(), 1);
+    let res = app
+        .post_form(
+            &preview,
+            &[
+                ("csrf", &token),
+                ("evidence", "consent"),
+                ("consents", "news|email"),
+                ("source", "Sign-up sheets, open day 14 June 2026"),
+            ],
+            &[("cookie", &staff)],
+        )
+        .await;
+    assert_eq!(res.status(), 200);
+    let html = res.text().await.unwrap();
+    assert!(html.contains("1 people added and 1 updated"), "{html}");
+    assert!(html.contains("1 consents not recorded because the address objected"));
+    let fresh = app.person("new@example.org").await.unwrap();
+    assert_eq!(fresh.details.interests, vec!["fraud".to_owned()]);
+    assert!(has_consent(
+        &app.stores.people.consent_events(fresh.id).await.unwrap(),
+        "news",
+        Some(Channel::Email)
+    ));
+    assert!(!has_consent(
+        &app.stores.people.consent_events(no.id).await.unwrap(),
+        "news",
+        Some(Channel::Email)
+    ));
+    // Confirming twice does nothing more.
+    let res = app
+        .post_form(
+            &preview,
+            &[("csrf", &token), ("evidence", "none")],
+            &[("cookie", &staff)],
+        )
+        .await;
+    assert_eq!(res.status(), 409);
+    // Someone else's upload cannot be confirmed by another staff member.
+    let res = app.upload(&staff, "p.csv", b"email\nz@example.org\n".to_vec()).await;
+    let other_preview = res.headers()["location"].to_str().unwrap().to_owned();
+    let admin = app.staff("admin@testshire.example", Role::Admin).await;
+    assert_eq!(
+        app.get_with_cookie(&other_preview, &admin).await.status(),
+        403
+    );
+}
