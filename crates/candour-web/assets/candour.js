@@ -101,3 +101,11 @@
     start();
   }
 })();
+
+// After a form is sent back with errors, move focus to the summary of them, so the first
+// thing read out is what went wrong (the GOV.UK pattern). Without JavaScript the summary
+// is still the first thing on the page.
+(function () {
+  var summary = document.querySelector(".error-summary");
+  if (summary) summary.focus();
+})();
