@@ -660,3 +660,36 @@ pub async fn export_and_erasure_follow_the_data_map(s: &Stores) {
     assert!(s.people.export_person(erin.id).await.unwrap().is_none());
     assert!(s.people.person(other.id).await.unwrap().is_some());
 }
+
+pub async fn people_out_of_touch_are_found_for_erasure(s: &Stores) {
+    let p = purposes();
+    let old = s
+        .people
+        .ensure_person(&email("old@example.org"), Source::Staff, T0)
+        .await
+        .unwrap();
+    let recent_consent = s
+        .people
+        .ensure_person(&email("recent@example.org"), Source::Staff, T0)
+        .await
+        .unwrap();
+    let grant = [event(Channel::Post, true, Method::PreferenceCentre)];
+    s.people
+        .append_consents(change(recent_consent.id, &grant, &[], &p, 60 * 24 * 400))
+        .await
+        .unwrap();
+    let with_account = crate::staff_account(s).await;
+    let acc = s.accounts.account(with_account).await.unwrap().unwrap();
+    s.people
+        .ensure_person(&acc.email, Source::Staff, T0)
+        .await
+        .unwrap();
+    let cutoff = T0 + Duration::days(365);
+    let idle = s.people.people_idle_since(cutoff, 10).await.unwrap();
+    assert_eq!(
+        idle,
+        vec![old.id],
+        "only the person out of touch and without an account"
+    );
+    assert!(s.people.people_idle_since(T0, 10).await.unwrap().is_empty());
+}

@@ -130,4 +130,5 @@ conformance!(
     preference_links_work_once_before_they_expire,
     a_person_is_linked_to_their_account,
     export_and_erasure_follow_the_data_map,
+    people_out_of_touch_are_found_for_erasure,
 );

@@ -18,6 +18,9 @@ pub struct Policy {
     pub honours_global_privacy_control: bool,
     pub cookie_categories: Vec<CategoryFacts>,
     pub purposes: Vec<Purpose>,
+    /// How long the record of someone without an account is kept after they were last in
+    /// touch.
+    pub people_retention: purposes::Retention,
     /// Scripts that run only after consent, with the category they wait for.
     pub gated_scripts: Vec<ScriptFacts>,
     /// The rights people have over their data and how to use them.
@@ -95,6 +98,9 @@ impl Policy {
                 })
                 .collect(),
             purposes: purposes::registry(config),
+            people_retention: purposes::Retention::Days {
+                days: purposes::people_retention_days(config),
+            },
             gated_scripts: config
                 .scripts
                 .iter()

@@ -286,6 +286,17 @@ pub fn registry(config: &Config) -> Vec<Purpose> {
     purposes
 }
 
+/// How long the record of a person without an account is kept after they were last in
+/// touch: the longest retention of the organisation's purposes (two years when it has none).
+pub fn people_retention_days(config: &Config) -> u32 {
+    config
+        .purposes
+        .iter()
+        .map(|p| p.retention_days)
+        .max()
+        .unwrap_or(730)
+}
+
 /// Ids the built-in purposes use, which `[[purposes]]` may not reuse.
 pub const BUILT_IN_IDS: &[&str] = &[
     "site-operation",

@@ -428,6 +428,9 @@ pub trait PeopleStore: Send + Sync {
     ) -> StoreResult<ImportOutcome>;
     /// Drop the files of imports staged before `cutoff` and not confirmed.
     async fn purge_imports_before(&self, cutoff: OffsetDateTime) -> StoreResult<u64>;
+    /// People without an account who have not been in touch (no change to their record,
+    /// no consent event, no form response) since `cutoff`; at most `limit`.
+    async fn people_idle_since(&self, cutoff: OffsetDateTime, limit: u32) -> StoreResult<Vec<i64>>;
     /// Everything held about the person, table by table as the data map lists it.
     async fn export_person(&self, id: i64) -> StoreResult<Option<serde_json::Value>>;
     /// Erase the person from every mapped table in one transaction, keeping only their

@@ -562,6 +562,22 @@ impl PeopleStore for PgStore {
         Ok(done.rows_affected())
     }
 
+    async fn people_idle_since(&self, cutoff: OffsetDateTime, limit: u32) -> StoreResult<Vec<i64>> {
+        sqlx::query_scalar(
+            "SELECT p.id FROM people p
+             WHERE p.account_id IS NULL AND p.updated_at < $1
+               AND NOT EXISTS (SELECT 1 FROM consent_events e WHERE e.person_id = p.id AND e.at >= $1)
+               AND NOT EXISTS (SELECT 1 FROM form_responses r
+                               WHERE r.person_id = p.id AND r.submitted_at >= $1)
+             ORDER BY p.id LIMIT $2",
+        )
+        .bind(cutoff)
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db)
+    }
+
     async fn export_person(&self, id: i64) -> StoreResult<Option<serde_json::Value>> {
         let mut conn = self.pool.acquire().await.map_err(db)?;
         let Some(person) = person_in(&mut conn, id).await? else {

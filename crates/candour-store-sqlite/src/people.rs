@@ -570,6 +570,22 @@ impl PeopleStore for SqliteStore {
         Ok(done.rows_affected())
     }
 
+    async fn people_idle_since(&self, cutoff: OffsetDateTime, limit: u32) -> StoreResult<Vec<i64>> {
+        sqlx::query_scalar(
+            "SELECT p.id FROM people p
+             WHERE p.account_id IS NULL AND p.updated_at < ?1
+               AND NOT EXISTS (SELECT 1 FROM consent_events e WHERE e.person_id = p.id AND e.at >= ?1)
+               AND NOT EXISTS (SELECT 1 FROM form_responses r
+                               WHERE r.person_id = p.id AND r.submitted_at >= ?1)
+             ORDER BY p.id LIMIT ?2",
+        )
+        .bind(unix(cutoff))
+        .bind(i64::from(limit))
+        .fetch_all(&self.reader)
+        .await
+        .map_err(db)
+    }
+
     async fn export_person(&self, id: i64) -> StoreResult<Option<serde_json::Value>> {
         let mut conn = self.reader.acquire().await.map_err(db)?;
         let Some(person) = person_in(&mut conn, id).await? else {

@@ -40,7 +40,36 @@ pub async fn purge_expired(
         .polls
         .forget_voter_hashes_before(&candour_core::poll::vote_day(now))
         .await?;
-    let total = receipts + sessions + links + windows + audit + voter_hashes;
+    let preference_links = stores.people.purge_preference_links_before(now).await?;
+    // An uploaded file that was never confirmed is dropped after a day.
+    let imports = stores
+        .people
+        .purge_imports_before(now - Duration::days(1))
+        .await?;
+    // People without an account are erased once every purpose they were kept for has run
+    // its course since they were last in touch; an objection they made stays as a code.
+    let idle_since = now - Duration::days(i64::from(purposes::people_retention_days(config)));
+    let mut people = 0;
+    loop {
+        let idle = stores.people.people_idle_since(idle_since, 500).await?;
+        if idle.is_empty() {
+            break;
+        }
+        for id in idle {
+            if stores.people.erase_person(id).await? {
+                people += 1;
+            }
+        }
+    }
+    let total = receipts
+        + sessions
+        + links
+        + windows
+        + audit
+        + voter_hashes
+        + preference_links
+        + imports
+        + people;
     if total > 0 {
         tracing::info!(
             receipts,
@@ -49,6 +78,9 @@ pub async fn purge_expired(
             windows,
             audit,
             voter_hashes,
+            preference_links,
+            imports,
+            people,
             "Deleted records past their retention period."
         );
     }

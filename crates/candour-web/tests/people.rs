@@ -1,4 +1,5 @@
 //! People, forms, the consent ledger, the preference centre and imports, over HTTP.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod common;
 
@@ -130,7 +131,11 @@ impl TestApp {
     }
 
     async fn person(&self, address: &str) -> Option<candour_core::people::Person> {
-        self.stores.people.person_by_email(&email(address)).await.unwrap()
+        self.stores
+            .people
+            .person_by_email(&email(address))
+            .await
+            .unwrap()
     }
 }
 
@@ -191,14 +196,23 @@ async fn bad_answers_are_named_and_what_was_typed_is_kept() {
         .await;
     assert_eq!(status, 422);
     assert!(html.contains("There is a problem"));
-    assert!(html.contains("href=\"#q1\""), "the summary links to the field");
-    assert!(html.contains("href=\"#q6-0\""), "a choice error links to its first box");
+    assert!(
+        html.contains("href=\"#q1\""),
+        "the summary links to the field"
+    );
+    assert!(
+        html.contains("href=\"#q6-0\""),
+        "a choice error links to its first box"
+    );
     assert!(html.contains("Enter an email address in the correct format"));
     assert!(html.contains("Enter a real UK postcode"));
     assert!(html.contains("Enter a telephone number"));
     assert!(html.contains("value=\"not-an-email\""));
     assert!(html.contains("Sam &#60;b&#62;Smith&#60;/b&#62;") || html.contains("Sam &lt;b&gt;"));
-    assert!(html.contains("value=\"email\" checked"), "the ticked box stays ticked");
+    assert!(
+        html.contains("value=\"email\" checked"),
+        "the ticked box stays ticked"
+    );
     assert!(html.starts_with("<!DOCTYPE html>") || html.contains("<title>Error:"));
     assert_eq!(app.stores.people.count_people().await.unwrap(), 0);
     assert!(app.stores.forms.responses(form).await.unwrap().is_empty());
@@ -287,7 +301,10 @@ async fn the_old_tick_to_refuse_box_is_available_and_records_what_it_said() {
     let (_, html, _) = app.page(&format!("/forms/{form}"), "").await;
     assert!(html.contains("do NOT want"));
     let (status, _) = app
-        .submit(form, &[("q1", "al@example.org"), ("q5", "email"), ("q6", "No")])
+        .submit(
+            form,
+            &[("q1", "al@example.org"), ("q5", "email"), ("q6", "No")],
+        )
         .await;
     assert_eq!(status, 200);
     let al = app.person("al@example.org").await.unwrap();
@@ -364,7 +381,10 @@ async fn open_from_email(app: &TestApp, address: &str) -> String {
     assert_eq!(res.status(), 303);
     let cookie = cookie_pair(&res, "candour_preferences").expect("a visit cookie");
     let header = set_cookie_header(&res, "candour_preferences").unwrap();
-    assert!(header.contains("HttpOnly") && header.contains("Max-Age=1800"), "{header}");
+    assert!(
+        header.contains("HttpOnly") && header.contains("Max-Age=1800"),
+        "{header}"
+    );
     // The link works once.
     let res = app
         .post_form(
@@ -381,8 +401,11 @@ async fn open_from_email(app: &TestApp, address: &str) -> String {
 #[tokio::test]
 async fn an_emailed_link_opens_the_preference_centre_where_withdrawing_is_one_click() {
     let (app, form) = app_with_form().await;
-    app.submit(form, &[("q1", "jo@example.org"), ("q5", "email"), ("q6", "Yes")])
-        .await;
+    app.submit(
+        form,
+        &[("q1", "jo@example.org"), ("q5", "email"), ("q6", "Yes")],
+    )
+    .await;
     // An unknown address gets the same answer and no email.
     let (_, _, token) = app.page("/preferences", "").await;
     let before = app.sink.messages().await.len();
@@ -408,7 +431,11 @@ async fn an_emailed_link_opens_the_preference_centre_where_withdrawing_is_one_cl
     assert_eq!(status, 200);
     assert!(html.contains("jo@example.org"));
     assert!(html.contains("Agreed since"));
-    assert!(html.contains("Withdraw<span class=\"visually-hidden\">: Send me news and appeals by email"));
+    assert!(
+        html.contains(
+            "Withdraw<span class=\"visually-hidden\">: Send me news and appeals by email"
+        )
+    );
     let res = app
         .post_form(
             "/preferences/consent",
@@ -467,7 +494,10 @@ async fn an_emailed_link_opens_the_preference_centre_where_withdrawing_is_one_cl
     }
     let forged = cookie.replace(&format!("={}.", jo.id), &format!("={}.", jo.id + 1));
     let (_, html, _) = app.page("/preferences", &forged).await;
-    assert!(html.contains("Email me a link"), "a forged visit is no visit");
+    assert!(
+        html.contains("Email me a link"),
+        "a forged visit is no visit"
+    );
     let (_, html, _) = app.page("/preferences/open?token=garbage", "").await;
     assert!(html.contains("cannot be used"));
 }
@@ -475,8 +505,11 @@ async fn an_emailed_link_opens_the_preference_centre_where_withdrawing_is_one_cl
 #[tokio::test]
 async fn an_objection_is_absolute_until_the_person_agrees_again() {
     let (app, form) = app_with_form().await;
-    app.submit(form, &[("q1", "al@example.org"), ("q5", "email"), ("q6", "No")])
-        .await;
+    app.submit(
+        form,
+        &[("q1", "al@example.org"), ("q5", "email"), ("q6", "No")],
+    )
+    .await;
     let cookie = open_from_email(&app, "al@example.org").await;
     let (_, html, token) = app.page("/preferences", &cookie).await;
     assert!(html.contains("No marketing by email"));
@@ -490,7 +523,11 @@ async fn an_objection_is_absolute_until_the_person_agrees_again() {
     assert_eq!(res.status(), 303);
     let al = app.person("al@example.org").await.unwrap();
     assert_eq!(
-        app.stores.people.suppressed_channels(&al.email).await.unwrap(),
+        app.stores
+            .people
+            .suppressed_channels(&al.email)
+            .await
+            .unwrap(),
         vec![Channel::Email]
     );
     assert!(!has_consent(
@@ -499,7 +536,9 @@ async fn an_objection_is_absolute_until_the_person_agrees_again() {
         Some(Channel::Email)
     ));
     // Staff cannot sign them up again, whatever they were told.
-    let staff = app.staff("officer@testshire.example", Role::PrivacyOfficer).await;
+    let staff = app
+        .staff("officer@testshire.example", Role::PrivacyOfficer)
+        .await;
     let (_, html, token) = app.page(&format!("/admin/people/{}", al.id), &staff).await;
     assert!(html.contains("Objections to marketing</dt><dd>email"));
     let res = app
@@ -516,10 +555,18 @@ async fn an_objection_is_absolute_until_the_person_agrees_again() {
         )
         .await;
     assert_eq!(res.status(), 409);
-    assert!(res.text().await.unwrap().contains("objected to direct marketing by email"));
+    assert!(
+        res.text()
+            .await
+            .unwrap()
+            .contains("objected to direct marketing by email")
+    );
     // Nor can a form they did not fill in themselves... but when they do, it counts.
-    app.submit(form, &[("q1", "al@example.org"), ("q5", "email"), ("q6", "No")])
-        .await;
+    app.submit(
+        form,
+        &[("q1", "al@example.org"), ("q5", "email"), ("q6", "No")],
+    )
+    .await;
     assert!(
         app.stores
             .people
@@ -571,7 +618,11 @@ async fn staff_views_changes_and_exports_are_audited_and_erasure_keeps_only_the_
     let (app, form) = app_with_form().await;
     app.submit(
         form,
-        &[("q1", "erin@example.org"), ("q2", "=HYPERLINK(\"http://evil.example\")"), ("q6", "No")],
+        &[
+            ("q1", "erin@example.org"),
+            ("q2", "=HYPERLINK(\"http://evil.example\")"),
+            ("q6", "No"),
+        ],
     )
     .await;
     let erin = app.person("erin@example.org").await.unwrap();
@@ -583,7 +634,9 @@ async fn staff_views_changes_and_exports_are_audited_and_erasure_keeps_only_the_
         403,
         "editors build forms; they do not browse people"
     );
-    let staff = app.staff("officer@testshire.example", Role::PrivacyOfficer).await;
+    let staff = app
+        .staff("officer@testshire.example", Role::PrivacyOfficer)
+        .await;
     assert_eq!(
         app.get_with_cookie("/admin/forms", &staff).await.status(),
         403
@@ -591,9 +644,14 @@ async fn staff_views_changes_and_exports_are_audited_and_erasure_keeps_only_the_
     let (status, html, _) = app.page("/admin/people?q=ERIN", &staff).await;
     assert_eq!(status, 200);
     assert!(html.contains("erin@example.org"));
-    let (status, html, token) = app.page(&format!("/admin/people/{}", erin.id), &staff).await;
+    let (status, html, token) = app
+        .page(&format!("/admin/people/{}", erin.id), &staff)
+        .await;
     assert_eq!(status, 200);
-    assert!(html.contains("=HYPERLINK(&#34;http://evil.example&#34;)") || html.contains("=HYPERLINK(&quot;"));
+    assert!(
+        html.contains("=HYPERLINK(&#34;http://evil.example&#34;)")
+            || html.contains("=HYPERLINK(&quot;")
+    );
     let res = app
         .post_form(
             &format!("/admin/people/{}", erin.id),
@@ -609,7 +667,12 @@ async fn staff_views_changes_and_exports_are_audited_and_erasure_keeps_only_the_
         )
         .await;
     assert_eq!(res.status(), 422);
-    assert!(res.text().await.unwrap().contains("Enter a telephone number"));
+    assert!(
+        res.text()
+            .await
+            .unwrap()
+            .contains("Enter a telephone number")
+    );
     let res = app
         .post_form(
             &format!("/admin/people/{}", erin.id),
@@ -777,7 +840,9 @@ async fn staff_build_forms_and_export_responses_without_formulas() {
     assert!(csv.contains("'=1+1"), "{csv}");
     assert!(!csv.contains(",=1+1"));
     // Editing a form with responses makes a new version; the old answers stay.
-    let (_, _, token) = app.page(&format!("/admin/forms/{}", form.id), &editor).await;
+    let (_, _, token) = app
+        .page(&format!("/admin/forms/{}", form.id), &editor)
+        .await;
     let res = app
         .post_form(
             &format!("/admin/forms/{}", form.id),
@@ -820,12 +885,10 @@ async fn staff_build_forms_and_export_responses_without_formulas() {
 impl TestApp {
     async fn upload(&self, cookie: &str, name: &str, bytes: Vec<u8>) -> reqwest::Response {
         let (_, _, token) = self.page("/admin/people/import", cookie).await;
-        let form = reqwest::multipart::Form::new()
-            .text("csrf", token)
-            .part(
-                "file",
-                reqwest::multipart::Part::bytes(bytes).file_name(name.to_owned()),
-            );
+        let form = reqwest::multipart::Form::new().text("csrf", token).part(
+            "file",
+            reqwest::multipart::Part::bytes(bytes).file_name(name.to_owned()),
+        );
         self.client
             .post(format!("{}/admin/people/import", self.url))
             .header("origin", &self.url)
@@ -841,12 +904,18 @@ impl TestApp {
 #[tokio::test]
 async fn imports_are_previewed_then_confirmed_and_never_resubscribe_an_objector() {
     let app = spawn_with(with_purposes).await;
-    let staff = app.staff("officer@testshire.example", Role::PrivacyOfficer).await;
+    let staff = app
+        .staff("officer@testshire.example", Role::PrivacyOfficer)
+        .await;
     // An address that objected to email marketing.
     let no = app
         .stores
         .people
-        .ensure_person(&email("no@example.org"), candour_core::people::Source::Staff, app.clock.now())
+        .ensure_person(
+            &email("no@example.org"),
+            candour_core::people::Source::Staff,
+            app.clock.now(),
+        )
         .await
         .unwrap();
     let purposes = candour_core::purposes::registry(&{
@@ -867,10 +936,18 @@ async fn imports_are_previewed_then_confirmed_and_never_resubscribe_an_objector(
         .await
         .unwrap();
     // Files that cannot be used at all: a clear report, nothing stored.
-    let res = app.upload(&staff, "bad.csv", b"mail,name\nx@example.org,X\n".to_vec()).await;
+    let res = app
+        .upload(&staff, "bad.csv", b"mail,name\nx@example.org,X\n".to_vec())
+        .await;
     assert_eq!(res.status(), 422);
     assert!(res.text().await.unwrap().contains("`mail`"));
-    let res = app.upload(&staff, "latin1.csv", b"email,name\nx@example.org,Ren\xe9\n".to_vec()).await;
+    let res = app
+        .upload(
+            &staff,
+            "latin1.csv",
+            b"email,name\nx@example.org,Ren\xe9\n".to_vec(),
+        )
+        .await;
     assert_eq!(res.status(), 422);
     assert!(res.text().await.unwrap().contains("not UTF-8"));
     let mut big = String::from("email\n");
@@ -887,7 +964,9 @@ async fn imports_are_previewed_then_confirmed_and_never_resubscribe_an_objector(
                 no@example.org,Objector,,\n\
                 broken,Nobody,,\n\
                 odd@example.org,Odd,QQQ,\n";
-    let res = app.upload(&staff, "people.csv", file.as_bytes().to_vec()).await;
+    let res = app
+        .upload(&staff, "people.csv", file.as_bytes().to_vec())
+        .await;
     assert_eq!(res.status(), 303);
     let preview = res.headers()["location"].to_str().unwrap().to_owned();
     let (status, html, token) = app.page(&preview, &staff).await;
@@ -895,12 +974,20 @@ async fn imports_are_previewed_then_confirmed_and_never_resubscribe_an_objector(
     assert!(html.contains("<strong>2</strong> rows can be imported"));
     assert!(html.contains("<strong>2</strong> have errors"));
     assert!(html.contains("Enter a real UK postcode"));
-    assert_eq!(app.stores.people.count_people().await.unwrap(), 1, "nothing yet");
+    assert_eq!(
+        app.stores.people.count_people().await.unwrap(),
+        1,
+        "nothing yet"
+    );
     // Claiming consent needs the source said.
     let res = app
         .post_form(
             &preview,
-            &[("csrf", &token), ("evidence", "consent"), ("consents", "news|email")],
+            &[
+                ("csrf", &token),
+                ("evidence", "consent"),
+                ("consents", "news|email"),
+            ],
             &[("cookie", &staff)],
         )
         .await;
@@ -944,11 +1031,41 @@ async fn imports_are_previewed_then_confirmed_and_never_resubscribe_an_objector(
         .await;
     assert_eq!(res.status(), 409);
     // Someone else's upload cannot be confirmed by another staff member.
-    let res = app.upload(&staff, "p.csv", b"email\nz@example.org\n".to_vec()).await;
+    let res = app
+        .upload(&staff, "p.csv", b"email\nz@example.org\n".to_vec())
+        .await;
     let other_preview = res.headers()["location"].to_str().unwrap().to_owned();
     let admin = app.staff("admin@testshire.example", Role::Admin).await;
     assert_eq!(
         app.get_with_cookie(&other_preview, &admin).await.status(),
         403
     );
+}
+
+#[tokio::test]
+async fn people_without_an_account_are_erased_when_their_purposes_have_run_out() {
+    let (app, form) = app_with_form().await;
+    app.submit(
+        form,
+        &[("q1", "gone@example.org"), ("q5", "email"), ("q6", "No")],
+    )
+    .await;
+    let config = {
+        let mut c = Config::default();
+        with_purposes(&mut c);
+        c
+    };
+    let purge =
+        || candour_web::maintenance::purge_expired(&app.stores, &config, app.clock.as_ref());
+    app.clock.advance(time::Duration::days(729));
+    purge().await.unwrap();
+    assert!(
+        app.person("gone@example.org").await.is_some(),
+        "still within two years"
+    );
+    app.clock.advance(time::Duration::days(2));
+    purge().await.unwrap();
+    assert!(app.person("gone@example.org").await.is_none());
+    let (_, html, _) = app.page("/privacy", "").await;
+    assert!(html.contains("we delete them 2 years after you were last in touch"));
 }

@@ -11,10 +11,10 @@ use candour_core::account::{EmailAddress, Role};
 use candour_core::config::{
     Config, DeclaredCookie, GatedScript, Organisation, PurposeConfig, Topic,
 };
-use candour_core::forms::{Field, FieldKind, FormDefinition, PersonAttr};
-use candour_core::purposes::{Channel, LawfulBasis};
 use candour_core::cookies::Category;
+use candour_core::forms::{Field, FieldKind, FormDefinition, PersonAttr};
 use candour_core::poll::{PollDraft, ResultsShown};
+use candour_core::purposes::{Channel, LawfulBasis};
 use candour_core::store::{NewAccount, NewVote, Stores};
 
 /// The demo's content, compiled in so the binary needs no files beside it.
@@ -254,7 +254,11 @@ fn demo_forms() -> Vec<FormDefinition> {
                 ..q("q5", "Research about our services", FieldKind::Consent)
             },
         ],
-        purposes: vec!["records".to_owned(), "news".to_owned(), "research".to_owned()],
+        purposes: vec![
+            "records".to_owned(),
+            "news".to_owned(),
+            "research".to_owned(),
+        ],
     };
     let survey = FormDefinition {
         title: "How did we do?".to_owned(),
@@ -276,7 +280,11 @@ fn demo_forms() -> Vec<FormDefinition> {
                 ..q("q3", "What went well?", FieldKind::MultipleChoice)
             },
             q("q4", "When was it?", FieldKind::Date),
-            q("q5", "Anything else you want to tell us?", FieldKind::LongText),
+            q(
+                "q5",
+                "Anything else you want to tell us?",
+                FieldKind::LongText,
+            ),
         ],
         purposes: vec!["service-improvement".to_owned()],
     };
@@ -390,8 +398,10 @@ mod tests {
 
     #[test]
     fn the_demo_purposes_and_forms_are_valid() {
-        let mut c = Config::default();
-        c.purposes = demo_purposes();
+        let c = Config {
+            purposes: demo_purposes(),
+            ..Config::default()
+        };
         assert!(c.warnings().iter().all(|w| !w.contains("purposes")));
         let purposes = candour_core::purposes::registry(&c);
         for f in demo_forms() {
