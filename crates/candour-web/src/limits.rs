@@ -56,6 +56,19 @@ pub(crate) const RESET_PER_ADDRESS: Limit = Limit {
     max: 10,
     window: Duration::hours(1),
 };
+/// Form submissions from one address: generous for a shared office connection, but a
+/// script cannot fill the people table.
+pub(crate) const FORM_SUBMISSIONS_PER_ADDRESS: Limit = Limit {
+    name: "form-ip",
+    max: 60,
+    window: Duration::hours(1),
+};
+/// Requests for a preference-centre link from one address.
+pub(crate) const PREFERENCE_LINKS_PER_ADDRESS: Limit = Limit {
+    name: "preferences-ip",
+    max: 10,
+    window: Duration::hours(1),
+};
 /// Emails sent to one address (resets, "you already have an account"), to stop the site
 /// being used to flood someone's inbox.
 pub(crate) const EMAILS_PER_RECIPIENT: Limit = Limit {

@@ -349,7 +349,7 @@ async fn request_link(
         }
     };
     let ip = limits::client_key(&state, peer, &headers);
-    limits::hit(&state, limits::RESET_PER_ADDRESS, &ip).await?;
+    limits::hit(&state, limits::PREFERENCE_LINKS_PER_ADDRESS, &ip).await?;
     // The answer is the same whether or not the address is known.
     if let Some(person) = state.stores().people.person_by_email(&email).await?
         && limits::within(&state, limits::EMAILS_PER_RECIPIENT, email.as_str()).await?

@@ -15,11 +15,16 @@ use candour_core::forms::{self, FieldKind, FormDefinition, consent_boxes};
 use candour_core::purposes::Purpose;
 use candour_core::store::{FormRecord, NewResponse, StoreError};
 
-use crate::AppState;
+use std::net::SocketAddr;
+
+use axum::extract::ConnectInfo;
+use axum::http::HeaderMap;
+
 use crate::content::no_store;
 use crate::error::{AppError, FieldError};
 use crate::forms::{FormData, FormState};
 use crate::frame::{Frame, render};
+use crate::{AppState, limits};
 
 pub(crate) fn routes() -> Router<AppState> {
     Router::new()
@@ -258,6 +263,8 @@ async fn show(
 async fn submit(
     State(state): State<AppState>,
     frame: Frame,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
     Path(id): Path<String>,
     Form(pairs): Form<Vec<(String, String)>>,
 ) -> Result<Response, AppError> {
@@ -327,6 +334,8 @@ async fn submit(
             return Ok((StatusCode::UNPROCESSABLE_ENTITY, no_store(render(&page)?)).into_response());
         }
     };
+    let ip = limits::client_key(&state, peer, &headers);
+    limits::hit(&state, limits::FORM_SUBMISSIONS_PER_ADDRESS, &ip).await?;
     let stored = state
         .stores()
         .forms
