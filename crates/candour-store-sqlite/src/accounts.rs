@@ -17,12 +17,29 @@ fn corrupt(what: &str) -> StoreError {
     StoreError::Corrupt(format!("accounts.{what}"))
 }
 
-fn account_from_row(row: &SqliteRow) -> StoreResult<Account> {
-    let email: String = row.try_get("email").map_err(db)?;
-    let role: Option<String> = row.try_get("role").map_err(db)?;
+/// The profile columns that `accounts` and `people` share.
+pub(crate) fn profile_from_row(row: &SqliteRow, table: &str) -> StoreResult<Profile> {
+    let bad = |what: &str| StoreError::Corrupt(format!("{table}.{what}"));
     let phone: Option<String> = row.try_get("phone").map_err(db)?;
     let postcode: Option<String> = row.try_get("postcode").map_err(db)?;
     let interests: String = row.try_get("interests").map_err(db)?;
+    Ok(Profile {
+        name: row.try_get("name").map_err(db)?,
+        job_title: row.try_get("job_title").map_err(db)?,
+        phone: phone
+            .map(|p| Phone::parse(&p).map_err(|_| bad("phone")))
+            .transpose()?,
+        postal_address: row.try_get("postal_address").map_err(db)?,
+        postcode: postcode
+            .map(|p| Postcode::parse(&p).map_err(|_| bad("postcode")))
+            .transpose()?,
+        interests: interests.split_whitespace().map(str::to_owned).collect(),
+    })
+}
+
+fn account_from_row(row: &SqliteRow) -> StoreResult<Account> {
+    let email: String = row.try_get("email").map_err(db)?;
+    let role: Option<String> = row.try_get("role").map_err(db)?;
     Ok(Account {
         id: row.try_get("id").map_err(db)?,
         email: EmailAddress::parse(&email).map_err(|_| corrupt("email"))?,
@@ -32,18 +49,7 @@ fn account_from_row(row: &SqliteRow) -> StoreResult<Account> {
             Some(r) => Some(Role::parse(&r).ok_or_else(|| corrupt("role"))?),
             None => None,
         },
-        profile: Profile {
-            name: row.try_get("name").map_err(db)?,
-            job_title: row.try_get("job_title").map_err(db)?,
-            phone: phone
-                .map(|p| Phone::parse(&p).map_err(|_| corrupt("phone")))
-                .transpose()?,
-            postal_address: row.try_get("postal_address").map_err(db)?,
-            postcode: postcode
-                .map(|p| Postcode::parse(&p).map_err(|_| corrupt("postcode")))
-                .transpose()?,
-            interests: interests.split_whitespace().map(str::to_owned).collect(),
-        },
+        profile: profile_from_row(row, "accounts")?,
         totp_secret: row.try_get("totp_secret").map_err(db)?,
         created_at: from_unix(row.try_get("created_at").map_err(db)?)?,
     })

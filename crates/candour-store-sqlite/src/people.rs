@@ -22,6 +22,7 @@ use sqlx::sqlite::SqliteRow;
 use sqlx::{Row, SqliteConnection};
 use time::OffsetDateTime;
 
+use crate::accounts::profile_from_row;
 use crate::{SqliteStore, db, from_unix, unix};
 
 const PERSON_COLUMNS: &str = "id, email, name, job_title, phone, postal_address, postcode, \
@@ -33,25 +34,11 @@ fn corrupt(what: &str) -> StoreError {
 
 fn person_from_row(row: &SqliteRow) -> StoreResult<Person> {
     let email: String = row.try_get("email").map_err(db)?;
-    let phone: Option<String> = row.try_get("phone").map_err(db)?;
-    let postcode: Option<String> = row.try_get("postcode").map_err(db)?;
-    let interests: String = row.try_get("interests").map_err(db)?;
     let source: String = row.try_get("source").map_err(db)?;
     Ok(Person {
         id: row.try_get("id").map_err(db)?,
         email: EmailAddress::parse(&email).map_err(|_| corrupt("email"))?,
-        details: Profile {
-            name: row.try_get("name").map_err(db)?,
-            job_title: row.try_get("job_title").map_err(db)?,
-            phone: phone
-                .map(|p| Phone::parse(&p).map_err(|_| corrupt("phone")))
-                .transpose()?,
-            postal_address: row.try_get("postal_address").map_err(db)?,
-            postcode: postcode
-                .map(|p| Postcode::parse(&p).map_err(|_| corrupt("postcode")))
-                .transpose()?,
-            interests: interests.split_whitespace().map(str::to_owned).collect(),
-        },
+        details: profile_from_row(row, "people")?,
         source: Source::from_text(&source).ok_or_else(|| corrupt("source"))?,
         account: row.try_get("account_id").map_err(db)?,
         created_at: from_unix(row.try_get("created_at").map_err(db)?)?,

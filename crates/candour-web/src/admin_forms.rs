@@ -8,7 +8,7 @@ use askama::Template;
 use axum::Form;
 use axum::Router;
 use axum::extract::{Path, Query, State};
-use axum::http::{StatusCode, header};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use candour_core::account::Permission;
@@ -21,7 +21,7 @@ use serde::Deserialize;
 use crate::AppState;
 use crate::admin::{Section, sections};
 use crate::auth::Staff;
-use crate::content::no_store;
+use crate::content::{attachment, no_store};
 use crate::error::{AppError, FieldError};
 use crate::forms::FormState;
 use crate::frame::{Frame, render};
@@ -766,16 +766,9 @@ async fn export(
             format!("{} responses", all.len()),
         )
         .await?;
-    Ok((
-        [
-            (header::CONTENT_TYPE, "text/csv; charset=utf-8".to_owned()),
-            (
-                header::CONTENT_DISPOSITION,
-                format!("attachment; filename=\"form-{}-responses.csv\"", record.id),
-            ),
-            (header::CACHE_CONTROL, "no-store".to_owned()),
-        ],
+    Ok(attachment(
+        "text/csv; charset=utf-8",
+        &format!("form-{}-responses.csv", record.id),
         bytes,
-    )
-        .into_response())
+    ))
 }

@@ -7,7 +7,7 @@ use askama::Template;
 use axum::Form;
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, Multipart, Path, Query, State};
-use axum::http::{StatusCode, header};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use candour_core::account::{Permission, Phone, Postcode, plain_text};
@@ -21,7 +21,7 @@ use tower_http::limit::RequestBodyLimitLayer;
 use crate::AppState;
 use crate::admin::{Section, sections};
 use crate::auth::Staff;
-use crate::content::no_store;
+use crate::content::{attachment, no_store};
 use crate::error::AppError;
 use crate::forms::{FormData, FormState};
 use crate::frame::{Frame, render};
@@ -609,18 +609,11 @@ async fn export(
         )
         .await?;
     let body = serde_json::to_vec_pretty(&data).map_err(|e| AppError::Internal(Box::new(e)))?;
-    Ok((
-        [
-            (header::CONTENT_TYPE, "application/json".to_owned()),
-            (
-                header::CONTENT_DISPOSITION,
-                format!("attachment; filename=\"person-{}.json\"", person.id),
-            ),
-            (header::CACHE_CONTROL, "no-store".to_owned()),
-        ],
+    Ok(attachment(
+        "application/json",
+        &format!("person-{}.json", person.id),
         body,
-    )
-        .into_response())
+    ))
 }
 
 #[derive(Deserialize)]

@@ -452,6 +452,23 @@ pub(crate) fn no_store(body: impl IntoResponse) -> Response {
     res
 }
 
+/// A download of personal data: saved as `filename`, never cached.
+pub(crate) fn attachment(content_type: &'static str, filename: &str, body: Vec<u8>) -> Response {
+    no_store(
+        (
+            [
+                (header::CONTENT_TYPE, content_type.to_owned()),
+                (
+                    header::CONTENT_DISPOSITION,
+                    format!("attachment; filename=\"{filename}\""),
+                ),
+            ],
+            body,
+        )
+            .into_response(),
+    )
+}
+
 pub(crate) async fn static_file(
     State(state): State<AppState>,
     UrlPath(path): UrlPath<String>,
