@@ -592,8 +592,20 @@ pub fn parse_submission<'a>(
         }
     }
     if out.email.is_none() && !out.consents.is_empty() {
-        // A definition that passed `check` always has a required email question.
-        err(&mut errors, "fields", "Enter your email address");
+        // A definition that passed `check` has a required email question, so its own error
+        // already says what is wrong; this covers one that did not.
+        let key = definition
+            .fields
+            .iter()
+            .find(|f| f.saves_to == Some(PersonAttr::Email))
+            .map_or("fields", |f| f.key.as_str());
+        if !errors.iter().any(|(k, _)| k == key) {
+            err(
+                &mut errors,
+                key,
+                "Enter your email address, so that we can record what you agreed to",
+            );
+        }
     }
     if errors.is_empty() {
         Ok(out)
@@ -762,6 +774,15 @@ mod tests {
         let e = submit(&signup(), MarketingConsent::OptIn, &[]).unwrap_err();
         assert!(e[0].1.0.contains("Enter an answer"));
         assert!(e[1].1.0.contains("Select an answer"));
+        // A ticked box with no address: one error, on the email question.
+        let e = submit(
+            &signup(),
+            MarketingConsent::OptIn,
+            &[("q1", "x"), ("q3", "Red"), ("q4", "email")],
+        )
+        .unwrap_err();
+        let keys: Vec<&str> = e.iter().map(|(k, _)| k.as_str()).collect();
+        assert_eq!(keys, vec!["q1"]);
     }
 
     #[test]
