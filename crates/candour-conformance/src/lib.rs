@@ -808,6 +808,52 @@ pub async fn concurrent_votes_are_counted_exactly(s: &Stores) {
     assert_eq!((p.options[0].votes, p.options[1].votes), (20, 20));
 }
 
+/// Each vote of a batch gets its own outcome: counted, a repeat (in the batch or of an earlier
+/// batch), or refused (an option of another poll, or a closed poll), with batches racing.
+pub async fn each_vote_of_a_batch_gets_its_own_outcome(s: &Stores) {
+    let id = s.polls.create_poll(&draft(&["a", "b"]), T0).await.unwrap();
+    let p = s.polls.poll(id).await.unwrap().unwrap();
+    let (a, b) = (p.options[0].id, p.options[1].id);
+    let other = s.polls.create_poll(&draft(&["c", "d"]), T0).await.unwrap();
+    let foreign = s.polls.poll(other).await.unwrap().unwrap().options[0].id;
+    let mut tasks = tokio::task::JoinSet::new();
+    for who in 0..30u8 {
+        let polls = s.polls.clone();
+        tasks.spawn(async move {
+            let batch = [
+                anon(id, if who % 3 == 0 { a } else { b }, who, "2026-03-01"),
+                // A repeat in the same batch, and one in another.
+                anon(id, a, who, "2026-03-01"),
+                anon(id, foreign, who.wrapping_add(100), "2026-03-01"),
+            ];
+            let first = polls.record_votes(&batch).await.unwrap();
+            let again = polls.record_votes(&batch[..1]).await.unwrap();
+            (first, again)
+        });
+    }
+    while let Some(r) = tasks.join_next().await {
+        let (first, again) = r.unwrap();
+        assert_eq!(
+            first,
+            vec![
+                VoteOutcome::Counted,
+                VoteOutcome::Duplicate,
+                VoteOutcome::Refused
+            ]
+        );
+        assert_eq!(again, vec![VoteOutcome::Duplicate]);
+    }
+    let p = s.polls.poll(id).await.unwrap().unwrap();
+    assert_eq!((p.options[0].votes, p.options[1].votes), (10, 20));
+    s.polls.close_poll(id, T0).await.unwrap();
+    let closed = s
+        .polls
+        .record_votes(&[anon(id, a, 200, "2026-03-01")])
+        .await
+        .unwrap();
+    assert_eq!(closed, vec![VoteOutcome::Refused]);
+}
+
 pub async fn voter_hashes_and_salts_are_forgotten_after_their_day(s: &Stores) {
     let salt = s.polls.day_salt("2026-03-01", &[1; 32]).await.unwrap();
     assert_eq!(salt, vec![1; 32]);

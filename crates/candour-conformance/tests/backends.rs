@@ -119,6 +119,7 @@ conformance!(
     votes_for_closed_polls_or_foreign_options_are_refused,
     options_are_locked_once_there_are_votes,
     concurrent_votes_are_counted_exactly,
+    each_vote_of_a_batch_gets_its_own_outcome,
     voter_hashes_and_salts_are_forgotten_after_their_day,
     the_data_map_lists_every_table,
     people_are_unique_by_email_and_editable,

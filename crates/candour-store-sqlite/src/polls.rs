@@ -187,106 +187,8 @@ impl PollStore for SqliteStore {
     }
 
     async fn record_votes(&self, votes: &[NewVote]) -> StoreResult<Vec<VoteOutcome>> {
-        // A handful of statements per batch, whatever its size: which polls are open, which
-        // options are whose, one multi-row insert that the unique indexes de-duplicate, and
-        // one counter update per option.
-        let mut tx = self.writer.begin().await.map_err(db)?;
-        let options: BTreeSet<i64> = votes.iter().map(|v| v.option).collect();
-        // The options voted for whose polls are open, with their poll.
-        let mut q = QueryBuilder::<Sqlite>::new(
-            "SELECT o.id, o.poll_id FROM poll_options o JOIN polls p ON p.id = o.poll_id \
-             WHERE p.closed_at IS NULL AND o.id IN (",
-        );
-        let mut list = q.separated(", ");
-        for id in &options {
-            list.push_bind(*id);
-        }
-        q.push(")");
-        let owner: BTreeMap<i64, i64> = q
-            .build_query_as::<(i64, i64)>()
-            .fetch_all(&mut *tx)
-            .await
-            .map_err(db)?
-            .into_iter()
-            .collect();
-
-        let mut outcomes = vec![VoteOutcome::Refused; votes.len()];
-        let mut seen = HashSet::new();
-        let mut candidates = Vec::new();
-        for (i, v) in votes.iter().enumerate() {
-            let valid = owner.get(&v.option) == Some(&v.poll);
-            match v.voter_key() {
-                Some(key) if valid => {
-                    if seen.insert(key.clone()) {
-                        candidates.push((i, key));
-                    } else {
-                        outcomes[i] = VoteOutcome::Duplicate;
-                    }
-                }
-                _ => {}
-            }
-        }
-        let mut inserted = HashSet::new();
-        for chunk in candidates.chunks(500) {
-            let mut q = QueryBuilder::<Sqlite>::new(
-                "INSERT INTO poll_votes (poll_id, option_id, account_id, voter_hash, day, created_at) ",
-            );
-            q.push_values(chunk, |mut row, (i, _)| {
-                let v = &votes[*i];
-                row.push_bind(v.poll)
-                    .push_bind(v.option)
-                    .push_bind(v.account)
-                    .push_bind(v.voter_hash.map(|h| h.to_vec()))
-                    .push_bind(v.day.clone())
-                    .push_bind(unix(v.at));
-            });
-            q.push(" ON CONFLICT DO NOTHING RETURNING poll_id, account_id, voter_hash, day");
-            let rows: Vec<(i64, Option<i64>, Option<Vec<u8>>, String)> =
-                q.build_query_as().fetch_all(&mut *tx).await.map_err(db)?;
-            for (poll, account, hash, day) in rows {
-                let key = match (account, hash) {
-                    (Some(account), _) => VoterKey::Account { poll, account },
-                    (None, Some(hash)) => VoterKey::Anonymous {
-                        poll,
-                        hash: hash
-                            .try_into()
-                            .map_err(|_| StoreError::Corrupt("poll_votes.voter_hash".to_owned()))?,
-                        day,
-                    },
-                    (None, None) => continue,
-                };
-                inserted.insert(key);
-            }
-        }
-        let mut counted: BTreeMap<i64, i64> = BTreeMap::new();
-        for (i, key) in candidates {
-            if inserted.contains(&key) {
-                outcomes[i] = VoteOutcome::Counted;
-                *counted.entry(votes[i].option).or_default() += 1;
-            } else {
-                outcomes[i] = VoteOutcome::Duplicate;
-            }
-        }
-        if !counted.is_empty() {
-            // One statement for every option's counter.
-            let mut q =
-                QueryBuilder::<Sqlite>::new("UPDATE poll_options SET votes = votes + CASE id");
-            for (option, n) in &counted {
-                q.push(" WHEN ")
-                    .push_bind(*option)
-                    .push(" THEN ")
-                    .push_bind(*n);
-            }
-            q.push(" END WHERE id IN (");
-            let mut list = q.separated(", ");
-            for option in counted.keys() {
-                list.push_bind(*option);
-            }
-            q.push(")");
-            q.build().execute(&mut *tx).await.map_err(db)?;
-        }
-        tx.commit().await.map_err(db)?;
-        Ok(outcomes)
+        let mut conn = self.writer.acquire().await.map_err(db)?;
+        write_votes(&mut conn, votes).await
     }
 
     async fn has_voted(&self, poll: i64, account: i64) -> StoreResult<bool> {
@@ -333,4 +235,101 @@ impl PollStore for SqliteStore {
         tx.commit().await.map_err(db)?;
         Ok(done.rows_affected())
     }
+}
+
+/// Who an inserted vote was from: poll, account, voter hash and day.
+type InsertedVoter = (i64, Option<i64>, Option<Vec<u8>>, String);
+
+/// Write a batch of votes in one transaction. One statement inserts every vote whose
+/// option belongs to its poll and whose poll is open; the unique indexes drop repeated
+/// voters, and a trigger counts what was inserted. Only when some vote was not inserted is
+/// a second statement needed, to tell a closed poll or a wrong option from a repeat.
+async fn write_votes(
+    conn: &mut sqlx::SqliteConnection,
+    votes: &[NewVote],
+) -> StoreResult<Vec<VoteOutcome>> {
+    let mut outcomes = vec![VoteOutcome::Refused; votes.len()];
+    // Repeats inside the batch are found here; the database finds repeats of earlier votes.
+    let mut seen = HashSet::new();
+    let mut candidates = Vec::new();
+    for (i, v) in votes.iter().enumerate() {
+        if let Some(key) = v.voter_key() {
+            if seen.insert(key.clone()) {
+                candidates.push((i, key));
+            } else {
+                outcomes[i] = VoteOutcome::Duplicate;
+            }
+        }
+    }
+    let mut tx = sqlx::Connection::begin_with(&mut *conn, "BEGIN IMMEDIATE")
+        .await
+        .map_err(db)?;
+    let mut inserted = HashSet::new();
+    for chunk in candidates.chunks(500) {
+        let mut q = QueryBuilder::<Sqlite>::new(
+            "INSERT INTO poll_votes (poll_id, option_id, account_id, voter_hash, day, created_at) \
+             SELECT v.column1, v.column2, v.column3, v.column4, v.column5, v.column6 FROM (",
+        );
+        q.push_values(chunk, |mut row, (i, _)| {
+            let v = &votes[*i];
+            row.push_bind(v.poll)
+                .push_bind(v.option)
+                .push_bind(v.account)
+                .push_bind(v.voter_hash.map(|h| h.to_vec()))
+                .push_bind(v.day.clone())
+                .push_bind(unix(v.at));
+        });
+        q.push(
+            ") AS v JOIN poll_options o ON o.id = v.column2 AND o.poll_id = v.column1 \
+             JOIN polls p ON p.id = o.poll_id AND p.closed_at IS NULL \
+             WHERE true ON CONFLICT DO NOTHING \
+             RETURNING poll_id, account_id, voter_hash, day",
+        );
+        let rows: Vec<InsertedVoter> = q.build_query_as().fetch_all(&mut *tx).await.map_err(db)?;
+        for (poll, account, hash, day) in rows {
+            let key = match (account, hash) {
+                (Some(account), _) => VoterKey::Account { poll, account },
+                (None, Some(hash)) => VoterKey::Anonymous {
+                    poll,
+                    hash: hash
+                        .try_into()
+                        .map_err(|_| StoreError::Corrupt("poll_votes.voter_hash".to_owned()))?,
+                    day,
+                },
+                (None, None) => continue,
+            };
+            inserted.insert(key);
+        }
+    }
+    let open_options: BTreeMap<i64, i64> = if inserted.len() < candidates.len() {
+        let options: BTreeSet<i64> = votes.iter().map(|v| v.option).collect();
+        let mut q = QueryBuilder::<Sqlite>::new(
+            "SELECT o.id, o.poll_id FROM poll_options o JOIN polls p ON p.id = o.poll_id \
+             WHERE p.closed_at IS NULL AND o.id IN (",
+        );
+        let mut list = q.separated(", ");
+        for id in &options {
+            list.push_bind(*id);
+        }
+        q.push(")");
+        q.build_query_as::<(i64, i64)>()
+            .fetch_all(&mut *tx)
+            .await
+            .map_err(db)?
+            .into_iter()
+            .collect()
+    } else {
+        BTreeMap::new()
+    };
+    tx.commit().await.map_err(db)?;
+    for (i, key) in candidates {
+        outcomes[i] = if inserted.contains(&key) {
+            VoteOutcome::Counted
+        } else if open_options.get(&votes[i].option) == Some(&votes[i].poll) {
+            VoteOutcome::Duplicate
+        } else {
+            VoteOutcome::Refused
+        };
+    }
+    Ok(outcomes)
 }
