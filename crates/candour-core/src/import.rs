@@ -100,6 +100,7 @@ pub fn check(bytes: &[u8], topics: &[String]) -> Result<ImportCheck, ImportRefus
             COLUMNS.join(", ")
         )));
     }
+    let lines = LineIndex::new(text);
     let mut out = ImportCheck::default();
     let mut seen: HashMap<EmailAddress, u64> = HashMap::new();
     let mut count = 0usize;
@@ -113,7 +114,7 @@ pub fn check(bytes: &[u8], topics: &[String]) -> Result<ImportCheck, ImportRefus
         let record = match record {
             Ok(r) => r,
             Err(e) => {
-                let line = e.position().map_or(0, |p| p.line());
+                let line = e.position().map_or(0, |p| lines.line_at(p.byte()));
                 out.errors.push(RowError {
                     line,
                     column: String::new(),
@@ -122,7 +123,7 @@ pub fn check(bytes: &[u8], topics: &[String]) -> Result<ImportCheck, ImportRefus
                 continue;
             }
         };
-        let line = record.position().map_or(0, |p| p.line());
+        let line = record.position().map_or(0, |p| lines.line_at(p.byte()));
         let cell = |name: &str| -> &str {
             index
                 .get(name)
@@ -218,6 +219,45 @@ pub fn check(bytes: &[u8], topics: &[String]) -> Result<ImportCheck, ImportRefus
     Ok(out)
 }
 
+/// Line numbers as a spreadsheet or an editor shows them, whatever the line endings
+/// (`\n`, `\r\n` or a lone `\r`).
+struct LineIndex {
+    /// Byte offsets where each line after the first starts.
+    starts: Vec<u64>,
+    /// Where each line break is, so a position the reader gives on the break before a record
+    /// (as it does after `\r\n`) counts as the record's own line.
+    breaks: Vec<bool>,
+}
+
+impl LineIndex {
+    fn new(text: &str) -> LineIndex {
+        let bytes = text.as_bytes();
+        let breaks = bytes.iter().map(|b| *b == b'\r' || *b == b'\n').collect();
+        let mut starts = Vec::new();
+        for (i, b) in bytes.iter().enumerate() {
+            let ends_line = *b == b'\n' || (*b == b'\r' && bytes.get(i + 1) != Some(&b'\n'));
+            if ends_line {
+                starts.push(i as u64 + 1);
+            }
+        }
+        LineIndex { starts, breaks }
+    }
+
+    /// The 1-based line holding byte `offset`.
+    fn line_at(&self, offset: u64) -> u64 {
+        let mut at = offset;
+        while usize::try_from(at)
+            .ok()
+            .and_then(|i| self.breaks.get(i))
+            .copied()
+            .unwrap_or(false)
+        {
+            at += 1;
+        }
+        self.starts.partition_point(|s| *s <= at) as u64 + 1
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -274,6 +314,38 @@ mod tests {
             check(big.as_bytes(), &topics()),
             Err(ImportRefused::TooManyRows(MAX_ROWS + 1))
         );
+    }
+
+    #[test]
+    fn line_numbers_do_not_depend_on_line_endings() {
+        for eol in ["\n", "\r\n", "\r"] {
+            let file = [
+                "email,postcode",
+                "jo@example.org,",
+                "al@example.org,XYZ",
+                "bad,",
+                "jo@example.org,",
+            ]
+            .join(eol);
+            let c = check(file.as_bytes(), &topics()).unwrap();
+            assert_eq!(c.rows.len(), 1, "{eol:?}");
+            assert_eq!(c.rows[0].line, 2, "{eol:?}");
+            let lines: Vec<u64> = c.errors.iter().map(|e| e.line).collect();
+            assert_eq!(lines, vec![3, 4, 5], "{eol:?}");
+            assert!(c.errors[2].message.contains("line 2"), "{eol:?}");
+        }
+        // A quoted field over two lines: the next row keeps its real line number.
+        let c = check(
+            b"email,name\n\"jo@example.org\",\"Jo\nSmith\"\nbad,x\n",
+            &topics(),
+        )
+        .unwrap();
+        let lines: Vec<(u64, &str)> = c
+            .errors
+            .iter()
+            .map(|e| (e.line, e.column.as_str()))
+            .collect();
+        assert_eq!(lines, vec![(2, "name"), (4, "email")]);
     }
 
     #[test]

@@ -396,33 +396,55 @@ struct ConsentForm {
     note: String,
 }
 
-fn evidence_and_note(evidence: &str, note: &str) -> Result<(Evidence, String), FormState> {
-    let mut form = FormState::new().with_value("note", note);
+/// What staff recorded as evidence, or what is wrong with it (field, message).
+fn evidence_and_note(
+    evidence: &str,
+    note: &str,
+) -> Result<(Evidence, String), Vec<(&'static str, String)>> {
+    let mut errors = Vec::new();
     let evidence = Evidence::parse(evidence);
     if evidence.is_none() {
-        form.add_error(
+        errors.push((
             "evidence",
-            "Choose what the person sent: a letter, a call or an email",
-        );
+            "Choose what the person sent: a letter, a call or an email".to_owned(),
+        ));
     }
     let note = match plain_text(note, 500, "The note") {
         Ok(n) if n.is_empty() => {
-            form.add_error(
+            errors.push((
                 "note",
-                "Say where the evidence is kept (such as the letter's date and reference)",
-            );
+                "Say where the evidence is kept (such as the letter's date and reference)"
+                    .to_owned(),
+            ));
             n
         }
         Ok(n) => n,
         Err(e) => {
-            form.add_error("note", e.0);
+            errors.push(("note", e.0));
             String::new()
         }
     };
     match evidence {
-        Some(e) if !form.has_errors() => Ok((e, note)),
-        _ => Err(form),
+        Some(e) if errors.is_empty() => Ok((e, note)),
+        _ => Err(errors),
     }
+}
+
+/// The person page's form state after a refused consent or objection: their saved details,
+/// what was typed into the form that was sent, and what was wrong.
+fn refused(
+    person: &Person,
+    typed: &[(&str, &str)],
+    errors: Vec<(&'static str, String)>,
+) -> FormState {
+    let mut form = details_form(person);
+    for (k, v) in typed {
+        form = form.with_value(k, v);
+    }
+    for (field, message) in errors {
+        form.add_error(field, message);
+    }
+    form
 }
 
 async fn record_consent(
@@ -435,11 +457,12 @@ async fn record_consent(
     staff.require(Permission::ManagePeople)?;
     state.check_form(&frame.visitor, &f.csrf)?;
     let person = load(&state, &id).await?;
-    let bad = |field: &str, message: &str| {
-        let mut form = details_form(&person);
-        form.add_error(field, message);
-        form
-    };
+    let typed = [
+        ("consent", f.consent.as_str()),
+        ("grant", f.grant.as_str()),
+        ("evidence", f.evidence.as_str()),
+        ("note", f.note.as_str()),
+    ];
     let (purpose, channel) = f.consent.split_once('|').unwrap_or((&f.consent, ""));
     let channel = match channel {
         "" => None,
@@ -454,17 +477,23 @@ async fn record_consent(
         .purposes()
         .iter()
         .any(|p| p.id == purpose && p.is_consented() && p.consent_channels().contains(&channel));
-    let failure = if !known {
-        Some(bad("consent", "Choose one of the consents listed"))
-    } else if granted.is_none() {
-        Some(bad(
+    let mut errors = evidence_and_note(&f.evidence, &f.note)
+        .err()
+        .unwrap_or_default();
+    if !known {
+        errors.insert(
+            0,
+            ("consent", "Choose one of the consents listed".to_owned()),
+        );
+    }
+    if granted.is_none() {
+        errors.push((
             "grant",
-            "Choose whether the person gave or withdrew consent",
-        ))
-    } else {
-        evidence_and_note(&f.evidence, &f.note).err()
-    };
-    if let Some(form) = failure {
+            "Choose whether the person gave or withdrew consent".to_owned(),
+        ));
+    }
+    if !errors.is_empty() {
+        let form = refused(&person, &typed, errors);
         let page = person_page(&state, &staff, frame, person, form, None).await?;
         return Ok((StatusCode::UNPROCESSABLE_ENTITY, no_store(render(&page)?)).into_response());
     }
@@ -493,8 +522,7 @@ async fn record_consent(
         })
         .await;
     if let Err(candour_core::store::StoreError::Consent(why)) = &appended {
-        let mut form = details_form(&person);
-        form.add_error("consent", why.to_string());
+        let form = refused(&person, &typed, vec![("consent", why.to_string())]);
         let page = person_page(&state, &staff, frame, person, form, None).await?;
         return Ok((StatusCode::CONFLICT, no_store(render(&page)?)).into_response());
     }
@@ -538,16 +566,16 @@ async fn record_objection(
     let person = load(&state, &id).await?;
     let channel = Channel::parse(&f.channel);
     let checked = match channel {
-        None => {
-            let mut form = details_form(&person);
-            form.add_error("channel", "Choose the channel the person objects to");
-            Err(form)
-        }
+        None => Err(vec![(
+            "channel",
+            "Choose the channel the person objects to".to_owned(),
+        )]),
         Some(_) => evidence_and_note(&f.evidence, &f.note),
     };
     let (evidence, note) = match checked {
         Ok(v) => v,
-        Err(form) => {
+        Err(errors) => {
+            let form = refused(&person, &[], errors);
             let page = person_page(&state, &staff, frame, person, form, None).await?;
             return Ok((StatusCode::UNPROCESSABLE_ENTITY, no_store(render(&page)?)).into_response());
         }

@@ -555,13 +555,15 @@ async fn an_objection_is_absolute_until_the_person_agrees_again() {
         )
         .await;
     assert_eq!(res.status(), 409);
+    let html = res.text().await.unwrap();
+    assert!(html.contains("objected to direct marketing by email"));
     assert!(
-        res.text()
-            .await
-            .unwrap()
-            .contains("objected to direct marketing by email")
+        html.contains("value=\"Call log 42\""),
+        "what was typed is kept"
     );
-    // Nor can a form they did not fill in themselves... but when they do, it counts.
+    assert!(html.contains("value=\"news|email\" selected"));
+    assert!(html.contains("value=\"yes\" checked"));
+    // When the person fills in a form themselves, their consent counts again.
     app.submit(
         form,
         &[("q1", "al@example.org"), ("q5", "email"), ("q6", "No")],
