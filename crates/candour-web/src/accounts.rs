@@ -351,6 +351,13 @@ async fn verify(
         .accounts
         .mark_email_verified(claim.account)
         .await?;
+    // The address is proved theirs: a record we already hold for it (from a form, say) is
+    // linked to the account now.
+    state
+        .stores()
+        .people
+        .person_for_account(claim.account)
+        .await?;
     message(
         frame,
         "Email address confirmed",

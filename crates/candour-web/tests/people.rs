@@ -585,6 +585,22 @@ async fn an_objection_is_absolute_until_the_person_agrees_again() {
 }
 
 #[tokio::test]
+async fn confirming_an_account_links_the_record_held_for_its_address() {
+    let (app, form) = app_with_form().await;
+    app.submit(form, &[("q1", "kim@example.org"), ("q6", "No")])
+        .await;
+    assert_eq!(app.person("kim@example.org").await.unwrap().account, None);
+    app.register_verified("kim@example.org", PASSWORD).await;
+    assert!(
+        app.person("kim@example.org")
+            .await
+            .unwrap()
+            .account
+            .is_some()
+    );
+}
+
+#[tokio::test]
 async fn signed_in_people_use_the_preference_centre_without_a_link() {
     let app = spawn_with(with_purposes).await;
     app.register_verified("sam@example.org", PASSWORD).await;
