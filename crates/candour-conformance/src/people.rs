@@ -307,10 +307,9 @@ pub async fn a_submission_is_stored_whole_or_not_at_all(s: &Stores) {
         events[0].wording.as_ref().unwrap().text,
         "Send me news by email"
     );
-    // Changing a form with responses makes a new version; the old one takes no more.
+    // Every change makes a new version; an older one takes no more answers.
     let mut v2 = def.clone();
     v2.title = "Keep in touch".to_owned();
-    assert_eq!(s.forms.save_form(form, &v2, T0).await.unwrap(), 2);
     assert_eq!(s.forms.save_form(form, &v2, T0).await.unwrap(), 2);
     let late = submit(vec![("q1", "late@example.org"), ("q3", "email")]);
     assert!(matches!(
@@ -487,8 +486,14 @@ pub async fn imports_happen_once_and_never_override_an_objection(s: &Stores) {
         .await
         .unwrap();
     assert_eq!(
-        (out.created, out.updated, out.consents, out.suppressed),
-        (1, 1, 1, 1)
+        (
+            out.created,
+            out.updated,
+            out.consents,
+            out.suppressed,
+            out.kept
+        ),
+        (1, 1, 1, 1, 0)
     );
     let again = s
         .people
@@ -508,6 +513,34 @@ pub async fn imports_happen_once_and_never_override_an_objection(s: &Stores) {
     assert_eq!(fresh.source, Source::Import { import: id });
     let events = s.people.consent_events(fresh.id).await.unwrap();
     assert_eq!(events[0].note, "Sign-up sheet, open day 2026-02-14");
+    // Someone who withdrew keeps their choice, whatever an older list says.
+    let w = s
+        .people
+        .ensure_person(&email("withdrew@example.org"), Source::Staff, T0)
+        .await
+        .unwrap();
+    let withdraw = [event(Channel::Email, false, Method::PreferenceCentre)];
+    s.people
+        .append_consents(change(w.id, &withdraw, &[], &p, 0))
+        .await
+        .unwrap();
+    let id4 = s.people.stage_import(staff, "w", T0).await.unwrap();
+    let rows4 = [ImportRow {
+        line: 2,
+        email: email("withdrew@example.org"),
+        patch: PersonPatch::default(),
+    }];
+    let out = s
+        .people
+        .commit_import(id4, &rows4, Some(&evidence), &p, T0)
+        .await
+        .unwrap();
+    assert_eq!((out.consents, out.kept), (0, 1));
+    assert!(!has_consent(
+        &s.people.consent_events(w.id).await.unwrap(),
+        "news",
+        Some(Channel::Email)
+    ));
     // Without evidence, an import records no consent at all.
     let id2 = s.people.stage_import(staff, "x", T0).await.unwrap();
     let more = [ImportRow {

@@ -380,6 +380,31 @@ pub struct PersonPatch {
 }
 
 impl PersonPatch {
+    /// Fill in only what the record lacks: a public form proves nothing about who typed the
+    /// address, so it cannot change details already held.
+    pub fn fill_missing(&self, p: &mut Profile) {
+        let mut missing = Profile::default();
+        self.apply(&mut missing);
+        if p.name.is_empty() {
+            p.name = missing.name;
+        }
+        if p.job_title.is_empty() {
+            p.job_title = missing.job_title;
+        }
+        if p.phone.is_none() {
+            p.phone = missing.phone;
+        }
+        if p.postal_address.is_empty() {
+            p.postal_address = missing.postal_address;
+        }
+        if p.postcode.is_none() {
+            p.postcode = missing.postcode;
+        }
+        if p.interests.is_empty() {
+            p.interests = missing.interests;
+        }
+    }
+
     pub fn apply(&self, p: &mut Profile) {
         if let Some(v) = &self.name {
             p.name.clone_from(v);

@@ -120,12 +120,11 @@ pub enum Method {
 }
 
 impl Method {
-    /// Whether the person did this themselves (only they can lift an objection).
-    pub fn is_by_person(self) -> bool {
-        matches!(
-            self,
-            Method::Form { .. } | Method::PreferenceCentre | Method::Unsubscribe
-        )
+    /// Whether the person, proved to hold the address, did this themselves: only then can an
+    /// objection be lifted. The preference centre is reached through the person's account or
+    /// a link sent to the address; a public form proves nothing about who typed the address.
+    pub fn is_by_proven_person(self) -> bool {
+        matches!(self, Method::PreferenceCentre)
     }
 
     /// The stored form: a kind, and for forms and imports the ids.
@@ -268,16 +267,28 @@ pub enum ConsentRefused {
     UnknownChannel(String, &'static str),
 }
 
+/// What to do with checked events.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Checked {
+    /// Objections the person lifts by agreeing again.
+    pub lift: Vec<Channel>,
+    /// Indexes of events that are not recorded: a form's grant for a channel the address
+    /// objected to (a form cannot prove who typed the address, so the objection stands and
+    /// nothing tells the sender that there was one).
+    pub skip: Vec<usize>,
+}
+
 /// Check events against the registry and the suppression list before they are appended.
-/// Staff and imports cannot grant direct marketing on a channel the address objected to;
-/// the person can, and that consent lifts the objection (returned as channels to lift).
+/// Staff and imports cannot grant direct marketing on a channel the address objected to; a
+/// form's grant there is dropped; the person, in the preference centre, can, and that
+/// consent lifts the objection.
 pub fn check_consents(
     purposes: &[Purpose],
     events: &[NewConsent],
     suppressed: &[Channel],
-) -> Result<Vec<Channel>, ConsentRefused> {
-    let mut lift = Vec::new();
-    for e in events {
+) -> Result<Checked, ConsentRefused> {
+    let mut out = Checked::default();
+    for (i, e) in events.iter().enumerate() {
         let purpose = purposes
             .iter()
             .find(|p| p.id == e.purpose && p.is_consented())
@@ -293,16 +304,18 @@ pub fn check_consents(
             && purpose.direct_marketing
             && suppressed.contains(&channel)
         {
-            if e.method.is_by_person() {
-                if !lift.contains(&channel) {
-                    lift.push(channel);
+            match e.method {
+                m if m.is_by_proven_person() => {
+                    if !out.lift.contains(&channel) {
+                        out.lift.push(channel);
+                    }
                 }
-            } else {
-                return Err(ConsentRefused::Suppressed(channel));
+                Method::Form { .. } => out.skip.push(i),
+                _ => return Err(ConsentRefused::Suppressed(channel)),
             }
         }
     }
-    Ok(lift)
+    Ok(out)
 }
 
 /// The events that carry out an objection to direct marketing on `channel`: a withdrawal
@@ -440,12 +453,24 @@ mod tests {
             );
         }
         assert_eq!(
-            check_consents(&p, &[grant(Method::PreferenceCentre)], &suppressed),
+            check_consents(&p, &[grant(Method::PreferenceCentre)], &suppressed).map(|c| c.lift),
             Ok(vec![Channel::Email])
         );
+        // A form cannot prove who typed the address: its grant is dropped, the objection
+        // stands.
+        let form = check_consents(
+            &p,
+            &[grant(Method::Form {
+                form: 1,
+                version: 1,
+            })],
+            &suppressed,
+        )
+        .unwrap();
+        assert_eq!((form.lift, form.skip), (vec![], vec![0]));
         assert_eq!(
             check_consents(&p, &[grant(Method::Import { import: 1 })], &[]),
-            Ok(vec![])
+            Ok(Checked::default())
         );
     }
 

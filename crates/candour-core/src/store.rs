@@ -350,6 +350,9 @@ pub struct ImportOutcome {
     /// Consents the file claimed for addresses that objected to direct marketing: not
     /// recorded.
     pub suppressed: u64,
+    /// Consents the file claimed for people who had already made their own choice about
+    /// that purpose and channel: not recorded.
+    pub kept: u64,
 }
 
 /// A staged import file.
@@ -487,8 +490,8 @@ pub trait FormStore: Send + Sync {
     async fn form_version(&self, id: i64, version: i64) -> StoreResult<Option<FormDefinition>>;
     /// Every form, newest first.
     async fn forms(&self) -> StoreResult<Vec<FormRecord>>;
-    /// Save a changed definition: a new version when the current one has responses,
-    /// otherwise in place. Returns the version now current.
+    /// Save a changed definition as a new version (responses keep the version they
+    /// answered). Returns the version now current.
     async fn save_form(
         &self,
         id: i64,

@@ -87,12 +87,15 @@ async fn person_in(conn: &mut PgConnection, id: i64) -> StoreResult<Option<Perso
     row.as_ref().map(person_from_row).transpose()
 }
 
-/// Find or create the person with `email`; returns the id and whether it was created.
+/// Find or create the person with `email`; returns the id and whether it was created. The
+/// patch fills in a new record; on an existing one it replaces details only when
+/// `overwrite` (staff imports), and otherwise fills in only what is missing (forms).
 async fn upsert_person(
     conn: &mut PgConnection,
     email: &EmailAddress,
     source: Source,
     patch: &PersonPatch,
+    overwrite: bool,
     at: OffsetDateTime,
 ) -> StoreResult<(i64, bool)> {
     let inserted = sqlx::query(
@@ -120,8 +123,15 @@ async fn upsert_person(
     .map_err(db)?;
     let mut person = person_from_row(&row)?;
     if *patch != PersonPatch::default() {
-        patch.apply(&mut person.details);
-        write_details(conn, person.id, &person.details, at).await?;
+        let before = person.details.clone();
+        if overwrite || inserted {
+            patch.apply(&mut person.details);
+        } else {
+            patch.fill_missing(&mut person.details);
+        }
+        if person.details != before {
+            write_details(conn, person.id, &person.details, at).await?;
+        }
     }
     Ok((person.id, inserted))
 }
@@ -220,11 +230,13 @@ async fn append_in(
 ) -> StoreResult<()> {
     let key = suppression_key(email);
     let suppressed = suppressed_in(conn, &key).await?;
-    let lift = check_consents(change.purposes, change.events, &suppressed)?;
-    for e in change.events {
-        insert_event(conn, change.person, e, change.at).await?;
+    let checked = check_consents(change.purposes, change.events, &suppressed)?;
+    for (i, e) in change.events.iter().enumerate() {
+        if !checked.skip.contains(&i) {
+            insert_event(conn, change.person, e, change.at).await?;
+        }
     }
-    for channel in lift {
+    for channel in checked.lift {
         sqlx::query("DELETE FROM suppressions WHERE email_key = $1 AND channel = $2")
             .bind(&key[..])
             .bind(channel.as_str())
@@ -329,7 +341,8 @@ impl PeopleStore for PgStore {
         at: OffsetDateTime,
     ) -> StoreResult<Person> {
         let mut tx = self.pool.begin().await.map_err(db)?;
-        let (id, _) = upsert_person(&mut tx, email, source, &PersonPatch::default(), at).await?;
+        let (id, _) =
+            upsert_person(&mut tx, email, source, &PersonPatch::default(), false, at).await?;
         let person = person_in(&mut tx, id).await?.ok_or_else(|| corrupt("id"))?;
         tx.commit().await.map_err(db)?;
         Ok(person)
@@ -503,6 +516,7 @@ impl PeopleStore for PgStore {
                 &row.email,
                 Source::Import { import: id },
                 &row.patch,
+                true,
                 at,
             )
             .await?;
@@ -514,7 +528,21 @@ impl PeopleStore for PgStore {
             let Some(evidence) = evidence else { continue };
             let key = suppression_key(&row.email);
             let suppressed = suppressed_in(&mut tx, &key).await?;
+            // A choice the person already made (given or withdrawn) is newer than anything a
+            // file can prove: the import never overrides it.
+            let known = if created {
+                Vec::new()
+            } else {
+                events_in(&mut tx, person).await?
+            };
             for (purpose, channel) in &evidence.consents {
+                if known
+                    .iter()
+                    .any(|e| &e.purpose == purpose && e.channel == *channel)
+                {
+                    out.kept += 1;
+                    continue;
+                }
                 let event = NewConsent {
                     purpose: purpose.clone(),
                     channel: *channel,
@@ -759,46 +787,26 @@ impl FormStore for PgStore {
                 .await
                 .map_err(db)?
                 .ok_or_else(|| StoreError::Refused("there is no such form".to_owned()))?;
-        let answered: bool = sqlx::query_scalar(
-            "SELECT EXISTS (SELECT 1 FROM form_responses WHERE form_id = $1 AND version = $2)",
+        // Every save is a new version, so a visitor who was shown the old one is told the
+        // form changed, and no answer is ever read against questions it was not given to.
+        let version = current + 1;
+        sqlx::query(
+            "INSERT INTO form_versions (form_id, version, definition, created_at)
+             VALUES ($1, $2, $3, $4)",
         )
         .bind(id)
-        .bind(current)
-        .fetch_one(&mut *tx)
+        .bind(version)
+        .bind(&json)
+        .bind(at)
+        .execute(&mut *tx)
         .await
         .map_err(db)?;
-        let version = if answered {
-            let next = current + 1;
-            sqlx::query(
-                "INSERT INTO form_versions (form_id, version, definition, created_at)
-                 VALUES ($1, $2, $3, $4)",
-            )
+        sqlx::query("UPDATE forms SET current_version = $1 WHERE id = $2")
+            .bind(version)
             .bind(id)
-            .bind(next)
-            .bind(&json)
-            .bind(at)
             .execute(&mut *tx)
             .await
             .map_err(db)?;
-            sqlx::query("UPDATE forms SET current_version = $1 WHERE id = $2")
-                .bind(next)
-                .bind(id)
-                .execute(&mut *tx)
-                .await
-                .map_err(db)?;
-            next
-        } else {
-            sqlx::query(
-                "UPDATE form_versions SET definition = $1 WHERE form_id = $2 AND version = $3",
-            )
-            .bind(&json)
-            .bind(id)
-            .bind(current)
-            .execute(&mut *tx)
-            .await
-            .map_err(db)?;
-            current
-        };
         tx.commit().await.map_err(db)?;
         Ok(version)
     }
@@ -840,9 +848,15 @@ impl FormStore for PgStore {
         }
         let person = match r.email {
             Some(email) => {
-                let (id, _) =
-                    upsert_person(&mut tx, email, Source::Form { form: r.form }, r.patch, r.at)
-                        .await?;
+                let (id, _) = upsert_person(
+                    &mut tx,
+                    email,
+                    Source::Form { form: r.form },
+                    r.patch,
+                    false,
+                    r.at,
+                )
+                .await?;
                 append_in(
                     &mut tx,
                     email,

@@ -1,6 +1,8 @@
--- People whose data the organisation holds, with or without an account.
+-- People whose data the organisation holds, with or without an account. Ids of people, forms
+-- and imports are never reused (AUTOINCREMENT): the ledger, the audit log and a preference
+-- visit's signed cookie name them.
 CREATE TABLE people (
-    id              INTEGER PRIMARY KEY,
+    id              INTEGER PRIMARY KEY AUTOINCREMENT,
     email           TEXT NOT NULL UNIQUE,
     name            TEXT NOT NULL DEFAULT '',
     job_title       TEXT NOT NULL DEFAULT '',
@@ -67,7 +69,7 @@ CREATE TABLE preference_links (
 CREATE INDEX preference_links_person ON preference_links (person_id);
 
 CREATE TABLE forms (
-    id               INTEGER PRIMARY KEY,
+    id               INTEGER PRIMARY KEY AUTOINCREMENT,
     current_version  INTEGER NOT NULL,
     open             INTEGER NOT NULL DEFAULT 1 CHECK (open IN (0, 1)),
     created_at       INTEGER NOT NULL
@@ -96,7 +98,7 @@ CREATE INDEX form_responses_person ON form_responses (person_id);
 
 -- Files staff uploaded to import people: kept until confirmed (then emptied) or a day old.
 CREATE TABLE people_imports (
-    id            INTEGER PRIMARY KEY,
+    id            INTEGER PRIMARY KEY AUTOINCREMENT,
     actor_id      INTEGER NOT NULL REFERENCES accounts (id) ON DELETE CASCADE,
     csv           TEXT NOT NULL,
     created_at    INTEGER NOT NULL,

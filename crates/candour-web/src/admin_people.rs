@@ -937,11 +937,12 @@ async fn confirm(
             "people.imported",
             format!("import:{id}"),
             format!(
-                "{} created, {} updated, {} consents, {} consents refused by objections, {} rows left out",
+                "{} created, {} updated, {} consents, {} consents refused by objections, {} kept the person's own choice, {} rows left out",
                 outcome.created,
                 outcome.updated,
                 outcome.consents,
                 outcome.suppressed,
+                outcome.kept,
                 check.errors.len()
             ),
         )

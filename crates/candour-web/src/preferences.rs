@@ -350,36 +350,14 @@ async fn request_link(
     };
     let ip = limits::client_key(&state, peer, &headers);
     limits::hit(&state, limits::PREFERENCE_LINKS_PER_ADDRESS, &ip).await?;
-    // The answer is the same whether or not the address is known.
-    if let Some(person) = state.stores().people.person_by_email(&email).await?
-        && limits::within(&state, limits::EMAILS_PER_RECIPIENT, email.as_str()).await?
-    {
-        let secret = Secret::from_random(rand::random());
-        let expires = state.now() + Duration::hours(i64::from(hours));
-        state
-            .stores()
-            .people
-            .create_preference_link(&secret.hash(), person.id, expires)
-            .await?;
-        let link = format!(
-            "{}/preferences/open?token={}",
-            state.link_base(),
-            secret.expose()
-        );
-        send_later(
-            &state,
-            Email {
-                to: email,
-                subject: format!("Your choices with {}", org(&state)),
-                text: format!(
-                    "You asked to see or change what you have agreed to with {org}.\n\n\
-                     Open this link within {hours} hours; it works once:\n\n{link}\n\n\
-                     If you did not ask, you can ignore this email: nothing has changed.\n",
-                    org = org(&state)
-                ),
-            },
-        );
-    }
+    // The answer is the same, and takes the same time, whether or not the address is known:
+    // the lookup and the email happen after it.
+    let background = state.clone();
+    tokio::spawn(async move {
+        if let Err(e) = send_link(&background, email, hours).await {
+            tracing::error!(error = %e, "Could not send a preference-centre link.");
+        }
+    });
     let page = AskPage {
         frame,
         form: FormState::new(),
@@ -387,6 +365,42 @@ async fn request_link(
         hours,
     };
     Ok(no_store(render(&page)?))
+}
+
+/// Email a single-use link to the person with this address, if there is one.
+async fn send_link(state: &AppState, email: EmailAddress, hours: u32) -> Result<(), AppError> {
+    let Some(person) = state.stores().people.person_by_email(&email).await? else {
+        return Ok(());
+    };
+    if !limits::within(state, limits::EMAILS_PER_RECIPIENT, email.as_str()).await? {
+        return Ok(());
+    }
+    let secret = Secret::from_random(rand::random());
+    let expires = state.now() + Duration::hours(i64::from(hours));
+    state
+        .stores()
+        .people
+        .create_preference_link(&secret.hash(), person.id, expires)
+        .await?;
+    let link = format!(
+        "{}/preferences/open?token={}",
+        state.link_base(),
+        secret.expose()
+    );
+    send_later(
+        state,
+        Email {
+            to: email,
+            subject: format!("Your choices with {}", org(state)),
+            text: format!(
+                "You asked to see or change what you have agreed to with {org}.\n\n\
+                 Open this link within {hours} hours; it works once:\n\n{link}\n\n\
+                 If you did not ask, you can ignore this email: nothing has changed.\n",
+                org = org(state)
+            ),
+        },
+    );
+    Ok(())
 }
 
 #[derive(Template)]

@@ -563,12 +563,65 @@ async fn an_objection_is_absolute_until_the_person_agrees_again() {
     );
     assert!(html.contains("value=\"news|email\" selected"));
     assert!(html.contains("value=\"yes\" checked"));
-    // When the person fills in a form themselves, their consent counts again.
+    // Nor can anyone who types the address into a public form: the tick is dropped, the
+    // objection stands, and the page says nothing that would reveal it.
+    let (status, page) = app
+        .submit(
+            form,
+            &[
+                ("q1", "al@example.org"),
+                ("q2", "Not Al"),
+                ("q5", "email"),
+                ("q6", "No"),
+            ],
+        )
+        .await;
+    assert_eq!(status, 200);
+    assert!(!page.contains("objected"));
+    assert_eq!(
+        app.stores
+            .people
+            .suppressed_channels(&al.email)
+            .await
+            .unwrap(),
+        vec![Channel::Email]
+    );
+    let events = app.stores.people.consent_events(al.id).await.unwrap();
+    assert!(!has_consent(&events, "news", Some(Channel::Email)));
+    // A form fills in what the record lacks, and changes nothing already held.
+    assert_eq!(
+        app.person("al@example.org").await.unwrap().details.name,
+        "Not Al"
+    );
     app.submit(
         form,
-        &[("q1", "al@example.org"), ("q5", "email"), ("q6", "No")],
+        &[
+            ("q1", "al@example.org"),
+            ("q2", "Someone Else"),
+            ("q6", "No"),
+        ],
     )
     .await;
+    assert_eq!(
+        app.person("al@example.org").await.unwrap().details.name,
+        "Not Al"
+    );
+    // The person, in the preference centre reached through their own inbox, can agree again.
+    let cookie = open_from_email(&app, "al@example.org").await;
+    let (_, _, token) = app.page("/preferences", &cookie).await;
+    let res = app
+        .post_form(
+            "/preferences/consent",
+            &[
+                ("csrf", &token),
+                ("purpose", "news"),
+                ("channel", "email"),
+                ("grant", "yes"),
+            ],
+            &[("cookie", &cookie)],
+        )
+        .await;
+    assert_eq!(res.status(), 303);
     assert!(
         app.stores
             .people
