@@ -237,6 +237,42 @@ pub fn current_consents(events: &[ConsentEvent]) -> BTreeMap<ConsentKey, &Consen
     out
 }
 
+/// Where one consent a person can give stands: a consent-based purpose on one of its
+/// channels, the words it is asked in, and the latest event for it.
+#[derive(Debug, Clone)]
+pub struct Standing<'a> {
+    pub purpose: &'a Purpose,
+    pub channel: Option<Channel>,
+    pub wording: String,
+    pub last: Option<&'a ConsentEvent>,
+}
+
+impl Standing<'_> {
+    pub fn granted(&self) -> bool {
+        self.last.is_some_and(|e| e.granted)
+    }
+}
+
+/// Every consent a person can give, in registry order, with where each stands.
+pub fn standings<'a>(purposes: &'a [Purpose], events: &'a [ConsentEvent]) -> Vec<Standing<'a>> {
+    let current = current_consents(events);
+    purposes
+        .iter()
+        .filter(|p| p.is_consented())
+        .flat_map(|p| {
+            let current = &current;
+            p.consent_channels()
+                .into_iter()
+                .map(move |channel| Standing {
+                    purpose: p,
+                    channel,
+                    wording: consent_wording(p, channel, false),
+                    last: current.get(&(p.id.clone(), channel)).copied(),
+                })
+        })
+        .collect()
+}
+
 /// Whether consent to `purpose` on `channel` is in force.
 pub fn has_consent(events: &[ConsentEvent], purpose: &str, channel: Option<Channel>) -> bool {
     current_consents(events)

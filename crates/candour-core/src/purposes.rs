@@ -286,6 +286,18 @@ pub fn registry(config: &Config) -> Vec<Purpose> {
     purposes
 }
 
+/// The channels direct marketing uses, each once: those a person can object to.
+pub fn marketing_channels(purposes: &[Purpose]) -> Vec<Channel> {
+    let mut channels: Vec<Channel> = purposes
+        .iter()
+        .filter(|p| p.direct_marketing)
+        .flat_map(|p| p.channels.iter().copied())
+        .collect();
+    channels.sort();
+    channels.dedup();
+    channels
+}
+
 /// How long the record of a person without an account is kept after they were last in
 /// touch: the longest retention of the organisation's purposes (two years when it has none).
 pub fn people_retention_days(config: &Config) -> u32 {

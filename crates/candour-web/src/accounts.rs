@@ -31,7 +31,7 @@ use sha2::Sha256;
 use crate::auth::{SignedIn, Visitor, end_session_cookie, start_session};
 use crate::content::no_store;
 use crate::error::AppError;
-use crate::forms::{FormData, FormState};
+use crate::forms::{CsrfOnly, FormData, FormState};
 use crate::frame::{Frame, render};
 use crate::{AppState, limits, passwords};
 
@@ -639,12 +639,6 @@ async fn sign_in_code(
         return second_factor_page(&state, frame, &account, return_to, f, issued);
     }
     finish_sign_in(&state, &account, &return_to).await
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct CsrfOnly {
-    csrf: String,
 }
 
 async fn sign_out(

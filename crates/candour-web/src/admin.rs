@@ -18,7 +18,7 @@ use crate::AppState;
 use crate::auth::Staff;
 use crate::content::no_store;
 use crate::error::AppError;
-use crate::forms::FormState;
+use crate::forms::{DoneQuery, FormState};
 use crate::frame::{Frame, render};
 
 pub(crate) fn routes() -> Router<AppState> {
@@ -139,12 +139,6 @@ impl StaffPage {
     fn role_is(&self, a: &Account, r: &Role) -> bool {
         a.role == Some(*r)
     }
-}
-
-#[derive(Deserialize)]
-struct DoneQuery {
-    #[serde(default)]
-    done: String,
 }
 
 async fn staff_view(

@@ -16,14 +16,13 @@ use candour_core::forms::{Answer, Field, FieldKind, FormDefinition, PersonAttr};
 use candour_core::people::spreadsheet_safe;
 use candour_core::purposes::Purpose;
 use candour_core::store::{FormRecord, StoredResponse};
-use serde::Deserialize;
 
 use crate::AppState;
 use crate::admin::{Section, sections};
 use crate::auth::Staff;
 use crate::content::{attachment, no_store};
 use crate::error::{AppError, FieldError};
-use crate::forms::FormState;
+use crate::forms::{CsrfOnly, DoneQuery, FormState};
 use crate::frame::{Frame, render};
 
 pub(crate) fn routes() -> Router<AppState> {
@@ -45,12 +44,6 @@ struct ListPage {
     sections: Vec<&'static Section>,
     forms: Vec<FormRecord>,
     notice: Option<&'static str>,
-}
-
-#[derive(Deserialize)]
-struct DoneQuery {
-    #[serde(default)]
-    done: String,
 }
 
 async fn list(
@@ -485,12 +478,6 @@ async fn update(
         )
         .await?;
     Ok(Redirect::to(&format!("/admin/forms/{}?done=saved", record.id)).into_response())
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct CsrfOnly {
-    csrf: String,
 }
 
 async fn set_open(

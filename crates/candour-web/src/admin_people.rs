@@ -12,7 +12,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use candour_core::account::{Permission, Phone, Postcode, plain_text};
 use candour_core::import::{self, ImportCheck, ImportRefused};
-use candour_core::people::{ConsentEvent, Evidence, Method, NewConsent, Person, current_consents};
+use candour_core::people::{ConsentEvent, Evidence, Method, NewConsent, Person};
 use candour_core::purposes::{Channel, Purpose};
 use candour_core::store::{ConsentChange, ImportEvidence, ImportOutcome};
 use serde::Deserialize;
@@ -23,7 +23,7 @@ use crate::admin::{Section, sections};
 use crate::auth::Staff;
 use crate::content::{attachment, no_store};
 use crate::error::AppError;
-use crate::forms::{FormData, FormState};
+use crate::forms::{CsrfOnly, DoneQuery, FormData, FormState};
 use crate::frame::{Frame, render};
 
 pub(crate) fn routes() -> Router<AppState> {
@@ -146,21 +146,18 @@ struct PersonPage {
 }
 
 fn consent_rows(purposes: &[Purpose], events: &[ConsentEvent]) -> Vec<ConsentRow> {
-    let current = current_consents(events);
-    purposes
-        .iter()
-        .filter(|p| p.is_consented())
-        .flat_map(|p| {
-            p.consent_channels().into_iter().map(|channel| {
-                let last = current.get(&(p.id.clone(), channel));
-                ConsentRow {
-                    key: format!("{}|{}", p.id, channel.map_or("", Channel::as_str)),
-                    wording: candour_core::people::consent_wording(p, channel, false),
-                    granted: last.is_some_and(|e| e.granted),
-                    since: last.map(|e| date(e.at)).unwrap_or_default(),
-                    how: last.map(|e| e.method.describe()).unwrap_or_default(),
-                }
-            })
+    candour_core::people::standings(purposes, events)
+        .into_iter()
+        .map(|st| ConsentRow {
+            key: format!(
+                "{}|{}",
+                st.purpose.id,
+                st.channel.map_or("", Channel::as_str)
+            ),
+            granted: st.granted(),
+            since: st.last.map(|e| date(e.at)).unwrap_or_default(),
+            how: st.last.map(|e| e.method.describe()).unwrap_or_default(),
+            wording: st.wording,
         })
         .collect()
 }
@@ -199,13 +196,7 @@ async fn person_page(
                 + &e.note,
         })
         .collect();
-    let mut channels: Vec<Channel> = purposes
-        .iter()
-        .filter(|p| p.direct_marketing)
-        .flat_map(|p| p.channels.iter().copied())
-        .collect();
-    channels.sort();
-    channels.dedup();
+    let channels = candour_core::purposes::marketing_channels(purposes);
     let topics = state
         .config()
         .topics
@@ -253,12 +244,6 @@ async fn load(state: &AppState, id: &str) -> Result<Person, AppError> {
         .person(id)
         .await?
         .ok_or(AppError::NotFound)
-}
-
-#[derive(Deserialize)]
-struct DoneQuery {
-    #[serde(default)]
-    done: String,
 }
 
 async fn show(
@@ -602,12 +587,6 @@ async fn record_objection(
         )
         .await?;
     Ok(Redirect::to(&format!("/admin/people/{}?done=objection", person.id)).into_response())
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct CsrfOnly {
-    csrf: String,
 }
 
 /// Everything held about the person, as JSON, from the data map. A POST, so that a

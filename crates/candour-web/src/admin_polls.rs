@@ -11,7 +11,6 @@ use axum::routing::{get, post};
 use candour_core::account::Permission;
 use candour_core::poll::{Phase, Poll, PollDraft, ResultsShown};
 use candour_core::store::StoreError;
-use serde::Deserialize;
 use time::macros::format_description;
 use time::{OffsetDateTime, PrimitiveDateTime};
 
@@ -20,7 +19,7 @@ use crate::admin::{Section, sections};
 use crate::auth::Staff;
 use crate::content::no_store;
 use crate::error::AppError;
-use crate::forms::{FormData, FormState};
+use crate::forms::{CsrfOnly, DoneQuery, FormData, FormState};
 use crate::frame::{Frame, render};
 use crate::polls::{Bar, bars};
 
@@ -64,12 +63,6 @@ struct ListPage {
     sections: Vec<&'static Section>,
     polls: Vec<(Poll, &'static str)>,
     notice: Option<&'static str>,
-}
-
-#[derive(Deserialize)]
-struct DoneQuery {
-    #[serde(default)]
-    done: String,
 }
 
 async fn list(
@@ -332,12 +325,6 @@ async fn update(
     }
     record(&state, &staff, "poll.changed", poll.id, String::new()).await?;
     Ok(Redirect::to(&format!("/admin/polls/{}?done=saved", poll.id)).into_response())
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct CsrfOnly {
-    csrf: String,
 }
 
 async fn close(

@@ -3,7 +3,23 @@
 
 use std::collections::HashMap;
 
+use serde::Deserialize;
+
 use crate::error::{AppError, FieldError};
+
+/// A post that carries only its form token (a button that does one thing).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct CsrfOnly {
+    pub csrf: String,
+}
+
+/// `?done=…` after a change: which confirmation to show.
+#[derive(Debug, Deserialize)]
+pub(crate) struct DoneQuery {
+    #[serde(default)]
+    pub done: String,
+}
 
 /// The fields of a form post, as name and value pairs in order.
 #[derive(Debug, Default, Clone)]

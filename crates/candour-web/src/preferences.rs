@@ -16,7 +16,7 @@ use axum::routing::{get, post};
 use candour_core::account::EmailAddress;
 use candour_core::cookies::{CookieId, PREFERENCES_COOKIE, read_cookie};
 use candour_core::people::{
-    ConsentEvent, Method, NewConsent, Person, Source, Wording, consent_wording, current_consents,
+    ConsentEvent, Method, NewConsent, Person, Source, Wording, consent_wording,
 };
 use candour_core::purposes::{Channel, Purpose};
 use candour_core::session::Secret;
@@ -31,7 +31,7 @@ use time::{Duration, OffsetDateTime};
 use crate::accounts::{org, send_later};
 use crate::content::no_store;
 use crate::error::AppError;
-use crate::forms::FormState;
+use crate::forms::{CsrfOnly, DoneQuery, FormState};
 use crate::frame::{Frame, render};
 use crate::{AppState, cookie_jar, limits};
 
@@ -205,17 +205,11 @@ fn describe(purposes: &[Purpose], e: &ConsentEvent) -> String {
     }
 }
 
-#[derive(Deserialize)]
-struct Done {
-    #[serde(default)]
-    done: String,
-}
-
 async fn centre(
     State(state): State<AppState>,
     frame: Frame,
     headers: HeaderMap,
-    Query(q): Query<Done>,
+    Query(q): Query<DoneQuery>,
 ) -> Result<Response, AppError> {
     let who = who(&state, &frame, &headers).await?;
     let email = match &who {
@@ -239,36 +233,27 @@ async fn centre(
         ),
         None => (Vec::new(), people.suppressed_channels(&email).await?),
     };
-    let current = current_consents(&events);
     let purposes = state.purposes();
+    let standings = candour_core::people::standings(purposes, &events);
     let views = purposes
         .iter()
         .filter(|p| p.is_consented())
         .map(|p| PurposeView {
-            rows: p
-                .consent_channels()
-                .into_iter()
-                .map(|channel| {
-                    let last = current.get(&(p.id.clone(), channel));
-                    Row {
-                        purpose: p.id.clone(),
-                        channel,
-                        wording: consent_wording(p, channel, false),
-                        granted: last.is_some_and(|e| e.granted),
-                        since: last.map(|e| date(e.at)),
-                    }
+            rows: standings
+                .iter()
+                .filter(|st| st.purpose.id == p.id)
+                .map(|st| Row {
+                    purpose: p.id.clone(),
+                    channel: st.channel,
+                    wording: st.wording.clone(),
+                    granted: st.granted(),
+                    since: st.last.map(|e| date(e.at)),
                 })
                 .collect(),
             purpose: p.clone(),
         })
         .collect();
-    let mut channels: Vec<Channel> = purposes
-        .iter()
-        .filter(|p| p.direct_marketing)
-        .flat_map(|p| p.channels.iter().copied())
-        .collect();
-    channels.sort();
-    channels.dedup();
+    let channels = candour_core::purposes::marketing_channels(purposes);
     let objections = channels
         .into_iter()
         .map(|channel| ObjectionView {
@@ -480,12 +465,6 @@ async fn leave(
     state.check_form(&frame.visitor, &f.csrf)?;
     let cookie = cookie_jar::clear(&state, CookieId::Preferences)?;
     Ok((cookie, Redirect::to("/")).into_response())
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct CsrfOnly {
-    csrf: String,
 }
 
 // ---------- changes ----------
