@@ -330,19 +330,37 @@ impl PeopleStore for SqliteStore {
     }
 
     async fn person_for_account(&self, account: i64) -> StoreResult<Option<Person>> {
+        // A read, the usual case: the record linked to the account, or the one with its
+        // address. Only a record not linked yet takes a write.
         let row = sqlx::query(sqlx::AssertSqlSafe(format!(
-            "UPDATE people SET account_id = ?1
-             WHERE id = (SELECT p.id FROM people p
-                         LEFT JOIN accounts a ON a.id = ?1
-                         WHERE p.account_id = ?1 OR p.email = a.email
-                         ORDER BY p.account_id IS NULL LIMIT 1)
+            "SELECT {PERSON_COLUMNS} FROM people
+             WHERE account_id = ?1
+                OR email = (SELECT email FROM accounts WHERE id = ?1)
+             ORDER BY account_id IS NULL LIMIT 1"
+        )))
+        .bind(account)
+        .fetch_optional(&self.reader)
+        .await
+        .map_err(db)?;
+        let Some(person) = row.as_ref().map(person_from_row).transpose()? else {
+            return Ok(None);
+        };
+        if person.account.is_some() {
+            return Ok(Some(person));
+        }
+        let row = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "UPDATE people SET account_id = ?1 WHERE id = ?2 AND account_id IS NULL
              RETURNING {PERSON_COLUMNS}"
         )))
         .bind(account)
+        .bind(person.id)
         .fetch_optional(&self.writer)
         .await
         .map_err(db)?;
-        row.as_ref().map(person_from_row).transpose()
+        Ok(Some(match row {
+            Some(r) => person_from_row(&r)?,
+            None => person,
+        }))
     }
 
     async fn ensure_person(
