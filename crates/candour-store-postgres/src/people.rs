@@ -933,3 +933,58 @@ impl FormStore for PgStore {
             .collect()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+    use super::*;
+    use candour_core::store::PeopleStore;
+
+    /// Runs when `CANDOUR_TEST_POSTGRES_URL` names a server (CI sets it, and
+    /// `CANDOUR_REQUIRE_POSTGRES` to make a missing server a failure).
+    #[tokio::test]
+    async fn the_ledger_refuses_changes_and_deletions_but_not_erasure() {
+        let Ok(admin_url) = std::env::var("CANDOUR_TEST_POSTGRES_URL") else {
+            assert!(
+                std::env::var("CANDOUR_REQUIRE_POSTGRES").is_err(),
+                "CANDOUR_REQUIRE_POSTGRES is set but CANDOUR_TEST_POSTGRES_URL is not"
+            );
+            return;
+        };
+        let name = format!("candour_test_{:016x}", std::process::id() as u64 * 7919);
+        let admin = PgStore::admin(&admin_url).await.unwrap();
+        admin.create_database(&name).await.unwrap();
+        let store = PgStore::connect(&PgStore::url_with_database(&admin_url, &name))
+            .await
+            .unwrap();
+        let email = EmailAddress::parse("jo@example.org").unwrap();
+        let jo = store
+            .ensure_person(&email, Source::Staff, OffsetDateTime::UNIX_EPOCH)
+            .await
+            .unwrap();
+        sqlx::query(
+            "INSERT INTO consent_events (person_id, purpose, granted, at, method)
+             VALUES ($1, 'news', true, now(), 'preferences')",
+        )
+        .bind(jo.id)
+        .execute(&store.pool)
+        .await
+        .unwrap();
+        for sql in [
+            "UPDATE consent_events SET granted = false",
+            "DELETE FROM consent_events",
+        ] {
+            let e = sqlx::query(sql).execute(&store.pool).await.unwrap_err();
+            assert!(e.to_string().contains("append-only"), "{sql}: {e}");
+        }
+        assert!(store.erase_person(jo.id).await.unwrap());
+        let left: i64 = sqlx::query_scalar("SELECT count(*) FROM consent_events")
+            .fetch_one(&store.pool)
+            .await
+            .unwrap();
+        assert_eq!(left, 0);
+        store.close().await;
+        admin.drop_database(&name).await.unwrap();
+        admin.close().await;
+    }
+}
