@@ -487,7 +487,8 @@ pub trait FormStore: Send + Sync {
         at: OffsetDateTime,
     ) -> StoreResult<i64>;
     async fn form(&self, id: i64) -> StoreResult<Option<FormRecord>>;
-    async fn form_version(&self, id: i64, version: i64) -> StoreResult<Option<FormDefinition>>;
+    /// Every version of the form, oldest first.
+    async fn form_versions(&self, id: i64) -> StoreResult<Vec<FormDefinition>>;
     /// Every form, newest first.
     async fn forms(&self) -> StoreResult<Vec<FormRecord>>;
     /// Save a changed definition as a new version (responses keep the version they

@@ -768,16 +768,15 @@ impl FormStore for PgStore {
         row.as_ref().map(form_from_row).transpose()
     }
 
-    async fn form_version(&self, id: i64, version: i64) -> StoreResult<Option<FormDefinition>> {
-        let text: Option<String> = sqlx::query_scalar(
-            "SELECT definition FROM form_versions WHERE form_id = $1 AND version = $2",
+    async fn form_versions(&self, id: i64) -> StoreResult<Vec<FormDefinition>> {
+        let texts: Vec<String> = sqlx::query_scalar(
+            "SELECT definition FROM form_versions WHERE form_id = $1 ORDER BY version",
         )
         .bind(id)
-        .bind(version)
-        .fetch_optional(&self.pool)
+        .fetch_all(&self.pool)
         .await
         .map_err(db)?;
-        text.as_deref().map(definition_from).transpose()
+        texts.iter().map(|t| definition_from(t)).collect()
     }
 
     async fn forms(&self) -> StoreResult<Vec<FormRecord>> {

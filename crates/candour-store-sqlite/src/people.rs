@@ -774,16 +774,15 @@ impl FormStore for SqliteStore {
         row.as_ref().map(form_from_row).transpose()
     }
 
-    async fn form_version(&self, id: i64, version: i64) -> StoreResult<Option<FormDefinition>> {
-        let text: Option<String> = sqlx::query_scalar(
-            "SELECT definition FROM form_versions WHERE form_id = ? AND version = ?",
+    async fn form_versions(&self, id: i64) -> StoreResult<Vec<FormDefinition>> {
+        let texts: Vec<String> = sqlx::query_scalar(
+            "SELECT definition FROM form_versions WHERE form_id = ? ORDER BY version",
         )
         .bind(id)
-        .bind(version)
-        .fetch_optional(&self.reader)
+        .fetch_all(&self.reader)
         .await
         .map_err(db)?;
-        text.as_deref().map(definition_from).transpose()
+        texts.iter().map(|t| definition_from(t)).collect()
     }
 
     async fn forms(&self) -> StoreResult<Vec<FormRecord>> {

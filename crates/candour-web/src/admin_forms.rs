@@ -570,13 +570,10 @@ async fn older_versions(
     state: &AppState,
     record: &FormRecord,
 ) -> Result<Vec<FormDefinition>, AppError> {
-    let mut out = Vec::new();
-    for v in 1..record.version {
-        if let Some(d) = state.stores().forms.form_version(record.id, v).await? {
-            out.push(d);
-        }
-    }
-    Ok(out)
+    let mut all = state.stores().forms.form_versions(record.id).await?;
+    // The last is the current version, which the caller has already.
+    all.pop();
+    Ok(all)
 }
 
 /// Counts for one choice question.
