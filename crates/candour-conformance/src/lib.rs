@@ -10,7 +10,9 @@ use candour_core::consent::{Choice, Method, Receipt, ReceiptId};
 use candour_core::store::{StoreError, Stores};
 use time::{Duration, OffsetDateTime, macros::datetime};
 
+mod campaigns;
 mod people;
+pub use campaigns::*;
 pub use people::*;
 
 const T0: OffsetDateTime = datetime!(2026-03-01 12:00:00 UTC);

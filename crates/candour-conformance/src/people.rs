@@ -16,7 +16,7 @@ use time::Duration;
 
 use crate::T0;
 
-fn purposes() -> Vec<Purpose> {
+pub(crate) fn purposes() -> Vec<Purpose> {
     let mut c = Config::default();
     c.purposes.push(PurposeConfig {
         id: "news".to_owned(),
@@ -36,7 +36,7 @@ fn email(s: &str) -> EmailAddress {
     EmailAddress::parse(s).unwrap()
 }
 
-fn event(channel: Channel, granted: bool, method: Method) -> NewConsent {
+pub(crate) fn event(channel: Channel, granted: bool, method: Method) -> NewConsent {
     NewConsent {
         purpose: "news".to_owned(),
         channel: Some(channel),
@@ -48,7 +48,7 @@ fn event(channel: Channel, granted: bool, method: Method) -> NewConsent {
     }
 }
 
-fn change<'a>(
+pub(crate) fn change<'a>(
     person: i64,
     events: &'a [NewConsent],
     objections: &'a [(Channel, Method)],

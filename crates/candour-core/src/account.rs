@@ -259,6 +259,9 @@ pub enum Permission {
     /// Find, see, change, export and erase people's records, record consents and
     /// objections, and import people.
     ManagePeople,
+    /// Write email campaigns, preview them, send tests and see their reports. Sending to the
+    /// audience also needs the administrator role or a place among the configured approvers.
+    ManageCampaigns,
 }
 
 impl Role {
@@ -278,6 +281,7 @@ impl Role {
                     Permission::ReadConsentStatistics
                         | Permission::ManagePolls
                         | Permission::ManageForms
+                        | Permission::ManageCampaigns
                 )
         )
     }

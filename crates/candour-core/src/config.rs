@@ -33,6 +33,7 @@ pub struct Config {
     pub accounts: AccountSettings,
     pub polls: PollSettings,
     pub mail: MailSettings,
+    pub campaigns: CampaignSettings,
     /// The topics people can say they are interested in.
     pub topics: Vec<Topic>,
     /// Third-party or first-party scripts that run only after consent to their category.
@@ -56,6 +57,7 @@ impl Default for Config {
             accounts: AccountSettings::default(),
             polls: PollSettings::default(),
             mail: MailSettings::default(),
+            campaigns: CampaignSettings::default(),
             topics: Vec::new(),
             scripts: Vec::new(),
             people: PeopleSettings::default(),
@@ -284,6 +286,61 @@ impl Default for MailSettings {
             smtp_url: String::new(),
             from: "Candour <noreply@localhost>".to_owned(),
             outbox_dir: PathBuf::from("outbox"),
+        }
+    }
+}
+
+/// Email campaigns and their delivery queue.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct CampaignSettings {
+    /// Whether campaigns (and the email-tracking purpose) are switched on.
+    pub enabled: bool,
+    /// Whether this instance runs the delivery worker. Every instance on one PostgreSQL
+    /// database may; they share the queue without sending a message twice.
+    pub worker: bool,
+    /// Staff who may send campaigns besides administrators, by email address.
+    pub approvers: Vec<String>,
+    /// Messages a worker claims at a time.
+    pub batch_size: u32,
+    /// SMTP connections used at once by one worker.
+    pub concurrency: u32,
+    /// The most messages sent per second by one worker; 0 for no limit.
+    pub rate_per_second: u32,
+    /// The wait before the first retry after a temporary failure, in seconds; it doubles
+    /// with each further attempt.
+    pub retry_first_seconds: u32,
+    /// The longest wait between retries, in seconds.
+    pub retry_max_seconds: u32,
+    /// How long after it was queued a message that keeps failing temporarily is given up,
+    /// in hours.
+    pub give_up_hours: u32,
+    /// How long a claimed message may stay in flight before another worker takes it over,
+    /// in seconds.
+    pub lease_seconds: u32,
+    /// How long per-recipient opens and clicks are kept before they are reduced to counts
+    /// per campaign, in days.
+    pub tracking_retention_days: u32,
+    /// A mailbox that unsubscribes whoever writes to it, for `List-Unsubscribe`; empty for
+    /// none.
+    pub unsubscribe_mailto: String,
+}
+
+impl Default for CampaignSettings {
+    fn default() -> Self {
+        CampaignSettings {
+            enabled: true,
+            worker: true,
+            approvers: Vec::new(),
+            batch_size: 200,
+            concurrency: 4,
+            rate_per_second: 0,
+            retry_first_seconds: 300,
+            retry_max_seconds: 4 * 3600,
+            give_up_hours: 96,
+            lease_seconds: 300,
+            tracking_retention_days: 90,
+            unsubscribe_mailto: String::new(),
         }
     }
 }
@@ -521,6 +578,61 @@ impl Config {
             return Err(invalid(
                 "public_url",
                 "must be an http:// or https:// address".to_owned(),
+            ));
+        }
+        let campaigns = &self.campaigns;
+        for (key, value, low, high) in [
+            ("campaigns.batch_size", campaigns.batch_size, 1, 5000),
+            ("campaigns.concurrency", campaigns.concurrency, 1, 64),
+            (
+                "campaigns.retry_first_seconds",
+                campaigns.retry_first_seconds,
+                1,
+                86_400,
+            ),
+            (
+                "campaigns.retry_max_seconds",
+                campaigns.retry_max_seconds,
+                1,
+                7 * 86_400,
+            ),
+            (
+                "campaigns.give_up_hours",
+                campaigns.give_up_hours,
+                1,
+                30 * 24,
+            ),
+            (
+                "campaigns.lease_seconds",
+                campaigns.lease_seconds,
+                30,
+                86_400,
+            ),
+            (
+                "campaigns.tracking_retention_days",
+                campaigns.tracking_retention_days,
+                1,
+                3650,
+            ),
+        ] {
+            if !(low..=high).contains(&value) {
+                return Err(invalid(key, format!("must be between {low} and {high}")));
+            }
+        }
+        for (i, approver) in campaigns.approvers.iter().enumerate() {
+            if crate::account::EmailAddress::parse(approver).is_err() {
+                return Err(invalid(
+                    &format!("campaigns.approvers[{i}]"),
+                    "must be an email address".to_owned(),
+                ));
+            }
+        }
+        if !campaigns.unsubscribe_mailto.is_empty()
+            && crate::account::EmailAddress::parse(&campaigns.unsubscribe_mailto).is_err()
+        {
+            return Err(invalid(
+                "campaigns.unsubscribe_mailto",
+                "must be an email address, or empty".to_owned(),
             ));
         }
         if self.organisation.name.trim().is_empty() {

@@ -64,6 +64,24 @@ pub const PERSONAL: &[Mapped] = &[
         holds: "Single-use links to the preference centre (only their hashes).",
     },
     Mapped {
+        table: "deliveries",
+        subject: Subject::Person,
+        column: "person_id",
+        erasure: Erasure::Unlink,
+        holds: "Each campaign email sent to the person: when, whether it was tracked, whether it \
+                bounced or they unsubscribed through it. Once unlinked it only counts towards the \
+                campaign's figures.",
+    },
+    Mapped {
+        table: "tracking_events",
+        subject: Subject::Person,
+        column: "person_id",
+        erasure: Erasure::Unlink,
+        holds: "When the person opened a campaign email and which of its links they clicked, \
+                only with their consent to tracking; reduced to totals that name nobody after \
+                the retention period.",
+    },
+    Mapped {
         table: "people",
         subject: Subject::Person,
         column: "id",
@@ -145,6 +163,14 @@ pub const NOT_PERSONAL: &[(&str, &str)] = &[
     ),
     ("forms", "form settings"),
     ("form_versions", "form questions"),
+    (
+        "campaigns",
+        "campaign text written by staff, its audience filters and its schedule; recipients are in deliveries",
+    ),
+    (
+        "campaign_totals",
+        "counts of opens and clicks per campaign and link, left after per-recipient events are reduced",
+    ),
 ];
 
 /// The mapped entry for `table`, if any.

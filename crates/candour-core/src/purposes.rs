@@ -257,6 +257,27 @@ pub fn registry(config: &Config) -> Vec<Purpose> {
             Retention::Days { days: 1 },
         ));
     }
+    if config.campaigns.enabled {
+        purposes.push(Purpose {
+            consent_label: "Record when I open your emails and which links in them I click"
+                .to_owned(),
+            ..Purpose::internal(
+                crate::campaign::TRACKING_PURPOSE,
+                "Knowing which of our emails are read",
+                "To learn which of our emails you open and which links in them you click, so we \
+                 send you less of what you ignore. Without your consent, your emails carry no \
+                 tracking image and their links go straight to where they point; we then count \
+                 only how many emails were delivered, in total.",
+                "For each email we send you: when it was opened, which links were clicked and \
+                 when. After the retention period these are reduced to totals per email that \
+                 name nobody.",
+                LawfulBasis::Consent,
+                Retention::Days {
+                    days: config.campaigns.tracking_retention_days,
+                },
+            )
+        });
+    }
     if !config.topics.is_empty() {
         purposes.push(Purpose::internal(
             PERSONALISATION,
@@ -319,6 +340,7 @@ pub const BUILT_IN_IDS: &[&str] = &[
     CONSENT_RECORDS,
     "polls",
     PERSONALISATION,
+    crate::campaign::TRACKING_PURPOSE,
 ];
 
 #[cfg(test)]

@@ -82,6 +82,7 @@ pub struct Stores {
     pub polls: Arc<dyn PollStore>,
     pub people: Arc<dyn PeopleStore>,
     pub forms: Arc<dyn FormStore>,
+    pub campaigns: Arc<dyn CampaignStore>,
 }
 
 /// A person's profile, as they keep it on their account page.
@@ -508,4 +509,266 @@ pub trait FormStore: Send + Sync {
     async fn submit_response(&self, response: &NewResponse<'_>) -> StoreResult<i64>;
     /// Responses to every version, oldest first.
     async fn responses(&self, form: i64) -> StoreResult<Vec<StoredResponse>>;
+}
+
+/// Where a campaign is in its life.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum CampaignState {
+    /// Being written; it can be changed or deleted.
+    Draft,
+    /// Approved and waiting for its time; it can be taken back to a draft.
+    Scheduled,
+    /// Its messages are queued and going out.
+    Sending,
+    /// Every message was sent, failed or skipped.
+    Sent,
+}
+
+impl CampaignState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CampaignState::Draft => "draft",
+            CampaignState::Scheduled => "scheduled",
+            CampaignState::Sending => "sending",
+            CampaignState::Sent => "sent",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<CampaignState> {
+        [
+            CampaignState::Draft,
+            CampaignState::Scheduled,
+            CampaignState::Sending,
+            CampaignState::Sent,
+        ]
+        .into_iter()
+        .find(|c| c.as_str() == s)
+    }
+}
+
+/// A stored campaign.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Campaign {
+    pub id: i64,
+    pub draft: crate::campaign::CampaignDraft,
+    pub state: CampaignState,
+    pub scheduled_at: Option<OffsetDateTime>,
+    /// The addresses of its links, fixed when it is scheduled.
+    pub links: Vec<String>,
+    pub created_at: OffsetDateTime,
+    pub updated_at: OffsetDateTime,
+    pub started_at: Option<OffsetDateTime>,
+    pub finished_at: Option<OffsetDateTime>,
+    /// When its per-recipient opens and clicks were reduced to totals.
+    pub reduced_at: Option<OffsetDateTime>,
+}
+
+/// One message claimed for sending, with what the send-time check needs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Delivery {
+    pub id: i64,
+    pub campaign: i64,
+    /// `None` once the person was erased.
+    pub person: Option<i64>,
+    pub email: Option<EmailAddress>,
+    pub name: String,
+    /// Counting this one.
+    pub attempts: u32,
+    pub queued_at: OffsetDateTime,
+    /// Taken over from a worker whose lease ran out: it may have been sent already.
+    pub reclaimed: bool,
+    /// The person's current consent to the campaign's purpose by email, from the ledger.
+    pub marketing_consent: bool,
+    /// Their current consent to email tracking.
+    pub tracking_consent: bool,
+    /// Their address is on the suppression list for email.
+    pub suppressed: bool,
+}
+
+/// What became of a claimed message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DeliveryResult {
+    Sent {
+        tracked: bool,
+    },
+    /// A temporary failure: try again at `at`.
+    Retry {
+        at: OffsetDateTime,
+        error: String,
+    },
+    /// A permanent failure; `bounce` puts the address on the suppression list for email.
+    Failed {
+        error: String,
+        bounce: Option<EmailAddress>,
+    },
+    /// Not sent: consent withdrawn, address suppressed, person erased.
+    Skipped {
+        reason: String,
+    },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FinishedDelivery {
+    pub id: i64,
+    pub result: DeliveryResult,
+}
+
+/// Counts of a campaign's messages by state.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize)]
+pub struct Progress {
+    pub queued: u64,
+    pub sending: u64,
+    pub sent: u64,
+    pub failed: u64,
+    pub skipped: u64,
+    /// Messages taken over from a worker that stopped mid-send: each may have gone twice.
+    pub possible_duplicates: u64,
+    /// Sent in the last minute.
+    pub sent_last_minute: u64,
+    /// Sent to recipients who consented to tracking.
+    pub tracked: u64,
+    pub bounced: u64,
+    pub unsubscribed: u64,
+}
+
+impl Progress {
+    pub fn total(&self) -> u64 {
+        self.queued + self.sending + self.sent + self.failed + self.skipped
+    }
+
+    pub fn remaining(&self) -> u64 {
+        self.queued + self.sending
+    }
+}
+
+/// An open or a click, as the hot path records it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TrackingEvent {
+    pub delivery: i64,
+    pub campaign: i64,
+    pub click: bool,
+    /// The link's index, for clicks.
+    pub link: u16,
+    pub at: OffsetDateTime,
+    /// A machine open or a bot click: counted in the raw figures only.
+    pub machine: bool,
+}
+
+/// Opens or clicks: all of them, the reliable ones, and how many recipients made them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize)]
+pub struct Engagement {
+    pub events: u64,
+    pub reliable_events: u64,
+    pub recipients: u64,
+    pub reliable_recipients: u64,
+}
+
+/// A campaign's figures.
+#[derive(Debug, Clone, PartialEq, Eq, Default, serde::Serialize)]
+pub struct CampaignReport {
+    pub progress: Progress,
+    pub opens: Engagement,
+    pub clicks: Engagement,
+    /// Per link, in the order of `Campaign::links`.
+    pub links: Vec<Engagement>,
+    /// Reliable opens and clicks per hour since sending began: (hour start, opens, clicks).
+    pub hourly: Vec<(OffsetDateTime, u64, u64)>,
+}
+
+/// One message a person was sent, for their record.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PersonDelivery {
+    pub campaign: i64,
+    pub campaign_name: String,
+    pub subject: String,
+    pub state: String,
+    pub sent_at: Option<OffsetDateTime>,
+    pub tracked: bool,
+    /// Their opens and clicks (link index), only when tracked: (at, click, link, machine).
+    pub events: Vec<(OffsetDateTime, bool, u16, bool)>,
+}
+
+/// Who a delivery went to, for unsubscribing.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeliveryRecipient {
+    pub campaign: i64,
+    pub person: Option<i64>,
+    pub purpose: String,
+    pub unsubscribed: bool,
+}
+
+/// Campaigns, their delivery queue and their tracking events.
+#[async_trait]
+pub trait CampaignStore: Send + Sync {
+    async fn create_campaign(
+        &self,
+        draft: &crate::campaign::CampaignDraft,
+        at: OffsetDateTime,
+    ) -> StoreResult<i64>;
+    /// `Refused` unless it is a draft.
+    async fn update_campaign(
+        &self,
+        id: i64,
+        draft: &crate::campaign::CampaignDraft,
+        at: OffsetDateTime,
+    ) -> StoreResult<()>;
+    /// `Refused` unless it is a draft.
+    async fn delete_campaign(&self, id: i64) -> StoreResult<()>;
+    async fn campaign(&self, id: i64) -> StoreResult<Option<Campaign>>;
+    /// Newest first.
+    async fn campaigns(&self) -> StoreResult<Vec<Campaign>>;
+    /// How many people the draft's audience holds now: current email consent to its purpose,
+    /// its interest and postcode filters, and for a follow-up the non-clickers.
+    async fn count_audience(
+        &self,
+        draft: &crate::campaign::CampaignDraft,
+        now: OffsetDateTime,
+    ) -> StoreResult<u64>;
+    /// Draft to scheduled, for `at`, with its links fixed. `Refused` unless a draft.
+    async fn schedule_campaign(
+        &self,
+        id: i64,
+        at: OffsetDateTime,
+        links: &[String],
+    ) -> StoreResult<()>;
+    /// Scheduled back to draft. `Refused` once sending has begun.
+    async fn unschedule_campaign(&self, id: i64) -> StoreResult<()>;
+    /// Start every scheduled campaign whose time has come: its audience is queued, one
+    /// message per person, in the same transaction that marks it sending; instances that
+    /// race start each campaign once. Returns (campaign, messages queued).
+    async fn start_due_campaigns(&self, now: OffsetDateTime) -> StoreResult<Vec<(i64, u64)>>;
+    /// Claim up to `limit` messages that are due, or whose worker's lease ran out, for
+    /// `lease_until`. Workers on one database never claim the same message at once.
+    async fn claim_deliveries(
+        &self,
+        worker: &str,
+        now: OffsetDateTime,
+        lease_until: OffsetDateTime,
+        limit: u32,
+    ) -> StoreResult<Vec<Delivery>>;
+    /// Record what became of claimed messages, in one transaction.
+    async fn finish_deliveries(
+        &self,
+        finished: &[FinishedDelivery],
+        now: OffsetDateTime,
+    ) -> StoreResult<()>;
+    /// Mark sent every sending campaign with no message left queued or in flight.
+    async fn complete_campaigns(&self, now: OffsetDateTime) -> StoreResult<Vec<i64>>;
+    async fn progress(&self, id: i64, now: OffsetDateTime) -> StoreResult<Progress>;
+    /// Record opens and clicks; events for unknown messages are dropped.
+    async fn record_tracking(&self, events: &[TrackingEvent]) -> StoreResult<()>;
+    async fn report(&self, id: i64, now: OffsetDateTime) -> StoreResult<CampaignReport>;
+    /// Newest first.
+    async fn person_deliveries(&self, person: i64) -> StoreResult<Vec<PersonDelivery>>;
+    async fn delivery_recipient(&self, id: i64) -> StoreResult<Option<DeliveryRecipient>>;
+    /// Note that the recipient unsubscribed through this message; `false` if already noted.
+    async fn mark_unsubscribed(&self, id: i64, at: OffsetDateTime) -> StoreResult<bool>;
+    /// Reduce the per-recipient events of campaigns finished before `cutoff` to totals.
+    /// Returns how many campaigns were reduced.
+    async fn reduce_tracking_before(
+        &self,
+        cutoff: OffsetDateTime,
+        now: OffsetDateTime,
+    ) -> StoreResult<u64>;
 }

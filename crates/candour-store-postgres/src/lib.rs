@@ -4,6 +4,7 @@
 //! Migrations take PostgreSQL's advisory lock, so instances that start together migrate once.
 
 mod accounts;
+mod campaigns;
 mod people;
 mod polls;
 
@@ -64,7 +65,8 @@ impl PgStore {
             rate_limits: me.clone(),
             polls: me.clone(),
             people: me.clone(),
-            forms: me,
+            forms: me.clone(),
+            campaigns: me,
         }
     }
 

@@ -5,6 +5,7 @@
 //! in WAL mode so readers never wait for the writer.
 
 mod accounts;
+mod campaigns;
 mod people;
 mod polls;
 
@@ -80,7 +81,8 @@ impl SqliteStore {
             rate_limits: me.clone(),
             polls: me.clone(),
             people: me.clone(),
-            forms: me,
+            forms: me.clone(),
+            campaigns: me,
         }
     }
 

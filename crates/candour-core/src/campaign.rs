@@ -1,0 +1,1005 @@
+//! Email campaigns: what staff write, how it becomes one message per recipient, the signed
+//! tokens in tracking and unsubscribe links, and when a failed delivery is tried again.
+//!
+//! Campaign text is data, not code: Markdown with a fixed set of placeholders, nothing else.
+//! The Markdown is rendered once per campaign; each recipient's message only fills the
+//! placeholders in, escaping each value for the part it goes into, so nothing a person typed
+//! (their name, say) is ever read as Markdown, HTML or a placeholder.
+
+use std::fmt::Write as _;
+
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use hmac::{Hmac, Mac};
+use pulldown_cmark::{Event, Options, Parser, Tag, TagEnd};
+use sha2::Sha256;
+use time::OffsetDateTime;
+
+/// What is wrong with one field: `message` follows the field's name ("is required").
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FieldError {
+    pub field: String,
+    pub message: String,
+}
+
+impl FieldError {
+    pub fn new(field: &str, message: String) -> FieldError {
+        FieldError {
+            field: field.to_owned(),
+            message,
+        }
+    }
+}
+
+/// The purpose recipients consent to before their opens and clicks are recorded one by one.
+pub const TRACKING_PURPOSE: &str = "email-tracking";
+
+pub const SUBJECT_MAX: usize = 200;
+pub const PREHEADER_MAX: usize = 200;
+pub const BODY_MAX: usize = 100_000;
+pub const NAME_MAX: usize = 200;
+/// The most distinct links one campaign may hold.
+pub const LINKS_MAX: usize = 200;
+
+/// A value a campaign's text may name in `{{ }}`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Placeholder {
+    /// The recipient's name, or "there" when we have none ("Hello {{name}}").
+    Name,
+    /// The organisation's name.
+    Organisation,
+    UnsubscribeUrl,
+    PreferencesUrl,
+}
+
+impl Placeholder {
+    pub const ALL: [Placeholder; 4] = [
+        Placeholder::Name,
+        Placeholder::Organisation,
+        Placeholder::UnsubscribeUrl,
+        Placeholder::PreferencesUrl,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Placeholder::Name => "name",
+            Placeholder::Organisation => "organisation",
+            Placeholder::UnsubscribeUrl => "unsubscribe_url",
+            Placeholder::PreferencesUrl => "preferences_url",
+        }
+    }
+
+    fn parse(s: &str) -> Option<Placeholder> {
+        Placeholder::ALL.into_iter().find(|p| p.as_str() == s)
+    }
+
+    fn is_url(self) -> bool {
+        matches!(
+            self,
+            Placeholder::UnsubscribeUrl | Placeholder::PreferencesUrl
+        )
+    }
+
+    /// "{{name}}, {{organisation}}, …", for error messages and the editor's hint.
+    pub fn list() -> String {
+        Placeholder::ALL
+            .iter()
+            .map(|p| format!("{{{{{}}}}}", p.as_str()))
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+}
+
+/// One piece of a template.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Piece {
+    Text(String),
+    Value(Placeholder),
+    /// The campaign's n-th link (its address, or its tracked address).
+    Link(usize),
+}
+
+/// Text with holes, filled in per recipient.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+struct Template(Vec<Piece>);
+
+/// Split `text` at its placeholders, refusing anything else in braces.
+fn parse_placeholders(field: &str, text: &str) -> Result<Vec<(bool, String)>, FieldError> {
+    let mut out = Vec::new();
+    let mut rest = text;
+    while let Some(start) = rest.find("{{").or_else(|| rest.find("{%")) {
+        if rest[start..].starts_with("{%") {
+            return Err(FieldError::new(
+                field,
+                "holds {% … %}: campaign text has no template tags, only the placeholders "
+                    .to_owned()
+                    + &Placeholder::list(),
+            ));
+        }
+        out.push((false, rest[..start].to_owned()));
+        let after = &rest[start + 2..];
+        let Some(end) = after.find("}}") else {
+            return Err(FieldError::new(
+                field,
+                "has a {{ that is not closed with }}".to_owned(),
+            ));
+        };
+        let name = after[..end].trim();
+        if Placeholder::parse(name).is_none() {
+            let shown: String = name.chars().take(40).collect();
+            return Err(FieldError::new(
+                field,
+                format!(
+                    "names {{{{{shown}}}}}, which is not a placeholder; the placeholders are {}",
+                    Placeholder::list()
+                ),
+            ));
+        }
+        out.push((true, name.to_owned()));
+        rest = &after[end + 2..];
+    }
+    if rest.contains("{%") {
+        return Err(FieldError::new(
+            field,
+            "holds {% … %}: campaign text has no template tags".to_owned(),
+        ));
+    }
+    out.push((false, rest.to_owned()));
+    Ok(out)
+}
+
+/// What staff write.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct CampaignDraft {
+    /// For staff only: how the campaign is listed.
+    pub name: String,
+    pub subject: String,
+    /// The line mail programs show after the subject.
+    pub preheader: String,
+    /// Markdown.
+    pub body: String,
+    /// The direct-marketing purpose whose email consent the audience has.
+    pub purpose: String,
+    /// Topic ids: when not empty, only people interested in at least one of them.
+    pub interests: Vec<String>,
+    /// Postcode areas or districts ("NM", "NM1"): when not empty, only people in one of them.
+    pub postcode_areas: Vec<String>,
+    /// For a follow-up: only recipients of that campaign who consented to tracking and did
+    /// not click within the days given.
+    pub follow_up: Option<FollowUp>,
+}
+
+/// Which earlier campaign's non-clickers a follow-up goes to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FollowUp {
+    pub campaign: i64,
+    /// Days after each message was sent within which a click counts.
+    pub days: u32,
+}
+
+pub const FOLLOW_UP_DAYS_MAX: u32 = 90;
+
+/// A postcode area ("NM") or district ("NM1", "NM1A"), upper-case.
+pub fn parse_postcode_area(raw: &str) -> Option<String> {
+    let s = raw.trim().to_ascii_uppercase();
+    let letters = s.chars().take_while(char::is_ascii_alphabetic).count();
+    let rest = &s[letters..];
+    let ok = (1..=2).contains(&letters)
+        && rest.len() <= 2
+        && rest.chars().all(|c| c.is_ascii_alphanumeric())
+        && rest.chars().next().is_none_or(|c| c.is_ascii_digit());
+    ok.then_some(s)
+}
+
+impl CampaignDraft {
+    /// Check every field; the errors name the field and say what is allowed.
+    pub fn check(
+        &self,
+        marketing_purposes: &[&str],
+        topics: &[&str],
+    ) -> Result<Compiled, Vec<FieldError>> {
+        let mut errors = Vec::new();
+        let mut text_field = |field: &str, value: &str, max: usize, required: bool| {
+            if required && value.trim().is_empty() {
+                errors.push(FieldError::new(field, "is required".to_owned()));
+            } else if value.chars().count() > max {
+                errors.push(FieldError::new(
+                    field,
+                    format!("is too long: at most {max} characters"),
+                ));
+            } else if field != "body" && value.chars().any(char::is_control) {
+                errors.push(FieldError::new(
+                    field,
+                    "must be one line, without control characters".to_owned(),
+                ));
+            }
+        };
+        text_field("name", &self.name, NAME_MAX, true);
+        text_field("subject", &self.subject, SUBJECT_MAX, true);
+        text_field("preheader", &self.preheader, PREHEADER_MAX, false);
+        text_field("body", &self.body, BODY_MAX, true);
+        if !marketing_purposes.contains(&self.purpose.as_str()) {
+            errors.push(FieldError::new(
+                "purpose",
+                format!(
+                    "must be one of the purposes that send direct marketing by email: {}",
+                    if marketing_purposes.is_empty() {
+                        "(none is configured)".to_owned()
+                    } else {
+                        marketing_purposes.join(", ")
+                    }
+                ),
+            ));
+        }
+        for topic in &self.interests {
+            if !topics.contains(&topic.as_str()) {
+                errors.push(FieldError::new(
+                    "interests",
+                    "must be topics from the organisation's list".to_owned(),
+                ));
+                break;
+            }
+        }
+        for area in &self.postcode_areas {
+            if parse_postcode_area(area).as_deref() != Some(area.as_str()) {
+                errors.push(FieldError::new(
+                    "postcode_areas",
+                    format!(
+                        "has {area:?}, which is not a postcode area or district: use the first part of a postcode, such as NM or NM1"
+                    ),
+                ));
+                break;
+            }
+        }
+        if let Some(f) = self.follow_up
+            && !(1..=FOLLOW_UP_DAYS_MAX).contains(&f.days)
+        {
+            errors.push(FieldError::new(
+                "follow_up_days",
+                format!("must be a whole number of days from 1 to {FOLLOW_UP_DAYS_MAX}"),
+            ));
+        }
+        let compiled = Compiled::new(&self.subject, &self.preheader, &self.body);
+        match compiled {
+            Ok(c) if errors.is_empty() => Ok(c),
+            Ok(_) => Err(errors),
+            Err(mut more) => {
+                // A field already reported (too long, empty) need not be reported twice.
+                more.retain(|e| !errors.iter().any(|f| f.field == e.field));
+                errors.extend(more);
+                Err(errors)
+            }
+        }
+    }
+}
+
+/// A campaign's text, rendered once and ready to be filled in for each recipient.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Compiled {
+    subject: Template,
+    preheader: Template,
+    html: Template,
+    text: Template,
+    /// The addresses its links go to, in order; the only places a click link redirects to.
+    pub links: Vec<String>,
+}
+
+/// Whether a link's address may appear in a campaign.
+fn link_allowed(url: &str) -> bool {
+    let lower = url.to_ascii_lowercase();
+    (lower.starts_with("https://") || lower.starts_with("http://") || lower.starts_with("mailto:"))
+        && !url.chars().any(|c| c.is_control() || c.is_whitespace())
+}
+
+impl Compiled {
+    pub fn new(subject: &str, preheader: &str, body: &str) -> Result<Compiled, Vec<FieldError>> {
+        let mut errors = Vec::new();
+        let mut plain = |field: &str, text: &str| match parse_placeholders(field, text) {
+            Ok(parts) => {
+                let mut pieces = Vec::new();
+                for (is_value, s) in parts {
+                    match Placeholder::parse(&s) {
+                        Some(p) if is_value => pieces.push(Piece::Value(p)),
+                        _ if !s.is_empty() => pieces.push(Piece::Text(s)),
+                        _ => {}
+                    }
+                }
+                Template(pieces)
+            }
+            Err(e) => {
+                errors.push(e);
+                Template::default()
+            }
+        };
+        let subject = plain("subject", subject);
+        let preheader = plain("preheader", preheader);
+        if let Err(e) = parse_placeholders("body", body) {
+            errors.push(e);
+        }
+        if !errors.is_empty() {
+            return Err(errors);
+        }
+        let (html, text, links) = render_markdown(body).map_err(|e| vec![e])?;
+        Ok(Compiled {
+            subject,
+            preheader,
+            html,
+            text,
+            links,
+        })
+    }
+
+    /// The message for one recipient.
+    pub fn render(&self, r: &Recipient<'_>) -> Message {
+        let subject = fill(&self.subject, r, Escape::None);
+        let preheader = fill(&self.preheader, r, Escape::None);
+        let body_html = fill(&self.html, r, Escape::Html);
+        let body_text = fill(&self.text, r, Escape::None);
+        let mut html = String::with_capacity(body_html.len() + 1500);
+        let _ = write!(
+            html,
+            "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n\
+             <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n\
+             <title>{}</title>\n</head>\n\
+             <body style=\"margin:0;padding:0;background:#ffffff;color:#0b0c0c;font-family:Arial,sans-serif;font-size:19px;line-height:1.4\">\n",
+            escape_html(&subject)
+        );
+        if !preheader.is_empty() {
+            let _ = writeln!(
+                html,
+                "<div style=\"display:none;max-height:0;overflow:hidden\">{}</div>",
+                escape_html(&preheader)
+            );
+        }
+        let _ = write!(
+            html,
+            "<div role=\"article\" aria-label=\"{}\" lang=\"en\" style=\"max-width:40em;margin:0 auto;padding:1em\">\n{}\
+             <hr>\n<p style=\"font-size:16px\">You get these emails because you agreed to hear from {} by email. \
+             <a href=\"{}\" style=\"color:#1d70b8\">Unsubscribe</a> or \
+             <a href=\"{}\" style=\"color:#1d70b8\">choose what you get</a>.</p>\n</div>\n",
+            escape_html(&subject),
+            body_html,
+            escape_html(r.organisation),
+            escape_html(r.unsubscribe_url),
+            escape_html(r.preferences_url),
+        );
+        if let Some(pixel) = r.pixel_url {
+            let _ = writeln!(
+                html,
+                "<img src=\"{}\" width=\"1\" height=\"1\" alt=\"\" style=\"display:block;border:0\">",
+                escape_html(pixel)
+            );
+        }
+        html.push_str("</body>\n</html>\n");
+        let mut text = body_text;
+        let _ = write!(
+            text,
+            "\n\n--\nYou get these emails because you agreed to hear from {} by email.\nUnsubscribe: {}\nChoose what you get: {}\n",
+            r.organisation, r.unsubscribe_url, r.preferences_url
+        );
+        Message {
+            subject,
+            html,
+            text,
+        }
+    }
+}
+
+/// One recipient's values.
+pub struct Recipient<'a> {
+    pub name: &'a str,
+    pub organisation: &'a str,
+    pub unsubscribe_url: &'a str,
+    pub preferences_url: &'a str,
+    /// Per-link addresses: for a tracked recipient, signed click links; otherwise the
+    /// campaign's own links.
+    pub links: &'a [String],
+    /// The open pixel's address, for a tracked recipient.
+    pub pixel_url: Option<&'a str>,
+}
+
+/// One rendered message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Message {
+    pub subject: String,
+    pub html: String,
+    pub text: String,
+}
+
+#[derive(Clone, Copy)]
+enum Escape {
+    None,
+    Html,
+}
+
+fn fill(t: &Template, r: &Recipient<'_>, escape: Escape) -> String {
+    let mut out = String::new();
+    let push = |s: &str, out: &mut String| match escape {
+        Escape::None => out.push_str(s),
+        Escape::Html => out.push_str(&escape_html(s)),
+    };
+    for piece in &t.0 {
+        match piece {
+            // Text pieces of the HTML part are already HTML.
+            Piece::Text(s) => out.push_str(s),
+            Piece::Value(p) => {
+                let value = match p {
+                    Placeholder::Name if r.name.trim().is_empty() => "there",
+                    Placeholder::Name => r.name,
+                    Placeholder::Organisation => r.organisation,
+                    Placeholder::UnsubscribeUrl => r.unsubscribe_url,
+                    Placeholder::PreferencesUrl => r.preferences_url,
+                };
+                // A name never reaches a header with a line break in it.
+                let value: String = value
+                    .chars()
+                    .map(|c| if c.is_control() { ' ' } else { c })
+                    .collect();
+                push(&value, &mut out);
+            }
+            Piece::Link(i) => push(r.links.get(*i).map_or("", String::as_str), &mut out),
+        }
+    }
+    out
+}
+
+pub fn escape_html(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// Builds a template from rendered output, turning `{{…}}` back into holes.
+#[derive(Default)]
+struct Builder {
+    pieces: Vec<Piece>,
+}
+
+impl Builder {
+    fn text(&mut self, s: &str) {
+        if let Some(Piece::Text(last)) = self.pieces.last_mut() {
+            last.push_str(s);
+        } else if !s.is_empty() {
+            self.pieces.push(Piece::Text(s.to_owned()));
+        }
+    }
+
+    /// Text that may hold placeholders (already checked), escaped with `esc`.
+    fn with_values(&mut self, s: &str, esc: fn(&str) -> String) {
+        let parts = parse_placeholders("body", s).unwrap_or_else(|_| vec![(false, s.to_owned())]);
+        for (is_value, part) in parts {
+            match Placeholder::parse(&part) {
+                Some(p) if is_value => self.pieces.push(Piece::Value(p)),
+                _ => self.text(&esc(&part)),
+            }
+        }
+    }
+
+    fn piece(&mut self, p: Piece) {
+        self.pieces.push(p);
+    }
+
+    fn done(self) -> Template {
+        Template(self.pieces)
+    }
+}
+
+fn keep(s: &str) -> String {
+    s.to_owned()
+}
+
+/// Render Markdown to the HTML and plain-text parts. Raw HTML in the Markdown is shown as
+/// text, never passed through; links must be http(s) or mailto, or a URL placeholder.
+fn render_markdown(body: &str) -> Result<(Template, Template, Vec<String>), FieldError> {
+    let mut html = Builder::default();
+    let mut text = Builder::default();
+    let mut links: Vec<String> = Vec::new();
+    let mut list_depth: Vec<Option<u64>> = Vec::new();
+    let options = Options::ENABLE_STRIKETHROUGH | Options::ENABLE_TABLES;
+    let link_style = "color:#1d70b8;text-decoration:underline";
+    for event in Parser::new_ext(body, options) {
+        match event {
+            Event::Start(tag) => match tag {
+                Tag::Paragraph => html.text("<p>"),
+                Tag::Heading { level, .. } => html.text(&format!("<{level}>")),
+                Tag::BlockQuote(_) => {
+                    html.text("<blockquote>");
+                    text.text("> ");
+                }
+                Tag::CodeBlock(_) => html.text("<pre>"),
+                Tag::List(start) => {
+                    list_depth.push(start);
+                    html.text(if start.is_some() { "<ol>" } else { "<ul>" });
+                }
+                Tag::Item => {
+                    html.text("<li>");
+                    let marker = match list_depth.last_mut() {
+                        Some(Some(n)) => {
+                            let m = format!("{n}. ");
+                            *n += 1;
+                            m
+                        }
+                        _ => "- ".to_owned(),
+                    };
+                    text.text(&marker);
+                }
+                Tag::Emphasis => html.text("<em>"),
+                Tag::Strong => html.text("<strong>"),
+                Tag::Strikethrough => html.text("<s>"),
+                Tag::Link { dest_url, .. } => {
+                    let url = dest_url.trim();
+                    let placeholder = url
+                        .strip_prefix("{{")
+                        .and_then(|u| u.strip_suffix("}}"))
+                        .and_then(|u| Placeholder::parse(u.trim()))
+                        .filter(|p| p.is_url());
+                    html.text("<a href=\"");
+                    match placeholder {
+                        Some(p) => html.piece(Piece::Value(p)),
+                        None => {
+                            if !link_allowed(url) {
+                                let shown: String = url.chars().take(60).collect();
+                                return Err(FieldError::new(
+                                    "body",
+                                    format!(
+                                        "links to {shown:?}: links must start with https://, http:// or mailto:, or be {{{{unsubscribe_url}}}} or {{{{preferences_url}}}}"
+                                    ),
+                                ));
+                            }
+                            let index = match links.iter().position(|l| l == url) {
+                                Some(i) => i,
+                                None => {
+                                    links.push(url.to_owned());
+                                    links.len() - 1
+                                }
+                            };
+                            if links.len() > LINKS_MAX {
+                                return Err(FieldError::new(
+                                    "body",
+                                    format!("has more than {LINKS_MAX} different links"),
+                                ));
+                            }
+                            html.piece(Piece::Link(index));
+                        }
+                    }
+                    html.text(&format!("\" style=\"{link_style}\">"));
+                    // The plain-text part gives the address after the link's words.
+                    text.text("");
+                }
+                Tag::Image { dest_url, .. } => {
+                    // Images are not fetched from the email (that would be tracking); the
+                    // alternative text stands in, linked to the image.
+                    let url = dest_url.trim();
+                    if !link_allowed(url) || url.to_ascii_lowercase().starts_with("mailto:") {
+                        return Err(FieldError::new(
+                            "body",
+                            "has an image whose address does not start with https://".to_owned(),
+                        ));
+                    }
+                    html.text(&format!(
+                        "<a href=\"{}\" style=\"{link_style}\">[image: ",
+                        escape_html(url)
+                    ));
+                    text.text("[image: ");
+                }
+                Tag::Table(_) => html.text("<table>"),
+                Tag::TableHead => html.text("<thead><tr>"),
+                Tag::TableRow => html.text("<tr>"),
+                Tag::TableCell => html.text("<td>"),
+                _ => {}
+            },
+            Event::End(end) => match end {
+                TagEnd::Paragraph => {
+                    html.text("</p>\n");
+                    text.text("\n\n");
+                }
+                TagEnd::Heading(level) => {
+                    html.text(&format!("</{level}>\n"));
+                    text.text("\n\n");
+                }
+                TagEnd::BlockQuote(_) => html.text("</blockquote>\n"),
+                TagEnd::CodeBlock => {
+                    html.text("</pre>\n");
+                    text.text("\n");
+                }
+                TagEnd::List(ordered) => {
+                    list_depth.pop();
+                    html.text(if ordered { "</ol>\n" } else { "</ul>\n" });
+                    text.text("\n");
+                }
+                TagEnd::Item => {
+                    html.text("</li>\n");
+                    text.text("\n");
+                }
+                TagEnd::Emphasis => html.text("</em>"),
+                TagEnd::Strong => html.text("</strong>"),
+                TagEnd::Strikethrough => html.text("</s>"),
+                TagEnd::Link => {
+                    html.text("</a>");
+                    // Which link this was: the last link piece in the HTML.
+                    let last = html.pieces.iter().rev().find_map(|p| match p {
+                        Piece::Link(i) => Some(Piece::Link(*i)),
+                        Piece::Value(v) if v.is_url() => Some(Piece::Value(*v)),
+                        _ => None,
+                    });
+                    if let Some(p) = last {
+                        text.text(" (");
+                        text.piece(p);
+                        text.text(")");
+                    }
+                }
+                TagEnd::Image => {
+                    html.text("]</a>");
+                    text.text("]");
+                }
+                TagEnd::Table => html.text("</table>\n"),
+                TagEnd::TableHead => html.text("</tr></thead>\n"),
+                TagEnd::TableRow => {
+                    html.text("</tr>\n");
+                    text.text("\n");
+                }
+                TagEnd::TableCell => {
+                    html.text("</td>");
+                    text.text("\t");
+                }
+                _ => {}
+            },
+            Event::Text(t) | Event::Code(t) => {
+                html.with_values(&t, escape_html);
+                text.with_values(&t, keep);
+            }
+            // Raw HTML is shown as the text it is, never interpreted.
+            Event::Html(t) | Event::InlineHtml(t) => {
+                html.with_values(&t, escape_html);
+                text.with_values(&t, keep);
+            }
+            Event::SoftBreak => {
+                html.text("\n");
+                text.text("\n");
+            }
+            Event::HardBreak => {
+                html.text("<br>\n");
+                text.text("\n");
+            }
+            Event::Rule => {
+                html.text("<hr>\n");
+                text.text("----\n\n");
+            }
+            _ => {}
+        }
+    }
+    let mut text = text.done();
+    if let Some(Piece::Text(last)) = text.0.last_mut() {
+        let trimmed = last.trim_end().len();
+        last.truncate(trimmed);
+    }
+    Ok((html.done(), text, links))
+}
+
+// ---------- tracking and unsubscribe tokens ----------
+
+/// What a signed link does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TokenKind {
+    Open = 1,
+    Click = 2,
+    Unsubscribe = 3,
+}
+
+/// The contents of a signed link: which message, and for clicks which of its links.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Token {
+    pub kind: TokenKind,
+    pub campaign: i64,
+    /// The delivery (one row of the outbox).
+    pub delivery: i64,
+    pub link: u16,
+    /// When the message was rendered, in Unix seconds: how soon after delivery an open or a
+    /// click came, without a database read.
+    pub issued: i64,
+}
+
+const TOKEN_BODY: usize = 1 + 8 + 8 + 2 + 8;
+const TOKEN_MAC: usize = 16;
+
+impl Token {
+    pub fn sign(&self, key: &[u8]) -> String {
+        let mut bytes = Vec::with_capacity(TOKEN_BODY + TOKEN_MAC);
+        bytes.push(self.kind as u8);
+        bytes.extend_from_slice(&self.campaign.to_be_bytes());
+        bytes.extend_from_slice(&self.delivery.to_be_bytes());
+        bytes.extend_from_slice(&self.link.to_be_bytes());
+        bytes.extend_from_slice(&self.issued.to_be_bytes());
+        let mac = mac(key, &bytes);
+        bytes.extend_from_slice(&mac[..TOKEN_MAC]);
+        URL_SAFE_NO_PAD.encode(bytes)
+    }
+
+    /// The token, if it is one this key signed for `kind`; `None` for anything tampered,
+    /// truncated or of another kind.
+    pub fn verify(key: &[u8], kind: TokenKind, text: &str) -> Option<Token> {
+        if text.len() > 64 {
+            return None;
+        }
+        let bytes = URL_SAFE_NO_PAD.decode(text).ok()?;
+        if bytes.len() != TOKEN_BODY + TOKEN_MAC {
+            return None;
+        }
+        let (body, given) = bytes.split_at(TOKEN_BODY);
+        let mut m = <Hmac<Sha256> as Mac>::new_from_slice(key).ok()?;
+        m.update(body);
+        m.verify_truncated_left(given).ok()?;
+        if body[0] != kind as u8 {
+            return None;
+        }
+        let num = |r: std::ops::Range<usize>| -> Option<[u8; 8]> { body.get(r)?.try_into().ok() };
+        Some(Token {
+            kind,
+            campaign: i64::from_be_bytes(num(1..9)?),
+            delivery: i64::from_be_bytes(num(9..17)?),
+            link: u16::from_be_bytes(body.get(17..19)?.try_into().ok()?),
+            issued: i64::from_be_bytes(num(19..27)?),
+        })
+    }
+}
+
+fn mac(key: &[u8], data: &[u8]) -> [u8; 32] {
+    let mut m = match <Hmac<Sha256> as Mac>::new_from_slice(key) {
+        Ok(m) => m,
+        // HMAC takes keys of any length; this arm is never taken.
+        Err(_) => return [0; 32],
+    };
+    m.update(data);
+    m.finalize().into_bytes().into()
+}
+
+// ---------- machine opens and bot clicks ----------
+
+/// Opens this soon after the message went out are taken to be a mail server or privacy
+/// proxy fetching every image, not a person reading.
+pub const MACHINE_OPEN_SECONDS: i64 = 2;
+/// Clicks this soon after the message went out are taken to be a link scanner.
+pub const BOT_CLICK_SECONDS: i64 = 10;
+
+const PROXY_AGENTS: [&str; 4] = [
+    "googleimageproxy",
+    "yahoomailproxy",
+    "ymailproxy",
+    "via ggpht.com",
+];
+
+const BOT_AGENTS: [&str; 14] = [
+    "bot",
+    "crawler",
+    "spider",
+    "scanner",
+    "preview",
+    "headless",
+    "python",
+    "curl",
+    "wget",
+    "java/",
+    "go-http",
+    "barracuda",
+    "mimecast",
+    "proofpoint",
+];
+
+/// Whether an open came from a machine rather than a person. Apple's Mail Privacy
+/// Protection fetches with a bare `Mozilla/5.0`; Gmail and Yahoo fetch through their proxies.
+pub fn is_machine_open(user_agent: &str, seconds_after_send: i64) -> bool {
+    let ua = user_agent.trim().to_ascii_lowercase();
+    seconds_after_send < MACHINE_OPEN_SECONDS
+        || ua.is_empty()
+        || ua == "mozilla/5.0"
+        || PROXY_AGENTS.iter().any(|p| ua.contains(p))
+}
+
+/// Whether a click came from a link scanner rather than a person.
+pub fn is_bot_click(user_agent: &str, seconds_after_send: i64) -> bool {
+    let ua = user_agent.trim().to_ascii_lowercase();
+    seconds_after_send < BOT_CLICK_SECONDS
+        || ua.is_empty()
+        || BOT_AGENTS.iter().any(|b| ua.contains(b))
+}
+
+// ---------- retries ----------
+
+/// When a message that failed for the `attempts`-th time (temporarily) is tried again, or
+/// `None` when it was first queued so long ago that it is given up (as RFC 5321 §4.5.4.1
+/// advises: retries spaced out, giving up after days).
+pub fn retry_at(
+    queued_at: OffsetDateTime,
+    attempts: u32,
+    now: OffsetDateTime,
+    settings: &crate::config::CampaignSettings,
+) -> Option<OffsetDateTime> {
+    let first = u64::from(settings.retry_first_seconds);
+    let max = u64::from(settings.retry_max_seconds);
+    let shift = attempts.saturating_sub(1).min(30);
+    let delay = first.saturating_mul(1u64 << shift).min(max);
+    let at = now + time::Duration::seconds(i64::try_from(delay).unwrap_or(i64::MAX / 2));
+    let give_up = queued_at + time::Duration::hours(i64::from(settings.give_up_hours));
+    (at <= give_up).then_some(at)
+}
+
+/// A Message-ID that stays the same for a delivery across retries, so a receiving server
+/// (and the report) can tell a repeat from a new message.
+pub fn message_id(campaign: i64, delivery: i64, domain: &str) -> String {
+    format!("<c{campaign}.d{delivery}@{domain}>")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn recipient<'a>(links: &'a [String], pixel: Option<&'a str>) -> Recipient<'a> {
+        Recipient {
+            name: "Jo <b>Bloggs</b> {{unsubscribe_url}}",
+            organisation: "Northmoor Police",
+            unsubscribe_url: "https://example.org/u/TOKEN",
+            preferences_url: "https://example.org/preferences",
+            links,
+            pixel_url: pixel,
+        }
+    }
+
+    fn draft(body: &str) -> CampaignDraft {
+        CampaignDraft {
+            name: "Spring news".to_owned(),
+            subject: "News for {{name}}".to_owned(),
+            preheader: "What we did".to_owned(),
+            body: body.to_owned(),
+            purpose: "news".to_owned(),
+            interests: Vec::new(),
+            postcode_areas: Vec::new(),
+            follow_up: None,
+        }
+    }
+
+    #[test]
+    fn placeholders_are_filled_and_escaped_per_part() {
+        let c = draft("Hello {{name}},\n\nRead [our news](https://example.org/news?a=1&b=2).\n\n[Leave]({{unsubscribe_url}})")
+            .check(&["news"], &[])
+            .unwrap();
+        assert_eq!(c.links, vec!["https://example.org/news?a=1&b=2"]);
+        let links = vec!["https://t.example/c/1".to_owned()];
+        let m = c.render(&recipient(&links, None));
+        assert!(
+            m.html
+                .contains("Hello Jo &lt;b&gt;Bloggs&lt;/b&gt; {{unsubscribe_url}},")
+        );
+        assert!(m.html.contains("<a href=\"https://t.example/c/1\""));
+        assert!(m.html.contains("<a href=\"https://example.org/u/TOKEN\""));
+        assert!(!m.html.contains("<img"));
+        assert!(
+            m.text
+                .contains("Hello Jo <b>Bloggs</b> {{unsubscribe_url}},")
+        );
+        assert!(m.text.contains("our news (https://t.example/c/1)"));
+        assert_eq!(m.subject, "News for Jo <b>Bloggs</b> {{unsubscribe_url}}");
+        let tracked = c.render(&recipient(&links, Some("https://t.example/o/x.gif")));
+        assert!(
+            tracked
+                .html
+                .contains("<img src=\"https://t.example/o/x.gif\"")
+        );
+    }
+
+    #[test]
+    fn raw_html_and_script_are_shown_as_text() {
+        let c = draft("<script>alert(1)</script>\n\nHi <img src=x onerror=alert(1)>")
+            .check(&["news"], &[])
+            .unwrap();
+        let m = c.render(&recipient(&[], None));
+        assert!(!m.html.contains("<script"));
+        assert!(!m.html.contains("<img src=x"));
+        assert!(m.html.contains("&lt;script&gt;"));
+    }
+
+    #[test]
+    fn template_syntax_and_bad_links_are_refused_with_the_field() {
+        for (body, needle) in [
+            ("{{ config.secret }}", "not a placeholder"),
+            ("{% for x in y %}", "template tags"),
+            ("Hi {{name", "not closed"),
+            ("[x](javascript:alert(1))", "links must start"),
+            ("[x](data:text/html,hi)", "links must start"),
+            ("{{ name | upper }}", "not a placeholder"),
+        ] {
+            let errors = draft(body).check(&["news"], &[]).unwrap_err();
+            assert!(
+                errors
+                    .iter()
+                    .any(|e| e.field == "body" && e.message.contains(needle)),
+                "{body}: {errors:?}"
+            );
+        }
+        let mut d = draft("Hi");
+        d.subject = "Hi\r\nBcc: x@example.org".to_owned();
+        d.purpose = "research".to_owned();
+        let errors = d.check(&["news"], &[]).unwrap_err();
+        assert!(errors.iter().any(|e| e.field == "subject"));
+        assert!(errors.iter().any(|e| e.field == "purpose"));
+    }
+
+    #[test]
+    fn control_characters_in_names_never_reach_the_subject() {
+        let c = draft("Hi").check(&["news"], &[]).unwrap();
+        let mut r = recipient(&[], None);
+        r.name = "Jo\r\nBcc: evil@example.org";
+        let m = c.render(&r);
+        assert!(!m.subject.contains('\r') && !m.subject.contains('\n'));
+    }
+
+    #[test]
+    fn tokens_verify_only_untampered_and_of_their_kind() {
+        let key = b"k".repeat(32);
+        let t = Token {
+            kind: TokenKind::Click,
+            campaign: 7,
+            delivery: 123_456,
+            link: 3,
+            issued: 1_700_000_000,
+        };
+        let s = t.sign(&key);
+        assert_eq!(Token::verify(&key, TokenKind::Click, &s), Some(t));
+        assert_eq!(Token::verify(&key, TokenKind::Open, &s), None);
+        assert_eq!(Token::verify(b"other", TokenKind::Click, &s), None);
+        assert_eq!(
+            Token::verify(&key, TokenKind::Click, &s[..s.len() - 1]),
+            None
+        );
+        let mut bytes: Vec<char> = s.chars().collect();
+        bytes[5] = if bytes[5] == 'A' { 'B' } else { 'A' };
+        let tampered: String = bytes.into_iter().collect();
+        assert_eq!(Token::verify(&key, TokenKind::Click, &tampered), None);
+        assert_eq!(Token::verify(&key, TokenKind::Click, "!!!"), None);
+    }
+
+    #[test]
+    fn machine_opens_and_bot_clicks() {
+        let person = "Mozilla/5.0 (X11; Linux x86_64) Firefox/140.0";
+        assert!(!is_machine_open(person, 600));
+        assert!(is_machine_open(person, 1));
+        assert!(is_machine_open("Mozilla/5.0", 600));
+        assert!(is_machine_open(
+            "Mozilla/5.0 (via ggpht.com GoogleImageProxy)",
+            600
+        ));
+        assert!(!is_bot_click(person, 600));
+        assert!(is_bot_click(person, 3));
+        assert!(is_bot_click("Barracuda Sentinel", 600));
+    }
+
+    #[test]
+    fn retries_back_off_then_give_up() {
+        let s = crate::config::CampaignSettings::default();
+        let t0 = OffsetDateTime::UNIX_EPOCH + time::Duration::days(20_000);
+        let first = retry_at(t0, 1, t0, &s).unwrap();
+        assert_eq!((first - t0).whole_seconds(), 300);
+        let third = retry_at(t0, 3, t0, &s).unwrap();
+        assert_eq!((third - t0).whole_seconds(), 1200);
+        let capped = retry_at(t0, 20, t0, &s).unwrap();
+        assert_eq!((capped - t0).whole_seconds(), 4 * 3600);
+        assert_eq!(retry_at(t0, 5, t0 + time::Duration::hours(95), &s), None);
+    }
+
+    #[test]
+    fn postcode_areas() {
+        assert_eq!(parse_postcode_area("nm1").as_deref(), Some("NM1"));
+        assert_eq!(parse_postcode_area("NM").as_deref(), Some("NM"));
+        assert_eq!(parse_postcode_area("1NM"), None);
+        assert_eq!(parse_postcode_area("NM1 2AB"), None);
+        assert_eq!(parse_postcode_area("N%"), None);
+    }
+}
