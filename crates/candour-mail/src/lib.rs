@@ -3,6 +3,7 @@
 //! where. Either way the message is built by lettre, whose header encoding keeps what a
 //! person typed out of the headers' structure.
 
+pub mod campaigns;
 pub mod test_sink;
 
 use std::path::PathBuf;
@@ -57,6 +58,14 @@ pub struct Mailer {
 
 impl Mailer {
     pub fn from_settings(settings: &MailSettings) -> Result<Mailer, MailError> {
+        Mailer::with_connections(settings, 2)
+    }
+
+    /// A mailer that keeps up to `connections` connections to the relay open and reuses them.
+    pub fn with_connections(
+        settings: &MailSettings,
+        connections: u32,
+    ) -> Result<Mailer, MailError> {
         let from: Mailbox = settings
             .from
             .parse()
@@ -67,6 +76,11 @@ impl Mailer {
             let smtp = AsyncSmtpTransport::<Tokio1Executor>::from_url(&settings.smtp_url)
                 .map_err(|e| MailError::Settings(format!("mail.smtp_url: {e}")))?
                 .timeout(Some(Duration::from_secs(20)))
+                .pool_config(
+                    lettre::transport::smtp::PoolConfig::new()
+                        .max_size(connections.max(1))
+                        .idle_timeout(Duration::from_secs(30)),
+                )
                 .build();
             Transport::Smtp(smtp)
         };
@@ -101,8 +115,18 @@ impl Mailer {
             .map_err(|e| MailError::Build(e.to_string()))
     }
 
+    /// The sender, as configured.
+    pub fn from(&self) -> &Mailbox {
+        &self.from
+    }
+
     pub async fn send(&self, email: &Email) -> Result<(), MailError> {
         let message = self.build(email)?;
+        self.send_message(message).await
+    }
+
+    /// Send a message built elsewhere (campaign messages, with their own headers).
+    pub async fn send_message(&self, message: Message) -> Result<(), MailError> {
         match &self.transport {
             Transport::Smtp(smtp) => {
                 smtp.send(message).await.map_err(MailError::Relay)?;

@@ -22,6 +22,8 @@ pub struct Received {
 struct Shared {
     messages: Vec<Received>,
     rcpt_replies: Vec<String>,
+    /// Sessions still to be turned away at the greeting, with this reply.
+    refusals: Vec<String>,
 }
 
 /// A running sink; it stops when the test's runtime ends.
@@ -65,6 +67,13 @@ impl TestSink {
         self.shared.lock().await.rcpt_replies.push(reply.to_owned());
     }
 
+    /// Greet the next `n` connections with `reply` (such as `421 4.3.2 busy`) and close
+    /// them, as a relay that is overloaded or shutting down does.
+    pub async fn refuse_sessions(&self, n: usize, reply: &str) {
+        let mut s = self.shared.lock().await;
+        s.refusals.extend(std::iter::repeat_n(reply.to_owned(), n));
+    }
+
     /// Wait (up to ten seconds) until at least `n` messages have arrived.
     pub async fn wait_for(&self, n: usize) -> Vec<Received> {
         for _ in 0..1000 {
@@ -85,6 +94,15 @@ fn panic_free_abort(e: &std::io::Error) -> ! {
 
 async fn session(stream: tokio::net::TcpStream, shared: Arc<Mutex<Shared>>) -> std::io::Result<()> {
     let (read, mut write) = stream.into_split();
+    let refusal = {
+        let mut s = shared.lock().await;
+        (!s.refusals.is_empty()).then(|| s.refusals.remove(0))
+    };
+    if let Some(reply) = refusal {
+        write.write_all(reply.as_bytes()).await?;
+        write.write_all(b"\r\n").await?;
+        return Ok(());
+    }
     let mut lines = BufReader::new(read);
     write.write_all(b"220 candour-test-sink ESMTP\r\n").await?;
     let mut from = String::new();
