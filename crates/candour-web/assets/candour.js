@@ -109,3 +109,36 @@
   var summary = document.querySelector(".error-summary");
   if (summary) summary.focus();
 })();
+
+// A campaign that is sending: its figures refresh every few seconds. Without JavaScript the
+// page has a link to refresh it by hand.
+(function () {
+  var box = document.querySelector("#campaign-progress[data-live]");
+  if (!box || !window.fetch) return;
+  var url = box.getAttribute("data-progress-url");
+  function field(name) {
+    return box.querySelector('[data-field="' + name + '"]');
+  }
+  function update(p) {
+    ["sent", "remaining", "failed", "skipped", "per_minute", "possible_duplicates"].forEach(function (name) {
+      var cell = field(name);
+      if (cell) cell.textContent = String(p[name]);
+    });
+    var status = document.getElementById("campaign-status");
+    if (status) status.textContent = p.status;
+    var eta = field("eta");
+    if (eta) {
+      eta.textContent = p.state === "sending"
+        ? (p.eta_minutes === null ? "Working out how long is left." : "About " + p.eta_minutes + " minute" + (p.eta_minutes === 1 ? "" : "s") + " left.")
+        : "Finished: every message was sent, failed or skipped.";
+    }
+    return p.state === "sending";
+  }
+  function poll() {
+    fetch(url, { credentials: "same-origin", headers: { Accept: "application/json" } })
+      .then(function (r) { return r.ok ? r.json() : null; })
+      .then(function (p) { if (p && update(p)) setTimeout(poll, 3000); })
+      .catch(function () { setTimeout(poll, 10000); });
+  }
+  setTimeout(poll, 1000);
+})();

@@ -52,6 +52,12 @@ const SECTIONS: &[Section] = &[
         permission: Permission::ManageForms,
     },
     Section {
+        href: "/admin/campaigns",
+        label: "Campaigns",
+        about: "Write campaign emails, send them to people who agreed, and see how they did.",
+        permission: Permission::ManageCampaigns,
+    },
+    Section {
         href: "/admin/people",
         label: "People",
         about: "Find a person's record, their consents and objections; import people from a file.",

@@ -143,6 +143,20 @@ struct PersonPage {
     channels: Vec<Channel>,
     evidence: [Evidence; 3],
     notice: Option<&'static str>,
+    messages: Vec<MessageRow>,
+}
+
+/// A campaign email the person was sent, with their opens and clicks if they agreed to
+/// tracking.
+struct MessageRow {
+    campaign: i64,
+    name: String,
+    subject: String,
+    state: String,
+    sent: String,
+    tracked: bool,
+    opens: usize,
+    clicks: Vec<String>,
 }
 
 fn consent_rows(purposes: &[Purpose], events: &[ConsentEvent]) -> Vec<ConsentRow> {
@@ -209,9 +223,46 @@ async fn person_page(
             )
         })
         .collect();
+    let mut messages = Vec::new();
+    for d in state
+        .stores()
+        .campaigns
+        .person_deliveries(person.id)
+        .await?
+    {
+        let links = match d.events.iter().any(|e| e.1) {
+            true => state
+                .stores()
+                .campaigns
+                .campaign(d.campaign)
+                .await?
+                .map(|c| c.links)
+                .unwrap_or_default(),
+            false => Vec::new(),
+        };
+        messages.push(MessageRow {
+            campaign: d.campaign,
+            name: d.campaign_name,
+            subject: d.subject,
+            state: d.state,
+            sent: d.sent_at.map(date).unwrap_or_default(),
+            tracked: d.tracked,
+            opens: d.events.iter().filter(|e| !e.1 && !e.3).count(),
+            clicks: d
+                .events
+                .iter()
+                .filter(|e| e.1 && !e.3)
+                .map(|e| {
+                    let url = links.get(usize::from(e.2)).cloned().unwrap_or_default();
+                    format!("{} ({})", url, date(e.0))
+                })
+                .collect(),
+        });
+    }
     Ok(PersonPage {
         frame,
         sections: sections(staff.role),
+        messages,
         consents: consent_rows(purposes, &events),
         objected,
         history,

@@ -104,7 +104,8 @@ pub(crate) fn content_security_policy(config: &Config) -> String {
     }
     format!(
         "default-src 'none'; script-src {}; style-src 'self'; img-src 'self'; font-src 'self'; \
-         connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'; \
+         connect-src 'self'; frame-src 'self'; form-action 'self'; frame-ancestors 'none'; \
+         base-uri 'none'; \
          manifest-src 'self'",
         script_src.join(" ")
     )
@@ -113,9 +114,14 @@ pub(crate) fn content_security_policy(config: &Config) -> String {
 async fn security_headers(State(state): State<AppState>, req: Request, next: Next) -> Response {
     let mut res = next.run(req).await;
     let h = res.headers_mut();
-    let csp = HeaderValue::from_str(&state.inner.csp)
-        .unwrap_or(HeaderValue::from_static("default-src 'none'"));
-    h.insert(header::CONTENT_SECURITY_POLICY, csp);
+    // A handler that set its own policy (the sandboxed campaign preview) keeps it, and may
+    // be framed by this site's own pages.
+    let own_policy = h.contains_key(header::CONTENT_SECURITY_POLICY);
+    if !own_policy {
+        let csp = HeaderValue::from_str(&state.inner.csp)
+            .unwrap_or(HeaderValue::from_static("default-src 'none'"));
+        h.insert(header::CONTENT_SECURITY_POLICY, csp);
+    }
     h.insert(
         header::X_CONTENT_TYPE_OPTIONS,
         HeaderValue::from_static("nosniff"),
@@ -124,7 +130,10 @@ async fn security_headers(State(state): State<AppState>, req: Request, next: Nex
         header::REFERRER_POLICY,
         HeaderValue::from_static("same-origin"),
     );
-    h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    h.insert(
+        header::X_FRAME_OPTIONS,
+        HeaderValue::from_static(if own_policy { "SAMEORIGIN" } else { "DENY" }),
+    );
     h.insert(
         HeaderName::from_static("cross-origin-opener-policy"),
         HeaderValue::from_static("same-origin"),
@@ -193,7 +202,10 @@ async fn request_guard(State(state): State<AppState>, req: Request, next: Next) 
         .into_response();
     }
     let safe = matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS);
-    if !safe && !same_origin(&state, &req) {
+    // One-click unsubscribe (RFC 8058) is posted by mail providers, from anywhere; its signed
+    // token is its authority, and a forged request cannot carry one.
+    let own_authority = req.uri().path().starts_with("/unsubscribe/");
+    if !safe && !own_authority && !same_origin(&state, &req) {
         return AppErrorStatus(
             StatusCode::FORBIDDEN,
             "This form was sent from another website, so it was not accepted.".to_owned(),

@@ -6,11 +6,13 @@
 
 mod accounts;
 mod admin;
+mod admin_campaigns;
 mod admin_forms;
 mod admin_people;
 mod admin_polls;
 mod assets;
 mod auth;
+mod campaigns;
 mod consent;
 pub mod content;
 mod cookie_jar;
@@ -62,6 +64,9 @@ struct Inner {
     mailer: candour_mail::Mailer,
     session_policy: SessionPolicy,
     votes: polls::VoteQueue,
+    tracking: campaigns::TrackingQueue,
+    link_cache: campaigns::LinkCache,
+    campaign_sender: candour_mail::campaigns::CampaignSender,
     day_salt: polls::DaySalt,
     poll_cache: polls::PollCache,
 }
@@ -77,6 +82,8 @@ struct Keys {
     /// Signs the `PollTimeout-<id>` cookies.
     polls: Vec<u8>,
     preferences: Vec<u8>,
+    /// Signs the tokens in campaign emails' tracking and unsubscribe links.
+    campaigns: Vec<u8>,
 }
 
 /// Why the app could not be assembled.
@@ -116,8 +123,22 @@ impl AppState {
             second_factor: load_key(&stores, "second-factor").await?,
             polls: load_key(&stores, "poll-cookies").await?,
             preferences: load_key(&stores, "preference-visits").await?,
+            campaigns: load_key(&stores, "campaign-links").await?,
         };
         let votes = polls::VoteQueue::start(stores.polls.clone());
+        let tracking = campaigns::TrackingQueue::start(stores.campaigns.clone());
+        let campaign_sender = candour_mail::campaigns::CampaignSender::new(
+            stores.campaigns.clone(),
+            clock.clone(),
+            &config.mail,
+            config.campaigns.clone(),
+            candour_mail::campaigns::LinkSettings {
+                base: link_base_of(&config),
+                key: keys.campaigns.clone(),
+                organisation: config.organisation.name.clone(),
+                unsubscribe_mailto: config.campaigns.unsubscribe_mailto.clone(),
+            },
+        )?;
         let mailer = candour_mail::Mailer::from_settings(&config.mail)?;
         let session_policy = SessionPolicy {
             idle: time::Duration::minutes(i64::from(config.accounts.idle_timeout_minutes)),
@@ -141,6 +162,9 @@ impl AppState {
                 mailer,
                 session_policy,
                 votes,
+                tracking,
+                link_cache: campaigns::LinkCache::default(),
+                campaign_sender,
                 day_salt: polls::DaySalt::default(),
                 poll_cache: polls::PollCache::default(),
             }),
@@ -172,10 +196,12 @@ impl AppState {
     /// listening address. Never the request's `Host` header, which a sender can forge to
     /// point a reset link at their own site.
     fn link_base(&self) -> String {
-        match &self.inner.config.public_url {
-            Some(url) => url.trim_end_matches('/').to_owned(),
-            None => format!("http://{}", self.inner.config.listen),
-        }
+        link_base_of(&self.inner.config)
+    }
+
+    /// The campaign delivery worker, for the server to run when this instance sends.
+    pub fn campaign_sender(&self) -> candour_mail::campaigns::CampaignSender {
+        self.inner.campaign_sender.clone()
     }
 
     /// Write a staff member's action to the audit log.
@@ -200,6 +226,13 @@ impl AppState {
 
     pub fn mail_destination(&self) -> String {
         self.inner.mailer.describe()
+    }
+}
+
+fn link_base_of(config: &Config) -> String {
+    match &config.public_url {
+        Some(url) => url.trim_end_matches('/').to_owned(),
+        None => format!("http://{}", config.listen),
     }
 }
 
@@ -235,6 +268,8 @@ pub fn router(state: AppState) -> Router {
         .merge(surveys::routes())
         .merge(preferences::routes())
         .merge(admin_polls::routes())
+        .merge(admin_campaigns::routes())
+        .merge(campaigns::routes())
         .route("/assets/{file}", get(assets::asset))
         .route("/static/{*path}", get(content::static_file))
         .fallback(content::page)

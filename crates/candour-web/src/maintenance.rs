@@ -61,7 +61,17 @@ pub async fn purge_expired(
             }
         }
     }
+    // Per-recipient opens and clicks become totals per campaign once the campaign has been
+    // finished for the tracking retention period.
+    let tracking = stores
+        .campaigns
+        .reduce_tracking_before(
+            now - Duration::days(i64::from(config.campaigns.tracking_retention_days)),
+            now,
+        )
+        .await?;
     let total = receipts
+        + tracking
         + sessions
         + links
         + windows
@@ -81,6 +91,7 @@ pub async fn purge_expired(
             preference_links,
             imports,
             people,
+            tracking,
             "Deleted records past their retention period."
         );
     }

@@ -140,6 +140,9 @@ pub async fn serve(config: Config, demo: Option<&DemoSite>) -> anyhow::Result<()
         .await
         .context("could not start the site")?;
     let mail = state.mail_destination();
+    if config.campaigns.enabled && config.campaigns.worker {
+        tokio::spawn(state.campaign_sender().run());
+    }
     let app = candour_web::router(state);
 
     tokio::spawn(retention_loop(stores.clone(), config.clone(), clock));

@@ -23,6 +23,8 @@ pub struct TestApp {
     pub stores: Stores,
     pub db_url: String,
     pub dir: Arc<tempfile::TempDir>,
+    /// The campaign delivery worker of this instance; tests run its rounds by hand.
+    pub sender: candour_mail::campaigns::CampaignSender,
 }
 
 /// A config like a real site's: a few pages, one gated statistics script and its cookie.
@@ -153,6 +155,7 @@ pub async fn spawn_on(
     let state = candour_web::AppState::new(config, stores.clone(), clock.clone())
         .await
         .unwrap();
+    let sender = state.campaign_sender();
     let app = candour_web::router(state);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
@@ -178,6 +181,7 @@ pub async fn spawn_on(
         stores,
         db_url,
         dir,
+        sender,
     }
 }
 

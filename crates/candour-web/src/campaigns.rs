@@ -1,0 +1,326 @@
+//! What campaign emails link to: the open pixel, click links and one-click unsubscribe.
+//!
+//! Tracking links carry a signed token (message, link, when it was sent), so they are checked
+//! without a database read; the event is handed to a group-commit writer and the answer goes
+//! out at once. A click redirects only to the link of that index in the campaign's own list
+//! of links; nothing in the request chooses where it goes, and a bad token gets the same
+//! plain "not found" page whatever it held.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::{Duration as StdDuration, Instant};
+
+use askama::Template;
+use axum::Router;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use candour_core::campaign::{Token, TokenKind, is_bot_click, is_machine_open};
+use candour_core::people::{Method, NewConsent};
+use candour_core::purposes::Channel;
+use candour_core::store::{CampaignStore, ConsentChange, TrackingEvent};
+use tokio::sync::{RwLock, mpsc};
+
+use crate::AppState;
+use crate::content::no_store;
+use crate::error::AppError;
+use crate::frame::{Frame, render};
+
+pub(crate) fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/t/o/{token}", get(open))
+        .route("/t/c/{token}", get(click))
+        .route(
+            "/unsubscribe/{token}",
+            get(unsubscribe_page).post(unsubscribe),
+        )
+}
+
+/// A transparent 1×1 GIF.
+const PIXEL: [u8; 43] = [
+    0x47, 0x49, 0x46, 0x38, 0x39, 0x61, 0x01, 0x00, 0x01, 0x00, 0x80, 0x00, 0x00, 0x00, 0x00, 0x00,
+    0xff, 0xff, 0xff, 0x21, 0xf9, 0x04, 0x01, 0x00, 0x00, 0x00, 0x00, 0x2c, 0x00, 0x00, 0x00, 0x00,
+    0x01, 0x00, 0x01, 0x00, 0x00, 0x02, 0x02, 0x44, 0x01, 0x00, 0x3b,
+];
+
+// ---------- group commit for tracking events ----------
+
+const MAX_BATCH: usize = 1024;
+
+/// The queue in front of the tracking-event store. Handlers wait only for room in the
+/// queue, never for the database.
+pub(crate) struct TrackingQueue {
+    tx: mpsc::Sender<TrackingEvent>,
+}
+
+impl TrackingQueue {
+    pub fn start(store: Arc<dyn CampaignStore>) -> TrackingQueue {
+        let (tx, rx) = mpsc::channel(16 * MAX_BATCH);
+        tokio::spawn(write_batches(store, rx));
+        TrackingQueue { tx }
+    }
+
+    async fn submit(&self, event: TrackingEvent) {
+        // A full queue slows the answer rather than losing the event.
+        if self.tx.send(event).await.is_err() {
+            tracing::error!("The tracking writer has stopped; an event was not recorded.");
+        }
+    }
+}
+
+async fn write_batches(store: Arc<dyn CampaignStore>, mut rx: mpsc::Receiver<TrackingEvent>) {
+    let mut batch = Vec::with_capacity(MAX_BATCH);
+    while rx.recv_many(&mut batch, MAX_BATCH).await > 0 {
+        let mut result = store.record_tracking(&batch).await;
+        if result.is_err() {
+            tokio::time::sleep(StdDuration::from_millis(50)).await;
+            result = store.record_tracking(&batch).await;
+        }
+        if let Err(e) = result {
+            tracing::error!(error = %e, events = batch.len(), "Could not record tracking events.");
+        }
+        batch.clear();
+    }
+}
+
+/// Campaigns' link lists, kept a minute: they never change once a campaign is scheduled.
+#[derive(Default)]
+pub(crate) struct LinkCache(RwLock<HashMap<i64, CachedLinks>>);
+
+/// When a campaign's links were read, and the links.
+type CachedLinks = (Instant, Arc<Vec<String>>);
+
+const LINK_CACHE_TTL: StdDuration = StdDuration::from_secs(60);
+
+impl LinkCache {
+    async fn link(
+        &self,
+        store: &dyn CampaignStore,
+        campaign: i64,
+        link: u16,
+    ) -> Result<Option<String>, AppError> {
+        let cached = self
+            .0
+            .read()
+            .await
+            .get(&campaign)
+            .filter(|(at, _)| at.elapsed() < LINK_CACHE_TTL)
+            .map(|(_, links)| links.clone());
+        let links = match cached {
+            Some(l) => l,
+            None => {
+                let Some(c) = store.campaign(campaign).await? else {
+                    return Ok(None);
+                };
+                let links = Arc::new(c.links);
+                self.0
+                    .write()
+                    .await
+                    .insert(campaign, (Instant::now(), links.clone()));
+                links
+            }
+        };
+        Ok(links.get(usize::from(link)).cloned())
+    }
+}
+
+fn user_agent(headers: &HeaderMap) -> &str {
+    headers
+        .get(header::USER_AGENT)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+}
+
+fn not_found() -> Response {
+    let mut res = (
+        StatusCode::NOT_FOUND,
+        [(header::CACHE_CONTROL, "no-store")],
+        "This link is not valid.",
+    )
+        .into_response();
+    res.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; charset=utf-8"),
+    );
+    res
+}
+
+async fn open(
+    State(state): State<AppState>,
+    Path(token): Path<String>,
+    headers: HeaderMap,
+) -> Response {
+    let key = &state.inner.keys.campaigns;
+    let token = token.strip_suffix(".gif").unwrap_or(&token);
+    if let Some(t) = Token::verify(key, TokenKind::Open, token) {
+        let now = state.now();
+        let after = now.unix_timestamp() - t.issued;
+        state
+            .inner
+            .tracking
+            .submit(TrackingEvent {
+                delivery: t.delivery,
+                campaign: t.campaign,
+                click: false,
+                link: 0,
+                at: now,
+                machine: is_machine_open(user_agent(&headers), after),
+            })
+            .await;
+    }
+    // The image is the same whether or not the token was good: nothing to learn from it.
+    (
+        [
+            (header::CONTENT_TYPE, "image/gif"),
+            (header::CACHE_CONTROL, "no-store, private"),
+        ],
+        PIXEL,
+    )
+        .into_response()
+}
+
+async fn click(
+    State(state): State<AppState>,
+    Path(token): Path<String>,
+    headers: HeaderMap,
+) -> Result<Response, AppError> {
+    let key = &state.inner.keys.campaigns;
+    let Some(t) = Token::verify(key, TokenKind::Click, &token) else {
+        return Ok(not_found());
+    };
+    let store = state.stores().campaigns.as_ref();
+    let Some(url) = state
+        .inner
+        .link_cache
+        .link(store, t.campaign, t.link)
+        .await?
+    else {
+        return Ok(not_found());
+    };
+    let now = state.now();
+    let after = now.unix_timestamp() - t.issued;
+    state
+        .inner
+        .tracking
+        .submit(TrackingEvent {
+            delivery: t.delivery,
+            campaign: t.campaign,
+            click: true,
+            link: t.link,
+            at: now,
+            machine: is_bot_click(user_agent(&headers), after),
+        })
+        .await;
+    let Ok(location) = HeaderValue::from_str(&url) else {
+        return Ok(not_found());
+    };
+    let mut res = StatusCode::FOUND.into_response();
+    res.headers_mut().insert(header::LOCATION, location);
+    res.headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    Ok(res)
+}
+
+// ---------- unsubscribe ----------
+
+#[derive(Template)]
+#[template(path = "unsubscribe.html")]
+struct UnsubscribePage {
+    frame: Frame,
+    token: String,
+    /// Whether this request did it (or it was already done).
+    done: bool,
+    valid: bool,
+}
+
+/// The page an unsubscribe link opens: a button, never an action, because mail scanners
+/// open links.
+async fn unsubscribe_page(
+    State(state): State<AppState>,
+    frame: Frame,
+    Path(token): Path<String>,
+) -> Result<Response, AppError> {
+    let valid =
+        Token::verify(&state.inner.keys.campaigns, TokenKind::Unsubscribe, &token).is_some();
+    let page = UnsubscribePage {
+        frame,
+        token: if valid { token } else { String::new() },
+        done: false,
+        valid,
+    };
+    let status = if valid {
+        StatusCode::OK
+    } else {
+        StatusCode::NOT_FOUND
+    };
+    Ok((status, no_store(render(&page)?)).into_response())
+}
+
+/// RFC 8058 one-click unsubscribe, and the confirmation page's button: the signed token is
+/// the authority, so no cookie or form token is needed. The withdrawal is in the ledger
+/// before the answer goes out, so the next message of any campaign is not sent.
+async fn unsubscribe(
+    State(state): State<AppState>,
+    frame: Frame,
+    Path(token): Path<String>,
+) -> Result<Response, AppError> {
+    let Some(t) = Token::verify(&state.inner.keys.campaigns, TokenKind::Unsubscribe, &token) else {
+        let page = UnsubscribePage {
+            frame,
+            token: String::new(),
+            done: false,
+            valid: false,
+        };
+        return Ok((StatusCode::NOT_FOUND, no_store(render(&page)?)).into_response());
+    };
+    withdraw(&state, t.delivery).await?;
+    let page = UnsubscribePage {
+        frame,
+        token: String::new(),
+        done: true,
+        valid: true,
+    };
+    Ok(no_store(render(&page)?))
+}
+
+/// Withdraw the recipient's email consent to the campaign's purpose, once.
+async fn withdraw(state: &AppState, delivery: i64) -> Result<(), AppError> {
+    let stores = state.stores();
+    let Some(r) = stores.campaigns.delivery_recipient(delivery).await? else {
+        return Ok(());
+    };
+    let Some(person) = r.person else {
+        return Ok(());
+    };
+    let now = state.now();
+    let events = stores.people.consent_events(person).await?;
+    let current = candour_core::people::current_consents(&events);
+    let granted = current
+        .get(&(r.purpose.clone(), Some(Channel::Email)))
+        .is_some_and(|e| e.granted);
+    if granted {
+        let event = NewConsent {
+            purpose: r.purpose.clone(),
+            channel: Some(Channel::Email),
+            granted: false,
+            method: Method::Unsubscribe,
+            wording: None,
+            actor: None,
+            note: format!("campaign {}", r.campaign),
+        };
+        stores
+            .people
+            .append_consents(ConsentChange {
+                person,
+                events: std::slice::from_ref(&event),
+                objections: &[],
+                actor: None,
+                purposes: state.purposes(),
+                at: now,
+            })
+            .await?;
+    }
+    stores.campaigns.mark_unsubscribed(delivery, now).await?;
+    Ok(())
+}

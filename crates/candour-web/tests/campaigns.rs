@@ -1,0 +1,792 @@
+//! Email campaigns end to end: composing in the console, delivery over SMTP to a real server
+//! on loopback, consented tracking, one-click unsubscribe, retries, bounces, a worker that
+//! stops mid-campaign, and two workers sharing one database.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod common;
+
+use std::collections::HashMap;
+
+use candour_core::Clock;
+use candour_core::account::{EmailAddress, Role};
+use candour_core::campaign::TRACKING_PURPOSE;
+use candour_core::config::{Config, PurposeConfig};
+use candour_core::people::{Method, NewConsent, Source, has_consent};
+use candour_core::purposes::{Channel, LawfulBasis, Purpose};
+use candour_core::store::{CampaignState, ConsentChange, Profile};
+use candour_mail::test_sink::Received;
+use common::*;
+
+fn with_news(c: &mut Config) {
+    c.purposes = vec![PurposeConfig {
+        id: "news".into(),
+        name: "News and appeals".into(),
+        description: "Emails about our work.".into(),
+        data: "Your email address.".into(),
+        lawful_basis: LawfulBasis::Consent,
+        retention_days: 730,
+        channels: vec![Channel::Email, Channel::Post],
+        direct_marketing: true,
+        consent_label: "Send me news and appeals".into(),
+    }];
+}
+
+fn purposes() -> Vec<Purpose> {
+    let mut c = Config::default();
+    with_news(&mut c);
+    candour_core::purposes::registry(&c)
+}
+
+fn email(s: &str) -> EmailAddress {
+    EmailAddress::parse(s).unwrap()
+}
+
+fn consent(purpose: &str, channel: Option<Channel>, granted: bool) -> NewConsent {
+    NewConsent {
+        purpose: purpose.into(),
+        channel,
+        granted,
+        method: Method::PreferenceCentre,
+        wording: None,
+        actor: None,
+        note: String::new(),
+    }
+}
+
+const BODY: &str = "Hello {{name}},\n\n<script>alert(1)</script>\n\nRead [our news](https://example.org/news) \
+or [the appeal](https://example.org/appeal).\n\nChange your mind: [your choices]({{preferences_url}}).\n";
+
+impl TestApp {
+    /// A person who agreed to news by email, and to tracking when `tracked`.
+    async fn subscriber(&self, address: &str, name: &str, tracked: bool) -> i64 {
+        let now = self.clock.now();
+        let p = self
+            .stores
+            .people
+            .ensure_person(&email(address), Source::Staff, now)
+            .await
+            .unwrap();
+        let profile = Profile {
+            name: name.into(),
+            ..Profile::default()
+        };
+        self.stores
+            .people
+            .update_person(p.id, &profile, now)
+            .await
+            .unwrap();
+        let mut events = vec![consent("news", Some(Channel::Email), true)];
+        if tracked {
+            events.push(consent(TRACKING_PURPOSE, None, true));
+        }
+        self.change(p.id, &events).await;
+        p.id
+    }
+
+    async fn change(&self, person: i64, events: &[NewConsent]) {
+        self.stores
+            .people
+            .append_consents(ConsentChange {
+                person,
+                events,
+                objections: &[],
+                actor: None,
+                purposes: &purposes(),
+                at: self.clock.now(),
+            })
+            .await
+            .unwrap();
+    }
+
+    /// Write a campaign as `cookie` through the console; returns its id.
+    async fn write_campaign(&self, cookie: &str, subject: &str, body: &str) -> i64 {
+        let (status, _, token) = self.page("/admin/campaigns/new", cookie).await;
+        assert_eq!(status, 200);
+        let res = self
+            .post_form(
+                "/admin/campaigns",
+                &[
+                    ("csrf", &token),
+                    ("name", "Spring news"),
+                    ("subject", subject),
+                    ("preheader", "What we did this spring"),
+                    ("body", body),
+                    ("purpose", "news"),
+                    ("postcode_areas", ""),
+                ],
+                &[("cookie", cookie)],
+            )
+            .await;
+        assert_eq!(res.status(), 303, "{}", res.text().await.unwrap());
+        let location = res.headers()["location"].to_str().unwrap().to_owned();
+        location
+            .trim_start_matches("/admin/campaigns/")
+            .split('?')
+            .next()
+            .unwrap()
+            .parse()
+            .unwrap()
+    }
+
+    async fn send_now(&self, cookie: &str, id: i64) -> reqwest::Response {
+        let (_, _, token) = self.page(&format!("/admin/campaigns/{id}"), cookie).await;
+        self.post_form(
+            &format!("/admin/campaigns/{id}/schedule"),
+            &[("csrf", &token), ("when", "now"), ("at", "")],
+            &[("cookie", cookie)],
+        )
+        .await
+    }
+
+    /// Run the worker until it finds nothing to do.
+    async fn drain(&self) {
+        for _ in 0..1000 {
+            if self.sender.tick().await.unwrap() == 0 {
+                return;
+            }
+        }
+        panic!("the worker never ran out of work");
+    }
+
+    async fn campaign_mail(&self, subject_has: &str) -> Vec<Received> {
+        self.sink
+            .messages()
+            .await
+            .into_iter()
+            .filter(|m| m.data.contains(subject_has))
+            .collect()
+    }
+}
+
+fn header<'a>(data: &'a str, name: &str) -> Option<&'a str> {
+    let head = data.split("\r\n\r\n").next().unwrap_or("");
+    head.split("\r\n")
+        .find(|l| {
+            l.to_ascii_lowercase()
+                .starts_with(&format!("{}:", name.to_ascii_lowercase()))
+        })
+        .map(|l| l[name.len() + 1..].trim())
+}
+
+fn message_to<'a>(mail: &'a [Received], address: &str) -> &'a Received {
+    mail.iter()
+        .find(|m| m.to == vec![address.to_owned()])
+        .unwrap_or_else(|| panic!("no message to {address}"))
+}
+
+#[tokio::test]
+async fn a_campaign_reaches_only_consenting_people_with_the_right_headers_and_parts() {
+    let app = spawn_with(with_news).await;
+    let ann = app.subscriber("ann@example.org", "Ann", true).await;
+    app.subscriber("bob@example.org", "Bob", false).await;
+    let cat = app.subscriber("cat@example.org", "Cat", false).await;
+    app.change(cat, &[consent("news", Some(Channel::Email), false)])
+        .await;
+    app.stores
+        .people
+        .ensure_person(&email("dan@example.org"), Source::Staff, app.clock.now())
+        .await
+        .unwrap();
+    let admin = app.staff("admin@testshire.example", Role::Admin).await;
+    let id = app.write_campaign(&admin, "News for {{name}}", BODY).await;
+
+    let (status, html, _) = app.page(&format!("/admin/campaigns/{id}"), &admin).await;
+    assert_eq!(status, 200);
+    assert!(html.contains("2 people"), "{html}");
+    assert!(html.contains("sandbox=\"\""));
+    let preview = app
+        .get_with_cookie(&format!("/admin/campaigns/{id}/preview"), &admin)
+        .await;
+    let csp = preview.headers()["content-security-policy"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert!(
+        csp.starts_with("sandbox;") && csp.contains("default-src 'none'"),
+        "{csp}"
+    );
+    let preview = preview.text().await.unwrap();
+    assert!(!preview.contains("<script"));
+    assert!(preview.contains("&lt;script&gt;"));
+
+    let res = app.send_now(&admin, id).await;
+    assert_eq!(res.status(), 303, "{}", res.text().await.unwrap());
+    app.drain().await;
+    let mail = app.campaign_mail("Subject: News for").await;
+    assert_eq!(mail.len(), 2, "{mail:?}");
+
+    let to_ann = message_to(&mail, "ann@example.org");
+    let data = &to_ann.data;
+    assert_eq!(header(data, "Subject"), Some("News for Ann"));
+    let unsubscribe = header(data, "List-Unsubscribe").unwrap();
+    assert!(
+        unsubscribe.starts_with("<http://") && unsubscribe.contains("/unsubscribe/"),
+        "{unsubscribe}"
+    );
+    assert_eq!(
+        header(data, "List-Unsubscribe-Post"),
+        Some("List-Unsubscribe=One-Click")
+    );
+    let message_id = header(data, "Message-ID").unwrap();
+    assert!(
+        message_id.starts_with(&format!("<c{id}.d")) && message_id.ends_with("@testshire.example>"),
+        "{message_id}"
+    );
+    assert!(
+        header(data, "Content-Type")
+            .unwrap()
+            .starts_with("multipart/alternative")
+    );
+    let decoded = decode_qp(data);
+    assert!(decoded.contains("Content-Type: text/plain"));
+    assert!(decoded.contains("Content-Type: text/html"));
+    assert!(decoded.contains("/t/o/"), "a pixel for Ann");
+    assert!(decoded.contains("/t/c/"));
+    assert!(!decoded.contains("href=\"https://example.org/news\""));
+
+    let to_bob = decode_qp(&message_to(&mail, "bob@example.org").data);
+    assert!(!to_bob.contains("/t/o/"), "no pixel without consent");
+    assert!(!to_bob.contains("/t/c/"));
+    assert!(to_bob.contains("href=\"https://example.org/news\""));
+    assert!(to_bob.contains("Hello Bob"));
+
+    let c = app.stores.campaigns.campaign(id).await.unwrap().unwrap();
+    assert_eq!(c.state, CampaignState::Sent);
+    let p = app
+        .stores
+        .campaigns
+        .progress(id, app.clock.now())
+        .await
+        .unwrap();
+    assert_eq!((p.sent, p.tracked, p.remaining()), (2, 1, 0));
+    let deliveries = app.stores.campaigns.person_deliveries(ann).await.unwrap();
+    assert_eq!(deliveries.len(), 1);
+    assert!(deliveries[0].tracked);
+}
+
+#[tokio::test]
+async fn bad_campaign_input_is_refused_with_the_field_and_nothing_reaches_a_header() {
+    let app = spawn_with(with_news).await;
+    let editor = app.staff("editor@testshire.example", Role::Editor).await;
+    let (_, _, token) = app.page("/admin/campaigns/new", &editor).await;
+    for (subject, body, field, needle) in [
+        ("Hi\r\nBcc: x@example.org", "Hello", "subject", "one line"),
+        ("Hi", "{{ config.secret }}", "body", "not a placeholder"),
+        ("Hi", "{% for x in people %}", "body", "template tags"),
+        ("Hi", "[x](javascript:alert(1))", "body", "links must start"),
+        ("", "Hello", "subject", "is required"),
+    ] {
+        let res = app
+            .post_form(
+                "/admin/campaigns",
+                &[
+                    ("csrf", &token),
+                    ("name", "Bad"),
+                    ("subject", subject),
+                    ("preheader", ""),
+                    ("body", body),
+                    ("purpose", "news"),
+                    ("postcode_areas", ""),
+                ],
+                &[("cookie", &editor)],
+            )
+            .await;
+        assert_eq!(res.status(), 422, "{subject:?} {body:?}");
+        let html = res.text().await.unwrap();
+        assert!(html.contains(&format!("href=\"#{field}\"")), "{html}");
+        assert!(html.contains(needle), "{needle}: {html}");
+    }
+    assert!(app.stores.campaigns.campaigns().await.unwrap().is_empty());
+
+    // An editor writes; only an administrator or an approver sends.
+    let mal = app
+        .subscriber("mal@example.org", "Mal\r\nBcc: evil@example.org", false)
+        .await;
+    let id = app
+        .write_campaign(&editor, "Hello {{name}}", "Hi {{name}}")
+        .await;
+    let res = app.send_now(&editor, id).await;
+    assert_eq!(res.status(), 403);
+    let c = app.stores.campaigns.campaign(id).await.unwrap().unwrap();
+    assert_eq!(c.state, CampaignState::Draft);
+
+    let admin = app.staff("admin@testshire.example", Role::Admin).await;
+    assert_eq!(app.send_now(&admin, id).await.status(), 303);
+    app.drain().await;
+    let mail = app.campaign_mail("Subject: Hello").await;
+    assert_eq!(mail.len(), 1);
+    assert_eq!(mail[0].to, vec!["mal@example.org".to_owned()]);
+    let head = mail[0].data.split("\r\n\r\n").next().unwrap();
+    assert!(
+        !head
+            .split("\r\n")
+            .any(|l| l.to_ascii_lowercase().starts_with("bcc:")),
+        "{head}"
+    );
+    let to = header(&mail[0].data, "To").unwrap();
+    assert!(to.ends_with("<mal@example.org>"), "{head}");
+    let _ = mal;
+}
+
+/// The first link in a message that starts with `prefix`, as a path on the test server.
+fn path_in(m: &Received, prefix: &str) -> String {
+    let text = decode_qp(&m.data);
+    let start = text.find(prefix).unwrap();
+    let end = text[start..]
+        .find(|c: char| matches!(c, '"' | ')' | '>') || c.is_whitespace())
+        .unwrap();
+    path_of(&text[start..start + end])
+}
+
+#[tokio::test]
+async fn opens_and_clicks_count_only_for_tracked_recipients_and_links_stay_inside_the_campaign() {
+    let app = spawn_with(with_news).await;
+    let ann = app.subscriber("ann@example.org", "Ann", true).await;
+    let bob = app.subscriber("bob@example.org", "Bob", false).await;
+    let admin = app.staff("admin@testshire.example", Role::Admin).await;
+    let id = app.write_campaign(&admin, "News for {{name}}", BODY).await;
+    app.send_now(&admin, id).await;
+    app.drain().await;
+    let mail = app.campaign_mail("Subject: News for").await;
+    let to_ann = message_to(&mail, "ann@example.org");
+    let pixel = path_in(to_ann, "/t/o/");
+    let click = path_in(to_ann, "/t/c/");
+    app.clock.advance(time::Duration::minutes(5));
+
+    let person = "Mozilla/5.0 (X11; Linux x86_64; rv:140.0) Gecko/20100101 Firefox/140.0";
+    let res = app
+        .client
+        .get(format!("{}{pixel}", app.url))
+        .header("user-agent", person)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    assert_eq!(res.headers()["content-type"], "image/gif");
+    assert_eq!(res.bytes().await.unwrap().len(), 43);
+    // Apple's privacy proxy fetches with a bare agent: a machine open.
+    app.client
+        .get(format!("{}{pixel}", app.url))
+        .header("user-agent", "Mozilla/5.0")
+        .send()
+        .await
+        .unwrap();
+    let res = app
+        .client
+        .get(format!("{}{click}?url=https://evil.example/", app.url))
+        .header("user-agent", person)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 302);
+    assert_eq!(res.headers()["location"], "https://example.org/news");
+
+    // A tampered or truncated token: no redirect, no state change, nothing reflected.
+    let mut tampered = click.clone();
+    let last = tampered.pop().unwrap();
+    tampered.push(if last == 'A' { 'B' } else { 'A' });
+    for bad in [
+        tampered,
+        click[..click.len() - 4].to_owned(),
+        "/t/c/<script>".to_owned(),
+    ] {
+        let res = app.get(&bad).await;
+        assert_eq!(res.status(), 404, "{bad}");
+        assert!(res.headers().get("location").is_none());
+        let body = res.text().await.unwrap();
+        assert!(
+            !body.contains(&bad[5..]) && !body.contains("&lt;script&gt;"),
+            "{body}"
+        );
+    }
+    let bad_pixel = app.get("/t/o/nonsense").await;
+    assert_eq!(bad_pixel.status(), 200);
+
+    let mut report = None;
+    for _ in 0..200 {
+        let r = app
+            .stores
+            .campaigns
+            .report(id, app.clock.now())
+            .await
+            .unwrap();
+        if r.opens.events == 2 && r.clicks.events == 1 {
+            report = Some(r);
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    let r = report.expect("the events were recorded");
+    assert_eq!(r.opens.reliable_events, 1);
+    assert_eq!(r.opens.recipients, 1);
+    assert_eq!(r.clicks.reliable_recipients, 1);
+    assert_eq!(r.links.len(), 2);
+    assert_eq!(r.links[0].events, 1);
+    assert_eq!(r.links[1].events, 0);
+
+    let (_, html, _) = app.page(&format!("/admin/campaigns/{id}"), &admin).await;
+    assert!(html.contains("Clicks per link"));
+    assert!(html.contains("https://example.org/appeal"));
+    let priv_officer = app
+        .staff("privacy@testshire.example", Role::PrivacyOfficer)
+        .await;
+    let (_, ann_page, _) = app
+        .page(&format!("/admin/people/{ann}"), &priv_officer)
+        .await;
+    assert!(
+        ann_page.contains("https://example.org/news ("),
+        "{ann_page}"
+    );
+    let (_, bob_page, _) = app
+        .page(&format!("/admin/people/{bob}"), &priv_officer)
+        .await;
+    assert!(bob_page.contains("Not tracked"));
+
+    // Withdrawing consent to tracking stops the recording at once.
+    app.change(ann, &[consent(TRACKING_PURPOSE, None, false)])
+        .await;
+    app.client
+        .get(format!("{}{pixel}", app.url))
+        .header("user-agent", person)
+        .send()
+        .await
+        .unwrap();
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    let r = app
+        .stores
+        .campaigns
+        .report(id, app.clock.now())
+        .await
+        .unwrap();
+    assert_eq!(r.opens.events, 2);
+}
+
+#[tokio::test]
+async fn one_click_unsubscribe_needs_no_cookie_and_the_emailed_page_only_asks() {
+    let app = spawn_with(with_news).await;
+    let ann = app.subscriber("ann@example.org", "Ann", false).await;
+    let admin = app.staff("admin@testshire.example", Role::Admin).await;
+    let first = app.write_campaign(&admin, "First for {{name}}", BODY).await;
+    app.send_now(&admin, first).await;
+    app.drain().await;
+    let mail = app.campaign_mail("Subject: First for").await;
+    let link = header(&mail[0].data, "List-Unsubscribe")
+        .unwrap()
+        .trim_start_matches('<')
+        .trim_end_matches('>')
+        .to_owned();
+    let path = path_of(&link);
+    let link = format!("{}{path}", app.url);
+
+    // A second campaign is already queued when the person unsubscribes.
+    let second = app
+        .write_campaign(&admin, "Second for {{name}}", BODY)
+        .await;
+    app.send_now(&admin, second).await;
+    app.stores
+        .campaigns
+        .start_due_campaigns(app.clock.now())
+        .await
+        .unwrap();
+
+    // A scanner following the link changes nothing.
+    let res = app.get(&path).await;
+    assert_eq!(res.status(), 200);
+    let html = res.text().await.unwrap();
+    assert!(html.contains(&format!("action=\"{path}\"")));
+    assert!(html.contains("href=\"/preferences\""));
+    let events = app.stores.people.consent_events(ann).await.unwrap();
+    assert!(has_consent(&events, "news", Some(Channel::Email)));
+
+    // The mail provider's POST: no cookie, no origin, no form token.
+    let res = app
+        .client
+        .post(&link)
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body("List-Unsubscribe=One-Click")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    let events = app.stores.people.consent_events(ann).await.unwrap();
+    assert!(!has_consent(&events, "news", Some(Channel::Email)));
+    let withdrawal = events.last().unwrap();
+    assert_eq!(withdrawal.method, Method::Unsubscribe);
+    // Again: no second event.
+    app.client
+        .post(&link)
+        .body("List-Unsubscribe=One-Click")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        app.stores.people.consent_events(ann).await.unwrap().len(),
+        events.len()
+    );
+    let mut forged = link.clone();
+    forged.truncate(forged.len() - 3);
+    let res = app.client.post(&forged).send().await.unwrap();
+    assert_eq!(res.status(), 404);
+
+    // The queued message of the other campaign is not sent.
+    app.drain().await;
+    assert!(app.campaign_mail("Subject: Second for").await.is_empty());
+    let p = app
+        .stores
+        .campaigns
+        .progress(second, app.clock.now())
+        .await
+        .unwrap();
+    assert_eq!((p.sent, p.skipped), (0, 1));
+    let p = app
+        .stores
+        .campaigns
+        .progress(first, app.clock.now())
+        .await
+        .unwrap();
+    assert_eq!(p.unsubscribed, 1);
+}
+
+#[tokio::test]
+async fn a_relay_that_says_try_later_is_retried_and_a_hard_bounce_suppresses() {
+    let app = spawn_with(with_news).await;
+    app.subscriber("ann@example.org", "Ann", false).await;
+    let admin = app.staff("admin@testshire.example", Role::Admin).await;
+    let id = app.write_campaign(&admin, "Retry for {{name}}", BODY).await;
+    app.send_now(&admin, id).await;
+    app.sink
+        .refuse_sessions(1, "421 4.3.2 busy, try later")
+        .await;
+    app.drain().await;
+    assert!(app.campaign_mail("Subject: Retry for").await.is_empty());
+    let p = app
+        .stores
+        .campaigns
+        .progress(id, app.clock.now())
+        .await
+        .unwrap();
+    assert_eq!((p.queued, p.sent, p.failed), (1, 0, 0));
+    // Not before its time comes.
+    app.clock.advance(time::Duration::minutes(4));
+    app.drain().await;
+    assert!(app.campaign_mail("Subject: Retry for").await.is_empty());
+    app.clock.advance(time::Duration::minutes(2));
+    app.drain().await;
+    assert_eq!(app.campaign_mail("Subject: Retry for").await.len(), 1);
+    let c = app.stores.campaigns.campaign(id).await.unwrap().unwrap();
+    assert_eq!(c.state, CampaignState::Sent);
+
+    // 550: the message fails and the address is suppressed, so later campaigns skip it.
+    let bounce = app
+        .write_campaign(&admin, "Bounce for {{name}}", BODY)
+        .await;
+    app.send_now(&admin, bounce).await;
+    app.sink
+        .reply_to_next_rcpt("550 5.1.1 no such mailbox")
+        .await;
+    app.drain().await;
+    let p = app
+        .stores
+        .campaigns
+        .progress(bounce, app.clock.now())
+        .await
+        .unwrap();
+    assert_eq!((p.failed, p.bounced, p.sent), (1, 1, 0));
+    assert_eq!(
+        app.stores
+            .people
+            .suppressed_channels(&email("ann@example.org"))
+            .await
+            .unwrap(),
+        vec![Channel::Email]
+    );
+    let after = app.write_campaign(&admin, "After for {{name}}", BODY).await;
+    app.send_now(&admin, after).await;
+    app.drain().await;
+    let p = app
+        .stores
+        .campaigns
+        .progress(after, app.clock.now())
+        .await
+        .unwrap();
+    assert_eq!(p.sent, 0);
+    assert!(app.campaign_mail("Subject: After for").await.is_empty());
+}
+
+#[tokio::test]
+async fn a_worker_stopped_mid_campaign_loses_no_recipient() {
+    let app = spawn_with(|c| {
+        with_news(c);
+        c.campaigns.batch_size = 5;
+        c.campaigns.concurrency = 1;
+        c.campaigns.rate_per_second = 40;
+    })
+    .await;
+    let mut everyone = Vec::new();
+    for i in 0..60 {
+        let address = format!("p{i}@example.org");
+        app.subscriber(&address, "", i % 2 == 0).await;
+        everyone.push(address);
+    }
+    let admin = app.staff("admin@testshire.example", Role::Admin).await;
+    let id = app.write_campaign(&admin, "Crash for {{name}}", BODY).await;
+    app.send_now(&admin, id).await;
+    let worker = tokio::spawn(app.sender.clone().run());
+    loop {
+        if app.campaign_mail("Subject: Crash for").await.len() >= 12 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    }
+    worker.abort();
+    let _ = worker.await;
+    let p = app
+        .stores
+        .campaigns
+        .progress(id, app.clock.now())
+        .await
+        .unwrap();
+    assert!(p.remaining() > 0, "{p:?}");
+    assert_eq!(p.total(), 60);
+    let c = app.stores.campaigns.campaign(id).await.unwrap().unwrap();
+    assert_eq!(
+        c.state,
+        CampaignState::Sending,
+        "not finished while rows are unsent"
+    );
+
+    // Once the stopped worker's lease runs out, a worker takes its messages over.
+    app.clock.advance(time::Duration::minutes(6));
+    app.drain().await;
+    let c = app.stores.campaigns.campaign(id).await.unwrap().unwrap();
+    assert_eq!(c.state, CampaignState::Sent);
+    let p = app
+        .stores
+        .campaigns
+        .progress(id, app.clock.now())
+        .await
+        .unwrap();
+    assert_eq!(p.sent, 60);
+    let mail = app.campaign_mail("Subject: Crash for").await;
+    let mut per_person: HashMap<String, usize> = HashMap::new();
+    for m in &mail {
+        *per_person.entry(m.to[0].clone()).or_default() += 1;
+    }
+    for address in &everyone {
+        assert!(per_person.contains_key(address), "{address} was skipped");
+    }
+    let repeats = mail.len() - 60;
+    assert!(
+        repeats as u64 <= p.possible_duplicates,
+        "{repeats} repeats, {} counted",
+        p.possible_duplicates
+    );
+}
+
+#[tokio::test]
+async fn two_workers_on_one_database_send_each_message_exactly_once() {
+    let tweak = |c: &mut Config| {
+        with_news(c);
+        c.campaigns.batch_size = 7;
+    };
+    let app = spawn_with(tweak).await;
+    let sink_url = app.sink.url();
+    let other = spawn_on(app.dir.clone(), app.db_url.clone(), move |c| {
+        tweak(c);
+        c.mail.smtp_url = sink_url;
+    })
+    .await;
+    for i in 0..150 {
+        app.subscriber(&format!("r{i}@example.org"), "", i % 3 == 0)
+            .await;
+    }
+    let admin = app.staff("admin@testshire.example", Role::Admin).await;
+    let id = app
+        .write_campaign(&admin, "Shared for {{name}}", BODY)
+        .await;
+    app.send_now(&admin, id).await;
+    let (a, b) = tokio::join!(app.drain(), other.drain());
+    let ((), ()) = (a, b);
+    let mail = app.campaign_mail("Subject: Shared for").await;
+    assert_eq!(mail.len(), 150);
+    let mut seen: Vec<&str> = mail.iter().map(|m| m.to[0].as_str()).collect();
+    seen.sort_unstable();
+    seen.dedup();
+    assert_eq!(seen.len(), 150, "every recipient exactly once");
+    let c = app.stores.campaigns.campaign(id).await.unwrap().unwrap();
+    assert_eq!(c.state, CampaignState::Sent);
+}
+
+#[tokio::test]
+async fn a_follow_up_goes_to_tracked_recipients_who_did_not_click() {
+    let app = spawn_with(with_news).await;
+    app.subscriber("ann@example.org", "Ann", true).await;
+    app.subscriber("amy@example.org", "Amy", true).await;
+    app.subscriber("bob@example.org", "Bob", false).await;
+    let admin = app.staff("admin@testshire.example", Role::Admin).await;
+    let id = app
+        .write_campaign(&admin, "Appeal for {{name}}", BODY)
+        .await;
+    app.send_now(&admin, id).await;
+    app.drain().await;
+    let mail = app.campaign_mail("Subject: Appeal for").await;
+    let click = path_in(message_to(&mail, "ann@example.org"), "/t/c/");
+    app.clock.advance(time::Duration::hours(1));
+    let res = app
+        .client
+        .get(format!("{}{click}", app.url))
+        .header("user-agent", "Mozilla/5.0 (Macintosh) Safari/605")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 302);
+    for _ in 0..200 {
+        let r = app
+            .stores
+            .campaigns
+            .report(id, app.clock.now())
+            .await
+            .unwrap();
+        if r.clicks.events == 1 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    app.clock.advance(time::Duration::days(3));
+    // Three days on, the earlier sign-in has run out.
+    let admin = app.sign_in("admin@testshire.example", PASSWORD).await;
+    let (_, _, token) = app.page(&format!("/admin/campaigns/{id}"), &admin).await;
+    let res = app
+        .post_form(
+            &format!("/admin/campaigns/{id}/follow-up"),
+            &[("csrf", &token), ("days", "2")],
+            &[("cookie", &admin)],
+        )
+        .await;
+    assert_eq!(res.status(), 303);
+    let location = res.headers()["location"].to_str().unwrap().to_owned();
+    let (_, html, _) = app.page(&location, &admin).await;
+    let count = html.split("id=\"audience-count\">").nth(1).unwrap_or("");
+    assert!(count.starts_with("1 person<"), "{count}");
+    let follow = app
+        .stores
+        .campaigns
+        .campaigns()
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|c| c.draft.follow_up.is_some())
+        .unwrap();
+    app.send_now(&admin, follow.id).await;
+    app.drain().await;
+    let followed: Vec<_> = app
+        .sink
+        .messages()
+        .await
+        .into_iter()
+        .filter(|m| m.data.contains("Subject: Appeal for"))
+        .skip(3)
+        .collect();
+    assert_eq!(followed.len(), 1);
+    assert_eq!(followed[0].to, vec!["amy@example.org".to_owned()]);
+}
