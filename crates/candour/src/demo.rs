@@ -253,11 +253,18 @@ fn demo_forms() -> Vec<FormDefinition> {
                 purpose: Some("research".to_owned()),
                 ..q("q5", "Research about our services", FieldKind::Consent)
             },
+            Field {
+                purpose: Some(candour_core::campaign::TRACKING_PURPOSE.to_owned()),
+                hint: "Without this, our emails carry no tracking image or tracked links."
+                    .to_owned(),
+                ..q("q6", "Which of our emails you read", FieldKind::Consent)
+            },
         ],
         purposes: vec![
             "records".to_owned(),
             "news".to_owned(),
             "research".to_owned(),
+            candour_core::campaign::TRACKING_PURPOSE.to_owned(),
         ],
     };
     let survey = FormDefinition {
