@@ -72,6 +72,8 @@ struct Inner {
     store: Arc<dyn CampaignStore>,
     clock: Arc<dyn Clock>,
     mailer: Mailer,
+    /// Connections to the relay for campaign messages; `None` when mail goes to the outbox.
+    relay: Option<crate::relay::RelayPool>,
     domain: String,
     settings: CampaignSettings,
     links: LinkSettings,
@@ -101,7 +103,14 @@ impl CampaignSender {
         settings: CampaignSettings,
         links: LinkSettings,
     ) -> Result<CampaignSender, MailError> {
-        let mailer = Mailer::with_connections(mail, settings.concurrency)?;
+        let mailer = Mailer::from_settings(mail)?;
+        let relay = if mail.smtp_url.is_empty() {
+            None
+        } else {
+            Some(crate::relay::RelayPool::new(crate::relay::Relay::from_url(
+                &mail.smtp_url,
+            )?))
+        };
         let domain = mailer.from().email.domain().to_owned();
         let worker = format!("{}-{:08x}", std::process::id(), rand::random::<u32>());
         Ok(CampaignSender {
@@ -109,6 +118,7 @@ impl CampaignSender {
                 store,
                 clock,
                 mailer,
+                relay,
                 domain,
                 settings,
                 links,
@@ -257,7 +267,10 @@ impl CampaignSender {
             };
             let me = self.clone();
             sends.spawn(async move {
-                let result = me.inner.mailer.send_message(message).await;
+                let result = match &me.inner.relay {
+                    Some(pool) => pool.send(&message).await,
+                    None => me.inner.mailer.send_message(message).await,
+                };
                 drop(permit);
                 (d, tracked, result)
             });

@@ -4,6 +4,7 @@
 //! person typed out of the headers' structure.
 
 pub mod campaigns;
+pub mod relay;
 pub mod test_sink;
 
 use std::path::PathBuf;
@@ -22,6 +23,8 @@ pub enum MailError {
     Build(String),
     #[error("the mail relay did not accept the message")]
     Relay(#[source] lettre::transport::smtp::Error),
+    #[error("the mail relay could not be reached: {0}")]
+    Unreachable(String),
     #[error("could not write to the outbox")]
     Outbox(#[source] std::io::Error),
 }
@@ -31,7 +34,7 @@ impl MailError {
     pub fn is_transient(&self) -> bool {
         match self {
             MailError::Relay(e) => !e.is_permanent(),
-            MailError::Outbox(_) => true,
+            MailError::Outbox(_) | MailError::Unreachable(_) => true,
             _ => false,
         }
     }
@@ -58,14 +61,6 @@ pub struct Mailer {
 
 impl Mailer {
     pub fn from_settings(settings: &MailSettings) -> Result<Mailer, MailError> {
-        Mailer::with_connections(settings, 2)
-    }
-
-    /// A mailer that keeps up to `connections` connections to the relay open and reuses them.
-    pub fn with_connections(
-        settings: &MailSettings,
-        connections: u32,
-    ) -> Result<Mailer, MailError> {
         let from: Mailbox = settings
             .from
             .parse()
@@ -78,7 +73,7 @@ impl Mailer {
                 .timeout(Some(Duration::from_secs(20)))
                 .pool_config(
                     lettre::transport::smtp::PoolConfig::new()
-                        .max_size(connections.max(1))
+                        .max_size(2)
                         .idle_timeout(Duration::from_secs(30)),
                 )
                 .build();

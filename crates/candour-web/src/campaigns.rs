@@ -28,13 +28,37 @@ use crate::error::AppError;
 use crate::frame::{Frame, render};
 
 pub(crate) fn routes() -> Router<AppState> {
+    Router::new().route(
+        "/unsubscribe/{token}",
+        get(unsubscribe_page).post(unsubscribe),
+    )
+}
+
+/// The open pixel and click redirect. They are served outside the page middleware (sessions,
+/// cookies, HTML error pages, the request timeout): they read no cookie, set none, never wait
+/// on anything slow, and set the few headers they need themselves.
+pub(crate) fn tracking_routes() -> Router<AppState> {
     Router::new()
         .route("/t/o/{token}", get(open))
         .route("/t/c/{token}", get(click))
-        .route(
-            "/unsubscribe/{token}",
-            get(unsubscribe_page).post(unsubscribe),
-        )
+}
+
+/// Headers every tracking answer carries. `no-referrer` keeps the signed token out of the
+/// `Referer` the destination of a click would otherwise receive.
+fn plain_headers(res: &mut Response) {
+    let h = res.headers_mut();
+    h.insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("no-store, private"),
+    );
+    h.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    );
+    h.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
 }
 
 /// A transparent 1×1 GIF.
@@ -99,7 +123,7 @@ impl LinkCache {
         store: &dyn CampaignStore,
         campaign: i64,
         link: u16,
-    ) -> Result<Option<String>, AppError> {
+    ) -> Result<Option<String>, candour_core::store::StoreError> {
         let cached = self
             .0
             .read()
@@ -133,16 +157,12 @@ fn user_agent(headers: &HeaderMap) -> &str {
 }
 
 fn not_found() -> Response {
-    let mut res = (
-        StatusCode::NOT_FOUND,
-        [(header::CACHE_CONTROL, "no-store")],
-        "This link is not valid.",
-    )
-        .into_response();
+    let mut res = (StatusCode::NOT_FOUND, "This link is not valid.").into_response();
     res.headers_mut().insert(
         header::CONTENT_TYPE,
         HeaderValue::from_static("text/plain; charset=utf-8"),
     );
+    plain_headers(&mut res);
     res
 }
 
@@ -170,33 +190,34 @@ async fn open(
             .await;
     }
     // The image is the same whether or not the token was good: nothing to learn from it.
-    (
-        [
-            (header::CONTENT_TYPE, "image/gif"),
-            (header::CACHE_CONTROL, "no-store, private"),
-        ],
-        PIXEL,
-    )
-        .into_response()
+    let mut res = ([(header::CONTENT_TYPE, "image/gif")], PIXEL).into_response();
+    plain_headers(&mut res);
+    res
 }
 
 async fn click(
     State(state): State<AppState>,
     Path(token): Path<String>,
     headers: HeaderMap,
-) -> Result<Response, AppError> {
+) -> Response {
     let key = &state.inner.keys.campaigns;
     let Some(t) = Token::verify(key, TokenKind::Click, &token) else {
-        return Ok(not_found());
+        return not_found();
     };
     let store = state.stores().campaigns.as_ref();
-    let Some(url) = state
-        .inner
-        .link_cache
-        .link(store, t.campaign, t.link)
-        .await?
-    else {
-        return Ok(not_found());
+    let url = match state.inner.link_cache.link(store, t.campaign, t.link).await {
+        Ok(Some(url)) => url,
+        Ok(None) => return not_found(),
+        Err(e) => {
+            tracing::error!(error = %e, "Could not read a campaign's links for a click.");
+            let mut res = (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "This link cannot be followed just now. Please try again in a minute.",
+            )
+                .into_response();
+            plain_headers(&mut res);
+            return res;
+        }
     };
     let now = state.now();
     let after = now.unix_timestamp() - t.issued;
@@ -213,13 +234,12 @@ async fn click(
         })
         .await;
     let Ok(location) = HeaderValue::from_str(&url) else {
-        return Ok(not_found());
+        return not_found();
     };
     let mut res = StatusCode::FOUND.into_response();
     res.headers_mut().insert(header::LOCATION, location);
-    res.headers_mut()
-        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    Ok(res)
+    plain_headers(&mut res);
+    res
 }
 
 // ---------- unsubscribe ----------

@@ -276,7 +276,10 @@ pub fn router(state: AppState) -> Router {
         .layer(tower_http::limit::RequestBodyLimitLayer::new(body_limit))
         // Import files are far larger than any other request: their route has its own limit.
         .merge(admin_people::upload_routes());
-    edge::apply(routes, state.clone(), timeout).with_state(state)
+    edge::apply(routes, state.clone(), timeout)
+        // The tracking hot path: no page middleware (see `campaigns::tracking_routes`).
+        .merge(campaigns::tracking_routes())
+        .with_state(state)
 }
 
 impl AppState {

@@ -1,0 +1,225 @@
+//! Connections to the SMTP relay for bulk sending, kept open and reused.
+//!
+//! lettre's pooled transport leaves Nagle's algorithm on: it writes a message's body and its
+//! final `.` in two writes, and the second waits for the relay's delayed acknowledgement,
+//! about 40 ms per message on Linux. Campaigns therefore open their own connections with
+//! `TCP_NODELAY` and hand them to lettre's SMTP client, which still speaks the protocol
+//! (EHLO, STARTTLS, AUTH, MAIL/RCPT/DATA, dot-stuffing). Implicit TLS (`smtps://`) is left
+//! to lettre, which opens that socket itself.
+
+use std::borrow::Cow;
+use std::time::{Duration, Instant};
+
+use lettre::Message;
+use lettre::transport::smtp::authentication::{Credentials, Mechanism};
+use lettre::transport::smtp::client::{AsyncSmtpConnection, TlsParameters};
+use lettre::transport::smtp::extension::ClientId;
+use tokio::sync::Mutex;
+
+use crate::MailError;
+
+/// How a connection is secured.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Security {
+    None,
+    /// STARTTLS if the relay offers it.
+    Opportunistic,
+    /// STARTTLS, or no message at all.
+    Required,
+    /// TLS from the first byte (`smtps://`).
+    Implicit,
+}
+
+/// Where and how to connect, from `mail.smtp_url`.
+#[derive(Debug, Clone)]
+pub struct Relay {
+    host: String,
+    port: u16,
+    security: Security,
+    credentials: Option<Credentials>,
+    hello: ClientId,
+    timeout: Duration,
+}
+
+/// A connection that has been idle this long is closed rather than reused: relays drop idle
+/// clients, and a message sent down a dropped connection would wait for its retry.
+const MAX_IDLE: Duration = Duration::from_secs(20);
+
+impl Relay {
+    /// Parse `smtp://[user:password@]host[:port][?tls=required|opportunistic]` or
+    /// `smtps://…`, with the ports lettre uses by default (25, 587 with STARTTLS, 465).
+    pub fn from_url(raw: &str) -> Result<Relay, MailError> {
+        let bad = |why: &str| MailError::Settings(format!("mail.smtp_url: {why}"));
+        let url = url::Url::parse(raw).map_err(|e| bad(&e.to_string()))?;
+        let host = url
+            .host_str()
+            .ok_or_else(|| bad("has no host"))?
+            .trim_matches(|c| c == '[' || c == ']')
+            .to_owned();
+        let tls = url
+            .query_pairs()
+            .find(|(k, _)| k == "tls")
+            .map(|(_, v)| v.into_owned());
+        let (security, default_port) = match (url.scheme(), tls.as_deref()) {
+            ("smtp", None) => (Security::None, 25),
+            ("smtp", Some("opportunistic")) => (Security::Opportunistic, 587),
+            ("smtp", Some("required")) => (Security::Required, 587),
+            ("smtps", _) => (Security::Implicit, 465),
+            _ => {
+                return Err(bad(
+                    "must start with smtp:// or smtps://; tls= may be required or opportunistic",
+                ));
+            }
+        };
+        let decode = |s: &str| -> Result<String, MailError> {
+            percent_encoding::percent_decode_str(s)
+                .decode_utf8()
+                .map(Cow::into_owned)
+                .map_err(|_| bad("the user name or password is not valid UTF-8"))
+        };
+        let credentials = match url.password() {
+            Some(password) => Some(Credentials::new(decode(url.username())?, decode(password)?)),
+            None => None,
+        };
+        let hello = if url.path().len() > 1 {
+            ClientId::Domain(url.path().trim_matches('/').to_owned())
+        } else {
+            ClientId::default()
+        };
+        Ok(Relay {
+            host,
+            port: url.port().unwrap_or(default_port),
+            security,
+            credentials,
+            hello,
+            timeout: Duration::from_secs(20),
+        })
+    }
+
+    async fn connect(&self) -> Result<AsyncSmtpConnection, MailError> {
+        let tls = || {
+            TlsParameters::new(self.host.clone()).map_err(|e| MailError::Settings(e.to_string()))
+        };
+        let mut conn = if self.security == Security::Implicit {
+            AsyncSmtpConnection::connect_tokio1(
+                (self.host.as_str(), self.port),
+                Some(self.timeout),
+                &self.hello,
+                Some(tls()?),
+                None,
+            )
+            .await
+            .map_err(MailError::Relay)?
+        } else {
+            let tcp = tokio::time::timeout(
+                self.timeout,
+                tokio::net::TcpStream::connect((self.host.as_str(), self.port)),
+            )
+            .await
+            .map_err(|_| MailError::Unreachable("the relay did not answer in time".to_owned()))?
+            .map_err(|e| MailError::Unreachable(e.to_string()))?;
+            tcp.set_nodelay(true)
+                .map_err(|e| MailError::Unreachable(e.to_string()))?;
+            let mut conn = AsyncSmtpConnection::connect_with_transport(Box::new(tcp), &self.hello)
+                .await
+                .map_err(MailError::Relay)?;
+            let wants_tls = matches!(self.security, Security::Opportunistic | Security::Required);
+            if wants_tls && conn.can_starttls() {
+                conn.starttls(tls()?, &self.hello)
+                    .await
+                    .map_err(MailError::Relay)?;
+            } else if self.security == Security::Required {
+                return Err(MailError::Settings(
+                    "mail.smtp_url asks for TLS, and the relay does not offer STARTTLS".to_owned(),
+                ));
+            }
+            conn
+        };
+        if let Some(credentials) = &self.credentials {
+            conn.auth(&[Mechanism::Plain, Mechanism::Login], credentials)
+                .await
+                .map_err(MailError::Relay)?;
+        }
+        Ok(conn)
+    }
+}
+
+/// Open connections to the relay, each used by one send at a time.
+pub struct RelayPool {
+    relay: Relay,
+    idle: Mutex<Vec<(AsyncSmtpConnection, Instant)>>,
+}
+
+impl RelayPool {
+    pub fn new(relay: Relay) -> RelayPool {
+        RelayPool {
+            relay,
+            idle: Mutex::new(Vec::new()),
+        }
+    }
+
+    async fn take(&self) -> Option<AsyncSmtpConnection> {
+        let mut idle = self.idle.lock().await;
+        while let Some((mut conn, since)) = idle.pop() {
+            if since.elapsed() < MAX_IDLE && !conn.has_broken() {
+                return Some(conn);
+            }
+            conn.abort().await;
+        }
+        None
+    }
+
+    /// Send one message on a pooled connection, or a new one. A reused connection that turns
+    /// out to be closed is replaced once at once, so the message does not wait for a retry.
+    pub async fn send(&self, message: &Message) -> Result<(), MailError> {
+        let body = message.formatted();
+        let envelope = message.envelope();
+        if let Some(mut conn) = self.take().await {
+            match conn.send(envelope, &body).await {
+                Ok(_) => {
+                    self.put_back(conn).await;
+                    return Ok(());
+                }
+                // A reply from the relay is an answer about this message: keep it.
+                Err(e) if e.status().is_some() => {
+                    self.put_back(conn).await;
+                    return Err(MailError::Relay(e));
+                }
+                Err(_) => conn.abort().await,
+            }
+        }
+        let mut conn = self.relay.connect().await?;
+        let result = conn.send(envelope, &body).await;
+        self.put_back(conn).await;
+        result.map(|_| ()).map_err(MailError::Relay)
+    }
+
+    async fn put_back(&self, conn: AsyncSmtpConnection) {
+        if !conn.has_broken() {
+            self.idle.lock().await.push((conn, Instant::now()));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn relay_urls_follow_lettre_defaults() {
+        let r = Relay::from_url("smtp://127.0.0.1:2525").unwrap();
+        assert_eq!((r.port, r.security), (2525, Security::None));
+        let r = Relay::from_url("smtp://relay.example?tls=required").unwrap();
+        assert_eq!((r.port, r.security), (587, Security::Required));
+        let r = Relay::from_url("smtps://user:p%40ss@relay.example").unwrap();
+        assert_eq!((r.port, r.security), (465, Security::Implicit));
+        assert!(r.credentials.is_some());
+        for bad in [
+            "http://relay.example",
+            "smtp://relay.example?tls=maybe",
+            "nonsense",
+        ] {
+            assert!(Relay::from_url(bad).is_err(), "{bad}");
+        }
+    }
+}
