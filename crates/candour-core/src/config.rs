@@ -876,6 +876,13 @@ impl Config {
                     .to_owned(),
             );
         }
+        if self.campaigns.enabled && self.public_url.is_none() {
+            out.push(format!(
+                "public_url is not set: links in campaign emails (unsubscribe, tracking) point at \
+                 http://{}, which recipients cannot reach. Set it to the site's address.",
+                self.listen
+            ));
+        }
         if !self.accounts.require_staff_totp {
             out.push(
                 "accounts.require_staff_totp is off: staff can sign in with a password alone."
@@ -976,6 +983,31 @@ mod tests {
         assert_eq!(c.database_url, "sqlite://candour.db");
         assert_eq!(c.cookies.consent_mode, ConsentMode::OptIn);
         assert_eq!(c.cookies.consent_lifetime_days, 365);
+    }
+
+    #[test]
+    fn campaign_settings_are_checked_key_by_key() {
+        for (text, key) in [
+            (
+                "[campaigns]\napprovers = [\"not an address\"]\n",
+                "campaigns.approvers[0]",
+            ),
+            ("[campaigns]\nconcurrency = 0\n", "campaigns.concurrency"),
+            (
+                "[campaigns]\nlease_seconds = 5\n",
+                "campaigns.lease_seconds",
+            ),
+            (
+                "[campaigns]\nunsubscribe_mailto = \"x\"\n",
+                "campaigns.unsubscribe_mailto",
+            ),
+        ] {
+            let err = load(text, &[]).unwrap_err().to_string();
+            assert!(err.contains(key), "{text}: {err}");
+        }
+        let c = load("[campaigns]\napprovers = [\"Lead@Example.org\"]\n", &[]).unwrap();
+        assert_eq!(c.campaigns.approvers.len(), 1);
+        assert!(c.warnings().iter().any(|w| w.contains("campaign emails")));
     }
 
     #[test]

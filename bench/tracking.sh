@@ -1,0 +1,106 @@
+#!/usr/bin/env bash
+# The open pixel and the click redirect under wrk, beside nginx serving `empty_gif` and a
+# `return 302` on the same machine in the same run. Every request carries a different
+# recipient's signed token; afterwards the events recorded must equal the answers given.
+#   DURATION=10 CONNECTIONS=64 [BIN=…] bench/tracking.sh
+set -euo pipefail
+cd "$(dirname "$0")/.."
+DURATION=${DURATION:-10}
+CONNECTIONS=${CONNECTIONS:-64}
+RECIPIENTS=${RECIPIENTS:-20000}
+
+need() { command -v "$1" >/dev/null 2>&1 || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$2" >/dev/null; }; }
+need wrk wrk
+need nginx nginx-light
+
+if [ -z "${BIN:-}" ]; then
+  cargo build --release --locked -p candour
+  BIN="${CARGO_TARGET_DIR:-target}/release/candour"
+fi
+
+work=$(mktemp -d)
+chmod 755 "$work"
+pids=()
+cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$work"; }
+trap cleanup EXIT
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+wait_for() { for _ in $(seq 1 100); do curl -fs "$1" >/dev/null 2>&1 && return 0; sleep 0.1; done; echo "no answer from $1" >&2; return 1; }
+
+# One load run: prints "rate good bad".
+load() {
+  local out
+  out=$(TOKENS="$2" wrk -t2 -c"$CONNECTIONS" -d"${DURATION}s" -s bench/tracking.lua "$1")
+  echo "$(echo "$out" | awk '/Requests\/sec/ {print $2}') $(echo "$out" | sed -n 's/^good=\([0-9]*\) bad=\([0-9]*\).*/\1 \2/p')"
+}
+
+nport=$(free_port)
+cat >"$work/nginx.conf" <<CONF
+worker_processes auto;
+daemon off;
+pid $work/nginx.pid;
+error_log $work/nginx-error.log;
+events { worker_connections 1024; }
+http {
+  access_log off;
+  server {
+    listen 127.0.0.1:$nport;
+    location /t/o/ { empty_gif; }
+    location /t/c/ { return 302 https://www.example.org/news; }
+  }
+}
+CONF
+
+db="$work/tracking.db"
+port=$(free_port)
+cat >"$work/candour.toml" <<CONF
+listen = "127.0.0.1:$port"
+database_url = "sqlite://$db"
+[organisation]
+name = "Northmoor Police"
+[campaigns]
+worker = false
+[[purposes]]
+id = "news"
+name = "News"
+description = "News by email."
+data = "Your email address."
+lawful_basis = "consent"
+retention_days = 730
+channels = ["email"]
+direct_marketing = true
+consent_label = "Send me news by email"
+CONF
+
+# Start once so the server makes its signing keys, then seed sent, tracked deliveries.
+RUST_LOG=warn "$BIN" --config "$work/candour.toml" serve >"$work/first.out" 2>&1 &
+first=$!
+wait_for "http://127.0.0.1:$port/readyz"
+kill "$first"; wait "$first" 2>/dev/null || true
+python3 bench/tracking_seed.py "$db" "$RECIPIENTS" "$work"
+
+nginx -c "$work/nginx.conf" -p "$work" &
+pids+=("$!")
+sleep 0.5
+read -r nginx_open _ _ < <(load "http://127.0.0.1:$nport" "$work/nginx-opens")
+read -r nginx_click _ _ < <(load "http://127.0.0.1:$nport" "$work/nginx-clicks")
+
+RUST_LOG=warn "$BIN" --config "$work/candour.toml" serve >"$work/serve.out" 2>&1 &
+pids+=("$!")
+wait_for "http://127.0.0.1:$port/readyz"
+read -r open_rate open_good open_bad < <(load "http://127.0.0.1:$port" "$work/opens")
+read -r click_rate click_good click_bad < <(load "http://127.0.0.1:$port" "$work/clicks")
+# Let the group-commit writer finish, then count.
+recorded=0
+for _ in $(seq 1 100); do
+  now=$(python3 bench/tracking_seed.py "$db" count)
+  [ "$now" = "$recorded" ] && break
+  recorded=$now
+  sleep 0.2
+done
+answered=$((open_good + click_good))
+
+ratio() { python3 -c "print(round($1 / $2, 2))"; }
+echo "connections:          $CONNECTIONS, ${DURATION}s each, $RECIPIENTS recipients"
+echo "open pixel:  nginx $nginx_open/s, candour $open_rate/s, ratio $(ratio "$open_rate" "$nginx_open") (errors $open_bad)"
+echo "click:       nginx $nginx_click/s, candour $click_rate/s, ratio $(ratio "$click_rate" "$nginx_click") (errors $click_bad)"
+echo "events recorded:      $recorded of $answered answered"
