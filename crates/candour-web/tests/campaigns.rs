@@ -380,6 +380,9 @@ async fn opens_and_clicks_count_only_for_tracked_recipients_and_links_stay_insid
         .unwrap();
     assert_eq!(res.status(), 302);
     assert_eq!(res.headers()["location"], "https://example.org/news");
+    // The destination never sees the signed token in a Referer.
+    assert_eq!(res.headers()["referrer-policy"], "no-referrer");
+    assert!(res.headers().get("set-cookie").is_none());
 
     // A tampered or truncated token: no redirect, no state change, nothing reflected.
     let mut tampered = click.clone();
