@@ -54,7 +54,10 @@ trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
-"$binary" demo --listen "127.0.0.1:$port" >"$log" 2>&1 &
+# Campaigns go out at most 2 messages a second, so that a campaign to the few people of the
+# campaign tests takes a second or more to send, and the page that answers "Schedule the
+# campaign" is loaded before it is sent (see tests/33-campaigns.test.mjs).
+CANDOUR_CAMPAIGNS__RATE_PER_SECOND=2 "$binary" demo --listen "127.0.0.1:$port" >"$log" 2>&1 &
 server_pid=$!
 
 # Wait up to 30 s for /readyz.

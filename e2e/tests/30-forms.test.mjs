@@ -1,8 +1,9 @@
 // Public forms in the browser: the demo's sign-up form "Stay in touch" (/forms/1), with its
-// consent boxes, filled with JavaScript on and off: first with a bad email address and a bad
-// postcode (422, the GOV.UK error summary, each field's message, everything typed and ticked
-// kept, and with JavaScript the summary focused), then correctly (the thank-you page and its
-// link to the preference centre). Then the survey "How did we do?" (/forms/2): sent empty,
+// consent boxes (news, research by each channel, and the tracking of our emails), filled with
+// JavaScript on and off: first with a bad email address and a bad postcode (422, the GOV.UK
+// error summary, each field's message, everything typed and ticked kept, and with JavaScript
+// the summary focused), then correctly (the thank-you page and its link to the preference
+// centre). Then the survey "How did we do?" (/forms/2): sent empty,
 // then with one required answer missing, then in full. axe on each state.
 //
 // The server sends the same HTML with or without JavaScript, and axe can only re-check a page
@@ -23,6 +24,7 @@ after(async () => { await browser?.close(); });
 
 const NEWS_BOX = 'Send me news, appeals and safety advice by email';
 const RESEARCH_BY_PHONE = 'Ask me to take part in research about policing here by telephone';
+const TRACKING_BOX = 'Record when I open your emails and which links in them I click';
 const THANK_YOU = 'Thank you: your answers have been sent';
 
 function sendButton(page) {
@@ -89,9 +91,19 @@ for (const js of [false, true]) {
 
       const boxes = await consentBoxes(page);
       assert.deepEqual(boxes.map((b) => `${b.name}=${b.value}`),
-        ['q4=email', 'q5=email', 'q5=phone', 'q5=post', 'q5=fax'], 'the consent boxes: news by email, research by each channel');
+        ['q4=email', 'q5=email', 'q5=phone', 'q5=post', 'q5=fax', 'q6=yes'],
+        'the consent boxes: news by email, research by each channel, and the tracking of our emails');
       assert.deepEqual(boxes.filter((b) => b.checked).map((b) => b.id), [], 'no consent box should be ticked before the person ticks it');
       assert.equal(await page.getByLabel(NEWS_BOX).getAttribute('value'), 'email');
+      const tracking = page.getByRole('group', { name: /^Which of our emails you read/ });
+      assert.equal(await tracking.getByRole('checkbox', { name: TRACKING_BOX }).getAttribute('value'), 'yes',
+        'q6 asks, in its own group, for consent to the tracking of our emails');
+      assert.match(await page.locator('#q6-hint').innerText(), /Without this, our emails carry no tracking image or tracked links\./,
+        'q6\'s own hint should show, after what the purpose is');
+      for (const key of ['q4', 'q5', 'q6']) {
+        assert.match(await page.locator(`fieldset:has(input[name=${key}])`).getAttribute('aria-describedby') ?? '', new RegExp(`\\b${key}-hint\\b`),
+          `the consent question ${key} should be described by its hint, which says what the consent is for`);
+      }
       if (js) await axeCheck(page, `/forms/1 (${mode})`);
 
       // A bad email address and a bad postcode; two boxes ticked.

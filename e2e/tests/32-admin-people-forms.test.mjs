@@ -211,8 +211,8 @@ test('form builder: a consent form without an email question is refused with wha
     assert.deepEqual(await options('q1.kind'), ['short-text', 'long-text', 'email', 'phone', 'postcode',
       'single-choice', 'multiple-choice', 'rating', 'date', 'consent']);
     assert.deepEqual(await options('q1.saves_to'), ['', 'email', 'name', 'job-title', 'phone', 'postal-address', 'postcode']);
-    assert.deepEqual(await options('q1.purpose'), ['', 'news', 'research', 'partner-information'],
-      'only the purposes people consent to are offered to a consent question');
+    assert.deepEqual(await options('q1.purpose'), ['', 'email-tracking', 'news', 'research', 'partner-information'],
+      'only the purposes people consent to are offered to a consent question (with campaigns on, the tracking of emails is one)');
     assert.equal(await byId(page, 'q1.required').getAttribute('value'), 'yes');
     assert.equal(await byId(page, 'q1.position').inputValue(), '1');
     // Each part has a label.

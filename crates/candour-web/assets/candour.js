@@ -110,8 +110,9 @@
   if (summary) summary.focus();
 })();
 
-// A campaign that is sending: its figures refresh every few seconds. Without JavaScript the
-// page has a link to refresh it by hand.
+// A campaign that is scheduled or sending: its status and figures refresh every few seconds
+// until it is sent (or taken back to draft). Without JavaScript the page has a link to refresh
+// it by hand.
 (function () {
   var box = document.querySelector("#campaign-progress[data-live]");
   if (!box || !window.fetch) return;
@@ -128,11 +129,23 @@
     if (status) status.textContent = p.status;
     var eta = field("eta");
     if (eta) {
-      eta.textContent = p.state === "sending"
-        ? (p.eta_minutes === null ? "Working out how long is left." : "About " + p.eta_minutes + " minute" + (p.eta_minutes === 1 ? "" : "s") + " left.")
-        : "Finished: every message was sent, failed or skipped.";
+      if (p.state === "scheduled") {
+        eta.textContent = "Sending starts at the time it is scheduled for.";
+      } else if (p.state === "sending") {
+        eta.textContent = p.eta_minutes === null ? "Working out how long is left." : "About " + p.eta_minutes + " minute" + (p.eta_minutes === 1 ? "" : "s") + " left.";
+      } else {
+        // Sent, or taken back to draft: the rest of the page (the report, the buttons) is
+        // out of date, so offer to load it again.
+        var again = document.createElement("a");
+        again.href = window.location.pathname;
+        again.textContent = p.state === "sent" ? "Refresh the page to see the report" : "Refresh the page";
+        eta.replaceChildren(
+          document.createTextNode(p.state === "sent" ? "Finished: every message was sent, failed or skipped. " : "The campaign is a draft again. "),
+          again,
+          document.createTextNode("."));
+      }
     }
-    return p.state === "sending";
+    return p.state === "scheduled" || p.state === "sending";
   }
   function poll() {
     fetch(url, { credentials: "same-origin", headers: { Accept: "application/json" } })
