@@ -103,7 +103,10 @@ async fn send(s: &Stores, claimed: &[Delivery], now: OffsetDateTime) {
             },
         })
         .collect();
-    s.campaigns.finish_deliveries(&finished, now).await.unwrap();
+    s.campaigns
+        .finish_deliveries("w", &finished, now)
+        .await
+        .unwrap();
 }
 
 fn people_of(claimed: &[Delivery]) -> BTreeSet<i64> {
@@ -420,9 +423,28 @@ pub async fn claims_are_leased_retried_and_finished(s: &Stores) {
     let p = s.campaigns.progress(id, now).await.unwrap();
     assert_eq!((p.sending, p.possible_duplicates), (3, 2));
 
+    // The stopped worker reporting late changes nothing: the messages are w3's now.
+    s.campaigns
+        .finish_deliveries(
+            "w1",
+            &[FinishedDelivery {
+                id: again[0].id,
+                result: DeliveryResult::Retry {
+                    at: now + Duration::hours(1),
+                    error: "late".to_owned(),
+                },
+            }],
+            now,
+        )
+        .await
+        .unwrap();
+    let p = s.campaigns.progress(id, now).await.unwrap();
+    assert_eq!((p.queued, p.sending), (0, 3));
+
     let retry_at = T0 + Duration::minutes(30);
     s.campaigns
         .finish_deliveries(
+            "w3",
             &[
                 FinishedDelivery {
                     id: again[0].id,
@@ -435,13 +457,20 @@ pub async fn claims_are_leased_retried_and_finished(s: &Stores) {
                         error: "421 try later".to_owned(),
                     },
                 },
-                FinishedDelivery {
-                    id: second[0].id,
-                    result: DeliveryResult::Skipped {
-                        reason: "consent withdrawn".to_owned(),
-                    },
-                },
             ],
+            now,
+        )
+        .await
+        .unwrap();
+    s.campaigns
+        .finish_deliveries(
+            "w2",
+            &[FinishedDelivery {
+                id: second[0].id,
+                result: DeliveryResult::Skipped {
+                    reason: "consent withdrawn".to_owned(),
+                },
+            }],
             now,
         )
         .await
@@ -494,6 +523,7 @@ pub async fn claims_are_leased_retried_and_finished(s: &Stores) {
     let ben_email = retried[0].email.clone().unwrap();
     s.campaigns
         .finish_deliveries(
+            "w3",
             &[FinishedDelivery {
                 id: retried[0].id,
                 result: DeliveryResult::Failed {
@@ -508,6 +538,7 @@ pub async fn claims_are_leased_retried_and_finished(s: &Stores) {
     // A message no longer in flight keeps its outcome.
     s.campaigns
         .finish_deliveries(
+            "w3",
             &[FinishedDelivery {
                 id: again[0].id,
                 result: DeliveryResult::Failed {

@@ -192,6 +192,29 @@ pub fn parse_postcode_area(raw: &str) -> Option<String> {
 }
 
 impl CampaignDraft {
+    /// A digest of everything that decides what is sent and to whom, so an approver's
+    /// decision can be tied to the version they read.
+    pub fn fingerprint(&self) -> String {
+        use sha2::Digest as _;
+        let mut h = Sha256::new();
+        for part in [
+            self.subject.as_str(),
+            self.preheader.as_str(),
+            self.body.as_str(),
+            self.purpose.as_str(),
+            &self.interests.join(" "),
+            &self.postcode_areas.join(" "),
+            &self
+                .follow_up
+                .map(|f| format!("{}:{}", f.campaign, f.days))
+                .unwrap_or_default(),
+        ] {
+            h.update(part.as_bytes());
+            h.update([0]);
+        }
+        hex::encode(h.finalize())
+    }
+
     /// Check every field; the errors name the field and say what is allowed.
     pub fn check(
         &self,
@@ -282,6 +305,22 @@ pub struct Compiled {
     text: Template,
     /// The addresses its links go to, in order; the only places a click link redirects to.
     pub links: Vec<String>,
+}
+
+/// `url` with every character outside ASCII percent-encoded as UTF-8.
+fn percent_encode_non_ascii(url: &str) -> String {
+    let mut out = String::with_capacity(url.len());
+    for c in url.chars() {
+        if c.is_ascii() {
+            out.push(c);
+        } else {
+            let mut buf = [0; 4];
+            for b in c.encode_utf8(&mut buf).bytes() {
+                out.push_str(&format!("%{b:02X}"));
+            }
+        }
+    }
+    out
 }
 
 /// Whether a link's address may appear in a campaign.
@@ -504,6 +543,8 @@ fn render_markdown(body: &str) -> Result<(Template, Template, Vec<String>), Fiel
     let mut text = Builder::default();
     let mut links: Vec<String> = Vec::new();
     let mut list_depth: Vec<Option<u64>> = Vec::new();
+    // The address of each link being written, for the plain-text part at its end.
+    let mut open_links: Vec<Piece> = Vec::new();
     let options = Options::ENABLE_STRIKETHROUGH | Options::ENABLE_TABLES;
     let link_style = "color:#1d70b8;text-decoration:underline";
     for event in Parser::new_ext(body, options) {
@@ -544,7 +585,10 @@ fn render_markdown(body: &str) -> Result<(Template, Template, Vec<String>), Fiel
                         .filter(|p| p.is_url());
                     html.text("<a href=\"");
                     match placeholder {
-                        Some(p) => html.piece(Piece::Value(p)),
+                        Some(p) => {
+                            html.piece(Piece::Value(p));
+                            open_links.push(Piece::Value(p));
+                        }
                         None => {
                             if !link_allowed(url) {
                                 let shown: String = url.chars().take(60).collect();
@@ -555,10 +599,13 @@ fn render_markdown(body: &str) -> Result<(Template, Template, Vec<String>), Fiel
                                     ),
                                 ));
                             }
-                            let index = match links.iter().position(|l| l == url) {
+                            // Addresses go into headers (a click's Location): anything
+                            // outside ASCII is percent-encoded, as a browser would.
+                            let url = percent_encode_non_ascii(url);
+                            let index = match links.iter().position(|l| *l == url) {
                                 Some(i) => i,
                                 None => {
-                                    links.push(url.to_owned());
+                                    links.push(url);
                                     links.len() - 1
                                 }
                             };
@@ -569,6 +616,7 @@ fn render_markdown(body: &str) -> Result<(Template, Template, Vec<String>), Fiel
                                 ));
                             }
                             html.piece(Piece::Link(index));
+                            open_links.push(Piece::Link(index));
                         }
                     }
                     html.text(&format!("\" style=\"{link_style}\">"));
@@ -625,13 +673,7 @@ fn render_markdown(body: &str) -> Result<(Template, Template, Vec<String>), Fiel
                 TagEnd::Strikethrough => html.text("</s>"),
                 TagEnd::Link => {
                     html.text("</a>");
-                    // Which link this was: the last link piece in the HTML.
-                    let last = html.pieces.iter().rev().find_map(|p| match p {
-                        Piece::Link(i) => Some(Piece::Link(*i)),
-                        Piece::Value(v) if v.is_url() => Some(Piece::Value(*v)),
-                        _ => None,
-                    });
-                    if let Some(p) = last {
+                    if let Some(p) = open_links.pop() {
                         text.text(" (");
                         text.piece(p);
                         text.text(")");
@@ -893,6 +935,20 @@ mod tests {
                 .html
                 .contains("<img src=\"https://t.example/o/x.gif\"")
         );
+    }
+
+    #[test]
+    fn the_text_part_gives_each_links_own_address() {
+        let c = draft("[Leave {{unsubscribe_url}} now](https://example.org/a) and [café](https://example.org/café)")
+            .check(&["news"], &[])
+            .unwrap();
+        assert_eq!(
+            c.links,
+            vec!["https://example.org/a", "https://example.org/caf%C3%A9"]
+        );
+        let m = c.render(&recipient(&c.links, None));
+        assert!(m.text.contains("now (https://example.org/a)"), "{}", m.text);
+        assert!(m.text.contains("café (https://example.org/caf%C3%A9)"));
     }
 
     #[test]

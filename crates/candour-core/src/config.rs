@@ -619,6 +619,20 @@ impl Config {
                 return Err(invalid(key, format!("must be between {low} and {high}")));
             }
         }
+        // A worker must finish its batch well inside its lease, or another would take the
+        // messages over and send them again.
+        if campaigns.rate_per_second > 0
+            && u64::from(campaigns.batch_size) * 2
+                > u64::from(campaigns.rate_per_second) * u64::from(campaigns.lease_seconds)
+        {
+            return Err(invalid(
+                "campaigns.batch_size",
+                format!(
+                    "at {} messages a second, a batch of {} takes more than half of lease_seconds ({}); use a smaller batch or a longer lease",
+                    campaigns.rate_per_second, campaigns.batch_size, campaigns.lease_seconds
+                ),
+            ));
+        }
         for (i, approver) in campaigns.approvers.iter().enumerate() {
             if crate::account::EmailAddress::parse(approver).is_err() {
                 return Err(invalid(
@@ -993,6 +1007,7 @@ mod tests {
                 "campaigns.approvers[0]",
             ),
             ("[campaigns]\nconcurrency = 0\n", "campaigns.concurrency"),
+            ("[campaigns]\nrate_per_second = 1\n", "campaigns.batch_size"),
             (
                 "[campaigns]\nlease_seconds = 5\n",
                 "campaigns.lease_seconds",

@@ -265,9 +265,10 @@ pub fn registry(config: &Config) -> Vec<Purpose> {
                 crate::campaign::TRACKING_PURPOSE,
                 "Knowing which of our emails are read",
                 "To learn which of our emails you open and which links in them you click, so we \
-                 send you less of what you ignore. Without your consent, your emails carry no \
-                 tracking image and their links go straight to where they point; we then count \
-                 only how many emails were delivered, in total.",
+                 can tell what interests people, and send a reminder to those who did not follow \
+                 up an email. Without your consent, your emails carry no tracking image and \
+                 their links go straight to where they point; we then count only how many emails \
+                 were delivered, in total, and you get no reminders based on what you clicked.",
                 "For each email we send you: when it was opened, which links were clicked and \
                  when. After the retention period these are reduced to totals per email that \
                  name nobody.",

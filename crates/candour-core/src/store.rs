@@ -747,9 +747,12 @@ pub trait CampaignStore: Send + Sync {
         lease_until: OffsetDateTime,
         limit: u32,
     ) -> StoreResult<Vec<Delivery>>;
-    /// Record what became of claimed messages, in one transaction.
+    /// Record what became of messages `worker` claimed, in one transaction. A message no
+    /// longer in flight for that worker (its lease ran out and another took it over) keeps
+    /// the other worker's outcome.
     async fn finish_deliveries(
         &self,
+        worker: &str,
         finished: &[FinishedDelivery],
         now: OffsetDateTime,
     ) -> StoreResult<()>;

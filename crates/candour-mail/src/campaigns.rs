@@ -128,20 +128,34 @@ impl CampaignSender {
         })
     }
 
-    /// Run until the task is dropped or aborted: one batch after another, resting a second
-    /// when there is nothing to send.
+    /// Run until the task is aborted: one batch after another, resting a second when there
+    /// is nothing to send.
     pub async fn run(self) {
+        let (_keep, stop) = tokio::sync::watch::channel(false);
+        self.run_until(stop).await;
+    }
+
+    /// Run until `stop` turns true; a batch under way is finished and its outcomes written
+    /// first, so stopping the server sends nothing twice.
+    pub async fn run_until(self, mut stop: tokio::sync::watch::Receiver<bool>) {
         tracing::info!(worker = %self.inner.worker, "The campaign worker is running.");
-        loop {
-            match self.tick().await {
-                Ok(0) => tokio::time::sleep(Duration::from_secs(1)).await,
-                Ok(_) => {}
+        while !*stop.borrow() {
+            let rest = match self.tick().await {
+                Ok(0) => Duration::from_secs(1),
+                Ok(_) => Duration::ZERO,
                 Err(e) => {
                     tracing::error!(error = %e, "The campaign worker could not reach the database.");
-                    tokio::time::sleep(Duration::from_secs(5)).await;
+                    Duration::from_secs(5)
+                }
+            };
+            if !rest.is_zero() {
+                tokio::select! {
+                    _ = tokio::time::sleep(rest) => {}
+                    _ = stop.changed() => {}
                 }
             }
         }
+        tracing::info!("The campaign worker has stopped.");
     }
 
     /// One round: start due campaigns, claim one batch and send it. Returns how many
@@ -161,10 +175,26 @@ impl CampaignSender {
         let claimed = batch.len();
         if claimed > 0 {
             let finished = self.send_batch(batch).await;
-            inner
-                .store
-                .finish_deliveries(&finished, inner.clock.now())
-                .await?;
+            // The messages have gone: their outcomes must be written, or they would be sent
+            // again once the lease runs out. Keep trying for a while before giving up.
+            let mut wait = Duration::from_millis(200);
+            let mut attempt = 0;
+            loop {
+                match inner
+                    .store
+                    .finish_deliveries(&inner.worker, &finished, inner.clock.now())
+                    .await
+                {
+                    Ok(()) => break,
+                    Err(e) if attempt < 8 => {
+                        tracing::warn!(error = %e, "Could not record sent messages; trying again.");
+                        tokio::time::sleep(wait).await;
+                        wait = (wait * 2).min(Duration::from_secs(10));
+                        attempt += 1;
+                    }
+                    Err(e) => return Err(e),
+                }
+            }
         }
         if claimed < limit as usize {
             for campaign in inner.store.complete_campaigns(inner.clock.now()).await? {
@@ -234,6 +264,20 @@ impl CampaignSender {
             }
             let ready = match self.ready(d.campaign).await {
                 Ok(r) => r,
+                // The database did not answer: try this message again a little later.
+                Err(SendError::Store(e)) => {
+                    tracing::warn!(error = %e, "Could not read a campaign to send it.");
+                    let at = inner.clock.now()
+                        + time::Duration::seconds(i64::from(inner.settings.retry_first_seconds));
+                    finished.push(FinishedDelivery {
+                        id: d.id,
+                        result: DeliveryResult::Retry {
+                            at,
+                            error: "the database did not answer".to_owned(),
+                        },
+                    });
+                    continue;
+                }
                 Err(e) => {
                     finished.push(FinishedDelivery {
                         id: d.id,
@@ -268,7 +312,7 @@ impl CampaignSender {
             let me = self.clone();
             sends.spawn(async move {
                 let result = match &me.inner.relay {
-                    Some(pool) => pool.send(&message).await,
+                    Some(pool) => pool.send(&message, me.send_limit()).await,
                     None => me.inner.mailer.send_message(message).await,
                 };
                 drop(permit);
@@ -301,10 +345,7 @@ impl CampaignSender {
         let result = match result {
             Ok(()) => DeliveryResult::Sent { tracked },
             Err(MailError::Relay(e)) if e.is_permanent() => {
-                // 550, 551 and 553 say the mailbox does not exist or will not take mail: a
-                // hard bounce. Other permanent refusals (a message rejected as spam, say) fail
-                // this message without judging the address.
-                let bounce = matches!(code, Some(550 | 551 | 553));
+                let bounce = is_hard_bounce(code, &e.to_string());
                 DeliveryResult::Failed {
                     error: format!("the relay refused the message{replied}"),
                     bounce: bounce.then(|| d.email.clone()).flatten(),
@@ -338,6 +379,12 @@ impl CampaignSender {
             }
         };
         FinishedDelivery { id: d.id, result }
+    }
+
+    /// How long one message may take at the relay: well inside the lease, so a stalled relay
+    /// turns into a retry before another worker could take the message over.
+    fn send_limit(&self) -> Duration {
+        Duration::from_secs(u64::from(self.inner.settings.lease_seconds / 4).clamp(5, 60))
     }
 
     fn build(
@@ -448,5 +495,36 @@ impl CampaignSender {
             .map_err(|e| MailError::Build(e.to_string()))?;
         self.inner.mailer.send_message(message).await?;
         Ok(())
+    }
+}
+
+/// Whether a permanent refusal says the recipient's mailbox does not exist: a reply code of
+/// 550, 551 or 553 with an enhanced status about the destination address (5.1.x other than
+/// 5.1.7 and 5.1.8, which are about the sender). A relay that refuses to relay (5.7.1), or
+/// rejects the message's content, says nothing about the address and suppresses no one.
+pub fn is_hard_bounce(code: Option<u16>, reply: &str) -> bool {
+    let address_status = reply.split_whitespace().any(|w| {
+        w.strip_prefix("5.1.").is_some_and(|d| {
+            !d.is_empty() && d.chars().all(|c| c.is_ascii_digit()) && d != "7" && d != "8"
+        })
+    });
+    matches!(code, Some(550 | 551 | 553)) && address_status
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_an_unknown_mailbox_is_a_hard_bounce() {
+        assert!(is_hard_bounce(
+            Some(550),
+            "permanent error (550): 5.1.1 no such mailbox"
+        ));
+        assert!(is_hard_bounce(Some(553), "5.1.3 bad address syntax"));
+        assert!(!is_hard_bounce(Some(550), "5.7.1 relaying denied"));
+        assert!(!is_hard_bounce(Some(550), "5.1.8 bad sender address"));
+        assert!(!is_hard_bounce(Some(554), "5.1.1 no such user"));
+        assert!(!is_hard_bounce(Some(550), "mailbox unavailable"));
     }
 }

@@ -136,6 +136,17 @@ impl Relay {
             conn
         };
         if let Some(credentials) = &self.credentials {
+            // A password crosses only an encrypted connection, or the machine's own loopback.
+            let loopback = self
+                .host
+                .parse::<std::net::IpAddr>()
+                .is_ok_and(|ip| ip.is_loopback())
+                || self.host == "localhost";
+            if !conn.is_encrypted() && !loopback {
+                return Err(MailError::Settings(
+                    "mail.smtp_url has a password, and the connection to the relay is not encrypted; use smtps:// or ?tls=required".to_owned(),
+                ));
+            }
             conn.auth(&[Mechanism::Plain, Mechanism::Login], credentials)
                 .await
                 .map_err(MailError::Relay)?;
@@ -169,9 +180,21 @@ impl RelayPool {
         None
     }
 
-    /// Send one message on a pooled connection, or a new one. A reused connection that turns
-    /// out to be closed is replaced once at once, so the message does not wait for a retry.
-    pub async fn send(&self, message: &Message) -> Result<(), MailError> {
+    /// Send one message on a pooled connection, or a new one, within `limit`. A reused
+    /// connection that turns out to be closed is replaced at once, so the message does not
+    /// wait for a retry. Failing to open a connection (refused, greeting 4xx/5xx, STARTTLS,
+    /// AUTH) says nothing about this message, so it is reported as the relay being
+    /// unreachable: the message is retried, never failed for good.
+    pub async fn send(&self, message: &Message, limit: Duration) -> Result<(), MailError> {
+        match tokio::time::timeout(limit, self.send_now(message)).await {
+            Ok(result) => result,
+            Err(_) => Err(MailError::Unreachable(
+                "the relay did not finish the exchange in time".to_owned(),
+            )),
+        }
+    }
+
+    async fn send_now(&self, message: &Message) -> Result<(), MailError> {
         let body = message.formatted();
         let envelope = message.envelope();
         if let Some(mut conn) = self.take().await {
@@ -188,7 +211,10 @@ impl RelayPool {
                 Err(_) => conn.abort().await,
             }
         }
-        let mut conn = self.relay.connect().await?;
+        let mut conn = self.relay.connect().await.map_err(|e| {
+            tracing::warn!(error = %e, "Could not open a connection to the mail relay.");
+            MailError::Unreachable(e.to_string())
+        })?;
         let result = conn.send(envelope, &body).await;
         self.put_back(conn).await;
         result.map(|_| ()).map_err(MailError::Relay)

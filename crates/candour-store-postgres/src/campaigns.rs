@@ -501,6 +501,7 @@ impl CampaignStore for PgStore {
 
     async fn finish_deliveries(
         &self,
+        worker: &str,
         finished: &[FinishedDelivery],
         now: OffsetDateTime,
     ) -> StoreResult<()> {
@@ -539,8 +540,8 @@ impl CampaignStore for PgStore {
         bounces.sort_unstable();
         bounces.dedup();
         let mut tx = self.pool.begin().await.map_err(db)?;
-        // Only rows still in flight: a message finished twice (a worker whose lease ran out
-        // reporting late) keeps its first outcome.
+        // Only rows still in flight for this worker: a worker whose lease ran out, reporting
+        // late, changes nothing the worker that took over recorded or will record.
         sqlx::query(
             "UPDATE deliveries d SET state = v.state, lease_until = NULL,
                  next_attempt_at = coalesce(v.next_attempt_at, d.next_attempt_at),
@@ -549,7 +550,7 @@ impl CampaignStore for PgStore {
              FROM UNNEST($1::bigint[], $2::text[], $3::timestamptz[], $4::text[],
                          $5::boolean[], $6::boolean[])
                   AS v (id, state, next_attempt_at, outcome, tracked, bounced)
-             WHERE d.id = v.id AND d.state = 'sending'",
+             WHERE d.id = v.id AND d.state = 'sending' AND d.worker = $8",
         )
         .bind(&ids)
         .bind(&states)
@@ -558,6 +559,7 @@ impl CampaignStore for PgStore {
         .bind(&tracked)
         .bind(&bounced)
         .bind(now)
+        .bind(worker)
         .execute(&mut *tx)
         .await
         .map_err(db)?;
@@ -639,7 +641,9 @@ impl CampaignStore for PgStore {
         let ats: Vec<OffsetDateTime> = events.iter().map(|e| e.at).collect();
         let machines: Vec<bool> = events.iter().map(|e| e.machine).collect();
         // Only messages sent tracked, of campaigns not yet reduced, to people whose consent
-        // to tracking still stands: an open after a withdrawal is not recorded at all. Rows
+        // to tracking still stands: an open after a withdrawal is not recorded at all. The
+        // same open or click of a message within a minute is recorded once (a replayed link
+        // cannot grow the table at will; the batch itself was de-duplicated). Rows
         // go in in the batch's order, so events at the same time keep it (as on SQLite).
         // FOR SHARE holds the campaign row until this batch commits, so a reduction waits
         // for it (and then deletes its events), or has committed and this batch, re-reading
@@ -656,6 +660,9 @@ impl CampaignStore for PgStore {
                AND (SELECT e.granted FROM consent_events e WHERE e.person_id = d.person_id
                       AND e.purpose = $7 AND e.channel IS NULL
                     ORDER BY e.at DESC, e.id DESC LIMIT 1) IS TRUE
+               AND NOT EXISTS (SELECT 1 FROM tracking_events t WHERE t.delivery_id = d.id
+                      AND t.kind = v.kind AND t.link = v.link AND t.machine = v.machine
+                      AND t.at > v.at - interval '60 seconds')
              ORDER BY v.n
              FOR SHARE OF c",
         )

@@ -454,6 +454,7 @@ impl CampaignStore for SqliteStore {
 
     async fn finish_deliveries(
         &self,
+        worker: &str,
         finished: &[FinishedDelivery],
         now: OffsetDateTime,
     ) -> StoreResult<()> {
@@ -476,7 +477,7 @@ impl CampaignStore for SqliteStore {
                      next_attempt_at = coalesce(?2, next_attempt_at), outcome = ?3,
                      tracked = ?4, bounced = ?5,
                      sent_at = CASE WHEN ?1 = 'sent' THEN ?6 ELSE sent_at END
-                 WHERE id = ?7 AND state = 'sending'",
+                 WHERE id = ?7 AND state = 'sending' AND worker = ?8",
             )
             .bind(state)
             .bind(next)
@@ -485,6 +486,7 @@ impl CampaignStore for SqliteStore {
             .bind(bounced)
             .bind(unix(now))
             .bind(f.id)
+            .bind(worker)
             .execute(&mut *tx)
             .await
             .map_err(db)?;
@@ -561,7 +563,9 @@ impl CampaignStore for SqliteStore {
             .collect();
         let json = serde_json::to_string(&rows).map_err(|e| StoreError::Other(Box::new(e)))?;
         // Only messages sent tracked, of campaigns not yet reduced, to people whose consent
-        // to tracking still stands: an open after a withdrawal is not recorded at all.
+        // to tracking still stands: an open after a withdrawal is not recorded at all. The
+        // same open or click of a message within a minute is recorded once, so a replayed
+        // link cannot grow the table at will (the batch itself was de-duplicated).
         sqlx::query(
             "INSERT INTO tracking_events (delivery_id, campaign_id, person_id, kind, link, at, machine)
              SELECT d.id, d.campaign_id, d.person_id, j.value ->> 2, j.value ->> 3,
@@ -572,7 +576,10 @@ impl CampaignStore for SqliteStore {
              WHERE d.tracked = 1 AND d.person_id IS NOT NULL
                AND (SELECT e.granted FROM consent_events e WHERE e.person_id = d.person_id
                       AND e.purpose = ?2 AND e.channel IS NULL
-                    ORDER BY e.at DESC, e.id DESC LIMIT 1) = 1",
+                    ORDER BY e.at DESC, e.id DESC LIMIT 1) = 1
+               AND NOT EXISTS (SELECT 1 FROM tracking_events t WHERE t.delivery_id = d.id
+                      AND t.kind = j.value ->> 2 AND t.link = j.value ->> 3
+                      AND t.machine = j.value ->> 5 AND t.at > (j.value ->> 4) - 60)",
         )
         .bind(json)
         .bind(TRACKING_PURPOSE)

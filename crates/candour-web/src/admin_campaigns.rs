@@ -325,6 +325,8 @@ struct CampaignPage {
     /// (title, id) of the campaign a follow-up follows.
     follows: Option<(String, i64)>,
     staff_email: String,
+    /// The fingerprint of the version shown, sent back when scheduling.
+    content: String,
 }
 
 impl CampaignPage {
@@ -435,6 +437,10 @@ async fn page(
         }
     }
     let bars = report.as_ref().map(chart).unwrap_or_default();
+    let campaign_fingerprint = campaign
+        .as_ref()
+        .map(|c| c.draft.fingerprint())
+        .unwrap_or_default();
     let chart_width = bars.len().max(1) * (2 * BAR_WIDTH + 6);
     Ok(CampaignPage {
         frame,
@@ -458,6 +464,7 @@ async fn page(
         chart_width,
         follows,
         staff_email: staff.account.email.as_str().to_owned(),
+        content: campaign_fingerprint,
     })
 }
 
@@ -488,13 +495,15 @@ async fn create(
     staff.require(Permission::ManageCampaigns)?;
     let data = FormData::parse(pairs, FIELDS)?;
     state.check_form(&frame.visitor, data.get("csrf"))?;
-    let draft = match parse(&state, &data) {
+    let mut draft = match parse(&state, &data) {
         Ok(d) => d,
         Err(form) => {
             let p = page(&state, &staff, frame, None, form, None).await?;
             return Ok((StatusCode::UNPROCESSABLE_ENTITY, no_store(render(&p)?)).into_response());
         }
     };
+    // Follow-ups are made from a sent campaign's page, which checks it may be followed up.
+    draft.follow_up = None;
     let id = state
         .stores()
         .campaigns
@@ -604,10 +613,14 @@ async fn preview(
     h.insert(
         header::CONTENT_SECURITY_POLICY,
         HeaderValue::from_static(
-            "sandbox; default-src 'none'; style-src 'unsafe-inline'; img-src https:; frame-ancestors 'self'",
+            "sandbox; default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'self'",
         ),
     );
     h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    h.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    );
     Ok(res)
 }
 
@@ -684,7 +697,7 @@ async fn schedule(
     Form(pairs): Form<Vec<(String, String)>>,
 ) -> Result<Response, AppError> {
     staff.require(Permission::ManageCampaigns)?;
-    let data = FormData::parse(pairs, &["csrf", "when", "at"])?;
+    let data = FormData::parse(pairs, &["csrf", "when", "at", "content"])?;
     state.check_form(&frame.visitor, data.get("csrf"))?;
     let c = load(&state, &id).await?;
     if !can_send(&state, &staff) {
@@ -696,6 +709,15 @@ async fn schedule(
     let mut form = form_for(&c.draft)
         .with_value("when", data.get("when"))
         .with_value("at", data.get("at"));
+    // The approver sends the version they read, not one changed since they opened the page.
+    if data.get("content") != c.draft.fingerprint() {
+        form.add_error(
+            "when",
+            "The campaign was changed after you opened this page. Read it again, then schedule it",
+        );
+        let p = page(&state, &staff, frame, Some(c), form, None).await?;
+        return Ok((StatusCode::CONFLICT, no_store(render(&p)?)).into_response());
+    }
     let at = match data.get("when") {
         "now" => Some(now),
         "later" => match PrimitiveDateTime::parse(data.get("at").trim(), DATETIME) {

@@ -86,16 +86,26 @@ impl TrackingQueue {
     }
 
     async fn submit(&self, event: TrackingEvent) {
-        // A full queue slows the answer rather than losing the event.
-        if self.tx.send(event).await.is_err() {
-            tracing::error!("The tracking writer has stopped; an event was not recorded.");
+        // A full queue (the database slow) slows the answer for up to a second rather than
+        // losing the event; beyond that the event is dropped, and the answer still goes out.
+        match tokio::time::timeout(StdDuration::from_secs(1), self.tx.send(event)).await {
+            Ok(Ok(())) => {}
+            Ok(Err(_)) => {
+                tracing::error!("The tracking writer has stopped; an event was not recorded.")
+            }
+            Err(_) => tracing::warn!("The tracking queue is full; an event was not recorded."),
         }
     }
 }
 
 async fn write_batches(store: Arc<dyn CampaignStore>, mut rx: mpsc::Receiver<TrackingEvent>) {
     let mut batch = Vec::with_capacity(MAX_BATCH);
+    let mut seen = std::collections::HashSet::new();
     while rx.recv_many(&mut batch, MAX_BATCH).await > 0 {
+        // The same open or click twice in one batch counts once, as the store does within a
+        // minute.
+        seen.clear();
+        batch.retain(|e| seen.insert((e.delivery, e.click, e.link, e.machine)));
         let mut result = store.record_tracking(&batch).await;
         if result.is_err() {
             tokio::time::sleep(StdDuration::from_millis(50)).await;

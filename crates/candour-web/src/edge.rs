@@ -204,7 +204,8 @@ async fn request_guard(State(state): State<AppState>, req: Request, next: Next) 
     let safe = matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS);
     // One-click unsubscribe (RFC 8058) is posted by mail providers, from anywhere; its signed
     // token is its authority, and a forged request cannot carry one.
-    let own_authority = req.uri().path().starts_with("/unsubscribe/");
+    let own_authority =
+        *req.method() == Method::POST && req.uri().path().starts_with("/unsubscribe/");
     if !safe && !own_authority && !same_origin(&state, &req) {
         return AppErrorStatus(
             StatusCode::FORBIDDEN,

@@ -95,7 +95,12 @@ impl Frame {
     /// The gated scripts for this page: none on account and admin pages, whose addresses can
     /// hold single-use tokens and whose content is personal data, whatever was consented to.
     pub fn scripts(&self) -> &[GatedScript] {
-        if self.path.starts_with("/account") || self.path.starts_with("/admin") {
+        // Pages behind sign-in, and pages whose address can carry a secret (an emailed
+        // unsubscribe or preference link), run no added script.
+        if ["/account", "/admin", "/unsubscribe", "/preferences"]
+            .iter()
+            .any(|p| self.path.starts_with(p))
+        {
             &[]
         } else {
             &self.state.inner.config.scripts

@@ -129,10 +129,20 @@ impl TestApp {
     }
 
     async fn send_now(&self, cookie: &str, id: i64) -> reqwest::Response {
-        let (_, _, token) = self.page(&format!("/admin/campaigns/{id}"), cookie).await;
+        let (_, html, token) = self.page(&format!("/admin/campaigns/{id}"), cookie).await;
+        let content = html
+            .split("name=\"content\" value=\"")
+            .nth(1)
+            .map(|v| v.split('"').next().unwrap().to_owned())
+            .unwrap_or_default();
         self.post_form(
             &format!("/admin/campaigns/{id}/schedule"),
-            &[("csrf", &token), ("when", "now"), ("at", "")],
+            &[
+                ("csrf", &token),
+                ("when", "now"),
+                ("at", ""),
+                ("content", &content),
+            ],
             &[("cookie", cookie)],
         )
         .await
@@ -311,6 +321,23 @@ async fn bad_campaign_input_is_refused_with_the_field_and_nothing_reaches_a_head
     assert_eq!(c.state, CampaignState::Draft);
 
     let admin = app.staff("admin@testshire.example", Role::Admin).await;
+    // An approval of a version changed since the approver read it is refused.
+    let (_, _, token) = app.page(&format!("/admin/campaigns/{id}"), &admin).await;
+    let res = app
+        .post_form(
+            &format!("/admin/campaigns/{id}/schedule"),
+            &[
+                ("csrf", &token),
+                ("when", "now"),
+                ("at", ""),
+                ("content", "an-older-version"),
+            ],
+            &[("cookie", &admin)],
+        )
+        .await;
+    assert_eq!(res.status(), 409);
+    let c = app.stores.campaigns.campaign(id).await.unwrap().unwrap();
+    assert_eq!(c.state, CampaignState::Draft);
     assert_eq!(app.send_now(&admin, id).await.status(), 303);
     app.drain().await;
     let mail = app.campaign_mail("Subject: Hello").await;

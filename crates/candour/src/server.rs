@@ -140,9 +140,9 @@ pub async fn serve(config: Config, demo: Option<&DemoSite>) -> anyhow::Result<()
         .await
         .context("could not start the site")?;
     let mail = state.mail_destination();
-    if config.campaigns.enabled && config.campaigns.worker {
-        tokio::spawn(state.campaign_sender().run());
-    }
+    let (stop_worker, stop) = tokio::sync::watch::channel(false);
+    let worker = (config.campaigns.enabled && config.campaigns.worker)
+        .then(|| tokio::spawn(state.campaign_sender().run_until(stop)));
     let app = candour_web::router(state);
 
     tokio::spawn(retention_loop(stores.clone(), config.clone(), clock));
@@ -154,6 +154,15 @@ pub async fn serve(config: Config, demo: Option<&DemoSite>) -> anyhow::Result<()
         }
     }
     axum_serve(listener, app).await?;
+    // Let the campaign worker finish its batch and record it, so nothing goes twice.
+    let _ = stop_worker.send(true);
+    if let Some(worker) = worker
+        && tokio::time::timeout(std::time::Duration::from_secs(90), worker)
+            .await
+            .is_err()
+    {
+        tracing::warn!("The campaign worker did not stop in time.");
+    }
     tracing::info!("Candour has stopped.");
     Ok(())
 }
