@@ -423,23 +423,41 @@ pub async fn claims_are_leased_retried_and_finished(s: &Stores) {
     let p = s.campaigns.progress(id, now).await.unwrap();
     assert_eq!((p.sending, p.possible_duplicates), (3, 2));
 
-    // The stopped worker reporting late changes nothing: the messages are w3's now.
+    // The stopped worker reporting late changes nothing: the messages are w3's now, and its
+    // bounce suppresses no one.
+    let late_email = again[0].email.clone().unwrap();
     s.campaigns
         .finish_deliveries(
             "w1",
-            &[FinishedDelivery {
-                id: again[0].id,
-                result: DeliveryResult::Retry {
-                    at: now + Duration::hours(1),
-                    error: "late".to_owned(),
+            &[
+                FinishedDelivery {
+                    id: again[0].id,
+                    result: DeliveryResult::Failed {
+                        error: "late".to_owned(),
+                        bounce: Some(late_email.clone()),
+                    },
                 },
-            }],
+                FinishedDelivery {
+                    id: again[1].id,
+                    result: DeliveryResult::Retry {
+                        at: now + Duration::hours(1),
+                        error: "late".to_owned(),
+                    },
+                },
+            ],
             now,
         )
         .await
         .unwrap();
     let p = s.campaigns.progress(id, now).await.unwrap();
-    assert_eq!((p.queued, p.sending), (0, 3));
+    assert_eq!((p.queued, p.sending, p.failed), (0, 3, 0));
+    assert!(
+        s.people
+            .suppressed_channels(&late_email)
+            .await
+            .unwrap()
+            .is_empty()
+    );
 
     let retry_at = T0 + Duration::minutes(30);
     s.campaigns

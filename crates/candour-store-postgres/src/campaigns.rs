@@ -515,7 +515,7 @@ impl CampaignStore for PgStore {
         let mut outcomes = Vec::with_capacity(n);
         let mut tracked = Vec::with_capacity(n);
         let mut bounced = Vec::with_capacity(n);
-        let mut bounces: Vec<[u8; 32]> = Vec::new();
+        let mut bounces: Vec<(i64, [u8; 32])> = Vec::new();
         for f in finished {
             let (state, at, outcome, was_tracked, bounce) = match &f.result {
                 DeliveryResult::Sent { tracked } => ("sent", None, "", *tracked, None),
@@ -535,14 +535,12 @@ impl CampaignStore for PgStore {
             outcomes.push(outcome);
             tracked.push(was_tracked);
             bounced.push(bounce.is_some());
-            bounces.extend(bounce.map(suppression_key));
+            bounces.extend(bounce.map(|e| (f.id, suppression_key(e))));
         }
-        bounces.sort_unstable();
-        bounces.dedup();
         let mut tx = self.pool.begin().await.map_err(db)?;
         // Only rows still in flight for this worker: a worker whose lease ran out, reporting
         // late, changes nothing the worker that took over recorded or will record.
-        sqlx::query(
+        let recorded: Vec<i64> = sqlx::query_scalar(
             "UPDATE deliveries d SET state = v.state, lease_until = NULL,
                  next_attempt_at = coalesce(v.next_attempt_at, d.next_attempt_at),
                  outcome = v.outcome, tracked = v.tracked, bounced = v.bounced,
@@ -550,7 +548,8 @@ impl CampaignStore for PgStore {
              FROM UNNEST($1::bigint[], $2::text[], $3::timestamptz[], $4::text[],
                          $5::boolean[], $6::boolean[])
                   AS v (id, state, next_attempt_at, outcome, tracked, bounced)
-             WHERE d.id = v.id AND d.state = 'sending' AND d.worker = $8",
+             WHERE d.id = v.id AND d.state = 'sending' AND d.worker = $8
+             RETURNING d.id",
         )
         .bind(&ids)
         .bind(&states)
@@ -560,9 +559,17 @@ impl CampaignStore for PgStore {
         .bind(&bounced)
         .bind(now)
         .bind(worker)
-        .execute(&mut *tx)
+        .fetch_all(&mut *tx)
         .await
         .map_err(db)?;
+        // Only bounces this worker could record suppress the address.
+        let mut bounces: Vec<[u8; 32]> = bounces
+            .into_iter()
+            .filter(|(id, _)| recorded.contains(id))
+            .map(|(_, key)| key)
+            .collect();
+        bounces.sort_unstable();
+        bounces.dedup();
         if !bounces.is_empty() {
             sqlx::query(
                 "INSERT INTO suppressions (email_key, channel, at, method)

@@ -472,7 +472,7 @@ impl CampaignStore for SqliteStore {
                     ("skipped", None, reason.as_str(), false, false)
                 }
             };
-            sqlx::query(
+            let done = sqlx::query(
                 "UPDATE deliveries SET state = ?1, lease_until = NULL,
                      next_attempt_at = coalesce(?2, next_attempt_at), outcome = ?3,
                      tracked = ?4, bounced = ?5,
@@ -490,10 +490,12 @@ impl CampaignStore for SqliteStore {
             .execute(&mut *tx)
             .await
             .map_err(db)?;
+            // Only a bounce this worker could record suppresses the address.
             if let DeliveryResult::Failed {
                 bounce: Some(email),
                 ..
             } = &f.result
+                && done.rows_affected() > 0
             {
                 sqlx::query(
                     "INSERT INTO suppressions (email_key, channel, at, method)
