@@ -20,7 +20,7 @@ use candour_core::campaign::{Token, TokenKind, is_bot_click, is_machine_open};
 use candour_core::people::{Method, NewConsent};
 use candour_core::purposes::Channel;
 use candour_core::store::{CampaignStore, ConsentChange, TrackingEvent};
-use tokio::sync::{RwLock, mpsc};
+use tokio::sync::mpsc;
 
 use crate::AppState;
 use crate::content::no_store;
@@ -119,43 +119,55 @@ async fn write_batches(store: Arc<dyn CampaignStore>, mut rx: mpsc::Receiver<Tra
 }
 
 /// Campaigns' link lists, kept a minute: they never change once a campaign is scheduled.
+/// Each link is kept as the `Location` value it becomes; a link that cannot be one (it was
+/// stored before links were percent-encoded) is `None`. The lock is never held across an
+/// await.
 #[derive(Default)]
-pub(crate) struct LinkCache(RwLock<HashMap<i64, CachedLinks>>);
+pub(crate) struct LinkCache(std::sync::RwLock<HashMap<i64, CachedLinks>>);
 
 /// When a campaign's links were read, and the links.
-type CachedLinks = (Instant, Arc<Vec<String>>);
+type CachedLinks = (Instant, Arc<Vec<Option<HeaderValue>>>);
 
 const LINK_CACHE_TTL: StdDuration = StdDuration::from_secs(60);
 
 impl LinkCache {
+    fn cached(&self, campaign: i64) -> Option<Arc<Vec<Option<HeaderValue>>>> {
+        let map = self
+            .0
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        map.get(&campaign)
+            .filter(|(at, _)| at.elapsed() < LINK_CACHE_TTL)
+            .map(|(_, links)| links.clone())
+    }
+
+    /// The `Location` for link `link` of `campaign`, if the campaign has such a link.
     async fn link(
         &self,
         store: &dyn CampaignStore,
         campaign: i64,
         link: u16,
-    ) -> Result<Option<String>, candour_core::store::StoreError> {
-        let cached = self
-            .0
-            .read()
-            .await
-            .get(&campaign)
-            .filter(|(at, _)| at.elapsed() < LINK_CACHE_TTL)
-            .map(|(_, links)| links.clone());
-        let links = match cached {
+    ) -> Result<Option<HeaderValue>, candour_core::store::StoreError> {
+        let links = match self.cached(campaign) {
             Some(l) => l,
             None => {
                 let Some(c) = store.campaign(campaign).await? else {
                     return Ok(None);
                 };
-                let links = Arc::new(c.links);
+                let links: Arc<Vec<Option<HeaderValue>>> = Arc::new(
+                    c.links
+                        .iter()
+                        .map(|l| HeaderValue::from_str(l).ok())
+                        .collect(),
+                );
                 self.0
                     .write()
-                    .await
+                    .unwrap_or_else(std::sync::PoisonError::into_inner)
                     .insert(campaign, (Instant::now(), links.clone()));
                 links
             }
         };
-        Ok(links.get(usize::from(link)).cloned())
+        Ok(links.get(usize::from(link)).cloned().flatten())
     }
 }
 
@@ -215,8 +227,8 @@ async fn click(
         return not_found();
     };
     let store = state.stores().campaigns.as_ref();
-    let url = match state.inner.link_cache.link(store, t.campaign, t.link).await {
-        Ok(Some(url)) => url,
+    let location = match state.inner.link_cache.link(store, t.campaign, t.link).await {
+        Ok(Some(location)) => location,
         Ok(None) => return not_found(),
         Err(e) => {
             tracing::error!(error = %e, "Could not read a campaign's links for a click.");
@@ -243,9 +255,6 @@ async fn click(
             machine: is_bot_click(user_agent(&headers), after),
         })
         .await;
-    let Ok(location) = HeaderValue::from_str(&url) else {
-        return not_found();
-    };
     let mut res = StatusCode::FOUND.into_response();
     res.headers_mut().insert(header::LOCATION, location);
     plain_headers(&mut res);
