@@ -634,12 +634,6 @@ async fn progress_json(
     let p = state.stores().campaigns.progress(c.id, state.now()).await?;
     let rate = p.sent_last_minute;
     let eta_minutes = (rate > 0).then(|| p.remaining().div_ceil(rate));
-    let c = state
-        .stores()
-        .campaigns
-        .campaign(c.id)
-        .await?
-        .ok_or(AppError::NotFound)?;
     Ok(no_store(
         Json(serde_json::json!({
             "state": c.state.as_str(),

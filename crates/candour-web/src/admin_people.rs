@@ -224,22 +224,25 @@ async fn person_page(
         })
         .collect();
     let mut messages = Vec::new();
+    let mut links_of: std::collections::HashMap<i64, Vec<String>> = Default::default();
     for d in state
         .stores()
         .campaigns
         .person_deliveries(person.id)
         .await?
     {
-        let links = match d.events.iter().any(|e| e.1) {
-            true => state
+        // Each campaign's links are read once, and only for campaigns the person clicked in.
+        if d.events.iter().any(|e| e.1) && !links_of.contains_key(&d.campaign) {
+            let links = state
                 .stores()
                 .campaigns
                 .campaign(d.campaign)
                 .await?
                 .map(|c| c.links)
-                .unwrap_or_default(),
-            false => Vec::new(),
-        };
+                .unwrap_or_default();
+            links_of.insert(d.campaign, links);
+        }
+        let links = links_of.get(&d.campaign).map_or(&[][..], Vec::as_slice);
         messages.push(MessageRow {
             campaign: d.campaign,
             name: d.campaign_name,
