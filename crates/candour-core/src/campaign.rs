@@ -307,22 +307,6 @@ pub struct Compiled {
     pub links: Vec<String>,
 }
 
-/// `url` with every character outside ASCII percent-encoded as UTF-8.
-fn percent_encode_non_ascii(url: &str) -> String {
-    let mut out = String::with_capacity(url.len());
-    for c in url.chars() {
-        if c.is_ascii() {
-            out.push(c);
-        } else {
-            let mut buf = [0; 4];
-            for b in c.encode_utf8(&mut buf).bytes() {
-                out.push_str(&format!("%{b:02X}"));
-            }
-        }
-    }
-    out
-}
-
 /// Whether a link's address may appear in a campaign.
 fn link_allowed(url: &str) -> bool {
     let lower = url.to_ascii_lowercase();
@@ -600,8 +584,13 @@ fn render_markdown(body: &str) -> Result<(Template, Template, Vec<String>), Fiel
                                 ));
                             }
                             // Addresses go into headers (a click's Location): anything
-                            // outside ASCII is percent-encoded, as a browser would.
-                            let url = percent_encode_non_ascii(url);
+                            // outside ASCII is percent-encoded, as a browser would (control
+                            // characters were refused above).
+                            let url = percent_encoding::utf8_percent_encode(
+                                url,
+                                percent_encoding::CONTROLS,
+                            )
+                            .to_string();
                             let index = match links.iter().position(|l| *l == url) {
                                 Some(i) => i,
                                 None => {
