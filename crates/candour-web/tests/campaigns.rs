@@ -148,6 +148,18 @@ impl TestApp {
         .await
     }
 
+    async fn progress(&self, id: i64) -> candour_core::store::Progress {
+        self.stores
+            .campaigns
+            .progress(id, self.clock.now())
+            .await
+            .unwrap()
+    }
+
+    async fn campaign(&self, id: i64) -> candour_core::store::Campaign {
+        self.stores.campaigns.campaign(id).await.unwrap().unwrap()
+    }
+
     /// Run the worker until it finds nothing to do.
     async fn drain(&self) {
         for _ in 0..1000 {
@@ -260,14 +272,9 @@ async fn a_campaign_reaches_only_consenting_people_with_the_right_headers_and_pa
     assert!(to_bob.contains("href=\"https://example.org/news\""));
     assert!(to_bob.contains("Hello Bob"));
 
-    let c = app.stores.campaigns.campaign(id).await.unwrap().unwrap();
+    let c = app.campaign(id).await;
     assert_eq!(c.state, CampaignState::Sent);
-    let p = app
-        .stores
-        .campaigns
-        .progress(id, app.clock.now())
-        .await
-        .unwrap();
+    let p = app.progress(id).await;
     assert_eq!((p.sent, p.tracked, p.remaining()), (2, 1, 0));
     let deliveries = app.stores.campaigns.person_deliveries(ann).await.unwrap();
     assert_eq!(deliveries.len(), 1);
@@ -317,7 +324,7 @@ async fn bad_campaign_input_is_refused_with_the_field_and_nothing_reaches_a_head
         .await;
     let res = app.send_now(&editor, id).await;
     assert_eq!(res.status(), 403);
-    let c = app.stores.campaigns.campaign(id).await.unwrap().unwrap();
+    let c = app.campaign(id).await;
     assert_eq!(c.state, CampaignState::Draft);
 
     let admin = app.staff("admin@testshire.example", Role::Admin).await;
@@ -336,7 +343,7 @@ async fn bad_campaign_input_is_refused_with_the_field_and_nothing_reaches_a_head
         )
         .await;
     assert_eq!(res.status(), 409);
-    let c = app.stores.campaigns.campaign(id).await.unwrap().unwrap();
+    let c = app.campaign(id).await;
     assert_eq!(c.state, CampaignState::Draft);
     assert_eq!(app.send_now(&admin, id).await.status(), 303);
     app.drain().await;
@@ -561,19 +568,9 @@ async fn one_click_unsubscribe_needs_no_cookie_and_the_emailed_page_only_asks() 
     // The queued message of the other campaign is not sent.
     app.drain().await;
     assert!(app.campaign_mail("Subject: Second for").await.is_empty());
-    let p = app
-        .stores
-        .campaigns
-        .progress(second, app.clock.now())
-        .await
-        .unwrap();
+    let p = app.progress(second).await;
     assert_eq!((p.sent, p.skipped), (0, 1));
-    let p = app
-        .stores
-        .campaigns
-        .progress(first, app.clock.now())
-        .await
-        .unwrap();
+    let p = app.progress(first).await;
     assert_eq!(p.unsubscribed, 1);
 }
 
@@ -589,12 +586,7 @@ async fn a_relay_that_says_try_later_is_retried_and_a_hard_bounce_suppresses() {
         .await;
     app.drain().await;
     assert!(app.campaign_mail("Subject: Retry for").await.is_empty());
-    let p = app
-        .stores
-        .campaigns
-        .progress(id, app.clock.now())
-        .await
-        .unwrap();
+    let p = app.progress(id).await;
     assert_eq!((p.queued, p.sent, p.failed), (1, 0, 0));
     // Not before its time comes.
     app.clock.advance(time::Duration::minutes(4));
@@ -603,7 +595,7 @@ async fn a_relay_that_says_try_later_is_retried_and_a_hard_bounce_suppresses() {
     app.clock.advance(time::Duration::minutes(2));
     app.drain().await;
     assert_eq!(app.campaign_mail("Subject: Retry for").await.len(), 1);
-    let c = app.stores.campaigns.campaign(id).await.unwrap().unwrap();
+    let c = app.campaign(id).await;
     assert_eq!(c.state, CampaignState::Sent);
 
     // 550: the message fails and the address is suppressed, so later campaigns skip it.
@@ -615,12 +607,7 @@ async fn a_relay_that_says_try_later_is_retried_and_a_hard_bounce_suppresses() {
         .reply_to_next_rcpt("550 5.1.1 no such mailbox")
         .await;
     app.drain().await;
-    let p = app
-        .stores
-        .campaigns
-        .progress(bounce, app.clock.now())
-        .await
-        .unwrap();
+    let p = app.progress(bounce).await;
     assert_eq!((p.failed, p.bounced, p.sent), (1, 1, 0));
     assert_eq!(
         app.stores
@@ -633,12 +620,7 @@ async fn a_relay_that_says_try_later_is_retried_and_a_hard_bounce_suppresses() {
     let after = app.write_campaign(&admin, "After for {{name}}", BODY).await;
     app.send_now(&admin, after).await;
     app.drain().await;
-    let p = app
-        .stores
-        .campaigns
-        .progress(after, app.clock.now())
-        .await
-        .unwrap();
+    let p = app.progress(after).await;
     assert_eq!(p.sent, 0);
     assert!(app.campaign_mail("Subject: After for").await.is_empty());
 }
@@ -670,15 +652,10 @@ async fn a_worker_stopped_mid_campaign_loses_no_recipient() {
     }
     worker.abort();
     let _ = worker.await;
-    let p = app
-        .stores
-        .campaigns
-        .progress(id, app.clock.now())
-        .await
-        .unwrap();
+    let p = app.progress(id).await;
     assert!(p.remaining() > 0, "{p:?}");
     assert_eq!(p.total(), 60);
-    let c = app.stores.campaigns.campaign(id).await.unwrap().unwrap();
+    let c = app.campaign(id).await;
     assert_eq!(
         c.state,
         CampaignState::Sending,
@@ -688,14 +665,9 @@ async fn a_worker_stopped_mid_campaign_loses_no_recipient() {
     // Once the stopped worker's lease runs out, a worker takes its messages over.
     app.clock.advance(time::Duration::minutes(6));
     app.drain().await;
-    let c = app.stores.campaigns.campaign(id).await.unwrap().unwrap();
+    let c = app.campaign(id).await;
     assert_eq!(c.state, CampaignState::Sent);
-    let p = app
-        .stores
-        .campaigns
-        .progress(id, app.clock.now())
-        .await
-        .unwrap();
+    let p = app.progress(id).await;
     assert_eq!(p.sent, 60);
     let mail = app.campaign_mail("Subject: Crash for").await;
     let mut per_person: HashMap<String, usize> = HashMap::new();
@@ -743,7 +715,7 @@ async fn two_workers_on_one_database_send_each_message_exactly_once() {
     seen.sort_unstable();
     seen.dedup();
     assert_eq!(seen.len(), 150, "every recipient exactly once");
-    let c = app.stores.campaigns.campaign(id).await.unwrap().unwrap();
+    let c = app.campaign(id).await;
     assert_eq!(c.state, CampaignState::Sent);
 }
 
