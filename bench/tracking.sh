@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
 # The open pixel and the click redirect under wrk, beside nginx serving `empty_gif` and a
-# `return 302` on the same machine in the same run. Every request carries a different
-# recipient's signed token; afterwards the events recorded must equal the answers given.
+# `return 302` on the same machine in the same run. Both are sent the same requests: every
+# request carries a different recipient's signed token. Afterwards the events recorded must
+# equal the answers given.
 #   DURATION=10 CONNECTIONS=64 [BIN=…] bench/tracking.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DURATION=${DURATION:-10}
 CONNECTIONS=${CONNECTIONS:-64}
-RECIPIENTS=${RECIPIENTS:-600000}
+RECIPIENTS=${RECIPIENTS:-1000000}
 
 need() { command -v "$1" >/dev/null 2>&1 || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$2" >/dev/null; }; }
 need wrk wrk
@@ -81,8 +82,8 @@ python3 bench/tracking_seed.py "$db" "$RECIPIENTS" "$work"
 nginx -c "$work/nginx.conf" -p "$work" &
 pids+=("$!")
 sleep 0.5
-read -r nginx_open _ _ < <(load "http://127.0.0.1:$nport" "$work/nginx-opens")
-read -r nginx_click _ _ < <(load "http://127.0.0.1:$nport" "$work/nginx-clicks")
+read -r nginx_open _ _ < <(load "http://127.0.0.1:$nport" "$work/opens")
+read -r nginx_click _ _ < <(load "http://127.0.0.1:$nport" "$work/clicks")
 
 RUST_LOG=warn "$BIN" --config "$work/candour.toml" serve >"$work/serve.out" 2>&1 &
 pids+=("$!")
@@ -103,4 +104,12 @@ ratio() { python3 -c "print(round($1 / $2, 2))"; }
 echo "connections:          $CONNECTIONS, ${DURATION}s each, $RECIPIENTS recipients"
 echo "open pixel:  nginx $nginx_open/s, candour $open_rate/s, ratio $(ratio "$open_rate" "$nginx_open") (errors $open_bad)"
 echo "click:       nginx $nginx_click/s, candour $click_rate/s, ratio $(ratio "$click_rate" "$nginx_click") (errors $click_bad)"
-echo "events recorded:      $recorded of $answered answered"
+echo "events recorded:      $recorded for $answered answers"
+# Every answered request must be recorded. Requests still in flight when wrk stops (at most
+# one per connection and run) are recorded too, though wrk never reads their answers.
+extra=$((recorded - answered))
+if [ "$extra" -lt 0 ] || [ "$extra" -gt $((2 * CONNECTIONS)) ]; then
+  echo "recorded $recorded events for $answered answers: events were lost or invented" >&2
+  exit 1
+fi
+echo "every answered request recorded; $extra more were in flight when the load stopped"

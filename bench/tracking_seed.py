@@ -53,12 +53,6 @@ def main():
     with open(f"{out}/clicks", "w") as f:
         for d in ids:
             f.write(f"/t/c/{token(key, 2, 1, d, 0, t - 3600)}\n")
-    with open(f"{out}/nginx-opens", "w") as f:
-        for d in ids:
-            f.write(f"/t/o/{d}\n")
-    with open(f"{out}/nginx-clicks", "w") as f:
-        for d in ids:
-            f.write(f"/t/c/{d}\n")
 
 
 main()

@@ -701,6 +701,46 @@ fn engagement(events: u64, reliable_events: u64, recipients: u64, reliable: u64)
     }
 }
 
+/// A batch larger than one statement takes is recorded whole, and the same open twice in it
+/// (or again within the minute) still counts once.
+pub async fn a_large_tracking_batch_is_recorded_whole(s: &Stores) {
+    let person = subscriber(s, "many@example.org", true).await;
+    let (id, _) = start(s, &draft("Large"), &["https://example.org/a"], T0).await;
+    let claimed = claim(s, "w", T0, 10).await;
+    send(s, &claimed, T0).await;
+    let delivery = claimed
+        .iter()
+        .find(|d| d.person == Some(person))
+        .unwrap()
+        .id;
+    let open = |minutes: i64| TrackingEvent {
+        delivery,
+        campaign: id,
+        click: false,
+        link: 0,
+        at: T0 + Duration::minutes(minutes),
+        machine: false,
+    };
+    let mut events: Vec<TrackingEvent> = (1..=2500).map(|m| open(m * 2)).collect();
+    s.campaigns.record_tracking(&events).await.unwrap();
+    // A second batch: one repeat within the minute, one new.
+    events = vec![
+        TrackingEvent {
+            at: T0 + Duration::minutes(2) + Duration::seconds(30),
+            ..open(0)
+        },
+        open(6000),
+    ];
+    s.campaigns.record_tracking(&events).await.unwrap();
+    let report = s
+        .campaigns
+        .report(id, T0 + Duration::days(10))
+        .await
+        .unwrap();
+    assert_eq!(report.opens.events, 2501);
+    assert_eq!(report.opens.recipients, 1);
+}
+
 pub async fn tracking_is_recorded_with_consent_and_reduced_to_totals(s: &Stores) {
     let t1 = subscriber(s, "t1@example.org", true).await;
     let t2 = subscriber(s, "t2@example.org", true).await;

@@ -13,10 +13,10 @@ use candour_core::store::{
     StoreResult, TrackingEvent,
 };
 use sqlx::sqlite::SqliteRow;
-use sqlx::{Row, SqliteConnection};
+use sqlx::{QueryBuilder, Row, Sqlite, SqliteConnection};
 use time::OffsetDateTime;
 
-use crate::{SqliteStore, db, from_unix, unix};
+use crate::{BATCH_SHAPES, SqliteStore, batch_shape, db, from_unix, unix};
 
 const CAMPAIGN_COLUMNS: &str = "id, name, subject, preheader, body, purpose, interests, \
      postcode_areas, follow_up_of, follow_up_days, state, scheduled_at, links, created_at, \
@@ -553,42 +553,25 @@ impl CampaignStore for SqliteStore {
     }
 
     async fn record_tracking(&self, events: &[TrackingEvent]) -> StoreResult<()> {
-        if events.is_empty() {
+        let largest = BATCH_SHAPES[BATCH_SHAPES.len() - 1];
+        if events.len() <= largest {
+            tracking_insert(events)
+                .build()
+                .execute(&self.writer)
+                .await
+                .map_err(db)?;
             return Ok(());
         }
-        let rows: Vec<(i64, i64, &str, u16, i64, bool)> = events
-            .iter()
-            .map(|e| {
-                let kind = if e.click { "click" } else { "open" };
-                (e.delivery, e.campaign, kind, e.link, unix(e.at), e.machine)
-            })
-            .collect();
-        let json = serde_json::to_string(&rows).map_err(|e| StoreError::Other(Box::new(e)))?;
-        // Only messages sent tracked, of campaigns not yet reduced, to people whose consent
-        // to tracking still stands: an open after a withdrawal is not recorded at all. The
-        // same open or click of a message within a minute is recorded once, so a replayed
-        // link cannot grow the table at will (the batch itself was de-duplicated).
-        sqlx::query(
-            "INSERT INTO tracking_events (delivery_id, campaign_id, person_id, kind, link, at, machine)
-             SELECT d.id, d.campaign_id, d.person_id, j.value ->> 2, j.value ->> 3,
-                    j.value ->> 4, j.value ->> 5
-             FROM json_each(?1) j
-             JOIN deliveries d ON d.id = j.value ->> 0 AND d.campaign_id = j.value ->> 1
-             JOIN campaigns c ON c.id = d.campaign_id AND c.reduced_at IS NULL
-             WHERE d.tracked = 1 AND d.person_id IS NOT NULL
-               AND (SELECT e.granted FROM consent_events e WHERE e.person_id = d.person_id
-                      AND e.purpose = ?2 AND e.channel IS NULL
-                    ORDER BY e.at DESC, e.id DESC LIMIT 1) = 1
-               AND NOT EXISTS (SELECT 1 FROM tracking_events t WHERE t.delivery_id = d.id
-                      AND t.kind = j.value ->> 2 AND t.link = j.value ->> 3
-                      AND t.machine = j.value ->> 5 AND t.at > (j.value ->> 4) - 60)",
-        )
-        .bind(json)
-        .bind(TRACKING_PURPOSE)
-        .execute(&self.writer)
-        .await
-        .map_err(db)?;
-        Ok(())
+        // A batch bigger than a statement takes is still one transaction.
+        let mut tx = self.writer.begin().await.map_err(db)?;
+        for chunk in events.chunks(largest) {
+            tracking_insert(chunk)
+                .build()
+                .execute(&mut *tx)
+                .await
+                .map_err(db)?;
+        }
+        tx.commit().await.map_err(db)
     }
 
     async fn report(&self, id: i64, now: OffsetDateTime) -> StoreResult<CampaignReport> {
@@ -809,4 +792,51 @@ impl CampaignStore for SqliteStore {
         tx.commit().await.map_err(db)?;
         Ok(due.len() as u64)
     }
+}
+
+/// One statement that records a chunk of tracking events (bound in a fixed shape, see
+/// `BATCH_SHAPES`). Only messages sent tracked, of campaigns not yet reduced, to people whose
+/// consent to tracking still stands: an open after a withdrawal is not recorded at all. The
+/// same open or click of a message within a minute is recorded once, so a replayed link
+/// cannot grow the table at will (the caller de-duplicates within the chunk).
+fn tracking_insert(events: &[TrackingEvent]) -> QueryBuilder<Sqlite> {
+    let mut q = QueryBuilder::<Sqlite>::new(
+        "INSERT INTO tracking_events (delivery_id, campaign_id, person_id, kind, link, at, machine)
+         SELECT d.id, d.campaign_id, d.person_id, j.column3, j.column4, j.column5, j.column6
+         FROM (",
+    );
+    q.push_values(0..batch_shape(events.len()), |mut row, i| {
+        match events.get(i) {
+            Some(e) => {
+                row.push_bind(e.delivery)
+                    .push_bind(e.campaign)
+                    .push_bind(if e.click { "click" } else { "open" })
+                    .push_bind(i64::from(e.link))
+                    .push_bind(unix(e.at))
+                    .push_bind(i64::from(e.machine));
+            }
+            // Padding: no delivery has a NULL id, so the join drops the row.
+            None => {
+                for _ in 0..6 {
+                    row.push_bind(None::<i64>);
+                }
+            }
+        }
+    });
+    q.push(
+        ") AS j
+         JOIN deliveries d ON d.id = j.column1 AND d.campaign_id = j.column2
+         JOIN campaigns c ON c.id = d.campaign_id AND c.reduced_at IS NULL
+         WHERE d.tracked = 1 AND d.person_id IS NOT NULL
+           AND (SELECT e.granted FROM consent_events e WHERE e.person_id = d.person_id
+                  AND e.purpose = ",
+    );
+    q.push_bind(TRACKING_PURPOSE);
+    q.push(
+        " AND e.channel IS NULL ORDER BY e.at DESC, e.id DESC LIMIT 1) = 1
+           AND NOT EXISTS (SELECT 1 FROM tracking_events t WHERE t.delivery_id = d.id
+                  AND t.kind = j.column3 AND t.link = j.column4
+                  AND t.machine = j.column6 AND t.at > j.column5 - 60)",
+    );
+    q
 }
