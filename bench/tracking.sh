@@ -81,14 +81,14 @@ python3 bench/tracking_seed.py "$db" "$RECIPIENTS" "$work"
 
 nginx -c "$work/nginx.conf" -p "$work" &
 pids+=("$!")
-sleep 0.5
-read -r nginx_open _ _ < <(load "http://127.0.0.1:$nport" "$work/opens")
-read -r nginx_click _ _ < <(load "http://127.0.0.1:$nport" "$work/clicks")
-
 RUST_LOG=warn "$BIN" --config "$work/candour.toml" serve >"$work/serve.out" 2>&1 &
 pids+=("$!")
 wait_for "http://127.0.0.1:$port/readyz"
+# Each candour run straight after its nginx run (the other server idle), so a change in the
+# machine's speed during the benchmark moves both figures of a ratio alike.
+read -r nginx_open _ _ < <(load "http://127.0.0.1:$nport" "$work/opens")
 read -r open_rate open_good open_bad < <(load "http://127.0.0.1:$port" "$work/opens")
+read -r nginx_click _ _ < <(load "http://127.0.0.1:$nport" "$work/clicks")
 read -r click_rate click_good click_bad < <(load "http://127.0.0.1:$port" "$work/clicks")
 # Let the group-commit writer finish, then count.
 recorded=0

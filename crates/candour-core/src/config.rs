@@ -278,6 +278,8 @@ pub struct MailSettings {
     /// The sender, such as `Example Police <noreply@example.police.uk>`.
     pub from: String,
     pub outbox_dir: PathBuf,
+    /// DKIM signing of every message Candour sends, when set. Without it, sign at the relay.
+    pub dkim: Option<DkimSettings>,
 }
 
 impl Default for MailSettings {
@@ -286,8 +288,34 @@ impl Default for MailSettings {
             smtp_url: String::new(),
             from: "Candour <noreply@localhost>".to_owned(),
             outbox_dir: PathBuf::from("outbox"),
+            dkim: None,
         }
     }
+}
+
+/// `[mail.dkim]`: the key that signs outgoing mail, published in DNS at
+/// `{selector}._domainkey.{domain}`.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct DkimSettings {
+    /// The signing domain (`d=`), normally the domain of `mail.from` or one it belongs to.
+    pub domain: String,
+    /// The selector (`s=`).
+    pub selector: String,
+    /// The private key: an RSA key in PKCS#1 PEM (`-----BEGIN RSA PRIVATE KEY-----`), or an
+    /// Ed25519 key as the base64 of its 32 secret bytes.
+    pub key_file: PathBuf,
+    #[serde(default)]
+    pub algorithm: DkimAlgorithm,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
+pub enum DkimAlgorithm {
+    #[default]
+    #[serde(rename = "rsa-sha256")]
+    RsaSha256,
+    #[serde(rename = "ed25519-sha256")]
+    Ed25519Sha256,
 }
 
 /// Email campaigns and their delivery queue.
@@ -726,6 +754,34 @@ impl Config {
                 "must be an address, or a name and an address like `Example Police <noreply@example.org>`".to_owned(),
             ));
         }
+        if let Some(dkim) = &self.mail.dkim {
+            let label_ok = |l: &str| {
+                !l.is_empty()
+                    && l.len() <= 63
+                    && !l.starts_with('-')
+                    && !l.ends_with('-')
+                    && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+            };
+            if !(dkim.domain.contains('.') && dkim.domain.split('.').all(label_ok)) {
+                return Err(invalid(
+                    "mail.dkim.domain",
+                    "must be a domain name such as `example.police.uk`".to_owned(),
+                ));
+            }
+            if !dkim.selector.split('.').all(label_ok) {
+                return Err(invalid(
+                    "mail.dkim.selector",
+                    "must be letters, digits and hyphens (dots between parts), such as `mail2026`"
+                        .to_owned(),
+                ));
+            }
+            if dkim.key_file.as_os_str().is_empty() {
+                return Err(invalid(
+                    "mail.dkim.key_file",
+                    "must name the file that holds the private key".to_owned(),
+                ));
+            }
+        }
         let mut topic_ids = BTreeSet::new();
         for (i, topic) in self.topics.iter().enumerate() {
             let id_ok = !topic.id.is_empty()
@@ -890,6 +946,23 @@ impl Config {
                     .to_owned(),
             );
         }
+        if let Some(dkim) = &self.mail.dkim {
+            let from_domain = self
+                .mail
+                .from
+                .rsplit_once('@')
+                .map(|(_, d)| d.trim_end_matches('>').to_ascii_lowercase())
+                .unwrap_or_default();
+            let signing = dkim.domain.to_ascii_lowercase();
+            if from_domain != signing && !from_domain.ends_with(&format!(".{signing}")) {
+                out.push(format!(
+                    "mail.dkim.domain {} is not the domain of mail.from ({from_domain}) or one it \
+                     belongs to: receivers applying DMARC will not count the signature as the \
+                     sender's.",
+                    dkim.domain
+                ));
+            }
+        }
         if self.campaigns.enabled && self.public_url.is_none() {
             out.push(format!(
                 "public_url is not set: links in campaign emails (unsubscribe, tracking) point at \
@@ -1023,6 +1096,54 @@ mod tests {
         let c = load("[campaigns]\napprovers = [\"Lead@Example.org\"]\n", &[]).unwrap();
         assert_eq!(c.campaigns.approvers.len(), 1);
         assert!(c.warnings().iter().any(|w| w.contains("campaign emails")));
+    }
+
+    #[test]
+    fn dkim_settings_are_checked_and_misalignment_is_flagged() {
+        let dkim = |domain: &str, selector: &str, extra: &str| {
+            format!(
+                "[mail]\nfrom = \"News <news@northmoor.example>\"\n[mail.dkim]\n\
+                 domain = \"{domain}\"\nselector = \"{selector}\"\nkey_file = \"dkim.key\"\n{extra}"
+            )
+        };
+        for (text, key) in [
+            (dkim("localhost", "s1", ""), "mail.dkim.domain"),
+            (dkim("bad_domain.example", "s1", ""), "mail.dkim.domain"),
+            (dkim("northmoor.example", "", ""), "mail.dkim.selector"),
+            (dkim("northmoor.example", "a b", ""), "mail.dkim.selector"),
+            (
+                dkim("northmoor.example", "s1", "algorithm = \"md5\"\n"),
+                "algorithm",
+            ),
+        ] {
+            let err = load(&text, &[]).unwrap_err().to_string();
+            assert!(err.contains(key), "{text}: {err}");
+        }
+        let c = load(
+            &dkim(
+                "northmoor.example",
+                "mail2026",
+                "algorithm = \"ed25519-sha256\"\n",
+            ),
+            &[],
+        )
+        .unwrap();
+        let d = c.mail.dkim.as_ref().unwrap();
+        assert_eq!(d.algorithm, DkimAlgorithm::Ed25519Sha256);
+        assert!(!c.warnings().iter().any(|w| w.contains("mail.dkim")));
+        // A parent domain aligns; another domain does not.
+        let c = load(&dkim("example", "s1", ""), &[]);
+        assert!(c.is_err(), "a single label is not a signing domain");
+        let c = load(&dkim("other.example", "s1", ""), &[]).unwrap();
+        assert!(c.warnings().iter().any(|w| w.contains("mail.dkim.domain")));
+        let sub = "[mail]\nfrom = \"news@mail.northmoor.example\"\n[mail.dkim]\n\
+                   domain = \"northmoor.example\"\nselector = \"s1\"\nkey_file = \"k\"\n";
+        let c = load(sub, &[]).unwrap();
+        assert_eq!(
+            c.mail.dkim.as_ref().unwrap().algorithm,
+            DkimAlgorithm::RsaSha256
+        );
+        assert!(!c.warnings().iter().any(|w| w.contains("mail.dkim")));
     }
 
     #[test]

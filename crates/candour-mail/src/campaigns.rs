@@ -437,7 +437,7 @@ impl CampaignSender {
                 .parse()
                 .map_err(|e| MailError::Build(format!("recipient: {e}")))?,
         );
-        Message::builder()
+        let mut message = Message::builder()
             .from(self.inner.mailer.from().clone())
             .to(to)
             .subject(rendered.subject)
@@ -454,7 +454,9 @@ impl CampaignSender {
                 rendered.text,
                 rendered.html,
             ))
-            .map_err(|e| MailError::Build(e.to_string()))
+            .map_err(|e| MailError::Build(e.to_string()))?;
+        self.inner.mailer.sign(&mut message);
+        Ok(message)
     }
 
     /// Send the campaign to one staff address, marked as a test: links go straight to their
@@ -484,7 +486,7 @@ impl CampaignSender {
             .as_str()
             .parse()
             .map_err(|e| MailError::Build(format!("recipient: {e}")))?;
-        let message = Message::builder()
+        let mut message = Message::builder()
             .from(self.inner.mailer.from().clone())
             .to(to)
             .subject(format!("[Test] {}", rendered.subject))
@@ -493,6 +495,7 @@ impl CampaignSender {
                 rendered.html,
             ))
             .map_err(|e| MailError::Build(e.to_string()))?;
+        self.inner.mailer.sign(&mut message);
         self.inner.mailer.send_message(message).await?;
         Ok(())
     }
