@@ -3,12 +3,14 @@
 # Postfix's smtp-sink on loopback, beside Postfix's smtp-source sending the same number of
 # messages of the same size to the same sink with the same number of connections, in the
 # same run. Reports both rates, their ratio, and the server's peak memory (VmHWM).
-#   N=100000 CONNECTIONS=4 [BIN=…] [DB=sqlite|postgres] bench/campaign.sh
+# DKIM=rsa or DKIM=ed25519 has Candour sign every message with a key made for the run.
+#   N=100000 CONNECTIONS=4 [BIN=…] [DB=sqlite|postgres] [DKIM=rsa|ed25519] bench/campaign.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
 N=${N:-100000}
 CONNECTIONS=${CONNECTIONS:-4}
 DB=${DB:-sqlite}
+DKIM=${DKIM:-}
 PG_URL=${PG_URL:-postgres://postgres@127.0.0.1:5432}
 
 if ! command -v smtp-sink >/dev/null 2>&1; then
@@ -83,6 +85,21 @@ channels = ["email"]
 direct_marketing = true
 consent_label = "Send me news by email"
 CONF
+case "$DKIM" in
+  "") ;;
+  rsa) openssl genrsa -traditional -out "$work/dkim.key" 2048 2>/dev/null ;;
+  ed25519) python3 -c 'import base64, os; print(base64.b64encode(os.urandom(32)).decode())' >"$work/dkim.key" ;;
+  *) echo "DKIM must be rsa or ed25519" >&2; exit 2 ;;
+esac
+if [ -n "$DKIM" ]; then
+  cat >>"$work/candour.toml" <<CONF
+[mail.dkim]
+domain = "northmoor.police.example"
+selector = "bench"
+key_file = "$work/dkim.key"
+algorithm = "$DKIM-sha256"
+CONF
+fi
 
 RUST_LOG=warn "$BIN" --config "$work/candour.toml" migrate >/dev/null
 # N people who agreed to news by email, half of them to tracking too, and one campaign of
@@ -99,7 +116,7 @@ peak_kib=$(awk '/VmHWM/ {print $2}' "/proc/$server/status")
 counts=$(python3 bench/campaign_seed.py "$db_url" counts)
 candour_rate=$(python3 -c "print(round($N / ($end - $start)))")
 
-echo "messages:            $N of about 10 KiB, $CONNECTIONS connections, $DB"
+echo "messages:            $N of about 10 KiB, $CONNECTIONS connections, $DB${DKIM:+, signed with $DKIM}"
 echo "smtp-source:         $source_rate messages/s"
 echo "candour:             $candour_rate messages/s (from start-up to the campaign marked sent)"
 echo "ratio:               $(python3 -c "print(round($candour_rate / $source_rate, 2))")"

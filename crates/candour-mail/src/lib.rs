@@ -147,6 +147,11 @@ impl Mailer {
         })
     }
 
+    /// Whether messages are DKIM-signed.
+    pub fn signs(&self) -> bool {
+        self.dkim.is_some()
+    }
+
     /// Add a DKIM signature, when signing is configured. Call it on the finished message:
     /// a header added afterwards is not covered.
     pub fn sign(&self, message: &mut Message) {

@@ -686,6 +686,64 @@ async fn a_worker_stopped_mid_campaign_loses_no_recipient() {
 }
 
 #[tokio::test]
+async fn with_dkim_configured_every_campaign_message_is_signed_over_its_unsubscribe_headers() {
+    use base64::Engine;
+    let keys = tempfile::tempdir().unwrap();
+    let key_file = keys.path().join("dkim.key");
+    let secret: [u8; 32] = rand::random();
+    std::fs::write(
+        &key_file,
+        base64::engine::general_purpose::STANDARD.encode(secret),
+    )
+    .unwrap();
+    let app = spawn_with(|c| {
+        with_news(c);
+        c.mail.from = "Testshire Police <news@testshire.example>".into();
+        c.mail.dkim = Some(candour_core::config::DkimSettings {
+            domain: "testshire.example".into(),
+            selector: "news2026".into(),
+            key_file,
+            algorithm: candour_core::config::DkimAlgorithm::Ed25519Sha256,
+        });
+    })
+    .await;
+    for i in 0..6 {
+        app.subscriber(&format!("s{i}@example.org"), "", i % 2 == 0)
+            .await;
+    }
+    let admin = app.staff("admin@testshire.example", Role::Admin).await;
+    let id = app
+        .write_campaign(&admin, "Signed for {{name}}", BODY)
+        .await;
+    app.send_now(&admin, id).await;
+    app.drain().await;
+    let mail = app.campaign_mail("Subject: Signed for").await;
+    assert_eq!(mail.len(), 6);
+    for m in &mail {
+        let head = m
+            .data
+            .split("\r\n\r\n")
+            .next()
+            .unwrap()
+            .replace("\r\n ", " ");
+        let signature = head
+            .split("\r\n")
+            .find(|l| l.starts_with("DKIM-Signature:"))
+            .unwrap_or_else(|| panic!("unsigned: {head}"));
+        assert!(
+            signature.contains("a=ed25519-sha256; d=testshire.example; s=news2026;"),
+            "{signature}"
+        );
+        assert!(
+            signature.contains("list-unsubscribe:list-unsubscribe-post"),
+            "{signature}"
+        );
+        assert_eq!(head.matches("DKIM-Signature:").count(), 1, "signed once");
+    }
+    assert_eq!(app.campaign(id).await.state, CampaignState::Sent);
+}
+
+#[tokio::test]
 async fn two_workers_on_one_database_send_each_message_exactly_once() {
     let tweak = |c: &mut Config| {
         with_news(c);
