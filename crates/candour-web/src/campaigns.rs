@@ -98,10 +98,24 @@ impl TrackingQueue {
     }
 }
 
+/// How long the writer lets events gather after the first of a batch. Nobody waits for a
+/// tracking event to be written, so a short wait costs nothing and turns many small
+/// transactions (each with its own sync to disk) into a few large ones under load.
+const GATHER: StdDuration = StdDuration::from_millis(10);
+
 async fn write_batches(store: Arc<dyn CampaignStore>, mut rx: mpsc::Receiver<TrackingEvent>) {
     let mut batch = Vec::with_capacity(MAX_BATCH);
     let mut seen = std::collections::HashSet::new();
     while rx.recv_many(&mut batch, MAX_BATCH).await > 0 {
+        if batch.len() < MAX_BATCH {
+            tokio::time::sleep(GATHER).await;
+            while batch.len() < MAX_BATCH {
+                match rx.try_recv() {
+                    Ok(event) => batch.push(event),
+                    Err(_) => break,
+                }
+            }
+        }
         // The same open or click twice in one batch counts once, as the store does within a
         // minute.
         seen.clear();
