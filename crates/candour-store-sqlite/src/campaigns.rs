@@ -553,6 +553,9 @@ impl CampaignStore for SqliteStore {
     }
 
     async fn record_tracking(&self, events: &[TrackingEvent]) -> StoreResult<()> {
+        if events.is_empty() {
+            return Ok(());
+        }
         let largest = BATCH_SHAPES[BATCH_SHAPES.len() - 1];
         if events.len() <= largest {
             tracking_insert(events)
