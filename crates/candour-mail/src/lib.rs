@@ -119,6 +119,13 @@ fn dkim_config(settings: &DkimSettings) -> Result<DkimConfig, MailError> {
     ))
 }
 
+/// Check what `Mailer::from_settings` reads besides the configuration itself (the DKIM key
+/// file), without setting up a transport: for `candour config check`.
+pub fn check_files(settings: &MailSettings) -> Result<(), MailError> {
+    settings.dkim.as_ref().map(dkim_config).transpose()?;
+    Ok(())
+}
+
 impl Mailer {
     pub fn from_settings(settings: &MailSettings) -> Result<Mailer, MailError> {
         let from: Mailbox = settings

@@ -137,6 +137,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             println!("{outcome}");
         }
         Command::Config(ConfigCommand::Check) => {
+            candour_mail::check_files(&config.mail)?;
             let warnings = config.warnings();
             if warnings.is_empty() {
                 println!("The configuration is valid and raises no warnings.");

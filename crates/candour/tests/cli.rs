@@ -99,6 +99,40 @@ fn config_check_flags_implied_consent() {
 }
 
 #[test]
+fn config_check_reads_the_dkim_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let key = dir.path().join("dkim.key");
+    let check = |key: &std::path::Path| {
+        run(candour()
+            .env("CANDOUR_MAIL__FROM", "news@northmoor.example")
+            .env("CANDOUR_MAIL__DKIM__DOMAIN", "northmoor.example")
+            .env("CANDOUR_MAIL__DKIM__SELECTOR", "s1")
+            .env("CANDOUR_MAIL__DKIM__ALGORITHM", "ed25519-sha256")
+            .env("CANDOUR_MAIL__DKIM__KEY_FILE", key)
+            .args(["config", "check"]))
+    };
+    let out = check(&key);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr(&out).contains("mail.dkim.key_file: could not read"),
+        "{}",
+        stderr(&out)
+    );
+    std::fs::write(&key, "not a key").unwrap();
+    let out = check(&key);
+    assert!(
+        stderr(&out).contains("does not hold an Ed25519 private key"),
+        "{}",
+        stderr(&out)
+    );
+    // 32 bytes of base64: a usable key; what remains are the usual warnings.
+    std::fs::write(&key, "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=").unwrap();
+    let out = check(&key);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(!String::from_utf8_lossy(&out.stdout).contains("mail.dkim"));
+}
+
+#[test]
 fn unreachable_databases_are_one_clear_line() {
     let out = run(candour().args(["serve", "--database-url", "sqlite:///no/such/folder/x.db"]));
     assert!(!out.status.success());
