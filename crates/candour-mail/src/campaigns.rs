@@ -71,7 +71,8 @@ pub struct CampaignSender {
 struct Inner {
     store: Arc<dyn CampaignStore>,
     clock: Arc<dyn Clock>,
-    mailer: Mailer,
+    /// The site's mailer, shared: its DKIM key is read once.
+    mailer: Arc<Mailer>,
     /// Connections to the relay for campaign messages; `None` when mail goes to the outbox.
     relay: Option<crate::relay::RelayPool>,
     domain: String,
@@ -99,11 +100,11 @@ impl CampaignSender {
     pub fn new(
         store: Arc<dyn CampaignStore>,
         clock: Arc<dyn Clock>,
+        mailer: Arc<Mailer>,
         mail: &MailSettings,
         settings: CampaignSettings,
         links: LinkSettings,
     ) -> Result<CampaignSender, MailError> {
-        let mailer = Mailer::from_settings(mail)?;
         let relay = if mail.smtp_url.is_empty() {
             None
         } else {
@@ -311,10 +312,13 @@ impl CampaignSender {
             };
             let me = self.clone();
             sends.spawn(async move {
-                let result = match (me.signed(message).await, &me.inner.relay) {
-                    (Ok(message), Some(pool)) => pool.send(&message, me.send_limit()).await,
-                    (Ok(message), None) => me.inner.mailer.send_message(message).await,
-                    (Err(e), _) => Err(e),
+                let result = match &me.inner.relay {
+                    Some(pool) => match me.signed(message).await {
+                        Ok(message) => pool.send(&message, me.send_limit()).await,
+                        Err(e) => Err(e),
+                    },
+                    // The outbox (development): `send_message` signs.
+                    None => me.inner.mailer.send_message(message).await,
                 };
                 drop(permit);
                 (d, tracked, result)
@@ -458,8 +462,8 @@ impl CampaignSender {
             .map_err(|e| MailError::Build(e.to_string()))
     }
 
-    /// The message with its DKIM signature, when signing is configured. Signing runs on a
-    /// blocking thread, in each message's own send task: an RSA signature takes over a
+    /// The message with its DKIM signature, for the relay, when signing is configured.
+    /// Signing runs on a blocking thread, in each message's own send task: an RSA signature takes over a
     /// millisecond of CPU, which would otherwise hold up the loop that prepares the batch and
     /// the runtime's threads.
     async fn signed(&self, mut message: Message) -> Result<Message, MailError> {
@@ -502,7 +506,7 @@ impl CampaignSender {
             .as_str()
             .parse()
             .map_err(|e| MailError::Build(format!("recipient: {e}")))?;
-        let mut message = Message::builder()
+        let message = Message::builder()
             .from(self.inner.mailer.from().clone())
             .to(to)
             .subject(format!("[Test] {}", rendered.subject))
@@ -511,7 +515,6 @@ impl CampaignSender {
                 rendered.html,
             ))
             .map_err(|e| MailError::Build(e.to_string()))?;
-        self.inner.mailer.sign(&mut message);
         self.inner.mailer.send_message(message).await?;
         Ok(())
     }

@@ -186,15 +186,13 @@ impl Mailer {
             .as_str()
             .parse()
             .map_err(|e| MailError::Build(format!("recipient: {e}")))?;
-        let mut message = Message::builder()
+        Message::builder()
             .from(self.from.clone())
             .to(to)
             .subject(email.subject.clone())
             .header(ContentType::TEXT_PLAIN)
             .body(email.text.clone())
-            .map_err(|e| MailError::Build(e.to_string()))?;
-        self.sign(&mut message);
-        Ok(message)
+            .map_err(|e| MailError::Build(e.to_string()))
     }
 
     /// The sender, as configured.
@@ -207,9 +205,10 @@ impl Mailer {
         self.send_message(message).await
     }
 
-    /// Send a message built elsewhere (campaign messages, with their own headers), signed
-    /// with `sign` by its builder if it is to be signed.
-    pub async fn send_message(&self, message: Message) -> Result<(), MailError> {
+    /// Send a message built elsewhere (campaign messages, with their own headers), signing
+    /// it first when signing is configured.
+    pub async fn send_message(&self, mut message: Message) -> Result<(), MailError> {
+        self.sign(&mut message);
         match &self.transport {
             Transport::Smtp(smtp) => {
                 smtp.send(message).await.map_err(MailError::Relay)?;

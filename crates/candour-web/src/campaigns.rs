@@ -109,11 +109,10 @@ async fn write_batches(store: Arc<dyn CampaignStore>, mut rx: mpsc::Receiver<Tra
     while rx.recv_many(&mut batch, MAX_BATCH).await > 0 {
         if batch.len() < MAX_BATCH {
             tokio::time::sleep(GATHER).await;
-            while batch.len() < MAX_BATCH {
-                match rx.try_recv() {
-                    Ok(event) => batch.push(event),
-                    Err(_) => break,
-                }
+            while batch.len() < MAX_BATCH
+                && let Ok(event) = rx.try_recv()
+            {
+                batch.push(event);
             }
         }
         // The same open or click twice in one batch counts once, as the store does within a

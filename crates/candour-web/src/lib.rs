@@ -61,7 +61,7 @@ struct Inner {
     site: content::Site,
     keys: Keys,
     csp: String,
-    mailer: candour_mail::Mailer,
+    mailer: Arc<candour_mail::Mailer>,
     session_policy: SessionPolicy,
     votes: polls::VoteQueue,
     tracking: campaigns::TrackingQueue,
@@ -127,9 +127,11 @@ impl AppState {
         };
         let votes = polls::VoteQueue::start(stores.polls.clone());
         let tracking = campaigns::TrackingQueue::start(stores.campaigns.clone());
+        let mailer = Arc::new(candour_mail::Mailer::from_settings(&config.mail)?);
         let campaign_sender = candour_mail::campaigns::CampaignSender::new(
             stores.campaigns.clone(),
             clock.clone(),
+            mailer.clone(),
             &config.mail,
             config.campaigns.clone(),
             candour_mail::campaigns::LinkSettings {
@@ -139,7 +141,6 @@ impl AppState {
                 unsubscribe_mailto: config.campaigns.unsubscribe_mailto.clone(),
             },
         )?;
-        let mailer = candour_mail::Mailer::from_settings(&config.mail)?;
         let session_policy = SessionPolicy {
             idle: time::Duration::minutes(i64::from(config.accounts.idle_timeout_minutes)),
             absolute: time::Duration::hours(i64::from(config.accounts.absolute_timeout_hours)),
