@@ -856,6 +856,77 @@ pub async fn each_vote_of_a_batch_gets_its_own_outcome(s: &Stores) {
     assert_eq!(closed, vec![VoteOutcome::Refused]);
 }
 
+/// A deleted poll's voters say nothing about a later poll, even one that takes its id.
+pub async fn a_deleted_polls_voters_do_not_carry_over(s: &Stores) {
+    use VoteOutcome::*;
+    let day = "2026-03-01";
+    let old = s.polls.create_poll(&draft(&["a", "b"]), T0).await.unwrap();
+    let a = s.polls.poll(old).await.unwrap().unwrap().options[0].id;
+    assert_eq!(
+        s.polls.record_votes(&[anon(old, a, 1, day)]).await.unwrap(),
+        [Counted]
+    );
+    s.polls.delete_poll(old).await.unwrap();
+    let new = s.polls.create_poll(&draft(&["c", "d"]), T0).await.unwrap();
+    let c = s.polls.poll(new).await.unwrap().unwrap().options[0].id;
+    assert_eq!(
+        s.polls.record_votes(&[anon(new, c, 1, day)]).await.unwrap(),
+        [Counted]
+    );
+    assert_eq!(
+        s.polls.record_votes(&[anon(new, c, 1, day)]).await.unwrap(),
+        [Duplicate]
+    );
+    assert_eq!(s.polls.poll(new).await.unwrap().unwrap().total(), 1);
+}
+
+/// Two instances on one database (two servers on one PostgreSQL, or two processes on one
+/// SQLite file) each recognise the voters the other wrote, whatever either has seen before,
+/// and voters racing through both are counted once.
+pub async fn instances_recognise_each_others_voters(one: &Stores, two: &Stores) {
+    use VoteOutcome::*;
+    let day = "2026-03-01";
+    let id = one
+        .polls
+        .create_poll(&draft(&["a", "b"]), T0)
+        .await
+        .unwrap();
+    let p = one.polls.poll(id).await.unwrap().unwrap();
+    let (a, b) = (p.options[0].id, p.options[1].id);
+    let vote = |s: &Stores, batch: Vec<NewVote>| {
+        let polls = s.polls.clone();
+        async move { polls.record_votes(&batch).await.unwrap() }
+    };
+    assert_eq!(vote(one, vec![anon(id, a, 1, day)]).await, [Counted]);
+    // The second instance has seen no vote of this poll yet.
+    assert_eq!(
+        vote(two, vec![anon(id, b, 1, day), anon(id, b, 2, day)]).await,
+        [Duplicate, Counted]
+    );
+    // The first has seen voter 1 and must still learn of voter 2.
+    assert_eq!(
+        vote(one, vec![anon(id, a, 2, day), anon(id, a, 3, day)]).await,
+        [Duplicate, Counted]
+    );
+    assert_eq!(vote(two, vec![anon(id, b, 3, day)]).await, [Duplicate]);
+    // Ten new voters sent through both instances at once, twice each.
+    let batch: Vec<NewVote> = (10..20).map(|who| anon(id, b, who, day)).collect();
+    let (x, y, z, w) = tokio::join!(
+        vote(one, batch.clone()),
+        vote(two, batch.clone()),
+        vote(two, batch.clone()),
+        vote(one, batch)
+    );
+    let counted = [x, y, z, w]
+        .iter()
+        .flatten()
+        .filter(|o| **o == Counted)
+        .count();
+    assert_eq!(counted, 10);
+    let p = two.polls.poll(id).await.unwrap().unwrap();
+    assert_eq!((p.options[0].votes, p.options[1].votes), (2, 11));
+}
+
 pub async fn voter_hashes_and_salts_are_forgotten_after_their_day(s: &Stores) {
     let salt = s.polls.day_salt("2026-03-01", &[1; 32]).await.unwrap();
     assert_eq!(salt, vec![1; 32]);

@@ -93,6 +93,44 @@ macro_rules! conformance {
     };
 }
 
+/// Cases for two instances on one database.
+macro_rules! conformance_two_instances {
+    ($($case:ident),* $(,)?) => {
+        mod sqlite_two_instances {
+            $(
+                #[tokio::test]
+                async fn $case() {
+                    let db = super::sqlite().await;
+                    let url = format!("sqlite://{}", db._dir.path().join("test.db").display());
+                    let other = candour_store_sqlite::SqliteStore::open(&url).await.unwrap();
+                    candour_conformance::$case(&db.store.stores(), &other.stores()).await;
+                    other.close().await;
+                    db.store.close().await;
+                }
+            )*
+        }
+        mod postgres_two_instances {
+            $(
+                #[tokio::test]
+                async fn $case() {
+                    let Some(url) = super::postgres_url() else {
+                        eprintln!("CANDOUR_TEST_POSTGRES_URL is not set: PostgreSQL case not run");
+                        return;
+                    };
+                    let db = super::postgres(url).await;
+                    let url = candour_store_postgres::PgStore::url_with_database(&db.admin_url, &db.name);
+                    let other = candour_store_postgres::PgStore::connect(&url).await.unwrap();
+                    candour_conformance::$case(&db.store.stores(), &other.stores()).await;
+                    other.close().await;
+                    db.drop_database().await;
+                }
+            )*
+        }
+    };
+}
+
+conformance_two_instances!(instances_recognise_each_others_voters);
+
 conformance!(
     health_ping_answers,
     keys_are_stored_once_and_then_kept,
@@ -121,6 +159,7 @@ conformance!(
     concurrent_votes_are_counted_exactly,
     each_vote_of_a_batch_gets_its_own_outcome,
     voter_hashes_and_salts_are_forgotten_after_their_day,
+    a_deleted_polls_voters_do_not_carry_over,
     the_data_map_lists_every_table,
     people_are_unique_by_email_and_editable,
     the_ledger_derives_state_from_appended_events,

@@ -29,6 +29,8 @@ use time::OffsetDateTime;
 pub struct SqliteStore {
     writer: SqlitePool,
     reader: SqlitePool,
+    /// The anonymous voters the writer has seen (see `polls::Voters`).
+    voters: Arc<polls::Voters>,
 }
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
@@ -47,9 +49,15 @@ impl SqliteStore {
             // Statements that need a scratch table (a batch's `VALUES` joined to other
             // tables) keep it in memory instead of creating and unlinking a file each time.
             .pragma("temp_store", "memory");
+        let voters = Arc::new(polls::Voters::default());
+        let opened = voters.clone();
         // A local file needs no liveness check before each use (the pool's default).
         let writer = SqlitePoolOptions::new()
             .max_connections(1)
+            .after_connect(move |_, _| {
+                opened.connection_opened();
+                Box::pin(async { Ok(()) })
+            })
             .test_before_acquire(false)
             .acquire_timeout(Duration::from_secs(10))
             .connect_with(
@@ -76,7 +84,11 @@ impl SqliteStore {
             .connect_with(options.read_only(true))
             .await
             .map_err(unavailable)?;
-        Ok(SqliteStore { writer, reader })
+        Ok(SqliteStore {
+            writer,
+            reader,
+            voters,
+        })
     }
 
     /// Every store, on this database.

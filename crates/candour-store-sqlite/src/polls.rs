@@ -1,15 +1,17 @@
 //! Polls and votes on SQLite. Votes arrive in batches from the group commit: one transaction
 //! per batch, so one fsync covers many votes.
 
-use std::collections::{BTreeMap, BTreeSet, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use async_trait::async_trait;
 use candour_core::poll::{Poll, PollDraft, PollOption, ResultsShown};
 use candour_core::store::{NewVote, PollStore, StoreError, StoreResult, VoteOutcome, VoterKey};
 use sqlx::Sqlite;
 use sqlx::sqlite::SqliteRow;
-use sqlx::{QueryBuilder, Row};
+use sqlx::{Acquire, QueryBuilder, Row};
 use time::OffsetDateTime;
+use tokio::sync::Mutex;
 
 use crate::{BATCH_SHAPES, SqliteStore, batch_shape, db, from_unix, unix};
 
@@ -153,11 +155,15 @@ impl PollStore for SqliteStore {
     }
 
     async fn delete_poll(&self, id: i64) -> StoreResult<()> {
+        // The writer connection is held until the poll's voters are forgotten, so no vote of
+        // a new poll that takes the same id can be checked against them.
+        let mut conn = self.writer.acquire().await.map_err(db)?;
         sqlx::query("DELETE FROM polls WHERE id = ?")
             .bind(id)
-            .execute(&self.writer)
+            .execute(&mut *conn)
             .await
             .map_err(db)?;
+        self.voters.sets.lock().await.forget_poll(id);
         Ok(())
     }
 
@@ -188,7 +194,7 @@ impl PollStore for SqliteStore {
 
     async fn record_votes(&self, votes: &[NewVote]) -> StoreResult<Vec<VoteOutcome>> {
         let mut conn = self.writer.acquire().await.map_err(db)?;
-        write_votes(&mut conn, votes).await
+        write_votes(&mut conn, &self.voters, votes).await
     }
 
     async fn has_voted(&self, poll: i64, account: i64) -> StoreResult<bool> {
@@ -219,7 +225,8 @@ impl PollStore for SqliteStore {
     }
 
     async fn forget_voter_hashes_before(&self, day: &str) -> StoreResult<u64> {
-        let mut tx = self.writer.begin().await.map_err(db)?;
+        let mut conn = self.writer.acquire().await.map_err(db)?;
+        let mut tx = conn.begin().await.map_err(db)?;
         let done = sqlx::query(
             "UPDATE poll_votes SET voter_hash = NULL WHERE day < ? AND voter_hash IS NOT NULL",
         )
@@ -233,85 +240,215 @@ impl PollStore for SqliteStore {
             .await
             .map_err(db)?;
         tx.commit().await.map_err(db)?;
+        self.voters.sets.lock().await.forget_days_before(day);
         Ok(done.rows_affected())
     }
 }
 
-/// Who an inserted vote was from: poll, account, voter hash and day.
-type InsertedVoter = (i64, Option<i64>, Option<Vec<u8>>, String);
+/// The anonymous voters of each poll and day that the writer has seen, so that a repeat is
+/// found without a unique index on the voter hash. That index cost a random page write per
+/// vote; each of the day's voters costs 20 to 40 bytes of memory instead.
+///
+/// The sets are locked for the whole of a batch, with the writer connection held, so checking
+/// a vote and inserting it cannot interleave with another batch of this process. Another
+/// process's writes to the file are seen by the writer connection's `data_version`: each
+/// insert carries the version the sets were loaded at and inserts nothing if it has moved,
+/// and then the sets are dropped and read again. A set missing from memory (after a restart,
+/// an eviction or a change by another process) is read from `poll_votes` before it is used.
+#[derive(Default)]
+pub(crate) struct Voters {
+    pub(crate) sets: Mutex<VoterSets>,
+    /// Bumped each time the pool opens a writer connection: a new connection's `data_version`
+    /// counts from its own start, so versions of two connections cannot be compared.
+    connections: AtomicU64,
+}
 
-/// Write a batch of votes. One statement inserts every vote whose option belongs to its poll
-/// and whose poll is open; the unique indexes drop repeated voters, and a trigger counts what
-/// was inserted. A statement is a transaction of its own, so the batch is durable when that
-/// one statement returns, after a single trip to the database's thread (an explicit
-/// `BEGIN`…`COMMIT` would be two more). Only when some vote was not inserted is a second,
-/// read-only statement needed, to tell a closed poll or a wrong option from a repeat.
+impl Voters {
+    pub(crate) fn connection_opened(&self) {
+        self.connections.fetch_add(1, Ordering::SeqCst);
+    }
+}
+
+#[derive(Default)]
+pub(crate) struct VoterSets {
+    /// The writer connection (by `Voters::connections`) and its `data_version` when the sets
+    /// were last known to match the database.
+    valid_at: Option<(u64, i64)>,
+    /// Day, then poll, then the first 128 bits of each voter hash.
+    days: BTreeMap<String, HashMap<i64, HashSet<u128>>>,
+}
+
+/// The most days kept in memory; older ones are read again if a vote for them comes.
+const DAYS_KEPT: usize = 3;
+
+fn short(hash: &[u8; 32]) -> u128 {
+    let mut first = [0; 16];
+    first.copy_from_slice(&hash[..16]);
+    u128::from_be_bytes(first)
+}
+
+impl VoterSets {
+    /// Drop every set, so that each is read again from the database.
+    fn forget_all(&mut self) {
+        *self = VoterSets::default();
+    }
+
+    pub(crate) fn forget_poll(&mut self, poll: i64) {
+        for polls in self.days.values_mut() {
+            polls.remove(&poll);
+        }
+    }
+
+    pub(crate) fn forget_days_before(&mut self, day: &str) {
+        self.days.retain(|d, _| d.as_str() >= day);
+    }
+
+    /// The writer connection's `data_version` that the sets match, reading it (and dropping
+    /// the sets) when the connection is new or this is the first batch.
+    async fn version(
+        &mut self,
+        conn: &mut sqlx::SqliteConnection,
+        connection: u64,
+    ) -> StoreResult<i64> {
+        if let Some((c, v)) = self.valid_at
+            && c == connection
+        {
+            return Ok(v);
+        }
+        let version = data_version(conn).await?;
+        self.forget_all();
+        self.valid_at = Some((connection, version));
+        Ok(version)
+    }
+
+    /// Read the voters of each (poll, day) of `votes` that is not in memory yet.
+    async fn load(
+        &mut self,
+        conn: &mut sqlx::SqliteConnection,
+        votes: &[&NewVote],
+    ) -> StoreResult<()> {
+        let mut wanted: Vec<(i64, &str)> = votes
+            .iter()
+            .filter(|v| v.account.is_none() && v.voter_hash.is_some())
+            .map(|v| (v.poll, v.day.as_str()))
+            .filter(|(poll, day)| {
+                !self
+                    .days
+                    .get(*day)
+                    .is_some_and(|polls| polls.contains_key(poll))
+            })
+            .collect();
+        wanted.sort_unstable();
+        wanted.dedup();
+        for (poll, day) in wanted {
+            let hashes: Vec<Vec<u8>> = sqlx::query_scalar(
+                "SELECT voter_hash FROM poll_votes \
+                 WHERE poll_id = ? AND day = ? AND voter_hash IS NOT NULL",
+            )
+            .bind(poll)
+            .bind(day)
+            .fetch_all(&mut *conn)
+            .await
+            .map_err(db)?;
+            let set = hashes
+                .iter()
+                .map(|h| {
+                    <&[u8; 32]>::try_from(h.as_slice())
+                        .map(short)
+                        .map_err(|_| StoreError::Corrupt("poll_votes.voter_hash".to_owned()))
+                })
+                .collect::<StoreResult<HashSet<u128>>>()?;
+            self.days
+                .entry(day.to_owned())
+                .or_default()
+                .insert(poll, set);
+            while self.days.len() > DAYS_KEPT {
+                self.days.pop_first();
+            }
+        }
+        Ok(())
+    }
+
+    /// Whether an anonymous vote repeats one already written. Only for loaded sets.
+    fn has(&self, v: &NewVote) -> bool {
+        match (v.account, &v.voter_hash) {
+            (None, Some(hash)) => self
+                .days
+                .get(&v.day)
+                .and_then(|polls| polls.get(&v.poll))
+                .is_some_and(|set| set.contains(&short(hash))),
+            _ => false,
+        }
+    }
+
+    /// Note anonymous votes that were written.
+    fn add<'a>(&mut self, written: impl Iterator<Item = &'a NewVote>) {
+        for v in written {
+            if let (None, Some(hash)) = (v.account, &v.voter_hash) {
+                self.days
+                    .entry(v.day.clone())
+                    .or_default()
+                    .entry(v.poll)
+                    .or_default()
+                    .insert(short(hash));
+            }
+        }
+    }
+}
+
+async fn data_version(conn: &mut sqlx::SqliteConnection) -> StoreResult<i64> {
+    sqlx::query_scalar("PRAGMA data_version")
+        .fetch_one(&mut *conn)
+        .await
+        .map_err(db)
+}
+
+/// Write a batch of votes. Repeats inside the batch, and repeats of anonymous votes already
+/// written, are found in memory (see [`Voters`]); signed-in voters are unique by an index.
+/// Each chunk of the rest is one statement, which inserts every vote whose option belongs to
+/// its poll and whose poll is open; a trigger counts what was inserted. A statement is a
+/// transaction of its own, so the chunk is durable when that one statement returns, after a
+/// single trip to the database's thread (an explicit `BEGIN`…`COMMIT` would be two more).
 async fn write_votes(
     conn: &mut sqlx::SqliteConnection,
+    voters: &Voters,
     votes: &[NewVote],
 ) -> StoreResult<Vec<VoteOutcome>> {
+    let mut sets = voters.sets.lock().await;
+    let connection = voters.connections.load(Ordering::SeqCst);
     let mut outcomes = vec![VoteOutcome::Refused; votes.len()];
-    // Repeats inside the batch are found here; the database finds repeats of earlier votes.
     let mut seen = HashSet::new();
     let mut candidates = Vec::new();
     for (i, v) in votes.iter().enumerate() {
         if let Some(key) = v.voter_key() {
-            if seen.insert(key.clone()) {
-                candidates.push((i, key));
+            if seen.insert(key) {
+                candidates.push(i);
             } else {
                 outcomes[i] = VoteOutcome::Duplicate;
             }
         }
     }
-    let mut inserted = HashSet::new();
+    drop(seen);
+    let mut all_counted = true;
     for chunk in candidates.chunks(BATCH_SHAPES[BATCH_SHAPES.len() - 1]) {
-        let mut q = QueryBuilder::<Sqlite>::new(
-            "INSERT INTO poll_votes (poll_id, option_id, account_id, voter_hash, day, created_at) \
-             SELECT v.column1, v.column2, v.column3, v.column4, v.column5, v.column6 FROM (",
-        );
-        q.push_values(0..batch_shape(chunk.len()), |mut row, k| {
-            match chunk.get(k) {
-                Some((i, _)) => {
-                    let v = &votes[*i];
-                    row.push_bind(v.poll)
-                        .push_bind(v.option)
-                        .push_bind(v.account)
-                        .push_bind(v.voter_hash.map(|h| h.to_vec()))
-                        .push_bind(v.day.clone())
-                        .push_bind(unix(v.at));
-                }
-                // Padding: no option has a NULL id, so the join drops the row.
-                None => {
-                    for _ in 0..6 {
-                        row.push_bind(None::<i64>);
-                    }
-                }
+        let written = match write_chunk(conn, &mut sets, connection, votes, chunk).await {
+            Ok(written) => written,
+            Err(e) => {
+                // The statement may have been written though its answer was lost: the sets
+                // must never miss a voter, so they are read again.
+                sets.forget_all();
+                return Err(e);
             }
-        });
-        q.push(
-            ") AS v JOIN poll_options o ON o.id = v.column2 AND o.poll_id = v.column1 \
-             JOIN polls p ON p.id = o.poll_id AND p.closed_at IS NULL \
-             WHERE true ON CONFLICT DO NOTHING \
-             RETURNING poll_id, account_id, voter_hash, day",
-        );
-        let rows: Vec<InsertedVoter> =
-            q.build_query_as().fetch_all(&mut *conn).await.map_err(db)?;
-        for (poll, account, hash, day) in rows {
-            let key = match (account, hash) {
-                (Some(account), _) => VoterKey::Account { poll, account },
-                (None, Some(hash)) => VoterKey::Anonymous {
-                    poll,
-                    hash: hash
-                        .try_into()
-                        .map_err(|_| StoreError::Corrupt("poll_votes.voter_hash".to_owned()))?,
-                    day,
-                },
-                (None, None) => continue,
-            };
-            inserted.insert(key);
+        };
+        all_counted &= written.len() == chunk.len();
+        for i in written {
+            outcomes[i] = VoteOutcome::Counted;
         }
     }
-    let open_options: BTreeMap<i64, i64> = if inserted.len() < candidates.len() {
+    if all_counted {
+        return Ok(outcomes);
+    }
+    let open_options: BTreeMap<i64, i64> = {
         let options: BTreeSet<i64> = votes.iter().map(|v| v.option).collect();
         let mut q = QueryBuilder::<Sqlite>::new(
             "SELECT o.id, o.poll_id FROM poll_options o JOIN polls p ON p.id = o.poll_id \
@@ -328,13 +465,12 @@ async fn write_votes(
             .map_err(db)?
             .into_iter()
             .collect()
-    } else {
-        BTreeMap::new()
     };
-    for (i, key) in candidates {
-        outcomes[i] = if inserted.contains(&key) {
-            VoteOutcome::Counted
-        } else if open_options.get(&votes[i].option) == Some(&votes[i].poll) {
+    for i in candidates {
+        if outcomes[i] == VoteOutcome::Counted {
+            continue;
+        }
+        outcomes[i] = if open_options.get(&votes[i].option) == Some(&votes[i].poll) {
             VoteOutcome::Duplicate
         } else {
             VoteOutcome::Refused
@@ -342,3 +478,117 @@ async fn write_votes(
     }
     Ok(outcomes)
 }
+
+/// Write one chunk of distinct voters; the indexes of the votes that were written.
+async fn write_chunk(
+    conn: &mut sqlx::SqliteConnection,
+    voters: &mut VoterSets,
+    connection: u64,
+    votes: &[NewVote],
+    chunk: &[usize],
+) -> StoreResult<Vec<usize>> {
+    // Another process's write between two tries makes the first insert nothing; a few tries
+    // are plenty, as each reads the sets again first.
+    for _ in 0..3 {
+        let version = voters.version(conn, connection).await?;
+        let chunk_votes: Vec<&NewVote> = chunk.iter().map(|i| &votes[*i]).collect();
+        voters.load(conn, &chunk_votes).await?;
+        let fresh: Vec<usize> = chunk
+            .iter()
+            .copied()
+            .filter(|i| !voters.has(&votes[*i]))
+            .collect();
+        if fresh.is_empty() {
+            return Ok(fresh);
+        }
+        let mut q = QueryBuilder::<Sqlite>::new(
+            "INSERT INTO poll_votes (poll_id, option_id, account_id, voter_hash, day, created_at) \
+             SELECT v.column1, v.column2, v.column3, v.column4, v.column5, v.column6 FROM (",
+        );
+        q.push_values(0..batch_shape(fresh.len()), |mut row, k| {
+            match fresh.get(k) {
+                Some(i) => {
+                    let v = &votes[*i];
+                    row.push_bind(v.poll)
+                        .push_bind(v.option)
+                        .push_bind(v.account)
+                        .push_bind(v.voter_hash.as_ref().map(|h| &h[..]))
+                        .push_bind(v.day.as_str())
+                        .push_bind(unix(v.at));
+                }
+                // Padding: no option has a NULL id, so the join drops the row.
+                None => {
+                    for _ in 0..6 {
+                        row.push_bind(None::<i64>);
+                    }
+                }
+            }
+        });
+        q.push(
+            ") AS v JOIN poll_options o ON o.id = v.column2 AND o.poll_id = v.column1 \
+             JOIN polls p ON p.id = o.poll_id AND p.closed_at IS NULL \
+             WHERE (SELECT data_version FROM pragma_data_version) = ",
+        );
+        q.push_bind(version);
+        q.push(" ON CONFLICT DO NOTHING");
+        let done = q.build().execute(&mut *conn).await.map_err(db)?;
+        let count = done.rows_affected();
+        if count == fresh.len() as u64 {
+            voters.add(fresh.iter().map(|i| &votes[*i]));
+            return Ok(fresh);
+        }
+        let moved = data_version(conn).await? != version;
+        if moved {
+            // Another connection wrote: whatever this statement did, the sets are stale.
+            voters.forget_all();
+        }
+        if count == 0 {
+            if moved {
+                continue;
+            }
+            return Ok(Vec::new());
+        }
+        // Some were not inserted (a closed poll, a wrong option, a signed-in voter's repeat).
+        // The inserted rows are the ones with the highest ids: a row without an explicit id
+        // gets one more than the highest in the table, so one statement's rows have
+        // consecutive ids, ending at the last one.
+        let last = done.last_insert_rowid();
+        let rows: Vec<InsertedVoter> = sqlx::query_as(
+            "SELECT poll_id, account_id, voter_hash, day FROM poll_votes WHERE id > ? AND id <= ?",
+        )
+        .bind(last - count as i64)
+        .bind(last)
+        .fetch_all(&mut *conn)
+        .await
+        .map_err(db)?;
+        if rows.len() as u64 != count {
+            return Err(StoreError::Corrupt("poll_votes.id".to_owned()));
+        }
+        let inserted: HashSet<VoterKey> = rows
+            .into_iter()
+            .filter_map(|(poll, account, hash, day)| match (account, hash) {
+                (Some(account), _) => Some(Ok(VoterKey::Account { poll, account })),
+                (None, Some(hash)) => Some(
+                    <[u8; 32]>::try_from(hash)
+                        .map(|hash| VoterKey::Anonymous { poll, hash, day })
+                        .map_err(|_| StoreError::Corrupt("poll_votes.voter_hash".to_owned())),
+                ),
+                (None, None) => None,
+            })
+            .collect::<StoreResult<_>>()?;
+        let written: Vec<usize> = fresh
+            .into_iter()
+            .filter(|i| votes[*i].voter_key().is_some_and(|k| inserted.contains(&k)))
+            .collect();
+        if !moved {
+            voters.add(written.iter().map(|i| &votes[*i]));
+        }
+        return Ok(written);
+    }
+    Err(StoreError::Unavailable(
+        "other connections kept writing to the database while votes were written".into(),
+    ))
+}
+
+/// Who an inserted vote was from: poll, account, voter hash and day.
+type InsertedVoter = (i64, Option<i64>, Option<Vec<u8>>, String);
