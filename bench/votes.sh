@@ -2,11 +2,14 @@
 # Votes per second into one poll, with every vote durable, on SQLite and on PostgreSQL, beside
 # nginx answering the same request with a static 303 on the same machine in the same run.
 # Afterwards the stored count must equal the number of votes the server accepted.
-#   DURATION=10 CONNECTIONS=64 [BIN=…] [PG_URL=postgres://postgres@127.0.0.1:5432] bench/votes.sh
+# The machine's speed drifts from minute to minute, so each round runs nginx and then Candour
+# on SQLite straight after it, and the median of the rounds' ratios is the result.
+#   ROUNDS=3 DURATION=10 CONNECTIONS=64 [BIN=…] [PG_URL=postgres://postgres@127.0.0.1:5432] bench/votes.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DURATION=${DURATION:-10}
 CONNECTIONS=${CONNECTIONS:-64}
+ROUNDS=${ROUNDS:-3}
 PG_URL=${PG_URL:-postgres://postgres@127.0.0.1:5432}
 
 need() { command -v "$1" >/dev/null 2>&1 || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$2" >/dev/null; }; }
@@ -69,24 +72,6 @@ run_candour() { # backend database_url count_sql_command
   echo "$rate $accepted"
 }
 
-read -r nginx_rate _ < <(load "http://127.0.0.1:$nport" "x")
-
-sqlite_db="$work/votes.db"
-read -r sqlite_rate sqlite_accepted < <(run_candour sqlite "sqlite://$sqlite_db")
-sqlite_stored=$(python3 -c "import sqlite3,sys; c=sqlite3.connect(sys.argv[1]); print(c.execute('SELECT coalesce(sum(votes),0) FROM poll_options WHERE poll_id=1').fetchone()[0], c.execute('SELECT count(*) FROM poll_votes WHERE poll_id=1').fetchone()[0])" "$sqlite_db")
-
-pg_db="candour_bench_$$"
-psql "$PG_URL/postgres" -qc "CREATE DATABASE $pg_db" >/dev/null
-read -r pg_rate pg_accepted < <(run_candour postgres "$PG_URL/$pg_db")
-pg_stored=$(psql "$PG_URL/$pg_db" -tAc "SELECT coalesce(sum(votes),0) FROM poll_options WHERE poll_id=1" | tr -d ' ')
-pg_rows=$(psql "$PG_URL/$pg_db" -tAc "SELECT count(*) FROM poll_votes WHERE poll_id=1" | tr -d ' ')
-psql "$PG_URL/postgres" -qc "DROP DATABASE $pg_db WITH (FORCE)" >/dev/null
-
-echo "wrk -t2 -c$CONNECTIONS -d${DURATION}s, POST /polls/1/vote, every request a new voter"
-echo "nginx static 303:      $nginx_rate requests/s"
-echo "candour on SQLite:     $sqlite_rate votes/s (accepted $sqlite_accepted; stored count and rows: $sqlite_stored)"
-echo "candour on PostgreSQL: $pg_rate votes/s (accepted $pg_accepted; stored count $pg_stored, rows $pg_rows)"
-awk -v s="$sqlite_rate" -v p="$pg_rate" -v n="$nginx_rate" 'BEGIN { printf "ratio to nginx: SQLite %.2f, PostgreSQL %.2f\n", s / n, p / n }'
 # Every accepted vote must be stored. Votes still in flight when wrk stops (at most one per
 # connection) are stored too, though wrk never reads their answers.
 check() { # name accepted stored
@@ -95,7 +80,33 @@ check() { # name accepted stored
     echo "$1: stored $3 votes but accepted $2: votes were lost or invented" >&2
     exit 1
   fi
-  echo "$1: every accepted vote stored; $extra more were in flight when the load stopped"
+  echo "  $1: every accepted vote stored; $extra more were in flight when the load stopped"
 }
-check SQLite "$sqlite_accepted" "${sqlite_stored%% *}"
+
+echo "wrk -t2 -c$CONNECTIONS -d${DURATION}s, POST /polls/1/vote, every request a new voter"
+ratios=()
+for round in $(seq 1 "$ROUNDS"); do
+  read -r nginx_rate _ < <(load "http://127.0.0.1:$nport" "x")
+  sqlite_db="$work/votes-$round.db"
+  read -r sqlite_rate sqlite_accepted < <(run_candour sqlite "sqlite://$sqlite_db")
+  read -r sqlite_stored sqlite_rows < <(python3 -c "import sqlite3,sys; c=sqlite3.connect(sys.argv[1]); print(c.execute('SELECT coalesce(sum(votes),0) FROM poll_options WHERE poll_id=1').fetchone()[0], c.execute('SELECT count(*) FROM poll_votes WHERE poll_id=1').fetchone()[0])" "$sqlite_db")
+  ratio=$(awk -v s="$sqlite_rate" -v n="$nginx_rate" 'BEGIN { printf "%.2f", s / n }')
+  ratios+=("$ratio")
+  echo "round $round: nginx static 303 $nginx_rate requests/s; candour on SQLite $sqlite_rate votes/s (ratio $ratio; accepted $sqlite_accepted, stored count $sqlite_stored, rows $sqlite_rows)"
+  [ "$sqlite_stored" = "$sqlite_rows" ] || { echo "SQLite: the count ($sqlite_stored) and the rows ($sqlite_rows) differ" >&2; exit 1; }
+  check SQLite "$sqlite_accepted" "$sqlite_stored"
+done
+
+read -r nginx_rate _ < <(load "http://127.0.0.1:$nport" "x")
+pg_db="candour_bench_$$"
+psql "$PG_URL/postgres" -qc "CREATE DATABASE $pg_db" >/dev/null
+read -r pg_rate pg_accepted < <(run_candour postgres "$PG_URL/$pg_db")
+pg_stored=$(psql "$PG_URL/$pg_db" -tAc "SELECT coalesce(sum(votes),0) FROM poll_options WHERE poll_id=1" | tr -d ' ')
+pg_rows=$(psql "$PG_URL/$pg_db" -tAc "SELECT count(*) FROM poll_votes WHERE poll_id=1" | tr -d ' ')
+psql "$PG_URL/postgres" -qc "DROP DATABASE $pg_db WITH (FORCE)" >/dev/null
+pg_ratio=$(awk -v p="$pg_rate" -v n="$nginx_rate" 'BEGIN { printf "%.2f", p / n }')
+echo "PostgreSQL: nginx static 303 $nginx_rate requests/s; candour on PostgreSQL $pg_rate votes/s (ratio $pg_ratio; accepted $pg_accepted, stored count $pg_stored, rows $pg_rows)"
+[ "$pg_stored" = "$pg_rows" ] || { echo "PostgreSQL: the count ($pg_stored) and the rows ($pg_rows) differ" >&2; exit 1; }
 check PostgreSQL "$pg_accepted" "$pg_stored"
+median=$(printf '%s\n' "${ratios[@]}" | sort -n | awk '{ r[NR] = $1 } END { print (NR % 2) ? r[(NR + 1) / 2] : (r[NR / 2] + r[NR / 2 + 1]) / 2 }')
+echo "ratio to nginx: SQLite ${ratios[*]} (median $median); PostgreSQL $pg_ratio"
