@@ -133,8 +133,9 @@ pub(crate) fn db(e: sqlx::Error) -> StoreError {
 /// The row counts a batch statement is prepared for. A batch is bound into the smallest that
 /// holds it and padded with rows of NULLs, which the statement's joins drop; so each batch
 /// statement has only these few texts, each prepared once and kept in the statement cache,
-/// however the batch sizes vary.
-pub(crate) const BATCH_SHAPES: [usize; 3] = [16, 128, 1024];
+/// however the batch sizes vary. Each is twice the one before, so padding never more than
+/// doubles a batch.
+pub(crate) const BATCH_SHAPES: [usize; 7] = [16, 32, 64, 128, 256, 512, 1024];
 
 /// How many rows to bind for a batch of `n` (at most the largest shape: split bigger ones).
 pub(crate) fn batch_shape(n: usize) -> usize {
