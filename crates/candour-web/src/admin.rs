@@ -9,6 +9,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use candour_core::account::{EmailAddress, Permission, Role};
+use candour_core::config::Config;
 use candour_core::consent::Tally;
 use candour_core::store::{Account, AuditEntry};
 use serde::Deserialize;
@@ -36,6 +37,25 @@ pub(crate) struct Section {
     pub label: &'static str,
     pub about: &'static str,
     permission: Permission,
+    /// The feature it belongs to, when that can be switched off in the configuration.
+    feature: Option<Feature>,
+}
+
+/// Parts of Candour that the configuration can switch off; their console sections and
+/// routes are then gone.
+#[derive(Clone, Copy)]
+pub(crate) enum Feature {
+    Polls,
+    Campaigns,
+}
+
+impl Feature {
+    pub(crate) fn enabled(self, config: &Config) -> bool {
+        match self {
+            Feature::Polls => config.polls.enabled,
+            Feature::Campaigns => config.campaigns.enabled,
+        }
+    }
 }
 
 const SECTIONS: &[Section] = &[
@@ -44,49 +64,57 @@ const SECTIONS: &[Section] = &[
         label: "Polls",
         about: "Create polls, open and close them, and see their results.",
         permission: Permission::ManagePolls,
+        feature: Some(Feature::Polls),
     },
     Section {
         href: "/admin/forms",
         label: "Forms and surveys",
         about: "Build forms and surveys, open and close them, and read their answers.",
         permission: Permission::ManageForms,
+        feature: None,
     },
     Section {
         href: "/admin/campaigns",
         label: "Campaigns",
         about: "Write campaign emails, send them to people who agreed, and see how they did.",
         permission: Permission::ManageCampaigns,
+        feature: Some(Feature::Campaigns),
     },
     Section {
         href: "/admin/people",
         label: "People",
         about: "Find a person's record, their consents and objections; import people from a file.",
         permission: Permission::ManagePeople,
+        feature: None,
     },
     Section {
         href: "/admin/consent",
         label: "Cookie choices",
         about: "How many visitors accepted or rejected each kind of optional cookie.",
         permission: Permission::ReadConsentStatistics,
+        feature: None,
     },
     Section {
         href: "/admin/staff",
         label: "Staff",
         about: "Who can use this console, and in which role.",
         permission: Permission::ManageStaff,
+        feature: None,
     },
     Section {
         href: "/admin/audit",
         label: "Audit log",
         about: "What staff have done, newest first.",
         permission: Permission::ReadAudit,
+        feature: None,
     },
 ];
 
-pub(crate) fn sections(role: Role) -> Vec<&'static Section> {
+/// The sections `role` may use, of the features switched on.
+pub(crate) fn sections(config: &Config, role: Role) -> Vec<&'static Section> {
     SECTIONS
         .iter()
-        .filter(|s| role.allows(s.permission))
+        .filter(|s| role.allows(s.permission) && s.feature.is_none_or(|f| f.enabled(config)))
         .collect()
 }
 
@@ -103,7 +131,7 @@ async fn home(staff: Staff, frame: Frame) -> Result<Response, AppError> {
     Ok(no_store(render(&HomePage {
         frame,
         role: staff.role,
-        sections: sections(staff.role),
+        sections: staff.sections.clone(),
     })?))
 }
 
@@ -124,7 +152,7 @@ async fn audit_log(
     let entries = state.stores().audit.recent(500).await?;
     Ok(no_store(render(&AuditPage {
         frame,
-        sections: sections(staff.role),
+        sections: staff.sections.clone(),
         entries,
     })?))
 }
@@ -156,7 +184,7 @@ async fn staff_view(
 ) -> Result<StaffPage, AppError> {
     Ok(StaffPage {
         frame,
-        sections: sections(staff.role),
+        sections: staff.sections.clone(),
         staff: state.stores().accounts.staff().await?,
         me: staff.account.id,
         form,
@@ -355,7 +383,7 @@ async fn consent_statistics(
     let year = consent.tally_since(now - Duration::days(365)).await?;
     Ok(no_store(render(&ConsentPage {
         frame,
-        sections: sections(staff.role),
+        sections: staff.sections.clone(),
         month,
         year,
     })?))

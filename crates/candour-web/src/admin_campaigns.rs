@@ -20,7 +20,7 @@ use time::macros::format_description;
 use time::{OffsetDateTime, PrimitiveDateTime};
 
 use crate::AppState;
-use crate::admin::{Section, sections};
+use crate::admin::Section;
 use crate::auth::Staff;
 use crate::content::no_store;
 use crate::error::AppError;
@@ -136,7 +136,7 @@ async fn list(
     };
     Ok(no_store(render(&ListPage {
         frame,
-        sections: sections(staff.role),
+        sections: staff.sections.clone(),
         campaigns,
         notice,
     })?))
@@ -444,7 +444,7 @@ async fn page(
     let chart_width = bars.len().max(1) * (2 * BAR_WIDTH + 6);
     Ok(CampaignPage {
         frame,
-        sections: sections(staff.role),
+        sections: staff.sections.clone(),
         status: campaign.as_ref().map_or("", |c| state_label(c.state)),
         scheduled: when(campaign.as_ref().and_then(|c| c.scheduled_at)),
         started: when(campaign.as_ref().and_then(|c| c.started_at)),

@@ -18,7 +18,7 @@ use candour_core::purposes::Purpose;
 use candour_core::store::{FormRecord, StoredResponse};
 
 use crate::AppState;
-use crate::admin::{Section, sections};
+use crate::admin::Section;
 use crate::auth::Staff;
 use crate::content::{attachment, no_store};
 use crate::error::{AppError, FieldError};
@@ -57,7 +57,7 @@ async fn list(
     let notice = (q.done == "deleted").then_some("The form and its responses have been deleted.");
     Ok(no_store(render(&ListPage {
         frame,
-        sections: sections(staff.role),
+        sections: staff.sections.clone(),
         forms,
         notice,
     })?))
@@ -181,7 +181,7 @@ fn page(
     } = draft;
     EditPage {
         frame,
-        sections: sections(staff.role),
+        sections: staff.sections.clone(),
         record,
         title: def.title.clone(),
         intro: def.intro.clone(),
@@ -690,7 +690,7 @@ async fn responses(
     let responses: Vec<StoredResponse> = all.into_iter().rev().take(SHOWN).collect();
     Ok(no_store(render(&ResponsesPage {
         frame,
-        sections: sections(staff.role),
+        sections: staff.sections.clone(),
         columns: cols,
         tallies,
         responses,

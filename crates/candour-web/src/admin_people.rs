@@ -19,7 +19,7 @@ use serde::Deserialize;
 use tower_http::limit::RequestBodyLimitLayer;
 
 use crate::AppState;
-use crate::admin::{Section, sections};
+use crate::admin::Section;
 use crate::auth::Staff;
 use crate::content::{attachment, no_store};
 use crate::error::AppError;
@@ -103,7 +103,7 @@ async fn search(
     );
     Ok(no_store(render(&SearchPage {
         frame,
-        sections: sections(staff.role),
+        sections: staff.sections.clone(),
         query,
         results,
         total: people.count_people().await?,
@@ -264,7 +264,7 @@ async fn person_page(
     }
     Ok(PersonPage {
         frame,
-        sections: sections(staff.role),
+        sections: staff.sections.clone(),
         messages,
         consents: consent_rows(purposes, &events),
         objected,
@@ -729,7 +729,7 @@ async fn import_page(staff: Staff, frame: Frame) -> Result<Response, AppError> {
     staff.require(Permission::ManagePeople)?;
     Ok(no_store(render(&ImportPage {
         frame,
-        sections: sections(staff.role),
+        sections: staff.sections.clone(),
         form: FormState::new(),
         columns: import::COLUMNS,
         max_rows: import::MAX_ROWS,
@@ -772,7 +772,7 @@ async fn upload(
         form.add_error("file", why.to_string());
         let page = ImportPage {
             frame,
-            sections: sections(staff.role),
+            sections: staff.sections.clone(),
             form,
             columns: import::COLUMNS,
             max_rows: import::MAX_ROWS,
@@ -872,7 +872,7 @@ async fn preview(
     };
     Ok(no_store(render(&PreviewPage {
         frame,
-        sections: sections(staff.role),
+        sections: staff.sections.clone(),
         id,
         check,
         consents: consent_choices(state.purposes()),
@@ -944,7 +944,7 @@ async fn confirm(
     if form.has_errors() {
         let page = PreviewPage {
             frame,
-            sections: sections(staff.role),
+            sections: staff.sections.clone(),
             id,
             check,
             consents: choices,
@@ -982,7 +982,7 @@ async fn confirm(
         .await?;
     Ok(no_store(render(&PreviewPage {
         frame,
-        sections: sections(staff.role),
+        sections: staff.sections.clone(),
         id,
         check,
         consents: choices,

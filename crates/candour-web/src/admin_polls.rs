@@ -15,7 +15,7 @@ use time::macros::format_description;
 use time::{OffsetDateTime, PrimitiveDateTime};
 
 use crate::AppState;
-use crate::admin::{Section, sections};
+use crate::admin::Section;
 use crate::auth::Staff;
 use crate::content::no_store;
 use crate::error::AppError;
@@ -90,7 +90,7 @@ async fn list(
     };
     Ok(no_store(render(&ListPage {
         frame,
-        sections: sections(staff.role),
+        sections: staff.sections.clone(),
         polls,
         notice,
     })?))
@@ -139,7 +139,7 @@ async fn new_form(staff: Staff, frame: Frame) -> Result<Response, AppError> {
     let form = FormState::new().with_value("results", ResultsShown::AfterVoting.as_str());
     let page = FormPage {
         frame,
-        sections: sections(staff.role),
+        sections: staff.sections.clone(),
         form,
         poll: None,
         phase: "",
@@ -218,7 +218,7 @@ async fn create(
         Err(form) => {
             let page = FormPage {
                 frame,
-                sections: sections(staff.role),
+                sections: staff.sections.clone(),
                 form,
                 poll: None,
                 phase: "",
@@ -259,7 +259,7 @@ fn edit_page(
 ) -> FormPage {
     FormPage {
         frame,
-        sections: sections(staff.role),
+        sections: staff.sections.clone(),
         form,
         phase: phase_label(&poll, state.now()),
         results: bars(&poll, 0),

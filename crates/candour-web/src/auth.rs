@@ -135,6 +135,8 @@ impl FromRequestParts<AppState> for SignedIn {
 pub(crate) struct Staff {
     pub account: Account,
     pub role: Role,
+    /// The console sections this member of staff may use.
+    pub sections: Vec<&'static crate::admin::Section>,
 }
 
 impl Staff {
@@ -169,7 +171,11 @@ impl FromRequestParts<AppState> for Staff {
                 "/account/two-factor?required=staff".to_owned(),
             )));
         }
-        Ok(Staff { account, role })
+        Ok(Staff {
+            sections: crate::admin::sections(&state.inner.config, role),
+            account,
+            role,
+        })
     }
 }
 

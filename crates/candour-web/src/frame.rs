@@ -120,6 +120,11 @@ impl Frame {
         self.visitor.role().is_some()
     }
 
+    /// Whether the campaign pages of the console exist (`[campaigns] enabled`).
+    pub fn campaigns_on(&self) -> bool {
+        crate::admin::Feature::Campaigns.enabled(&self.state.inner.config)
+    }
+
     pub fn registration_open(&self) -> bool {
         self.state.inner.config.accounts.public_registration
     }

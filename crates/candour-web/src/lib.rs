@@ -268,11 +268,10 @@ pub fn router(state: AppState) -> Router {
         .merge(polls::routes())
         .merge(surveys::routes())
         .merge(preferences::routes())
-        .merge(admin_polls::routes())
-        .merge(admin_campaigns::routes())
         .merge(campaigns::routes())
         .route("/assets/{file}", get(assets::asset))
         .route("/static/{*path}", get(content::static_file))
+        .merge(feature_routes(config))
         .fallback(content::page)
         .layer(tower_http::limit::RequestBodyLimitLayer::new(body_limit))
         // Import files are far larger than any other request: their route has its own limit.
@@ -281,6 +280,20 @@ pub fn router(state: AppState) -> Router {
         // The tracking hot path: no page middleware (see `campaigns::tracking_routes`).
         .merge(campaigns::tracking_routes())
         .with_state(state)
+}
+
+/// The console routes of features that can be switched off: absent (so a 404) when off.
+/// Public poll pages answer 404 themselves; campaign messages already sent keep their
+/// unsubscribe and tracking links working.
+fn feature_routes(config: &candour_core::config::Config) -> Router<AppState> {
+    let mut routes = Router::new();
+    if admin::Feature::Polls.enabled(config) {
+        routes = routes.merge(admin_polls::routes());
+    }
+    if admin::Feature::Campaigns.enabled(config) {
+        routes = routes.merge(admin_campaigns::routes());
+    }
+    routes
 }
 
 impl AppState {

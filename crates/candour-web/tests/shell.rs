@@ -224,3 +224,29 @@ fn only_the_cookie_jar_names_the_set_cookie_header() {
         }
     }
 }
+
+/// A feature switched off in the configuration leaves the console: no section on the
+/// console's home page, and its pages answer 404. Switched on, both are there.
+#[tokio::test]
+async fn switched_off_features_leave_the_console() {
+    use candour_core::account::Role;
+    for on in [true, false] {
+        let app = spawn_with(|c| {
+            c.campaigns.enabled = on;
+            c.polls.enabled = on;
+        })
+        .await;
+        let admin = app.staff("admin@example.org", Role::Admin).await;
+        let (status, home, _) = app.page("/admin", &admin).await;
+        assert_eq!(status, 200);
+        for path in ["/admin/campaigns", "/admin/polls", "/admin/campaigns/new"] {
+            let (status, _, _) = app.page(path, &admin).await;
+            assert_eq!(status, if on { 200 } else { 404 }, "{path} with on = {on}");
+        }
+        for link in ["href=\"/admin/campaigns\"", "href=\"/admin/polls\""] {
+            assert_eq!(home.contains(link), on, "{link} with on = {on}");
+        }
+        // Sections that cannot be switched off stay.
+        assert!(home.contains("href=\"/admin/people\""));
+    }
+}
