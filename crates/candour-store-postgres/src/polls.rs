@@ -1,14 +1,13 @@
 //! Polls and votes on PostgreSQL. Votes arrive in batches from the group commit: one transaction
 //! per batch, so one fsync covers many votes.
 
-use std::collections::{BTreeMap, BTreeSet, HashSet};
+use std::collections::{BTreeMap, HashSet};
 
 use async_trait::async_trait;
 use candour_core::poll::{Poll, PollDraft, PollOption, ResultsShown};
 use candour_core::store::{NewVote, PollStore, StoreError, StoreResult, VoteOutcome, VoterKey};
-use sqlx::Postgres;
+use sqlx::Row;
 use sqlx::postgres::PgRow;
-use sqlx::{QueryBuilder, Row};
 use time::OffsetDateTime;
 
 use crate::{PgStore, db};
@@ -67,6 +66,32 @@ async fn insert_options(
     }
     Ok(())
 }
+
+/// A batch of votes in one statement: the votes arrive as arrays (so the text is the same
+/// for any batch size and is prepared once); those whose option is the poll's own and whose
+/// poll is open are inserted, in key order so that instances racing on the same voters take
+/// their index locks in the same order; the unique indexes drop repeats; the counters go up
+/// by what was inserted. The inserted voters come back.
+const WRITE_VOTES: &str = "\
+WITH v AS (
+    SELECT * FROM UNNEST($1::bigint[], $2::bigint[], $3::bigint[], $4::bytea[], $5::text[],
+                         $6::timestamptz[])
+        AS v (poll_id, option_id, account_id, voter_hash, day, created_at)
+), inserted AS (
+    INSERT INTO poll_votes (poll_id, option_id, account_id, voter_hash, day, created_at)
+    SELECT v.poll_id, v.option_id, v.account_id, v.voter_hash, v.day, v.created_at
+    FROM v
+    JOIN poll_options o ON o.id = v.option_id AND o.poll_id = v.poll_id
+    JOIN polls p ON p.id = o.poll_id AND p.closed_at IS NULL
+    ORDER BY v.poll_id, v.account_id, v.voter_hash, v.day
+    ON CONFLICT DO NOTHING
+    RETURNING poll_id, option_id, account_id, voter_hash, day
+), counted AS (
+    UPDATE poll_options o SET votes = o.votes + c.n
+    FROM (SELECT option_id, count(*) AS n FROM inserted GROUP BY option_id) c
+    WHERE o.id = c.option_id
+)
+SELECT poll_id, account_id, voter_hash, day FROM inserted";
 
 #[async_trait]
 impl PollStore for PgStore {
@@ -181,105 +206,103 @@ impl PollStore for PgStore {
     }
 
     async fn record_votes(&self, votes: &[NewVote]) -> StoreResult<Vec<VoteOutcome>> {
-        // A handful of statements per batch, whatever its size: which polls are open, which
-        // options are whose, one multi-row insert that the unique indexes de-duplicate, and
-        // one counter update per option.
-        let mut tx = self.pool.begin().await.map_err(db)?;
-        let options: BTreeSet<i64> = votes.iter().map(|v| v.option).collect();
-        // The options voted for whose polls are open, with their poll.
-        let mut q = QueryBuilder::<Postgres>::new(
-            "SELECT o.id, o.poll_id FROM poll_options o JOIN polls p ON p.id = o.poll_id \
-             WHERE p.closed_at IS NULL AND o.id IN (",
-        );
-        let mut list = q.separated(", ");
-        for id in &options {
-            list.push_bind(*id);
-        }
-        q.push(")");
-        let owner: BTreeMap<i64, i64> = q
-            .build_query_as::<(i64, i64)>()
-            .fetch_all(&mut *tx)
-            .await
-            .map_err(db)?
-            .into_iter()
-            .collect();
-
+        // Repeats inside the batch are found here; every other vote goes to one statement
+        // (so one round trip and one transaction, whatever the batch's size).
         let mut outcomes = vec![VoteOutcome::Refused; votes.len()];
         let mut seen = HashSet::new();
         let mut candidates = Vec::new();
         for (i, v) in votes.iter().enumerate() {
-            let valid = owner.get(&v.option) == Some(&v.poll);
-            match v.voter_key() {
-                Some(key) if valid => {
-                    if seen.insert(key.clone()) {
-                        candidates.push((i, key));
-                    } else {
-                        outcomes[i] = VoteOutcome::Duplicate;
-                    }
+            if let Some(key) = v.voter_key() {
+                if seen.insert(key) {
+                    candidates.push(i);
+                } else {
+                    outcomes[i] = VoteOutcome::Duplicate;
                 }
-                _ => {}
             }
+        }
+        drop(seen);
+        if candidates.is_empty() {
+            return Ok(outcomes);
+        }
+        let rows: Vec<(i64, Option<i64>, Option<Vec<u8>>, String)> = sqlx::query_as(WRITE_VOTES)
+            .bind(
+                candidates
+                    .iter()
+                    .map(|i| votes[*i].poll)
+                    .collect::<Vec<_>>(),
+            )
+            .bind(
+                candidates
+                    .iter()
+                    .map(|i| votes[*i].option)
+                    .collect::<Vec<_>>(),
+            )
+            .bind(
+                candidates
+                    .iter()
+                    .map(|i| votes[*i].account)
+                    .collect::<Vec<_>>(),
+            )
+            .bind(
+                candidates
+                    .iter()
+                    .map(|i| votes[*i].voter_hash.map(|h| h.to_vec()))
+                    .collect::<Vec<_>>(),
+            )
+            .bind(
+                candidates
+                    .iter()
+                    .map(|i| votes[*i].day.as_str())
+                    .collect::<Vec<_>>(),
+            )
+            .bind(candidates.iter().map(|i| votes[*i].at).collect::<Vec<_>>())
+            .fetch_all(&self.pool)
+            .await
+            .map_err(db)?;
+        if rows.len() == candidates.len() {
+            for i in candidates {
+                outcomes[i] = VoteOutcome::Counted;
+            }
+            return Ok(outcomes);
         }
         let mut inserted = HashSet::new();
-        for chunk in candidates.chunks(500) {
-            let mut q = QueryBuilder::<Postgres>::new(
-                "INSERT INTO poll_votes (poll_id, option_id, account_id, voter_hash, day, created_at) ",
-            );
-            q.push_values(chunk, |mut row, (i, _)| {
-                let v = &votes[*i];
-                row.push_bind(v.poll)
-                    .push_bind(v.option)
-                    .push_bind(v.account)
-                    .push_bind(v.voter_hash.map(|h| h.to_vec()))
-                    .push_bind(v.day.clone())
-                    .push_bind(v.at);
-            });
-            q.push(" ON CONFLICT DO NOTHING RETURNING poll_id, account_id, voter_hash, day");
-            let rows: Vec<(i64, Option<i64>, Option<Vec<u8>>, String)> =
-                q.build_query_as().fetch_all(&mut *tx).await.map_err(db)?;
-            for (poll, account, hash, day) in rows {
-                let key = match (account, hash) {
-                    (Some(account), _) => VoterKey::Account { poll, account },
-                    (None, Some(hash)) => VoterKey::Anonymous {
-                        poll,
-                        hash: hash
-                            .try_into()
-                            .map_err(|_| StoreError::Corrupt("poll_votes.voter_hash".to_owned()))?,
-                        day,
-                    },
-                    (None, None) => continue,
-                };
-                inserted.insert(key);
-            }
+        for (poll, account, hash, day) in rows {
+            let key = match (account, hash) {
+                (Some(account), _) => VoterKey::Account { poll, account },
+                (None, Some(hash)) => VoterKey::Anonymous {
+                    poll,
+                    hash: hash
+                        .try_into()
+                        .map_err(|_| StoreError::Corrupt("poll_votes.voter_hash".to_owned()))?,
+                    day,
+                },
+                (None, None) => continue,
+            };
+            inserted.insert(key);
         }
-        let mut counted: BTreeMap<i64, i64> = BTreeMap::new();
-        for (i, key) in candidates {
-            if inserted.contains(&key) {
-                outcomes[i] = VoteOutcome::Counted;
-                *counted.entry(votes[i].option).or_default() += 1;
+        // Some vote was not inserted: a repeat of an earlier one, or a vote for a closed poll
+        // or for another poll's option.
+        let options: Vec<i64> = votes.iter().map(|v| v.option).collect();
+        let open: BTreeMap<i64, i64> = sqlx::query_as(
+            "SELECT o.id, o.poll_id FROM poll_options o JOIN polls p ON p.id = o.poll_id \
+             WHERE p.closed_at IS NULL AND o.id = ANY($1)",
+        )
+        .bind(options)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db)?
+        .into_iter()
+        .collect();
+        for i in candidates {
+            let v = &votes[i];
+            outcomes[i] = if v.voter_key().is_some_and(|k| inserted.contains(&k)) {
+                VoteOutcome::Counted
+            } else if open.get(&v.option) == Some(&v.poll) {
+                VoteOutcome::Duplicate
             } else {
-                outcomes[i] = VoteOutcome::Duplicate;
-            }
+                VoteOutcome::Refused
+            };
         }
-        if !counted.is_empty() {
-            // One statement for every option's counter.
-            let mut q =
-                QueryBuilder::<Postgres>::new("UPDATE poll_options SET votes = votes + CASE id");
-            for (option, n) in &counted {
-                q.push(" WHEN ")
-                    .push_bind(*option)
-                    .push(" THEN ")
-                    .push_bind(*n);
-            }
-            q.push(" END WHERE id IN (");
-            let mut list = q.separated(", ");
-            for option in counted.keys() {
-                list.push_bind(*option);
-            }
-            q.push(")");
-            q.build().execute(&mut *tx).await.map_err(db)?;
-        }
-        tx.commit().await.map_err(db)?;
         Ok(outcomes)
     }
 
