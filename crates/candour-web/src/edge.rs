@@ -118,9 +118,7 @@ async fn security_headers(State(state): State<AppState>, req: Request, next: Nex
     // be framed by this site's own pages.
     let own_policy = h.contains_key(header::CONTENT_SECURITY_POLICY);
     if !own_policy {
-        let csp = HeaderValue::from_str(&state.inner.csp)
-            .unwrap_or(HeaderValue::from_static("default-src 'none'"));
-        h.insert(header::CONTENT_SECURITY_POLICY, csp);
+        h.insert(header::CONTENT_SECURITY_POLICY, state.inner.csp.clone());
     }
     h.insert(
         header::X_CONTENT_TYPE_OPTIONS,

@@ -4,7 +4,7 @@
 use askama::Template;
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
-use axum::http::{HeaderMap, header};
+use axum::http::{HeaderMap, Uri, header};
 use axum::response::Html;
 use candour_core::config::{ConsentMode, GatedScript, Organisation};
 use candour_core::consent::{self, Choice, State};
@@ -35,10 +35,15 @@ pub(crate) struct Frame {
 
 impl Frame {
     /// The frame for a visitor, from their request.
-    pub fn for_request(state: &AppState, parts: &Parts, visitor: Visitor) -> Frame {
-        let consent = consent_state(state, &parts.headers);
-        let path = parts.uri.path().to_owned();
-        let (return_to, saved) = strip_saved_flag(&path, parts.uri.query());
+    pub fn for_request(
+        state: &AppState,
+        uri: &Uri,
+        headers: &HeaderMap,
+        visitor: Visitor,
+    ) -> Frame {
+        let consent = consent_state(state, headers);
+        let path = uri.path().to_owned();
+        let (return_to, saved) = strip_saved_flag(&path, uri.query());
         let confirmation = match (&consent, saved) {
             (State::Decided { choice, .. }, true) => Some(if *choice == Choice::NONE {
                 "rejected"
@@ -146,7 +151,12 @@ impl FromRequestParts<AppState> for Frame {
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
         let visitor = Visitor::from_request_parts(parts, state).await?;
-        Ok(Frame::for_request(state, parts, visitor))
+        Ok(Frame::for_request(
+            state,
+            &parts.uri,
+            &parts.headers,
+            visitor,
+        ))
     }
 }
 

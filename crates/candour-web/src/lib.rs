@@ -60,7 +60,8 @@ struct Inner {
     purposes: Vec<candour_core::purposes::Purpose>,
     site: content::Site,
     keys: Keys,
-    csp: String,
+    /// The Content-Security-Policy header, built once: every response carries it.
+    csp: axum::http::HeaderValue,
     mailer: Arc<candour_mail::Mailer>,
     session_policy: SessionPolicy,
     votes: polls::VoteQueue,
@@ -148,7 +149,10 @@ impl AppState {
         let cookies = CookieRegistry::from_config(&config);
         let policy = Policy::new(&config, &cookies);
         let purposes = candour_core::purposes::registry(&config);
-        let csp = edge::content_security_policy(&config);
+        // Origins in the configuration are checked when it loads; should one still make a
+        // value no header can hold, the policy falls back to allowing nothing.
+        let csp = axum::http::HeaderValue::from_str(&edge::content_security_policy(&config))
+            .unwrap_or(axum::http::HeaderValue::from_static("default-src 'none'"));
         Ok(AppState {
             inner: Arc::new(Inner {
                 config,

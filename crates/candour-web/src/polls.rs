@@ -14,7 +14,7 @@ use askama::Template;
 use axum::Form;
 use axum::Router;
 use axum::extract::{ConnectInfo, Path, State};
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::http::{HeaderMap, StatusCode, Uri, header};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use candour_core::cookies::{CookieId, read_cookie};
@@ -454,19 +454,23 @@ async fn vote(
     State(state): State<AppState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
-    frame: Frame,
+    uri: Uri,
+    visitor: Visitor,
     Path(id): Path<String>,
     Form(form): Form<VoteForm>,
 ) -> Result<Response, AppError> {
     let poll = load(&state, &id).await?;
-    state.check_form(&frame.visitor, &form.csrf)?;
+    state.check_form(&visitor, &form.csrf)?;
+    // The page around an answer is built only when there is a page to show: a counted vote
+    // is answered with a redirect.
+    let frame = || Frame::for_request(&state, &uri, &headers, visitor.clone());
     let back = safe_return(&form.return_to, poll.id);
     let now = state.now();
     let phase = poll.phase(now);
     if phase != Phase::Open {
         return answer_again(
             &state,
-            frame,
+            frame(),
             &headers,
             poll,
             back,
@@ -484,7 +488,7 @@ async fn vote(
         if form.option.is_empty() {
             return answer_again(
                 &state,
-                frame,
+                frame(),
                 &headers,
                 poll,
                 back,
@@ -503,7 +507,7 @@ async fn vote(
     if cookie_says_voted(&state, &headers, poll.id) {
         return answer_again(
             &state,
-            frame,
+            frame(),
             &headers,
             poll,
             back,
@@ -513,7 +517,7 @@ async fn vote(
         .await;
     }
     let day = poll::vote_day(now);
-    let (account, voter_hash) = match &frame.visitor.account {
+    let (account, voter_hash) = match &visitor.account {
         Some(a) => (Some(a.id), None),
         None => {
             let salt = state
@@ -573,7 +577,7 @@ async fn vote(
             };
             answer_again(
                 &state,
-                frame,
+                frame(),
                 &headers,
                 poll,
                 back,
@@ -592,7 +596,7 @@ async fn vote(
         VoteOutcome::Refused => {
             answer_again(
                 &state,
-                frame,
+                frame(),
                 &headers,
                 poll,
                 back,
