@@ -1063,3 +1063,113 @@ pub async fn erasing_a_person_unlinks_their_messages(s: &Stores) {
     let (_, queued) = start(s, &draft("Summer"), &[], T0 + Duration::days(1)).await;
     assert_eq!(queued, 1);
 }
+
+/// Withdrawing consent to tracking takes the person's opens and clicks out of their record at
+/// once: they join the campaign's totals, so its figures do not change, before the
+/// reduction that comes for everyone's events, which then adds to the same totals.
+pub async fn withdrawing_tracking_consent_turns_the_persons_events_into_totals(s: &Stores) {
+    let stays = subscriber(s, "stays@example.org", true).await;
+    let leaves = subscriber(s, "leaves@example.org", true).await;
+    let links = ["https://example.org/a", "https://example.org/b"];
+    let (id, _) = start(s, &draft("Summer"), &links, T0).await;
+    let claimed = claim(s, "w", T0, 10).await;
+    send(s, &claimed, T0).await;
+    let delivery = |person: i64| {
+        claimed
+            .iter()
+            .find(|d| d.person == Some(person))
+            .unwrap()
+            .id
+    };
+    let ev = |person: i64, click: bool, link: u16, minutes: i64, machine: bool| TrackingEvent {
+        delivery: delivery(person),
+        campaign: id,
+        click,
+        link,
+        at: T0 + Duration::minutes(minutes),
+        machine,
+    };
+    s.campaigns
+        .record_tracking(&[
+            ev(stays, false, 0, 60, false),
+            ev(stays, true, 1, 61, false),
+            ev(leaves, false, 0, 62, true),
+            ev(leaves, false, 0, 63, false),
+            ev(leaves, true, 0, 64, false),
+            ev(leaves, true, 1, 65, true),
+        ])
+        .await
+        .unwrap();
+    let before = s
+        .campaigns
+        .report(id, T0 + Duration::hours(3))
+        .await
+        .unwrap();
+    assert_eq!(before.opens, engagement(3, 2, 2, 2), "opens");
+    assert_eq!(before.clicks, engagement(3, 2, 2, 2), "clicks");
+
+    record(s, leaves, &[tracking(false)], 90).await;
+    let theirs = s.campaigns.person_deliveries(leaves).await.unwrap();
+    assert!(theirs[0].events.is_empty(), "{:?}", theirs[0].events);
+    let mine = s.campaigns.person_deliveries(stays).await.unwrap();
+    assert_eq!(mine[0].events.len(), 2, "another person's events stay");
+    let after = s
+        .campaigns
+        .report(id, T0 + Duration::hours(3))
+        .await
+        .unwrap();
+    assert_eq!(after.opens, before.opens, "opens");
+    assert_eq!(after.clicks, before.clicks, "clicks");
+    assert_eq!(after.links, before.links, "per link");
+    // A second withdrawal finds nothing more to move.
+    record(s, leaves, &[tracking(false)], 95).await;
+    let again = s
+        .campaigns
+        .report(id, T0 + Duration::hours(3))
+        .await
+        .unwrap();
+    assert_eq!((again.opens, again.clicks), (before.opens, before.clicks));
+
+    // Consent given again: new events are the person's again, and count once.
+    record(s, leaves, &[tracking(true)], 100).await;
+    s.campaigns
+        .record_tracking(&[ev(leaves, true, 1, 130, false)])
+        .await
+        .unwrap();
+    assert_eq!(
+        s.campaigns.person_deliveries(leaves).await.unwrap()[0]
+            .events
+            .len(),
+        1
+    );
+    let regained = s
+        .campaigns
+        .report(id, T0 + Duration::hours(3))
+        .await
+        .unwrap();
+    assert_eq!(regained.clicks.events, before.clicks.events + 1);
+
+    // The reduction adds everyone's remaining events to the same totals.
+    let later = T0 + Duration::days(1);
+    assert_eq!(
+        s.campaigns.complete_campaigns(later).await.unwrap(),
+        vec![id]
+    );
+    let reduced_at = later + Duration::days(90);
+    assert_eq!(
+        s.campaigns
+            .reduce_tracking_before(later + Duration::seconds(1), reduced_at)
+            .await
+            .unwrap(),
+        1
+    );
+    let reduced = s.campaigns.report(id, reduced_at).await.unwrap();
+    assert_eq!(reduced.opens.events, regained.opens.events);
+    assert_eq!(reduced.clicks.events, regained.clicks.events);
+    assert_eq!(reduced.links, regained.links);
+    assert!(
+        s.campaigns.person_deliveries(stays).await.unwrap()[0]
+            .events
+            .is_empty()
+    );
+}

@@ -178,6 +178,7 @@ conformance!(
     the_send_time_check_reads_the_ledger_as_it_stands,
     concurrent_claims_never_share_a_message,
     tracking_is_recorded_with_consent_and_reduced_to_totals,
+    withdrawing_tracking_consent_turns_the_persons_events_into_totals,
     a_large_tracking_batch_is_recorded_whole,
     a_follow_up_goes_to_tracked_recipients_who_did_not_click,
     unsubscribing_through_a_message_is_noted_once,

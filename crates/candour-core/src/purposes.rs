@@ -270,8 +270,8 @@ pub fn registry(config: &Config) -> Vec<Purpose> {
                  their links go straight to where they point; we then count only how many emails \
                  were delivered, in total, and you get no reminders based on what you clicked.",
                 "For each email we send you: when it was opened, which links were clicked and \
-                 when. After the retention period these are reduced to totals per email that \
-                 name nobody.",
+                 when. After the retention period, or as soon as you withdraw your consent, \
+                 these are reduced to totals per email that name nobody.",
                 LawfulBasis::Consent,
                 Retention::Days {
                     days: config.campaigns.tracking_retention_days,

@@ -1,0 +1,40 @@
+-- When a person withdraws their consent to email tracking, their opens and clicks stop being
+-- theirs at once: they are added to each campaign's totals (as the retention reduction does
+-- for everyone later) and their rows are deleted, in the transaction that records the
+-- withdrawal, whichever way it came.
+CREATE FUNCTION tracking_consent_withdrawn() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    INSERT INTO campaign_totals
+        (campaign_id, kind, link, events, reliable_events, recipients, reliable_recipients)
+    SELECT t.campaign_id, k.kind, -1,
+           count(*) FILTER (WHERE t.kind = k.kind),
+           count(*) FILTER (WHERE t.kind = k.kind AND NOT t.machine),
+           count(DISTINCT t.delivery_id) FILTER (WHERE k.kind = 'open' OR t.kind = k.kind),
+           count(DISTINCT t.delivery_id)
+               FILTER (WHERE NOT t.machine AND (k.kind = 'open' OR t.kind = k.kind))
+    FROM tracking_events t CROSS JOIN (VALUES ('open'), ('click')) AS k (kind)
+    WHERE t.person_id = NEW.person_id
+    GROUP BY t.campaign_id, k.kind
+    ON CONFLICT (campaign_id, kind, link) DO UPDATE SET
+        events = campaign_totals.events + excluded.events,
+        reliable_events = campaign_totals.reliable_events + excluded.reliable_events,
+        recipients = campaign_totals.recipients + excluded.recipients,
+        reliable_recipients = campaign_totals.reliable_recipients + excluded.reliable_recipients;
+    INSERT INTO campaign_totals
+        (campaign_id, kind, link, events, reliable_events, recipients, reliable_recipients)
+    SELECT campaign_id, 'click', link, count(*), count(*) FILTER (WHERE NOT machine),
+           count(DISTINCT delivery_id), count(DISTINCT delivery_id) FILTER (WHERE NOT machine)
+    FROM tracking_events WHERE person_id = NEW.person_id AND kind = 'click'
+    GROUP BY campaign_id, link
+    ON CONFLICT (campaign_id, kind, link) DO UPDATE SET
+        events = campaign_totals.events + excluded.events,
+        reliable_events = campaign_totals.reliable_events + excluded.reliable_events,
+        recipients = campaign_totals.recipients + excluded.recipients,
+        reliable_recipients = campaign_totals.reliable_recipients + excluded.reliable_recipients;
+    DELETE FROM tracking_events WHERE person_id = NEW.person_id;
+    RETURN NULL;
+END;
+$$;
+CREATE TRIGGER tracking_consent_withdrawn AFTER INSERT ON consent_events
+    FOR EACH ROW WHEN (NEW.purpose = 'email-tracking' AND NOT NEW.granted)
+    EXECUTE FUNCTION tracking_consent_withdrawn();
