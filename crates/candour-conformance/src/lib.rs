@@ -856,6 +856,31 @@ pub async fn each_vote_of_a_batch_gets_its_own_outcome(s: &Stores) {
     assert_eq!(closed, vec![VoteOutcome::Refused]);
 }
 
+/// Batches that span many days, in any order, still find every repeat (a backend that keeps
+/// recent voters in memory must not lose a day it is checking against).
+pub async fn repeats_are_found_across_many_days(s: &Stores) {
+    use VoteOutcome::*;
+    let id = s.polls.create_poll(&draft(&["a", "b"]), T0).await.unwrap();
+    let a = s.polls.poll(id).await.unwrap().unwrap().options[0].id;
+    let days = ["2026-03-01", "2026-03-02", "2026-03-03", "2026-03-04", "2026-03-05"];
+    let vote = |batch: Vec<NewVote>| {
+        let polls = s.polls.clone();
+        async move { polls.record_votes(&batch).await.unwrap() }
+    };
+    assert_eq!(vote(vec![anon(id, a, 1, days[0])]).await, [Counted]);
+    let later: Vec<NewVote> = days[1..].iter().map(|d| anon(id, a, 2, d)).collect();
+    assert_eq!(vote(later).await, [Counted; 4]);
+    let mixed: Vec<NewVote> = days[..4].iter().rev().map(|d| anon(id, a, 3, d)).collect();
+    assert_eq!(vote(mixed).await, [Counted; 4]);
+    assert_eq!(vote(vec![anon(id, a, 1, days[0])]).await, [Duplicate]);
+    let again: Vec<NewVote> = days.iter().map(|d| anon(id, a, 2, d)).collect();
+    assert_eq!(
+        vote(again).await,
+        [Counted, Duplicate, Duplicate, Duplicate, Duplicate]
+    );
+    assert_eq!(s.polls.poll(id).await.unwrap().unwrap().total(), 10);
+}
+
 /// A deleted poll's voters say nothing about a later poll, even one that takes its id.
 pub async fn a_deleted_polls_voters_do_not_carry_over(s: &Stores) {
     use VoteOutcome::*;

@@ -160,6 +160,7 @@ conformance!(
     each_vote_of_a_batch_gets_its_own_outcome,
     voter_hashes_and_salts_are_forgotten_after_their_day,
     a_deleted_polls_voters_do_not_carry_over,
+    repeats_are_found_across_many_days,
     the_data_map_lists_every_table,
     people_are_unique_by_email_and_editable,
     the_ledger_derives_state_from_appended_events,

@@ -4,6 +4,12 @@
 -- withdrawal, whichever way it came.
 CREATE FUNCTION tracking_consent_withdrawn() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
+    -- The campaigns first, as the reduction and the tracking insert lock them: a reduction
+    -- under way finishes (and took these events) before the statements below look, and one
+    -- that starts later waits for this transaction and finds the events gone.
+    PERFORM 1 FROM campaigns
+    WHERE id IN (SELECT campaign_id FROM tracking_events WHERE person_id = NEW.person_id)
+    ORDER BY id FOR UPDATE;
     INSERT INTO campaign_totals
         (campaign_id, kind, link, events, reliable_events, recipients, reliable_recipients)
     SELECT t.campaign_id, k.kind, -1,
@@ -36,5 +42,5 @@ BEGIN
 END;
 $$;
 CREATE TRIGGER tracking_consent_withdrawn AFTER INSERT ON consent_events
-    FOR EACH ROW WHEN (NEW.purpose = 'email-tracking' AND NOT NEW.granted)
+    FOR EACH ROW WHEN (NEW.purpose = 'email-tracking' AND NEW.channel IS NULL AND NOT NEW.granted)
     EXECUTE FUNCTION tracking_consent_withdrawn();

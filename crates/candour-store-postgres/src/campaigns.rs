@@ -667,6 +667,9 @@ impl CampaignStore for PgStore {
                AND (SELECT e.granted FROM consent_events e WHERE e.person_id = d.person_id
                       AND e.purpose = $7 AND e.channel IS NULL
                     ORDER BY e.at DESC, e.id DESC LIMIT 1) IS TRUE
+               AND NOT EXISTS (SELECT 1 FROM consent_events w WHERE w.person_id = d.person_id
+                      AND w.purpose = $7 AND w.channel IS NULL AND NOT w.granted
+                      AND w.at >= d.sent_at)
                AND NOT EXISTS (SELECT 1 FROM tracking_events t WHERE t.delivery_id = d.id
                       AND t.kind = v.kind AND t.link = v.link AND t.machine = v.machine
                       AND t.at > v.at - interval '60 seconds')

@@ -3,7 +3,7 @@
 -- for everyone later) and their rows are deleted, in the transaction that records the
 -- withdrawal, whichever way it came.
 CREATE TRIGGER tracking_consent_withdrawn AFTER INSERT ON consent_events
-WHEN NEW.purpose = 'email-tracking' AND NEW.granted = 0
+WHEN NEW.purpose = 'email-tracking' AND NEW.channel IS NULL AND NEW.granted = 0
 BEGIN
     INSERT INTO campaign_totals
         (campaign_id, kind, link, events, reliable_events, recipients, reliable_recipients)

@@ -816,7 +816,9 @@ impl CampaignStore for SqliteStore {
 
 /// One statement that records a chunk of tracking events (bound in a fixed shape, see
 /// `BATCH_SHAPES`). Only messages sent tracked, of campaigns not yet reduced, to people whose
-/// consent to tracking still stands: an open after a withdrawal is not recorded at all. The
+/// consent to tracking still stands: an open after a withdrawal is not recorded at all, nor
+/// is one of a message sent before a withdrawal, even once consent is given again (the
+/// withdrawal turned that message's events into totals, which already count its recipient). The
 /// same open or click of a message within a minute is recorded once, so a replayed link
 /// cannot grow the table at will (the caller de-duplicates within the chunk).
 fn tracking_insert(events: &[TrackingEvent]) -> QueryBuilder<Sqlite> {
@@ -854,6 +856,13 @@ fn tracking_insert(events: &[TrackingEvent]) -> QueryBuilder<Sqlite> {
     q.push_bind(TRACKING_PURPOSE);
     q.push(
         " AND e.channel IS NULL ORDER BY e.at DESC, e.id DESC LIMIT 1) = 1
+           AND NOT EXISTS (SELECT 1 FROM consent_events w WHERE w.person_id = d.person_id
+                  AND w.channel IS NULL AND w.granted = 0 AND w.at >= d.sent_at
+                  AND w.purpose = ",
+    );
+    q.push_bind(TRACKING_PURPOSE);
+    q.push(
+        ")
            AND NOT EXISTS (SELECT 1 FROM tracking_events t WHERE t.delivery_id = d.id
                   AND t.kind = j.column3 AND t.link = j.column4
                   AND t.machine = j.column6 AND t.at > j.column5 - 60)",

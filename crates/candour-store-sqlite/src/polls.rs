@@ -362,9 +362,19 @@ impl VoterSets {
                 .entry(day.to_owned())
                 .or_default()
                 .insert(poll, set);
-            while self.days.len() > DAYS_KEPT {
-                self.days.pop_first();
-            }
+        }
+        // Keep a few days, but never one these votes are about to be checked against.
+        let needed: BTreeSet<&str> = votes.iter().map(|v| v.day.as_str()).collect();
+        while self.days.len() > DAYS_KEPT {
+            let Some(oldest) = self
+                .days
+                .keys()
+                .find(|d| !needed.contains(d.as_str()))
+                .cloned()
+            else {
+                break;
+            };
+            self.days.remove(&oldest);
         }
         Ok(())
     }
@@ -381,16 +391,14 @@ impl VoterSets {
         }
     }
 
-    /// Note anonymous votes that were written.
+    /// Note anonymous votes that were written. Only a set read whole from the database is
+    /// added to: a set begun here would hold only these voters and then be trusted.
     fn add<'a>(&mut self, written: impl Iterator<Item = &'a NewVote>) {
         for v in written {
-            if let (None, Some(hash)) = (v.account, &v.voter_hash) {
-                self.days
-                    .entry(v.day.clone())
-                    .or_default()
-                    .entry(v.poll)
-                    .or_default()
-                    .insert(short(hash));
+            if let (None, Some(hash)) = (v.account, &v.voter_hash)
+                && let Some(set) = self.days.get_mut(&v.day).and_then(|p| p.get_mut(&v.poll))
+            {
+                set.insert(short(hash));
             }
         }
     }
@@ -499,7 +507,13 @@ async fn write_chunk(
             .filter(|i| !voters.has(&votes[*i]))
             .collect();
         if fresh.is_empty() {
-            return Ok(fresh);
+            // Every vote repeats one in memory; the sets are only to be trusted if no other
+            // connection has written since they were read.
+            if data_version(conn).await? == version {
+                return Ok(fresh);
+            }
+            voters.forget_all();
+            continue;
         }
         let mut q = QueryBuilder::<Sqlite>::new(
             "INSERT INTO poll_votes (poll_id, option_id, account_id, voter_hash, day, created_at) \

@@ -105,7 +105,9 @@ async fn write_batches(store: Arc<dyn PollStore>, mut rx: mpsc::Receiver<(NewVot
         );
         if result.is_err() {
             // One retry covers a transient failure (a deadlock between instances, a dropped
-            // connection); nothing was written by the failed attempt.
+            // connection). Most failures come before anything is written; one that comes
+            // after (while the store reads back what it inserted) leaves those votes counted,
+            // and the retry answers them as repeats: the counts stay right.
             tokio::time::sleep(StdDuration::from_millis(20)).await;
             result = store.record_votes(&votes).await;
         }
