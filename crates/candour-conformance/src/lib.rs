@@ -862,7 +862,13 @@ pub async fn repeats_are_found_across_many_days(s: &Stores) {
     use VoteOutcome::*;
     let id = s.polls.create_poll(&draft(&["a", "b"]), T0).await.unwrap();
     let a = s.polls.poll(id).await.unwrap().unwrap().options[0].id;
-    let days = ["2026-03-01", "2026-03-02", "2026-03-03", "2026-03-04", "2026-03-05"];
+    let days = [
+        "2026-03-01",
+        "2026-03-02",
+        "2026-03-03",
+        "2026-03-04",
+        "2026-03-05",
+    ];
     let vote = |batch: Vec<NewVote>| {
         let polls = s.polls.clone();
         async move { polls.record_votes(&batch).await.unwrap() }
