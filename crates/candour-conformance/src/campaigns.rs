@@ -741,33 +741,61 @@ pub async fn a_large_tracking_batch_is_recorded_whole(s: &Stores) {
     assert_eq!(report.opens.recipients, 1);
 }
 
+/// A campaign with two links, started and sent at `T0` to everyone subscribed.
+struct Sent {
+    id: i64,
+    claimed: Vec<Delivery>,
+}
+
+impl Sent {
+    async fn start(s: &Stores, name: &str) -> Sent {
+        let links = ["https://example.org/a", "https://example.org/b"];
+        let (id, _) = start(s, &draft(name), &links, T0).await;
+        let claimed = claim(s, "w", T0, 10).await;
+        send(s, &claimed, T0).await;
+        Sent { id, claimed }
+    }
+
+    /// The message sent to `person`.
+    fn delivery(&self, person: i64) -> i64 {
+        self.claimed
+            .iter()
+            .find(|d| d.person == Some(person))
+            .unwrap()
+            .id
+    }
+
+    /// An open (or a click on `link`) of `person`'s message, `minutes` after it was sent.
+    fn event(
+        &self,
+        person: i64,
+        click: bool,
+        link: u16,
+        minutes: i64,
+        machine: bool,
+    ) -> TrackingEvent {
+        TrackingEvent {
+            delivery: self.delivery(person),
+            campaign: self.id,
+            click,
+            link,
+            at: T0 + Duration::minutes(minutes),
+            machine,
+        }
+    }
+}
+
 pub async fn tracking_is_recorded_with_consent_and_reduced_to_totals(s: &Stores) {
     let t1 = subscriber(s, "t1@example.org", true).await;
     let t2 = subscriber(s, "t2@example.org", true).await;
     let untracked = subscriber(s, "untracked@example.org", false).await;
     let withdraws = subscriber(s, "withdraws@example.org", true).await;
-    let links = ["https://example.org/a", "https://example.org/b"];
-    let (id, _) = start(s, &draft("Spring"), &links, T0).await;
-    let claimed = claim(s, "w", T0, 10).await;
-    send(s, &claimed, T0).await;
-    let delivery = |person: i64| {
-        claimed
-            .iter()
-            .find(|d| d.person == Some(person))
-            .unwrap()
-            .id
-    };
+    let sent = Sent::start(s, "Spring").await;
+    let id = sent.id;
     // Withdrawn after the message went: nothing of theirs is recorded from now on.
     record(s, withdraws, &[tracking(false)], 30).await;
 
-    let ev = |person: i64, click: bool, link: u16, minutes: i64, machine: bool| TrackingEvent {
-        delivery: delivery(person),
-        campaign: id,
-        click,
-        link,
-        at: T0 + Duration::minutes(minutes),
-        machine,
-    };
+    let ev = |p, click, link, minutes, machine| sent.event(p, click, link, minutes, machine);
     let mut events = vec![
         ev(t1, false, 0, 60, true),
         ev(t1, false, 0, 65, false),
@@ -1070,25 +1098,9 @@ pub async fn erasing_a_person_unlinks_their_messages(s: &Stores) {
 pub async fn withdrawing_tracking_consent_turns_the_persons_events_into_totals(s: &Stores) {
     let stays = subscriber(s, "stays@example.org", true).await;
     let leaves = subscriber(s, "leaves@example.org", true).await;
-    let links = ["https://example.org/a", "https://example.org/b"];
-    let (id, _) = start(s, &draft("Summer"), &links, T0).await;
-    let claimed = claim(s, "w", T0, 10).await;
-    send(s, &claimed, T0).await;
-    let delivery = |person: i64| {
-        claimed
-            .iter()
-            .find(|d| d.person == Some(person))
-            .unwrap()
-            .id
-    };
-    let ev = |person: i64, click: bool, link: u16, minutes: i64, machine: bool| TrackingEvent {
-        delivery: delivery(person),
-        campaign: id,
-        click,
-        link,
-        at: T0 + Duration::minutes(minutes),
-        machine,
-    };
+    let sent = Sent::start(s, "Summer").await;
+    let id = sent.id;
+    let ev = |p, click, link, minutes, machine| sent.event(p, click, link, minutes, machine);
     s.campaigns
         .record_tracking(&[
             ev(stays, false, 0, 60, false),

@@ -62,6 +62,32 @@ impl PgDb {
     }
 }
 
+/// A fresh PostgreSQL database, or `None` (saying so) when no server is named.
+async fn postgres_db() -> Option<PgDb> {
+    let Some(url) = postgres_url() else {
+        eprintln!("CANDOUR_TEST_POSTGRES_URL is not set: PostgreSQL case not run");
+        return None;
+    };
+    Some(postgres(url).await)
+}
+
+impl SqliteDb {
+    /// A second store on the same file, as another process would open it.
+    async fn another(&self) -> SqliteStore {
+        let url = format!("sqlite://{}", self._dir.path().join("test.db").display());
+        SqliteStore::open(&url).await.unwrap()
+    }
+}
+
+impl PgDb {
+    /// A second store on the same database, as another instance would open it.
+    async fn another(&self) -> PgStore {
+        PgStore::connect(&PgStore::url_with_database(&self.admin_url, &self.name))
+            .await
+            .unwrap()
+    }
+}
+
 macro_rules! conformance {
     ($($case:ident),* $(,)?) => {
         mod sqlite_backend {
@@ -69,8 +95,7 @@ macro_rules! conformance {
                 #[tokio::test]
                 async fn $case() {
                     let db = super::sqlite().await;
-                    let stores: candour_core::store::Stores = db.store.stores();
-                    candour_conformance::$case(&stores).await;
+                    candour_conformance::$case(&db.store.stores()).await;
                     db.store.close().await;
                 }
             )*
@@ -79,13 +104,8 @@ macro_rules! conformance {
             $(
                 #[tokio::test]
                 async fn $case() {
-                    let Some(url) = super::postgres_url() else {
-                        eprintln!("CANDOUR_TEST_POSTGRES_URL is not set: PostgreSQL case not run");
-                        return;
-                    };
-                    let db = super::postgres(url).await;
-                    let stores: candour_core::store::Stores = db.store.stores();
-                    candour_conformance::$case(&stores).await;
+                    let Some(db) = super::postgres_db().await else { return };
+                    candour_conformance::$case(&db.store.stores()).await;
                     db.drop_database().await;
                 }
             )*
@@ -101,8 +121,7 @@ macro_rules! conformance_two_instances {
                 #[tokio::test]
                 async fn $case() {
                     let db = super::sqlite().await;
-                    let url = format!("sqlite://{}", db._dir.path().join("test.db").display());
-                    let other = candour_store_sqlite::SqliteStore::open(&url).await.unwrap();
+                    let other = db.another().await;
                     candour_conformance::$case(&db.store.stores(), &other.stores()).await;
                     other.close().await;
                     db.store.close().await;
@@ -113,13 +132,8 @@ macro_rules! conformance_two_instances {
             $(
                 #[tokio::test]
                 async fn $case() {
-                    let Some(url) = super::postgres_url() else {
-                        eprintln!("CANDOUR_TEST_POSTGRES_URL is not set: PostgreSQL case not run");
-                        return;
-                    };
-                    let db = super::postgres(url).await;
-                    let url = candour_store_postgres::PgStore::url_with_database(&db.admin_url, &db.name);
-                    let other = candour_store_postgres::PgStore::connect(&url).await.unwrap();
+                    let Some(db) = super::postgres_db().await else { return };
+                    let other = db.another().await;
                     candour_conformance::$case(&db.store.stores(), &other.stores()).await;
                     other.close().await;
                     db.drop_database().await;

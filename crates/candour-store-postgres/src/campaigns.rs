@@ -884,8 +884,8 @@ impl CampaignStore for PgStore {
         if due.is_empty() {
             return Ok(0);
         }
-        // A withdrawal of tracking consent may have added a person's events to the totals
-        // already (see migration 0006): the reduction adds to them.
+        // Rows of `campaign_totals` add up: a withdrawal of tracking consent may have added
+        // rows for a person's events already (migration 0006), and these rows join them.
         for sql in [
             // Opens, and clicks on any link, one row each per campaign (-1), even when
             // there were none. A reliable click counts as a reliable open, as in `report`.
@@ -901,24 +901,14 @@ impl CampaignStore for PgStore {
              FROM UNNEST($1::bigint[]) AS c (id)
              CROSS JOIN (VALUES ('open'), ('click')) AS k (kind)
              LEFT JOIN tracking_events t ON t.campaign_id = c.id
-             GROUP BY c.id, k.kind
-             ON CONFLICT (campaign_id, kind, link) DO UPDATE SET
-                events = campaign_totals.events + excluded.events,
-                reliable_events = campaign_totals.reliable_events + excluded.reliable_events,
-                recipients = campaign_totals.recipients + excluded.recipients,
-                reliable_recipients = campaign_totals.reliable_recipients + excluded.reliable_recipients",
+             GROUP BY c.id, k.kind",
             "INSERT INTO campaign_totals
                  (campaign_id, kind, link, events, reliable_events, recipients, reliable_recipients)
              SELECT campaign_id, 'click', link, count(*), count(*) FILTER (WHERE NOT machine),
                     count(DISTINCT delivery_id),
                     count(DISTINCT delivery_id) FILTER (WHERE NOT machine)
              FROM tracking_events WHERE campaign_id = ANY ($1) AND kind = 'click'
-             GROUP BY campaign_id, link
-             ON CONFLICT (campaign_id, kind, link) DO UPDATE SET
-                events = campaign_totals.events + excluded.events,
-                reliable_events = campaign_totals.reliable_events + excluded.reliable_events,
-                recipients = campaign_totals.recipients + excluded.recipients,
-                reliable_recipients = campaign_totals.reliable_recipients + excluded.reliable_recipients",
+             GROUP BY campaign_id, link",
             "DELETE FROM tracking_events WHERE campaign_id = ANY ($1)",
         ] {
             sqlx::query(sql)

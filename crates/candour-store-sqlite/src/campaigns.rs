@@ -759,8 +759,8 @@ impl CampaignStore for SqliteStore {
         .fetch_all(&mut *tx)
         .await
         .map_err(db)?;
-        // A withdrawal of tracking consent may have added a person's events to the totals
-        // already (see migration 0008): the reduction adds to them.
+        // Rows of `campaign_totals` add up: a withdrawal of tracking consent may have added
+        // rows for a person's events already (migration 0008), and these rows join them.
         for id in &due {
             for sql in [
                 "INSERT INTO campaign_totals
@@ -768,32 +768,17 @@ impl CampaignStore for SqliteStore {
                         coalesce(sum(kind = 'open' AND machine = 0), 0),
                         count(DISTINCT delivery_id),
                         count(DISTINCT CASE WHEN machine = 0 THEN delivery_id END)
-                 FROM tracking_events WHERE campaign_id = ?1
-                 ON CONFLICT (campaign_id, kind, link) DO UPDATE SET
-                    events = events + excluded.events,
-                    reliable_events = reliable_events + excluded.reliable_events,
-                    recipients = recipients + excluded.recipients,
-                    reliable_recipients = reliable_recipients + excluded.reliable_recipients",
+                 FROM tracking_events WHERE campaign_id = ?1",
                 "INSERT INTO campaign_totals
                  SELECT ?1, 'click', -1, count(*), coalesce(sum(machine = 0), 0),
                         count(DISTINCT delivery_id),
                         count(DISTINCT CASE WHEN machine = 0 THEN delivery_id END)
-                 FROM tracking_events WHERE campaign_id = ?1 AND kind = 'click'
-                 ON CONFLICT (campaign_id, kind, link) DO UPDATE SET
-                    events = events + excluded.events,
-                    reliable_events = reliable_events + excluded.reliable_events,
-                    recipients = recipients + excluded.recipients,
-                    reliable_recipients = reliable_recipients + excluded.reliable_recipients",
+                 FROM tracking_events WHERE campaign_id = ?1 AND kind = 'click'",
                 "INSERT INTO campaign_totals
                  SELECT ?1, 'click', link, count(*), coalesce(sum(machine = 0), 0),
                         count(DISTINCT delivery_id),
                         count(DISTINCT CASE WHEN machine = 0 THEN delivery_id END)
-                 FROM tracking_events WHERE campaign_id = ?1 AND kind = 'click' GROUP BY link
-                 ON CONFLICT (campaign_id, kind, link) DO UPDATE SET
-                    events = events + excluded.events,
-                    reliable_events = reliable_events + excluded.reliable_events,
-                    recipients = recipients + excluded.recipients,
-                    reliable_recipients = reliable_recipients + excluded.reliable_recipients",
+                 FROM tracking_events WHERE campaign_id = ?1 AND kind = 'click' GROUP BY link",
                 "DELETE FROM tracking_events WHERE campaign_id = ?1",
             ] {
                 sqlx::query(sql)
