@@ -292,6 +292,68 @@ pub enum VoteOutcome {
     Refused,
 }
 
+impl VoterKey {
+    /// The key of a stored vote, from its poll, account, voter hash and day; `None` for a
+    /// vote whose account and hash are both gone.
+    pub fn from_stored(
+        poll: i64,
+        account: Option<i64>,
+        hash: Option<Vec<u8>>,
+        day: String,
+    ) -> StoreResult<Option<VoterKey>> {
+        Ok(match (account, hash) {
+            (Some(account), _) => Some(VoterKey::Account { poll, account }),
+            (None, Some(hash)) => Some(VoterKey::Anonymous {
+                poll,
+                hash: hash
+                    .try_into()
+                    .map_err(|_| StoreError::Corrupt("poll_votes.voter_hash".to_owned()))?,
+                day,
+            }),
+            (None, None) => None,
+        })
+    }
+}
+
+/// The start of every store's `record_votes`: each voter's first vote in the batch (by
+/// index), to be written; the outcomes so far, where a later vote of the same voter is a
+/// repeat and everything else `Refused` until the store says otherwise.
+pub fn first_votes(votes: &[NewVote]) -> (Vec<usize>, Vec<VoteOutcome>) {
+    let mut outcomes = vec![VoteOutcome::Refused; votes.len()];
+    let mut seen = std::collections::HashSet::new();
+    let mut first = Vec::new();
+    for (i, v) in votes.iter().enumerate() {
+        if let Some(key) = v.voter_key() {
+            if seen.insert(key) {
+                first.push(i);
+            } else {
+                outcomes[i] = VoteOutcome::Duplicate;
+            }
+        }
+    }
+    (first, outcomes)
+}
+
+/// The end of it, for the votes of `first` not counted: a repeat of an earlier vote when the
+/// option is an open one of the vote's own poll (`open` maps open options to their poll), and
+/// refused otherwise.
+pub fn settle_uncounted(
+    votes: &[NewVote],
+    first: &[usize],
+    outcomes: &mut [VoteOutcome],
+    open: &std::collections::BTreeMap<i64, i64>,
+) {
+    for &i in first {
+        if outcomes[i] != VoteOutcome::Counted {
+            outcomes[i] = if open.get(&votes[i].option) == Some(&votes[i].poll) {
+                VoteOutcome::Duplicate
+            } else {
+                VoteOutcome::Refused
+            };
+        }
+    }
+}
+
 #[async_trait]
 pub trait PollStore: Send + Sync {
     async fn create_poll(&self, draft: &PollDraft, now: OffsetDateTime) -> StoreResult<i64>;
@@ -774,4 +836,65 @@ pub trait CampaignStore: Send + Sync {
         cutoff: OffsetDateTime,
         now: OffsetDateTime,
     ) -> StoreResult<u64>;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::BTreeMap;
+
+    fn vote(option: i64, account: Option<i64>, who: u8) -> NewVote {
+        NewVote {
+            poll: 1,
+            option,
+            account,
+            voter_hash: account.is_none().then_some([who; 32]),
+            day: "2026-03-01".to_owned(),
+            at: OffsetDateTime::UNIX_EPOCH,
+        }
+    }
+
+    #[test]
+    fn a_voters_later_votes_in_a_batch_are_repeats_and_the_rest_are_settled_by_the_store() {
+        let votes = [
+            vote(10, None, 1),
+            vote(11, None, 1),
+            vote(10, Some(7), 0),
+            vote(11, Some(7), 0),
+            vote(99, None, 2),
+            vote(10, None, 3),
+        ];
+        let (first, mut outcomes) = first_votes(&votes);
+        assert_eq!(first, [0, 2, 4, 5]);
+        use VoteOutcome::*;
+        assert_eq!(
+            outcomes,
+            [Refused, Duplicate, Refused, Duplicate, Refused, Refused]
+        );
+        // The store counted vote 0; vote 2 repeats an earlier one; option 99 is not open.
+        outcomes[0] = Counted;
+        let open = BTreeMap::from([(10, 1), (11, 1)]);
+        settle_uncounted(&votes, &first, &mut outcomes, &open);
+        assert_eq!(
+            outcomes,
+            [Counted, Duplicate, Duplicate, Duplicate, Refused, Duplicate]
+        );
+    }
+
+    #[test]
+    fn a_stored_hash_of_the_wrong_length_is_corrupt() {
+        let day = "2026-03-01".to_owned();
+        assert!(matches!(
+            VoterKey::from_stored(1, None, Some(vec![0; 31]), day.clone()),
+            Err(StoreError::Corrupt(_))
+        ));
+        assert_eq!(
+            VoterKey::from_stored(1, Some(7), None, day.clone()).unwrap(),
+            Some(VoterKey::Account {
+                poll: 1,
+                account: 7
+            })
+        );
+        assert_eq!(VoterKey::from_stored(1, None, None, day).unwrap(), None);
+    }
 }

@@ -5,7 +5,10 @@ use std::collections::{BTreeMap, HashSet};
 
 use async_trait::async_trait;
 use candour_core::poll::{Poll, PollDraft, PollOption, ResultsShown};
-use candour_core::store::{NewVote, PollStore, StoreError, StoreResult, VoteOutcome, VoterKey};
+use candour_core::store::{
+    NewVote, PollStore, StoreError, StoreResult, VoteOutcome, VoterKey, first_votes,
+    settle_uncounted,
+};
 use sqlx::Row;
 use sqlx::postgres::PgRow;
 use time::OffsetDateTime;
@@ -208,54 +211,38 @@ impl PollStore for PgStore {
     async fn record_votes(&self, votes: &[NewVote]) -> StoreResult<Vec<VoteOutcome>> {
         // Repeats inside the batch are found here; every other vote goes to one statement
         // (so one round trip and one transaction, whatever the batch's size).
-        let mut outcomes = vec![VoteOutcome::Refused; votes.len()];
-        let mut seen = HashSet::new();
-        let mut candidates = Vec::new();
-        for (i, v) in votes.iter().enumerate() {
-            if let Some(key) = v.voter_key() {
-                if seen.insert(key) {
-                    candidates.push(i);
-                } else {
-                    outcomes[i] = VoteOutcome::Duplicate;
-                }
-            }
-        }
-        drop(seen);
+        let (candidates, mut outcomes) = first_votes(votes);
         if candidates.is_empty() {
             return Ok(outcomes);
         }
+        // The batch as columns, one array each.
+        let n = candidates.len();
+        let (mut polls, mut options, mut accounts) = (
+            Vec::with_capacity(n),
+            Vec::with_capacity(n),
+            Vec::with_capacity(n),
+        );
+        let (mut hashes, mut days, mut ats) = (
+            Vec::with_capacity(n),
+            Vec::with_capacity(n),
+            Vec::with_capacity(n),
+        );
+        for &i in &candidates {
+            let v = &votes[i];
+            polls.push(v.poll);
+            options.push(v.option);
+            accounts.push(v.account);
+            hashes.push(v.voter_hash.map(|h| h.to_vec()));
+            days.push(v.day.as_str());
+            ats.push(v.at);
+        }
         let rows: Vec<(i64, Option<i64>, Option<Vec<u8>>, String)> = sqlx::query_as(WRITE_VOTES)
-            .bind(
-                candidates
-                    .iter()
-                    .map(|i| votes[*i].poll)
-                    .collect::<Vec<_>>(),
-            )
-            .bind(
-                candidates
-                    .iter()
-                    .map(|i| votes[*i].option)
-                    .collect::<Vec<_>>(),
-            )
-            .bind(
-                candidates
-                    .iter()
-                    .map(|i| votes[*i].account)
-                    .collect::<Vec<_>>(),
-            )
-            .bind(
-                candidates
-                    .iter()
-                    .map(|i| votes[*i].voter_hash.map(|h| h.to_vec()))
-                    .collect::<Vec<_>>(),
-            )
-            .bind(
-                candidates
-                    .iter()
-                    .map(|i| votes[*i].day.as_str())
-                    .collect::<Vec<_>>(),
-            )
-            .bind(candidates.iter().map(|i| votes[*i].at).collect::<Vec<_>>())
+            .bind(polls)
+            .bind(options)
+            .bind(accounts)
+            .bind(hashes)
+            .bind(days)
+            .bind(ats)
             .fetch_all(&self.pool)
             .await
             .map_err(db)?;
@@ -267,42 +254,27 @@ impl PollStore for PgStore {
         }
         let mut inserted = HashSet::new();
         for (poll, account, hash, day) in rows {
-            let key = match (account, hash) {
-                (Some(account), _) => VoterKey::Account { poll, account },
-                (None, Some(hash)) => VoterKey::Anonymous {
-                    poll,
-                    hash: hash
-                        .try_into()
-                        .map_err(|_| StoreError::Corrupt("poll_votes.voter_hash".to_owned()))?,
-                    day,
-                },
-                (None, None) => continue,
-            };
-            inserted.insert(key);
+            inserted.extend(VoterKey::from_stored(poll, account, hash, day)?);
+        }
+        for &i in &candidates {
+            if votes[i].voter_key().is_some_and(|k| inserted.contains(&k)) {
+                outcomes[i] = VoteOutcome::Counted;
+            }
         }
         // Some vote was not inserted: a repeat of an earlier one, or a vote for a closed poll
         // or for another poll's option.
-        let options: Vec<i64> = votes.iter().map(|v| v.option).collect();
+        let voted: Vec<i64> = votes.iter().map(|v| v.option).collect();
         let open: BTreeMap<i64, i64> = sqlx::query_as(
             "SELECT o.id, o.poll_id FROM poll_options o JOIN polls p ON p.id = o.poll_id \
              WHERE p.closed_at IS NULL AND o.id = ANY($1)",
         )
-        .bind(options)
+        .bind(voted)
         .fetch_all(&self.pool)
         .await
         .map_err(db)?
         .into_iter()
         .collect();
-        for i in candidates {
-            let v = &votes[i];
-            outcomes[i] = if v.voter_key().is_some_and(|k| inserted.contains(&k)) {
-                VoteOutcome::Counted
-            } else if open.get(&v.option) == Some(&v.poll) {
-                VoteOutcome::Duplicate
-            } else {
-                VoteOutcome::Refused
-            };
-        }
+        settle_uncounted(votes, &candidates, &mut outcomes, &open);
         Ok(outcomes)
     }
 

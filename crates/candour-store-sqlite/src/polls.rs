@@ -6,7 +6,10 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use async_trait::async_trait;
 use candour_core::poll::{Poll, PollDraft, PollOption, ResultsShown};
-use candour_core::store::{NewVote, PollStore, StoreError, StoreResult, VoteOutcome, VoterKey};
+use candour_core::store::{
+    NewVote, PollStore, StoreError, StoreResult, VoteOutcome, VoterKey, first_votes,
+    settle_uncounted,
+};
 use sqlx::Sqlite;
 use sqlx::sqlite::SqliteRow;
 use sqlx::{Acquire, QueryBuilder, Row};
@@ -424,19 +427,7 @@ async fn write_votes(
 ) -> StoreResult<Vec<VoteOutcome>> {
     let mut sets = voters.sets.lock().await;
     let connection = voters.connections.load(Ordering::SeqCst);
-    let mut outcomes = vec![VoteOutcome::Refused; votes.len()];
-    let mut seen = HashSet::new();
-    let mut candidates = Vec::new();
-    for (i, v) in votes.iter().enumerate() {
-        if let Some(key) = v.voter_key() {
-            if seen.insert(key) {
-                candidates.push(i);
-            } else {
-                outcomes[i] = VoteOutcome::Duplicate;
-            }
-        }
-    }
-    drop(seen);
+    let (candidates, mut outcomes) = first_votes(votes);
     let mut all_counted = true;
     for chunk in candidates.chunks(BATCH_SHAPES[BATCH_SHAPES.len() - 1]) {
         let written = match write_chunk(conn, &mut sets, connection, votes, chunk).await {
@@ -474,16 +465,7 @@ async fn write_votes(
             .into_iter()
             .collect()
     };
-    for i in candidates {
-        if outcomes[i] == VoteOutcome::Counted {
-            continue;
-        }
-        outcomes[i] = if open_options.get(&votes[i].option) == Some(&votes[i].poll) {
-            VoteOutcome::Duplicate
-        } else {
-            VoteOutcome::Refused
-        };
-    }
+    settle_uncounted(votes, &candidates, &mut outcomes, &open_options);
     Ok(outcomes)
 }
 
@@ -578,18 +560,10 @@ async fn write_chunk(
         if rows.len() as u64 != count {
             return Err(StoreError::Corrupt("poll_votes.id".to_owned()));
         }
-        let inserted: HashSet<VoterKey> = rows
-            .into_iter()
-            .filter_map(|(poll, account, hash, day)| match (account, hash) {
-                (Some(account), _) => Some(Ok(VoterKey::Account { poll, account })),
-                (None, Some(hash)) => Some(
-                    <[u8; 32]>::try_from(hash)
-                        .map(|hash| VoterKey::Anonymous { poll, hash, day })
-                        .map_err(|_| StoreError::Corrupt("poll_votes.voter_hash".to_owned())),
-                ),
-                (None, None) => None,
-            })
-            .collect::<StoreResult<_>>()?;
+        let mut inserted = HashSet::new();
+        for (poll, account, hash, day) in rows {
+            inserted.extend(VoterKey::from_stored(poll, account, hash, day)?);
+        }
         let written: Vec<usize> = fresh
             .into_iter()
             .filter(|i| votes[*i].voter_key().is_some_and(|k| inserted.contains(&k)))
