@@ -15,6 +15,8 @@ use pulldown_cmark::{Event, Options, Parser, Tag, TagEnd};
 use sha2::Sha256;
 use time::OffsetDateTime;
 
+use crate::account::is_bidi_control;
+
 /// What is wrong with one field: `message` follows the field's name ("is required").
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FieldError {
@@ -230,10 +232,21 @@ impl CampaignDraft {
                     field,
                     format!("is too long: at most {max} characters"),
                 ));
-            } else if field != "body" && value.chars().any(char::is_control) {
+            } else if field == "body" {
+                if !is_multi_line_text(value) {
+                    errors.push(FieldError::new(
+                        field,
+                        "must be plain text: line breaks and tabs are allowed, other control \
+                         characters and characters that reorder text are not"
+                            .to_owned(),
+                    ));
+                }
+            } else if value.chars().any(|c| c.is_control() || is_bidi_control(c)) {
                 errors.push(FieldError::new(
                     field,
-                    "must be one line, without control characters".to_owned(),
+                    "must be one line of plain text, without control characters or \
+                     characters that reorder text"
+                        .to_owned(),
                 ));
             }
         };
@@ -294,6 +307,24 @@ impl CampaignDraft {
             }
         }
     }
+}
+
+/// The rule every multi-line text field follows: line breaks (`\n` or `\r\n`) and tabs,
+/// no other control character (a lone CR, NUL, ESC, vertical tab, form feed) and no
+/// character that reorders text.
+fn is_multi_line_text(value: &str) -> bool {
+    let mut chars = value.chars().peekable();
+    while let Some(c) = chars.next() {
+        let allowed = match c {
+            '\n' | '\t' => true,
+            '\r' => chars.next_if_eq(&'\n').is_some(),
+            c => !c.is_control() && !is_bidi_control(c),
+        };
+        if !allowed {
+            return false;
+        }
+    }
+    true
 }
 
 /// A campaign's text, rendered once and ready to be filled in for each recipient.
@@ -975,6 +1006,46 @@ mod tests {
         let errors = d.check(&["news"], &[]).unwrap_err();
         assert!(errors.iter().any(|e| e.field == "subject"));
         assert!(errors.iter().any(|e| e.field == "purpose"));
+    }
+
+    #[test]
+    fn campaign_text_follows_the_rules_of_every_other_text_field() {
+        for bad in [
+            "\u{202E}gnp.exe",
+            "Hi\u{2066}there",
+            "Hi\u{0}",
+            "Hi\u{1b}[31m",
+        ] {
+            for field in ["subject", "preheader", "name"] {
+                let mut d = draft("Hi");
+                match field {
+                    "subject" => d.subject = bad.to_owned(),
+                    "preheader" => d.preheader = bad.to_owned(),
+                    _ => d.name = bad.to_owned(),
+                }
+                let errors = d.check(&["news"], &[]).unwrap_err();
+                assert!(
+                    errors.iter().any(|e| e.field == field),
+                    "{field} {bad:?}: {errors:?}"
+                );
+            }
+        }
+        for bad in [
+            "a\u{0}b",
+            "a\u{1b}b",
+            "a\u{b}b",
+            "a\u{c}b",
+            "a\rb",
+            "a\u{202E}b",
+        ] {
+            let errors = draft(bad).check(&["news"], &[]).unwrap_err();
+            assert!(
+                errors.iter().any(|e| e.field == "body"),
+                "{bad:?}: {errors:?}"
+            );
+        }
+        // Line breaks as browsers send them, and tabs, are text.
+        assert!(draft("One\r\nTwo\n\tThree").check(&["news"], &[]).is_ok());
     }
 
     #[test]
