@@ -254,8 +254,12 @@ pub enum Permission {
     ReadConsentStatistics,
     /// Create, change, open, close and delete polls, and see their results.
     ManagePolls,
-    /// Build forms and surveys, and see and export their responses.
+    /// Build forms and surveys, and see summaries of their answers.
     ManageForms,
+    /// Read and export individual form responses, which can hold names, addresses and other
+    /// personal data: administrators, and the roles in `people.response_readers` (privacy
+    /// officers unless configured otherwise). See `Role::may`.
+    ReadResponses,
     /// Find, see, change, export and erase people's records, record consents and
     /// objections, and import people.
     ManagePeople,
@@ -265,6 +269,16 @@ pub enum Permission {
 }
 
 impl Role {
+    /// Whether this role has permission `p`, where `response_readers` are the roles the
+    /// configuration lets read individual form responses (besides administrators).
+    pub fn may(self, p: Permission, response_readers: &[Role]) -> bool {
+        match p {
+            Permission::ReadResponses => self == Role::Admin || response_readers.contains(&self),
+            _ => self.allows(p),
+        }
+    }
+
+    /// The permissions that come with the role whatever the configuration says.
     pub fn allows(self, p: Permission) -> bool {
         matches!(
             (self, p),
@@ -388,6 +402,20 @@ mod tests {
                 .0
                 .contains("10 characters")
         );
+    }
+
+    #[test]
+    fn reading_form_responses_is_for_administrators_and_configured_roles() {
+        let default = [Role::PrivacyOfficer];
+        assert!(Role::Admin.may(Permission::ReadResponses, &default));
+        assert!(Role::Admin.may(Permission::ReadResponses, &[]));
+        assert!(Role::PrivacyOfficer.may(Permission::ReadResponses, &default));
+        assert!(!Role::PrivacyOfficer.may(Permission::ReadResponses, &[]));
+        assert!(!Role::Editor.may(Permission::ReadResponses, &default));
+        assert!(Role::Editor.may(Permission::ReadResponses, &[Role::Editor]));
+        // The configuration adds nothing else.
+        assert!(!Role::Editor.may(Permission::ManagePeople, &[Role::Editor]));
+        assert!(Role::Editor.may(Permission::ManageForms, &default));
     }
 
     #[test]

@@ -393,6 +393,10 @@ pub struct PeopleSettings {
     pub preference_link_hours: u32,
     /// How long a preference-centre visit opened from such a link lasts, in minutes.
     pub preference_visit_minutes: u32,
+    /// The roles, besides administrators, that may read and export individual form
+    /// responses (which can hold names, addresses and other personal data). Everyone who
+    /// manages forms sees the summaries.
+    pub response_readers: Vec<crate::account::Role>,
 }
 
 impl Default for PeopleSettings {
@@ -401,6 +405,7 @@ impl Default for PeopleSettings {
             marketing_consent: MarketingConsent::OptIn,
             preference_link_hours: 72,
             preference_visit_minutes: 30,
+            response_readers: vec![crate::account::Role::PrivacyOfficer],
         }
     }
 }
@@ -973,6 +978,18 @@ impl Config {
         if !self.accounts.require_staff_totp {
             out.push(
                 "accounts.require_staff_totp is off: staff can sign in with a password alone."
+                    .to_owned(),
+            );
+        }
+        if self
+            .people
+            .response_readers
+            .contains(&crate::account::Role::Editor)
+        {
+            out.push(
+                "people.response_readers includes \"editor\": editors, who otherwise work on \
+                 content, can read and export form responses with people's names and addresses. \
+                 Keep that to privacy officers unless editors need it for their work."
                     .to_owned(),
             );
         }

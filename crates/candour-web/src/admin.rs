@@ -37,6 +37,9 @@ pub(crate) struct Section {
     pub label: &'static str,
     pub about: &'static str,
     permission: Permission,
+    /// Another permission that also opens the section (reading form responses opens the
+    /// forms section, where the responses are).
+    also: Option<Permission>,
     /// The feature it belongs to, when that can be switched off in the configuration.
     feature: Option<Feature>,
 }
@@ -65,12 +68,14 @@ const SECTIONS: &[Section] = &[
         about: "Create polls, open and close them, and see their results.",
         permission: Permission::ManagePolls,
         feature: Some(Feature::Polls),
+        also: None,
     },
     Section {
         href: "/admin/forms",
         label: "Forms and surveys",
-        about: "Build forms and surveys, open and close them, and read their answers.",
+        about: "Build forms and surveys, open and close them, and see their answers.",
         permission: Permission::ManageForms,
+        also: Some(Permission::ReadResponses),
         feature: None,
     },
     Section {
@@ -78,6 +83,7 @@ const SECTIONS: &[Section] = &[
         label: "Campaigns",
         about: "Write campaign emails, send them to people who agreed, and see how they did.",
         permission: Permission::ManageCampaigns,
+        also: None,
         feature: Some(Feature::Campaigns),
     },
     Section {
@@ -85,6 +91,7 @@ const SECTIONS: &[Section] = &[
         label: "People",
         about: "Find a person's record, their consents and objections; import people from a file.",
         permission: Permission::ManagePeople,
+        also: None,
         feature: None,
     },
     Section {
@@ -92,6 +99,7 @@ const SECTIONS: &[Section] = &[
         label: "Cookie choices",
         about: "How many visitors accepted or rejected each kind of optional cookie.",
         permission: Permission::ReadConsentStatistics,
+        also: None,
         feature: None,
     },
     Section {
@@ -99,6 +107,7 @@ const SECTIONS: &[Section] = &[
         label: "Staff",
         about: "Who can use this console, and in which role.",
         permission: Permission::ManageStaff,
+        also: None,
         feature: None,
     },
     Section {
@@ -106,6 +115,7 @@ const SECTIONS: &[Section] = &[
         label: "Audit log",
         about: "What staff have done, newest first.",
         permission: Permission::ReadAudit,
+        also: None,
         feature: None,
     },
 ];
@@ -114,7 +124,11 @@ const SECTIONS: &[Section] = &[
 pub(crate) fn sections(config: &Config, role: Role) -> Vec<&'static Section> {
     SECTIONS
         .iter()
-        .filter(|s| role.allows(s.permission) && s.feature.is_none_or(|f| f.enabled(config)))
+        .filter(|s| {
+            let readers = &config.people.response_readers;
+            (role.may(s.permission, readers) || s.also.is_some_and(|p| role.may(p, readers)))
+                && s.feature.is_none_or(|f| f.enabled(config))
+        })
         .collect()
 }
 

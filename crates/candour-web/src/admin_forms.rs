@@ -1,6 +1,9 @@
 //! Forms and surveys in the admin console: build them question by question (without
 //! JavaScript), open and close them, and read, summarise and export their responses.
-//! Editors and administrators; every change, view of responses and export is audited.
+//! Editors and administrators build forms and see summaries of the answers; reading and
+//! exporting the answers one by one, which can name people, is `Permission::ReadResponses`
+//! (administrators and privacy officers by default). Every change, view of the answers and
+//! export is audited.
 
 use std::collections::BTreeMap;
 
@@ -44,6 +47,8 @@ struct ListPage {
     sections: Vec<&'static Section>,
     forms: Vec<FormRecord>,
     notice: Option<&'static str>,
+    /// Whether this member of staff may build forms (or only read their responses).
+    can_manage: bool,
 }
 
 async fn list(
@@ -52,12 +57,13 @@ async fn list(
     frame: Frame,
     Query(q): Query<DoneQuery>,
 ) -> Result<Response, AppError> {
-    staff.require(Permission::ManageForms)?;
+    staff.require_any(&[Permission::ManageForms, Permission::ReadResponses])?;
     let forms = state.stores().forms.forms().await?;
     let notice = (q.done == "deleted").then_some("The form and its responses have been deleted.");
     Ok(no_store(render(&ListPage {
         frame,
         sections: staff.sections.clone(),
+        can_manage: staff.may(Permission::ManageForms),
         forms,
         notice,
     })?))
@@ -649,8 +655,10 @@ struct ResponsesPage {
     record: FormRecord,
     columns: Vec<(String, String, FieldKind)>,
     tallies: Vec<Tally>,
-    responses: Vec<StoredResponse>,
+    /// The newest responses, when this member of staff may read them one by one.
+    responses: Option<Vec<StoredResponse>>,
     total: usize,
+    can_manage: bool,
 }
 
 impl ResponsesPage {
@@ -672,22 +680,32 @@ async fn responses(
     frame: Frame,
     Path(id): Path<String>,
 ) -> Result<Response, AppError> {
-    staff.require(Permission::ManageForms)?;
+    staff.require_any(&[Permission::ManageForms, Permission::ReadResponses])?;
     let record = load(&state, &id).await?;
     let older = older_versions(&state, &record).await?;
     let all = state.stores().forms.responses(record.id).await?;
-    state
-        .audit(
-            &staff.account,
-            "form.responses-viewed",
-            format!("form:{}", record.id),
-            format!("{} responses", all.len()),
-        )
-        .await?;
+    // Summaries for everyone here; the answers one by one, which can name people, only for
+    // those who may read personal data, and every such view is audited.
+    let readable = staff.may(Permission::ReadResponses);
+    if readable {
+        state
+            .audit(
+                &staff.account,
+                "form.responses-viewed",
+                format!("form:{}", record.id),
+                format!("{} responses", all.len()),
+            )
+            .await?;
+    }
     let cols = columns(&record, &older);
     let tallies = tallies(&cols, &record, &all);
     let total = all.len();
-    let responses: Vec<StoredResponse> = all.into_iter().rev().take(SHOWN).collect();
+    let responses = readable.then(|| {
+        all.into_iter()
+            .rev()
+            .take(SHOWN)
+            .collect::<Vec<StoredResponse>>()
+    });
     Ok(no_store(render(&ResponsesPage {
         frame,
         sections: staff.sections.clone(),
@@ -695,6 +713,7 @@ async fn responses(
         tallies,
         responses,
         total,
+        can_manage: staff.may(Permission::ManageForms),
         record,
     })?))
 }
@@ -704,7 +723,7 @@ async fn export(
     staff: Staff,
     Path(id): Path<String>,
 ) -> Result<Response, AppError> {
-    staff.require(Permission::ManageForms)?;
+    staff.require(Permission::ReadResponses)?;
     let record = load(&state, &id).await?;
     let older = older_versions(&state, &record).await?;
     let all = state.stores().forms.responses(record.id).await?;

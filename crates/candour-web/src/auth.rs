@@ -137,12 +137,24 @@ pub(crate) struct Staff {
     pub role: Role,
     /// The console sections this member of staff may use.
     pub sections: Vec<&'static crate::admin::Section>,
+    /// The roles the configuration lets read individual form responses.
+    response_readers: Vec<Role>,
 }
 
 impl Staff {
+    /// Whether the role grants `p`, under the configuration.
+    pub fn may(&self, p: Permission) -> bool {
+        self.role.may(p, &self.response_readers)
+    }
+
     /// Refuse, with a page that says why, unless the role grants `p`.
     pub fn require(&self, p: Permission) -> Result<(), AppError> {
-        if self.role.allows(p) {
+        self.require_any(&[p])
+    }
+
+    /// Refuse, with a page that says why, unless the role grants one of `ps`.
+    pub fn require_any(&self, ps: &[Permission]) -> Result<(), AppError> {
+        if ps.iter().any(|&p| self.may(p)) {
             Ok(())
         } else {
             Err(AppError::Forbidden(format!(
@@ -171,8 +183,10 @@ impl FromRequestParts<AppState> for Staff {
                 "/account/two-factor?required=staff".to_owned(),
             )));
         }
+        let config = &state.inner.config;
         Ok(Staff {
-            sections: crate::admin::sections(&state.inner.config, role),
+            sections: crate::admin::sections(config, role),
+            response_readers: config.people.response_readers.clone(),
             account,
             role,
         })

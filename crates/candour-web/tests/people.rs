@@ -903,8 +903,31 @@ async fn staff_build_forms_and_export_responses_without_formulas() {
         .await;
     assert_eq!(status, 200);
     assert!(summary.contains("1 answer"));
+    // Editors see the summaries, not the answers one by one, which can name people, and
+    // cannot export them.
+    assert!(!summary.contains("x@example.org"), "{summary}");
+    assert!(!summary.contains("responses.csv"));
     let res = app
         .get_with_cookie(&format!("/admin/forms/{}/responses.csv", form.id), &editor)
+        .await;
+    assert_eq!(res.status(), 403);
+    // A privacy officer reads and exports them; both are audited.
+    let officer = app
+        .staff("dpo@testshire.example", Role::PrivacyOfficer)
+        .await;
+    let (status, home, _) = app.page("/admin", &officer).await;
+    assert_eq!(status, 200);
+    assert!(home.contains("href=\"/admin/forms\""), "{home}");
+    let (status, answers, _) = app
+        .page(&format!("/admin/forms/{}/responses", form.id), &officer)
+        .await;
+    assert_eq!(status, 200);
+    assert!(answers.contains("x@example.org"));
+    // Building forms stays with editors and administrators.
+    let (status, _, _) = app.page("/admin/forms/new", &officer).await;
+    assert_eq!(status, 403);
+    let res = app
+        .get_with_cookie(&format!("/admin/forms/{}/responses.csv", form.id), &officer)
         .await;
     assert_eq!(res.status(), 200);
     let csv = res.text().await.unwrap();
@@ -950,7 +973,48 @@ async fn staff_build_forms_and_export_responses_without_formulas() {
         .map(|e| e.action)
         .collect();
     assert!(actions.contains(&"form.responses-exported".to_owned()));
+    assert!(actions.contains(&"form.responses-viewed".to_owned()));
     assert!(actions.contains(&"form.changed".to_owned()));
+}
+
+#[tokio::test]
+async fn the_configuration_can_let_editors_read_responses() {
+    let app = spawn_with(|c| {
+        with_purposes(c);
+        c.people.response_readers = vec![Role::Editor];
+    })
+    .await;
+    let form = app
+        .stores
+        .forms
+        .create_form(&signup(), app.clock.now())
+        .await
+        .unwrap();
+    let (status, _) = app
+        .submit(
+            form,
+            &[
+                ("q1", "sam@example.org"),
+                ("q2", "Sam Jones"),
+                ("q6", "Yes"),
+            ],
+        )
+        .await;
+    assert_eq!(status, 200);
+    let editor = app.staff("editor@testshire.example", Role::Editor).await;
+    let (status, answers, _) = app
+        .page(&format!("/admin/forms/{form}/responses"), &editor)
+        .await;
+    assert_eq!(status, 200);
+    assert!(answers.contains("Sam Jones"));
+    // Privacy officers were left out of the list, so they no longer may.
+    let officer = app
+        .staff("dpo@testshire.example", Role::PrivacyOfficer)
+        .await;
+    let res = app
+        .get_with_cookie(&format!("/admin/forms/{form}/responses.csv"), &officer)
+        .await;
+    assert_eq!(res.status(), 403);
 }
 
 impl TestApp {
