@@ -1276,6 +1276,20 @@ mod tests {
     }
 
     #[test]
+    fn letting_editors_read_responses_is_flagged_and_roles_are_checked() {
+        let c = load("", &[]).unwrap();
+        assert_eq!(
+            c.people.response_readers,
+            vec![crate::account::Role::PrivacyOfficer]
+        );
+        assert!(!c.warnings().iter().any(|w| w.contains("response_readers")));
+        let c = load("[people]\nresponse_readers = [\"editor\"]\n", &[]).unwrap();
+        assert!(c.warnings().iter().any(|w| w.contains("response_readers")));
+        let e = load("[people]\nresponse_readers = [\"visitor\"]\n", &[]).unwrap_err();
+        assert!(e.to_string().contains("response_readers"), "{e}");
+    }
+
+    #[test]
     fn purposes_are_checked_and_tick_to_refuse_is_flagged() {
         let good = "[people]\nmarketing_consent = \"opt-out-box\"\n\n[[purposes]]\nid = \"news\"\nname = \"News\"\ndescription = \"d\"\ndata = \"e\"\nlawful_basis = \"consent\"\nretention_days = 730\nchannels = [\"email\", \"post\"]\ndirect_marketing = true\nconsent_label = \"Send me news\"\n";
         let c = load(good, &[]).unwrap();
