@@ -8,10 +8,14 @@ use candour_core::forms::{
     self, Answer, Field, FieldKind, FormDefinition, PersonAttr, PersonPatch,
 };
 use candour_core::import::ImportRow;
-use candour_core::people::{ConsentRefused, Evidence, Method, NewConsent, Source, has_consent};
+use candour_core::people::{
+    ConsentRefused, Evidence, Method, NewConsent, PendingGrant, Source, has_consent,
+};
 use candour_core::purposes::{Channel, LawfulBasis, Purpose, registry};
 use candour_core::session::SecretHash;
-use candour_core::store::{ConsentChange, ImportEvidence, NewResponse, StoreError, Stores};
+use candour_core::store::{
+    ConsentChange, ImportEvidence, NewResponse, PendingConsents, StoreError, Stores,
+};
 use time::Duration;
 
 use crate::T0;
@@ -391,6 +395,7 @@ fn stored<'a>(
         email: sub.email.as_ref(),
         patch: &sub.patch,
         consents: &sub.consents,
+        pending: None,
         purposes,
         at: T0,
     }
@@ -428,6 +433,7 @@ pub async fn concurrent_submissions_for_one_address_make_one_person(s: &Stores) 
                     email: Some(&addr),
                     patch: &PersonPatch::default(),
                     consents: &consents,
+                    pending: None,
                     purposes: &p,
                     at: T0,
                 })
@@ -571,6 +577,127 @@ pub async fn imports_happen_once_and_never_override_an_objection(s: &Stores) {
     assert!(s.people.staged_import(id3).await.unwrap().is_none());
 }
 
+pub async fn a_forms_grants_count_only_once_confirmed_from_the_address(s: &Stores) {
+    let p = purposes();
+    let def = signup_form();
+    let form = s.forms.create_form(&def, T0).await.unwrap();
+    let addr = email("kim@example.org");
+    let grants = [PendingGrant {
+        purpose: "news".to_owned(),
+        channel: Some(Channel::Email),
+        wording: Some("Send me news by email".to_owned()),
+    }];
+    let refusal = [NewConsent {
+        method: Method::Form { form, version: 1 },
+        ..event(Channel::Post, false, Method::PreferenceCentre)
+    }];
+    let submit = |secret: &'static SecretHash, at| {
+        let (grants, refusal, addr, p) = (&grants, &refusal, &addr, &p);
+        async move {
+            s.forms
+                .submit_response(&NewResponse {
+                    form,
+                    version: 1,
+                    answers: &[],
+                    email: Some(addr),
+                    patch: &PersonPatch::default(),
+                    consents: refusal,
+                    pending: Some(PendingConsents {
+                        secret,
+                        grants,
+                        expires_at: at + Duration::hours(1),
+                    }),
+                    purposes: p,
+                    at,
+                })
+                .await
+                .unwrap();
+        }
+    };
+    static FIRST: SecretHash = SecretHash([21; 32]);
+    static SECOND: SecretHash = SecretHash([22; 32]);
+    static THIRD: SecretHash = SecretHash([23; 32]);
+    submit(&FIRST, T0).await;
+    let kim = s.people.person_by_email(&addr).await.unwrap().unwrap();
+    // The refusal is recorded at once; the grant is not in the ledger yet.
+    let events = s.people.consent_events(kim.id).await.unwrap();
+    assert_eq!(events.len(), 1);
+    assert!(!events[0].granted);
+    assert!(!has_consent(&events, "news", Some(Channel::Email)));
+    // Held until confirmed: it is the person's data, so it is exported.
+    let export = s.people.export_person(kim.id).await.unwrap().unwrap();
+    assert_eq!(export["consent_confirmations"].as_array().unwrap().len(), 1);
+    let confirmed_at = T0 + Duration::minutes(20);
+    assert_eq!(
+        s.people
+            .confirm_consents(&FIRST, &p, confirmed_at)
+            .await
+            .unwrap(),
+        Some(kim.id)
+    );
+    let events = s.people.consent_events(kim.id).await.unwrap();
+    assert!(has_consent(&events, "news", Some(Channel::Email)));
+    let grant = events.iter().find(|e| e.granted).unwrap();
+    assert_eq!(grant.at, confirmed_at);
+    assert_eq!(
+        grant.method,
+        Method::FormConfirmed {
+            form,
+            version: 1,
+            submitted: T0.unix_timestamp(),
+        }
+    );
+    assert_eq!(
+        grant.wording.as_ref().unwrap().text,
+        "Send me news by email"
+    );
+    // Once only.
+    assert_eq!(
+        s.people
+            .confirm_consents(&FIRST, &p, confirmed_at)
+            .await
+            .unwrap(),
+        None
+    );
+    // Not after it expired, and retention forgets it.
+    submit(&SECOND, T0).await;
+    assert_eq!(
+        s.people
+            .confirm_consents(&SECOND, &p, T0 + Duration::hours(2))
+            .await
+            .unwrap(),
+        None
+    );
+    submit(&THIRD, T0 + Duration::hours(3)).await;
+    assert_eq!(
+        s.people
+            .purge_consent_confirmations_before(T0 + Duration::hours(2))
+            .await
+            .unwrap(),
+        1
+    );
+    assert_eq!(
+        s.people
+            .confirm_consents(&SECOND, &p, T0 + Duration::minutes(30))
+            .await
+            .unwrap(),
+        None,
+        "purged"
+    );
+    // Erasure takes what is still waiting.
+    let export = s.people.export_person(kim.id).await.unwrap().unwrap();
+    assert_eq!(export["consent_confirmations"].as_array().unwrap().len(), 1);
+    assert!(s.people.erase_person(kim.id).await.unwrap());
+    assert_eq!(
+        s.people
+            .confirm_consents(&THIRD, &p, T0 + Duration::hours(3))
+            .await
+            .unwrap(),
+        None
+    );
+    assert!(s.people.consent_events(kim.id).await.unwrap().is_empty());
+}
+
 pub async fn preference_links_work_once_before_they_expire(s: &Stores) {
     let jo = s
         .people
@@ -653,6 +780,7 @@ pub async fn export_and_erasure_follow_the_data_map(s: &Stores) {
                 ..PersonPatch::default()
             },
             consents: &consents,
+            pending: None,
             purposes: &p,
             at: T0,
         })

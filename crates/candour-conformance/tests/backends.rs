@@ -182,6 +182,7 @@ conformance!(
     a_submission_is_stored_whole_or_not_at_all,
     concurrent_submissions_for_one_address_make_one_person,
     imports_happen_once_and_never_override_an_objection,
+    a_forms_grants_count_only_once_confirmed_from_the_address,
     preference_links_work_once_before_they_expire,
     a_person_is_linked_to_their_account,
     export_and_erasure_follow_the_data_map,

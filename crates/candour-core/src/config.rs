@@ -393,6 +393,9 @@ pub struct PeopleSettings {
     pub preference_link_hours: u32,
     /// How long a preference-centre visit opened from such a link lasts, in minutes.
     pub preference_visit_minutes: u32,
+    /// How long the link that confirms consent given on a public form works, in hours; an
+    /// unconfirmed consent is forgotten after it.
+    pub consent_confirmation_hours: u32,
     /// The roles, besides administrators, that may read and export individual form
     /// responses (which can hold names, addresses and other personal data). Everyone who
     /// manages forms sees the summaries.
@@ -405,6 +408,7 @@ impl Default for PeopleSettings {
             marketing_consent: MarketingConsent::OptIn,
             preference_link_hours: 72,
             preference_visit_minutes: 30,
+            consent_confirmation_hours: 168,
             response_readers: vec![crate::account::Role::PrivacyOfficer],
         }
     }
@@ -812,6 +816,12 @@ impl Config {
         if !(1..=24 * 30).contains(&self.people.preference_link_hours) {
             return Err(invalid(
                 "people.preference_link_hours",
+                "must be between 1 and 720".to_owned(),
+            ));
+        }
+        if !(1..=24 * 30).contains(&self.people.consent_confirmation_hours) {
+            return Err(invalid(
+                "people.consent_confirmation_hours",
                 "must be between 1 and 720".to_owned(),
             ));
         }

@@ -64,6 +64,14 @@ pub const PERSONAL: &[Mapped] = &[
         holds: "Single-use links to the preference centre (only their hashes).",
     },
     Mapped {
+        table: "consent_confirmations",
+        subject: Subject::Person,
+        column: "person_id",
+        erasure: Erasure::Delete,
+        holds: "Consent given on a public form and not yet confirmed from the address: what was \
+                agreed to, its wording and when. Forgotten when the link expires.",
+    },
+    Mapped {
         table: "deliveries",
         subject: Subject::Person,
         column: "person_id",

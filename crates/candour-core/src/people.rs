@@ -6,7 +6,7 @@
 
 use std::collections::BTreeMap;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use time::OffsetDateTime;
 
@@ -112,11 +112,25 @@ impl Evidence {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(tag = "kind", rename_all = "kebab-case")]
 pub enum Method {
-    Form { form: i64, version: i64 },
+    Form {
+        form: i64,
+        version: i64,
+    },
+    /// A grant given on a public form and confirmed from the address through an emailed
+    /// link; the event's time is the confirmation, `submitted` (Unix seconds) the form's.
+    FormConfirmed {
+        form: i64,
+        version: i64,
+        submitted: i64,
+    },
     PreferenceCentre,
     Unsubscribe,
-    Staff { evidence: Evidence },
-    Import { import: i64 },
+    Staff {
+        evidence: Evidence,
+    },
+    Import {
+        import: i64,
+    },
 }
 
 impl Method {
@@ -131,6 +145,11 @@ impl Method {
     pub fn to_text(self) -> String {
         match self {
             Method::Form { form, version } => format!("form:{form}:{version}"),
+            Method::FormConfirmed {
+                form,
+                version,
+                submitted,
+            } => format!("form-confirmed:{form}:{version}:{submitted}"),
             Method::PreferenceCentre => "preferences".to_owned(),
             Method::Unsubscribe => "unsubscribe".to_owned(),
             Method::Staff { evidence } => format!("staff:{}", evidence.as_str()),
@@ -148,6 +167,16 @@ impl Method {
                 let version = id()?;
                 Method::Form { form, version }
             }
+            "form-confirmed" => {
+                let form = id()?;
+                let version = id()?;
+                let submitted = id()?;
+                Method::FormConfirmed {
+                    form,
+                    version,
+                    submitted,
+                }
+            }
             "preferences" => Method::PreferenceCentre,
             "unsubscribe" => Method::Unsubscribe,
             "staff" => Method::Staff {
@@ -162,6 +191,22 @@ impl Method {
     pub fn describe(self) -> String {
         match self {
             Method::Form { form, version } => format!("Form {form} (version {version})"),
+            Method::FormConfirmed {
+                form,
+                version,
+                submitted,
+            } => {
+                let sent = OffsetDateTime::from_unix_timestamp(submitted)
+                    .ok()
+                    .and_then(|t| {
+                        t.format(&time::format_description::well_known::Rfc3339)
+                            .ok()
+                    })
+                    .unwrap_or_else(|| submitted.to_string());
+                format!(
+                    "Form {form} (version {version}), sent {sent} and confirmed from the address"
+                )
+            }
             Method::PreferenceCentre => "Preference centre".to_owned(),
             Method::Unsubscribe => "Unsubscribe link".to_owned(),
             Method::Staff { evidence } => format!("{} recorded by staff", evidence.label()),
@@ -289,6 +334,58 @@ pub fn suppression_key(email: &EmailAddress) -> [u8; 32] {
     h.finalize().into()
 }
 
+/// A consent given on a public form, waiting to be confirmed from the address: anyone can
+/// type anyone's address into a form, so a grant counts only once the address confirms it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PendingGrant {
+    pub purpose: String,
+    pub channel: Option<Channel>,
+    /// The words of the box the person ticked, kept as the evidence.
+    pub wording: Option<String>,
+}
+
+/// Split a public form's consent events: withdrawals and refusals are recorded at once
+/// (they can only narrow what is done with the address), grants wait for confirmation.
+pub fn split_for_confirmation(events: &[NewConsent]) -> (Vec<NewConsent>, Vec<PendingGrant>) {
+    let (grants, now): (Vec<&NewConsent>, Vec<&NewConsent>) =
+        events.iter().partition(|e| e.granted);
+    let pending = grants
+        .into_iter()
+        .map(|e| PendingGrant {
+            purpose: e.purpose.clone(),
+            channel: e.channel,
+            wording: e.wording.as_ref().map(|w| w.text.clone()),
+        })
+        .collect();
+    (now.into_iter().cloned().collect(), pending)
+}
+
+/// The ledger events that confirmed grants become: the form's wording, the form and the time
+/// it was sent in the method, the confirmation's time as the event's.
+pub fn confirmed_grants(
+    grants: &[PendingGrant],
+    form: i64,
+    version: i64,
+    submitted: OffsetDateTime,
+) -> Vec<NewConsent> {
+    grants
+        .iter()
+        .map(|g| NewConsent {
+            purpose: g.purpose.clone(),
+            channel: g.channel,
+            granted: true,
+            method: Method::FormConfirmed {
+                form,
+                version,
+                submitted: submitted.unix_timestamp(),
+            },
+            wording: g.wording.as_deref().map(Wording::new),
+            actor: None,
+            note: String::new(),
+        })
+        .collect()
+}
+
 /// Why consent events could not be appended.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ConsentRefused {
@@ -346,7 +443,7 @@ pub fn check_consents(
                         out.lift.push(channel);
                     }
                 }
-                Method::Form { .. } => out.skip.push(i),
+                Method::Form { .. } | Method::FormConfirmed { .. } => out.skip.push(i),
                 _ => return Err(ConsentRefused::Suppressed(channel)),
             }
         }
@@ -554,6 +651,11 @@ mod tests {
                 evidence: Evidence::Call,
             },
             Method::Import { import: 9 },
+            Method::FormConfirmed {
+                form: 3,
+                version: 2,
+                submitted: 1_780_000_000,
+            },
         ] {
             assert_eq!(Method::from_text(&m.to_text()), Some(m));
         }
@@ -567,6 +669,50 @@ mod tests {
         }
         assert_eq!(Method::from_text("form:1"), None);
         assert_eq!(Method::from_text("staff:fax"), None);
+    }
+
+    #[test]
+    fn a_forms_grants_wait_for_confirmation_and_its_refusals_do_not() {
+        let form = Method::Form {
+            form: 4,
+            version: 1,
+        };
+        let mut post = grant(form);
+        post.channel = Some(Channel::Post);
+        post.wording = Some(Wording::new("Send me news by post"));
+        let mut refusal = grant(form);
+        refusal.granted = false;
+        let (now, pending) = split_for_confirmation(&[post, refusal.clone()]);
+        assert_eq!(now, vec![refusal]);
+        assert_eq!(
+            pending,
+            vec![PendingGrant {
+                purpose: "news".to_owned(),
+                channel: Some(Channel::Post),
+                wording: Some("Send me news by post".to_owned()),
+            }]
+        );
+        let sent = datetime!(2026-12-01 09:00 UTC);
+        let events = confirmed_grants(&pending, 4, 1, sent);
+        assert_eq!(events.len(), 1);
+        assert!(events[0].granted);
+        assert_eq!(
+            events[0].method,
+            Method::FormConfirmed {
+                form: 4,
+                version: 1,
+                submitted: sent.unix_timestamp(),
+            }
+        );
+        assert_eq!(
+            events[0].wording,
+            Some(Wording::new("Send me news by post"))
+        );
+        assert!(events[0].method.describe().contains("2026-12-01T09:00:00Z"));
+        // A confirmed grant on a channel the address objected to is still dropped: only the
+        // preference centre lifts an objection.
+        let checked = check_consents(&purposes(), &events, &[Channel::Post]).unwrap();
+        assert_eq!(checked.skip, vec![0]);
     }
 
     #[test]

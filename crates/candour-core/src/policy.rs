@@ -21,6 +21,9 @@ pub struct Policy {
     /// How long the record of someone without an account is kept after they were last in
     /// touch.
     pub people_retention: purposes::Retention,
+    /// How long consent given on a form waits for confirmation from the address before it is
+    /// forgotten, in hours (it never counts before it is confirmed).
+    pub form_consent_confirmation_hours: u32,
     /// Scripts that run only after consent, with the category they wait for.
     pub gated_scripts: Vec<ScriptFacts>,
     /// The rights people have over their data and how to use them.
@@ -70,6 +73,11 @@ pub struct Right {
 }
 
 impl Policy {
+    /// How long a form's consent waits for confirmation, in words.
+    pub fn form_consent_confirmation(&self) -> String {
+        hours_in_words(self.form_consent_confirmation_hours)
+    }
+
     pub fn new(config: &Config, cookies: &CookieRegistry) -> Policy {
         let org = &config.organisation;
         let write_to = if org.dpo_email.is_empty() {
@@ -101,6 +109,7 @@ impl Policy {
             people_retention: purposes::Retention::Days {
                 days: purposes::people_retention_days(config),
             },
+            form_consent_confirmation_hours: config.people.consent_confirmation_hours,
             gated_scripts: config
                 .scripts
                 .iter()
@@ -142,10 +151,28 @@ impl Policy {
     }
 }
 
+/// A period given in hours, as people say it: "7 days", "1 day", "36 hours", "1 hour".
+pub fn hours_in_words(hours: u32) -> String {
+    match (hours % 24, hours / 24) {
+        (0, 1) => "1 day".to_owned(),
+        (0, days) if days > 0 => format!("{days} days"),
+        _ if hours == 1 => "1 hour".to_owned(),
+        _ => format!("{hours} hours"),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::config::{DeclaredCookie, GatedScript};
+
+    #[test]
+    fn periods_in_hours_read_as_people_say_them() {
+        assert_eq!(hours_in_words(168), "7 days");
+        assert_eq!(hours_in_words(24), "1 day");
+        assert_eq!(hours_in_words(36), "36 hours");
+        assert_eq!(hours_in_words(1), "1 hour");
+    }
 
     #[test]
     fn the_policy_lists_exactly_the_registry() {

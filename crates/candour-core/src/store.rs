@@ -12,7 +12,9 @@ use crate::account::{EmailAddress, Phone, Postcode, Role};
 use crate::consent::{Receipt, ReceiptId, Tally};
 use crate::forms::{Answer, FormDefinition, PersonPatch};
 use crate::import::ImportRow;
-use crate::people::{ConsentEvent, ConsentRefused, Method, NewConsent, Person, Source};
+use crate::people::{
+    ConsentEvent, ConsentRefused, Method, NewConsent, PendingGrant, Person, Source,
+};
 use crate::poll::{Poll, PollDraft};
 use crate::purposes::{Channel, Purpose};
 use crate::session::{LinkPurpose, SecretHash, Session};
@@ -480,6 +482,18 @@ pub trait PeopleStore: Send + Sync {
         now: OffsetDateTime,
     ) -> StoreResult<Option<i64>>;
     async fn purge_preference_links_before(&self, cutoff: OffsetDateTime) -> StoreResult<u64>;
+    /// Confirm the grants a public form held back (`NewResponse::pending`): once, before
+    /// they expire. In one transaction the confirmation is used up and the grants are
+    /// appended (`people::confirmed_grants`, checked as any form's grants are). Returns the
+    /// person, or `None` for an unknown, used or expired confirmation.
+    async fn confirm_consents(
+        &self,
+        secret: &SecretHash,
+        purposes: &[Purpose],
+        now: OffsetDateTime,
+    ) -> StoreResult<Option<i64>>;
+    /// Forget the unconfirmed grants that expired before `cutoff`.
+    async fn purge_consent_confirmations_before(&self, cutoff: OffsetDateTime) -> StoreResult<u64>;
     async fn stage_import(&self, actor: i64, csv: &str, at: OffsetDateTime) -> StoreResult<i64>;
     async fn staged_import(&self, id: i64) -> StoreResult<Option<StagedImport>>;
     /// Import the rows in one transaction and mark the import done (its file is dropped).
@@ -526,9 +540,21 @@ pub struct NewResponse<'a> {
     pub answers: &'a [(String, Answer)],
     pub email: Option<&'a EmailAddress>,
     pub patch: &'a PersonPatch,
+    /// Events recorded at once.
     pub consents: &'a [NewConsent],
+    /// Grants that count only once the address confirms them.
+    pub pending: Option<PendingConsents<'a>>,
     pub purposes: &'a [Purpose],
     pub at: OffsetDateTime,
+}
+
+/// Grants held back until the address confirms them through an emailed link.
+#[derive(Debug, Clone)]
+pub struct PendingConsents<'a> {
+    /// The hash of the link's secret.
+    pub secret: &'a SecretHash,
+    pub grants: &'a [PendingGrant],
+    pub expires_at: OffsetDateTime,
 }
 
 /// A stored response.

@@ -9,8 +9,8 @@ use candour_core::datamap::{self, Erasure, Subject};
 use candour_core::forms::{Answer, FormDefinition, PersonPatch};
 use candour_core::import::ImportRow;
 use candour_core::people::{
-    ConsentEvent, Method, NewConsent, Person, Source, Wording, check_consents, objection_events,
-    suppression_key,
+    ConsentEvent, Method, NewConsent, PendingGrant, Person, Source, Wording, check_consents,
+    confirmed_grants, objection_events, suppression_key,
 };
 use candour_core::purposes::{Channel, Purpose};
 use candour_core::session::SecretHash;
@@ -469,6 +469,62 @@ impl PeopleStore for PgStore {
         Ok(done.rows_affected())
     }
 
+    async fn confirm_consents(
+        &self,
+        secret: &SecretHash,
+        purposes: &[Purpose],
+        now: OffsetDateTime,
+    ) -> StoreResult<Option<i64>> {
+        let mut tx = self.pool.begin().await.map_err(db)?;
+        let row = sqlx::query(
+            "DELETE FROM consent_confirmations WHERE hash = $1 AND expires_at > $2
+             RETURNING person_id, form_id, form_version, grants, submitted_at",
+        )
+        .bind(&secret.0[..])
+        .bind(now)
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(db)?;
+        let Some(row) = row else {
+            return Ok(None);
+        };
+        let person: i64 = row.try_get("person_id").map_err(db)?;
+        let grants: String = row.try_get("grants").map_err(db)?;
+        let grants: Vec<PendingGrant> =
+            serde_json::from_str(&grants).map_err(|_| corrupt("consent_confirmations.grants"))?;
+        let events = confirmed_grants(
+            &grants,
+            row.try_get("form_id").map_err(db)?,
+            row.try_get("form_version").map_err(db)?,
+            row.try_get("submitted_at").map_err(db)?,
+        );
+        let email = email_of(&mut tx, person).await?;
+        append_in(
+            &mut tx,
+            &email,
+            ConsentChange {
+                person,
+                events: &events,
+                objections: &[],
+                actor: None,
+                purposes,
+                at: now,
+            },
+        )
+        .await?;
+        tx.commit().await.map_err(db)?;
+        Ok(Some(person))
+    }
+
+    async fn purge_consent_confirmations_before(&self, cutoff: OffsetDateTime) -> StoreResult<u64> {
+        let done = sqlx::query("DELETE FROM consent_confirmations WHERE expires_at < $1")
+            .bind(cutoff)
+            .execute(&self.pool)
+            .await
+            .map_err(db)?;
+        Ok(done.rows_affected())
+    }
+
     async fn stage_import(&self, actor: i64, csv: &str, at: OffsetDateTime) -> StoreResult<i64> {
         sqlx::query_scalar(
             "INSERT INTO people_imports (actor_id, csv, created_at) VALUES ($1, $2, $3) RETURNING id",
@@ -887,6 +943,23 @@ impl FormStore for PgStore {
                     },
                 )
                 .await?;
+                if let Some(p) = &r.pending {
+                    sqlx::query(
+                        "INSERT INTO consent_confirmations
+                         (hash, person_id, form_id, form_version, grants, submitted_at, expires_at)
+                         VALUES ($1, $2, $3, $4, $5, $6, $7)",
+                    )
+                    .bind(&p.secret.0[..])
+                    .bind(id)
+                    .bind(r.form)
+                    .bind(r.version)
+                    .bind(to_json(&p.grants)?)
+                    .bind(r.at)
+                    .bind(p.expires_at)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(db)?;
+                }
                 Some(id)
             }
             None => None,

@@ -41,6 +41,12 @@ pub async fn purge_expired(
         .forget_voter_hashes_before(&candour_core::poll::vote_day(now))
         .await?;
     let preference_links = stores.people.purge_preference_links_before(now).await?;
+    // Consent given on a form and not confirmed from the address before its link expired
+    // never counted, and is forgotten.
+    let unconfirmed = stores
+        .people
+        .purge_consent_confirmations_before(now)
+        .await?;
     // An uploaded file that was never confirmed is dropped after a day.
     let imports = stores
         .people
@@ -78,6 +84,7 @@ pub async fn purge_expired(
         + audit
         + voter_hashes
         + preference_links
+        + unconfirmed
         + imports
         + people;
     if total > 0 {
@@ -89,6 +96,7 @@ pub async fn purge_expired(
             audit,
             voter_hashes,
             preference_links,
+            unconfirmed,
             imports,
             people,
             tracking,

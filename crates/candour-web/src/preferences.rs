@@ -40,6 +40,7 @@ pub(crate) fn routes() -> Router<AppState> {
         .route("/preferences", get(centre))
         .route("/preferences/link", post(request_link))
         .route("/preferences/open", get(open_page).post(open))
+        .route("/preferences/confirm", get(confirm_page).post(confirm))
         .route("/preferences/consent", post(change_consent))
         .route("/preferences/object", post(object))
         .route("/preferences/interests", post(save_interests))
@@ -455,6 +456,73 @@ async fn open(
     let value = visit_value(&state.inner.keys.preferences, person, until);
     let cookie = cookie_jar::set(&state, CookieId::Preferences, &value)?;
     Ok((cookie, Redirect::to("/preferences")).into_response())
+}
+
+#[derive(Template)]
+#[template(path = "preferences/confirm.html")]
+struct ConfirmPage {
+    frame: Frame,
+    token: String,
+    state: Confirmation,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Confirmation {
+    /// A link of the right shape: the page offers the button.
+    Ask,
+    Done,
+    /// Unknown, used, expired or mangled.
+    Unusable,
+}
+
+/// The page a form's confirmation email opens: a button, so a mail scanner that follows
+/// links confirms nothing.
+async fn confirm_page(frame: Frame, Query(q): Query<TokenQuery>) -> Result<Response, AppError> {
+    let valid = Secret::parse(&q.token).is_some();
+    let page = ConfirmPage {
+        frame,
+        token: if valid { q.token } else { String::new() },
+        state: if valid {
+            Confirmation::Ask
+        } else {
+            Confirmation::Unusable
+        },
+    };
+    let status = if valid {
+        StatusCode::OK
+    } else {
+        StatusCode::BAD_REQUEST
+    };
+    Ok((status, no_store(render(&page)?)).into_response())
+}
+
+/// Confirm the consent a form held back: the grants enter the ledger now.
+async fn confirm(
+    State(state): State<AppState>,
+    frame: Frame,
+    Form(f): Form<OpenForm>,
+) -> Result<Response, AppError> {
+    state.check_form(&frame.visitor, &f.csrf)?;
+    let person = match Secret::parse(&f.token) {
+        Some(secret) => {
+            state
+                .stores()
+                .people
+                .confirm_consents(&secret.hash(), state.purposes(), state.now())
+                .await?
+        }
+        None => None,
+    };
+    let (status, confirmation) = match person {
+        Some(_) => (StatusCode::OK, Confirmation::Done),
+        None => (StatusCode::BAD_REQUEST, Confirmation::Unusable),
+    };
+    let page = ConfirmPage {
+        frame,
+        token: String::new(),
+        state: confirmation,
+    };
+    Ok((status, no_store(render(&page)?)).into_response())
 }
 
 async fn leave(

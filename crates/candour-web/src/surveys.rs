@@ -10,16 +10,23 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
+use candour_core::account::EmailAddress;
 use candour_core::config::MarketingConsent;
 use candour_core::forms::{self, FieldKind, FormDefinition, consent_boxes};
+use candour_core::people::{PendingGrant, split_for_confirmation};
+use candour_core::policy::hours_in_words;
 use candour_core::purposes::Purpose;
-use candour_core::store::{FormRecord, NewResponse, StoreError};
+use candour_core::session::Secret;
+use candour_core::store::{FormRecord, NewResponse, PendingConsents, StoreError};
+use candour_mail::Email;
+use time::Duration;
 
 use std::net::SocketAddr;
 
 use axum::extract::ConnectInfo;
 use axum::http::HeaderMap;
 
+use crate::accounts::{org, send_later};
 use crate::content::no_store;
 use crate::error::{AppError, FieldError};
 use crate::forms::{FormData, FormState};
@@ -336,6 +343,21 @@ async fn submit(
     };
     let ip = limits::client_key(&state, peer, &headers);
     limits::hit(&state, limits::FORM_SUBMISSIONS_PER_ADDRESS, &ip).await?;
+    // Anyone can type anyone's address into a form, so what it agrees to counts only once the
+    // address confirms it. A signed-in person whose confirmed account has this address has
+    // proved it already.
+    let proven = match (&frame.visitor.account, &submission.email) {
+        (Some(account), Some(email)) => account.email_verified && &account.email == email,
+        _ => false,
+    };
+    let (at_once, grants) = if proven {
+        (submission.consents.clone(), Vec::new())
+    } else {
+        split_for_confirmation(&submission.consents)
+    };
+    let secret = Secret::from_random(rand::random());
+    let hash = secret.hash();
+    let hours = state.config().people.consent_confirmation_hours;
     let stored = state
         .stores()
         .forms
@@ -345,7 +367,12 @@ async fn submit(
             answers: &submission.answers,
             email: submission.email.as_ref(),
             patch: &submission.patch,
-            consents: &submission.consents,
+            consents: &at_once,
+            pending: (!grants.is_empty()).then_some(PendingConsents {
+                secret: &hash,
+                grants: &grants,
+                expires_at: state.now() + Duration::hours(i64::from(hours)),
+            }),
             purposes: state.purposes(),
             at: state.now(),
         })
@@ -355,19 +382,112 @@ async fn submit(
         Err(StoreError::Refused(_)) => return closed_page(frame, &form),
         Err(e) => return Err(e.into()),
     }
-    let consented = submission.consents.iter().any(|c| c.granted);
+    let awaiting = match (&submission.email, grants.is_empty()) {
+        (Some(email), false) => {
+            ask_to_confirm(&state, email.clone(), &form, &grants, &secret, hours);
+            Some(email.as_str().to_owned())
+        }
+        _ => None,
+    };
+    let consented = at_once.iter().any(|c| c.granted);
+    let message = match (&awaiting, consented) {
+        (Some(address), _) => format!(
+            "We have sent an email to {address}. What you agreed to counts only once you \
+             confirm it with the link in that email, within {}. Until then we will not use \
+             your address for it, and if you do not confirm, it is forgotten.",
+            hours_in_words(hours)
+        ),
+        (None, true) => "We have recorded what you agreed to. You can change your mind at any \
+                         time, as easily as you agreed."
+            .to_owned(),
+        (None, false) => String::new(),
+    };
     let page = DonePage {
         frame,
         title: form.definition.title.clone(),
         heading: "Thank you: your answers have been sent",
-        message: if consented {
-            "We have recorded what you agreed to. You can change your mind at any time, as \
-             easily as you agreed."
-                .to_owned()
-        } else {
-            String::new()
-        },
+        message,
         consented,
     };
     Ok(no_store(render(&page)?))
+}
+
+/// Email the address a single-use link that confirms what the form agreed to, in the
+/// background (so the answer does not depend on the address), within the limit of emails to
+/// one address. Marketing on a channel the address objected to cannot be confirmed this way
+/// (only the preference centre lifts an objection), so it is not asked about; when nothing
+/// else is, no email goes.
+fn ask_to_confirm(
+    state: &AppState,
+    to: EmailAddress,
+    form: &FormRecord,
+    grants: &[PendingGrant],
+    secret: &Secret,
+    hours: u32,
+) {
+    let state = state.clone();
+    let title = form.definition.title.clone();
+    let grants = grants.to_vec();
+    let link = format!(
+        "{}/preferences/confirm?token={}",
+        state.link_base(),
+        secret.expose()
+    );
+    tokio::spawn(async move {
+        if let Err(e) = send_confirmation(&state, to, &title, &grants, &link, hours).await {
+            tracing::error!(error = %e, "Could not ask an address to confirm a form's consent.");
+        }
+    });
+}
+
+async fn send_confirmation(
+    state: &AppState,
+    to: EmailAddress,
+    title: &str,
+    grants: &[PendingGrant],
+    link: &str,
+    hours: u32,
+) -> Result<(), AppError> {
+    let suppressed = state.stores().people.suppressed_channels(&to).await?;
+    let marketing = |purpose: &str| {
+        state
+            .purposes()
+            .iter()
+            .any(|p| p.id == purpose && p.direct_marketing)
+    };
+    let grants: Vec<&PendingGrant> = grants
+        .iter()
+        .filter(|g| !(marketing(&g.purpose) && g.channel.is_some_and(|c| suppressed.contains(&c))))
+        .collect();
+    if grants.is_empty()
+        || !limits::within(state, limits::EMAILS_PER_RECIPIENT, to.as_str()).await?
+    {
+        return Ok(());
+    }
+    let agreed: String = grants
+        .iter()
+        .map(|g| {
+            let words = g.wording.clone().unwrap_or_else(|| {
+                state
+                    .purposes()
+                    .iter()
+                    .find(|p| p.id == g.purpose)
+                    .map_or_else(|| g.purpose.clone(), |p| p.name.clone())
+            });
+            format!("  - {words}\n")
+        })
+        .collect();
+    let org = org(state).to_owned();
+    let email = Email {
+        to,
+        subject: format!("Please confirm what you agreed to with {org}"),
+        text: format!(
+            "Someone, we hope you, filled in the form \"{title}\" on the website of {org} with \
+             this email address, and agreed to:\n\n{agreed}\n             To confirm that it was you, open this link within {within}; it works once:\n\n             {link}\n\n             If it was not you, you can ignore this email. Nothing counts until it is confirmed, \
+             and what the form agreed to is forgotten when the link expires.\n",
+            within = hours_in_words(hours),
+        ),
+    };
+    send_later(state, email);
+    Ok(())
 }

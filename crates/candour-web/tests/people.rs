@@ -130,6 +130,43 @@ impl TestApp {
         (res.status().as_u16(), res.text().await.unwrap())
     }
 
+    /// Submit, then confirm the consent from the emailed link, as the address's owner would.
+    async fn submit_confirmed(&self, form: i64, fields: &[(&str, &str)]) {
+        let before = self.sink.messages().await.len();
+        let (status, page) = self.submit(form, fields).await;
+        assert_eq!(status, 200, "{page}");
+        let (status, page) = self.confirm_from_email(before).await;
+        assert_eq!(status, 200, "{page}");
+    }
+
+    /// Open the confirmation link in the first email after the `before` already received and
+    /// press its button; returns the answer's status and page.
+    async fn confirm_from_email(&self, before: usize) -> (u16, String) {
+        let mail = self.sink.wait_for(before + 1).await;
+        let link = link_in(&mail[before].data, "http://");
+        assert!(link.contains("/preferences/confirm?token="), "{link}");
+        // Opening the link only shows a button: a scanner that follows it confirms nothing.
+        let (status, html, token) = self.page(&path_of(&link), "").await;
+        assert_eq!(status, 200);
+        assert!(html.contains("Confirm what you agreed to"));
+        let secret = html
+            .split("name=\"token\" value=\"")
+            .nth(1)
+            .unwrap()
+            .split('"')
+            .next()
+            .unwrap()
+            .to_owned();
+        let res = self
+            .post_form(
+                "/preferences/confirm",
+                &[("csrf", &token), ("token", &secret)],
+                &[],
+            )
+            .await;
+        (res.status().as_u16(), res.text().await.unwrap())
+    }
+
     async fn person(&self, address: &str) -> Option<candour_core::people::Person> {
         self.stores
             .people
@@ -161,18 +198,46 @@ async fn a_form_stores_the_person_their_answers_and_only_ticked_consents() {
         )
         .await;
     assert_eq!(status, 200, "{page}");
-    assert!(page.contains("preference centre"));
+    assert!(
+        page.contains("We have sent an email to jo@example.org"),
+        "{page}"
+    );
     let jo = app.person("jo@example.org").await.unwrap();
     assert_eq!(jo.details.name, "Jo Bloggs");
     assert_eq!(jo.details.postcode.unwrap().as_str(), "SW1A 1AA");
+    // Anyone could have typed the address: nothing counts until the address confirms it.
+    let events = app.stores.people.consent_events(jo.id).await.unwrap();
+    assert!(events.is_empty(), "{events:?}");
+    let mail = app.sink.wait_for(1).await;
+    assert_eq!(mail[0].to, vec!["jo@example.org".to_owned()]);
+    assert!(decode_qp(&mail[0].data).contains("Send me news and appeals by post"));
+    let submitted = app.clock.now();
+    let (status, done) = app.confirm_from_email(0).await;
+    assert_eq!(status, 200, "{done}");
+    assert!(done.contains("You have confirmed what you agreed to"));
     let events = app.stores.people.consent_events(jo.id).await.unwrap();
     assert_eq!(events.len(), 1);
     assert!(has_consent(&events, "news", Some(Channel::Post)));
     assert!(!has_consent(&events, "news", Some(Channel::Email)));
-    assert_eq!(events[0].method, Method::Form { form, version: 1 });
+    assert_eq!(
+        events[0].method,
+        Method::FormConfirmed {
+            form,
+            version: 1,
+            submitted: submitted.unix_timestamp(),
+        }
+    );
     assert_eq!(
         events[0].wording.as_ref().unwrap().text,
         "Send me news and appeals by post"
+    );
+    // The link works once.
+    let (status, again) = app.confirm_from_email(0).await;
+    assert_eq!(status, 400);
+    assert!(again.contains("cannot be used"));
+    assert_eq!(
+        app.stores.people.consent_events(jo.id).await.unwrap().len(),
+        1
     );
     let responses = app.stores.forms.responses(form).await.unwrap();
     assert_eq!(responses.len(), 1);
@@ -259,6 +324,7 @@ async fn closed_changed_unknown_and_forged_submissions_store_nothing() {
             email: None,
             patch: &Default::default(),
             consents: &[],
+            pending: None,
             purposes: &[],
             at: app.clock.now(),
         })
@@ -286,6 +352,75 @@ async fn closed_changed_unknown_and_forged_submissions_store_nothing() {
 }
 
 #[tokio::test]
+async fn a_signed_in_person_with_a_confirmed_address_needs_no_extra_step() {
+    let (app, form) = app_with_form().await;
+    app.register_verified("pat@example.org", PASSWORD).await;
+    let cookie = app.sign_in("pat@example.org", PASSWORD).await;
+    let sent = app.sink.messages().await.len();
+    let (status, html, token) = app.page(&format!("/forms/{form}"), &cookie).await;
+    assert_eq!(status, 200);
+    let version = html
+        .split("name=\"version\" value=\"")
+        .nth(1)
+        .unwrap()
+        .split('"')
+        .next()
+        .unwrap()
+        .to_owned();
+    // Their own address: it counts at once.
+    let res = app
+        .post_form(
+            &format!("/forms/{form}"),
+            &[
+                ("csrf", &token),
+                ("version", &version),
+                ("q1", "pat@example.org"),
+                ("q5", "email"),
+                ("q6", "Yes"),
+            ],
+            &[("cookie", &cookie)],
+        )
+        .await;
+    assert_eq!(res.status(), 200);
+    assert!(
+        res.text()
+            .await
+            .unwrap()
+            .contains("We have recorded what you agreed to")
+    );
+    let pat = app.person("pat@example.org").await.unwrap();
+    let events = app.stores.people.consent_events(pat.id).await.unwrap();
+    assert!(has_consent(&events, "news", Some(Channel::Email)));
+    assert_eq!(events[0].method, Method::Form { form, version: 1 });
+    // Someone else's address, even when signed in: the other address confirms.
+    let res = app
+        .post_form(
+            &format!("/forms/{form}"),
+            &[
+                ("csrf", &token),
+                ("version", &version),
+                ("q1", "friend@example.org"),
+                ("q5", "email"),
+                ("q6", "Yes"),
+            ],
+            &[("cookie", &cookie)],
+        )
+        .await;
+    assert_eq!(res.status(), 200);
+    let friend = app.person("friend@example.org").await.unwrap();
+    assert!(
+        app.stores
+            .people
+            .consent_events(friend.id)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    let mail = app.sink.wait_for(sent + 1).await;
+    assert_eq!(mail[sent].to, vec!["friend@example.org".to_owned()]);
+}
+
+#[tokio::test]
 async fn the_old_tick_to_refuse_box_is_available_and_records_what_it_said() {
     let app = spawn_with(|c| {
         with_purposes(c);
@@ -300,13 +435,11 @@ async fn the_old_tick_to_refuse_box_is_available_and_records_what_it_said() {
         .unwrap();
     let (_, html, _) = app.page(&format!("/forms/{form}"), "").await;
     assert!(html.contains("do NOT want"));
-    let (status, _) = app
-        .submit(
-            form,
-            &[("q1", "al@example.org"), ("q5", "email"), ("q6", "No")],
-        )
-        .await;
-    assert_eq!(status, 200);
+    app.submit_confirmed(
+        form,
+        &[("q1", "al@example.org"), ("q5", "email"), ("q6", "No")],
+    )
+    .await;
     let al = app.person("al@example.org").await.unwrap();
     let events = app.stores.people.consent_events(al.id).await.unwrap();
     assert!(!has_consent(&events, "news", Some(Channel::Email)));
@@ -401,7 +534,7 @@ async fn open_from_email(app: &TestApp, address: &str) -> String {
 #[tokio::test]
 async fn an_emailed_link_opens_the_preference_centre_where_withdrawing_is_one_click() {
     let (app, form) = app_with_form().await;
-    app.submit(
+    app.submit_confirmed(
         form,
         &[("q1", "jo@example.org"), ("q5", "email"), ("q6", "Yes")],
     )
@@ -505,7 +638,7 @@ async fn an_emailed_link_opens_the_preference_centre_where_withdrawing_is_one_cl
 #[tokio::test]
 async fn an_objection_is_absolute_until_the_person_agrees_again() {
     let (app, form) = app_with_form().await;
-    app.submit(
+    app.submit_confirmed(
         form,
         &[("q1", "al@example.org"), ("q5", "email"), ("q6", "No")],
     )
@@ -709,8 +842,11 @@ async fn staff_views_changes_and_exports_are_audited_and_erasure_keeps_only_the_
         .staff("officer@testshire.example", Role::PrivacyOfficer)
         .await;
     assert_eq!(
-        app.get_with_cookie("/admin/forms", &staff).await.status(),
-        403
+        app.get_with_cookie("/admin/forms/new", &staff)
+            .await
+            .status(),
+        403,
+        "privacy officers read responses; they do not build forms"
     );
     let (status, html, _) = app.page("/admin/people?q=ERIN", &staff).await;
     assert_eq!(status, 200);
