@@ -15,7 +15,7 @@ import {
   launch, newContext, url, assertNoForeignRequests,
 } from './helpers.mjs';
 import {
-  freshEmail, submit, h1, axeCheck, assertOnlyDeclaredCookies,
+  freshEmail, submit, h1, axeCheck, assertOnlyDeclaredCookies, confirmFormConsent,
 } from './account-helpers.mjs';
 
 let browser;
@@ -145,11 +145,14 @@ for (const js of [false, true]) {
       assert.match(await page.title(), new RegExp(`^${THANK_YOU}: Stay in touch`));
       assert.equal(await page.locator('main .error-summary').count(), 0);
       assert.equal(await page.locator('main [role=status]').count(), 1, 'the thank-you notice should be a status message');
-      assert.match(await page.locator('main').innerText(), /We have recorded what you agreed to/);
-      const centre = page.locator('main').getByRole('link', { name: 'preference centre' });
-      assert.equal(await centre.count(), 1, 'after giving consent the thank-you page should link to the preference centre');
-      assert.equal(await centre.getAttribute('href'), '/preferences');
+      // Anyone can type an address: what the form agreed to waits for the address to confirm.
+      assert.match(await page.locator('main').innerText(), new RegExp(`We have sent an email to ${email.replace(/[.+]/g, '\\$&')}\\. What you agreed to counts only once you confirm it`));
       if (js) await axeCheck(page, `/forms/1 thank-you page (${mode})`);
+      await confirmFormConsent(page, email);
+      const centre = page.locator('main').getByRole('link', { name: 'preference centre' });
+      assert.equal(await centre.count(), 1, 'after confirming, the page should link to the preference centre');
+      assert.equal(await centre.getAttribute('href'), '/preferences');
+      if (js) await axeCheck(page, `/preferences/confirm answered (${mode})`);
 
       await assertOnlyDeclaredCookies(context, `(form 1, ${mode})`);
       assertNoForeignRequests(context, `form 1, ${mode}`);

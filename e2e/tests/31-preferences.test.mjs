@@ -12,6 +12,7 @@ import {
 } from './helpers.mjs';
 import {
   freshEmail, waitForEmail, linkIn, submit, pathname, h1, axeCheck, assertOnlyDeclaredCookies,
+  confirmFormConsent,
 } from './account-helpers.mjs';
 
 let browser;
@@ -32,6 +33,8 @@ async function signUpForNews(page, email) {
   const sent = await submit(page, page.locator('main').getByRole('button', { name: 'Send', exact: true }), '/forms/1');
   assert.equal(sent.status(), 200, `form 1 should accept ${email}; it answered ${sent.status()}: ${await page.locator('main').innerText()}`);
   assert.equal(await h1(page), 'Thank you: your answers have been sent');
+  // The address confirms what the form agreed to; the answer links to the preference centre.
+  await confirmFormConsent(page, email);
 }
 
 function escapeRe(text) {
@@ -56,8 +59,17 @@ function consentRow(page, wording) {
 async function history(page) {
   const section = page.locator('main section', { has: page.getByRole('heading', { name: 'The record of your choices' }) });
   assert.equal(await section.count(), 1, 'the centre should have "The record of your choices"');
-  return section.locator('table tbody tr').evaluateAll((rows) =>
+  const rows = await section.locator('table tbody tr').evaluateAll((rows) =>
     rows.map((r) => [...r.querySelectorAll('td')].slice(1).map((td) => td.textContent.trim())));
+  return rows.map((cells) => cells.map(withoutSentTime));
+}
+
+/** How the record names a consent given on form 1 and confirmed from the address, with the
+ * time the form was sent replaced by "(time)" (see withoutSentTime). */
+const FORM_1_CONFIRMED = 'Form 1 (version 1), sent (time) and confirmed from the address';
+
+function withoutSentTime(text) {
+  return text.replace(/, sent \d{4}-\d{2}-\d{2} \d{2}:\d{2} UTC and confirmed/, ', sent (time) and confirmed');
 }
 
 function assertVisitCookie(cookie) {
@@ -139,7 +151,7 @@ async function preferencesFlow({ js }) {
     assert.equal(await page.locator('main').getByRole('button', { name: 'No marketing by email' }).count(), 1);
     assert.equal(await page.locator('main').getByRole('button', { name: 'Save interests' }).count(), 1);
     assert.equal(await page.locator('main').getByRole('button', { name: 'Finish' }).count(), 1);
-    assert.deepEqual(await history(page), [['News, appeals and safety advice, by email', 'Agreed', 'Form 1 (version 1)']],
+    assert.deepEqual(await history(page), [['News, appeals and safety advice, by email', 'Agreed', FORM_1_CONFIRMED]],
       'the record should show the consent given on form 1');
     await axe('/preferences (the centre)');
 
@@ -153,7 +165,7 @@ async function preferencesFlow({ js }) {
     assert.equal(await news.row.getByRole('button', { name: /^Withdraw/ }).count(), 0);
     assert.deepEqual(await history(page), [
       ['News, appeals and safety advice, by email', 'Withdrawn', 'Preference centre'],
-      ['News, appeals and safety advice, by email', 'Agreed', 'Form 1 (version 1)'],
+      ['News, appeals and safety advice, by email', 'Agreed', FORM_1_CONFIRMED],
     ], 'the record should show the withdrawal, newest first');
     await axe('/preferences?done=withdrawn');
 
@@ -165,7 +177,7 @@ async function preferencesFlow({ js }) {
     assert.deepEqual((await history(page)).map((r) => r.slice(1)), [
       ['Agreed', 'Preference centre'],
       ['Withdrawn', 'Preference centre'],
-      ['Agreed', 'Form 1 (version 1)'],
+      ['Agreed', FORM_1_CONFIRMED],
     ], 'the record should show the three choices, newest first');
 
     // Finish: the visit ends, and the page asks for an address again.

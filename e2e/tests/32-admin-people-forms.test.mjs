@@ -22,6 +22,7 @@ import {
 } from './helpers.mjs';
 import {
   STAFF, freshEmail, submit, signIn, pathname, h1, axeCheck, assertOnlyDeclaredCookies,
+  confirmFormConsent,
 } from './account-helpers.mjs';
 
 let browser;
@@ -52,6 +53,8 @@ function adminContext(options = {}) {
 
 const NEWS_BY_EMAIL = 'Send me news, appeals and safety advice by email';
 const THANK_YOU = 'Thank you: your answers have been sent';
+/** How the ledger names a consent given on form 1 and confirmed from the address (a pattern). */
+const CONFIRMED_FORM_1 = 'Form 1 \\(version 1\\), sent \\d{4}-\\d{2}-\\d{2} \\d{2}:\\d{2} UTC and confirmed from the address';
 
 function escapeRe(s) {
   return s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
@@ -380,6 +383,8 @@ test('people: a sign-up on form 1 is found with its consent; an objection withdr
     const sent = await submit(pub, pub.locator('main').getByRole('button', { name: 'Send', exact: true }), '/forms/1');
     assert.equal(sent.status(), 200, `form 1 should be accepted; it answered ${sent.status()}: ${await pub.locator('main').innerText()}`);
     assert.equal(await h1(pub), THANK_YOU);
+    // Nothing counts until the address confirms it.
+    await confirmFormConsent(pub, email);
   } finally {
     await visitor.close();
   }
@@ -407,15 +412,16 @@ test('people: a sign-up on form 1 is found with its consent; an objection withdr
 
     const now = page.getByRole('table', { name: /consent to each purpose and channel/ });
     assert.equal((await page.locator('main h2', { hasText: 'Consent now' }).count()), 1, 'the page should have the heading "Consent now"');
-    assert.match(await rowText(now, NEWS_BY_EMAIL), new RegExp(`^${escapeRe(NEWS_BY_EMAIL)} Agreed \\d{4}-\\d{2}-\\d{2} \\d{2}:\\d{2} UTC Form 1 \\(version 1\\)$`),
-      'the news-by-email consent should be agreed, through form 1');
+    assert.match(await rowText(now, NEWS_BY_EMAIL), new RegExp(`^${escapeRe(NEWS_BY_EMAIL)} Agreed \\d{4}-\\d{2}-\\d{2} \\d{2}:\\d{2} UTC ${CONFIRMED_FORM_1}$`),
+      'the news-by-email consent should be agreed, through form 1, confirmed from the address');
     assert.match(await rowText(now, 'Ask me to take part in research about policing here by email'), /Not agreed/,
       'an unticked box is not consent');
     assert.equal((await page.locator('main h2', { hasText: 'The record of consents' }).count()), 1);
     const ledger = page.getByRole('table', { name: /The ledger for this person/ });
     const history = await bodyRows(ledger);
     assert.equal(history.length, 1, `the record of consents should have one entry; it has ${JSON.stringify(history)}`);
-    assert.deepEqual(history[0].slice(1, 4), ['News, appeals and safety advice, by email', 'Agreed', 'Form 1 (version 1)']);
+    assert.deepEqual(history[0].slice(1, 3), ['News, appeals and safety advice, by email', 'Agreed']);
+    assert.match(history[0][3], new RegExp(`^${CONFIRMED_FORM_1}$`), 'the ledger says the form\'s consent was confirmed from the address');
     assert.match(history[0][4], new RegExp(`^Shown: “${escapeRe(NEWS_BY_EMAIL)}”\\.`), 'the ledger keeps the words the person was shown');
     const personPath = pathname(page);
     await axeCheck(page, `${personPath} (consent given on form 1)`);

@@ -203,6 +203,24 @@ export async function confirmEmail(page, email, { onConfirmPage } = {}) {
   return { mail, link };
 }
 
+/**
+ * Confirm, as the address's owner, what a public form agreed to: the emailed link opens a page
+ * with a button (a GET confirms nothing), and pressing it records the consent.
+ */
+export async function confirmFormConsent(page, email) {
+  const mail = await waitForEmail(email, /^Please confirm what you agreed to with Northmoor Police$/);
+  const link = linkIn(mail, '/preferences/confirm');
+  const opened = await page.goto(link);
+  assert.equal(opened.status(), 200, 'the confirmation link should open a page');
+  assert.equal(await h1(page), 'Confirm what you agreed to');
+  const button = page.getByRole('button', { name: 'Confirm' });
+  assert.equal(await button.count(), 1, 'the link should show a Confirm button, not confirm by GET');
+  const response = await submit(page, button);
+  assert.equal(response.status(), 200, `confirming should succeed; it answered ${response.status()}`);
+  assert.equal(await h1(page), 'You have confirmed what you agreed to');
+  return { mail, link };
+}
+
 /** Post the sign-in form (from the page the browser is on, when it is the sign-in page). */
 export async function signIn(page, { email, password }, { expect = 303 } = {}) {
   if (pathname(page) !== '/account/sign-in') await page.goto(url('/account/sign-in'));

@@ -199,8 +199,10 @@ impl Method {
                 let sent = OffsetDateTime::from_unix_timestamp(submitted)
                     .ok()
                     .and_then(|t| {
-                        t.format(&time::format_description::well_known::Rfc3339)
-                            .ok()
+                        t.format(time::macros::format_description!(
+                            "[year]-[month]-[day] [hour]:[minute] UTC"
+                        ))
+                        .ok()
                     })
                     .unwrap_or_else(|| submitted.to_string());
                 format!(
@@ -708,7 +710,10 @@ mod tests {
             events[0].wording,
             Some(Wording::new("Send me news by post"))
         );
-        assert!(events[0].method.describe().contains("2026-12-01T09:00:00Z"));
+        assert_eq!(
+            events[0].method.describe(),
+            "Form 4 (version 1), sent 2026-12-01 09:00 UTC and confirmed from the address"
+        );
         // A confirmed grant on a channel the address objected to is still dropped: only the
         // preference centre lifts an objection.
         let checked = check_consents(&purposes(), &events, &[Channel::Post]).unwrap();
