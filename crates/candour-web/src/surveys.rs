@@ -464,28 +464,33 @@ async fn send_confirmation(
     {
         return Ok(());
     }
+    // What was agreed, in the registry's words: "News and appeals, by email".
     let agreed: String = grants
         .iter()
         .map(|g| {
-            let words = g.wording.clone().unwrap_or_else(|| {
-                state
-                    .purposes()
-                    .iter()
-                    .find(|p| p.id == g.purpose)
-                    .map_or_else(|| g.purpose.clone(), |p| p.name.clone())
-            });
-            format!("  - {words}\n")
+            let name = state
+                .purposes()
+                .iter()
+                .find(|p| p.id == g.purpose)
+                .map_or_else(|| g.purpose.clone(), |p| p.name.clone());
+            match g.channel {
+                Some(c) => format!("  - {name}, by {}\n", c.label()),
+                None => format!("  - {name}\n"),
+            }
         })
         .collect();
     let org = org(state).to_owned();
+    let within = hours_in_words(hours);
     let email = Email {
         to,
         subject: format!("Please confirm what you agreed to with {org}"),
         text: format!(
             "Someone, we hope you, filled in the form \"{title}\" on the website of {org} with \
-             this email address, and agreed to:\n\n{agreed}\n             To confirm that it was you, open this link within {within}; it works once:\n\n             {link}\n\n             If it was not you, you can ignore this email. Nothing counts until it is confirmed, \
-             and what the form agreed to is forgotten when the link expires.\n",
-            within = hours_in_words(hours),
+             this email address, and agreed to:\n\n{agreed}\n\
+             To confirm that it was you, open this link within {within}; it works once:\n\n\
+             {link}\n\n\
+             If it was not you, you can ignore this email. Nothing counts until it is confirmed, \
+             and what the form agreed to is forgotten when the link expires.\n"
         ),
     };
     send_later(state, email);

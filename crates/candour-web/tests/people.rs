@@ -210,7 +210,9 @@ async fn a_form_stores_the_person_their_answers_and_only_ticked_consents() {
     assert!(events.is_empty(), "{events:?}");
     let mail = app.sink.wait_for(1).await;
     assert_eq!(mail[0].to, vec!["jo@example.org".to_owned()]);
-    assert!(decode_qp(&mail[0].data).contains("Send me news and appeals by post"));
+    let text = decode_qp(&mail[0].data);
+    assert!(text.contains("  - News and appeals, by post\r\n"), "{text}");
+    assert!(text.contains("\r\nTo confirm that it was you, open this link within 7 days"));
     let submitted = app.clock.now();
     let (status, done) = app.confirm_from_email(0).await;
     assert_eq!(status, 200, "{done}");
