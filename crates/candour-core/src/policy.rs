@@ -70,6 +70,14 @@ pub struct ScriptFacts {
 pub struct Right {
     pub name: &'static str,
     pub how: String,
+    /// Where to go for it, read after `how`, joined by "or".
+    pub links: Vec<RightLink>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct RightLink {
+    pub href: &'static str,
+    pub text: &'static str,
 }
 
 impl Policy {
@@ -122,22 +130,36 @@ impl Policy {
                 Right {
                     name: "See the personal data we hold about you",
                     how: format!("Ask for a copy, free of charge, {contact}. We answer within one calendar month."),
+                    links: Vec::new(),
                 },
                 Right {
                     name: "Have inaccurate data corrected",
                     how: format!("Tell us what is wrong {contact}."),
+                    links: Vec::new(),
                 },
                 Right {
                     name: "Have your data erased or its use restricted",
                     how: format!("Ask {contact}. Where the law lets us keep something, we say why."),
+                    links: Vec::new(),
                 },
                 Right {
                     name: "Object, and withdraw consent",
                     how: "Change your cookie choices at any time on the cookies page, and what you agreed to on forms in the preference centre (/preferences), where we can email you a link without an account. Withdrawing is as easy as giving consent. If you object to direct marketing, we stop at once and keep a note so that it is never sent again.".to_owned(),
+                    links: Vec::new(),
                 },
                 Right {
                     name: "Complain",
-                    how: "If you are unhappy with how we use your data, you can complain to the Information Commissioner's Office (ico.org.uk, 0303 123 1113).".to_owned(),
+                    how: "If you are unhappy with how we use your data, you can complain to the Information Commissioner's Office, the UK's regulator for data protection,".to_owned(),
+                    links: vec![
+                        RightLink {
+                            href: "https://ico.org.uk/make-a-complaint/",
+                            text: "online at ico.org.uk",
+                        },
+                        RightLink {
+                            href: "tel:+443031231113",
+                            text: "by telephone on 0303 123 1113",
+                        },
+                    ],
                 },
             ],
         }

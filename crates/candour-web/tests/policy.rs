@@ -36,6 +36,16 @@ async fn privacy_json_matches_the_running_registry() {
     assert!(html.contains("<code>site_stats</code>"));
     assert!(html.contains("/static/stats.js"));
     assert!(html.contains("Remembering and proving your cookie choices"));
+    // The route to the regulator is a link, with its telephone number.
+    assert!(html.contains("<a href=\"https://ico.org.uk/make-a-complaint/\">"));
+    assert!(html.contains("<a href=\"tel:+443031231113\">by telephone on 0303 123 1113</a>"));
+    let complain = json["rights"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["name"] == "Complain")
+        .unwrap();
+    assert_eq!(complain["links"][1]["href"], "tel:+443031231113");
 }
 
 #[tokio::test]
