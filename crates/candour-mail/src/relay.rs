@@ -12,8 +12,10 @@ use std::time::{Duration, Instant};
 
 use lettre::Message;
 use lettre::transport::smtp::authentication::{Credentials, Mechanism};
+use lettre::address::Envelope;
 use lettre::transport::smtp::client::{AsyncSmtpConnection, TlsParameters};
-use lettre::transport::smtp::extension::ClientId;
+use lettre::transport::smtp::commands::{Data, Mail, Rcpt};
+use lettre::transport::smtp::extension::{ClientId, Extension, MailBodyParameter, MailParameter};
 use tokio::sync::Mutex;
 
 use crate::MailError;
@@ -185,39 +187,49 @@ impl RelayPool {
     /// wait for a retry. Failing to open a connection (refused, greeting 4xx/5xx, STARTTLS,
     /// AUTH) says nothing about this message, so it is reported as the relay being
     /// unreachable: the message is retried, never failed for good.
-    pub async fn send(&self, message: &Message, limit: Duration) -> Result<(), MailError> {
-        match tokio::time::timeout(limit, self.send_now(message)).await {
+    ///
+    /// The answer also counts the tries that may have left a copy with the relay: those
+    /// whose final `.` was sent and whose answer was `250` or never came (RFC 1047). A try
+    /// cut off earlier, or refused, left none.
+    pub async fn send(&self, message: &Message, limit: Duration) -> Sent {
+        let mut tries = Tries::default();
+        let result = match tokio::time::timeout(limit, self.send_now(message, &mut tries)).await
+        {
             Ok(result) => result,
             Err(_) => Err(MailError::Unreachable(
                 "the relay did not finish the exchange in time".to_owned(),
             )),
+        };
+        tries.settle();
+        Sent {
+            result,
+            handed_over: tries.handed_over,
         }
     }
 
-    async fn send_now(&self, message: &Message) -> Result<(), MailError> {
+    async fn send_now(&self, message: &Message, tries: &mut Tries) -> Result<(), MailError> {
         let body = message.formatted();
         let envelope = message.envelope();
         if let Some(mut conn) = self.take().await {
-            match conn.send(envelope, &body).await {
-                Ok(_) => {
+            match deliver(&mut conn, envelope, &body, tries).await {
+                Ok(()) => {
                     self.put_back(conn).await;
                     return Ok(());
                 }
+                // The connection broke: send again on a new one. If the final `.` had gone
+                // out, `tries` counts this copy, and the next one makes a possible duplicate.
+                Err(MailError::Relay(e)) if e.status().is_none() => {}
                 // A reply from the relay is an answer about this message: keep it.
-                Err(e) if e.status().is_some() => {
-                    self.put_back(conn).await;
-                    return Err(MailError::Relay(e));
-                }
-                Err(_) => conn.abort().await,
+                Err(e) => return Err(e),
             }
         }
         let mut conn = self.relay.connect().await.map_err(|e| {
             tracing::warn!(error = %e, "Could not open a connection to the mail relay.");
             MailError::Unreachable(e.to_string())
         })?;
-        let result = conn.send(envelope, &body).await;
+        let result = deliver(&mut conn, envelope, &body, tries).await;
         self.put_back(conn).await;
-        result.map(|_| ()).map_err(MailError::Relay)
+        result
     }
 
     async fn put_back(&self, conn: AsyncSmtpConnection) {
@@ -225,6 +237,109 @@ impl RelayPool {
             self.idle.lock().await.push((conn, Instant::now()));
         }
     }
+}
+
+/// What became of one message at the relay.
+#[derive(Debug)]
+pub struct Sent {
+    pub result: Result<(), MailError>,
+    /// Tries whose final `.` was sent and whose answer was `250` or never came.
+    pub handed_over: u32,
+}
+
+/// The tries of one message so far.
+#[derive(Debug, Default)]
+struct Tries {
+    handed_over: u32,
+    /// The current try's final `.` has been sent and its answer not read yet.
+    awaiting_answer: bool,
+}
+
+impl Tries {
+    /// Count the current try if it ended waiting for the answer to its final `.`.
+    fn settle(&mut self) {
+        if std::mem::take(&mut self.awaiting_answer) {
+            self.handed_over += 1;
+        }
+    }
+}
+
+/// One SMTP transaction on `conn`: MAIL, RCPT, DATA and the message, as lettre's
+/// `AsyncSmtpConnection::send` does it, but noting in `tries` the moment the message's final
+/// `.` is handed to the connection (lettre's own error cannot tell a connection lost before
+/// that moment from one lost after it). Any failure aborts the connection, as lettre does.
+async fn deliver(
+    conn: &mut AsyncSmtpConnection,
+    envelope: &Envelope,
+    body: &[u8],
+    tries: &mut Tries,
+) -> Result<(), MailError> {
+    tries.settle();
+    let result = transaction(conn, envelope, body, &mut tries.awaiting_answer).await;
+    match &result {
+        Ok(()) => {
+            tries.awaiting_answer = false;
+            tries.handed_over += 1;
+        }
+        // The relay answered the final `.` with a refusal: it kept nothing.
+        Err(MailError::Relay(e)) if e.status().is_some() => tries.awaiting_answer = false,
+        Err(_) => {}
+    }
+    if result.is_err() {
+        conn.abort().await;
+    }
+    tries.settle();
+    result
+}
+
+async fn transaction(
+    conn: &mut AsyncSmtpConnection,
+    envelope: &Envelope,
+    body: &[u8],
+    awaiting_answer: &mut bool,
+) -> Result<(), MailError> {
+    let info = conn.server_info();
+    let mut options = Vec::new();
+    // As lettre does: international addresses need SMTPUTF8, 8-bit text needs 8BITMIME.
+    let non_ascii_address = envelope
+        .from()
+        .into_iter()
+        .chain(envelope.to())
+        .any(|a| !AsRef::<str>::as_ref(a).is_ascii());
+    if non_ascii_address {
+        if !info.supports_feature(Extension::SmtpUtfEight) {
+            return Err(MailError::Build(
+                "the address is not ASCII and the relay does not offer SMTPUTF8".to_owned(),
+            ));
+        }
+        options.push(MailParameter::SmtpUtfEight);
+    }
+    if !body.is_ascii() {
+        if !info.supports_feature(Extension::EightBitMime) {
+            return Err(MailError::Build(
+                "the message is not ASCII and the relay does not offer 8BITMIME".to_owned(),
+            ));
+        }
+        options.push(MailParameter::Body(MailBodyParameter::EightBitMime));
+    }
+    let relay = MailError::Relay;
+    conn.command(Mail::new(envelope.from().cloned(), options))
+        .await
+        .map_err(relay)?;
+    for to in envelope.to() {
+        conn.command(Rcpt::new(to.clone(), Vec::new()))
+            .await
+            .map_err(relay)?;
+    }
+    conn.command(Data).await.map_err(relay)?;
+    // lettre writes each part the iterator gives, then the final `.`, then reads the answer.
+    // When the iterator runs out, the whole body has been written, and the `.` goes next.
+    let parts = std::iter::once(body).chain(std::iter::from_fn(|| {
+        *awaiting_answer = true;
+        None
+    }));
+    conn.message_iter(parts).await.map_err(relay)?;
+    Ok(())
 }
 
 #[cfg(test)]
