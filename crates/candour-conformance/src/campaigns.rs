@@ -8,8 +8,8 @@ use candour_core::campaign::{CampaignDraft, FollowUp, TRACKING_PURPOSE};
 use candour_core::people::{Method, NewConsent, Source};
 use candour_core::purposes::Channel;
 use candour_core::store::{
-    Bounce, CampaignState, Delivery, DeliveryResult, Engagement, FinishedDelivery, Profile, StoreError,
-    Stores, TrackingEvent,
+    Bounce, CampaignState, Delivery, DeliveryResult, Engagement, FinishedDelivery, Profile,
+    StoreError, Stores, TrackingEvent,
 };
 use time::{Duration, OffsetDateTime};
 
@@ -1309,7 +1309,8 @@ pub async fn plain_refusals_suppress_after_two_campaigns_in_a_row(s: &Stores) {
             .unwrap()
             .is_empty()
     };
-    let unavailable = |d: &Delivery| refused_with(Some(Bounce::Unavailable(d.email.clone().unwrap())));
+    let unavailable =
+        |d: &Delivery| refused_with(Some(Bounce::Unavailable(d.email.clone().unwrap())));
 
     // First campaign: Ann and Ben are refused plainly, Cat by policy.
     let day = |n: i64| T0 + Duration::days(n);

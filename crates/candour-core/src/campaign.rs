@@ -1090,7 +1090,10 @@ mod tests {
     fn an_enhanced_address_status_suppresses_at_once_and_policy_never() {
         use Refusal::*;
         assert_eq!(Refusal::classify(550, "5.1.1 no such mailbox"), BadAddress);
-        assert_eq!(Refusal::classify(553, "5.1.3 bad address syntax"), BadAddress);
+        assert_eq!(
+            Refusal::classify(553, "5.1.3 bad address syntax"),
+            BadAddress
+        );
         assert_eq!(Refusal::classify(550, "5.1.10 null MX"), BadAddress);
         // The enhanced status decides over the basic code.
         assert_eq!(Refusal::classify(554, "5.1.1 no such user"), BadAddress);

@@ -653,24 +653,16 @@ pub struct Delivery {
 pub enum DeliveryResult {
     /// The relay took it; a successful delivery to `to` clears the address's record of
     /// plain refusals (see [`Bounce::Unavailable`]).
-    Sent {
-        tracked: bool,
-        to: EmailAddress,
-    },
+    Sent { tracked: bool, to: EmailAddress },
     /// A temporary failure: try again at `at`.
-    Retry {
-        at: OffsetDateTime,
-        error: String,
-    },
+    Retry { at: OffsetDateTime, error: String },
     /// A permanent failure; `bounce` is what the refusal says about the address.
     Failed {
         error: String,
         bounce: Option<Bounce>,
     },
     /// Not sent: consent withdrawn, address suppressed, person erased.
-    Skipped {
-        reason: String,
-    },
+    Skipped { reason: String },
 }
 
 /// A refusal that puts, or may put, the address on the suppression list for email

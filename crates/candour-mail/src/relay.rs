@@ -11,8 +11,8 @@ use std::borrow::Cow;
 use std::time::{Duration, Instant};
 
 use lettre::Message;
-use lettre::transport::smtp::authentication::{Credentials, Mechanism};
 use lettre::address::Envelope;
+use lettre::transport::smtp::authentication::{Credentials, Mechanism};
 use lettre::transport::smtp::client::{AsyncSmtpConnection, TlsParameters};
 use lettre::transport::smtp::commands::{Data, Mail, Rcpt};
 use lettre::transport::smtp::extension::{ClientId, Extension, MailBodyParameter, MailParameter};
@@ -193,8 +193,7 @@ impl RelayPool {
     /// cut off earlier, or refused, left none.
     pub async fn send(&self, message: &Message, limit: Duration) -> Sent {
         let mut tries = Tries::default();
-        let result = match tokio::time::timeout(limit, self.send_now(message, &mut tries)).await
-        {
+        let result = match tokio::time::timeout(limit, self.send_now(message, &mut tries)).await {
             Ok(result) => result,
             Err(_) => Err(MailError::Unreachable(
                 "the relay did not finish the exchange in time".to_owned(),
