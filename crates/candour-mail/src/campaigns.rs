@@ -7,6 +7,9 @@
 //!   outcome is written after the relay answered. A worker that dies in between leaves rows
 //!   whose lease runs out; another worker (or this one, restarted) takes them over, so no
 //!   recipient is skipped, and only those in-flight messages can go twice (they are counted).
+//! - A message sent again after a try that may have left a copy with the relay (its final
+//!   `.` was sent and no answer came) is counted as a possible duplicate: each outcome
+//!   carries the number of such tries, and the store adds them up.
 //! - A campaign is marked sent by one SQL statement that checks nothing is queued or in flight.
 
 use std::collections::HashMap;

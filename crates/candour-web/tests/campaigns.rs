@@ -722,7 +722,13 @@ async fn a_plain_mailbox_refusal_suppresses_after_two_campaigns_and_a_policy_ref
     let admin = app.staff("admin@testshire.example", Role::Admin).await;
     let suppressed = |address: &'static str| {
         let people = app.stores.people.clone();
-        async move { !people.suppressed_channels(&email(address)).await.unwrap().is_empty() }
+        async move {
+            !people
+                .suppressed_channels(&email(address))
+                .await
+                .unwrap()
+                .is_empty()
+        }
     };
     // Each campaign goes to whoever is subscribed; the relay refuses its one recipient.
     let refused = |subject: &'static str, reply: &'static str| {
@@ -733,16 +739,35 @@ async fn a_plain_mailbox_refusal_suppresses_after_two_campaigns_and_a_policy_ref
             app.send_now(&admin, id).await;
             app.sink.reply_to_next_rcpt(reply).await;
             app.drain().await;
-            app.progress(id).await
+            (id, app.progress(id).await)
         }
     };
 
-    let p = refused("First for {{name}}", "550 mailbox unavailable").await;
+    let (_, p) = refused("First for {{name}}", "550 mailbox unavailable").await;
     assert_eq!((p.failed, p.bounced), (1, 0));
-    assert!(!suppressed("ann@example.org").await, "one campaign is not enough");
-    let p = refused("Second for {{name}}", "550 mailbox unavailable").await;
+    assert!(
+        !suppressed("ann@example.org").await,
+        "one campaign is not enough"
+    );
+    let (second, p) = refused("Second for {{name}}", "550 mailbox unavailable").await;
     assert_eq!((p.failed, p.bounced), (1, 1));
-    assert!(suppressed("ann@example.org").await, "two campaigns in a row");
+    assert!(
+        suppressed("ann@example.org").await,
+        "two campaigns in a row"
+    );
+    // The report says the figure and the rule behind it.
+    let (_, html, _) = app
+        .page(&format!("/admin/campaigns/{second}"), &admin)
+        .await;
+    assert!(html.contains("data-field=\"bounced\">1<"), "{html}");
+    let rule = html.split("id=\"bounce-rule\">").nth(1).unwrap();
+    for words in [
+        "does not exist (status 5.1.x), at once",
+        "a plain 550, 551 or 553) for two campaigns in a row",
+        "policy (status 5.7.x",
+    ] {
+        assert!(rule.contains(words), "{words}");
+    }
     let after = app.write_campaign(&admin, "After for {{name}}", BODY).await;
     app.send_now(&admin, after).await;
     app.drain().await;
@@ -751,22 +776,26 @@ async fn a_plain_mailbox_refusal_suppresses_after_two_campaigns_and_a_policy_ref
 
     // A relay's policy refusal says nothing about the address, however often it comes.
     app.subscriber("ben@example.org", "Ben", false).await;
-    for subject in ["Policy one {{name}}", "Policy two {{name}}", "Policy three {{name}}"] {
-        let p = refused(subject, "550 5.7.1 message refused by policy").await;
+    for subject in [
+        "Policy one {{name}}",
+        "Policy two {{name}}",
+        "Policy three {{name}}",
+    ] {
+        let (_, p) = refused(subject, "550 5.7.1 message refused by policy").await;
         assert_eq!((p.failed, p.bounced), (1, 0));
     }
     assert!(!suppressed("ben@example.org").await);
     // A delivery in between starts the count of plain refusals again.
-    let p = refused("Plain one {{name}}", "550 mailbox unavailable").await;
+    let (_, p) = refused("Plain one {{name}}", "550 mailbox unavailable").await;
     assert_eq!(p.bounced, 0);
     let ok = app.write_campaign(&admin, "Fine for {{name}}", BODY).await;
     app.send_now(&admin, ok).await;
     app.drain().await;
     assert_eq!(app.progress(ok).await.sent, 1);
-    let p = refused("Plain two {{name}}", "551 user not local").await;
+    let (_, p) = refused("Plain two {{name}}", "551 user not local").await;
     assert_eq!(p.bounced, 0);
     assert!(!suppressed("ben@example.org").await);
-    let p = refused("Plain three {{name}}", "553 mailbox name not allowed").await;
+    let (_, p) = refused("Plain three {{name}}", "553 mailbox name not allowed").await;
     assert_eq!(p.bounced, 1);
     assert!(suppressed("ben@example.org").await);
 }
