@@ -344,6 +344,80 @@ async fn transaction(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::test_sink::TestSink;
+
+    fn message(subject: &str) -> Message {
+        Message::builder()
+            .from("news@example.org".parse().unwrap())
+            .to("ann@example.org".parse().unwrap())
+            .subject(subject)
+            .body("Hello".to_owned())
+            .unwrap()
+    }
+
+    async fn pool(sink: &TestSink) -> RelayPool {
+        RelayPool::new(Relay::from_url(&sink.url()).unwrap())
+    }
+
+    const LIMIT: Duration = Duration::from_secs(10);
+
+    #[tokio::test]
+    async fn a_message_accepted_at_once_left_one_copy() {
+        let sink = TestSink::start().await;
+        let pool = pool(&sink).await;
+        let sent = pool.send(&message("One"), LIMIT).await;
+        assert!(sent.result.is_ok(), "{:?}", sent.result);
+        assert_eq!(sent.handed_over, 1);
+        // Refused at RCPT: the relay kept nothing.
+        sink.reply_to_next_rcpt("550 5.1.1 no such mailbox").await;
+        let sent = pool.send(&message("Two"), LIMIT).await;
+        assert!(sent.result.is_err());
+        assert_eq!(sent.handed_over, 0);
+        assert_eq!(sink.messages().await.len(), 1);
+    }
+
+    #[tokio::test]
+    async fn an_unanswered_end_on_a_reused_connection_is_sent_again_and_both_copies_count() {
+        let sink = TestSink::start().await;
+        let pool = pool(&sink).await;
+        assert!(pool.send(&message("Warm"), LIMIT).await.result.is_ok());
+        sink.drop_after_data(1).await;
+        let sent = pool.send(&message("Twice"), LIMIT).await;
+        assert!(sent.result.is_ok(), "{:?}", sent.result);
+        assert_eq!(sent.handed_over, 2);
+        assert_eq!(sink.messages().await.len(), 3);
+    }
+
+    #[tokio::test]
+    async fn a_connection_lost_before_the_end_left_no_copy() {
+        let sink = TestSink::start().await;
+        let pool = pool(&sink).await;
+        // A new connection lost at DATA: the message waits for its retry.
+        sink.drop_at_data(1).await;
+        let sent = pool.send(&message("Lost"), LIMIT).await;
+        assert!(sent.result.as_ref().is_err_and(MailError::is_transient));
+        assert_eq!(sent.handed_over, 0);
+        // A reused one: sent again at once, one copy.
+        assert!(pool.send(&message("Warm"), LIMIT).await.result.is_ok());
+        sink.drop_at_data(1).await;
+        let sent = pool.send(&message("Again"), LIMIT).await;
+        assert!(sent.result.is_ok(), "{:?}", sent.result);
+        assert_eq!(sent.handed_over, 1);
+        assert_eq!(sink.messages().await.len(), 2);
+    }
+
+    #[tokio::test]
+    async fn an_end_unanswered_when_the_time_runs_out_counts_as_a_copy() {
+        let sink = TestSink::start().await;
+        let pool = pool(&sink).await;
+        sink.stall_after_data(1).await;
+        let sent = pool
+            .send(&message("Hangs"), Duration::from_millis(500))
+            .await;
+        assert!(matches!(sent.result, Err(MailError::Unreachable(_))));
+        assert_eq!(sent.handed_over, 1);
+        assert_eq!(sink.messages().await.len(), 1);
+    }
 
     #[test]
     fn relay_urls_follow_lettre_defaults() {

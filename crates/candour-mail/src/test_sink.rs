@@ -31,6 +31,9 @@ struct Shared {
     /// `DATA` commands still to be answered by closing the connection, before any of the
     /// message is read.
     drops_at_data: usize,
+    /// Messages still to be kept and never answered, the connection left open until the
+    /// client closes it.
+    stalls_after_data: usize,
 }
 
 /// A running sink; it stops when the test's runtime ends.
@@ -91,6 +94,12 @@ impl TestSink {
     /// nothing is kept.
     pub async fn drop_at_data(&self, n: usize) {
         self.shared.lock().await.drops_at_data += n;
+    }
+
+    /// Keep the next `n` messages and never answer their final `.`, as a relay that hangs
+    /// after storing them: the client gives up when its own time runs out.
+    pub async fn stall_after_data(&self, n: usize) {
+        self.shared.lock().await.stalls_after_data += n;
     }
 
     /// Wait (up to ten seconds) until at least `n` messages have arrived.
@@ -177,6 +186,13 @@ async fn session(stream: tokio::net::TcpStream, shared: Arc<Mutex<Shared>>) -> s
                 data,
             });
             if take_one(&mut s.drops_after_data) {
+                return Ok(());
+            }
+            if take_one(&mut s.stalls_after_data) {
+                drop(s);
+                while lines.read_line(&mut line).await? > 0 {
+                    line.clear();
+                }
                 return Ok(());
             }
             "250 2.0.0 queued".to_owned()
