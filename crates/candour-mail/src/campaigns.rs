@@ -17,6 +17,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use candour_core::Clock;
+use candour_core::account::EmailAddress;
 use candour_core::campaign::{
     Compiled, Recipient, Refusal, Token, TokenKind, message_id, retry_at,
 };
@@ -241,7 +242,7 @@ impl CampaignSender {
         let inner = &self.inner;
         let mut finished = Vec::with_capacity(batch.len());
         let permits = Arc::new(Semaphore::new(inner.settings.concurrency.max(1) as usize));
-        let mut sends: JoinSet<(Delivery, bool, Sent)> = JoinSet::new();
+        let mut sends: JoinSet<(Delivery, EmailAddress, bool, Sent)> = JoinSet::new();
         let mut pace = (inner.settings.rate_per_second > 0).then(|| {
             let mut i = tokio::time::interval(Duration::from_secs_f64(
                 1.0 / f64::from(inner.settings.rate_per_second),
@@ -341,14 +342,14 @@ impl CampaignSender {
                     }
                 };
                 drop(permit);
-                (d, tracked, sent)
+                (d, email, tracked, sent)
             });
         }
         while let Some(joined) = sends.join_next().await {
-            let Ok((d, tracked, sent)) = joined else {
+            let Ok((d, email, tracked, sent)) = joined else {
                 continue;
             };
-            finished.push(self.outcome(d, tracked, sent));
+            finished.push(self.outcome(d, email, tracked, sent));
         }
         finished
     }
@@ -356,7 +357,13 @@ impl CampaignSender {
     /// What became of a send. The stored outcome keeps the reply code and the kind of
     /// failure, never the relay's text: replies often quote the address, and the outcome
     /// stays with the unlinked row after the person is erased.
-    fn outcome(&self, d: Delivery, tracked: bool, sent: Sent) -> FinishedDelivery {
+    fn outcome(
+        &self,
+        d: Delivery,
+        email: EmailAddress,
+        tracked: bool,
+        sent: Sent,
+    ) -> FinishedDelivery {
         let Sent {
             result,
             handed_over,
@@ -366,24 +373,20 @@ impl CampaignSender {
             _ => None,
         };
         let replied = code.map(|c| format!(" (reply {c})")).unwrap_or_default();
-        let result = match (result, d.email.clone()) {
-            (Ok(()), Some(to)) => DeliveryResult::Sent { tracked, to },
-            // Not reached: a message is built only for a recipient with an address.
-            (Ok(()), None) => DeliveryResult::Skipped {
-                reason: "the person's record was erased".to_owned(),
-            },
-            (Err(MailError::Relay(e)), email) if e.is_permanent() => {
+        let result = match result {
+            Ok(()) => DeliveryResult::Sent { tracked, to: email },
+            Err(MailError::Relay(e)) if e.is_permanent() => {
                 let refusal = Refusal::classify(code.unwrap_or(0), &reply_text(&e));
                 DeliveryResult::Failed {
                     error: format!("the relay refused the message{replied}"),
-                    bounce: email.and_then(|email| match refusal {
+                    bounce: match refusal {
                         Refusal::BadAddress => Some(Bounce::BadAddress(email)),
                         Refusal::Unavailable => Some(Bounce::Unavailable(email)),
                         Refusal::Policy | Refusal::Other => None,
-                    }),
+                    },
                 }
             }
-            (Err(e), _) if e.is_transient() => {
+            Err(e) if e.is_transient() => {
                 tracing::debug!(error = %e, delivery = d.id, "A campaign message will be tried again.");
                 let now = self.inner.clock.now();
                 match retry_at(d.queued_at, d.attempts, now, &self.inner.settings) {
@@ -402,7 +405,7 @@ impl CampaignSender {
                     },
                 }
             }
-            (Err(e), _) => {
+            Err(e) => {
                 tracing::warn!(error = %e, delivery = d.id, "A campaign message could not be sent.");
                 DeliveryResult::Failed {
                     error: "the message could not be built or sent".to_owned(),
@@ -427,7 +430,7 @@ impl CampaignSender {
         &self,
         ready: &Ready,
         d: &Delivery,
-        email: &candour_core::account::EmailAddress,
+        email: &EmailAddress,
         tracked: bool,
     ) -> Result<Message, MailError> {
         let links = &self.inner.links;
@@ -512,11 +515,7 @@ impl CampaignSender {
 
     /// Send the campaign to one staff address, marked as a test: links go straight to their
     /// addresses, and nothing is recorded in the queue.
-    pub async fn send_test(
-        &self,
-        campaign: &Campaign,
-        to: &candour_core::account::EmailAddress,
-    ) -> Result<(), SendError> {
+    pub async fn send_test(&self, campaign: &Campaign, to: &EmailAddress) -> Result<(), SendError> {
         let compiled = Compiled::new(
             &campaign.draft.subject,
             &campaign.draft.preheader,

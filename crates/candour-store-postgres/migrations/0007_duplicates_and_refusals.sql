@@ -7,8 +7,8 @@ ALTER TABLE deliveries ADD COLUMN handed_over integer NOT NULL DEFAULT 0;
 -- a row were refused, and the last of them. A successful delivery to the address deletes
 -- the row; reaching two campaigns puts the address on the suppression list and deletes it.
 CREATE TABLE mailbox_refusals (
-    email_key    bytea PRIMARY KEY,
-    campaign_id  bigint NOT NULL REFERENCES campaigns (id),
-    campaigns    integer NOT NULL,
-    at           timestamptz NOT NULL
+    email_key          bytea PRIMARY KEY,
+    campaign_id        bigint NOT NULL REFERENCES campaigns (id),
+    refused_campaigns  integer NOT NULL,
+    at                 timestamptz NOT NULL
 );

@@ -7,6 +7,8 @@
 //! unreduced. Batches (tracking events, finished messages) go in as arrays, one statement
 //! per batch, so the hot paths cost one round trip whatever the batch size.
 
+use std::collections::HashMap;
+
 use async_trait::async_trait;
 use candour_core::account::EmailAddress;
 use candour_core::campaign::{
@@ -571,12 +573,12 @@ impl CampaignStore for PgStore {
         .await
         .map_err(db)?;
         // Only an outcome this worker could record says anything about the address.
-        let campaign_of = |id: i64| recorded.iter().find(|(d, _)| *d == id).map(|(_, c)| *c);
+        let campaign_of: HashMap<i64, i64> = recorded.into_iter().collect();
         let mut delivered: Vec<[u8; 32]> = Vec::new();
         let mut suppress: Vec<[u8; 32]> = Vec::new();
         let mut unavailable: Vec<(i64, i64, [u8; 32])> = Vec::new();
         for f in finished {
-            let Some(campaign) = campaign_of(f.id) else {
+            let Some(&campaign) = campaign_of.get(&f.id) else {
                 continue;
             };
             match &f.result {
@@ -603,14 +605,15 @@ impl CampaignStore for PgStore {
         for (id, campaign, key) in unavailable {
             // Counted once per campaign: a second refusal by the same campaign (two records
             // with one address) is not a campaign in a row.
-            let campaigns: i32 = sqlx::query_scalar(
-                "INSERT INTO mailbox_refusals AS r (email_key, campaign_id, campaigns, at)
+            let refused: i32 = sqlx::query_scalar(
+                "INSERT INTO mailbox_refusals AS r
+                     (email_key, campaign_id, refused_campaigns, at)
                  VALUES ($1, $2, 1, $3)
                  ON CONFLICT (email_key) DO UPDATE SET
-                     campaigns = r.campaigns
+                     refused_campaigns = r.refused_campaigns
                          + CASE WHEN r.campaign_id <> EXCLUDED.campaign_id THEN 1 ELSE 0 END,
                      campaign_id = EXCLUDED.campaign_id, at = EXCLUDED.at
-                 RETURNING campaigns",
+                 RETURNING refused_campaigns",
             )
             .bind(key.as_slice())
             .bind(campaign)
@@ -618,7 +621,7 @@ impl CampaignStore for PgStore {
             .fetch_one(&mut *tx)
             .await
             .map_err(db)?;
-            if i64::from(campaigns) >= i64::from(UNAVAILABLE_CAMPAIGNS_TO_SUPPRESS) {
+            if i64::from(refused) >= i64::from(UNAVAILABLE_CAMPAIGNS_TO_SUPPRESS) {
                 suppress.push(key);
                 sqlx::query("UPDATE deliveries SET bounced = true WHERE id = $1")
                     .bind(id)

@@ -542,13 +542,15 @@ impl CampaignStore for SqliteStore {
                     let key = suppression_key(email);
                     // Counted once per campaign: a second refusal by the same campaign (two
                     // records with one address) is not a campaign in a row.
-                    let campaigns: i64 = sqlx::query_scalar(
-                        "INSERT INTO mailbox_refusals (email_key, campaign_id, campaigns, at)
+                    let refused: i64 = sqlx::query_scalar(
+                        "INSERT INTO mailbox_refusals
+                             (email_key, campaign_id, refused_campaigns, at)
                          VALUES (?1, ?2, 1, ?3)
                          ON CONFLICT (email_key) DO UPDATE SET
-                             campaigns = campaigns + (campaign_id <> excluded.campaign_id),
+                             refused_campaigns =
+                                 refused_campaigns + (campaign_id <> excluded.campaign_id),
                              campaign_id = excluded.campaign_id, at = excluded.at
-                         RETURNING campaigns",
+                         RETURNING refused_campaigns",
                     )
                     .bind(key.as_slice())
                     .bind(campaign)
@@ -556,7 +558,7 @@ impl CampaignStore for SqliteStore {
                     .fetch_one(&mut *tx)
                     .await
                     .map_err(db)?;
-                    if campaigns >= i64::from(UNAVAILABLE_CAMPAIGNS_TO_SUPPRESS) {
+                    if refused >= i64::from(UNAVAILABLE_CAMPAIGNS_TO_SUPPRESS) {
                         suppress_bounced(&mut tx, &key, now).await?;
                         sqlx::query("UPDATE deliveries SET bounced = 1 WHERE id = ?")
                             .bind(f.id)
