@@ -4,8 +4,13 @@
 //! final `.` in two writes, and the second waits for the relay's delayed acknowledgement,
 //! about 40 ms per message on Linux. Campaigns therefore open their own connections with
 //! `TCP_NODELAY` and hand them to lettre's SMTP client, which still speaks the protocol
-//! (EHLO, STARTTLS, AUTH, MAIL/RCPT/DATA, dot-stuffing). Implicit TLS (`smtps://`) is left
+//! (EHLO, STARTTLS, AUTH, each command, dot-stuffing). Implicit TLS (`smtps://`) is left
 //! to lettre, which opens that socket itself.
+//!
+//! Each transaction (MAIL, RCPT, DATA, the message) is driven here, one lettre command at a
+//! time, so that a lost connection can be placed before or after the message's final `.`:
+//! after it, the relay may have kept the message without saying so (RFC 1047), and sending
+//! it again may deliver a second copy, which the campaign report must count.
 
 use std::borrow::Cow;
 use std::time::{Duration, Instant};
