@@ -8,8 +8,8 @@ use candour_core::campaign::{CampaignDraft, FollowUp, TRACKING_PURPOSE};
 use candour_core::people::{Method, NewConsent, Source};
 use candour_core::purposes::Channel;
 use candour_core::store::{
-    CampaignState, Delivery, DeliveryResult, Engagement, FinishedDelivery, Profile, StoreError,
-    Stores, TrackingEvent,
+    Bounce, CampaignState, Delivery, DeliveryResult, Engagement, FinishedDelivery, Profile,
+    StoreError, Stores, TrackingEvent,
 };
 use time::{Duration, OffsetDateTime};
 
@@ -100,7 +100,9 @@ async fn send(s: &Stores, claimed: &[Delivery], now: OffsetDateTime) {
             id: d.id,
             result: DeliveryResult::Sent {
                 tracked: d.tracking_consent,
+                to: d.email.clone().unwrap(),
             },
+            handed_over: 1,
         })
         .collect();
     s.campaigns
@@ -434,8 +436,9 @@ pub async fn claims_are_leased_retried_and_finished(s: &Stores) {
                     id: again[0].id,
                     result: DeliveryResult::Failed {
                         error: "late".to_owned(),
-                        bounce: Some(late_email.clone()),
+                        bounce: Some(Bounce::BadAddress(late_email.clone())),
                     },
+                    handed_over: 0,
                 },
                 FinishedDelivery {
                     id: again[1].id,
@@ -443,6 +446,7 @@ pub async fn claims_are_leased_retried_and_finished(s: &Stores) {
                         at: now + Duration::hours(1),
                         error: "late".to_owned(),
                     },
+                    handed_over: 0,
                 },
             ],
             now,
@@ -466,7 +470,11 @@ pub async fn claims_are_leased_retried_and_finished(s: &Stores) {
             &[
                 FinishedDelivery {
                     id: again[0].id,
-                    result: DeliveryResult::Sent { tracked: true },
+                    result: DeliveryResult::Sent {
+                        tracked: true,
+                        to: again[0].email.clone().unwrap(),
+                    },
+                    handed_over: 0,
                 },
                 FinishedDelivery {
                     id: again[1].id,
@@ -474,6 +482,7 @@ pub async fn claims_are_leased_retried_and_finished(s: &Stores) {
                         at: retry_at,
                         error: "421 try later".to_owned(),
                     },
+                    handed_over: 0,
                 },
             ],
             now,
@@ -488,6 +497,7 @@ pub async fn claims_are_leased_retried_and_finished(s: &Stores) {
                 result: DeliveryResult::Skipped {
                     reason: "consent withdrawn".to_owned(),
                 },
+                handed_over: 0,
             }],
             now,
         )
@@ -546,8 +556,9 @@ pub async fn claims_are_leased_retried_and_finished(s: &Stores) {
                 id: retried[0].id,
                 result: DeliveryResult::Failed {
                     error: "550 no such user".to_owned(),
-                    bounce: Some(ben_email.clone()),
+                    bounce: Some(Bounce::BadAddress(ben_email.clone())),
                 },
+                handed_over: 0,
             }],
             retry_at,
         )
@@ -563,6 +574,7 @@ pub async fn claims_are_leased_retried_and_finished(s: &Stores) {
                     error: "late".to_owned(),
                     bounce: None,
                 },
+                handed_over: 0,
             }],
             retry_at,
         )
@@ -1188,4 +1200,203 @@ pub async fn withdrawing_tracking_consent_turns_the_persons_events_into_totals(s
             .events
             .is_empty()
     );
+}
+
+/// Record `outcomes` (message, result, tries that may have left a copy) as worker `w`.
+async fn finish(s: &Stores, outcomes: Vec<(i64, DeliveryResult, u32)>, now: OffsetDateTime) {
+    let finished: Vec<FinishedDelivery> = outcomes
+        .into_iter()
+        .map(|(id, result, handed_over)| FinishedDelivery {
+            id,
+            result,
+            handed_over,
+        })
+        .collect();
+    s.campaigns
+        .finish_deliveries("w", &finished, now)
+        .await
+        .unwrap();
+}
+
+fn sent_to(d: &Delivery) -> DeliveryResult {
+    DeliveryResult::Sent {
+        tracked: false,
+        to: d.email.clone().unwrap(),
+    }
+}
+
+fn retry(at: OffsetDateTime) -> DeliveryResult {
+    DeliveryResult::Retry {
+        at,
+        error: "the connection was lost".to_owned(),
+    }
+}
+
+fn refused_with(bounce: Option<Bounce>) -> DeliveryResult {
+    DeliveryResult::Failed {
+        error: "the relay refused the message (reply 550)".to_owned(),
+        bounce,
+    }
+}
+
+fn to_person(claimed: &[Delivery], person: i64) -> &Delivery {
+    claimed.iter().find(|d| d.person == Some(person)).unwrap()
+}
+
+/// RFC 1047: a try whose final `.` was sent and got no answer may have left a copy with the
+/// relay. A message is a possible duplicate once two tries, over all its claims, may have
+/// left one; a try cut off before its final `.`, or refused, left none.
+pub async fn a_message_sent_again_after_an_unanswered_end_is_a_possible_duplicate(s: &Stores) {
+    let ann = subscriber(s, "ann@example.org", false).await;
+    let ben = subscriber(s, "ben@example.org", false).await;
+    let cat = subscriber(s, "cat@example.org", false).await;
+    let dan = subscriber(s, "dan@example.org", false).await;
+    let eve = subscriber(s, "eve@example.org", false).await;
+    let (id, _) = start(s, &draft("Spring"), &[], T0).await;
+    let claimed = claim(s, "w", T0, 10).await;
+    let at = T0 + Duration::minutes(5);
+    let d = |p| to_person(&claimed, p);
+    finish(
+        s,
+        vec![
+            // The answer to its final `.` never came: retried later.
+            (d(ann).id, retry(at), 1),
+            // The same, then sent again at once on a new connection.
+            (d(ben).id, sent_to(d(ben)), 2),
+            // The connection was lost before the final `.`.
+            (d(cat).id, retry(at), 0),
+            (d(dan).id, sent_to(d(dan)), 1),
+            (d(eve).id, retry(at), 1),
+        ],
+        T0,
+    )
+    .await;
+    let p = s.campaigns.progress(id, T0).await.unwrap();
+    assert_eq!((p.sent, p.queued, p.possible_duplicates), (2, 3, 1));
+
+    let again = claim(s, "w", at, 10).await;
+    assert_eq!(people_of(&again), BTreeSet::from([ann, cat, eve]));
+    assert!(again.iter().all(|d| !d.reclaimed));
+    let d = |p| to_person(&again, p);
+    finish(
+        s,
+        vec![
+            (d(ann).id, sent_to(d(ann)), 1),
+            (d(cat).id, sent_to(d(cat)), 1),
+            // Refused this time: the relay kept nothing, so at most the first copy exists.
+            (d(eve).id, refused_with(None), 0),
+        ],
+        at,
+    )
+    .await;
+    let p = s.campaigns.progress(id, at).await.unwrap();
+    assert_eq!((p.sent, p.failed, p.possible_duplicates), (4, 1, 2));
+    let report = s.campaigns.report(id, at).await.unwrap();
+    assert_eq!(report.progress.possible_duplicates, 2);
+}
+
+/// A plain "mailbox unavailable" suppresses an address only when two campaigns in a row were
+/// refused that way; a delivery in between starts the count again, and a refusal that says
+/// nothing about the address (no bounce) neither counts nor resets.
+pub async fn plain_refusals_suppress_after_two_campaigns_in_a_row(s: &Stores) {
+    let ann = subscriber(s, "ann@example.org", false).await;
+    let ben = subscriber(s, "ben@example.org", false).await;
+    let cat = subscriber(s, "cat@example.org", false).await;
+    let suppressed = |address: &'static str| async move {
+        !s.people
+            .suppressed_channels(&crate::email(address))
+            .await
+            .unwrap()
+            .is_empty()
+    };
+    let unavailable =
+        |d: &Delivery| refused_with(Some(Bounce::Unavailable(d.email.clone().unwrap())));
+
+    // First campaign: Ann and Ben are refused plainly, Cat by policy.
+    let day = |n: i64| T0 + Duration::days(n);
+    let (first, _) = start(s, &draft("First"), &[], day(1)).await;
+    let claimed = claim(s, "w", day(1), 10).await;
+    let d = |p| to_person(&claimed, p);
+    finish(
+        s,
+        vec![
+            (d(ann).id, unavailable(d(ann)), 0),
+            (d(ben).id, unavailable(d(ben)), 0),
+            (d(cat).id, refused_with(None), 0),
+        ],
+        day(1),
+    )
+    .await;
+    let p = s.campaigns.progress(first, day(1)).await.unwrap();
+    assert_eq!((p.failed, p.bounced), (3, 0));
+    for address in ["ann@example.org", "ben@example.org", "cat@example.org"] {
+        assert!(!suppressed(address).await, "{address} after one campaign");
+    }
+
+    // Second: Ann is refused again and suppressed; Ben is delivered to; Cat refused plainly
+    // for the first time (the policy refusal did not count).
+    let (second, _) = start(s, &draft("Second"), &[], day(2)).await;
+    let claimed = claim(s, "w", day(2), 10).await;
+    let d = |p| to_person(&claimed, p);
+    finish(
+        s,
+        vec![
+            (d(ann).id, unavailable(d(ann)), 0),
+            (d(ben).id, sent_to(d(ben)), 1),
+            (d(cat).id, unavailable(d(cat)), 0),
+        ],
+        day(2),
+    )
+    .await;
+    let p = s.campaigns.progress(second, day(2)).await.unwrap();
+    assert_eq!((p.sent, p.failed, p.bounced), (1, 2, 1));
+    assert!(suppressed("ann@example.org").await);
+    assert!(!suppressed("ben@example.org").await);
+    assert!(!suppressed("cat@example.org").await);
+
+    // Third: Ann is skipped at the send-time check; Ben's refusal is the first since his
+    // delivery; Cat is delivered to.
+    let (third, _) = start(s, &draft("Third"), &[], day(3)).await;
+    let claimed = claim(s, "w", day(3), 10).await;
+    assert!(to_person(&claimed, ann).suppressed);
+    let d = |p| to_person(&claimed, p);
+    finish(
+        s,
+        vec![
+            (
+                d(ann).id,
+                DeliveryResult::Skipped {
+                    reason: "suppressed".to_owned(),
+                },
+                0,
+            ),
+            (d(ben).id, unavailable(d(ben)), 0),
+            (d(cat).id, sent_to(d(cat)), 1),
+        ],
+        day(3),
+    )
+    .await;
+    let p = s.campaigns.progress(third, day(3)).await.unwrap();
+    assert_eq!(p.bounced, 0);
+    assert!(!suppressed("ben@example.org").await);
+    assert!(!suppressed("cat@example.org").await);
+
+    // Fourth: Ben is refused by a second campaign in a row and suppressed; Cat's refusal is
+    // the first since her delivery.
+    let (fourth, _) = start(s, &draft("Fourth"), &[], day(4)).await;
+    let claimed = claim(s, "w", day(4), 10).await;
+    let d = |p| to_person(&claimed, p);
+    finish(
+        s,
+        vec![
+            (d(ben).id, unavailable(d(ben)), 0),
+            (d(cat).id, unavailable(d(cat)), 0),
+        ],
+        day(4),
+    )
+    .await;
+    let p = s.campaigns.progress(fourth, day(4)).await.unwrap();
+    assert_eq!(p.bounced, 1);
+    assert!(suppressed("ben@example.org").await);
+    assert!(!suppressed("cat@example.org").await);
 }

@@ -199,4 +199,6 @@ conformance!(
     a_follow_up_goes_to_tracked_recipients_who_did_not_click,
     unsubscribing_through_a_message_is_noted_once,
     erasing_a_person_unlinks_their_messages,
+    a_message_sent_again_after_an_unanswered_end_is_a_possible_duplicate,
+    plain_refusals_suppress_after_two_campaigns_in_a_row,
 );

@@ -894,6 +894,66 @@ pub fn retry_at(
     (at <= give_up).then_some(at)
 }
 
+/// What a relay's permanent refusal of a recipient says about the address, which decides
+/// whether the address goes on the suppression list (a careful sender's rule: suppress only
+/// what is known to be dead, and never for the relay's policy).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Refusal {
+    /// An enhanced status `5.1.x` about the destination address (not 5.1.7 or 5.1.8, which
+    /// are about the sender): the address does not exist. Suppressed at once.
+    BadAddress,
+    /// A plain 550, 551 or 553 with no enhanced status ("mailbox unavailable"): it may be
+    /// temporary or a misconfigured relay. Suppressed when the previous campaign that tried
+    /// the address was refused the same way, so only after two campaigns in a row.
+    Unavailable,
+    /// An enhanced status `5.7.x`: refused by the relay's or recipient's policy (relaying
+    /// denied, spam filter, authentication). Says nothing about the address; never
+    /// suppresses.
+    Policy,
+    /// Anything else (other enhanced statuses, other reply codes): never suppresses.
+    Other,
+}
+
+/// How many campaigns in a row must refuse an address with [`Refusal::Unavailable`] before
+/// it is suppressed.
+pub const UNAVAILABLE_CAMPAIGNS_TO_SUPPRESS: u32 = 2;
+
+impl Refusal {
+    /// Classify a permanent refusal from its reply `code` and the reply's text. The
+    /// enhanced status (RFC 3463), when a relay sends one, is the first word of the text and
+    /// is more precise than the basic code, so it decides; only without one does the basic
+    /// code count.
+    pub fn classify(code: u16, text: &str) -> Refusal {
+        if !(500..600).contains(&code) {
+            return Refusal::Other;
+        }
+        match enhanced_status(text) {
+            Some((5, 1, detail)) if detail != 7 && detail != 8 => Refusal::BadAddress,
+            Some((5, 7, _)) => Refusal::Policy,
+            Some(_) => Refusal::Other,
+            None if matches!(code, 550 | 551 | 553) => Refusal::Unavailable,
+            None => Refusal::Other,
+        }
+    }
+}
+
+/// The enhanced status code (class, subject, detail) at the start of a reply's text, if it
+/// has one (RFC 3463: class 2, 4 or 5; subject and detail of one to three digits).
+fn enhanced_status(text: &str) -> Option<(u16, u16, u16)> {
+    let word = text.split_whitespace().next()?;
+    let mut parts = word.split('.');
+    let mut number = |max_len: usize| -> Option<u16> {
+        let p = parts.next()?;
+        (!p.is_empty() && p.len() <= max_len && p.bytes().all(|b| b.is_ascii_digit()))
+            .then(|| p.parse().ok())
+            .flatten()
+    };
+    let class = number(1)?;
+    let subject = number(3)?;
+    let detail = number(3)?;
+    (parts.next().is_none() && matches!(class, 2 | 4 | 5)).then_some((class, subject, detail))
+}
+
 /// A Message-ID that stays the same for a delivery across retries, so a receiving server
 /// (and the report) can tell a repeat from a new message.
 pub fn message_id(campaign: i64, delivery: i64, domain: &str) -> String {
@@ -1095,6 +1155,46 @@ mod tests {
         assert!(!is_bot_click(person, 600));
         assert!(is_bot_click(person, 3));
         assert!(is_bot_click("Barracuda Sentinel", 600));
+    }
+
+    #[test]
+    fn an_enhanced_address_status_suppresses_at_once_and_policy_never() {
+        use Refusal::*;
+        assert_eq!(Refusal::classify(550, "5.1.1 no such mailbox"), BadAddress);
+        assert_eq!(
+            Refusal::classify(553, "5.1.3 bad address syntax"),
+            BadAddress
+        );
+        assert_eq!(Refusal::classify(550, "5.1.10 null MX"), BadAddress);
+        // The enhanced status decides over the basic code.
+        assert_eq!(Refusal::classify(554, "5.1.1 no such user"), BadAddress);
+        // 5.1.7 and 5.1.8 are about the sender.
+        assert_eq!(Refusal::classify(550, "5.1.8 bad sender address"), Other);
+        assert_eq!(Refusal::classify(553, "5.1.7 bad sender syntax"), Other);
+        assert_eq!(Refusal::classify(550, "5.7.1 relaying denied"), Policy);
+        assert_eq!(Refusal::classify(550, "5.7.26 DMARC failed"), Policy);
+        assert_eq!(Refusal::classify(552, "5.2.2 mailbox full"), Other);
+        assert_eq!(Refusal::classify(550, "5.2.1 mailbox disabled"), Other);
+    }
+
+    #[test]
+    fn a_plain_mailbox_refusal_counts_toward_suppression_and_nothing_else_does() {
+        use Refusal::*;
+        for code in [550, 551, 553] {
+            assert_eq!(Refusal::classify(code, "mailbox unavailable"), Unavailable);
+            assert_eq!(Refusal::classify(code, ""), Unavailable);
+        }
+        assert_eq!(Refusal::classify(554, "transaction failed"), Other);
+        assert_eq!(Refusal::classify(552, "too big"), Other);
+        // A status anywhere but first is text, not a status.
+        assert_eq!(Refusal::classify(550, "user 5.1.1 unknown"), Unavailable);
+        // Words that only look like statuses.
+        assert_eq!(Refusal::classify(550, "5.1 unknown"), Unavailable);
+        assert_eq!(Refusal::classify(550, "5.1.x unknown"), Unavailable);
+        assert_eq!(Refusal::classify(550, "9.1.1 unknown"), Unavailable);
+        assert_eq!(Refusal::classify(550, "5.1.1234 unknown"), Unavailable);
+        // Not a permanent refusal at all.
+        assert_eq!(Refusal::classify(450, "4.2.1 try later"), Other);
     }
 
     #[test]

@@ -169,6 +169,10 @@ pub const NOT_PERSONAL: &[(&str, &str)] = &[
         "suppressions",
         "objections to direct marketing, under a one-way code of the address (kept after erasure so the objection still holds)",
     ),
+    (
+        "mailbox_refusals",
+        "how many campaigns in a row an address refused as unavailable, under the suppression list's one-way code of the address; deleted by a delivery to it or when it is suppressed",
+    ),
     ("forms", "form settings"),
     ("form_versions", "form questions"),
     (

@@ -677,29 +677,41 @@ pub struct Delivery {
 /// What became of a claimed message.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum DeliveryResult {
-    Sent {
-        tracked: bool,
-    },
+    /// The relay took it; a successful delivery to `to` clears the address's record of
+    /// plain refusals (see [`Bounce::Unavailable`]).
+    Sent { tracked: bool, to: EmailAddress },
     /// A temporary failure: try again at `at`.
-    Retry {
-        at: OffsetDateTime,
-        error: String,
-    },
-    /// A permanent failure; `bounce` puts the address on the suppression list for email.
+    Retry { at: OffsetDateTime, error: String },
+    /// A permanent failure; `bounce` is what the refusal says about the address.
     Failed {
         error: String,
-        bounce: Option<EmailAddress>,
+        bounce: Option<Bounce>,
     },
     /// Not sent: consent withdrawn, address suppressed, person erased.
-    Skipped {
-        reason: String,
-    },
+    Skipped { reason: String },
+}
+
+/// A refusal that puts, or may put, the address on the suppression list for email
+/// (`campaign::Refusal` decides which).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Bounce {
+    /// The address does not exist: suppressed at once.
+    BadAddress(EmailAddress),
+    /// A plain "mailbox unavailable": the store remembers it under the address's one-way
+    /// code, and suppresses the address when the last campaign before this one that was
+    /// refused for it is a different campaign with no successful delivery since
+    /// (`campaign::UNAVAILABLE_CAMPAIGNS_TO_SUPPRESS` campaigns in a row).
+    Unavailable(EmailAddress),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FinishedDelivery {
     pub id: i64,
     pub result: DeliveryResult,
+    /// How many tries in this claim may have left a copy with the relay: the message's
+    /// final `.` was sent and the answer was `250` or never came (RFC 1047). The store adds
+    /// them up per message; two or more make it a possible duplicate.
+    pub handed_over: u32,
 }
 
 /// Counts of a campaign's messages by state.
@@ -710,12 +722,14 @@ pub struct Progress {
     pub sent: u64,
     pub failed: u64,
     pub skipped: u64,
-    /// Messages taken over from a worker that stopped mid-send: each may have gone twice.
+    /// Messages that may have gone twice: taken over from a worker that stopped mid-send, or
+    /// sent again after a try whose final `.` reached the relay with no answer.
     pub possible_duplicates: u64,
     /// Sent in the last minute.
     pub sent_last_minute: u64,
     /// Sent to recipients who consented to tracking.
     pub tracked: u64,
+    /// Failed messages whose refusal put the address on the suppression list.
     pub bounced: u64,
     pub unsubscribed: u64,
 }
@@ -835,9 +849,10 @@ pub trait CampaignStore: Send + Sync {
         lease_until: OffsetDateTime,
         limit: u32,
     ) -> StoreResult<Vec<Delivery>>;
-    /// Record what became of messages `worker` claimed, in one transaction. A message no
-    /// longer in flight for that worker (its lease ran out and another took it over) keeps
-    /// the other worker's outcome.
+    /// Record what became of messages `worker` claimed, in one transaction, with the
+    /// suppressions their bounces call for. A message no longer in flight for that worker
+    /// (its lease ran out and another took it over) keeps the other worker's outcome, and
+    /// its bounce suppresses no one.
     async fn finish_deliveries(
         &self,
         worker: &str,

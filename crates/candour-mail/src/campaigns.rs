@@ -7,6 +7,9 @@
 //!   outcome is written after the relay answered. A worker that dies in between leaves rows
 //!   whose lease runs out; another worker (or this one, restarted) takes them over, so no
 //!   recipient is skipped, and only those in-flight messages can go twice (they are counted).
+//! - A message sent again after a try that may have left a copy with the relay (its final
+//!   `.` was sent and no answer came) is counted as a possible duplicate: each outcome
+//!   carries the number of such tries, and the store adds them up.
 //! - A campaign is marked sent by one SQL statement that checks nothing is queued or in flight.
 
 use std::collections::HashMap;
@@ -14,10 +17,13 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use candour_core::Clock;
-use candour_core::campaign::{Compiled, Recipient, Token, TokenKind, message_id, retry_at};
+use candour_core::account::EmailAddress;
+use candour_core::campaign::{
+    Compiled, Recipient, Refusal, Token, TokenKind, message_id, retry_at,
+};
 use candour_core::config::{CampaignSettings, MailSettings};
 use candour_core::store::{
-    Campaign, CampaignStore, Delivery, DeliveryResult, FinishedDelivery, StoreError,
+    Bounce, Campaign, CampaignStore, Delivery, DeliveryResult, FinishedDelivery, StoreError,
 };
 use lettre::Message;
 use lettre::message::header::{HeaderName, HeaderValue};
@@ -25,6 +31,7 @@ use lettre::message::{Mailbox, MultiPart};
 use tokio::sync::{Mutex, Semaphore};
 use tokio::task::JoinSet;
 
+use crate::relay::Sent;
 use crate::{MailError, Mailer};
 
 /// How links in campaign messages are made.
@@ -235,7 +242,7 @@ impl CampaignSender {
         let inner = &self.inner;
         let mut finished = Vec::with_capacity(batch.len());
         let permits = Arc::new(Semaphore::new(inner.settings.concurrency.max(1) as usize));
-        let mut sends: JoinSet<(Delivery, bool, Result<(), MailError>)> = JoinSet::new();
+        let mut sends: JoinSet<(Delivery, EmailAddress, bool, Sent)> = JoinSet::new();
         let mut pace = (inner.settings.rate_per_second > 0).then(|| {
             let mut i = tokio::time::interval(Duration::from_secs_f64(
                 1.0 / f64::from(inner.settings.rate_per_second),
@@ -249,6 +256,7 @@ impl CampaignSender {
                 result: DeliveryResult::Skipped {
                     reason: reason.to_owned(),
                 },
+                handed_over: 0,
             };
             // The send-time check: what the ledger and the suppression list say now.
             let Some(email) = d.email.clone() else {
@@ -276,6 +284,7 @@ impl CampaignSender {
                             at,
                             error: "the database did not answer".to_owned(),
                         },
+                        handed_over: 0,
                     });
                     continue;
                 }
@@ -286,6 +295,7 @@ impl CampaignSender {
                             error: e.to_string(),
                             bounce: None,
                         },
+                        handed_over: 0,
                     });
                     continue;
                 }
@@ -300,6 +310,7 @@ impl CampaignSender {
                             error: e.to_string(),
                             bounce: None,
                         },
+                        handed_over: 0,
                     });
                     continue;
                 }
@@ -312,23 +323,33 @@ impl CampaignSender {
             };
             let me = self.clone();
             sends.spawn(async move {
-                let result = match &me.inner.relay {
+                let sent = match &me.inner.relay {
                     Some(pool) => match me.signed(message).await {
                         Ok(message) => pool.send(&message, me.send_limit()).await,
-                        Err(e) => Err(e),
+                        Err(e) => Sent {
+                            result: Err(e),
+                            handed_over: 0,
+                        },
                     },
                     // The outbox (development): `send_message` signs.
-                    None => me.inner.mailer.send_message(message).await,
+                    None => {
+                        let result = me.inner.mailer.send_message(message).await;
+                        let handed_over = u32::from(result.is_ok());
+                        Sent {
+                            result,
+                            handed_over,
+                        }
+                    }
                 };
                 drop(permit);
-                (d, tracked, result)
+                (d, email, tracked, sent)
             });
         }
         while let Some(joined) = sends.join_next().await {
-            let Ok((d, tracked, result)) = joined else {
+            let Ok((d, email, tracked, sent)) = joined else {
                 continue;
             };
-            finished.push(self.outcome(d, tracked, result));
+            finished.push(self.outcome(d, email, tracked, sent));
         }
         finished
     }
@@ -339,21 +360,30 @@ impl CampaignSender {
     fn outcome(
         &self,
         d: Delivery,
+        email: EmailAddress,
         tracked: bool,
-        result: Result<(), MailError>,
+        sent: Sent,
     ) -> FinishedDelivery {
+        let Sent {
+            result,
+            handed_over,
+        } = sent;
         let code = match &result {
             Err(MailError::Relay(e)) => e.status().map(u16::from),
             _ => None,
         };
         let replied = code.map(|c| format!(" (reply {c})")).unwrap_or_default();
         let result = match result {
-            Ok(()) => DeliveryResult::Sent { tracked },
+            Ok(()) => DeliveryResult::Sent { tracked, to: email },
             Err(MailError::Relay(e)) if e.is_permanent() => {
-                let bounce = is_hard_bounce(code, &e.to_string());
+                let refusal = Refusal::classify(code.unwrap_or(0), &reply_text(&e));
                 DeliveryResult::Failed {
                     error: format!("the relay refused the message{replied}"),
-                    bounce: bounce.then(|| d.email.clone()).flatten(),
+                    bounce: match refusal {
+                        Refusal::BadAddress => Some(Bounce::BadAddress(email)),
+                        Refusal::Unavailable => Some(Bounce::Unavailable(email)),
+                        Refusal::Policy | Refusal::Other => None,
+                    },
                 }
             }
             Err(e) if e.is_transient() => {
@@ -383,7 +413,11 @@ impl CampaignSender {
                 }
             }
         };
-        FinishedDelivery { id: d.id, result }
+        FinishedDelivery {
+            id: d.id,
+            result,
+            handed_over,
+        }
     }
 
     /// How long one message may take at the relay: well inside the lease, so a stalled relay
@@ -396,7 +430,7 @@ impl CampaignSender {
         &self,
         ready: &Ready,
         d: &Delivery,
-        email: &candour_core::account::EmailAddress,
+        email: &EmailAddress,
         tracked: bool,
     ) -> Result<Message, MailError> {
         let links = &self.inner.links;
@@ -481,11 +515,7 @@ impl CampaignSender {
 
     /// Send the campaign to one staff address, marked as a test: links go straight to their
     /// addresses, and nothing is recorded in the queue.
-    pub async fn send_test(
-        &self,
-        campaign: &Campaign,
-        to: &candour_core::account::EmailAddress,
-    ) -> Result<(), SendError> {
+    pub async fn send_test(&self, campaign: &Campaign, to: &EmailAddress) -> Result<(), SendError> {
         let compiled = Compiled::new(
             &campaign.draft.subject,
             &campaign.draft.preheader,
@@ -520,33 +550,9 @@ impl CampaignSender {
     }
 }
 
-/// Whether a permanent refusal says the recipient's mailbox does not exist: a reply code of
-/// 550, 551 or 553 with an enhanced status about the destination address (5.1.x other than
-/// 5.1.7 and 5.1.8, which are about the sender). A relay that refuses to relay (5.7.1), or
-/// rejects the message's content, says nothing about the address and suppresses no one.
-pub fn is_hard_bounce(code: Option<u16>, reply: &str) -> bool {
-    let address_status = reply.split_whitespace().any(|w| {
-        w.strip_prefix("5.1.").is_some_and(|d| {
-            !d.is_empty() && d.chars().all(|c| c.is_ascii_digit()) && d != "7" && d != "8"
-        })
-    });
-    matches!(code, Some(550 | 551 | 553)) && address_status
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn only_an_unknown_mailbox_is_a_hard_bounce() {
-        assert!(is_hard_bounce(
-            Some(550),
-            "permanent error (550): 5.1.1 no such mailbox"
-        ));
-        assert!(is_hard_bounce(Some(553), "5.1.3 bad address syntax"));
-        assert!(!is_hard_bounce(Some(550), "5.7.1 relaying denied"));
-        assert!(!is_hard_bounce(Some(550), "5.1.8 bad sender address"));
-        assert!(!is_hard_bounce(Some(554), "5.1.1 no such user"));
-        assert!(!is_hard_bounce(Some(550), "mailbox unavailable"));
-    }
+/// The text of a relay's reply (after the code), where the enhanced status is.
+fn reply_text(e: &lettre::transport::smtp::Error) -> String {
+    std::error::Error::source(e)
+        .map(ToString::to_string)
+        .unwrap_or_default()
 }

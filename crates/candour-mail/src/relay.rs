@@ -4,16 +4,23 @@
 //! final `.` in two writes, and the second waits for the relay's delayed acknowledgement,
 //! about 40 ms per message on Linux. Campaigns therefore open their own connections with
 //! `TCP_NODELAY` and hand them to lettre's SMTP client, which still speaks the protocol
-//! (EHLO, STARTTLS, AUTH, MAIL/RCPT/DATA, dot-stuffing). Implicit TLS (`smtps://`) is left
+//! (EHLO, STARTTLS, AUTH, each command, dot-stuffing). Implicit TLS (`smtps://`) is left
 //! to lettre, which opens that socket itself.
+//!
+//! Each transaction (MAIL, RCPT, DATA, the message) is driven here, one lettre command at a
+//! time, so that a lost connection can be placed before or after the message's final `.`:
+//! after it, the relay may have kept the message without saying so (RFC 1047), and sending
+//! it again may deliver a second copy, which the campaign report must count.
 
 use std::borrow::Cow;
 use std::time::{Duration, Instant};
 
 use lettre::Message;
+use lettre::address::Envelope;
 use lettre::transport::smtp::authentication::{Credentials, Mechanism};
 use lettre::transport::smtp::client::{AsyncSmtpConnection, TlsParameters};
-use lettre::transport::smtp::extension::ClientId;
+use lettre::transport::smtp::commands::{Data, Mail, Rcpt};
+use lettre::transport::smtp::extension::{ClientId, Extension, MailBodyParameter, MailParameter};
 use tokio::sync::Mutex;
 
 use crate::MailError;
@@ -185,39 +192,48 @@ impl RelayPool {
     /// wait for a retry. Failing to open a connection (refused, greeting 4xx/5xx, STARTTLS,
     /// AUTH) says nothing about this message, so it is reported as the relay being
     /// unreachable: the message is retried, never failed for good.
-    pub async fn send(&self, message: &Message, limit: Duration) -> Result<(), MailError> {
-        match tokio::time::timeout(limit, self.send_now(message)).await {
+    ///
+    /// The answer also counts the tries that may have left a copy with the relay: those
+    /// whose final `.` was sent and whose answer was `250` or never came (RFC 1047). A try
+    /// cut off earlier, or refused, left none.
+    pub async fn send(&self, message: &Message, limit: Duration) -> Sent {
+        let mut tries = Tries::default();
+        let result = match tokio::time::timeout(limit, self.send_now(message, &mut tries)).await {
             Ok(result) => result,
             Err(_) => Err(MailError::Unreachable(
                 "the relay did not finish the exchange in time".to_owned(),
             )),
+        };
+        tries.settle();
+        Sent {
+            result,
+            handed_over: tries.handed_over,
         }
     }
 
-    async fn send_now(&self, message: &Message) -> Result<(), MailError> {
+    async fn send_now(&self, message: &Message, tries: &mut Tries) -> Result<(), MailError> {
         let body = message.formatted();
         let envelope = message.envelope();
         if let Some(mut conn) = self.take().await {
-            match conn.send(envelope, &body).await {
-                Ok(_) => {
+            match deliver(&mut conn, envelope, &body, tries).await {
+                Ok(()) => {
                     self.put_back(conn).await;
                     return Ok(());
                 }
+                // The connection broke: send again on a new one. If the final `.` had gone
+                // out, `tries` counts this copy, and the next one makes a possible duplicate.
+                Err(MailError::Relay(e)) if e.status().is_none() => {}
                 // A reply from the relay is an answer about this message: keep it.
-                Err(e) if e.status().is_some() => {
-                    self.put_back(conn).await;
-                    return Err(MailError::Relay(e));
-                }
-                Err(_) => conn.abort().await,
+                Err(e) => return Err(e),
             }
         }
         let mut conn = self.relay.connect().await.map_err(|e| {
             tracing::warn!(error = %e, "Could not open a connection to the mail relay.");
             MailError::Unreachable(e.to_string())
         })?;
-        let result = conn.send(envelope, &body).await;
+        let result = deliver(&mut conn, envelope, &body, tries).await;
         self.put_back(conn).await;
-        result.map(|_| ()).map_err(MailError::Relay)
+        result
     }
 
     async fn put_back(&self, conn: AsyncSmtpConnection) {
@@ -227,9 +243,186 @@ impl RelayPool {
     }
 }
 
+/// What became of one message at the relay.
+#[derive(Debug)]
+pub struct Sent {
+    pub result: Result<(), MailError>,
+    /// Tries whose final `.` was sent and whose answer was `250` or never came.
+    pub handed_over: u32,
+}
+
+/// The tries of one message so far.
+#[derive(Debug, Default)]
+struct Tries {
+    handed_over: u32,
+    /// The current try's final `.` has been sent and its answer not read yet.
+    awaiting_answer: bool,
+}
+
+impl Tries {
+    /// Count the current try if it ended waiting for the answer to its final `.`.
+    fn settle(&mut self) {
+        if std::mem::take(&mut self.awaiting_answer) {
+            self.handed_over += 1;
+        }
+    }
+}
+
+/// One SMTP transaction on `conn`: MAIL, RCPT, DATA and the message, as lettre's
+/// `AsyncSmtpConnection::send` does it, but noting in `tries` the moment the message's final
+/// `.` is handed to the connection (lettre's own error cannot tell a connection lost before
+/// that moment from one lost after it). Any failure aborts the connection, as lettre does.
+async fn deliver(
+    conn: &mut AsyncSmtpConnection,
+    envelope: &Envelope,
+    body: &[u8],
+    tries: &mut Tries,
+) -> Result<(), MailError> {
+    tries.settle();
+    let result = transaction(conn, envelope, body, &mut tries.awaiting_answer).await;
+    match &result {
+        Ok(()) => {
+            tries.awaiting_answer = false;
+            tries.handed_over += 1;
+        }
+        // The relay answered the final `.` with a refusal: it kept nothing.
+        Err(MailError::Relay(e)) if e.status().is_some() => tries.awaiting_answer = false,
+        Err(_) => {}
+    }
+    if result.is_err() {
+        conn.abort().await;
+    }
+    tries.settle();
+    result
+}
+
+async fn transaction(
+    conn: &mut AsyncSmtpConnection,
+    envelope: &Envelope,
+    body: &[u8],
+    awaiting_answer: &mut bool,
+) -> Result<(), MailError> {
+    let info = conn.server_info();
+    let mut options = Vec::new();
+    // As lettre does: international addresses need SMTPUTF8, 8-bit text needs 8BITMIME.
+    let non_ascii_address = envelope
+        .from()
+        .into_iter()
+        .chain(envelope.to())
+        .any(|a| !AsRef::<str>::as_ref(a).is_ascii());
+    if non_ascii_address {
+        if !info.supports_feature(Extension::SmtpUtfEight) {
+            return Err(MailError::Build(
+                "the address is not ASCII and the relay does not offer SMTPUTF8".to_owned(),
+            ));
+        }
+        options.push(MailParameter::SmtpUtfEight);
+    }
+    if !body.is_ascii() {
+        if !info.supports_feature(Extension::EightBitMime) {
+            return Err(MailError::Build(
+                "the message is not ASCII and the relay does not offer 8BITMIME".to_owned(),
+            ));
+        }
+        options.push(MailParameter::Body(MailBodyParameter::EightBitMime));
+    }
+    let relay = MailError::Relay;
+    conn.command(Mail::new(envelope.from().cloned(), options))
+        .await
+        .map_err(relay)?;
+    for to in envelope.to() {
+        conn.command(Rcpt::new(to.clone(), Vec::new()))
+            .await
+            .map_err(relay)?;
+    }
+    conn.command(Data).await.map_err(relay)?;
+    // lettre writes each part the iterator gives, then the final `.`, then reads the answer.
+    // When the iterator runs out, the whole body has been written, and the `.` goes next.
+    let parts = std::iter::once(body).chain(std::iter::from_fn(|| {
+        *awaiting_answer = true;
+        None
+    }));
+    conn.message_iter(parts).await.map_err(relay)?;
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::test_sink::TestSink;
+
+    fn message(subject: &str) -> Message {
+        Message::builder()
+            .from("news@example.org".parse().unwrap())
+            .to("ann@example.org".parse().unwrap())
+            .subject(subject)
+            .body("Hello".to_owned())
+            .unwrap()
+    }
+
+    async fn pool(sink: &TestSink) -> RelayPool {
+        RelayPool::new(Relay::from_url(&sink.url()).unwrap())
+    }
+
+    const LIMIT: Duration = Duration::from_secs(10);
+
+    #[tokio::test]
+    async fn a_message_accepted_at_once_left_one_copy() {
+        let sink = TestSink::start().await;
+        let pool = pool(&sink).await;
+        let sent = pool.send(&message("One"), LIMIT).await;
+        assert!(sent.result.is_ok(), "{:?}", sent.result);
+        assert_eq!(sent.handed_over, 1);
+        // Refused at RCPT: the relay kept nothing.
+        sink.reply_to_next_rcpt("550 5.1.1 no such mailbox").await;
+        let sent = pool.send(&message("Two"), LIMIT).await;
+        assert!(sent.result.is_err());
+        assert_eq!(sent.handed_over, 0);
+        assert_eq!(sink.messages().await.len(), 1);
+    }
+
+    #[tokio::test]
+    async fn an_unanswered_end_on_a_reused_connection_is_sent_again_and_both_copies_count() {
+        let sink = TestSink::start().await;
+        let pool = pool(&sink).await;
+        assert!(pool.send(&message("Warm"), LIMIT).await.result.is_ok());
+        sink.drop_after_data(1).await;
+        let sent = pool.send(&message("Twice"), LIMIT).await;
+        assert!(sent.result.is_ok(), "{:?}", sent.result);
+        assert_eq!(sent.handed_over, 2);
+        assert_eq!(sink.messages().await.len(), 3);
+    }
+
+    #[tokio::test]
+    async fn a_connection_lost_before_the_end_left_no_copy() {
+        let sink = TestSink::start().await;
+        let pool = pool(&sink).await;
+        // A new connection lost at DATA: the message waits for its retry.
+        sink.drop_at_data(1).await;
+        let sent = pool.send(&message("Lost"), LIMIT).await;
+        assert!(sent.result.as_ref().is_err_and(MailError::is_transient));
+        assert_eq!(sent.handed_over, 0);
+        // A reused one: sent again at once, one copy.
+        assert!(pool.send(&message("Warm"), LIMIT).await.result.is_ok());
+        sink.drop_at_data(1).await;
+        let sent = pool.send(&message("Again"), LIMIT).await;
+        assert!(sent.result.is_ok(), "{:?}", sent.result);
+        assert_eq!(sent.handed_over, 1);
+        assert_eq!(sink.messages().await.len(), 2);
+    }
+
+    #[tokio::test]
+    async fn an_end_unanswered_when_the_time_runs_out_counts_as_a_copy() {
+        let sink = TestSink::start().await;
+        let pool = pool(&sink).await;
+        sink.stall_after_data(1).await;
+        let sent = pool
+            .send(&message("Hangs"), Duration::from_millis(500))
+            .await;
+        assert!(matches!(sent.result, Err(MailError::Unreachable(_))));
+        assert_eq!(sent.handed_over, 1);
+        assert_eq!(sink.messages().await.len(), 1);
+    }
 
     #[test]
     fn relay_urls_follow_lettre_defaults() {

@@ -1,6 +1,7 @@
 //! A small SMTP server for tests: it speaks enough of RFC 5321 for a real client (lettre, or
 //! any MTA) to deliver to it over loopback, keeps what it receives, and can be told to refuse
-//! the next recipient with a given reply, to exercise retries and bounces.
+//! the next recipient with a given reply, to exercise retries and bounces, or drop the
+//! connection around a message's final `.`, to exercise what a lost connection leaves behind.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -24,6 +25,15 @@ struct Shared {
     rcpt_replies: Vec<String>,
     /// Sessions still to be turned away at the greeting, with this reply.
     refusals: Vec<String>,
+    /// Messages still to be kept and then left unanswered: the connection is closed where
+    /// the `250` to their final `.` would be.
+    drops_after_data: usize,
+    /// `DATA` commands still to be answered by closing the connection, before any of the
+    /// message is read.
+    drops_at_data: usize,
+    /// Messages still to be kept and never answered, the connection left open until the
+    /// client closes it.
+    stalls_after_data: usize,
 }
 
 /// A running sink; it stops when the test's runtime ends.
@@ -72,6 +82,24 @@ impl TestSink {
     pub async fn refuse_sessions(&self, n: usize, reply: &str) {
         let mut s = self.shared.lock().await;
         s.refusals.extend(std::iter::repeat_n(reply.to_owned(), n));
+    }
+
+    /// Keep the next `n` messages, and close each one's connection instead of answering its
+    /// final `.`: the relay has the message and the client cannot know it (RFC 1047).
+    pub async fn drop_after_data(&self, n: usize) {
+        self.shared.lock().await.drops_after_data += n;
+    }
+
+    /// Close the connection at the next `n` `DATA` commands, before the message is sent:
+    /// nothing is kept.
+    pub async fn drop_at_data(&self, n: usize) {
+        self.shared.lock().await.drops_at_data += n;
+    }
+
+    /// Keep the next `n` messages and never answer their final `.`, as a relay that hangs
+    /// after storing them: the client gives up when its own time runs out.
+    pub async fn stall_after_data(&self, n: usize) {
+        self.shared.lock().await.stalls_after_data += n;
     }
 
     /// Wait (up to ten seconds) until at least `n` messages have arrived.
@@ -136,6 +164,9 @@ async fn session(stream: tokio::net::TcpStream, shared: Arc<Mutex<Shared>>) -> s
                 }
             }
         } else if upper == "DATA" {
+            if take_one(&mut shared.lock().await.drops_at_data) {
+                return Ok(());
+            }
             write.write_all(b"354 end with <CRLF>.<CRLF>\r\n").await?;
             let mut data = String::new();
             loop {
@@ -148,11 +179,22 @@ async fn session(stream: tokio::net::TcpStream, shared: Arc<Mutex<Shared>>) -> s
                 }
                 data.push_str(line.strip_prefix('.').unwrap_or(&line));
             }
-            shared.lock().await.messages.push(Received {
+            let mut s = shared.lock().await;
+            s.messages.push(Received {
                 from: from.clone(),
                 to: std::mem::take(&mut to),
                 data,
             });
+            if take_one(&mut s.drops_after_data) {
+                return Ok(());
+            }
+            if take_one(&mut s.stalls_after_data) {
+                drop(s);
+                while lines.read_line(&mut line).await? > 0 {
+                    line.clear();
+                }
+                return Ok(());
+            }
             "250 2.0.0 queued".to_owned()
         } else if upper == "RSET" {
             to.clear();
@@ -168,6 +210,13 @@ async fn session(stream: tokio::net::TcpStream, shared: Arc<Mutex<Shared>>) -> s
         write.write_all(reply.as_bytes()).await?;
         write.write_all(b"\r\n").await?;
     }
+}
+
+/// Use up one of `left`, if any is left.
+fn take_one(left: &mut usize) -> bool {
+    let some = *left > 0;
+    *left = left.saturating_sub(1);
+    some
 }
 
 fn address(arg: &str) -> String {

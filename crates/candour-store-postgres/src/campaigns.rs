@@ -7,12 +7,16 @@
 //! unreduced. Batches (tracking events, finished messages) go in as arrays, one statement
 //! per batch, so the hot paths cost one round trip whatever the batch size.
 
+use std::collections::HashMap;
+
 use async_trait::async_trait;
 use candour_core::account::EmailAddress;
-use candour_core::campaign::{CampaignDraft, FollowUp, TRACKING_PURPOSE};
+use candour_core::campaign::{
+    CampaignDraft, FollowUp, TRACKING_PURPOSE, UNAVAILABLE_CAMPAIGNS_TO_SUPPRESS,
+};
 use candour_core::people::suppression_key;
 use candour_core::store::{
-    Campaign, CampaignReport, CampaignState, CampaignStore, Delivery, DeliveryRecipient,
+    Bounce, Campaign, CampaignReport, CampaignState, CampaignStore, Delivery, DeliveryRecipient,
     DeliveryResult, Engagement, FinishedDelivery, PersonDelivery, Progress, StoreError,
     StoreResult, TrackingEvent,
 };
@@ -515,18 +519,22 @@ impl CampaignStore for PgStore {
         let mut outcomes = Vec::with_capacity(n);
         let mut tracked = Vec::with_capacity(n);
         let mut bounced = Vec::with_capacity(n);
-        let mut bounces: Vec<(i64, [u8; 32])> = Vec::new();
+        let mut handed_over = Vec::with_capacity(n);
         for f in finished {
-            let (state, at, outcome, was_tracked, bounce) = match &f.result {
-                DeliveryResult::Sent { tracked } => ("sent", None, "", *tracked, None),
+            let (state, at, outcome, was_tracked, bad_address) = match &f.result {
+                DeliveryResult::Sent { tracked, .. } => ("sent", None, "", *tracked, false),
                 DeliveryResult::Retry { at, error } => {
-                    ("queued", Some(*at), error.as_str(), false, None)
+                    ("queued", Some(*at), error.as_str(), false, false)
                 }
-                DeliveryResult::Failed { error, bounce } => {
-                    ("failed", None, error.as_str(), false, bounce.as_ref())
-                }
+                DeliveryResult::Failed { error, bounce } => (
+                    "failed",
+                    None,
+                    error.as_str(),
+                    false,
+                    matches!(bounce, Some(Bounce::BadAddress(_))),
+                ),
                 DeliveryResult::Skipped { reason } => {
-                    ("skipped", None, reason.as_str(), false, None)
+                    ("skipped", None, reason.as_str(), false, false)
                 }
             };
             ids.push(f.id);
@@ -534,22 +542,23 @@ impl CampaignStore for PgStore {
             next.push(at);
             outcomes.push(outcome);
             tracked.push(was_tracked);
-            bounced.push(bounce.is_some());
-            bounces.extend(bounce.map(|e| (f.id, suppression_key(e))));
+            bounced.push(bad_address);
+            handed_over.push(i32::try_from(f.handed_over).unwrap_or(i32::MAX));
         }
         let mut tx = self.pool.begin().await.map_err(db)?;
         // Only rows still in flight for this worker: a worker whose lease ran out, reporting
         // late, changes nothing the worker that took over recorded or will record.
-        let recorded: Vec<i64> = sqlx::query_scalar(
+        let recorded: Vec<(i64, i64)> = sqlx::query_as(
             "UPDATE deliveries d SET state = v.state, lease_until = NULL,
                  next_attempt_at = coalesce(v.next_attempt_at, d.next_attempt_at),
                  outcome = v.outcome, tracked = v.tracked, bounced = v.bounced,
-                 sent_at = CASE WHEN v.state = 'sent' THEN $7 ELSE d.sent_at END
+                 handed_over = d.handed_over + v.handed_over,
+                 sent_at = CASE WHEN v.state = 'sent' THEN $8 ELSE d.sent_at END
              FROM UNNEST($1::bigint[], $2::text[], $3::timestamptz[], $4::text[],
-                         $5::boolean[], $6::boolean[])
-                  AS v (id, state, next_attempt_at, outcome, tracked, bounced)
-             WHERE d.id = v.id AND d.state = 'sending' AND d.worker = $8
-             RETURNING d.id",
+                         $5::boolean[], $6::boolean[], $7::integer[])
+                  AS v (id, state, next_attempt_at, outcome, tracked, bounced, handed_over)
+             WHERE d.id = v.id AND d.state = 'sending' AND d.worker = $9
+             RETURNING d.id, d.campaign_id",
         )
         .bind(&ids)
         .bind(&states)
@@ -557,30 +566,89 @@ impl CampaignStore for PgStore {
         .bind(&outcomes)
         .bind(&tracked)
         .bind(&bounced)
+        .bind(&handed_over)
         .bind(now)
         .bind(worker)
         .fetch_all(&mut *tx)
         .await
         .map_err(db)?;
-        // Only bounces this worker could record suppress the address.
-        let mut bounces: Vec<[u8; 32]> = bounces
-            .into_iter()
-            .filter(|(id, _)| recorded.contains(id))
-            .map(|(_, key)| key)
-            .collect();
-        bounces.sort_unstable();
-        bounces.dedup();
-        if !bounces.is_empty() {
+        // Only an outcome this worker could record says anything about the address.
+        let campaign_of: HashMap<i64, i64> = recorded.into_iter().collect();
+        let mut delivered: Vec<[u8; 32]> = Vec::new();
+        let mut suppress: Vec<[u8; 32]> = Vec::new();
+        let mut unavailable: Vec<(i64, i64, [u8; 32])> = Vec::new();
+        for f in finished {
+            let Some(&campaign) = campaign_of.get(&f.id) else {
+                continue;
+            };
+            match &f.result {
+                DeliveryResult::Sent { to, .. } => delivered.push(suppression_key(to)),
+                DeliveryResult::Failed {
+                    bounce: Some(Bounce::BadAddress(email)),
+                    ..
+                } => suppress.push(suppression_key(email)),
+                DeliveryResult::Failed {
+                    bounce: Some(Bounce::Unavailable(email)),
+                    ..
+                } => unavailable.push((f.id, campaign, suppression_key(email))),
+                _ => {}
+            }
+        }
+        if !delivered.is_empty() {
+            // A delivery ends a run of plain refusals.
+            sqlx::query("DELETE FROM mailbox_refusals WHERE email_key = ANY($1::bytea[])")
+                .bind(&delivered)
+                .execute(&mut *tx)
+                .await
+                .map_err(db)?;
+        }
+        for (id, campaign, key) in unavailable {
+            // Counted once per campaign: a second refusal by the same campaign (two records
+            // with one address) is not a campaign in a row.
+            let refused: i32 = sqlx::query_scalar(
+                "INSERT INTO mailbox_refusals AS r
+                     (email_key, campaign_id, refused_campaigns, at)
+                 VALUES ($1, $2, 1, $3)
+                 ON CONFLICT (email_key) DO UPDATE SET
+                     refused_campaigns = r.refused_campaigns
+                         + CASE WHEN r.campaign_id <> EXCLUDED.campaign_id THEN 1 ELSE 0 END,
+                     campaign_id = EXCLUDED.campaign_id, at = EXCLUDED.at
+                 RETURNING refused_campaigns",
+            )
+            .bind(key.as_slice())
+            .bind(campaign)
+            .bind(now)
+            .fetch_one(&mut *tx)
+            .await
+            .map_err(db)?;
+            if i64::from(refused) >= i64::from(UNAVAILABLE_CAMPAIGNS_TO_SUPPRESS) {
+                suppress.push(key);
+                sqlx::query("UPDATE deliveries SET bounced = true WHERE id = $1")
+                    .bind(id)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(db)?;
+            }
+        }
+        suppress.sort_unstable();
+        suppress.dedup();
+        if !suppress.is_empty() {
             sqlx::query(
                 "INSERT INTO suppressions (email_key, channel, at, method)
                  SELECT k, 'email', $2, 'bounce' FROM UNNEST($1::bytea[]) AS k
                  ON CONFLICT DO NOTHING",
             )
-            .bind(&bounces)
+            .bind(&suppress)
             .bind(now)
             .execute(&mut *tx)
             .await
             .map_err(db)?;
+            // A suppressed address's run of plain refusals is over.
+            sqlx::query("DELETE FROM mailbox_refusals WHERE email_key = ANY($1::bytea[])")
+                .bind(&suppress)
+                .execute(&mut *tx)
+                .await
+                .map_err(db)?;
         }
         tx.commit().await.map_err(db)
     }
@@ -608,7 +676,7 @@ impl CampaignStore for PgStore {
                     count(*) FILTER (WHERE state = 'sent'),
                     count(*) FILTER (WHERE state = 'failed'),
                     count(*) FILTER (WHERE state = 'skipped'),
-                    count(*) FILTER (WHERE reclaimed > 0),
+                    count(*) FILTER (WHERE reclaimed > 0 OR handed_over > 1),
                     count(*) FILTER (WHERE state = 'sent' AND sent_at >= $2),
                     count(*) FILTER (WHERE state = 'sent' AND tracked),
                     count(*) FILTER (WHERE bounced),

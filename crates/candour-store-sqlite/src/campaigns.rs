@@ -5,10 +5,12 @@
 
 use async_trait::async_trait;
 use candour_core::account::EmailAddress;
-use candour_core::campaign::{CampaignDraft, FollowUp, TRACKING_PURPOSE};
+use candour_core::campaign::{
+    CampaignDraft, FollowUp, TRACKING_PURPOSE, UNAVAILABLE_CAMPAIGNS_TO_SUPPRESS,
+};
 use candour_core::people::suppression_key;
 use candour_core::store::{
-    Campaign, CampaignReport, CampaignState, CampaignStore, Delivery, DeliveryRecipient,
+    Bounce, Campaign, CampaignReport, CampaignState, CampaignStore, Delivery, DeliveryRecipient,
     DeliveryResult, Engagement, FinishedDelivery, PersonDelivery, Progress, StoreError,
     StoreResult, TrackingEvent,
 };
@@ -152,6 +154,30 @@ async fn campaign_in(conn: &mut SqliteConnection, id: i64) -> StoreResult<Option
     .await
     .map_err(db)?;
     row.as_ref().map(campaign_from_row).transpose()
+}
+
+/// Put a bounced address on the suppression list for email; its run of plain refusals, if
+/// any, is over.
+async fn suppress_bounced(
+    tx: &mut SqliteConnection,
+    key: &[u8; 32],
+    now: OffsetDateTime,
+) -> StoreResult<()> {
+    sqlx::query(
+        "INSERT INTO suppressions (email_key, channel, at, method)
+         VALUES (?, 'email', ?, 'bounce') ON CONFLICT DO NOTHING",
+    )
+    .bind(key.as_slice())
+    .bind(unix(now))
+    .execute(&mut *tx)
+    .await
+    .map_err(db)?;
+    sqlx::query("DELETE FROM mailbox_refusals WHERE email_key = ?")
+        .bind(key.as_slice())
+        .execute(&mut *tx)
+        .await
+        .map_err(db)?;
+    Ok(())
 }
 
 fn count(row: &SqliteRow, i: usize) -> StoreResult<u64> {
@@ -459,25 +485,31 @@ impl CampaignStore for SqliteStore {
         now: OffsetDateTime,
     ) -> StoreResult<()> {
         let mut tx = self.writer.begin().await.map_err(db)?;
+        let mut delivered: Vec<String> = Vec::new();
         for f in finished {
             let (state, next, outcome, tracked, bounced) = match &f.result {
-                DeliveryResult::Sent { tracked } => ("sent", None, "", *tracked, false),
+                DeliveryResult::Sent { tracked, .. } => ("sent", None, "", *tracked, false),
                 DeliveryResult::Retry { at, error } => {
                     ("queued", Some(unix(*at)), error.as_str(), false, false)
                 }
-                DeliveryResult::Failed { error, bounce } => {
-                    ("failed", None, error.as_str(), false, bounce.is_some())
-                }
+                DeliveryResult::Failed { error, bounce } => (
+                    "failed",
+                    None,
+                    error.as_str(),
+                    false,
+                    matches!(bounce, Some(Bounce::BadAddress(_))),
+                ),
                 DeliveryResult::Skipped { reason } => {
                     ("skipped", None, reason.as_str(), false, false)
                 }
             };
-            let done = sqlx::query(
+            let campaign: Option<i64> = sqlx::query_scalar(
                 "UPDATE deliveries SET state = ?1, lease_until = NULL,
                      next_attempt_at = coalesce(?2, next_attempt_at), outcome = ?3,
-                     tracked = ?4, bounced = ?5,
+                     tracked = ?4, bounced = ?5, handed_over = handed_over + ?9,
                      sent_at = CASE WHEN ?1 = 'sent' THEN ?6 ELSE sent_at END
-                 WHERE id = ?7 AND state = 'sending' AND worker = ?8",
+                 WHERE id = ?7 AND state = 'sending' AND worker = ?8
+                 RETURNING campaign_id",
             )
             .bind(state)
             .bind(next)
@@ -487,26 +519,69 @@ impl CampaignStore for SqliteStore {
             .bind(unix(now))
             .bind(f.id)
             .bind(worker)
+            .bind(i64::from(f.handed_over))
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(db)?;
+            // Only an outcome this worker could record says anything about the address.
+            let Some(campaign) = campaign else {
+                continue;
+            };
+            match &f.result {
+                DeliveryResult::Sent { to, .. } => {
+                    delivered.push(hex::encode(suppression_key(to)));
+                }
+                DeliveryResult::Failed {
+                    bounce: Some(Bounce::BadAddress(email)),
+                    ..
+                } => suppress_bounced(&mut tx, &suppression_key(email), now).await?,
+                DeliveryResult::Failed {
+                    bounce: Some(Bounce::Unavailable(email)),
+                    ..
+                } => {
+                    let key = suppression_key(email);
+                    // Counted once per campaign: a second refusal by the same campaign (two
+                    // records with one address) is not a campaign in a row.
+                    let refused: i64 = sqlx::query_scalar(
+                        "INSERT INTO mailbox_refusals
+                             (email_key, campaign_id, refused_campaigns, at)
+                         VALUES (?1, ?2, 1, ?3)
+                         ON CONFLICT (email_key) DO UPDATE SET
+                             refused_campaigns =
+                                 refused_campaigns + (campaign_id <> excluded.campaign_id),
+                             campaign_id = excluded.campaign_id, at = excluded.at
+                         RETURNING refused_campaigns",
+                    )
+                    .bind(key.as_slice())
+                    .bind(campaign)
+                    .bind(unix(now))
+                    .fetch_one(&mut *tx)
+                    .await
+                    .map_err(db)?;
+                    if refused >= i64::from(UNAVAILABLE_CAMPAIGNS_TO_SUPPRESS) {
+                        suppress_bounced(&mut tx, &key, now).await?;
+                        sqlx::query("UPDATE deliveries SET bounced = 1 WHERE id = ?")
+                            .bind(f.id)
+                            .execute(&mut *tx)
+                            .await
+                            .map_err(db)?;
+                    }
+                }
+                _ => {}
+            }
+        }
+        if !delivered.is_empty() {
+            // A delivery ends a run of plain refusals.
+            let keys =
+                serde_json::to_string(&delivered).map_err(|e| StoreError::Other(Box::new(e)))?;
+            sqlx::query(
+                "DELETE FROM mailbox_refusals
+                 WHERE email_key IN (SELECT unhex(value) FROM json_each(?))",
+            )
+            .bind(keys)
             .execute(&mut *tx)
             .await
             .map_err(db)?;
-            // Only a bounce this worker could record suppresses the address.
-            if let DeliveryResult::Failed {
-                bounce: Some(email),
-                ..
-            } = &f.result
-                && done.rows_affected() > 0
-            {
-                sqlx::query(
-                    "INSERT INTO suppressions (email_key, channel, at, method)
-                     VALUES (?, 'email', ?, 'bounce') ON CONFLICT DO NOTHING",
-                )
-                .bind(suppression_key(email).as_slice())
-                .bind(unix(now))
-                .execute(&mut *tx)
-                .await
-                .map_err(db)?;
-            }
         }
         tx.commit().await.map_err(db)
     }
@@ -528,7 +603,7 @@ impl CampaignStore for SqliteStore {
     async fn progress(&self, id: i64, now: OffsetDateTime) -> StoreResult<Progress> {
         let row = sqlx::query(
             "SELECT sum(state = 'queued'), sum(state = 'sending'), sum(state = 'sent'),
-                    sum(state = 'failed'), sum(state = 'skipped'), sum(reclaimed > 0),
+                    sum(state = 'failed'), sum(state = 'skipped'), sum(reclaimed > 0 OR handed_over > 1),
                     sum(state = 'sent' AND sent_at >= ?2), sum(state = 'sent' AND tracked = 1),
                     sum(bounced), sum(unsubscribed_at IS NOT NULL)
              FROM deliveries WHERE campaign_id = ?1",

@@ -625,6 +625,181 @@ async fn a_relay_that_says_try_later_is_retried_and_a_hard_bounce_suppresses() {
     assert!(app.campaign_mail("Subject: After for").await.is_empty());
 }
 
+/// The campaign page's figure for messages that may have gone twice.
+async fn shown_duplicates(app: &TestApp, cookie: &str, id: i64) -> String {
+    let (status, html, _) = app.page(&format!("/admin/campaigns/{id}"), cookie).await;
+    assert_eq!(status, 200);
+    html.split("data-field=\"possible_duplicates\">")
+        .nth(1)
+        .and_then(|rest| rest.split('<').next())
+        .unwrap()
+        .to_owned()
+}
+
+#[tokio::test]
+async fn a_message_kept_by_the_relay_without_an_answer_and_sent_again_is_counted_as_a_possible_duplicate()
+ {
+    let app = spawn_with(with_news).await;
+    app.subscriber("ann@example.org", "Ann", false).await;
+    let admin = app.staff("admin@testshire.example", Role::Admin).await;
+    // A first campaign leaves an open connection to the relay for the next one.
+    let warm = app.write_campaign(&admin, "Warm for {{name}}", BODY).await;
+    app.send_now(&admin, warm).await;
+    app.drain().await;
+    assert_eq!(app.campaign_mail("Subject: Warm for").await.len(), 1);
+
+    // The relay keeps the message and drops the connection instead of answering its final
+    // `.`: the worker sends it again at once on a new connection, and the second copy is
+    // accepted.
+    let id = app.write_campaign(&admin, "Twice for {{name}}", BODY).await;
+    app.send_now(&admin, id).await;
+    app.sink.drop_after_data(1).await;
+    app.drain().await;
+    let copies = app.campaign_mail("Subject: Twice for").await;
+    assert_eq!(copies.len(), 2, "the relay holds both copies");
+    assert_eq!(
+        header(&copies[0].data, "Message-ID"),
+        header(&copies[1].data, "Message-ID")
+    );
+    let p = app.progress(id).await;
+    assert_eq!((p.sent, p.failed, p.queued), (1, 0, 0));
+    assert_eq!(p.possible_duplicates, 1);
+    assert_eq!(shown_duplicates(&app, &admin, id).await, "1");
+    assert_eq!(app.campaign(id).await.state, CampaignState::Sent);
+
+    // Lost at DATA, before any of the message was sent: sent again at once, one copy, no
+    // possible duplicate.
+    let once = app.write_campaign(&admin, "Once for {{name}}", BODY).await;
+    app.send_now(&admin, once).await;
+    app.sink.drop_at_data(1).await;
+    app.drain().await;
+    assert_eq!(app.campaign_mail("Subject: Once for").await.len(), 1);
+    let p = app.progress(once).await;
+    assert_eq!((p.sent, p.possible_duplicates), (1, 0));
+    assert_eq!(shown_duplicates(&app, &admin, once).await, "0");
+}
+
+#[tokio::test]
+async fn a_message_kept_by_the_relay_without_an_answer_and_retried_later_is_counted_as_a_possible_duplicate()
+ {
+    let app = spawn_with(with_news).await;
+    app.subscriber("ann@example.org", "Ann", false).await;
+    let admin = app.staff("admin@testshire.example", Role::Admin).await;
+    let id = app.write_campaign(&admin, "Later for {{name}}", BODY).await;
+    app.send_now(&admin, id).await;
+    // On a new connection, a lost answer is not sent again at once: it waits for its retry.
+    app.sink.drop_after_data(1).await;
+    app.drain().await;
+    assert_eq!(app.campaign_mail("Subject: Later for").await.len(), 1);
+    let p = app.progress(id).await;
+    assert_eq!((p.queued, p.sent, p.possible_duplicates), (1, 0, 0));
+    app.clock.advance(time::Duration::minutes(6));
+    app.drain().await;
+    assert_eq!(app.campaign_mail("Subject: Later for").await.len(), 2);
+    let p = app.progress(id).await;
+    assert_eq!((p.queued, p.sent, p.possible_duplicates), (0, 1, 1));
+    assert_eq!(shown_duplicates(&app, &admin, id).await, "1");
+
+    // Lost before the final `.` on the open connection and again on a new one: retried
+    // later, and only one copy exists.
+    let once = app.write_campaign(&admin, "Once for {{name}}", BODY).await;
+    app.send_now(&admin, once).await;
+    app.sink.drop_at_data(2).await;
+    app.drain().await;
+    assert!(app.campaign_mail("Subject: Once for").await.is_empty());
+    assert_eq!(app.progress(once).await.queued, 1);
+    app.clock.advance(time::Duration::minutes(6));
+    app.drain().await;
+    assert_eq!(app.campaign_mail("Subject: Once for").await.len(), 1);
+    let p = app.progress(once).await;
+    assert_eq!((p.sent, p.possible_duplicates), (1, 0));
+}
+
+#[tokio::test]
+async fn a_plain_mailbox_refusal_suppresses_after_two_campaigns_and_a_policy_refusal_never() {
+    let app = spawn_with(with_news).await;
+    app.subscriber("ann@example.org", "Ann", false).await;
+    let admin = app.staff("admin@testshire.example", Role::Admin).await;
+    let suppressed = |address: &'static str| {
+        let people = app.stores.people.clone();
+        async move {
+            !people
+                .suppressed_channels(&email(address))
+                .await
+                .unwrap()
+                .is_empty()
+        }
+    };
+    // Each campaign goes to whoever is subscribed; the relay refuses its one recipient.
+    let refused = |subject: &'static str, reply: &'static str| {
+        let app = &app;
+        let admin = admin.clone();
+        async move {
+            let id = app.write_campaign(&admin, subject, BODY).await;
+            app.send_now(&admin, id).await;
+            app.sink.reply_to_next_rcpt(reply).await;
+            app.drain().await;
+            (id, app.progress(id).await)
+        }
+    };
+
+    let (_, p) = refused("First for {{name}}", "550 mailbox unavailable").await;
+    assert_eq!((p.failed, p.bounced), (1, 0));
+    assert!(
+        !suppressed("ann@example.org").await,
+        "one campaign is not enough"
+    );
+    let (second, p) = refused("Second for {{name}}", "550 mailbox unavailable").await;
+    assert_eq!((p.failed, p.bounced), (1, 1));
+    assert!(
+        suppressed("ann@example.org").await,
+        "two campaigns in a row"
+    );
+    // The report says the figure and the rule behind it.
+    let (_, html, _) = app
+        .page(&format!("/admin/campaigns/{second}"), &admin)
+        .await;
+    assert!(html.contains("data-field=\"bounced\">1<"), "{html}");
+    let rule = html.split("id=\"bounce-rule\">").nth(1).unwrap();
+    for words in [
+        "does not exist (status 5.1.x), at once",
+        "a plain 550, 551 or 553) for two campaigns in a row",
+        "policy (status 5.7.x",
+    ] {
+        assert!(rule.contains(words), "{words}");
+    }
+    let after = app.write_campaign(&admin, "After for {{name}}", BODY).await;
+    app.send_now(&admin, after).await;
+    app.drain().await;
+    let p = app.progress(after).await;
+    assert_eq!((p.sent, p.skipped), (0, 1));
+
+    // A relay's policy refusal says nothing about the address, however often it comes.
+    app.subscriber("ben@example.org", "Ben", false).await;
+    for subject in [
+        "Policy one {{name}}",
+        "Policy two {{name}}",
+        "Policy three {{name}}",
+    ] {
+        let (_, p) = refused(subject, "550 5.7.1 message refused by policy").await;
+        assert_eq!((p.failed, p.bounced), (1, 0));
+    }
+    assert!(!suppressed("ben@example.org").await);
+    // A delivery in between starts the count of plain refusals again.
+    let (_, p) = refused("Plain one {{name}}", "550 mailbox unavailable").await;
+    assert_eq!(p.bounced, 0);
+    let ok = app.write_campaign(&admin, "Fine for {{name}}", BODY).await;
+    app.send_now(&admin, ok).await;
+    app.drain().await;
+    assert_eq!(app.progress(ok).await.sent, 1);
+    let (_, p) = refused("Plain two {{name}}", "551 user not local").await;
+    assert_eq!(p.bounced, 0);
+    assert!(!suppressed("ben@example.org").await);
+    let (_, p) = refused("Plain three {{name}}", "553 mailbox name not allowed").await;
+    assert_eq!(p.bounced, 1);
+    assert!(suppressed("ben@example.org").await);
+}
+
 #[tokio::test]
 async fn a_worker_stopped_mid_campaign_loses_no_recipient() {
     let app = spawn_with(|c| {
