@@ -11,6 +11,7 @@ use axum::routing::{get, post};
 use candour_core::account::{EmailAddress, Permission, Role};
 use candour_core::config::Config;
 use candour_core::consent::Tally;
+use candour_core::cookies::Category;
 use candour_core::store::{Account, AuditEntry};
 use serde::Deserialize;
 use time::Duration;
@@ -372,6 +373,10 @@ struct ConsentPage {
     sections: Vec<&'static Section>,
     month: Tally,
     year: Tally,
+    /// The kinds of optional cookie this site has (a declared cookie or a gated script),
+    /// with how many allowed each in the last 30 days and 12 months; kinds the site does
+    /// not use are left out.
+    kinds: Vec<(&'static str, u64, u64)>,
 }
 
 impl ConsentPage {
@@ -395,10 +400,30 @@ async fn consent_statistics(
     let consent = &state.stores().consent;
     let month = consent.tally_since(now - Duration::days(30)).await?;
     let year = consent.tally_since(now - Duration::days(365)).await?;
+    let allowed = |t: &Tally, c: Category| match c {
+        Category::Preferences => t.preferences,
+        Category::Statistics => t.statistics,
+        Category::Marketing => t.marketing,
+        Category::Necessary => t.receipts,
+    };
+    let kinds = Category::OPTIONAL
+        .into_iter()
+        .filter(|&c| state.uses_category(c))
+        .map(|c| {
+            let heading = match c {
+                Category::Preferences => "Preferences",
+                Category::Statistics => "Statistics",
+                Category::Marketing => "Marketing",
+                Category::Necessary => "Strictly necessary",
+            };
+            (heading, allowed(&month, c), allowed(&year, c))
+        })
+        .collect();
     Ok(no_store(render(&ConsentPage {
         frame,
         sections: staff.sections.clone(),
         month,
         year,
+        kinds,
     })?))
 }

@@ -304,10 +304,21 @@ impl AppState {
     /// Whether anything on the site needs consent: a declared optional cookie or a gated
     /// script. When nothing does, no banner is shown.
     fn has_optional_cookies(&self) -> bool {
-        let registry = &self.inner.cookies;
         !self.inner.config.scripts.is_empty()
             || candour_core::cookies::Category::OPTIONAL
                 .into_iter()
-                .any(|c| registry.in_category(c).next().is_some())
+                .any(|c| self.uses_category(c))
+    }
+
+    /// Whether the site has something in this category of cookie: a declared cookie, or a
+    /// script that waits for consent to it.
+    pub(crate) fn uses_category(&self, category: candour_core::cookies::Category) -> bool {
+        self.inner.cookies.in_category(category).next().is_some()
+            || self
+                .inner
+                .config
+                .scripts
+                .iter()
+                .any(|s| s.category == category)
     }
 }
