@@ -105,6 +105,8 @@ struct FormPage {
     /// `None` for a new poll.
     poll: Option<Poll>,
     phase: &'static str,
+    /// Closed, whether closed by staff or by its closing time.
+    closed: bool,
     results: Vec<Bar>,
     options_locked: bool,
     choices: [ResultsShown; 3],
@@ -143,6 +145,7 @@ async fn new_form(staff: Staff, frame: Frame) -> Result<Response, AppError> {
         form,
         poll: None,
         phase: "",
+        closed: false,
         results: Vec::new(),
         options_locked: false,
         choices: ResultsShown::ALL,
@@ -222,6 +225,7 @@ async fn create(
                 form,
                 poll: None,
                 phase: "",
+                closed: false,
                 results: Vec::new(),
                 options_locked: false,
                 choices: ResultsShown::ALL,
@@ -262,6 +266,7 @@ fn edit_page(
         sections: staff.sections.clone(),
         form,
         phase: phase_label(&poll, state.now()),
+        closed: poll.phase(state.now()) == Phase::Closed,
         results: bars(&poll, 0),
         options_locked: poll.has_votes(),
         choices: ResultsShown::ALL,

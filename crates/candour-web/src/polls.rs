@@ -250,6 +250,9 @@ impl PollView {
 #[template(path = "polls/fragment.html")]
 pub(crate) struct Fragment<'a> {
     pub view: &'a PollView,
+    /// The question's heading level: 1 on the poll's own page, 2 inside a content page or
+    /// embedded elsewhere, 3 under "Past polls".
+    pub level: u8,
 }
 
 async fn view_for(
@@ -324,7 +327,13 @@ pub(crate) async fn fragment_html(
         frame.path.clone(),
     )
     .await?;
-    Ok(Some(Fragment { view: &view }.render()?))
+    Ok(Some(
+        Fragment {
+            view: &view,
+            level: 2,
+        }
+        .render()?,
+    ))
 }
 
 #[derive(Template)]
@@ -332,6 +341,8 @@ pub(crate) async fn fragment_html(
 struct ListPage {
     frame: Frame,
     open: Vec<Poll>,
+    /// Closed polls whose results are public, newest first, with their results.
+    past: Vec<PollView>,
 }
 
 async fn list(State(state): State<AppState>, frame: Frame) -> Result<Response, AppError> {
@@ -339,15 +350,33 @@ async fn list(State(state): State<AppState>, frame: Frame) -> Result<Response, A
         return Err(AppError::NotFound);
     }
     let now = state.now();
-    let open = state
+    let threshold = state.inner.config.polls.suppress_below;
+    let (open, closed): (Vec<Poll>, Vec<Poll>) = state
         .stores()
         .polls
         .polls()
         .await?
         .into_iter()
-        .filter(|p| p.phase(now) == Phase::Open)
+        .filter(|p| p.phase(now) != Phase::NotYetOpen)
+        .partition(|p| p.phase(now) == Phase::Open);
+    let mut past: Vec<PollView> = closed
+        .into_iter()
+        .filter(|p| p.results_visible(now, false))
+        .map(|poll| PollView {
+            phase: Phase::Closed,
+            can_vote: false,
+            results: Some(bars(&poll, threshold)),
+            total: poll.total(),
+            threshold,
+            notice: None,
+            csrf: String::new(),
+            return_to: String::new(),
+            error: None,
+            poll,
+        })
         .collect();
-    Ok(no_store(render(&ListPage { frame, open })?))
+    past.sort_by_key(|v| std::cmp::Reverse(v.poll.closed_at.or(v.poll.closes_at)));
+    Ok(no_store(render(&ListPage { frame, open, past })?))
 }
 
 #[derive(Template)]
@@ -408,7 +437,13 @@ async fn embed(
         return_to,
     )
     .await?;
-    Ok(no_store(Html(Fragment { view: &view }.render()?)))
+    Ok(no_store(Html(
+        Fragment {
+            view: &view,
+            level: 2,
+        }
+        .render()?,
+    )))
 }
 
 #[derive(Deserialize)]

@@ -521,3 +521,66 @@ async fn many_votes_at_once_are_counted_exactly() {
     let p = app.stores.polls.poll(id).await.unwrap().unwrap();
     assert_eq!((p.options[0].votes, p.options[1].votes), (40, 20));
 }
+
+#[tokio::test]
+async fn closed_polls_are_listed_with_their_results_and_cannot_be_closed_again() {
+    let app = spawn_app().await;
+    let closes = app.clock.now_at() + Duration::days(1);
+    let draft = |question: &str, results| {
+        PollDraft::parse(question, &["Yes", "No"], None, Some(closes), results).unwrap()
+    };
+    let public = app
+        .stores
+        .polls
+        .create_poll(
+            &draft("Was the advice useful?", ResultsShown::AfterClose),
+            app.clock.now_at(),
+        )
+        .await
+        .unwrap();
+    app.stores
+        .polls
+        .create_poll(
+            &draft("Staff only question?", ResultsShown::StaffOnly),
+            app.clock.now_at(),
+        )
+        .await
+        .unwrap();
+    let yes = app
+        .stores
+        .polls
+        .poll(public)
+        .await
+        .unwrap()
+        .unwrap()
+        .options[0]
+        .id;
+    for agent in ["1", "2"] {
+        let res = vote(&app, public, &yes.to_string(), &[("user-agent", agent)]).await;
+        assert_eq!(res.status(), 303);
+    }
+    // Its own page has the question as its heading.
+    let (_, html, _) = app.page(&format!("/polls/{public}"), "").await;
+    assert!(
+        html.contains("<h1 class=\"poll__question\""),
+        "the poll page needs an h1: {html}"
+    );
+    let (_, list, _) = app.page("/polls", "").await;
+    assert!(!list.contains("Past polls"), "nothing has closed yet");
+    app.clock.advance(Duration::days(2));
+    let (_, list, _) = app.page("/polls", "").await;
+    assert!(list.contains("<h2>Past polls</h2>"), "{list}");
+    assert!(list.contains("Was the advice useful?"));
+    assert!(list.contains("Results: 2 votes"), "{list}");
+    assert!(
+        !list.contains("Staff only question?"),
+        "a poll whose results are for staff is not listed"
+    );
+    // The console offers no "Close now" for a poll its closing time has closed.
+    let editor = app.staff("editor@example.org", Role::Editor).await;
+    let (status, page, _) = app.page(&format!("/admin/polls/{public}"), &editor).await;
+    assert_eq!(status, 200);
+    assert!(page.contains("<strong>Closed</strong>"), "{page}");
+    assert!(!page.contains("Close now"), "{page}");
+    assert!(page.contains("It closed at its closing time"));
+}

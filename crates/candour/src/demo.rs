@@ -354,7 +354,8 @@ impl DemoSite {
             .create_poll(&closed, now - time::Duration::days(31))
             .await?;
         if let Some(poll) = stores.polls.poll(id).await? {
-            // Some votes from past days, so the closed poll has results to show.
+            // Some votes from past days, so the closed poll has results to show. Each is an
+            // anonymous voter of its own (a vote without a voter is refused).
             let votes: Vec<NewVote> = poll
                 .options
                 .iter()
@@ -364,7 +365,7 @@ impl DemoSite {
                         poll: id,
                         option: option.id,
                         account: None,
-                        voter_hash: None,
+                        voter_hash: Some(rand::random()),
                         day: candour_core::poll::vote_day(
                             now - time::Duration::days(10 + i64::from(i)),
                         ),
@@ -372,7 +373,13 @@ impl DemoSite {
                     })
                 })
                 .collect();
-            stores.polls.record_votes(&votes).await?;
+            let outcomes = stores.polls.record_votes(&votes).await?;
+            anyhow::ensure!(
+                outcomes
+                    .iter()
+                    .all(|o| *o == candour_core::store::VoteOutcome::Counted),
+                "the demo's closed poll did not count its votes: {outcomes:?}"
+            );
         }
         for form in demo_forms() {
             stores.forms.create_form(&form, now).await?;

@@ -304,6 +304,10 @@ fn the_demo_prints_its_address_and_serves_the_fictional_force() {
         assert!(page.starts_with("HTTP/1.1 200"), "{path}: {page}");
         assert!(page.contains("Northmoor Police"), "{path}");
     }
+    // The demo's closed poll shows the votes it was seeded with, and is listed as past.
+    let polls = http_get(port, "/polls").unwrap();
+    assert!(polls.contains("<h2>Past polls</h2>"), "{polls}");
+    assert!(polls.contains("Results: 36 votes"), "{polls}");
     assert!(stop(&mut child).success());
 }
 
