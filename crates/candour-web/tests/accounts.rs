@@ -421,6 +421,28 @@ async fn sessions_end_after_the_idle_and_absolute_timeouts() {
     );
 }
 
+/// Activity is recorded often enough for the configured idle timeout: with a one-minute
+/// timeout, a request every 40 seconds keeps the session, and a minute's silence ends it.
+#[tokio::test]
+async fn a_session_in_use_outlives_a_one_minute_idle_timeout() {
+    let app = spawn_with(|c| c.accounts.idle_timeout_minutes = 1).await;
+    let cookie = signed_in(&app, "jo@example.org").await;
+    for i in 0..6 {
+        app.clock.advance(Duration::seconds(40));
+        assert_eq!(
+            app.get_with_cookie("/account", &cookie).await.status(),
+            200,
+            "request {i}, 40 seconds after the one before"
+        );
+    }
+    app.clock.advance(Duration::seconds(60));
+    assert_eq!(
+        app.get_with_cookie("/account", &cookie).await.status(),
+        303,
+        "a minute without a request"
+    );
+}
+
 #[tokio::test]
 async fn mass_assignment_changes_nothing() {
     let app = spawn_app().await;
