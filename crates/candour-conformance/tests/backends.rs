@@ -166,6 +166,7 @@ conformance!(
     second_factor_steps_and_recovery_codes_are_single_use,
     the_audit_log_reads_newest_first,
     rate_limit_counters_count_per_key_and_window,
+    rate_limit_events_can_be_taken_back,
     polls_round_trip_with_their_options_in_order,
     one_vote_per_account_and_per_anonymous_voter_per_day,
     votes_for_closed_polls_or_foreign_options_are_refused,

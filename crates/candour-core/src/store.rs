@@ -229,6 +229,10 @@ pub trait RateLimitStore: Send + Sync {
     /// Count one event under `key` in the window starting at `window_start`; returns the
     /// count including this one. Windows before `window_start` are forgotten.
     async fn hit(&self, key: &str, window_start: OffsetDateTime) -> StoreResult<u32>;
+    /// Take back one event counted under `key` in the window starting at `window_start`
+    /// (an attempt counted before it was known to succeed). Never goes below zero; a window
+    /// already forgotten is left alone.
+    async fn forgive(&self, key: &str, window_start: OffsetDateTime) -> StoreResult<()>;
     /// The count so far, without adding one.
     async fn count(&self, key: &str, window_start: OffsetDateTime) -> StoreResult<u32>;
     /// Forget windows that started before `cutoff`.
