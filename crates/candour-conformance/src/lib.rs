@@ -33,6 +33,14 @@ pub async fn health_ping_answers(s: &Stores) {
     s.health.ping().await.expect("ping");
 }
 
+pub async fn health_write_check_writes_and_can_be_repeated(s: &Stores) {
+    s.health.check_write(T0).await.expect("a first write");
+    s.health
+        .check_write(T0 + Duration::seconds(5))
+        .await
+        .expect("the row is overwritten, not added again");
+}
+
 pub async fn keys_are_stored_once_and_then_kept(s: &Stores) {
     let first = s.keys.key_or_insert("cookies", &[1; 32]).await.unwrap();
     assert_eq!(first, vec![1; 32]);

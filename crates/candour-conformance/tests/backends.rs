@@ -147,6 +147,7 @@ conformance_two_instances!(instances_recognise_each_others_voters);
 
 conformance!(
     health_ping_answers,
+    health_write_check_writes_and_can_be_repeated,
     keys_are_stored_once_and_then_kept,
     racing_instances_agree_on_one_key,
     receipts_round_trip,

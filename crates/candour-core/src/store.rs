@@ -44,7 +44,11 @@ pub type StoreResult<T> = Result<T, StoreError>;
 /// Is the database there?
 #[async_trait]
 pub trait HealthStore: Send + Sync {
+    /// The database answers a query.
     async fn ping(&self) -> StoreResult<()>;
+    /// The database takes a write: one row is overwritten with `now` and committed, so a
+    /// read-only file, a full disk or a standby server is found out.
+    async fn check_write(&self, now: OffsetDateTime) -> StoreResult<()>;
 }
 
 /// Keys the server signs with, shared by every instance on one database.
