@@ -110,6 +110,17 @@ pub(crate) fn db(e: sqlx::Error) -> StoreError {
     }
 }
 
+/// Let the rest of this transaction's statements run past `statement_timeout`: for
+/// background work whose size grows with the database (queueing a campaign's audience,
+/// reducing its tracking), which no visitor waits for.
+pub(crate) async fn lift_statement_timeout(conn: &mut PgConnection) -> StoreResult<()> {
+    sqlx::query("SET LOCAL statement_timeout = 0")
+        .execute(conn)
+        .await
+        .map_err(db)?;
+    Ok(())
+}
+
 /// SQLSTATEs that mean the server cannot serve for now, not that the request was wrong: a
 /// lost connection (08), too little disk, memory or connections (53), a shutdown or
 /// restart (57P), a statement cancelled at `statement_timeout` (57014), and a server that
@@ -367,7 +378,7 @@ mod tests {
 mod time_limits {
     #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
     use super::*;
-    use candour_core::store::RateLimitStore;
+    use candour_core::store::{CampaignStore, RateLimitStore};
 
     /// A statement stuck behind a lock is cancelled at the configured statement time and
     /// reported as "unavailable" (a 503), instead of waiting for as long as the lock is held.
@@ -407,8 +418,28 @@ mod time_limits {
         assert!(took >= Duration::from_millis(300), "{took:?}");
         assert!(took < Duration::from_millis(1_300), "{took:?}");
         sqlx::query("ROLLBACK").execute(&mut holder).await.unwrap();
-        holder.close().await.unwrap();
         assert_eq!(store.hit("k", OffsetDateTime::UNIX_EPOCH).await.unwrap(), 1);
+
+        // Background work whose size grows with the database is not held to the limit: it
+        // waits out a lock held for twice the limit and finishes.
+        sqlx::query("BEGIN").execute(&mut holder).await.unwrap();
+        sqlx::query("LOCK TABLE campaigns IN ACCESS EXCLUSIVE MODE")
+            .execute(&mut holder)
+            .await
+            .unwrap();
+        let release = async {
+            tokio::time::sleep(Duration::from_millis(600)).await;
+            sqlx::query("ROLLBACK").execute(&mut holder).await.unwrap();
+        };
+        let now = OffsetDateTime::UNIX_EPOCH;
+        let (started, reduced, ()) = tokio::join!(
+            store.start_due_campaigns(now),
+            store.reduce_tracking_before(now, now),
+            release
+        );
+        assert_eq!(started.unwrap(), vec![]);
+        assert_eq!(reduced.unwrap(), 0);
+        holder.close().await.unwrap();
         store.close().await;
         admin.drop_database(&name).await.unwrap();
         admin.close().await;
