@@ -319,6 +319,35 @@ impl PgStore {
 }
 
 impl PgAdmin {
+    /// For tests: make every new transaction in database `name` read-only (or writable
+    /// again) and end its connections, so that those opened next behave as on a standby
+    /// after a fail-over: reads answer, writes are refused.
+    #[doc(hidden)]
+    pub async fn set_read_only(&self, name: &str, read_only: bool) -> StoreResult<()> {
+        if !is_plain_identifier(name) {
+            return Err(StoreError::Corrupt(format!(
+                "not a plain database name: {name}"
+            )));
+        }
+        let value = if read_only { "on" } else { "off" };
+        // The name was checked to be a plain identifier above.
+        sqlx::query(sqlx::AssertSqlSafe(format!(
+            "ALTER DATABASE {name} SET default_transaction_read_only = {value}"
+        )))
+        .execute(&self.pool)
+        .await
+        .map_err(db)?;
+        sqlx::query(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+             WHERE datname = $1 AND pid <> pg_backend_pid()",
+        )
+        .bind(name)
+        .execute(&self.pool)
+        .await
+        .map_err(db)?;
+        Ok(())
+    }
+
     pub async fn create_database(&self, name: &str) -> StoreResult<()> {
         if !is_plain_identifier(name) {
             return Err(StoreError::Corrupt(format!(

@@ -28,7 +28,7 @@ async fn health_and_readiness() {
 async fn readiness_needs_a_database_that_takes_writes() {
     let app = spawn_app().await;
     if !matches!(app.store, TestStore::Sqlite(_)) {
-        return; // PostgreSQL: see pages_and_readiness_fail_fast_when_postgres_is_gone.
+        return; // PostgreSQL: see readiness_needs_a_postgres_server_that_takes_writes.
     }
     let token = app.csrf().await;
     assert_eq!(app.get("/readyz").await.status(), 200);
@@ -44,6 +44,38 @@ async fn readiness_needs_a_database_that_takes_writes() {
     assert_eq!(res.status(), 503);
     app.store.refuse_writes(false).await;
     assert_eq!(app.get("/readyz").await.status(), 200);
+}
+
+/// PostgreSQL that answers reads but refuses writes (as a standby does after a fail-over)
+/// is not ready, and pages that write answer 503.
+#[tokio::test]
+async fn readiness_needs_a_postgres_server_that_takes_writes() {
+    let Ok(admin_url) = std::env::var("CANDOUR_TEST_POSTGRES_URL") else {
+        return;
+    };
+    let app = spawn_app().await;
+    if !matches!(app.store, TestStore::Postgres(_)) {
+        return; // SQLite: see readiness_needs_a_database_that_takes_writes.
+    }
+    let name = app.db_url.rsplit('/').next().unwrap().to_owned();
+    let admin = candour_store_postgres::PgStore::admin(&admin_url)
+        .await
+        .unwrap();
+    let token = app.csrf().await;
+    assert_eq!(app.get("/readyz").await.status(), 200);
+    admin.set_read_only(&name, true).await.unwrap();
+    assert_eq!(app.get("/readyz").await.status(), 503);
+    let res = app
+        .post_form(
+            "/cookies/consent",
+            &[("csrf", &token), ("choice", "accept"), ("return_to", "/")],
+            &[],
+        )
+        .await;
+    assert_eq!(res.status(), 503);
+    admin.set_read_only(&name, false).await.unwrap();
+    assert_eq!(app.get("/readyz").await.status(), 200);
+    admin.close().await;
 }
 
 /// With the PostgreSQL server gone (the network to it cut: its port closed and every
