@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 
 use common::{
     Relay, TestStore, fresh_database_url, postgres_server, spawn_app, spawn_on, spawn_with,
+    with_postgres_server,
 };
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
@@ -88,12 +89,12 @@ async fn pages_and_readiness_fail_fast_when_postgres_is_gone() {
     }
     let dir = std::sync::Arc::new(tempfile::tempdir().unwrap());
     let db_url = fresh_database_url(dir.path()).await;
-    let (server, _) = postgres_server(&db_url, "127.0.0.1:1".parse().unwrap());
-    let relay = Relay::start(server).await;
-    let (_, through_relay) = postgres_server(&db_url, relay.addr);
-    let bound = Duration::from_millis(500);
+    let relay = Relay::start(postgres_server(&db_url)).await;
+    let through_relay = with_postgres_server(&db_url, relay.addr);
+    let bound_ms = 500;
+    let bound = Duration::from_millis(bound_ms);
     let app = spawn_on(dir, through_relay, |c| {
-        c.database.acquire_timeout_ms = 500;
+        c.database.acquire_timeout_ms = bound_ms;
     })
     .await;
     let token = app.csrf().await;

@@ -155,21 +155,31 @@ impl Relay {
     }
 }
 
-/// The `host:port` a `postgres://` URL names, and the URL with it replaced by `with`.
-pub fn postgres_server(url: &str, with: SocketAddr) -> (String, String) {
+/// Where the server's `host:port` is in a `postgres://` URL.
+fn server_span(url: &str) -> (usize, usize) {
     let start = url.find("://").unwrap() + 3;
     let end = url[start..]
         .find(['/', '?'])
         .map_or(url.len(), |i| start + i);
     let host_start = url[start..end].rfind('@').map_or(start, |i| start + i + 1);
-    let server = &url[host_start..end];
-    let server = if server.contains(':') {
+    (host_start, end)
+}
+
+/// The `host:port` a `postgres://` URL names.
+pub fn postgres_server(url: &str) -> String {
+    let (start, end) = server_span(url);
+    let server = &url[start..end];
+    if server.contains(':') {
         server.to_owned()
     } else {
         format!("{server}:5432")
-    };
-    let replaced = format!("{}{with}{}", &url[..host_start], &url[end..]);
-    (server, replaced)
+    }
+}
+
+/// The `postgres://` URL with its server replaced by `with`.
+pub fn with_postgres_server(url: &str, with: SocketAddr) -> String {
+    let (start, end) = server_span(url);
+    format!("{}{with}{}", &url[..start], &url[end..])
 }
 
 pub async fn fresh_database_url(dir: &std::path::Path) -> String {
