@@ -33,6 +33,14 @@ pub async fn health_ping_answers(s: &Stores) {
     s.health.ping().await.expect("ping");
 }
 
+pub async fn health_write_check_writes_and_can_be_repeated(s: &Stores) {
+    s.health.check_write(T0).await.expect("a first write");
+    s.health
+        .check_write(T0 + Duration::seconds(5))
+        .await
+        .expect("the row is overwritten, not added again");
+}
+
 pub async fn keys_are_stored_once_and_then_kept(s: &Stores) {
     let first = s.keys.key_or_insert("cookies", &[1; 32]).await.unwrap();
     assert_eq!(first, vec![1; 32]);
@@ -593,6 +601,45 @@ pub async fn rate_limit_counters_count_per_key_and_window(s: &Stores) {
     assert_eq!(s.rate_limits.purge_windows_before(w2).await.unwrap(), 1);
     assert_eq!(s.rate_limits.count("other", w1).await.unwrap(), 0);
     assert_eq!(s.rate_limits.count("busy", w2).await.unwrap(), 20);
+}
+
+pub async fn rate_limit_events_can_be_taken_back(s: &Stores) {
+    let w1 = T0;
+    let w2 = T0 + Duration::minutes(15);
+    s.rate_limits.hit("k", w1).await.unwrap();
+    s.rate_limits.hit("k", w1).await.unwrap();
+    s.rate_limits.forgive("k", w1).await.unwrap();
+    assert_eq!(s.rate_limits.count("k", w1).await.unwrap(), 1);
+    s.rate_limits.forgive("k", w1).await.unwrap();
+    s.rate_limits.forgive("k", w1).await.unwrap();
+    assert_eq!(
+        s.rate_limits.count("k", w1).await.unwrap(),
+        0,
+        "never below zero"
+    );
+    assert_eq!(s.rate_limits.hit("k", w1).await.unwrap(), 1);
+    // Forgiving a key never counted, or a window already forgotten, changes nothing.
+    s.rate_limits.forgive("never", w1).await.unwrap();
+    assert_eq!(s.rate_limits.count("never", w1).await.unwrap(), 0);
+    s.rate_limits.hit("k", w2).await.unwrap();
+    s.rate_limits.forgive("k", w1).await.unwrap();
+    assert_eq!(s.rate_limits.count("k", w2).await.unwrap(), 1);
+    // Hits and take-backs racing lose nothing.
+    let mut tasks = tokio::task::JoinSet::new();
+    for i in 0..20 {
+        let rl = s.rate_limits.clone();
+        tasks.spawn(async move {
+            rl.hit("busy", w2).await.map(drop)?;
+            if i % 2 == 0 {
+                rl.forgive("busy", w2).await?;
+            }
+            Ok::<_, candour_core::store::StoreError>(())
+        });
+    }
+    while let Some(r) = tasks.join_next().await {
+        r.unwrap().unwrap();
+    }
+    assert_eq!(s.rate_limits.count("busy", w2).await.unwrap(), 10);
 }
 
 // ---- Polls ----

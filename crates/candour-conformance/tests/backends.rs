@@ -147,6 +147,7 @@ conformance_two_instances!(instances_recognise_each_others_voters);
 
 conformance!(
     health_ping_answers,
+    health_write_check_writes_and_can_be_repeated,
     keys_are_stored_once_and_then_kept,
     racing_instances_agree_on_one_key,
     receipts_round_trip,
@@ -166,6 +167,7 @@ conformance!(
     second_factor_steps_and_recovery_codes_are_single_use,
     the_audit_log_reads_newest_first,
     rate_limit_counters_count_per_key_and_window,
+    rate_limit_events_can_be_taken_back,
     polls_round_trip_with_their_options_in_order,
     one_vote_per_account_and_per_anonymous_voter_per_day,
     votes_for_closed_polls_or_foreign_options_are_refused,

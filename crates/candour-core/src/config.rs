@@ -21,6 +21,7 @@ pub struct Config {
     pub listen: SocketAddr,
     /// `sqlite://PATH` (created when missing) or `postgres://…`.
     pub database_url: String,
+    pub database: DatabaseSettings,
     /// The address visitors use, such as `https://www.example.police.uk`. When it is https,
     /// cookies are `Secure` and HSTS is sent.
     pub public_url: Option<String>,
@@ -48,6 +49,7 @@ impl Default for Config {
         Config {
             listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
             database_url: "sqlite://candour.db".to_owned(),
+            database: DatabaseSettings::default(),
             public_url: None,
             content_dir: None,
             log_format: LogFormat::Text,
@@ -62,6 +64,27 @@ impl Default for Config {
             scripts: Vec::new(),
             people: PeopleSettings::default(),
             purposes: Vec::new(),
+        }
+    }
+}
+
+/// How long a request waits for the database before it is answered with 503, so that pages
+/// answer quickly, and tie nothing up, while the database is away.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DatabaseSettings {
+    /// The longest wait for a connection (the pool is busy, or the server does not answer).
+    pub acquire_timeout_ms: u64,
+    /// The longest one statement may run (PostgreSQL's `statement_timeout`) or, on SQLite,
+    /// wait for the file's write lock.
+    pub statement_timeout_ms: u64,
+}
+
+impl Default for DatabaseSettings {
+    fn default() -> Self {
+        DatabaseSettings {
+            acquire_timeout_ms: 3_000,
+            statement_timeout_ms: 5_000,
         }
     }
 }
@@ -608,6 +631,25 @@ impl Config {
                 "database_url",
                 "must start with sqlite: or postgres://".to_owned(),
             ));
+        }
+        for (key, value, high) in [
+            (
+                "database.acquire_timeout_ms",
+                self.database.acquire_timeout_ms,
+                60_000,
+            ),
+            (
+                "database.statement_timeout_ms",
+                self.database.statement_timeout_ms,
+                3_600_000,
+            ),
+        ] {
+            if !(100..=high).contains(&value) {
+                return Err(invalid(
+                    key,
+                    format!("must be between 100 and {high} (milliseconds)"),
+                ));
+            }
         }
         if let Some(url) = &self.public_url
             && !(url.starts_with("https://") || url.starts_with("http://"))
@@ -1225,6 +1267,49 @@ mod tests {
         let err = load("", &[("CANDOUR_LISTN", "x")]).unwrap_err().to_string();
         assert!(err.contains("CANDOUR_LISTN"), "{err}");
         assert!(err.contains("listn"), "{err}");
+    }
+
+    #[test]
+    fn database_time_limits_have_defaults_and_bounds() {
+        let c = load("", &[]).unwrap();
+        assert_eq!(c.database.acquire_timeout_ms, 3_000);
+        assert_eq!(c.database.statement_timeout_ms, 5_000);
+        let c = load(
+            "[database]\nacquire_timeout_ms = 1500\n",
+            &[("CANDOUR_DATABASE__STATEMENT_TIMEOUT_MS", "20000")],
+        )
+        .unwrap();
+        assert_eq!(c.database.acquire_timeout_ms, 1_500);
+        assert_eq!(c.database.statement_timeout_ms, 20_000);
+        for (text, key, allowed) in [
+            (
+                "acquire_timeout_ms = 0",
+                "database.acquire_timeout_ms",
+                "between 100 and 60000",
+            ),
+            (
+                "acquire_timeout_ms = 60001",
+                "database.acquire_timeout_ms",
+                "between 100 and 60000",
+            ),
+            (
+                "statement_timeout_ms = 99",
+                "database.statement_timeout_ms",
+                "between 100 and 3600000",
+            ),
+        ] {
+            let err = load(&format!("[database]\n{text}\n"), &[])
+                .unwrap_err()
+                .to_string();
+            assert!(err.contains(key) && err.contains(allowed), "{err}");
+        }
+        let err = load("[database]\ntimeout = 5\n", &[])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("`database.timeout`") && err.contains("acquire_timeout_ms"),
+            "{err}"
+        );
     }
 
     #[test]

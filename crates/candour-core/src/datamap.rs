@@ -144,6 +144,10 @@ pub const PERSONAL: &[Mapped] = &[
 pub const NOT_PERSONAL: &[(&str, &str)] = &[
     ("server_keys", "signing keys"),
     (
+        "readiness",
+        "one row with the time the readiness check last wrote",
+    ),
+    (
         "consent_receipts",
         "cookie choices under a random reference; nothing identifies the visitor",
     ),

@@ -64,10 +64,17 @@ impl SessionPolicy {
         now - s.last_seen_at < self.idle && now - s.created_at < self.absolute
     }
 
-    /// Recording every request's time would make every page a write; a minute's precision
-    /// is enough for an idle timeout measured in minutes.
+    /// Recording every request's time would make every page a write, so activity is recorded
+    /// at most this often: a tenth of the idle timeout, and never less often than once a
+    /// minute. The recorded time lags a request by less than this, so a session ends between
+    /// nine tenths of the idle timeout and the whole of it after its last request, and any
+    /// session with requests closer together than that stays signed in.
+    pub fn touch_interval(&self) -> Duration {
+        (self.idle / 10_i32).min(Duration::minutes(1))
+    }
+
     pub fn needs_touch(&self, s: &Session, now: OffsetDateTime) -> bool {
-        now - s.last_seen_at >= Duration::minutes(1)
+        now - s.last_seen_at >= self.touch_interval()
     }
 }
 
@@ -150,5 +157,30 @@ mod tests {
         assert!(!p.is_live(&s, t0 + Duration::hours(12)));
         assert!(!p.needs_touch(&s, s.last_seen_at + Duration::seconds(59)));
         assert!(p.needs_touch(&s, s.last_seen_at + Duration::seconds(60)));
+    }
+
+    #[test]
+    fn short_idle_timeouts_record_activity_often_enough() {
+        let p = SessionPolicy {
+            idle: Duration::minutes(1),
+            absolute: Duration::hours(12),
+        };
+        assert_eq!(p.touch_interval(), Duration::seconds(6));
+        let t0 = datetime!(2026-01-01 8:00 UTC);
+        let mut s = Session {
+            account: 1,
+            created_at: t0,
+            last_seen_at: t0,
+        };
+        // A request every 40 seconds, each recorded as the store would.
+        let mut now = t0;
+        for _ in 0..10 {
+            now += Duration::seconds(40);
+            assert!(p.is_live(&s, now), "active at {now}");
+            assert!(p.needs_touch(&s, now));
+            s.last_seen_at = now;
+        }
+        assert!(p.is_live(&s, now + Duration::seconds(59)));
+        assert!(!p.is_live(&s, now + Duration::seconds(60)));
     }
 }

@@ -46,7 +46,11 @@ pub type StoreResult<T> = Result<T, StoreError>;
 /// Is the database there?
 #[async_trait]
 pub trait HealthStore: Send + Sync {
+    /// The database answers a query.
     async fn ping(&self) -> StoreResult<()>;
+    /// The database takes a write: one row is overwritten with `now` and committed, so a
+    /// read-only file, a full disk or a standby server is found out.
+    async fn check_write(&self, now: OffsetDateTime) -> StoreResult<()>;
 }
 
 /// Keys the server signs with, shared by every instance on one database.
@@ -231,6 +235,10 @@ pub trait RateLimitStore: Send + Sync {
     /// Count one event under `key` in the window starting at `window_start`; returns the
     /// count including this one. Windows before `window_start` are forgotten.
     async fn hit(&self, key: &str, window_start: OffsetDateTime) -> StoreResult<u32>;
+    /// Take back one event counted under `key` in the window starting at `window_start`
+    /// (an attempt counted before it was known to succeed). Never goes below zero; a window
+    /// already forgotten is left alone.
+    async fn forgive(&self, key: &str, window_start: OffsetDateTime) -> StoreResult<()>;
     /// The count so far, without adding one.
     async fn count(&self, key: &str, window_start: OffsetDateTime) -> StoreResult<u32>;
     /// Forget windows that started before `cutoff`.

@@ -468,6 +468,19 @@ impl RateLimitStore for PgStore {
         Ok(u32::try_from(count).unwrap_or(u32::MAX))
     }
 
+    async fn forgive(&self, key: &str, window_start: OffsetDateTime) -> StoreResult<()> {
+        sqlx::query(
+            "UPDATE rate_limits SET count = count - 1
+             WHERE key = $1 AND window_start = $2 AND count > 0",
+        )
+        .bind(key)
+        .bind(window_start)
+        .execute(&self.pool)
+        .await
+        .map_err(db)?;
+        Ok(())
+    }
+
     async fn count(&self, key: &str, window_start: OffsetDateTime) -> StoreResult<u32> {
         let count: Option<i32> = sqlx::query_scalar(
             "SELECT count FROM rate_limits WHERE key = $1 AND window_start = $2",

@@ -24,7 +24,7 @@ use sqlx::postgres::{PgArguments, PgRow};
 use sqlx::{PgConnection, Postgres, Row};
 use time::{Duration, OffsetDateTime};
 
-use crate::{PgStore, db};
+use crate::{PgStore, db, lift_statement_timeout};
 
 const CAMPAIGN_COLUMNS: &str = "id, name, subject, preheader, body, purpose, interests, \
      postcode_areas, follow_up_of, follow_up_days, state, scheduled_at, links, created_at, \
@@ -364,6 +364,9 @@ impl CampaignStore for PgStore {
 
     async fn start_due_campaigns(&self, now: OffsetDateTime) -> StoreResult<Vec<(i64, u64)>> {
         let mut tx = self.pool.begin().await.map_err(db)?;
+        // Background work, not a page: queueing a whole audience may rightly take longer
+        // than the statement time limit that keeps pages quick.
+        lift_statement_timeout(&mut tx).await?;
         // An instance racing this one waits on the rows this UPDATE locks, then finds them
         // no longer scheduled: each campaign is started, and its audience queued, once.
         let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
@@ -936,6 +939,8 @@ impl CampaignStore for PgStore {
         now: OffsetDateTime,
     ) -> StoreResult<u64> {
         let mut tx = self.pool.begin().await.map_err(db)?;
+        // Background work over every event of the campaigns: see start_due_campaigns.
+        lift_statement_timeout(&mut tx).await?;
         // Marking them first locks the campaigns: an instance racing this one waits, then
         // finds them reduced and leaves them; tracking batches holding a campaign finish
         // first, and the statements below (each with a fresh snapshot) see their events.

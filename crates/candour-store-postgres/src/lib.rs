@@ -12,7 +12,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use candour_core::config::ConsentMode;
+use candour_core::config::{ConsentMode, DatabaseSettings};
 use candour_core::consent::{Choice, Method, Receipt, ReceiptId, Tally};
 use candour_core::store::{ConsentStore, HealthStore, KeyStore, StoreError, StoreResult, Stores};
 use std::str::FromStr;
@@ -30,23 +30,33 @@ pub struct PgStore {
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
 
 impl PgStore {
-    /// Connect to `url` and migrate the database.
+    /// Connect to `url` and migrate the database, with the default time limits.
     pub async fn connect(url: &str) -> StoreResult<PgStore> {
+        PgStore::connect_with(url, &DatabaseSettings::default()).await
+    }
+
+    /// Connect to `url` and migrate the database. A request waits at most
+    /// `acquire_timeout_ms` for a connection (the pool is busy, or the server is gone) and a
+    /// statement runs at most `statement_timeout_ms` (set on each connection as PostgreSQL's
+    /// `statement_timeout`) before it gives up.
+    pub async fn connect_with(url: &str, limits: &DatabaseSettings) -> StoreResult<PgStore> {
         let options = PgConnectOptions::from_str(url).map_err(unavailable)?;
         // One direct connection first, so an unreachable server is reported with its real
-        // cause at once instead of as a pool time-out.
-        let probe = tokio_timeout(PgConnection::connect_with(&options)).await?;
-        probe.close().await.map_err(unavailable)?;
-        let pool = PgPoolOptions::new()
-            .max_connections(16)
-            .acquire_timeout(Duration::from_secs(10))
-            .connect_with(options)
-            .await
-            .map_err(unavailable)?;
+        // cause at once instead of as a pool time-out. Migrations run on it, outside the
+        // statement time limit: one may rightly take longer on a large database.
+        let mut first = tokio_timeout(PgConnection::connect_with(&options)).await?;
         MIGRATOR
-            .run(&pool)
+            .run(&mut first)
             .await
             .map_err(|e| StoreError::Other(Box::new(e)))?;
+        first.close().await.map_err(unavailable)?;
+        let statement_timeout = limits.statement_timeout_ms.to_string();
+        let pool = PgPoolOptions::new()
+            .max_connections(16)
+            .acquire_timeout(Duration::from_millis(limits.acquire_timeout_ms))
+            .connect_with(options.options([("statement_timeout", statement_timeout.as_str())]))
+            .await
+            .map_err(unavailable)?;
         Ok(PgStore { pool })
     }
 
@@ -93,8 +103,34 @@ pub(crate) fn db(e: sqlx::Error) -> StoreError {
         sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_) => {
             StoreError::Unavailable(Box::new(e))
         }
+        sqlx::Error::Database(ref d) if d.code().is_some_and(|c| is_unavailable_state(&c)) => {
+            StoreError::Unavailable(Box::new(e))
+        }
         other => StoreError::Other(Box::new(other)),
     }
+}
+
+/// Let the rest of this transaction's statements run past `statement_timeout`: for
+/// background work whose size grows with the database (queueing a campaign's audience,
+/// reducing its tracking), which no visitor waits for.
+pub(crate) async fn lift_statement_timeout(conn: &mut PgConnection) -> StoreResult<()> {
+    sqlx::query("SET LOCAL statement_timeout = 0")
+        .execute(conn)
+        .await
+        .map_err(db)?;
+    Ok(())
+}
+
+/// SQLSTATEs that mean the server cannot serve for now, not that the request was wrong: a
+/// lost connection (08), too little disk, memory or connections (53), a shutdown or
+/// restart (57P), a statement cancelled at `statement_timeout` (57014), and a server that
+/// only reads (25006: a standby, after a fail-over).
+fn is_unavailable_state(code: &str) -> bool {
+    code.starts_with("08")
+        || code.starts_with("53")
+        || code.starts_with("57P")
+        || code == "57014"
+        || code == "25006"
 }
 
 #[async_trait]
@@ -104,6 +140,18 @@ impl HealthStore for PgStore {
             .execute(&self.pool)
             .await
             .map_err(db)?;
+        Ok(())
+    }
+
+    async fn check_write(&self, now: OffsetDateTime) -> StoreResult<()> {
+        sqlx::query(
+            "INSERT INTO readiness (id, checked_at) VALUES (1, $1)
+             ON CONFLICT (id) DO UPDATE SET checked_at = excluded.checked_at",
+        )
+        .bind(now)
+        .execute(&self.pool)
+        .await
+        .map_err(db)?;
         Ok(())
     }
 }
@@ -271,6 +319,35 @@ impl PgStore {
 }
 
 impl PgAdmin {
+    /// For tests: make every new transaction in database `name` read-only (or writable
+    /// again) and end its connections, so that those opened next behave as on a standby
+    /// after a fail-over: reads answer, writes are refused.
+    #[doc(hidden)]
+    pub async fn set_read_only(&self, name: &str, read_only: bool) -> StoreResult<()> {
+        if !is_plain_identifier(name) {
+            return Err(StoreError::Corrupt(format!(
+                "not a plain database name: {name}"
+            )));
+        }
+        let value = if read_only { "on" } else { "off" };
+        // The name was checked to be a plain identifier above.
+        sqlx::query(sqlx::AssertSqlSafe(format!(
+            "ALTER DATABASE {name} SET default_transaction_read_only = {value}"
+        )))
+        .execute(&self.pool)
+        .await
+        .map_err(db)?;
+        sqlx::query(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+             WHERE datname = $1 AND pid <> pg_backend_pid()",
+        )
+        .bind(name)
+        .execute(&self.pool)
+        .await
+        .map_err(db)?;
+        Ok(())
+    }
+
     pub async fn create_database(&self, name: &str) -> StoreResult<()> {
         if !is_plain_identifier(name) {
             return Err(StoreError::Corrupt(format!(
@@ -323,5 +400,77 @@ mod tests {
             PgStore::url_with_database("postgres://u@h", "t1"),
             "postgres://u@h/t1"
         );
+    }
+}
+
+#[cfg(test)]
+mod time_limits {
+    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+    use super::*;
+    use candour_core::store::{CampaignStore, RateLimitStore};
+
+    /// A statement stuck behind a lock is cancelled at the configured statement time and
+    /// reported as "unavailable" (a 503), instead of waiting for as long as the lock is held.
+    /// Runs when `CANDOUR_TEST_POSTGRES_URL` names a server.
+    #[tokio::test]
+    async fn a_statement_stuck_behind_a_lock_gives_up_within_the_bound() {
+        let Ok(admin_url) = std::env::var("CANDOUR_TEST_POSTGRES_URL") else {
+            assert!(
+                std::env::var("CANDOUR_REQUIRE_POSTGRES").is_err(),
+                "CANDOUR_REQUIRE_POSTGRES is set but CANDOUR_TEST_POSTGRES_URL is not"
+            );
+            return;
+        };
+        let name = format!("candour_test_{:016x}", u64::from(std::process::id()) * 7927);
+        let admin = PgStore::admin(&admin_url).await.unwrap();
+        admin.create_database(&name).await.unwrap();
+        let url = PgStore::url_with_database(&admin_url, &name);
+        let limits = DatabaseSettings {
+            acquire_timeout_ms: 1_000,
+            statement_timeout_ms: 300,
+        };
+        let store = PgStore::connect_with(&url, &limits).await.unwrap();
+        let options = PgConnectOptions::from_str(&url).unwrap();
+        let mut holder = PgConnection::connect_with(&options).await.unwrap();
+        sqlx::query("BEGIN").execute(&mut holder).await.unwrap();
+        sqlx::query("LOCK TABLE rate_limits IN ACCESS EXCLUSIVE MODE")
+            .execute(&mut holder)
+            .await
+            .unwrap();
+        let started = std::time::Instant::now();
+        let err = store
+            .hit("k", OffsetDateTime::UNIX_EPOCH)
+            .await
+            .unwrap_err();
+        let took = started.elapsed();
+        assert!(matches!(err, StoreError::Unavailable(_)), "{err:?}");
+        assert!(took >= Duration::from_millis(300), "{took:?}");
+        assert!(took < Duration::from_millis(1_300), "{took:?}");
+        sqlx::query("ROLLBACK").execute(&mut holder).await.unwrap();
+        assert_eq!(store.hit("k", OffsetDateTime::UNIX_EPOCH).await.unwrap(), 1);
+
+        // Background work whose size grows with the database is not held to the limit: it
+        // waits out a lock held for twice the limit and finishes.
+        sqlx::query("BEGIN").execute(&mut holder).await.unwrap();
+        sqlx::query("LOCK TABLE campaigns IN ACCESS EXCLUSIVE MODE")
+            .execute(&mut holder)
+            .await
+            .unwrap();
+        let release = async {
+            tokio::time::sleep(Duration::from_millis(600)).await;
+            sqlx::query("ROLLBACK").execute(&mut holder).await.unwrap();
+        };
+        let now = OffsetDateTime::UNIX_EPOCH;
+        let (started, reduced, ()) = tokio::join!(
+            store.start_due_campaigns(now),
+            store.reduce_tracking_before(now, now),
+            release
+        );
+        assert_eq!(started.unwrap(), vec![]);
+        assert_eq!(reduced.unwrap(), 0);
+        holder.close().await.unwrap();
+        store.close().await;
+        admin.drop_database(&name).await.unwrap();
+        admin.close().await;
     }
 }

@@ -467,6 +467,19 @@ impl RateLimitStore for SqliteStore {
         Ok(u32::try_from(count).unwrap_or(u32::MAX))
     }
 
+    async fn forgive(&self, key: &str, window_start: OffsetDateTime) -> StoreResult<()> {
+        sqlx::query(
+            "UPDATE rate_limits SET count = count - 1
+             WHERE key = ? AND window_start = ? AND count > 0",
+        )
+        .bind(key)
+        .bind(unix(window_start))
+        .execute(&self.writer)
+        .await
+        .map_err(db)?;
+        Ok(())
+    }
+
     async fn count(&self, key: &str, window_start: OffsetDateTime) -> StoreResult<u32> {
         let count: Option<i64> =
             sqlx::query_scalar("SELECT count FROM rate_limits WHERE key = ? AND window_start = ?")

@@ -14,7 +14,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use candour_core::config::ConsentMode;
+use candour_core::config::{ConsentMode, DatabaseSettings};
 use candour_core::consent::{Choice, Method, Receipt, ReceiptId, Tally};
 use candour_core::store::{ConsentStore, HealthStore, KeyStore, StoreError, StoreResult, Stores};
 use sqlx::Row;
@@ -36,8 +36,17 @@ pub struct SqliteStore {
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
 
 impl SqliteStore {
-    /// Open (creating if needed) the database at `url` (`sqlite://PATH`) and migrate it.
+    /// Open (creating if needed) the database at `url` (`sqlite://PATH`) and migrate it, with
+    /// the default time limits.
     pub async fn open(url: &str) -> StoreResult<SqliteStore> {
+        SqliteStore::open_with(url, &DatabaseSettings::default()).await
+    }
+
+    /// Open the database at `url` with these time limits: a statement waits at most
+    /// `statement_timeout_ms` for the file's write lock, and a request at most
+    /// `acquire_timeout_ms` for a connection (the one writer is busy), before giving up.
+    pub async fn open_with(url: &str, limits: &DatabaseSettings) -> StoreResult<SqliteStore> {
+        let acquire_timeout = Duration::from_millis(limits.acquire_timeout_ms);
         let options = SqliteConnectOptions::from_str(url)
             .map_err(unavailable)?
             .create_if_missing(true)
@@ -45,7 +54,7 @@ impl SqliteStore {
             // Every commit is on disk before it is acknowledged.
             .synchronous(SqliteSynchronous::Full)
             .foreign_keys(true)
-            .busy_timeout(Duration::from_secs(5))
+            .busy_timeout(Duration::from_millis(limits.statement_timeout_ms))
             // Statements that need a scratch table (a batch's `VALUES` joined to other
             // tables) keep it in memory instead of creating and unlinking a file each time.
             .pragma("temp_store", "memory");
@@ -59,7 +68,7 @@ impl SqliteStore {
                 Box::pin(async { Ok(()) })
             })
             .test_before_acquire(false)
-            .acquire_timeout(Duration::from_secs(10))
+            .acquire_timeout(acquire_timeout)
             .connect_with(
                 options
                     .clone()
@@ -80,7 +89,7 @@ impl SqliteStore {
         let reader = SqlitePoolOptions::new()
             .max_connections(4)
             .test_before_acquire(false)
-            .acquire_timeout(Duration::from_secs(10))
+            .acquire_timeout(acquire_timeout)
             .connect_with(options.read_only(true))
             .await
             .map_err(unavailable)?;
@@ -115,6 +124,22 @@ impl SqliteStore {
         self.reader.close().await;
         self.writer.close().await;
     }
+
+    /// For tests: make the writer refuse every write (`PRAGMA query_only`), as SQLite does
+    /// on a file it could open only for reading; `false` lifts it.
+    #[doc(hidden)]
+    pub async fn refuse_writes(&self, refuse: bool) -> StoreResult<()> {
+        let pragma = if refuse {
+            "PRAGMA query_only = ON"
+        } else {
+            "PRAGMA query_only = OFF"
+        };
+        sqlx::query(pragma)
+            .execute(&self.writer)
+            .await
+            .map_err(db)?;
+        Ok(())
+    }
 }
 
 pub(crate) fn unavailable(e: sqlx::Error) -> StoreError {
@@ -126,8 +151,20 @@ pub(crate) fn db(e: sqlx::Error) -> StoreError {
         sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_) => {
             StoreError::Unavailable(Box::new(e))
         }
+        sqlx::Error::Database(ref d) if d.code().is_some_and(|c| is_unavailable_code(&c)) => {
+            StoreError::Unavailable(Box::new(e))
+        }
         other => StoreError::Other(Box::new(other)),
     }
+}
+
+/// Result codes that mean the file cannot be used for now, not that the request was wrong:
+/// busy or locked past the busy timeout, read-only, an I/O error, a full disk, a file that
+/// cannot be opened.
+fn is_unavailable_code(code: &str) -> bool {
+    // The code is SQLite's extended result code; its low byte is the primary code.
+    code.parse::<i32>()
+        .is_ok_and(|c| matches!(c & 0xff, 5 | 6 | 8 | 10 | 13 | 14))
 }
 
 /// The row counts a batch statement is prepared for. A batch is bound into the smallest that
@@ -160,6 +197,18 @@ impl HealthStore for SqliteStore {
             .execute(&self.reader)
             .await
             .map_err(db)?;
+        Ok(())
+    }
+
+    async fn check_write(&self, now: OffsetDateTime) -> StoreResult<()> {
+        sqlx::query(
+            "INSERT INTO readiness (id, checked_at) VALUES (1, ?)
+             ON CONFLICT (id) DO UPDATE SET checked_at = excluded.checked_at",
+        )
+        .bind(unix(now))
+        .execute(&self.writer)
+        .await
+        .map_err(db)?;
         Ok(())
     }
 }
@@ -272,5 +321,43 @@ impl ConsentStore for SqliteStore {
             .await
             .map_err(db)?;
         Ok(done.rows_affected())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+    use candour_core::store::RateLimitStore;
+    use sqlx::{Connection, SqliteConnection};
+
+    /// A write that cannot have the file (another process holds its write lock) gives up
+    /// after the configured statement time, as "unavailable" (a 503), not a 500 after five
+    /// seconds.
+    #[tokio::test]
+    async fn a_write_behind_another_writer_gives_up_within_the_bound() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}", dir.path().join("t.db").display());
+        let limits = DatabaseSettings {
+            acquire_timeout_ms: 1_000,
+            statement_timeout_ms: 300,
+        };
+        let store = SqliteStore::open_with(&url, &limits).await.unwrap();
+        let mut other = SqliteConnection::connect(&url).await.unwrap();
+        sqlx::query("BEGIN IMMEDIATE")
+            .execute(&mut other)
+            .await
+            .unwrap();
+        let started = std::time::Instant::now();
+        let err = store
+            .hit("k", OffsetDateTime::UNIX_EPOCH)
+            .await
+            .unwrap_err();
+        let took = started.elapsed();
+        assert!(matches!(err, StoreError::Unavailable(_)), "{err:?}");
+        assert!(took >= Duration::from_millis(300), "{took:?}");
+        assert!(took < Duration::from_millis(1_300), "{took:?}");
+        sqlx::query("ROLLBACK").execute(&mut other).await.unwrap();
+        assert_eq!(store.hit("k", OffsetDateTime::UNIX_EPOCH).await.unwrap(), 1);
     }
 }

@@ -116,8 +116,12 @@ async fn reauthenticate(
     account: &Account,
     password: &str,
 ) -> Result<bool, AppError> {
-    limits::hit(state, limits::REAUTHENTICATE, &account.id.to_string()).await?;
-    Ok(passwords::verify(password, Some(&account.password_hash)).await)
+    let attempt = limits::attempt(state, limits::REAUTHENTICATE, &account.id.to_string()).await?;
+    let ok = passwords::verify(password, Some(&account.password_hash)).await;
+    if ok {
+        attempt.forgive(state).await?;
+    }
+    Ok(ok)
 }
 
 /// A single-use link for `purpose`, stored as a hash; returns the full address to email.
@@ -422,9 +426,6 @@ async fn sign_in(
     let data = FormData::parse(pairs, &["csrf", "email", "password", "return_to"])?;
     state.check_form(&frame.visitor, data.get("csrf"))?;
     let return_to = safe_return(data.get("return_to"));
-    let ip = limits::client_key(&state, peer, &headers);
-    limits::hit(&state, limits::SIGN_IN_PER_ADDRESS, &ip).await?;
-
     let Ok(email) = EmailAddress::parse(data.get("email")) else {
         let mut form = FormState::from_data(&data, &["email"]);
         form.add_error("email", "Enter your email address, like name@example.org");
@@ -436,7 +437,10 @@ async fn sign_in(
         };
         return Ok((StatusCode::UNPROCESSABLE_ENTITY, no_store(render(&page)?)).into_response());
     };
-    limits::hit(&state, limits::SIGN_IN_ATTEMPTS, &format!("{email} {ip}")).await?;
+    // Counted as a failure until the password proves right, so guesses sent together
+    // cannot pass the limit; a mistyped address above names no account and costs nothing.
+    let ip = limits::client_key(&state, peer, &headers);
+    let attempt = limits::begin_sign_in(&state, email.as_str(), &ip).await?;
 
     let account = state.stores().accounts.account_by_email(&email).await?;
     let ok = passwords::verify(
@@ -447,6 +451,7 @@ async fn sign_in(
     let Some(account) = account.filter(|_| ok) else {
         return failed_sign_in(frame, email.as_str(), return_to);
     };
+    attempt.forgive(&state).await?;
     if !account.email_verified {
         if limits::within(&state, limits::EMAILS_PER_RECIPIENT, email.as_str()).await? {
             let link = make_link(
@@ -613,7 +618,7 @@ async fn sign_in_code(
         );
     };
     let id = account.id;
-    limits::hit(&state, limits::SECOND_FACTOR, &id.to_string()).await?;
+    let attempt = limits::attempt(&state, limits::SECOND_FACTOR, &id.to_string()).await?;
     let secret = account
         .totp_secret
         .clone()
@@ -638,6 +643,7 @@ async fn sign_in_code(
         f.add_error("code", "The code is not right, or has already been used. Enter the current code from your app, or a recovery code");
         return second_factor_page(&state, frame, &account, return_to, f, issued);
     }
+    attempt.forgive(&state).await?;
     finish_sign_in(&state, &account, &return_to).await
 }
 

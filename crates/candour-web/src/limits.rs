@@ -19,28 +19,28 @@ pub(crate) struct Limit {
     pub window: Duration,
 }
 
-/// Sign-in attempts from one address, whatever the account.
-pub(crate) const SIGN_IN_PER_ADDRESS: Limit = Limit {
+/// Failed sign-ins from one address, whatever the account. Past this, the address may still
+/// try an account that has not failed from it in the window, once (see [`begin_sign_in`]).
+pub(crate) const SIGN_IN_FAILURES_PER_ADDRESS: Limit = Limit {
     name: "sign-in-ip",
     max: 50,
     window: Duration::minutes(15),
 };
-/// Sign-in attempts for one account from one address, counted before the password is
-/// checked (so parallel guesses cannot slip past). An attacker elsewhere does not use up the
-/// real person's allowance.
-pub(crate) const SIGN_IN_ATTEMPTS: Limit = Limit {
+/// Failed sign-ins for one account from one address. An attacker elsewhere does not use up
+/// the real person's allowance.
+pub(crate) const SIGN_IN_FAILURES: Limit = Limit {
     name: "sign-in-account",
     max: 10,
     window: Duration::minutes(15),
 };
-/// Password checks after sign-in (changing email or password, deleting the account, the
+/// Wrong passwords after sign-in (changing email or password, deleting the account, the
 /// second factor), per account: a stolen session cannot be used to guess the password.
 pub(crate) const REAUTHENTICATE: Limit = Limit {
     name: "reauth",
     max: 5,
     window: Duration::minutes(15),
 };
-/// Second-factor codes tried for one account.
+/// Wrong second-factor codes for one account.
 pub(crate) const SECOND_FACTOR: Limit = Limit {
     name: "totp",
     max: 5,
@@ -115,6 +115,96 @@ pub(crate) async fn hit(state: &AppState, limit: Limit, subject: &str) -> Result
     } else {
         Ok(())
     }
+}
+
+/// One attempt, counted as a failure before its outcome is known (so parallel guesses cannot
+/// slip past the limit) and taken back with [`Counted::forgive`] when it succeeds: only
+/// failures use up the allowance.
+#[must_use = "an attempt that succeeds must be forgiven"]
+pub(crate) struct Counted {
+    key: String,
+    window_start: OffsetDateTime,
+    /// The count in this window, this attempt included.
+    count: u32,
+}
+
+impl Counted {
+    /// The attempt succeeded: it no longer counts.
+    pub(crate) async fn forgive(self, state: &AppState) -> Result<(), AppError> {
+        state
+            .stores()
+            .rate_limits
+            .forgive(&self.key, self.window_start)
+            .await?;
+        Ok(())
+    }
+}
+
+async fn count_attempt(state: &AppState, limit: Limit, subject: &str) -> Result<Counted, AppError> {
+    let key = key(state, limit, subject);
+    let window_start = window_start(state.now(), limit.window);
+    let count = state.stores().rate_limits.hit(&key, window_start).await?;
+    Ok(Counted {
+        key,
+        window_start,
+        count,
+    })
+}
+
+/// Count an attempt as a failure; refuse it when earlier failures have used up the limit.
+pub(crate) async fn attempt(
+    state: &AppState,
+    limit: Limit,
+    subject: &str,
+) -> Result<Counted, AppError> {
+    let counted = count_attempt(state, limit, subject).await?;
+    if counted.count > limit.max {
+        return Err(too_many(limit));
+    }
+    Ok(counted)
+}
+
+/// A sign-in attempt, counted as a failure of the account from this address and of the
+/// address before the password is checked, and forgiven both ways once it proves right.
+#[must_use = "a sign-in with the right password must be forgiven"]
+pub(crate) struct SignInAttempt {
+    account: Counted,
+    address: Counted,
+}
+
+impl SignInAttempt {
+    /// The password was right: neither the account nor the address failed.
+    pub(crate) async fn forgive(self, state: &AppState) -> Result<(), AppError> {
+        self.account.forgive(state).await?;
+        self.address.forgive(state).await
+    }
+}
+
+/// Count a sign-in attempt for `email` from the client `address`, and refuse it:
+///
+/// - when this account has failed from this address `SIGN_IN_FAILURES.max` times in the
+///   window (someone guessing one account's password), or
+/// - when the address has failed `SIGN_IN_FAILURES_PER_ADDRESS.max` times and this account
+///   has already failed from it in the window, or another attempt for it is under way.
+///
+/// So failures from a shared address (an office, a mobile network) do not lock out a person
+/// there whose password is right: their account has not failed, so their password is
+/// checked. Someone guessing across many accounts from one address is left with one guess
+/// per account per window once the address is past its ceiling.
+pub(crate) async fn begin_sign_in(
+    state: &AppState,
+    email: &str,
+    address: &str,
+) -> Result<SignInAttempt, AppError> {
+    let account = count_attempt(state, SIGN_IN_FAILURES, &format!("{email} {address}")).await?;
+    let address = count_attempt(state, SIGN_IN_FAILURES_PER_ADDRESS, address).await?;
+    if account.count > SIGN_IN_FAILURES.max {
+        return Err(too_many(SIGN_IN_FAILURES));
+    }
+    if address.count > SIGN_IN_FAILURES_PER_ADDRESS.max && account.count > 1 {
+        return Err(too_many(SIGN_IN_FAILURES_PER_ADDRESS));
+    }
+    Ok(SignInAttempt { account, address })
 }
 
 /// Count one event and say whether it is still within the limit, without refusing.

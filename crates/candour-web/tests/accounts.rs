@@ -421,6 +421,28 @@ async fn sessions_end_after_the_idle_and_absolute_timeouts() {
     );
 }
 
+/// Activity is recorded often enough for the configured idle timeout: with a one-minute
+/// timeout, a request every 40 seconds keeps the session, and a minute's silence ends it.
+#[tokio::test]
+async fn a_session_in_use_outlives_a_one_minute_idle_timeout() {
+    let app = spawn_with(|c| c.accounts.idle_timeout_minutes = 1).await;
+    let cookie = signed_in(&app, "jo@example.org").await;
+    for i in 0..6 {
+        app.clock.advance(Duration::seconds(40));
+        assert_eq!(
+            app.get_with_cookie("/account", &cookie).await.status(),
+            200,
+            "request {i}, 40 seconds after the one before"
+        );
+    }
+    app.clock.advance(Duration::seconds(60));
+    assert_eq!(
+        app.get_with_cookie("/account", &cookie).await.status(),
+        303,
+        "a minute without a request"
+    );
+}
+
 #[tokio::test]
 async fn mass_assignment_changes_nothing() {
     let app = spawn_app().await;
@@ -629,6 +651,218 @@ async fn failed_sign_ins_are_limited_per_account_and_address_only() {
         )
         .await;
     assert_eq!(res.status(), 303);
+}
+
+/// A sign-in POST from `address` (the test server trusts the loopback proxy); the status.
+async fn sign_in_from(
+    app: &TestApp,
+    token: &str,
+    email: &str,
+    password: &str,
+    address: &str,
+) -> u16 {
+    app.post_form(
+        "/account/sign-in",
+        &[("csrf", token), ("email", email), ("password", password)],
+        &[("x-forwarded-for", address)],
+    )
+    .await
+    .status()
+    .as_u16()
+}
+
+#[tokio::test]
+async fn correct_sign_ins_never_use_up_the_limits() {
+    let app = spawn_app().await;
+    app.register_verified("jo@example.org", PW).await;
+    let (_, _, token) = app.page("/account/sign-in", "").await;
+    for i in 0..12 {
+        assert_eq!(
+            sign_in_from(&app, &token, "jo@example.org", PW, "203.0.113.5").await,
+            303,
+            "sign-in {i} in one window"
+        );
+    }
+    // Wrong passwords still count: with the ten allowed used up, the account is refused
+    // from this address, even with the right password.
+    for _ in 0..10 {
+        let status = sign_in_from(&app, &token, "jo@example.org", "wrong wrong", "203.0.113.5");
+        assert_eq!(status.await, 422);
+    }
+    assert_eq!(
+        sign_in_from(&app, &token, "jo@example.org", PW, "203.0.113.5").await,
+        429
+    );
+}
+
+#[tokio::test]
+async fn correct_second_factor_codes_never_use_up_the_limit() {
+    let app = spawn_app().await;
+    let cookie = signed_in(&app, "jo@example.org").await;
+    let res = set_up_authenticator(&app, &cookie, None).await;
+    assert_eq!(res.status(), 200);
+    let secret = app
+        .stores
+        .accounts
+        .account_by_email(&EmailAddress::parse("jo@example.org").unwrap())
+        .await
+        .unwrap()
+        .unwrap()
+        .totp_secret
+        .and_then(candour_core::totp::TotpSecret::from_bytes)
+        .unwrap();
+    let (_, _, token) = app.page("/account/sign-in", "").await;
+    for i in 0..7 {
+        // Each sign-in uses a new time step: a code is accepted once.
+        app.clock.advance(Duration::seconds(30));
+        let res = app
+            .post_form(
+                "/account/sign-in",
+                &[
+                    ("csrf", &token),
+                    ("email", "jo@example.org"),
+                    ("password", PW),
+                ],
+                &[],
+            )
+            .await;
+        assert_eq!(res.status(), 200, "sign-in {i}: a code is asked for");
+        let html = res.text().await.unwrap();
+        let step = html
+            .split("name=\"step\" value=\"")
+            .nth(1)
+            .unwrap()
+            .split('"')
+            .next()
+            .unwrap()
+            .to_owned();
+        let code = candour_core::totp::code_at(&secret, app.clock.now_unix());
+        let res = app
+            .post_form(
+                "/account/sign-in/code",
+                &[("csrf", &token), ("step", &step), ("code", &code)],
+                &[],
+            )
+            .await;
+        assert_eq!(res.status(), 303, "sign-in {i}: the right code");
+    }
+}
+
+#[tokio::test]
+async fn correct_passwords_after_sign_in_never_use_up_the_limit() {
+    let app = spawn_app().await;
+    let cookie = signed_in(&app, "jo@example.org").await;
+    let (_, _, token) = app.page("/account", &cookie).await;
+    let change_email = |new: String, password: &'static str| {
+        let (app, token, cookie) = (&app, token.clone(), cookie.clone());
+        async move {
+            app.post_form(
+                "/account/email",
+                &[
+                    ("csrf", &token),
+                    ("new_email", &new),
+                    ("password", password),
+                ],
+                &[("cookie", &cookie)],
+            )
+            .await
+            .status()
+            .as_u16()
+        }
+    };
+    for i in 0..7 {
+        let status = change_email(format!("jo.{i}@example.org"), PW).await;
+        assert_eq!(status, 303, "change {i} with the right password");
+    }
+    // Five wrong passwords use up the allowance.
+    for i in 0..5 {
+        let status = change_email(format!("x.{i}@example.org"), "wrong wrong").await;
+        assert_eq!(status, 422);
+    }
+    assert_eq!(change_email("y@example.org".into(), PW).await, 429);
+}
+
+#[tokio::test]
+async fn failures_from_a_shared_address_do_not_lock_out_a_person_with_the_right_password() {
+    let app = spawn_app().await;
+    app.register_verified("jo@example.org", PW).await;
+    app.register_verified("sam@example.org", PW).await;
+    let office = "198.51.100.20";
+    let (_, _, token) = app.page("/account/sign-in", "").await;
+    // Someone at the office guesses across many accounts, and Sam mistypes once.
+    assert_eq!(
+        sign_in_from(&app, &token, "sam@example.org", "not it", office).await,
+        422
+    );
+    for i in 0..55 {
+        let email = format!("person{i}@example.org");
+        let status = sign_in_from(&app, &token, &email, "Password1", office).await;
+        assert!(status == 422 || status == 429, "{status}");
+    }
+    // Jo, at the same office, has not failed: her right password lets her in.
+    assert_eq!(
+        sign_in_from(&app, &token, "jo@example.org", PW, office).await,
+        303
+    );
+    // Past the address's ceiling, an account that has failed from it is refused...
+    assert_eq!(
+        sign_in_from(&app, &token, "sam@example.org", PW, office).await,
+        429
+    );
+    // ...and an account not yet tried gets one guess, no more.
+    assert_eq!(
+        sign_in_from(&app, &token, "new@example.org", "Password1", office).await,
+        422
+    );
+    assert_eq!(
+        sign_in_from(&app, &token, "new@example.org", "Password2", office).await,
+        429
+    );
+    // From another address, Sam is not affected.
+    assert_eq!(
+        sign_in_from(&app, &token, "sam@example.org", PW, "192.0.2.1").await,
+        303
+    );
+}
+
+#[tokio::test]
+async fn guesses_sent_together_cannot_pass_the_limit() {
+    let app = spawn_app().await;
+    app.register_verified("jo@example.org", PW).await;
+    let (_, _, token) = app.page("/account/sign-in", "").await;
+    let mut tasks = tokio::task::JoinSet::new();
+    for i in 0..20 {
+        let (client, url, token) = (app.client.clone(), app.url.clone(), token.clone());
+        tasks.spawn(async move {
+            client
+                .post(format!("{url}/account/sign-in"))
+                .header("origin", &url)
+                .header("sec-fetch-site", "same-origin")
+                .header("x-forwarded-for", "203.0.113.66")
+                .form(&[
+                    ("csrf", token.as_str()),
+                    ("email", "jo@example.org"),
+                    ("password", &format!("guess {i}")),
+                ])
+                .send()
+                .await
+                .unwrap()
+                .status()
+                .as_u16()
+        });
+    }
+    let mut checked = 0;
+    while let Some(status) = tasks.join_next().await {
+        match status.unwrap() {
+            422 => checked += 1,
+            429 => {}
+            other => panic!("{other}"),
+        }
+    }
+    assert_eq!(
+        checked, 10,
+        "exactly the allowance of passwords was checked"
+    );
 }
 
 #[tokio::test]

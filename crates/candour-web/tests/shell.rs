@@ -3,7 +3,12 @@
 
 mod common;
 
-use common::{spawn_app, spawn_with};
+use std::time::{Duration, Instant};
+
+use common::{
+    Relay, TestStore, fresh_database_url, postgres_server, spawn_app, spawn_on, spawn_with,
+    with_postgres_server,
+};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 #[tokio::test]
@@ -15,6 +20,106 @@ async fn health_and_readiness() {
     app.store.close().await;
     assert_eq!(app.get("/healthz").await.status(), 200);
     assert_eq!(app.get("/readyz").await.status(), 503);
+}
+
+/// A database that answers reads but refuses writes (here SQLite's writer refusing them, as
+/// it does on a file it could open only for reading) is not ready, and pages that write
+/// answer 503, not 500.
+#[tokio::test]
+async fn readiness_needs_a_database_that_takes_writes() {
+    let app = spawn_app().await;
+    if !matches!(app.store, TestStore::Sqlite(_)) {
+        return; // PostgreSQL: see readiness_needs_a_postgres_server_that_takes_writes.
+    }
+    let token = app.csrf().await;
+    assert_eq!(app.get("/readyz").await.status(), 200);
+    app.store.refuse_writes(true).await;
+    assert_eq!(app.get("/readyz").await.status(), 503);
+    let res = app
+        .post_form(
+            "/cookies/consent",
+            &[("csrf", &token), ("choice", "accept"), ("return_to", "/")],
+            &[],
+        )
+        .await;
+    assert_eq!(res.status(), 503);
+    app.store.refuse_writes(false).await;
+    assert_eq!(app.get("/readyz").await.status(), 200);
+}
+
+/// PostgreSQL that answers reads but refuses writes (as a standby does after a fail-over)
+/// is not ready, and pages that write answer 503.
+#[tokio::test]
+async fn readiness_needs_a_postgres_server_that_takes_writes() {
+    let Ok(admin_url) = std::env::var("CANDOUR_TEST_POSTGRES_URL") else {
+        return;
+    };
+    let app = spawn_app().await;
+    if !matches!(app.store, TestStore::Postgres(_)) {
+        return; // SQLite: see readiness_needs_a_database_that_takes_writes.
+    }
+    let name = app.db_url.rsplit('/').next().unwrap().to_owned();
+    let admin = candour_store_postgres::PgStore::admin(&admin_url)
+        .await
+        .unwrap();
+    let token = app.csrf().await;
+    assert_eq!(app.get("/readyz").await.status(), 200);
+    admin.set_read_only(&name, true).await.unwrap();
+    assert_eq!(app.get("/readyz").await.status(), 503);
+    let res = app
+        .post_form(
+            "/cookies/consent",
+            &[("csrf", &token), ("choice", "accept"), ("return_to", "/")],
+            &[],
+        )
+        .await;
+    assert_eq!(res.status(), 503);
+    admin.set_read_only(&name, false).await.unwrap();
+    assert_eq!(app.get("/readyz").await.status(), 200);
+    admin.close().await;
+}
+
+/// With the PostgreSQL server gone (the network to it cut: its port closed and every
+/// connection ended), a page that needs the database and `/readyz` answer 503 within the
+/// configured wait for a connection, not after ten seconds or more.
+#[tokio::test]
+async fn pages_and_readiness_fail_fast_when_postgres_is_gone() {
+    if std::env::var("CANDOUR_TEST_BACKEND").as_deref() != Ok("postgres") {
+        return; // Only a server over the network can go away like this.
+    }
+    let dir = std::sync::Arc::new(tempfile::tempdir().unwrap());
+    let db_url = fresh_database_url(dir.path()).await;
+    let relay = Relay::start(postgres_server(&db_url)).await;
+    let through_relay = with_postgres_server(&db_url, relay.addr);
+    let bound_ms = 500;
+    let bound = Duration::from_millis(bound_ms);
+    let app = spawn_on(dir, through_relay, |c| {
+        c.database.acquire_timeout_ms = bound_ms;
+    })
+    .await;
+    let token = app.csrf().await;
+    assert_eq!(app.get("/readyz").await.status(), 200);
+
+    relay.cut().await;
+    let started = Instant::now();
+    let res = app
+        .post_form(
+            "/cookies/consent",
+            &[("csrf", &token), ("choice", "accept"), ("return_to", "/")],
+            &[],
+        )
+        .await;
+    let took = started.elapsed();
+    assert_eq!(res.status(), 503);
+    assert!(res.text().await.unwrap().contains("unavailable"));
+    assert!(took < bound + Duration::from_secs(1), "took {took:?}");
+
+    let started = Instant::now();
+    assert_eq!(app.get("/readyz").await.status(), 503);
+    let took = started.elapsed();
+    assert!(took < bound + Duration::from_secs(1), "took {took:?}");
+    // Pages that need no database still answer.
+    assert_eq!(app.get("/healthz").await.status(), 200);
 }
 
 #[tokio::test]

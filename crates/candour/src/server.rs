@@ -49,12 +49,12 @@ pub async fn open(config: &Config) -> anyhow::Result<Stores> {
     let url = &config.database_url;
     let shown = redact(url);
     let stores = if url.starts_with("sqlite:") {
-        SqliteStore::open(url)
+        SqliteStore::open_with(url, &config.database)
             .await
             .map(|s| s.stores())
             .with_context(|| format!("could not open the database {shown}"))?
     } else {
-        PgStore::connect(url)
+        PgStore::connect_with(url, &config.database)
             .await
             .map(|s| s.stores())
             .with_context(|| format!("could not connect to the database {shown}"))?

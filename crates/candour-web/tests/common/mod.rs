@@ -6,7 +6,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use candour_core::clock::ManualClock;
-use candour_core::config::{Config, DeclaredCookie, GatedScript};
+use candour_core::config::{Config, DatabaseSettings, DeclaredCookie, GatedScript};
 use candour_core::cookies::Category;
 use candour_core::store::Stores;
 use candour_mail::test_sink::TestSink;
@@ -81,11 +81,15 @@ pub enum TestStore {
 }
 
 impl TestStore {
-    async fn open(url: &str) -> TestStore {
+    async fn open(url: &str, limits: &DatabaseSettings) -> TestStore {
         if url.starts_with("postgres") {
-            TestStore::Postgres(candour_store_postgres::PgStore::connect(url).await.unwrap())
+            TestStore::Postgres(
+                candour_store_postgres::PgStore::connect_with(url, limits)
+                    .await
+                    .unwrap(),
+            )
         } else {
-            TestStore::Sqlite(SqliteStore::open(url).await.unwrap())
+            TestStore::Sqlite(SqliteStore::open_with(url, limits).await.unwrap())
         }
     }
 
@@ -103,9 +107,82 @@ impl TestStore {
             TestStore::Postgres(s) => s.close().await,
         }
     }
+
+    /// SQLite only: the writer refuses writes (or takes them again), as on a file SQLite
+    /// could open only for reading.
+    pub async fn refuse_writes(&self, refuse: bool) {
+        match self {
+            TestStore::Sqlite(s) => s.refuse_writes(refuse).await.unwrap(),
+            TestStore::Postgres(_) => panic!("refuse_writes is for SQLite"),
+        }
+    }
 }
 
-async fn fresh_database_url(dir: &std::path::Path) -> String {
+/// A TCP relay on loopback to `target`, standing in for the network between the app and its
+/// PostgreSQL server: `cut` closes its port and every connection through it, as a stopped
+/// server does.
+pub struct Relay {
+    pub addr: SocketAddr,
+    accepting: tokio::task::JoinHandle<()>,
+}
+
+impl Relay {
+    pub async fn start(target: String) -> Relay {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let accepting = tokio::spawn(async move {
+            // Dropped with this task when the relay is cut, ending every connection.
+            let mut connections = tokio::task::JoinSet::new();
+            loop {
+                let Ok((mut inbound, _)) = listener.accept().await else {
+                    continue;
+                };
+                let target = target.clone();
+                connections.spawn(async move {
+                    if let Ok(mut outbound) = tokio::net::TcpStream::connect(&target).await {
+                        let _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound).await;
+                    }
+                });
+            }
+        });
+        Relay { addr, accepting }
+    }
+
+    /// Close the port and every connection through it.
+    pub async fn cut(self) {
+        self.accepting.abort();
+        let _ = self.accepting.await;
+    }
+}
+
+/// Where the server's `host:port` is in a `postgres://` URL.
+fn server_span(url: &str) -> (usize, usize) {
+    let start = url.find("://").unwrap() + 3;
+    let end = url[start..]
+        .find(['/', '?'])
+        .map_or(url.len(), |i| start + i);
+    let host_start = url[start..end].rfind('@').map_or(start, |i| start + i + 1);
+    (host_start, end)
+}
+
+/// The `host:port` a `postgres://` URL names.
+pub fn postgres_server(url: &str) -> String {
+    let (start, end) = server_span(url);
+    let server = &url[start..end];
+    if server.contains(':') {
+        server.to_owned()
+    } else {
+        format!("{server}:5432")
+    }
+}
+
+/// The `postgres://` URL with its server replaced by `with`.
+pub fn with_postgres_server(url: &str, with: SocketAddr) -> String {
+    let (start, end) = server_span(url);
+    format!("{}{with}{}", &url[..start], &url[end..])
+}
+
+pub async fn fresh_database_url(dir: &std::path::Path) -> String {
     if std::env::var("CANDOUR_TEST_BACKEND").as_deref() != Ok("postgres") {
         return format!("sqlite://{}", dir.join("test.db").display());
     }
@@ -149,7 +226,7 @@ pub async fn spawn_on(
         },
     ];
     tweak(&mut config);
-    let store = TestStore::open(&db_url).await;
+    let store = TestStore::open(&db_url, &config.database).await;
     let stores = store.stores();
     let clock = Arc::new(ManualClock::starting_at(datetime!(2026-06-01 09:00 UTC)));
     let state = candour_web::AppState::new(config, stores.clone(), clock.clone())
