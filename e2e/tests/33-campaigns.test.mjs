@@ -466,7 +466,11 @@ test('scheduled now, with JavaScript: the status and the figures change without 
     assert.equal(await when.getByRole('radio', { name: 'Now', exact: true }).isChecked(), true, '"Now" is chosen to start with');
     assert.equal(await when.getByRole('radio', { name: 'At a time I choose' }).count(), 1);
     await when.getByRole('radio', { name: 'Now', exact: true }).check();
-    const scheduled = await submit(page, page.locator('main').getByRole('button', { name: 'Schedule the campaign' }), `/admin/campaigns/${id}/schedule`);
+    const asked = await submit(page, page.locator('main').getByRole('button', { name: 'Schedule the campaign' }), `/admin/campaigns/${id}/schedule`);
+    assert.equal(asked.status(), 200, `scheduling should first ask; it answered ${asked.status()}: ${await page.locator('main').innerText()}`);
+    assert.equal(await h1(page), 'Send to 3 people now?', 'sending asks with the number of people');
+    await axeCheck(page, `/admin/campaigns/${id}/schedule (the question)`);
+    const scheduled = await submit(page, page.locator('main').getByRole('button', { name: 'Yes, send it now' }), `/admin/campaigns/${id}/schedule`);
     assert.equal(scheduled.status(), 303, `scheduling should redirect; it answered ${scheduled.status()}: ${await page.locator('main').innerText()}`);
     assert.equal(new URL(page.url()).searchParams.get('done'), 'scheduled');
     assert.match(await page.locator('main .notice[role=status]').innerText(), /The campaign has been scheduled\./);
@@ -610,7 +614,10 @@ test('without JavaScript: a campaign scheduled now shows its progress table and 
     assert.equal(await fact(page, 'Audience now'), '3 people');
 
     await page.getByRole('radio', { name: 'Now', exact: true }).check();
-    const scheduled = await submit(page, page.locator('main').getByRole('button', { name: 'Schedule the campaign' }), `/admin/campaigns/${noJs.id}/schedule`);
+    const asked = await submit(page, page.locator('main').getByRole('button', { name: 'Schedule the campaign' }), `/admin/campaigns/${noJs.id}/schedule`);
+    assert.equal(asked.status(), 200);
+    assert.equal(await h1(page), 'Send to 3 people now?');
+    const scheduled = await submit(page, page.locator('main').getByRole('button', { name: 'Yes, send it now' }), `/admin/campaigns/${noJs.id}/schedule`);
     assert.equal(scheduled.status(), 303);
     const status = page.locator('#campaign-status');
     assert.ok(['Scheduled', 'Sending'].includes((await status.innerText()).trim()),

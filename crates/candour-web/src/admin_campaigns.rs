@@ -691,7 +691,7 @@ async fn schedule(
     Form(pairs): Form<Vec<(String, String)>>,
 ) -> Result<Response, AppError> {
     staff.require(Permission::ManageCampaigns)?;
-    let data = FormData::parse(pairs, &["csrf", "when", "at", "content"])?;
+    let data = FormData::parse(pairs, &["csrf", "when", "at", "content", "confirm"])?;
     state.check_form(&frame.visitor, data.get("csrf"))?;
     let c = load(&state, &id).await?;
     if !can_send(&state, &staff) {
@@ -751,6 +751,26 @@ async fn schedule(
         let p = page(&state, &staff, frame, Some(c), form, None).await?;
         return Ok((StatusCode::UNPROCESSABLE_ENTITY, no_store(render(&p)?)).into_response());
     };
+    // Sending reaches real people: say how many and when, and ask once more.
+    if data.get("confirm") != "yes" {
+        let audience = state
+            .stores()
+            .campaigns
+            .count_audience(&c.draft, now)
+            .await?;
+        let page = ConfirmPage {
+            frame,
+            sections: staff.sections.clone(),
+            people: people_count(audience),
+            now: data.get("when") == "now",
+            at: when(Some(at)),
+            when_value: data.get("when").to_owned(),
+            at_value: data.get("at").to_owned(),
+            content: data.get("content").to_owned(),
+            campaign: c,
+        };
+        return Ok(no_store(render(&page)?));
+    }
     state
         .stores()
         .campaigns
@@ -765,6 +785,38 @@ async fn schedule(
     )
     .await?;
     Ok(Redirect::to(&format!("/admin/campaigns/{}?done=scheduled", c.id)).into_response())
+}
+
+#[derive(Template)]
+#[template(path = "admin/campaign_confirm.html")]
+struct ConfirmPage {
+    frame: Frame,
+    sections: Vec<&'static Section>,
+    campaign: Campaign,
+    /// "1 person", "1,234 people".
+    people: String,
+    now: bool,
+    at: String,
+    when_value: String,
+    at_value: String,
+    content: String,
+}
+
+/// "1 person", "12 people", "1,234 people".
+fn people_count(n: u64) -> String {
+    let digits = n.to_string();
+    let mut grouped = String::new();
+    for (i, d) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            grouped.push(',');
+        }
+        grouped.push(d);
+    }
+    if n == 1 {
+        "1 person".to_owned()
+    } else {
+        format!("{grouped} people")
+    }
 }
 
 async fn unschedule(
@@ -855,4 +907,18 @@ async fn follow_up(
     )
     .await?;
     Ok(Redirect::to(&format!("/admin/campaigns/{new_id}?done=created")).into_response())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn audiences_are_counted_in_words() {
+        assert_eq!(people_count(0), "0 people");
+        assert_eq!(people_count(1), "1 person");
+        assert_eq!(people_count(999), "999 people");
+        assert_eq!(people_count(1_234), "1,234 people");
+        assert_eq!(people_count(1_000_000), "1,000,000 people");
+    }
 }

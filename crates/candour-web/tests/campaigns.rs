@@ -135,14 +135,33 @@ impl TestApp {
             .nth(1)
             .map(|v| v.split('"').next().unwrap().to_owned())
             .unwrap_or_default();
+        let fields = [
+            ("csrf", token.as_str()),
+            ("when", "now"),
+            ("at", ""),
+            ("content", content.as_str()),
+        ];
+        // First the question: how many people, and now.
+        let res = self
+            .post_form(
+                &format!("/admin/campaigns/{id}/schedule"),
+                &fields,
+                &[("cookie", cookie)],
+            )
+            .await;
+        if res.status() != 200 {
+            return res;
+        }
+        let html = res.text().await.unwrap();
+        assert!(
+            html.contains("<h1>Send to ") && html.contains(" now?</h1>"),
+            "{html}"
+        );
+        let mut confirmed = fields.to_vec();
+        confirmed.push(("confirm", "yes"));
         self.post_form(
             &format!("/admin/campaigns/{id}/schedule"),
-            &[
-                ("csrf", &token),
-                ("when", "now"),
-                ("at", ""),
-                ("content", &content),
-            ],
+            &confirmed,
             &[("cookie", cookie)],
         )
         .await
@@ -345,6 +364,34 @@ async fn bad_campaign_input_is_refused_with_the_field_and_nothing_reaches_a_head
     assert_eq!(res.status(), 409);
     let c = app.campaign(id).await;
     assert_eq!(c.state, CampaignState::Draft);
+    // Sending asks first, with the number of people; nothing is queued until the answer.
+    let (_, html, token) = app.page(&format!("/admin/campaigns/{id}"), &admin).await;
+    let content = html
+        .split("name=\"content\" value=\"")
+        .nth(1)
+        .and_then(|v| v.split('"').next())
+        .unwrap()
+        .to_owned();
+    let res = app
+        .post_form(
+            &format!("/admin/campaigns/{id}/schedule"),
+            &[
+                ("csrf", &token),
+                ("when", "now"),
+                ("at", ""),
+                ("content", &content),
+            ],
+            &[("cookie", &admin)],
+        )
+        .await;
+    assert_eq!(res.status(), 200);
+    let question = res.text().await.unwrap();
+    assert!(
+        question.contains("<h1>Send to 1 person now?</h1>"),
+        "{question}"
+    );
+    assert!(question.contains("name=\"confirm\" value=\"yes\""));
+    assert_eq!(app.campaign(id).await.state, CampaignState::Draft);
     assert_eq!(app.send_now(&admin, id).await.status(), 303);
     app.drain().await;
     let mail = app.campaign_mail("Subject: Hello").await;
