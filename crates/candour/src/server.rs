@@ -140,6 +140,14 @@ pub async fn serve(config: Config, demo: Option<&DemoSite>) -> anyhow::Result<()
         .await
         .context("could not start the site")?;
     let mail = state.mail_destination();
+    // Say where the site is before the background tasks start logging, so the demo's
+    // message is the first thing a person sees.
+    match demo {
+        Some(site) => site.announce(addr, staff_created),
+        None => {
+            tracing::info!(%addr, backend = stores.backend, mail = %mail, "Candour is listening.")
+        }
+    }
     let (stop_worker, stop) = tokio::sync::watch::channel(false);
     let worker = (config.campaigns.enabled && config.campaigns.worker)
         .then(|| tokio::spawn(state.campaign_sender().run_until(stop)));
@@ -147,12 +155,6 @@ pub async fn serve(config: Config, demo: Option<&DemoSite>) -> anyhow::Result<()
 
     tokio::spawn(retention_loop(stores.clone(), config.clone(), clock));
 
-    match demo {
-        Some(site) => site.announce(addr, staff_created),
-        None => {
-            tracing::info!(%addr, backend = stores.backend, mail = %mail, "Candour is listening.")
-        }
-    }
     axum_serve(listener, app).await?;
     // Let the campaign worker finish its batch and record it, so nothing goes twice.
     let _ = stop_worker.send(true);

@@ -2,7 +2,7 @@
 //! a taken port, migrations, the demo, and a clean stop on SIGTERM.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use std::io::{BufRead, BufReader};
+use std::io::{BufRead, BufReader, Read};
 use std::net::TcpListener;
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
@@ -273,14 +273,17 @@ fn serve_defaults_to_a_sqlite_file_and_stops_cleanly_on_sigterm() {
 #[test]
 fn the_demo_prints_its_address_and_serves_the_fictional_force() {
     let port = free_port();
+    // Standard output and the log on one pipe, as a terminal shows them: the demo's message
+    // comes before any log line, and a log that is not a terminal carries no colour codes.
+    let (reader, writer) = std::io::pipe().unwrap();
     let mut child = candour()
         .args(["demo", "--listen", &format!("127.0.0.1:{port}")])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
+        .stdout(writer.try_clone().unwrap())
+        .stderr(writer)
         .spawn()
         .unwrap();
     let mut first = String::new();
-    let mut out = BufReader::new(child.stdout.take().unwrap());
+    let mut out = BufReader::new(reader);
     out.read_line(&mut first).unwrap();
     let mut second = String::new();
     out.read_line(&mut second).unwrap();
@@ -309,6 +312,11 @@ fn the_demo_prints_its_address_and_serves_the_fictional_force() {
     assert!(polls.contains("<h2>Past polls</h2>"), "{polls}");
     assert!(polls.contains("Results: 36 votes"), "{polls}");
     assert!(stop(&mut child).success());
+    drop(child);
+    let mut rest = String::new();
+    out.read_to_string(&mut rest).unwrap();
+    assert!(rest.contains("Candour has stopped"), "{rest}");
+    assert!(!rest.contains('\u{1b}'), "no colour codes: {rest}");
 }
 
 #[test]
