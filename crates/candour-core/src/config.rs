@@ -990,7 +990,8 @@ impl Config {
         if self.mail.smtp_url.is_empty() {
             out.push(format!(
                 "mail.smtp_url is empty: email (sign-in links, password resets) is written to {} \
-                 instead of being sent.",
+                 instead of being sent. Set it to your mail relay, such as \
+                 smtps://user:password@relay.example.org:465.",
                 self.mail.outbox_dir.display()
             ));
         } else if self.mail.smtp_url.starts_with("smtp://")
@@ -1029,7 +1030,9 @@ impl Config {
         }
         if !self.accounts.require_staff_totp {
             out.push(
-                "accounts.require_staff_totp is off: staff can sign in with a password alone."
+                "accounts.require_staff_totp is off: staff can sign in with a password alone. \
+                 Set it to true; each member of staff then sets up an authenticator app at their \
+                 next sign-in."
                     .to_owned(),
             );
         }

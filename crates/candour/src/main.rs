@@ -46,6 +46,12 @@ enum Command {
         #[arg(long, value_name = "URL")]
         database_url: Option<String>,
     },
+    /// Write a commented configuration file for a new site, to fill in.
+    Init {
+        /// Where to write it; an existing file is never overwritten.
+        #[arg(long, value_name = "PATH", default_value = "candour.toml")]
+        path: PathBuf,
+    },
     /// Configuration commands.
     #[command(subcommand)]
     Config(ConfigCommand),
@@ -86,7 +92,13 @@ fn main() -> ExitCode {
     }
 }
 
+/// The file `candour init` writes: every value valid, the ones to change marked.
+const EXAMPLE_CONFIG: &str = include_str!("../../../candour.example.toml");
+
 fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    if let Command::Init { path } = &cli.command {
+        return init(path);
+    }
     let mut config = load_config(cli.config.as_deref())?;
     if let Some(format) = cli.log_format.as_deref() {
         config.log_format = if format == "json" {
@@ -136,6 +148,8 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 runtime.block_on(server::create_staff(&config, &email, &role, &password))?;
             println!("{outcome}");
         }
+        // Answered above, before any configuration is read.
+        Command::Init { .. } => {}
         Command::Config(ConfigCommand::Check) => {
             candour_mail::check_files(&config.mail)?;
             let warnings = config.warnings();
@@ -153,6 +167,28 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             }
         }
     }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn init(path: &Path) -> anyhow::Result<ExitCode> {
+    use std::io::Write;
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(path)
+        .map_err(|e| match e.kind() {
+            std::io::ErrorKind::AlreadyExists => anyhow::anyhow!(
+                "{} already exists; nothing was written (choose another --path)",
+                path.display()
+            ),
+            _ => anyhow::anyhow!("could not write {}: {e}", path.display()),
+        })?;
+    file.write_all(EXAMPLE_CONFIG.as_bytes())?;
+    println!(
+        "Wrote {}. Fill in what is marked CHANGE, then run: candour --config {} config check",
+        path.display(),
+        path.display()
+    );
     Ok(ExitCode::SUCCESS)
 }
 

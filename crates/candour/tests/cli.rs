@@ -375,3 +375,42 @@ fn admin_create_makes_a_staff_account_from_a_password_on_stdin() {
     assert!(!bad.status.success());
     assert!(stderr(&bad).contains("--email"), "{}", stderr(&bad));
 }
+
+#[test]
+fn init_writes_a_commented_configuration_that_config_check_explains() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("candour.toml");
+    let out = run(candour().current_dir(dir.path()).args(["init"]));
+    assert!(out.status.success(), "{out:?}");
+    let text = std::fs::read_to_string(&path).unwrap();
+    assert!(text.contains("# CHANGE"), "{text}");
+    // Never over a file that is there.
+    std::fs::write(&path, "listen = \"127.0.0.1:9999\"\n").unwrap();
+    let out = run(candour().current_dir(dir.path()).args(["init"]));
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("already exists; nothing was written"));
+    assert_eq!(
+        std::fs::read_to_string(&path).unwrap(),
+        "listen = \"127.0.0.1:9999\"\n"
+    );
+    // The file as written is valid; each warning says what to do.
+    let fresh = dir.path().join("new.toml");
+    let out = run(candour()
+        .current_dir(dir.path())
+        .args(["init", "--path", "new.toml"]));
+    assert!(out.status.success());
+    let out = run(candour().args(["--config", fresh.to_str().unwrap(), "config", "check"]));
+    let report = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(2), "{report}");
+    let warnings: Vec<&str> = report
+        .lines()
+        .filter(|l| l.starts_with("- warning:"))
+        .collect();
+    assert!(!warnings.is_empty(), "{report}");
+    for w in warnings {
+        assert!(
+            w.contains(" Set ") || w.contains(" Use ") || w.contains(" set "),
+            "a warning should say what to do: {w}"
+        );
+    }
+}
