@@ -839,7 +839,8 @@ const PROXY_AGENTS: [&str; 4] = [
     "via ggpht.com",
 ];
 
-const BOT_AGENTS: [&str; 14] = [
+/// User agents of programs and mail-security link scanners, never a person's click.
+const BOT_AGENTS: [&str; 20] = [
     "bot",
     "crawler",
     "spider",
@@ -851,9 +852,15 @@ const BOT_AGENTS: [&str; 14] = [
     "wget",
     "java/",
     "go-http",
+    "okhttp",
+    "libwww",
     "barracuda",
     "mimecast",
     "proofpoint",
+    "safelinks",
+    "forcepoint",
+    "symantec",
+    "trendmicro",
 ];
 
 /// Whether an open came from a machine rather than a person. Apple's Mail Privacy
@@ -866,12 +873,31 @@ pub fn is_machine_open(user_agent: &str, seconds_after_send: i64) -> bool {
         || PROXY_AGENTS.iter().any(|p| ua.contains(p))
 }
 
-/// Whether a click came from a link scanner rather than a person.
-pub fn is_bot_click(user_agent: &str, seconds_after_send: i64) -> bool {
-    let ua = user_agent.trim().to_ascii_lowercase();
-    seconds_after_send < BOT_CLICK_SECONDS
-        || ua.is_empty()
-        || BOT_AGENTS.iter().any(|b| ua.contains(b))
+/// What the click redirect knows about one request for a tracked link.
+#[derive(Debug, Clone, Copy)]
+pub struct ClickRequest<'a> {
+    pub user_agent: &'a str,
+    pub seconds_after_send: i64,
+    /// A `HEAD` request, or one marked as a prefetch: it only looks at the link.
+    pub inspection: bool,
+    /// The browser says a person started this navigation (`Sec-Fetch-User: ?1`), which
+    /// browsers send only for a click, a tap or an address typed or opened by the person.
+    pub user_activated: bool,
+}
+
+/// Whether a click came from a link scanner or another program rather than a person. A
+/// scanner follows every link of a message within seconds of its delivery, often with a
+/// `HEAD` request or a program's user agent; a person's browser marks the navigation as
+/// theirs. So: a `HEAD` or prefetch, an empty or known program's user agent is a machine; a
+/// navigation the browser marks as the person's is a person, however soon after sending
+/// (someone who reads the message at once, or tests it); anything else within
+/// `BOT_CLICK_SECONDS` of sending is a scanner.
+pub fn is_bot_click(c: &ClickRequest<'_>) -> bool {
+    let ua = c.user_agent.trim().to_ascii_lowercase();
+    if c.inspection || ua.is_empty() || BOT_AGENTS.iter().any(|b| ua.contains(b)) {
+        return true;
+    }
+    !c.user_activated && c.seconds_after_send < BOT_CLICK_SECONDS
 }
 
 // ---------- retries ----------
@@ -1152,9 +1178,31 @@ mod tests {
             "Mozilla/5.0 (via ggpht.com GoogleImageProxy)",
             600
         ));
-        assert!(!is_bot_click(person, 600));
-        assert!(is_bot_click(person, 3));
-        assert!(is_bot_click("Barracuda Sentinel", 600));
+        let click = |user_agent, seconds_after_send, inspection, user_activated| {
+            is_bot_click(&ClickRequest {
+                user_agent,
+                seconds_after_send,
+                inspection,
+                user_activated,
+            })
+        };
+        let chrome = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 \
+                      (KHTML, like Gecko) Chrome/142.0.0.0 Safari/537.36";
+        let safari = "Mozilla/5.0 (iPhone; CPU iPhone OS 18_1 like Mac OS X) AppleWebKit/605.1.15 \
+                      (KHTML, like Gecko) Version/18.1 Mobile/15E148 Safari/604.1";
+        // A person in a real browser: counted, even straight after sending when the browser
+        // marks the click as theirs.
+        assert!(!click(person, 600, false, false));
+        assert!(!click(chrome, 3, false, true));
+        assert!(!click(safari, 600, false, true));
+        assert!(!click(safari, 600, false, false));
+        // Scanners: within seconds and unmarked, HEAD, or a known agent.
+        assert!(click(person, 3, false, false));
+        assert!(click(chrome, 600, true, false));
+        assert!(click("Barracuda Sentinel", 600, false, false));
+        assert!(click("Mozilla/5.0 HeadlessChrome/142.0", 600, false, true));
+        assert!(click("python-requests/2.32", 600, false, false));
+        assert!(click("", 600, false, true));
     }
 
     #[test]

@@ -330,6 +330,14 @@ struct CampaignPage {
 }
 
 impl CampaignPage {
+    fn machine_open_seconds(&self) -> i64 {
+        candour_core::campaign::MACHINE_OPEN_SECONDS
+    }
+
+    fn bot_click_seconds(&self) -> i64 {
+        candour_core::campaign::BOT_CLICK_SECONDS
+    }
+
     fn is_draft(&self) -> bool {
         self.campaign
             .as_ref()

@@ -16,7 +16,7 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use candour_core::campaign::{Token, TokenKind, is_bot_click, is_machine_open};
+use candour_core::campaign::{ClickRequest, Token, TokenKind, is_bot_click, is_machine_open};
 use candour_core::people::{Method, NewConsent};
 use candour_core::purposes::Channel;
 use candour_core::store::{CampaignStore, ConsentChange, TrackingEvent};
@@ -233,6 +233,7 @@ async fn open(
 async fn click(
     State(state): State<AppState>,
     Path(token): Path<String>,
+    method: axum::http::Method,
     headers: HeaderMap,
 ) -> Response {
     let key = &state.inner.keys.campaigns;
@@ -265,13 +266,31 @@ async fn click(
             click: true,
             link: t.link,
             at: now,
-            machine: is_bot_click(user_agent(&headers), after),
+            machine: is_bot_click(&ClickRequest {
+                user_agent: user_agent(&headers),
+                seconds_after_send: after,
+                inspection: method == axum::http::Method::HEAD || is_prefetch(&headers),
+                user_activated: headers
+                    .get("sec-fetch-user")
+                    .is_some_and(|v| v.as_bytes() == b"?1"),
+            }),
         })
         .await;
     let mut res = StatusCode::FOUND.into_response();
     res.headers_mut().insert(header::LOCATION, location);
     plain_headers(&mut res);
     res
+}
+
+/// Whether the browser fetched this ahead of a person's click (`Sec-Purpose: prefetch`, or
+/// the older `Purpose: prefetch`).
+fn is_prefetch(headers: &HeaderMap) -> bool {
+    ["sec-purpose", "purpose"].iter().any(|name| {
+        headers
+            .get(*name)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.to_ascii_lowercase().contains("prefetch"))
+    })
 }
 
 // ---------- unsubscribe ----------

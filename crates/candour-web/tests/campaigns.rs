@@ -546,6 +546,78 @@ async fn opens_and_clicks_count_only_for_tracked_recipients_and_links_stay_insid
 }
 
 #[tokio::test]
+async fn a_persons_click_straight_after_sending_is_reliable_and_a_scanners_is_not() {
+    let app = spawn_with(with_news).await;
+    app.subscriber("ann@example.org", "Ann", true).await;
+    let admin = app.staff("admin@testshire.example", Role::Admin).await;
+    let id = app.write_campaign(&admin, "News for {{name}}", BODY).await;
+    app.send_now(&admin, id).await;
+    app.drain().await;
+    let mail = app.campaign_mail("Subject: News for").await;
+    let to_ann = message_to(&mail, "ann@example.org");
+    // The message's tracked links, in order (the first is the news, the second the appeal).
+    let text = decode_qp(&to_ann.data);
+    let mut links: Vec<String> = Vec::new();
+    for rest in text.split("/t/c/").skip(1) {
+        let token: String = rest
+            .chars()
+            .take_while(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_')
+            .collect();
+        let link = format!("/t/c/{token}");
+        if !links.contains(&link) {
+            links.push(link);
+        }
+    }
+    assert!(links.len() >= 2, "{text}");
+    let chrome = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like \
+                  Gecko) Chrome/142.0.0.0 Safari/537.36";
+    // Within seconds of sending (the clock has not moved): a scanner's HEAD on the first
+    // link, and a person's click on the second, which the browser marks as theirs.
+    let head = app
+        .client
+        .head(format!("{}{}", app.url, links[0]))
+        .header("user-agent", chrome)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(head.status(), 302);
+    let res = app
+        .client
+        .get(format!("{}{}", app.url, links[1]))
+        .header("user-agent", chrome)
+        .header("sec-fetch-user", "?1")
+        .header("sec-fetch-mode", "navigate")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 302);
+    let mut report = None;
+    for _ in 0..200 {
+        let r = app
+            .stores
+            .campaigns
+            .report(id, app.clock.now())
+            .await
+            .unwrap();
+        if r.clicks.events == 2 {
+            report = Some(r);
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    let r = report.expect("both clicks were recorded");
+    assert_eq!(r.clicks.reliable_events, 1, "{r:?}");
+    assert_eq!(r.links[0].reliable_events, 0, "the scanner's HEAD");
+    assert_eq!(r.links[1].reliable_events, 1, "the person's click");
+    // The report says what "reliable" means.
+    let (_, html, _) = app.page(&format!("/admin/campaigns/{id}"), &admin).await;
+    assert!(
+        html.contains("What \u{201c}reliable\u{201d} means"),
+        "{html}"
+    );
+}
+
+#[tokio::test]
 async fn one_click_unsubscribe_needs_no_cookie_and_the_emailed_page_only_asks() {
     let app = spawn_with(with_news).await;
     let ann = app.subscriber("ann@example.org", "Ann", false).await;
