@@ -219,12 +219,21 @@ impl FormDefinition {
             );
         }
         for p in &self.purposes {
-            if !purposes.iter().any(|q| &q.id == p) {
-                err(
+            match purposes.iter().find(|q| &q.id == p) {
+                None => err(
                     &mut errors,
                     "purposes",
                     format!("There is no purpose `{p}`"),
-                );
+                ),
+                Some(q) if !q.offered_on_forms() => err(
+                    &mut errors,
+                    "purposes",
+                    format!(
+                        "`{p}` ({}) is about running the site, not what a form's answers are used for",
+                        q.name
+                    ),
+                ),
+                Some(_) => {}
             }
         }
         let mut keys = BTreeSet::new();
@@ -730,6 +739,21 @@ mod tests {
         d.title = "<b>\u{202E}x".to_owned();
         assert!(d.check(&p).iter().any(|(k, _)| k == "title"));
         assert_eq!(signup().next_key(), "q5");
+        // A form's answers are not used for running the site.
+        let mut d = signup();
+        d.purposes.push("site-operation".to_owned());
+        let errors = d.check(&p);
+        assert!(
+            errors
+                .iter()
+                .any(|(k, m)| k == "purposes" && m.0.contains("about running the site")),
+            "{errors:?}"
+        );
+        assert!(p.iter().any(|q| q.id == "news" && q.offered_on_forms()));
+        assert!(
+            !p.iter()
+                .any(|q| q.id == "cookie-choices" && q.offered_on_forms())
+        );
     }
 
     #[test]

@@ -168,6 +168,26 @@ pub const PERSONALISATION: &str = "personalisation";
 
 pub const CONSENT_RECORDS: &str = "consent-records";
 
+/// Built-in purposes that concern the running of the site, not what a form's answers are
+/// used for; the form builder does not offer them.
+const NOT_FOR_FORMS: [&str; 7] = [
+    "site-operation",
+    "cookie-choices",
+    ACCOUNT,
+    PROFILE,
+    "staff-accountability",
+    CONSENT_RECORDS,
+    "polls",
+];
+
+impl Purpose {
+    /// Whether a form's answers can be used for this purpose: the organisation's own, and
+    /// the built-in ones a person can agree to on a form (such as the tracking of emails).
+    pub fn offered_on_forms(&self) -> bool {
+        !NOT_FOR_FORMS.contains(&self.id.as_str())
+    }
+}
+
 /// How long the record of staff actions is kept.
 pub const AUDIT_RETENTION_DAYS: u32 = 365 * 6;
 

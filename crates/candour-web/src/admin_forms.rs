@@ -196,7 +196,12 @@ fn page(
         form,
         kinds: FieldKind::ALL,
         attrs: PersonAttr::ALL,
-        purposes: state.purposes().to_vec(),
+        purposes: state
+            .purposes()
+            .iter()
+            .filter(|p| p.offered_on_forms())
+            .cloned()
+            .collect(),
         consentable: state
             .purposes()
             .iter()

@@ -982,6 +982,10 @@ async fn staff_build_forms_and_export_responses_without_formulas() {
     let (status, html, token) = app.page("/admin/forms/new", &editor).await;
     assert_eq!(status, 200);
     assert!(html.contains("name=\"q1.label\""));
+    // Only purposes a form's answers can serve are offered, not the site's own running.
+    assert!(html.contains("value=\"records\""), "{html}");
+    assert!(!html.contains("Running the website securely"), "{html}");
+    assert!(!html.contains("value=\"staff-accountability\""));
     // A consent question without a required email question is refused, and kept as typed.
     let res = app
         .post_form(
