@@ -201,9 +201,9 @@ test('form builder: a consent form without an email question is refused with wha
       'each purpose box is labelled with the purpose\'s name');
 
     const questions = page.locator('main fieldset.question');
-    assert.equal(await questions.count(), 1, 'a new form starts with one question block');
-    const q1 = page.getByRole('group', { name: 'New question' });
-    assert.equal(await q1.count(), 1, 'the question block is a fieldset with the legend "New question"');
+    assert.equal(await questions.count(), 3, 'a new form starts with three question blocks, so several questions go in at once');
+    const q1 = page.getByRole('group', { name: /^New question 1\b/ });
+    assert.equal(await q1.count(), 1, 'the question block is a fieldset with the legend "New question 1 …"');
     const names = await q1.locator('input, select, textarea').evaluateAll((els) =>
       els.map((e) => `${e.tagName.toLowerCase()}${e.type && e.tagName === 'INPUT' ? ':' + e.type : ''} ${e.name}`));
     assert.deepEqual(names, [
@@ -247,7 +247,7 @@ test('form builder: a consent form without an email question is refused with wha
     assert.equal(await byId(page, 'q1.hint').inputValue(), 'Only if you want to', 'the hint should be kept');
     assert.equal(await byId(page, 'q1.kind').inputValue(), 'consent', 'the kind should be kept');
     assert.equal(await byId(page, 'q1.purpose').inputValue(), 'news', 'the purpose should be kept');
-    assert.equal(await questions.count(), 2, 'the page should come back with the question and a new blank one');
+    assert.equal(await questions.count(), 4, 'the page should come back with the question and three new blank ones');
     assert.equal(await byId(page, 'q2.label').inputValue(), '', 'the new block is blank');
     await axeCheck(page, '/admin/forms refused (consent without an email question)');
 
@@ -287,10 +287,19 @@ test('form builder: a consent form without an email question is refused with wha
     assert.equal(await byId(page, 'q2.kind').inputValue(), 'single-choice');
     assert.equal((await byId(page, 'q2.choices').inputValue()).replace(/\r\n/g, '\n'), 'Red\nBlue');
     assert.equal(await byId(page, 'q2.required').isChecked(), true);
-    assert.equal(await page.getByRole('group', { name: 'New question' }).count(), 1, 'the edit page offers a block for a new question');
+    assert.equal(await page.getByRole('group', { name: /^New question/ }).count(), 3, 'the edit page offers three blocks for new questions');
     await assertOnlyDeclaredCookies(context, '(form builder)');
     assertNoForeignRequests(context, 'form builder');
     await axeCheck(page, `/admin/forms/${id} (just created)`);
+
+    // The preview shows the form as the public sees it, and sends nothing.
+    await page.getByRole('link', { name: 'Preview as the public sees it' }).click();
+    await page.waitForURL((u) => u.pathname === `/admin/forms/${id}/preview`);
+    assert.equal(await h1(page), title);
+    assert.match(await page.locator('main .notice').innerText(), /Nothing sent from this page is stored/);
+    assert.equal(await page.getByLabel(emailLabel).count(), 1, 'the preview has the questions');
+    assert.equal(await page.locator('main form[method=post]').count(), 0, 'the preview posts nothing');
+    await axeCheck(page, `/admin/forms/${id}/preview`);
   } finally {
     await context.close();
   }

@@ -36,6 +36,7 @@ pub(crate) fn routes() -> Router<AppState> {
         .route("/admin/forms/{id}/open", post(open))
         .route("/admin/forms/{id}/close", post(close))
         .route("/admin/forms/{id}/delete", post(delete))
+        .route("/admin/forms/{id}/preview", get(preview))
         .route("/admin/forms/{id}/responses", get(responses))
         .route("/admin/forms/{id}/responses.csv", get(export))
 }
@@ -140,19 +141,34 @@ fn questions_of(def: &FormDefinition) -> Vec<QuestionEdit> {
             is_new: false,
         })
         .collect();
-    out.push(QuestionEdit {
-        key: def.next_key(),
-        label: String::new(),
-        hint: String::new(),
-        kind: FieldKind::ShortText.as_str().to_owned(),
-        required: false,
-        choices: String::new(),
-        saves_to: String::new(),
-        purpose: String::new(),
-        position: def.fields.len() + 1,
-        is_new: true,
-    });
+    out.extend(blank_questions(def, out.len()));
     out
+}
+
+/// How many empty question blocks the builder offers at once; empty ones are ignored.
+const NEW_QUESTIONS: usize = 3;
+
+/// Empty blocks for new questions, after `shown` questions already on the page.
+fn blank_questions(def: &FormDefinition, shown: usize) -> Vec<QuestionEdit> {
+    let first: u32 = def
+        .next_key()
+        .strip_prefix('q')
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(1);
+    (0..NEW_QUESTIONS)
+        .map(|i| QuestionEdit {
+            key: format!("q{}", first as usize + i),
+            label: String::new(),
+            hint: String::new(),
+            kind: FieldKind::ShortText.as_str().to_owned(),
+            required: false,
+            choices: String::new(),
+            saves_to: String::new(),
+            purpose: String::new(),
+            position: shown + i + 1,
+            is_new: true,
+        })
+        .collect()
 }
 
 /// A form being built: the definition, its questions as typed, and their errors.
@@ -363,18 +379,8 @@ fn checked(
         for (i, q) in questions.iter_mut().enumerate() {
             q.position = i + 1;
         }
-        questions.push(QuestionEdit {
-            key: def.next_key(),
-            label: String::new(),
-            hint: String::new(),
-            kind: FieldKind::ShortText.as_str().to_owned(),
-            required: false,
-            choices: String::new(),
-            saves_to: String::new(),
-            purpose: String::new(),
-            position: questions.len() + 1,
-            is_new: true,
-        });
+        let shown = questions.len();
+        questions.extend(blank_questions(&def, shown));
         return Ok(Err(Draft {
             def,
             questions,
@@ -575,6 +581,18 @@ fn columns(record: &FormRecord, older: &[FormDefinition]) -> Vec<(String, String
         }
     }
     out
+}
+
+/// The form as the public sees it, before it is opened or changed.
+async fn preview(
+    State(state): State<AppState>,
+    staff: Staff,
+    frame: Frame,
+    Path(id): Path<String>,
+) -> Result<Response, AppError> {
+    staff.require(Permission::ManageForms)?;
+    let record = load(&state, &id).await?;
+    crate::surveys::preview(&state, frame, record)
 }
 
 async fn older_versions(

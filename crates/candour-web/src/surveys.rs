@@ -202,6 +202,8 @@ struct FormPage {
     purposes: Vec<Purpose>,
     /// The error summary.
     form: FormState,
+    /// Shown to staff in the console: the same page, with nothing to send.
+    preview: bool,
 }
 
 #[derive(Template)]
@@ -264,6 +266,27 @@ async fn show(
         purposes,
         form: FormState::new(),
         record: form,
+        preview: false,
+    })?))
+}
+
+/// The form as the public sees it, for staff to check before opening it: its answers go
+/// nowhere.
+pub(crate) fn preview(
+    state: &AppState,
+    frame: Frame,
+    form: FormRecord,
+) -> Result<Response, AppError> {
+    let mode = state.config().people.marketing_consent;
+    let fields = field_views(&form.definition, state.purposes(), mode, None, &[]);
+    let purposes = served_purposes(state, &form.definition);
+    Ok(no_store(render(&FormPage {
+        frame,
+        fields,
+        purposes,
+        form: FormState::new(),
+        record: form,
+        preview: true,
     })?))
 }
 
@@ -337,6 +360,7 @@ async fn submit(
                 purposes,
                 form: summary,
                 record: form,
+                preview: false,
             };
             return Ok((StatusCode::UNPROCESSABLE_ENTITY, no_store(render(&page)?)).into_response());
         }

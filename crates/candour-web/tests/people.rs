@@ -1033,6 +1033,25 @@ async fn staff_build_forms_and_export_responses_without_formulas() {
     assert_eq!(res.status(), 303, "{}", res.text().await.unwrap());
     let form = app.stores.forms.forms().await.unwrap()[0].clone();
     assert_eq!(form.definition.fields.len(), 2);
+    // The preview is the public page, sending nothing, for staff only.
+    let (status, preview, _) = app
+        .page(&format!("/admin/forms/{}/preview", form.id), &editor)
+        .await;
+    assert_eq!(status, 200);
+    assert!(preview.contains("Nothing sent from this page is stored"));
+    assert!(preview.contains("name=\"q2\""), "{preview}");
+    assert!(!preview.contains("method=\"post\" action=\"/forms/"));
+    assert_eq!(
+        app.get(&format!("/admin/forms/{}/preview", form.id))
+            .await
+            .status(),
+        303
+    );
+    // Three blocks for new questions, so several go in at once.
+    let (_, builder, _) = app
+        .page(&format!("/admin/forms/{}", form.id), &editor)
+        .await;
+    assert_eq!(builder.matches("New question").count(), 3, "{builder}");
     let (_, public, _) = app.page(&format!("/forms/{}", form.id), "").await;
     assert!(!public.contains("<script>alert(1)"));
     assert!(public.contains("&#60;script&#62;") || public.contains("&lt;script&gt;"));
