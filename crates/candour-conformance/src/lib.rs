@@ -644,7 +644,7 @@ pub async fn rate_limit_events_can_be_taken_back(s: &Stores) {
 
 // ---- Polls ----
 
-use candour_core::poll::{PollDraft, ResultsShown};
+use candour_core::poll::{PollDraft, ResultsShown, Voters};
 use candour_core::store::{NewVote, VoteOutcome};
 
 fn draft(options: &[&str]) -> PollDraft {
@@ -686,7 +686,8 @@ pub async fn polls_round_trip_with_their_options_in_order(s: &Stores) {
     );
     assert_eq!(p.total(), 0);
     assert_eq!(p.created_at, T0);
-    let later = PollDraft::parse(
+    assert_eq!(p.voters, Voters::PerBrowser);
+    let mut later = PollDraft::parse(
         "Q2",
         &["A", "B"],
         Some(T0),
@@ -694,15 +695,23 @@ pub async fn polls_round_trip_with_their_options_in_order(s: &Stores) {
         ResultsShown::StaffOnly,
     )
     .unwrap();
+    later.voters = Voters::PerAccount;
     s.polls.update_poll(id, &later).await.unwrap();
     let p = s.polls.poll(id).await.unwrap().unwrap();
     assert_eq!(
-        (p.question.as_str(), p.opens_at, p.closes_at, p.results),
+        (
+            p.question.as_str(),
+            p.opens_at,
+            p.closes_at,
+            p.results,
+            p.voters
+        ),
         (
             "Q2",
             Some(T0),
             Some(T0 + Duration::days(7)),
-            ResultsShown::StaffOnly
+            ResultsShown::StaffOnly,
+            Voters::PerAccount
         )
     );
     assert_eq!(p.options.len(), 2);

@@ -279,6 +279,9 @@ pub struct PollSettings {
     pub cookie_hours: u32,
     /// Counts below this (other than zero) are shown as "fewer than N" to the public.
     pub suppress_below: u64,
+    /// In polls open to anyone, the most votes one internet address may cast in one poll in
+    /// a day: enough for everyone behind a shared connection, too few to stuff the ballot.
+    pub votes_per_address: u32,
 }
 
 impl Default for PollSettings {
@@ -287,6 +290,7 @@ impl Default for PollSettings {
             enabled: true,
             cookie_hours: 24,
             suppress_below: 0,
+            votes_per_address: 50,
         }
     }
 }
@@ -859,6 +863,12 @@ impl Config {
             return Err(invalid(
                 "people.preference_link_hours",
                 "must be between 1 and 720".to_owned(),
+            ));
+        }
+        if self.polls.votes_per_address == 0 {
+            return Err(invalid(
+                "polls.votes_per_address",
+                "must be at least 1".to_owned(),
             ));
         }
         if !(1..=24 * 30).contains(&self.people.consent_confirmation_hours) {

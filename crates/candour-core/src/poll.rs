@@ -53,6 +53,66 @@ impl ResultsShown {
     }
 }
 
+/// In a poll open to anyone, votes from one browser on one connection within the same
+/// window of this many seconds are taken as one person pressing twice (a double click, a
+/// second tab), not as two people.
+pub const REPEAT_WINDOW_SECONDS: i64 = 30;
+
+/// How a poll keeps to one vote per person, without following anyone.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Voters {
+    /// Anyone may vote, once per browser: the `PollTimeout-<id>` cookie marks a browser that
+    /// voted, and a ceiling of votes per internet address per day (`polls.votes_per_address`)
+    /// stops one machine stuffing the ballot. People who share an address (an office, a
+    /// library, a mobile network) each vote; someone who clears the cookie can vote again,
+    /// up to the ceiling.
+    #[default]
+    PerBrowser,
+    /// Only signed-in people vote, once per account for the whole poll: strict, but only
+    /// people with an account can take part.
+    PerAccount,
+}
+
+impl Voters {
+    pub const ALL: [Voters; 2] = [Voters::PerBrowser, Voters::PerAccount];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Voters::PerBrowser => "per-browser",
+            Voters::PerAccount => "per-account",
+        }
+    }
+
+    pub fn label(self) -> &'static str {
+        match self {
+            Voters::PerBrowser => "Anyone, once per browser",
+            Voters::PerAccount => "Signed-in people only, once per account",
+        }
+    }
+
+    /// The trade-off, as the console explains it.
+    pub fn explanation(self) -> &'static str {
+        match self {
+            Voters::PerBrowser => {
+                "Anyone can vote without an account. A cookie marks a browser that has voted, \
+                 and a ceiling on votes from one internet address a day stops one computer \
+                 filling the poll, while people who share a connection (an office, a library, \
+                 a mobile network) can each vote. Someone who clears their cookies can vote \
+                 again, up to that ceiling."
+            }
+            Voters::PerAccount => {
+                "Only people signed in to an account can vote, once each for the whole poll. \
+                 Repeat votes are impossible, but people without an account cannot take part."
+            }
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Voters> {
+        Voters::ALL.into_iter().find(|v| v.as_str() == s)
+    }
+}
+
 /// A poll as staff define it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PollDraft {
@@ -61,6 +121,8 @@ pub struct PollDraft {
     pub opens_at: Option<OffsetDateTime>,
     pub closes_at: Option<OffsetDateTime>,
     pub results: ResultsShown,
+    /// Per browser unless set otherwise after parsing.
+    pub voters: Voters,
 }
 
 impl PollDraft {
@@ -124,6 +186,7 @@ impl PollDraft {
                 opens_at,
                 closes_at,
                 results,
+                voters: Voters::default(),
             })
         } else {
             Err(errors)
@@ -149,6 +212,7 @@ pub struct Poll {
     /// Set when staff close the poll by hand.
     pub closed_at: Option<OffsetDateTime>,
     pub results: ResultsShown,
+    pub voters: Voters,
     pub created_at: OffsetDateTime,
 }
 
@@ -238,8 +302,19 @@ mod tests {
             closes_at: Some(datetime!(2026-06-08 9:00 UTC)),
             closed_at: None,
             results: ResultsShown::AfterVoting,
+            voters: Voters::PerBrowser,
             created_at: datetime!(2026-05-01 9:00 UTC),
         }
+    }
+
+    #[test]
+    fn voter_rules_round_trip_and_explain_themselves() {
+        for v in Voters::ALL {
+            assert_eq!(Voters::parse(v.as_str()), Some(v));
+            assert!(!v.explanation().is_empty());
+        }
+        assert_eq!(Voters::parse("per-ip"), None);
+        assert_eq!(Voters::default(), Voters::PerBrowser);
     }
 
     #[test]

@@ -4,7 +4,7 @@
 use std::collections::{BTreeMap, HashSet};
 
 use async_trait::async_trait;
-use candour_core::poll::{Poll, PollDraft, PollOption, ResultsShown};
+use candour_core::poll::{Poll, PollDraft, PollOption, ResultsShown, Voters};
 use candour_core::store::{
     NewVote, PollStore, StoreError, StoreResult, VoteOutcome, VoterKey, first_votes,
     settle_uncounted,
@@ -17,6 +17,7 @@ use crate::{PgStore, db};
 
 fn poll_from_row(row: &PgRow, options: Vec<PollOption>) -> StoreResult<Poll> {
     let results: String = row.try_get("results").map_err(db)?;
+    let voters: String = row.try_get("voters").map_err(db)?;
     Ok(Poll {
         id: row.try_get("id").map_err(db)?,
         question: row.try_get("question").map_err(db)?,
@@ -26,6 +27,8 @@ fn poll_from_row(row: &PgRow, options: Vec<PollOption>) -> StoreResult<Poll> {
         closed_at: row.try_get("closed_at").map_err(db)?,
         results: ResultsShown::parse(&results)
             .ok_or_else(|| StoreError::Corrupt("polls.results".to_owned()))?,
+        voters: Voters::parse(&voters)
+            .ok_or_else(|| StoreError::Corrupt("polls.voters".to_owned()))?,
         created_at: row.try_get("created_at").map_err(db)?,
     })
 }
@@ -101,13 +104,14 @@ impl PollStore for PgStore {
     async fn create_poll(&self, d: &PollDraft, now: OffsetDateTime) -> StoreResult<i64> {
         let mut tx = self.pool.begin().await.map_err(db)?;
         let id: i64 = sqlx::query_scalar(
-            "INSERT INTO polls (question, opens_at, closes_at, results, created_at)
-             VALUES ($1, $2, $3, $4, $5) RETURNING id",
+            "INSERT INTO polls (question, opens_at, closes_at, results, voters, created_at)
+             VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
         )
         .bind(&d.question)
         .bind(d.opens_at)
         .bind(d.closes_at)
         .bind(d.results.as_str())
+        .bind(d.voters.as_str())
         .bind(now)
         .fetch_one(&mut *tx)
         .await
@@ -143,15 +147,19 @@ impl PollStore for PgStore {
                 .map_err(db)?;
             insert_options(&mut tx, id, &d.options).await?;
         }
-        sqlx::query("UPDATE polls SET question = $1, opens_at = $2, closes_at = $3, results = $4 WHERE id = $5")
-            .bind(&d.question)
-            .bind(d.opens_at)
-            .bind(d.closes_at)
-            .bind(d.results.as_str())
-            .bind(id)
-            .execute(&mut *tx)
-            .await
-            .map_err(db)?;
+        sqlx::query(
+            "UPDATE polls SET question = $1, opens_at = $2, closes_at = $3, results = $4,
+             voters = $5 WHERE id = $6",
+        )
+        .bind(&d.question)
+        .bind(d.opens_at)
+        .bind(d.closes_at)
+        .bind(d.results.as_str())
+        .bind(d.voters.as_str())
+        .bind(id)
+        .execute(&mut *tx)
+        .await
+        .map_err(db)?;
         tx.commit().await.map_err(db)
     }
 

@@ -5,7 +5,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use async_trait::async_trait;
-use candour_core::poll::{Poll, PollDraft, PollOption, ResultsShown};
+use candour_core::poll::{self, Poll, PollDraft, PollOption, ResultsShown};
 use candour_core::store::{
     NewVote, PollStore, StoreError, StoreResult, VoteOutcome, VoterKey, first_votes,
     settle_uncounted,
@@ -24,6 +24,7 @@ fn opt_time(v: Option<i64>) -> StoreResult<Option<OffsetDateTime>> {
 
 fn poll_from_row(row: &SqliteRow, options: Vec<PollOption>) -> StoreResult<Poll> {
     let results: String = row.try_get("results").map_err(db)?;
+    let voters: String = row.try_get("voters").map_err(db)?;
     Ok(Poll {
         id: row.try_get("id").map_err(db)?,
         question: row.try_get("question").map_err(db)?,
@@ -33,6 +34,8 @@ fn poll_from_row(row: &SqliteRow, options: Vec<PollOption>) -> StoreResult<Poll>
         closed_at: opt_time(row.try_get("closed_at").map_err(db)?)?,
         results: ResultsShown::parse(&results)
             .ok_or_else(|| StoreError::Corrupt("polls.results".to_owned()))?,
+        voters: poll::Voters::parse(&voters)
+            .ok_or_else(|| StoreError::Corrupt("polls.voters".to_owned()))?,
         created_at: from_unix(row.try_get("created_at").map_err(db)?)?,
     })
 }
@@ -82,13 +85,14 @@ impl PollStore for SqliteStore {
     async fn create_poll(&self, d: &PollDraft, now: OffsetDateTime) -> StoreResult<i64> {
         let mut tx = self.writer.begin().await.map_err(db)?;
         let id: i64 = sqlx::query_scalar(
-            "INSERT INTO polls (question, opens_at, closes_at, results, created_at)
-             VALUES (?, ?, ?, ?, ?) RETURNING id",
+            "INSERT INTO polls (question, opens_at, closes_at, results, voters, created_at)
+             VALUES (?, ?, ?, ?, ?, ?) RETURNING id",
         )
         .bind(&d.question)
         .bind(d.opens_at.map(unix))
         .bind(d.closes_at.map(unix))
         .bind(d.results.as_str())
+        .bind(d.voters.as_str())
         .bind(unix(now))
         .fetch_one(&mut *tx)
         .await
@@ -125,12 +129,14 @@ impl PollStore for SqliteStore {
             insert_options(&mut tx, id, &d.options).await?;
         }
         sqlx::query(
-            "UPDATE polls SET question = ?, opens_at = ?, closes_at = ?, results = ? WHERE id = ?",
+            "UPDATE polls SET question = ?, opens_at = ?, closes_at = ?, results = ?, voters = ?
+             WHERE id = ?",
         )
         .bind(&d.question)
         .bind(d.opens_at.map(unix))
         .bind(d.closes_at.map(unix))
         .bind(d.results.as_str())
+        .bind(d.voters.as_str())
         .bind(id)
         .execute(&mut *tx)
         .await

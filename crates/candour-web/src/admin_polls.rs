@@ -9,7 +9,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use candour_core::account::Permission;
-use candour_core::poll::{Phase, Poll, PollDraft, ResultsShown};
+use candour_core::poll::{Phase, Poll, PollDraft, ResultsShown, Voters};
 use candour_core::store::StoreError;
 use time::macros::format_description;
 use time::{OffsetDateTime, PrimitiveDateTime};
@@ -117,6 +117,14 @@ impl FormPage {
     fn results_checked(&self, r: &ResultsShown) -> bool {
         self.form.value("results") == r.as_str()
     }
+
+    fn voters_checked(&self, v: &Voters) -> bool {
+        self.form.value("voters") == v.as_str()
+    }
+
+    fn voter_rules(&self) -> [Voters; 2] {
+        Voters::ALL
+    }
 }
 
 const DATETIME: &[time::format_description::BorrowedFormatItem<'static>] =
@@ -134,11 +142,14 @@ fn form_for(p: &Poll) -> FormState {
         .with_value("opens_at", &format_time(p.opens_at))
         .with_value("closes_at", &format_time(p.closes_at))
         .with_value("results", p.results.as_str())
+        .with_value("voters", p.voters.as_str())
 }
 
 async fn new_form(staff: Staff, frame: Frame) -> Result<Response, AppError> {
     staff.require(Permission::ManagePolls)?;
-    let form = FormState::new().with_value("results", ResultsShown::AfterVoting.as_str());
+    let form = FormState::new()
+        .with_value("results", ResultsShown::AfterVoting.as_str())
+        .with_value("voters", Voters::default().as_str());
     let page = FormPage {
         frame,
         sections: staff.sections.clone(),
@@ -161,13 +172,21 @@ const FIELDS: &[&str] = &[
     "opens_at",
     "closes_at",
     "results",
+    "voters",
 ];
 
 /// Parse the form; on errors, the state to show it again with them.
 fn parse(data: &FormData) -> Result<PollDraft, FormState> {
     let mut form = FormState::from_data(
         data,
-        &["question", "options", "opens_at", "closes_at", "results"],
+        &[
+            "question",
+            "options",
+            "opens_at",
+            "closes_at",
+            "results",
+            "voters",
+        ],
     );
     let mut time_of = |field: &str| -> Option<OffsetDateTime> {
         let raw = data.get(field).trim();
@@ -188,6 +207,14 @@ fn parse(data: &FormData) -> Result<PollDraft, FormState> {
     if results.is_none() {
         form.add_error("results", "Choose who sees the results");
     }
+    // Anyone, once per browser, unless the form says otherwise.
+    let voters = match data.get("voters") {
+        "" => Some(Voters::default()),
+        v => Voters::parse(v),
+    };
+    if voters.is_none() {
+        form.add_error("voters", "Choose who can vote");
+    }
     let options: Vec<&str> = data.get("options").lines().collect();
     match PollDraft::parse(
         data.get("question"),
@@ -196,7 +223,10 @@ fn parse(data: &FormData) -> Result<PollDraft, FormState> {
         closes_at,
         results.unwrap_or(ResultsShown::StaffOnly),
     ) {
-        Ok(d) if !form.has_errors() => Ok(d),
+        Ok(mut d) if !form.has_errors() => {
+            d.voters = voters.unwrap_or_default();
+            Ok(d)
+        }
         Ok(_) => Err(form),
         Err(errors) => {
             for (field, e) in errors {

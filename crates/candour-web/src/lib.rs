@@ -68,8 +68,9 @@ struct Inner {
     tracking: campaigns::TrackingQueue,
     link_cache: campaigns::LinkCache,
     campaign_sender: candour_mail::campaigns::CampaignSender,
-    day_salt: polls::DaySalt,
     poll_cache: polls::PollCache,
+    day_salt: polls::DaySalt,
+    address_votes: polls::AddressVotes,
 }
 
 /// Secrets the server signs with, loaded from the database so every instance shares them.
@@ -170,8 +171,9 @@ impl AppState {
                 tracking,
                 link_cache: campaigns::LinkCache::default(),
                 campaign_sender,
-                day_salt: polls::DaySalt::default(),
                 poll_cache: polls::PollCache::default(),
+                day_salt: polls::DaySalt::default(),
+                address_votes: polls::AddressVotes::default(),
             }),
         })
     }

@@ -18,13 +18,13 @@ use axum::http::{HeaderMap, StatusCode, Uri, header};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use candour_core::cookies::{CookieId, read_cookie};
-use candour_core::poll::{self, Phase, Poll};
+use candour_core::poll::{self, Phase, Poll, Voters};
 use candour_core::store::{NewVote, PollStore, StoreError, VoteOutcome};
 use hmac::{Hmac, Mac};
 use serde::Deserialize;
 use sha2::Sha256;
 use std::sync::Arc;
-use tokio::sync::{RwLock, mpsc, oneshot};
+use tokio::sync::{Mutex, RwLock, mpsc, oneshot};
 
 use crate::auth::Visitor;
 use crate::content::no_store;
@@ -179,6 +179,50 @@ impl DaySalt {
     }
 }
 
+/// Votes from each internet address in each poll today, counted in this process so that the
+/// ceiling costs no database write on the vote's path (with several instances, each counts
+/// its own). Keys are keyed hashes: no address is held, even in memory.
+#[derive(Default)]
+pub(crate) struct AddressVotes(Mutex<(String, HashMap<[u8; 16], u32>)>);
+
+/// Past this many addresses in a day the tally stops growing; an address it has not seen is
+/// then not held back (failing open keeps a flood of addresses from using up memory).
+const MAX_ADDRESSES: usize = 1_000_000;
+
+impl AddressVotes {
+    /// The tally's key for `address` in `poll`.
+    pub fn key(secret: &[u8], poll: i64, address: &str) -> [u8; 16] {
+        let mut id = [0u8; 16];
+        if let Ok(mut mac) = Hmac::<Sha256>::new_from_slice(secret) {
+            mac.update(&poll.to_be_bytes());
+            mac.update(address.as_bytes());
+            id.copy_from_slice(&mac.finalize().into_bytes()[..16]);
+        }
+        id
+    }
+
+    /// Whether the address behind `id` has cast fewer than `ceiling` counted votes on `day`.
+    pub async fn below(&self, id: &[u8; 16], day: &str, ceiling: u32) -> bool {
+        let guard = self.0.lock().await;
+        guard.0 != day || guard.1.get(id).is_none_or(|n| *n < ceiling)
+    }
+
+    /// Count a vote that was counted.
+    pub async fn add(&self, id: [u8; 16], day: &str) {
+        let mut guard = self.0.lock().await;
+        let (today, counts) = &mut *guard;
+        if today != day {
+            *today = day.to_owned();
+            counts.clear();
+        }
+        if let Some(n) = counts.get_mut(&id) {
+            *n = n.saturating_add(1);
+        } else if counts.len() < MAX_ADDRESSES {
+            counts.insert(id, 1);
+        }
+    }
+}
+
 // ---------- the poll cookie ----------
 
 fn cookie_name(id: i64) -> String {
@@ -196,7 +240,7 @@ fn voted_token(state: &AppState, id: i64, expires: i64) -> String {
 }
 
 /// Whether the browser holds a valid, unexpired cookie for poll `id`. A forged or tampered
-/// one is ignored: the server's own record still decides.
+/// one is ignored.
 fn cookie_says_voted(state: &AppState, headers: &HeaderMap, id: i64) -> bool {
     let name = cookie_name(id);
     let Some(value) = headers
@@ -228,6 +272,8 @@ pub(crate) struct PollView {
     pub poll: Poll,
     phase: Phase,
     can_vote: bool,
+    /// The poll counts one vote per account, and the visitor is not signed in.
+    sign_in_to_vote: bool,
     results: Option<Vec<Bar>>,
     total: u64,
     threshold: u64,
@@ -289,8 +335,12 @@ async fn view_for(
         (Phase::Open, true) => Some("Thank you: your vote has been counted.".to_owned()),
         (Phase::Open, false) => None,
     };
+    // A poll for account holders offers sign-in to everyone else.
+    let sign_in_to_vote =
+        phase == Phase::Open && poll.voters == Voters::PerAccount && visitor.account.is_none();
     Ok(PollView {
-        can_vote: phase == Phase::Open && !voted,
+        can_vote: phase == Phase::Open && !voted && !sign_in_to_vote,
+        sign_in_to_vote,
         phase,
         results,
         total,
@@ -365,6 +415,7 @@ async fn list(State(state): State<AppState>, frame: Frame) -> Result<Response, A
         .map(|poll| PollView {
             phase: Phase::Closed,
             can_vote: false,
+            sign_in_to_vote: false,
             results: Some(bars(&poll, threshold)),
             total: poll.total(),
             threshold,
@@ -554,15 +605,57 @@ async fn vote(
         .await;
     }
     let day = poll::vote_day(now);
-    let (account, voter_hash) = match &visitor.account {
-        Some(a) => (Some(a.id), None),
-        None => {
+    // The address's tally, for an anonymous vote in a poll open to anyone.
+    let mut address = None;
+    let (account, voter_hash) = match (&visitor.account, poll.voters) {
+        (Some(a), _) => (Some(a.id), None),
+        // A poll for account holders: the page offers sign-in instead of the form.
+        (None, Voters::PerAccount) => {
+            return answer_again(
+                &state,
+                frame(),
+                &headers,
+                poll,
+                back,
+                StatusCode::FORBIDDEN,
+                |_| {},
+            )
+            .await;
+        }
+        // Anyone, once per browser: the cookie (checked above) tells a browser that voted;
+        // a ceiling per internet address a day, not the address itself, stops ballot
+        // stuffing, so people who share a connection each vote. Each vote gets a voter key of
+        // its own, so the store never takes two people for one.
+        (None, Voters::PerBrowser) => {
+            let ip = limits::client_key(&state, peer, &headers);
+            let ceiling = state.inner.config.polls.votes_per_address;
+            let tally = AddressVotes::key(&state.inner.keys.polls, poll.id, &ip);
+            address = Some(tally);
+            if !state.inner.address_votes.below(&tally, &day, ceiling).await {
+                return answer_again(
+                    &state,
+                    frame(),
+                    &headers,
+                    poll,
+                    back,
+                    StatusCode::TOO_MANY_REQUESTS,
+                    |view| {
+                        view.notice = Some(
+                            "So many votes have come from your internet connection today that \
+                             no more can be counted from it until tomorrow."
+                                .to_owned(),
+                        );
+                    },
+                )
+                .await;
+            }
+            // Two votes from one browser on one connection within moments of each other are
+            // one person pressing twice: they share a voter key, which the store keeps unique.
             let salt = state
                 .inner
                 .day_salt
                 .get(state.stores().polls.as_ref(), &day)
                 .await?;
-            let ip = limits::client_key(&state, peer, &headers);
             let agent = headers
                 .get(header::USER_AGENT)
                 .and_then(|v| v.to_str().ok())
@@ -573,6 +666,8 @@ async fn vote(
             m.update(ip.as_bytes());
             m.update(b"\0");
             m.update(agent.as_bytes());
+            m.update(b"\0");
+            m.update(&(now.unix_timestamp() / poll::REPEAT_WINDOW_SECONDS).to_be_bytes());
             (None, Some(m.finalize().into_bytes().into()))
         }
     };
@@ -584,12 +679,15 @@ async fn vote(
             option,
             account,
             voter_hash,
-            day,
+            day: day.clone(),
             at: now,
         })
         .await?;
     match outcome {
         VoteOutcome::Counted => {
+            if let Some(tally) = address {
+                state.inner.address_votes.add(tally, &day).await;
+            }
             let hours = i64::from(state.inner.config.polls.cookie_hours);
             let expires = (now + time::Duration::hours(hours)).unix_timestamp();
             let cookie = cookie_jar::set_member(
@@ -603,14 +701,9 @@ async fn vote(
         VoteOutcome::Duplicate => {
             let notice = match account {
                 Some(_) => "You have already voted in this poll.".to_owned(),
-                None => {
-                    let again = poll::next_day_starts(now);
-                    format!(
-                        "You have already voted in this poll today. You can vote again from {} at {} UTC.",
-                        again.date(),
-                        again.time()
-                    )
-                }
+                None => "A vote from this browser on this internet connection was counted \
+                         moments ago. If that was someone else, please try again in a minute."
+                    .to_owned(),
             };
             answer_again(
                 &state,

@@ -88,36 +88,88 @@ async fn an_anonymous_vote_sets_the_cookie_only_on_voting_and_shows_the_results(
 }
 
 #[tokio::test]
-async fn clearing_the_cookie_does_not_allow_a_second_vote_the_same_day() {
-    let app = spawn_app().await;
+async fn people_sharing_a_connection_each_vote_up_to_the_ceiling_for_the_address() {
+    let app = spawn_with(|c| c.polls.votes_per_address = 3).await;
     let (id, a, b) = poll(&app, ResultsShown::AfterVoting).await;
-    assert_eq!(vote(&app, id, &a.to_string(), &[]).await.status(), 303);
-    let res = vote(&app, id, &b.to_string(), &[]).await;
+    // The same browser make, the same address: an office, a library, a mobile network.
+    let first = vote(&app, id, &a.to_string(), &[]).await;
+    assert_eq!(first.status(), 303);
+    let cookie = cookie_pair(&first, &format!("PollTimeout-{id}")).unwrap();
+    // A second press moments later, before the cookie arrived, is the same person.
+    let res = vote(&app, id, &a.to_string(), &[]).await;
     assert_eq!(res.status(), 409);
+    assert!(
+        res.text().await.unwrap().contains("counted moments ago"),
+        "the page says why"
+    );
+    // Colleagues vote a little later, each from their own browser.
+    for _ in 0..2 {
+        app.clock.advance(Duration::minutes(1));
+        assert_eq!(vote(&app, id, &b.to_string(), &[]).await.status(), 303);
+    }
+    assert_eq!(total(&app, id).await, 3, "three people, three votes");
+    app.clock.advance(Duration::minutes(1));
+    // The browser that voted is told so.
+    let res = vote(&app, id, &b.to_string(), &[("cookie", &cookie)]).await;
+    assert_eq!(res.status(), 409);
+    // Past the ceiling, nothing more from that address today.
+    let res = vote(&app, id, &a.to_string(), &[]).await;
+    assert_eq!(res.status(), 429);
     let html = res.text().await.unwrap();
     assert!(
-        html.contains(
-            "You have already voted in this poll today. You can vote again from 2026-06-02"
-        ),
+        html.contains("from your internet connection today"),
         "{html}"
     );
-    assert!(html.contains("<caption>Results"), "the results are shown");
-    assert_eq!(total(&app, id).await, 1);
-    // Another browser at the same address is another person.
-    assert_eq!(
-        vote(&app, id, &b.to_string(), &[("user-agent", "Browser B")])
-            .await
-            .status(),
-        303
-    );
-    // The next day the same browser may vote again.
+    assert_eq!(total(&app, id).await, 3);
+    // The next day the ceiling starts again.
     app.clock.advance(Duration::days(1));
     assert_eq!(vote(&app, id, &b.to_string(), &[]).await.status(), 303);
-    assert_eq!(total(&app, id).await, 3);
 }
 
 #[tokio::test]
-async fn a_forged_cookie_is_ignored_and_the_server_still_decides() {
+async fn a_poll_for_account_holders_offers_sign_in_and_counts_one_vote_per_account() {
+    let app = spawn_app().await;
+    let mut d = PollDraft::parse(
+        "Members only?",
+        &["Yes", "No"],
+        None,
+        None,
+        ResultsShown::AfterVoting,
+    )
+    .unwrap();
+    d.voters = candour_core::poll::Voters::PerAccount;
+    let id = app
+        .stores
+        .polls
+        .create_poll(&d, app.clock.now_at())
+        .await
+        .unwrap();
+    let yes = app.stores.polls.poll(id).await.unwrap().unwrap().options[0].id;
+    let (_, html, _) = app.page(&format!("/polls/{id}"), "").await;
+    assert!(html.contains("Sign in to vote"), "{html}");
+    assert!(!html.contains("name=\"option\""), "no form for a visitor");
+    let res = vote(&app, id, &yes.to_string(), &[]).await;
+    assert_eq!(res.status(), 403);
+    assert_eq!(total(&app, id).await, 0);
+    app.register_verified("jo@example.org", common::PASSWORD)
+        .await;
+    let jo = app.sign_in("jo@example.org", common::PASSWORD).await;
+    let (_, _, token) = app.page(&format!("/polls/{id}"), &jo).await;
+    for expected in [303, 409] {
+        let res = app
+            .post_form(
+                &format!("/polls/{id}/vote"),
+                &[("csrf", &token), ("option", &yes.to_string())],
+                &[("cookie", &jo)],
+            )
+            .await;
+        assert_eq!(res.status(), expected);
+    }
+    assert_eq!(total(&app, id).await, 1);
+}
+
+#[tokio::test]
+async fn a_forged_cookie_is_ignored() {
     let app = spawn_app().await;
     let (id, a, _) = poll(&app, ResultsShown::AfterVoting).await;
     let forged = format!("PollTimeout-{id}=99999999999.00000000000000000000000000000000");
@@ -127,14 +179,9 @@ async fn a_forged_cookie_is_ignored_and_the_server_still_decides() {
         303,
         "a forged 'already voted' cookie does not block"
     );
-    let res = vote(
-        &app,
-        id,
-        &a.to_string(),
-        &[("cookie", "PollTimeout-1=garbage")],
-    )
-    .await;
-    assert_eq!(res.status(), 409, "and does not help vote twice");
+    let real = cookie_pair(&res, &format!("PollTimeout-{id}")).unwrap();
+    let res = vote(&app, id, &a.to_string(), &[("cookie", &real)]).await;
+    assert_eq!(res.status(), 409, "the real one does");
     assert_eq!(total(&app, id).await, 1);
 }
 
