@@ -21,7 +21,10 @@ pub const ACTIONS: &[(&str, &str)] = &[
     ("form.opened", "Opened a form"),
     ("form.responses-exported", "Exported a form's responses"),
     ("form.responses-viewed", "Viewed a form's responses"),
-    ("people.import-uploaded", "Uploaded a file of people to import"),
+    (
+        "people.import-uploaded",
+        "Uploaded a file of people to import",
+    ),
     ("people.imported", "Imported people from a file"),
     ("people.searched", "Searched for people"),
     ("person.changed", "Changed a person's record"),
@@ -38,8 +41,14 @@ pub const ACTIONS: &[(&str, &str)] = &[
     ("staff.account-deleted", "Deleted their own account"),
     ("staff.role-changed", "Changed a staff member's role"),
     ("staff.role-given", "Gave an account a staff role"),
-    ("staff.second-factor-off", "Turned off their second sign-in step"),
-    ("staff.second-factor-on", "Turned on their second sign-in step"),
+    (
+        "staff.second-factor-off",
+        "Turned off their second sign-in step",
+    ),
+    (
+        "staff.second-factor-on",
+        "Turned on their second sign-in step",
+    ),
     ("staff.signed-in", "Signed in"),
 ];
 
