@@ -560,3 +560,88 @@ impl RateLimitStore for PgStore {
         Ok(done.rows_affected())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+    use super::*;
+    use candour_core::config::DatabaseSettings;
+    use time::macros::datetime;
+
+    /// The audit log's filters by person and by dates can use an index (with sequential
+    /// scans ruled out, a filter no index serves would still scan the table). Runs when
+    /// `CANDOUR_TEST_POSTGRES_URL` names a server.
+    #[tokio::test]
+    async fn the_audit_filters_can_use_indexes() {
+        let Ok(admin_url) = std::env::var("CANDOUR_TEST_POSTGRES_URL") else {
+            assert!(
+                std::env::var("CANDOUR_REQUIRE_POSTGRES").is_err(),
+                "CANDOUR_REQUIRE_POSTGRES is set but CANDOUR_TEST_POSTGRES_URL is not"
+            );
+            return;
+        };
+        let name = format!("candour_test_{:016x}", u64::from(std::process::id()) * 6151);
+        let admin = PgStore::admin(&admin_url).await.unwrap();
+        admin.create_database(&name).await.unwrap();
+        let url = PgStore::url_with_database(&admin_url, &name);
+        let store = PgStore::connect_with(&url, &DatabaseSettings::default())
+            .await
+            .unwrap();
+        let t = datetime!(2026-06-01 09:00 UTC);
+        let cases = [
+            (
+                AuditFilter {
+                    target: Some("person:7".into()),
+                    ..AuditFilter::default()
+                },
+                "audit_log_target_at",
+            ),
+            (
+                AuditFilter {
+                    from: Some(t),
+                    until: Some(t + time::Duration::days(1)),
+                    ..AuditFilter::default()
+                },
+                "audit_log_at",
+            ),
+            (
+                AuditFilter {
+                    target: Some("person:7".into()),
+                    from: Some(t),
+                    until: Some(t + time::Duration::days(1)),
+                    ..AuditFilter::default()
+                },
+                "audit_log_target_at",
+            ),
+            (
+                AuditFilter {
+                    actor: Some(3),
+                    ..AuditFilter::default()
+                },
+                "audit_log_actor_at",
+            ),
+        ];
+        for (filter, index) in cases {
+            let mut tx = store.pool.begin().await.unwrap();
+            sqlx::query("SET LOCAL enable_seqscan = off")
+                .execute(&mut *tx)
+                .await
+                .unwrap();
+            let mut q = QueryBuilder::<Postgres>::new("EXPLAIN SELECT * FROM audit_log");
+            audit_where(&mut q, &filter);
+            q.push(" ORDER BY at DESC, id DESC LIMIT 50");
+            let rows = q.build().fetch_all(&mut *tx).await.unwrap();
+            let plan = rows
+                .iter()
+                .map(|r| r.try_get::<String, _>(0).unwrap())
+                .collect::<Vec<_>>()
+                .join("\n");
+            assert!(plan.contains(index), "{index}: {plan}");
+            assert!(!plan.contains("Seq Scan"), "{plan}");
+            tx.rollback().await.unwrap();
+        }
+        store.close().await;
+        admin.drop_database(&name).await.unwrap();
+        admin.close().await;
+    }
+}
