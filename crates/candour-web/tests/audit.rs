@@ -421,9 +421,11 @@ async fn bad_filters_are_named_with_what_is_allowed_and_kept() {
         "{html}"
     );
     assert!(
-        html.contains("Page must be a whole number from 1 to"),
+        html.contains("<a href=\"#page\">Page must be a whole number from 1 to"),
         "{html}"
     );
+    // The summary's link has somewhere to go.
+    assert!(html.contains("id=\"page\""), "{html}");
 
     // The export refuses the same way, and writes nothing to the log.
     let res = app
