@@ -70,7 +70,7 @@ test('a privacy officer finds who looked at a record, filters the log and downlo
     assert.equal(pathname(page), '/admin/audit');
     assert.equal(new URL(page.url()).searchParams.get('person'), id);
     assert.equal(await h1(page), 'Audit log');
-    assert.equal(await page.getByLabel("Person's record number").inputValue(), id, 'the filter is kept on the form');
+    assert.equal(await page.getByLabel("Person's email address or record number").inputValue(), id, 'the filter is kept on the form');
     const table = page.getByRole('table', { name: 'Staff actions, newest first' });
     const rows = table.locator('tbody tr');
     assert.equal(await rows.count(), 1, 'one look at the new record: the admin just now');
@@ -81,7 +81,7 @@ test('a privacy officer finds who looked at a record, filters the log and downlo
     await axeCheck(page, '/admin/audit?person= (one entry)');
 
     // The form is a GET: an action chosen and sent stays in the address and on the form.
-    await page.getByLabel("Person's record number").fill('');
+    await page.getByLabel("Person's email address or record number").fill('');
     await page.getByLabel('Action').selectOption({ label: "Viewed a person's record" });
     r = await go(page, page.getByRole('button', { name: 'Show entries' }));
     assert.equal(r.status(), 200);

@@ -8,7 +8,7 @@ use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use candour_core::account::Permission;
+use candour_core::account::{EmailAddress, Permission};
 use candour_core::audit::{
     ACTIONS, DateParts, action_words, is_known_action, parse_date_input, readable_uk,
     uk_start_of_day,
@@ -122,6 +122,8 @@ struct DateField {
 /// The filter read from the query, or what was wrong with it (in `form`).
 struct Reading {
     filter: AuditFilter,
+    /// A person asked for by email address, still to be found.
+    person_email: Option<EmailAddress>,
     page: u64,
     form: FormState,
     dates: [DateField; 2],
@@ -135,13 +137,23 @@ fn read(q: &AuditQuery) -> Reading {
     let mut filter = AuditFilter::default();
 
     let person = q.person.trim();
-    if !person.is_empty() {
+    let mut person_email = None;
+    if person.contains('@') {
+        match EmailAddress::parse(person) {
+            Ok(email) => person_email = Some(email),
+            Err(_) => form.add_error(
+                "person",
+                "Person must be an email address in the correct format, like \
+                 name@example.org, or a record number, such as 12",
+            ),
+        }
+    } else if !person.is_empty() {
         match person.parse::<i64>() {
             Ok(id) if id > 0 => filter.target = Some(format!("person:{id}")),
             _ => form.add_error(
                 "person",
-                "Person's record number must be a whole number, such as 12 (the number at \
-                 the end of the address of their record)",
+                "Person must be an email address or a record number, such as 12 (the \
+                 number at the end of the address of their record)",
             ),
         }
     }
@@ -239,10 +251,26 @@ fn read(q: &AuditQuery) -> Reading {
     filter.limit = PAGE_SIZE;
     Reading {
         filter,
+        person_email,
         page,
         form,
         dates: [from, to],
     }
+}
+
+/// Find the person asked for by email address; their record number is what the log names.
+async fn find_person(state: &AppState, reading: &mut Reading) -> Result<(), AppError> {
+    if let Some(email) = reading.person_email.take() {
+        match state.stores().people.person_by_email(&email).await? {
+            Some(p) => reading.filter.target = Some(format!("person:{}", p.id)),
+            None => reading.form.add_error(
+                "person",
+                "No one on record has that email address. For someone whose record was \
+                 erased, use their record number",
+            ),
+        }
+    }
+    Ok(())
 }
 
 /// A choice in one of the filter's lists.
@@ -312,7 +340,8 @@ async fn audit_log(
     Query(q): Query<AuditQuery>,
 ) -> Result<Response, AppError> {
     staff.require(Permission::ReadAudit)?;
-    let reading = read(&q);
+    let mut reading = read(&q);
+    find_person(&state, &mut reading).await?;
     let chosen_staff = q.staff.trim();
     let mut staff_choices: Vec<Choice> = state
         .stores()
@@ -397,7 +426,8 @@ async fn export(
     Query(q): Query<AuditQuery>,
 ) -> Result<Response, AppError> {
     staff.require(Permission::ReadAudit)?;
-    let reading = read(&q);
+    let mut reading = read(&q);
+    find_person(&state, &mut reading).await?;
     if reading.form.has_errors() {
         // The same page, with the same errors, as the filter that led here would show.
         return audit_log(State(state), staff, frame, Query(q)).await;

@@ -124,8 +124,15 @@ async fn a_privacy_officer_finds_who_looked_at_a_persons_record() {
     );
     // The filter is kept in the form.
     assert!(html.contains(&format!(
-        "name=\"person\" type=\"text\" inputmode=\"numeric\" spellcheck=\"false\" value=\"{xena}\""
+        "name=\"person\" type=\"text\" spellcheck=\"false\" value=\"{xena}\""
     )));
+
+    // The person can be asked for by their email address too.
+    let (status, by_email, _) = app
+        .page("/admin/audit?person=Xena%40example.org", &dpo)
+        .await;
+    assert_eq!(status, 200, "{by_email}");
+    assert_eq!(table(&by_email), table(&html));
 
     // By staff member: Bob looked only at Yusuf.
     let (status, html, _) = app
@@ -371,7 +378,10 @@ async fn bad_filters_are_named_with_what_is_allowed_and_kept() {
     assert!(html.contains("<title>Error: Audit log"), "{html}");
     assert!(html.contains("There is a problem"));
     for (anchor, message) in [
-        ("#person", "Person's record number must be a whole number"),
+        (
+            "#person",
+            "Person must be an email address or a record number, such as 12",
+        ),
         (
             "#staff",
             "Staff member must be one of the staff in the list",
@@ -385,6 +395,25 @@ async fn bad_filters_are_named_with_what_is_allowed_and_kept() {
             "{anchor}: {html}"
         );
     }
+    // An address no one on record has, and one that is not an address.
+    let res = app
+        .get_with_cookie("/admin/audit?person=nobody%40example.org", &dpo)
+        .await;
+    assert_eq!(res.status(), 422);
+    let page = text(&res.text().await.unwrap());
+    assert!(
+        page.contains("<a href=\"#person\">No one on record has that email address. For someone whose record was erased, use their record number"),
+        "{page}"
+    );
+    assert!(page.contains("value=\"nobody@example.org\""));
+    let res = app
+        .get_with_cookie("/admin/audit?person=a%40b%40c", &dpo)
+        .await;
+    assert_eq!(res.status(), 422);
+    assert!(
+        text(&res.text().await.unwrap())
+            .contains("Person must be an email address in the correct format, like name@example.org, or a record number")
+    );
     // What was typed is shown again, and no entries are.
     assert!(html.contains("value=\"abc\""));
     assert!(html.contains(
@@ -433,7 +462,8 @@ async fn bad_filters_are_named_with_what_is_allowed_and_kept() {
         .await;
     assert_eq!(res.status(), 422);
     assert!(
-        text(&res.text().await.unwrap()).contains("Person's record number must be a whole number")
+        text(&res.text().await.unwrap())
+            .contains("Person must be an email address or a record number")
     );
     let exports = app
         .stores
