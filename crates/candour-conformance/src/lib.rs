@@ -566,6 +566,142 @@ pub async fn the_audit_log_reads_newest_first(s: &Stores) {
     assert_eq!(s.audit.recent(10).await.unwrap().len(), 2);
 }
 
+pub async fn the_audit_log_filters_by_target_staff_action_and_time_in_pages(s: &Stores) {
+    use candour_core::store::AuditFilter;
+    // Staff 1 views person 7 three times and person 8 once; staff 2 views person 7 once and
+    // exports person 8; a minute apart, in that order.
+    let rows = [
+        (1, "person.viewed", "person:7"),
+        (1, "person.viewed", "person:8"),
+        (2, "person.viewed", "person:7"),
+        (1, "person.viewed", "person:7"),
+        (2, "person.exported", "person:8"),
+        (1, "person.viewed", "person:7"),
+    ];
+    for (i, (actor, action, target)) in rows.iter().enumerate() {
+        s.audit
+            .record(&AuditEntry {
+                at: T0 + Duration::minutes(i64::try_from(i).unwrap()),
+                actor: Some(*actor),
+                actor_email: format!("staff{actor}@example.org"),
+                action: (*action).into(),
+                target: (*target).into(),
+                detail: format!("row {i}"),
+            })
+            .await
+            .unwrap();
+    }
+    let find = |f: AuditFilter| async move {
+        let page = s.audit.search(&f).await.unwrap();
+        let details: Vec<String> = page.entries.iter().map(|e| e.detail.clone()).collect();
+        (page.total, details)
+    };
+    let all = AuditFilter {
+        limit: 50,
+        ..AuditFilter::default()
+    };
+    let (total, rows) = find(all.clone()).await;
+    assert_eq!(total, 6);
+    assert_eq!(rows, ["row 5", "row 4", "row 3", "row 2", "row 1", "row 0"]);
+
+    let person = AuditFilter {
+        target: Some("person:7".into()),
+        ..all.clone()
+    };
+    assert_eq!(
+        find(person.clone()).await,
+        (
+            4,
+            vec![
+                "row 5".into(),
+                "row 3".into(),
+                "row 2".into(),
+                "row 0".into()
+            ]
+        )
+    );
+    let staff = AuditFilter {
+        actor: Some(2),
+        ..all.clone()
+    };
+    assert_eq!(find(staff).await, (2, vec!["row 4".into(), "row 2".into()]));
+    let exported = AuditFilter {
+        action: Some("person.exported".into()),
+        ..all.clone()
+    };
+    assert_eq!(find(exported).await, (1, vec!["row 4".into()]));
+    // From is inclusive, until is not.
+    let window = AuditFilter {
+        from: Some(T0 + Duration::minutes(1)),
+        until: Some(T0 + Duration::minutes(4)),
+        ..all.clone()
+    };
+    assert_eq!(
+        find(window).await,
+        (3, vec!["row 3".into(), "row 2".into(), "row 1".into()])
+    );
+    // Every filter at once.
+    let combined = AuditFilter {
+        target: Some("person:7".into()),
+        actor: Some(1),
+        action: Some("person.viewed".into()),
+        from: Some(T0 + Duration::minutes(1)),
+        until: Some(T0 + Duration::minutes(5)),
+        ..all.clone()
+    };
+    assert_eq!(find(combined).await, (1, vec!["row 3".into()]));
+    let nobody = AuditFilter {
+        actor: Some(99),
+        ..all.clone()
+    };
+    assert_eq!(find(nobody).await, (0, vec![]));
+
+    // Pages of two through person 7's four entries: the total stays, the rows move on.
+    let mut seen = Vec::new();
+    for offset in [0, 2, 4] {
+        let (total, rows) = find(AuditFilter {
+            offset,
+            limit: 2,
+            ..person.clone()
+        })
+        .await;
+        assert_eq!(total, 4);
+        assert!(rows.len() <= 2);
+        seen.extend(rows);
+    }
+    assert_eq!(seen, ["row 5", "row 3", "row 2", "row 0"]);
+
+    // Entries in the same second keep the order they were written in, newest first.
+    for n in 0..3 {
+        s.audit
+            .record(&AuditEntry {
+                at: T0 + Duration::hours(1),
+                actor: Some(3),
+                actor_email: "staff3@example.org".into(),
+                action: "people.searched".into(),
+                target: "people".into(),
+                detail: format!("same {n}"),
+            })
+            .await
+            .unwrap();
+    }
+    let (_, first) = find(AuditFilter {
+        actor: Some(3),
+        limit: 2,
+        ..AuditFilter::default()
+    })
+    .await;
+    let (_, second) = find(AuditFilter {
+        actor: Some(3),
+        limit: 2,
+        offset: 2,
+        ..AuditFilter::default()
+    })
+    .await;
+    assert_eq!(first, ["same 2", "same 1"]);
+    assert_eq!(second, ["same 0"]);
+}
+
 pub async fn rate_limit_counters_count_per_key_and_window(s: &Stores) {
     let w1 = T0;
     let w2 = T0 + Duration::minutes(15);

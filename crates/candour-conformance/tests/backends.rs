@@ -170,6 +170,7 @@ conformance!(
     roles_and_the_staff_list,
     second_factor_steps_and_recovery_codes_are_single_use,
     the_audit_log_reads_newest_first,
+    the_audit_log_filters_by_target_staff_action_and_time_in_pages,
     rate_limit_counters_count_per_key_and_window,
     rate_limit_events_can_be_taken_back,
     polls_round_trip_with_their_options_in_order,

@@ -5,6 +5,7 @@
 //! only through the narrow traits in [`store`], implemented by the store crates.
 
 pub mod account;
+pub mod audit;
 pub mod campaign;
 pub mod clock;
 pub mod config;

@@ -220,11 +220,39 @@ pub struct AuditEntry {
     pub detail: String,
 }
 
+/// Which audit entries to find: every filter given must match. Times are UTC.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AuditFilter {
+    /// What it was done to, exactly, such as `person:12`.
+    pub target: Option<String>,
+    /// The staff account that did it.
+    pub actor: Option<i64>,
+    /// The action code, such as `person.viewed`.
+    pub action: Option<String>,
+    /// At or after this time.
+    pub from: Option<OffsetDateTime>,
+    /// Before this time.
+    pub until: Option<OffsetDateTime>,
+    /// How many of the matching entries (newest first) to skip.
+    pub offset: u64,
+    /// How many to return at most.
+    pub limit: u32,
+}
+
+/// A page of audit entries and how many match in all.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AuditPage {
+    pub entries: Vec<AuditEntry>,
+    pub total: u64,
+}
+
 #[async_trait]
 pub trait AuditStore: Send + Sync {
     async fn record(&self, entry: &AuditEntry) -> StoreResult<()>;
     /// The newest entries first.
     async fn recent(&self, limit: u32) -> StoreResult<Vec<AuditEntry>>;
+    /// The entries that match `filter`, newest first, from its offset up to its limit.
+    async fn search(&self, filter: &AuditFilter) -> StoreResult<AuditPage>;
     /// Delete entries older than `cutoff` (past their retention period).
     async fn purge_audit_before(&self, cutoff: OffsetDateTime) -> StoreResult<u64>;
 }

@@ -12,7 +12,7 @@ use candour_core::account::{EmailAddress, Permission, Role};
 use candour_core::config::Config;
 use candour_core::consent::Tally;
 use candour_core::cookies::Category;
-use candour_core::store::{Account, AuditEntry};
+use candour_core::store::Account;
 use serde::Deserialize;
 use time::Duration;
 
@@ -26,7 +26,6 @@ use crate::frame::{Frame, render};
 pub(crate) fn routes() -> Router<AppState> {
     Router::new()
         .route("/admin", get(home))
-        .route("/admin/audit", get(audit_log))
         .route("/admin/staff", get(staff_page).post(add_staff))
         .route("/admin/staff/{id}/role", post(change_role))
         .route("/admin/consent", get(consent_statistics))
@@ -147,28 +146,6 @@ async fn home(staff: Staff, frame: Frame) -> Result<Response, AppError> {
         frame,
         role: staff.role,
         sections: staff.sections.clone(),
-    })?))
-}
-
-#[derive(Template)]
-#[template(path = "admin/audit.html")]
-struct AuditPage {
-    frame: Frame,
-    sections: Vec<&'static Section>,
-    entries: Vec<AuditEntry>,
-}
-
-async fn audit_log(
-    State(state): State<AppState>,
-    staff: Staff,
-    frame: Frame,
-) -> Result<Response, AppError> {
-    staff.require(Permission::ReadAudit)?;
-    let entries = state.stores().audit.recent(500).await?;
-    Ok(no_store(render(&AuditPage {
-        frame,
-        sections: staff.sections.clone(),
-        entries,
     })?))
 }
 

@@ -144,6 +144,8 @@ struct PersonPage {
     evidence: [Evidence; 3],
     notice: Option<&'static str>,
     messages: Vec<MessageRow>,
+    /// Whether to link to the audit log of who has seen this record.
+    can_read_audit: bool,
 }
 
 /// A campaign email the person was sent, with their opens and clicks if they agreed to
@@ -275,6 +277,7 @@ async fn person_page(
         form,
         notice,
         person,
+        can_read_audit: staff.may(Permission::ReadAudit),
     })
 }
 

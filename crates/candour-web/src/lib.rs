@@ -6,6 +6,7 @@
 
 mod accounts;
 mod admin;
+mod admin_audit;
 mod admin_campaigns;
 mod admin_forms;
 mod admin_people;
@@ -269,6 +270,7 @@ pub fn router(state: AppState) -> Router {
         .route("/privacy.json", get(policy::privacy_json))
         .merge(accounts::routes())
         .merge(admin::routes())
+        .merge(admin_audit::routes())
         .merge(admin_forms::routes())
         .merge(admin_people::routes())
         .merge(polls::routes())
