@@ -21,6 +21,7 @@ pub mod purposes;
 pub mod session;
 pub mod store;
 pub mod totp;
+pub mod uk_time;
 
 pub use clock::Clock;
 pub use config::Config;

@@ -9,12 +9,10 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use candour_core::account::{EmailAddress, Permission};
-use candour_core::audit::{
-    ACTIONS, DateParts, action_words, is_known_action, parse_date_input, readable_uk,
-    uk_start_of_day,
-};
+use candour_core::audit::{ACTIONS, action_words, is_known_action};
 use candour_core::people::spreadsheet_safe;
 use candour_core::store::{AuditEntry, AuditFilter};
+use candour_core::uk_time::{DateParts, parse_date_input, readable_uk, uk_start_of_day};
 use serde::Deserialize;
 use time::Duration;
 
