@@ -69,7 +69,7 @@ async function history(page) {
 const FORM_1_CONFIRMED = 'Form 1 (version 1), sent (time) and confirmed from the address';
 
 function withoutSentTime(text) {
-  return text.replace(/, sent \d{4}-\d{2}-\d{2} \d{2}:\d{2} UTC and confirmed/, ', sent (time) and confirmed');
+  return text.replace(/, sent \d{1,2} (January|February|March|April|May|June|July|August|September|October|November|December) \d{4} at (\d{1,2}:\d{2}(am|pm)|midnight|midday) and confirmed/, ', sent (time) and confirmed');
 }
 
 function assertVisitCookie(cookie) {

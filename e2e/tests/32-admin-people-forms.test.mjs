@@ -54,7 +54,9 @@ function adminContext(options = {}) {
 const NEWS_BY_EMAIL = 'Send me news, appeals and safety advice by email';
 const THANK_YOU = 'Thank you: your answers have been sent';
 /** How the ledger names a consent given on form 1 and confirmed from the address (a pattern). */
-const CONFIRMED_FORM_1 = 'Form 1 \\(version 1\\), sent \\d{4}-\\d{2}-\\d{2} \\d{2}:\\d{2} UTC and confirmed from the address';
+/** A time as the console shows it: UK time in the GOV.UK style (a pattern). */
+const UK_TIME = '\\d{1,2} (January|February|March|April|May|June|July|August|September|October|November|December) \\d{4} at (\\d{1,2}:\\d{2}(am|pm)|midnight|midday)';
+const CONFIRMED_FORM_1 = `Form 1 \\(version 1\\), sent ${UK_TIME} and confirmed from the address`;
 
 function escapeRe(s) {
   return s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
@@ -421,7 +423,7 @@ test('people: a sign-up on form 1 is found with its consent; an objection withdr
 
     const now = page.getByRole('table', { name: /consent to each purpose and channel/ });
     assert.equal((await page.locator('main h2', { hasText: 'Consent now' }).count()), 1, 'the page should have the heading "Consent now"');
-    assert.match(await rowText(now, NEWS_BY_EMAIL), new RegExp(`^${escapeRe(NEWS_BY_EMAIL)} Agreed \\d{4}-\\d{2}-\\d{2} \\d{2}:\\d{2} UTC ${CONFIRMED_FORM_1}$`),
+    assert.match(await rowText(now, NEWS_BY_EMAIL), new RegExp(`^${escapeRe(NEWS_BY_EMAIL)} Agreed ${UK_TIME} ${CONFIRMED_FORM_1}$`),
       'the news-by-email consent should be agreed, through form 1, confirmed from the address');
     assert.match(await rowText(now, 'Ask me to take part in research about policing here by email'), /Not agreed/,
       'an unticked box is not consent');

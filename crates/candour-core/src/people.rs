@@ -197,14 +197,7 @@ impl Method {
                 submitted,
             } => {
                 let sent = OffsetDateTime::from_unix_timestamp(submitted)
-                    .ok()
-                    .and_then(|t| {
-                        t.format(time::macros::format_description!(
-                            "[year]-[month]-[day] [hour]:[minute] UTC"
-                        ))
-                        .ok()
-                    })
-                    .unwrap_or_else(|| submitted.to_string());
+                    .map_or_else(|_| submitted.to_string(), crate::uk_time::readable_uk);
                 format!(
                     "Form {form} (version {version}), sent {sent} and confirmed from the address"
                 )
@@ -712,7 +705,7 @@ mod tests {
         );
         assert_eq!(
             events[0].method.describe(),
-            "Form 4 (version 1), sent 2026-12-01 09:00 UTC and confirmed from the address"
+            "Form 4 (version 1), sent 1 December 2026 at 9:00am and confirmed from the address"
         );
         // A confirmed grant on a channel the address objected to is still dropped: only the
         // preference centre lifts an objection.

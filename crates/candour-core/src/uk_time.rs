@@ -2,7 +2,7 @@
 //! clocks' change handled) in the GOV.UK style, and the GOV.UK three-field date input.
 
 use time::macros::{offset, time};
-use time::{Date, Duration, Month, OffsetDateTime, UtcOffset};
+use time::{Date, Duration, Month, OffsetDateTime, PrimitiveDateTime, UtcOffset};
 
 /// The last Sunday of `month` (March or October: both have 31 days) in `year`.
 fn last_sunday(year: i32, month: Month) -> Option<Date> {
@@ -74,6 +74,42 @@ pub fn readable_uk(t: OffsetDateTime) -> String {
         }
     };
     format!("{date} at {clock}")
+}
+
+/// The date of `t` on UK clocks, in the GOV.UK style: "2 December 2026".
+pub fn uk_date(t: OffsetDateTime) -> String {
+    let local = uk_local(t);
+    format!(
+        "{} {} {}",
+        local.day(),
+        month_name(local.month()),
+        local.year()
+    )
+}
+
+/// A time typed on UK clocks (a `datetime-local` field) as an instant. A time the spring
+/// change skips (01:00 to 02:00) is read an hour later, as the clocks would show it; one the
+/// autumn change repeats is read as its first occurrence (summer time).
+pub fn from_uk_local(local: PrimitiveDateTime) -> OffsetDateTime {
+    let summer = local.assume_offset(offset!(+1)).to_offset(UtcOffset::UTC);
+    if is_british_summer_time(summer) {
+        summer
+    } else {
+        local.assume_utc()
+    }
+}
+
+/// `t` on UK clocks as a `datetime-local` field's value: `2026-12-02T09:00`.
+pub fn uk_input_value(t: OffsetDateTime) -> String {
+    let local = uk_local(t);
+    format!(
+        "{:04}-{:02}-{:02}T{:02}:{:02}",
+        local.year(),
+        u8::from(local.month()),
+        local.day(),
+        local.hour(),
+        local.minute()
+    )
 }
 
 fn month_name(m: Month) -> &'static str {
@@ -183,6 +219,47 @@ pub fn parse_date_input(
 mod tests {
     use super::*;
     use time::macros::{date, datetime};
+
+    #[test]
+    fn times_typed_on_uk_clocks_are_read_in_uk_time_across_the_changes() {
+        // Winter: UK time is UTC.
+        assert_eq!(
+            from_uk_local(datetime!(2026-12-02 09:00)),
+            datetime!(2026-12-02 09:00 UTC)
+        );
+        // Summer: an hour ahead.
+        assert_eq!(
+            from_uk_local(datetime!(2026-07-01 09:00)),
+            datetime!(2026-07-01 08:00 UTC)
+        );
+        // 29 March 2026: 01:30 does not exist on UK clocks; it is read as 02:30 BST.
+        assert_eq!(
+            from_uk_local(datetime!(2026-03-29 01:30)),
+            datetime!(2026-03-29 01:30 UTC)
+        );
+        // 25 October 2026: 01:30 happens twice; the first (BST) is taken.
+        assert_eq!(
+            from_uk_local(datetime!(2026-10-25 01:30)),
+            datetime!(2026-10-25 00:30 UTC)
+        );
+        for t in [
+            datetime!(2026-12-02 09:00 UTC),
+            datetime!(2026-07-01 08:00 UTC),
+        ] {
+            let typed = uk_input_value(t);
+            let parsed = PrimitiveDateTime::parse(
+                &typed,
+                time::macros::format_description!("[year]-[month]-[day]T[hour]:[minute]"),
+            )
+            .unwrap();
+            assert_eq!(from_uk_local(parsed), t, "{typed}");
+        }
+        assert_eq!(
+            uk_input_value(datetime!(2026-07-01 08:00 UTC)),
+            "2026-07-01T09:00"
+        );
+        assert_eq!(uk_date(datetime!(2026-07-01 23:30 UTC)), "2 July 2026");
+    }
 
     #[test]
     fn summer_time_starts_and_ends_at_one_in_the_morning_utc_on_the_last_sundays() {

@@ -16,6 +16,7 @@ use candour_core::account::{Permission, Role};
 use candour_core::campaign::{CampaignDraft, FollowUp, Placeholder, parse_postcode_area};
 use candour_core::purposes::{Channel, Purpose};
 use candour_core::store::{Campaign, CampaignReport, CampaignState, Engagement, Progress};
+use candour_core::uk_time::{from_uk_local, readable_uk, uk_local};
 use time::macros::format_description;
 use time::{OffsetDateTime, PrimitiveDateTime};
 
@@ -43,11 +44,9 @@ pub(crate) fn routes() -> Router<AppState> {
 
 const DATETIME: &[time::format_description::BorrowedFormatItem<'static>] =
     format_description!("[year]-[month]-[day]T[hour]:[minute]");
-const SHOWN: &[time::format_description::BorrowedFormatItem<'static>] =
-    format_description!("[day] [month repr:short] [year], [hour]:[minute] UTC");
-
+/// A time as people in the UK read it ("2 December 2026 at 9:00am"), or nothing.
 pub(crate) fn when(t: Option<OffsetDateTime>) -> String {
-    t.and_then(|t| t.format(SHOWN).ok()).unwrap_or_default()
+    t.map(readable_uk).unwrap_or_default()
 }
 
 /// Purposes a campaign can be sent for: direct marketing by email, on consent.
@@ -383,7 +382,7 @@ fn chart(report: &CampaignReport) -> Vec<Bar> {
         .iter()
         .enumerate()
         .map(|(i, (at, o, c))| Bar {
-            label: at.format(fmt).unwrap_or_default(),
+            label: uk_local(*at).format(fmt).unwrap_or_default(),
             opens: *o,
             clicks: *c,
             x: i * (2 * BAR_WIDTH + 6),
@@ -723,7 +722,7 @@ async fn schedule(
     let at = match data.get("when") {
         "now" => Some(now),
         "later" => match PrimitiveDateTime::parse(data.get("at").trim(), DATETIME) {
-            Ok(t) if t.assume_utc() > now => Some(t.assume_utc()),
+            Ok(t) if from_uk_local(t) > now => Some(from_uk_local(t)),
             Ok(_) => {
                 form.add_error("at", "The time to send must be in the future");
                 None

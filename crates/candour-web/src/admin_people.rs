@@ -50,8 +50,7 @@ pub(crate) fn upload_routes() -> Router<AppState> {
 }
 
 fn date(t: time::OffsetDateTime) -> String {
-    let f = time::macros::format_description!("[year]-[month]-[day] [hour]:[minute] UTC");
-    t.format(f).unwrap_or_default()
+    candour_core::uk_time::readable_uk(t)
 }
 
 // ---------- search ----------

@@ -11,6 +11,7 @@ use axum::routing::{get, post};
 use candour_core::account::Permission;
 use candour_core::poll::{Phase, Poll, PollDraft, ResultsShown, Voters};
 use candour_core::store::StoreError;
+use candour_core::uk_time::{from_uk_local, uk_input_value};
 use time::macros::format_description;
 use time::{OffsetDateTime, PrimitiveDateTime};
 
@@ -130,8 +131,9 @@ impl FormPage {
 const DATETIME: &[time::format_description::BorrowedFormatItem<'static>] =
     format_description!("[year]-[month]-[day]T[hour]:[minute]");
 
+/// A time as the form shows it: on UK clocks.
 fn format_time(t: Option<OffsetDateTime>) -> String {
-    t.and_then(|t| t.format(DATETIME).ok()).unwrap_or_default()
+    t.map(uk_input_value).unwrap_or_default()
 }
 
 fn form_for(p: &Poll) -> FormState {
@@ -194,7 +196,7 @@ fn parse(data: &FormData) -> Result<PollDraft, FormState> {
             return None;
         }
         match PrimitiveDateTime::parse(raw, DATETIME) {
-            Ok(t) => Some(t.assume_utc()),
+            Ok(t) => Some(from_uk_local(t)),
             Err(_) => {
                 form.add_error(field, "Enter a date and time like 2026-06-01T09:00");
                 None

@@ -330,7 +330,7 @@ async fn view_for(
     let notice = match (phase, voted) {
         (Phase::NotYetOpen, _) => poll
             .opens_at
-            .map(|t| format!("Voting opens on {} at {} UTC.", t.date(), t.time())),
+            .map(|t| format!("Voting opens on {}.", candour_core::uk_time::readable_uk(t))),
         (Phase::Closed, _) => Some("This poll has closed.".to_owned()),
         (Phase::Open, true) => Some("Thank you: your vote has been counted.".to_owned()),
         (Phase::Open, false) => None,

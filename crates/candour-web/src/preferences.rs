@@ -189,10 +189,8 @@ struct AskPage {
     hours: u32,
 }
 
-fn date(t: OffsetDateTime) -> String {
-    let f =
-        time::macros::format_description!("[day] [month repr:short] [year], [hour]:[minute] UTC");
-    t.format(f).unwrap_or_default()
+fn date(t: time::OffsetDateTime) -> String {
+    candour_core::uk_time::readable_uk(t)
 }
 
 fn describe(purposes: &[Purpose], e: &ConsentEvent) -> String {

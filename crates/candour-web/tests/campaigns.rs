@@ -618,6 +618,61 @@ async fn a_persons_click_straight_after_sending_is_reliable_and_a_scanners_is_no
 }
 
 #[tokio::test]
+async fn a_campaign_is_scheduled_in_uk_time_and_the_question_says_when() {
+    let app = spawn_with(with_news).await;
+    app.subscriber("ann@example.org", "Ann", false).await;
+    let admin = app.staff("admin@testshire.example", Role::Admin).await;
+    let id = app.write_campaign(&admin, "News for {{name}}", BODY).await;
+    let (_, html, token) = app.page(&format!("/admin/campaigns/{id}"), &admin).await;
+    assert!(html.contains("Time to send (UK time)"), "{html}");
+    let content = html
+        .split("name=\"content\" value=\"")
+        .nth(1)
+        .and_then(|v| v.split('"').next())
+        .unwrap()
+        .to_owned();
+    // The test clock reads 1 June 2026 09:00 UTC, 10:00am in the UK (summer time). Midday
+    // on UK clocks is 11:00 UTC.
+    let fields = [
+        ("csrf", token.as_str()),
+        ("when", "later"),
+        ("at", "2026-06-01T12:00"),
+        ("content", content.as_str()),
+    ];
+    let res = app
+        .post_form(
+            &format!("/admin/campaigns/{id}/schedule"),
+            &fields,
+            &[("cookie", &admin)],
+        )
+        .await;
+    assert_eq!(res.status(), 200);
+    let question = res.text().await.unwrap();
+    assert!(
+        question.contains("<h1>Send to 1 person at 1 June 2026 at midday?</h1>"),
+        "{question}"
+    );
+    let mut confirmed = fields.to_vec();
+    confirmed.push(("confirm", "yes"));
+    let res = app
+        .post_form(
+            &format!("/admin/campaigns/{id}/schedule"),
+            &confirmed,
+            &[("cookie", &admin)],
+        )
+        .await;
+    assert_eq!(res.status(), 303);
+    let c = app.campaign(id).await;
+    assert_eq!(
+        c.scheduled_at,
+        Some(time::macros::datetime!(2026-06-01 11:00 UTC))
+    );
+    let (_, page, _) = app.page(&format!("/admin/campaigns/{id}"), &admin).await;
+    assert!(page.contains("1 June 2026 at midday"), "{page}");
+    assert!(!page.contains(" UTC<"), "no UTC times: {page}");
+}
+
+#[tokio::test]
 async fn one_click_unsubscribe_needs_no_cookie_and_the_emailed_page_only_asks() {
     let app = spawn_with(with_news).await;
     let ann = app.subscriber("ann@example.org", "Ann", false).await;

@@ -259,7 +259,7 @@ async fn closed_not_yet_open_and_unknown_polls_store_nothing() {
         res.text()
             .await
             .unwrap()
-            .contains("Voting opens on 2026-06-03")
+            .contains("Voting opens on 3 June 2026 at 10:00am")
     );
     assert_eq!(total(&app, id).await + total(&app, future).await, 0);
     assert_eq!(app.get("/polls/999").await.status(), 404);
@@ -418,9 +418,10 @@ async fn staff_manage_polls_and_script_stays_inert_everywhere() {
         assert!(!html.contains("<b>Monday</b>"), "{path}");
     }
     let p = app.stores.polls.poll(id).await.unwrap().unwrap();
+    // The form takes UK time: midday in July is 11:00 UTC.
     assert_eq!(
         p.closes_at.unwrap().to_string(),
-        "2026-07-01 12:00:00.0 +00:00:00"
+        "2026-07-01 11:00:00.0 +00:00:00"
     );
 
     vote(&app, id, &p.options[1].id.to_string(), &[]).await;
