@@ -213,7 +213,12 @@ test('form 2 "How did we do?": sent empty, then with an answer missing, then in 
     assert.ok(await rating.getByRole('radio', { name: '5 (excellent)' }).isVisible());
     assert.equal(await well.getByRole('checkbox').count(), 4, 'the multiple choice is four checkboxes');
     assert.equal(await page.locator('main input[type=radio]:checked, main input[type=checkbox]:checked').count(), 0, 'nothing should be chosen in advance');
-    assert.equal(await page.getByLabel(/^When was it\?/).getAttribute('type'), 'date');
+    // A date is the GOV.UK date input: day, month and year in a group named by the question.
+    const when = page.getByRole('group', { name: /^When was it\?/ });
+    assert.equal(await when.getByRole('textbox').count(), 3, 'the date is three fields');
+    for (const part of ['Day', 'Month', 'Year']) {
+      assert.equal(await when.getByLabel(part, { exact: true }).getAttribute('inputmode'), 'numeric');
+    }
     assert.equal(await page.getByLabel(/^Anything else you want to tell us\?/).evaluate((e) => e.tagName), 'TEXTAREA');
     await axeCheck(page, '/forms/2');
 
@@ -231,15 +236,23 @@ test('form 2 "How did we do?": sent empty, then with an answer missing, then in 
     await rating.getByRole('radio', { name: '4' }).check();
     await well.getByRole('checkbox', { name: 'Speed' }).check();
     await well.getByRole('checkbox', { name: 'Clear advice' }).check();
-    await page.getByLabel(/^When was it\?/).fill('2026-05-01');
+    // A date that does not exist is named in the date input's own words.
+    await when.getByLabel('Day', { exact: true }).fill('31');
+    await when.getByLabel('Month', { exact: true }).fill('2');
+    await when.getByLabel('Year', { exact: true }).fill('2026');
     const comment = 'The officer rang back the same day.\nThank you.';
     await page.getByLabel(/^Anything else you want to tell us\?/).fill(comment);
     const missing = await submit(page, sendButton(page), '/forms/2');
     assert.equal(missing.status(), 422);
-    await assertSummary(page, [['#q1-0', 'Select an answer to: How did you contact us?']]);
+    await assertSummary(page, [
+      ['#q1-0', 'Select an answer to: How did you contact us?'],
+      ['#q4-day', 'The date must be a real date'],
+    ]);
     assert.equal(await rating.getByRole('radio', { name: '4' }).isChecked(), true, 'the rating should stay chosen');
     assert.deepEqual(await well.locator('input:checked').evaluateAll((bs) => bs.map((b) => b.value)), ['Speed', 'Clear advice'], 'the ticked boxes should stay ticked');
-    assert.equal(await page.getByLabel(/^When was it\?/).inputValue(), '2026-05-01', 'the date should be kept');
+    assert.equal(await when.getByLabel('Day', { exact: true }).inputValue(), '31', 'the day should be kept as typed');
+    await when.getByLabel('Day', { exact: true }).fill('1');
+    await when.getByLabel('Month', { exact: true }).fill('5');
     assert.equal((await page.getByLabel(/^Anything else you want to tell us\?/).inputValue()).replace(/\r\n/g, '\n'), comment, 'the comment should be kept');
     await axeCheck(page, '/forms/2 with one answer missing');
 

@@ -18,6 +18,7 @@ use candour_core::policy::hours_in_words;
 use candour_core::purposes::Purpose;
 use candour_core::session::Secret;
 use candour_core::store::{FormRecord, NewResponse, PendingConsents, StoreError};
+use candour_core::uk_time::parse_date_input;
 use candour_mail::Email;
 use time::Duration;
 
@@ -61,6 +62,8 @@ pub(crate) struct FieldView {
     pub purpose_name: String,
     pub purpose_description: String,
     pub saves_to: Option<candour_core::forms::PersonAttr>,
+    /// A date question's day, month and year as typed (the GOV.UK date input).
+    pub date: [String; 3],
 }
 
 impl FieldView {
@@ -68,7 +71,6 @@ impl FieldView {
         match self.kind {
             FieldKind::Email => "email",
             FieldKind::Phone => "tel",
-            FieldKind::Date => "date",
             _ => "text",
         }
     }
@@ -96,11 +98,7 @@ impl FieldView {
     pub fn is_text(&self) -> bool {
         matches!(
             self.kind,
-            FieldKind::ShortText
-                | FieldKind::Email
-                | FieldKind::Phone
-                | FieldKind::Postcode
-                | FieldKind::Date
+            FieldKind::ShortText | FieldKind::Email | FieldKind::Phone | FieldKind::Postcode
         )
     }
 
@@ -111,6 +109,7 @@ impl FieldView {
             | FieldKind::MultipleChoice
             | FieldKind::Rating
             | FieldKind::Consent => format!("{}-0", self.key),
+            FieldKind::Date => format!("{}-day", self.key),
             _ => self.key.clone(),
         }
     }
@@ -168,9 +167,47 @@ pub(crate) fn field_views(
                 purpose_name: purpose.map(|p| p.name.clone()).unwrap_or_default(),
                 purpose_description: purpose.map(|p| p.description.clone()).unwrap_or_default(),
                 saves_to: f.saves_to,
+                date: DATE_PARTS.map(|part| {
+                    data.map(|d| d.get(&format!("{}-{part}", f.key)).to_owned())
+                        .unwrap_or_default()
+                }),
             }
         })
         .collect()
+}
+
+/// The names of a date question's three inputs, after its key: `q3-day`, `q3-month`, `q3-year`.
+const DATE_PARTS: [&str; 3] = ["day", "month", "year"];
+
+/// Each date question's answer as the submission parser reads it (`YYYY-MM-DD`, or empty
+/// when nothing was typed), from its three inputs; or what is wrong with it, in the GOV.UK
+/// date input's words.
+fn typed_dates(
+    definition: &FormDefinition,
+    data: &FormData,
+) -> (Vec<(String, String)>, Vec<(String, String)>) {
+    let mut values = Vec::new();
+    let mut problems = Vec::new();
+    for f in definition
+        .fields
+        .iter()
+        .filter(|f| f.kind == FieldKind::Date)
+    {
+        let [day, month, year] = DATE_PARTS.map(|part| data.get(&format!("{}-{part}", f.key)));
+        // The message sits by the question and the summary links to it.
+        match parse_date_input("The date", day, month, year) {
+            Ok(date) => values.push((
+                f.key.clone(),
+                date.map(|d| format!("{:04}-{:02}-{:02}", d.year(), u8::from(d.month()), d.day()))
+                    .unwrap_or_default(),
+            )),
+            Err(problem) => {
+                values.push((f.key.clone(), String::new()));
+                problems.push((f.key.clone(), problem.message));
+            }
+        }
+    }
+    (values, problems)
 }
 
 #[derive(Template)]
@@ -299,8 +336,16 @@ async fn submit(
     Form(pairs): Form<Vec<(String, String)>>,
 ) -> Result<Response, AppError> {
     let form = load(&state, &id).await?;
+    let date_inputs: Vec<String> = form
+        .definition
+        .fields
+        .iter()
+        .filter(|f| f.kind == FieldKind::Date)
+        .flat_map(|f| DATE_PARTS.map(|part| format!("{}-{part}", f.key)))
+        .collect();
     let mut allowed: Vec<&str> = vec!["csrf", "version"];
     allowed.extend(form.definition.fields.iter().map(|f| f.key.as_str()));
+    allowed.extend(date_inputs.iter().map(String::as_str));
     let data = FormData::parse(pairs, &allowed)?;
     state.check_form(&frame.visitor, data.get("csrf"))?;
     if !form.open {
@@ -323,18 +368,41 @@ async fn submit(
         return Ok((StatusCode::CONFLICT, no_store(render(&page)?)).into_response());
     }
     let mode = state.config().people.marketing_consent;
+    let (dates, date_problems) = typed_dates(&form.definition, &data);
     let parsed = forms::parse_submission(
         form.id,
         form.version,
         &form.definition,
         state.purposes(),
         mode,
-        |k| data.all(k),
+        |k| match dates.iter().find(|(key, _)| key == k) {
+            Some((_, value)) => vec![value.as_str()],
+            None => data.all(k),
+        },
     );
+    // A date that is not one is reported in the date input's own words.
+    let parsed = match (parsed, date_problems.is_empty()) {
+        (Ok(s), true) => Ok(s),
+        (Ok(_), false) => Err(Vec::new()),
+        (Err(errors), _) => Err(errors),
+    };
     let submission = match parsed {
         Ok(s) => s,
         Err(errors) => {
-            let errors: Vec<(String, String)> = errors.into_iter().map(|(k, e)| (k, e.0)).collect();
+            let mut errors: Vec<(String, String)> = errors
+                .into_iter()
+                .map(|(k, e)| (k, e.0))
+                .filter(|(k, _)| !date_problems.iter().any(|(d, _)| d == k))
+                .collect();
+            errors.extend(date_problems);
+            // The summary lists the problems in the order of the questions.
+            errors.sort_by_key(|(k, _)| {
+                form.definition
+                    .fields
+                    .iter()
+                    .position(|f| &f.key == k)
+                    .unwrap_or(usize::MAX)
+            });
             let fields = field_views(
                 &form.definition,
                 state.purposes(),

@@ -1365,3 +1365,78 @@ async fn people_without_an_account_are_erased_when_their_purposes_have_run_out()
     let (_, html, _) = app.page("/privacy", "").await;
     assert!(html.contains("we delete them 2 years after you were last in touch"));
 }
+
+#[tokio::test]
+async fn dates_are_typed_as_day_month_and_year_with_the_gov_uk_messages() {
+    let app = spawn_with(with_purposes).await;
+    let form = app
+        .stores
+        .forms
+        .create_form(
+            &FormDefinition {
+                title: "Report".into(),
+                intro: String::new(),
+                fields: vec![Field {
+                    required: true,
+                    ..q("q1", "When was it?", FieldKind::Date)
+                }],
+                purposes: vec!["records".into()],
+            },
+            app.clock.now(),
+        )
+        .await
+        .unwrap();
+    let (_, html, _) = app.page(&format!("/forms/{form}"), "").await;
+    for part in ["q1-day", "q1-month", "q1-year"] {
+        assert!(html.contains(&format!("name=\"{part}\"")), "{html}");
+    }
+    assert!(!html.contains("type=\"date\""));
+    for (day, month, year, message) in [
+        (
+            "31",
+            "2",
+            "2026",
+            "The date must be a real date",
+        ),
+        (
+            "1",
+            "",
+            "2026",
+            "The date must include a month",
+        ),
+        ("1", "5", "26", "The date&#39;s year must include 4 numbers"),
+        ("", "", "", "Enter"),
+    ] {
+        let (status, page) = app
+            .submit(
+                form,
+                &[("q1-day", day), ("q1-month", month), ("q1-year", year)],
+            )
+            .await;
+        assert_eq!(status, 422, "{day}/{month}/{year}");
+        assert!(page.contains(message), "{day}/{month}/{year}: {page}");
+        assert!(
+            page.contains("href=\"#q1-day\""),
+            "the summary links to the day"
+        );
+        assert!(page.contains(&format!(
+            "name=\"q1-day\" type=\"text\" inputmode=\"numeric\" value=\"{day}\""
+        )));
+    }
+    let (status, _) = app
+        .submit(
+            form,
+            &[("q1-day", "1"), ("q1-month", "5"), ("q1-year", "2026")],
+        )
+        .await;
+    assert_eq!(status, 200);
+    let responses = app.stores.forms.responses(form).await.unwrap();
+    assert_eq!(responses.len(), 1);
+    assert_eq!(
+        responses[0].answers,
+        vec![(
+            "q1".to_owned(),
+            candour_core::forms::Answer::Text("2026-05-01".to_owned())
+        )]
+    );
+}
