@@ -176,16 +176,16 @@ pub(crate) fn field_views(
         .collect()
 }
 
+/// Text for each question, by its key.
+type ByQuestion = Vec<(String, String)>;
+
 /// The names of a date question's three inputs, after its key: `q3-day`, `q3-month`, `q3-year`.
 const DATE_PARTS: [&str; 3] = ["day", "month", "year"];
 
 /// Each date question's answer as the submission parser reads it (`YYYY-MM-DD`, or empty
 /// when nothing was typed), from its three inputs; or what is wrong with it, in the GOV.UK
 /// date input's words.
-fn typed_dates(
-    definition: &FormDefinition,
-    data: &FormData,
-) -> (Vec<(String, String)>, Vec<(String, String)>) {
+fn typed_dates(definition: &FormDefinition, data: &FormData) -> (ByQuestion, ByQuestion) {
     let mut values = Vec::new();
     let mut problems = Vec::new();
     for f in definition

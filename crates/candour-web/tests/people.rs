@@ -1392,18 +1392,8 @@ async fn dates_are_typed_as_day_month_and_year_with_the_gov_uk_messages() {
     }
     assert!(!html.contains("type=\"date\""));
     for (day, month, year, message) in [
-        (
-            "31",
-            "2",
-            "2026",
-            "The date must be a real date",
-        ),
-        (
-            "1",
-            "",
-            "2026",
-            "The date must include a month",
-        ),
+        ("31", "2", "2026", "The date must be a real date"),
+        ("1", "", "2026", "The date must include a month"),
         ("1", "5", "26", "The date&#39;s year must include 4 numbers"),
         ("", "", "", "Enter"),
     ] {
