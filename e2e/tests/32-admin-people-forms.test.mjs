@@ -345,7 +345,7 @@ test('the created form is answered on its public page, and its responses are tal
     assert.deepEqual(heads, ['Sent', 'Person', emailLabel, colourLabel]);
     const rows = await bodyRows(answers);
     assert.equal(rows.length, 1, 'one response');
-    assert.match(rows[0][0], /^\d{4}-\d{2}-\d{2}$/, 'the date it was sent');
+    assert.match(rows[0][0], /^\d{1,2} (January|February|March|April|May|June|July|August|September|October|November|December) \d{4}$/, 'the date it was sent, in the GOV.UK style');
     assert.match(rows[0][1], /^Person \d+$/, 'the response is linked to the person it filled in');
     assert.deepEqual(rows[0].slice(2), [respondent, 'Red']);
     assertNoForeignRequests(context, 'form responses');
