@@ -572,6 +572,10 @@ mod tests {
     /// scans ruled out, a filter no index serves would still scan the table). Runs when
     /// `CANDOUR_TEST_POSTGRES_URL` names a server.
     #[tokio::test]
+    #[cfg_attr(
+        not(postgres_tests),
+        ignore = "set CANDOUR_TEST_POSTGRES_URL to run it on PostgreSQL"
+    )]
     async fn the_audit_filters_can_use_indexes() {
         let Ok(admin_url) = std::env::var("CANDOUR_TEST_POSTGRES_URL") else {
             assert!(

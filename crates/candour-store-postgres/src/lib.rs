@@ -413,6 +413,10 @@ mod time_limits {
     /// reported as "unavailable" (a 503), instead of waiting for as long as the lock is held.
     /// Runs when `CANDOUR_TEST_POSTGRES_URL` names a server.
     #[tokio::test]
+    #[cfg_attr(
+        not(postgres_tests),
+        ignore = "set CANDOUR_TEST_POSTGRES_URL to run it on PostgreSQL"
+    )]
     async fn a_statement_stuck_behind_a_lock_gives_up_within_the_bound() {
         let Ok(admin_url) = std::env::var("CANDOUR_TEST_POSTGRES_URL") else {
             assert!(

@@ -1015,6 +1015,10 @@ mod tests {
     /// Runs when `CANDOUR_TEST_POSTGRES_URL` names a server (CI sets it, and
     /// `CANDOUR_REQUIRE_POSTGRES` to make a missing server a failure).
     #[tokio::test]
+    #[cfg_attr(
+        not(postgres_tests),
+        ignore = "set CANDOUR_TEST_POSTGRES_URL to run it on PostgreSQL"
+    )]
     async fn the_ledger_refuses_changes_and_deletions_but_not_erasure() {
         let Ok(admin_url) = std::env::var("CANDOUR_TEST_POSTGRES_URL") else {
             assert!(
