@@ -271,7 +271,7 @@ pub fn registry(config: &Config) -> Vec<Purpose> {
             "Your vote. If you are signed in, that your account voted in the poll. If not, a \
              cookie in your browser that says you voted, and a one-way code made from your \
              internet address, your browser and the half-minute, with a secret that is replaced every \
-             day (so that pressing the button twice counts once); the code is deleted when its \
+             day (so that pressing the button twice in quick succession counts once); the code is deleted when its \
              day is over. How many votes came from each internet address that day is counted, as \
              a one-way code held only in the server's memory, to stop one computer filling a \
              poll. The address itself is never stored. The link between a vote and an account is \

@@ -6,7 +6,7 @@ use askama::Template;
 use axum::Router;
 use axum::extract::{Query, State};
 use axum::http::StatusCode;
-use axum::response::{IntoResponse, Response};
+use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::get;
 use candour_core::account::{EmailAddress, Permission};
 use candour_core::audit::{ACTIONS, action_words, is_known_action};
@@ -38,7 +38,7 @@ const LAST_PAGE: u64 = 1_000_000;
 const EXPORT_BATCH: u32 = 1000;
 
 /// The filter as typed: every field is text, so that whatever was typed can be shown again.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize)]
 struct AuditQuery {
     #[serde(default)]
     person: String,
@@ -340,6 +340,23 @@ async fn audit_log(
     staff.require(Permission::ReadAudit)?;
     let mut reading = read(&q);
     find_person(&state, &mut reading).await?;
+    // A person asked for by email address is shown under their record number, so the address
+    // stays out of the page's address, its links, logs and the browser's history.
+    if q.person.contains('@')
+        && let Some(id) = reading
+            .filter
+            .target
+            .as_deref()
+            .and_then(|t| t.strip_prefix("person:"))
+    {
+        let by_number = AuditQuery {
+            person: id.to_owned(),
+            ..q.clone()
+        };
+        return Ok(
+            Redirect::to(&format!("/admin/audit?{}", by_number.query_string(None))).into_response(),
+        );
+    }
     let chosen_staff = q.staff.trim();
     let mut staff_choices: Vec<Choice> = state
         .stores()

@@ -26,6 +26,14 @@ pub(crate) const SIGN_IN_FAILURES_PER_ADDRESS: Limit = Limit {
     max: 50,
     window: Duration::minutes(15),
 };
+/// Every sign-in attempt from one address, right or wrong: a hard ceiling far above what an
+/// office's people need, so one address cannot try leaked passwords across many accounts
+/// (each of which gets a first try past the failures ceiling) or keep the cores hashing.
+pub(crate) const SIGN_IN_ATTEMPTS_PER_ADDRESS: Limit = Limit {
+    name: "sign-in-ip-all",
+    max: 300,
+    window: Duration::minutes(15),
+};
 /// Failed sign-ins for one account from one address. An attacker elsewhere does not use up
 /// the real person's allowance.
 pub(crate) const SIGN_IN_FAILURES: Limit = Limit {
@@ -190,12 +198,14 @@ impl SignInAttempt {
 /// So failures from a shared address (an office, a mobile network) do not lock out a person
 /// there whose password is right: their account has not failed, so their password is
 /// checked. Someone guessing across many accounts from one address is left with one guess
-/// per account per window once the address is past its ceiling.
+/// per account per window once the address is past its ceiling, and with no more than
+/// `SIGN_IN_ATTEMPTS_PER_ADDRESS` attempts in all.
 pub(crate) async fn begin_sign_in(
     state: &AppState,
     email: &str,
     address: &str,
 ) -> Result<SignInAttempt, AppError> {
+    hit(state, SIGN_IN_ATTEMPTS_PER_ADDRESS, address).await?;
     let account = count_attempt(state, SIGN_IN_FAILURES, &format!("{email} {address}")).await?;
     let address = count_attempt(state, SIGN_IN_FAILURES_PER_ADDRESS, address).await?;
     if account.count > SIGN_IN_FAILURES.max {

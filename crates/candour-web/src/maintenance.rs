@@ -20,7 +20,7 @@ pub async fn purge_expired(
         )
         .await?;
     // A session cannot outlive its absolute timeout; a link is useless once it has expired;
-    // no rate-limit window is longer than a day (a poll's votes per address).
+    // no rate-limit window is longer than an hour.
     let sessions = stores
         .sessions
         .purge_sessions_before(
@@ -30,7 +30,7 @@ pub async fn purge_expired(
     let links = stores.links.purge_links_before(now).await?;
     let windows = stores
         .rate_limits
-        .purge_windows_before(now - Duration::hours(25))
+        .purge_windows_before(now - Duration::hours(2))
         .await?;
     let audit = stores
         .audit

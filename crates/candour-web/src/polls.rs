@@ -201,24 +201,38 @@ impl AddressVotes {
         id
     }
 
-    /// Whether the address behind `id` has cast fewer than `ceiling` counted votes on `day`.
-    pub async fn below(&self, id: &[u8; 16], day: &str, ceiling: u32) -> bool {
-        let guard = self.0.lock().await;
-        guard.0 != day || guard.1.get(id).is_none_or(|n| *n < ceiling)
-    }
-
-    /// Count a vote that was counted.
-    pub async fn add(&self, id: [u8; 16], day: &str) {
+    /// Take one of the address's `ceiling` votes for `day`, checking and counting together so
+    /// votes sent at once cannot all pass; `false` when none is left. A vote that is then not
+    /// counted gives its place back (`give_back`).
+    pub async fn take(&self, id: [u8; 16], day: &str, ceiling: u32) -> bool {
         let mut guard = self.0.lock().await;
         let (today, counts) = &mut *guard;
         if today != day {
             *today = day.to_owned();
             counts.clear();
         }
-        if let Some(n) = counts.get_mut(&id) {
-            *n = n.saturating_add(1);
-        } else if counts.len() < MAX_ADDRESSES {
-            counts.insert(id, 1);
+        match counts.get_mut(&id) {
+            Some(n) if *n >= ceiling => false,
+            Some(n) => {
+                *n += 1;
+                true
+            }
+            None => {
+                if counts.len() < MAX_ADDRESSES {
+                    counts.insert(id, 1);
+                }
+                true
+            }
+        }
+    }
+
+    /// Give back a place taken for a vote that was not counted.
+    pub async fn give_back(&self, id: [u8; 16], day: &str) {
+        let mut guard = self.0.lock().await;
+        if guard.0 == day
+            && let Some(n) = guard.1.get_mut(&id)
+        {
+            *n = n.saturating_sub(1);
         }
     }
 }
@@ -310,7 +324,9 @@ async fn view_for(
     return_to: String,
 ) -> Result<PollView, AppError> {
     let now = state.now();
-    let voted = cookie_says_voted(state, headers, poll.id)
+    // In a poll counted per account, a signed-in visitor's account decides, not the cookie.
+    let by_account = poll.voters == Voters::PerAccount && visitor.account.is_some();
+    let voted = (!by_account && cookie_says_voted(state, headers, poll.id))
         || match &visitor.account {
             Some(a) => state.stores().polls.has_voted(poll.id, a.id).await?,
             None => false,
@@ -592,7 +608,10 @@ async fn vote(
             message: "That answer is not one of this poll's options".to_owned(),
         }]));
     };
-    if cookie_says_voted(&state, &headers, poll.id) {
+    // The cookie speaks for a browser; in a poll counted per account, the account decides
+    // (two people may sign in on one library computer).
+    let by_account = poll.voters == Voters::PerAccount && visitor.account.is_some();
+    if !by_account && cookie_says_voted(&state, &headers, poll.id) {
         return answer_again(
             &state,
             frame(),
@@ -631,7 +650,7 @@ async fn vote(
             let ceiling = state.inner.config.polls.votes_per_address;
             let tally = AddressVotes::key(&state.inner.keys.polls, poll.id, &ip);
             address = Some(tally);
-            if !state.inner.address_votes.below(&tally, &day, ceiling).await {
+            if !state.inner.address_votes.take(tally, &day, ceiling).await {
                 return answer_again(
                     &state,
                     frame(),
@@ -683,11 +702,13 @@ async fn vote(
             at: now,
         })
         .await?;
+    if outcome != VoteOutcome::Counted
+        && let Some(tally) = address
+    {
+        state.inner.address_votes.give_back(tally, &day).await;
+    }
     match outcome {
         VoteOutcome::Counted => {
-            if let Some(tally) = address {
-                state.inner.address_votes.add(tally, &day).await;
-            }
             let hours = i64::from(state.inner.config.polls.cookie_hours);
             let expires = (now + time::Duration::hours(hours)).unix_timestamp();
             let cookie = cookie_jar::set_member(

@@ -539,7 +539,8 @@ async fn a_poll_embedded_in_a_content_page_works_from_there() {
 
 #[tokio::test]
 async fn many_votes_at_once_are_counted_exactly() {
-    let app = spawn_app().await;
+    // Everyone is on one address here: the ceiling is lifted so that only repeats are refused.
+    let app = spawn_with(|c| c.polls.votes_per_address = 1000).await;
     let (id, a, b) = poll(&app, ResultsShown::AfterVoting).await;
     let (_, _, token) = app.page(&format!("/polls/{id}"), "").await;
     let mut tasks = tokio::task::JoinSet::new();
@@ -633,4 +634,34 @@ async fn closed_polls_are_listed_with_their_results_and_cannot_be_closed_again()
     assert!(page.contains("<strong>Closed</strong>"), "{page}");
     assert!(!page.contains("Close now"), "{page}");
     assert!(page.contains("It closed at its closing time"));
+}
+
+#[tokio::test]
+async fn votes_sent_at_once_cannot_pass_the_ceiling_together() {
+    let app = spawn_with(|c| c.polls.votes_per_address = 20).await;
+    let (id, a, _) = poll(&app, ResultsShown::AfterVoting).await;
+    let (_, _, token) = app.page(&format!("/polls/{id}"), "").await;
+    let mut tasks = tokio::task::JoinSet::new();
+    for person in 0..60 {
+        let (client, url, token) = (app.client.clone(), app.url.clone(), token.clone());
+        tasks.spawn(async move {
+            client
+                .post(format!("{url}/polls/{id}/vote"))
+                .header("sec-fetch-site", "same-origin")
+                .header("user-agent", format!("person {person}"))
+                .form(&[("csrf", token.as_str()), ("option", &a.to_string())])
+                .send()
+                .await
+                .unwrap()
+                .status()
+                .as_u16()
+        });
+    }
+    let mut statuses = Vec::new();
+    while let Some(s) = tasks.join_next().await {
+        statuses.push(s.unwrap());
+    }
+    assert_eq!(statuses.iter().filter(|s| **s == 303).count(), 20);
+    assert_eq!(statuses.iter().filter(|s| **s == 429).count(), 40);
+    assert_eq!(total(&app, id).await, 20);
 }
