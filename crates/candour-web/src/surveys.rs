@@ -18,7 +18,7 @@ use candour_core::policy::hours_in_words;
 use candour_core::purposes::Purpose;
 use candour_core::session::Secret;
 use candour_core::store::{FormRecord, NewResponse, PendingConsents, StoreError};
-use candour_core::uk_time::parse_date_input;
+use candour_core::uk_time::{DateProblem, parse_date_input};
 use candour_mail::Email;
 use time::Duration;
 
@@ -64,6 +64,8 @@ pub(crate) struct FieldView {
     pub saves_to: Option<candour_core::forms::PersonAttr>,
     /// A date question's day, month and year as typed (the GOV.UK date input).
     pub date: [String; 3],
+    /// Which of them the error is about (all, when it does not say).
+    pub date_wrong: [bool; 3],
 }
 
 impl FieldView {
@@ -91,6 +93,13 @@ impl FieldView {
         }
     }
 
+    /// Whether the date input's part `i` (day, month, year) is marked as wrong.
+    pub fn part_in_error(&self, i: usize) -> bool {
+        self.error.is_some()
+            && (self.date_wrong.get(i).copied().unwrap_or(false)
+                || !self.date_wrong.iter().any(|w| *w))
+    }
+
     pub fn is_picked(&self, choice: &str) -> bool {
         self.picked.iter().any(|p| p == choice)
     }
@@ -109,7 +118,10 @@ impl FieldView {
             | FieldKind::MultipleChoice
             | FieldKind::Rating
             | FieldKind::Consent => format!("{}-0", self.key),
-            FieldKind::Date => format!("{}-day", self.key),
+            FieldKind::Date => {
+                let first = self.date_wrong.iter().position(|w| *w).unwrap_or(0);
+                format!("{}-{}", self.key, DATE_PARTS[first])
+            }
             _ => self.key.clone(),
         }
     }
@@ -171,6 +183,7 @@ pub(crate) fn field_views(
                     data.map(|d| d.get(&format!("{}-{part}", f.key)).to_owned())
                         .unwrap_or_default()
                 }),
+                date_wrong: [false; 3],
             }
         })
         .collect()
@@ -185,7 +198,10 @@ const DATE_PARTS: [&str; 3] = ["day", "month", "year"];
 /// Each date question's answer as the submission parser reads it (`YYYY-MM-DD`, or empty
 /// when nothing was typed), from its three inputs; or what is wrong with it, in the GOV.UK
 /// date input's words.
-fn typed_dates(definition: &FormDefinition, data: &FormData) -> (ByQuestion, ByQuestion) {
+fn typed_dates(
+    definition: &FormDefinition,
+    data: &FormData,
+) -> (ByQuestion, Vec<(String, DateProblem)>) {
     let mut values = Vec::new();
     let mut problems = Vec::new();
     for f in definition
@@ -203,7 +219,7 @@ fn typed_dates(definition: &FormDefinition, data: &FormData) -> (ByQuestion, ByQ
             )),
             Err(problem) => {
                 values.push((f.key.clone(), String::new()));
-                problems.push((f.key.clone(), problem.message));
+                problems.push((f.key.clone(), problem));
             }
         }
     }
@@ -394,7 +410,11 @@ async fn submit(
                 .map(|(k, e)| (k, e.0))
                 .filter(|(k, _)| !date_problems.iter().any(|(d, _)| d == k))
                 .collect();
-            errors.extend(date_problems);
+            errors.extend(
+                date_problems
+                    .iter()
+                    .map(|(k, p)| (k.clone(), p.message.clone())),
+            );
             // The summary lists the problems in the order of the questions.
             errors.sort_by_key(|(k, _)| {
                 form.definition
@@ -403,13 +423,19 @@ async fn submit(
                     .position(|f| &f.key == k)
                     .unwrap_or(usize::MAX)
             });
-            let fields = field_views(
+            let mut fields = field_views(
                 &form.definition,
                 state.purposes(),
                 mode,
                 Some(&data),
                 &errors,
             );
+            // Mark only the parts of a date that are wrong, and link the summary to the first.
+            for (key, problem) in &date_problems {
+                if let Some(view) = fields.iter_mut().find(|f| &f.key == key) {
+                    view.date_wrong = [problem.parts.day, problem.parts.month, problem.parts.year];
+                }
+            }
             let mut summary = FormState::new();
             for (k, message) in &errors {
                 let anchor = fields

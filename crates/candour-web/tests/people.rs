@@ -1391,11 +1391,17 @@ async fn dates_are_typed_as_day_month_and_year_with_the_gov_uk_messages() {
         assert!(html.contains(&format!("name=\"{part}\"")), "{html}");
     }
     assert!(!html.contains("type=\"date\""));
-    for (day, month, year, message) in [
-        ("31", "2", "2026", "The date must be a real date"),
-        ("1", "", "2026", "The date must include a month"),
-        ("1", "5", "26", "The date&#39;s year must include 4 numbers"),
-        ("", "", "", "Enter"),
+    for (day, month, year, message, first_wrong) in [
+        ("31", "2", "2026", "The date must be a real date", "day"),
+        ("1", "", "2026", "The date must include a month", "month"),
+        (
+            "1",
+            "5",
+            "26",
+            "The date&#39;s year must include 4 numbers",
+            "year",
+        ),
+        ("", "", "", "Enter", "day"),
     ] {
         let (status, page) = app
             .submit(
@@ -1406,9 +1412,14 @@ async fn dates_are_typed_as_day_month_and_year_with_the_gov_uk_messages() {
         assert_eq!(status, 422, "{day}/{month}/{year}");
         assert!(page.contains(message), "{day}/{month}/{year}: {page}");
         assert!(
-            page.contains("href=\"#q1-day\""),
-            "the summary links to the day"
+            page.contains(&format!("href=\"#q1-{first_wrong}\"")),
+            "the summary links to the first wrong part: {page}"
         );
+        if first_wrong == "month" {
+            // Only the wrong part is marked.
+            assert!(page.contains("input--width-2 input--error\" id=\"q1-month\""));
+            assert!(page.contains("input--width-2\" id=\"q1-day\""));
+        }
         assert!(page.contains(&format!(
             "name=\"q1-day\" type=\"text\" inputmode=\"numeric\" value=\"{day}\""
         )));
