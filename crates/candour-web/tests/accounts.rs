@@ -4,7 +4,9 @@
 mod common;
 
 use candour_core::account::{EmailAddress, Role};
-use common::{TestApp, cookie_pair, link_in, path_of, set_cookie_header, spawn_app, spawn_with};
+use common::{
+    TestApp, cookie_pair, hidden, link_in, path_of, set_cookie_header, spawn_app, spawn_with,
+};
 use time::Duration;
 
 const PW: &str = "lantern orbit cabbage";
@@ -276,14 +278,7 @@ async fn password_reset_by_single_use_link() {
 
     let (status, html, token) = app.page(&path_of(&link), "").await;
     assert_eq!(status, 200);
-    let secret = html
-        .split("name=\"token\" value=\"")
-        .nth(1)
-        .unwrap()
-        .split('"')
-        .next()
-        .unwrap()
-        .to_owned();
+    let secret = hidden(&html, "token").unwrap();
     // A weak password is refused without using up the link.
     let res = app
         .post_form(
@@ -728,14 +723,7 @@ async fn correct_second_factor_codes_never_use_up_the_limit() {
             .await;
         assert_eq!(res.status(), 200, "sign-in {i}: a code is asked for");
         let html = res.text().await.unwrap();
-        let step = html
-            .split("name=\"step\" value=\"")
-            .nth(1)
-            .unwrap()
-            .split('"')
-            .next()
-            .unwrap()
-            .to_owned();
+        let step = hidden(&html, "step").unwrap();
         let code = candour_core::totp::code_at(&secret, app.clock.now_unix());
         let res = app
             .post_form(
@@ -906,14 +894,7 @@ async fn changing_the_email_address_needs_the_password_and_the_new_inbox() {
     );
     let link = link_in(&to_new.data, "http://");
     let (_, html, token) = app.page(&path_of(&link), "").await;
-    let secret = html
-        .split("name=\"token\" value=\"")
-        .nth(1)
-        .unwrap()
-        .split('"')
-        .next()
-        .unwrap()
-        .to_owned();
+    let secret = hidden(&html, "token").unwrap();
     let res = app
         .post_form(
             "/account/email/confirm",
@@ -1204,14 +1185,7 @@ async fn the_second_factor_protects_sign_in_and_codes_cannot_be_replayed() {
     assert_eq!(res.status(), 200, "a code is asked for");
     assert!(res.headers().get("set-cookie").is_none(), "no session yet");
     let html = res.text().await.unwrap();
-    let step = html
-        .split("name=\"step\" value=\"")
-        .nth(1)
-        .unwrap()
-        .split('"')
-        .next()
-        .unwrap()
-        .to_owned();
+    let step = hidden(&html, "step").unwrap();
     // The code used to turn it on cannot be used again.
     let res = app
         .post_form(

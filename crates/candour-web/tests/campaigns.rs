@@ -130,11 +130,7 @@ impl TestApp {
 
     async fn send_now(&self, cookie: &str, id: i64) -> reqwest::Response {
         let (_, html, token) = self.page(&format!("/admin/campaigns/{id}"), cookie).await;
-        let content = html
-            .split("name=\"content\" value=\"")
-            .nth(1)
-            .map(|v| v.split('"').next().unwrap().to_owned())
-            .unwrap_or_default();
+        let content = hidden(&html, "content").unwrap_or_default();
         let fields = [
             ("csrf", token.as_str()),
             ("when", "now"),
@@ -366,12 +362,7 @@ async fn bad_campaign_input_is_refused_with_the_field_and_nothing_reaches_a_head
     assert_eq!(c.state, CampaignState::Draft);
     // Sending asks first, with the number of people; nothing is queued until the answer.
     let (_, html, token) = app.page(&format!("/admin/campaigns/{id}"), &admin).await;
-    let content = html
-        .split("name=\"content\" value=\"")
-        .nth(1)
-        .and_then(|v| v.split('"').next())
-        .unwrap()
-        .to_owned();
+    let content = hidden(&html, "content").unwrap();
     let res = app
         .post_form(
             &format!("/admin/campaigns/{id}/schedule"),
@@ -625,12 +616,7 @@ async fn a_campaign_is_scheduled_in_uk_time_and_the_question_says_when() {
     let id = app.write_campaign(&admin, "News for {{name}}", BODY).await;
     let (_, html, token) = app.page(&format!("/admin/campaigns/{id}"), &admin).await;
     assert!(html.contains("Time to send (UK time)"), "{html}");
-    let content = html
-        .split("name=\"content\" value=\"")
-        .nth(1)
-        .and_then(|v| v.split('"').next())
-        .unwrap()
-        .to_owned();
+    let content = hidden(&html, "content").unwrap();
     // The test clock reads 1 June 2026 09:00 UTC, 10:00am in the UK (summer time). Midday
     // on UK clocks is 11:00 UTC.
     let fields = [

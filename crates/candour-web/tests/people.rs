@@ -116,14 +116,7 @@ impl TestApp {
     async fn submit(&self, form: i64, fields: &[(&str, &str)]) -> (u16, String) {
         let (status, html, token) = self.page(&format!("/forms/{form}"), "").await;
         assert_eq!(status, 200, "{html}");
-        let version = html
-            .split("name=\"version\" value=\"")
-            .nth(1)
-            .unwrap()
-            .split('"')
-            .next()
-            .unwrap()
-            .to_owned();
+        let version = hidden(&html, "version").unwrap();
         let mut body = vec![("csrf", token.as_str()), ("version", version.as_str())];
         body.extend_from_slice(fields);
         let res = self.post_form(&format!("/forms/{form}"), &body, &[]).await;
@@ -149,14 +142,7 @@ impl TestApp {
         let (status, html, token) = self.page(&path_of(&link), "").await;
         assert_eq!(status, 200);
         assert!(html.contains("Confirm what you agreed to"));
-        let secret = html
-            .split("name=\"token\" value=\"")
-            .nth(1)
-            .unwrap()
-            .split('"')
-            .next()
-            .unwrap()
-            .to_owned();
+        let secret = hidden(&html, "token").unwrap();
         let res = self
             .post_form(
                 "/preferences/confirm",
@@ -361,14 +347,7 @@ async fn a_signed_in_person_with_a_confirmed_address_needs_no_extra_step() {
     let sent = app.sink.messages().await.len();
     let (status, html, token) = app.page(&format!("/forms/{form}"), &cookie).await;
     assert_eq!(status, 200);
-    let version = html
-        .split("name=\"version\" value=\"")
-        .nth(1)
-        .unwrap()
-        .split('"')
-        .next()
-        .unwrap()
-        .to_owned();
+    let version = hidden(&html, "version").unwrap();
     // Their own address: it counts at once.
     let res = app
         .post_form(
@@ -498,14 +477,7 @@ async fn open_from_email(app: &TestApp, address: &str) -> String {
     // Opening the link only shows a button: a scanner that follows it uses nothing up.
     let (status, html, token) = app.page(&path_of(&link), "").await;
     assert_eq!(status, 200);
-    let secret = html
-        .split("name=\"token\" value=\"")
-        .nth(1)
-        .unwrap()
-        .split('"')
-        .next()
-        .unwrap()
-        .to_owned();
+    let secret = hidden(&html, "token").unwrap();
     let res = app
         .post_form(
             "/preferences/open",

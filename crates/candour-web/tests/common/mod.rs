@@ -306,6 +306,13 @@ impl TestApp {
     }
 }
 
+/// The value of the hidden input `name` in a page, if it has one.
+pub fn hidden(html: &str, name: &str) -> Option<String> {
+    let start = format!("name=\"{name}\" value=\"");
+    let rest = html.split(start.as_str()).nth(1)?;
+    rest.split('"').next().map(str::to_owned)
+}
+
 pub fn csrf_in(html: &str) -> String {
     let marker = "name=\"csrf\" value=\"";
     let start = html.find(marker).expect("a form token on the page") + marker.len();
@@ -407,14 +414,7 @@ impl TestApp {
         let link = link_in(&mail[before].data, "http://");
         let (status, html, token) = self.page(&path_of(&link), "").await;
         assert_eq!(status, 200);
-        let secret = html
-            .split("name=\"token\" value=\"")
-            .nth(1)
-            .unwrap()
-            .split('"')
-            .next()
-            .unwrap()
-            .to_owned();
+        let secret = hidden(&html, "token").unwrap();
         let res = self
             .post_form(
                 "/account/verify",
