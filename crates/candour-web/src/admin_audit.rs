@@ -13,6 +13,7 @@ use candour_core::audit::{ACTIONS, action_words, is_known_action};
 use candour_core::people::spreadsheet_safe;
 use candour_core::store::{AuditEntry, AuditFilter};
 use candour_core::uk_time::{DateParts, parse_date_input, readable_uk, uk_start_of_day};
+use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 use serde::Deserialize;
 use time::Duration;
 
@@ -93,17 +94,16 @@ impl AuditQuery {
     }
 }
 
-/// Percent-encode a query value: everything but unreserved characters.
+/// Everything but the unreserved characters of RFC 3986.
+const QUERY_VALUE: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'_')
+    .remove(b'~');
+
+/// Percent-encode a query value.
 fn encode(value: &str) -> String {
-    let mut out = String::with_capacity(value.len());
-    for b in value.bytes() {
-        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
-            out.push(char::from(b));
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
+    utf8_percent_encode(value, QUERY_VALUE).to_string()
 }
 
 /// One of the two dates of the range, as the template shows it.

@@ -194,6 +194,8 @@ impl AddressVotes {
     pub fn key(secret: &[u8], poll: i64, address: &str) -> [u8; 16] {
         let mut id = [0u8; 16];
         if let Ok(mut mac) = Hmac::<Sha256>::new_from_slice(secret) {
+            // Kept apart from the poll cookie's MACs under the same key.
+            mac.update(b"candour-poll-address:");
             mac.update(&poll.to_be_bytes());
             mac.update(address.as_bytes());
             id.copy_from_slice(&mac.finalize().into_bytes()[..16]);
