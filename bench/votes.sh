@@ -3,7 +3,11 @@
 # nginx answering the same request with a static 303 on the same machine in the same run.
 # Afterwards the stored count must equal the number of votes the server accepted.
 # The machine's speed drifts from minute to minute, so each round runs nginx and then Candour
-# on SQLite straight after it, and the median of the rounds' ratios is the result.
+# on SQLite straight after it, and the median of the rounds' ratios is the result, with the
+# spread (lowest and highest round). A durable vote costs a commit, so each round also measures
+# the disk: single-row SQLite commits per second in the same folder and mode as Candour's
+# (WAL, synchronous = FULL), one at a time for two seconds. A slow disk lowers both that rate and
+# the ratio; a slow Candour lowers only the ratio.
 #   ROUNDS=3 DURATION=10 CONNECTIONS=64 [BIN=…] [PG_URL=postgres://postgres@127.0.0.1:5432] bench/votes.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -85,16 +89,39 @@ check() { # name accepted stored
   echo "  $1: every accepted vote stored; $extra more were in flight when the load stopped"
 }
 
+# Durable single-row commits per second on the disk under $work, one after another.
+disk_commits() {
+  python3 - "$work/disk-probe.db" <<'PY'
+import sqlite3, sys, time
+c = sqlite3.connect(sys.argv[1], isolation_level=None)
+c.execute("PRAGMA journal_mode = WAL")
+c.execute("PRAGMA synchronous = FULL")
+c.execute("CREATE TABLE IF NOT EXISTS t (v INTEGER)")
+n, start = 0, time.monotonic()
+while time.monotonic() - start < 2.0:
+    c.execute("INSERT INTO t (v) VALUES (?)", (n,))
+    n += 1
+print(f"{n / (time.monotonic() - start):.0f}")
+PY
+  rm -f "$work"/disk-probe.db*
+}
+
+# The median of the numbers on standard input.
+median() { sort -n | awk '{ r[NR] = $1 } END { print (NR % 2) ? r[(NR + 1) / 2] : (r[NR / 2] + r[NR / 2 + 1]) / 2 }'; }
+
 echo "wrk -t2 -c$CONNECTIONS -d${DURATION}s, POST /polls/1/vote, every request a new voter"
 ratios=()
+disks=()
 for round in $(seq 1 "$ROUNDS"); do
+  disk=$(disk_commits)
+  disks+=("$disk")
   read -r nginx_rate _ < <(load "http://127.0.0.1:$nport" "x")
   sqlite_db="$work/votes-$round.db"
   read -r sqlite_rate sqlite_accepted < <(run_candour sqlite "sqlite://$sqlite_db")
   read -r sqlite_stored sqlite_rows < <(python3 -c "import sqlite3,sys; c=sqlite3.connect(sys.argv[1]); print(c.execute('SELECT coalesce(sum(votes),0) FROM poll_options WHERE poll_id=1').fetchone()[0], c.execute('SELECT count(*) FROM poll_votes WHERE poll_id=1').fetchone()[0])" "$sqlite_db")
   ratio=$(awk -v s="$sqlite_rate" -v n="$nginx_rate" 'BEGIN { printf "%.2f", s / n }')
   ratios+=("$ratio")
-  echo "round $round: nginx static 303 $nginx_rate requests/s; candour on SQLite $sqlite_rate votes/s (ratio $ratio; accepted $sqlite_accepted, stored count $sqlite_stored, rows $sqlite_rows)"
+  echo "round $round: nginx static 303 $nginx_rate requests/s; candour on SQLite $sqlite_rate votes/s (ratio $ratio; accepted $sqlite_accepted, stored count $sqlite_stored, rows $sqlite_rows); disk $disk durable commits/s"
   [ "$sqlite_stored" = "$sqlite_rows" ] || { echo "SQLite: the count ($sqlite_stored) and the rows ($sqlite_rows) differ" >&2; exit 1; }
   check SQLite "$sqlite_accepted" "$sqlite_stored"
 done
@@ -110,5 +137,7 @@ pg_ratio=$(awk -v p="$pg_rate" -v n="$nginx_rate" 'BEGIN { printf "%.2f", p / n 
 echo "PostgreSQL: nginx static 303 $nginx_rate requests/s; candour on PostgreSQL $pg_rate votes/s (ratio $pg_ratio; accepted $pg_accepted, stored count $pg_stored, rows $pg_rows)"
 [ "$pg_stored" = "$pg_rows" ] || { echo "PostgreSQL: the count ($pg_stored) and the rows ($pg_rows) differ" >&2; exit 1; }
 check PostgreSQL "$pg_accepted" "$pg_stored"
-median=$(printf '%s\n' "${ratios[@]}" | sort -n | awk '{ r[NR] = $1 } END { print (NR % 2) ? r[(NR + 1) / 2] : (r[NR / 2] + r[NR / 2 + 1]) / 2 }')
-echo "ratio to nginx: SQLite ${ratios[*]} (median $median); PostgreSQL $pg_ratio"
+spread() { printf '%s\n' "$@" | sort -n | awk 'NR == 1 { lo = $1 } { hi = $1 } END { print lo "–" hi }'; }
+echo "ratio to nginx: SQLite ${ratios[*]} (median $(printf '%s\n' "${ratios[@]}" | median), spread $(spread "${ratios[@]}")); PostgreSQL $pg_ratio"
+disk_median=$(printf '%s\n' "${disks[@]}" | median)
+echo "disk: durable single-row commits/s ${disks[*]} (median $disk_median, spread $(spread "${disks[@]}"); one commit about $(awk -v d="$disk_median" 'BEGIN { printf "%.0f", 1e6 / d }') µs)"
