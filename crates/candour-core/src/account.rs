@@ -441,15 +441,6 @@ mod tests {
 
         proptest! {
             #[test]
-            fn email_parsing_is_total_and_idempotent(raw in "\\PC{0,80}") {
-                if let Ok(e) = EmailAddress::parse(&raw) {
-                    prop_assert!(!e.as_str().chars().any(|c| c.is_whitespace() || c.is_control()));
-                    prop_assert_eq!(e.as_str().to_ascii_lowercase(), e.as_str());
-                    prop_assert_eq!(EmailAddress::parse(e.as_str()), Ok(e.clone()));
-                }
-            }
-
-            #[test]
             fn well_formed_emails_are_accepted(
                 local in "[a-zA-Z0-9+_-]{1,20}(\\.[a-z0-9]{1,5})?",
                 labels in proptest::collection::vec("[a-z0-9]([a-z0-9-]{0,10}[a-z0-9])?", 1..4),
@@ -468,16 +459,6 @@ mod tests {
             }
 
             #[test]
-            fn postcode_parsing_is_total_and_idempotent(raw in "\\PC{0,12}") {
-                if let Ok(p) = Postcode::parse(&raw) {
-                    let s = p.as_str();
-                    prop_assert!(s.len() <= 8 && s.contains(' '));
-                    prop_assert!(s.bytes().all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b' '));
-                    prop_assert_eq!(Postcode::parse(s), Ok(p.clone()));
-                }
-            }
-
-            #[test]
             fn every_uk_shape_is_accepted(
                 outward in "([A-Z][0-9]|[A-Z][0-9][0-9]|[A-Z][A-Z][0-9]|[A-Z][A-Z][0-9][0-9]|[A-Z][0-9][A-Z]|[A-Z][A-Z][0-9][A-Z])",
                 inward in "[0-9][ABD-HJLNP-UW-Z]{2}",
@@ -489,17 +470,6 @@ mod tests {
                 let p = Postcode::parse(&raw);
                 prop_assert!(p.is_ok(), "{raw}");
                 prop_assert_eq!(p.unwrap().as_str().to_owned(), format!("{outward} {inward}"));
-            }
-
-            #[test]
-            fn phone_parsing_is_total_and_idempotent(raw in "\\PC{0,30}") {
-                if let Ok(p) = Phone::parse(&raw) {
-                    let s = p.as_str();
-                    let digits = s.trim_start_matches('+');
-                    prop_assert!(digits.bytes().all(|b| b.is_ascii_digit()));
-                    prop_assert!((10..=15).contains(&digits.len()));
-                    prop_assert_eq!(Phone::parse(s), Ok(p.clone()));
-                }
             }
 
             #[test]
@@ -515,6 +485,126 @@ mod tests {
                 prop_assert!(p.is_ok(), "{raw:?}");
                 prop_assert_eq!(p.unwrap().as_str().to_owned(), digits);
             }
+        }
+
+        /// Run a property over 256 generated inputs and print how many of them reached the
+        /// assertions (`check` returns whether its input did). A property over inputs
+        /// that are almost never valid would pass without checking anything, so at least a
+        /// quarter of the inputs must reach them.
+        fn reaching<S: Strategy>(
+            what: &str,
+            strategy: S,
+            check: impl Fn(S::Value) -> Result<bool, TestCaseError>,
+        ) {
+            let cases = 256;
+            let reached = std::cell::Cell::new(0u32);
+            let mut runner =
+                proptest::test_runner::TestRunner::new(ProptestConfig::with_cases(cases));
+            runner
+                .run(&strategy, |value| {
+                    if check(value)? {
+                        reached.set(reached.get() + 1);
+                    }
+                    Ok(())
+                })
+                .unwrap();
+            let reached = reached.get();
+            eprintln!("{what}: {reached} of {cases} generated inputs reached the assertions");
+            assert!(
+                reached >= cases / 4,
+                "{what}: only {reached} of {cases} inputs were valid"
+            );
+        }
+
+        /// Something valid, then possibly damaged: a character inserted at some position.
+        fn damaged(valid: impl Strategy<Value = String>) -> impl Strategy<Value = String> {
+            (
+                valid,
+                proptest::option::weighted(0.25, ("\\PC", any::<prop::sample::Index>())),
+            )
+                .prop_map(|(mut raw, damage)| {
+                    if let Some((junk, at)) = damage {
+                        let at = raw
+                            .char_indices()
+                            .map(|(i, _)| i)
+                            .nth(at.index(raw.chars().count().max(1)))
+                            .unwrap_or(raw.len());
+                        raw.insert_str(at, &junk);
+                    }
+                    raw
+                })
+        }
+
+        fn some_email() -> impl Strategy<Value = String> {
+            prop_oneof![
+                3 => damaged(
+                    ("[a-zA-Z0-9+_.-]{1,20}", "[a-zA-Z0-9]([a-zA-Z0-9-]{0,10}[a-zA-Z0-9])?(\\.[a-zA-Z0-9]{1,12}){0,2}", "[a-zA-Z]{2,6}", "[ \\t]{0,2}")
+                        .prop_map(|(local, domain, tld, pad)| format!("{pad}{local}@{domain}.{tld}{pad}"))
+                ),
+                1 => "\\PC{0,80}",
+            ]
+        }
+
+        #[test]
+        fn email_parsing_is_total_and_idempotent() {
+            reaching("email addresses", some_email(), |raw| {
+                let Ok(e) = EmailAddress::parse(&raw) else {
+                    return Ok(false);
+                };
+                prop_assert!(
+                    !e.as_str()
+                        .chars()
+                        .any(|c| c.is_whitespace() || c.is_control())
+                );
+                prop_assert_eq!(e.as_str().to_ascii_lowercase(), e.as_str());
+                prop_assert_eq!(EmailAddress::parse(e.as_str()), Ok(e.clone()));
+                Ok(true)
+            });
+        }
+
+        #[test]
+        fn postcode_parsing_is_total_and_idempotent() {
+            let shaped = (
+                "[A-Za-z]{1,2}[0-9][0-9A-Za-z]?",
+                "[ ]{0,2}",
+                "[0-9][ABD-HJLNP-UW-Zabd-hjlnp-uw-z]{2}",
+            )
+                .prop_map(|(outward, gap, inward)| format!("{outward}{gap}{inward}"));
+            let raw = prop_oneof![3 => damaged(shaped), 1 => "\\PC{0,12}"];
+            reaching("postcodes", raw, |raw| {
+                let Ok(p) = Postcode::parse(&raw) else {
+                    return Ok(false);
+                };
+                let s = p.as_str();
+                prop_assert!(s.len() <= 8 && s.contains(' '));
+                prop_assert!(
+                    s.bytes()
+                        .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b' ')
+                );
+                prop_assert_eq!(Postcode::parse(s), Ok(p.clone()));
+                Ok(true)
+            });
+        }
+
+        #[test]
+        fn phone_parsing_is_total_and_idempotent() {
+            let shaped = (
+                "(\\+44 ?|0|\\(0)",
+                "[1-9][0-9]{3}\\)?[ -]?[0-9]{3}[ -]?[0-9]{3}",
+            )
+                .prop_map(|(lead, rest)| format!("{lead}{rest}"));
+            let raw = prop_oneof![3 => damaged(shaped), 1 => "\\PC{0,30}"];
+            reaching("phone numbers", raw, |raw| {
+                let Ok(p) = Phone::parse(&raw) else {
+                    return Ok(false);
+                };
+                let s = p.as_str();
+                let digits = s.trim_start_matches('+');
+                prop_assert!(digits.bytes().all(|b| b.is_ascii_digit()));
+                prop_assert!((10..=15).contains(&digits.len()));
+                prop_assert_eq!(Phone::parse(s), Ok(p.clone()));
+                Ok(true)
+            });
         }
     }
 }
