@@ -1185,3 +1185,61 @@ async fn a_follow_up_goes_to_tracked_recipients_who_did_not_click() {
     assert_eq!(followed.len(), 1);
     assert_eq!(followed[0].to, vec!["amy@example.org".to_owned()]);
 }
+
+/// A sent message with what changes from run to run (the date, the MIME boundary, the signed
+/// tokens, the test server's port) replaced by a fixed word.
+fn stable_message(raw: &str) -> String {
+    let mut text = decode_qp(raw).replace("\r\n", "\n");
+    let boundary = text
+        .split("boundary=\"")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .map(str::to_owned);
+    if let Some(boundary) = boundary {
+        text = text.replace(&boundary, "BOUNDARY");
+    }
+    let mut out = String::new();
+    for line in text.lines() {
+        if line.starts_with("Date: ") {
+            out.push_str("Date: DATE\n");
+            continue;
+        }
+        let mut line = line.to_owned();
+        for marker in ["/t/o/", "/t/c/", "/unsubscribe/", "unsubscribe%20"] {
+            let mut at = 0;
+            while let Some(found) = line[at..].find(marker) {
+                let start = at + found + marker.len();
+                let end = line[start..]
+                    .find(|c: char| !(c.is_ascii_alphanumeric() || "-_.=".contains(c)))
+                    .map_or(line.len(), |e| start + e);
+                line.replace_range(start..end, "TOKEN");
+                at = start + "TOKEN".len();
+            }
+        }
+        while let Some(start) = line.find("http://127.0.0.1:") {
+            let port_start = start + "http://127.0.0.1:".len();
+            let end = line[port_start..]
+                .find(|c: char| !c.is_ascii_digit())
+                .map_or(line.len(), |e| port_start + e);
+            line.replace_range(start..end, "http://candour.test");
+        }
+        out.push_str(&line);
+        out.push('\n');
+    }
+    out
+}
+
+#[tokio::test]
+async fn a_campaign_message_as_its_recipient_receives_it() {
+    let app = spawn_with(with_news).await;
+    app.subscriber("ann@example.org", "Ann", true).await;
+    let admin = app.staff("admin@testshire.example", Role::Admin).await;
+    let id = app.write_campaign(&admin, "News for {{name}}", BODY).await;
+    let res = app.send_now(&admin, id).await;
+    assert_eq!(res.status(), 303, "{}", res.text().await.unwrap());
+    app.drain().await;
+    let mail = app.campaign_mail("Subject: News for").await;
+    assert_eq!(mail.len(), 1, "{mail:?}");
+    // Headers, both parts, the tracked links and the pixel, reviewed as a whole.
+    insta::assert_snapshot!(stable_message(&mail[0].data));
+}
