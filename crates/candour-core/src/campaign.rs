@@ -34,7 +34,7 @@ impl FieldError {
 }
 
 /// The purpose recipients consent to before their opens and clicks are recorded one by one.
-pub const TRACKING_PURPOSE: &str = "email-tracking";
+pub const TRACKING_PURPOSE: &str = crate::purposes::EMAIL_TRACKING;
 
 pub const SUBJECT_MAX: usize = 200;
 pub const PREHEADER_MAX: usize = 200;
@@ -902,6 +902,17 @@ pub fn is_bot_click(c: &ClickRequest<'_>) -> bool {
 
 // ---------- retries ----------
 
+/// How failed deliveries are spaced out and when they are given up (`[campaigns]`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RetrySchedule {
+    /// The wait before the first retry, in seconds; it doubles with each further attempt.
+    pub first_seconds: u32,
+    /// The longest wait between retries, in seconds.
+    pub max_seconds: u32,
+    /// How long after it was queued a message is given up, in hours.
+    pub give_up_hours: u32,
+}
+
 /// When a message that failed for the `attempts`-th time (temporarily) is tried again, or
 /// `None` when it was first queued so long ago that it is given up (as RFC 5321 §4.5.4.1
 /// advises: retries spaced out, giving up after days).
@@ -909,14 +920,14 @@ pub fn retry_at(
     queued_at: OffsetDateTime,
     attempts: u32,
     now: OffsetDateTime,
-    settings: &crate::config::CampaignSettings,
+    schedule: &RetrySchedule,
 ) -> Option<OffsetDateTime> {
-    let first = u64::from(settings.retry_first_seconds);
-    let max = u64::from(settings.retry_max_seconds);
+    let first = u64::from(schedule.first_seconds);
+    let max = u64::from(schedule.max_seconds);
     let shift = attempts.saturating_sub(1).min(30);
     let delay = first.saturating_mul(1u64 << shift).min(max);
     let at = now + time::Duration::seconds(i64::try_from(delay).unwrap_or(i64::MAX / 2));
-    let give_up = queued_at + time::Duration::hours(i64::from(settings.give_up_hours));
+    let give_up = queued_at + time::Duration::hours(i64::from(schedule.give_up_hours));
     (at <= give_up).then_some(at)
 }
 
@@ -1247,7 +1258,12 @@ mod tests {
 
     #[test]
     fn retries_back_off_then_give_up() {
-        let s = crate::config::CampaignSettings::default();
+        // The defaults of `[campaigns]`.
+        let s = RetrySchedule {
+            first_seconds: 300,
+            max_seconds: 4 * 3600,
+            give_up_hours: 96,
+        };
         let t0 = OffsetDateTime::UNIX_EPOCH + time::Duration::days(20_000);
         let first = retry_at(t0, 1, t0, &s).unwrap();
         assert_eq!((first - t0).whole_seconds(), 300);

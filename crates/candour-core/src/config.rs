@@ -11,6 +11,8 @@ use std::path::PathBuf;
 use serde::{Deserialize, Serialize};
 
 use crate::cookies::{Category, is_valid_cookie_name};
+pub use crate::cookies::{ConsentMode, DeclaredCookie};
+pub use crate::purposes::PurposeConfig;
 
 /// Everything Candour can be told. Every section has a default, so an empty file (or none)
 /// gives a working server on SQLite.
@@ -131,27 +133,6 @@ impl Default for Organisation {
     }
 }
 
-/// How consent to non-essential cookies is obtained.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize, Serialize)]
-pub enum ConsentMode {
-    /// Nothing non-essential happens before the visitor chooses; Reject is as easy as Accept.
-    #[serde(rename = "opt-in")]
-    OptIn,
-    /// The older practice: a notice that continuing to browse is agreement. Not valid consent
-    /// under current UK guidance; kept for fidelity and flagged by `config check`.
-    #[serde(rename = "implied")]
-    Implied,
-}
-
-impl ConsentMode {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            ConsentMode::OptIn => "opt-in",
-            ConsentMode::Implied => "implied",
-        }
-    }
-}
-
 #[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct CookieSettings {
@@ -173,19 +154,6 @@ impl Default for CookieSettings {
             declared: Vec::new(),
         }
     }
-}
-
-/// A cookie set by a script that the organisation adds (not by Candour itself).
-#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
-#[serde(deny_unknown_fields)]
-pub struct DeclaredCookie {
-    pub name: String,
-    pub category: Category,
-    pub purpose: String,
-    pub lifetime_days: u32,
-    /// Who sets it, such as "Example Analytics Ltd"; empty when it is the organisation itself.
-    #[serde(default)]
-    pub provider: String,
 }
 
 /// A script that stays inert until the visitor consents to its category.
@@ -400,6 +368,17 @@ impl Default for CampaignSettings {
     }
 }
 
+impl CampaignSettings {
+    /// How failed deliveries are retried.
+    pub fn retry_schedule(&self) -> crate::campaign::RetrySchedule {
+        crate::campaign::RetrySchedule {
+            first_seconds: self.retry_first_seconds,
+            max_seconds: self.retry_max_seconds,
+            give_up_hours: self.give_up_hours,
+        }
+    }
+}
+
 /// How a form asks for consent to direct marketing.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(rename_all = "kebab-case")]
@@ -441,28 +420,6 @@ impl Default for PeopleSettings {
     }
 }
 
-/// One of the organisation's purposes (`[[purposes]]`).
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
-#[serde(deny_unknown_fields)]
-pub struct PurposeConfig {
-    /// A short id: lower-case letters, digits and hyphens.
-    pub id: String,
-    pub name: String,
-    pub description: String,
-    /// What personal data it uses.
-    pub data: String,
-    pub lawful_basis: crate::purposes::LawfulBasis,
-    pub retention_days: u32,
-    #[serde(default)]
-    pub channels: Vec<crate::purposes::Channel>,
-    #[serde(default)]
-    pub direct_marketing: bool,
-    /// The words of the consent box, in the first person ("Send me …"). Required when the
-    /// lawful basis is consent.
-    #[serde(default)]
-    pub consent_label: String,
-}
-
 /// A topic people can follow.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
@@ -470,6 +427,34 @@ pub struct Topic {
     /// A short id: lower-case letters, digits and hyphens.
     pub id: String,
     pub label: String,
+}
+
+impl<'a> From<&'a Config> for crate::cookies::Site<'a> {
+    fn from(config: &'a Config) -> Self {
+        crate::cookies::Site {
+            consent_lifetime_days: config.cookies.consent_lifetime_days,
+            session_cookie_name: config.accounts.cookie_name(),
+            poll_cookie_hours: config.polls.enabled.then_some(config.polls.cookie_hours),
+            preference_visit_minutes: config.people.preference_visit_minutes,
+            declared: &config.cookies.declared,
+            secure: config.served_over_https(),
+        }
+    }
+}
+
+impl<'a> From<&'a Config> for crate::purposes::Capabilities<'a> {
+    fn from(config: &'a Config) -> Self {
+        crate::purposes::Capabilities {
+            receipt_retention_days: config.cookies.receipt_retention_days,
+            polls: config.polls.enabled,
+            tracking_retention_days: config
+                .campaigns
+                .enabled
+                .then_some(config.campaigns.tracking_retention_days),
+            topics: !config.topics.is_empty(),
+            own: &config.purposes,
+        }
+    }
 }
 
 /// Why a configuration could not be used.
@@ -1441,5 +1426,159 @@ mod tests {
         }
         let e = load(&good.replace("\"post\"", "\"pigeon\""), &[]).unwrap_err();
         assert!(e.to_string().contains("purposes"), "{e}");
+    }
+
+    // The cookie registry and the purposes registry as the configuration builds them.
+    use crate::cookies::{CONSENT_COOKIE, CookieError, CookieId, CookieRegistry, Lifetime};
+
+    fn config() -> Config {
+        Config::default()
+    }
+
+    #[test]
+    fn consent_cookie_is_declared_strictly_necessary_with_the_configured_lifetime() {
+        let mut c = config();
+        c.cookies.consent_lifetime_days = 180;
+        let r = CookieRegistry::from_config(&c);
+        let d = r.declaration_for(CONSENT_COOKIE).unwrap();
+        assert_eq!(d.category, Category::Necessary);
+        assert_eq!(d.lifetime, Lifetime::days(180));
+        let set = r.set(CookieId::Consent, "abc").unwrap();
+        assert_eq!(
+            set.header_value(),
+            "candour_consent=abc; Path=/; SameSite=Lax; Max-Age=15552000"
+        );
+    }
+
+    #[test]
+    fn the_session_cookie_is_http_only_and_ends_with_the_browser() {
+        let r = CookieRegistry::from_config(&config());
+        let d = r.declaration_for("clientvars").unwrap();
+        assert_eq!(d.category, Category::Necessary);
+        assert_eq!(d.lifetime, Lifetime::Session);
+        assert_eq!(
+            r.set(CookieId::Session, "t").unwrap().header_value(),
+            "clientvars=t; Path=/; SameSite=Lax; HttpOnly"
+        );
+        let mut c = config();
+        c.public_url = Some("https://example.org".into());
+        c.accounts.host_prefix = true;
+        let r = CookieRegistry::from_config(&c);
+        assert!(
+            r.set(CookieId::Session, "t")
+                .unwrap()
+                .header_value()
+                .starts_with("__Host-clientvars=t; Path=/;")
+        );
+    }
+
+    #[test]
+    fn secure_flag_follows_https() {
+        let mut c = config();
+        c.public_url = Some("https://example.org".into());
+        let r = CookieRegistry::from_config(&c);
+        assert!(
+            r.set(CookieId::Consent, "x")
+                .unwrap()
+                .header_value()
+                .ends_with("; Secure")
+        );
+    }
+
+    #[test]
+    fn values_that_would_break_the_header_are_refused() {
+        let r = CookieRegistry::from_config(&config());
+        for bad in ["a;b", "a b", "a\r\nSet-Cookie: x=y", "a,b", "\"q\""] {
+            assert_eq!(
+                r.set(CookieId::Consent, bad),
+                Err(CookieError::BadValue(CookieId::Consent)),
+                "{bad:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn policy_version_changes_with_any_declared_fact_and_only_then() {
+        let a = CookieRegistry::from_config(&config());
+        let b = CookieRegistry::from_config(&config());
+        assert_eq!(a.policy_version(), b.policy_version());
+        assert_eq!(a.policy_version().as_str().len(), 12);
+
+        let mut c = config();
+        c.cookies.consent_lifetime_days = 30;
+        assert_ne!(
+            CookieRegistry::from_config(&c).policy_version(),
+            a.policy_version()
+        );
+
+        let mut c = config();
+        c.cookies.declared.push(DeclaredCookie {
+            name: "_stats".into(),
+            category: Category::Statistics,
+            purpose: "Counts visits".into(),
+            lifetime_days: 30,
+            provider: "Stats Ltd".into(),
+        });
+        let with = CookieRegistry::from_config(&c);
+        assert_ne!(with.policy_version(), a.policy_version());
+        c.cookies.declared[0].purpose = "Counts visits.".into();
+        assert_ne!(
+            CookieRegistry::from_config(&c).policy_version(),
+            with.policy_version()
+        );
+        // Settings that the policy does not describe leave the version alone.
+        let mut c = config();
+        c.listen = "127.0.0.1:1".parse().unwrap();
+        c.organisation.phone = "101".into();
+        assert_eq!(
+            CookieRegistry::from_config(&c).policy_version(),
+            a.policy_version()
+        );
+    }
+
+    #[test]
+    fn poll_cookies_are_set_per_poll_and_only_when_polls_are_on() {
+        let r = CookieRegistry::from_config(&config());
+        let set = r.set_member(CookieId::PollTimeout, 42, "v").unwrap();
+        assert_eq!(
+            set.header_value(),
+            "PollTimeout-42=v; Path=/; SameSite=Lax; Max-Age=86400; HttpOnly"
+        );
+        assert!(r.declaration_for("PollTimeout-42").is_some());
+        assert!(
+            r.set(CookieId::PollTimeout, "v").is_err(),
+            "a family needs its key"
+        );
+        assert!(
+            r.set_member(CookieId::Consent, 1, "v").is_err(),
+            "a single cookie has none"
+        );
+        let mut c = config();
+        c.polls.enabled = false;
+        let r = CookieRegistry::from_config(&c);
+        assert!(r.set_member(CookieId::PollTimeout, 42, "v").is_err());
+        assert!(r.declaration_for("PollTimeout-42").is_none());
+    }
+
+    #[test]
+    fn receipt_retention_follows_configuration() {
+        let mut c = Config::default();
+        c.cookies.receipt_retention_days = 730;
+        let p = crate::purposes::registry(&c);
+        let choices = p.iter().find(|p| p.id == "cookie-choices").unwrap();
+        assert_eq!(choices.retention.describe(), "2 years");
+        let ids: Vec<_> = p.iter().map(|p| p.id.as_str()).collect();
+        let mut unique = ids.clone();
+        unique.dedup();
+        assert_eq!(ids, unique);
+    }
+
+    #[test]
+    fn the_default_retry_schedule() {
+        let s = CampaignSettings::default().retry_schedule();
+        assert_eq!(
+            (s.first_seconds, s.max_seconds, s.give_up_hours),
+            (300, 4 * 3600, 96)
+        );
     }
 }

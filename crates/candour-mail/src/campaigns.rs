@@ -389,7 +389,12 @@ impl CampaignSender {
             Err(e) if e.is_transient() => {
                 tracing::debug!(error = %e, delivery = d.id, "A campaign message will be tried again.");
                 let now = self.inner.clock.now();
-                match retry_at(d.queued_at, d.attempts, now, &self.inner.settings) {
+                match retry_at(
+                    d.queued_at,
+                    d.attempts,
+                    now,
+                    &self.inner.settings.retry_schedule(),
+                ) {
                     Some(at) => DeliveryResult::Retry {
                         at,
                         error: format!(
