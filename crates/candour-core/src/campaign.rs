@@ -10,12 +10,11 @@ use std::fmt::Write as _;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use hmac::{Hmac, Mac};
 use pulldown_cmark::{Event, Options, Parser, Tag, TagEnd};
-use sha2::Sha256;
 use time::OffsetDateTime;
 
 use crate::account::is_bidi_control;
+use crate::signer::{Purpose, Signer};
 
 /// What is wrong with one field: `message` follows the field's name ("is required").
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -198,7 +197,7 @@ impl CampaignDraft {
     /// decision can be tied to the version they read.
     pub fn fingerprint(&self) -> String {
         use sha2::Digest as _;
-        let mut h = Sha256::new();
+        let mut h = sha2::Sha256::new();
         for part in [
             self.subject.as_str(),
             self.preheader.as_str(),
@@ -770,58 +769,60 @@ pub struct Token {
     pub issued: i64,
 }
 
-const TOKEN_BODY: usize = 1 + 8 + 8 + 2 + 8;
-const TOKEN_MAC: usize = 16;
+/// Campaign, delivery, link and issue time, before base64.
+const TOKEN_BODY: usize = 8 + 8 + 2 + 8;
+
+/// Longer texts are refused before anything is decoded (a token is 59 characters).
+const TOKEN_TEXT_MAX: usize = 64;
+
+impl TokenKind {
+    /// Each kind is signed under its own purpose, so one cannot stand for another.
+    fn purpose(self) -> Purpose {
+        match self {
+            TokenKind::Open => Purpose::CampaignOpen,
+            TokenKind::Click => Purpose::CampaignClick,
+            TokenKind::Unsubscribe => Purpose::CampaignUnsubscribe,
+        }
+    }
+}
 
 impl Token {
-    pub fn sign(&self, key: &[u8]) -> String {
-        let mut bytes = Vec::with_capacity(TOKEN_BODY + TOKEN_MAC);
-        bytes.push(self.kind as u8);
+    /// The numbers in base64, a dot and the signer's tag: all URL-path-safe characters. The
+    /// token has no expiry: a link in an email works as long as the key.
+    pub fn sign(&self, signer: &Signer) -> String {
+        let mut bytes = Vec::with_capacity(TOKEN_BODY);
         bytes.extend_from_slice(&self.campaign.to_be_bytes());
         bytes.extend_from_slice(&self.delivery.to_be_bytes());
         bytes.extend_from_slice(&self.link.to_be_bytes());
         bytes.extend_from_slice(&self.issued.to_be_bytes());
-        let mac = mac(key, &bytes);
-        bytes.extend_from_slice(&mac[..TOKEN_MAC]);
-        URL_SAFE_NO_PAD.encode(bytes)
+        signer.sign(self.kind.purpose(), &URL_SAFE_NO_PAD.encode(bytes), None)
     }
 
-    /// The token, if it is one this key signed for `kind`; `None` for anything tampered,
+    /// The token, if it is one this signer signed for `kind`; `None` for anything tampered,
     /// truncated or of another kind.
-    pub fn verify(key: &[u8], kind: TokenKind, text: &str) -> Option<Token> {
-        if text.len() > 64 {
+    pub fn verify(
+        signer: &Signer,
+        kind: TokenKind,
+        text: &str,
+        now: OffsetDateTime,
+    ) -> Option<Token> {
+        if text.len() > TOKEN_TEXT_MAX {
             return None;
         }
-        let bytes = URL_SAFE_NO_PAD.decode(text).ok()?;
-        if bytes.len() != TOKEN_BODY + TOKEN_MAC {
-            return None;
-        }
-        let (body, given) = bytes.split_at(TOKEN_BODY);
-        let mut m = <Hmac<Sha256> as Mac>::new_from_slice(key).ok()?;
-        m.update(body);
-        m.verify_truncated_left(given).ok()?;
-        if body[0] != kind as u8 {
-            return None;
-        }
+        let body = signer.verify(kind.purpose(), text, now).ok()?;
+        let body = URL_SAFE_NO_PAD.decode(body).ok()?;
         let num = |r: std::ops::Range<usize>| -> Option<[u8; 8]> { body.get(r)?.try_into().ok() };
+        if body.len() != TOKEN_BODY {
+            return None;
+        }
         Some(Token {
             kind,
-            campaign: i64::from_be_bytes(num(1..9)?),
-            delivery: i64::from_be_bytes(num(9..17)?),
-            link: u16::from_be_bytes(body.get(17..19)?.try_into().ok()?),
-            issued: i64::from_be_bytes(num(19..27)?),
+            campaign: i64::from_be_bytes(num(0..8)?),
+            delivery: i64::from_be_bytes(num(8..16)?),
+            link: u16::from_be_bytes(body.get(16..18)?.try_into().ok()?),
+            issued: i64::from_be_bytes(num(18..26)?),
         })
     }
-}
-
-fn mac(key: &[u8], data: &[u8]) -> [u8; 32] {
-    let mut m = match <Hmac<Sha256> as Mac>::new_from_slice(key) {
-        Ok(m) => m,
-        // HMAC takes keys of any length; this arm is never taken.
-        Err(_) => return [0; 32],
-    };
-    m.update(data);
-    m.finalize().into_bytes().into()
 }
 
 // ---------- machine opens and bot clicks ----------
@@ -1156,7 +1157,8 @@ mod tests {
 
     #[test]
     fn tokens_verify_only_untampered_and_of_their_kind() {
-        let key = b"k".repeat(32);
+        let key = Signer::new(&b"k".repeat(32));
+        let now = OffsetDateTime::UNIX_EPOCH;
         let t = Token {
             kind: TokenKind::Click,
             campaign: 7,
@@ -1165,18 +1167,21 @@ mod tests {
             issued: 1_700_000_000,
         };
         let s = t.sign(&key);
-        assert_eq!(Token::verify(&key, TokenKind::Click, &s), Some(t));
-        assert_eq!(Token::verify(&key, TokenKind::Open, &s), None);
-        assert_eq!(Token::verify(b"other", TokenKind::Click, &s), None);
+        assert_eq!(Token::verify(&key, TokenKind::Click, &s, now), Some(t));
+        assert_eq!(Token::verify(&key, TokenKind::Open, &s, now), None);
         assert_eq!(
-            Token::verify(&key, TokenKind::Click, &s[..s.len() - 1]),
+            Token::verify(&Signer::new(b"other"), TokenKind::Click, &s, now),
+            None
+        );
+        assert_eq!(
+            Token::verify(&key, TokenKind::Click, &s[..s.len() - 1], now),
             None
         );
         let mut bytes: Vec<char> = s.chars().collect();
         bytes[5] = if bytes[5] == 'A' { 'B' } else { 'A' };
         let tampered: String = bytes.into_iter().collect();
-        assert_eq!(Token::verify(&key, TokenKind::Click, &tampered), None);
-        assert_eq!(Token::verify(&key, TokenKind::Click, "!!!"), None);
+        assert_eq!(Token::verify(&key, TokenKind::Click, &tampered, now), None);
+        assert_eq!(Token::verify(&key, TokenKind::Click, "!!!", now), None);
     }
 
     #[test]

@@ -19,6 +19,7 @@ pub mod policy;
 pub mod poll;
 pub mod purposes;
 pub mod session;
+pub mod signer;
 pub mod store;
 pub mod totp;
 pub mod uk_time;
