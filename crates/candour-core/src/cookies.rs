@@ -207,6 +207,12 @@ pub fn is_valid_cookie_name(name: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b))
 }
 
+/// A name the sign-in cookie may be given: a cookie name that does not start with `__` (the
+/// browser's prefixes come from `host_prefix`) and is not the consent cookie's.
+pub fn is_valid_session_cookie_name(name: &str) -> bool {
+    is_valid_cookie_name(name) && !name.starts_with("__") && name != CONSENT_COOKIE
+}
+
 fn is_valid_cookie_value(value: &str) -> bool {
     value.len() <= 3000
         && value

@@ -112,13 +112,10 @@ impl CampaignSender {
         settings: CampaignSettings,
         links: LinkSettings,
     ) -> Result<CampaignSender, MailError> {
-        let relay = if mail.smtp_url.is_empty() {
-            None
-        } else {
-            Some(crate::relay::RelayPool::new(crate::relay::Relay::from_url(
-                &mail.smtp_url,
-            )?))
-        };
+        let relay = mail
+            .smtp_url
+            .as_ref()
+            .map(|url| crate::relay::RelayPool::new(crate::relay::Relay::new(url)));
         let domain = mailer.from().email.domain().to_owned();
         let worker = format!("{}-{:08x}", std::process::id(), rand::random::<u32>());
         Ok(CampaignSender {
