@@ -81,10 +81,6 @@ impl Category {
             }
         }
     }
-
-    pub fn from_slug(s: &str) -> Option<Category> {
-        Category::ALL.into_iter().find(|c| c.slug() == s)
-    }
 }
 
 impl fmt::Display for Category {
