@@ -10,8 +10,10 @@
 //! the `hmac` crate, and a token that fails any check (shape, MAC, purpose, expiry) is refused
 //! with the one [`BadToken`], which says nothing about which check failed.
 //!
-//! Architecture invariant: no other module computes a MAC or compares secrets; they call this
-//! one.
+//! The consent cookie (`consent::Token`) and the campaign links (`campaign::Token`) are signed
+//! here; every other token format belongs here too, and secrets are compared with
+//! [`same_secret`], never by hand. (TOTP's HMAC-SHA1 is the code algorithm of RFC 6238, not a
+//! token, and stays in `totp`.)
 
 use std::fmt;
 

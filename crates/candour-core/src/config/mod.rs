@@ -654,4 +654,39 @@ mod tests {
         let e = load(&good.replace("\"post\"", "\"pigeon\""), &[]).unwrap_err();
         assert!(e.to_string().contains("purposes"), "{e}");
     }
+
+    #[test]
+    fn the_relay_password_is_never_printed_and_the_file_keeps_its_shape() {
+        let c = load(
+            "public_url = \"https://police.example\"\n[mail]\nsmtp_url = \"smtps://news:hunter2@relay.example:465\"\n[campaigns]\nunsubscribe_mailto = \"Leave@Police.example\"\n",
+            &[],
+        )
+        .unwrap();
+        let url = c.mail.smtp_url.as_ref().unwrap();
+        assert_eq!(url.credentials().unwrap().1.expose(), "hunter2");
+        let shown = format!("{c:?}");
+        assert!(
+            !shown.contains("hunter2") && shown.contains("[redacted]"),
+            "{shown}"
+        );
+        let written = toml::to_string(&c).unwrap();
+        assert!(!written.contains("hunter2"), "{written}");
+        assert!(
+            written.contains("unsubscribe_mailto = \"leave@police.example\""),
+            "{written}"
+        );
+        // Empty still means none, both ways.
+        let c = load("", &[]).unwrap();
+        assert!(c.mail.smtp_url.is_none() && c.campaigns.unsubscribe_mailto.is_none());
+        let written = toml::to_string(&c).unwrap();
+        assert!(written.contains("smtp_url = \"\""), "{written}");
+        assert!(written.contains("unsubscribe_mailto = \"\""), "{written}");
+        let err = load("[mail]\nsmtp_url = \"http://relay\"\n", &[])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("mail.smtp_url") && err.contains("smtps://"),
+            "{err}"
+        );
+    }
 }
