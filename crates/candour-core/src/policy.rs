@@ -122,7 +122,7 @@ impl Policy {
                 .scripts
                 .iter()
                 .map(|s| ScriptFacts {
-                    src: s.src.clone(),
+                    src: s.src.to_string(),
                     category: s.category,
                 })
                 .collect(),
@@ -209,7 +209,7 @@ mod tests {
             provider: String::new(),
         });
         c.scripts.push(GatedScript {
-            src: "/assets/stats.js".into(),
+            src: "/assets/stats.js".parse().unwrap(),
             category: Category::Statistics,
         });
         let p = Policy::new(&c, &CookieRegistry::from_config(&c));

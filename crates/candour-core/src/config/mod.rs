@@ -39,7 +39,7 @@ pub use self::people::{MarketingConsent, PeopleSettings};
 pub use self::polls::PollSettings;
 pub use self::public_url::PublicUrl;
 pub use self::purposes::Topic;
-pub use self::scripts::GatedScript;
+pub use self::scripts::{GatedScript, ScriptSrc};
 use crate::account::EmailAddress;
 pub use crate::cookies::{ConsentMode, DeclaredCookie};
 use crate::fields::FieldErrors;
