@@ -121,6 +121,7 @@ impl CampaignSettings {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config::test_load as load;
 
     #[test]
     fn the_default_retry_schedule() {
@@ -129,5 +130,31 @@ mod tests {
             (s.first_seconds, s.max_seconds, s.give_up_hours),
             (300, 4 * 3600, 96)
         );
+    }
+
+    #[test]
+    fn campaign_settings_are_checked_key_by_key() {
+        for (text, key) in [
+            (
+                "[campaigns]\napprovers = [\"not an address\"]\n",
+                "campaigns.approvers[0]",
+            ),
+            ("[campaigns]\nconcurrency = 0\n", "campaigns.concurrency"),
+            ("[campaigns]\nrate_per_second = 1\n", "campaigns.batch_size"),
+            (
+                "[campaigns]\nlease_seconds = 5\n",
+                "campaigns.lease_seconds",
+            ),
+            (
+                "[campaigns]\nunsubscribe_mailto = \"x\"\n",
+                "campaigns.unsubscribe_mailto",
+            ),
+        ] {
+            let err = load(text, &[]).unwrap_err().to_string();
+            assert!(err.contains(key), "{text}: {err}");
+        }
+        let c = load("[campaigns]\napprovers = [\"Lead@Example.org\"]\n", &[]).unwrap();
+        assert_eq!(c.campaigns.approvers.len(), 1);
+        assert!(c.warnings().iter().any(|w| w.contains("campaign emails")));
     }
 }

@@ -55,3 +55,51 @@ pub(super) fn check_url(url: &str, errors: &mut FieldErrors) {
         errors.add("database_url", "must start with sqlite: or postgres://");
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::config::test_load as load;
+
+    #[test]
+    fn database_time_limits_have_defaults_and_bounds() {
+        let c = load("", &[]).unwrap();
+        assert_eq!(c.database.acquire_timeout_ms, 3_000);
+        assert_eq!(c.database.statement_timeout_ms, 5_000);
+        let c = load(
+            "[database]\nacquire_timeout_ms = 1500\n",
+            &[("CANDOUR_DATABASE__STATEMENT_TIMEOUT_MS", "20000")],
+        )
+        .unwrap();
+        assert_eq!(c.database.acquire_timeout_ms, 1_500);
+        assert_eq!(c.database.statement_timeout_ms, 20_000);
+        for (text, key, allowed) in [
+            (
+                "acquire_timeout_ms = 0",
+                "database.acquire_timeout_ms",
+                "between 100 and 60000",
+            ),
+            (
+                "acquire_timeout_ms = 60001",
+                "database.acquire_timeout_ms",
+                "between 100 and 60000",
+            ),
+            (
+                "statement_timeout_ms = 99",
+                "database.statement_timeout_ms",
+                "between 100 and 3600000",
+            ),
+        ] {
+            let err = load(&format!("[database]\n{text}\n"), &[])
+                .unwrap_err()
+                .to_string();
+            assert!(err.contains(key) && err.contains(allowed), "{err}");
+        }
+        let err = load("[database]\ntimeout = 5\n", &[])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("`database.timeout`") && err.contains("acquire_timeout_ms"),
+            "{err}"
+        );
+    }
+}

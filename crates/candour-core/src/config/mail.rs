@@ -281,6 +281,7 @@ impl MailSettings {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config::test_load as load;
 
     #[test]
     fn the_relay_url_is_parsed_once_with_the_password_kept_secret() {
@@ -317,5 +318,53 @@ mod tests {
         ] {
             assert!(SmtpUrl::parse(bad).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn dkim_settings_are_checked_and_misalignment_is_flagged() {
+        let dkim = |domain: &str, selector: &str, extra: &str| {
+            format!(
+                "[mail]\nfrom = \"News <news@northmoor.example>\"\n[mail.dkim]\n\
+                 domain = \"{domain}\"\nselector = \"{selector}\"\nkey_file = \"dkim.key\"\n{extra}"
+            )
+        };
+        for (text, key) in [
+            (dkim("localhost", "s1", ""), "mail.dkim.domain"),
+            (dkim("bad_domain.example", "s1", ""), "mail.dkim.domain"),
+            (dkim("northmoor.example", "", ""), "mail.dkim.selector"),
+            (dkim("northmoor.example", "a b", ""), "mail.dkim.selector"),
+            (
+                dkim("northmoor.example", "s1", "algorithm = \"md5\"\n"),
+                "algorithm",
+            ),
+        ] {
+            let err = load(&text, &[]).unwrap_err().to_string();
+            assert!(err.contains(key), "{text}: {err}");
+        }
+        let c = load(
+            &dkim(
+                "northmoor.example",
+                "mail2026",
+                "algorithm = \"ed25519-sha256\"\n",
+            ),
+            &[],
+        )
+        .unwrap();
+        let d = c.mail.dkim.as_ref().unwrap();
+        assert_eq!(d.algorithm, DkimAlgorithm::Ed25519Sha256);
+        assert!(!c.warnings().iter().any(|w| w.contains("mail.dkim")));
+        // A parent domain aligns; another domain does not.
+        let c = load(&dkim("example", "s1", ""), &[]);
+        assert!(c.is_err(), "a single label is not a signing domain");
+        let c = load(&dkim("other.example", "s1", ""), &[]).unwrap();
+        assert!(c.warnings().iter().any(|w| w.contains("mail.dkim.domain")));
+        let sub = "[mail]\nfrom = \"news@mail.northmoor.example\"\n[mail.dkim]\n\
+                   domain = \"northmoor.example\"\nselector = \"s1\"\nkey_file = \"k\"\n";
+        let c = load(sub, &[]).unwrap();
+        assert_eq!(
+            c.mail.dkim.as_ref().unwrap().algorithm,
+            DkimAlgorithm::RsaSha256
+        );
+        assert!(!c.warnings().iter().any(|w| w.contains("mail.dkim")));
     }
 }

@@ -363,13 +363,17 @@ mod optional_address {
     }
 }
 
+/// A configuration read from `text` as `candour.toml`, for the tests of each section.
+#[cfg(test)]
+fn test_load(text: &str, env: &[(&str, &str)]) -> Result<Config, ConfigError> {
+    Config::load(Some(("candour.toml", text)), env.iter().copied())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn load(text: &str, env: &[(&str, &str)]) -> Result<Config, ConfigError> {
-        Config::load(Some(("candour.toml", text)), env.iter().copied())
-    }
+    use super::test_load as load;
 
     #[test]
     fn no_configuration_gives_the_embedded_defaults() {
@@ -378,80 +382,6 @@ mod tests {
         assert_eq!(c.database_url, "sqlite://candour.db");
         assert_eq!(c.cookies.consent_mode, ConsentMode::OptIn);
         assert_eq!(c.cookies.consent_lifetime_days, 365);
-    }
-
-    #[test]
-    fn campaign_settings_are_checked_key_by_key() {
-        for (text, key) in [
-            (
-                "[campaigns]\napprovers = [\"not an address\"]\n",
-                "campaigns.approvers[0]",
-            ),
-            ("[campaigns]\nconcurrency = 0\n", "campaigns.concurrency"),
-            ("[campaigns]\nrate_per_second = 1\n", "campaigns.batch_size"),
-            (
-                "[campaigns]\nlease_seconds = 5\n",
-                "campaigns.lease_seconds",
-            ),
-            (
-                "[campaigns]\nunsubscribe_mailto = \"x\"\n",
-                "campaigns.unsubscribe_mailto",
-            ),
-        ] {
-            let err = load(text, &[]).unwrap_err().to_string();
-            assert!(err.contains(key), "{text}: {err}");
-        }
-        let c = load("[campaigns]\napprovers = [\"Lead@Example.org\"]\n", &[]).unwrap();
-        assert_eq!(c.campaigns.approvers.len(), 1);
-        assert!(c.warnings().iter().any(|w| w.contains("campaign emails")));
-    }
-
-    #[test]
-    fn dkim_settings_are_checked_and_misalignment_is_flagged() {
-        let dkim = |domain: &str, selector: &str, extra: &str| {
-            format!(
-                "[mail]\nfrom = \"News <news@northmoor.example>\"\n[mail.dkim]\n\
-                 domain = \"{domain}\"\nselector = \"{selector}\"\nkey_file = \"dkim.key\"\n{extra}"
-            )
-        };
-        for (text, key) in [
-            (dkim("localhost", "s1", ""), "mail.dkim.domain"),
-            (dkim("bad_domain.example", "s1", ""), "mail.dkim.domain"),
-            (dkim("northmoor.example", "", ""), "mail.dkim.selector"),
-            (dkim("northmoor.example", "a b", ""), "mail.dkim.selector"),
-            (
-                dkim("northmoor.example", "s1", "algorithm = \"md5\"\n"),
-                "algorithm",
-            ),
-        ] {
-            let err = load(&text, &[]).unwrap_err().to_string();
-            assert!(err.contains(key), "{text}: {err}");
-        }
-        let c = load(
-            &dkim(
-                "northmoor.example",
-                "mail2026",
-                "algorithm = \"ed25519-sha256\"\n",
-            ),
-            &[],
-        )
-        .unwrap();
-        let d = c.mail.dkim.as_ref().unwrap();
-        assert_eq!(d.algorithm, DkimAlgorithm::Ed25519Sha256);
-        assert!(!c.warnings().iter().any(|w| w.contains("mail.dkim")));
-        // A parent domain aligns; another domain does not.
-        let c = load(&dkim("example", "s1", ""), &[]);
-        assert!(c.is_err(), "a single label is not a signing domain");
-        let c = load(&dkim("other.example", "s1", ""), &[]).unwrap();
-        assert!(c.warnings().iter().any(|w| w.contains("mail.dkim.domain")));
-        let sub = "[mail]\nfrom = \"news@mail.northmoor.example\"\n[mail.dkim]\n\
-                   domain = \"northmoor.example\"\nselector = \"s1\"\nkey_file = \"k\"\n";
-        let c = load(sub, &[]).unwrap();
-        assert_eq!(
-            c.mail.dkim.as_ref().unwrap().algorithm,
-            DkimAlgorithm::RsaSha256
-        );
-        assert!(!c.warnings().iter().any(|w| w.contains("mail.dkim")));
     }
 
     #[test]
@@ -509,49 +439,6 @@ mod tests {
     }
 
     #[test]
-    fn database_time_limits_have_defaults_and_bounds() {
-        let c = load("", &[]).unwrap();
-        assert_eq!(c.database.acquire_timeout_ms, 3_000);
-        assert_eq!(c.database.statement_timeout_ms, 5_000);
-        let c = load(
-            "[database]\nacquire_timeout_ms = 1500\n",
-            &[("CANDOUR_DATABASE__STATEMENT_TIMEOUT_MS", "20000")],
-        )
-        .unwrap();
-        assert_eq!(c.database.acquire_timeout_ms, 1_500);
-        assert_eq!(c.database.statement_timeout_ms, 20_000);
-        for (text, key, allowed) in [
-            (
-                "acquire_timeout_ms = 0",
-                "database.acquire_timeout_ms",
-                "between 100 and 60000",
-            ),
-            (
-                "acquire_timeout_ms = 60001",
-                "database.acquire_timeout_ms",
-                "between 100 and 60000",
-            ),
-            (
-                "statement_timeout_ms = 99",
-                "database.statement_timeout_ms",
-                "between 100 and 3600000",
-            ),
-        ] {
-            let err = load(&format!("[database]\n{text}\n"), &[])
-                .unwrap_err()
-                .to_string();
-            assert!(err.contains(key) && err.contains(allowed), "{err}");
-        }
-        let err = load("[database]\ntimeout = 5\n", &[])
-            .unwrap_err()
-            .to_string();
-        assert!(
-            err.contains("`database.timeout`") && err.contains("acquire_timeout_ms"),
-            "{err}"
-        );
-    }
-
-    #[test]
     fn validation_names_the_key_and_what_is_allowed() {
         let err = load("database_url = \"mysql://x\"\n", &[])
             .unwrap_err()
@@ -593,66 +480,6 @@ mod tests {
         assert_eq!(c.public_origin(), Some("https://police.example"));
         c.public_url = Some("http://127.0.0.1:8080".parse().unwrap());
         assert_eq!(c.public_origin(), Some("http://127.0.0.1:8080"));
-    }
-
-    #[test]
-    fn letting_editors_read_responses_is_flagged_and_roles_are_checked() {
-        let c = load("", &[]).unwrap();
-        assert_eq!(
-            c.people.response_readers,
-            vec![crate::account::Role::PrivacyOfficer]
-        );
-        assert!(!c.warnings().iter().any(|w| w.contains("response_readers")));
-        let c = load("[people]\nresponse_readers = [\"editor\"]\n", &[]).unwrap();
-        assert!(c.warnings().iter().any(|w| w.contains("response_readers")));
-        let e = load("[people]\nresponse_readers = [\"visitor\"]\n", &[]).unwrap_err();
-        assert!(e.to_string().contains("response_readers"), "{e}");
-    }
-
-    #[test]
-    fn purposes_are_checked_and_tick_to_refuse_is_flagged() {
-        let good = "[people]\nmarketing_consent = \"opt-out-box\"\n\n[[purposes]]\nid = \"news\"\nname = \"News\"\ndescription = \"d\"\ndata = \"e\"\nlawful_basis = \"consent\"\nretention_days = 730\nchannels = [\"email\", \"post\"]\ndirect_marketing = true\nconsent_label = \"Send me news\"\n";
-        let c = load(good, &[]).unwrap();
-        assert_eq!(c.purposes[0].channels.len(), 2);
-        assert!(c.warnings().iter().any(|w| w.contains("opt-out-box")));
-        for (change, key) in [
-            (
-                ("consent_label = \"Send me news\"", "consent_label = \"\""),
-                "purposes[0].consent_label",
-            ),
-            (("id = \"news\"", "id = \"account\""), "purposes[0].id"),
-            (("id = \"news\"", "id = \"News!\""), "purposes[0].id"),
-            (
-                ("channels = [\"email\", \"post\"]", "channels = []"),
-                "purposes[0].channels",
-            ),
-            (
-                (
-                    "channels = [\"email\", \"post\"]",
-                    "channels = [\"email\", \"email\"]",
-                ),
-                "purposes[0].channels",
-            ),
-            (
-                (
-                    "lawful_basis = \"consent\"",
-                    "lawful_basis = \"public-task\"",
-                ),
-                "purposes[0].lawful_basis",
-            ),
-            (
-                ("retention_days = 730", "retention_days = 0"),
-                "purposes[0].retention_days",
-            ),
-        ] {
-            let text = good.replace(change.0, change.1);
-            match load(&text, &[]) {
-                Err(ConfigError::Invalid { key: k, .. }) => assert_eq!(k, key, "{text}"),
-                other => panic!("{text}: {other:?}"),
-            }
-        }
-        let e = load(&good.replace("\"post\"", "\"pigeon\""), &[]).unwrap_err();
-        assert!(e.to_string().contains("purposes"), "{e}");
     }
 
     #[test]

@@ -92,3 +92,22 @@ impl PeopleSettings {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::config::test_load as load;
+
+    #[test]
+    fn letting_editors_read_responses_is_flagged_and_roles_are_checked() {
+        let c = load("", &[]).unwrap();
+        assert_eq!(
+            c.people.response_readers,
+            vec![crate::account::Role::PrivacyOfficer]
+        );
+        assert!(!c.warnings().iter().any(|w| w.contains("response_readers")));
+        let c = load("[people]\nresponse_readers = [\"editor\"]\n", &[]).unwrap();
+        assert!(c.warnings().iter().any(|w| w.contains("response_readers")));
+        let e = load("[people]\nresponse_readers = [\"visitor\"]\n", &[]).unwrap_err();
+        assert!(e.to_string().contains("response_readers"), "{e}");
+    }
+}

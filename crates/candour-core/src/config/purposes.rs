@@ -130,6 +130,7 @@ impl<'a> From<&'a Config> for Capabilities<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config::{ConfigError, test_load as load};
 
     #[test]
     fn receipt_retention_follows_configuration() {
@@ -142,5 +143,51 @@ mod tests {
         let mut unique = ids.clone();
         unique.dedup();
         assert_eq!(ids, unique);
+    }
+
+    #[test]
+    fn purposes_are_checked_and_tick_to_refuse_is_flagged() {
+        let good = "[people]\nmarketing_consent = \"opt-out-box\"\n\n[[purposes]]\nid = \"news\"\nname = \"News\"\ndescription = \"d\"\ndata = \"e\"\nlawful_basis = \"consent\"\nretention_days = 730\nchannels = [\"email\", \"post\"]\ndirect_marketing = true\nconsent_label = \"Send me news\"\n";
+        let c = load(good, &[]).unwrap();
+        assert_eq!(c.purposes[0].channels.len(), 2);
+        assert!(c.warnings().iter().any(|w| w.contains("opt-out-box")));
+        for (change, key) in [
+            (
+                ("consent_label = \"Send me news\"", "consent_label = \"\""),
+                "purposes[0].consent_label",
+            ),
+            (("id = \"news\"", "id = \"account\""), "purposes[0].id"),
+            (("id = \"news\"", "id = \"News!\""), "purposes[0].id"),
+            (
+                ("channels = [\"email\", \"post\"]", "channels = []"),
+                "purposes[0].channels",
+            ),
+            (
+                (
+                    "channels = [\"email\", \"post\"]",
+                    "channels = [\"email\", \"email\"]",
+                ),
+                "purposes[0].channels",
+            ),
+            (
+                (
+                    "lawful_basis = \"consent\"",
+                    "lawful_basis = \"public-task\"",
+                ),
+                "purposes[0].lawful_basis",
+            ),
+            (
+                ("retention_days = 730", "retention_days = 0"),
+                "purposes[0].retention_days",
+            ),
+        ] {
+            let text = good.replace(change.0, change.1);
+            match load(&text, &[]) {
+                Err(ConfigError::Invalid { key: k, .. }) => assert_eq!(k, key, "{text}"),
+                other => panic!("{text}: {other:?}"),
+            }
+        }
+        let e = load(&good.replace("\"post\"", "\"pigeon\""), &[]).unwrap_err();
+        assert!(e.to_string().contains("purposes"), "{e}");
     }
 }
