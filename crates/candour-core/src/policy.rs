@@ -5,8 +5,8 @@
 
 use serde::Serialize;
 
-use crate::config::{Config, ConsentMode, Organisation};
-use crate::cookies::{Category, CookieDecl, CookieRegistry, PolicyVersion};
+use crate::config::{Config, Organisation};
+use crate::cookies::{Category, ConsentMode, CookieDecl, CookieRegistry, PolicyVersion};
 use crate::purposes::{self, Purpose};
 
 #[derive(Debug, Clone, Serialize)]
