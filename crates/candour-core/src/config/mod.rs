@@ -31,7 +31,7 @@ use serde::{Deserialize, Serialize};
 pub use self::accounts::AccountSettings;
 pub use self::campaigns::CampaignSettings;
 pub use self::cookies::CookieSettings;
-pub use self::database::DatabaseSettings;
+pub use self::database::{DatabaseSettings, DatabaseUrl};
 pub use self::http::HttpSettings;
 pub use self::mail::{DkimAlgorithm, DkimSettings, MailSettings, SmtpTls, SmtpUrl};
 pub use self::organisation::Organisation;
@@ -53,7 +53,7 @@ pub struct Config {
     /// The address to listen on.
     pub listen: SocketAddr,
     /// `sqlite://PATH` (created when missing) or `postgres://…`.
-    pub database_url: String,
+    pub database_url: DatabaseUrl,
     pub database: DatabaseSettings,
     /// The address visitors use, such as `https://www.example.police.uk`. When it is https,
     /// cookies are `Secure` and HSTS is sent.
@@ -81,7 +81,7 @@ impl Default for Config {
     fn default() -> Self {
         Config {
             listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
-            database_url: "sqlite://candour.db".to_owned(),
+            database_url: DatabaseUrl::default(),
             database: DatabaseSettings::default(),
             public_url: None,
             content_dir: None,
@@ -191,7 +191,6 @@ impl Config {
     /// Every problem that the types alone cannot express, section by section, in order.
     pub fn check(&self) -> FieldErrors {
         let mut errors = FieldErrors::new();
-        database::check_url(&self.database_url, &mut errors);
         errors.extend_under("database", self.database.check());
         errors.extend_under("campaigns", self.campaigns.check());
         errors.extend_under("organisation", self.organisation.check());
@@ -379,7 +378,7 @@ mod tests {
     fn no_configuration_gives_the_embedded_defaults() {
         let c = Config::load(None, []).unwrap();
         assert_eq!(c.listen.to_string(), "127.0.0.1:8080");
-        assert_eq!(c.database_url, "sqlite://candour.db");
+        assert_eq!(c.database_url.expose(), "sqlite://candour.db");
         assert_eq!(c.cookies.consent_mode, ConsentMode::OptIn);
         assert_eq!(c.cookies.consent_lifetime_days, 365);
     }
