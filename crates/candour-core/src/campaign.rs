@@ -825,6 +825,88 @@ impl Token {
     }
 }
 
+/// Links in messages sent before campaign tokens moved to the [`Signer`]: the kind, the
+/// numbers and a 16-byte HMAC-SHA-256 tag in one base64 run, under the key the server kept as
+/// `campaign-links`. They are only read, never issued, so an unsubscribe or tracking link in
+/// a message already delivered keeps working.
+pub mod earlier_links {
+    use base64::Engine as _;
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    use hmac::{Hmac, Mac};
+    use sha2::Sha256;
+
+    use super::{Token, TokenKind};
+
+    const BODY: usize = 1 + 8 + 8 + 2 + 8;
+    const TAG: usize = 16;
+
+    /// The token, if `key` signed it for `kind` in the earlier format.
+    pub fn verify(key: &[u8], kind: TokenKind, text: &str) -> Option<Token> {
+        if text.len() > 64 {
+            return None;
+        }
+        let bytes = URL_SAFE_NO_PAD.decode(text).ok()?;
+        if bytes.len() != BODY + TAG {
+            return None;
+        }
+        let (body, tag) = bytes.split_at(BODY);
+        let mut mac = Hmac::<Sha256>::new_from_slice(key).ok()?;
+        mac.update(body);
+        mac.verify_truncated_left(tag).ok()?;
+        if body[0] != kind as u8 {
+            return None;
+        }
+        let num = |at: usize| -> Option<[u8; 8]> { body.get(at..at + 8)?.try_into().ok() };
+        Some(Token {
+            kind,
+            campaign: i64::from_be_bytes(num(1)?),
+            delivery: i64::from_be_bytes(num(9)?),
+            link: u16::from_be_bytes(body.get(17..19)?.try_into().ok()?),
+            issued: i64::from_be_bytes(num(19)?),
+        })
+    }
+
+    #[cfg(test)]
+    mod tests {
+        use super::*;
+
+        /// A link as the earlier code wrote it.
+        fn earlier(key: &[u8], t: &Token) -> String {
+            let mut bytes = vec![t.kind as u8];
+            bytes.extend_from_slice(&t.campaign.to_be_bytes());
+            bytes.extend_from_slice(&t.delivery.to_be_bytes());
+            bytes.extend_from_slice(&t.link.to_be_bytes());
+            bytes.extend_from_slice(&t.issued.to_be_bytes());
+            let mut mac = Hmac::<Sha256>::new_from_slice(key).unwrap();
+            mac.update(&bytes);
+            bytes.extend_from_slice(&mac.finalize().into_bytes()[..TAG]);
+            URL_SAFE_NO_PAD.encode(bytes)
+        }
+
+        #[test]
+        fn a_link_already_sent_still_reads_and_nothing_else_does() {
+            let t = Token {
+                kind: TokenKind::Unsubscribe,
+                campaign: 4,
+                delivery: 99,
+                link: 0,
+                issued: 1_700_000_000,
+            };
+            let text = earlier(b"stored key", &t);
+            assert_eq!(
+                verify(b"stored key", TokenKind::Unsubscribe, &text),
+                Some(t)
+            );
+            assert_eq!(verify(b"stored key", TokenKind::Click, &text), None);
+            assert_eq!(verify(b"other key", TokenKind::Unsubscribe, &text), None);
+            assert_eq!(
+                verify(b"stored key", TokenKind::Unsubscribe, &text[1..]),
+                None
+            );
+        }
+    }
+}
+
 // ---------- machine opens and bot clicks ----------
 
 /// Opens this soon after the message went out are taken to be a mail server or privacy
