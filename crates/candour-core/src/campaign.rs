@@ -10,12 +10,11 @@ use std::fmt::Write as _;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use hmac::{Hmac, Mac};
 use pulldown_cmark::{Event, Options, Parser, Tag, TagEnd};
-use sha2::Sha256;
 use time::OffsetDateTime;
 
 use crate::account::is_bidi_control;
+use crate::signer::{Purpose, Signer};
 
 /// What is wrong with one field: `message` follows the field's name ("is required").
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -34,7 +33,7 @@ impl FieldError {
 }
 
 /// The purpose recipients consent to before their opens and clicks are recorded one by one.
-pub const TRACKING_PURPOSE: &str = "email-tracking";
+pub const TRACKING_PURPOSE: &str = crate::purposes::EMAIL_TRACKING;
 
 pub const SUBJECT_MAX: usize = 200;
 pub const PREHEADER_MAX: usize = 200;
@@ -198,7 +197,7 @@ impl CampaignDraft {
     /// decision can be tied to the version they read.
     pub fn fingerprint(&self) -> String {
         use sha2::Digest as _;
-        let mut h = Sha256::new();
+        let mut h = sha2::Sha256::new();
         for part in [
             self.subject.as_str(),
             self.preheader.as_str(),
@@ -770,58 +769,142 @@ pub struct Token {
     pub issued: i64,
 }
 
-const TOKEN_BODY: usize = 1 + 8 + 8 + 2 + 8;
-const TOKEN_MAC: usize = 16;
+/// Campaign, delivery, link and issue time, before base64.
+const TOKEN_BODY: usize = 8 + 8 + 2 + 8;
+
+/// Longer texts are refused before anything is decoded (a token is 59 characters).
+const TOKEN_TEXT_MAX: usize = 64;
+
+impl TokenKind {
+    /// Each kind is signed under its own purpose, so one cannot stand for another.
+    fn purpose(self) -> Purpose {
+        match self {
+            TokenKind::Open => Purpose::CampaignOpen,
+            TokenKind::Click => Purpose::CampaignClick,
+            TokenKind::Unsubscribe => Purpose::CampaignUnsubscribe,
+        }
+    }
+}
 
 impl Token {
-    pub fn sign(&self, key: &[u8]) -> String {
-        let mut bytes = Vec::with_capacity(TOKEN_BODY + TOKEN_MAC);
-        bytes.push(self.kind as u8);
+    /// The numbers in base64, a dot and the signer's tag: all URL-path-safe characters. The
+    /// token has no expiry: a link in an email works as long as the key.
+    pub fn sign(&self, signer: &Signer) -> String {
+        let mut bytes = Vec::with_capacity(TOKEN_BODY);
         bytes.extend_from_slice(&self.campaign.to_be_bytes());
         bytes.extend_from_slice(&self.delivery.to_be_bytes());
         bytes.extend_from_slice(&self.link.to_be_bytes());
         bytes.extend_from_slice(&self.issued.to_be_bytes());
-        let mac = mac(key, &bytes);
-        bytes.extend_from_slice(&mac[..TOKEN_MAC]);
-        URL_SAFE_NO_PAD.encode(bytes)
+        signer.sign(self.kind.purpose(), &URL_SAFE_NO_PAD.encode(bytes), None)
     }
 
-    /// The token, if it is one this key signed for `kind`; `None` for anything tampered,
+    /// The token, if it is one this signer signed for `kind`; `None` for anything tampered,
     /// truncated or of another kind.
+    pub fn verify(
+        signer: &Signer,
+        kind: TokenKind,
+        text: &str,
+        now: OffsetDateTime,
+    ) -> Option<Token> {
+        if text.len() > TOKEN_TEXT_MAX {
+            return None;
+        }
+        let body = signer.verify(kind.purpose(), text, now).ok()?;
+        let body = URL_SAFE_NO_PAD.decode(body).ok()?;
+        let num = |r: std::ops::Range<usize>| -> Option<[u8; 8]> { body.get(r)?.try_into().ok() };
+        if body.len() != TOKEN_BODY {
+            return None;
+        }
+        Some(Token {
+            kind,
+            campaign: i64::from_be_bytes(num(0..8)?),
+            delivery: i64::from_be_bytes(num(8..16)?),
+            link: u16::from_be_bytes(body.get(16..18)?.try_into().ok()?),
+            issued: i64::from_be_bytes(num(18..26)?),
+        })
+    }
+}
+
+/// Links in messages sent before campaign tokens moved to the [`Signer`]: the kind, the
+/// numbers and a 16-byte HMAC-SHA-256 tag in one base64 run, under the key the server kept as
+/// `campaign-links`. They are only read, never issued, so an unsubscribe or tracking link in
+/// a message already delivered keeps working.
+pub mod earlier_links {
+    use base64::Engine as _;
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    use hmac::{Hmac, Mac};
+    use sha2::Sha256;
+
+    use super::{Token, TokenKind};
+
+    const BODY: usize = 1 + 8 + 8 + 2 + 8;
+    const TAG: usize = 16;
+
+    /// The token, if `key` signed it for `kind` in the earlier format.
     pub fn verify(key: &[u8], kind: TokenKind, text: &str) -> Option<Token> {
         if text.len() > 64 {
             return None;
         }
         let bytes = URL_SAFE_NO_PAD.decode(text).ok()?;
-        if bytes.len() != TOKEN_BODY + TOKEN_MAC {
+        if bytes.len() != BODY + TAG {
             return None;
         }
-        let (body, given) = bytes.split_at(TOKEN_BODY);
-        let mut m = <Hmac<Sha256> as Mac>::new_from_slice(key).ok()?;
-        m.update(body);
-        m.verify_truncated_left(given).ok()?;
+        let (body, tag) = bytes.split_at(BODY);
+        let mut mac = Hmac::<Sha256>::new_from_slice(key).ok()?;
+        mac.update(body);
+        mac.verify_truncated_left(tag).ok()?;
         if body[0] != kind as u8 {
             return None;
         }
-        let num = |r: std::ops::Range<usize>| -> Option<[u8; 8]> { body.get(r)?.try_into().ok() };
+        let num = |at: usize| -> Option<[u8; 8]> { body.get(at..at + 8)?.try_into().ok() };
         Some(Token {
             kind,
-            campaign: i64::from_be_bytes(num(1..9)?),
-            delivery: i64::from_be_bytes(num(9..17)?),
+            campaign: i64::from_be_bytes(num(1)?),
+            delivery: i64::from_be_bytes(num(9)?),
             link: u16::from_be_bytes(body.get(17..19)?.try_into().ok()?),
-            issued: i64::from_be_bytes(num(19..27)?),
+            issued: i64::from_be_bytes(num(19)?),
         })
     }
-}
 
-fn mac(key: &[u8], data: &[u8]) -> [u8; 32] {
-    let mut m = match <Hmac<Sha256> as Mac>::new_from_slice(key) {
-        Ok(m) => m,
-        // HMAC takes keys of any length; this arm is never taken.
-        Err(_) => return [0; 32],
-    };
-    m.update(data);
-    m.finalize().into_bytes().into()
+    #[cfg(test)]
+    mod tests {
+        use super::*;
+
+        /// A link as the earlier code wrote it.
+        fn earlier(key: &[u8], t: &Token) -> String {
+            let mut bytes = vec![t.kind as u8];
+            bytes.extend_from_slice(&t.campaign.to_be_bytes());
+            bytes.extend_from_slice(&t.delivery.to_be_bytes());
+            bytes.extend_from_slice(&t.link.to_be_bytes());
+            bytes.extend_from_slice(&t.issued.to_be_bytes());
+            let mut mac = Hmac::<Sha256>::new_from_slice(key).unwrap();
+            mac.update(&bytes);
+            bytes.extend_from_slice(&mac.finalize().into_bytes()[..TAG]);
+            URL_SAFE_NO_PAD.encode(bytes)
+        }
+
+        #[test]
+        fn a_link_already_sent_still_reads_and_nothing_else_does() {
+            let t = Token {
+                kind: TokenKind::Unsubscribe,
+                campaign: 4,
+                delivery: 99,
+                link: 0,
+                issued: 1_700_000_000,
+            };
+            let text = earlier(b"stored key", &t);
+            assert_eq!(
+                verify(b"stored key", TokenKind::Unsubscribe, &text),
+                Some(t)
+            );
+            assert_eq!(verify(b"stored key", TokenKind::Click, &text), None);
+            assert_eq!(verify(b"other key", TokenKind::Unsubscribe, &text), None);
+            assert_eq!(
+                verify(b"stored key", TokenKind::Unsubscribe, &text[1..]),
+                None
+            );
+        }
+    }
 }
 
 // ---------- machine opens and bot clicks ----------
@@ -902,6 +985,17 @@ pub fn is_bot_click(c: &ClickRequest<'_>) -> bool {
 
 // ---------- retries ----------
 
+/// How failed deliveries are spaced out and when they are given up (`[campaigns]`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RetrySchedule {
+    /// The wait before the first retry, in seconds; it doubles with each further attempt.
+    pub first_seconds: u32,
+    /// The longest wait between retries, in seconds.
+    pub max_seconds: u32,
+    /// How long after it was queued a message is given up, in hours.
+    pub give_up_hours: u32,
+}
+
 /// When a message that failed for the `attempts`-th time (temporarily) is tried again, or
 /// `None` when it was first queued so long ago that it is given up (as RFC 5321 §4.5.4.1
 /// advises: retries spaced out, giving up after days).
@@ -909,14 +1003,14 @@ pub fn retry_at(
     queued_at: OffsetDateTime,
     attempts: u32,
     now: OffsetDateTime,
-    settings: &crate::config::CampaignSettings,
+    schedule: &RetrySchedule,
 ) -> Option<OffsetDateTime> {
-    let first = u64::from(settings.retry_first_seconds);
-    let max = u64::from(settings.retry_max_seconds);
+    let first = u64::from(schedule.first_seconds);
+    let max = u64::from(schedule.max_seconds);
     let shift = attempts.saturating_sub(1).min(30);
     let delay = first.saturating_mul(1u64 << shift).min(max);
     let at = now + time::Duration::seconds(i64::try_from(delay).unwrap_or(i64::MAX / 2));
-    let give_up = queued_at + time::Duration::hours(i64::from(settings.give_up_hours));
+    let give_up = queued_at + time::Duration::hours(i64::from(schedule.give_up_hours));
     (at <= give_up).then_some(at)
 }
 
@@ -1145,7 +1239,8 @@ mod tests {
 
     #[test]
     fn tokens_verify_only_untampered_and_of_their_kind() {
-        let key = b"k".repeat(32);
+        let key = Signer::new(&b"k".repeat(32));
+        let now = OffsetDateTime::UNIX_EPOCH;
         let t = Token {
             kind: TokenKind::Click,
             campaign: 7,
@@ -1154,18 +1249,21 @@ mod tests {
             issued: 1_700_000_000,
         };
         let s = t.sign(&key);
-        assert_eq!(Token::verify(&key, TokenKind::Click, &s), Some(t));
-        assert_eq!(Token::verify(&key, TokenKind::Open, &s), None);
-        assert_eq!(Token::verify(b"other", TokenKind::Click, &s), None);
+        assert_eq!(Token::verify(&key, TokenKind::Click, &s, now), Some(t));
+        assert_eq!(Token::verify(&key, TokenKind::Open, &s, now), None);
         assert_eq!(
-            Token::verify(&key, TokenKind::Click, &s[..s.len() - 1]),
+            Token::verify(&Signer::new(b"other"), TokenKind::Click, &s, now),
+            None
+        );
+        assert_eq!(
+            Token::verify(&key, TokenKind::Click, &s[..s.len() - 1], now),
             None
         );
         let mut bytes: Vec<char> = s.chars().collect();
         bytes[5] = if bytes[5] == 'A' { 'B' } else { 'A' };
         let tampered: String = bytes.into_iter().collect();
-        assert_eq!(Token::verify(&key, TokenKind::Click, &tampered), None);
-        assert_eq!(Token::verify(&key, TokenKind::Click, "!!!"), None);
+        assert_eq!(Token::verify(&key, TokenKind::Click, &tampered, now), None);
+        assert_eq!(Token::verify(&key, TokenKind::Click, "!!!", now), None);
     }
 
     #[test]
@@ -1247,7 +1345,12 @@ mod tests {
 
     #[test]
     fn retries_back_off_then_give_up() {
-        let s = crate::config::CampaignSettings::default();
+        // The defaults of `[campaigns]`.
+        let s = RetrySchedule {
+            first_seconds: 300,
+            max_seconds: 4 * 3600,
+            give_up_hours: 96,
+        };
         let t0 = OffsetDateTime::UNIX_EPOCH + time::Duration::days(20_000);
         let first = retry_at(t0, 1, t0, &s).unwrap();
         assert_eq!((first - t0).whole_seconds(), 300);

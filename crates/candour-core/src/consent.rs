@@ -1,14 +1,10 @@
 //! Consent to optional cookies: the visitor's choice, its receipt and the cookie that carries it.
 
-use base64::Engine;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use hmac::{Hmac, Mac};
 use serde::Serialize;
-use sha2::Sha256;
 use time::OffsetDateTime;
 
-use crate::config::ConsentMode;
-use crate::cookies::{Category, PolicyVersion};
+use crate::cookies::{Category, ConsentMode, PolicyVersion};
+use crate::signer::{Purpose, Signer};
 
 /// Which optional categories the visitor allows. Strictly necessary cookies need no consent.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
@@ -152,30 +148,24 @@ pub struct Token {
     pub choice: Choice,
 }
 
-type HmacSha256 = Hmac<Sha256>;
-
-const TOKEN_TAG: &str = "c1";
+const TOKEN_TAG: &str = "c2";
 
 impl Token {
-    /// `c1.<receipt>.<version>.<bits>.<mac>`: all cookie-safe characters.
-    pub fn encode(&self, key: &[u8]) -> String {
+    /// `c2.<receipt>.<version>.<bits>.<tag>`, signed for [`Purpose::ConsentCookie`]: all
+    /// cookie-safe characters. It carries no expiry: the cookie's own lifetime bounds it.
+    pub fn encode(&self, signer: &Signer) -> String {
         let body = format!(
             "{TOKEN_TAG}.{}.{}.{}",
             self.receipt.as_str(),
             self.policy_version,
             self.choice.bits()
         );
-        let mac = URL_SAFE_NO_PAD.encode(sign(key, &body));
-        format!("{body}.{mac}")
+        signer.sign(Purpose::ConsentCookie, &body, None)
     }
 
     /// A token whose signature, shape or parts are wrong is no token at all.
-    pub fn decode(value: &str, key: &[u8]) -> Option<Token> {
-        let (body, mac) = value.rsplit_once('.')?;
-        let mac = URL_SAFE_NO_PAD.decode(mac).ok()?;
-        let mut check = HmacSha256::new_from_slice(key).ok()?;
-        check.update(body.as_bytes());
-        check.verify_slice(&mac).ok()?;
+    pub fn decode(value: &str, signer: &Signer, now: OffsetDateTime) -> Option<Token> {
+        let body = signer.verify(Purpose::ConsentCookie, value, now).ok()?;
         let mut parts = body.split('.');
         if parts.next()? != TOKEN_TAG {
             return None;
@@ -192,16 +182,6 @@ impl Token {
             choice: Choice::from_bits(bits)?,
         })
     }
-}
-
-fn sign(key: &[u8], body: &str) -> Vec<u8> {
-    // HMAC accepts keys of any length, so this cannot fail.
-    let mut mac = match HmacSha256::new_from_slice(key) {
-        Ok(m) => m,
-        Err(_) => return Vec::new(),
-    };
-    mac.update(body.as_bytes());
-    mac.finalize().into_bytes().to_vec()
 }
 
 /// Where a visitor stands, from their cookie, their browser's signal and the mode.
@@ -258,6 +238,11 @@ mod tests {
     use crate::cookies::CookieRegistry;
 
     const KEY: &[u8] = b"0123456789abcdef0123456789abcdef";
+    const NOW: OffsetDateTime = OffsetDateTime::UNIX_EPOCH;
+
+    fn signer(key: &[u8]) -> Signer {
+        Signer::new(key)
+    }
 
     fn token(choice: Choice) -> Token {
         Token {
@@ -271,20 +256,26 @@ mod tests {
     fn tokens_round_trip_for_every_choice() {
         for bits in 0..8 {
             let t = token(Choice::from_bits(bits).unwrap());
-            assert_eq!(Token::decode(&t.encode(KEY), KEY), Some(t));
+            assert_eq!(
+                Token::decode(&t.encode(&signer(KEY)), &signer(KEY), NOW),
+                Some(t)
+            );
         }
     }
 
     #[test]
     fn tampered_tokens_are_no_tokens() {
-        let good = token(Choice::NONE).encode(KEY);
+        let good = token(Choice::NONE).encode(&signer(KEY));
         let flipped = good.replacen(".0.", ".7.", 1);
         assert_ne!(flipped, good);
-        assert_eq!(Token::decode(&flipped, KEY), None);
-        assert_eq!(Token::decode(&good, b"another key"), None);
-        assert_eq!(Token::decode(&good[..good.len() - 2], KEY), None);
+        assert_eq!(Token::decode(&flipped, &signer(KEY), NOW), None);
+        assert_eq!(Token::decode(&good, &signer(b"another key"), NOW), None);
+        assert_eq!(
+            Token::decode(&good[..good.len() - 2], &signer(KEY), NOW),
+            None
+        );
         for junk in ["", ".", "c1", "c1....", "%%%", &"a".repeat(5000)] {
-            assert_eq!(Token::decode(junk, KEY), None, "{junk:?}");
+            assert_eq!(Token::decode(junk, &signer(KEY), NOW), None, "{junk:?}");
         }
     }
 

@@ -10,8 +10,6 @@ use std::fmt;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use crate::config::Config;
-
 /// Why a cookie exists, in the categories visitors are asked about.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Deserialize, Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -82,10 +80,6 @@ impl Category {
                 "These may be set by other organisations whose content or services we use, to show or measure messages."
             }
         }
-    }
-
-    pub fn from_slug(s: &str) -> Option<Category> {
-        Category::ALL.into_iter().find(|c| c.slug() == s)
     }
 }
 
@@ -209,11 +203,66 @@ pub fn is_valid_cookie_name(name: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b))
 }
 
+/// A name the sign-in cookie may be given: a cookie name that does not start with `__` (the
+/// browser's prefixes come from `host_prefix`) and is not the consent cookie's.
+pub fn is_valid_session_cookie_name(name: &str) -> bool {
+    is_valid_cookie_name(name) && !name.starts_with("__") && name != CONSENT_COOKIE
+}
+
 fn is_valid_cookie_value(value: &str) -> bool {
     value.len() <= 3000
         && value
             .bytes()
             .all(|b| matches!(b, 0x21 | 0x23..=0x2B | 0x2D..=0x3A | 0x3C..=0x5B | 0x5D..=0x7E))
+}
+
+/// How consent to non-essential cookies is obtained (`[cookies] consent_mode`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize, Serialize)]
+pub enum ConsentMode {
+    /// Nothing non-essential happens before the visitor chooses; Reject is as easy as Accept.
+    #[serde(rename = "opt-in")]
+    OptIn,
+    /// The older practice: a notice that continuing to browse is agreement. Not valid consent
+    /// under current UK guidance; kept for fidelity and flagged by `config check`.
+    #[serde(rename = "implied")]
+    Implied,
+}
+
+impl ConsentMode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ConsentMode::OptIn => "opt-in",
+            ConsentMode::Implied => "implied",
+        }
+    }
+}
+
+/// A cookie set by a script that the organisation adds (not by Candour itself), as
+/// `[[cookies.declared]]` declares it.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct DeclaredCookie {
+    pub name: String,
+    pub category: Category,
+    pub purpose: String,
+    pub lifetime_days: u32,
+    /// Who sets it, such as "Example Analytics Ltd"; empty when it is the organisation itself.
+    #[serde(default)]
+    pub provider: String,
+}
+
+/// What the registry needs to know about the running site: the settings that change a
+/// declared fact, and whether visitors come over https.
+#[derive(Debug, Clone)]
+pub struct Site<'a> {
+    pub consent_lifetime_days: u32,
+    /// The sign-in cookie's name as the browser sees it.
+    pub session_cookie_name: String,
+    /// How long a poll cookie lasts, in hours; `None` when polls are off.
+    pub poll_cookie_hours: Option<u32>,
+    pub preference_visit_minutes: u32,
+    pub declared: &'a [DeclaredCookie],
+    pub secure: bool,
 }
 
 /// Why a cookie could not be set.
@@ -282,9 +331,11 @@ impl fmt::Display for PolicyVersion {
 }
 
 impl CookieRegistry {
-    /// The registry for a configuration: Candour's own cookies for the capabilities that are
-    /// on, then the cookies the organisation declared for its added scripts.
-    pub fn from_config(config: &Config) -> CookieRegistry {
+    /// The registry for a site: Candour's own cookies for the capabilities that are on, then
+    /// the cookies the organisation declared for its added scripts. A `&Config` converts
+    /// into the [`Site`] it describes.
+    pub fn from_config<'a>(site: impl Into<Site<'a>>) -> CookieRegistry {
+        let site = site.into();
         let mut decls = vec![CookieDecl {
             name: CONSENT_COOKIE.to_owned(),
             id: Some(CookieId::Consent),
@@ -292,13 +343,13 @@ impl CookieRegistry {
             purpose: "Remembers whether you accepted or rejected optional cookies, and the \
                       reference of the record of that choice, so you are not asked on every page."
                 .to_owned(),
-            lifetime: Lifetime::days(config.cookies.consent_lifetime_days),
+            lifetime: Lifetime::days(site.consent_lifetime_days),
             provider: None,
             set_by: "cookie consent".to_owned(),
             http_only: false,
         }];
         decls.push(CookieDecl {
-            name: config.accounts.cookie_name(),
+            name: site.session_cookie_name.clone(),
             id: Some(CookieId::Session),
             category: Category::Necessary,
             purpose: "Keeps you signed in as you move from page to page. It holds a random \
@@ -309,7 +360,7 @@ impl CookieRegistry {
             set_by: "sign-in".to_owned(),
             http_only: true,
         });
-        if config.polls.enabled {
+        if let Some(hours) = site.poll_cookie_hours {
             decls.push(CookieDecl {
                 name: POLL_COOKIE_PATTERN.to_owned(),
                 id: Some(CookieId::PollTimeout),
@@ -319,7 +370,7 @@ impl CookieRegistry {
                           about you."
                     .to_owned(),
                 lifetime: Lifetime::Seconds {
-                    seconds: u64::from(config.polls.cookie_hours) * 3600,
+                    seconds: u64::from(hours) * 3600,
                 },
                 provider: None,
                 set_by: "polls".to_owned(),
@@ -335,13 +386,13 @@ impl CookieRegistry {
                       reference to your record and ends when you leave or after a short time."
                 .to_owned(),
             lifetime: Lifetime::Seconds {
-                seconds: u64::from(config.people.preference_visit_minutes) * 60,
+                seconds: u64::from(site.preference_visit_minutes) * 60,
             },
             provider: None,
             set_by: "preference centre".to_owned(),
             http_only: true,
         });
-        decls.extend(config.cookies.declared.iter().map(|d| CookieDecl {
+        decls.extend(site.declared.iter().map(|d| CookieDecl {
             name: d.name.clone(),
             id: None,
             category: d.category,
@@ -351,10 +402,11 @@ impl CookieRegistry {
             set_by: "script".to_owned(),
             http_only: false,
         }));
-        CookieRegistry::new(decls, config.served_over_https())
+        CookieRegistry::new(decls, site.secure)
     }
 
-    fn new(decls: Vec<CookieDecl>, secure: bool) -> CookieRegistry {
+    /// A registry of exactly these declarations.
+    pub fn new(decls: Vec<CookieDecl>, secure: bool) -> CookieRegistry {
         let mut hash = Sha256::new();
         hash.update(b"candour-cookie-policy-1");
         for d in &decls {
@@ -479,73 +531,6 @@ pub fn read_cookie<'a>(header: &'a str, name: &str) -> Option<&'a str> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::DeclaredCookie;
-
-    fn config() -> Config {
-        Config::default()
-    }
-
-    #[test]
-    fn consent_cookie_is_declared_strictly_necessary_with_the_configured_lifetime() {
-        let mut c = config();
-        c.cookies.consent_lifetime_days = 180;
-        let r = CookieRegistry::from_config(&c);
-        let d = r.declaration_for(CONSENT_COOKIE).unwrap();
-        assert_eq!(d.category, Category::Necessary);
-        assert_eq!(d.lifetime, Lifetime::days(180));
-        let set = r.set(CookieId::Consent, "abc").unwrap();
-        assert_eq!(
-            set.header_value(),
-            "candour_consent=abc; Path=/; SameSite=Lax; Max-Age=15552000"
-        );
-    }
-
-    #[test]
-    fn the_session_cookie_is_http_only_and_ends_with_the_browser() {
-        let r = CookieRegistry::from_config(&config());
-        let d = r.declaration_for("clientvars").unwrap();
-        assert_eq!(d.category, Category::Necessary);
-        assert_eq!(d.lifetime, Lifetime::Session);
-        assert_eq!(
-            r.set(CookieId::Session, "t").unwrap().header_value(),
-            "clientvars=t; Path=/; SameSite=Lax; HttpOnly"
-        );
-        let mut c = config();
-        c.public_url = Some("https://example.org".into());
-        c.accounts.host_prefix = true;
-        let r = CookieRegistry::from_config(&c);
-        assert!(
-            r.set(CookieId::Session, "t")
-                .unwrap()
-                .header_value()
-                .starts_with("__Host-clientvars=t; Path=/;")
-        );
-    }
-
-    #[test]
-    fn secure_flag_follows_https() {
-        let mut c = config();
-        c.public_url = Some("https://example.org".into());
-        let r = CookieRegistry::from_config(&c);
-        assert!(
-            r.set(CookieId::Consent, "x")
-                .unwrap()
-                .header_value()
-                .ends_with("; Secure")
-        );
-    }
-
-    #[test]
-    fn values_that_would_break_the_header_are_refused() {
-        let r = CookieRegistry::from_config(&config());
-        for bad in ["a;b", "a b", "a\r\nSet-Cookie: x=y", "a,b", "\"q\""] {
-            assert_eq!(
-                r.set(CookieId::Consent, bad),
-                Err(CookieError::BadValue(CookieId::Consent)),
-                "{bad:?}"
-            );
-        }
-    }
 
     #[test]
     fn an_id_missing_from_the_registry_cannot_be_set() {
@@ -555,69 +540,6 @@ mod tests {
             Err(CookieError::Undeclared(CookieId::Consent))
         );
         assert!(r.clear(CookieId::Consent).is_err());
-    }
-
-    #[test]
-    fn policy_version_changes_with_any_declared_fact_and_only_then() {
-        let a = CookieRegistry::from_config(&config());
-        let b = CookieRegistry::from_config(&config());
-        assert_eq!(a.policy_version(), b.policy_version());
-        assert_eq!(a.policy_version().as_str().len(), 12);
-
-        let mut c = config();
-        c.cookies.consent_lifetime_days = 30;
-        assert_ne!(
-            CookieRegistry::from_config(&c).policy_version(),
-            a.policy_version()
-        );
-
-        let mut c = config();
-        c.cookies.declared.push(DeclaredCookie {
-            name: "_stats".into(),
-            category: Category::Statistics,
-            purpose: "Counts visits".into(),
-            lifetime_days: 30,
-            provider: "Stats Ltd".into(),
-        });
-        let with = CookieRegistry::from_config(&c);
-        assert_ne!(with.policy_version(), a.policy_version());
-        c.cookies.declared[0].purpose = "Counts visits.".into();
-        assert_ne!(
-            CookieRegistry::from_config(&c).policy_version(),
-            with.policy_version()
-        );
-        // Settings that the policy does not describe leave the version alone.
-        let mut c = config();
-        c.listen = "127.0.0.1:1".parse().unwrap();
-        c.organisation.phone = "101".into();
-        assert_eq!(
-            CookieRegistry::from_config(&c).policy_version(),
-            a.policy_version()
-        );
-    }
-
-    #[test]
-    fn poll_cookies_are_set_per_poll_and_only_when_polls_are_on() {
-        let r = CookieRegistry::from_config(&config());
-        let set = r.set_member(CookieId::PollTimeout, 42, "v").unwrap();
-        assert_eq!(
-            set.header_value(),
-            "PollTimeout-42=v; Path=/; SameSite=Lax; Max-Age=86400; HttpOnly"
-        );
-        assert!(r.declaration_for("PollTimeout-42").is_some());
-        assert!(
-            r.set(CookieId::PollTimeout, "v").is_err(),
-            "a family needs its key"
-        );
-        assert!(
-            r.set_member(CookieId::Consent, 1, "v").is_err(),
-            "a single cookie has none"
-        );
-        let mut c = config();
-        c.polls.enabled = false;
-        let r = CookieRegistry::from_config(&c);
-        assert!(r.set_member(CookieId::PollTimeout, 42, "v").is_err());
-        assert!(r.declaration_for("PollTimeout-42").is_none());
     }
 
     #[test]

@@ -5,8 +5,8 @@
 
 use serde::Serialize;
 
-use crate::config::{Config, ConsentMode, Organisation};
-use crate::cookies::{Category, CookieDecl, CookieRegistry, PolicyVersion};
+use crate::config::{Config, Organisation};
+use crate::cookies::{Category, ConsentMode, CookieDecl, CookieRegistry, PolicyVersion};
 use crate::purposes::{self, Purpose};
 
 #[derive(Debug, Clone, Serialize)]
@@ -122,7 +122,7 @@ impl Policy {
                 .scripts
                 .iter()
                 .map(|s| ScriptFacts {
-                    src: s.src.clone(),
+                    src: s.src.to_string(),
                     category: s.category,
                 })
                 .collect(),
@@ -209,7 +209,7 @@ mod tests {
             provider: String::new(),
         });
         c.scripts.push(GatedScript {
-            src: "/assets/stats.js".into(),
+            src: "/assets/stats.js".parse().unwrap(),
             category: Category::Statistics,
         });
         let p = Policy::new(&c, &CookieRegistry::from_config(&c));

@@ -5,8 +5,6 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::config::Config;
-
 /// The lawful bases of UK GDPR Article 6(1) that Candour's purposes rely on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
@@ -191,9 +189,49 @@ impl Purpose {
 /// How long the record of staff actions is kept.
 pub const AUDIT_RETENTION_DAYS: u32 = 365 * 6;
 
-/// The purposes of the capabilities switched on in `config`, then the organisation's own
+/// The purpose of recording opens and clicks in campaign emails.
+pub const EMAIL_TRACKING: &str = "email-tracking";
+
+/// One of the organisation's purposes (`[[purposes]]`).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct PurposeConfig {
+    /// A short id: lower-case letters, digits and hyphens.
+    pub id: String,
+    pub name: String,
+    pub description: String,
+    /// What personal data it uses.
+    pub data: String,
+    pub lawful_basis: LawfulBasis,
+    pub retention_days: u32,
+    #[serde(default)]
+    pub channels: Vec<Channel>,
+    #[serde(default)]
+    pub direct_marketing: bool,
+    /// The words of the consent box, in the first person ("Send me …"). Required when the
+    /// lawful basis is consent.
+    #[serde(default)]
+    pub consent_label: String,
+}
+
+/// What the registry depends on: the capabilities switched on, how long their records are
+/// kept, and the organisation's own purposes. A `&Config` converts into the capabilities it
+/// switches on.
+#[derive(Debug, Clone, Copy)]
+pub struct Capabilities<'a> {
+    pub receipt_retention_days: u32,
+    pub polls: bool,
+    /// How long per-recipient opens and clicks are kept; `None` when campaigns are off.
+    pub tracking_retention_days: Option<u32>,
+    /// Whether there are topics people can follow.
+    pub topics: bool,
+    pub own: &'a [PurposeConfig],
+}
+
+/// The purposes of the capabilities switched on, then the organisation's own
 /// (`[[purposes]]`), in a fixed order.
-pub fn registry(config: &Config) -> Vec<Purpose> {
+pub fn registry<'a>(on: impl Into<Capabilities<'a>>) -> Vec<Purpose> {
+    let on = on.into();
     let mut purposes = vec![
         Purpose::internal(
             "site-operation",
@@ -215,7 +253,7 @@ pub fn registry(config: &Config) -> Vec<Purpose> {
              that identifies you.",
             LawfulBasis::LegalObligation,
             Retention::Days {
-                days: config.cookies.receipt_retention_days,
+                days: on.receipt_retention_days,
             },
         ),
         Purpose::internal(
@@ -263,7 +301,7 @@ pub fn registry(config: &Config) -> Vec<Purpose> {
             Retention::UntilErased,
         ),
     ];
-    if config.polls.enabled {
+    if on.polls {
         purposes.push(Purpose::internal(
             "polls",
             "Counting votes in polls",
@@ -280,12 +318,12 @@ pub fn registry(config: &Config) -> Vec<Purpose> {
             Retention::Days { days: 1 },
         ));
     }
-    if config.campaigns.enabled {
+    if let Some(tracking_days) = on.tracking_retention_days {
         purposes.push(Purpose {
             consent_label: "Record when I open your emails and which links in them I click"
                 .to_owned(),
             ..Purpose::internal(
-                crate::campaign::TRACKING_PURPOSE,
+                EMAIL_TRACKING,
                 "Knowing which of our emails are read",
                 "To learn which of our emails you open and which links in them you click, so we \
                  can tell what interests people, and send a reminder to those who did not follow \
@@ -297,12 +335,12 @@ pub fn registry(config: &Config) -> Vec<Purpose> {
                  these are reduced to totals per email that name nobody.",
                 LawfulBasis::Consent,
                 Retention::Days {
-                    days: config.campaigns.tracking_retention_days,
+                    days: tracking_days,
                 },
             )
         });
     }
-    if !config.topics.is_empty() {
+    if on.topics {
         purposes.push(Purpose::internal(
             PERSONALISATION,
             "Showing you what interests you",
@@ -313,7 +351,7 @@ pub fn registry(config: &Config) -> Vec<Purpose> {
             Retention::WhileAccountExists,
         ));
     }
-    for p in &config.purposes {
+    for p in on.own {
         purposes.push(Purpose {
             id: p.id.clone(),
             name: p.name.clone(),
@@ -345,9 +383,9 @@ pub fn marketing_channels(purposes: &[Purpose]) -> Vec<Channel> {
 
 /// How long the record of a person without an account is kept after they were last in
 /// touch: the longest retention of the organisation's purposes (two years when it has none).
-pub fn people_retention_days(config: &Config) -> u32 {
-    config
-        .purposes
+pub fn people_retention_days<'a>(on: impl Into<Capabilities<'a>>) -> u32 {
+    on.into()
+        .own
         .iter()
         .map(|p| p.retention_days)
         .max()
@@ -364,23 +402,5 @@ pub const BUILT_IN_IDS: &[&str] = &[
     CONSENT_RECORDS,
     "polls",
     PERSONALISATION,
-    crate::campaign::TRACKING_PURPOSE,
+    EMAIL_TRACKING,
 ];
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn receipt_retention_follows_configuration() {
-        let mut c = Config::default();
-        c.cookies.receipt_retention_days = 730;
-        let p = registry(&c);
-        let choices = p.iter().find(|p| p.id == "cookie-choices").unwrap();
-        assert_eq!(choices.retention.describe(), "2 years");
-        let ids: Vec<_> = p.iter().map(|p| p.id.as_str()).collect();
-        let mut unique = ids.clone();
-        unique.dedup();
-        assert_eq!(ids, unique);
-    }
-}

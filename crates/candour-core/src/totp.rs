@@ -147,7 +147,7 @@ pub fn verify(
             continue;
         }
         let expected = code_digits(hotp(secret, step));
-        if constant_time_eq(&expected, &submitted) {
+        if crate::signer::same_secret(&expected, &submitted) {
             matched = Some(step);
         }
     }
@@ -206,14 +206,6 @@ fn parse_code(input: &str) -> Option<[u8; DIGITS]> {
     (n == DIGITS).then_some(out)
 }
 
-fn constant_time_eq(a: &[u8; DIGITS], b: &[u8; DIGITS]) -> bool {
-    let diff = a
-        .iter()
-        .zip(b.iter())
-        .fold(0u8, |acc, (x, y)| acc | (x ^ y));
-    std::hint::black_box(diff) == 0
-}
-
 const BASE32_ALPHABET: &[u8; 32] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
 
 /// RFC 4648 base32, upper case, without `=` padding.
@@ -240,20 +232,16 @@ fn base32_encode(data: &[u8]) -> String {
     out
 }
 
+/// Everything but the RFC 3986 unreserved characters is percent-encoded.
+const NOT_UNRESERVED: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'_')
+    .remove(b'~');
+
 /// Percent-encode everything except RFC 3986 unreserved characters.
 fn percent_encode(input: &str) -> String {
-    const HEX: &[u8; 16] = b"0123456789ABCDEF";
-    let mut out = String::with_capacity(input.len());
-    for &b in input.as_bytes() {
-        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
-            out.push(char::from(b));
-        } else {
-            out.push('%');
-            out.push(char::from(HEX[usize::from(b >> 4)]));
-            out.push(char::from(HEX[usize::from(b & 0x0f)]));
-        }
-    }
-    out
+    percent_encoding::utf8_percent_encode(input, NOT_UNRESERVED).to_string()
 }
 
 /// Recovery-code alphabet: lower case letters and digits without `0 o 1 l i`.

@@ -39,8 +39,8 @@ use crate::{MailError, Mailer};
 pub struct LinkSettings {
     /// The site's public address, without a trailing slash.
     pub base: String,
-    /// Signs tracking and unsubscribe tokens.
-    pub key: Vec<u8>,
+    /// Signs tracking and unsubscribe tokens (the site's signer, shared).
+    pub signer: std::sync::Arc<candour_core::signer::Signer>,
     pub organisation: String,
     /// A mailbox for `List-Unsubscribe`'s mailto, if any.
     pub unsubscribe_mailto: String,
@@ -48,15 +48,15 @@ pub struct LinkSettings {
 
 impl LinkSettings {
     pub fn unsubscribe_url(&self, token: &Token) -> String {
-        format!("{}/unsubscribe/{}", self.base, token.sign(&self.key))
+        format!("{}/unsubscribe/{}", self.base, token.sign(&self.signer))
     }
 
     fn click_url(&self, token: &Token) -> String {
-        format!("{}/t/c/{}", self.base, token.sign(&self.key))
+        format!("{}/t/c/{}", self.base, token.sign(&self.signer))
     }
 
     fn open_url(&self, token: &Token) -> String {
-        format!("{}/t/o/{}", self.base, token.sign(&self.key))
+        format!("{}/t/o/{}", self.base, token.sign(&self.signer))
     }
 
     fn preferences_url(&self) -> String {
@@ -112,13 +112,10 @@ impl CampaignSender {
         settings: CampaignSettings,
         links: LinkSettings,
     ) -> Result<CampaignSender, MailError> {
-        let relay = if mail.smtp_url.is_empty() {
-            None
-        } else {
-            Some(crate::relay::RelayPool::new(crate::relay::Relay::from_url(
-                &mail.smtp_url,
-            )?))
-        };
+        let relay = mail
+            .smtp_url
+            .as_ref()
+            .map(|url| crate::relay::RelayPool::new(crate::relay::Relay::new(url)));
         let domain = mailer.from().email.domain().to_owned();
         let worker = format!("{}-{:08x}", std::process::id(), rand::random::<u32>());
         Ok(CampaignSender {
@@ -389,7 +386,12 @@ impl CampaignSender {
             Err(e) if e.is_transient() => {
                 tracing::debug!(error = %e, delivery = d.id, "A campaign message will be tried again.");
                 let now = self.inner.clock.now();
-                match retry_at(d.queued_at, d.attempts, now, &self.inner.settings) {
+                match retry_at(
+                    d.queued_at,
+                    d.attempts,
+                    now,
+                    &self.inner.settings.retry_schedule(),
+                ) {
                     Some(at) => DeliveryResult::Retry {
                         at,
                         error: format!(
@@ -465,7 +467,7 @@ impl CampaignSender {
             list_unsubscribe.push_str(&format!(
                 ", <mailto:{}?subject=unsubscribe%20{}>",
                 links.unsubscribe_mailto,
-                token(TokenKind::Unsubscribe, 0).sign(&links.key)
+                token(TokenKind::Unsubscribe, 0).sign(&links.signer)
             ));
         }
         let name: String = d.name.chars().filter(|c| !c.is_control()).collect();

@@ -11,7 +11,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use candour_core::account::EmailAddress;
-use candour_core::config::{DkimAlgorithm, DkimSettings, MailSettings};
+use candour_core::config::{DkimAlgorithm, DkimSettings, MailSettings, SmtpTls, SmtpUrl};
 use lettre::message::dkim::{
     DkimCanonicalization, DkimCanonicalizationType, DkimConfig, DkimSigningAlgorithm,
     DkimSigningKey, dkim_sign,
@@ -126,17 +126,47 @@ pub fn check_files(settings: &MailSettings) -> Result<(), MailError> {
     Ok(())
 }
 
+/// lettre's transport for the relay `mail.smtp_url` names, from the URL the configuration
+/// parsed (the same values the campaign worker's connections use).
+fn smtp_builder(
+    url: &SmtpUrl,
+) -> Result<lettre::transport::smtp::AsyncSmtpTransportBuilder, MailError> {
+    use lettre::transport::smtp::authentication::Credentials;
+    use lettre::transport::smtp::client::{Tls, TlsParameters};
+    use lettre::transport::smtp::extension::ClientId;
+    let tls_parameters = || {
+        TlsParameters::new(url.host().to_owned())
+            .map_err(|e| MailError::Settings(format!("mail.smtp_url: {e}")))
+    };
+    let tls = match url.tls() {
+        SmtpTls::None => Tls::None,
+        SmtpTls::Opportunistic => Tls::Opportunistic(tls_parameters()?),
+        SmtpTls::Required => Tls::Required(tls_parameters()?),
+        SmtpTls::Implicit => Tls::Wrapper(tls_parameters()?),
+    };
+    let mut builder = AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(url.host())
+        .port(url.port())
+        .tls(tls);
+    if let Some(name) = url.hello() {
+        builder = builder.hello_name(ClientId::Domain(name.to_owned()));
+    }
+    if let Some((user, password)) = url.credentials() {
+        builder = builder.credentials(Credentials::new(
+            user.to_owned(),
+            password.expose().to_owned(),
+        ));
+    }
+    Ok(builder)
+}
+
 impl Mailer {
     pub fn from_settings(settings: &MailSettings) -> Result<Mailer, MailError> {
         let from: Mailbox = settings
             .from
             .parse()
             .map_err(|e| MailError::Settings(format!("mail.from: {e}")))?;
-        let transport = if settings.smtp_url.is_empty() {
-            Transport::Outbox(settings.outbox_dir.clone())
-        } else {
-            let smtp = AsyncSmtpTransport::<Tokio1Executor>::from_url(&settings.smtp_url)
-                .map_err(|e| MailError::Settings(format!("mail.smtp_url: {e}")))?
+        let transport = if let Some(url) = &settings.smtp_url {
+            let smtp = smtp_builder(url)?
                 .timeout(Some(Duration::from_secs(20)))
                 .pool_config(
                     lettre::transport::smtp::PoolConfig::new()
@@ -145,6 +175,8 @@ impl Mailer {
                 )
                 .build();
             Transport::Smtp(smtp)
+        } else {
+            Transport::Outbox(settings.outbox_dir.clone())
         };
         let dkim = settings.dkim.as_ref().map(dkim_config).transpose()?;
         Ok(Mailer {
@@ -235,7 +267,7 @@ mod tests {
 
     fn settings(smtp_url: &str, outbox: PathBuf) -> MailSettings {
         MailSettings {
-            smtp_url: smtp_url.to_owned(),
+            smtp_url: (!smtp_url.is_empty()).then(|| smtp_url.parse().unwrap()),
             from: "Northmoor Police <noreply@northmoor.example>".to_owned(),
             outbox_dir: outbox,
             dkim: None,

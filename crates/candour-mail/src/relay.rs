@@ -12,9 +12,9 @@
 //! after it, the relay may have kept the message without saying so (RFC 1047), and sending
 //! it again may deliver a second copy, which the campaign report must count.
 
-use std::borrow::Cow;
 use std::time::{Duration, Instant};
 
+use candour_core::config::{SmtpTls as Security, SmtpUrl};
 use lettre::Message;
 use lettre::address::Envelope;
 use lettre::transport::smtp::authentication::{Credentials, Mechanism};
@@ -24,18 +24,6 @@ use lettre::transport::smtp::extension::{ClientId, Extension, MailBodyParameter,
 use tokio::sync::Mutex;
 
 use crate::MailError;
-
-/// How a connection is secured.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Security {
-    None,
-    /// STARTTLS if the relay offers it.
-    Opportunistic,
-    /// STARTTLS, or no message at all.
-    Required,
-    /// TLS from the first byte (`smtps://`).
-    Implicit,
-}
 
 /// Where and how to connect, from `mail.smtp_url`.
 #[derive(Debug, Clone)]
@@ -53,54 +41,20 @@ pub struct Relay {
 const MAX_IDLE: Duration = Duration::from_secs(20);
 
 impl Relay {
-    /// Parse `smtp://[user:password@]host[:port][?tls=required|opportunistic]` or
-    /// `smtps://…`, with the ports lettre uses by default (25, 587 with STARTTLS, 465).
-    pub fn from_url(raw: &str) -> Result<Relay, MailError> {
-        let bad = |why: &str| MailError::Settings(format!("mail.smtp_url: {why}"));
-        let url = url::Url::parse(raw).map_err(|e| bad(&e.to_string()))?;
-        let host = url
-            .host_str()
-            .ok_or_else(|| bad("has no host"))?
-            .trim_matches(|c| c == '[' || c == ']')
-            .to_owned();
-        let tls = url
-            .query_pairs()
-            .find(|(k, _)| k == "tls")
-            .map(|(_, v)| v.into_owned());
-        let (security, default_port) = match (url.scheme(), tls.as_deref()) {
-            ("smtp", None) => (Security::None, 25),
-            ("smtp", Some("opportunistic")) => (Security::Opportunistic, 587),
-            ("smtp", Some("required")) => (Security::Required, 587),
-            ("smtps", _) => (Security::Implicit, 465),
-            _ => {
-                return Err(bad(
-                    "must start with smtp:// or smtps://; tls= may be required or opportunistic",
-                ));
-            }
-        };
-        let decode = |s: &str| -> Result<String, MailError> {
-            percent_encoding::percent_decode_str(s)
-                .decode_utf8()
-                .map(Cow::into_owned)
-                .map_err(|_| bad("the user name or password is not valid UTF-8"))
-        };
-        let credentials = match url.password() {
-            Some(password) => Some(Credentials::new(decode(url.username())?, decode(password)?)),
-            None => None,
-        };
-        let hello = if url.path().len() > 1 {
-            ClientId::Domain(url.path().trim_matches('/').to_owned())
-        } else {
-            ClientId::default()
-        };
-        Ok(Relay {
-            host,
-            port: url.port().unwrap_or(default_port),
-            security,
-            credentials,
-            hello,
+    /// The relay `mail.smtp_url` names, parsed when the configuration was read.
+    pub fn new(url: &SmtpUrl) -> Relay {
+        Relay {
+            host: url.host().to_owned(),
+            port: url.port(),
+            security: url.tls(),
+            credentials: url.credentials().map(|(user, password)| {
+                Credentials::new(user.to_owned(), password.expose().to_owned())
+            }),
+            hello: url
+                .hello()
+                .map_or_else(ClientId::default, |name| ClientId::Domain(name.to_owned())),
             timeout: Duration::from_secs(20),
-        })
+        }
     }
 
     async fn connect(&self) -> Result<AsyncSmtpConnection, MailError> {
@@ -361,7 +315,7 @@ mod tests {
     }
 
     async fn pool(sink: &TestSink) -> RelayPool {
-        RelayPool::new(Relay::from_url(&sink.url()).unwrap())
+        RelayPool::new(from_url(&sink.url()).unwrap())
     }
 
     const LIMIT: Duration = Duration::from_secs(10);
@@ -424,13 +378,17 @@ mod tests {
         assert_eq!(sink.messages().await.len(), 1);
     }
 
+    fn from_url(raw: &str) -> Result<Relay, String> {
+        SmtpUrl::parse(raw).map(|u| Relay::new(&u))
+    }
+
     #[test]
     fn relay_urls_follow_lettre_defaults() {
-        let r = Relay::from_url("smtp://127.0.0.1:2525").unwrap();
+        let r = from_url("smtp://127.0.0.1:2525").unwrap();
         assert_eq!((r.port, r.security), (2525, Security::None));
-        let r = Relay::from_url("smtp://relay.example?tls=required").unwrap();
+        let r = from_url("smtp://relay.example?tls=required").unwrap();
         assert_eq!((r.port, r.security), (587, Security::Required));
-        let r = Relay::from_url("smtps://user:p%40ss@relay.example").unwrap();
+        let r = from_url("smtps://user:p%40ss@relay.example").unwrap();
         assert_eq!((r.port, r.security), (465, Security::Implicit));
         assert!(r.credentials.is_some());
         for bad in [
@@ -438,7 +396,7 @@ mod tests {
             "smtp://relay.example?tls=maybe",
             "nonsense",
         ] {
-            assert!(Relay::from_url(bad).is_err(), "{bad}");
+            assert!(from_url(bad).is_err(), "{bad}");
         }
     }
 }
