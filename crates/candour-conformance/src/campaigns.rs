@@ -4,13 +4,14 @@
 use std::collections::BTreeSet;
 
 use candour_core::account::Postcode;
+use candour_core::account::Profile;
+use candour_core::campaign::{
+    Bounce, CampaignState, Delivery, DeliveryResult, Engagement, FinishedDelivery, TrackingEvent,
+};
 use candour_core::campaign::{CampaignDraft, FollowUp, TRACKING_PURPOSE};
 use candour_core::people::{Method, NewConsent, Source};
 use candour_core::purposes::Channel;
-use candour_core::store::{
-    Bounce, CampaignState, Delivery, DeliveryResult, Engagement, FinishedDelivery, Profile,
-    StoreError, Stores, TrackingEvent,
-};
+use candour_core::store::{StoreError, Stores};
 use time::{Duration, OffsetDateTime};
 
 use crate::T0;

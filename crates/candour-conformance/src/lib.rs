@@ -150,8 +150,10 @@ pub async fn purge_removes_only_receipts_past_their_time(s: &Stores) {
 // ---- Accounts, sessions, links, audit, rate limits ----
 
 use candour_core::account::{EmailAddress, Phone, Postcode, Role};
+use candour_core::account::{NewAccount, Profile};
+use candour_core::audit::AuditEntry;
+use candour_core::session::LinkClaim;
 use candour_core::session::{LinkPurpose, Secret};
-use candour_core::store::{AuditEntry, LinkClaim, NewAccount, Profile};
 
 fn email(s: &str) -> EmailAddress {
     EmailAddress::parse(s).unwrap()
@@ -567,7 +569,7 @@ pub async fn the_audit_log_reads_newest_first(s: &Stores) {
 }
 
 pub async fn the_audit_log_filters_by_target_staff_action_and_time_in_pages(s: &Stores) {
-    use candour_core::store::AuditFilter;
+    use candour_core::audit::AuditFilter;
     // Staff 1 views person 7 three times and person 8 once; staff 2 views person 7 once and
     // exports person 8; a minute apart, in that order.
     let rows = [
@@ -780,8 +782,8 @@ pub async fn rate_limit_events_can_be_taken_back(s: &Stores) {
 
 // ---- Polls ----
 
+use candour_core::poll::{NewVote, VoteOutcome};
 use candour_core::poll::{PollDraft, ResultsShown, Voters};
-use candour_core::store::{NewVote, VoteOutcome};
 
 fn draft(options: &[&str]) -> PollDraft {
     PollDraft::parse(

@@ -7,15 +7,16 @@ use candour_core::datamap;
 use candour_core::forms::{
     self, Answer, Field, FieldKind, FormDefinition, PersonAttr, PersonPatch,
 };
+use candour_core::forms::{NewResponse, PendingConsents};
+use candour_core::import::ImportEvidence;
 use candour_core::import::ImportRow;
+use candour_core::people::ConsentChange;
 use candour_core::people::{
     ConsentRefused, Evidence, Method, NewConsent, PendingGrant, Source, has_consent,
 };
 use candour_core::purposes::{Channel, LawfulBasis, Purpose, registry};
 use candour_core::session::SecretHash;
-use candour_core::store::{
-    ConsentChange, ImportEvidence, NewResponse, PendingConsents, StoreError, Stores,
-};
+use candour_core::store::{StoreError, Stores};
 use time::Duration;
 
 use crate::T0;

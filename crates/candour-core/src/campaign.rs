@@ -986,6 +986,210 @@ pub fn message_id(campaign: i64, delivery: i64, domain: &str) -> String {
     format!("<c{campaign}.d{delivery}@{domain}>")
 }
 
+/// Where a campaign is in its life.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum CampaignState {
+    /// Being written; it can be changed or deleted.
+    Draft,
+    /// Approved and waiting for its time; it can be taken back to a draft.
+    Scheduled,
+    /// Its messages are queued and going out.
+    Sending,
+    /// Every message was sent, failed or skipped.
+    Sent,
+}
+
+impl CampaignState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CampaignState::Draft => "draft",
+            CampaignState::Scheduled => "scheduled",
+            CampaignState::Sending => "sending",
+            CampaignState::Sent => "sent",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<CampaignState> {
+        [
+            CampaignState::Draft,
+            CampaignState::Scheduled,
+            CampaignState::Sending,
+            CampaignState::Sent,
+        ]
+        .into_iter()
+        .find(|c| c.as_str() == s)
+    }
+}
+
+/// A stored campaign.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Campaign {
+    pub id: i64,
+    pub draft: CampaignDraft,
+    pub state: CampaignState,
+    pub scheduled_at: Option<OffsetDateTime>,
+    /// The addresses of its links, fixed when it is scheduled.
+    pub links: Vec<String>,
+    pub created_at: OffsetDateTime,
+    pub updated_at: OffsetDateTime,
+    pub started_at: Option<OffsetDateTime>,
+    pub finished_at: Option<OffsetDateTime>,
+    /// When its per-recipient opens and clicks were reduced to totals.
+    pub reduced_at: Option<OffsetDateTime>,
+}
+
+/// One message claimed for sending, with what the send-time check needs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Delivery {
+    pub id: i64,
+    pub campaign: i64,
+    /// `None` once the person was erased.
+    pub person: Option<i64>,
+    pub email: Option<crate::account::EmailAddress>,
+    pub name: String,
+    /// Counting this one.
+    pub attempts: u32,
+    pub queued_at: OffsetDateTime,
+    /// Taken over from a worker whose lease ran out: it may have been sent already.
+    pub reclaimed: bool,
+    /// The person's current consent to the campaign's purpose by email, from the ledger.
+    pub marketing_consent: bool,
+    /// Their current consent to email tracking.
+    pub tracking_consent: bool,
+    /// Their address is on the suppression list for email.
+    pub suppressed: bool,
+}
+
+/// What became of a claimed message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DeliveryResult {
+    /// The relay took it; a successful delivery to `to` clears the address's record of
+    /// plain refusals (see [`Bounce::Unavailable`]).
+    Sent {
+        tracked: bool,
+        to: crate::account::EmailAddress,
+    },
+    /// A temporary failure: try again at `at`.
+    Retry { at: OffsetDateTime, error: String },
+    /// A permanent failure; `bounce` is what the refusal says about the address.
+    Failed {
+        error: String,
+        bounce: Option<Bounce>,
+    },
+    /// Not sent: consent withdrawn, address suppressed, person erased.
+    Skipped { reason: String },
+}
+
+/// A refusal that puts, or may put, the address on the suppression list for email
+/// (`campaign::Refusal` decides which).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Bounce {
+    /// The address does not exist: suppressed at once.
+    BadAddress(crate::account::EmailAddress),
+    /// A plain "mailbox unavailable": the store remembers it under the address's one-way
+    /// code, and suppresses the address when the last campaign before this one that was
+    /// refused for it is a different campaign with no successful delivery since
+    /// (`campaign::UNAVAILABLE_CAMPAIGNS_TO_SUPPRESS` campaigns in a row).
+    Unavailable(crate::account::EmailAddress),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FinishedDelivery {
+    pub id: i64,
+    pub result: DeliveryResult,
+    /// How many tries in this claim may have left a copy with the relay: the message's
+    /// final `.` was sent and the answer was `250` or never came (RFC 1047). The store adds
+    /// them up per message; two or more make it a possible duplicate.
+    pub handed_over: u32,
+}
+
+/// Counts of a campaign's messages by state.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize)]
+pub struct Progress {
+    pub queued: u64,
+    pub sending: u64,
+    pub sent: u64,
+    pub failed: u64,
+    pub skipped: u64,
+    /// Messages that may have gone twice: taken over from a worker that stopped mid-send, or
+    /// sent again after a try whose final `.` reached the relay with no answer.
+    pub possible_duplicates: u64,
+    /// Sent in the last minute.
+    pub sent_last_minute: u64,
+    /// Sent to recipients who consented to tracking.
+    pub tracked: u64,
+    /// Failed messages whose refusal put the address on the suppression list.
+    pub bounced: u64,
+    pub unsubscribed: u64,
+}
+
+impl Progress {
+    pub fn total(&self) -> u64 {
+        self.queued + self.sending + self.sent + self.failed + self.skipped
+    }
+
+    pub fn remaining(&self) -> u64 {
+        self.queued + self.sending
+    }
+}
+
+/// An open or a click, as the hot path records it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TrackingEvent {
+    pub delivery: i64,
+    pub campaign: i64,
+    pub click: bool,
+    /// The link's index, for clicks.
+    pub link: u16,
+    pub at: OffsetDateTime,
+    /// A machine open or a bot click: counted in the raw figures only.
+    pub machine: bool,
+}
+
+/// Opens or clicks: all of them, the reliable ones, and how many recipients made them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize)]
+pub struct Engagement {
+    pub events: u64,
+    pub reliable_events: u64,
+    pub recipients: u64,
+    pub reliable_recipients: u64,
+}
+
+/// A campaign's figures.
+#[derive(Debug, Clone, PartialEq, Eq, Default, serde::Serialize)]
+pub struct CampaignReport {
+    pub progress: Progress,
+    pub opens: Engagement,
+    pub clicks: Engagement,
+    /// Per link, in the order of `Campaign::links`.
+    pub links: Vec<Engagement>,
+    /// Reliable opens and clicks per hour since sending began: (hour start, opens, clicks).
+    pub hourly: Vec<(OffsetDateTime, u64, u64)>,
+}
+
+/// One message a person was sent, for their record.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PersonDelivery {
+    pub campaign: i64,
+    pub campaign_name: String,
+    pub subject: String,
+    pub state: String,
+    pub sent_at: Option<OffsetDateTime>,
+    pub tracked: bool,
+    /// Their opens and clicks (link index), only when tracked: (at, click, link, machine).
+    pub events: Vec<(OffsetDateTime, bool, u16, bool)>,
+}
+
+/// Who a delivery went to, for unsubscribing.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeliveryRecipient {
+    pub campaign: i64,
+    pub person: Option<i64>,
+    pub purpose: String,
+    pub unsubscribed: bool,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -10,11 +10,14 @@ use serde::{Deserialize, Serialize};
 use time::Date;
 use time::macros::format_description;
 
+use time::OffsetDateTime;
+
+use crate::account::Profile;
 use crate::account::{EmailAddress, Invalid, Phone, Postcode, is_bidi_control, plain_text};
 use crate::config::MarketingConsent;
-use crate::people::{Method, NewConsent, Wording, consent_wording};
+use crate::people::{Method, NewConsent, PendingGrant, Wording, consent_wording};
 use crate::purposes::{Channel, Purpose};
-use crate::store::Profile;
+use crate::session::SecretHash;
 
 /// The kinds of question a form can ask.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -646,6 +649,53 @@ pub fn parse_submission<'a>(
     } else {
         Err(errors)
     }
+}
+
+/// A form with its current version.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FormRecord {
+    pub id: i64,
+    pub version: i64,
+    pub definition: FormDefinition,
+    pub open: bool,
+    pub created_at: OffsetDateTime,
+    /// Responses to every version.
+    pub responses: u64,
+}
+
+/// A submission to store: the answers, and the person and ledger changes that go with it.
+#[derive(Debug, Clone)]
+pub struct NewResponse<'a> {
+    pub form: i64,
+    pub version: i64,
+    pub answers: &'a [(String, Answer)],
+    pub email: Option<&'a EmailAddress>,
+    pub patch: &'a PersonPatch,
+    /// Events recorded at once.
+    pub consents: &'a [NewConsent],
+    /// Grants that count only once the address confirms them.
+    pub pending: Option<PendingConsents<'a>>,
+    pub purposes: &'a [Purpose],
+    pub at: OffsetDateTime,
+}
+
+/// Grants held back until the address confirms them through an emailed link.
+#[derive(Debug, Clone)]
+pub struct PendingConsents<'a> {
+    /// The hash of the link's secret.
+    pub secret: &'a SecretHash,
+    pub grants: &'a [PendingGrant],
+    pub expires_at: OffsetDateTime,
+}
+
+/// A stored response.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredResponse {
+    pub id: i64,
+    pub version: i64,
+    pub person: Option<i64>,
+    pub answers: Vec<(String, Answer)>,
+    pub submitted_at: OffsetDateTime,
 }
 
 #[cfg(test)]

@@ -5,6 +5,8 @@ use std::collections::HashMap;
 
 use crate::account::{EmailAddress, Phone, Postcode, plain_text};
 use crate::forms::PersonPatch;
+use crate::purposes::Channel;
+use time::OffsetDateTime;
 
 /// The columns a file may have; `email` is required.
 pub const COLUMNS: &[&str] = &[
@@ -256,6 +258,39 @@ impl LineIndex {
         }
         self.starts.partition_point(|s| *s <= at) as u64 + 1
     }
+}
+
+/// Evidence an import carries for its people's consent.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ImportEvidence {
+    /// The purposes and channels the file's source recorded consent to.
+    pub consents: Vec<(String, Option<Channel>)>,
+    /// Where the file came from and when its people agreed, in staff's words.
+    pub source: String,
+}
+
+/// What an import did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct ImportOutcome {
+    pub created: u64,
+    pub updated: u64,
+    pub consents: u64,
+    /// Consents the file claimed for addresses that objected to direct marketing: not
+    /// recorded.
+    pub suppressed: u64,
+    /// Consents the file claimed for people who had already made their own choice about
+    /// that purpose and channel: not recorded.
+    pub kept: u64,
+}
+
+/// A staged import file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StagedImport {
+    pub id: i64,
+    pub actor: i64,
+    pub csv: String,
+    pub created_at: OffsetDateTime,
+    pub committed_at: Option<OffsetDateTime>,
 }
 
 #[cfg(test)]

@@ -11,8 +11,8 @@ use sha2::{Digest, Sha256};
 use time::OffsetDateTime;
 
 use crate::account::EmailAddress;
+use crate::account::Profile;
 use crate::purposes::{Channel, Purpose};
-use crate::store::Profile;
 
 /// Where a person's record came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -496,6 +496,22 @@ pub fn spreadsheet_safe(cell: &str) -> String {
     } else {
         cell.to_owned()
     }
+}
+
+/// Consent events to append for one person, with the rules they are checked against in the
+/// same transaction.
+#[derive(Debug, Clone, Copy)]
+pub struct ConsentChange<'a> {
+    pub person: i64,
+    pub events: &'a [NewConsent],
+    /// Channels the person objects to direct marketing on, and how: added to the suppression
+    /// list, and every direct-marketing consent on the channel is withdrawn.
+    pub objections: &'a [(Channel, Method)],
+    /// The staff member recording the change, if any.
+    pub actor: Option<i64>,
+    /// The registry the events are checked against.
+    pub purposes: &'a [Purpose],
+    pub at: OffsetDateTime,
 }
 
 #[cfg(test)]

@@ -12,14 +12,14 @@ use std::collections::HashMap;
 use async_trait::async_trait;
 use candour_core::account::EmailAddress;
 use candour_core::campaign::{
+    Bounce, Campaign, CampaignReport, CampaignState, Delivery, DeliveryRecipient, DeliveryResult,
+    Engagement, FinishedDelivery, PersonDelivery, Progress, TrackingEvent,
+};
+use candour_core::campaign::{
     CampaignDraft, FollowUp, TRACKING_PURPOSE, UNAVAILABLE_CAMPAIGNS_TO_SUPPRESS,
 };
 use candour_core::people::suppression_key;
-use candour_core::store::{
-    Bounce, Campaign, CampaignReport, CampaignState, CampaignStore, Delivery, DeliveryRecipient,
-    DeliveryResult, Engagement, FinishedDelivery, PersonDelivery, Progress, StoreError,
-    StoreResult, TrackingEvent,
-};
+use candour_core::store::{CampaignStore, StoreError, StoreResult};
 use sqlx::postgres::{PgArguments, PgRow};
 use sqlx::{PgConnection, Postgres, Row};
 use time::{Duration, OffsetDateTime};

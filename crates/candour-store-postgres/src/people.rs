@@ -4,20 +4,22 @@
 //! depends on (the suppression list is read inside it), so nothing is half-written.
 
 use async_trait::async_trait;
+use candour_core::account::Profile;
 use candour_core::account::{EmailAddress, Phone, Postcode};
+use candour_core::datamap::TableSchema;
 use candour_core::datamap::{self, Erasure, Subject};
 use candour_core::forms::{Answer, FormDefinition, PersonPatch};
+use candour_core::forms::{FormRecord, NewResponse, StoredResponse};
 use candour_core::import::ImportRow;
+use candour_core::import::{ImportEvidence, ImportOutcome, StagedImport};
+use candour_core::people::ConsentChange;
 use candour_core::people::{
     ConsentEvent, Method, NewConsent, PendingGrant, Person, Source, Wording, check_consents,
     confirmed_grants, objection_events, suppression_key,
 };
 use candour_core::purposes::{Channel, Purpose};
 use candour_core::session::SecretHash;
-use candour_core::store::{
-    ConsentChange, FormRecord, FormStore, ImportEvidence, ImportOutcome, NewResponse, PeopleStore,
-    Profile, StagedImport, StoreError, StoreResult, StoredResponse, TableSchema,
-};
+use candour_core::store::{FormStore, PeopleStore, StoreError, StoreResult};
 use sqlx::postgres::PgRow;
 use sqlx::{PgConnection, Row};
 use time::OffsetDateTime;

@@ -4,11 +4,9 @@
 use std::collections::{BTreeMap, HashSet};
 
 use async_trait::async_trait;
+use candour_core::poll::{NewVote, VoteOutcome, VoterKey, first_votes, settle_uncounted};
 use candour_core::poll::{Poll, PollDraft, PollOption, ResultsShown, Voters};
-use candour_core::store::{
-    NewVote, PollStore, StoreError, StoreResult, VoteOutcome, VoterKey, first_votes,
-    settle_uncounted,
-};
+use candour_core::store::{PollStore, StoreError, StoreResult};
 use sqlx::Row;
 use sqlx::postgres::PgRow;
 use time::OffsetDateTime;

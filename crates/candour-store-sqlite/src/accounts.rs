@@ -1,11 +1,13 @@
 //! Accounts, sessions, email links, the audit log and rate-limit counters on SQLite.
 
 use async_trait::async_trait;
+use candour_core::account::{Account, NewAccount, Profile};
 use candour_core::account::{EmailAddress, Phone, Postcode, Role};
+use candour_core::audit::{AuditEntry, AuditFilter, AuditPage};
+use candour_core::session::LinkClaim;
 use candour_core::session::{LinkPurpose, SecretHash, Session};
 use candour_core::store::{
-    Account, AccountStore, AuditEntry, AuditFilter, AuditPage, AuditStore, LinkClaim, LinkStore,
-    NewAccount, Profile, RateLimitStore, SessionStore, StoreError, StoreResult,
+    AccountStore, AuditStore, LinkStore, RateLimitStore, SessionStore, StoreError, StoreResult,
 };
 use sqlx::sqlite::SqliteRow;
 use sqlx::{QueryBuilder, Row, Sqlite};
