@@ -91,14 +91,21 @@ pub struct Stores {
     pub keys: Arc<dyn KeyStore>,
     pub consent: Arc<dyn ConsentStore>,
     pub accounts: Arc<dyn AccountStore>,
+    pub second_factor: Arc<dyn SecondFactorStore>,
     pub sessions: Arc<dyn SessionStore>,
     pub links: Arc<dyn LinkStore>,
     pub audit: Arc<dyn AuditStore>,
     pub rate_limits: Arc<dyn RateLimitStore>,
     pub polls: Arc<dyn PollStore>,
+    pub votes: Arc<dyn VoteStore>,
     pub people: Arc<dyn PeopleStore>,
+    pub ledger: Arc<dyn LedgerStore>,
+    pub imports: Arc<dyn ImportStore>,
+    pub subjects: Arc<dyn SubjectStore>,
     pub forms: Arc<dyn FormStore>,
     pub campaigns: Arc<dyn CampaignStore>,
+    pub deliveries: Arc<dyn DeliveryStore>,
+    pub tracking: Arc<dyn TrackingStore>,
 }
 
 /// Accounts and their profiles.
@@ -119,6 +126,11 @@ pub trait AccountStore: Send + Sync {
     async fn delete_account(&self, id: i64) -> StoreResult<()>;
     /// Every account with a staff role, by email.
     async fn staff(&self) -> StoreResult<Vec<Account>>;
+}
+
+/// An account's second factor: the authenticator secret, the steps used and the recovery codes.
+#[async_trait]
+pub trait SecondFactorStore: Send + Sync {
     /// Turn the second factor on with its secret and recovery-code hashes, replacing any.
     async fn enable_totp(&self, id: i64, secret: &[u8], recovery: &[[u8; 32]]) -> StoreResult<()>;
     async fn disable_totp(&self, id: i64) -> StoreResult<()>;
@@ -196,6 +208,7 @@ pub trait RateLimitStore: Send + Sync {
     async fn purge_windows_before(&self, cutoff: OffsetDateTime) -> StoreResult<u64>;
 }
 
+/// Polls and their options, as staff manage them.
 #[async_trait]
 pub trait PollStore: Send + Sync {
     async fn create_poll(&self, draft: &PollDraft, now: OffsetDateTime) -> StoreResult<i64>;
@@ -209,6 +222,11 @@ pub trait PollStore: Send + Sync {
     async fn poll(&self, id: i64) -> StoreResult<Option<Poll>>;
     /// Every poll, newest first.
     async fn polls(&self) -> StoreResult<Vec<Poll>>;
+}
+
+/// Votes and what de-duplicates them: accounts per poll, anonymous voter hashes per day.
+#[async_trait]
+pub trait VoteStore: Send + Sync {
     /// Record a batch of votes in one transaction; one outcome per vote, in order.
     async fn record_votes(&self, votes: &[NewVote]) -> StoreResult<Vec<VoteOutcome>>;
     /// Whether this account has voted in this poll.
@@ -221,7 +239,7 @@ pub trait PollStore: Send + Sync {
     async fn forget_voter_hashes_before(&self, day: &str) -> StoreResult<u64>;
 }
 
-/// People, the consent ledger and the suppression list.
+/// People's records.
 #[async_trait]
 pub trait PeopleStore: Send + Sync {
     async fn person(&self, id: i64) -> StoreResult<Option<Person>>;
@@ -245,6 +263,11 @@ pub trait PeopleStore: Send + Sync {
         details: &Profile,
         at: OffsetDateTime,
     ) -> StoreResult<()>;
+}
+
+/// The consent ledger, the suppression list, preference links and the confirmations of grants a public form held back.
+#[async_trait]
+pub trait LedgerStore: Send + Sync {
     /// The person's ledger, oldest first.
     async fn consent_events(&self, person: i64) -> StoreResult<Vec<ConsentEvent>>;
     /// Append events in one transaction, after checking them against the registry and the
@@ -277,6 +300,11 @@ pub trait PeopleStore: Send + Sync {
     ) -> StoreResult<Option<i64>>;
     /// Forget the unconfirmed grants that expired before `cutoff`.
     async fn purge_consent_confirmations_before(&self, cutoff: OffsetDateTime) -> StoreResult<u64>;
+}
+
+/// Spreadsheet imports: staged, then committed in one transaction.
+#[async_trait]
+pub trait ImportStore: Send + Sync {
     async fn stage_import(&self, actor: i64, csv: &str, at: OffsetDateTime) -> StoreResult<i64>;
     async fn staged_import(&self, id: i64) -> StoreResult<Option<StagedImport>>;
     /// Import the rows in one transaction and mark the import done (its file is dropped).
@@ -291,6 +319,11 @@ pub trait PeopleStore: Send + Sync {
     ) -> StoreResult<ImportOutcome>;
     /// Drop the files of imports staged before `cutoff` and not confirmed.
     async fn purge_imports_before(&self, cutoff: OffsetDateTime) -> StoreResult<u64>;
+}
+
+/// A person as a data subject: what is held about them, their erasure, the schema the data map is checked against, and who retention may forget.
+#[async_trait]
+pub trait SubjectStore: Send + Sync {
     /// People without an account who have not been in touch (no change to their record,
     /// no consent event, no form response) since `cutoff`; at most `limit`.
     async fn people_idle_since(&self, cutoff: OffsetDateTime, limit: u32) -> StoreResult<Vec<i64>>;
@@ -335,7 +368,7 @@ pub trait FormStore: Send + Sync {
     async fn responses(&self, form: i64) -> StoreResult<Vec<StoredResponse>>;
 }
 
-/// Campaigns, their delivery queue and their tracking events.
+/// Campaigns: drafts, their audience, their schedule and their figures.
 #[async_trait]
 pub trait CampaignStore: Send + Sync {
     async fn create_campaign(&self, draft: &CampaignDraft, at: OffsetDateTime) -> StoreResult<i64>;
@@ -363,6 +396,13 @@ pub trait CampaignStore: Send + Sync {
     ) -> StoreResult<()>;
     /// Scheduled back to draft. `Refused` once sending has begun.
     async fn unschedule_campaign(&self, id: i64) -> StoreResult<()>;
+    async fn progress(&self, id: i64, now: OffsetDateTime) -> StoreResult<Progress>;
+    async fn report(&self, id: i64, now: OffsetDateTime) -> StoreResult<CampaignReport>;
+}
+
+/// The delivery queue: starting due campaigns, claiming and finishing messages, and who a message went to.
+#[async_trait]
+pub trait DeliveryStore: Send + Sync {
     /// Start every scheduled campaign whose time has come: its audience is queued, one
     /// message per person, in the same transaction that marks it sending; instances that
     /// race start each campaign once. Returns (campaign, messages queued).
@@ -388,15 +428,18 @@ pub trait CampaignStore: Send + Sync {
     ) -> StoreResult<()>;
     /// Mark sent every sending campaign with no message left queued or in flight.
     async fn complete_campaigns(&self, now: OffsetDateTime) -> StoreResult<Vec<i64>>;
-    async fn progress(&self, id: i64, now: OffsetDateTime) -> StoreResult<Progress>;
-    /// Record opens and clicks; events for unknown messages are dropped.
-    async fn record_tracking(&self, events: &[TrackingEvent]) -> StoreResult<()>;
-    async fn report(&self, id: i64, now: OffsetDateTime) -> StoreResult<CampaignReport>;
     /// Newest first.
     async fn person_deliveries(&self, person: i64) -> StoreResult<Vec<PersonDelivery>>;
     async fn delivery_recipient(&self, id: i64) -> StoreResult<Option<DeliveryRecipient>>;
     /// Note that the recipient unsubscribed through this message; `false` if already noted.
     async fn mark_unsubscribed(&self, id: i64, at: OffsetDateTime) -> StoreResult<bool>;
+}
+
+/// Opens and clicks: recorded on the hot path, reduced to totals later.
+#[async_trait]
+pub trait TrackingStore: Send + Sync {
+    /// Record opens and clicks; events for unknown messages are dropped.
+    async fn record_tracking(&self, events: &[TrackingEvent]) -> StoreResult<()>;
     /// Reduce the per-recipient events of campaigns finished before `cutoff` to totals.
     /// Returns how many campaigns were reduced.
     async fn reduce_tracking_before(

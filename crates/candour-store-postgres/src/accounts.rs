@@ -7,7 +7,8 @@ use candour_core::audit::{AuditEntry, AuditFilter, AuditPage};
 use candour_core::session::LinkClaim;
 use candour_core::session::{LinkPurpose, SecretHash, Session};
 use candour_core::store::{
-    AccountStore, AuditStore, LinkStore, RateLimitStore, SessionStore, StoreError, StoreResult,
+    AccountStore, AuditStore, LinkStore, RateLimitStore, SecondFactorStore, SessionStore,
+    StoreError, StoreResult,
 };
 use sqlx::postgres::PgRow;
 use sqlx::{Postgres, QueryBuilder, Row};
@@ -189,7 +190,10 @@ impl AccountStore for PgStore {
             .map_err(db)?;
         rows.iter().map(account_from_row).collect()
     }
+}
 
+#[async_trait]
+impl SecondFactorStore for PgStore {
     async fn enable_totp(&self, id: i64, secret: &[u8], recovery: &[[u8; 32]]) -> StoreResult<()> {
         let mut tx = self.pool.begin().await.map_err(db)?;
         sqlx::query("UPDATE accounts SET totp_secret = $1, totp_last_step = NULL WHERE id = $2")

@@ -19,7 +19,7 @@ use candour_core::campaign::{
     CampaignDraft, FollowUp, TRACKING_PURPOSE, UNAVAILABLE_CAMPAIGNS_TO_SUPPRESS,
 };
 use candour_core::people::suppression_key;
-use candour_core::store::{CampaignStore, StoreError, StoreResult};
+use candour_core::store::{CampaignStore, DeliveryStore, StoreError, StoreResult, TrackingStore};
 use sqlx::postgres::{PgArguments, PgRow};
 use sqlx::{PgConnection, Postgres, Row};
 use time::{Duration, OffsetDateTime};
@@ -362,6 +362,133 @@ impl CampaignStore for PgStore {
         Ok(())
     }
 
+    async fn progress(&self, id: i64, now: OffsetDateTime) -> StoreResult<Progress> {
+        let row = sqlx::query(
+            "SELECT count(*) FILTER (WHERE state = 'queued'),
+                    count(*) FILTER (WHERE state = 'sending'),
+                    count(*) FILTER (WHERE state = 'sent'),
+                    count(*) FILTER (WHERE state = 'failed'),
+                    count(*) FILTER (WHERE state = 'skipped'),
+                    count(*) FILTER (WHERE reclaimed > 0 OR handed_over > 1),
+                    count(*) FILTER (WHERE state = 'sent' AND sent_at >= $2),
+                    count(*) FILTER (WHERE state = 'sent' AND tracked),
+                    count(*) FILTER (WHERE bounced),
+                    count(*) FILTER (WHERE unsubscribed_at IS NOT NULL)
+             FROM deliveries WHERE campaign_id = $1",
+        )
+        .bind(id)
+        .bind(now - Duration::minutes(1))
+        .fetch_one(&self.pool)
+        .await
+        .map_err(db)?;
+        Ok(Progress {
+            queued: count(&row, 0)?,
+            sending: count(&row, 1)?,
+            sent: count(&row, 2)?,
+            failed: count(&row, 3)?,
+            skipped: count(&row, 4)?,
+            possible_duplicates: count(&row, 5)?,
+            sent_last_minute: count(&row, 6)?,
+            tracked: count(&row, 7)?,
+            bounced: count(&row, 8)?,
+            unsubscribed: count(&row, 9)?,
+        })
+    }
+
+    async fn report(&self, id: i64, now: OffsetDateTime) -> StoreResult<CampaignReport> {
+        let progress = self.progress(id, now).await?;
+        let mut conn = self.pool.acquire().await.map_err(db)?;
+        // A reliable click is a reliable open too (the message was read to be clicked):
+        // reliable openers are the recipients with any event that is not a machine's.
+        let opens = sqlx::query(
+            "SELECT count(*) FILTER (WHERE kind = 'open'),
+                    count(*) FILTER (WHERE kind = 'open' AND NOT machine),
+                    count(DISTINCT delivery_id),
+                    count(DISTINCT delivery_id) FILTER (WHERE NOT machine)
+             FROM tracking_events WHERE campaign_id = $1",
+        )
+        .bind(id)
+        .fetch_one(&mut *conn)
+        .await
+        .map_err(db)?;
+        let mut opens = engagement(&opens, 0)?;
+        let clicks = sqlx::query(
+            "SELECT count(*), count(*) FILTER (WHERE NOT machine), count(DISTINCT delivery_id),
+                    count(DISTINCT delivery_id) FILTER (WHERE NOT machine)
+             FROM tracking_events WHERE campaign_id = $1 AND kind = 'click'",
+        )
+        .bind(id)
+        .fetch_one(&mut *conn)
+        .await
+        .map_err(db)?;
+        let mut clicks = engagement(&clicks, 0)?;
+        let campaign = campaign_in(&mut conn, id).await?;
+        let mut links = vec![Engagement::default(); campaign.map_or(0, |c| c.links.len())];
+        let per_link = sqlx::query(
+            "SELECT link, count(*), count(*) FILTER (WHERE NOT machine),
+                    count(DISTINCT delivery_id),
+                    count(DISTINCT delivery_id) FILTER (WHERE NOT machine)
+             FROM tracking_events WHERE campaign_id = $1 AND kind = 'click' GROUP BY link",
+        )
+        .bind(id)
+        .fetch_all(&mut *conn)
+        .await
+        .map_err(db)?;
+        for row in &per_link {
+            let link: i32 = row.try_get(0).map_err(db)?;
+            if let Some(slot) = usize::try_from(link).ok().and_then(|l| links.get_mut(l)) {
+                add(slot, engagement(row, 1)?);
+            }
+        }
+        let totals = sqlx::query(
+            "SELECT kind, link, events, reliable_events, recipients, reliable_recipients
+             FROM campaign_totals WHERE campaign_id = $1",
+        )
+        .bind(id)
+        .fetch_all(&mut *conn)
+        .await
+        .map_err(db)?;
+        for row in &totals {
+            let kind: String = row.try_get(0).map_err(db)?;
+            let link: i32 = row.try_get(1).map_err(db)?;
+            let e = engagement(row, 2)?;
+            match (kind.as_str(), usize::try_from(link).ok()) {
+                ("open", _) => add(&mut opens, e),
+                (_, None) => add(&mut clicks, e),
+                (_, Some(l)) => {
+                    if let Some(slot) = links.get_mut(l) {
+                        add(slot, e);
+                    }
+                }
+            }
+        }
+        let hourly_rows = sqlx::query(
+            "SELECT date_trunc('hour', at, 'UTC') AS hour,
+                    count(*) FILTER (WHERE kind = 'open' AND NOT machine),
+                    count(*) FILTER (WHERE kind = 'click' AND NOT machine)
+             FROM tracking_events WHERE campaign_id = $1 GROUP BY 1 ORDER BY 1",
+        )
+        .bind(id)
+        .fetch_all(&mut *conn)
+        .await
+        .map_err(db)?;
+        let mut hourly = Vec::with_capacity(hourly_rows.len());
+        for row in &hourly_rows {
+            let hour: OffsetDateTime = row.try_get(0).map_err(db)?;
+            hourly.push((hour, count(row, 1)?, count(row, 2)?));
+        }
+        Ok(CampaignReport {
+            progress,
+            opens,
+            clicks,
+            links,
+            hourly,
+        })
+    }
+}
+
+#[async_trait]
+impl DeliveryStore for PgStore {
     async fn start_due_campaigns(&self, now: OffsetDateTime) -> StoreResult<Vec<(i64, u64)>> {
         let mut tx = self.pool.begin().await.map_err(db)?;
         // Background work, not a page: queueing a whole audience may rightly take longer
@@ -672,185 +799,6 @@ impl CampaignStore for PgStore {
         Ok(ids)
     }
 
-    async fn progress(&self, id: i64, now: OffsetDateTime) -> StoreResult<Progress> {
-        let row = sqlx::query(
-            "SELECT count(*) FILTER (WHERE state = 'queued'),
-                    count(*) FILTER (WHERE state = 'sending'),
-                    count(*) FILTER (WHERE state = 'sent'),
-                    count(*) FILTER (WHERE state = 'failed'),
-                    count(*) FILTER (WHERE state = 'skipped'),
-                    count(*) FILTER (WHERE reclaimed > 0 OR handed_over > 1),
-                    count(*) FILTER (WHERE state = 'sent' AND sent_at >= $2),
-                    count(*) FILTER (WHERE state = 'sent' AND tracked),
-                    count(*) FILTER (WHERE bounced),
-                    count(*) FILTER (WHERE unsubscribed_at IS NOT NULL)
-             FROM deliveries WHERE campaign_id = $1",
-        )
-        .bind(id)
-        .bind(now - Duration::minutes(1))
-        .fetch_one(&self.pool)
-        .await
-        .map_err(db)?;
-        Ok(Progress {
-            queued: count(&row, 0)?,
-            sending: count(&row, 1)?,
-            sent: count(&row, 2)?,
-            failed: count(&row, 3)?,
-            skipped: count(&row, 4)?,
-            possible_duplicates: count(&row, 5)?,
-            sent_last_minute: count(&row, 6)?,
-            tracked: count(&row, 7)?,
-            bounced: count(&row, 8)?,
-            unsubscribed: count(&row, 9)?,
-        })
-    }
-
-    async fn record_tracking(&self, events: &[TrackingEvent]) -> StoreResult<()> {
-        if events.is_empty() {
-            return Ok(());
-        }
-        let deliveries: Vec<i64> = events.iter().map(|e| e.delivery).collect();
-        let campaigns: Vec<i64> = events.iter().map(|e| e.campaign).collect();
-        let kinds: Vec<&str> = events
-            .iter()
-            .map(|e| if e.click { "click" } else { "open" })
-            .collect();
-        let links: Vec<i32> = events.iter().map(|e| i32::from(e.link)).collect();
-        let ats: Vec<OffsetDateTime> = events.iter().map(|e| e.at).collect();
-        let machines: Vec<bool> = events.iter().map(|e| e.machine).collect();
-        // Only messages sent tracked, of campaigns not yet reduced, to people whose consent
-        // to tracking still stands: an open after a withdrawal is not recorded at all. The
-        // same open or click of a message within a minute is recorded once (a replayed link
-        // cannot grow the table at will; the batch itself was de-duplicated). Rows
-        // go in in the batch's order, so events at the same time keep it (as on SQLite).
-        // FOR SHARE holds the campaign row until this batch commits, so a reduction waits
-        // for it (and then deletes its events), or has committed and this batch, re-reading
-        // the row, drops them: no per-recipient event outlives the reduction.
-        sqlx::query(
-            "INSERT INTO tracking_events (delivery_id, campaign_id, person_id, kind, link, at, machine)
-             SELECT d.id, d.campaign_id, d.person_id, v.kind, v.link, v.at, v.machine
-             FROM UNNEST($1::bigint[], $2::bigint[], $3::text[], $4::integer[],
-                         $5::timestamptz[], $6::boolean[]) WITH ORDINALITY
-                  AS v (delivery, campaign, kind, link, at, machine, n)
-             JOIN deliveries d ON d.id = v.delivery AND d.campaign_id = v.campaign
-             JOIN campaigns c ON c.id = d.campaign_id AND c.reduced_at IS NULL
-             WHERE d.tracked AND d.person_id IS NOT NULL
-               AND (SELECT e.granted FROM consent_events e WHERE e.person_id = d.person_id
-                      AND e.purpose = $7 AND e.channel IS NULL
-                    ORDER BY e.at DESC, e.id DESC LIMIT 1) IS TRUE
-               AND NOT EXISTS (SELECT 1 FROM consent_events w WHERE w.person_id = d.person_id
-                      AND w.purpose = $7 AND w.channel IS NULL AND NOT w.granted
-                      AND w.at >= d.sent_at)
-               AND NOT EXISTS (SELECT 1 FROM tracking_events t WHERE t.delivery_id = d.id
-                      AND t.kind = v.kind AND t.link = v.link AND t.machine = v.machine
-                      AND t.at > v.at - interval '60 seconds')
-             ORDER BY v.n
-             FOR SHARE OF c",
-        )
-        .bind(&deliveries)
-        .bind(&campaigns)
-        .bind(&kinds)
-        .bind(&links)
-        .bind(&ats)
-        .bind(&machines)
-        .bind(TRACKING_PURPOSE)
-        .execute(&self.pool)
-        .await
-        .map_err(db)?;
-        Ok(())
-    }
-
-    async fn report(&self, id: i64, now: OffsetDateTime) -> StoreResult<CampaignReport> {
-        let progress = self.progress(id, now).await?;
-        let mut conn = self.pool.acquire().await.map_err(db)?;
-        // A reliable click is a reliable open too (the message was read to be clicked):
-        // reliable openers are the recipients with any event that is not a machine's.
-        let opens = sqlx::query(
-            "SELECT count(*) FILTER (WHERE kind = 'open'),
-                    count(*) FILTER (WHERE kind = 'open' AND NOT machine),
-                    count(DISTINCT delivery_id),
-                    count(DISTINCT delivery_id) FILTER (WHERE NOT machine)
-             FROM tracking_events WHERE campaign_id = $1",
-        )
-        .bind(id)
-        .fetch_one(&mut *conn)
-        .await
-        .map_err(db)?;
-        let mut opens = engagement(&opens, 0)?;
-        let clicks = sqlx::query(
-            "SELECT count(*), count(*) FILTER (WHERE NOT machine), count(DISTINCT delivery_id),
-                    count(DISTINCT delivery_id) FILTER (WHERE NOT machine)
-             FROM tracking_events WHERE campaign_id = $1 AND kind = 'click'",
-        )
-        .bind(id)
-        .fetch_one(&mut *conn)
-        .await
-        .map_err(db)?;
-        let mut clicks = engagement(&clicks, 0)?;
-        let campaign = campaign_in(&mut conn, id).await?;
-        let mut links = vec![Engagement::default(); campaign.map_or(0, |c| c.links.len())];
-        let per_link = sqlx::query(
-            "SELECT link, count(*), count(*) FILTER (WHERE NOT machine),
-                    count(DISTINCT delivery_id),
-                    count(DISTINCT delivery_id) FILTER (WHERE NOT machine)
-             FROM tracking_events WHERE campaign_id = $1 AND kind = 'click' GROUP BY link",
-        )
-        .bind(id)
-        .fetch_all(&mut *conn)
-        .await
-        .map_err(db)?;
-        for row in &per_link {
-            let link: i32 = row.try_get(0).map_err(db)?;
-            if let Some(slot) = usize::try_from(link).ok().and_then(|l| links.get_mut(l)) {
-                add(slot, engagement(row, 1)?);
-            }
-        }
-        let totals = sqlx::query(
-            "SELECT kind, link, events, reliable_events, recipients, reliable_recipients
-             FROM campaign_totals WHERE campaign_id = $1",
-        )
-        .bind(id)
-        .fetch_all(&mut *conn)
-        .await
-        .map_err(db)?;
-        for row in &totals {
-            let kind: String = row.try_get(0).map_err(db)?;
-            let link: i32 = row.try_get(1).map_err(db)?;
-            let e = engagement(row, 2)?;
-            match (kind.as_str(), usize::try_from(link).ok()) {
-                ("open", _) => add(&mut opens, e),
-                (_, None) => add(&mut clicks, e),
-                (_, Some(l)) => {
-                    if let Some(slot) = links.get_mut(l) {
-                        add(slot, e);
-                    }
-                }
-            }
-        }
-        let hourly_rows = sqlx::query(
-            "SELECT date_trunc('hour', at, 'UTC') AS hour,
-                    count(*) FILTER (WHERE kind = 'open' AND NOT machine),
-                    count(*) FILTER (WHERE kind = 'click' AND NOT machine)
-             FROM tracking_events WHERE campaign_id = $1 GROUP BY 1 ORDER BY 1",
-        )
-        .bind(id)
-        .fetch_all(&mut *conn)
-        .await
-        .map_err(db)?;
-        let mut hourly = Vec::with_capacity(hourly_rows.len());
-        for row in &hourly_rows {
-            let hour: OffsetDateTime = row.try_get(0).map_err(db)?;
-            hourly.push((hour, count(row, 1)?, count(row, 2)?));
-        }
-        Ok(CampaignReport {
-            progress,
-            opens,
-            clicks,
-            links,
-            hourly,
-        })
-    }
-
     async fn person_deliveries(&self, person: i64) -> StoreResult<Vec<PersonDelivery>> {
         let mut conn = self.pool.acquire().await.map_err(db)?;
         let rows = sqlx::query(
@@ -931,6 +879,64 @@ impl CampaignStore for PgStore {
         .await
         .map_err(db)?;
         Ok(done.rows_affected() > 0)
+    }
+}
+
+#[async_trait]
+impl TrackingStore for PgStore {
+    async fn record_tracking(&self, events: &[TrackingEvent]) -> StoreResult<()> {
+        if events.is_empty() {
+            return Ok(());
+        }
+        let deliveries: Vec<i64> = events.iter().map(|e| e.delivery).collect();
+        let campaigns: Vec<i64> = events.iter().map(|e| e.campaign).collect();
+        let kinds: Vec<&str> = events
+            .iter()
+            .map(|e| if e.click { "click" } else { "open" })
+            .collect();
+        let links: Vec<i32> = events.iter().map(|e| i32::from(e.link)).collect();
+        let ats: Vec<OffsetDateTime> = events.iter().map(|e| e.at).collect();
+        let machines: Vec<bool> = events.iter().map(|e| e.machine).collect();
+        // Only messages sent tracked, of campaigns not yet reduced, to people whose consent
+        // to tracking still stands: an open after a withdrawal is not recorded at all. The
+        // same open or click of a message within a minute is recorded once (a replayed link
+        // cannot grow the table at will; the batch itself was de-duplicated). Rows
+        // go in in the batch's order, so events at the same time keep it (as on SQLite).
+        // FOR SHARE holds the campaign row until this batch commits, so a reduction waits
+        // for it (and then deletes its events), or has committed and this batch, re-reading
+        // the row, drops them: no per-recipient event outlives the reduction.
+        sqlx::query(
+            "INSERT INTO tracking_events (delivery_id, campaign_id, person_id, kind, link, at, machine)
+             SELECT d.id, d.campaign_id, d.person_id, v.kind, v.link, v.at, v.machine
+             FROM UNNEST($1::bigint[], $2::bigint[], $3::text[], $4::integer[],
+                         $5::timestamptz[], $6::boolean[]) WITH ORDINALITY
+                  AS v (delivery, campaign, kind, link, at, machine, n)
+             JOIN deliveries d ON d.id = v.delivery AND d.campaign_id = v.campaign
+             JOIN campaigns c ON c.id = d.campaign_id AND c.reduced_at IS NULL
+             WHERE d.tracked AND d.person_id IS NOT NULL
+               AND (SELECT e.granted FROM consent_events e WHERE e.person_id = d.person_id
+                      AND e.purpose = $7 AND e.channel IS NULL
+                    ORDER BY e.at DESC, e.id DESC LIMIT 1) IS TRUE
+               AND NOT EXISTS (SELECT 1 FROM consent_events w WHERE w.person_id = d.person_id
+                      AND w.purpose = $7 AND w.channel IS NULL AND NOT w.granted
+                      AND w.at >= d.sent_at)
+               AND NOT EXISTS (SELECT 1 FROM tracking_events t WHERE t.delivery_id = d.id
+                      AND t.kind = v.kind AND t.link = v.link AND t.machine = v.machine
+                      AND t.at > v.at - interval '60 seconds')
+             ORDER BY v.n
+             FOR SHARE OF c",
+        )
+        .bind(&deliveries)
+        .bind(&campaigns)
+        .bind(&kinds)
+        .bind(&links)
+        .bind(&ats)
+        .bind(&machines)
+        .bind(TRACKING_PURPOSE)
+        .execute(&self.pool)
+        .await
+        .map_err(db)?;
+        Ok(())
     }
 
     async fn reduce_tracking_before(

@@ -19,7 +19,9 @@ use candour_core::people::{
 };
 use candour_core::purposes::{Channel, Purpose};
 use candour_core::session::SecretHash;
-use candour_core::store::{FormStore, PeopleStore, StoreError, StoreResult};
+use candour_core::store::{
+    FormStore, ImportStore, LedgerStore, PeopleStore, StoreError, StoreResult, SubjectStore,
+};
 use sqlx::postgres::PgRow;
 use sqlx::{PgConnection, Row};
 use time::OffsetDateTime;
@@ -407,7 +409,10 @@ impl PeopleStore for PgStore {
         let mut conn = self.pool.acquire().await.map_err(db)?;
         write_details(&mut conn, id, details, at).await
     }
+}
 
+#[async_trait]
+impl LedgerStore for PgStore {
     async fn consent_events(&self, person: i64) -> StoreResult<Vec<ConsentEvent>> {
         let mut conn = self.pool.acquire().await.map_err(db)?;
         events_in(&mut conn, person).await
@@ -526,7 +531,10 @@ impl PeopleStore for PgStore {
             .map_err(db)?;
         Ok(done.rows_affected())
     }
+}
 
+#[async_trait]
+impl ImportStore for PgStore {
     async fn stage_import(&self, actor: i64, csv: &str, at: OffsetDateTime) -> StoreResult<i64> {
         sqlx::query_scalar(
             "INSERT INTO people_imports (actor_id, csv, created_at) VALUES ($1, $2, $3) RETURNING id",
@@ -652,7 +660,10 @@ impl PeopleStore for PgStore {
         .map_err(db)?;
         Ok(done.rows_affected())
     }
+}
 
+#[async_trait]
+impl SubjectStore for PgStore {
     async fn people_idle_since(&self, cutoff: OffsetDateTime, limit: u32) -> StoreResult<Vec<i64>> {
         sqlx::query_scalar(
             "SELECT p.id FROM people p

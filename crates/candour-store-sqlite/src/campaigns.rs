@@ -13,7 +13,7 @@ use candour_core::campaign::{
     CampaignDraft, FollowUp, TRACKING_PURPOSE, UNAVAILABLE_CAMPAIGNS_TO_SUPPRESS,
 };
 use candour_core::people::suppression_key;
-use candour_core::store::{CampaignStore, StoreError, StoreResult};
+use candour_core::store::{CampaignStore, DeliveryStore, StoreError, StoreResult, TrackingStore};
 use sqlx::sqlite::SqliteRow;
 use sqlx::{QueryBuilder, Row, Sqlite, SqliteConnection};
 use time::OffsetDateTime;
@@ -355,6 +355,123 @@ impl CampaignStore for SqliteStore {
         Ok(())
     }
 
+    async fn progress(&self, id: i64, now: OffsetDateTime) -> StoreResult<Progress> {
+        let row = sqlx::query(
+            "SELECT sum(state = 'queued'), sum(state = 'sending'), sum(state = 'sent'),
+                    sum(state = 'failed'), sum(state = 'skipped'), sum(reclaimed > 0 OR handed_over > 1),
+                    sum(state = 'sent' AND sent_at >= ?2), sum(state = 'sent' AND tracked = 1),
+                    sum(bounced), sum(unsubscribed_at IS NOT NULL)
+             FROM deliveries WHERE campaign_id = ?1",
+        )
+        .bind(id)
+        .bind(unix(now) - 60)
+        .fetch_one(&self.reader)
+        .await
+        .map_err(db)?;
+        Ok(Progress {
+            queued: count(&row, 0)?,
+            sending: count(&row, 1)?,
+            sent: count(&row, 2)?,
+            failed: count(&row, 3)?,
+            skipped: count(&row, 4)?,
+            possible_duplicates: count(&row, 5)?,
+            sent_last_minute: count(&row, 6)?,
+            tracked: count(&row, 7)?,
+            bounced: count(&row, 8)?,
+            unsubscribed: count(&row, 9)?,
+        })
+    }
+
+    async fn report(&self, id: i64, now: OffsetDateTime) -> StoreResult<CampaignReport> {
+        let progress = self.progress(id, now).await?;
+        let mut conn = self.reader.acquire().await.map_err(db)?;
+        let opens = sqlx::query(
+            "SELECT sum(kind = 'open'), sum(kind = 'open' AND machine = 0),
+                    count(DISTINCT delivery_id),
+                    count(DISTINCT CASE WHEN machine = 0 THEN delivery_id END)
+             FROM tracking_events WHERE campaign_id = ?",
+        )
+        .bind(id)
+        .fetch_one(&mut *conn)
+        .await
+        .map_err(db)?;
+        let mut opens = engagement(&opens, 0)?;
+        let clicks = sqlx::query(
+            "SELECT count(*), sum(machine = 0), count(DISTINCT delivery_id),
+                    count(DISTINCT CASE WHEN machine = 0 THEN delivery_id END)
+             FROM tracking_events WHERE campaign_id = ? AND kind = 'click'",
+        )
+        .bind(id)
+        .fetch_one(&mut *conn)
+        .await
+        .map_err(db)?;
+        let mut clicks = engagement(&clicks, 0)?;
+        let campaign = campaign_in(&mut conn, id).await?;
+        let mut links = vec![Engagement::default(); campaign.map_or(0, |c| c.links.len())];
+        let per_link = sqlx::query(
+            "SELECT link, count(*), sum(machine = 0), count(DISTINCT delivery_id),
+                    count(DISTINCT CASE WHEN machine = 0 THEN delivery_id END)
+             FROM tracking_events WHERE campaign_id = ? AND kind = 'click' GROUP BY link",
+        )
+        .bind(id)
+        .fetch_all(&mut *conn)
+        .await
+        .map_err(db)?;
+        for row in &per_link {
+            let link: i64 = row.try_get(0).map_err(db)?;
+            if let Some(slot) = usize::try_from(link).ok().and_then(|l| links.get_mut(l)) {
+                add(slot, engagement(row, 1)?);
+            }
+        }
+        let totals = sqlx::query(
+            "SELECT kind, link, events, reliable_events, recipients, reliable_recipients
+             FROM campaign_totals WHERE campaign_id = ?",
+        )
+        .bind(id)
+        .fetch_all(&mut *conn)
+        .await
+        .map_err(db)?;
+        for row in &totals {
+            let kind: String = row.try_get(0).map_err(db)?;
+            let link: i64 = row.try_get(1).map_err(db)?;
+            let e = engagement(row, 2)?;
+            // Clicks on any link have a row of their own (-1): summing the links' rows would
+            // count a recipient who clicked two links twice.
+            match (kind.as_str(), usize::try_from(link).ok()) {
+                ("open", _) => add(&mut opens, e),
+                (_, None) => add(&mut clicks, e),
+                (_, Some(l)) => {
+                    if let Some(slot) = links.get_mut(l) {
+                        add(slot, e);
+                    }
+                }
+            }
+        }
+        let hourly_rows = sqlx::query(
+            "SELECT at / 3600, sum(kind = 'open' AND machine = 0), sum(kind = 'click' AND machine = 0)
+             FROM tracking_events WHERE campaign_id = ? GROUP BY 1 ORDER BY 1",
+        )
+        .bind(id)
+        .fetch_all(&mut *conn)
+        .await
+        .map_err(db)?;
+        let mut hourly = Vec::with_capacity(hourly_rows.len());
+        for row in &hourly_rows {
+            let hour: i64 = row.try_get(0).map_err(db)?;
+            hourly.push((from_unix(hour * 3600)?, count(row, 1)?, count(row, 2)?));
+        }
+        Ok(CampaignReport {
+            progress,
+            opens,
+            clicks,
+            links,
+            hourly,
+        })
+    }
+}
+
+#[async_trait]
+impl DeliveryStore for SqliteStore {
     async fn start_due_campaigns(&self, now: OffsetDateTime) -> StoreResult<Vec<(i64, u64)>> {
         let mut tx = self.writer.begin().await.map_err(db)?;
         let due: Vec<i64> = sqlx::query_scalar(
@@ -600,145 +717,6 @@ impl CampaignStore for SqliteStore {
         .map_err(db)
     }
 
-    async fn progress(&self, id: i64, now: OffsetDateTime) -> StoreResult<Progress> {
-        let row = sqlx::query(
-            "SELECT sum(state = 'queued'), sum(state = 'sending'), sum(state = 'sent'),
-                    sum(state = 'failed'), sum(state = 'skipped'), sum(reclaimed > 0 OR handed_over > 1),
-                    sum(state = 'sent' AND sent_at >= ?2), sum(state = 'sent' AND tracked = 1),
-                    sum(bounced), sum(unsubscribed_at IS NOT NULL)
-             FROM deliveries WHERE campaign_id = ?1",
-        )
-        .bind(id)
-        .bind(unix(now) - 60)
-        .fetch_one(&self.reader)
-        .await
-        .map_err(db)?;
-        Ok(Progress {
-            queued: count(&row, 0)?,
-            sending: count(&row, 1)?,
-            sent: count(&row, 2)?,
-            failed: count(&row, 3)?,
-            skipped: count(&row, 4)?,
-            possible_duplicates: count(&row, 5)?,
-            sent_last_minute: count(&row, 6)?,
-            tracked: count(&row, 7)?,
-            bounced: count(&row, 8)?,
-            unsubscribed: count(&row, 9)?,
-        })
-    }
-
-    async fn record_tracking(&self, events: &[TrackingEvent]) -> StoreResult<()> {
-        if events.is_empty() {
-            return Ok(());
-        }
-        let largest = BATCH_SHAPES[BATCH_SHAPES.len() - 1];
-        if events.len() <= largest {
-            tracking_insert(events)
-                .build()
-                .execute(&self.writer)
-                .await
-                .map_err(db)?;
-            return Ok(());
-        }
-        // A batch bigger than a statement takes is still one transaction.
-        let mut tx = self.writer.begin().await.map_err(db)?;
-        for chunk in events.chunks(largest) {
-            tracking_insert(chunk)
-                .build()
-                .execute(&mut *tx)
-                .await
-                .map_err(db)?;
-        }
-        tx.commit().await.map_err(db)
-    }
-
-    async fn report(&self, id: i64, now: OffsetDateTime) -> StoreResult<CampaignReport> {
-        let progress = self.progress(id, now).await?;
-        let mut conn = self.reader.acquire().await.map_err(db)?;
-        let opens = sqlx::query(
-            "SELECT sum(kind = 'open'), sum(kind = 'open' AND machine = 0),
-                    count(DISTINCT delivery_id),
-                    count(DISTINCT CASE WHEN machine = 0 THEN delivery_id END)
-             FROM tracking_events WHERE campaign_id = ?",
-        )
-        .bind(id)
-        .fetch_one(&mut *conn)
-        .await
-        .map_err(db)?;
-        let mut opens = engagement(&opens, 0)?;
-        let clicks = sqlx::query(
-            "SELECT count(*), sum(machine = 0), count(DISTINCT delivery_id),
-                    count(DISTINCT CASE WHEN machine = 0 THEN delivery_id END)
-             FROM tracking_events WHERE campaign_id = ? AND kind = 'click'",
-        )
-        .bind(id)
-        .fetch_one(&mut *conn)
-        .await
-        .map_err(db)?;
-        let mut clicks = engagement(&clicks, 0)?;
-        let campaign = campaign_in(&mut conn, id).await?;
-        let mut links = vec![Engagement::default(); campaign.map_or(0, |c| c.links.len())];
-        let per_link = sqlx::query(
-            "SELECT link, count(*), sum(machine = 0), count(DISTINCT delivery_id),
-                    count(DISTINCT CASE WHEN machine = 0 THEN delivery_id END)
-             FROM tracking_events WHERE campaign_id = ? AND kind = 'click' GROUP BY link",
-        )
-        .bind(id)
-        .fetch_all(&mut *conn)
-        .await
-        .map_err(db)?;
-        for row in &per_link {
-            let link: i64 = row.try_get(0).map_err(db)?;
-            if let Some(slot) = usize::try_from(link).ok().and_then(|l| links.get_mut(l)) {
-                add(slot, engagement(row, 1)?);
-            }
-        }
-        let totals = sqlx::query(
-            "SELECT kind, link, events, reliable_events, recipients, reliable_recipients
-             FROM campaign_totals WHERE campaign_id = ?",
-        )
-        .bind(id)
-        .fetch_all(&mut *conn)
-        .await
-        .map_err(db)?;
-        for row in &totals {
-            let kind: String = row.try_get(0).map_err(db)?;
-            let link: i64 = row.try_get(1).map_err(db)?;
-            let e = engagement(row, 2)?;
-            // Clicks on any link have a row of their own (-1): summing the links' rows would
-            // count a recipient who clicked two links twice.
-            match (kind.as_str(), usize::try_from(link).ok()) {
-                ("open", _) => add(&mut opens, e),
-                (_, None) => add(&mut clicks, e),
-                (_, Some(l)) => {
-                    if let Some(slot) = links.get_mut(l) {
-                        add(slot, e);
-                    }
-                }
-            }
-        }
-        let hourly_rows = sqlx::query(
-            "SELECT at / 3600, sum(kind = 'open' AND machine = 0), sum(kind = 'click' AND machine = 0)
-             FROM tracking_events WHERE campaign_id = ? GROUP BY 1 ORDER BY 1",
-        )
-        .bind(id)
-        .fetch_all(&mut *conn)
-        .await
-        .map_err(db)?;
-        let mut hourly = Vec::with_capacity(hourly_rows.len());
-        for row in &hourly_rows {
-            let hour: i64 = row.try_get(0).map_err(db)?;
-            hourly.push((from_unix(hour * 3600)?, count(row, 1)?, count(row, 2)?));
-        }
-        Ok(CampaignReport {
-            progress,
-            opens,
-            clicks,
-            links,
-            hourly,
-        })
-    }
-
     async fn person_deliveries(&self, person: i64) -> StoreResult<Vec<PersonDelivery>> {
         let mut conn = self.reader.acquire().await.map_err(db)?;
         let rows = sqlx::query(
@@ -818,6 +796,34 @@ impl CampaignStore for SqliteStore {
         .await
         .map_err(db)?;
         Ok(done.rows_affected() > 0)
+    }
+}
+
+#[async_trait]
+impl TrackingStore for SqliteStore {
+    async fn record_tracking(&self, events: &[TrackingEvent]) -> StoreResult<()> {
+        if events.is_empty() {
+            return Ok(());
+        }
+        let largest = BATCH_SHAPES[BATCH_SHAPES.len() - 1];
+        if events.len() <= largest {
+            tracking_insert(events)
+                .build()
+                .execute(&self.writer)
+                .await
+                .map_err(db)?;
+            return Ok(());
+        }
+        // A batch bigger than a statement takes is still one transaction.
+        let mut tx = self.writer.begin().await.map_err(db)?;
+        for chunk in events.chunks(largest) {
+            tracking_insert(chunk)
+                .build()
+                .execute(&mut *tx)
+                .await
+                .map_err(db)?;
+        }
+        tx.commit().await.map_err(db)
     }
 
     async fn reduce_tracking_before(

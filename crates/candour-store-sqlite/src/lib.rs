@@ -109,14 +109,21 @@ impl SqliteStore {
             keys: me.clone(),
             consent: me.clone(),
             accounts: me.clone(),
+            second_factor: me.clone(),
             sessions: me.clone(),
             links: me.clone(),
             audit: me.clone(),
             rate_limits: me.clone(),
             polls: me.clone(),
+            votes: me.clone(),
             people: me.clone(),
+            ledger: me.clone(),
+            imports: me.clone(),
+            subjects: me.clone(),
             forms: me.clone(),
-            campaigns: me,
+            campaigns: me.clone(),
+            deliveries: me.clone(),
+            tracking: me,
         }
     }
 

@@ -19,7 +19,9 @@ use candour_core::people::{
 };
 use candour_core::purposes::{Channel, Purpose};
 use candour_core::session::SecretHash;
-use candour_core::store::{FormStore, PeopleStore, StoreError, StoreResult};
+use candour_core::store::{
+    FormStore, ImportStore, LedgerStore, PeopleStore, StoreError, StoreResult, SubjectStore,
+};
 use sqlx::sqlite::SqliteRow;
 use sqlx::{Row, SqliteConnection};
 use time::OffsetDateTime;
@@ -418,7 +420,10 @@ impl PeopleStore for SqliteStore {
         let mut conn = self.writer.acquire().await.map_err(db)?;
         write_details(&mut conn, id, details, at).await
     }
+}
 
+#[async_trait]
+impl LedgerStore for SqliteStore {
     async fn consent_events(&self, person: i64) -> StoreResult<Vec<ConsentEvent>> {
         let mut conn = self.reader.acquire().await.map_err(db)?;
         events_in(&mut conn, person).await
@@ -535,7 +540,10 @@ impl PeopleStore for SqliteStore {
             .map_err(db)?;
         Ok(done.rows_affected())
     }
+}
 
+#[async_trait]
+impl ImportStore for SqliteStore {
     async fn stage_import(&self, actor: i64, csv: &str, at: OffsetDateTime) -> StoreResult<i64> {
         sqlx::query_scalar(
             "INSERT INTO people_imports (actor_id, csv, created_at) VALUES (?, ?, ?) RETURNING id",
@@ -660,7 +668,10 @@ impl PeopleStore for SqliteStore {
                 .map_err(db)?;
         Ok(done.rows_affected())
     }
+}
 
+#[async_trait]
+impl SubjectStore for SqliteStore {
     async fn people_idle_since(&self, cutoff: OffsetDateTime, limit: u32) -> StoreResult<Vec<i64>> {
         sqlx::query_scalar(
             "SELECT p.id FROM people p
