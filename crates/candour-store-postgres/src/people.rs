@@ -14,8 +14,8 @@ use candour_core::import::ImportRow;
 use candour_core::import::{ImportEvidence, ImportOutcome, StagedImport};
 use candour_core::people::ConsentChange;
 use candour_core::people::{
-    ConsentEvent, Method, NewConsent, PendingGrant, Person, Source, Wording, check_consents,
-    confirmed_grants, objection_events, suppression_key,
+    ConsentEvent, Method, NewConsent, PendingGrant, Person, Source, Wording, confirmed_grants,
+    suppression_key,
 };
 use candour_core::purposes::{Channel, Purpose};
 use candour_core::session::SecretHash;
@@ -234,13 +234,16 @@ async fn append_in(
 ) -> StoreResult<()> {
     let key = suppression_key(email);
     let suppressed = suppressed_in(conn, &key).await?;
-    let checked = check_consents(change.purposes, change.events, &suppressed)?;
-    for (i, e) in change.events.iter().enumerate() {
-        if !checked.skip.contains(&i) {
-            insert_event(conn, change.person, e, change.at).await?;
-        }
+    let ledger = if change.needs_ledger() {
+        events_in(conn, change.person).await?
+    } else {
+        Vec::new()
+    };
+    let writes = change.writes(&suppressed, &ledger)?;
+    for e in &writes.events {
+        insert_event(conn, change.person, e, change.at).await?;
     }
-    for channel in checked.lift {
+    for channel in writes.lift {
         sqlx::query("DELETE FROM suppressions WHERE email_key = $1 AND channel = $2")
             .bind(&key[..])
             .bind(channel.as_str())
@@ -248,18 +251,7 @@ async fn append_in(
             .await
             .map_err(db)?;
     }
-    for (channel, method) in change.objections {
-        let current = events_in(conn, change.person).await?;
-        for e in objection_events(
-            change.purposes,
-            &current,
-            *channel,
-            *method,
-            change.actor,
-            "",
-        ) {
-            insert_event(conn, change.person, &e, change.at).await?;
-        }
+    for (channel, method) in writes.suppress {
         sqlx::query(
             "INSERT INTO suppressions (email_key, channel, at, method) VALUES ($1, $2, $3, $4)
              ON CONFLICT (email_key, channel) DO NOTHING",
@@ -593,7 +585,6 @@ impl ImportStore for PgStore {
             ));
         }
         let mut out = ImportOutcome::default();
-        let method = Method::Import { import: id };
         for row in rows {
             let (person, created) = upsert_person(
                 &mut tx,
@@ -604,47 +595,23 @@ impl ImportStore for PgStore {
                 at,
             )
             .await?;
-            if created {
-                out.created += 1;
-            } else {
-                out.updated += 1;
-            }
-            let Some(evidence) = evidence else { continue };
-            let key = suppression_key(&row.email);
-            let suppressed = suppressed_in(&mut tx, &key).await?;
-            // A choice the person already made (given or withdrawn) is newer than anything a
-            // file can prove: the import never overrides it.
-            let known = if created {
-                Vec::new()
-            } else {
-                events_in(&mut tx, person).await?
-            };
-            for (purpose, channel) in &evidence.consents {
-                if known
-                    .iter()
-                    .any(|e| &e.purpose == purpose && e.channel == *channel)
-                {
-                    out.kept += 1;
-                    continue;
-                }
-                let event = NewConsent {
-                    purpose: purpose.clone(),
-                    channel: *channel,
-                    granted: true,
-                    method,
-                    wording: None,
-                    actor: None,
-                    note: evidence.source.clone(),
-                };
-                match check_consents(purposes, std::slice::from_ref(&event), &suppressed) {
-                    Ok(_) => {
-                        insert_event(&mut tx, person, &event, at).await?;
-                        out.consents += 1;
+            let consents = match evidence {
+                Some(evidence) => {
+                    let suppressed = suppressed_in(&mut tx, &suppression_key(&row.email)).await?;
+                    let known = if created {
+                        Vec::new()
+                    } else {
+                        events_in(&mut tx, person).await?
+                    };
+                    let consents = evidence.row_consents(id, purposes, &known, &suppressed)?;
+                    for event in &consents.events {
+                        insert_event(&mut tx, person, event, at).await?;
                     }
-                    Err(candour_core::people::ConsentRefused::Suppressed(_)) => out.suppressed += 1,
-                    Err(e) => return Err(e.into()),
+                    Some(consents)
                 }
-            }
+                None => None,
+            };
+            out.count(created, consents.as_ref());
         }
         tx.commit().await.map_err(db)?;
         Ok(out)
