@@ -739,6 +739,89 @@ pub async fn preference_links_work_once_before_they_expire(s: &Stores) {
     );
 }
 
+pub async fn expired_preference_links_are_purged(s: &Stores) {
+    let jo = s
+        .people
+        .ensure_person(&email("jo@example.org"), Source::Staff, T0)
+        .await
+        .unwrap();
+    let (soon, later) = (SecretHash([7; 32]), SecretHash([8; 32]));
+    s.ledger
+        .create_preference_link(&soon, jo.id, T0 + Duration::hours(1))
+        .await
+        .unwrap();
+    s.ledger
+        .create_preference_link(&later, jo.id, T0 + Duration::hours(3))
+        .await
+        .unwrap();
+    // A link expiring at the cutoff itself is not yet before it.
+    assert_eq!(
+        s.ledger
+            .purge_preference_links_before(T0 + Duration::hours(1))
+            .await
+            .unwrap(),
+        0
+    );
+    assert_eq!(
+        s.ledger
+            .purge_preference_links_before(T0 + Duration::hours(2))
+            .await
+            .unwrap(),
+        1
+    );
+    assert_eq!(
+        s.ledger.consume_preference_link(&soon, T0).await.unwrap(),
+        None,
+        "a purged link is gone even for a time before it expired"
+    );
+    assert_eq!(
+        s.ledger.consume_preference_link(&later, T0).await.unwrap(),
+        Some(jo.id)
+    );
+}
+
+pub async fn forms_are_listed_newest_first_with_their_current_version(s: &Stores) {
+    assert!(s.forms.forms().await.unwrap().is_empty());
+    let def = signup_form();
+    let first = s.forms.create_form(&def, T0).await.unwrap();
+    let second = s
+        .forms
+        .create_form(&def, T0 + Duration::minutes(1))
+        .await
+        .unwrap();
+    let mut changed = def.clone();
+    changed.title = "Keep in touch".to_owned();
+    assert_eq!(
+        s.forms
+            .save_form(first, &changed, T0 + Duration::minutes(2))
+            .await
+            .unwrap(),
+        2
+    );
+    s.forms.set_form_open(second, false).await.unwrap();
+    let listed = s.forms.forms().await.unwrap();
+    let ids: Vec<i64> = listed.iter().map(|f| f.id).collect();
+    assert_eq!(ids, [second, first]);
+    for f in &listed {
+        assert_eq!(Some(f), s.forms.form(f.id).await.unwrap().as_ref());
+    }
+    assert_eq!(
+        (listed[1].version, listed[1].definition.title.as_str()),
+        (2, "Keep in touch")
+    );
+    assert!(!listed[0].open);
+    s.forms.delete_form(second).await.unwrap();
+    let ids: Vec<i64> = s
+        .forms
+        .forms()
+        .await
+        .unwrap()
+        .iter()
+        .map(|f| f.id)
+        .collect();
+    assert_eq!(ids, [first]);
+}
+
 pub async fn a_person_is_linked_to_their_account(s: &Stores) {
     let account = crate::staff_account(s).await;
     let acc = s.accounts.account(account).await.unwrap().unwrap();
