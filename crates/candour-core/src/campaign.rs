@@ -1190,6 +1190,106 @@ pub struct DeliveryRecipient {
     pub unsubscribed: bool,
 }
 
+/// How the row of a finished message is written, whatever the backend.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DeliveryRow<'a> {
+    /// `sent`, `queued` (to try again), `failed` or `skipped`.
+    pub state: &'static str,
+    /// When to try again; `None` keeps the time the row has.
+    pub next_attempt_at: Option<OffsetDateTime>,
+    /// The error or the reason, empty when sent.
+    pub outcome: &'a str,
+    pub tracked: bool,
+    /// The refusal put the address on the suppression list at once.
+    pub bounced: bool,
+}
+
+/// What a recorded outcome says about the address it went to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AddressNews<'a> {
+    /// Delivered: the address's run of plain refusals is over.
+    Delivered(&'a crate::account::EmailAddress),
+    /// It does not exist: suppressed at once.
+    BadAddress(&'a crate::account::EmailAddress),
+    /// A plain refusal: counted once per campaign, suppressed after
+    /// [`UNAVAILABLE_CAMPAIGNS_TO_SUPPRESS`] campaigns in a row ([`refusals_suppress`]).
+    Unavailable(&'a crate::account::EmailAddress),
+}
+
+impl DeliveryResult {
+    /// The row this outcome writes.
+    pub fn row(&self) -> DeliveryRow<'_> {
+        let row = |state, outcome| DeliveryRow {
+            state,
+            next_attempt_at: None,
+            outcome,
+            tracked: false,
+            bounced: false,
+        };
+        match self {
+            DeliveryResult::Sent { tracked, .. } => DeliveryRow {
+                tracked: *tracked,
+                ..row("sent", "")
+            },
+            DeliveryResult::Retry { at, error } => DeliveryRow {
+                next_attempt_at: Some(*at),
+                ..row("queued", error.as_str())
+            },
+            DeliveryResult::Failed { error, bounce } => DeliveryRow {
+                bounced: matches!(bounce, Some(Bounce::BadAddress(_))),
+                ..row("failed", error.as_str())
+            },
+            DeliveryResult::Skipped { reason } => row("skipped", reason.as_str()),
+        }
+    }
+
+    /// What the outcome says about the address, for a store to act on once the outcome
+    /// was recorded (an outcome reported too late to record says nothing).
+    pub fn address_news(&self) -> Option<AddressNews<'_>> {
+        match self {
+            DeliveryResult::Sent { to, .. } => Some(AddressNews::Delivered(to)),
+            DeliveryResult::Failed {
+                bounce: Some(Bounce::BadAddress(email)),
+                ..
+            } => Some(AddressNews::BadAddress(email)),
+            DeliveryResult::Failed {
+                bounce: Some(Bounce::Unavailable(email)),
+                ..
+            } => Some(AddressNews::Unavailable(email)),
+            _ => None,
+        }
+    }
+}
+
+/// Whether an address that this many campaigns in a row refused as plainly unavailable is
+/// put on the suppression list.
+pub fn refusals_suppress(campaigns_in_a_row: i64) -> bool {
+    campaigns_in_a_row >= i64::from(UNAVAILABLE_CAMPAIGNS_TO_SUPPRESS)
+}
+
+impl std::ops::AddAssign for Engagement {
+    fn add_assign(&mut self, b: Engagement) {
+        self.events += b.events;
+        self.reliable_events += b.reliable_events;
+        self.recipients += b.recipients;
+        self.reliable_recipients += b.reliable_recipients;
+    }
+}
+
+impl CampaignState {
+    /// Why a change that needs `self` cannot be made to `campaign` (`what` says what needs
+    /// it), or `None` when it can.
+    pub fn refusal(self, campaign: Option<&Campaign>, what: &str) -> Option<String> {
+        match campaign {
+            None => Some("there is no such campaign".to_owned()),
+            Some(c) if c.state != self => {
+                Some(format!("the campaign is {}: {what}", c.state.as_str()))
+            }
+            Some(_) => None,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1469,5 +1569,83 @@ mod tests {
         assert_eq!(parse_postcode_area("1NM"), None);
         assert_eq!(parse_postcode_area("NM1 2AB"), None);
         assert_eq!(parse_postcode_area("N%"), None);
+    }
+
+    #[test]
+    fn a_finished_message_writes_its_row_and_news_of_its_address() {
+        let to = crate::account::EmailAddress::parse("jo@example.org").unwrap();
+        let at = OffsetDateTime::UNIX_EPOCH;
+        let sent = DeliveryResult::Sent {
+            tracked: true,
+            to: to.clone(),
+        };
+        assert_eq!(
+            (sent.row().state, sent.row().tracked, sent.row().bounced),
+            ("sent", true, false)
+        );
+        assert_eq!(sent.address_news(), Some(AddressNews::Delivered(&to)));
+        let retry = DeliveryResult::Retry {
+            at,
+            error: "421".to_owned(),
+        };
+        assert_eq!(
+            (
+                retry.row().state,
+                retry.row().next_attempt_at,
+                retry.row().outcome
+            ),
+            ("queued", Some(at), "421")
+        );
+        assert_eq!(retry.address_news(), None);
+        let bad = DeliveryResult::Failed {
+            error: "550 5.1.1".to_owned(),
+            bounce: Some(Bounce::BadAddress(to.clone())),
+        };
+        assert!(bad.row().bounced);
+        assert_eq!(bad.address_news(), Some(AddressNews::BadAddress(&to)));
+        let plain = DeliveryResult::Failed {
+            error: "550".to_owned(),
+            bounce: Some(Bounce::Unavailable(to.clone())),
+        };
+        assert!(
+            !plain.row().bounced,
+            "a plain refusal suppresses only when counted"
+        );
+        assert_eq!(plain.address_news(), Some(AddressNews::Unavailable(&to)));
+        let skipped = DeliveryResult::Skipped {
+            reason: "consent withdrawn".to_owned(),
+        };
+        assert_eq!(
+            (skipped.row().state, skipped.row().outcome),
+            ("skipped", "consent withdrawn")
+        );
+        assert!(!refusals_suppress(1));
+        assert!(refusals_suppress(2));
+    }
+
+    #[test]
+    fn only_a_campaign_in_the_state_a_change_needs_can_take_it() {
+        assert_eq!(
+            CampaignState::Draft.refusal(None, "only a draft can be changed"),
+            Some("there is no such campaign".to_owned())
+        );
+        let mut c = Campaign {
+            id: 1,
+            draft: CampaignDraft::default(),
+            state: CampaignState::Scheduled,
+            scheduled_at: None,
+            links: Vec::new(),
+            created_at: OffsetDateTime::UNIX_EPOCH,
+            updated_at: OffsetDateTime::UNIX_EPOCH,
+            started_at: None,
+            finished_at: None,
+            reduced_at: None,
+        };
+        assert_eq!(
+            CampaignState::Draft.refusal(Some(&c), "only a draft can be changed"),
+            Some("the campaign is scheduled: only a draft can be changed".to_owned())
+        );
+        c.state = CampaignState::Draft;
+        assert_eq!(CampaignState::Draft.refusal(Some(&c), "x"), None);
     }
 }

@@ -53,6 +53,11 @@ impl From<BadVoterHash> for StoreError {
 
 pub type StoreResult<T> = Result<T, StoreError>;
 
+/// `Refused` with the reason a domain rule gave, or `Ok` when it gave none.
+pub fn refuse_if(reason: Option<String>) -> StoreResult<()> {
+    reason.map_or(Ok(()), |r| Err(StoreError::Refused(r)))
+}
+
 /// Is the database there?
 #[async_trait]
 pub trait HealthStore: Send + Sync {

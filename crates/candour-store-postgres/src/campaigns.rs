@@ -12,14 +12,14 @@ use std::collections::HashMap;
 use async_trait::async_trait;
 use candour_core::account::EmailAddress;
 use candour_core::campaign::{
-    Bounce, Campaign, CampaignReport, CampaignState, Delivery, DeliveryRecipient, DeliveryResult,
-    Engagement, FinishedDelivery, PersonDelivery, Progress, TrackingEvent,
-};
-use candour_core::campaign::{
-    CampaignDraft, FollowUp, TRACKING_PURPOSE, UNAVAILABLE_CAMPAIGNS_TO_SUPPRESS,
+    AddressNews, Campaign, CampaignDraft, CampaignReport, CampaignState, Delivery,
+    DeliveryRecipient, Engagement, FinishedDelivery, FollowUp, PersonDelivery, Progress,
+    TRACKING_PURPOSE, TrackingEvent, refusals_suppress,
 };
 use candour_core::people::suppression_key;
-use candour_core::store::{CampaignStore, DeliveryStore, StoreError, StoreResult, TrackingStore};
+use candour_core::store::{
+    CampaignStore, DeliveryStore, StoreError, StoreResult, TrackingStore, refuse_if,
+};
 use sqlx::postgres::{PgArguments, PgRow};
 use sqlx::{PgConnection, Postgres, Row};
 use time::{Duration, OffsetDateTime};
@@ -203,24 +203,6 @@ fn engagement(row: &PgRow, from: usize) -> StoreResult<Engagement> {
     })
 }
 
-fn add(a: &mut Engagement, b: Engagement) {
-    a.events += b.events;
-    a.reliable_events += b.reliable_events;
-    a.recipients += b.recipients;
-    a.reliable_recipients += b.reliable_recipients;
-}
-
-fn refused_unless(campaign: Option<Campaign>, state: CampaignState, what: &str) -> StoreResult<()> {
-    match campaign {
-        None => Err(StoreError::Refused("there is no such campaign".to_owned())),
-        Some(c) if c.state != state => Err(StoreError::Refused(format!(
-            "the campaign is {}: {what}",
-            c.state.as_str()
-        ))),
-        Some(_) => Ok(()),
-    }
-}
-
 #[async_trait]
 impl CampaignStore for PgStore {
     async fn create_campaign(&self, d: &CampaignDraft, at: OffsetDateTime) -> StoreResult<i64> {
@@ -274,7 +256,9 @@ impl CampaignStore for PgStore {
         .map_err(db)?;
         if done.rows_affected() == 0 {
             let c = self.campaign(id).await?;
-            return refused_unless(c, CampaignState::Draft, "only a draft can be changed");
+            return refuse_if(
+                CampaignState::Draft.refusal(c.as_ref(), "only a draft can be changed"),
+            );
         }
         Ok(())
     }
@@ -287,7 +271,9 @@ impl CampaignStore for PgStore {
             .map_err(db)?;
         if done.rows_affected() == 0 {
             let c = self.campaign(id).await?;
-            return refused_unless(c, CampaignState::Draft, "only a draft can be deleted");
+            return refuse_if(
+                CampaignState::Draft.refusal(c.as_ref(), "only a draft can be deleted"),
+            );
         }
         Ok(())
     }
@@ -337,7 +323,9 @@ impl CampaignStore for PgStore {
         .map_err(db)?;
         if done.rows_affected() == 0 {
             let c = self.campaign(id).await?;
-            return refused_unless(c, CampaignState::Draft, "only a draft can be scheduled");
+            return refuse_if(
+                CampaignState::Draft.refusal(c.as_ref(), "only a draft can be scheduled"),
+            );
         }
         Ok(())
     }
@@ -353,11 +341,10 @@ impl CampaignStore for PgStore {
         .map_err(db)?;
         if done.rows_affected() == 0 {
             let c = self.campaign(id).await?;
-            return refused_unless(
-                c,
-                CampaignState::Scheduled,
+            return refuse_if(CampaignState::Scheduled.refusal(
+                c.as_ref(),
                 "only a campaign that has not started can be taken back",
-            );
+            ));
         }
         Ok(())
     }
@@ -437,7 +424,7 @@ impl CampaignStore for PgStore {
         for row in &per_link {
             let link: i32 = row.try_get(0).map_err(db)?;
             if let Some(slot) = usize::try_from(link).ok().and_then(|l| links.get_mut(l)) {
-                add(slot, engagement(row, 1)?);
+                *slot += engagement(row, 1)?;
             }
         }
         let totals = sqlx::query(
@@ -453,11 +440,11 @@ impl CampaignStore for PgStore {
             let link: i32 = row.try_get(1).map_err(db)?;
             let e = engagement(row, 2)?;
             match (kind.as_str(), usize::try_from(link).ok()) {
-                ("open", _) => add(&mut opens, e),
-                (_, None) => add(&mut clicks, e),
+                ("open", _) => opens += e,
+                (_, None) => clicks += e,
                 (_, Some(l)) => {
                     if let Some(slot) = links.get_mut(l) {
-                        add(slot, e);
+                        *slot += e;
                     }
                 }
             }
@@ -651,28 +638,13 @@ impl DeliveryStore for PgStore {
         let mut bounced = Vec::with_capacity(n);
         let mut handed_over = Vec::with_capacity(n);
         for f in finished {
-            let (state, at, outcome, was_tracked, bad_address) = match &f.result {
-                DeliveryResult::Sent { tracked, .. } => ("sent", None, "", *tracked, false),
-                DeliveryResult::Retry { at, error } => {
-                    ("queued", Some(*at), error.as_str(), false, false)
-                }
-                DeliveryResult::Failed { error, bounce } => (
-                    "failed",
-                    None,
-                    error.as_str(),
-                    false,
-                    matches!(bounce, Some(Bounce::BadAddress(_))),
-                ),
-                DeliveryResult::Skipped { reason } => {
-                    ("skipped", None, reason.as_str(), false, false)
-                }
-            };
+            let row = f.result.row();
             ids.push(f.id);
-            states.push(state);
-            next.push(at);
-            outcomes.push(outcome);
-            tracked.push(was_tracked);
-            bounced.push(bad_address);
+            states.push(row.state);
+            next.push(row.next_attempt_at);
+            outcomes.push(row.outcome);
+            tracked.push(row.tracked);
+            bounced.push(row.bounced);
             handed_over.push(i32::try_from(f.handed_over).unwrap_or(i32::MAX));
         }
         let mut tx = self.pool.begin().await.map_err(db)?;
@@ -711,17 +683,13 @@ impl DeliveryStore for PgStore {
             let Some(&campaign) = campaign_of.get(&f.id) else {
                 continue;
             };
-            match &f.result {
-                DeliveryResult::Sent { to, .. } => delivered.push(suppression_key(to)),
-                DeliveryResult::Failed {
-                    bounce: Some(Bounce::BadAddress(email)),
-                    ..
-                } => suppress.push(suppression_key(email)),
-                DeliveryResult::Failed {
-                    bounce: Some(Bounce::Unavailable(email)),
-                    ..
-                } => unavailable.push((f.id, campaign, suppression_key(email))),
-                _ => {}
+            match f.result.address_news() {
+                Some(AddressNews::Delivered(to)) => delivered.push(suppression_key(to)),
+                Some(AddressNews::BadAddress(email)) => suppress.push(suppression_key(email)),
+                Some(AddressNews::Unavailable(email)) => {
+                    unavailable.push((f.id, campaign, suppression_key(email)));
+                }
+                None => {}
             }
         }
         if !delivered.is_empty() {
@@ -751,7 +719,7 @@ impl DeliveryStore for PgStore {
             .fetch_one(&mut *tx)
             .await
             .map_err(db)?;
-            if i64::from(refused) >= i64::from(UNAVAILABLE_CAMPAIGNS_TO_SUPPRESS) {
+            if refusals_suppress(i64::from(refused)) {
                 suppress.push(key);
                 sqlx::query("UPDATE deliveries SET bounced = true WHERE id = $1")
                     .bind(id)

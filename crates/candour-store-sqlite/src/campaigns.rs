@@ -6,14 +6,14 @@
 use async_trait::async_trait;
 use candour_core::account::EmailAddress;
 use candour_core::campaign::{
-    Bounce, Campaign, CampaignReport, CampaignState, Delivery, DeliveryRecipient, DeliveryResult,
-    Engagement, FinishedDelivery, PersonDelivery, Progress, TrackingEvent,
-};
-use candour_core::campaign::{
-    CampaignDraft, FollowUp, TRACKING_PURPOSE, UNAVAILABLE_CAMPAIGNS_TO_SUPPRESS,
+    AddressNews, Campaign, CampaignDraft, CampaignReport, CampaignState, Delivery,
+    DeliveryRecipient, Engagement, FinishedDelivery, FollowUp, PersonDelivery, Progress,
+    TRACKING_PURPOSE, TrackingEvent, refusals_suppress,
 };
 use candour_core::people::suppression_key;
-use candour_core::store::{CampaignStore, DeliveryStore, StoreError, StoreResult, TrackingStore};
+use candour_core::store::{
+    CampaignStore, DeliveryStore, StoreError, StoreResult, TrackingStore, refuse_if,
+};
 use sqlx::sqlite::SqliteRow;
 use sqlx::{QueryBuilder, Row, Sqlite, SqliteConnection};
 use time::OffsetDateTime;
@@ -194,24 +194,6 @@ fn engagement(row: &SqliteRow, from: usize) -> StoreResult<Engagement> {
     })
 }
 
-fn add(a: &mut Engagement, b: Engagement) {
-    a.events += b.events;
-    a.reliable_events += b.reliable_events;
-    a.recipients += b.recipients;
-    a.reliable_recipients += b.reliable_recipients;
-}
-
-fn refused_unless(campaign: Option<Campaign>, state: CampaignState, what: &str) -> StoreResult<()> {
-    match campaign {
-        None => Err(StoreError::Refused("there is no such campaign".to_owned())),
-        Some(c) if c.state != state => Err(StoreError::Refused(format!(
-            "the campaign is {}: {what}",
-            c.state.as_str()
-        ))),
-        Some(_) => Ok(()),
-    }
-}
-
 #[async_trait]
 impl CampaignStore for SqliteStore {
     async fn create_campaign(&self, d: &CampaignDraft, at: OffsetDateTime) -> StoreResult<i64> {
@@ -243,11 +225,10 @@ impl CampaignStore for SqliteStore {
         at: OffsetDateTime,
     ) -> StoreResult<()> {
         let mut tx = self.writer.begin().await.map_err(db)?;
-        refused_unless(
-            campaign_in(&mut tx, id).await?,
-            CampaignState::Draft,
+        refuse_if(CampaignState::Draft.refusal(
+            campaign_in(&mut tx, id).await?.as_ref(),
             "only a draft can be changed",
-        )?;
+        ))?;
         sqlx::query(
             "UPDATE campaigns SET name = ?, subject = ?, preheader = ?, body = ?, purpose = ?,
                  interests = ?, postcode_areas = ?, follow_up_of = ?, follow_up_days = ?,
@@ -273,11 +254,10 @@ impl CampaignStore for SqliteStore {
 
     async fn delete_campaign(&self, id: i64) -> StoreResult<()> {
         let mut tx = self.writer.begin().await.map_err(db)?;
-        refused_unless(
-            campaign_in(&mut tx, id).await?,
-            CampaignState::Draft,
+        refuse_if(CampaignState::Draft.refusal(
+            campaign_in(&mut tx, id).await?.as_ref(),
             "only a draft can be deleted",
-        )?;
+        ))?;
         sqlx::query("DELETE FROM campaigns WHERE id = ?")
             .bind(id)
             .execute(&mut *tx)
@@ -330,7 +310,9 @@ impl CampaignStore for SqliteStore {
         .map_err(db)?;
         if done.rows_affected() == 0 {
             let c = self.campaign(id).await?;
-            return refused_unless(c, CampaignState::Draft, "only a draft can be scheduled");
+            return refuse_if(
+                CampaignState::Draft.refusal(c.as_ref(), "only a draft can be scheduled"),
+            );
         }
         Ok(())
     }
@@ -346,11 +328,10 @@ impl CampaignStore for SqliteStore {
         .map_err(db)?;
         if done.rows_affected() == 0 {
             let c = self.campaign(id).await?;
-            return refused_unless(
-                c,
-                CampaignState::Scheduled,
+            return refuse_if(CampaignState::Scheduled.refusal(
+                c.as_ref(),
                 "only a campaign that has not started can be taken back",
-            );
+            ));
         }
         Ok(())
     }
@@ -420,7 +401,7 @@ impl CampaignStore for SqliteStore {
         for row in &per_link {
             let link: i64 = row.try_get(0).map_err(db)?;
             if let Some(slot) = usize::try_from(link).ok().and_then(|l| links.get_mut(l)) {
-                add(slot, engagement(row, 1)?);
+                *slot += engagement(row, 1)?;
             }
         }
         let totals = sqlx::query(
@@ -438,11 +419,11 @@ impl CampaignStore for SqliteStore {
             // Clicks on any link have a row of their own (-1): summing the links' rows would
             // count a recipient who clicked two links twice.
             match (kind.as_str(), usize::try_from(link).ok()) {
-                ("open", _) => add(&mut opens, e),
-                (_, None) => add(&mut clicks, e),
+                ("open", _) => opens += e,
+                (_, None) => clicks += e,
                 (_, Some(l)) => {
                     if let Some(slot) = links.get_mut(l) {
-                        add(slot, e);
+                        *slot += e;
                     }
                 }
             }
@@ -604,22 +585,7 @@ impl DeliveryStore for SqliteStore {
         let mut tx = self.writer.begin().await.map_err(db)?;
         let mut delivered: Vec<String> = Vec::new();
         for f in finished {
-            let (state, next, outcome, tracked, bounced) = match &f.result {
-                DeliveryResult::Sent { tracked, .. } => ("sent", None, "", *tracked, false),
-                DeliveryResult::Retry { at, error } => {
-                    ("queued", Some(unix(*at)), error.as_str(), false, false)
-                }
-                DeliveryResult::Failed { error, bounce } => (
-                    "failed",
-                    None,
-                    error.as_str(),
-                    false,
-                    matches!(bounce, Some(Bounce::BadAddress(_))),
-                ),
-                DeliveryResult::Skipped { reason } => {
-                    ("skipped", None, reason.as_str(), false, false)
-                }
-            };
+            let row = f.result.row();
             let campaign: Option<i64> = sqlx::query_scalar(
                 "UPDATE deliveries SET state = ?1, lease_until = NULL,
                      next_attempt_at = coalesce(?2, next_attempt_at), outcome = ?3,
@@ -628,11 +594,11 @@ impl DeliveryStore for SqliteStore {
                  WHERE id = ?7 AND state = 'sending' AND worker = ?8
                  RETURNING campaign_id",
             )
-            .bind(state)
-            .bind(next)
-            .bind(outcome)
-            .bind(tracked)
-            .bind(bounced)
+            .bind(row.state)
+            .bind(row.next_attempt_at.map(unix))
+            .bind(row.outcome)
+            .bind(row.tracked)
+            .bind(row.bounced)
             .bind(unix(now))
             .bind(f.id)
             .bind(worker)
@@ -644,18 +610,14 @@ impl DeliveryStore for SqliteStore {
             let Some(campaign) = campaign else {
                 continue;
             };
-            match &f.result {
-                DeliveryResult::Sent { to, .. } => {
+            match f.result.address_news() {
+                Some(AddressNews::Delivered(to)) => {
                     delivered.push(hex::encode(suppression_key(to)));
                 }
-                DeliveryResult::Failed {
-                    bounce: Some(Bounce::BadAddress(email)),
-                    ..
-                } => suppress_bounced(&mut tx, &suppression_key(email), now).await?,
-                DeliveryResult::Failed {
-                    bounce: Some(Bounce::Unavailable(email)),
-                    ..
-                } => {
+                Some(AddressNews::BadAddress(email)) => {
+                    suppress_bounced(&mut tx, &suppression_key(email), now).await?;
+                }
+                Some(AddressNews::Unavailable(email)) => {
                     let key = suppression_key(email);
                     // Counted once per campaign: a second refusal by the same campaign (two
                     // records with one address) is not a campaign in a row.
@@ -675,7 +637,7 @@ impl DeliveryStore for SqliteStore {
                     .fetch_one(&mut *tx)
                     .await
                     .map_err(db)?;
-                    if refused >= i64::from(UNAVAILABLE_CAMPAIGNS_TO_SUPPRESS) {
+                    if refusals_suppress(refused) {
                         suppress_bounced(&mut tx, &key, now).await?;
                         sqlx::query("UPDATE deliveries SET bounced = 1 WHERE id = ?")
                             .bind(f.id)
@@ -684,7 +646,7 @@ impl DeliveryStore for SqliteStore {
                             .map_err(db)?;
                     }
                 }
-                _ => {}
+                None => {}
             }
         }
         if !delivered.is_empty() {
