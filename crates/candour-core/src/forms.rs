@@ -417,6 +417,22 @@ impl PersonPatch {
         }
     }
 
+    /// The details a record should have once this patch is stored, or `None` when they stay
+    /// as they are. A record the import or form just `created`, or one staff may `overwrite`
+    /// (an import), takes every value the patch has; any other only what it lacks.
+    pub fn updated(&self, details: &Profile, created: bool, overwrite: bool) -> Option<Profile> {
+        if *self == PersonPatch::default() {
+            return None;
+        }
+        let mut after = details.clone();
+        if overwrite || created {
+            self.apply(&mut after);
+        } else {
+            self.fill_missing(&mut after);
+        }
+        (after != *details).then_some(after)
+    }
+
     pub fn apply(&self, p: &mut Profile) {
         if let Some(v) = &self.name {
             p.name.clone_from(v);
@@ -924,5 +940,29 @@ mod tests {
             );
             assert!(no.is_err(), "{kind:?} {bad}");
         }
+    }
+
+    #[test]
+    fn a_patch_fills_in_a_kept_record_and_replaces_a_new_or_imported_one() {
+        let held = Profile {
+            name: "Jo".to_owned(),
+            ..Profile::default()
+        };
+        let patch = PersonPatch {
+            name: Some("Joanna".to_owned()),
+            job_title: Some("Clerk".to_owned()),
+            ..PersonPatch::default()
+        };
+        let filled = patch.updated(&held, false, false).unwrap();
+        assert_eq!(
+            (filled.name.as_str(), filled.job_title.as_str()),
+            ("Jo", "Clerk")
+        );
+        let replaced = patch.updated(&held, false, true).unwrap();
+        assert_eq!(replaced.name, "Joanna");
+        assert_eq!(patch.updated(&held, true, false).unwrap().name, "Joanna");
+        // Nothing to write: an empty patch, or one that changes nothing.
+        assert_eq!(PersonPatch::default().updated(&held, true, true), None);
+        assert_eq!(patch.updated(&replaced, false, false), None);
     }
 }

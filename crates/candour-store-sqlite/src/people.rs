@@ -124,17 +124,9 @@ async fn upsert_person(
     .fetch_one(&mut *conn)
     .await
     .map_err(db)?;
-    let mut person = person_from_row(&row)?;
-    if *patch != PersonPatch::default() {
-        let before = person.details.clone();
-        if overwrite || inserted {
-            patch.apply(&mut person.details);
-        } else {
-            patch.fill_missing(&mut person.details);
-        }
-        if person.details != before {
-            write_details(conn, person.id, &person.details, at).await?;
-        }
+    let person = person_from_row(&row)?;
+    if let Some(details) = patch.updated(&person.details, inserted, overwrite) {
+        write_details(conn, person.id, &details, at).await?;
     }
     Ok((person.id, inserted))
 }
