@@ -1261,6 +1261,12 @@ impl DeliveryResult {
     }
 }
 
+/// Whether a postcode filter of a draft is a district ("NM1": the part of a postcode before
+/// its space) rather than an area ("NM": the letters it starts with).
+pub fn is_postcode_district(filter: &str) -> bool {
+    filter.chars().any(|c| c.is_ascii_digit())
+}
+
 /// Whether an address that this many campaigns in a row refused as plainly unavailable is
 /// put on the suppression list.
 pub fn refusals_suppress(campaigns_in_a_row: i64) -> bool {
@@ -1619,6 +1625,7 @@ mod tests {
             (skipped.row().state, skipped.row().outcome),
             ("skipped", "consent withdrawn")
         );
+        assert!(is_postcode_district("NM1") && !is_postcode_district("NM"));
         assert!(!refusals_suppress(1));
         assert!(refusals_suppress(2));
     }

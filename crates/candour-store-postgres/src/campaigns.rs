@@ -14,7 +14,7 @@ use candour_core::account::EmailAddress;
 use candour_core::campaign::{
     AddressNews, Campaign, CampaignDraft, CampaignReport, CampaignState, Delivery,
     DeliveryRecipient, Engagement, FinishedDelivery, FollowUp, PersonDelivery, Progress,
-    TRACKING_PURPOSE, TrackingEvent, refusals_suppress,
+    TRACKING_PURPOSE, TrackingEvent, is_postcode_district, refusals_suppress,
 };
 use candour_core::people::suppression_key;
 use candour_core::store::{
@@ -139,7 +139,7 @@ fn audience(draft: &CampaignDraft, now: OffsetDateTime, params: &mut Params) -> 
             .postcode_areas
             .iter()
             .cloned()
-            .partition(|a| a.chars().any(|c| c.is_ascii_digit()));
+            .partition(|a| is_postcode_district(a));
         let mut any = Vec::new();
         if !districts.is_empty() {
             let d = params.add(Value::Texts(districts));

@@ -8,7 +8,7 @@ use candour_core::account::EmailAddress;
 use candour_core::campaign::{
     AddressNews, Campaign, CampaignDraft, CampaignReport, CampaignState, Delivery,
     DeliveryRecipient, Engagement, FinishedDelivery, FollowUp, PersonDelivery, Progress,
-    TRACKING_PURPOSE, TrackingEvent, refusals_suppress,
+    TRACKING_PURPOSE, TrackingEvent, is_postcode_district, refusals_suppress,
 };
 use candour_core::people::suppression_key;
 use candour_core::store::{
@@ -102,7 +102,7 @@ fn audience(draft: &CampaignDraft, now: OffsetDateTime) -> (String, Vec<Value>) 
             .postcode_areas
             .iter()
             .map(|a| {
-                if a.chars().any(|c| c.is_ascii_digit()) {
+                if is_postcode_district(a) {
                     "substr(p.postcode, 1, instr(p.postcode, ' ') - 1) = ?"
                 } else {
                     "rtrim(substr(p.postcode, 1, 2), '0123456789') = ?"
