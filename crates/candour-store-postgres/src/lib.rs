@@ -5,8 +5,12 @@
 
 mod accounts;
 mod campaigns;
+mod forms;
+mod imports;
+mod ledger;
 mod people;
 mod polls;
+mod subjects;
 
 use std::sync::Arc;
 use std::time::Duration;

@@ -6,8 +6,12 @@
 
 mod accounts;
 mod campaigns;
+mod forms;
+mod imports;
+mod ledger;
 mod people;
 mod polls;
+mod subjects;
 
 use std::str::FromStr;
 use std::sync::Arc;
