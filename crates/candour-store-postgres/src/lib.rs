@@ -5,12 +5,14 @@
 
 mod accounts;
 mod campaigns;
+mod deliveries;
 mod forms;
 mod imports;
 mod ledger;
 mod people;
 mod polls;
 mod subjects;
+mod tracking;
 
 use std::sync::Arc;
 use std::time::Duration;

@@ -6,12 +6,14 @@
 
 mod accounts;
 mod campaigns;
+mod deliveries;
 mod forms;
 mod imports;
 mod ledger;
 mod people;
 mod polls;
 mod subjects;
+mod tracking;
 
 use std::str::FromStr;
 use std::sync::Arc;
