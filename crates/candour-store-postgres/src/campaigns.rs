@@ -1,7 +1,6 @@
 //! Campaigns on PostgreSQL: drafts, their audience, schedule and figures, and the helpers
 //! the delivery queue (`deliveries.rs`) and tracking (`tracking.rs`) share.
 //!
-//!
 //! Several instances share one database, so every step that hands out work holds when they
 //! race: a claim locks the rows it takes and passes over those another worker holds
 //! (`FOR UPDATE SKIP LOCKED`), a campaign is started by the one UPDATE that still finds it

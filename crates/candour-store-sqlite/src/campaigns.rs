@@ -1,7 +1,6 @@
 //! Campaigns on SQLite: drafts, their audience, schedule and figures, and the helpers the
 //! delivery queue (`deliveries.rs`) and tracking (`tracking.rs`) share.
 //!
-//!
 //! SQLite has one writer connection, so claims are naturally one at a time: a claim is a
 //! single UPDATE … RETURNING over the due rows, and no two workers can take the same row.
 
