@@ -4,6 +4,7 @@
 //! Migrations take PostgreSQL's advisory lock, so instances that start together migrate once.
 
 mod accounts;
+mod audit;
 mod campaigns;
 mod deliveries;
 mod forms;
@@ -11,6 +12,8 @@ mod imports;
 mod ledger;
 mod people;
 mod polls;
+mod rate_limits;
+mod sessions;
 mod subjects;
 mod tracking;
 

@@ -5,6 +5,7 @@
 //! in WAL mode so readers never wait for the writer.
 
 mod accounts;
+mod audit;
 mod campaigns;
 mod deliveries;
 mod forms;
@@ -12,6 +13,8 @@ mod imports;
 mod ledger;
 mod people;
 mod polls;
+mod rate_limits;
+mod sessions;
 mod subjects;
 mod tracking;
 
