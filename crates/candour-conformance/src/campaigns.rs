@@ -4,13 +4,14 @@
 use std::collections::BTreeSet;
 
 use candour_core::account::Postcode;
+use candour_core::account::Profile;
+use candour_core::campaign::{
+    Bounce, CampaignState, Delivery, DeliveryResult, Engagement, FinishedDelivery, TrackingEvent,
+};
 use candour_core::campaign::{CampaignDraft, FollowUp, TRACKING_PURPOSE};
 use candour_core::people::{Method, NewConsent, Source};
 use candour_core::purposes::Channel;
-use candour_core::store::{
-    Bounce, CampaignState, Delivery, DeliveryResult, Engagement, FinishedDelivery, Profile,
-    StoreError, Stores, TrackingEvent,
-};
+use candour_core::store::{StoreError, Stores};
 use time::{Duration, OffsetDateTime};
 
 use crate::T0;
@@ -42,7 +43,7 @@ fn tracking(granted: bool) -> NewConsent {
 /// Append `events` to the person's ledger, `minutes` after T0.
 async fn record(s: &Stores, person: i64, events: &[NewConsent], minutes: i64) {
     let p = purposes();
-    s.people
+    s.ledger
         .append_consents(change(person, events, &[], &p, minutes))
         .await
         .unwrap();
@@ -79,14 +80,14 @@ async fn start(s: &Stores, d: &CampaignDraft, links: &[&str], at: OffsetDateTime
     let id = s.campaigns.create_campaign(d, at).await.unwrap();
     let links: Vec<String> = links.iter().map(|l| (*l).to_owned()).collect();
     s.campaigns.schedule_campaign(id, at, &links).await.unwrap();
-    let started = s.campaigns.start_due_campaigns(at).await.unwrap();
+    let started = s.deliveries.start_due_campaigns(at).await.unwrap();
     assert_eq!(started.len(), 1, "{started:?}");
     assert_eq!(started[0].0, id);
     (id, started[0].1)
 }
 
 async fn claim(s: &Stores, worker: &str, now: OffsetDateTime, limit: u32) -> Vec<Delivery> {
-    s.campaigns
+    s.deliveries
         .claim_deliveries(worker, now, now + LEASE, limit)
         .await
         .unwrap()
@@ -105,7 +106,7 @@ async fn send(s: &Stores, claimed: &[Delivery], now: OffsetDateTime) {
             handed_over: 1,
         })
         .collect();
-    s.campaigns
+    s.deliveries
         .finish_deliveries("w", &finished, now)
         .await
         .unwrap();
@@ -272,7 +273,7 @@ pub async fn a_started_campaign_queues_its_audience_once(s: &Stores) {
     let at = T0 + Duration::hours(1);
     s.campaigns.schedule_campaign(id, at, &[]).await.unwrap();
     assert!(
-        s.campaigns
+        s.deliveries
             .start_due_campaigns(T0)
             .await
             .unwrap()
@@ -280,11 +281,11 @@ pub async fn a_started_campaign_queues_its_audience_once(s: &Stores) {
     );
     let late = subscriber(s, "late@example.org", false).await;
     assert_eq!(
-        s.campaigns.start_due_campaigns(at).await.unwrap(),
+        s.deliveries.start_due_campaigns(at).await.unwrap(),
         vec![(id, 5)]
     );
     assert!(
-        s.campaigns
+        s.deliveries
             .start_due_campaigns(at)
             .await
             .unwrap()
@@ -303,7 +304,7 @@ pub async fn a_started_campaign_queues_its_audience_once(s: &Stores) {
         people_of(&claimed),
         BTreeSet::from([roads, parks, both, plain, late])
     );
-    let mine = s.campaigns.person_deliveries(roads).await.unwrap();
+    let mine = s.deliveries.person_deliveries(roads).await.unwrap();
     assert_eq!(mine.len(), 1);
     assert_eq!(
         (mine[0].campaign, mine[0].campaign_name.as_str()),
@@ -311,7 +312,7 @@ pub async fn a_started_campaign_queues_its_audience_once(s: &Stores) {
     );
     assert_eq!((mine[0].state.as_str(), mine[0].sent_at), ("sending", None));
     assert!(
-        s.campaigns
+        s.deliveries
             .person_deliveries(withdrew)
             .await
             .unwrap()
@@ -358,8 +359,8 @@ pub async fn racing_instances_start_a_campaign_once(s: &Stores) {
     }
     let mut tasks = tokio::task::JoinSet::new();
     for _ in 0..8 {
-        let campaigns = s.campaigns.clone();
-        tasks.spawn(async move { campaigns.start_due_campaigns(T0).await });
+        let deliveries = s.deliveries.clone();
+        tasks.spawn(async move { deliveries.start_due_campaigns(T0).await });
     }
     let mut started = Vec::new();
     while let Some(t) = tasks.join_next().await {
@@ -428,7 +429,7 @@ pub async fn claims_are_leased_retried_and_finished(s: &Stores) {
     // The stopped worker reporting late changes nothing: the messages are w3's now, and its
     // bounce suppresses no one.
     let late_email = again[0].email.clone().unwrap();
-    s.campaigns
+    s.deliveries
         .finish_deliveries(
             "w1",
             &[
@@ -456,7 +457,7 @@ pub async fn claims_are_leased_retried_and_finished(s: &Stores) {
     let p = s.campaigns.progress(id, now).await.unwrap();
     assert_eq!((p.queued, p.sending, p.failed), (0, 3, 0));
     assert!(
-        s.people
+        s.ledger
             .suppressed_channels(&late_email)
             .await
             .unwrap()
@@ -464,7 +465,7 @@ pub async fn claims_are_leased_retried_and_finished(s: &Stores) {
     );
 
     let retry_at = T0 + Duration::minutes(30);
-    s.campaigns
+    s.deliveries
         .finish_deliveries(
             "w3",
             &[
@@ -489,7 +490,7 @@ pub async fn claims_are_leased_retried_and_finished(s: &Stores) {
         )
         .await
         .unwrap();
-    s.campaigns
+    s.deliveries
         .finish_deliveries(
             "w2",
             &[FinishedDelivery {
@@ -517,7 +518,7 @@ pub async fn claims_are_leased_retried_and_finished(s: &Stores) {
             .sent_last_minute,
         0
     );
-    let mine = s.campaigns.person_deliveries(ann).await.unwrap();
+    let mine = s.deliveries.person_deliveries(ann).await.unwrap();
     assert_eq!(
         (mine[0].state.as_str(), mine[0].sent_at, mine[0].tracked),
         ("sent", Some(now), true)
@@ -529,7 +530,7 @@ pub async fn claims_are_leased_retried_and_finished(s: &Stores) {
             .is_empty()
     );
     assert!(
-        s.campaigns
+        s.deliveries
             .complete_campaigns(now)
             .await
             .unwrap()
@@ -542,14 +543,14 @@ pub async fn claims_are_leased_retried_and_finished(s: &Stores) {
         (Some(ben), 3, true)
     );
     assert!(
-        s.campaigns
+        s.deliveries
             .complete_campaigns(retry_at)
             .await
             .unwrap()
             .is_empty()
     );
     let ben_email = retried[0].email.clone().unwrap();
-    s.campaigns
+    s.deliveries
         .finish_deliveries(
             "w3",
             &[FinishedDelivery {
@@ -565,7 +566,7 @@ pub async fn claims_are_leased_retried_and_finished(s: &Stores) {
         .await
         .unwrap();
     // A message no longer in flight keeps its outcome.
-    s.campaigns
+    s.deliveries
         .finish_deliveries(
             "w3",
             &[FinishedDelivery {
@@ -586,17 +587,17 @@ pub async fn claims_are_leased_retried_and_finished(s: &Stores) {
         (0, 0, 1, 1, 1, 1)
     );
     assert_eq!(
-        s.people.suppressed_channels(&ben_email).await.unwrap(),
+        s.ledger.suppressed_channels(&ben_email).await.unwrap(),
         vec![Channel::Email],
         "a bounce suppresses the address"
     );
     let done = retry_at + Duration::minutes(1);
     assert_eq!(
-        s.campaigns.complete_campaigns(done).await.unwrap(),
+        s.deliveries.complete_campaigns(done).await.unwrap(),
         vec![id]
     );
     assert!(
-        s.campaigns
+        s.deliveries
             .complete_campaigns(done)
             .await
             .unwrap()
@@ -641,7 +642,7 @@ pub async fn the_send_time_check_reads_the_ledger_as_it_stands(s: &Stores) {
     .await;
     record(s, tracks, &[tracking(true)], 10).await;
     let p = purposes();
-    s.people
+    s.ledger
         .append_consents(change(
             objects,
             &[],
@@ -651,7 +652,7 @@ pub async fn the_send_time_check_reads_the_ledger_as_it_stands(s: &Stores) {
         ))
         .await
         .unwrap();
-    assert!(s.people.erase_person(erased).await.unwrap());
+    assert!(s.subjects.erase_person(erased).await.unwrap());
 
     let now = T0 + Duration::minutes(20);
     let claimed = claim(s, "w", now, 10).await;
@@ -678,11 +679,11 @@ pub async fn concurrent_claims_never_share_a_message(s: &Stores) {
     assert_eq!(queued, 200);
     let mut tasks = tokio::task::JoinSet::new();
     for worker in ["w1", "w2"] {
-        let campaigns = s.campaigns.clone();
+        let deliveries = s.deliveries.clone();
         tasks.spawn(async move {
             let mut mine = Vec::new();
             loop {
-                let got = campaigns
+                let got = deliveries
                     .claim_deliveries(worker, T0, T0 + LEASE, 7)
                     .await
                     .unwrap();
@@ -734,7 +735,7 @@ pub async fn a_large_tracking_batch_is_recorded_whole(s: &Stores) {
         machine: false,
     };
     let mut events: Vec<TrackingEvent> = (1..=2500).map(|m| open(m * 2)).collect();
-    s.campaigns.record_tracking(&events).await.unwrap();
+    s.tracking.record_tracking(&events).await.unwrap();
     // A second batch: one repeat within the minute, one new.
     events = vec![
         TrackingEvent {
@@ -743,7 +744,7 @@ pub async fn a_large_tracking_batch_is_recorded_whole(s: &Stores) {
         },
         open(6000),
     ];
-    s.campaigns.record_tracking(&events).await.unwrap();
+    s.tracking.record_tracking(&events).await.unwrap();
     let report = s
         .campaigns
         .report(id, T0 + Duration::days(10))
@@ -829,9 +830,9 @@ pub async fn tracking_is_recorded_with_consent_and_reduced_to_totals(s: &Stores)
             ..ev(t1, false, 0, 70, false)
         },
     ];
-    s.campaigns.record_tracking(&events[..4]).await.unwrap();
-    s.campaigns.record_tracking(&events[4..]).await.unwrap();
-    s.campaigns.record_tracking(&[]).await.unwrap();
+    s.tracking.record_tracking(&events[..4]).await.unwrap();
+    s.tracking.record_tracking(&events[4..]).await.unwrap();
+    s.tracking.record_tracking(&[]).await.unwrap();
 
     let report = s
         .campaigns
@@ -852,7 +853,7 @@ pub async fn tracking_is_recorded_with_consent_and_reduced_to_totals(s: &Stores)
         vec![(hour(1), 1, 0), (hour(2), 0, 2), (hour(3), 0, 0)]
     );
 
-    let mine = s.campaigns.person_deliveries(t1).await.unwrap();
+    let mine = s.deliveries.person_deliveries(t1).await.unwrap();
     assert_eq!(mine.len(), 1);
     assert!(mine[0].tracked);
     let at = |m: i64| T0 + Duration::minutes(m);
@@ -866,26 +867,26 @@ pub async fn tracking_is_recorded_with_consent_and_reduced_to_totals(s: &Stores)
             (at(122), true, 0, true),
         ]
     );
-    let theirs = s.campaigns.person_deliveries(untracked).await.unwrap();
+    let theirs = s.deliveries.person_deliveries(untracked).await.unwrap();
     assert!(!theirs[0].tracked && theirs[0].events.is_empty());
-    let theirs = s.campaigns.person_deliveries(withdraws).await.unwrap();
+    let theirs = s.deliveries.person_deliveries(withdraws).await.unwrap();
     assert!(theirs[0].tracked && theirs[0].events.is_empty());
 
     // Reduced only once finished, and finished before the cutoff.
     let later = T0 + Duration::days(1);
     assert_eq!(
-        s.campaigns
+        s.tracking
             .reduce_tracking_before(later, later)
             .await
             .unwrap(),
         0
     );
     assert_eq!(
-        s.campaigns.complete_campaigns(later).await.unwrap(),
+        s.deliveries.complete_campaigns(later).await.unwrap(),
         vec![id]
     );
     assert_eq!(
-        s.campaigns
+        s.tracking
             .reduce_tracking_before(later, later)
             .await
             .unwrap(),
@@ -893,7 +894,7 @@ pub async fn tracking_is_recorded_with_consent_and_reduced_to_totals(s: &Stores)
     );
     let reduced_at = later + Duration::days(90);
     assert_eq!(
-        s.campaigns
+        s.tracking
             .reduce_tracking_before(later + Duration::seconds(1), reduced_at)
             .await
             .unwrap(),
@@ -909,13 +910,13 @@ pub async fn tracking_is_recorded_with_consent_and_reduced_to_totals(s: &Stores)
     assert_eq!(after.clicks, report.clicks, "clicks stay the same");
     assert_eq!(after.links, report.links, "per-link figures stay the same");
     assert!(after.hourly.is_empty(), "hours went with the events");
-    let mine = s.campaigns.person_deliveries(t1).await.unwrap();
+    let mine = s.deliveries.person_deliveries(t1).await.unwrap();
     assert!(mine[0].tracked && mine[0].events.is_empty());
     // Late events for a reduced campaign are dropped, and it is reduced once.
     events.truncate(2);
-    s.campaigns.record_tracking(&events).await.unwrap();
+    s.tracking.record_tracking(&events).await.unwrap();
     assert!(
-        s.campaigns
+        s.deliveries
             .person_deliveries(t1)
             .await
             .unwrap()
@@ -927,7 +928,7 @@ pub async fn tracking_is_recorded_with_consent_and_reduced_to_totals(s: &Stores)
         report.opens
     );
     assert_eq!(
-        s.campaigns
+        s.tracking
             .reduce_tracking_before(reduced_at, reduced_at)
             .await
             .unwrap(),
@@ -969,7 +970,7 @@ pub async fn a_follow_up_goes_to_tracked_recipients_who_did_not_click(s: &Stores
         at: sent_at + Duration::days(days),
         machine,
     };
-    s.campaigns
+    s.tracking
         .record_tracking(&[
             click(clicked, 1, false),
             click(bot, 1, true),
@@ -1011,9 +1012,9 @@ pub async fn a_follow_up_goes_to_tracked_recipients_who_did_not_click(s: &Stores
 
     // Once the original's clicks are reduced to totals nobody can be told apart: a
     // follow-up then has no audience rather than everyone.
-    s.campaigns.complete_campaigns(at).await.unwrap();
+    s.deliveries.complete_campaigns(at).await.unwrap();
     assert_eq!(
-        s.campaigns
+        s.tracking
             .reduce_tracking_before(at + Duration::days(1), at + Duration::days(1))
             .await
             .unwrap(),
@@ -1035,7 +1036,7 @@ pub async fn unsubscribing_through_a_message_is_noted_once(s: &Stores) {
     send(s, &claimed, T0).await;
     let delivery = claimed[0].id;
     let r = s
-        .campaigns
+        .deliveries
         .delivery_recipient(delivery)
         .await
         .unwrap()
@@ -1044,13 +1045,13 @@ pub async fn unsubscribing_through_a_message_is_noted_once(s: &Stores) {
         (r.campaign, r.person, r.purpose.as_str(), r.unsubscribed),
         (id, Some(jo), "news", false)
     );
-    assert!(s.campaigns.mark_unsubscribed(delivery, T0).await.unwrap());
-    assert!(!s.campaigns.mark_unsubscribed(delivery, T0).await.unwrap());
-    let r = s.campaigns.delivery_recipient(delivery).await.unwrap();
+    assert!(s.deliveries.mark_unsubscribed(delivery, T0).await.unwrap());
+    assert!(!s.deliveries.mark_unsubscribed(delivery, T0).await.unwrap());
+    let r = s.deliveries.delivery_recipient(delivery).await.unwrap();
     assert!(r.unwrap().unsubscribed);
     assert_eq!(s.campaigns.progress(id, T0).await.unwrap().unsubscribed, 1);
     assert!(
-        s.campaigns
+        s.deliveries
             .delivery_recipient(delivery + 1000)
             .await
             .unwrap()
@@ -1075,29 +1076,34 @@ pub async fn erasing_a_person_unlinks_their_messages(s: &Stores) {
             machine: false,
         })
         .collect();
-    s.campaigns.record_tracking(&events).await.unwrap();
-    let export = s.people.export_person(erin).await.unwrap().unwrap();
+    s.tracking.record_tracking(&events).await.unwrap();
+    let export = s.subjects.export_person(erin).await.unwrap().unwrap();
     let rows = |t: &str| export[t].as_array().map_or(0, Vec::len);
     assert_eq!((rows("deliveries"), rows("tracking_events")), (1, 1));
     let before = s.campaigns.report(id, T0).await.unwrap();
 
-    assert!(s.people.erase_person(erin).await.unwrap());
+    assert!(s.subjects.erase_person(erin).await.unwrap());
     assert!(
-        s.campaigns
+        s.deliveries
             .person_deliveries(erin)
             .await
             .unwrap()
             .is_empty()
     );
     let hers = claimed.iter().find(|d| d.person == Some(erin)).unwrap().id;
-    let r = s.campaigns.delivery_recipient(hers).await.unwrap().unwrap();
+    let r = s
+        .deliveries
+        .delivery_recipient(hers)
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!((r.campaign, r.person), (id, None));
     // The campaign's figures still count her, as nobody.
     let after = s.campaigns.report(id, T0).await.unwrap();
     assert_eq!(after.progress, before.progress);
     assert_eq!(after.clicks, before.clicks);
     assert_eq!(after.clicks.recipients, 2);
-    let theirs = s.campaigns.person_deliveries(stays).await.unwrap();
+    let theirs = s.deliveries.person_deliveries(stays).await.unwrap();
     assert_eq!(theirs[0].events.len(), 1);
     // A later campaign does not reach her.
     let (_, queued) = start(s, &draft("Summer"), &[], T0 + Duration::days(1)).await;
@@ -1113,7 +1119,7 @@ pub async fn withdrawing_tracking_consent_turns_the_persons_events_into_totals(s
     let sent = Sent::start(s, "Summer").await;
     let id = sent.id;
     let ev = |p, click, link, minutes, machine| sent.event(p, click, link, minutes, machine);
-    s.campaigns
+    s.tracking
         .record_tracking(&[
             ev(stays, false, 0, 60, false),
             ev(stays, true, 1, 61, false),
@@ -1133,9 +1139,9 @@ pub async fn withdrawing_tracking_consent_turns_the_persons_events_into_totals(s
     assert_eq!(before.clicks, engagement(3, 2, 2, 2), "clicks");
 
     record(s, leaves, &[tracking(false)], 90).await;
-    let theirs = s.campaigns.person_deliveries(leaves).await.unwrap();
+    let theirs = s.deliveries.person_deliveries(leaves).await.unwrap();
     assert!(theirs[0].events.is_empty(), "{:?}", theirs[0].events);
-    let mine = s.campaigns.person_deliveries(stays).await.unwrap();
+    let mine = s.deliveries.person_deliveries(stays).await.unwrap();
     assert_eq!(mine[0].events.len(), 2, "another person's events stay");
     let after = s
         .campaigns
@@ -1157,7 +1163,7 @@ pub async fn withdrawing_tracking_consent_turns_the_persons_events_into_totals(s
     // Consent given again covers messages sent from then on: this message's recipient is
     // already in the totals, so its events are not recorded again.
     record(s, leaves, &[tracking(true)], 100).await;
-    s.campaigns
+    s.tracking
         .record_tracking(&[
             ev(leaves, true, 1, 130, false),
             ev(stays, true, 0, 131, false),
@@ -1165,7 +1171,7 @@ pub async fn withdrawing_tracking_consent_turns_the_persons_events_into_totals(s
         .await
         .unwrap();
     assert!(
-        s.campaigns.person_deliveries(leaves).await.unwrap()[0]
+        s.deliveries.person_deliveries(leaves).await.unwrap()[0]
             .events
             .is_empty()
     );
@@ -1180,12 +1186,12 @@ pub async fn withdrawing_tracking_consent_turns_the_persons_events_into_totals(s
     // The reduction adds everyone's remaining events to the same totals.
     let later = T0 + Duration::days(1);
     assert_eq!(
-        s.campaigns.complete_campaigns(later).await.unwrap(),
+        s.deliveries.complete_campaigns(later).await.unwrap(),
         vec![id]
     );
     let reduced_at = later + Duration::days(90);
     assert_eq!(
-        s.campaigns
+        s.tracking
             .reduce_tracking_before(later + Duration::seconds(1), reduced_at)
             .await
             .unwrap(),
@@ -1196,7 +1202,7 @@ pub async fn withdrawing_tracking_consent_turns_the_persons_events_into_totals(s
     assert_eq!(reduced.clicks.events, regained.clicks.events);
     assert_eq!(reduced.links, regained.links);
     assert!(
-        s.campaigns.person_deliveries(stays).await.unwrap()[0]
+        s.deliveries.person_deliveries(stays).await.unwrap()[0]
             .events
             .is_empty()
     );
@@ -1212,7 +1218,7 @@ async fn finish(s: &Stores, outcomes: Vec<(i64, DeliveryResult, u32)>, now: Offs
             handed_over,
         })
         .collect();
-    s.campaigns
+    s.deliveries
         .finish_deliveries("w", &finished, now)
         .await
         .unwrap();
@@ -1303,7 +1309,7 @@ pub async fn plain_refusals_suppress_after_two_campaigns_in_a_row(s: &Stores) {
     let ben = subscriber(s, "ben@example.org", false).await;
     let cat = subscriber(s, "cat@example.org", false).await;
     let suppressed = |address: &'static str| async move {
-        !s.people
+        !s.ledger
             .suppressed_channels(&crate::email(address))
             .await
             .unwrap()

@@ -150,8 +150,10 @@ pub async fn purge_removes_only_receipts_past_their_time(s: &Stores) {
 // ---- Accounts, sessions, links, audit, rate limits ----
 
 use candour_core::account::{EmailAddress, Phone, Postcode, Role};
+use candour_core::account::{NewAccount, Profile};
+use candour_core::audit::AuditEntry;
+use candour_core::session::LinkClaim;
 use candour_core::session::{LinkPurpose, Secret};
-use candour_core::store::{AuditEntry, LinkClaim, NewAccount, Profile};
 
 fn email(s: &str) -> EmailAddress {
     EmailAddress::parse(s).unwrap()
@@ -494,7 +496,7 @@ pub async fn roles_and_the_staff_list(s: &Stores) {
 
 pub async fn second_factor_steps_and_recovery_codes_are_single_use(s: &Stores) {
     let a = account(s, "a@example.org", Some(Role::Admin)).await;
-    s.accounts
+    s.second_factor
         .enable_totp(a, &[9; 20], &[[1; 32], [2; 32]])
         .await
         .unwrap();
@@ -502,24 +504,47 @@ pub async fn second_factor_steps_and_recovery_codes_are_single_use(s: &Stores) {
         s.accounts.account(a).await.unwrap().unwrap().totp_secret,
         Some(vec![9; 20])
     );
-    assert!(s.accounts.use_totp_step(a, 100).await.unwrap());
-    assert!(!s.accounts.use_totp_step(a, 100).await.unwrap(), "replay");
+    assert!(s.second_factor.use_totp_step(a, 100).await.unwrap());
     assert!(
-        !s.accounts.use_totp_step(a, 99).await.unwrap(),
+        !s.second_factor.use_totp_step(a, 100).await.unwrap(),
+        "replay"
+    );
+    assert!(
+        !s.second_factor.use_totp_step(a, 99).await.unwrap(),
         "older step"
     );
-    assert!(s.accounts.use_totp_step(a, 101).await.unwrap());
-    assert!(s.accounts.use_recovery_code(a, &[1; 32]).await.unwrap());
-    assert!(!s.accounts.use_recovery_code(a, &[1; 32]).await.unwrap());
-    assert!(!s.accounts.use_recovery_code(a, &[3; 32]).await.unwrap());
+    assert!(s.second_factor.use_totp_step(a, 101).await.unwrap());
+    assert!(
+        s.second_factor
+            .use_recovery_code(a, &[1; 32])
+            .await
+            .unwrap()
+    );
+    assert!(
+        !s.second_factor
+            .use_recovery_code(a, &[1; 32])
+            .await
+            .unwrap()
+    );
+    assert!(
+        !s.second_factor
+            .use_recovery_code(a, &[3; 32])
+            .await
+            .unwrap()
+    );
     // Enabling again replaces the codes and forgets the last step.
-    s.accounts
+    s.second_factor
         .enable_totp(a, &[8; 20], &[[4; 32]])
         .await
         .unwrap();
-    assert!(!s.accounts.use_recovery_code(a, &[2; 32]).await.unwrap());
-    assert!(s.accounts.use_totp_step(a, 50).await.unwrap());
-    s.accounts.disable_totp(a).await.unwrap();
+    assert!(
+        !s.second_factor
+            .use_recovery_code(a, &[2; 32])
+            .await
+            .unwrap()
+    );
+    assert!(s.second_factor.use_totp_step(a, 50).await.unwrap());
+    s.second_factor.disable_totp(a).await.unwrap();
     assert!(
         s.accounts
             .account(a)
@@ -529,7 +554,12 @@ pub async fn second_factor_steps_and_recovery_codes_are_single_use(s: &Stores) {
             .totp_secret
             .is_none()
     );
-    assert!(!s.accounts.use_recovery_code(a, &[4; 32]).await.unwrap());
+    assert!(
+        !s.second_factor
+            .use_recovery_code(a, &[4; 32])
+            .await
+            .unwrap()
+    );
 }
 
 pub async fn the_audit_log_reads_newest_first(s: &Stores) {
@@ -567,7 +597,7 @@ pub async fn the_audit_log_reads_newest_first(s: &Stores) {
 }
 
 pub async fn the_audit_log_filters_by_target_staff_action_and_time_in_pages(s: &Stores) {
-    use candour_core::store::AuditFilter;
+    use candour_core::audit::AuditFilter;
     // Staff 1 views person 7 three times and person 8 once; staff 2 views person 7 once and
     // exports person 8; a minute apart, in that order.
     let rows = [
@@ -780,8 +810,8 @@ pub async fn rate_limit_events_can_be_taken_back(s: &Stores) {
 
 // ---- Polls ----
 
+use candour_core::poll::{NewVote, VoteOutcome};
 use candour_core::poll::{PollDraft, ResultsShown, Voters};
-use candour_core::store::{NewVote, VoteOutcome};
 
 fn draft(options: &[&str]) -> PollDraft {
     PollDraft::parse(
@@ -886,7 +916,7 @@ pub async fn one_vote_per_account_and_per_anonymous_voter_per_day(s: &Stores) {
         at: T0,
     };
     let outcomes = s
-        .polls
+        .votes
         .record_votes(&[
             by_account.clone(),
             NewVote {
@@ -908,8 +938,8 @@ pub async fn one_vote_per_account_and_per_anonymous_voter_per_day(s: &Stores) {
     );
     let p = s.polls.poll(id).await.unwrap().unwrap();
     assert_eq!((p.options[0].votes, p.options[1].votes), (1, 3));
-    assert!(s.polls.has_voted(id, a).await.unwrap());
-    assert!(!s.polls.has_voted(id, a + 1).await.unwrap());
+    assert!(s.votes.has_voted(id, a).await.unwrap());
+    assert!(!s.votes.has_voted(id, a + 1).await.unwrap());
 }
 
 pub async fn votes_for_closed_polls_or_foreign_options_are_refused(s: &Stores) {
@@ -918,14 +948,14 @@ pub async fn votes_for_closed_polls_or_foreign_options_are_refused(s: &Stores) {
     let foreign = s.polls.poll(two).await.unwrap().unwrap().options[0].id;
     let own = s.polls.poll(one).await.unwrap().unwrap().options[0].id;
     let out = s
-        .polls
+        .votes
         .record_votes(&[anon(one, foreign, 1, "d"), anon(one, 9999, 2, "d")])
         .await
         .unwrap();
     assert_eq!(out, [VoteOutcome::Refused, VoteOutcome::Refused]);
     s.polls.close_poll(one, T0).await.unwrap();
     assert_eq!(
-        s.polls
+        s.votes
             .record_votes(&[anon(one, own, 3, "d")])
             .await
             .unwrap(),
@@ -937,7 +967,7 @@ pub async fn votes_for_closed_polls_or_foreign_options_are_refused(s: &Stores) {
     );
     s.polls.reopen_poll(one).await.unwrap();
     assert_eq!(
-        s.polls
+        s.votes
             .record_votes(&[anon(one, own, 3, "d")])
             .await
             .unwrap(),
@@ -950,7 +980,7 @@ pub async fn votes_for_closed_polls_or_foreign_options_are_refused(s: &Stores) {
 pub async fn options_are_locked_once_there_are_votes(s: &Stores) {
     let id = s.polls.create_poll(&draft(&["a", "b"]), T0).await.unwrap();
     let a = s.polls.poll(id).await.unwrap().unwrap().options[0].id;
-    s.polls.record_votes(&[anon(id, a, 1, "d")]).await.unwrap();
+    s.votes.record_votes(&[anon(id, a, 1, "d")]).await.unwrap();
     let err = s
         .polls
         .update_poll(id, &draft(&["a", "b", "c"]))
@@ -978,11 +1008,11 @@ pub async fn concurrent_votes_are_counted_exactly(s: &Stores) {
     // 40 voters, each trying three times from concurrent tasks, in small batches.
     for round in 0..3u8 {
         for who in 0..40u8 {
-            let polls = s.polls.clone();
+            let votes = s.votes.clone();
             let option = if who % 2 == 0 { a } else { b };
             tasks.spawn(async move {
                 let _ = round;
-                polls
+                votes
                     .record_votes(&[anon(id, option, who, "2026-03-01")])
                     .await
             });
@@ -1012,7 +1042,7 @@ pub async fn each_vote_of_a_batch_gets_its_own_outcome(s: &Stores) {
     let foreign = s.polls.poll(other).await.unwrap().unwrap().options[0].id;
     let mut tasks = tokio::task::JoinSet::new();
     for who in 0..30u8 {
-        let polls = s.polls.clone();
+        let votes = s.votes.clone();
         tasks.spawn(async move {
             let batch = [
                 anon(id, if who % 3 == 0 { a } else { b }, who, "2026-03-01"),
@@ -1020,8 +1050,8 @@ pub async fn each_vote_of_a_batch_gets_its_own_outcome(s: &Stores) {
                 anon(id, a, who, "2026-03-01"),
                 anon(id, foreign, who.wrapping_add(100), "2026-03-01"),
             ];
-            let first = polls.record_votes(&batch).await.unwrap();
-            let again = polls.record_votes(&batch[..1]).await.unwrap();
+            let first = votes.record_votes(&batch).await.unwrap();
+            let again = votes.record_votes(&batch[..1]).await.unwrap();
             (first, again)
         });
     }
@@ -1041,7 +1071,7 @@ pub async fn each_vote_of_a_batch_gets_its_own_outcome(s: &Stores) {
     assert_eq!((p.options[0].votes, p.options[1].votes), (10, 20));
     s.polls.close_poll(id, T0).await.unwrap();
     let closed = s
-        .polls
+        .votes
         .record_votes(&[anon(id, a, 200, "2026-03-01")])
         .await
         .unwrap();
@@ -1062,8 +1092,8 @@ pub async fn repeats_are_found_across_many_days(s: &Stores) {
         "2026-03-05",
     ];
     let vote = |batch: Vec<NewVote>| {
-        let polls = s.polls.clone();
-        async move { polls.record_votes(&batch).await.unwrap() }
+        let votes = s.votes.clone();
+        async move { votes.record_votes(&batch).await.unwrap() }
     };
     assert_eq!(vote(vec![anon(id, a, 1, days[0])]).await, [Counted]);
     let later: Vec<NewVote> = days[1..].iter().map(|d| anon(id, a, 2, d)).collect();
@@ -1086,18 +1116,18 @@ pub async fn a_deleted_polls_voters_do_not_carry_over(s: &Stores) {
     let old = s.polls.create_poll(&draft(&["a", "b"]), T0).await.unwrap();
     let a = s.polls.poll(old).await.unwrap().unwrap().options[0].id;
     assert_eq!(
-        s.polls.record_votes(&[anon(old, a, 1, day)]).await.unwrap(),
+        s.votes.record_votes(&[anon(old, a, 1, day)]).await.unwrap(),
         [Counted]
     );
     s.polls.delete_poll(old).await.unwrap();
     let new = s.polls.create_poll(&draft(&["c", "d"]), T0).await.unwrap();
     let c = s.polls.poll(new).await.unwrap().unwrap().options[0].id;
     assert_eq!(
-        s.polls.record_votes(&[anon(new, c, 1, day)]).await.unwrap(),
+        s.votes.record_votes(&[anon(new, c, 1, day)]).await.unwrap(),
         [Counted]
     );
     assert_eq!(
-        s.polls.record_votes(&[anon(new, c, 1, day)]).await.unwrap(),
+        s.votes.record_votes(&[anon(new, c, 1, day)]).await.unwrap(),
         [Duplicate]
     );
     assert_eq!(s.polls.poll(new).await.unwrap().unwrap().total(), 1);
@@ -1117,8 +1147,8 @@ pub async fn instances_recognise_each_others_voters(one: &Stores, two: &Stores) 
     let p = one.polls.poll(id).await.unwrap().unwrap();
     let (a, b) = (p.options[0].id, p.options[1].id);
     let vote = |s: &Stores, batch: Vec<NewVote>| {
-        let polls = s.polls.clone();
-        async move { polls.record_votes(&batch).await.unwrap() }
+        let votes = s.votes.clone();
+        async move { votes.record_votes(&batch).await.unwrap() }
     };
     assert_eq!(vote(one, vec![anon(id, a, 1, day)]).await, [Counted]);
     // The second instance has seen no vote of this poll yet.
@@ -1151,20 +1181,20 @@ pub async fn instances_recognise_each_others_voters(one: &Stores, two: &Stores) 
 }
 
 pub async fn voter_hashes_and_salts_are_forgotten_after_their_day(s: &Stores) {
-    let salt = s.polls.day_salt("2026-03-01", &[1; 32]).await.unwrap();
+    let salt = s.votes.day_salt("2026-03-01", &[1; 32]).await.unwrap();
     assert_eq!(salt, vec![1; 32]);
     assert_eq!(
-        s.polls.day_salt("2026-03-01", &[2; 32]).await.unwrap(),
+        s.votes.day_salt("2026-03-01", &[2; 32]).await.unwrap(),
         vec![1; 32]
     );
     let id = s.polls.create_poll(&draft(&["a", "b"]), T0).await.unwrap();
     let a = s.polls.poll(id).await.unwrap().unwrap().options[0].id;
-    s.polls
+    s.votes
         .record_votes(&[anon(id, a, 1, "2026-03-01"), anon(id, a, 1, "2026-03-02")])
         .await
         .unwrap();
     assert_eq!(
-        s.polls
+        s.votes
             .forget_voter_hashes_before("2026-03-02")
             .await
             .unwrap(),
@@ -1172,7 +1202,7 @@ pub async fn voter_hashes_and_salts_are_forgotten_after_their_day(s: &Stores) {
     );
     // The day's salt is gone: a new one is made if that day is ever asked for again.
     assert_eq!(
-        s.polls.day_salt("2026-03-01", &[3; 32]).await.unwrap(),
+        s.votes.day_salt("2026-03-01", &[3; 32]).await.unwrap(),
         vec![3; 32]
     );
     assert_eq!(
@@ -1182,7 +1212,7 @@ pub async fn voter_hashes_and_salts_are_forgotten_after_their_day(s: &Stores) {
     );
     // Today's hash still de-duplicates.
     assert_eq!(
-        s.polls
+        s.votes
             .record_votes(&[anon(id, a, 1, "2026-03-02")])
             .await
             .unwrap(),

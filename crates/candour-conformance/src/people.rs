@@ -7,15 +7,16 @@ use candour_core::datamap;
 use candour_core::forms::{
     self, Answer, Field, FieldKind, FormDefinition, PersonAttr, PersonPatch,
 };
+use candour_core::forms::{NewResponse, PendingConsents};
+use candour_core::import::ImportEvidence;
 use candour_core::import::ImportRow;
+use candour_core::people::ConsentChange;
 use candour_core::people::{
     ConsentRefused, Evidence, Method, NewConsent, PendingGrant, Source, has_consent,
 };
 use candour_core::purposes::{Channel, LawfulBasis, Purpose, registry};
 use candour_core::session::SecretHash;
-use candour_core::store::{
-    ConsentChange, ImportEvidence, NewResponse, PendingConsents, StoreError, Stores,
-};
+use candour_core::store::{StoreError, Stores};
 use time::Duration;
 
 use crate::T0;
@@ -74,7 +75,7 @@ const STAFF_CALL: Method = Method::Staff {
 };
 
 pub async fn the_data_map_lists_every_table(s: &Stores) {
-    let schema = s.people.schema().await.unwrap();
+    let schema = s.subjects.schema().await.unwrap();
     assert!(schema.iter().any(|t| t.name == "people"), "{schema:?}");
     for table in &schema {
         assert!(
@@ -152,16 +153,16 @@ pub async fn the_ledger_derives_state_from_appended_events(s: &Stores) {
         event(Channel::Email, true, Method::PreferenceCentre),
         event(Channel::Post, true, Method::PreferenceCentre),
     ];
-    s.people
+    s.ledger
         .append_consents(change(jo.id, &grant, &[], &p, 0))
         .await
         .unwrap();
     let withdraw = [event(Channel::Email, false, Method::PreferenceCentre)];
-    s.people
+    s.ledger
         .append_consents(change(jo.id, &withdraw, &[], &p, 5))
         .await
         .unwrap();
-    let events = s.people.consent_events(jo.id).await.unwrap();
+    let events = s.ledger.consent_events(jo.id).await.unwrap();
     assert_eq!(events.len(), 3, "every event is kept");
     assert!(!has_consent(&events, "news", Some(Channel::Email)));
     assert!(has_consent(&events, "news", Some(Channel::Post)));
@@ -174,7 +175,7 @@ pub async fn the_ledger_derives_state_from_appended_events(s: &Stores) {
         },
     ];
     let e = s
-        .people
+        .ledger
         .append_consents(change(jo.id, &bad, &[], &p, 6))
         .await
         .unwrap_err();
@@ -182,7 +183,7 @@ pub async fn the_ledger_derives_state_from_appended_events(s: &Stores) {
         e,
         StoreError::Consent(ConsentRefused::UnknownPurpose(_))
     ));
-    assert_eq!(s.people.consent_events(jo.id).await.unwrap().len(), 3);
+    assert_eq!(s.ledger.consent_events(jo.id).await.unwrap().len(), 3);
 }
 
 pub async fn an_objection_is_absolute_except_to_the_person(s: &Stores) {
@@ -194,11 +195,11 @@ pub async fn an_objection_is_absolute_except_to_the_person(s: &Stores) {
         .await
         .unwrap();
     let grant = [event(Channel::Email, true, Method::PreferenceCentre)];
-    s.people
+    s.ledger
         .append_consents(change(al.id, &grant, &[], &p, 0))
         .await
         .unwrap();
-    s.people
+    s.ledger
         .append_consents(change(
             al.id,
             &[],
@@ -208,17 +209,17 @@ pub async fn an_objection_is_absolute_except_to_the_person(s: &Stores) {
         ))
         .await
         .unwrap();
-    let events = s.people.consent_events(al.id).await.unwrap();
+    let events = s.ledger.consent_events(al.id).await.unwrap();
     assert!(!has_consent(&events, "news", Some(Channel::Email)));
     assert_eq!(events.last().unwrap().method, Method::Unsubscribe);
     assert_eq!(
-        s.people.suppressed_channels(&addr).await.unwrap(),
+        s.ledger.suppressed_channels(&addr).await.unwrap(),
         vec![Channel::Email]
     );
     // Staff cannot consent for them, whatever the evidence.
     let by_staff = [event(Channel::Email, true, STAFF_CALL)];
     let e = s
-        .people
+        .ledger
         .append_consents(change(al.id, &by_staff, &[], &p, 2))
         .await
         .unwrap_err();
@@ -228,23 +229,23 @@ pub async fn an_objection_is_absolute_except_to_the_person(s: &Stores) {
     ));
     // Post is another channel: staff may record consent to it.
     let post = [event(Channel::Post, true, STAFF_CALL)];
-    s.people
+    s.ledger
         .append_consents(change(al.id, &post, &[], &p, 3))
         .await
         .unwrap();
     // The person can agree again; that lifts the objection.
-    s.people
+    s.ledger
         .append_consents(change(al.id, &grant, &[], &p, 4))
         .await
         .unwrap();
     assert!(
-        s.people
+        s.ledger
             .suppressed_channels(&addr)
             .await
             .unwrap()
             .is_empty()
     );
-    let events = s.people.consent_events(al.id).await.unwrap();
+    let events = s.ledger.consent_events(al.id).await.unwrap();
     assert!(has_consent(&events, "news", Some(Channel::Email)));
 }
 
@@ -304,7 +305,7 @@ pub async fn a_submission_is_stored_whole_or_not_at_all(s: &Stores) {
         .unwrap();
     assert_eq!(sam.details.name, "Sam");
     assert_eq!(sam.source, Source::Form { form });
-    let events = s.people.consent_events(sam.id).await.unwrap();
+    let events = s.ledger.consent_events(sam.id).await.unwrap();
     assert_eq!(events.len(), 1);
     assert_eq!(events[0].method, Method::Form { form, version: 1 });
     assert_eq!(
@@ -375,7 +376,7 @@ pub async fn a_submission_is_stored_whole_or_not_at_all(s: &Stores) {
     s.forms.delete_form(form).await.unwrap();
     assert!(s.forms.form(form).await.unwrap().is_none());
     assert_eq!(
-        s.people.consent_events(sam.id).await.unwrap().len(),
+        s.ledger.consent_events(sam.id).await.unwrap().len(),
         1,
         "deleting a form keeps the ledger"
     );
@@ -445,7 +446,7 @@ pub async fn concurrent_submissions_for_one_address_make_one_person(s: &Stores) 
     }
     assert_eq!(s.people.count_people().await.unwrap(), 1);
     let person = s.people.person_by_email(&addr).await.unwrap().unwrap();
-    assert_eq!(s.people.consent_events(person.id).await.unwrap().len(), 12);
+    assert_eq!(s.ledger.consent_events(person.id).await.unwrap().len(), 12);
     assert_eq!(s.forms.responses(form).await.unwrap().len(), 12);
 }
 
@@ -458,7 +459,7 @@ pub async fn imports_happen_once_and_never_override_an_objection(s: &Stores) {
         .ensure_person(&objector, Source::Staff, T0)
         .await
         .unwrap();
-    s.people
+    s.ledger
         .append_consents(change(
             o.id,
             &[],
@@ -469,11 +470,11 @@ pub async fn imports_happen_once_and_never_override_an_objection(s: &Stores) {
         .await
         .unwrap();
     let id = s
-        .people
+        .imports
         .stage_import(staff, "email\n...", T0)
         .await
         .unwrap();
-    let staged = s.people.staged_import(id).await.unwrap().unwrap();
+    let staged = s.imports.staged_import(id).await.unwrap().unwrap();
     assert_eq!((staged.actor, staged.committed_at), (staff, None));
     let rows: Vec<ImportRow> = ["new@example.org", "no@example.org"]
         .iter()
@@ -492,7 +493,7 @@ pub async fn imports_happen_once_and_never_override_an_objection(s: &Stores) {
         source: "Sign-up sheet, open day 2026-02-14".to_owned(),
     };
     let out = s
-        .people
+        .imports
         .commit_import(id, &rows, Some(&evidence), &p, T0)
         .await
         .unwrap();
@@ -507,13 +508,13 @@ pub async fn imports_happen_once_and_never_override_an_objection(s: &Stores) {
         (1, 1, 1, 1, 0)
     );
     let again = s
-        .people
+        .imports
         .commit_import(id, &rows, Some(&evidence), &p, T0)
         .await;
     assert!(matches!(again, Err(StoreError::Refused(_))));
-    let staged = s.people.staged_import(id).await.unwrap().unwrap();
+    let staged = s.imports.staged_import(id).await.unwrap().unwrap();
     assert!(staged.csv.is_empty(), "the file is dropped once imported");
-    let events = s.people.consent_events(o.id).await.unwrap();
+    let events = s.ledger.consent_events(o.id).await.unwrap();
     assert!(!has_consent(&events, "news", Some(Channel::Email)));
     let fresh = s
         .people
@@ -522,7 +523,7 @@ pub async fn imports_happen_once_and_never_override_an_objection(s: &Stores) {
         .unwrap()
         .unwrap();
     assert_eq!(fresh.source, Source::Import { import: id });
-    let events = s.people.consent_events(fresh.id).await.unwrap();
+    let events = s.ledger.consent_events(fresh.id).await.unwrap();
     assert_eq!(events[0].note, "Sign-up sheet, open day 2026-02-14");
     // Someone who withdrew keeps their choice, whatever an older list says.
     let w = s
@@ -531,50 +532,50 @@ pub async fn imports_happen_once_and_never_override_an_objection(s: &Stores) {
         .await
         .unwrap();
     let withdraw = [event(Channel::Email, false, Method::PreferenceCentre)];
-    s.people
+    s.ledger
         .append_consents(change(w.id, &withdraw, &[], &p, 0))
         .await
         .unwrap();
-    let id4 = s.people.stage_import(staff, "w", T0).await.unwrap();
+    let id4 = s.imports.stage_import(staff, "w", T0).await.unwrap();
     let rows4 = [ImportRow {
         line: 2,
         email: email("withdrew@example.org"),
         patch: PersonPatch::default(),
     }];
     let out = s
-        .people
+        .imports
         .commit_import(id4, &rows4, Some(&evidence), &p, T0)
         .await
         .unwrap();
     assert_eq!((out.consents, out.kept), (0, 1));
     assert!(!has_consent(
-        &s.people.consent_events(w.id).await.unwrap(),
+        &s.ledger.consent_events(w.id).await.unwrap(),
         "news",
         Some(Channel::Email)
     ));
     // Without evidence, an import records no consent at all.
-    let id2 = s.people.stage_import(staff, "x", T0).await.unwrap();
+    let id2 = s.imports.stage_import(staff, "x", T0).await.unwrap();
     let more = [ImportRow {
         line: 2,
         email: email("quiet@example.org"),
         patch: PersonPatch::default(),
     }];
     let out = s
-        .people
+        .imports
         .commit_import(id2, &more, None, &p, T0)
         .await
         .unwrap();
     assert_eq!((out.created, out.consents), (1, 0));
     // Unconfirmed files go after their day.
-    let id3 = s.people.stage_import(staff, "y", T0).await.unwrap();
+    let id3 = s.imports.stage_import(staff, "y", T0).await.unwrap();
     assert_eq!(
-        s.people
+        s.imports
             .purge_imports_before(T0 + Duration::days(1))
             .await
             .unwrap(),
         1
     );
-    assert!(s.people.staged_import(id3).await.unwrap().is_none());
+    assert!(s.imports.staged_import(id3).await.unwrap().is_none());
 }
 
 pub async fn a_forms_grants_count_only_once_confirmed_from_the_address(s: &Stores) {
@@ -620,22 +621,22 @@ pub async fn a_forms_grants_count_only_once_confirmed_from_the_address(s: &Store
     submit(&FIRST, T0).await;
     let kim = s.people.person_by_email(&addr).await.unwrap().unwrap();
     // The refusal is recorded at once; the grant is not in the ledger yet.
-    let events = s.people.consent_events(kim.id).await.unwrap();
+    let events = s.ledger.consent_events(kim.id).await.unwrap();
     assert_eq!(events.len(), 1);
     assert!(!events[0].granted);
     assert!(!has_consent(&events, "news", Some(Channel::Email)));
     // Held until confirmed: it is the person's data, so it is exported.
-    let export = s.people.export_person(kim.id).await.unwrap().unwrap();
+    let export = s.subjects.export_person(kim.id).await.unwrap().unwrap();
     assert_eq!(export["consent_confirmations"].as_array().unwrap().len(), 1);
     let confirmed_at = T0 + Duration::minutes(20);
     assert_eq!(
-        s.people
+        s.ledger
             .confirm_consents(&FIRST, &p, confirmed_at)
             .await
             .unwrap(),
         Some(kim.id)
     );
-    let events = s.people.consent_events(kim.id).await.unwrap();
+    let events = s.ledger.consent_events(kim.id).await.unwrap();
     assert!(has_consent(&events, "news", Some(Channel::Email)));
     let grant = events.iter().find(|e| e.granted).unwrap();
     assert_eq!(grant.at, confirmed_at);
@@ -653,7 +654,7 @@ pub async fn a_forms_grants_count_only_once_confirmed_from_the_address(s: &Store
     );
     // Once only.
     assert_eq!(
-        s.people
+        s.ledger
             .confirm_consents(&FIRST, &p, confirmed_at)
             .await
             .unwrap(),
@@ -662,7 +663,7 @@ pub async fn a_forms_grants_count_only_once_confirmed_from_the_address(s: &Store
     // Not after it expired, and retention forgets it.
     submit(&SECOND, T0).await;
     assert_eq!(
-        s.people
+        s.ledger
             .confirm_consents(&SECOND, &p, T0 + Duration::hours(2))
             .await
             .unwrap(),
@@ -670,14 +671,14 @@ pub async fn a_forms_grants_count_only_once_confirmed_from_the_address(s: &Store
     );
     submit(&THIRD, T0 + Duration::hours(3)).await;
     assert_eq!(
-        s.people
+        s.ledger
             .purge_consent_confirmations_before(T0 + Duration::hours(2))
             .await
             .unwrap(),
         1
     );
     assert_eq!(
-        s.people
+        s.ledger
             .confirm_consents(&SECOND, &p, T0 + Duration::minutes(30))
             .await
             .unwrap(),
@@ -685,17 +686,17 @@ pub async fn a_forms_grants_count_only_once_confirmed_from_the_address(s: &Store
         "purged"
     );
     // Erasure takes what is still waiting.
-    let export = s.people.export_person(kim.id).await.unwrap().unwrap();
+    let export = s.subjects.export_person(kim.id).await.unwrap().unwrap();
     assert_eq!(export["consent_confirmations"].as_array().unwrap().len(), 1);
-    assert!(s.people.erase_person(kim.id).await.unwrap());
+    assert!(s.subjects.erase_person(kim.id).await.unwrap());
     assert_eq!(
-        s.people
+        s.ledger
             .confirm_consents(&THIRD, &p, T0 + Duration::hours(3))
             .await
             .unwrap(),
         None
     );
-    assert!(s.people.consent_events(kim.id).await.unwrap().is_empty());
+    assert!(s.ledger.consent_events(kim.id).await.unwrap().is_empty());
 }
 
 pub async fn preference_links_work_once_before_they_expire(s: &Stores) {
@@ -705,37 +706,120 @@ pub async fn preference_links_work_once_before_they_expire(s: &Stores) {
         .await
         .unwrap();
     let secret = SecretHash([7; 32]);
-    s.people
+    s.ledger
         .create_preference_link(&secret, jo.id, T0 + Duration::hours(1))
         .await
         .unwrap();
     let late = SecretHash([8; 32]);
-    s.people
+    s.ledger
         .create_preference_link(&late, jo.id, T0 + Duration::hours(1))
         .await
         .unwrap();
     assert_eq!(
-        s.people.consume_preference_link(&secret, T0).await.unwrap(),
+        s.ledger.consume_preference_link(&secret, T0).await.unwrap(),
         Some(jo.id)
     );
     assert_eq!(
-        s.people.consume_preference_link(&secret, T0).await.unwrap(),
+        s.ledger.consume_preference_link(&secret, T0).await.unwrap(),
         None
     );
     assert_eq!(
-        s.people
+        s.ledger
             .consume_preference_link(&late, T0 + Duration::hours(2))
             .await
             .unwrap(),
         None
     );
     assert_eq!(
-        s.people
+        s.ledger
             .consume_preference_link(&SecretHash([9; 32]), T0)
             .await
             .unwrap(),
         None
     );
+}
+
+pub async fn expired_preference_links_are_purged(s: &Stores) {
+    let jo = s
+        .people
+        .ensure_person(&email("jo@example.org"), Source::Staff, T0)
+        .await
+        .unwrap();
+    let (soon, later) = (SecretHash([7; 32]), SecretHash([8; 32]));
+    s.ledger
+        .create_preference_link(&soon, jo.id, T0 + Duration::hours(1))
+        .await
+        .unwrap();
+    s.ledger
+        .create_preference_link(&later, jo.id, T0 + Duration::hours(3))
+        .await
+        .unwrap();
+    // A link expiring at the cutoff itself is not yet before it.
+    assert_eq!(
+        s.ledger
+            .purge_preference_links_before(T0 + Duration::hours(1))
+            .await
+            .unwrap(),
+        0
+    );
+    assert_eq!(
+        s.ledger
+            .purge_preference_links_before(T0 + Duration::hours(2))
+            .await
+            .unwrap(),
+        1
+    );
+    assert_eq!(
+        s.ledger.consume_preference_link(&soon, T0).await.unwrap(),
+        None,
+        "a purged link is gone even for a time before it expired"
+    );
+    assert_eq!(
+        s.ledger.consume_preference_link(&later, T0).await.unwrap(),
+        Some(jo.id)
+    );
+}
+
+pub async fn forms_are_listed_newest_first_with_their_current_version(s: &Stores) {
+    assert!(s.forms.forms().await.unwrap().is_empty());
+    let def = signup_form();
+    let first = s.forms.create_form(&def, T0).await.unwrap();
+    let second = s
+        .forms
+        .create_form(&def, T0 + Duration::minutes(1))
+        .await
+        .unwrap();
+    let mut changed = def.clone();
+    changed.title = "Keep in touch".to_owned();
+    assert_eq!(
+        s.forms
+            .save_form(first, &changed, T0 + Duration::minutes(2))
+            .await
+            .unwrap(),
+        2
+    );
+    s.forms.set_form_open(second, false).await.unwrap();
+    let listed = s.forms.forms().await.unwrap();
+    let ids: Vec<i64> = listed.iter().map(|f| f.id).collect();
+    assert_eq!(ids, [second, first]);
+    for f in &listed {
+        assert_eq!(Some(f), s.forms.form(f.id).await.unwrap().as_ref());
+    }
+    assert_eq!(
+        (listed[1].version, listed[1].definition.title.as_str()),
+        (2, "Keep in touch")
+    );
+    assert!(!listed[0].open);
+    s.forms.delete_form(second).await.unwrap();
+    let ids: Vec<i64> = s
+        .forms
+        .forms()
+        .await
+        .unwrap()
+        .iter()
+        .map(|f| f.id)
+        .collect();
+    assert_eq!(ids, [first]);
 }
 
 pub async fn a_person_is_linked_to_their_account(s: &Stores) {
@@ -787,11 +871,11 @@ pub async fn export_and_erasure_follow_the_data_map(s: &Stores) {
         .await
         .unwrap();
     let erin = s.people.person_by_email(&addr).await.unwrap().unwrap();
-    s.people
+    s.ledger
         .create_preference_link(&SecretHash([3; 32]), erin.id, T0 + Duration::hours(1))
         .await
         .unwrap();
-    s.people
+    s.ledger
         .append_consents(change(
             erin.id,
             &[],
@@ -806,24 +890,24 @@ pub async fn export_and_erasure_follow_the_data_map(s: &Stores) {
         .ensure_person(&email("stays@example.org"), Source::Staff, T0)
         .await
         .unwrap();
-    let export = s.people.export_person(erin.id).await.unwrap().unwrap();
+    let export = s.subjects.export_person(erin.id).await.unwrap().unwrap();
     let rows = |t: &str| export[t].as_array().map_or(0, Vec::len);
     assert_eq!(rows("people"), 1);
     assert_eq!(export["people"][0]["name"], "Erin");
     assert_eq!(rows("consent_events"), 1);
     assert_eq!(rows("form_responses"), 1);
     assert_eq!(rows("preference_links"), 1);
-    assert!(s.people.erase_person(erin.id).await.unwrap());
+    assert!(s.subjects.erase_person(erin.id).await.unwrap());
     assert!(s.people.person(erin.id).await.unwrap().is_none());
-    assert!(s.people.consent_events(erin.id).await.unwrap().is_empty());
+    assert!(s.ledger.consent_events(erin.id).await.unwrap().is_empty());
     assert!(s.forms.responses(form).await.unwrap().is_empty());
     assert_eq!(
-        s.people.suppressed_channels(&addr).await.unwrap(),
+        s.ledger.suppressed_channels(&addr).await.unwrap(),
         vec![Channel::Post],
         "an objection outlives erasure"
     );
-    assert!(!s.people.erase_person(erin.id).await.unwrap());
-    assert!(s.people.export_person(erin.id).await.unwrap().is_none());
+    assert!(!s.subjects.erase_person(erin.id).await.unwrap());
+    assert!(s.subjects.export_person(erin.id).await.unwrap().is_none());
     assert!(s.people.person(other.id).await.unwrap().is_some());
 }
 
@@ -840,7 +924,7 @@ pub async fn people_out_of_touch_are_found_for_erasure(s: &Stores) {
         .await
         .unwrap();
     let grant = [event(Channel::Post, true, Method::PreferenceCentre)];
-    s.people
+    s.ledger
         .append_consents(change(recent_consent.id, &grant, &[], &p, 60 * 24 * 400))
         .await
         .unwrap();
@@ -851,11 +935,17 @@ pub async fn people_out_of_touch_are_found_for_erasure(s: &Stores) {
         .await
         .unwrap();
     let cutoff = T0 + Duration::days(365);
-    let idle = s.people.people_idle_since(cutoff, 10).await.unwrap();
+    let idle = s.subjects.people_idle_since(cutoff, 10).await.unwrap();
     assert_eq!(
         idle,
         vec![old.id],
         "only the person out of touch and without an account"
     );
-    assert!(s.people.people_idle_since(T0, 10).await.unwrap().is_empty());
+    assert!(
+        s.subjects
+            .people_idle_since(T0, 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
 }

@@ -4,6 +4,7 @@
 use std::fmt;
 
 use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
 
 /// Why a submitted value was refused: the message says what is allowed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -299,6 +300,44 @@ impl Role {
                 )
         )
     }
+}
+
+/// A person's profile, as they keep it on their account page.
+#[derive(Debug, Clone, PartialEq, Eq, Default, serde::Serialize)]
+pub struct Profile {
+    pub name: String,
+    pub job_title: String,
+    pub phone: Option<Phone>,
+    /// Lines of a postal address, without the postcode.
+    pub postal_address: String,
+    pub postcode: Option<Postcode>,
+    /// Topic ids from the organisation's list.
+    pub interests: Vec<String>,
+}
+
+/// A stored account.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Account {
+    pub id: i64,
+    pub email: EmailAddress,
+    pub email_verified: bool,
+    /// A PHC string (argon2id).
+    pub password_hash: String,
+    pub role: Option<Role>,
+    pub profile: Profile,
+    /// The authenticator-app secret, when the second factor is on.
+    pub totp_secret: Option<Vec<u8>>,
+    pub created_at: OffsetDateTime,
+}
+
+#[derive(Debug, Clone)]
+pub struct NewAccount {
+    pub email: EmailAddress,
+    pub password_hash: String,
+    pub name: String,
+    pub role: Option<Role>,
+    pub email_verified: bool,
+    pub created_at: OffsetDateTime,
 }
 
 #[cfg(test)]

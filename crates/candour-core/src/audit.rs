@@ -1,6 +1,8 @@
 //! The audit log as a data protection officer reads it: each action code in plain words.
 //! (Its times and the dates its filter takes are in `uk_time`.)
 
+use time::OffsetDateTime;
+
 /// Every action code the server writes to the audit log, with what it means in plain words.
 /// The code stays in the log and in exports; the words are for people reading the page.
 pub const ACTIONS: &[(&str, &str)] = &[
@@ -61,6 +63,47 @@ pub fn action_words(code: &str) -> &str {
 pub fn is_known_action(code: &str) -> bool {
     ACTIONS.iter().any(|(c, _)| *c == code)
 }
+/// One staff action, for the audit log.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuditEntry {
+    pub at: OffsetDateTime,
+    /// The staff account, or `None` for the command line.
+    pub actor: Option<i64>,
+    /// The actor's email at the time, kept so the log reads even after the account is gone.
+    pub actor_email: String,
+    /// What was done, such as `staff.role-changed`.
+    pub action: String,
+    /// What it was done to, such as `account:42`.
+    pub target: String,
+    pub detail: String,
+}
+
+/// Which audit entries to find: every filter given must match. Times are UTC.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AuditFilter {
+    /// What it was done to, exactly, such as `person:12`.
+    pub target: Option<String>,
+    /// The staff account that did it.
+    pub actor: Option<i64>,
+    /// The action code, such as `person.viewed`.
+    pub action: Option<String>,
+    /// At or after this time.
+    pub from: Option<OffsetDateTime>,
+    /// Before this time.
+    pub until: Option<OffsetDateTime>,
+    /// How many of the matching entries (newest first) to skip.
+    pub offset: u64,
+    /// How many to return at most.
+    pub limit: u32,
+}
+
+/// A page of audit entries and how many match in all.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AuditPage {
+    pub entries: Vec<AuditEntry>,
+    pub total: u64,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

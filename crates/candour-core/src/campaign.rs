@@ -1080,6 +1080,316 @@ pub fn message_id(campaign: i64, delivery: i64, domain: &str) -> String {
     format!("<c{campaign}.d{delivery}@{domain}>")
 }
 
+/// Where a campaign is in its life.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum CampaignState {
+    /// Being written; it can be changed or deleted.
+    Draft,
+    /// Approved and waiting for its time; it can be taken back to a draft.
+    Scheduled,
+    /// Its messages are queued and going out.
+    Sending,
+    /// Every message was sent, failed or skipped.
+    Sent,
+}
+
+impl CampaignState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CampaignState::Draft => "draft",
+            CampaignState::Scheduled => "scheduled",
+            CampaignState::Sending => "sending",
+            CampaignState::Sent => "sent",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<CampaignState> {
+        [
+            CampaignState::Draft,
+            CampaignState::Scheduled,
+            CampaignState::Sending,
+            CampaignState::Sent,
+        ]
+        .into_iter()
+        .find(|c| c.as_str() == s)
+    }
+}
+
+/// A stored campaign.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Campaign {
+    pub id: i64,
+    pub draft: CampaignDraft,
+    pub state: CampaignState,
+    pub scheduled_at: Option<OffsetDateTime>,
+    /// The addresses of its links, fixed when it is scheduled.
+    pub links: Vec<String>,
+    pub created_at: OffsetDateTime,
+    pub updated_at: OffsetDateTime,
+    pub started_at: Option<OffsetDateTime>,
+    pub finished_at: Option<OffsetDateTime>,
+    /// When its per-recipient opens and clicks were reduced to totals.
+    pub reduced_at: Option<OffsetDateTime>,
+}
+
+/// One message claimed for sending, with what the send-time check needs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Delivery {
+    pub id: i64,
+    pub campaign: i64,
+    /// `None` once the person was erased.
+    pub person: Option<i64>,
+    pub email: Option<crate::account::EmailAddress>,
+    pub name: String,
+    /// Counting this one.
+    pub attempts: u32,
+    pub queued_at: OffsetDateTime,
+    /// Taken over from a worker whose lease ran out: it may have been sent already.
+    pub reclaimed: bool,
+    /// The person's current consent to the campaign's purpose by email, from the ledger.
+    pub marketing_consent: bool,
+    /// Their current consent to email tracking.
+    pub tracking_consent: bool,
+    /// Their address is on the suppression list for email.
+    pub suppressed: bool,
+}
+
+/// What became of a claimed message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DeliveryResult {
+    /// The relay took it; a successful delivery to `to` clears the address's record of
+    /// plain refusals (see [`Bounce::Unavailable`]).
+    Sent {
+        tracked: bool,
+        to: crate::account::EmailAddress,
+    },
+    /// A temporary failure: try again at `at`.
+    Retry { at: OffsetDateTime, error: String },
+    /// A permanent failure; `bounce` is what the refusal says about the address.
+    Failed {
+        error: String,
+        bounce: Option<Bounce>,
+    },
+    /// Not sent: consent withdrawn, address suppressed, person erased.
+    Skipped { reason: String },
+}
+
+/// A refusal that puts, or may put, the address on the suppression list for email
+/// (`campaign::Refusal` decides which).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Bounce {
+    /// The address does not exist: suppressed at once.
+    BadAddress(crate::account::EmailAddress),
+    /// A plain "mailbox unavailable": the store remembers it under the address's one-way
+    /// code, and suppresses the address when the last campaign before this one that was
+    /// refused for it is a different campaign with no successful delivery since
+    /// (`campaign::UNAVAILABLE_CAMPAIGNS_TO_SUPPRESS` campaigns in a row).
+    Unavailable(crate::account::EmailAddress),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FinishedDelivery {
+    pub id: i64,
+    pub result: DeliveryResult,
+    /// How many tries in this claim may have left a copy with the relay: the message's
+    /// final `.` was sent and the answer was `250` or never came (RFC 1047). The store adds
+    /// them up per message; two or more make it a possible duplicate.
+    pub handed_over: u32,
+}
+
+/// Counts of a campaign's messages by state.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize)]
+pub struct Progress {
+    pub queued: u64,
+    pub sending: u64,
+    pub sent: u64,
+    pub failed: u64,
+    pub skipped: u64,
+    /// Messages that may have gone twice: taken over from a worker that stopped mid-send, or
+    /// sent again after a try whose final `.` reached the relay with no answer.
+    pub possible_duplicates: u64,
+    /// Sent in the last minute.
+    pub sent_last_minute: u64,
+    /// Sent to recipients who consented to tracking.
+    pub tracked: u64,
+    /// Failed messages whose refusal put the address on the suppression list.
+    pub bounced: u64,
+    pub unsubscribed: u64,
+}
+
+impl Progress {
+    pub fn total(&self) -> u64 {
+        self.queued + self.sending + self.sent + self.failed + self.skipped
+    }
+
+    pub fn remaining(&self) -> u64 {
+        self.queued + self.sending
+    }
+}
+
+/// An open or a click, as the hot path records it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TrackingEvent {
+    pub delivery: i64,
+    pub campaign: i64,
+    pub click: bool,
+    /// The link's index, for clicks.
+    pub link: u16,
+    pub at: OffsetDateTime,
+    /// A machine open or a bot click: counted in the raw figures only.
+    pub machine: bool,
+}
+
+/// Opens or clicks: all of them, the reliable ones, and how many recipients made them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize)]
+pub struct Engagement {
+    pub events: u64,
+    pub reliable_events: u64,
+    pub recipients: u64,
+    pub reliable_recipients: u64,
+}
+
+/// A campaign's figures.
+#[derive(Debug, Clone, PartialEq, Eq, Default, serde::Serialize)]
+pub struct CampaignReport {
+    pub progress: Progress,
+    pub opens: Engagement,
+    pub clicks: Engagement,
+    /// Per link, in the order of `Campaign::links`.
+    pub links: Vec<Engagement>,
+    /// Reliable opens and clicks per hour since sending began: (hour start, opens, clicks).
+    pub hourly: Vec<(OffsetDateTime, u64, u64)>,
+}
+
+/// One message a person was sent, for their record.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PersonDelivery {
+    pub campaign: i64,
+    pub campaign_name: String,
+    pub subject: String,
+    pub state: String,
+    pub sent_at: Option<OffsetDateTime>,
+    pub tracked: bool,
+    /// Their opens and clicks (link index), only when tracked: (at, click, link, machine).
+    pub events: Vec<(OffsetDateTime, bool, u16, bool)>,
+}
+
+/// Who a delivery went to, for unsubscribing.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeliveryRecipient {
+    pub campaign: i64,
+    pub person: Option<i64>,
+    pub purpose: String,
+    pub unsubscribed: bool,
+}
+
+/// How the row of a finished message is written, whatever the backend.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DeliveryRow<'a> {
+    /// `sent`, `queued` (to try again), `failed` or `skipped`.
+    pub state: &'static str,
+    /// When to try again; `None` keeps the time the row has.
+    pub next_attempt_at: Option<OffsetDateTime>,
+    /// The error or the reason, empty when sent.
+    pub outcome: &'a str,
+    pub tracked: bool,
+    /// The refusal put the address on the suppression list at once.
+    pub bounced: bool,
+}
+
+/// What a recorded outcome says about the address it went to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AddressNews<'a> {
+    /// Delivered: the address's run of plain refusals is over.
+    Delivered(&'a crate::account::EmailAddress),
+    /// It does not exist: suppressed at once.
+    BadAddress(&'a crate::account::EmailAddress),
+    /// A plain refusal: counted once per campaign, suppressed after
+    /// [`UNAVAILABLE_CAMPAIGNS_TO_SUPPRESS`] campaigns in a row ([`refusals_suppress`]).
+    Unavailable(&'a crate::account::EmailAddress),
+}
+
+impl DeliveryResult {
+    /// The row this outcome writes.
+    pub fn row(&self) -> DeliveryRow<'_> {
+        let row = |state, outcome| DeliveryRow {
+            state,
+            next_attempt_at: None,
+            outcome,
+            tracked: false,
+            bounced: false,
+        };
+        match self {
+            DeliveryResult::Sent { tracked, .. } => DeliveryRow {
+                tracked: *tracked,
+                ..row("sent", "")
+            },
+            DeliveryResult::Retry { at, error } => DeliveryRow {
+                next_attempt_at: Some(*at),
+                ..row("queued", error.as_str())
+            },
+            DeliveryResult::Failed { error, bounce } => DeliveryRow {
+                bounced: matches!(bounce, Some(Bounce::BadAddress(_))),
+                ..row("failed", error.as_str())
+            },
+            DeliveryResult::Skipped { reason } => row("skipped", reason.as_str()),
+        }
+    }
+
+    /// What the outcome says about the address, for a store to act on once the outcome
+    /// was recorded (an outcome reported too late to record says nothing).
+    pub fn address_news(&self) -> Option<AddressNews<'_>> {
+        match self {
+            DeliveryResult::Sent { to, .. } => Some(AddressNews::Delivered(to)),
+            DeliveryResult::Failed {
+                bounce: Some(Bounce::BadAddress(email)),
+                ..
+            } => Some(AddressNews::BadAddress(email)),
+            DeliveryResult::Failed {
+                bounce: Some(Bounce::Unavailable(email)),
+                ..
+            } => Some(AddressNews::Unavailable(email)),
+            _ => None,
+        }
+    }
+}
+
+/// Whether a postcode filter of a draft is a district ("NM1": the part of a postcode before
+/// its space) rather than an area ("NM": the letters it starts with).
+pub fn is_postcode_district(filter: &str) -> bool {
+    filter.chars().any(|c| c.is_ascii_digit())
+}
+
+/// Whether an address that this many campaigns in a row refused as plainly unavailable is
+/// put on the suppression list.
+pub fn refusals_suppress(campaigns_in_a_row: i64) -> bool {
+    campaigns_in_a_row >= i64::from(UNAVAILABLE_CAMPAIGNS_TO_SUPPRESS)
+}
+
+impl std::ops::AddAssign for Engagement {
+    fn add_assign(&mut self, b: Engagement) {
+        self.events += b.events;
+        self.reliable_events += b.reliable_events;
+        self.recipients += b.recipients;
+        self.reliable_recipients += b.reliable_recipients;
+    }
+}
+
+impl CampaignState {
+    /// Why a change that needs `self` cannot be made to `campaign` (`what` says what needs
+    /// it), or `None` when it can.
+    pub fn refusal(self, campaign: Option<&Campaign>, what: &str) -> Option<String> {
+        match campaign {
+            None => Some("there is no such campaign".to_owned()),
+            Some(c) if c.state != self => {
+                Some(format!("the campaign is {}: {what}", c.state.as_str()))
+            }
+            Some(_) => None,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1368,5 +1678,84 @@ mod tests {
         assert_eq!(parse_postcode_area("1NM"), None);
         assert_eq!(parse_postcode_area("NM1 2AB"), None);
         assert_eq!(parse_postcode_area("N%"), None);
+    }
+
+    #[test]
+    fn a_finished_message_writes_its_row_and_news_of_its_address() {
+        let to = crate::account::EmailAddress::parse("jo@example.org").unwrap();
+        let at = OffsetDateTime::UNIX_EPOCH;
+        let sent = DeliveryResult::Sent {
+            tracked: true,
+            to: to.clone(),
+        };
+        assert_eq!(
+            (sent.row().state, sent.row().tracked, sent.row().bounced),
+            ("sent", true, false)
+        );
+        assert_eq!(sent.address_news(), Some(AddressNews::Delivered(&to)));
+        let retry = DeliveryResult::Retry {
+            at,
+            error: "421".to_owned(),
+        };
+        assert_eq!(
+            (
+                retry.row().state,
+                retry.row().next_attempt_at,
+                retry.row().outcome
+            ),
+            ("queued", Some(at), "421")
+        );
+        assert_eq!(retry.address_news(), None);
+        let bad = DeliveryResult::Failed {
+            error: "550 5.1.1".to_owned(),
+            bounce: Some(Bounce::BadAddress(to.clone())),
+        };
+        assert!(bad.row().bounced);
+        assert_eq!(bad.address_news(), Some(AddressNews::BadAddress(&to)));
+        let plain = DeliveryResult::Failed {
+            error: "550".to_owned(),
+            bounce: Some(Bounce::Unavailable(to.clone())),
+        };
+        assert!(
+            !plain.row().bounced,
+            "a plain refusal suppresses only when counted"
+        );
+        assert_eq!(plain.address_news(), Some(AddressNews::Unavailable(&to)));
+        let skipped = DeliveryResult::Skipped {
+            reason: "consent withdrawn".to_owned(),
+        };
+        assert_eq!(
+            (skipped.row().state, skipped.row().outcome),
+            ("skipped", "consent withdrawn")
+        );
+        assert!(is_postcode_district("NM1") && !is_postcode_district("NM"));
+        assert!(!refusals_suppress(1));
+        assert!(refusals_suppress(2));
+    }
+
+    #[test]
+    fn only_a_campaign_in_the_state_a_change_needs_can_take_it() {
+        assert_eq!(
+            CampaignState::Draft.refusal(None, "only a draft can be changed"),
+            Some("there is no such campaign".to_owned())
+        );
+        let mut c = Campaign {
+            id: 1,
+            draft: CampaignDraft::default(),
+            state: CampaignState::Scheduled,
+            scheduled_at: None,
+            links: Vec::new(),
+            created_at: OffsetDateTime::UNIX_EPOCH,
+            updated_at: OffsetDateTime::UNIX_EPOCH,
+            started_at: None,
+            finished_at: None,
+            reduced_at: None,
+        };
+        assert_eq!(
+            CampaignState::Draft.refusal(Some(&c), "only a draft can be changed"),
+            Some("the campaign is scheduled: only a draft can be changed".to_owned())
+        );
+        c.state = CampaignState::Draft;
+        assert_eq!(CampaignState::Draft.refusal(Some(&c), "x"), None);
     }
 }

@@ -199,6 +199,14 @@ pub fn is_listed(table: &str) -> bool {
     mapped(table).is_some() || NOT_PERSONAL.iter().any(|(t, _)| *t == table)
 }
 
+/// A table of the schema and the tables its columns refer to, for the data-map check.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TableSchema {
+    pub name: String,
+    /// (column, referenced table)
+    pub references: Vec<(String, String)>,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

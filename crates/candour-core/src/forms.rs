@@ -10,11 +10,14 @@ use serde::{Deserialize, Serialize};
 use time::Date;
 use time::macros::format_description;
 
+use time::OffsetDateTime;
+
+use crate::account::Profile;
 use crate::account::{EmailAddress, Invalid, Phone, Postcode, is_bidi_control, plain_text};
 use crate::config::MarketingConsent;
-use crate::people::{Method, NewConsent, Wording, consent_wording};
+use crate::people::{Method, NewConsent, PendingGrant, Wording, consent_wording};
 use crate::purposes::{Channel, Purpose};
-use crate::store::Profile;
+use crate::session::SecretHash;
 
 /// The kinds of question a form can ask.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -414,6 +417,22 @@ impl PersonPatch {
         }
     }
 
+    /// The details a record should have once this patch is stored, or `None` when they stay
+    /// as they are. A record the import or form just `created`, or one staff may `overwrite`
+    /// (an import), takes every value the patch has; any other only what it lacks.
+    pub fn updated(&self, details: &Profile, created: bool, overwrite: bool) -> Option<Profile> {
+        if *self == PersonPatch::default() {
+            return None;
+        }
+        let mut after = details.clone();
+        if overwrite || created {
+            self.apply(&mut after);
+        } else {
+            self.fill_missing(&mut after);
+        }
+        (after != *details).then_some(after)
+    }
+
     pub fn apply(&self, p: &mut Profile) {
         if let Some(v) = &self.name {
             p.name.clone_from(v);
@@ -648,6 +667,53 @@ pub fn parse_submission<'a>(
     }
 }
 
+/// A form with its current version.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FormRecord {
+    pub id: i64,
+    pub version: i64,
+    pub definition: FormDefinition,
+    pub open: bool,
+    pub created_at: OffsetDateTime,
+    /// Responses to every version.
+    pub responses: u64,
+}
+
+/// A submission to store: the answers, and the person and ledger changes that go with it.
+#[derive(Debug, Clone)]
+pub struct NewResponse<'a> {
+    pub form: i64,
+    pub version: i64,
+    pub answers: &'a [(String, Answer)],
+    pub email: Option<&'a EmailAddress>,
+    pub patch: &'a PersonPatch,
+    /// Events recorded at once.
+    pub consents: &'a [NewConsent],
+    /// Grants that count only once the address confirms them.
+    pub pending: Option<PendingConsents<'a>>,
+    pub purposes: &'a [Purpose],
+    pub at: OffsetDateTime,
+}
+
+/// Grants held back until the address confirms them through an emailed link.
+#[derive(Debug, Clone)]
+pub struct PendingConsents<'a> {
+    /// The hash of the link's secret.
+    pub secret: &'a SecretHash,
+    pub grants: &'a [PendingGrant],
+    pub expires_at: OffsetDateTime,
+}
+
+/// A stored response.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredResponse {
+    pub id: i64,
+    pub version: i64,
+    pub person: Option<i64>,
+    pub answers: Vec<(String, Answer)>,
+    pub submitted_at: OffsetDateTime,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -874,5 +940,29 @@ mod tests {
             );
             assert!(no.is_err(), "{kind:?} {bad}");
         }
+    }
+
+    #[test]
+    fn a_patch_fills_in_a_kept_record_and_replaces_a_new_or_imported_one() {
+        let held = Profile {
+            name: "Jo".to_owned(),
+            ..Profile::default()
+        };
+        let patch = PersonPatch {
+            name: Some("Joanna".to_owned()),
+            job_title: Some("Clerk".to_owned()),
+            ..PersonPatch::default()
+        };
+        let filled = patch.updated(&held, false, false).unwrap();
+        assert_eq!(
+            (filled.name.as_str(), filled.job_title.as_str()),
+            ("Jo", "Clerk")
+        );
+        let replaced = patch.updated(&held, false, true).unwrap();
+        assert_eq!(replaced.name, "Joanna");
+        assert_eq!(patch.updated(&held, true, false).unwrap().name, "Joanna");
+        // Nothing to write: an empty patch, or one that changes nothing.
+        assert_eq!(PersonPatch::default().updated(&held, true, true), None);
+        assert_eq!(patch.updated(&replaced, false, false), None);
     }
 }

@@ -4,7 +4,11 @@
 use std::collections::HashMap;
 
 use crate::account::{EmailAddress, Phone, Postcode, plain_text};
+use time::OffsetDateTime;
+
 use crate::forms::PersonPatch;
+use crate::people::{ConsentEvent, ConsentRefused, Method, NewConsent, check_consents};
+use crate::purposes::{Channel, Purpose};
 
 /// The columns a file may have; `email` is required.
 pub const COLUMNS: &[&str] = &[
@@ -258,6 +262,107 @@ impl LineIndex {
     }
 }
 
+/// Evidence an import carries for its people's consent.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ImportEvidence {
+    /// The purposes and channels the file's source recorded consent to.
+    pub consents: Vec<(String, Option<Channel>)>,
+    /// Where the file came from and when its people agreed, in staff's words.
+    pub source: String,
+}
+
+/// What an import did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct ImportOutcome {
+    pub created: u64,
+    pub updated: u64,
+    pub consents: u64,
+    /// Consents the file claimed for addresses that objected to direct marketing: not
+    /// recorded.
+    pub suppressed: u64,
+    /// Consents the file claimed for people who had already made their own choice about
+    /// that purpose and channel: not recorded.
+    pub kept: u64,
+}
+
+/// The consent events an import appends for one row, and the claims it leaves out.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RowConsents {
+    pub events: Vec<NewConsent>,
+    /// Claims for an address that objected to direct marketing on the channel.
+    pub suppressed: u64,
+    /// Claims for a purpose and channel the person already made their own choice about.
+    pub kept: u64,
+}
+
+impl ImportEvidence {
+    /// Decide the consents import `import` appends for one person: `known` is their ledger
+    /// (empty for a person the import created) and `suppressed` their address's suppression
+    /// list. A choice the person already made (given or withdrawn) is newer than anything a
+    /// file can prove, so the import never overrides it; a claim on a channel the address
+    /// objected to is left out and counted; any other refusal refuses the import.
+    pub fn row_consents(
+        &self,
+        import: i64,
+        purposes: &[Purpose],
+        known: &[ConsentEvent],
+        suppressed: &[Channel],
+    ) -> Result<RowConsents, ConsentRefused> {
+        let mut out = RowConsents::default();
+        for (purpose, channel) in &self.consents {
+            if known
+                .iter()
+                .any(|e| &e.purpose == purpose && e.channel == *channel)
+            {
+                out.kept += 1;
+                continue;
+            }
+            let event = NewConsent {
+                purpose: purpose.clone(),
+                channel: *channel,
+                granted: true,
+                method: Method::Import { import },
+                wording: None,
+                actor: None,
+                note: self.source.clone(),
+            };
+            match check_consents(purposes, std::slice::from_ref(&event), suppressed) {
+                Ok(_) => out.events.push(event),
+                Err(ConsentRefused::Suppressed(_)) => out.suppressed += 1,
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(out)
+    }
+}
+
+impl ImportOutcome {
+    /// Count one imported row: its person `created` or updated, and its consents when the
+    /// import carried evidence.
+    pub fn count(&mut self, created: bool, consents: Option<&RowConsents>) {
+        if created {
+            self.created += 1;
+        } else {
+            self.updated += 1;
+        }
+        if let Some(c) = consents {
+            self.consents += c.events.len() as u64;
+            self.suppressed += c.suppressed;
+            self.kept += c.kept;
+        }
+    }
+}
+
+/// A staged import file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StagedImport {
+    pub id: i64,
+    pub actor: i64,
+    pub csv: String,
+    pub created_at: OffsetDateTime,
+    pub committed_at: Option<OffsetDateTime>,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -358,5 +463,72 @@ mod tests {
         assert_eq!(c.rows.len(), 1);
         assert_eq!(c.errors.len(), 1);
         assert_eq!(c.errors[0].line, 2);
+    }
+
+    #[test]
+    fn an_import_keeps_the_persons_own_choice_and_leaves_out_suppressed_channels() {
+        use crate::config::{Config, PurposeConfig};
+        use crate::purposes::{LawfulBasis, registry};
+        let mut c = Config::default();
+        c.purposes.push(PurposeConfig {
+            id: "news".to_owned(),
+            name: "News".to_owned(),
+            description: "News".to_owned(),
+            data: "Email".to_owned(),
+            lawful_basis: LawfulBasis::Consent,
+            retention_days: 365,
+            channels: vec![Channel::Email, Channel::Post, Channel::Phone],
+            direct_marketing: true,
+            consent_label: "Send me news".to_owned(),
+        });
+        let purposes = registry(&c);
+        let evidence = ImportEvidence {
+            consents: vec![
+                ("news".to_owned(), Some(Channel::Email)),
+                ("news".to_owned(), Some(Channel::Post)),
+                ("news".to_owned(), Some(Channel::Phone)),
+            ],
+            source: "Signed up at the fair".to_owned(),
+        };
+        let withdrew = NewConsent {
+            purpose: "news".to_owned(),
+            channel: Some(Channel::Post),
+            granted: false,
+            method: Method::PreferenceCentre,
+            wording: None,
+            actor: None,
+            note: String::new(),
+        }
+        .appended(1, 1, OffsetDateTime::UNIX_EPOCH);
+        let row = evidence
+            .row_consents(4, &purposes, &[withdrew], &[Channel::Phone])
+            .unwrap();
+        assert_eq!((row.kept, row.suppressed), (1, 1));
+        assert_eq!(row.events.len(), 1);
+        assert_eq!(row.events[0].channel, Some(Channel::Email));
+        assert_eq!(row.events[0].method, Method::Import { import: 4 });
+        assert_eq!(row.events[0].note, "Signed up at the fair");
+        let mut out = ImportOutcome::default();
+        out.count(false, Some(&row));
+        out.count(true, None);
+        assert_eq!(
+            out,
+            ImportOutcome {
+                created: 1,
+                updated: 1,
+                consents: 1,
+                suppressed: 1,
+                kept: 1
+            }
+        );
+        // A claim the registry does not know refuses the whole import.
+        let unknown = ImportEvidence {
+            consents: vec![("nope".to_owned(), None)],
+            source: String::new(),
+        };
+        assert!(matches!(
+            unknown.row_consents(4, &purposes, &[], &[]),
+            Err(ConsentRefused::UnknownPurpose(_))
+        ));
     }
 }

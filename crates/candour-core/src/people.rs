@@ -11,8 +11,8 @@ use sha2::{Digest, Sha256};
 use time::OffsetDateTime;
 
 use crate::account::EmailAddress;
+use crate::account::Profile;
 use crate::purposes::{Channel, Purpose};
-use crate::store::Profile;
 
 /// Where a person's record came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -498,6 +498,108 @@ pub fn spreadsheet_safe(cell: &str) -> String {
     }
 }
 
+/// Consent events to append for one person, with the rules they are checked against in the
+/// same transaction.
+#[derive(Debug, Clone, Copy)]
+pub struct ConsentChange<'a> {
+    pub person: i64,
+    pub events: &'a [NewConsent],
+    /// Channels the person objects to direct marketing on, and how: added to the suppression
+    /// list, and every direct-marketing consent on the channel is withdrawn.
+    pub objections: &'a [(Channel, Method)],
+    /// The staff member recording the change, if any.
+    pub actor: Option<i64>,
+    /// The registry the events are checked against.
+    pub purposes: &'a [Purpose],
+    pub at: OffsetDateTime,
+}
+
+/// What appending a [`ConsentChange`] writes, decided before anything is written.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct LedgerWrites {
+    /// Events to append, in this order: the change's own (less the form grants the
+    /// suppression list drops), then the withdrawals each objection calls for.
+    pub events: Vec<NewConsent>,
+    /// Channels whose objection the person lifts: taken off the suppression list.
+    pub lift: Vec<Channel>,
+    /// Objections to put on the suppression list, after the lifts (one already there stays
+    /// as it was).
+    pub suppress: Vec<(Channel, Method)>,
+}
+
+impl ConsentChange<'_> {
+    /// Whether [`ConsentChange::writes`] needs the person's ledger: only objections do, so
+    /// a store reads it only then.
+    pub fn needs_ledger(&self) -> bool {
+        !self.objections.is_empty()
+    }
+
+    /// Decide what the change writes, or refuse it. `suppressed` is the address's
+    /// suppression list and `ledger` the person's events (empty unless
+    /// [`ConsentChange::needs_ledger`]), both as they stand in the transaction that writes.
+    /// Each objection withdraws what is granted once the events before it are appended.
+    pub fn writes(
+        &self,
+        suppressed: &[Channel],
+        ledger: &[ConsentEvent],
+    ) -> Result<LedgerWrites, ConsentRefused> {
+        let checked = check_consents(self.purposes, self.events, suppressed)?;
+        let mut events: Vec<NewConsent> = self
+            .events
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| !checked.skip.contains(i))
+            .map(|(_, e)| e.clone())
+            .collect();
+        let mut suppress = Vec::new();
+        if self.needs_ledger() {
+            // The ledger as the store would read it between appends: each new event comes
+            // after every stored one (a larger id) at the change's time.
+            let mut current = ledger.to_vec();
+            let mut next_id = ledger.iter().map(|e| e.id).max().unwrap_or(0);
+            let mut append = |current: &mut Vec<ConsentEvent>, e: &NewConsent| {
+                next_id += 1;
+                current.push(e.appended(next_id, self.person, self.at));
+            };
+            for e in &events {
+                append(&mut current, e);
+            }
+            for (channel, method) in self.objections {
+                let withdrawals =
+                    objection_events(self.purposes, &current, *channel, *method, self.actor, "");
+                for e in &withdrawals {
+                    append(&mut current, e);
+                }
+                events.extend(withdrawals);
+                suppress.push((*channel, *method));
+            }
+        }
+        Ok(LedgerWrites {
+            events,
+            lift: checked.lift,
+            suppress,
+        })
+    }
+}
+
+impl NewConsent {
+    /// The event as the ledger holds it once appended with `id` for `person` at `at`.
+    pub fn appended(&self, id: i64, person: i64, at: OffsetDateTime) -> ConsentEvent {
+        ConsentEvent {
+            id,
+            person,
+            purpose: self.purpose.clone(),
+            channel: self.channel,
+            granted: self.granted,
+            at,
+            method: self.method,
+            wording: self.wording.clone(),
+            actor: self.actor,
+            note: self.note.clone(),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -631,6 +733,97 @@ mod tests {
         assert_eq!(out.len(), 1);
         assert_eq!(out[0].channel, Some(Channel::Email));
         assert!(!out[0].granted);
+    }
+
+    fn change<'a>(
+        p: &'a [Purpose],
+        events: &'a [NewConsent],
+        objections: &'a [(Channel, Method)],
+    ) -> ConsentChange<'a> {
+        ConsentChange {
+            person: 1,
+            events,
+            objections,
+            actor: None,
+            purposes: p,
+            at: datetime!(2026-02-01 00:00 UTC),
+        }
+    }
+
+    #[test]
+    fn a_change_writes_its_events_less_a_forms_grants_on_a_suppressed_channel() {
+        let p = purposes();
+        let form = grant(Method::Form {
+            form: 1,
+            version: 1,
+        });
+        let mut post = grant(Method::Form {
+            form: 1,
+            version: 1,
+        });
+        post.channel = Some(Channel::Post);
+        let events = [form, post.clone()];
+        let c = change(&p, &events, &[]);
+        assert!(!c.needs_ledger());
+        let w = c.writes(&[Channel::Email], &[]).unwrap();
+        assert_eq!(w.events, [post]);
+        assert!(w.lift.is_empty() && w.suppress.is_empty());
+        // Staff cannot grant there at all; the person, in the preference centre, lifts it.
+        let staff = [grant(Method::Staff {
+            evidence: Evidence::Call,
+        })];
+        assert_eq!(
+            change(&p, &staff, &[]).writes(&[Channel::Email], &[]),
+            Err(ConsentRefused::Suppressed(Channel::Email))
+        );
+        let own = [grant(Method::PreferenceCentre)];
+        let w = change(&p, &own, &[])
+            .writes(&[Channel::Email], &[])
+            .unwrap();
+        assert_eq!((w.events.len(), w.lift), (1, vec![Channel::Email]));
+    }
+
+    #[test]
+    fn an_objection_withdraws_what_is_granted_including_what_the_same_change_grants() {
+        let p = purposes();
+        let t = datetime!(2026-01-01 00:00 UTC);
+        // Granted by post in the ledger; granted by email in this very change.
+        let ledger = [
+            event(7, t, Channel::Post, true),
+            event(8, t, Channel::Email, false),
+        ];
+        let own = [grant(Method::PreferenceCentre)];
+        let objections = [
+            (Channel::Email, Method::Unsubscribe),
+            (Channel::Post, Method::Unsubscribe),
+            (Channel::Email, Method::Unsubscribe),
+        ];
+        let c = change(&p, &own, &objections);
+        assert!(c.needs_ledger());
+        let w = c.writes(&[], &ledger).unwrap();
+        let written: Vec<(Option<Channel>, bool)> =
+            w.events.iter().map(|e| (e.channel, e.granted)).collect();
+        // The second objection to email finds nothing left to withdraw.
+        assert_eq!(
+            written,
+            [
+                (Some(Channel::Email), true),
+                (Some(Channel::Email), false),
+                (Some(Channel::Post), false)
+            ]
+        );
+        assert_eq!(w.suppress.len(), 3);
+        // A stored event later than the change still wins over the change's own grant.
+        let later = [event(
+            9,
+            datetime!(2026-03-01 00:00 UTC),
+            Channel::Email,
+            false,
+        )];
+        let w = change(&p, &own, &objections[..1])
+            .writes(&[], &later)
+            .unwrap();
+        assert_eq!(w.events.len(), 1);
     }
 
     #[test]

@@ -277,10 +277,171 @@ pub fn shown_count(votes: u64, threshold: u64) -> Option<u64> {
     (votes == 0 || votes >= threshold).then_some(votes)
 }
 
+/// One vote, as the group commit hands it to the store.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewVote {
+    pub poll: i64,
+    pub option: i64,
+    /// The signed-in voter, de-duplicated for the whole poll.
+    pub account: Option<i64>,
+    /// For anonymous voters: a keyed hash of (poll, address, browser) under the day's salt.
+    pub voter_hash: Option<[u8; 32]>,
+    /// The day the vote counts in (`YYYY-MM-DD`), for anonymous de-duplication.
+    pub day: String,
+    pub at: OffsetDateTime,
+}
+
+/// Who a vote is de-duplicated by: an account within a poll, or an anonymous voter's hash
+/// within a poll and a day.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum VoterKey {
+    Account {
+        poll: i64,
+        account: i64,
+    },
+    Anonymous {
+        poll: i64,
+        hash: [u8; 32],
+        day: String,
+    },
+}
+
+impl NewVote {
+    /// `None` for a vote with neither an account nor a hash (which no store accepts).
+    pub fn voter_key(&self) -> Option<VoterKey> {
+        match (self.account, self.voter_hash) {
+            (Some(account), _) => Some(VoterKey::Account {
+                poll: self.poll,
+                account,
+            }),
+            (None, Some(hash)) => Some(VoterKey::Anonymous {
+                poll: self.poll,
+                hash,
+                day: self.day.clone(),
+            }),
+            (None, None) => None,
+        }
+    }
+}
+
+/// What happened to one vote of a batch.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum VoteOutcome {
+    Counted,
+    /// This voter already voted in this poll (today, when anonymous).
+    Duplicate,
+    /// The poll or option does not exist, or the poll was closed by staff meanwhile.
+    Refused,
+}
+
+/// A stored voter hash that is not 32 bytes long (the store reports it as corrupt data).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("poll_votes.voter_hash")]
+pub struct BadVoterHash;
+
+impl VoterKey {
+    /// The key of a stored vote, from its poll, account, voter hash and day; `None` for a
+    /// vote whose account and hash are both gone.
+    pub fn from_stored(
+        poll: i64,
+        account: Option<i64>,
+        hash: Option<Vec<u8>>,
+        day: String,
+    ) -> Result<Option<VoterKey>, BadVoterHash> {
+        Ok(match (account, hash) {
+            (Some(account), _) => Some(VoterKey::Account { poll, account }),
+            (None, Some(hash)) => Some(VoterKey::Anonymous {
+                poll,
+                hash: hash.try_into().map_err(|_| BadVoterHash)?,
+                day,
+            }),
+            (None, None) => None,
+        })
+    }
+}
+
+/// The start of every store's `record_votes`: each voter's first vote in the batch (by
+/// index), to be written; the outcomes so far, where a later vote of the same voter is a
+/// repeat and everything else `Refused` until the store says otherwise.
+pub fn first_votes(votes: &[NewVote]) -> (Vec<usize>, Vec<VoteOutcome>) {
+    let mut outcomes = vec![VoteOutcome::Refused; votes.len()];
+    let mut seen = std::collections::HashSet::new();
+    let mut first = Vec::new();
+    for (i, v) in votes.iter().enumerate() {
+        if let Some(key) = v.voter_key() {
+            if seen.insert(key) {
+                first.push(i);
+            } else {
+                outcomes[i] = VoteOutcome::Duplicate;
+            }
+        }
+    }
+    (first, outcomes)
+}
+
+/// The end of it, for the votes of `first` not counted: a repeat of an earlier vote when the
+/// option is an open one of the vote's own poll (`open` maps open options to their poll), and
+/// refused otherwise.
+pub fn settle_uncounted(
+    votes: &[NewVote],
+    first: &[usize],
+    outcomes: &mut [VoteOutcome],
+    open: &std::collections::BTreeMap<i64, i64>,
+) {
+    for &i in first {
+        if outcomes[i] != VoteOutcome::Counted {
+            outcomes[i] = if open.get(&votes[i].option) == Some(&votes[i].poll) {
+                VoteOutcome::Duplicate
+            } else {
+                VoteOutcome::Refused
+            };
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::collections::BTreeMap;
     use time::macros::datetime;
+
+    fn vote(option: i64, account: Option<i64>, who: u8) -> NewVote {
+        NewVote {
+            poll: 1,
+            option,
+            account,
+            voter_hash: account.is_none().then_some([who; 32]),
+            day: "2026-03-01".to_owned(),
+            at: OffsetDateTime::UNIX_EPOCH,
+        }
+    }
+
+    #[test]
+    fn a_voters_later_votes_in_a_batch_are_repeats_and_the_rest_are_settled_by_the_store() {
+        let votes = [
+            vote(10, None, 1),
+            vote(11, None, 1),
+            vote(10, Some(7), 0),
+            vote(11, Some(7), 0),
+            vote(99, None, 2),
+            vote(10, None, 3),
+        ];
+        let (first, mut outcomes) = first_votes(&votes);
+        assert_eq!(first, [0, 2, 4, 5]);
+        use VoteOutcome::*;
+        assert_eq!(
+            outcomes,
+            [Refused, Duplicate, Refused, Duplicate, Refused, Refused]
+        );
+        // The store counted vote 0; vote 2 repeats an earlier one; option 99 is not open.
+        outcomes[0] = Counted;
+        let open = BTreeMap::from([(10, 1), (11, 1)]);
+        settle_uncounted(&votes, &first, &mut outcomes, &open);
+        assert_eq!(
+            outcomes,
+            [Counted, Duplicate, Duplicate, Duplicate, Refused, Duplicate]
+        );
+    }
 
     fn poll() -> Poll {
         Poll {

@@ -6,6 +6,8 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use sha2::{Digest, Sha256};
 use time::{Duration, OffsetDateTime};
 
+use crate::account::EmailAddress;
+
 /// A secret of 256 random bits, as the browser or the email holds it.
 #[derive(Clone, PartialEq, Eq)]
 pub struct Secret(String);
@@ -113,6 +115,14 @@ impl LinkPurpose {
             LinkPurpose::ChangeEmail => Duration::hours(2),
         }
     }
+}
+
+/// What a used single-use link was for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LinkClaim {
+    pub account: i64,
+    /// For a change of email: the new address.
+    pub new_email: Option<EmailAddress>,
 }
 
 #[cfg(test)]

@@ -1,4 +1,5 @@
-//! Campaigns, the delivery queue and tracking events on PostgreSQL.
+//! Campaigns on PostgreSQL: drafts, their audience, schedule and figures, and the helpers
+//! the delivery queue (`deliveries.rs`) and tracking (`tracking.rs`) share.
 //!
 //! Several instances share one database, so every step that hands out work holds when they
 //! race: a claim locks the rows it takes and passes over those another worker holds
@@ -7,26 +8,19 @@
 //! unreduced. Batches (tracking events, finished messages) go in as arrays, one statement
 //! per batch, so the hot paths cost one round trip whatever the batch size.
 
-use std::collections::HashMap;
-
 use async_trait::async_trait;
-use candour_core::account::EmailAddress;
 use candour_core::campaign::{
-    CampaignDraft, FollowUp, TRACKING_PURPOSE, UNAVAILABLE_CAMPAIGNS_TO_SUPPRESS,
+    Campaign, CampaignDraft, CampaignReport, CampaignState, Engagement, FollowUp, Progress,
+    TRACKING_PURPOSE, is_postcode_district,
 };
-use candour_core::people::suppression_key;
-use candour_core::store::{
-    Bounce, Campaign, CampaignReport, CampaignState, CampaignStore, Delivery, DeliveryRecipient,
-    DeliveryResult, Engagement, FinishedDelivery, PersonDelivery, Progress, StoreError,
-    StoreResult, TrackingEvent,
-};
+use candour_core::store::{CampaignStore, StoreError, StoreResult, refuse_if};
 use sqlx::postgres::{PgArguments, PgRow};
 use sqlx::{PgConnection, Postgres, Row};
 use time::{Duration, OffsetDateTime};
 
-use crate::{PgStore, db, lift_statement_timeout};
+use crate::{PgStore, db};
 
-const CAMPAIGN_COLUMNS: &str = "id, name, subject, preheader, body, purpose, interests, \
+pub(crate) const CAMPAIGN_COLUMNS: &str = "id, name, subject, preheader, body, purpose, interests, \
      postcode_areas, follow_up_of, follow_up_days, state, scheduled_at, links, created_at, \
      updated_at, started_at, finished_at, reduced_at";
 
@@ -34,7 +28,7 @@ fn corrupt(what: &str) -> StoreError {
     StoreError::Corrupt(format!("campaigns.{what}"))
 }
 
-fn campaign_from_row(row: &PgRow) -> StoreResult<Campaign> {
+pub(crate) fn campaign_from_row(row: &PgRow) -> StoreResult<Campaign> {
     let state: String = row.try_get("state").map_err(db)?;
     let follow_up_of: Option<i64> = row.try_get("follow_up_of").map_err(db)?;
     let follow_up_days: Option<i32> = row.try_get("follow_up_days").map_err(db)?;
@@ -80,7 +74,7 @@ fn follow_up_days(draft: &CampaignDraft) -> StoreResult<Option<i32>> {
 }
 
 /// A bind value for SQL built at run time.
-enum Value {
+pub(crate) enum Value {
     Text(String),
     Texts(Vec<String>),
     Int(i64),
@@ -89,16 +83,16 @@ enum Value {
 
 /// The values of SQL built at run time, numbered as they are added.
 #[derive(Default)]
-struct Params(Vec<Value>);
+pub(crate) struct Params(Vec<Value>);
 
 impl Params {
     /// Add a value; returns its placeholder (`$n`).
-    fn add(&mut self, v: Value) -> String {
+    pub(crate) fn add(&mut self, v: Value) -> String {
         self.0.push(v);
         format!("${}", self.0.len())
     }
 
-    fn bind(
+    pub(crate) fn bind(
         self,
         mut q: sqlx::query::Query<'_, Postgres, PgArguments>,
     ) -> sqlx::query::Query<'_, Postgres, PgArguments> {
@@ -125,7 +119,7 @@ fn latest_consent(purpose: &str, channel_is: &str) -> String {
 }
 
 /// The WHERE clause choosing a draft's audience from `people p`; its values go to `params`.
-fn audience(draft: &CampaignDraft, now: OffsetDateTime, params: &mut Params) -> String {
+pub(crate) fn audience(draft: &CampaignDraft, now: OffsetDateTime, params: &mut Params) -> String {
     let purpose = params.add(Value::Text(draft.purpose.clone()));
     let mut sql = latest_consent(&purpose, "= 'email'");
     if !draft.interests.is_empty() {
@@ -139,7 +133,7 @@ fn audience(draft: &CampaignDraft, now: OffsetDateTime, params: &mut Params) -> 
             .postcode_areas
             .iter()
             .cloned()
-            .partition(|a| a.chars().any(|c| c.is_ascii_digit()));
+            .partition(|a| is_postcode_district(a));
         let mut any = Vec::new();
         if !districts.is_empty() {
             let d = params.add(Value::Texts(districts));
@@ -203,24 +197,6 @@ fn engagement(row: &PgRow, from: usize) -> StoreResult<Engagement> {
     })
 }
 
-fn add(a: &mut Engagement, b: Engagement) {
-    a.events += b.events;
-    a.reliable_events += b.reliable_events;
-    a.recipients += b.recipients;
-    a.reliable_recipients += b.reliable_recipients;
-}
-
-fn refused_unless(campaign: Option<Campaign>, state: CampaignState, what: &str) -> StoreResult<()> {
-    match campaign {
-        None => Err(StoreError::Refused("there is no such campaign".to_owned())),
-        Some(c) if c.state != state => Err(StoreError::Refused(format!(
-            "the campaign is {}: {what}",
-            c.state.as_str()
-        ))),
-        Some(_) => Ok(()),
-    }
-}
-
 #[async_trait]
 impl CampaignStore for PgStore {
     async fn create_campaign(&self, d: &CampaignDraft, at: OffsetDateTime) -> StoreResult<i64> {
@@ -274,7 +250,9 @@ impl CampaignStore for PgStore {
         .map_err(db)?;
         if done.rows_affected() == 0 {
             let c = self.campaign(id).await?;
-            return refused_unless(c, CampaignState::Draft, "only a draft can be changed");
+            return refuse_if(
+                CampaignState::Draft.refusal(c.as_ref(), "only a draft can be changed"),
+            );
         }
         Ok(())
     }
@@ -287,7 +265,9 @@ impl CampaignStore for PgStore {
             .map_err(db)?;
         if done.rows_affected() == 0 {
             let c = self.campaign(id).await?;
-            return refused_unless(c, CampaignState::Draft, "only a draft can be deleted");
+            return refuse_if(
+                CampaignState::Draft.refusal(c.as_ref(), "only a draft can be deleted"),
+            );
         }
         Ok(())
     }
@@ -337,7 +317,9 @@ impl CampaignStore for PgStore {
         .map_err(db)?;
         if done.rows_affected() == 0 {
             let c = self.campaign(id).await?;
-            return refused_unless(c, CampaignState::Draft, "only a draft can be scheduled");
+            return refuse_if(
+                CampaignState::Draft.refusal(c.as_ref(), "only a draft can be scheduled"),
+            );
         }
         Ok(())
     }
@@ -353,323 +335,12 @@ impl CampaignStore for PgStore {
         .map_err(db)?;
         if done.rows_affected() == 0 {
             let c = self.campaign(id).await?;
-            return refused_unless(
-                c,
-                CampaignState::Scheduled,
+            return refuse_if(CampaignState::Scheduled.refusal(
+                c.as_ref(),
                 "only a campaign that has not started can be taken back",
-            );
+            ));
         }
         Ok(())
-    }
-
-    async fn start_due_campaigns(&self, now: OffsetDateTime) -> StoreResult<Vec<(i64, u64)>> {
-        let mut tx = self.pool.begin().await.map_err(db)?;
-        // Background work, not a page: queueing a whole audience may rightly take longer
-        // than the statement time limit that keeps pages quick.
-        lift_statement_timeout(&mut tx).await?;
-        // An instance racing this one waits on the rows this UPDATE locks, then finds them
-        // no longer scheduled: each campaign is started, and its audience queued, once.
-        let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
-            "UPDATE campaigns SET state = 'sending', started_at = $1
-             WHERE state = 'scheduled' AND scheduled_at <= $1
-             RETURNING {CAMPAIGN_COLUMNS}"
-        )))
-        .bind(now)
-        .fetch_all(&mut *tx)
-        .await
-        .map_err(db)?;
-        let mut due = rows
-            .iter()
-            .map(campaign_from_row)
-            .collect::<StoreResult<Vec<_>>>()?;
-        due.sort_by_key(|c| c.id);
-        let mut out = Vec::with_capacity(due.len());
-        for c in due {
-            let mut params = Params::default();
-            let id = params.add(Value::Int(c.id));
-            let at = params.add(Value::Time(now));
-            let filter = audience(&c.draft, now, &mut params);
-            let sql = format!(
-                "INSERT INTO deliveries (campaign_id, person_id, state, queued_at, next_attempt_at)
-                 SELECT {id}, p.id, 'queued', {at}, {at} FROM people p WHERE {filter}
-                 ORDER BY p.id"
-            );
-            let done = params
-                .bind(sqlx::query(sqlx::AssertSqlSafe(sql)))
-                .execute(&mut *tx)
-                .await
-                .map_err(db)?;
-            out.push((c.id, done.rows_affected()));
-        }
-        tx.commit().await.map_err(db)?;
-        Ok(out)
-    }
-
-    async fn claim_deliveries(
-        &self,
-        worker: &str,
-        now: OffsetDateTime,
-        lease_until: OffsetDateTime,
-        limit: u32,
-    ) -> StoreResult<Vec<Delivery>> {
-        let mut tx = self.pool.begin().await.map_err(db)?;
-        // SKIP LOCKED passes over rows another worker is claiming at this moment; a row it
-        // claimed and committed since this statement's snapshot is locked, re-read and no
-        // longer due, so it is dropped too. MATERIALIZED keeps the locking query from being
-        // folded into the UPDATE and run more than once.
-        let ids: Vec<i64> = sqlx::query_scalar(
-            "WITH due AS MATERIALIZED (
-                 SELECT id FROM deliveries
-                 WHERE (state = 'queued' AND next_attempt_at <= $3)
-                    OR (state = 'sending' AND lease_until < $3)
-                 ORDER BY id LIMIT $4
-                 FOR UPDATE SKIP LOCKED)
-             UPDATE deliveries d SET state = 'sending', lease_until = $1, worker = $2,
-                 attempts = d.attempts + 1,
-                 reclaimed = d.reclaimed + CASE WHEN d.state = 'sending' THEN 1 ELSE 0 END
-             FROM due WHERE d.id = due.id
-             RETURNING d.id",
-        )
-        .bind(lease_until)
-        .bind(worker)
-        .bind(now)
-        .bind(i64::from(limit))
-        .fetch_all(&mut *tx)
-        .await
-        .map_err(db)?;
-        if ids.is_empty() {
-            return Ok(Vec::new());
-        }
-        let rows = sqlx::query(
-            "SELECT d.id, d.campaign_id, d.person_id, d.attempts, d.queued_at, d.reclaimed,
-                    p.email, p.name,
-                    (SELECT e.granted FROM consent_events e WHERE e.person_id = p.id
-                       AND e.purpose = c.purpose AND e.channel = 'email'
-                     ORDER BY e.at DESC, e.id DESC LIMIT 1) AS marketing,
-                    (SELECT e.granted FROM consent_events e WHERE e.person_id = p.id
-                       AND e.purpose = $2 AND e.channel IS NULL
-                     ORDER BY e.at DESC, e.id DESC LIMIT 1) AS tracking
-             FROM deliveries d JOIN campaigns c ON c.id = d.campaign_id
-             LEFT JOIN people p ON p.id = d.person_id
-             WHERE d.id = ANY ($1) ORDER BY d.id",
-        )
-        .bind(&ids)
-        .bind(TRACKING_PURPOSE)
-        .fetch_all(&mut *tx)
-        .await
-        .map_err(db)?;
-        let mut out = Vec::with_capacity(rows.len());
-        for row in &rows {
-            let email: Option<String> = row.try_get("email").map_err(db)?;
-            let attempts: i32 = row.try_get("attempts").map_err(db)?;
-            let reclaimed: i32 = row.try_get("reclaimed").map_err(db)?;
-            let marketing: Option<bool> = row.try_get("marketing").map_err(db)?;
-            let tracking: Option<bool> = row.try_get("tracking").map_err(db)?;
-            let name: Option<String> = row.try_get("name").map_err(db)?;
-            out.push(Delivery {
-                id: row.try_get("id").map_err(db)?,
-                campaign: row.try_get("campaign_id").map_err(db)?,
-                person: row.try_get("person_id").map_err(db)?,
-                email: email.and_then(|e| EmailAddress::parse(&e).ok()),
-                name: name.unwrap_or_default(),
-                attempts: u32::try_from(attempts)
-                    .map_err(|_| StoreError::Corrupt("deliveries.attempts".into()))?,
-                queued_at: row.try_get("queued_at").map_err(db)?,
-                reclaimed: reclaimed > 0,
-                marketing_consent: marketing == Some(true),
-                tracking_consent: tracking == Some(true),
-                suppressed: false,
-            });
-        }
-        let keys: Vec<[u8; 32]> = out
-            .iter()
-            .filter_map(|d| d.email.as_ref())
-            .map(suppression_key)
-            .collect();
-        if !keys.is_empty() {
-            let suppressed: Vec<Vec<u8>> = sqlx::query_scalar(
-                "SELECT email_key FROM suppressions
-                 WHERE channel = 'email' AND email_key = ANY ($1::bytea[])",
-            )
-            .bind(&keys)
-            .fetch_all(&mut *tx)
-            .await
-            .map_err(db)?;
-            for d in &mut out {
-                if let Some(e) = &d.email {
-                    let key = suppression_key(e);
-                    d.suppressed = suppressed.iter().any(|s| s.as_slice() == key);
-                }
-            }
-        }
-        tx.commit().await.map_err(db)?;
-        Ok(out)
-    }
-
-    async fn finish_deliveries(
-        &self,
-        worker: &str,
-        finished: &[FinishedDelivery],
-        now: OffsetDateTime,
-    ) -> StoreResult<()> {
-        if finished.is_empty() {
-            return Ok(());
-        }
-        let n = finished.len();
-        let mut ids = Vec::with_capacity(n);
-        let mut states = Vec::with_capacity(n);
-        let mut next = Vec::with_capacity(n);
-        let mut outcomes = Vec::with_capacity(n);
-        let mut tracked = Vec::with_capacity(n);
-        let mut bounced = Vec::with_capacity(n);
-        let mut handed_over = Vec::with_capacity(n);
-        for f in finished {
-            let (state, at, outcome, was_tracked, bad_address) = match &f.result {
-                DeliveryResult::Sent { tracked, .. } => ("sent", None, "", *tracked, false),
-                DeliveryResult::Retry { at, error } => {
-                    ("queued", Some(*at), error.as_str(), false, false)
-                }
-                DeliveryResult::Failed { error, bounce } => (
-                    "failed",
-                    None,
-                    error.as_str(),
-                    false,
-                    matches!(bounce, Some(Bounce::BadAddress(_))),
-                ),
-                DeliveryResult::Skipped { reason } => {
-                    ("skipped", None, reason.as_str(), false, false)
-                }
-            };
-            ids.push(f.id);
-            states.push(state);
-            next.push(at);
-            outcomes.push(outcome);
-            tracked.push(was_tracked);
-            bounced.push(bad_address);
-            handed_over.push(i32::try_from(f.handed_over).unwrap_or(i32::MAX));
-        }
-        let mut tx = self.pool.begin().await.map_err(db)?;
-        // Only rows still in flight for this worker: a worker whose lease ran out, reporting
-        // late, changes nothing the worker that took over recorded or will record.
-        let recorded: Vec<(i64, i64)> = sqlx::query_as(
-            "UPDATE deliveries d SET state = v.state, lease_until = NULL,
-                 next_attempt_at = coalesce(v.next_attempt_at, d.next_attempt_at),
-                 outcome = v.outcome, tracked = v.tracked, bounced = v.bounced,
-                 handed_over = d.handed_over + v.handed_over,
-                 sent_at = CASE WHEN v.state = 'sent' THEN $8 ELSE d.sent_at END
-             FROM UNNEST($1::bigint[], $2::text[], $3::timestamptz[], $4::text[],
-                         $5::boolean[], $6::boolean[], $7::integer[])
-                  AS v (id, state, next_attempt_at, outcome, tracked, bounced, handed_over)
-             WHERE d.id = v.id AND d.state = 'sending' AND d.worker = $9
-             RETURNING d.id, d.campaign_id",
-        )
-        .bind(&ids)
-        .bind(&states)
-        .bind(&next)
-        .bind(&outcomes)
-        .bind(&tracked)
-        .bind(&bounced)
-        .bind(&handed_over)
-        .bind(now)
-        .bind(worker)
-        .fetch_all(&mut *tx)
-        .await
-        .map_err(db)?;
-        // Only an outcome this worker could record says anything about the address.
-        let campaign_of: HashMap<i64, i64> = recorded.into_iter().collect();
-        let mut delivered: Vec<[u8; 32]> = Vec::new();
-        let mut suppress: Vec<[u8; 32]> = Vec::new();
-        let mut unavailable: Vec<(i64, i64, [u8; 32])> = Vec::new();
-        for f in finished {
-            let Some(&campaign) = campaign_of.get(&f.id) else {
-                continue;
-            };
-            match &f.result {
-                DeliveryResult::Sent { to, .. } => delivered.push(suppression_key(to)),
-                DeliveryResult::Failed {
-                    bounce: Some(Bounce::BadAddress(email)),
-                    ..
-                } => suppress.push(suppression_key(email)),
-                DeliveryResult::Failed {
-                    bounce: Some(Bounce::Unavailable(email)),
-                    ..
-                } => unavailable.push((f.id, campaign, suppression_key(email))),
-                _ => {}
-            }
-        }
-        if !delivered.is_empty() {
-            // A delivery ends a run of plain refusals.
-            sqlx::query("DELETE FROM mailbox_refusals WHERE email_key = ANY($1::bytea[])")
-                .bind(&delivered)
-                .execute(&mut *tx)
-                .await
-                .map_err(db)?;
-        }
-        for (id, campaign, key) in unavailable {
-            // Counted once per campaign: a second refusal by the same campaign (two records
-            // with one address) is not a campaign in a row.
-            let refused: i32 = sqlx::query_scalar(
-                "INSERT INTO mailbox_refusals AS r
-                     (email_key, campaign_id, refused_campaigns, at)
-                 VALUES ($1, $2, 1, $3)
-                 ON CONFLICT (email_key) DO UPDATE SET
-                     refused_campaigns = r.refused_campaigns
-                         + CASE WHEN r.campaign_id <> EXCLUDED.campaign_id THEN 1 ELSE 0 END,
-                     campaign_id = EXCLUDED.campaign_id, at = EXCLUDED.at
-                 RETURNING refused_campaigns",
-            )
-            .bind(key.as_slice())
-            .bind(campaign)
-            .bind(now)
-            .fetch_one(&mut *tx)
-            .await
-            .map_err(db)?;
-            if i64::from(refused) >= i64::from(UNAVAILABLE_CAMPAIGNS_TO_SUPPRESS) {
-                suppress.push(key);
-                sqlx::query("UPDATE deliveries SET bounced = true WHERE id = $1")
-                    .bind(id)
-                    .execute(&mut *tx)
-                    .await
-                    .map_err(db)?;
-            }
-        }
-        suppress.sort_unstable();
-        suppress.dedup();
-        if !suppress.is_empty() {
-            sqlx::query(
-                "INSERT INTO suppressions (email_key, channel, at, method)
-                 SELECT k, 'email', $2, 'bounce' FROM UNNEST($1::bytea[]) AS k
-                 ON CONFLICT DO NOTHING",
-            )
-            .bind(&suppress)
-            .bind(now)
-            .execute(&mut *tx)
-            .await
-            .map_err(db)?;
-            // A suppressed address's run of plain refusals is over.
-            sqlx::query("DELETE FROM mailbox_refusals WHERE email_key = ANY($1::bytea[])")
-                .bind(&suppress)
-                .execute(&mut *tx)
-                .await
-                .map_err(db)?;
-        }
-        tx.commit().await.map_err(db)
-    }
-
-    async fn complete_campaigns(&self, now: OffsetDateTime) -> StoreResult<Vec<i64>> {
-        let mut ids: Vec<i64> = sqlx::query_scalar(
-            "UPDATE campaigns c SET state = 'sent', finished_at = $1
-             WHERE c.state = 'sending' AND NOT EXISTS (
-                 SELECT 1 FROM deliveries d WHERE d.campaign_id = c.id
-                 AND d.state IN ('queued', 'sending'))
-             RETURNING c.id",
-        )
-        .bind(now)
-        .fetch_all(&self.pool)
-        .await
-        .map_err(db)?;
-        ids.sort_unstable();
-        Ok(ids)
     }
 
     async fn progress(&self, id: i64, now: OffsetDateTime) -> StoreResult<Progress> {
@@ -703,61 +374,6 @@ impl CampaignStore for PgStore {
             bounced: count(&row, 8)?,
             unsubscribed: count(&row, 9)?,
         })
-    }
-
-    async fn record_tracking(&self, events: &[TrackingEvent]) -> StoreResult<()> {
-        if events.is_empty() {
-            return Ok(());
-        }
-        let deliveries: Vec<i64> = events.iter().map(|e| e.delivery).collect();
-        let campaigns: Vec<i64> = events.iter().map(|e| e.campaign).collect();
-        let kinds: Vec<&str> = events
-            .iter()
-            .map(|e| if e.click { "click" } else { "open" })
-            .collect();
-        let links: Vec<i32> = events.iter().map(|e| i32::from(e.link)).collect();
-        let ats: Vec<OffsetDateTime> = events.iter().map(|e| e.at).collect();
-        let machines: Vec<bool> = events.iter().map(|e| e.machine).collect();
-        // Only messages sent tracked, of campaigns not yet reduced, to people whose consent
-        // to tracking still stands: an open after a withdrawal is not recorded at all. The
-        // same open or click of a message within a minute is recorded once (a replayed link
-        // cannot grow the table at will; the batch itself was de-duplicated). Rows
-        // go in in the batch's order, so events at the same time keep it (as on SQLite).
-        // FOR SHARE holds the campaign row until this batch commits, so a reduction waits
-        // for it (and then deletes its events), or has committed and this batch, re-reading
-        // the row, drops them: no per-recipient event outlives the reduction.
-        sqlx::query(
-            "INSERT INTO tracking_events (delivery_id, campaign_id, person_id, kind, link, at, machine)
-             SELECT d.id, d.campaign_id, d.person_id, v.kind, v.link, v.at, v.machine
-             FROM UNNEST($1::bigint[], $2::bigint[], $3::text[], $4::integer[],
-                         $5::timestamptz[], $6::boolean[]) WITH ORDINALITY
-                  AS v (delivery, campaign, kind, link, at, machine, n)
-             JOIN deliveries d ON d.id = v.delivery AND d.campaign_id = v.campaign
-             JOIN campaigns c ON c.id = d.campaign_id AND c.reduced_at IS NULL
-             WHERE d.tracked AND d.person_id IS NOT NULL
-               AND (SELECT e.granted FROM consent_events e WHERE e.person_id = d.person_id
-                      AND e.purpose = $7 AND e.channel IS NULL
-                    ORDER BY e.at DESC, e.id DESC LIMIT 1) IS TRUE
-               AND NOT EXISTS (SELECT 1 FROM consent_events w WHERE w.person_id = d.person_id
-                      AND w.purpose = $7 AND w.channel IS NULL AND NOT w.granted
-                      AND w.at >= d.sent_at)
-               AND NOT EXISTS (SELECT 1 FROM tracking_events t WHERE t.delivery_id = d.id
-                      AND t.kind = v.kind AND t.link = v.link AND t.machine = v.machine
-                      AND t.at > v.at - interval '60 seconds')
-             ORDER BY v.n
-             FOR SHARE OF c",
-        )
-        .bind(&deliveries)
-        .bind(&campaigns)
-        .bind(&kinds)
-        .bind(&links)
-        .bind(&ats)
-        .bind(&machines)
-        .bind(TRACKING_PURPOSE)
-        .execute(&self.pool)
-        .await
-        .map_err(db)?;
-        Ok(())
     }
 
     async fn report(&self, id: i64, now: OffsetDateTime) -> StoreResult<CampaignReport> {
@@ -802,7 +418,7 @@ impl CampaignStore for PgStore {
         for row in &per_link {
             let link: i32 = row.try_get(0).map_err(db)?;
             if let Some(slot) = usize::try_from(link).ok().and_then(|l| links.get_mut(l)) {
-                add(slot, engagement(row, 1)?);
+                *slot += engagement(row, 1)?;
             }
         }
         let totals = sqlx::query(
@@ -818,11 +434,11 @@ impl CampaignStore for PgStore {
             let link: i32 = row.try_get(1).map_err(db)?;
             let e = engagement(row, 2)?;
             match (kind.as_str(), usize::try_from(link).ok()) {
-                ("open", _) => add(&mut opens, e),
-                (_, None) => add(&mut clicks, e),
+                ("open", _) => opens += e,
+                (_, None) => clicks += e,
                 (_, Some(l)) => {
                     if let Some(slot) = links.get_mut(l) {
-                        add(slot, e);
+                        *slot += e;
                     }
                 }
             }
@@ -849,148 +465,5 @@ impl CampaignStore for PgStore {
             links,
             hourly,
         })
-    }
-
-    async fn person_deliveries(&self, person: i64) -> StoreResult<Vec<PersonDelivery>> {
-        let mut conn = self.pool.acquire().await.map_err(db)?;
-        let rows = sqlx::query(
-            "SELECT d.id, d.campaign_id, c.name, c.subject, d.state, d.sent_at, d.tracked
-             FROM deliveries d JOIN campaigns c ON c.id = d.campaign_id
-             WHERE d.person_id = $1 ORDER BY d.id DESC",
-        )
-        .bind(person)
-        .fetch_all(&mut *conn)
-        .await
-        .map_err(db)?;
-        let events = sqlx::query(
-            "SELECT delivery_id, at, kind, link, machine FROM tracking_events
-             WHERE person_id = $1 ORDER BY at, id",
-        )
-        .bind(person)
-        .fetch_all(&mut *conn)
-        .await
-        .map_err(db)?;
-        let mut out = Vec::with_capacity(rows.len());
-        for row in &rows {
-            let id: i64 = row.try_get(0).map_err(db)?;
-            let mut mine = Vec::new();
-            for e in &events {
-                let delivery: i64 = e.try_get(0).map_err(db)?;
-                if delivery == id {
-                    let kind: String = e.try_get(2).map_err(db)?;
-                    let link: i32 = e.try_get(3).map_err(db)?;
-                    mine.push((
-                        e.try_get(1).map_err(db)?,
-                        kind == "click",
-                        u16::try_from(link)
-                            .map_err(|_| StoreError::Corrupt("tracking_events.link".into()))?,
-                        e.try_get(4).map_err(db)?,
-                    ));
-                }
-            }
-            out.push(PersonDelivery {
-                campaign: row.try_get(1).map_err(db)?,
-                campaign_name: row.try_get(2).map_err(db)?,
-                subject: row.try_get(3).map_err(db)?,
-                state: row.try_get(4).map_err(db)?,
-                sent_at: row.try_get(5).map_err(db)?,
-                tracked: row.try_get(6).map_err(db)?,
-                events: mine,
-            });
-        }
-        Ok(out)
-    }
-
-    async fn delivery_recipient(&self, id: i64) -> StoreResult<Option<DeliveryRecipient>> {
-        let row = sqlx::query(
-            "SELECT d.campaign_id, d.person_id, c.purpose, d.unsubscribed_at IS NOT NULL
-             FROM deliveries d JOIN campaigns c ON c.id = d.campaign_id WHERE d.id = $1",
-        )
-        .bind(id)
-        .fetch_optional(&self.pool)
-        .await
-        .map_err(db)?;
-        row.map(|r| {
-            Ok(DeliveryRecipient {
-                campaign: r.try_get(0).map_err(db)?,
-                person: r.try_get(1).map_err(db)?,
-                purpose: r.try_get(2).map_err(db)?,
-                unsubscribed: r.try_get(3).map_err(db)?,
-            })
-        })
-        .transpose()
-    }
-
-    async fn mark_unsubscribed(&self, id: i64, at: OffsetDateTime) -> StoreResult<bool> {
-        let done = sqlx::query(
-            "UPDATE deliveries SET unsubscribed_at = $1 WHERE id = $2 AND unsubscribed_at IS NULL",
-        )
-        .bind(at)
-        .bind(id)
-        .execute(&self.pool)
-        .await
-        .map_err(db)?;
-        Ok(done.rows_affected() > 0)
-    }
-
-    async fn reduce_tracking_before(
-        &self,
-        cutoff: OffsetDateTime,
-        now: OffsetDateTime,
-    ) -> StoreResult<u64> {
-        let mut tx = self.pool.begin().await.map_err(db)?;
-        // Background work over every event of the campaigns: see start_due_campaigns.
-        lift_statement_timeout(&mut tx).await?;
-        // Marking them first locks the campaigns: an instance racing this one waits, then
-        // finds them reduced and leaves them; tracking batches holding a campaign finish
-        // first, and the statements below (each with a fresh snapshot) see their events.
-        let due: Vec<i64> = sqlx::query_scalar(
-            "UPDATE campaigns SET reduced_at = $2
-             WHERE state = 'sent' AND finished_at < $1 AND reduced_at IS NULL
-             RETURNING id",
-        )
-        .bind(cutoff)
-        .bind(now)
-        .fetch_all(&mut *tx)
-        .await
-        .map_err(db)?;
-        if due.is_empty() {
-            return Ok(0);
-        }
-        // Rows of `campaign_totals` add up: a withdrawal of tracking consent may have added
-        // rows for a person's events already (migration 0006), and these rows join them.
-        for sql in [
-            // Opens, and clicks on any link, one row each per campaign (-1), even when
-            // there were none. A reliable click counts as a reliable open, as in `report`.
-            "INSERT INTO campaign_totals
-                 (campaign_id, kind, link, events, reliable_events, recipients, reliable_recipients)
-             SELECT c.id, k.kind, -1,
-                    count(t.id) FILTER (WHERE t.kind = k.kind),
-                    count(t.id) FILTER (WHERE t.kind = k.kind AND NOT t.machine),
-                    count(DISTINCT t.delivery_id)
-                        FILTER (WHERE k.kind = 'open' OR t.kind = k.kind),
-                    count(DISTINCT t.delivery_id)
-                        FILTER (WHERE NOT t.machine AND (k.kind = 'open' OR t.kind = k.kind))
-             FROM UNNEST($1::bigint[]) AS c (id)
-             CROSS JOIN (VALUES ('open'), ('click')) AS k (kind)
-             LEFT JOIN tracking_events t ON t.campaign_id = c.id
-             GROUP BY c.id, k.kind",
-            "INSERT INTO campaign_totals
-                 (campaign_id, kind, link, events, reliable_events, recipients, reliable_recipients)
-             SELECT campaign_id, 'click', link, count(*), count(*) FILTER (WHERE NOT machine),
-                    count(DISTINCT delivery_id),
-                    count(DISTINCT delivery_id) FILTER (WHERE NOT machine)
-             FROM tracking_events WHERE campaign_id = ANY ($1) AND kind = 'click'
-             GROUP BY campaign_id, link",
-            "DELETE FROM tracking_events WHERE campaign_id = ANY ($1)",
-        ] {
-            sqlx::query(sql)
-                .bind(&due)
-                .execute(&mut *tx)
-                .await
-                .map_err(db)?;
-        }
-        tx.commit().await.map_err(db)?;
-        Ok(due.len() as u64)
     }
 }

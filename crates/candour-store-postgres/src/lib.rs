@@ -4,9 +4,18 @@
 //! Migrations take PostgreSQL's advisory lock, so instances that start together migrate once.
 
 mod accounts;
+mod audit;
 mod campaigns;
+mod deliveries;
+mod forms;
+mod imports;
+mod ledger;
 mod people;
 mod polls;
+mod rate_limits;
+mod sessions;
+mod subjects;
+mod tracking;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -69,14 +78,21 @@ impl PgStore {
             keys: me.clone(),
             consent: me.clone(),
             accounts: me.clone(),
+            second_factor: me.clone(),
             sessions: me.clone(),
             links: me.clone(),
             audit: me.clone(),
             rate_limits: me.clone(),
             polls: me.clone(),
+            votes: me.clone(),
             people: me.clone(),
+            ledger: me.clone(),
+            imports: me.clone(),
+            subjects: me.clone(),
             forms: me.clone(),
-            campaigns: me,
+            campaigns: me.clone(),
+            deliveries: me.clone(),
+            tracking: me,
         }
     }
 
@@ -407,7 +423,7 @@ mod tests {
 mod time_limits {
     #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
     use super::*;
-    use candour_core::store::{CampaignStore, RateLimitStore};
+    use candour_core::store::{DeliveryStore, RateLimitStore, TrackingStore};
 
     /// A statement stuck behind a lock is cancelled at the configured statement time and
     /// reported as "unavailable" (a 503), instead of waiting for as long as the lock is held.

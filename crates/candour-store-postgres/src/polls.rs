@@ -4,11 +4,9 @@
 use std::collections::{BTreeMap, HashSet};
 
 use async_trait::async_trait;
+use candour_core::poll::{NewVote, VoteOutcome, VoterKey, first_votes, settle_uncounted};
 use candour_core::poll::{Poll, PollDraft, PollOption, ResultsShown, Voters};
-use candour_core::store::{
-    NewVote, PollStore, StoreError, StoreResult, VoteOutcome, VoterKey, first_votes,
-    settle_uncounted,
-};
+use candour_core::store::{PollStore, StoreError, StoreResult, VoteStore};
 use sqlx::Row;
 use sqlx::postgres::PgRow;
 use time::OffsetDateTime;
@@ -215,7 +213,10 @@ impl PollStore for PgStore {
         }
         Ok(out)
     }
+}
 
+#[async_trait]
+impl VoteStore for PgStore {
     async fn record_votes(&self, votes: &[NewVote]) -> StoreResult<Vec<VoteOutcome>> {
         // Repeats inside the batch are found here; every other vote goes to one statement
         // (so one round trip and one transaction, whatever the batch's size).

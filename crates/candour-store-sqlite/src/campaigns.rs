@@ -1,24 +1,20 @@
-//! Campaigns, the delivery queue and tracking events on SQLite.
+//! Campaigns on SQLite: drafts, their audience, schedule and figures, and the helpers the
+//! delivery queue (`deliveries.rs`) and tracking (`tracking.rs`) share.
 //!
 //! SQLite has one writer connection, so claims are naturally one at a time: a claim is a
 //! single UPDATE … RETURNING over the due rows, and no two workers can take the same row.
 
 use async_trait::async_trait;
-use candour_core::account::EmailAddress;
 use candour_core::campaign::{
-    CampaignDraft, FollowUp, TRACKING_PURPOSE, UNAVAILABLE_CAMPAIGNS_TO_SUPPRESS,
+    Campaign, CampaignDraft, CampaignReport, CampaignState, Engagement, FollowUp, Progress,
+    TRACKING_PURPOSE, is_postcode_district,
 };
-use candour_core::people::suppression_key;
-use candour_core::store::{
-    Bounce, Campaign, CampaignReport, CampaignState, CampaignStore, Delivery, DeliveryRecipient,
-    DeliveryResult, Engagement, FinishedDelivery, PersonDelivery, Progress, StoreError,
-    StoreResult, TrackingEvent,
-};
+use candour_core::store::{CampaignStore, StoreError, StoreResult, refuse_if};
 use sqlx::sqlite::SqliteRow;
-use sqlx::{QueryBuilder, Row, Sqlite, SqliteConnection};
+use sqlx::{Row, SqliteConnection};
 use time::OffsetDateTime;
 
-use crate::{BATCH_SHAPES, SqliteStore, batch_shape, db, from_unix, unix};
+use crate::{SqliteStore, db, from_unix, unix};
 
 const CAMPAIGN_COLUMNS: &str = "id, name, subject, preheader, body, purpose, interests, \
      postcode_areas, follow_up_of, follow_up_days, state, scheduled_at, links, created_at, \
@@ -28,7 +24,7 @@ fn words(s: &str) -> Vec<String> {
     s.split_whitespace().map(str::to_owned).collect()
 }
 
-fn opt_time(v: Option<i64>) -> StoreResult<Option<OffsetDateTime>> {
+pub(crate) fn opt_time(v: Option<i64>) -> StoreResult<Option<OffsetDateTime>> {
     v.map(from_unix).transpose()
 }
 
@@ -72,7 +68,7 @@ fn campaign_from_row(row: &SqliteRow) -> StoreResult<Campaign> {
 }
 
 /// A bind value for SQL built at run time.
-enum Value {
+pub(crate) enum Value {
     Text(String),
     Int(i64),
 }
@@ -85,7 +81,7 @@ const LATEST_TRACKING: &str = "(SELECT e.granted FROM consent_events e WHERE e.p
      AND e.purpose = ? AND e.channel IS NULL ORDER BY e.at DESC, e.id DESC LIMIT 1)";
 
 /// The WHERE clause choosing a draft's audience from `people p`, with its values.
-fn audience(draft: &CampaignDraft, now: OffsetDateTime) -> (String, Vec<Value>) {
+pub(crate) fn audience(draft: &CampaignDraft, now: OffsetDateTime) -> (String, Vec<Value>) {
     let mut sql = format!("{LATEST_EMAIL} = 1");
     let mut values = vec![Value::Text(draft.purpose.clone())];
     if !draft.interests.is_empty() {
@@ -102,7 +98,7 @@ fn audience(draft: &CampaignDraft, now: OffsetDateTime) -> (String, Vec<Value>) 
             .postcode_areas
             .iter()
             .map(|a| {
-                if a.chars().any(|c| c.is_ascii_digit()) {
+                if is_postcode_district(a) {
                     "substr(p.postcode, 1, instr(p.postcode, ' ') - 1) = ?"
                 } else {
                     "rtrim(substr(p.postcode, 1, 2), '0123456789') = ?"
@@ -132,7 +128,7 @@ fn audience(draft: &CampaignDraft, now: OffsetDateTime) -> (String, Vec<Value>) 
     (sql, values)
 }
 
-fn bind_all<'q>(
+pub(crate) fn bind_all<'q>(
     mut q: sqlx::query::Query<'q, sqlx::Sqlite, sqlx::sqlite::SqliteArguments>,
     values: Vec<Value>,
 ) -> sqlx::query::Query<'q, sqlx::Sqlite, sqlx::sqlite::SqliteArguments> {
@@ -145,7 +141,10 @@ fn bind_all<'q>(
     q
 }
 
-async fn campaign_in(conn: &mut SqliteConnection, id: i64) -> StoreResult<Option<Campaign>> {
+pub(crate) async fn campaign_in(
+    conn: &mut SqliteConnection,
+    id: i64,
+) -> StoreResult<Option<Campaign>> {
     let row = sqlx::query(sqlx::AssertSqlSafe(format!(
         "SELECT {CAMPAIGN_COLUMNS} FROM campaigns WHERE id = ?"
     )))
@@ -158,7 +157,7 @@ async fn campaign_in(conn: &mut SqliteConnection, id: i64) -> StoreResult<Option
 
 /// Put a bounced address on the suppression list for email; its run of plain refusals, if
 /// any, is over.
-async fn suppress_bounced(
+pub(crate) async fn suppress_bounced(
     tx: &mut SqliteConnection,
     key: &[u8; 32],
     now: OffsetDateTime,
@@ -194,24 +193,6 @@ fn engagement(row: &SqliteRow, from: usize) -> StoreResult<Engagement> {
     })
 }
 
-fn add(a: &mut Engagement, b: Engagement) {
-    a.events += b.events;
-    a.reliable_events += b.reliable_events;
-    a.recipients += b.recipients;
-    a.reliable_recipients += b.reliable_recipients;
-}
-
-fn refused_unless(campaign: Option<Campaign>, state: CampaignState, what: &str) -> StoreResult<()> {
-    match campaign {
-        None => Err(StoreError::Refused("there is no such campaign".to_owned())),
-        Some(c) if c.state != state => Err(StoreError::Refused(format!(
-            "the campaign is {}: {what}",
-            c.state.as_str()
-        ))),
-        Some(_) => Ok(()),
-    }
-}
-
 #[async_trait]
 impl CampaignStore for SqliteStore {
     async fn create_campaign(&self, d: &CampaignDraft, at: OffsetDateTime) -> StoreResult<i64> {
@@ -243,11 +224,10 @@ impl CampaignStore for SqliteStore {
         at: OffsetDateTime,
     ) -> StoreResult<()> {
         let mut tx = self.writer.begin().await.map_err(db)?;
-        refused_unless(
-            campaign_in(&mut tx, id).await?,
-            CampaignState::Draft,
+        refuse_if(CampaignState::Draft.refusal(
+            campaign_in(&mut tx, id).await?.as_ref(),
             "only a draft can be changed",
-        )?;
+        ))?;
         sqlx::query(
             "UPDATE campaigns SET name = ?, subject = ?, preheader = ?, body = ?, purpose = ?,
                  interests = ?, postcode_areas = ?, follow_up_of = ?, follow_up_days = ?,
@@ -273,11 +253,10 @@ impl CampaignStore for SqliteStore {
 
     async fn delete_campaign(&self, id: i64) -> StoreResult<()> {
         let mut tx = self.writer.begin().await.map_err(db)?;
-        refused_unless(
-            campaign_in(&mut tx, id).await?,
-            CampaignState::Draft,
+        refuse_if(CampaignState::Draft.refusal(
+            campaign_in(&mut tx, id).await?.as_ref(),
             "only a draft can be deleted",
-        )?;
+        ))?;
         sqlx::query("DELETE FROM campaigns WHERE id = ?")
             .bind(id)
             .execute(&mut *tx)
@@ -330,7 +309,9 @@ impl CampaignStore for SqliteStore {
         .map_err(db)?;
         if done.rows_affected() == 0 {
             let c = self.campaign(id).await?;
-            return refused_unless(c, CampaignState::Draft, "only a draft can be scheduled");
+            return refuse_if(
+                CampaignState::Draft.refusal(c.as_ref(), "only a draft can be scheduled"),
+            );
         }
         Ok(())
     }
@@ -346,258 +327,12 @@ impl CampaignStore for SqliteStore {
         .map_err(db)?;
         if done.rows_affected() == 0 {
             let c = self.campaign(id).await?;
-            return refused_unless(
-                c,
-                CampaignState::Scheduled,
+            return refuse_if(CampaignState::Scheduled.refusal(
+                c.as_ref(),
                 "only a campaign that has not started can be taken back",
-            );
+            ));
         }
         Ok(())
-    }
-
-    async fn start_due_campaigns(&self, now: OffsetDateTime) -> StoreResult<Vec<(i64, u64)>> {
-        let mut tx = self.writer.begin().await.map_err(db)?;
-        let due: Vec<i64> = sqlx::query_scalar(
-            "UPDATE campaigns SET state = 'sending', started_at = ?1
-             WHERE state = 'scheduled' AND scheduled_at <= ?1 RETURNING id",
-        )
-        .bind(unix(now))
-        .fetch_all(&mut *tx)
-        .await
-        .map_err(db)?;
-        let mut out = Vec::new();
-        for id in due {
-            let c = campaign_in(&mut tx, id)
-                .await?
-                .ok_or_else(|| StoreError::Corrupt("campaigns".into()))?;
-            let (filter, values) = audience(&c.draft, now);
-            let sql = format!(
-                "INSERT INTO deliveries (campaign_id, person_id, state, queued_at, next_attempt_at)
-                 SELECT {id}, p.id, 'queued', {t}, {t} FROM people p WHERE {filter} ORDER BY p.id",
-                t = unix(now)
-            );
-            let done = bind_all(sqlx::query(sqlx::AssertSqlSafe(sql)), values)
-                .execute(&mut *tx)
-                .await
-                .map_err(db)?;
-            out.push((id, done.rows_affected()));
-        }
-        tx.commit().await.map_err(db)?;
-        Ok(out)
-    }
-
-    async fn claim_deliveries(
-        &self,
-        worker: &str,
-        now: OffsetDateTime,
-        lease_until: OffsetDateTime,
-        limit: u32,
-    ) -> StoreResult<Vec<Delivery>> {
-        let mut tx = self.writer.begin().await.map_err(db)?;
-        let ids: Vec<i64> = sqlx::query_scalar(
-            "UPDATE deliveries SET state = 'sending', lease_until = ?1, worker = ?2,
-                 attempts = attempts + 1, reclaimed = reclaimed + (state = 'sending')
-             WHERE id IN (SELECT id FROM deliveries
-                          WHERE (state = 'queued' AND next_attempt_at <= ?3)
-                             OR (state = 'sending' AND lease_until < ?3)
-                          ORDER BY id LIMIT ?4)
-             RETURNING id",
-        )
-        .bind(unix(lease_until))
-        .bind(worker)
-        .bind(unix(now))
-        .bind(i64::from(limit))
-        .fetch_all(&mut *tx)
-        .await
-        .map_err(db)?;
-        if ids.is_empty() {
-            return Ok(Vec::new());
-        }
-        let list = serde_json::to_string(&ids).map_err(|e| StoreError::Other(Box::new(e)))?;
-        let rows = sqlx::query(
-            "SELECT d.id, d.campaign_id, d.person_id, d.attempts, d.queued_at, d.reclaimed,
-                    p.email, p.name,
-                    (SELECT e.granted FROM consent_events e WHERE e.person_id = p.id
-                       AND e.purpose = c.purpose AND e.channel = 'email'
-                     ORDER BY e.at DESC, e.id DESC LIMIT 1) AS marketing,
-                    (SELECT e.granted FROM consent_events e WHERE e.person_id = p.id
-                       AND e.purpose = ?2 AND e.channel IS NULL
-                     ORDER BY e.at DESC, e.id DESC LIMIT 1) AS tracking
-             FROM deliveries d JOIN campaigns c ON c.id = d.campaign_id
-             LEFT JOIN people p ON p.id = d.person_id
-             WHERE d.id IN (SELECT value FROM json_each(?1)) ORDER BY d.id",
-        )
-        .bind(list)
-        .bind(TRACKING_PURPOSE)
-        .fetch_all(&mut *tx)
-        .await
-        .map_err(db)?;
-        let mut out = Vec::with_capacity(rows.len());
-        for row in &rows {
-            let email: Option<String> = row.try_get("email").map_err(db)?;
-            let attempts: i64 = row.try_get("attempts").map_err(db)?;
-            let reclaimed: i64 = row.try_get("reclaimed").map_err(db)?;
-            let marketing: Option<bool> = row.try_get("marketing").map_err(db)?;
-            let tracking: Option<bool> = row.try_get("tracking").map_err(db)?;
-            let name: Option<String> = row.try_get("name").map_err(db)?;
-            out.push(Delivery {
-                id: row.try_get("id").map_err(db)?,
-                campaign: row.try_get("campaign_id").map_err(db)?,
-                person: row.try_get("person_id").map_err(db)?,
-                email: email.and_then(|e| EmailAddress::parse(&e).ok()),
-                name: name.unwrap_or_default(),
-                attempts: u32::try_from(attempts).unwrap_or(u32::MAX),
-                queued_at: from_unix(row.try_get("queued_at").map_err(db)?)?,
-                reclaimed: reclaimed > 0,
-                marketing_consent: marketing == Some(true),
-                tracking_consent: tracking == Some(true),
-                suppressed: false,
-            });
-        }
-        let keys: Vec<String> = out
-            .iter()
-            .filter_map(|d| d.email.as_ref())
-            .map(|e| hex::encode(suppression_key(e)))
-            .collect();
-        let keys = serde_json::to_string(&keys).map_err(|e| StoreError::Other(Box::new(e)))?;
-        let suppressed: Vec<Vec<u8>> = sqlx::query_scalar(
-            "SELECT email_key FROM suppressions WHERE channel = 'email'
-             AND email_key IN (SELECT unhex(value) FROM json_each(?))",
-        )
-        .bind(keys)
-        .fetch_all(&mut *tx)
-        .await
-        .map_err(db)?;
-        for d in &mut out {
-            if let Some(e) = &d.email {
-                let key = suppression_key(e);
-                d.suppressed = suppressed.iter().any(|s| s.as_slice() == key);
-            }
-        }
-        tx.commit().await.map_err(db)?;
-        Ok(out)
-    }
-
-    async fn finish_deliveries(
-        &self,
-        worker: &str,
-        finished: &[FinishedDelivery],
-        now: OffsetDateTime,
-    ) -> StoreResult<()> {
-        let mut tx = self.writer.begin().await.map_err(db)?;
-        let mut delivered: Vec<String> = Vec::new();
-        for f in finished {
-            let (state, next, outcome, tracked, bounced) = match &f.result {
-                DeliveryResult::Sent { tracked, .. } => ("sent", None, "", *tracked, false),
-                DeliveryResult::Retry { at, error } => {
-                    ("queued", Some(unix(*at)), error.as_str(), false, false)
-                }
-                DeliveryResult::Failed { error, bounce } => (
-                    "failed",
-                    None,
-                    error.as_str(),
-                    false,
-                    matches!(bounce, Some(Bounce::BadAddress(_))),
-                ),
-                DeliveryResult::Skipped { reason } => {
-                    ("skipped", None, reason.as_str(), false, false)
-                }
-            };
-            let campaign: Option<i64> = sqlx::query_scalar(
-                "UPDATE deliveries SET state = ?1, lease_until = NULL,
-                     next_attempt_at = coalesce(?2, next_attempt_at), outcome = ?3,
-                     tracked = ?4, bounced = ?5, handed_over = handed_over + ?9,
-                     sent_at = CASE WHEN ?1 = 'sent' THEN ?6 ELSE sent_at END
-                 WHERE id = ?7 AND state = 'sending' AND worker = ?8
-                 RETURNING campaign_id",
-            )
-            .bind(state)
-            .bind(next)
-            .bind(outcome)
-            .bind(tracked)
-            .bind(bounced)
-            .bind(unix(now))
-            .bind(f.id)
-            .bind(worker)
-            .bind(i64::from(f.handed_over))
-            .fetch_optional(&mut *tx)
-            .await
-            .map_err(db)?;
-            // Only an outcome this worker could record says anything about the address.
-            let Some(campaign) = campaign else {
-                continue;
-            };
-            match &f.result {
-                DeliveryResult::Sent { to, .. } => {
-                    delivered.push(hex::encode(suppression_key(to)));
-                }
-                DeliveryResult::Failed {
-                    bounce: Some(Bounce::BadAddress(email)),
-                    ..
-                } => suppress_bounced(&mut tx, &suppression_key(email), now).await?,
-                DeliveryResult::Failed {
-                    bounce: Some(Bounce::Unavailable(email)),
-                    ..
-                } => {
-                    let key = suppression_key(email);
-                    // Counted once per campaign: a second refusal by the same campaign (two
-                    // records with one address) is not a campaign in a row.
-                    let refused: i64 = sqlx::query_scalar(
-                        "INSERT INTO mailbox_refusals
-                             (email_key, campaign_id, refused_campaigns, at)
-                         VALUES (?1, ?2, 1, ?3)
-                         ON CONFLICT (email_key) DO UPDATE SET
-                             refused_campaigns =
-                                 refused_campaigns + (campaign_id <> excluded.campaign_id),
-                             campaign_id = excluded.campaign_id, at = excluded.at
-                         RETURNING refused_campaigns",
-                    )
-                    .bind(key.as_slice())
-                    .bind(campaign)
-                    .bind(unix(now))
-                    .fetch_one(&mut *tx)
-                    .await
-                    .map_err(db)?;
-                    if refused >= i64::from(UNAVAILABLE_CAMPAIGNS_TO_SUPPRESS) {
-                        suppress_bounced(&mut tx, &key, now).await?;
-                        sqlx::query("UPDATE deliveries SET bounced = 1 WHERE id = ?")
-                            .bind(f.id)
-                            .execute(&mut *tx)
-                            .await
-                            .map_err(db)?;
-                    }
-                }
-                _ => {}
-            }
-        }
-        if !delivered.is_empty() {
-            // A delivery ends a run of plain refusals.
-            let keys =
-                serde_json::to_string(&delivered).map_err(|e| StoreError::Other(Box::new(e)))?;
-            sqlx::query(
-                "DELETE FROM mailbox_refusals
-                 WHERE email_key IN (SELECT unhex(value) FROM json_each(?))",
-            )
-            .bind(keys)
-            .execute(&mut *tx)
-            .await
-            .map_err(db)?;
-        }
-        tx.commit().await.map_err(db)
-    }
-
-    async fn complete_campaigns(&self, now: OffsetDateTime) -> StoreResult<Vec<i64>> {
-        sqlx::query_scalar(
-            "UPDATE campaigns SET state = 'sent', finished_at = ?
-             WHERE state = 'sending' AND NOT EXISTS (
-                 SELECT 1 FROM deliveries d WHERE d.campaign_id = campaigns.id
-                 AND d.state IN ('queued', 'sending'))
-             RETURNING id",
-        )
-        .bind(unix(now))
-        .fetch_all(&self.writer)
-        .await
-        .map_err(db)
     }
 
     async fn progress(&self, id: i64, now: OffsetDateTime) -> StoreResult<Progress> {
@@ -625,31 +360,6 @@ impl CampaignStore for SqliteStore {
             bounced: count(&row, 8)?,
             unsubscribed: count(&row, 9)?,
         })
-    }
-
-    async fn record_tracking(&self, events: &[TrackingEvent]) -> StoreResult<()> {
-        if events.is_empty() {
-            return Ok(());
-        }
-        let largest = BATCH_SHAPES[BATCH_SHAPES.len() - 1];
-        if events.len() <= largest {
-            tracking_insert(events)
-                .build()
-                .execute(&self.writer)
-                .await
-                .map_err(db)?;
-            return Ok(());
-        }
-        // A batch bigger than a statement takes is still one transaction.
-        let mut tx = self.writer.begin().await.map_err(db)?;
-        for chunk in events.chunks(largest) {
-            tracking_insert(chunk)
-                .build()
-                .execute(&mut *tx)
-                .await
-                .map_err(db)?;
-        }
-        tx.commit().await.map_err(db)
     }
 
     async fn report(&self, id: i64, now: OffsetDateTime) -> StoreResult<CampaignReport> {
@@ -690,7 +400,7 @@ impl CampaignStore for SqliteStore {
         for row in &per_link {
             let link: i64 = row.try_get(0).map_err(db)?;
             if let Some(slot) = usize::try_from(link).ok().and_then(|l| links.get_mut(l)) {
-                add(slot, engagement(row, 1)?);
+                *slot += engagement(row, 1)?;
             }
         }
         let totals = sqlx::query(
@@ -708,11 +418,11 @@ impl CampaignStore for SqliteStore {
             // Clicks on any link have a row of their own (-1): summing the links' rows would
             // count a recipient who clicked two links twice.
             match (kind.as_str(), usize::try_from(link).ok()) {
-                ("open", _) => add(&mut opens, e),
-                (_, None) => add(&mut clicks, e),
+                ("open", _) => opens += e,
+                (_, None) => clicks += e,
                 (_, Some(l)) => {
                     if let Some(slot) = links.get_mut(l) {
-                        add(slot, e);
+                        *slot += e;
                     }
                 }
             }
@@ -738,194 +448,4 @@ impl CampaignStore for SqliteStore {
             hourly,
         })
     }
-
-    async fn person_deliveries(&self, person: i64) -> StoreResult<Vec<PersonDelivery>> {
-        let mut conn = self.reader.acquire().await.map_err(db)?;
-        let rows = sqlx::query(
-            "SELECT d.id, d.campaign_id, c.name, c.subject, d.state, d.sent_at, d.tracked
-             FROM deliveries d JOIN campaigns c ON c.id = d.campaign_id
-             WHERE d.person_id = ? ORDER BY d.id DESC",
-        )
-        .bind(person)
-        .fetch_all(&mut *conn)
-        .await
-        .map_err(db)?;
-        let events = sqlx::query(
-            "SELECT delivery_id, at, kind, link, machine FROM tracking_events
-             WHERE person_id = ? ORDER BY at, id",
-        )
-        .bind(person)
-        .fetch_all(&mut *conn)
-        .await
-        .map_err(db)?;
-        let mut out = Vec::with_capacity(rows.len());
-        for row in &rows {
-            let id: i64 = row.try_get(0).map_err(db)?;
-            let mut mine = Vec::new();
-            for e in &events {
-                let delivery: i64 = e.try_get(0).map_err(db)?;
-                if delivery == id {
-                    let kind: String = e.try_get(2).map_err(db)?;
-                    let link: i64 = e.try_get(3).map_err(db)?;
-                    mine.push((
-                        from_unix(e.try_get(1).map_err(db)?)?,
-                        kind == "click",
-                        u16::try_from(link).unwrap_or(0),
-                        e.try_get(4).map_err(db)?,
-                    ));
-                }
-            }
-            out.push(PersonDelivery {
-                campaign: row.try_get(1).map_err(db)?,
-                campaign_name: row.try_get(2).map_err(db)?,
-                subject: row.try_get(3).map_err(db)?,
-                state: row.try_get(4).map_err(db)?,
-                sent_at: opt_time(row.try_get(5).map_err(db)?)?,
-                tracked: row.try_get(6).map_err(db)?,
-                events: mine,
-            });
-        }
-        Ok(out)
-    }
-
-    async fn delivery_recipient(&self, id: i64) -> StoreResult<Option<DeliveryRecipient>> {
-        let row = sqlx::query(
-            "SELECT d.campaign_id, d.person_id, c.purpose, d.unsubscribed_at IS NOT NULL
-             FROM deliveries d JOIN campaigns c ON c.id = d.campaign_id WHERE d.id = ?",
-        )
-        .bind(id)
-        .fetch_optional(&self.reader)
-        .await
-        .map_err(db)?;
-        row.map(|r| {
-            Ok(DeliveryRecipient {
-                campaign: r.try_get(0).map_err(db)?,
-                person: r.try_get(1).map_err(db)?,
-                purpose: r.try_get(2).map_err(db)?,
-                unsubscribed: r.try_get(3).map_err(db)?,
-            })
-        })
-        .transpose()
-    }
-
-    async fn mark_unsubscribed(&self, id: i64, at: OffsetDateTime) -> StoreResult<bool> {
-        let done = sqlx::query(
-            "UPDATE deliveries SET unsubscribed_at = ? WHERE id = ? AND unsubscribed_at IS NULL",
-        )
-        .bind(unix(at))
-        .bind(id)
-        .execute(&self.writer)
-        .await
-        .map_err(db)?;
-        Ok(done.rows_affected() > 0)
-    }
-
-    async fn reduce_tracking_before(
-        &self,
-        cutoff: OffsetDateTime,
-        now: OffsetDateTime,
-    ) -> StoreResult<u64> {
-        let mut tx = self.writer.begin().await.map_err(db)?;
-        let due: Vec<i64> = sqlx::query_scalar(
-            "SELECT id FROM campaigns WHERE state = 'sent' AND finished_at < ?
-             AND reduced_at IS NULL",
-        )
-        .bind(unix(cutoff))
-        .fetch_all(&mut *tx)
-        .await
-        .map_err(db)?;
-        // Rows of `campaign_totals` add up: a withdrawal of tracking consent may have added
-        // rows for a person's events already (migration 0008), and these rows join them.
-        for id in &due {
-            for sql in [
-                "INSERT INTO campaign_totals
-                 SELECT ?1, 'open', -1, coalesce(sum(kind = 'open'), 0),
-                        coalesce(sum(kind = 'open' AND machine = 0), 0),
-                        count(DISTINCT delivery_id),
-                        count(DISTINCT CASE WHEN machine = 0 THEN delivery_id END)
-                 FROM tracking_events WHERE campaign_id = ?1",
-                "INSERT INTO campaign_totals
-                 SELECT ?1, 'click', -1, count(*), coalesce(sum(machine = 0), 0),
-                        count(DISTINCT delivery_id),
-                        count(DISTINCT CASE WHEN machine = 0 THEN delivery_id END)
-                 FROM tracking_events WHERE campaign_id = ?1 AND kind = 'click'",
-                "INSERT INTO campaign_totals
-                 SELECT ?1, 'click', link, count(*), coalesce(sum(machine = 0), 0),
-                        count(DISTINCT delivery_id),
-                        count(DISTINCT CASE WHEN machine = 0 THEN delivery_id END)
-                 FROM tracking_events WHERE campaign_id = ?1 AND kind = 'click' GROUP BY link",
-                "DELETE FROM tracking_events WHERE campaign_id = ?1",
-            ] {
-                sqlx::query(sql)
-                    .bind(id)
-                    .execute(&mut *tx)
-                    .await
-                    .map_err(db)?;
-            }
-            sqlx::query("UPDATE campaigns SET reduced_at = ? WHERE id = ?")
-                .bind(unix(now))
-                .bind(id)
-                .execute(&mut *tx)
-                .await
-                .map_err(db)?;
-        }
-        tx.commit().await.map_err(db)?;
-        Ok(due.len() as u64)
-    }
-}
-
-/// One statement that records a chunk of tracking events (bound in a fixed shape, see
-/// `BATCH_SHAPES`). Only messages sent tracked, of campaigns not yet reduced, to people whose
-/// consent to tracking still stands: an open after a withdrawal is not recorded at all, nor
-/// is one of a message sent before a withdrawal, even once consent is given again (the
-/// withdrawal turned that message's events into totals, which already count its recipient). The
-/// same open or click of a message within a minute is recorded once, so a replayed link
-/// cannot grow the table at will (the caller de-duplicates within the chunk).
-fn tracking_insert(events: &[TrackingEvent]) -> QueryBuilder<Sqlite> {
-    let mut q = QueryBuilder::<Sqlite>::new(
-        "INSERT INTO tracking_events (delivery_id, campaign_id, person_id, kind, link, at, machine)
-         SELECT d.id, d.campaign_id, d.person_id, j.column3, j.column4, j.column5, j.column6
-         FROM (",
-    );
-    q.push_values(0..batch_shape(events.len()), |mut row, i| {
-        match events.get(i) {
-            Some(e) => {
-                row.push_bind(e.delivery)
-                    .push_bind(e.campaign)
-                    .push_bind(if e.click { "click" } else { "open" })
-                    .push_bind(i64::from(e.link))
-                    .push_bind(unix(e.at))
-                    .push_bind(i64::from(e.machine));
-            }
-            // Padding: no delivery has a NULL id, so the join drops the row.
-            None => {
-                for _ in 0..6 {
-                    row.push_bind(None::<i64>);
-                }
-            }
-        }
-    });
-    q.push(
-        ") AS j
-         JOIN deliveries d ON d.id = j.column1 AND d.campaign_id = j.column2
-         JOIN campaigns c ON c.id = d.campaign_id AND c.reduced_at IS NULL
-         WHERE d.tracked = 1 AND d.person_id IS NOT NULL
-           AND (SELECT e.granted FROM consent_events e WHERE e.person_id = d.person_id
-                  AND e.purpose = ",
-    );
-    q.push_bind(TRACKING_PURPOSE);
-    q.push(
-        " AND e.channel IS NULL ORDER BY e.at DESC, e.id DESC LIMIT 1) = 1
-           AND NOT EXISTS (SELECT 1 FROM consent_events w WHERE w.person_id = d.person_id
-                  AND w.channel IS NULL AND w.granted = 0 AND w.at >= d.sent_at
-                  AND w.purpose = ",
-    );
-    q.push_bind(TRACKING_PURPOSE);
-    q.push(
-        ")
-           AND NOT EXISTS (SELECT 1 FROM tracking_events t WHERE t.delivery_id = d.id
-                  AND t.kind = j.column3 AND t.link = j.column4
-                  AND t.machine = j.column6 AND t.at > j.column5 - 60)",
-    );
-    q
 }

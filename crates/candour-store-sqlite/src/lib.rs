@@ -5,9 +5,18 @@
 //! in WAL mode so readers never wait for the writer.
 
 mod accounts;
+mod audit;
 mod campaigns;
+mod deliveries;
+mod forms;
+mod imports;
+mod ledger;
 mod people;
 mod polls;
+mod rate_limits;
+mod sessions;
+mod subjects;
+mod tracking;
 
 use std::str::FromStr;
 use std::sync::Arc;
@@ -109,14 +118,21 @@ impl SqliteStore {
             keys: me.clone(),
             consent: me.clone(),
             accounts: me.clone(),
+            second_factor: me.clone(),
             sessions: me.clone(),
             links: me.clone(),
             audit: me.clone(),
             rate_limits: me.clone(),
             polls: me.clone(),
+            votes: me.clone(),
             people: me.clone(),
+            ledger: me.clone(),
+            imports: me.clone(),
+            subjects: me.clone(),
             forms: me.clone(),
-            campaigns: me,
+            campaigns: me.clone(),
+            deliveries: me.clone(),
+            tracking: me,
         }
     }
 

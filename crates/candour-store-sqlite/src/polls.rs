@@ -6,10 +6,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use async_trait::async_trait;
 use candour_core::poll::{self, Poll, PollDraft, PollOption, ResultsShown};
-use candour_core::store::{
-    NewVote, PollStore, StoreError, StoreResult, VoteOutcome, VoterKey, first_votes,
-    settle_uncounted,
-};
+use candour_core::poll::{NewVote, VoteOutcome, VoterKey, first_votes, settle_uncounted};
+use candour_core::store::{PollStore, StoreError, StoreResult, VoteStore};
 use sqlx::Sqlite;
 use sqlx::sqlite::SqliteRow;
 use sqlx::{Acquire, QueryBuilder, Row};
@@ -200,7 +198,10 @@ impl PollStore for SqliteStore {
         }
         Ok(out)
     }
+}
 
+#[async_trait]
+impl VoteStore for SqliteStore {
     async fn record_votes(&self, votes: &[NewVote]) -> StoreResult<Vec<VoteOutcome>> {
         let mut conn = self.writer.acquire().await.map_err(db)?;
         write_votes(&mut conn, &self.voters, votes).await

@@ -1,0 +1,143 @@
+//! A person as a data subject on PostgreSQL: export and erasure by the data map, the schema it
+//! is checked against, and the people retention may forget.
+
+use async_trait::async_trait;
+use candour_core::datamap::TableSchema;
+use candour_core::datamap::{self, Erasure, Subject};
+use candour_core::store::{StoreError, StoreResult, SubjectStore};
+use sqlx::PgConnection;
+use time::OffsetDateTime;
+
+use crate::people::person_in;
+use crate::{PgStore, db};
+
+#[async_trait]
+impl SubjectStore for PgStore {
+    async fn people_idle_since(&self, cutoff: OffsetDateTime, limit: u32) -> StoreResult<Vec<i64>> {
+        sqlx::query_scalar(
+            "SELECT p.id FROM people p
+             WHERE p.account_id IS NULL AND p.updated_at < $1
+               AND NOT EXISTS (SELECT 1 FROM consent_events e WHERE e.person_id = p.id AND e.at >= $1)
+               AND NOT EXISTS (SELECT 1 FROM form_responses r
+                               WHERE r.person_id = p.id AND r.submitted_at >= $1)
+             ORDER BY p.id LIMIT $2",
+        )
+        .bind(cutoff)
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db)
+    }
+
+    async fn export_person(&self, id: i64) -> StoreResult<Option<serde_json::Value>> {
+        let mut conn = self.pool.acquire().await.map_err(db)?;
+        let Some(person) = person_in(&mut conn, id).await? else {
+            return Ok(None);
+        };
+        let mut out = serde_json::Map::new();
+        for m in datamap::PERSONAL {
+            let subject = match m.subject {
+                Subject::Person => Some(id),
+                Subject::Account => person.account,
+            };
+            if let Some(subject) = subject {
+                let rows = rows_as_json(&mut conn, m.table, m.column, subject).await?;
+                out.insert(m.table.to_owned(), rows);
+            }
+        }
+        Ok(Some(serde_json::Value::Object(out)))
+    }
+
+    async fn erase_person(&self, id: i64) -> StoreResult<bool> {
+        let mut tx = self.pool.begin().await.map_err(db)?;
+        let gone = sqlx::query("DELETE FROM people WHERE id = $1")
+            .bind(id)
+            .execute(&mut *tx)
+            .await
+            .map_err(db)?
+            .rows_affected();
+        if gone == 0 {
+            return Ok(false);
+        }
+        for m in datamap::PERSONAL
+            .iter()
+            .filter(|m| m.subject == Subject::Person)
+        {
+            let sql = match m.erasure {
+                Erasure::Delete => {
+                    format!("DELETE FROM \"{}\" WHERE \"{}\" = $1", m.table, m.column)
+                }
+                Erasure::Unlink => format!(
+                    "UPDATE \"{0}\" SET \"{1}\" = NULL WHERE \"{1}\" = $1",
+                    m.table, m.column
+                ),
+            };
+            sqlx::query(sqlx::AssertSqlSafe(sql))
+                .bind(id)
+                .execute(&mut *tx)
+                .await
+                .map_err(db)?;
+            let left: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+                "SELECT count(*) FROM \"{}\" WHERE \"{}\" = $1",
+                m.table, m.column
+            )))
+            .bind(id)
+            .fetch_one(&mut *tx)
+            .await
+            .map_err(db)?;
+            if left != 0 {
+                return Err(StoreError::Corrupt(format!(
+                    "erasure left {left} rows in {}",
+                    m.table
+                )));
+            }
+        }
+        tx.commit().await.map_err(db)?;
+        Ok(true)
+    }
+
+    async fn schema(&self) -> StoreResult<Vec<TableSchema>> {
+        let names: Vec<String> = sqlx::query_scalar(
+            "SELECT table_name::text FROM information_schema.tables
+             WHERE table_schema = current_schema() AND table_type = 'BASE TABLE'
+               AND table_name NOT LIKE '\\_sqlx%' ORDER BY table_name",
+        )
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db)?;
+        let mut out = Vec::new();
+        for name in names {
+            let references: Vec<(String, String)> = sqlx::query_as(
+                "SELECT a.attname::text, c.confrelid::regclass::text
+                 FROM pg_constraint c
+                 JOIN pg_attribute a ON a.attrelid = c.conrelid AND a.attnum = ANY (c.conkey)
+                 WHERE c.contype = 'f' AND c.conrelid = $1::regclass",
+            )
+            .bind(&name)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(db)?;
+            out.push(TableSchema { name, references });
+        }
+        Ok(out)
+    }
+}
+
+/// The rows of `table` whose `column` is `id`, as JSON objects (bytea as `\\x…` hex).
+async fn rows_as_json(
+    conn: &mut PgConnection,
+    table: &str,
+    column: &str,
+    id: i64,
+) -> StoreResult<serde_json::Value> {
+    // Table and column names come from the data map, never from a request.
+    let sql = format!(
+        "SELECT coalesce(json_agg(t), '[]'::json)::text FROM \"{table}\" t WHERE \"{column}\" = $1"
+    );
+    let text: String = sqlx::query_scalar(sqlx::AssertSqlSafe(sql))
+        .bind(id)
+        .fetch_one(&mut *conn)
+        .await
+        .map_err(db)?;
+    serde_json::from_str(&text).map_err(|e| StoreError::Corrupt(e.to_string()))
+}

@@ -1,0 +1,153 @@
+//! A person as a data subject on SQLite: export and erasure by the data map, the schema it
+//! is checked against, and the people retention may forget.
+
+use async_trait::async_trait;
+use candour_core::datamap::TableSchema;
+use candour_core::datamap::{self, Erasure, Subject};
+use candour_core::store::{StoreError, StoreResult, SubjectStore};
+use sqlx::{Row, SqliteConnection};
+use time::OffsetDateTime;
+
+use crate::people::person_in;
+use crate::{SqliteStore, db, unix};
+
+#[async_trait]
+impl SubjectStore for SqliteStore {
+    async fn people_idle_since(&self, cutoff: OffsetDateTime, limit: u32) -> StoreResult<Vec<i64>> {
+        sqlx::query_scalar(
+            "SELECT p.id FROM people p
+             WHERE p.account_id IS NULL AND p.updated_at < ?1
+               AND NOT EXISTS (SELECT 1 FROM consent_events e WHERE e.person_id = p.id AND e.at >= ?1)
+               AND NOT EXISTS (SELECT 1 FROM form_responses r
+                               WHERE r.person_id = p.id AND r.submitted_at >= ?1)
+             ORDER BY p.id LIMIT ?2",
+        )
+        .bind(unix(cutoff))
+        .bind(i64::from(limit))
+        .fetch_all(&self.reader)
+        .await
+        .map_err(db)
+    }
+
+    async fn export_person(&self, id: i64) -> StoreResult<Option<serde_json::Value>> {
+        let mut conn = self.reader.acquire().await.map_err(db)?;
+        let Some(person) = person_in(&mut conn, id).await? else {
+            return Ok(None);
+        };
+        let mut out = serde_json::Map::new();
+        for m in datamap::PERSONAL {
+            let subject = match m.subject {
+                Subject::Person => Some(id),
+                Subject::Account => person.account,
+            };
+            if let Some(subject) = subject {
+                let rows = rows_as_json(&mut conn, m.table, m.column, subject).await?;
+                out.insert(m.table.to_owned(), rows);
+            }
+        }
+        Ok(Some(serde_json::Value::Object(out)))
+    }
+
+    async fn erase_person(&self, id: i64) -> StoreResult<bool> {
+        let mut tx = self.writer.begin().await.map_err(db)?;
+        let gone = sqlx::query("DELETE FROM people WHERE id = ?")
+            .bind(id)
+            .execute(&mut *tx)
+            .await
+            .map_err(db)?
+            .rows_affected();
+        if gone == 0 {
+            return Ok(false);
+        }
+        for m in datamap::PERSONAL
+            .iter()
+            .filter(|m| m.subject == Subject::Person)
+        {
+            let sql = match m.erasure {
+                Erasure::Delete => {
+                    format!("DELETE FROM \"{}\" WHERE \"{}\" = ?", m.table, m.column)
+                }
+                Erasure::Unlink => format!(
+                    "UPDATE \"{0}\" SET \"{1}\" = NULL WHERE \"{1}\" = ?",
+                    m.table, m.column
+                ),
+            };
+            sqlx::query(sqlx::AssertSqlSafe(sql))
+                .bind(id)
+                .execute(&mut *tx)
+                .await
+                .map_err(db)?;
+            let left: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+                "SELECT count(*) FROM \"{}\" WHERE \"{}\" = ?",
+                m.table, m.column
+            )))
+            .bind(id)
+            .fetch_one(&mut *tx)
+            .await
+            .map_err(db)?;
+            if left != 0 {
+                return Err(StoreError::Corrupt(format!(
+                    "erasure left {left} rows in {}",
+                    m.table
+                )));
+            }
+        }
+        tx.commit().await.map_err(db)?;
+        Ok(true)
+    }
+
+    async fn schema(&self) -> StoreResult<Vec<TableSchema>> {
+        let names: Vec<String> = sqlx::query_scalar(
+            "SELECT name FROM sqlite_master WHERE type = 'table'
+             AND name NOT LIKE 'sqlite_%' AND name NOT LIKE '_sqlx%' ORDER BY name",
+        )
+        .fetch_all(&self.reader)
+        .await
+        .map_err(db)?;
+        let mut out = Vec::new();
+        for name in names {
+            let refs = sqlx::query(r#"SELECT "from", "table" FROM pragma_foreign_key_list(?)"#)
+                .bind(&name)
+                .fetch_all(&self.reader)
+                .await
+                .map_err(db)?;
+            let references = refs
+                .iter()
+                .map(|r| Ok((r.try_get(0).map_err(db)?, r.try_get(1).map_err(db)?)))
+                .collect::<StoreResult<Vec<(String, String)>>>()?;
+            out.push(TableSchema { name, references });
+        }
+        Ok(out)
+    }
+}
+
+/// The rows of `table` whose `column` is `id`, as JSON objects (blobs as hex).
+async fn rows_as_json(
+    conn: &mut SqliteConnection,
+    table: &str,
+    column: &str,
+    id: i64,
+) -> StoreResult<serde_json::Value> {
+    let columns: Vec<String> = sqlx::query_scalar("SELECT name FROM pragma_table_info(?)")
+        .bind(table)
+        .fetch_all(&mut *conn)
+        .await
+        .map_err(db)?;
+    let fields: Vec<String> = columns
+        .iter()
+        .map(|c| {
+            format!("'{c}', CASE WHEN typeof(\"{c}\") = 'blob' THEN hex(\"{c}\") ELSE \"{c}\" END")
+        })
+        .collect();
+    // Table and column names come from the data map, never from a request.
+    let sql = format!(
+        "SELECT json_group_array(json_object({})) FROM \"{table}\" WHERE \"{column}\" = ?",
+        fields.join(", ")
+    );
+    let text: String = sqlx::query_scalar(sqlx::AssertSqlSafe(sql))
+        .bind(id)
+        .fetch_one(&mut *conn)
+        .await
+        .map_err(db)?;
+    serde_json::from_str(&text).map_err(|e| StoreError::Corrupt(e.to_string()))
+}
