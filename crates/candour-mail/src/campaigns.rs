@@ -19,12 +19,11 @@ use std::time::Duration;
 use candour_core::Clock;
 use candour_core::account::EmailAddress;
 use candour_core::campaign::{
-    Compiled, Recipient, Refusal, Token, TokenKind, message_id, retry_at,
+    Bounce, Campaign, Compiled, Delivery, DeliveryResult, FinishedDelivery, Recipient, Refusal,
+    Token, TokenKind, message_id, retry_at,
 };
 use candour_core::config::{CampaignSettings, MailSettings};
-use candour_core::store::{
-    Bounce, Campaign, CampaignStore, Delivery, DeliveryResult, FinishedDelivery, StoreError,
-};
+use candour_core::store::{CampaignStore, DeliveryStore, StoreError, Stores};
 use lettre::Message;
 use lettre::message::header::{HeaderName, HeaderValue};
 use lettre::message::{Mailbox, MultiPart};
@@ -76,7 +75,10 @@ pub struct CampaignSender {
 }
 
 struct Inner {
-    store: Arc<dyn CampaignStore>,
+    /// The campaigns, read for their text.
+    campaigns: Arc<dyn CampaignStore>,
+    /// The delivery queue this worker claims from and reports to.
+    deliveries: Arc<dyn DeliveryStore>,
     clock: Arc<dyn Clock>,
     /// The site's mailer, shared: its DKIM key is read once.
     mailer: Arc<Mailer>,
@@ -105,7 +107,7 @@ pub enum SendError {
 
 impl CampaignSender {
     pub fn new(
-        store: Arc<dyn CampaignStore>,
+        stores: &Stores,
         clock: Arc<dyn Clock>,
         mailer: Arc<Mailer>,
         mail: &MailSettings,
@@ -120,7 +122,8 @@ impl CampaignSender {
         let worker = format!("{}-{:08x}", std::process::id(), rand::random::<u32>());
         Ok(CampaignSender {
             inner: Arc::new(Inner {
-                store,
+                campaigns: stores.campaigns.clone(),
+                deliveries: stores.deliveries.clone(),
                 clock,
                 mailer,
                 relay,
@@ -168,13 +171,13 @@ impl CampaignSender {
     pub async fn tick(&self) -> Result<usize, StoreError> {
         let inner = &self.inner;
         let now = inner.clock.now();
-        for (campaign, queued) in inner.store.start_due_campaigns(now).await? {
+        for (campaign, queued) in inner.deliveries.start_due_campaigns(now).await? {
             tracing::info!(campaign, queued, "A campaign started sending.");
         }
         let lease = now + time::Duration::seconds(i64::from(inner.settings.lease_seconds));
         let limit = inner.settings.batch_size;
         let batch = inner
-            .store
+            .deliveries
             .claim_deliveries(&inner.worker, now, lease, limit)
             .await?;
         let claimed = batch.len();
@@ -186,7 +189,7 @@ impl CampaignSender {
             let mut attempt = 0;
             loop {
                 match inner
-                    .store
+                    .deliveries
                     .finish_deliveries(&inner.worker, &finished, inner.clock.now())
                     .await
                 {
@@ -202,7 +205,11 @@ impl CampaignSender {
             }
         }
         if claimed < limit as usize {
-            for campaign in inner.store.complete_campaigns(inner.clock.now()).await? {
+            for campaign in inner
+                .deliveries
+                .complete_campaigns(inner.clock.now())
+                .await?
+            {
                 tracing::info!(campaign, "A campaign finished sending.");
                 inner.ready.lock().await.remove(&campaign);
             }
@@ -217,7 +224,7 @@ impl CampaignSender {
         }
         let c = self
             .inner
-            .store
+            .campaigns
             .campaign(campaign)
             .await?
             .ok_or(SendError::Missing(campaign))?;
