@@ -986,7 +986,10 @@ pub async fn options_are_locked_once_there_are_votes(s: &Stores) {
         .update_poll(id, &draft(&["a", "b", "c"]))
         .await
         .unwrap_err();
-    assert!(matches!(err, StoreError::Duplicate("votes")), "{err:?}");
+    assert!(
+        matches!(&err, StoreError::Refused(why) if why == candour_core::poll::OPTIONS_LOCKED),
+        "{err:?}"
+    );
     let p = s.polls.poll(id).await.unwrap().unwrap();
     assert_eq!(p.options.len(), 2, "nothing changed");
     assert_eq!(p.total(), 1);

@@ -2,7 +2,7 @@
 //! make one vote per person.
 
 use serde::Serialize;
-use time::{Duration, OffsetDateTime, Time};
+use time::OffsetDateTime;
 
 use crate::account::{Invalid, plain_text};
 
@@ -266,9 +266,13 @@ pub fn vote_day(now: OffsetDateTime) -> String {
     format!("{:04}-{:02}-{:02}", d.year(), u8::from(d.month()), d.day())
 }
 
-/// When the current de-duplication day ends (midnight UTC).
-pub fn next_day_starts(now: OffsetDateTime) -> OffsetDateTime {
-    (now + Duration::days(1)).replace_time(Time::MIDNIGHT)
+/// Why an edit to a poll's options is refused once anyone has voted: a vote was for an option
+/// as it was worded then.
+pub const OPTIONS_LOCKED: &str = "People have voted, so the options can no longer change. You can close the poll and start a new one";
+
+/// Whether a poll with `votes` votes may have its options replaced: `Some(reason)` refuses.
+pub fn options_locked(votes: i64) -> Option<String> {
+    (votes > 0).then(|| OPTIONS_LOCKED.to_owned())
 }
 
 /// Counts shown to the public: a count below `threshold` (but above zero) is hidden, so
@@ -547,10 +551,8 @@ mod tests {
     #[test]
     fn days_and_thresholds() {
         assert_eq!(vote_day(datetime!(2026-06-02 23:59 UTC)), "2026-06-02");
-        assert_eq!(
-            next_day_starts(datetime!(2026-06-02 13:10 UTC)),
-            datetime!(2026-06-03 0:00 UTC)
-        );
+        assert_eq!(options_locked(0), None);
+        assert_eq!(options_locked(1).as_deref(), Some(OPTIONS_LOCKED));
         assert_eq!(shown_count(0, 5), Some(0));
         assert_eq!(shown_count(4, 5), None);
         assert_eq!(shown_count(5, 5), Some(5));

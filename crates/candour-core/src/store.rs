@@ -218,7 +218,8 @@ pub trait RateLimitStore: Send + Sync {
 pub trait PollStore: Send + Sync {
     async fn create_poll(&self, draft: &PollDraft, now: OffsetDateTime) -> StoreResult<i64>;
     /// Replace question, options and times. Options can change only while there are no
-    /// votes: `Duplicate("votes")` otherwise, and nothing is changed.
+    /// votes: `Refused` with [`poll::OPTIONS_LOCKED`](crate::poll::OPTIONS_LOCKED) otherwise,
+    /// and nothing is changed.
     async fn update_poll(&self, id: i64, draft: &PollDraft) -> StoreResult<()>;
     async fn close_poll(&self, id: i64, at: OffsetDateTime) -> StoreResult<()>;
     async fn reopen_poll(&self, id: i64) -> StoreResult<()>;

@@ -4,9 +4,9 @@
 use std::collections::{BTreeMap, HashSet};
 
 use async_trait::async_trait;
+use candour_core::poll::{self, Poll, PollDraft, PollOption, ResultsShown, Voters};
 use candour_core::poll::{NewVote, VoteOutcome, VoterKey, first_votes, settle_uncounted};
-use candour_core::poll::{Poll, PollDraft, PollOption, ResultsShown, Voters};
-use candour_core::store::{PollStore, StoreError, StoreResult, VoteStore};
+use candour_core::store::{PollStore, StoreError, StoreResult, VoteStore, refuse_if};
 use sqlx::Row;
 use sqlx::postgres::PgRow;
 use time::OffsetDateTime;
@@ -135,9 +135,7 @@ impl PollStore for PgStore {
                     .fetch_one(&mut *tx)
                     .await
                     .map_err(db)?;
-            if votes > 0 {
-                return Err(StoreError::Duplicate("votes"));
-            }
+            refuse_if(poll::options_locked(votes))?;
             sqlx::query("DELETE FROM poll_options WHERE poll_id = $1")
                 .bind(id)
                 .execute(&mut *tx)

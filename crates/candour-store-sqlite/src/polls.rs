@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use async_trait::async_trait;
 use candour_core::poll::{self, Poll, PollDraft, PollOption, ResultsShown};
 use candour_core::poll::{NewVote, VoteOutcome, VoterKey, first_votes, settle_uncounted};
-use candour_core::store::{PollStore, StoreError, StoreResult, VoteStore};
+use candour_core::store::{PollStore, StoreError, StoreResult, VoteStore, refuse_if};
 use sqlx::Sqlite;
 use sqlx::sqlite::SqliteRow;
 use sqlx::{Acquire, QueryBuilder, Row};
@@ -116,9 +116,7 @@ impl PollStore for SqliteStore {
                     .fetch_one(&mut *tx)
                     .await
                     .map_err(db)?;
-            if votes > 0 {
-                return Err(StoreError::Duplicate("votes"));
-            }
+            refuse_if(poll::options_locked(votes))?;
             sqlx::query("DELETE FROM poll_options WHERE poll_id = ?")
                 .bind(id)
                 .execute(&mut *tx)
