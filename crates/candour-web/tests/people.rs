@@ -1323,8 +1323,7 @@ async fn people_without_an_account_are_erased_when_their_purposes_have_run_out()
         with_purposes(&mut c);
         c
     };
-    let purge =
-        || candour_web::maintenance::purge_expired(&app.stores, &config, app.clock.as_ref());
+    let purge = || candour_core::retention::purge_expired(&app.stores, &config, app.clock.as_ref());
     app.clock.advance(time::Duration::days(729));
     purge().await.unwrap();
     assert!(

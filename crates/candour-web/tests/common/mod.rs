@@ -25,6 +25,8 @@ pub struct TestApp {
     pub dir: Arc<tempfile::TempDir>,
     /// The campaign delivery worker of this instance; tests run its rounds by hand.
     pub sender: candour_mail::campaigns::CampaignSender,
+    /// The app's state, for waiting on its background writers (`flush_queues`).
+    pub state: candour_web::AppState,
 }
 
 /// A config like a real site's: a few pages, one gated statistics script and its cookie.
@@ -233,7 +235,7 @@ pub async fn spawn_on(
         .await
         .unwrap();
     let sender = state.campaign_sender();
-    let app = candour_web::router(state);
+    let app = candour_web::router(state.clone());
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     tokio::spawn(async move {
@@ -259,7 +261,34 @@ pub async fn spawn_on(
         db_url,
         dir,
         sender,
+        state,
     }
+}
+
+impl TestApp {
+    /// Wait until every vote and tracking event sent so far is written, so a test reads the
+    /// database after the writers rather than sleeping and hoping they were quick.
+    pub async fn flush_queues(&self) {
+        self.state.flush_queues().await;
+    }
+}
+
+/// Every `.rs` file under `dir`, in every folder.
+pub fn rust_files(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    let mut dirs = vec![dir.to_path_buf()];
+    while let Some(dir) = dirs.pop() {
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                dirs.push(path);
+            } else if path.extension().is_some_and(|x| x == "rs") {
+                out.push(path);
+            }
+        }
+    }
+    out.sort();
+    out
 }
 
 impl TestApp {
