@@ -7,6 +7,7 @@ mod cookie;
 pub(crate) mod memory;
 pub(crate) mod public;
 pub(crate) mod queue;
+mod voter;
 
 /// The templates of the poll list and page name the fragment by this path.
 pub(crate) use public::Fragment;

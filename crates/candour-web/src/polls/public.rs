@@ -14,9 +14,7 @@ use axum::routing::{get, post};
 use candour_core::cookies::CookieId;
 use candour_core::poll::{self, Phase, Poll, Voters};
 use candour_core::store::{NewVote, VoteOutcome};
-use hmac::{Hmac, Mac};
 use serde::Deserialize;
-use sha2::Sha256;
 
 use crate::AppState;
 use crate::kit::auth::Visitor;
@@ -28,6 +26,7 @@ use crate::kit::respond::no_store;
 
 use super::cookie::{cookie_says_voted, voted_token};
 use super::memory::AddressVotes;
+use super::voter::voter_key;
 
 pub(crate) fn routes() -> Router<AppState> {
     Router::new()
@@ -444,15 +443,9 @@ async fn vote(
                 .get(header::USER_AGENT)
                 .and_then(|v| v.to_str().ok())
                 .unwrap_or("");
-            let mut m = Hmac::<Sha256>::new_from_slice(&salt)
+            let key = voter_key(&salt, poll.id, &ip, agent, now)
                 .map_err(|e| AppError::Internal(Box::new(e)))?;
-            m.update(&poll.id.to_be_bytes());
-            m.update(ip.as_bytes());
-            m.update(b"\0");
-            m.update(agent.as_bytes());
-            m.update(b"\0");
-            m.update(&(now.unix_timestamp() / poll::REPEAT_WINDOW_SECONDS).to_be_bytes());
-            (None, Some(m.finalize().into_bytes().into()))
+            (None, Some(key))
         }
     };
     let outcome = state

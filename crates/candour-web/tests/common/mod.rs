@@ -266,6 +266,29 @@ pub async fn spawn_on(
 }
 
 impl TestApp {
+    /// The account registered under `address`; panics when there is none.
+    pub async fn account(&self, address: &str) -> candour_core::store::Account {
+        let email = candour_core::account::EmailAddress::parse(address).unwrap();
+        self.stores
+            .accounts
+            .account_by_email(&email)
+            .await
+            .unwrap()
+            .unwrap_or_else(|| panic!("no account for {address}"))
+    }
+
+    /// The record number of the account registered under `address`.
+    pub async fn account_id(&self, address: &str) -> i64 {
+        self.account(address).await.id
+    }
+
+    /// The first link starting with `prefix` in message number `index` the sink received,
+    /// once it has arrived (quoted-printable decoded).
+    pub async fn emailed_link(&self, index: usize, prefix: &str) -> String {
+        let mail = self.sink.wait_for(index + 1).await;
+        link_in(&mail[index].data, prefix)
+    }
+
     /// Wait until every vote and tracking event sent so far is written, so a test reads the
     /// database after the writers rather than sleeping and hoping they were quick.
     pub async fn flush_queues(&self) {
@@ -439,8 +462,7 @@ impl TestApp {
             )
             .await;
         assert_eq!(res.status(), 200, "{}", res.text().await.unwrap());
-        let mail = self.sink.wait_for(before + 1).await;
-        let link = link_in(&mail[before].data, "http://");
+        let link = self.emailed_link(before, "http://").await;
         let (status, html, token) = self.page(&path_of(&link), "").await;
         assert_eq!(status, 200);
         let secret = hidden(&html, "token").unwrap();
