@@ -5,32 +5,15 @@
 //! store traits of `candour-core`, held as `Arc<dyn …>` in [`Stores`].
 
 mod accounts;
-mod admin;
-mod admin_audit;
-mod admin_campaigns;
-mod admin_forms;
-mod admin_people;
-mod admin_polls;
-mod assets;
-mod auth;
 mod campaigns;
 mod consent;
-pub mod content;
-mod cookie_jar;
-mod csrf;
-mod edge;
-mod error;
+mod console;
 mod forms;
-mod frame;
-mod health;
-mod limits;
-pub mod maintenance;
-pub mod passwords;
-mod policy;
+mod kit;
+mod people;
 mod polls;
-mod preferences;
-mod surveys;
 
+pub use consent::content;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -43,7 +26,7 @@ use candour_core::policy::Policy;
 use candour_core::session::SessionPolicy;
 use candour_core::store::{StoreError, Stores};
 
-pub use error::AppError;
+pub use kit::error::AppError;
 
 /// What every handler can reach. Cheap to clone.
 #[derive(Clone)]
@@ -65,13 +48,15 @@ struct Inner {
     csp: axum::http::HeaderValue,
     mailer: Arc<candour_mail::Mailer>,
     session_policy: SessionPolicy,
-    votes: polls::VoteQueue,
-    tracking: campaigns::TrackingQueue,
-    link_cache: campaigns::LinkCache,
+    votes: polls::queue::VoteQueue,
+    tracking: campaigns::queue::TrackingQueue,
+    link_cache: campaigns::links::LinkCache,
     campaign_sender: candour_mail::campaigns::CampaignSender,
-    poll_cache: polls::PollCache,
-    day_salt: polls::DaySalt,
-    address_votes: polls::AddressVotes,
+    poll_cache: polls::memory::PollCache,
+    day_salt: polls::memory::DaySalt,
+    address_votes: polls::memory::AddressVotes,
+    /// The blocks capabilities offer to content pages.
+    blocks: kit::blocks::Blocks,
 }
 
 /// Secrets the server signs with, loaded from the database so every instance shares them.
@@ -128,8 +113,8 @@ impl AppState {
             preferences: load_key(&stores, "preference-visits").await?,
             campaigns: load_key(&stores, "campaign-links").await?,
         };
-        let votes = polls::VoteQueue::start(stores.polls.clone());
-        let tracking = campaigns::TrackingQueue::start(stores.campaigns.clone());
+        let votes = polls::queue::VoteQueue::start(stores.polls.clone());
+        let tracking = campaigns::queue::TrackingQueue::start(stores.campaigns.clone());
         let mailer = Arc::new(candour_mail::Mailer::from_settings(&config.mail)?);
         let campaign_sender = candour_mail::campaigns::CampaignSender::new(
             stores.campaigns.clone(),
@@ -153,7 +138,9 @@ impl AppState {
         let purposes = candour_core::purposes::registry(&config);
         // Origins in the configuration are checked when it loads; should one still make a
         // value no header can hold, the policy falls back to allowing nothing.
-        let csp = axum::http::HeaderValue::from_str(&edge::content_security_policy(&config))
+        let mut blocks = kit::blocks::Blocks::default();
+        blocks.register("poll", Arc::new(polls::PollBlock));
+        let csp = axum::http::HeaderValue::from_str(&kit::edge::content_security_policy(&config))
             .unwrap_or(axum::http::HeaderValue::from_static("default-src 'none'"));
         Ok(AppState {
             inner: Arc::new(Inner {
@@ -170,11 +157,12 @@ impl AppState {
                 session_policy,
                 votes,
                 tracking,
-                link_cache: campaigns::LinkCache::default(),
+                link_cache: campaigns::links::LinkCache::default(),
                 campaign_sender,
-                poll_cache: polls::PollCache::default(),
-                day_salt: polls::DaySalt::default(),
-                address_votes: polls::AddressVotes::default(),
+                poll_cache: polls::memory::PollCache::default(),
+                day_salt: polls::memory::DaySalt::default(),
+                address_votes: polls::memory::AddressVotes::default(),
+                blocks,
             }),
         })
     }
@@ -196,8 +184,8 @@ impl AppState {
     }
 
     /// Check a form's token against the visitor's session.
-    fn check_form(&self, visitor: &auth::Visitor, token: &str) -> Result<(), AppError> {
-        csrf::verify(&self.inner.keys.csrf, token, self.now(), visitor.binding())
+    fn check_form(&self, visitor: &kit::auth::Visitor, token: &str) -> Result<(), AppError> {
+        kit::csrf::verify(&self.inner.keys.csrf, token, self.now(), visitor.binding())
     }
 
     /// The start of links in emails: the configured public address, or this server's own
@@ -235,6 +223,13 @@ impl AppState {
     pub fn mail_destination(&self) -> String {
         self.inner.mailer.describe()
     }
+
+    /// Wait until every vote and tracking event submitted so far is written: tests call
+    /// this instead of sleeping for the group-commit writers.
+    pub async fn flush_queues(&self) {
+        self.inner.votes.flush().await;
+        self.inner.tracking.flush().await;
+    }
 }
 
 fn link_base_of(config: &Config) -> String {
@@ -259,34 +254,34 @@ pub fn router(state: AppState) -> Router {
     let timeout = Duration::from_secs(config.http.request_timeout_secs);
     let body_limit = config.http.body_limit_bytes;
     let routes = Router::new()
-        .route("/healthz", get(health::healthz))
-        .route("/readyz", get(health::readyz))
+        .route("/healthz", get(kit::health::healthz))
+        .route("/readyz", get(kit::health::readyz))
         .route(
             "/cookies",
-            get(consent::settings_page).post(consent::save_settings),
+            get(consent::settings::settings_page).post(consent::settings::save_settings),
         )
-        .route("/cookies/consent", post(consent::banner_choice))
-        .route("/privacy", get(policy::privacy_page))
-        .route("/privacy.json", get(policy::privacy_json))
+        .route("/cookies/consent", post(consent::settings::banner_choice))
+        .route("/privacy", get(consent::policy::privacy_page))
+        .route("/privacy.json", get(consent::policy::privacy_json))
         .merge(accounts::routes())
-        .merge(admin::routes())
-        .merge(admin_audit::routes())
-        .merge(admin_forms::routes())
-        .merge(admin_people::routes())
-        .merge(polls::routes())
-        .merge(surveys::routes())
-        .merge(preferences::routes())
-        .merge(campaigns::routes())
-        .route("/assets/{file}", get(assets::asset))
-        .route("/static/{*path}", get(content::static_file))
+        .merge(console::routes())
+        .merge(console::audit::routes())
+        .merge(forms::console::routes())
+        .merge(people::console::routes())
+        .merge(polls::public::routes())
+        .merge(forms::public::routes())
+        .merge(people::preferences::routes())
+        .merge(campaigns::unsubscribe::routes())
+        .route("/assets/{file}", get(kit::assets::asset))
+        .route("/static/{*path}", get(consent::content::static_file))
         .merge(feature_routes(config))
-        .fallback(content::page)
+        .fallback(consent::content::page)
         .layer(tower_http::limit::RequestBodyLimitLayer::new(body_limit))
         // Import files are far larger than any other request: their route has its own limit.
-        .merge(admin_people::upload_routes());
-    edge::apply(routes, state.clone(), timeout)
-        // The tracking hot path: no page middleware (see `campaigns::tracking_routes`).
-        .merge(campaigns::tracking_routes())
+        .merge(people::console::upload_routes());
+    kit::edge::apply(routes, state.clone(), timeout)
+        // The tracking hot path: no page middleware (see `campaigns::tracking::tracking_routes`).
+        .merge(campaigns::tracking::tracking_routes())
         .with_state(state)
 }
 
@@ -295,11 +290,11 @@ pub fn router(state: AppState) -> Router {
 /// unsubscribe and tracking links working.
 fn feature_routes(config: &candour_core::config::Config) -> Router<AppState> {
     let mut routes = Router::new();
-    if admin::Feature::Polls.enabled(config) {
-        routes = routes.merge(admin_polls::routes());
+    if kit::nav::Feature::Polls.enabled(config) {
+        routes = routes.merge(polls::console::routes());
     }
-    if admin::Feature::Campaigns.enabled(config) {
-        routes = routes.merge(admin_campaigns::routes());
+    if kit::nav::Feature::Campaigns.enabled(config) {
+        routes = routes.merge(campaigns::console::routes());
     }
     routes
 }

@@ -76,13 +76,7 @@ async fn register_verify_sign_in_profile_sign_out() {
         )
         .await;
     assert_eq!(res.status(), 303, "{}", res.text().await.unwrap());
-    let a = app
-        .stores
-        .accounts
-        .account_by_email(&EmailAddress::parse("jo@example.org").unwrap())
-        .await
-        .unwrap()
-        .unwrap();
+    let a = app.account("jo@example.org").await;
     assert_eq!(a.profile.job_title, "Parish clerk");
     assert_eq!(a.profile.postcode.unwrap().as_str(), "NM1 2AB");
     assert_eq!(a.profile.postal_address, "1 Church Lane\nNorthmoor");
@@ -272,8 +266,7 @@ async fn password_reset_by_single_use_link() {
         )
         .await;
     assert_eq!(res2.status(), 200);
-    let mail = app.sink.wait_for(sent + 1).await;
-    let link = link_in(&mail[sent].data, "http://");
+    let link = app.emailed_link(sent, "http://").await;
     assert!(link.contains("/account/reset-password?token="));
 
     let (status, html, token) = app.page(&path_of(&link), "").await;
@@ -349,8 +342,7 @@ async fn expired_and_tampered_links_change_nothing() {
         &[],
     )
     .await;
-    let mail = app.sink.wait_for(sent + 1).await;
-    let link = link_in(&mail[sent].data, "http://");
+    let link = app.emailed_link(sent, "http://").await;
     let secret = link.split("token=").nth(1).unwrap().to_owned();
     let mut tampered = secret.clone();
     tampered.replace_range(0..1, if secret.starts_with('A') { "B" } else { "A" });
@@ -444,13 +436,7 @@ async fn mass_assignment_changes_nothing() {
     let cookie = signed_in(&app, "jo@example.org").await;
     let other = signed_in(&app, "sam@example.org").await;
     let _ = other;
-    let before = app
-        .stores
-        .accounts
-        .account_by_email(&EmailAddress::parse("jo@example.org").unwrap())
-        .await
-        .unwrap()
-        .unwrap();
+    let before = app.account("jo@example.org").await;
     for extra in [
         ("role", "admin"),
         ("email_verified", "true"),
@@ -476,13 +462,7 @@ async fn mass_assignment_changes_nothing() {
         .unwrap()
         .unwrap();
     assert_eq!(after, before);
-    let sam = app
-        .stores
-        .accounts
-        .account_by_email(&EmailAddress::parse("sam@example.org").unwrap())
-        .await
-        .unwrap()
-        .unwrap();
+    let sam = app.account("sam@example.org").await;
     assert_eq!(sam.profile.name, "Jo Bloggs");
     assert_eq!(sam.role, None);
 }
@@ -512,13 +492,7 @@ async fn cross_site_and_foreign_tokens_are_refused() {
         )
         .await;
     assert_eq!(res.status(), 403);
-    let a = app
-        .stores
-        .accounts
-        .account_by_email(&EmailAddress::parse("jo@example.org").unwrap())
-        .await
-        .unwrap()
-        .unwrap();
+    let a = app.account("jo@example.org").await;
     assert_eq!(a.profile.name, "Jo Bloggs");
 }
 
@@ -697,12 +671,8 @@ async fn correct_second_factor_codes_never_use_up_the_limit() {
     let res = set_up_authenticator(&app, &cookie, None).await;
     assert_eq!(res.status(), 200);
     let secret = app
-        .stores
-        .accounts
-        .account_by_email(&EmailAddress::parse("jo@example.org").unwrap())
+        .account("jo@example.org")
         .await
-        .unwrap()
-        .unwrap()
         .totp_secret
         .and_then(candour_core::totp::TotpSecret::from_bytes)
         .unwrap();
@@ -1059,14 +1029,7 @@ async fn the_admin_console_checks_the_role_on_every_route() {
         200,
         "now staff"
     );
-    let pid = app
-        .stores
-        .accounts
-        .account_by_email(&EmailAddress::parse("public@example.org").unwrap())
-        .await
-        .unwrap()
-        .unwrap()
-        .id;
+    let pid = app.account_id("public@example.org").await;
     let res = app
         .post_form(
             &format!("/admin/staff/{pid}/role"),
@@ -1093,14 +1056,7 @@ async fn the_admin_console_checks_the_role_on_every_route() {
     );
     assert!(html.contains(&format!("account:{pid}")));
     // The only admin cannot be demoted.
-    let aid = app
-        .stores
-        .accounts
-        .account_by_email(&EmailAddress::parse("admin@example.org").unwrap())
-        .await
-        .unwrap()
-        .unwrap()
-        .id;
+    let aid = app.account_id("admin@example.org").await;
     let res = app
         .post_form(
             &format!("/admin/staff/{aid}/role"),
@@ -1351,13 +1307,7 @@ async fn replacing_an_authenticator_needs_the_password() {
         set_up_authenticator(&app, &cookie, None).await.status(),
         200
     );
-    let before = app
-        .stores
-        .accounts
-        .account_by_email(&EmailAddress::parse("jo@example.org").unwrap())
-        .await
-        .unwrap()
-        .unwrap();
+    let before = app.account("jo@example.org").await;
     let res = set_up_authenticator(&app, &cookie, None).await;
     assert_eq!(
         res.status(),

@@ -23,16 +23,6 @@ async fn person(app: &TestApp, address: &str) -> i64 {
         .id
 }
 
-async fn account_id(app: &TestApp, address: &str) -> i64 {
-    app.stores
-        .accounts
-        .account_by_email(&email(address))
-        .await
-        .unwrap()
-        .unwrap()
-        .id
-}
-
 /// The page's text with the entities the templates write turned back into characters.
 fn text(html: &str) -> String {
     html.replace("&#39;", "'")
@@ -84,7 +74,7 @@ async fn a_privacy_officer_finds_who_looked_at_a_persons_record() {
     let dpo = app
         .staff("dpo@testshire.example", Role::PrivacyOfficer)
         .await;
-    let bob_id = account_id(&app, "bob@testshire.example").await;
+    let bob_id = app.account_id("bob@testshire.example").await;
 
     // 09:00 UTC on 1 June is 10:00am in the UK (summer time).
     view(&app, &alice, xena).await;
@@ -217,7 +207,7 @@ async fn dates_are_whole_uk_days_and_pages_follow_each_other() {
     assert!(table(&html).contains("1 June 2026 at 10:00am"));
 
     // 57 more entries for Xena: pages of 50, newest first, the filter kept between them.
-    let alice_id = account_id(&app, "alice@testshire.example").await;
+    let alice_id = app.account_id("alice@testshire.example").await;
     for n in 0..57 {
         app.clock.advance(Duration::minutes(1));
         app.stores
@@ -334,7 +324,7 @@ async fn the_export_is_filtered_safe_in_a_spreadsheet_and_itself_audited() {
     );
 
     // The export is in the log, with who, what filter and how many.
-    let dpo_id = account_id(&app, "dpo@testshire.example").await;
+    let dpo_id = app.account_id("dpo@testshire.example").await;
     let exports = app
         .stores
         .audit

@@ -477,21 +477,17 @@ async fn opens_and_clicks_count_only_for_tracked_recipients_and_links_stay_insid
     let bad_pixel = app.get("/t/o/nonsense").await;
     assert_eq!(bad_pixel.status(), 200);
 
-    let mut report = None;
-    for _ in 0..200 {
-        let r = app
-            .stores
-            .campaigns
-            .report(id, app.clock.now())
-            .await
-            .unwrap();
-        if r.opens.events == 2 && r.clicks.events == 1 {
-            report = Some(r);
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-    }
-    let r = report.expect("the events were recorded");
+    app.flush_queues().await;
+    let r = app
+        .stores
+        .campaigns
+        .report(id, app.clock.now())
+        .await
+        .unwrap();
+    assert!(
+        r.opens.events == 2 && r.clicks.events == 1,
+        "the events were recorded: {r:?}"
+    );
     assert_eq!(r.opens.reliable_events, 1);
     assert_eq!(r.opens.recipients, 1);
     assert_eq!(r.clicks.reliable_recipients, 1);
@@ -526,7 +522,7 @@ async fn opens_and_clicks_count_only_for_tracked_recipients_and_links_stay_insid
         .send()
         .await
         .unwrap();
-    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    app.flush_queues().await;
     let r = app
         .stores
         .campaigns
@@ -582,21 +578,14 @@ async fn a_persons_click_straight_after_sending_is_reliable_and_a_scanners_is_no
         .await
         .unwrap();
     assert_eq!(res.status(), 302);
-    let mut report = None;
-    for _ in 0..200 {
-        let r = app
-            .stores
-            .campaigns
-            .report(id, app.clock.now())
-            .await
-            .unwrap();
-        if r.clicks.events == 2 {
-            report = Some(r);
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-    }
-    let r = report.expect("both clicks were recorded");
+    app.flush_queues().await;
+    let r = app
+        .stores
+        .campaigns
+        .report(id, app.clock.now())
+        .await
+        .unwrap();
+    assert_eq!(r.clicks.events, 2, "both clicks were recorded");
     assert_eq!(r.clicks.reliable_events, 1, "{r:?}");
     assert_eq!(r.links[0].reliable_events, 0, "the scanner's HEAD");
     assert_eq!(r.links[1].reliable_events, 1, "the person's click");
@@ -1135,18 +1124,14 @@ async fn a_follow_up_goes_to_tracked_recipients_who_did_not_click() {
         .await
         .unwrap();
     assert_eq!(res.status(), 302);
-    for _ in 0..200 {
-        let r = app
-            .stores
-            .campaigns
-            .report(id, app.clock.now())
-            .await
-            .unwrap();
-        if r.clicks.events == 1 {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-    }
+    app.flush_queues().await;
+    let r = app
+        .stores
+        .campaigns
+        .report(id, app.clock.now())
+        .await
+        .unwrap();
+    assert_eq!(r.clicks.events, 1, "the click was recorded");
     app.clock.advance(time::Duration::days(3));
     // Three days on, the earlier sign-in has run out.
     let admin = app.sign_in("admin@testshire.example", PASSWORD).await;

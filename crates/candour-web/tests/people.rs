@@ -135,8 +135,7 @@ impl TestApp {
     /// Open the confirmation link in the first email after the `before` already received and
     /// press its button; returns the answer's status and page.
     async fn confirm_from_email(&self, before: usize) -> (u16, String) {
-        let mail = self.sink.wait_for(before + 1).await;
-        let link = link_in(&mail[before].data, "http://");
+        let link = self.emailed_link(before, "http://").await;
         assert!(link.contains("/preferences/confirm?token="), "{link}");
         // Opening the link only shows a button: a scanner that follows it confirms nothing.
         let (status, html, token) = self.page(&path_of(&link), "").await;
@@ -471,8 +470,7 @@ async fn open_from_email(app: &TestApp, address: &str) -> String {
         .await;
     assert_eq!(res.status(), 200);
     assert!(res.text().await.unwrap().contains("Check your email"));
-    let mail = app.sink.wait_for(before + 1).await;
-    let link = link_in(&mail[before].data, "http://");
+    let link = app.emailed_link(before, "http://").await;
     assert!(link.contains("/preferences/open?token="));
     // Opening the link only shows a button: a scanner that follows it uses nothing up.
     let (status, html, token) = app.page(&path_of(&link), "").await;
@@ -1323,8 +1321,7 @@ async fn people_without_an_account_are_erased_when_their_purposes_have_run_out()
         with_purposes(&mut c);
         c
     };
-    let purge =
-        || candour_web::maintenance::purge_expired(&app.stores, &config, app.clock.as_ref());
+    let purge = || candour_core::retention::purge_expired(&app.stores, &config, app.clock.as_ref());
     app.clock.advance(time::Duration::days(729));
     purge().await.unwrap();
     assert!(

@@ -314,7 +314,9 @@ impl DemoSite {
         if stores.accounts.account_by_email(&email).await?.is_some() {
             return Ok(false);
         }
-        let hash = candour_web::passwords::hash(&self.staff_password).await?;
+        let password = self.staff_password.clone();
+        let hash =
+            tokio::task::spawn_blocking(move || candour_core::password::hash(&password)).await??;
         stores
             .accounts
             .create_account(&NewAccount {

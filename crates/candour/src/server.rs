@@ -93,7 +93,11 @@ pub async fn create_staff(
         None => {
             check_new_password(password, &[email.as_str()])
                 .map_err(|e| anyhow::anyhow!("password: {e}"))?;
-            let hash = candour_web::passwords::hash(password).await?;
+            let hash = {
+                let password = password.to_owned();
+                tokio::task::spawn_blocking(move || candour_core::password::hash(&password))
+                    .await??
+            };
             let id = stores
                 .accounts
                 .create_account(&NewAccount {
@@ -184,10 +188,25 @@ async fn retention_loop(stores: Stores, config: Config, clock: Arc<dyn Clock>) {
     let mut tick = tokio::time::interval(Duration::from_secs(3600));
     loop {
         tick.tick().await;
-        if let Err(e) =
-            candour_web::maintenance::purge_expired(&stores, &config, clock.as_ref()).await
-        {
-            tracing::warn!(error = %e, "Could not purge expired records; will try again.");
+        match candour_core::retention::purge_expired(&stores, &config, clock.as_ref()).await {
+            Ok(p) if p.total() > 0 => tracing::info!(
+                receipts = p.receipts,
+                sessions = p.sessions,
+                links = p.links,
+                windows = p.windows,
+                audit = p.audit,
+                voter_hashes = p.voter_hashes,
+                preference_links = p.preference_links,
+                unconfirmed = p.unconfirmed,
+                imports = p.imports,
+                people = p.people,
+                tracking = p.tracking,
+                "Deleted records past their retention period."
+            ),
+            Ok(_) => {}
+            Err(e) => {
+                tracing::warn!(error = %e, "Could not purge expired records; will try again.")
+            }
         }
     }
 }

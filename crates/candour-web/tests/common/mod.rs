@@ -25,6 +25,8 @@ pub struct TestApp {
     pub dir: Arc<tempfile::TempDir>,
     /// The campaign delivery worker of this instance; tests run its rounds by hand.
     pub sender: candour_mail::campaigns::CampaignSender,
+    /// The app's state, for waiting on its background writers (`flush_queues`).
+    pub state: candour_web::AppState,
 }
 
 /// A config like a real site's: a few pages, one gated statistics script and its cookie.
@@ -233,7 +235,7 @@ pub async fn spawn_on(
         .await
         .unwrap();
     let sender = state.campaign_sender();
-    let app = candour_web::router(state);
+    let app = candour_web::router(state.clone());
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     tokio::spawn(async move {
@@ -259,7 +261,57 @@ pub async fn spawn_on(
         db_url,
         dir,
         sender,
+        state,
     }
+}
+
+impl TestApp {
+    /// The account registered under `address`; panics when there is none.
+    pub async fn account(&self, address: &str) -> candour_core::store::Account {
+        let email = candour_core::account::EmailAddress::parse(address).unwrap();
+        self.stores
+            .accounts
+            .account_by_email(&email)
+            .await
+            .unwrap()
+            .unwrap_or_else(|| panic!("no account for {address}"))
+    }
+
+    /// The record number of the account registered under `address`.
+    pub async fn account_id(&self, address: &str) -> i64 {
+        self.account(address).await.id
+    }
+
+    /// The first link starting with `prefix` in message number `index` the sink received,
+    /// once it has arrived (quoted-printable decoded).
+    pub async fn emailed_link(&self, index: usize, prefix: &str) -> String {
+        let mail = self.sink.wait_for(index + 1).await;
+        link_in(&mail[index].data, prefix)
+    }
+
+    /// Wait until every vote and tracking event sent so far is written, so a test reads the
+    /// database after the writers rather than sleeping and hoping they were quick.
+    pub async fn flush_queues(&self) {
+        self.state.flush_queues().await;
+    }
+}
+
+/// Every `.rs` file under `dir`, in every folder.
+pub fn rust_files(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    let mut dirs = vec![dir.to_path_buf()];
+    while let Some(dir) = dirs.pop() {
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                dirs.push(path);
+            } else if path.extension().is_some_and(|x| x == "rs") {
+                out.push(path);
+            }
+        }
+    }
+    out.sort();
+    out
 }
 
 impl TestApp {
@@ -410,8 +462,7 @@ impl TestApp {
             )
             .await;
         assert_eq!(res.status(), 200, "{}", res.text().await.unwrap());
-        let mail = self.sink.wait_for(before + 1).await;
-        let link = link_in(&mail[before].data, "http://");
+        let link = self.emailed_link(before, "http://").await;
         let (status, html, token) = self.page(&path_of(&link), "").await;
         assert_eq!(status, 200);
         let secret = hidden(&html, "token").unwrap();

@@ -1,0 +1,214 @@
+//! The group commit: one generic queue in front of a store call that writes many items at
+//! once. Requests hand their items to the queue; a writer task takes every item waiting (up
+//! to a batch's worth), writes them with one store call, and answers each waiter with its
+//! own outcome, so under load one sync to disk covers many items. Votes, where each voter
+//! waits for their vote to be durable, and tracking events, where nobody waits, both use it.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::time::{Duration, Instant};
+
+use tokio::sync::{mpsc, oneshot};
+
+/// What a writer's store call gives back.
+pub(crate) type Written<'a, O> = Pin<Box<dyn Future<Output = Result<Vec<O>, String>> + Send + 'a>>;
+
+/// The store call behind a queue.
+pub(crate) trait Writer: Send + Sync + 'static {
+    type Item: Send + 'static;
+    type Outcome: Send + 'static;
+
+    /// Write `items` in one store call: one outcome per item, in order. An error is read as
+    /// nothing written; the queue tries once more, then answers every waiter with it.
+    fn write<'a>(&'a self, items: &'a [Self::Item]) -> Written<'a, Self::Outcome>;
+}
+
+/// How a queue gathers its batches.
+pub(crate) struct Settings {
+    /// Names the writer's thread and its log lines.
+    pub name: &'static str,
+    /// The most items written in one store call.
+    pub max_batch: usize,
+    /// How many items may wait before submitting waits for room.
+    pub capacity: usize,
+    /// How long to let items gather after the first of a batch; zero writes at once what
+    /// has arrived (under load a batch fills while the previous one is being written).
+    pub gather: Duration,
+    /// The pause before the one retry of a failed write.
+    pub retry_after: Duration,
+    /// Run the writer on a thread of its own rather than on the shared runtime.
+    pub own_thread: bool,
+}
+
+type Reply<O> = oneshot::Sender<Result<O, String>>;
+
+enum Message<T, O> {
+    Item(T, Option<Reply<O>>),
+    /// Answered once everything submitted before it is written.
+    Flush(oneshot::Sender<()>),
+}
+
+/// Why a submitted item has no outcome.
+#[derive(Debug)]
+pub(crate) enum NotWritten {
+    /// The writer has stopped.
+    Stopped,
+    /// The writer dropped the item without answering.
+    Dropped,
+    /// The store call failed, twice.
+    Failed(String),
+    /// The queue stayed full for as long as the submitter would wait.
+    Full,
+}
+
+/// A group-commit queue in front of a `Writer`.
+pub(crate) struct Queue<W: Writer> {
+    tx: mpsc::Sender<Message<W::Item, W::Outcome>>,
+}
+
+impl<W: Writer> Queue<W> {
+    /// Start the writer and return its queue.
+    pub(crate) fn start(writer: W, settings: Settings) -> Queue<W> {
+        let (tx, rx) = mpsc::channel(settings.capacity);
+        if settings.own_thread {
+            // On the shared runtime the writer would wait its turn behind every request task
+            // at each step of a batch, and batches would take longer than their writes do.
+            let name = settings.name;
+            let spawned = std::thread::Builder::new()
+                .name(format!("candour-{name}"))
+                .spawn(move || {
+                    match tokio::runtime::Builder::new_current_thread()
+                        .enable_all()
+                        .build()
+                    {
+                        Ok(rt) => rt.block_on(run(writer, settings, rx)),
+                        Err(e) => tracing::error!(error = %e, queue = name, "Could not start a batch writer."),
+                    }
+                });
+            if let Err(e) = spawned {
+                tracing::error!(error = %e, queue = name, "Could not start a batch writer's thread.");
+            }
+        } else {
+            tokio::spawn(run(writer, settings, rx));
+        }
+        Queue { tx }
+    }
+
+    /// Queue an item and wait until it is written (or refused).
+    pub(crate) async fn submit(&self, item: W::Item) -> Result<W::Outcome, NotWritten> {
+        let (reply, answer) = oneshot::channel();
+        self.tx
+            .send(Message::Item(item, Some(reply)))
+            .await
+            .map_err(|_| NotWritten::Stopped)?;
+        match answer.await {
+            Ok(Ok(outcome)) => Ok(outcome),
+            Ok(Err(e)) => Err(NotWritten::Failed(e)),
+            Err(_) => Err(NotWritten::Dropped),
+        }
+    }
+
+    /// Queue an item without waiting for it to be written, waiting at most `wait` for room.
+    pub(crate) async fn offer(&self, item: W::Item, wait: Duration) -> Result<(), NotWritten> {
+        match tokio::time::timeout(wait, self.tx.send(Message::Item(item, None))).await {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(_)) => Err(NotWritten::Stopped),
+            Err(_) => Err(NotWritten::Full),
+        }
+    }
+
+    /// Wait until everything submitted before this call has been written (or has failed).
+    pub(crate) async fn flush(&self) {
+        let (done, written) = oneshot::channel();
+        if self.tx.send(Message::Flush(done)).await.is_ok() {
+            let _ = written.await;
+        }
+    }
+}
+
+/// A batch as the writer gathers it.
+struct Batch<T, O> {
+    items: Vec<T>,
+    replies: Vec<Option<Reply<O>>>,
+    flushes: Vec<oneshot::Sender<()>>,
+}
+
+impl<T, O> Batch<T, O> {
+    fn take(&mut self, message: Message<T, O>) {
+        match message {
+            Message::Item(item, reply) => {
+                self.items.push(item);
+                self.replies.push(reply);
+            }
+            Message::Flush(done) => self.flushes.push(done),
+        }
+    }
+}
+
+async fn run<W: Writer>(
+    writer: W,
+    settings: Settings,
+    mut rx: mpsc::Receiver<Message<W::Item, W::Outcome>>,
+) {
+    let max = settings.max_batch;
+    let mut received = Vec::with_capacity(max);
+    let mut batch = Batch {
+        items: Vec::with_capacity(max),
+        replies: Vec::with_capacity(max),
+        flushes: Vec::new(),
+    };
+    // Wait for one item, then take whatever else has arrived meanwhile.
+    while rx.recv_many(&mut received, max).await > 0 {
+        for message in received.drain(..) {
+            batch.take(message);
+        }
+        if !settings.gather.is_zero() && !batch.items.is_empty() && batch.items.len() < max {
+            tokio::time::sleep(settings.gather).await;
+            while batch.items.len() < max
+                && let Ok(message) = rx.try_recv()
+            {
+                batch.take(message);
+            }
+        }
+        if !batch.items.is_empty() {
+            write(&writer, &settings, &mut batch).await;
+        }
+        for done in batch.flushes.drain(..) {
+            let _ = done.send(());
+        }
+    }
+}
+
+async fn write<W: Writer>(writer: &W, settings: &Settings, batch: &mut Batch<W::Item, W::Outcome>) {
+    let started = Instant::now();
+    let mut result = writer.write(&batch.items).await;
+    tracing::debug!(
+        queue = settings.name,
+        items = batch.items.len(),
+        micros = started.elapsed().as_micros() as u64,
+        "Wrote a batch."
+    );
+    if result.is_err() {
+        // One retry covers a transient failure (a deadlock between instances, a dropped
+        // connection).
+        tokio::time::sleep(settings.retry_after).await;
+        result = writer.write(&batch.items).await;
+    }
+    match result {
+        Ok(outcomes) => {
+            for (reply, outcome) in batch.replies.drain(..).zip(outcomes) {
+                if let Some(reply) = reply {
+                    let _ = reply.send(Ok(outcome));
+                }
+            }
+        }
+        Err(e) => {
+            tracing::error!(error = %e, queue = settings.name, items = batch.items.len(), "Could not write a batch.");
+            for reply in batch.replies.drain(..).flatten() {
+                let _ = reply.send(Err(e.clone()));
+            }
+        }
+    }
+    batch.items.clear();
+    batch.replies.clear();
+}

@@ -1,0 +1,86 @@
+//! A person's export and erasure.
+
+use axum::Form;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Redirect, Response};
+use candour_core::account::Permission;
+use serde::Deserialize;
+
+use super::person::{details_form, load, person_page};
+use crate::AppState;
+use crate::kit::auth::Staff;
+use crate::kit::error::AppError;
+use crate::kit::form::CsrfOnly;
+use crate::kit::frame::{Frame, render};
+use crate::kit::respond::{attachment, no_store};
+
+/// Everything held about the person, as JSON, from the data map. A POST, so that a
+/// download is always a deliberate, audited act.
+pub(super) async fn export(
+    State(state): State<AppState>,
+    staff: Staff,
+    frame: Frame,
+    Path(id): Path<String>,
+    Form(f): Form<CsrfOnly>,
+) -> Result<Response, AppError> {
+    staff.require(Permission::ManagePeople)?;
+    state.check_form(&frame.visitor, &f.csrf)?;
+    let person = load(&state, &id).await?;
+    let data = state
+        .stores()
+        .people
+        .export_person(person.id)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    state
+        .audit(
+            &staff.account,
+            "person.exported",
+            format!("person:{}", person.id),
+            String::new(),
+        )
+        .await?;
+    let body = serde_json::to_vec_pretty(&data).map_err(|e| AppError::Internal(Box::new(e)))?;
+    Ok(attachment(
+        "application/json",
+        &format!("person-{}.json", person.id),
+        body,
+    ))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct EraseForm {
+    csrf: String,
+    #[serde(default)]
+    confirm: String,
+}
+
+pub(super) async fn erase(
+    State(state): State<AppState>,
+    staff: Staff,
+    frame: Frame,
+    Path(id): Path<String>,
+    Form(f): Form<EraseForm>,
+) -> Result<Response, AppError> {
+    staff.require(Permission::ManagePeople)?;
+    state.check_form(&frame.visitor, &f.csrf)?;
+    let person = load(&state, &id).await?;
+    if f.confirm != "yes" {
+        let mut form = details_form(&person);
+        form.add_error("confirm", "Tick the box to confirm the erasure");
+        let page = person_page(&state, &staff, frame, person, form, None).await?;
+        return Ok((StatusCode::UNPROCESSABLE_ENTITY, no_store(render(&page)?)).into_response());
+    }
+    state.stores().people.erase_person(person.id).await?;
+    state
+        .audit(
+            &staff.account,
+            "person.erased",
+            format!("person:{}", person.id),
+            String::new(),
+        )
+        .await?;
+    Ok(Redirect::to("/admin/people?done=erased").into_response())
+}
