@@ -73,19 +73,19 @@ pub async fn purge_expired(
         .purge_audit_before(now - Duration::days(i64::from(purposes::AUDIT_RETENTION_DAYS)))
         .await?;
     let voter_hashes = stores
-        .polls
+        .votes
         .forget_voter_hashes_before(&crate::poll::vote_day(now))
         .await?;
-    let preference_links = stores.people.purge_preference_links_before(now).await?;
+    let preference_links = stores.ledger.purge_preference_links_before(now).await?;
     // Consent given on a form and not confirmed from the address before its link expired
     // never counted, and is forgotten.
     let unconfirmed = stores
-        .people
+        .ledger
         .purge_consent_confirmations_before(now)
         .await?;
     // An uploaded file that was never confirmed is dropped after a day.
     let imports = stores
-        .people
+        .imports
         .purge_imports_before(now - Duration::days(1))
         .await?;
     // People without an account are erased once every purpose they were kept for has run
@@ -93,12 +93,12 @@ pub async fn purge_expired(
     let idle_since = now - Duration::days(i64::from(purposes::people_retention_days(config)));
     let mut people = 0;
     loop {
-        let idle = stores.people.people_idle_since(idle_since, 500).await?;
+        let idle = stores.subjects.people_idle_since(idle_since, 500).await?;
         if idle.is_empty() {
             break;
         }
         for id in idle {
-            if stores.people.erase_person(id).await? {
+            if stores.subjects.erase_person(id).await? {
                 people += 1;
             }
         }
@@ -106,7 +106,7 @@ pub async fn purge_expired(
     // Per-recipient opens and clicks become totals per campaign once the campaign has been
     // finished for the tracking retention period.
     let tracking = stores
-        .campaigns
+        .tracking
         .reduce_tracking_before(
             now - Duration::days(i64::from(config.campaigns.tracking_retention_days)),
             now,

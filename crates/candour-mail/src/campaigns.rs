@@ -42,7 +42,7 @@ pub struct LinkSettings {
     pub signer: std::sync::Arc<candour_core::signer::Signer>,
     pub organisation: String,
     /// A mailbox for `List-Unsubscribe`'s mailto, if any.
-    pub unsubscribe_mailto: String,
+    pub unsubscribe_mailto: Option<EmailAddress>,
 }
 
 impl LinkSettings {
@@ -470,10 +470,10 @@ impl CampaignSender {
             pixel_url: pixel.as_deref(),
         });
         let mut list_unsubscribe = format!("<{unsubscribe}>");
-        if !links.unsubscribe_mailto.is_empty() {
+        if let Some(mailto) = &links.unsubscribe_mailto {
             list_unsubscribe.push_str(&format!(
                 ", <mailto:{}?subject=unsubscribe%20{}>",
-                links.unsubscribe_mailto,
+                mailto.as_str(),
                 token(TokenKind::Unsubscribe, 0).sign(&links.signer)
             ));
         }

@@ -24,6 +24,7 @@ use candour_core::config::Config;
 use candour_core::cookies::CookieRegistry;
 use candour_core::policy::Policy;
 use candour_core::session::SessionPolicy;
+use candour_core::signer::Signer;
 use candour_core::store::{StoreError, Stores};
 
 pub use kit::error::AppError;
@@ -43,6 +44,9 @@ struct Inner {
     /// The purposes registry, built once from the configuration.
     purposes: Vec<candour_core::purposes::Purpose>,
     site: content::Site,
+    /// Signs and checks every token the server hands out, one key per purpose, all derived
+    /// from the master key in the database.
+    signer: Arc<Signer>,
     keys: Keys,
     /// The Content-Security-Policy header, built once: every response carries it.
     csp: axum::http::HeaderValue,
@@ -59,19 +63,11 @@ struct Inner {
     blocks: kit::blocks::Blocks,
 }
 
-/// Secrets the server signs with, loaded from the database so every instance shares them.
+/// Secrets kept beside the signer, loaded from the database so every instance shares them.
 struct Keys {
-    consent: Vec<u8>,
-    csrf: Vec<u8>,
-    /// Keys the hashes of client addresses and accounts in rate-limit counters.
-    limits: Vec<u8>,
-    /// Signs the short-lived step between a correct password and a second-factor code.
-    second_factor: Vec<u8>,
-    /// Signs the `PollTimeout-<id>` cookies.
-    polls: Vec<u8>,
-    preferences: Vec<u8>,
-    /// Signs the tokens in campaign emails' tracking and unsubscribe links.
-    campaigns: Vec<u8>,
+    /// The key campaign links were signed with before they moved to the signer: read-only,
+    /// so links in messages already delivered keep working.
+    earlier_campaign_links: Vec<u8>,
 }
 
 /// Why the app could not be assembled.
@@ -104,27 +100,22 @@ impl AppState {
         if let Some((page, topic)) = site.unknown_topics(&known).into_iter().next() {
             return Err(BuildError::Topic { page, topic });
         }
+        let signer = Arc::new(Signer::new(&load_key(&stores, "signer").await?));
         let keys = Keys {
-            consent: load_key(&stores, "consent-cookie").await?,
-            csrf: load_key(&stores, "csrf").await?,
-            limits: load_key(&stores, "rate-limits").await?,
-            second_factor: load_key(&stores, "second-factor").await?,
-            polls: load_key(&stores, "poll-cookies").await?,
-            preferences: load_key(&stores, "preference-visits").await?,
-            campaigns: load_key(&stores, "campaign-links").await?,
+            earlier_campaign_links: load_key(&stores, "campaign-links").await?,
         };
-        let votes = polls::queue::VoteQueue::start(stores.polls.clone());
-        let tracking = campaigns::queue::TrackingQueue::start(stores.campaigns.clone());
+        let votes = polls::queue::VoteQueue::start(stores.votes.clone());
+        let tracking = campaigns::queue::TrackingQueue::start(stores.tracking.clone());
         let mailer = Arc::new(candour_mail::Mailer::from_settings(&config.mail)?);
         let campaign_sender = candour_mail::campaigns::CampaignSender::new(
-            stores.campaigns.clone(),
+            &stores,
             clock.clone(),
             mailer.clone(),
             &config.mail,
             config.campaigns.clone(),
             candour_mail::campaigns::LinkSettings {
                 base: link_base_of(&config),
-                key: keys.campaigns.clone(),
+                signer: signer.clone(),
                 organisation: config.organisation.name.clone(),
                 unsubscribe_mailto: config.campaigns.unsubscribe_mailto.clone(),
             },
@@ -151,6 +142,7 @@ impl AppState {
                 policy,
                 purposes,
                 site,
+                signer,
                 keys,
                 csp,
                 mailer,
@@ -185,7 +177,7 @@ impl AppState {
 
     /// Check a form's token against the visitor's session.
     fn check_form(&self, visitor: &kit::auth::Visitor, token: &str) -> Result<(), AppError> {
-        kit::csrf::verify(&self.inner.keys.csrf, token, self.now(), visitor.binding())
+        kit::csrf::verify(&self.inner.signer, token, self.now(), visitor.binding())
     }
 
     /// The start of links in emails: the configured public address, or this server's own
@@ -203,12 +195,12 @@ impl AppState {
     /// Write a staff member's action to the audit log.
     async fn audit(
         &self,
-        actor: &candour_core::store::Account,
+        actor: &candour_core::account::Account,
         action: &str,
         target: String,
         detail: String,
     ) -> Result<(), AppError> {
-        let entry = candour_core::store::AuditEntry {
+        let entry = candour_core::audit::AuditEntry {
             at: self.now(),
             actor: Some(actor.id),
             actor_email: actor.email.as_str().to_owned(),
@@ -234,7 +226,7 @@ impl AppState {
 
 fn link_base_of(config: &Config) -> String {
     match &config.public_url {
-        Some(url) => url.trim_end_matches('/').to_owned(),
+        Some(url) => url.as_str().trim_end_matches('/').to_owned(),
         None => format!("http://{}", config.listen),
     }
 }

@@ -1250,9 +1250,11 @@ async fn the_home_page_lists_pages_on_the_topics_a_person_follows() {
 async fn a_page_naming_an_unknown_topic_stops_start_up_with_a_clear_error() {
     let dir = std::sync::Arc::new(tempfile::tempdir().unwrap());
     let mut config = common::site_config(dir.path());
-    config.database_url = format!("sqlite://{}", dir.path().join("t.db").display());
+    config.database_url = format!("sqlite://{}", dir.path().join("t.db").display())
+        .parse()
+        .unwrap();
     config.topics.clear();
-    let store = candour_store_sqlite::SqliteStore::open(&config.database_url)
+    let store = candour_store_sqlite::SqliteStore::open(config.database_url.expose())
         .await
         .unwrap();
     let clock = std::sync::Arc::new(candour_core::clock::FixedClock(

@@ -5,8 +5,8 @@
 mod common;
 
 use candour_core::account::{EmailAddress, Role};
+use candour_core::audit::AuditEntry;
 use candour_core::people::Source;
-use candour_core::store::AuditEntry;
 use common::{TestApp, spawn_app};
 use time::Duration;
 
@@ -328,7 +328,7 @@ async fn the_export_is_filtered_safe_in_a_spreadsheet_and_itself_audited() {
     let exports = app
         .stores
         .audit
-        .search(&candour_core::store::AuditFilter {
+        .search(&candour_core::audit::AuditFilter {
             action: Some("audit.exported".into()),
             limit: 10,
             ..Default::default()
@@ -464,7 +464,7 @@ async fn bad_filters_are_named_with_what_is_allowed_and_kept() {
     let exports = app
         .stores
         .audit
-        .search(&candour_core::store::AuditFilter {
+        .search(&candour_core::audit::AuditFilter {
             action: Some("audit.exported".into()),
             limit: 10,
             ..Default::default()
@@ -512,7 +512,7 @@ async fn only_roles_that_read_the_audit_log_see_or_export_it() {
     let exports = app
         .stores
         .audit
-        .search(&candour_core::store::AuditFilter {
+        .search(&candour_core::audit::AuditFilter {
             action: Some("audit.exported".into()),
             limit: 10,
             ..Default::default()

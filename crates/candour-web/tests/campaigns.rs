@@ -8,12 +8,14 @@ mod common;
 use std::collections::HashMap;
 
 use candour_core::Clock;
+use candour_core::account::Profile;
 use candour_core::account::{EmailAddress, Role};
+use candour_core::campaign::CampaignState;
 use candour_core::campaign::TRACKING_PURPOSE;
 use candour_core::config::{Config, PurposeConfig};
+use candour_core::people::ConsentChange;
 use candour_core::people::{Method, NewConsent, Source, has_consent};
 use candour_core::purposes::{Channel, LawfulBasis, Purpose};
-use candour_core::store::{CampaignState, ConsentChange, Profile};
 use candour_mail::test_sink::Received;
 use common::*;
 
@@ -85,7 +87,7 @@ impl TestApp {
 
     async fn change(&self, person: i64, events: &[NewConsent]) {
         self.stores
-            .people
+            .ledger
             .append_consents(ConsentChange {
                 person,
                 events,
@@ -163,7 +165,7 @@ impl TestApp {
         .await
     }
 
-    async fn progress(&self, id: i64) -> candour_core::store::Progress {
+    async fn progress(&self, id: i64) -> candour_core::campaign::Progress {
         self.stores
             .campaigns
             .progress(id, self.clock.now())
@@ -171,7 +173,7 @@ impl TestApp {
             .unwrap()
     }
 
-    async fn campaign(&self, id: i64) -> candour_core::store::Campaign {
+    async fn campaign(&self, id: i64) -> candour_core::campaign::Campaign {
         self.stores.campaigns.campaign(id).await.unwrap().unwrap()
     }
 
@@ -291,7 +293,7 @@ async fn a_campaign_reaches_only_consenting_people_with_the_right_headers_and_pa
     assert_eq!(c.state, CampaignState::Sent);
     let p = app.progress(id).await;
     assert_eq!((p.sent, p.tracked, p.remaining()), (2, 1, 0));
-    let deliveries = app.stores.campaigns.person_deliveries(ann).await.unwrap();
+    let deliveries = app.stores.deliveries.person_deliveries(ann).await.unwrap();
     assert_eq!(deliveries.len(), 1);
     assert!(deliveries[0].tracked);
 }
@@ -670,7 +672,7 @@ async fn one_click_unsubscribe_needs_no_cookie_and_the_emailed_page_only_asks() 
         .await;
     app.send_now(&admin, second).await;
     app.stores
-        .campaigns
+        .deliveries
         .start_due_campaigns(app.clock.now())
         .await
         .unwrap();
@@ -681,7 +683,7 @@ async fn one_click_unsubscribe_needs_no_cookie_and_the_emailed_page_only_asks() 
     let html = res.text().await.unwrap();
     assert!(html.contains(&format!("action=\"{path}\"")));
     assert!(html.contains("href=\"/preferences\""));
-    let events = app.stores.people.consent_events(ann).await.unwrap();
+    let events = app.stores.ledger.consent_events(ann).await.unwrap();
     assert!(has_consent(&events, "news", Some(Channel::Email)));
 
     // The mail provider's POST: no cookie, no origin, no form token.
@@ -694,7 +696,7 @@ async fn one_click_unsubscribe_needs_no_cookie_and_the_emailed_page_only_asks() 
         .await
         .unwrap();
     assert_eq!(res.status(), 200);
-    let events = app.stores.people.consent_events(ann).await.unwrap();
+    let events = app.stores.ledger.consent_events(ann).await.unwrap();
     assert!(!has_consent(&events, "news", Some(Channel::Email)));
     let withdrawal = events.last().unwrap();
     assert_eq!(withdrawal.method, Method::Unsubscribe);
@@ -706,7 +708,7 @@ async fn one_click_unsubscribe_needs_no_cookie_and_the_emailed_page_only_asks() 
         .await
         .unwrap();
     assert_eq!(
-        app.stores.people.consent_events(ann).await.unwrap().len(),
+        app.stores.ledger.consent_events(ann).await.unwrap().len(),
         events.len()
     );
     let mut forged = link.clone();
@@ -760,7 +762,7 @@ async fn a_relay_that_says_try_later_is_retried_and_a_hard_bounce_suppresses() {
     assert_eq!((p.failed, p.bounced, p.sent), (1, 1, 0));
     assert_eq!(
         app.stores
-            .people
+            .ledger
             .suppressed_channels(&email("ann@example.org"))
             .await
             .unwrap(),
@@ -870,9 +872,9 @@ async fn a_plain_mailbox_refusal_suppresses_after_two_campaigns_and_a_policy_ref
     app.subscriber("ann@example.org", "Ann", false).await;
     let admin = app.staff("admin@testshire.example", Role::Admin).await;
     let suppressed = |address: &'static str| {
-        let people = app.stores.people.clone();
+        let ledger = app.stores.ledger.clone();
         async move {
-            !people
+            !ledger
                 .suppressed_channels(&email(address))
                 .await
                 .unwrap()
@@ -1077,7 +1079,7 @@ async fn two_workers_on_one_database_send_each_message_exactly_once() {
     let sink_url = app.sink.url();
     let other = spawn_on(app.dir.clone(), app.db_url.clone(), move |c| {
         tweak(c);
-        c.mail.smtp_url = sink_url;
+        c.mail.smtp_url = Some(sink_url.parse().unwrap());
     })
     .await;
     for i in 0..150 {

@@ -521,7 +521,7 @@ async fn a_site_with_nothing_optional_shows_no_banner() {
 
 #[tokio::test]
 async fn https_sites_mark_the_cookie_secure() {
-    let app = spawn_with(|c| c.public_url = Some("https://police.example".into())).await;
+    let app = spawn_with(|c| c.public_url = Some("https://police.example".parse().unwrap())).await;
     let token = app.csrf().await;
     let res = app
         .client

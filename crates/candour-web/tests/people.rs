@@ -191,7 +191,7 @@ async fn a_form_stores_the_person_their_answers_and_only_ticked_consents() {
     assert_eq!(jo.details.name, "Jo Bloggs");
     assert_eq!(jo.details.postcode.unwrap().as_str(), "SW1A 1AA");
     // Anyone could have typed the address: nothing counts until the address confirms it.
-    let events = app.stores.people.consent_events(jo.id).await.unwrap();
+    let events = app.stores.ledger.consent_events(jo.id).await.unwrap();
     assert!(events.is_empty(), "{events:?}");
     let mail = app.sink.wait_for(1).await;
     assert_eq!(mail[0].to, vec!["jo@example.org".to_owned()]);
@@ -202,7 +202,7 @@ async fn a_form_stores_the_person_their_answers_and_only_ticked_consents() {
     let (status, done) = app.confirm_from_email(0).await;
     assert_eq!(status, 200, "{done}");
     assert!(done.contains("You have confirmed what you agreed to"));
-    let events = app.stores.people.consent_events(jo.id).await.unwrap();
+    let events = app.stores.ledger.consent_events(jo.id).await.unwrap();
     assert_eq!(events.len(), 1);
     assert!(has_consent(&events, "news", Some(Channel::Post)));
     assert!(!has_consent(&events, "news", Some(Channel::Email)));
@@ -223,7 +223,7 @@ async fn a_form_stores_the_person_their_answers_and_only_ticked_consents() {
     assert_eq!(status, 400);
     assert!(again.contains("cannot be used"));
     assert_eq!(
-        app.stores.people.consent_events(jo.id).await.unwrap().len(),
+        app.stores.ledger.consent_events(jo.id).await.unwrap().len(),
         1
     );
     let responses = app.stores.forms.responses(form).await.unwrap();
@@ -304,7 +304,7 @@ async fn closed_changed_unknown_and_forged_submissions_store_nothing() {
     // The form changed after it was shown: a response exists, so saving makes version 2.
     app.stores
         .forms
-        .submit_response(&candour_core::store::NewResponse {
+        .submit_response(&candour_core::forms::NewResponse {
             form,
             version: 1,
             answers: &[],
@@ -369,7 +369,7 @@ async fn a_signed_in_person_with_a_confirmed_address_needs_no_extra_step() {
             .contains("We have recorded what you agreed to")
     );
     let pat = app.person("pat@example.org").await.unwrap();
-    let events = app.stores.people.consent_events(pat.id).await.unwrap();
+    let events = app.stores.ledger.consent_events(pat.id).await.unwrap();
     assert!(has_consent(&events, "news", Some(Channel::Email)));
     assert_eq!(events[0].method, Method::Form { form, version: 1 });
     // Someone else's address, even when signed in: the other address confirms.
@@ -390,7 +390,7 @@ async fn a_signed_in_person_with_a_confirmed_address_needs_no_extra_step() {
     let friend = app.person("friend@example.org").await.unwrap();
     assert!(
         app.stores
-            .people
+            .ledger
             .consent_events(friend.id)
             .await
             .unwrap()
@@ -421,7 +421,7 @@ async fn the_old_tick_to_refuse_box_is_available_and_records_what_it_said() {
     )
     .await;
     let al = app.person("al@example.org").await.unwrap();
-    let events = app.stores.people.consent_events(al.id).await.unwrap();
+    let events = app.stores.ledger.consent_events(al.id).await.unwrap();
     assert!(!has_consent(&events, "news", Some(Channel::Email)));
     assert!(has_consent(&events, "news", Some(Channel::Post)));
     let post = events
@@ -555,7 +555,7 @@ async fn an_emailed_link_opens_the_preference_centre_where_withdrawing_is_one_cl
         .await;
     assert_eq!(res.status(), 303);
     let jo = app.person("jo@example.org").await.unwrap();
-    let events = app.stores.people.consent_events(jo.id).await.unwrap();
+    let events = app.stores.ledger.consent_events(jo.id).await.unwrap();
     assert_eq!(events.len(), 2);
     assert!(!has_consent(&events, "news", Some(Channel::Email)));
     assert_eq!(events[1].method, Method::PreferenceCentre);
@@ -629,14 +629,14 @@ async fn an_objection_is_absolute_until_the_person_agrees_again() {
     let al = app.person("al@example.org").await.unwrap();
     assert_eq!(
         app.stores
-            .people
+            .ledger
             .suppressed_channels(&al.email)
             .await
             .unwrap(),
         vec![Channel::Email]
     );
     assert!(!has_consent(
-        &app.stores.people.consent_events(al.id).await.unwrap(),
+        &app.stores.ledger.consent_events(al.id).await.unwrap(),
         "news",
         Some(Channel::Email)
     ));
@@ -685,13 +685,13 @@ async fn an_objection_is_absolute_until_the_person_agrees_again() {
     assert!(!page.contains("objected"));
     assert_eq!(
         app.stores
-            .people
+            .ledger
             .suppressed_channels(&al.email)
             .await
             .unwrap(),
         vec![Channel::Email]
     );
-    let events = app.stores.people.consent_events(al.id).await.unwrap();
+    let events = app.stores.ledger.consent_events(al.id).await.unwrap();
     assert!(!has_consent(&events, "news", Some(Channel::Email)));
     // A form fills in what the record lacks, and changes nothing already held.
     assert_eq!(
@@ -729,14 +729,14 @@ async fn an_objection_is_absolute_until_the_person_agrees_again() {
     assert_eq!(res.status(), 303);
     assert!(
         app.stores
-            .people
+            .ledger
             .suppressed_channels(&al.email)
             .await
             .unwrap()
             .is_empty()
     );
     assert!(has_consent(
-        &app.stores.people.consent_events(al.id).await.unwrap(),
+        &app.stores.ledger.consent_events(al.id).await.unwrap(),
         "news",
         Some(Channel::Email)
     ));
@@ -783,7 +783,7 @@ async fn signed_in_people_use_the_preference_centre_without_a_link() {
     let sam = app.person("sam@example.org").await.unwrap();
     assert!(sam.account.is_some(), "linked to the account");
     assert!(has_consent(
-        &app.stores.people.consent_events(sam.id).await.unwrap(),
+        &app.stores.ledger.consent_events(sam.id).await.unwrap(),
         "news",
         Some(Channel::Post)
     ));
@@ -918,7 +918,7 @@ async fn staff_views_changes_and_exports_are_audited_and_erasure_keeps_only_the_
     assert!(app.person("erin@example.org").await.is_none());
     assert_eq!(
         app.stores
-            .people
+            .ledger
             .suppressed_channels(&email("erin@example.org"))
             .await
             .unwrap(),
@@ -1190,8 +1190,8 @@ async fn imports_are_previewed_then_confirmed_and_never_resubscribe_an_objector(
         c
     });
     app.stores
-        .people
-        .append_consents(candour_core::store::ConsentChange {
+        .ledger
+        .append_consents(candour_core::people::ConsentChange {
             person: no.id,
             events: &[],
             objections: &[(Channel::Email, Method::Unsubscribe)],
@@ -1278,12 +1278,12 @@ async fn imports_are_previewed_then_confirmed_and_never_resubscribe_an_objector(
     let fresh = app.person("new@example.org").await.unwrap();
     assert_eq!(fresh.details.interests, vec!["fraud".to_owned()]);
     assert!(has_consent(
-        &app.stores.people.consent_events(fresh.id).await.unwrap(),
+        &app.stores.ledger.consent_events(fresh.id).await.unwrap(),
         "news",
         Some(Channel::Email)
     ));
     assert!(!has_consent(
-        &app.stores.people.consent_events(no.id).await.unwrap(),
+        &app.stores.ledger.consent_events(no.id).await.unwrap(),
         "news",
         Some(Channel::Email)
     ));

@@ -145,9 +145,9 @@ async fn every_page_carries_the_security_headers() {
 #[tokio::test]
 async fn https_sites_send_hsts_and_allow_their_configured_script_origins() {
     let app = spawn_with(|c| {
-        c.public_url = Some("https://police.example".into());
+        c.public_url = Some("https://police.example".parse().unwrap());
         c.scripts.push(candour_core::config::GatedScript {
-            src: "https://stats.example.net/s.js".into(),
+            src: "https://stats.example.net/s.js".parse().unwrap(),
             category: candour_core::cookies::Category::Statistics,
         });
     })

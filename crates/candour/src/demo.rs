@@ -7,15 +7,17 @@ use std::path::Path;
 
 use anyhow::Context;
 use candour_core::Clock;
+use candour_core::account::NewAccount;
 use candour_core::account::{EmailAddress, Role};
 use candour_core::config::{
-    Config, DeclaredCookie, GatedScript, Organisation, PurposeConfig, Topic,
+    Config, DatabaseUrl, DeclaredCookie, GatedScript, Organisation, PurposeConfig, ScriptSrc, Topic,
 };
 use candour_core::cookies::Category;
 use candour_core::forms::{Field, FieldKind, FormDefinition, PersonAttr};
+use candour_core::poll::NewVote;
 use candour_core::poll::{PollDraft, ResultsShown};
 use candour_core::purposes::{Channel, LawfulBasis};
-use candour_core::store::{NewAccount, NewVote, Stores};
+use candour_core::store::Stores;
 
 /// The demo's content, compiled in so the binary needs no files beside it.
 const CONTENT: &[(&str, &str)] = &[
@@ -64,7 +66,11 @@ pub fn prepare(base: Config, fresh_db: bool) -> anyhow::Result<DemoSite> {
     }
     let mut config = base;
     if fresh_db {
-        config.database_url = format!("sqlite://{}", dir.path().join("demo.db").display());
+        config.database_url = DatabaseUrl::parse(&format!(
+            "sqlite://{}",
+            dir.path().join("demo.db").display()
+        ))
+        .map_err(anyhow::Error::msg)?;
     }
     config.content_dir = Some(content);
     config.organisation = Organisation {
@@ -100,7 +106,7 @@ pub fn prepare(base: Config, fresh_db: bool) -> anyhow::Result<DemoSite> {
     .collect();
     config.purposes = demo_purposes();
     config.scripts = vec![GatedScript {
-        src: "/static/visit-counter.js".to_owned(),
+        src: ScriptSrc::parse("/static/visit-counter.js").map_err(anyhow::Error::msg)?,
         category: Category::Statistics,
     }];
     config.cookies.declared = vec![DeclaredCookie {
@@ -375,11 +381,11 @@ impl DemoSite {
                     })
                 })
                 .collect();
-            let outcomes = stores.polls.record_votes(&votes).await?;
+            let outcomes = stores.votes.record_votes(&votes).await?;
             anyhow::ensure!(
                 outcomes
                     .iter()
-                    .all(|o| *o == candour_core::store::VoteOutcome::Counted),
+                    .all(|o| *o == candour_core::poll::VoteOutcome::Counted),
                 "the demo's closed poll did not count its votes: {outcomes:?}"
             );
         }

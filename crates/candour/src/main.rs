@@ -5,7 +5,7 @@ use candour::{demo, server};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use candour_core::config::{Config, LogFormat};
+use candour_core::config::{Config, DatabaseUrl, LogFormat};
 use clap::{Parser, Subcommand};
 
 #[derive(Debug, Parser)]
@@ -32,7 +32,7 @@ struct ServerArgs {
     listen: Option<std::net::SocketAddr>,
     /// sqlite://PATH or postgres://… (also CANDOUR_DATABASE_URL).
     #[arg(long, value_name = "URL")]
-    database_url: Option<String>,
+    database_url: Option<DatabaseUrl>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -44,7 +44,7 @@ enum Command {
     /// Apply database migrations and exit.
     Migrate {
         #[arg(long, value_name = "URL")]
-        database_url: Option<String>,
+        database_url: Option<DatabaseUrl>,
     },
     /// Write a commented configuration file for a new site, to fill in.
     Init {
@@ -71,7 +71,7 @@ enum AdminCommand {
         #[arg(long, value_parser = ["admin", "editor", "privacy-officer"])]
         role: String,
         #[arg(long, value_name = "URL")]
-        database_url: Option<String>,
+        database_url: Option<DatabaseUrl>,
     },
 }
 
@@ -129,10 +129,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             }
             init_logging(config.log_format);
             runtime.block_on(server::migrate(&config))?;
-            println!(
-                "Migrations applied to {}.",
-                server::redact(&config.database_url)
-            );
+            println!("Migrations applied to {}.", config.database_url);
         }
         Command::Admin(AdminCommand::Create {
             email,

@@ -6,9 +6,11 @@ use std::time::Duration;
 
 use anyhow::Context;
 use candour_core::Clock;
+use candour_core::account::NewAccount;
 use candour_core::account::{EmailAddress, Role, check_new_password};
+use candour_core::audit::AuditEntry;
 use candour_core::config::Config;
-use candour_core::store::{AuditEntry, NewAccount, Stores};
+use candour_core::store::Stores;
 use candour_store_postgres::PgStore;
 use candour_store_sqlite::SqliteStore;
 use time::OffsetDateTime;
@@ -25,30 +27,12 @@ impl Clock for SystemClock {
     }
 }
 
-/// A database URL with any password hidden, for messages.
-pub fn redact(url: &str) -> String {
-    let Some(scheme_end) = url.find("://") else {
-        return url.to_owned();
-    };
-    let rest = &url[scheme_end + 3..];
-    match (rest.find('@'), rest.find(':')) {
-        (Some(at), Some(colon)) if colon < at => {
-            format!(
-                "{}{}:***{}",
-                &url[..scheme_end + 3],
-                &rest[..colon],
-                &rest[at..]
-            )
-        }
-        _ => url.to_owned(),
-    }
-}
-
 /// Open the configured backend, migrating it.
 pub async fn open(config: &Config) -> anyhow::Result<Stores> {
-    let url = &config.database_url;
-    let shown = redact(url);
-    let stores = if url.starts_with("sqlite:") {
+    let url = config.database_url.expose();
+    // Shown in messages with any password hidden.
+    let shown = &config.database_url;
+    let stores = if config.database_url.is_sqlite() {
         SqliteStore::open_with(url, &config.database)
             .await
             .map(|s| s.stores())
@@ -234,22 +218,4 @@ async fn shutdown_signal() {
         () = term => {},
     }
     tracing::info!("Stopping: finishing requests in flight.");
-}
-
-#[cfg(test)]
-mod tests {
-    use super::redact;
-
-    #[test]
-    fn passwords_are_hidden() {
-        assert_eq!(
-            redact("postgres://app:s3cret@db:5432/candour"),
-            "postgres://app:***@db:5432/candour"
-        );
-        assert_eq!(
-            redact("postgres://app@db/candour"),
-            "postgres://app@db/candour"
-        );
-        assert_eq!(redact("sqlite://candour.db"), "sqlite://candour.db");
-    }
 }

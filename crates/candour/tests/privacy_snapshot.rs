@@ -11,7 +11,9 @@ use time::macros::datetime;
 #[tokio::test]
 async fn the_demo_privacy_notice() {
     let site = candour::demo::prepare(candour_core::Config::default(), true).unwrap();
-    let store = SqliteStore::open(&site.config.database_url).await.unwrap();
+    let store = SqliteStore::open(site.config.database_url.expose())
+        .await
+        .unwrap();
     let clock = Arc::new(FixedClock(datetime!(2026-06-01 09:00 UTC)));
     let state = candour_web::AppState::new(site.config.clone(), store.stores(), clock)
         .await

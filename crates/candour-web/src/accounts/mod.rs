@@ -18,9 +18,9 @@ use axum::Router;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
+use candour_core::account::Account;
 use candour_core::account::EmailAddress;
 use candour_core::session::{LinkPurpose, Secret};
-use candour_core::store::Account;
 use serde::Deserialize;
 
 use crate::AppState;

@@ -5,10 +5,10 @@ use axum::Form;
 use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
+use candour_core::account::{Account, Profile};
 use candour_core::account::{Phone, Postcode, plain_text};
 use candour_core::config::Topic;
 use candour_core::purposes::{self, Purpose};
-use candour_core::store::{Account, Profile};
 use serde::Deserialize;
 
 use crate::AppState;

@@ -7,11 +7,12 @@ use axum::Form;
 use axum::extract::{ConnectInfo, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
+use candour_core::account::NewAccount;
 use candour_core::account::{
     EmailAddress, PASSWORD_MIN_CHARS, PASSWORD_RECOMMENDED_CHARS, check_new_password, plain_text,
 };
 use candour_core::session::{LinkPurpose, Secret};
-use candour_core::store::{NewAccount, StoreError};
+use candour_core::store::StoreError;
 use candour_mail::Email;
 
 use crate::AppState;

@@ -7,14 +7,14 @@ use axum::Form;
 use axum::extract::{ConnectInfo, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
+use candour_core::account::Account;
 use candour_core::account::EmailAddress;
 use candour_core::session::LinkPurpose;
-use candour_core::store::Account;
+use candour_core::signer::Purpose;
 use candour_core::totp::{self, TotpSecret};
 use candour_mail::Email;
-use hmac::{Hmac, Mac};
 use serde::Deserialize;
-use sha2::Sha256;
+use time::OffsetDateTime;
 
 use crate::AppState;
 use crate::kit::auth::{SignedIn, Visitor, end_session_cookie, start_session};
@@ -185,17 +185,20 @@ struct CodePage {
     return_to: String,
 }
 
+/// How long a correct password waits for its second-factor code.
+const STEP_SECONDS: i64 = 300;
+
 /// The token that carries a correct password over to the code page: the account and the time,
-/// signed, valid for five minutes.
-/// The password hash is in the MAC, so a change of password voids every step token.
+/// signed, valid for five minutes. It is bound to the password hash, so a change of password
+/// voids every step token.
 fn step_token(state: &AppState, account: &Account, issued: i64) -> String {
-    let mac = Hmac::<Sha256>::new_from_slice(&state.inner.keys.second_factor).map(|mut m| {
-        m.update(&account.id.to_be_bytes());
-        m.update(&issued.to_be_bytes());
-        m.update(account.password_hash.as_bytes());
-        hex::encode(m.finalize().into_bytes())
-    });
-    format!("{}.{issued}.{}", account.id, mac.unwrap_or_default())
+    let expires = OffsetDateTime::from_unix_timestamp(issued + STEP_SECONDS).ok();
+    state.inner.signer.sign_bound(
+        Purpose::SignInStep,
+        &format!("{}.{issued}", account.id),
+        account.password_hash.as_bytes(),
+        expires,
+    )
 }
 
 /// The account and the time its password was checked, if the token is genuine and at most
@@ -204,28 +207,35 @@ async fn check_step_token(
     state: &AppState,
     token: &str,
 ) -> Result<Option<(Account, i64)>, AppError> {
-    let mut parts = token.splitn(3, '.');
-    let (Some(id), Some(issued)) = (
-        parts.next().and_then(|p| p.parse::<i64>().ok()),
-        parts.next().and_then(|p| p.parse::<i64>().ok()),
-    ) else {
+    // The account is named before the check: its password hash is part of what was signed.
+    let Some((id, issued)) = token
+        .rsplit_once('.')
+        .and_then(|(body, _)| body.split_once('.'))
+        .and_then(|(id, issued)| Some((id.parse::<i64>().ok()?, issued.parse::<i64>().ok()?)))
+    else {
         return Ok(None);
     };
     let fresh = state
         .now()
         .unix_timestamp()
         .checked_sub(issued)
-        .is_some_and(|age| (0..=300).contains(&age));
+        .is_some_and(|age| (0..=STEP_SECONDS).contains(&age));
     if !fresh {
         return Ok(None);
     }
     let Some(account) = state.stores().accounts.account(id).await? else {
         return Ok(None);
     };
-    let genuine = crate::kit::csrf::same(
-        step_token(state, &account, issued).as_bytes(),
-        token.as_bytes(),
-    );
+    let genuine = state
+        .inner
+        .signer
+        .verify_bound(
+            Purpose::SignInStep,
+            token,
+            account.password_hash.as_bytes(),
+            state.now(),
+        )
+        .is_ok_and(|body| body == format!("{id}.{issued}"));
     Ok(genuine.then_some((account, issued)))
 }
 
@@ -286,14 +296,20 @@ pub(super) async fn sign_in_code(
     let code = form.code.trim();
     let accepted = if code.len() > 8 {
         match totp::hash_recovery_input(code) {
-            Some(hash) => state.stores().accounts.use_recovery_code(id, &hash).await?,
+            Some(hash) => {
+                state
+                    .stores()
+                    .second_factor
+                    .use_recovery_code(id, &hash)
+                    .await?
+            }
             None => false,
         }
     } else {
         match totp::verify(&secret, code, state.now().unix_timestamp(), None) {
             // The store refuses a step already used, so a code seen over someone's shoulder
             // cannot be replayed.
-            Some(step) => state.stores().accounts.use_totp_step(id, step).await?,
+            Some(step) => state.stores().second_factor.use_totp_step(id, step).await?,
             None => false,
         }
     };

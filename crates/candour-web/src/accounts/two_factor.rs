@@ -5,11 +5,10 @@ use axum::Form;
 use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
-use candour_core::store::Account;
+use candour_core::account::Account;
+use candour_core::signer::Purpose;
 use candour_core::totp::{self, RecoveryCode, TotpSecret};
-use hmac::{Hmac, Mac};
 use serde::Deserialize;
-use sha2::Sha256;
 
 use crate::AppState;
 use crate::kit::auth::SignedIn;
@@ -47,16 +46,22 @@ pub(super) struct TwoFactorQuery {
     required: String,
 }
 
-/// Signs the secret shown on the set-up page, so the confirming post cannot swap it.
+/// Signs the secret shown on the set-up page for this account, so the confirming post cannot
+/// swap it.
 fn secret_sig(state: &AppState, account: i64, secret_b32: &str) -> String {
-    Hmac::<Sha256>::new_from_slice(&state.inner.keys.second_factor)
-        .map(|mut m| {
-            m.update(b"setup:");
-            m.update(&account.to_be_bytes());
-            m.update(secret_b32.as_bytes());
-            hex::encode(m.finalize().into_bytes())
-        })
-        .unwrap_or_default()
+    state
+        .inner
+        .signer
+        .sign_bound(Purpose::TotpSetup, secret_b32, &account.to_be_bytes(), None)
+}
+
+/// Whether `sig` is this server's signature of `secret_b32` for this account.
+fn genuine_secret(state: &AppState, account: i64, secret_b32: &str, sig: &str) -> bool {
+    state
+        .inner
+        .signer
+        .verify_bound(Purpose::TotpSetup, sig, &account.to_be_bytes(), state.now())
+        .is_ok_and(|signed| signed == secret_b32)
 }
 
 fn two_factor_view(
@@ -107,10 +112,7 @@ pub(super) async fn enable_two_factor(
     let data = FormData::parse(pairs, &["csrf", "secret", "sig", "code", "password"])?;
     state.check_form(&frame.visitor, data.get("csrf"))?;
     let b32 = data.get("secret");
-    if !crate::kit::csrf::same(
-        secret_sig(&state, user.account.id, b32).as_bytes(),
-        data.get("sig").as_bytes(),
-    ) {
+    if !genuine_secret(&state, user.account.id, b32, data.get("sig")) {
         return Err(AppError::BadRequest(
             "The set-up form was changed. Reload the page and start again.".to_owned(),
         ));
@@ -148,11 +150,11 @@ pub(super) async fn enable_two_factor(
         .map(|_| RecoveryCode::from_random(rand::random()))
         .collect();
     let hashes: Vec<[u8; 32]> = codes.iter().map(RecoveryCode::hash).collect();
-    let accounts = &state.stores().accounts;
-    accounts
+    let second_factor = &state.stores().second_factor;
+    second_factor
         .enable_totp(user.account.id, secret.as_bytes(), &hashes)
         .await?;
-    accounts.use_totp_step(user.account.id, step).await?;
+    second_factor.use_totp_step(user.account.id, step).await?;
     if user.account.role.is_some() {
         state
             .audit(
@@ -190,7 +192,7 @@ pub(super) async fn disable_two_factor(
     }
     state
         .stores()
-        .accounts
+        .second_factor
         .disable_totp(user.account.id)
         .await?;
     if user.account.role.is_some() {

@@ -7,3 +7,14 @@ pub(crate) mod links;
 pub(crate) mod queue;
 pub(crate) mod tracking;
 pub(crate) mod unsubscribe;
+
+use candour_core::campaign::{Token, TokenKind, earlier_links};
+
+use crate::AppState;
+
+/// The token of a link in a campaign email, if this server signed it for `kind`: in the
+/// signer's format, or in the earlier one that messages already delivered still carry.
+pub(crate) fn read_token(state: &AppState, kind: TokenKind, text: &str) -> Option<Token> {
+    Token::verify(&state.inner.signer, kind, text, state.now())
+        .or_else(|| earlier_links::verify(&state.inner.keys.earlier_campaign_links, kind, text))
+}

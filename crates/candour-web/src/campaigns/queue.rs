@@ -5,7 +5,8 @@ use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::Duration;
 
-use candour_core::store::{CampaignStore, TrackingEvent};
+use candour_core::campaign::TrackingEvent;
+use candour_core::store::TrackingStore;
 
 use crate::kit::batch::{NotWritten, Queue, Settings, Writer, Written};
 
@@ -17,7 +18,7 @@ const MAX_BATCH: usize = 1024;
 const GATHER: Duration = Duration::from_millis(10);
 
 /// Writes a batch of tracking events with one store call.
-struct TrackingWriter(Arc<dyn CampaignStore>);
+struct TrackingWriter(Arc<dyn TrackingStore>);
 
 impl Writer for TrackingWriter {
     type Item = TrackingEvent;
@@ -46,7 +47,7 @@ impl Writer for TrackingWriter {
 pub(crate) struct TrackingQueue(Queue<TrackingWriter>);
 
 impl TrackingQueue {
-    pub(crate) fn start(store: Arc<dyn CampaignStore>) -> TrackingQueue {
+    pub(crate) fn start(store: Arc<dyn TrackingStore>) -> TrackingQueue {
         TrackingQueue(Queue::start(
             TrackingWriter(store),
             Settings {

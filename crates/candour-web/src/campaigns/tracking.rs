@@ -11,8 +11,8 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use candour_core::campaign::{ClickRequest, Token, TokenKind, is_bot_click, is_machine_open};
-use candour_core::store::TrackingEvent;
+use candour_core::campaign::TrackingEvent;
+use candour_core::campaign::{ClickRequest, TokenKind, is_bot_click, is_machine_open};
 
 use crate::AppState;
 
@@ -72,9 +72,8 @@ async fn open(
     Path(token): Path<String>,
     headers: HeaderMap,
 ) -> Response {
-    let key = &state.inner.keys.campaigns;
     let token = token.strip_suffix(".gif").unwrap_or(&token);
-    if let Some(t) = Token::verify(key, TokenKind::Open, token) {
+    if let Some(t) = super::read_token(&state, TokenKind::Open, token) {
         let now = state.now();
         let after = now.unix_timestamp() - t.issued;
         state
@@ -102,8 +101,7 @@ async fn click(
     method: axum::http::Method,
     headers: HeaderMap,
 ) -> Response {
-    let key = &state.inner.keys.campaigns;
-    let Some(t) = Token::verify(key, TokenKind::Click, &token) else {
+    let Some(t) = super::read_token(&state, TokenKind::Click, &token) else {
         return not_found();
     };
     let store = state.stores().campaigns.as_ref();

@@ -6,10 +6,10 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use candour_core::campaign::{Token, TokenKind};
+use candour_core::campaign::TokenKind;
+use candour_core::people::ConsentChange;
 use candour_core::people::{Method, NewConsent};
 use candour_core::purposes::Channel;
-use candour_core::store::ConsentChange;
 
 use crate::AppState;
 use crate::kit::error::AppError;
@@ -40,8 +40,7 @@ async fn unsubscribe_page(
     frame: Frame,
     Path(token): Path<String>,
 ) -> Result<Response, AppError> {
-    let valid =
-        Token::verify(&state.inner.keys.campaigns, TokenKind::Unsubscribe, &token).is_some();
+    let valid = super::read_token(&state, TokenKind::Unsubscribe, &token).is_some();
     let page = UnsubscribePage {
         frame,
         token: if valid { token } else { String::new() },
@@ -64,7 +63,7 @@ async fn unsubscribe(
     frame: Frame,
     Path(token): Path<String>,
 ) -> Result<Response, AppError> {
-    let Some(t) = Token::verify(&state.inner.keys.campaigns, TokenKind::Unsubscribe, &token) else {
+    let Some(t) = super::read_token(&state, TokenKind::Unsubscribe, &token) else {
         let page = UnsubscribePage {
             frame,
             token: String::new(),
@@ -86,14 +85,14 @@ async fn unsubscribe(
 /// Withdraw the recipient's email consent to the campaign's purpose, once.
 async fn withdraw(state: &AppState, delivery: i64) -> Result<(), AppError> {
     let stores = state.stores();
-    let Some(r) = stores.campaigns.delivery_recipient(delivery).await? else {
+    let Some(r) = stores.deliveries.delivery_recipient(delivery).await? else {
         return Ok(());
     };
     let Some(person) = r.person else {
         return Ok(());
     };
     let now = state.now();
-    let events = stores.people.consent_events(person).await?;
+    let events = stores.ledger.consent_events(person).await?;
     let current = candour_core::people::current_consents(&events);
     let granted = current
         .get(&(r.purpose.clone(), Some(Channel::Email)))
@@ -109,7 +108,7 @@ async fn withdraw(state: &AppState, delivery: i64) -> Result<(), AppError> {
             note: format!("campaign {}", r.campaign),
         };
         stores
-            .people
+            .ledger
             .append_consents(ConsentChange {
                 person,
                 events: std::slice::from_ref(&event),
@@ -120,6 +119,6 @@ async fn withdraw(state: &AppState, delivery: i64) -> Result<(), AppError> {
             })
             .await?;
     }
-    stores.campaigns.mark_unsubscribed(delivery, now).await?;
+    stores.deliveries.mark_unsubscribed(delivery, now).await?;
     Ok(())
 }

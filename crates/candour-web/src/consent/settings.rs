@@ -83,7 +83,7 @@ async fn record(
         policy_version: receipt.policy_version.clone(),
         choice,
     }
-    .encode(&state.inner.keys.consent);
+    .encode(&state.inner.signer);
     let cookie = cookie_jar::set(state, CookieId::Consent, &token)?;
     Ok((receipt, cookie))
 }

@@ -10,10 +10,10 @@ use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
+use candour_core::account::Account;
 use candour_core::account::{EmailAddress, Permission, Role};
 use candour_core::consent::Tally;
 use candour_core::cookies::Category;
-use candour_core::store::Account;
 use serde::Deserialize;
 use time::Duration;
 

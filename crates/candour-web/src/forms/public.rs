@@ -13,11 +13,12 @@ use axum::routing::get;
 use candour_core::account::EmailAddress;
 use candour_core::config::MarketingConsent;
 use candour_core::forms::{self, FieldKind, FormDefinition, consent_boxes};
+use candour_core::forms::{FormRecord, NewResponse, PendingConsents};
 use candour_core::people::{PendingGrant, split_for_confirmation};
 use candour_core::policy::hours_in_words;
 use candour_core::purposes::Purpose;
 use candour_core::session::Secret;
-use candour_core::store::{FormRecord, NewResponse, PendingConsents, StoreError};
+use candour_core::store::StoreError;
 use candour_core::uk_time::{DateProblem, parse_date_input};
 use candour_mail::Email;
 use time::Duration;
@@ -567,7 +568,7 @@ async fn send_confirmation(
     link: &str,
     hours: u32,
 ) -> Result<(), AppError> {
-    let suppressed = state.stores().people.suppressed_channels(&to).await?;
+    let suppressed = state.stores().ledger.suppressed_channels(&to).await?;
     let marketing = |purpose: &str| {
         state
             .purposes()

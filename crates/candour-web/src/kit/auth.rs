@@ -5,10 +5,10 @@ use axum::extract::FromRequestParts;
 use axum::http::header;
 use axum::http::request::Parts;
 use axum::response::{IntoResponse, Redirect, Response};
+use candour_core::account::Account;
 use candour_core::account::{Permission, Role};
 use candour_core::cookies::{CookieId, read_cookie};
 use candour_core::session::{Secret, SecretHash};
-use candour_core::store::Account;
 
 use crate::AppState;
 use crate::kit::error::AppError;

@@ -57,7 +57,7 @@ impl Frame {
         };
         let needs_banner = state.has_optional_cookies() && consent.shows_banner();
         Frame {
-            csrf: csrf::issue(&state.inner.keys.csrf, state.now(), visitor.binding()),
+            csrf: csrf::issue(&state.inner.signer, state.now(), visitor.binding()),
             visitor,
             state: state.clone(),
             path,
@@ -169,7 +169,7 @@ pub(crate) fn consent_state(state: &AppState, headers: &HeaderMap) -> State {
         .iter()
         .filter_map(|h| h.to_str().ok())
         .find_map(|h| read_cookie(h, CONSENT_COOKIE))
-        .and_then(|v| consent::Token::decode(v, &state.inner.keys.consent));
+        .and_then(|v| consent::Token::decode(v, &state.inner.signer, state.now()));
     State::resolve(
         token,
         state.inner.cookies.policy_version(),

@@ -5,8 +5,7 @@
 use std::net::{IpAddr, SocketAddr};
 
 use axum::http::HeaderMap;
-use hmac::{Hmac, Mac};
-use sha2::Sha256;
+use candour_core::signer::Purpose;
 use time::{Duration, OffsetDateTime};
 
 use crate::AppState;
@@ -92,13 +91,11 @@ fn window_start(now: OffsetDateTime, window: Duration) -> OffsetDateTime {
 }
 
 fn key(state: &AppState, limit: Limit, subject: &str) -> String {
-    let digest = Hmac::<Sha256>::new_from_slice(&state.inner.keys.limits)
-        .map(|mut m| {
-            m.update(subject.as_bytes());
-            hex::encode(&m.finalize().into_bytes()[..12])
-        })
-        .unwrap_or_default();
-    format!("{}:{digest}", limit.name)
+    let digest = state
+        .inner
+        .signer
+        .digest(Purpose::RateLimitKey, &[subject.as_bytes()]);
+    format!("{}:{}", limit.name, hex::encode(&digest[..12]))
 }
 
 fn too_many(limit: Limit) -> AppError {

@@ -6,9 +6,8 @@ use std::sync::Arc;
 use std::time::{Duration as StdDuration, Instant};
 
 use candour_core::poll::Poll;
-use candour_core::store::PollStore;
-use hmac::{Hmac, Mac};
-use sha2::Sha256;
+use candour_core::signer::{Purpose, PurposeKey, Signer};
+use candour_core::store::{PollStore, VoteStore};
 use tokio::sync::{Mutex, RwLock};
 
 use crate::kit::error::AppError;
@@ -53,19 +52,26 @@ impl PollCache {
 
 /// The salt of the day for anonymous voter hashes, cached for the day.
 #[derive(Default)]
-pub(crate) struct DaySalt(RwLock<Option<(String, Vec<u8>)>>);
+pub(crate) struct DaySalt(RwLock<Option<(String, Arc<PurposeKey>)>>);
 
 impl DaySalt {
-    pub(crate) async fn get(&self, store: &dyn PollStore, day: &str) -> Result<Vec<u8>, AppError> {
-        if let Some((d, salt)) = self.0.read().await.as_ref()
+    /// The voter-hash key of `day`: derived from the day's salt, which every instance shares
+    /// through the store and which is forgotten with the day's hashes.
+    pub(crate) async fn get(
+        &self,
+        store: &dyn VoteStore,
+        day: &str,
+    ) -> Result<Arc<PurposeKey>, AppError> {
+        if let Some((d, key)) = self.0.read().await.as_ref()
             && d == day
         {
-            return Ok(salt.clone());
+            return Ok(key.clone());
         }
         let fresh: [u8; 32] = rand::random();
         let salt = store.day_salt(day, &fresh).await?;
-        *self.0.write().await = Some((day.to_owned(), salt.clone()));
-        Ok(salt)
+        let key = Arc::new(PurposeKey::derive(&salt, Purpose::VoterHash));
+        *self.0.write().await = Some((day.to_owned(), key.clone()));
+        Ok(key)
     }
 }
 
@@ -81,15 +87,13 @@ const MAX_ADDRESSES: usize = 1_000_000;
 
 impl AddressVotes {
     /// The tally's key for `address` in `poll`.
-    pub(crate) fn key(secret: &[u8], poll: i64, address: &str) -> [u8; 16] {
+    pub(crate) fn key(signer: &Signer, poll: i64, address: &str) -> [u8; 16] {
+        let digest = signer.digest(
+            Purpose::PollAddress,
+            &[&poll.to_be_bytes(), address.as_bytes()],
+        );
         let mut id = [0u8; 16];
-        if let Ok(mut mac) = Hmac::<Sha256>::new_from_slice(secret) {
-            // Kept apart from the poll cookie's MACs under the same key.
-            mac.update(b"candour-poll-address:");
-            mac.update(&poll.to_be_bytes());
-            mac.update(address.as_bytes());
-            id.copy_from_slice(&mac.finalize().into_bytes()[..16]);
-        }
+        id.copy_from_slice(&digest[..16]);
         id
     }
 

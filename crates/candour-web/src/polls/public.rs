@@ -13,7 +13,7 @@ use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use candour_core::cookies::CookieId;
 use candour_core::poll::{self, Phase, Poll, Voters};
-use candour_core::store::{NewVote, VoteOutcome};
+use candour_core::poll::{NewVote, VoteOutcome};
 use serde::Deserialize;
 
 use crate::AppState;
@@ -92,7 +92,7 @@ async fn view_for(
     let by_account = poll.voters == Voters::PerAccount && visitor.account.is_some();
     let voted = (!by_account && cookie_says_voted(state, headers, poll.id))
         || match &visitor.account {
-            Some(a) => state.stores().polls.has_voted(poll.id, a.id).await?,
+            Some(a) => state.stores().votes.has_voted(poll.id, a.id).await?,
             None => false,
         };
     // The poll may come from the short-lived cache; counts that will be shown are read fresh.
@@ -412,7 +412,7 @@ async fn vote(
         (None, Voters::PerBrowser) => {
             let ip = limits::client_key(&state, peer, &headers);
             let ceiling = state.inner.config.polls.votes_per_address;
-            let tally = AddressVotes::key(&state.inner.keys.polls, poll.id, &ip);
+            let tally = AddressVotes::key(&state.inner.signer, poll.id, &ip);
             address = Some(tally);
             if !state.inner.address_votes.take(tally, &day, ceiling).await {
                 return answer_again(
@@ -434,18 +434,16 @@ async fn vote(
             }
             // Two votes from one browser on one connection within moments of each other are
             // one person pressing twice: they share a voter key, which the store keeps unique.
-            let salt = state
+            let day_key = state
                 .inner
                 .day_salt
-                .get(state.stores().polls.as_ref(), &day)
+                .get(state.stores().votes.as_ref(), &day)
                 .await?;
             let agent = headers
                 .get(header::USER_AGENT)
                 .and_then(|v| v.to_str().ok())
                 .unwrap_or("");
-            let key = voter_key(&salt, poll.id, &ip, agent, now)
-                .map_err(|e| AppError::Internal(Box::new(e)))?;
-            (None, Some(key))
+            (None, Some(voter_key(&day_key, poll.id, &ip, agent, now)))
         }
     };
     let outcome = state
@@ -468,7 +466,7 @@ async fn vote(
     match outcome {
         VoteOutcome::Counted => {
             let hours = i64::from(state.inner.config.polls.cookie_hours);
-            let expires = (now + time::Duration::hours(hours)).unix_timestamp();
+            let expires = now + time::Duration::hours(hours);
             let cookie = cookie_jar::set_member(
                 &state,
                 CookieId::PollTimeout,

@@ -1,11 +1,12 @@
 //! The vote queue: votes are written through the group commit (`kit::batch`). Requests that
 //! arrive while a batch is being written wait for the next batch, which is one transaction
-//! (`PollStore::record_votes`), and each request is answered only once its vote is durable.
+//! (`VoteStore::record_votes`), and each request is answered only once its vote is durable.
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use candour_core::store::{NewVote, PollStore, StoreError, VoteOutcome};
+use candour_core::poll::{NewVote, VoteOutcome};
+use candour_core::store::{StoreError, VoteStore};
 
 use crate::kit::batch::{NotWritten, Queue, Settings, Writer, Written};
 use crate::kit::error::AppError;
@@ -14,7 +15,7 @@ use crate::kit::error::AppError;
 const MAX_BATCH: usize = 512;
 
 /// Writes a batch of votes with one store call.
-struct VoteWriter(Arc<dyn PollStore>);
+struct VoteWriter(Arc<dyn VoteStore>);
 
 impl Writer for VoteWriter {
     type Item = NewVote;
@@ -32,7 +33,7 @@ impl Writer for VoteWriter {
 pub(crate) struct VoteQueue(Queue<VoteWriter>);
 
 impl VoteQueue {
-    pub(crate) fn start(store: Arc<dyn PollStore>) -> VoteQueue {
+    pub(crate) fn start(store: Arc<dyn VoteStore>) -> VoteQueue {
         VoteQueue(Queue::start(
             VoteWriter(store),
             Settings {

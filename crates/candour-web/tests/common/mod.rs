@@ -58,7 +58,7 @@ pub fn site_config(dir: &std::path::Path) -> Config {
     config.organisation.email = "web@testshire.example".into();
     config.organisation.postal_address = vec!["1 Test Street".into(), "TS1 1TS".into()];
     config.scripts = vec![GatedScript {
-        src: "/static/stats.js".into(),
+        src: "/static/stats.js".parse().unwrap(),
         category: Category::Statistics,
     }];
     config.cookies.declared = vec![DeclaredCookie {
@@ -213,8 +213,8 @@ pub async fn spawn_on(
 ) -> TestApp {
     let sink = TestSink::start().await;
     let mut config = site_config(dir.path());
-    config.database_url = db_url.clone();
-    config.mail.smtp_url = sink.url();
+    config.database_url = db_url.parse().unwrap();
+    config.mail.smtp_url = Some(sink.url().parse().unwrap());
     config.mail.from = "Testshire Police <noreply@testshire.example>".into();
     config.http.trusted_proxies = vec!["127.0.0.1".parse().unwrap()];
     config.topics = vec![
@@ -267,7 +267,7 @@ pub async fn spawn_on(
 
 impl TestApp {
     /// The account registered under `address`; panics when there is none.
-    pub async fn account(&self, address: &str) -> candour_core::store::Account {
+    pub async fn account(&self, address: &str) -> candour_core::account::Account {
         let email = candour_core::account::EmailAddress::parse(address).unwrap();
         self.stores
             .accounts

@@ -2,7 +2,7 @@
 
 use askama::Template;
 use candour_core::campaign::Placeholder;
-use candour_core::store::{Campaign, CampaignReport, CampaignState, Engagement, Progress};
+use candour_core::campaign::{Campaign, CampaignReport, CampaignState, Engagement, Progress};
 use candour_core::uk_time::uk_local;
 use time::macros::format_description;
 

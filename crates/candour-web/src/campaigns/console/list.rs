@@ -4,7 +4,7 @@ use askama::Template;
 use axum::extract::{Query, State};
 use axum::response::Response;
 use candour_core::account::Permission;
-use candour_core::store::{Campaign, CampaignState, Progress};
+use candour_core::campaign::{Campaign, CampaignState, Progress};
 
 use crate::AppState;
 use crate::kit::auth::Staff;

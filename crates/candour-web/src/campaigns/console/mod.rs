@@ -14,8 +14,8 @@ mod send;
 use axum::Router;
 use axum::routing::{get, post};
 use candour_core::account::Role;
+use candour_core::campaign::{Campaign, CampaignState};
 use candour_core::purposes::{Channel, Purpose};
-use candour_core::store::{Campaign, CampaignState};
 use candour_core::uk_time::readable_uk;
 use time::OffsetDateTime;
 use time::macros::format_description;
@@ -64,8 +64,7 @@ pub(super) fn can_send(state: &AppState, staff: &Staff) -> bool {
             .config()
             .campaigns
             .approvers
-            .iter()
-            .any(|a| a.trim().eq_ignore_ascii_case(staff.account.email.as_str()))
+            .contains(&staff.account.email)
 }
 
 pub(super) fn state_label(s: CampaignState) -> &'static str {

@@ -8,7 +8,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use candour_core::account::Permission;
 use candour_core::campaign::FollowUp;
-use candour_core::store::{Campaign, CampaignState};
+use candour_core::campaign::{Campaign, CampaignState};
 use candour_core::uk_time::from_uk_local;
 use time::PrimitiveDateTime;
 

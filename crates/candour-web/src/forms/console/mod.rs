@@ -17,9 +17,9 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use candour_core::account::Permission;
+use candour_core::forms::FormRecord;
 use candour_core::forms::{Field, FieldKind, FormDefinition, PersonAttr};
 use candour_core::purposes::Purpose;
-use candour_core::store::FormRecord;
 
 use crate::AppState;
 use crate::kit::auth::Staff;

@@ -5,8 +5,8 @@ use axum::extract::{Path, State};
 use axum::response::Response;
 use candour_core::account::Permission;
 use candour_core::forms::{Answer, FieldKind, FormDefinition};
+use candour_core::forms::{FormRecord, StoredResponse};
 use candour_core::people::spreadsheet_safe;
-use candour_core::store::{FormRecord, StoredResponse};
 
 use crate::AppState;
 use crate::kit::auth::Staff;

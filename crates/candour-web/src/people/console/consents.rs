@@ -5,9 +5,9 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use candour_core::account::{Permission, plain_text};
+use candour_core::people::ConsentChange;
 use candour_core::people::{Evidence, Method, NewConsent, Person};
 use candour_core::purposes::Channel;
-use candour_core::store::ConsentChange;
 use serde::Deserialize;
 
 use crate::AppState;
@@ -145,7 +145,7 @@ pub(super) async fn record_consent(
     };
     let appended = state
         .stores()
-        .people
+        .ledger
         .append_consents(ConsentChange {
             person: person.id,
             events: std::slice::from_ref(&event),
@@ -217,7 +217,7 @@ pub(super) async fn record_objection(
     let channel = channel.unwrap_or(Channel::Email);
     state
         .stores()
-        .people
+        .ledger
         .append_consents(ConsentChange {
             person: person.id,
             events: &[],

@@ -29,7 +29,7 @@ pub(super) async fn export(
     let person = load(&state, &id).await?;
     let data = state
         .stores()
-        .people
+        .subjects
         .export_person(person.id)
         .await?
         .ok_or(AppError::NotFound)?;
@@ -73,7 +73,7 @@ pub(super) async fn erase(
         let page = person_page(&state, &staff, frame, person, form, None).await?;
         return Ok((StatusCode::UNPROCESSABLE_ENTITY, no_store(render(&page)?)).into_response());
     }
-    state.stores().people.erase_person(person.id).await?;
+    state.stores().subjects.erase_person(person.id).await?;
     state
         .audit(
             &staff.account,

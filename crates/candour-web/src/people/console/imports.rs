@@ -7,8 +7,8 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use candour_core::account::{Permission, plain_text};
 use candour_core::import::{self, ImportCheck, ImportRefused};
+use candour_core::import::{ImportEvidence, ImportOutcome};
 use candour_core::purposes::{Channel, Purpose};
-use candour_core::store::{ImportEvidence, ImportOutcome};
 
 use crate::AppState;
 use crate::kit::auth::Staff;
@@ -86,7 +86,7 @@ pub(super) async fn upload(
     let text = String::from_utf8(bytes).map_err(|e| AppError::Internal(Box::new(e)))?;
     let id = state
         .stores()
-        .people
+        .imports
         .stage_import(staff.account.id, &text, state.now())
         .await?;
     state
@@ -143,7 +143,7 @@ async fn staged(
     let id: i64 = id.parse().map_err(|_| AppError::NotFound)?;
     let staged = state
         .stores()
-        .people
+        .imports
         .staged_import(id)
         .await?
         .ok_or(AppError::NotFound)?;
@@ -258,7 +258,7 @@ pub(super) async fn confirm(
     }
     let outcome = state
         .stores()
-        .people
+        .imports
         .commit_import(
             id,
             &check.rows,

@@ -92,9 +92,9 @@ pub(super) async fn person_page(
     form: FormState,
     notice: Option<&'static str>,
 ) -> Result<PersonPage, AppError> {
-    let people = &state.stores().people;
-    let events = people.consent_events(person.id).await?;
-    let objected = people.suppressed_channels(&person.email).await?;
+    let ledger = &state.stores().ledger;
+    let events = ledger.consent_events(person.id).await?;
+    let objected = ledger.suppressed_channels(&person.email).await?;
     let purposes = state.purposes();
     let history = events
         .iter()
@@ -135,7 +135,7 @@ pub(super) async fn person_page(
     let mut links_of: std::collections::HashMap<i64, Vec<String>> = Default::default();
     for d in state
         .stores()
-        .campaigns
+        .deliveries
         .person_deliveries(person.id)
         .await?
     {

@@ -4,9 +4,9 @@ use axum::Form;
 use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Redirect, Response};
+use candour_core::people::ConsentChange;
 use candour_core::people::{Method, NewConsent, Wording, consent_wording};
 use candour_core::purposes::Channel;
-use candour_core::store::ConsentChange;
 use serde::Deserialize;
 
 use super::visit::{person_to_change, who};
@@ -73,7 +73,7 @@ pub(super) async fn change_consent(
     };
     state
         .stores()
-        .people
+        .ledger
         .append_consents(ConsentChange {
             person: person.id,
             events: std::slice::from_ref(&event),
@@ -107,7 +107,7 @@ pub(super) async fn object(
     let person = person_to_change(&state, who).await?;
     state
         .stores()
-        .people
+        .ledger
         .append_consents(ConsentChange {
             person: person.id,
             events: &[],

@@ -87,7 +87,7 @@ async fn send_link(state: &AppState, email: EmailAddress, hours: u32) -> Result<
     let expires = state.now() + Duration::hours(i64::from(hours));
     state
         .stores()
-        .people
+        .ledger
         .create_preference_link(&secret.hash(), person.id, expires)
         .await?;
     let link = format!(
@@ -162,7 +162,7 @@ pub(super) async fn open(
         Some(secret) => {
             state
                 .stores()
-                .people
+                .ledger
                 .consume_preference_link(&secret.hash(), state.now())
                 .await?
         }
@@ -178,7 +178,7 @@ pub(super) async fn open(
     };
     let minutes = state.config().people.preference_visit_minutes;
     let until = state.now() + Duration::minutes(i64::from(minutes));
-    let value = visit_value(&state.inner.keys.preferences, person, until);
+    let value = visit_value(&state.inner.signer, person, until);
     let cookie = cookie_jar::set(&state, CookieId::Preferences, &value)?;
     Ok((cookie, Redirect::to("/preferences")).into_response())
 }
@@ -235,7 +235,7 @@ pub(super) async fn confirm(
         Some(secret) => {
             state
                 .stores()
-                .people
+                .ledger
                 .confirm_consents(&secret.hash(), state.purposes(), state.now())
                 .await?
         }

@@ -126,13 +126,13 @@ pub(super) async fn centre(
             return Ok(no_store(render(&page)?));
         }
     };
-    let people = &state.stores().people;
+    let ledger = &state.stores().ledger;
     let (events, suppressed) = match who.person() {
         Some(p) => (
-            people.consent_events(p.id).await?,
-            people.suppressed_channels(&p.email).await?,
+            ledger.consent_events(p.id).await?,
+            ledger.suppressed_channels(&p.email).await?,
         ),
-        None => (Vec::new(), people.suppressed_channels(&email).await?),
+        None => (Vec::new(), ledger.suppressed_channels(&email).await?),
     };
     let purposes = state.purposes();
     let standings = candour_core::people::standings(purposes, &events);

@@ -4,8 +4,7 @@ use axum::http::{HeaderMap, header};
 use candour_core::account::EmailAddress;
 use candour_core::cookies::{PREFERENCES_COOKIE, read_cookie};
 use candour_core::people::{Person, Source};
-use hmac::{Hmac, Mac};
-use sha2::Sha256;
+use candour_core::signer::{Purpose, Signer};
 use time::OffsetDateTime;
 
 use crate::AppState;
@@ -13,32 +12,17 @@ use crate::kit::error::AppError;
 use crate::kit::frame::Frame;
 
 /// `person.expires.signature`: the record a link opened, until when.
-pub(super) fn visit_value(key: &[u8], person: i64, until: OffsetDateTime) -> String {
-    let body = format!("{person}.{}", until.unix_timestamp());
-    format!("{body}.{}", hex::encode(sign(key, &body)))
-}
-
-fn sign(key: &[u8], body: &str) -> Vec<u8> {
-    let Ok(mut mac) = Hmac::<Sha256>::new_from_slice(key) else {
-        return Vec::new();
-    };
-    mac.update(b"preference-visit\0");
-    mac.update(body.as_bytes());
-    mac.finalize().into_bytes().to_vec()
+pub(super) fn visit_value(signer: &Signer, person: i64, until: OffsetDateTime) -> String {
+    signer.sign(Purpose::PreferenceVisit, &person.to_string(), Some(until))
 }
 
 /// The person a visit cookie names, if it is genuine and current.
-pub(super) fn visit_person(key: &[u8], value: &str, now: OffsetDateTime) -> Option<i64> {
-    let (body, signature) = value.rsplit_once('.')?;
-    let signature = hex::decode(signature).ok()?;
-    let mut mac = Hmac::<Sha256>::new_from_slice(key).ok()?;
-    mac.update(b"preference-visit\0");
-    mac.update(body.as_bytes());
-    mac.verify_slice(&signature).ok()?;
-    let (person, until) = body.split_once('.')?;
-    let until = OffsetDateTime::from_unix_timestamp(until.parse().ok()?).ok()?;
-    (now < until).then_some(())?;
-    person.parse().ok()
+pub(super) fn visit_person(signer: &Signer, value: &str, now: OffsetDateTime) -> Option<i64> {
+    signer
+        .verify(Purpose::PreferenceVisit, value, now)
+        .ok()?
+        .parse()
+        .ok()
 }
 
 /// Whose preferences these are.
@@ -80,8 +64,7 @@ pub(super) async fn who(
         .iter()
         .filter_map(|h| h.to_str().ok())
         .find_map(|h| read_cookie(h, PREFERENCES_COOKIE));
-    if let Some(id) =
-        cookie.and_then(|v| visit_person(&state.inner.keys.preferences, v, state.now()))
+    if let Some(id) = cookie.and_then(|v| visit_person(&state.inner.signer, v, state.now()))
         && let Some(p) = state.stores().people.person(id).await?
     {
         return Ok(Who::Visit(p));
@@ -112,12 +95,12 @@ mod tests {
 
     #[test]
     fn visit_cookies_are_signed_and_expire() {
-        let key = [5u8; 32];
+        let key = Signer::new(&[5u8; 32]);
         let now = OffsetDateTime::from_unix_timestamp(1_700_000_000).unwrap();
         let v = visit_value(&key, 42, now + Duration::minutes(30));
         assert_eq!(visit_person(&key, &v, now), Some(42));
         assert_eq!(visit_person(&key, &v, now + Duration::minutes(31)), None);
-        assert_eq!(visit_person(&[6u8; 32], &v, now), None);
+        assert_eq!(visit_person(&Signer::new(&[6u8; 32]), &v, now), None);
         let forged = v.replacen("42", "43", 1);
         assert_eq!(visit_person(&key, &forged, now), None);
         assert_eq!(visit_person(&key, "42", now), None);
