@@ -550,7 +550,7 @@ async fn a_persons_click_straight_after_sending_is_reliable_and_a_scanners_is_no
     for rest in text.split("/t/c/").skip(1) {
         let token: String = rest
             .chars()
-            .take_while(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_')
+            .take_while(|c| c.is_ascii_alphanumeric() || "-_.".contains(*c))
             .collect();
         let link = format!("/t/c/{token}");
         if !links.contains(&link) {
