@@ -2,6 +2,7 @@
 //! on each backend (see `tests/backends.rs`). A backend passes when it behaves exactly like
 //! the others, not merely when it compiles.
 
+#![cfg_attr(not(test), deny(unused_crate_dependencies))]
 // This crate is test code: a failed step should stop the case with its message.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 

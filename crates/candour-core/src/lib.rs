@@ -4,6 +4,8 @@
 //! a parameter (see [`clock::Clock`]), configuration arrives as text, and storage is reached
 //! only through the narrow traits in [`store`], implemented by the store crates.
 
+#![cfg_attr(not(test), deny(unused_crate_dependencies))]
+
 pub mod account;
 pub mod audit;
 pub mod campaign;

@@ -3,6 +3,8 @@
 //! where. Either way the message is built by lettre, whose header encoding keeps what a
 //! person typed out of the headers' structure.
 
+#![cfg_attr(not(test), deny(unused_crate_dependencies))]
+
 pub mod campaigns;
 pub mod relay;
 pub mod test_sink;

@@ -3,6 +3,8 @@
 //!
 //! Migrations take PostgreSQL's advisory lock, so instances that start together migrate once.
 
+#![cfg_attr(not(test), deny(unused_crate_dependencies))]
+
 mod accounts;
 mod audit;
 mod campaigns;

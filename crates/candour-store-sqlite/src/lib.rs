@@ -4,6 +4,8 @@
 //! pool of writers would only queue on the file lock) and a pool of read-only connections,
 //! in WAL mode so readers never wait for the writer.
 
+#![cfg_attr(not(test), deny(unused_crate_dependencies))]
+
 mod accounts;
 mod audit;
 mod campaigns;

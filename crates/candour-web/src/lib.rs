@@ -4,6 +4,8 @@
 //! Architecture invariant: this crate never names sqlx. It reaches storage only through the
 //! store traits of `candour-core`, held as `Arc<dyn …>` in [`Stores`].
 
+#![cfg_attr(not(test), deny(unused_crate_dependencies))]
+
 mod accounts;
 mod campaigns;
 mod consent;

@@ -42,6 +42,9 @@ impl From<StoreError> for AppError {
         match e {
             StoreError::Unavailable(_) => AppError::Unavailable(e),
             StoreError::Refused(why) => AppError::Conflict(why),
+            // A handler that expects a duplicate (an address already registered, say) answers
+            // it itself; any other is a conflict that says what already exists.
+            StoreError::Duplicate(_) => AppError::Conflict(e.to_string()),
             StoreError::Consent(why) => AppError::Conflict(why.to_string()),
             other => AppError::Internal(Box::new(other)),
         }
@@ -111,4 +114,33 @@ fn chain(e: &(dyn std::error::Error + 'static)) -> String {
         next = cause.source();
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn status(e: StoreError) -> StatusCode {
+        AppError::from(e).into_response().status()
+    }
+
+    #[test]
+    fn store_errors_become_the_status_that_says_what_happened() {
+        assert_eq!(
+            status(StoreError::Duplicate("a form with this name")),
+            StatusCode::CONFLICT
+        );
+        assert_eq!(
+            status(StoreError::Refused("locked".into())),
+            StatusCode::CONFLICT
+        );
+        assert_eq!(
+            status(StoreError::Unavailable("gone".into())),
+            StatusCode::SERVICE_UNAVAILABLE
+        );
+        assert_eq!(
+            status(StoreError::Corrupt("bad row".into())),
+            StatusCode::INTERNAL_SERVER_ERROR
+        );
+    }
 }

@@ -349,12 +349,13 @@ async fn update(
     };
     match state.stores().polls.update_poll(poll.id, &draft).await {
         Ok(()) => {}
-        Err(StoreError::Duplicate(_)) => {
+        // The store refuses new options once anyone voted.
+        Err(StoreError::Refused(why)) => {
             let mut form = FormState::from_data(
                 &data,
                 &["question", "options", "opens_at", "closes_at", "results"],
             );
-            form.add_error("options", "People have voted, so the options can no longer change. You can close the poll and start a new one");
+            form.add_error("options", &why);
             let page = edit_page(&state, &staff, frame, poll, form, None);
             return Ok((StatusCode::CONFLICT, no_store(render(&page)?)).into_response());
         }
