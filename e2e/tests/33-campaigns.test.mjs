@@ -528,7 +528,7 @@ test('scheduled now, with JavaScript: the status and the figures change without 
 
 test('each message has the one-click unsubscribe headers, a text and an HTML part, and tracking only with consent; a click is counted', async () => {
   const { id } = needLive();
-  const unsubscribe = new RegExp(`^<(${escapeRe(ORIGIN)}/unsubscribe/([A-Za-z0-9_-]+))>$`);
+  const unsubscribe = new RegExp(`^<(${escapeRe(ORIGIN)}/unsubscribe/([A-Za-z0-9_.-]+))>$`);
   for (const key of ['ada', 'ben', 'cal']) {
     const p = people[key];
     const mail = await waitForEmail(p.email, new RegExp(`^${escapeRe(subjectFor(p.name))}$`));
