@@ -949,3 +949,256 @@ pub async fn people_out_of_touch_are_found_for_erasure(s: &Stores) {
             .is_empty()
     );
 }
+
+/// Whether `text` is a moment as an export shows it: RFC 3339, in UTC, to the second.
+fn reads_as_export_time(text: &str) -> bool {
+    use time::format_description::well_known::Rfc3339;
+    time::OffsetDateTime::parse(text, &Rfc3339)
+        .ok()
+        .and_then(|at| at.format(&Rfc3339).ok())
+        .is_some_and(|again| again == text && text.ends_with('Z'))
+}
+
+pub async fn a_persons_export_has_one_form_on_every_backend(s: &Stores) {
+    use candour_core::account::Profile;
+    use candour_core::campaign::{
+        CampaignDraft, DeliveryResult, FinishedDelivery, TRACKING_PURPOSE, TrackingEvent,
+    };
+    use candour_core::poll::{NewVote, PollDraft, ResultsShown};
+    use candour_core::session::{LinkPurpose, Secret};
+
+    let p = purposes();
+    // Their account, with everything an account can hold.
+    let account = crate::account(s, "kim@example.org", None).await;
+    let acc = s.accounts.account(account).await.unwrap().unwrap();
+    s.accounts.mark_email_verified(account).await.unwrap();
+    let profile = Profile {
+        name: "Kim".to_owned(),
+        interests: vec!["parks".to_owned(), "road-safety".to_owned()],
+        ..Profile::default()
+    };
+    s.accounts.update_profile(account, &profile).await.unwrap();
+    s.second_factor
+        .enable_totp(account, &[0xAB; 20], &[[0xCD; 32]])
+        .await
+        .unwrap();
+    s.sessions
+        .create_session(&Secret::from_random([1; 32]).hash(), account, T0)
+        .await
+        .unwrap();
+    s.links
+        .create_link(
+            &Secret::from_random([2; 32]).hash(),
+            LinkPurpose::VerifyEmail,
+            account,
+            None,
+            T0 + Duration::hours(1),
+        )
+        .await
+        .unwrap();
+    let poll = PollDraft::parse(
+        "Which day?",
+        &["Mon", "Tue"],
+        None,
+        None,
+        ResultsShown::AfterVoting,
+    )
+    .unwrap();
+    let poll = s.polls.create_poll(&poll, T0).await.unwrap();
+    let option = s.polls.poll(poll).await.unwrap().unwrap().options[0].id;
+    s.votes
+        .record_votes(&[NewVote {
+            poll,
+            option,
+            account: Some(account),
+            voter_hash: None,
+            day: "2026-03-01".to_owned(),
+            at: T0,
+        }])
+        .await
+        .unwrap();
+    s.imports
+        .stage_import(account, "email\nsomeone@example.org\n", T0)
+        .await
+        .unwrap();
+
+    // The person, linked to the account, with a form answer, a consent with its wording, a
+    // grant waiting for confirmation and a link to the preference centre.
+    let kim = s
+        .people
+        .ensure_person(&acc.email, Source::PreferenceCentre, T0)
+        .await
+        .unwrap();
+    assert_eq!(kim.account, Some(account));
+    s.people.update_person(kim.id, &profile, T0).await.unwrap();
+    let form = s.forms.create_form(&signup_form(), T0).await.unwrap();
+    let answers = vec![("q2".to_owned(), Answer::Text("Kim".to_owned()))];
+    let consents = [
+        NewConsent {
+            method: Method::Form { form, version: 1 },
+            wording: Some(candour_core::people::Wording::new("Send me news by email")),
+            ..event(Channel::Email, true, Method::PreferenceCentre)
+        },
+        NewConsent {
+            purpose: TRACKING_PURPOSE.to_owned(),
+            channel: None,
+            ..event(Channel::Email, true, Method::PreferenceCentre)
+        },
+    ];
+    let grants = [PendingGrant {
+        purpose: "news".to_owned(),
+        channel: Some(Channel::Post),
+        wording: Some("Send me news by post".to_owned()),
+    }];
+    static PENDING: SecretHash = SecretHash([31; 32]);
+    s.forms
+        .submit_response(&NewResponse {
+            form,
+            version: 1,
+            answers: &answers,
+            email: Some(&acc.email),
+            patch: &PersonPatch::default(),
+            consents: &consents,
+            pending: Some(PendingConsents {
+                secret: &PENDING,
+                grants: &grants,
+                expires_at: T0 + Duration::hours(1),
+            }),
+            purposes: &p,
+            at: T0,
+        })
+        .await
+        .unwrap();
+    s.ledger
+        .create_preference_link(&SecretHash([32; 32]), kim.id, T0 + Duration::hours(1))
+        .await
+        .unwrap();
+
+    // A campaign message to them, tracked, opened, and unsubscribed through.
+    let draft = CampaignDraft {
+        name: "Spring".to_owned(),
+        subject: "Spring news".to_owned(),
+        preheader: String::new(),
+        body: "Hello".to_owned(),
+        purpose: "news".to_owned(),
+        interests: Vec::new(),
+        postcode_areas: Vec::new(),
+        follow_up: None,
+    };
+    let campaign = s.campaigns.create_campaign(&draft, T0).await.unwrap();
+    s.campaigns
+        .schedule_campaign(campaign, T0, &[])
+        .await
+        .unwrap();
+    s.deliveries.start_due_campaigns(T0).await.unwrap();
+    let claimed = s
+        .deliveries
+        .claim_deliveries("w", T0, T0 + Duration::minutes(5), 10)
+        .await
+        .unwrap();
+    assert_eq!(claimed.len(), 1, "{claimed:?}");
+    let delivery = &claimed[0];
+    assert!(delivery.tracking_consent);
+    s.deliveries
+        .finish_deliveries(
+            "w",
+            &[FinishedDelivery {
+                id: delivery.id,
+                result: DeliveryResult::Sent {
+                    tracked: true,
+                    to: delivery.email.clone().unwrap(),
+                },
+                handed_over: 1,
+            }],
+            T0,
+        )
+        .await
+        .unwrap();
+    s.tracking
+        .record_tracking(&[TrackingEvent {
+            delivery: delivery.id,
+            campaign,
+            click: false,
+            link: 0,
+            at: T0 + Duration::minutes(7),
+            machine: false,
+        }])
+        .await
+        .unwrap();
+    assert!(
+        s.deliveries
+            .mark_unsubscribed(delivery.id, T0 + Duration::minutes(9))
+            .await
+            .unwrap()
+    );
+
+    let export = s.subjects.export_person(kim.id).await.unwrap().unwrap();
+    for m in datamap::PERSONAL {
+        let rows = export[m.table].as_array().unwrap_or_else(|| {
+            panic!("the export has no `{}`: {export:#}", m.table);
+        });
+        assert!(!rows.is_empty(), "nothing exported from `{}`", m.table);
+        for row in rows {
+            for (column, value) in row.as_object().unwrap() {
+                let at = format!("{}.{column} = {value}", m.table);
+                // The rules hold by the column's name too, so a new column the data map does
+                // not shape is caught here.
+                if column.ends_with("_at") || column.ends_with("_until") || column == "at" {
+                    assert!(value.is_null() || value.is_string(), "{at}: not a time");
+                }
+                if column.contains("hash") || column.contains("secret") {
+                    assert!(value.is_null() || value.is_string(), "{at}: not hex");
+                }
+                if let Some(text) = value.as_str() {
+                    assert!(!text.starts_with("\\x"), "{at}: a backend's bytes");
+                }
+                match datamap::shape(m.table, column) {
+                    _ if value.is_null() => {}
+                    Some(datamap::Shape::Time) => {
+                        assert!(value.as_str().is_some_and(reads_as_export_time), "{at}");
+                    }
+                    Some(datamap::Shape::Flag) => assert!(value.is_boolean(), "{at}"),
+                    Some(datamap::Shape::Words) => assert!(
+                        value
+                            .as_array()
+                            .is_some_and(|w| w.iter().all(|w| w.is_string())),
+                        "{at}"
+                    ),
+                    Some(datamap::Shape::Bytes) => assert!(
+                        value.as_str().is_some_and(|h| !h.is_empty()
+                            && h.len() % 2 == 0
+                            && h.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))),
+                        "{at}"
+                    ),
+                    Some(datamap::Shape::Json) => assert!(!value.is_string(), "{at}"),
+                    None => assert!(!value.is_array() && !value.is_object(), "{at}"),
+                }
+            }
+        }
+    }
+    // A few values as the person reads them.
+    let person = &export["people"][0];
+    assert_eq!(
+        person["interests"].to_string(),
+        r#"["parks","road-safety"]"#
+    );
+    assert_eq!(person["created_at"], "2026-03-01T12:00:00Z");
+    assert_eq!(export["accounts"][0]["email_verified"], true);
+    assert_eq!(export["accounts"][0]["totp_secret"], "ab".repeat(20));
+    assert_eq!(export["recovery_codes"][0]["hash"], "cd".repeat(32));
+    assert_eq!(export["tracking_events"][0]["at"], "2026-03-01T12:07:00Z");
+    assert_eq!(export["tracking_events"][0]["machine"], false);
+    assert_eq!(export["deliveries"][0]["tracked"], true);
+    assert_eq!(
+        export["deliveries"][0]["unsubscribed_at"],
+        "2026-03-01T12:09:00Z"
+    );
+    assert_eq!(
+        export["form_responses"][0]["answers"].to_string(),
+        r#"[["q2","Kim"]]"#
+    );
+    assert!(export["consent_confirmations"][0]["grants"].is_array());
+    let events = export["consent_events"].as_array().unwrap();
+    assert_eq!(events.len(), 2);
+    assert!(events.iter().all(|e| e["granted"] == true), "{events:?}");
+}

@@ -36,6 +36,30 @@ pub struct Mapped {
     pub erasure: Erasure,
     /// What the rows are, for the data map page and the subject-access export.
     pub holds: &'static str,
+    /// The columns whose stored form differs between the backends, and how each reads in an
+    /// export (see [`export_rows`]). Every other column is text or a number on both and is
+    /// exported as read.
+    pub shaped: &'static [(&'static str, Shape)],
+}
+
+/// How a column reads in a person's export, whatever the backend stores.
+///
+/// The backends keep some values in their own idiom (SQLite: times as Unix seconds, flags as
+/// 0 or 1, lists as space-separated words; PostgreSQL: `timestamptz`, `boolean`, `text[]`,
+/// `bytea`). A person's copy of their data must not depend on which one the organisation runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Shape {
+    /// A moment, exported in RFC 3339 in UTC to the second: `"2026-06-01T09:00:00Z"`.
+    Time,
+    /// `true` or `false`.
+    Flag,
+    /// A list of words (interests), exported as an array of strings.
+    Words,
+    /// Bytes (hashes, secrets), exported as lowercase hex without a prefix.
+    Bytes,
+    /// JSON kept as text (form answers, pending grants), exported as the JSON itself rather
+    /// than a string holding it.
+    Json,
 }
 
 /// Tables with personal data. Erasure deletes the subject's own row first (its cascades
@@ -48,6 +72,11 @@ pub const PERSONAL: &[Mapped] = &[
         column: "person_id",
         erasure: Erasure::Delete,
         holds: "The consent ledger: every consent given or withdrawn, how and when.",
+        shaped: &[
+            ("at", Shape::Time),
+            ("granted", Shape::Flag),
+            ("wording_hash", Shape::Bytes),
+        ],
     },
     Mapped {
         table: "form_responses",
@@ -55,6 +84,7 @@ pub const PERSONAL: &[Mapped] = &[
         column: "person_id",
         erasure: Erasure::Delete,
         holds: "Answers given on forms and surveys.",
+        shaped: &[("answers", Shape::Json), ("submitted_at", Shape::Time)],
     },
     Mapped {
         table: "preference_links",
@@ -62,6 +92,11 @@ pub const PERSONAL: &[Mapped] = &[
         column: "person_id",
         erasure: Erasure::Delete,
         holds: "Single-use links to the preference centre (only their hashes).",
+        shaped: &[
+            ("hash", Shape::Bytes),
+            ("expires_at", Shape::Time),
+            ("used_at", Shape::Time),
+        ],
     },
     Mapped {
         table: "consent_confirmations",
@@ -70,6 +105,12 @@ pub const PERSONAL: &[Mapped] = &[
         erasure: Erasure::Delete,
         holds: "Consent given on a public form and not yet confirmed from the address: what was \
                 agreed to, its wording and when. Forgotten when the link expires.",
+        shaped: &[
+            ("hash", Shape::Bytes),
+            ("grants", Shape::Json),
+            ("submitted_at", Shape::Time),
+            ("expires_at", Shape::Time),
+        ],
     },
     Mapped {
         table: "deliveries",
@@ -79,6 +120,15 @@ pub const PERSONAL: &[Mapped] = &[
         holds: "Each campaign email sent to the person: when, whether it was tracked, whether it \
                 bounced or they unsubscribed through it. Once unlinked it only counts towards the \
                 campaign's figures.",
+        shaped: &[
+            ("queued_at", Shape::Time),
+            ("next_attempt_at", Shape::Time),
+            ("lease_until", Shape::Time),
+            ("sent_at", Shape::Time),
+            ("unsubscribed_at", Shape::Time),
+            ("tracked", Shape::Flag),
+            ("bounced", Shape::Flag),
+        ],
     },
     Mapped {
         table: "tracking_events",
@@ -88,6 +138,7 @@ pub const PERSONAL: &[Mapped] = &[
         holds: "When the person opened a campaign email and which of its links they clicked, \
                 only with their consent to tracking; reduced to totals that name nobody after \
                 the retention period.",
+        shaped: &[("at", Shape::Time), ("machine", Shape::Flag)],
     },
     Mapped {
         table: "people",
@@ -95,6 +146,11 @@ pub const PERSONAL: &[Mapped] = &[
         column: "id",
         erasure: Erasure::Delete,
         holds: "Contact details, interests, where the record came from.",
+        shaped: &[
+            ("interests", Shape::Words),
+            ("created_at", Shape::Time),
+            ("updated_at", Shape::Time),
+        ],
     },
     Mapped {
         table: "sessions",
@@ -102,6 +158,11 @@ pub const PERSONAL: &[Mapped] = &[
         column: "account_id",
         erasure: Erasure::Delete,
         holds: "Current sign-ins (only hashes of their secrets).",
+        shaped: &[
+            ("hash", Shape::Bytes),
+            ("created_at", Shape::Time),
+            ("last_seen_at", Shape::Time),
+        ],
     },
     Mapped {
         table: "email_links",
@@ -109,6 +170,11 @@ pub const PERSONAL: &[Mapped] = &[
         column: "account_id",
         erasure: Erasure::Delete,
         holds: "Single-use links sent to confirm an address or reset a password.",
+        shaped: &[
+            ("hash", Shape::Bytes),
+            ("expires_at", Shape::Time),
+            ("used_at", Shape::Time),
+        ],
     },
     Mapped {
         table: "recovery_codes",
@@ -116,6 +182,7 @@ pub const PERSONAL: &[Mapped] = &[
         column: "account_id",
         erasure: Erasure::Delete,
         holds: "Hashes of second-factor recovery codes.",
+        shaped: &[("hash", Shape::Bytes)],
     },
     Mapped {
         table: "poll_votes",
@@ -123,6 +190,7 @@ pub const PERSONAL: &[Mapped] = &[
         column: "account_id",
         erasure: Erasure::Unlink,
         holds: "That the account voted in a poll; the vote itself stays counted.",
+        shaped: &[("voter_hash", Shape::Bytes), ("created_at", Shape::Time)],
     },
     Mapped {
         table: "people_imports",
@@ -130,6 +198,7 @@ pub const PERSONAL: &[Mapped] = &[
         column: "actor_id",
         erasure: Erasure::Delete,
         holds: "Files staff uploaded to import people, until confirmed or a day old.",
+        shaped: &[("created_at", Shape::Time), ("committed_at", Shape::Time)],
     },
     Mapped {
         table: "accounts",
@@ -137,6 +206,12 @@ pub const PERSONAL: &[Mapped] = &[
         column: "id",
         erasure: Erasure::Delete,
         holds: "Sign-in details and the profile.",
+        shaped: &[
+            ("email_verified", Shape::Flag),
+            ("interests", Shape::Words),
+            ("totp_secret", Shape::Bytes),
+            ("created_at", Shape::Time),
+        ],
     },
 ];
 
@@ -199,6 +274,134 @@ pub fn is_listed(table: &str) -> bool {
     mapped(table).is_some() || NOT_PERSONAL.iter().any(|(t, _)| *t == table)
 }
 
+/// A stored value that does not read as its column's [`Shape`]: the database holds something
+/// Candour never writes.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{table}.{column} holds {found}, which does not read as {shape:?}")]
+pub struct ExportError {
+    pub table: String,
+    pub column: String,
+    pub shape: Shape,
+    pub found: String,
+}
+
+/// The shape of `table.column` in an export, if it is not exported as read.
+pub fn shape(table: &str, column: &str) -> Option<Shape> {
+    mapped(table)?
+        .shaped
+        .iter()
+        .find(|(c, _)| *c == column)
+        .map(|(_, s)| *s)
+}
+
+/// A person's rows of `table` as their export shows them, from the rows as a backend read
+/// them (a JSON array of objects, one key per column).
+///
+/// The one rule for how a stored value reads in an export: each column of [`Mapped::shaped`]
+/// is brought to its [`Shape`] from either backend's form, `null` stays `null`, and every other
+/// value is kept. Rows come ordered by `id` where the table has one, otherwise by their
+/// content, so the same data gives the same export on every backend.
+pub fn export_rows(table: &str, rows: serde_json::Value) -> Result<serde_json::Value, ExportError> {
+    use serde_json::Value;
+    let rows = match rows {
+        Value::Array(rows) => rows,
+        Value::Null => Vec::new(),
+        other => {
+            return Err(ExportError {
+                table: table.to_owned(),
+                column: String::new(),
+                shape: Shape::Json,
+                found: format!("{other} instead of a list of rows"),
+            });
+        }
+    };
+    let mut out = Vec::with_capacity(rows.len());
+    for row in rows {
+        let Value::Object(row) = row else {
+            return Err(ExportError {
+                table: table.to_owned(),
+                column: String::new(),
+                shape: Shape::Json,
+                found: format!("{row} instead of a row"),
+            });
+        };
+        let mut shaped = serde_json::Map::new();
+        for (column, value) in row {
+            let value = match shape(table, &column) {
+                Some(s) => export_value(s, value).map_err(|found| ExportError {
+                    table: table.to_owned(),
+                    column: column.clone(),
+                    shape: s,
+                    found,
+                })?,
+                None => value,
+            };
+            shaped.insert(column, value);
+        }
+        out.push(Value::Object(shaped));
+    }
+    out.sort_by_cached_key(|row| (row.get("id").and_then(Value::as_i64), row.to_string()));
+    Ok(Value::Array(out))
+}
+
+/// One stored value brought to `shape`; the error describes what was found instead.
+fn export_value(shape: Shape, value: serde_json::Value) -> Result<serde_json::Value, String> {
+    use serde_json::Value;
+    use time::format_description::well_known::Rfc3339;
+    let odd = |v: &Value| v.to_string();
+    if value.is_null() {
+        return Ok(Value::Null);
+    }
+    match shape {
+        Shape::Time => {
+            let at = match &value {
+                Value::Number(n) => n
+                    .as_i64()
+                    .and_then(|s| time::OffsetDateTime::from_unix_timestamp(s).ok()),
+                Value::String(s) => time::OffsetDateTime::parse(s, &Rfc3339).ok(),
+                _ => None,
+            }
+            .ok_or_else(|| odd(&value))?;
+            at.to_offset(time::UtcOffset::UTC)
+                .replace_nanosecond(0)
+                .ok()
+                .and_then(|at| at.format(&Rfc3339).ok())
+                .map(Value::String)
+                .ok_or_else(|| odd(&value))
+        }
+        Shape::Flag => match &value {
+            Value::Bool(b) => Ok(Value::Bool(*b)),
+            Value::Number(n) if n.as_i64() == Some(0) => Ok(Value::Bool(false)),
+            Value::Number(n) if n.as_i64() == Some(1) => Ok(Value::Bool(true)),
+            _ => Err(odd(&value)),
+        },
+        Shape::Words => match value {
+            Value::String(s) => Ok(Value::Array(
+                s.split_whitespace()
+                    .map(|w| Value::String(w.to_owned()))
+                    .collect(),
+            )),
+            Value::Array(words) if words.iter().all(Value::is_string) => Ok(Value::Array(words)),
+            other => Err(odd(&other)),
+        },
+        Shape::Bytes => {
+            let Value::String(s) = &value else {
+                return Err(odd(&value));
+            };
+            let hex = s.strip_prefix("\\x").unwrap_or(s);
+            if hex.len() % 2 == 0 && hex.bytes().all(|b| b.is_ascii_hexdigit()) {
+                Ok(Value::String(hex.to_ascii_lowercase()))
+            } else {
+                Err(odd(&value))
+            }
+        }
+        Shape::Json => match value {
+            Value::String(s) => serde_json::from_str(&s).map_err(|_| odd(&Value::String(s))),
+            other => Ok(other),
+        },
+    }
+}
+
 /// A table of the schema and the tables its columns refer to, for the data-map check.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TableSchema {
@@ -233,6 +436,103 @@ mod tests {
                 .collect();
             assert_eq!(own.len(), 1);
             assert_eq!(own[0].table, table);
+        }
+    }
+
+    fn one(table: &str, row: serde_json::Value) -> serde_json::Value {
+        let rows = export_rows(table, serde_json::json!([row])).unwrap();
+        rows[0].clone()
+    }
+
+    #[test]
+    fn a_row_reads_the_same_from_either_backend() {
+        use serde_json::json;
+        // As SQLite reads it: Unix seconds, 0/1, space-separated words, uppercase hex, text.
+        let sqlite = one(
+            "people",
+            json!({"id": 1, "interests": "road-safety parks", "created_at": 1780304400,
+                   "updated_at": 1780304400, "phone": null}),
+        );
+        // As PostgreSQL reads it: `timestamptz` with an offset, `text[]`.
+        let postgres = one(
+            "people",
+            json!({"id": 1, "interests": ["road-safety", "parks"],
+                   "created_at": "2026-06-01T10:00:00+01:00",
+                   "updated_at": "2026-06-01T09:00:00.654321+00:00", "phone": null}),
+        );
+        let want = json!({"id": 1, "interests": ["road-safety", "parks"],
+                          "created_at": "2026-06-01T09:00:00Z",
+                          "updated_at": "2026-06-01T09:00:00Z", "phone": null});
+        assert_eq!(sqlite, want);
+        assert_eq!(postgres, want);
+    }
+
+    #[test]
+    fn flags_bytes_and_json_text_take_one_form() {
+        use serde_json::json;
+        let sqlite = one(
+            "consent_events",
+            json!({"granted": 1, "wording_hash": "0A1B", "at": 0}),
+        );
+        let postgres = one(
+            "consent_events",
+            json!({"granted": true, "wording_hash": "\\x0a1b", "at": "1970-01-01T00:00:00+00:00"}),
+        );
+        let want = json!({"granted": true, "wording_hash": "0a1b", "at": "1970-01-01T00:00:00Z"});
+        assert_eq!(sqlite, want);
+        assert_eq!(postgres, want);
+        assert_eq!(
+            one("tracking_events", json!({"machine": 0}))["machine"],
+            false
+        );
+        assert_eq!(
+            one("people", json!({"interests": ""}))["interests"],
+            json!([])
+        );
+        let answers = one(
+            "form_responses",
+            json!({"answers": "[[\"q1\",\"erin@example.org\"]]"}),
+        );
+        assert_eq!(answers["answers"], json!([["q1", "erin@example.org"]]));
+    }
+
+    #[test]
+    fn a_value_candour_never_writes_is_refused_with_its_column() {
+        use serde_json::json;
+        for (table, row) in [
+            ("consent_events", json!({"granted": 2})),
+            ("consent_events", json!({"at": "yesterday"})),
+            ("preference_links", json!({"hash": "xyz"})),
+            ("preference_links", json!({"hash": "abc"})),
+            ("form_responses", json!({"answers": "[unclosed"})),
+            ("people", json!({"interests": 3})),
+        ] {
+            let err = export_rows(table, json!([row])).unwrap_err();
+            assert_eq!(err.table, table);
+            assert!(!err.column.is_empty(), "{err}");
+        }
+        assert!(export_rows("people", json!({"id": 1})).is_err());
+    }
+
+    #[test]
+    fn rows_come_in_one_order() {
+        use serde_json::json;
+        let rows = export_rows("form_responses", json!([{"id": 2}, {"id": 1}])).unwrap();
+        assert_eq!(rows, json!([{"id": 1}, {"id": 2}]));
+        let rows =
+            export_rows("recovery_codes", json!([{"hash": "BB"}, {"hash": "\\xaa"}])).unwrap();
+        assert_eq!(rows, json!([{"hash": "aa"}, {"hash": "bb"}]));
+        assert_eq!(export_rows("sessions", json!(null)).unwrap(), json!([]));
+    }
+
+    #[test]
+    fn every_shaped_column_is_named_once() {
+        for m in PERSONAL {
+            let mut columns: Vec<&str> = m.shaped.iter().map(|(c, _)| *c).collect();
+            let n = columns.len();
+            columns.sort_unstable();
+            columns.dedup();
+            assert_eq!(columns.len(), n, "{}", m.table);
         }
     }
 }

@@ -123,7 +123,8 @@ impl SubjectStore for PgStore {
     }
 }
 
-/// The rows of `table` whose `column` is `id`, as JSON objects (bytea as `\\x…` hex).
+/// The rows of `table` whose `column` is `id`, as JSON objects (bytea as `\\x…` hex), in the
+/// export's form ([`datamap::export_rows`]).
 async fn rows_as_json(
     conn: &mut PgConnection,
     table: &str,
@@ -139,5 +140,6 @@ async fn rows_as_json(
         .fetch_one(&mut *conn)
         .await
         .map_err(db)?;
-    serde_json::from_str(&text).map_err(|e| StoreError::Corrupt(e.to_string()))
+    let rows = serde_json::from_str(&text).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+    datamap::export_rows(table, rows).map_err(|e| StoreError::Corrupt(e.to_string()))
 }

@@ -121,7 +121,8 @@ impl SubjectStore for SqliteStore {
     }
 }
 
-/// The rows of `table` whose `column` is `id`, as JSON objects (blobs as hex).
+/// The rows of `table` whose `column` is `id`, as JSON objects (blobs as hex), in the
+/// export's form ([`datamap::export_rows`]).
 async fn rows_as_json(
     conn: &mut SqliteConnection,
     table: &str,
@@ -149,5 +150,6 @@ async fn rows_as_json(
         .fetch_one(&mut *conn)
         .await
         .map_err(db)?;
-    serde_json::from_str(&text).map_err(|e| StoreError::Corrupt(e.to_string()))
+    let rows = serde_json::from_str(&text).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+    datamap::export_rows(table, rows).map_err(|e| StoreError::Corrupt(e.to_string()))
 }

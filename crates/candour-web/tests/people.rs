@@ -898,6 +898,11 @@ async fn staff_views_changes_and_exports_are_audited_and_erasure_keeps_only_the_
     let export: serde_json::Value = res.json().await.unwrap();
     assert_eq!(export["people"][0]["name"], "Erin Jones");
     assert_eq!(export["form_responses"].as_array().unwrap().len(), 1);
+    // Everything the person would receive, reviewed once: both backends must give exactly this.
+    insta::assert_snapshot!(
+        "a_persons_export",
+        serde_json::to_string_pretty(&export).unwrap()
+    );
     // Erasure needs the box ticked.
     let res = app
         .post_form(
