@@ -60,7 +60,15 @@ pub enum Shape {
     /// JSON kept as text (form answers, pending grants), exported as the JSON itself rather
     /// than a string holding it.
     Json,
+    /// A secret that signs someone in or opens a link (a password hash, the authenticator
+    /// secret, the hash of a session, link or recovery code): never given out, not even to
+    /// the person, since a copy in a downloaded file could be used to act as them. Exported
+    /// as [`WITHHELD`] (or `null` when there is none), so the export still says it is held.
+    Withheld,
 }
+
+/// What a person's export shows in place of a [`Shape::Withheld`] value.
+pub const WITHHELD: &str = "withheld: a sign-in or link secret, never given out";
 
 /// Tables with personal data. Erasure deletes the subject's own row first (its cascades
 /// remove what depends on it; the consent ledger allows deletion only then), then deletes or
@@ -93,7 +101,7 @@ pub const PERSONAL: &[Mapped] = &[
         erasure: Erasure::Delete,
         holds: "Single-use links to the preference centre (only their hashes).",
         shaped: &[
-            ("hash", Shape::Bytes),
+            ("hash", Shape::Withheld),
             ("expires_at", Shape::Time),
             ("used_at", Shape::Time),
         ],
@@ -106,7 +114,7 @@ pub const PERSONAL: &[Mapped] = &[
         holds: "Consent given on a public form and not yet confirmed from the address: what was \
                 agreed to, its wording and when. Forgotten when the link expires.",
         shaped: &[
-            ("hash", Shape::Bytes),
+            ("hash", Shape::Withheld),
             ("grants", Shape::Json),
             ("submitted_at", Shape::Time),
             ("expires_at", Shape::Time),
@@ -159,7 +167,7 @@ pub const PERSONAL: &[Mapped] = &[
         erasure: Erasure::Delete,
         holds: "Current sign-ins (only hashes of their secrets).",
         shaped: &[
-            ("hash", Shape::Bytes),
+            ("hash", Shape::Withheld),
             ("created_at", Shape::Time),
             ("last_seen_at", Shape::Time),
         ],
@@ -171,7 +179,7 @@ pub const PERSONAL: &[Mapped] = &[
         erasure: Erasure::Delete,
         holds: "Single-use links sent to confirm an address or reset a password.",
         shaped: &[
-            ("hash", Shape::Bytes),
+            ("hash", Shape::Withheld),
             ("expires_at", Shape::Time),
             ("used_at", Shape::Time),
         ],
@@ -182,7 +190,7 @@ pub const PERSONAL: &[Mapped] = &[
         column: "account_id",
         erasure: Erasure::Delete,
         holds: "Hashes of second-factor recovery codes.",
-        shaped: &[("hash", Shape::Bytes)],
+        shaped: &[("hash", Shape::Withheld)],
     },
     Mapped {
         table: "poll_votes",
@@ -207,9 +215,10 @@ pub const PERSONAL: &[Mapped] = &[
         erasure: Erasure::Delete,
         holds: "Sign-in details and the profile.",
         shaped: &[
+            ("password_hash", Shape::Withheld),
             ("email_verified", Shape::Flag),
             ("interests", Shape::Words),
-            ("totp_secret", Shape::Bytes),
+            ("totp_secret", Shape::Withheld),
             ("created_at", Shape::Time),
         ],
     },
@@ -395,6 +404,7 @@ fn export_value(shape: Shape, value: serde_json::Value) -> Result<serde_json::Va
                 Err(odd(&value))
             }
         }
+        Shape::Withheld => Ok(Value::String(WITHHELD.to_owned())),
         Shape::Json => match value {
             Value::String(s) => serde_json::from_str(&s).map_err(|_| odd(&Value::String(s))),
             other => Ok(other),
@@ -502,8 +512,8 @@ mod tests {
         for (table, row) in [
             ("consent_events", json!({"granted": 2})),
             ("consent_events", json!({"at": "yesterday"})),
-            ("preference_links", json!({"hash": "xyz"})),
-            ("preference_links", json!({"hash": "abc"})),
+            ("poll_votes", json!({"voter_hash": "xyz"})),
+            ("poll_votes", json!({"voter_hash": "abc"})),
             ("form_responses", json!({"answers": "[unclosed"})),
             ("people", json!({"interests": 3})),
         ] {
@@ -519,10 +529,38 @@ mod tests {
         use serde_json::json;
         let rows = export_rows("form_responses", json!([{"id": 2}, {"id": 1}])).unwrap();
         assert_eq!(rows, json!([{"id": 1}, {"id": 2}]));
-        let rows =
-            export_rows("recovery_codes", json!([{"hash": "BB"}, {"hash": "\\xaa"}])).unwrap();
-        assert_eq!(rows, json!([{"hash": "aa"}, {"hash": "bb"}]));
+        let rows = export_rows(
+            "poll_votes",
+            json!([{"voter_hash": "BB"}, {"voter_hash": "\\xaa"}]),
+        )
+        .unwrap();
+        assert_eq!(rows, json!([{"voter_hash": "aa"}, {"voter_hash": "bb"}]));
         assert_eq!(export_rows("sessions", json!(null)).unwrap(), json!([]));
+    }
+
+    #[test]
+    fn sign_in_and_link_secrets_are_never_exported() {
+        let rows = serde_json::json!([
+            {"id": 1, "password_hash": "$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$aGFzaA", "totp_secret": "\\xabab"},
+            {"id": 2, "password_hash": "$argon2id$…", "totp_secret": null},
+        ]);
+        let out = export_rows("accounts", rows).unwrap();
+        assert_eq!(out[0]["password_hash"], WITHHELD);
+        assert_eq!(out[0]["totp_secret"], WITHHELD);
+        assert_eq!(
+            out[1]["totp_secret"],
+            serde_json::Value::Null,
+            "none held: none said"
+        );
+        for table in [
+            "sessions",
+            "email_links",
+            "recovery_codes",
+            "preference_links",
+        ] {
+            let out = export_rows(table, serde_json::json!([{"id": 1, "hash": "00ff"}])).unwrap();
+            assert_eq!(out[0]["hash"], WITHHELD, "{table}");
+        }
     }
 
     #[test]
