@@ -14,23 +14,8 @@ use pulldown_cmark::{Event, Options, Parser, Tag, TagEnd};
 use time::OffsetDateTime;
 
 use crate::account::is_bidi_control;
+use crate::fields::{FieldError, FieldErrors};
 use crate::signer::{Purpose, Signer};
-
-/// What is wrong with one field: `message` follows the field's name ("is required").
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct FieldError {
-    pub field: String,
-    pub message: String,
-}
-
-impl FieldError {
-    pub fn new(field: &str, message: String) -> FieldError {
-        FieldError {
-            field: field.to_owned(),
-            message,
-        }
-    }
-}
 
 /// The purpose recipients consent to before their opens and clicks are recorded one by one.
 pub const TRACKING_PURPOSE: &str = crate::purposes::EMAIL_TRACKING;
@@ -221,8 +206,8 @@ impl CampaignDraft {
         &self,
         marketing_purposes: &[&str],
         topics: &[&str],
-    ) -> Result<Compiled, Vec<FieldError>> {
-        let mut errors = Vec::new();
+    ) -> Result<Compiled, FieldErrors> {
+        let mut errors = FieldErrors::new();
         let mut text_field = |field: &str, value: &str, max: usize, required: bool| {
             if required && value.trim().is_empty() {
                 errors.push(FieldError::new(field, "is required".to_owned()));
@@ -298,9 +283,12 @@ impl CampaignDraft {
         match compiled {
             Ok(c) if errors.is_empty() => Ok(c),
             Ok(_) => Err(errors),
-            Err(mut more) => {
+            Err(more) => {
                 // A field already reported (too long, empty) need not be reported twice.
-                more.retain(|e| !errors.iter().any(|f| f.field == e.field));
+                let more: Vec<FieldError> = more
+                    .into_iter()
+                    .filter(|e| errors.of(&e.field).next().is_none())
+                    .collect();
                 errors.extend(more);
                 Err(errors)
             }
@@ -345,8 +333,8 @@ fn link_allowed(url: &str) -> bool {
 }
 
 impl Compiled {
-    pub fn new(subject: &str, preheader: &str, body: &str) -> Result<Compiled, Vec<FieldError>> {
-        let mut errors = Vec::new();
+    pub fn new(subject: &str, preheader: &str, body: &str) -> Result<Compiled, FieldErrors> {
+        let mut errors = FieldErrors::new();
         let mut plain = |field: &str, text: &str| match parse_placeholders(field, text) {
             Ok(parts) => {
                 let mut pieces = Vec::new();
@@ -372,7 +360,7 @@ impl Compiled {
         if !errors.is_empty() {
             return Err(errors);
         }
-        let (html, text, links) = render_markdown(body).map_err(|e| vec![e])?;
+        let (html, text, links) = render_markdown(body).map_err(FieldErrors::from)?;
         Ok(Compiled {
             subject,
             preheader,
@@ -1486,7 +1474,7 @@ mod tests {
             assert!(
                 errors
                     .iter()
-                    .any(|e| e.field == "body" && e.message.contains(needle)),
+                    .any(|e| e.field == "body" && e.problem.contains(needle)),
                 "{body}: {errors:?}"
             );
         }
