@@ -2,22 +2,40 @@
 //! for names that several places accept (slugs, DNS labels).
 //!
 //! One [`FieldErrors`] list serves the configuration (its fields are keys such as
-//! `campaigns.batch_size`) and forms (their fields are input names): each entry names the
-//! field, says what is wrong, and, where it helps, what is allowed. Entries keep the order in
-//! which they were found, which is the order of the fields.
+//! `campaigns.batch_size`), the checks of campaigns and forms in core, and every form of the
+//! web (their fields are input names): each entry names the field, says what is wrong, and,
+//! where it helps, what is allowed. Entries keep the order in which they were found, which is
+//! the order of the fields.
 
 use std::fmt;
 
-/// One field that was wrong.
-#[derive(Debug, Clone, PartialEq, Eq)]
+use serde::Serialize;
+
+/// One field that was wrong. As JSON (an error body's `fields`) it is `field` and `message`,
+/// plus `allowed` when known.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct FieldError {
     /// The field's name as its author knows it: a configuration key or a form input's name.
     pub field: String,
-    /// What is wrong, as words that follow the field's name ("must be at least 1").
+    /// What is wrong. For configuration keys and campaign fields, words that follow the
+    /// field's name ("must be at least 1"); for a form shown to a visitor, the whole sentence
+    /// shown beside the input ("Enter your name").
+    #[serde(rename = "message")]
     pub problem: String,
     /// What would be accepted, on its own ("between 1 and 720"), when it can be said apart
     /// from the problem; a form shows it beside the field.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub allowed: Option<String>,
+}
+
+impl FieldError {
+    pub fn new(field: impl Into<String>, problem: impl Into<String>) -> FieldError {
+        FieldError {
+            field: field.into(),
+            problem: problem.into(),
+            allowed: None,
+        }
+    }
 }
 
 impl fmt::Display for FieldError {
@@ -26,8 +44,9 @@ impl fmt::Display for FieldError {
     }
 }
 
-/// Every problem found, in the order found.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+/// Every problem found, in the order found. As JSON, a list of [`FieldError`]s.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[serde(transparent)]
 pub struct FieldErrors(Vec<FieldError>);
 
 impl FieldErrors {
@@ -35,13 +54,14 @@ impl FieldErrors {
         FieldErrors::default()
     }
 
+    /// A list of one problem: `field` is wrong.
+    pub fn one(field: impl Into<String>, problem: impl Into<String>) -> FieldErrors {
+        FieldErrors(vec![FieldError::new(field, problem)])
+    }
+
     /// Note that `field` is wrong.
     pub fn add(&mut self, field: impl Into<String>, problem: impl Into<String>) {
-        self.0.push(FieldError {
-            field: field.into(),
-            problem: problem.into(),
-            allowed: None,
-        });
+        self.0.push(FieldError::new(field, problem));
     }
 
     /// Note that `field` must be a number between `low` and `high`; `unit`, when not empty,
@@ -104,6 +124,19 @@ impl FieldErrors {
         self.0.first()
     }
 
+    /// The first problem with `field`, as words.
+    pub fn problem(&self, field: &str) -> Option<&str> {
+        self.0
+            .iter()
+            .find(|e| e.field == field)
+            .map(|e| e.problem.as_str())
+    }
+
+    /// Put the problems in the order of `key`, keeping the order found among equals.
+    pub fn sort_by_key<K: Ord>(&mut self, key: impl FnMut(&FieldError) -> K) {
+        self.0.sort_by_key(key);
+    }
+
     /// The problems with one field.
     pub fn of<'a>(&'a self, field: &'a str) -> impl Iterator<Item = &'a FieldError> + 'a {
         self.0.iter().filter(move |e| e.field == field)
@@ -121,6 +154,33 @@ impl IntoIterator for FieldErrors {
 
     fn into_iter(self) -> Self::IntoIter {
         self.0.into_iter()
+    }
+}
+
+impl<'a> IntoIterator for &'a FieldErrors {
+    type Item = &'a FieldError;
+    type IntoIter = std::slice::Iter<'a, FieldError>;
+
+    fn into_iter(self) -> Self::IntoIter {
+        self.0.iter()
+    }
+}
+
+impl From<FieldError> for FieldErrors {
+    fn from(error: FieldError) -> FieldErrors {
+        FieldErrors(vec![error])
+    }
+}
+
+impl FromIterator<FieldError> for FieldErrors {
+    fn from_iter<I: IntoIterator<Item = FieldError>>(iter: I) -> FieldErrors {
+        FieldErrors(iter.into_iter().collect())
+    }
+}
+
+impl Extend<FieldError> for FieldErrors {
+    fn extend<I: IntoIterator<Item = FieldError>>(&mut self, iter: I) {
+        self.0.extend(iter);
     }
 }
 
@@ -196,6 +256,19 @@ mod tests {
         outer.extend_under("purposes[0]", inner);
         assert_eq!(outer.first().unwrap().field, "purposes[0].id");
         assert!(outer.into_result().is_err());
+    }
+
+    #[test]
+    fn as_json_each_problem_is_its_field_and_message() {
+        let mut e = FieldErrors::one("name", "Enter your name");
+        e.check_range("days", 0u32, 1, 90, "");
+        assert_eq!(
+            serde_json::to_value(&e).unwrap(),
+            serde_json::json!([
+                {"field": "name", "message": "Enter your name"},
+                {"field": "days", "message": "must be between 1 and 90", "allowed": "between 1 and 90"},
+            ])
+        );
     }
 
     #[test]

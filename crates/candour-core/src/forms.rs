@@ -15,6 +15,7 @@ use time::OffsetDateTime;
 use crate::account::Profile;
 use crate::account::{EmailAddress, Invalid, Phone, Postcode, is_bidi_control, plain_text};
 use crate::config::MarketingConsent;
+use crate::fields::FieldErrors;
 use crate::people::{Method, NewConsent, PendingGrant, Wording, consent_wording};
 use crate::purposes::{Channel, Purpose};
 use crate::session::SecretHash;
@@ -191,46 +192,34 @@ pub const MAX_CHOICES: usize = 30;
 const SHORT_TEXT_MAX: usize = 500;
 const LONG_TEXT_MAX: usize = 5000;
 
-/// What went wrong, per input name.
-pub type FieldErrors = Vec<(String, Invalid)>;
-
-fn err(errors: &mut FieldErrors, field: &str, message: impl Into<String>) {
-    errors.push((field.to_owned(), Invalid(message.into())));
-}
-
 impl FormDefinition {
     /// Check a definition staff saved. Errors are keyed by the field key (or `title`,
     /// `purposes`).
     pub fn check(&self, purposes: &[Purpose]) -> FieldErrors {
-        let mut errors = Vec::new();
+        let mut errors = FieldErrors::new();
         match plain_text(&self.title, 200, "Title") {
-            Ok(t) if t.is_empty() => err(&mut errors, "title", "Enter a title"),
+            Ok(t) if t.is_empty() => errors.add("title", "Enter a title"),
             Ok(_) => {}
-            Err(e) => errors.push(("title".to_owned(), e)),
+            Err(e) => errors.add("title", e.0),
         }
         if let Err(e) = multi_line(&self.intro, LONG_TEXT_MAX, "Introduction") {
-            errors.push(("intro".to_owned(), e));
+            errors.add("intro", e.0);
         }
         if self.fields.is_empty() {
-            err(&mut errors, "fields", "Add at least one question");
+            errors.add("fields", "Add at least one question");
         }
         if self.fields.len() > MAX_FIELDS {
-            err(
-                &mut errors,
+            errors.add(
                 "fields",
                 format!("A form can have at most {MAX_FIELDS} questions"),
             );
         }
         for p in &self.purposes {
             match purposes.iter().find(|q| &q.id == p) {
-                None => err(
-                    &mut errors,
-                    "purposes",
+                None => errors.add("purposes",
                     format!("There is no purpose `{p}`"),
                 ),
-                Some(q) if !q.offered_on_forms() => err(
-                    &mut errors,
-                    "purposes",
+                Some(q) if !q.offered_on_forms() => errors.add("purposes",
                     format!(
                         "`{p}` ({}) is about running the site, not what a form's answers are used for",
                         q.name
@@ -244,20 +233,19 @@ impl FormDefinition {
         for f in &self.fields {
             let k = f.key.as_str();
             if !keys.insert(k) {
-                err(&mut errors, k, "Two questions have the same key");
+                errors.add(k, "Two questions have the same key");
             }
             match plain_text(&f.label, 300, "Question") {
-                Ok(l) if l.is_empty() => err(&mut errors, k, "Enter the question"),
+                Ok(l) if l.is_empty() => errors.add(k, "Enter the question"),
                 Ok(_) => {}
-                Err(e) => errors.push((k.to_owned(), e)),
+                Err(e) => errors.add(k, e.0),
             }
             if let Err(e) = plain_text(&f.hint, 300, "Hint") {
-                errors.push((k.to_owned(), e));
+                errors.add(k, e.0);
             }
             if f.kind.has_choices() {
                 if !(2..=MAX_CHOICES).contains(&f.choices.len()) {
-                    err(
-                        &mut errors,
+                    errors.add(
                         k,
                         format!("Give between 2 and {MAX_CHOICES} choices, one per line"),
                     );
@@ -265,21 +253,20 @@ impl FormDefinition {
                 let mut seen = BTreeSet::new();
                 for c in &f.choices {
                     match plain_text(c, 200, "Each choice") {
-                        Ok(c) if c.is_empty() => err(&mut errors, k, "Choices cannot be empty"),
+                        Ok(c) if c.is_empty() => errors.add(k, "Choices cannot be empty"),
                         Ok(c) if !seen.insert(c.clone()) => {
-                            err(&mut errors, k, format!("The choice `{c}` is given twice"))
+                            errors.add(k, format!("The choice `{c}` is given twice"))
                         }
                         Ok(_) => {}
-                        Err(e) => errors.push((k.to_owned(), e)),
+                        Err(e) => errors.add(k, e.0),
                     }
                 }
             } else if !f.choices.is_empty() {
-                err(&mut errors, k, "Only choice questions have choices");
+                errors.add(k, "Only choice questions have choices");
             }
             if let Some(attr) = f.saves_to {
                 if !attr.accepts(f.kind) {
-                    err(
-                        &mut errors,
+                    errors.add(
                         k,
                         format!(
                             "A {} question cannot fill in {}",
@@ -289,34 +276,25 @@ impl FormDefinition {
                     );
                 }
                 if !attrs.insert(attr) {
-                    err(
-                        &mut errors,
-                        k,
-                        format!("Only one question can fill in {}", attr.label()),
-                    );
+                    errors.add(k, format!("Only one question can fill in {}", attr.label()));
                 }
             }
             if f.kind == FieldKind::Consent {
                 if f.required {
-                    err(
-                        &mut errors,
-                        k,
-                        "Consent cannot be required: it must be freely given",
-                    );
+                    errors.add(k, "Consent cannot be required: it must be freely given");
                 }
                 let ok = f
                     .purpose
                     .as_ref()
                     .is_some_and(|id| purposes.iter().any(|p| &p.id == id && p.is_consented()));
                 if !ok {
-                    err(
-                        &mut errors,
+                    errors.add(
                         k,
                         "Choose a purpose that people can consent to for this consent question",
                     );
                 }
             } else if f.purpose.is_some() {
-                err(&mut errors, k, "Only consent questions name a purpose");
+                errors.add(k, "Only consent questions name a purpose");
             }
         }
         let asks_consent = self.fields.iter().any(|f| f.kind == FieldKind::Consent);
@@ -326,9 +304,7 @@ impl FormDefinition {
             .iter()
             .any(|f| f.saves_to == Some(PersonAttr::Email) && f.required);
         if (asks_consent || saves) && !email_required {
-            err(
-                &mut errors,
-                "fields",
+            errors.add("fields",
                 "A form that asks for consent or fills in a person's record needs a required email question that fills in their email address",
             );
         }
@@ -506,7 +482,7 @@ pub fn parse_submission<'a>(
     mode: MarketingConsent,
     values: impl Fn(&str) -> Vec<&'a str>,
 ) -> Result<Submission, FieldErrors> {
-    let mut errors = Vec::new();
+    let mut errors = FieldErrors::new();
     let mut out = Submission {
         answers: Vec::new(),
         email: None,
@@ -549,7 +525,7 @@ pub fn parse_submission<'a>(
                 .map(|b| b.value)
                 .collect();
             if raw.iter().any(|v| !known.contains(v)) {
-                err(&mut errors, k, "Choose from the boxes shown");
+                errors.add(k, "Choose from the boxes shown");
             }
             continue;
         }
@@ -565,7 +541,7 @@ pub fn parse_submission<'a>(
                     }
                     _ => "Enter",
                 };
-                err(&mut errors, k, format!("{verb} an answer to: {}", f.label));
+                errors.add(k, format!("{verb} an answer to: {}", f.label));
             }
             continue;
         }
@@ -641,7 +617,7 @@ pub fn parse_submission<'a>(
                 }
                 out.answers.push((f.key.clone(), a));
             }
-            Err(e) => errors.push((f.key.clone(), e)),
+            Err(e) => errors.add(f.key.clone(), e.0),
         }
     }
     if out.email.is_none() && !out.consents.is_empty() {
@@ -652,9 +628,8 @@ pub fn parse_submission<'a>(
             .iter()
             .find(|f| f.saves_to == Some(PersonAttr::Email))
             .map_or("fields", |f| f.key.as_str());
-        if !errors.iter().any(|(k, _)| k == key) {
-            err(
-                &mut errors,
+        if errors.of(key).next().is_none() {
+            errors.add(
                 key,
                 "Enter your email address, so that we can record what you agreed to",
             );
@@ -785,25 +760,25 @@ mod tests {
     #[test]
     fn a_good_definition_passes_and_bad_ones_say_why() {
         let p = purposes();
-        assert_eq!(signup().check(&p), vec![]);
+        assert_eq!(signup().check(&p), FieldErrors::new());
         let mut d = signup();
         d.fields[0].required = false;
-        assert!(d.check(&p).iter().any(|(k, _)| k == "fields"));
+        assert!(d.check(&p).iter().any(|e| e.field == "fields"));
         let mut d = signup();
         d.fields[3].required = true;
-        assert!(d.check(&p).iter().any(|(k, _)| k == "q4"));
+        assert!(d.check(&p).iter().any(|e| e.field == "q4"));
         let mut d = signup();
         d.fields[3].purpose = Some("account".to_owned());
-        assert!(d.check(&p).iter().any(|(k, _)| k == "q4"));
+        assert!(d.check(&p).iter().any(|e| e.field == "q4"));
         let mut d = signup();
         d.fields[1].saves_to = Some(PersonAttr::Email);
-        assert!(d.check(&p).iter().any(|(k, _)| k == "q2"));
+        assert!(d.check(&p).iter().any(|e| e.field == "q2"));
         let mut d = signup();
         d.fields[2].choices = vec!["Red".to_owned(), "Red".to_owned()];
-        assert!(d.check(&p).iter().any(|(k, _)| k == "q3"));
+        assert!(d.check(&p).iter().any(|e| e.field == "q3"));
         let mut d = signup();
         d.title = "<b>\u{202E}x".to_owned();
-        assert!(d.check(&p).iter().any(|(k, _)| k == "title"));
+        assert!(d.check(&p).iter().any(|e| e.field == "title"));
         assert_eq!(signup().next_key(), "q5");
         // A form's answers are not used for running the site.
         let mut d = signup();
@@ -812,7 +787,7 @@ mod tests {
         assert!(
             errors
                 .iter()
-                .any(|(k, m)| k == "purposes" && m.0.contains("about running the site")),
+                .any(|e| e.field == "purposes" && e.problem.contains("about running the site")),
             "{errors:?}"
         );
         assert!(p.iter().any(|q| q.id == "news" && q.offered_on_forms()));
@@ -884,11 +859,12 @@ mod tests {
             &[("q1", "not an email"), ("q3", "Green"), ("q4", "fax")],
         )
         .unwrap_err();
-        let keys: Vec<&str> = e.iter().map(|(k, _)| k.as_str()).collect();
+        let keys: Vec<&str> = e.iter().map(|e| e.field.as_str()).collect();
         assert_eq!(keys, vec!["q1", "q3", "q4"]);
         let e = submit(&signup(), MarketingConsent::OptIn, &[]).unwrap_err();
-        assert!(e[0].1.0.contains("Enter an answer"));
-        assert!(e[1].1.0.contains("Select an answer"));
+        let e: Vec<&str> = e.iter().map(|e| e.problem.as_str()).collect();
+        assert!(e[0].contains("Enter an answer"));
+        assert!(e[1].contains("Select an answer"));
         // A ticked box with no address: one error, on the email question.
         let e = submit(
             &signup(),
@@ -896,7 +872,7 @@ mod tests {
             &[("q1", "x"), ("q3", "Red"), ("q4", "email")],
         )
         .unwrap_err();
-        let keys: Vec<&str> = e.iter().map(|(k, _)| k.as_str()).collect();
+        let keys: Vec<&str> = e.iter().map(|e| e.field.as_str()).collect();
         assert_eq!(keys, vec!["q1"]);
     }
 

@@ -4,7 +4,8 @@
 use serde::Serialize;
 use time::OffsetDateTime;
 
-use crate::account::{Invalid, plain_text};
+use crate::account::plain_text;
+use crate::fields::FieldErrors;
 
 pub const MIN_OPTIONS: usize = 2;
 pub const MAX_OPTIONS: usize = 20;
@@ -133,16 +134,16 @@ impl PollDraft {
         opens_at: Option<OffsetDateTime>,
         closes_at: Option<OffsetDateTime>,
         results: ResultsShown,
-    ) -> Result<PollDraft, Vec<(&'static str, Invalid)>> {
-        let mut errors = Vec::new();
+    ) -> Result<PollDraft, FieldErrors> {
+        let mut errors = FieldErrors::new();
         let question = match plain_text(question, MAX_QUESTION_CHARS, "The question") {
             Ok(q) if q.is_empty() => {
-                errors.push(("question", Invalid("Enter the question".to_owned())));
+                errors.add("question", "Enter the question");
                 q
             }
             Ok(q) => q,
             Err(e) => {
-                errors.push(("question", e));
+                errors.add("question", e.0);
                 String::new()
             }
         };
@@ -151,33 +152,28 @@ impl PollDraft {
             match plain_text(o, MAX_OPTION_CHARS, "Each option") {
                 Ok(o) if o.is_empty() => {}
                 Ok(o) => cleaned.push(o),
-                Err(e) => errors.push(("options", e)),
+                Err(e) => errors.add("options", e.0),
             }
         }
         if !(MIN_OPTIONS..=MAX_OPTIONS).contains(&cleaned.len()) {
-            errors.push((
+            errors.add(
                 "options",
-                Invalid(format!(
-                    "Give between {MIN_OPTIONS} and {MAX_OPTIONS} options, one per line"
-                )),
-            ));
+                format!("Give between {MIN_OPTIONS} and {MAX_OPTIONS} options, one per line"),
+            );
         }
         let mut seen = cleaned.clone();
         seen.sort_by_key(|o| o.to_lowercase());
         seen.dedup_by_key(|o| o.to_lowercase());
         if seen.len() != cleaned.len() {
-            errors.push((
-                "options",
-                Invalid("Each option must be different".to_owned()),
-            ));
+            errors.add("options", "Each option must be different");
         }
         if let (Some(o), Some(c)) = (opens_at, closes_at)
             && c <= o
         {
-            errors.push((
+            errors.add(
                 "closes_at",
-                Invalid("The closing time must be after the opening time".to_owned()),
-            ));
+                "The closing time must be after the opening time",
+            );
         }
         if errors.is_empty() {
             Ok(PollDraft {
@@ -495,7 +491,7 @@ mod tests {
         assert_eq!(ok.options, ["Mon", "Tue"]);
         let errs =
             PollDraft::parse("", &["Only"], None, None, ResultsShown::AfterVoting).unwrap_err();
-        let fields: Vec<_> = errs.iter().map(|e| e.0).collect();
+        let fields: Vec<_> = errs.iter().map(|e| e.field.as_str()).collect();
         assert_eq!(fields, ["question", "options"]);
         assert!(PollDraft::parse("Q", &["a", "A"], None, None, ResultsShown::AfterVoting).is_err());
         let many: Vec<String> = (0..21).map(|i| i.to_string()).collect();
@@ -520,7 +516,7 @@ mod tests {
             ResultsShown::AfterVoting,
         )
         .unwrap_err();
-        assert_eq!(errs[0].0, "closes_at");
+        assert_eq!(errs.first().unwrap().field, "closes_at");
     }
 
     #[test]

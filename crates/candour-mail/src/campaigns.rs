@@ -232,7 +232,7 @@ impl CampaignSender {
             Compiled::new(&c.draft.subject, &c.draft.preheader, &c.draft.body).map_err(|e| {
                 SendError::Invalid(
                     e.iter()
-                        .map(|e| format!("{} {}", e.field, e.message))
+                        .map(|e| format!("{} {}", e.field, e.problem))
                         .collect::<Vec<_>>()
                         .join("; "),
                 )

@@ -427,7 +427,12 @@ mod tests {
         assert!(c.warnings().iter().all(|w| !w.contains("purposes")));
         let purposes = candour_core::purposes::registry(&c);
         for f in demo_forms() {
-            assert_eq!(f.check(&purposes), vec![], "{}", f.title);
+            assert_eq!(
+                f.check(&purposes),
+                candour_core::fields::FieldErrors::new(),
+                "{}",
+                f.title
+            );
         }
     }
 }

@@ -9,6 +9,7 @@ use askama::Template;
 use axum::extract::{Path as UrlPath, State};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use candour_core::fields::is_slug;
 use pulldown_cmark::{CowStr, Event, Options, Parser, Tag, TagEnd};
 
 use crate::AppState;
@@ -221,12 +222,8 @@ fn walk(
 /// `index` → `/`, `about` → `/about`, `news/index` → `/news`.
 fn url_for(stem: &str) -> Option<String> {
     let segments: Vec<&str> = stem.split('/').collect();
-    let ok = segments.iter().all(|s| {
-        !s.is_empty()
-            && s.bytes()
-                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
-    });
-    if !ok {
+    // A segment's length is bounded by the file name, not by this rule.
+    if !segments.iter().all(|s| is_slug(s, usize::MAX)) {
         return None;
     }
     let segments = match segments.split_last() {

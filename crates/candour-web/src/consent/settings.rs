@@ -8,6 +8,7 @@ use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use candour_core::consent::{self, Choice, Method, Receipt, ReceiptId, State as ConsentState};
 use candour_core::cookies::{Category, CookieId};
+use candour_core::fields::FieldErrors;
 use candour_core::policy::CategoryFacts;
 use serde::Deserialize;
 
@@ -15,7 +16,7 @@ use crate::AppState;
 use crate::kit::auth::Visitor;
 use crate::kit::cookie_jar;
 use crate::kit::edge::wants_json;
-use crate::kit::error::{AppError, FieldError};
+use crate::kit::error::AppError;
 use crate::kit::frame::{Frame, SAVED_PARAM, render, sends_gpc};
 use crate::kit::respond::no_store;
 
@@ -137,7 +138,7 @@ struct SettingsPage<'a> {
     necessary: &'a CategoryFacts,
     receipt: Option<Receipt>,
     gpc: bool,
-    errors: Vec<FieldError>,
+    errors: FieldErrors,
 }
 
 impl SettingsPage<'_> {
@@ -198,7 +199,7 @@ pub(crate) async fn settings_page(
         necessary: necessary(&state),
         receipt,
         gpc: sends_gpc(&headers),
-        errors: Vec::new(),
+        errors: FieldErrors::new(),
         frame,
     };
     Ok(no_store(render(&page)?))
@@ -221,7 +222,7 @@ pub(crate) async fn save_settings(
     };
     let mut choice = Choice::NONE;
     let mut rows = Vec::new();
-    let mut errors = Vec::new();
+    let mut errors = FieldErrors::new();
     for (facts, scripts) in optional_categories(&state) {
         let a = answer(facts.category);
         let error = a.is_none().then(|| {
@@ -231,10 +232,7 @@ pub(crate) async fn save_settings(
             )
         });
         if let Some(message) = &error {
-            errors.push(FieldError {
-                field: facts.category.slug().to_owned(),
-                message: message.clone(),
-            });
+            errors.add(facts.category.slug(), message.clone());
         }
         choice = choice.with(facts.category, a == Some(YesNo::Yes));
         rows.push(CategoryRow {

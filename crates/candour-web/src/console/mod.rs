@@ -14,6 +14,7 @@ use candour_core::account::Account;
 use candour_core::account::{EmailAddress, Permission, Role};
 use candour_core::consent::Tally;
 use candour_core::cookies::Category;
+use candour_core::fields::FieldErrors;
 use serde::Deserialize;
 use time::Duration;
 
@@ -193,10 +194,10 @@ async fn change_role(
     let role = match f.role.as_str() {
         "none" => None,
         other => Some(Role::parse(other).ok_or_else(|| {
-            AppError::Invalid(vec![crate::kit::error::FieldError {
-                field: "role".to_owned(),
-                message: "Choose administrator, editor, privacy officer or no role".to_owned(),
-            }])
+            AppError::Invalid(FieldErrors::one(
+                "role",
+                "Choose administrator, editor, privacy officer or no role",
+            ))
         })?),
     };
     let target = state

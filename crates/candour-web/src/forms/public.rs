@@ -12,6 +12,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use candour_core::account::EmailAddress;
 use candour_core::config::MarketingConsent;
+use candour_core::fields::{FieldError, FieldErrors};
 use candour_core::forms::{self, FieldKind, FormDefinition, consent_boxes};
 use candour_core::forms::{FormRecord, NewResponse, PendingConsents};
 use candour_core::people::{PendingGrant, split_for_confirmation};
@@ -29,7 +30,7 @@ use axum::extract::ConnectInfo;
 use axum::http::HeaderMap;
 
 use crate::AppState;
-use crate::kit::error::{AppError, FieldError};
+use crate::kit::error::AppError;
 use crate::kit::form::{FormData, FormState};
 use crate::kit::frame::{Frame, render};
 use crate::kit::limits;
@@ -135,7 +136,7 @@ pub(crate) fn field_views(
     purposes: &[Purpose],
     mode: MarketingConsent,
     data: Option<&FormData>,
-    errors: &[(String, String)],
+    errors: &FieldErrors,
 ) -> Vec<FieldView> {
     definition
         .fields
@@ -167,10 +168,7 @@ pub(crate) fn field_views(
                 kind: f.kind,
                 required: f.required,
                 value: posted.first().cloned().unwrap_or_default(),
-                error: errors
-                    .iter()
-                    .find(|(k, _)| *k == f.key)
-                    .map(|(_, m)| m.clone()),
+                error: errors.problem(&f.key).map(str::to_owned),
                 picked: posted,
                 choices: if f.kind == FieldKind::Rating {
                     (1..=5).map(|n| n.to_string()).collect()
@@ -313,7 +311,13 @@ async fn show(
         return closed_page(frame, &form);
     }
     let mode = state.config().people.marketing_consent;
-    let fields = field_views(&form.definition, state.purposes(), mode, None, &[]);
+    let fields = field_views(
+        &form.definition,
+        state.purposes(),
+        mode,
+        None,
+        &FieldErrors::new(),
+    );
     let purposes = served_purposes(&state, &form.definition);
     Ok(no_store(render(&FormPage {
         frame,
@@ -333,7 +337,13 @@ pub(crate) fn preview(
     form: FormRecord,
 ) -> Result<Response, AppError> {
     let mode = state.config().people.marketing_consent;
-    let fields = field_views(&form.definition, state.purposes(), mode, None, &[]);
+    let fields = field_views(
+        &form.definition,
+        state.purposes(),
+        mode,
+        None,
+        &FieldErrors::new(),
+    );
     let purposes = served_purposes(state, &form.definition);
     Ok(no_store(render(&FormPage {
         frame,
@@ -401,28 +411,27 @@ async fn submit(
     // A date that is not one is reported in the date input's own words.
     let parsed = match (parsed, date_problems.is_empty()) {
         (Ok(s), true) => Ok(s),
-        (Ok(_), false) => Err(Vec::new()),
+        (Ok(_), false) => Err(FieldErrors::new()),
         (Err(errors), _) => Err(errors),
     };
     let submission = match parsed {
         Ok(s) => s,
         Err(errors) => {
-            let mut errors: Vec<(String, String)> = errors
+            let mut errors: FieldErrors = errors
                 .into_iter()
-                .map(|(k, e)| (k, e.0))
-                .filter(|(k, _)| !date_problems.iter().any(|(d, _)| d == k))
+                .filter(|e| !date_problems.iter().any(|(d, _)| *d == e.field))
                 .collect();
             errors.extend(
                 date_problems
                     .iter()
-                    .map(|(k, p)| (k.clone(), p.message.clone())),
+                    .map(|(k, p)| FieldError::new(k.clone(), p.message.clone())),
             );
             // The summary lists the problems in the order of the questions.
-            errors.sort_by_key(|(k, _)| {
+            errors.sort_by_key(|e| {
                 form.definition
                     .fields
                     .iter()
-                    .position(|f| &f.key == k)
+                    .position(|f| f.key == e.field)
                     .unwrap_or(usize::MAX)
             });
             let mut fields = field_views(
@@ -439,15 +448,12 @@ async fn submit(
                 }
             }
             let mut summary = FormState::new();
-            for (k, message) in &errors {
+            for e in &errors {
                 let anchor = fields
                     .iter()
-                    .find(|f| &f.key == k)
-                    .map_or_else(|| k.clone(), FieldView::anchor);
-                summary.errors.push(FieldError {
-                    field: anchor,
-                    message: message.clone(),
-                });
+                    .find(|f| f.key == e.field)
+                    .map_or_else(|| e.field.clone(), FieldView::anchor);
+                summary.errors.add(anchor, e.problem.clone());
             }
             let purposes = served_purposes(&state, &form.definition);
             let page = FormPage {

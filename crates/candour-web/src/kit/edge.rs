@@ -9,6 +9,7 @@ use axum::http::{HeaderName, HeaderValue, Method, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use candour_core::config::Config;
+use candour_core::fields::FieldErrors;
 use tower::ServiceBuilder;
 use tower_http::request_id::{
     MakeRequestId, PropagateRequestIdLayer, RequestId, SetRequestIdLayer,
@@ -241,7 +242,7 @@ impl IntoResponse for AppErrorStatus {
         let mut res = self.0.into_response();
         res.extensions_mut().insert(ErrorDetail {
             message: self.1,
-            fields: Vec::new(),
+            fields: FieldErrors::new(),
         });
         res
     }
@@ -285,7 +286,7 @@ async fn error_pages(State(state): State<AppState>, req: Request, next: Next) ->
             let text = String::from_utf8_lossy(&text).trim().to_owned();
             ErrorDetail {
                 message: text,
-                fields: Vec::new(),
+                fields: FieldErrors::new(),
             }
         }
     };

@@ -4,15 +4,8 @@
 
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
+use candour_core::fields::FieldErrors;
 use candour_core::store::StoreError;
-use serde::Serialize;
-
-/// A problem with one submitted field: which field, and what is allowed.
-#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
-pub struct FieldError {
-    pub field: String,
-    pub message: String,
-}
 
 #[derive(Debug, thiserror::Error)]
 pub enum AppError {
@@ -25,7 +18,7 @@ pub enum AppError {
     #[error("{0}")]
     Conflict(String),
     #[error("the form has errors")]
-    Invalid(Vec<FieldError>),
+    Invalid(FieldErrors),
     #[error("{0}")]
     TooManyRequests(String),
     /// Not an error: send the visitor elsewhere (a page they must visit first).
@@ -61,7 +54,7 @@ impl From<askama::Error> for AppError {
 #[derive(Debug, Clone)]
 pub struct ErrorDetail {
     pub message: String,
-    pub fields: Vec<FieldError>,
+    pub fields: FieldErrors,
 }
 
 impl IntoResponse for AppError {
@@ -94,7 +87,7 @@ impl IntoResponse for AppError {
         };
         let fields = match self {
             AppError::Invalid(fields) => fields,
-            _ => Vec::new(),
+            _ => FieldErrors::new(),
         };
         let mut response = status.into_response();
         response

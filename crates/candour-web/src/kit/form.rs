@@ -5,7 +5,9 @@ use std::collections::HashMap;
 
 use serde::Deserialize;
 
-use crate::kit::error::{AppError, FieldError};
+use candour_core::fields::FieldErrors;
+
+use crate::kit::error::AppError;
 
 /// A post that carries only its form token (a button that does one thing).
 #[derive(Debug, Deserialize)]
@@ -32,13 +34,13 @@ impl FormData {
     /// set something else (`role=admin`) changes nothing.
     pub fn parse(pairs: Vec<(String, String)>, allowed: &[&str]) -> Result<FormData, AppError> {
         if let Some((name, _)) = pairs.iter().find(|(k, _)| !allowed.contains(&k.as_str())) {
-            return Err(AppError::Invalid(vec![FieldError {
-                field: name.chars().take(40).collect(),
-                message: format!(
+            return Err(AppError::Invalid(FieldErrors::one(
+                name.chars().take(40).collect::<String>(),
+                format!(
                     "This form does not accept that field. Accepted fields: {}",
                     allowed.join(", ")
                 ),
-            }]));
+            )));
         }
         Ok(FormData { pairs })
     }
@@ -63,7 +65,7 @@ impl FormData {
 #[derive(Debug, Default, Clone)]
 pub(crate) struct FormState {
     values: HashMap<String, String>,
-    pub errors: Vec<FieldError>,
+    pub errors: FieldErrors,
 }
 
 impl FormState {
@@ -79,7 +81,7 @@ impl FormState {
         }
         FormState {
             values,
-            errors: Vec::new(),
+            errors: FieldErrors::new(),
         }
     }
 
@@ -93,17 +95,11 @@ impl FormState {
     }
 
     pub fn error(&self, name: &str) -> Option<&str> {
-        self.errors
-            .iter()
-            .find(|e| e.field == name)
-            .map(|e| e.message.as_str())
+        self.errors.problem(name)
     }
 
     pub fn add_error(&mut self, field: &str, message: impl Into<String>) {
-        self.errors.push(FieldError {
-            field: field.to_owned(),
-            message: message.into(),
-        });
+        self.errors.add(field, message);
     }
 
     pub fn has_errors(&self) -> bool {

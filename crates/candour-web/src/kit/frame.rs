@@ -13,7 +13,7 @@ use candour_core::cookies::{CONSENT_COOKIE, read_cookie};
 use crate::AppState;
 use crate::kit::auth::Visitor;
 use crate::kit::csrf;
-use crate::kit::error::{AppError, FieldError};
+use crate::kit::error::AppError;
 use crate::kit::nav::NavLink;
 
 /// The query parameter that asks the banner to confirm a choice made without JavaScript.
@@ -217,7 +217,7 @@ pub(crate) struct ErrorPage {
     pub status: u16,
     pub title: &'static str,
     pub message: String,
-    pub fields: Vec<FieldError>,
+    pub fields: candour_core::fields::FieldErrors,
     pub request_id: String,
 }
 

@@ -231,9 +231,7 @@ fn parse(data: &FormData) -> Result<PollDraft, FormState> {
         }
         Ok(_) => Err(form),
         Err(errors) => {
-            for (field, e) in errors {
-                form.add_error(field, e.0);
-            }
+            form.errors.extend(errors);
             Err(form)
         }
     }

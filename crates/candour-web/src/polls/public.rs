@@ -12,6 +12,7 @@ use axum::http::{HeaderMap, StatusCode, Uri, header};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use candour_core::cookies::CookieId;
+use candour_core::fields::FieldErrors;
 use candour_core::poll::{self, Phase, Poll, Voters};
 use candour_core::poll::{NewVote, VoteOutcome};
 use serde::Deserialize;
@@ -19,7 +20,7 @@ use serde::Deserialize;
 use crate::AppState;
 use crate::kit::auth::Visitor;
 use crate::kit::cookie_jar;
-use crate::kit::error::{AppError, FieldError};
+use crate::kit::error::AppError;
 use crate::kit::frame::{Frame, render};
 use crate::kit::limits;
 use crate::kit::respond::no_store;
@@ -367,10 +368,10 @@ async fn vote(
             )
             .await;
         }
-        return Err(AppError::Invalid(vec![FieldError {
-            field: "option".to_owned(),
-            message: "That answer is not one of this poll's options".to_owned(),
-        }]));
+        return Err(AppError::Invalid(FieldErrors::one(
+            "option",
+            "That answer is not one of this poll's options",
+        )));
     };
     // The cookie speaks for a browser; in a poll counted per account, the account decides
     // (two people may sign in on one library computer).

@@ -116,7 +116,7 @@ pub(super) fn parse(state: &AppState, data: &FormData) -> Result<CampaignDraft, 
         Err(errors) => {
             for e in errors {
                 if form.error(&e.field).is_none() {
-                    form.add_error(&e.field, format!("{} {}", label(&e.field), e.message));
+                    form.add_error(&e.field, format!("{} {}", label(&e.field), e.problem));
                 }
             }
             Err(form)

@@ -9,6 +9,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 use candour_core::account::Permission;
 use candour_core::campaign::FollowUp;
 use candour_core::campaign::{Campaign, CampaignState};
+use candour_core::fields::FieldErrors;
 use candour_core::uk_time::from_uk_local;
 use time::PrimitiveDateTime;
 
@@ -115,7 +116,7 @@ pub(super) async fn schedule(
         Ok(compiled) => Some(compiled),
         Err(errors) => {
             for e in errors {
-                form.add_error(&e.field, format!("{} {}", label(&e.field), e.message));
+                form.add_error(&e.field, format!("{} {}", label(&e.field), e.problem));
             }
             None
         }
@@ -235,12 +236,10 @@ pub(super) async fn follow_up(
     state.check_form(&frame.visitor, data.get("csrf"))?;
     let c = load(&state, &id).await?;
     if c.state != CampaignState::Sent || c.reduced_at.is_some() {
-        return Err(AppError::Invalid(vec![crate::kit::error::FieldError {
-            field: "days".to_owned(),
-            message:
-                "A follow-up can be made only from a sent campaign whose clicks are still kept"
-                    .to_owned(),
-        }]));
+        return Err(AppError::Invalid(FieldErrors::one(
+            "days",
+            "A follow-up can be made only from a sent campaign whose clicks are still kept",
+        )));
     }
     let days = match data.get("days").trim().parse::<u32>() {
         Ok(d) if (1..=candour_core::campaign::FOLLOW_UP_DAYS_MAX).contains(&d) => d,

@@ -17,13 +17,14 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use candour_core::account::Permission;
+use candour_core::fields::FieldErrors;
 use candour_core::forms::FormRecord;
 use candour_core::forms::{Field, FieldKind, FormDefinition, PersonAttr};
 use candour_core::purposes::Purpose;
 
 use crate::AppState;
 use crate::kit::auth::Staff;
-use crate::kit::error::{AppError, FieldError};
+use crate::kit::error::AppError;
 use crate::kit::form::{CsrfOnly, DoneQuery, FormState};
 use crate::kit::frame::{Frame, render};
 use crate::kit::nav::Section;
@@ -112,7 +113,7 @@ impl EditPage {
             .errors
             .iter()
             .filter(|e| e.field == format!("{key}.label") || e.field == key)
-            .map(|e| e.message.as_str())
+            .map(|e| e.problem.as_str())
             .collect();
         (!messages.is_empty()).then(|| messages.join(". "))
     }
@@ -282,10 +283,10 @@ fn parse_builder(
                         && QUESTION_PARTS.contains(part)
                 });
                 let Some((key, part)) = ok else {
-                    return Err(AppError::Invalid(vec![FieldError {
-                        field: other.chars().take(40).collect(),
-                        message: "This form does not accept that field. Questions are sent as q<number>.<part>".to_owned(),
-                    }]));
+                    return Err(AppError::Invalid(FieldErrors::one(
+                        other.chars().take(40).collect::<String>(),
+                        "This form does not accept that field. Questions are sent as q<number>.<part>",
+                    )));
                 };
                 parts
                     .entry(key.to_owned())
@@ -369,13 +370,13 @@ fn checked(
     pairs: &[(String, String)],
 ) -> Result<Result<FormDefinition, Draft>, AppError> {
     let (def, mut questions, mut form) = parse_builder(pairs)?;
-    for (key, e) in def.check(state.purposes()) {
-        let field = if key.starts_with('q') {
-            format!("{key}.label")
+    for e in def.check(state.purposes()) {
+        let field = if e.field.starts_with('q') {
+            format!("{}.label", e.field)
         } else {
-            key
+            e.field
         };
-        form.add_error(&field, e.0);
+        form.add_error(&field, e.problem);
     }
     if form.has_errors() {
         for (i, q) in questions.iter_mut().enumerate() {

@@ -4,6 +4,7 @@ use axum::Form;
 use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Redirect, Response};
+use candour_core::fields::FieldErrors;
 use candour_core::people::ConsentChange;
 use candour_core::people::{Method, NewConsent, Wording, consent_wording};
 use candour_core::purposes::Channel;
@@ -26,10 +27,10 @@ pub(super) struct ConsentForm {
 }
 
 fn unknown(field: &str, allowed: &str) -> AppError {
-    AppError::Invalid(vec![crate::kit::error::FieldError {
-        field: field.to_owned(),
-        message: format!("Not one of the choices offered. Allowed: {allowed}"),
-    }])
+    AppError::Invalid(FieldErrors::one(
+        field,
+        format!("Not one of the choices offered. Allowed: {allowed}"),
+    ))
 }
 
 pub(super) async fn change_consent(
