@@ -2,7 +2,8 @@
 
   tracking_seed.py DB N OUT_DIR   N people who agreed to tracking, each sent campaign 1 with
                                   tracking; writes OUT_DIR/opens and OUT_DIR/clicks, one signed
-                                  path per delivery, with the server's own key
+                                  path per delivery, signed as the server signs them (the
+                                  purpose's key derived from the master key in server_keys)
   tracking_seed.py DB count       tracking events recorded
 """
 
@@ -15,10 +16,18 @@ import sys
 import time
 
 
-def token(key, kind, campaign, delivery, link, issued):
-    body = struct.pack(">BqqHq", kind, campaign, delivery, link, issued)
-    mac = hmac.new(key, body, hashlib.sha256).digest()[:16]
-    return base64.urlsafe_b64encode(body + mac).rstrip(b"=").decode()
+def b64(data):
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def token(master, purpose, campaign, delivery, link, issued):
+    """A campaign link token as candour_core::signer makes it: the numbers in base64, a dot,
+    and a tag of no expiry and the first 16 bytes of the purpose key's MAC."""
+    key = hmac.new(master, b"candour-signer-1\0" + purpose, hashlib.sha256).digest()
+    body = b64(struct.pack(">qqHq", campaign, delivery, link, issued))
+    header = b"\x00"
+    mac = hmac.new(key, header + struct.pack(">Q", 0) + body.encode(), hashlib.sha256).digest()
+    return f"{body}.{b64(header + mac[:16])}"
 
 
 def main():
@@ -45,14 +54,14 @@ def main():
         """
     )
     db.commit()
-    key = db.execute("SELECT key FROM server_keys WHERE name = 'campaign-links'").fetchone()[0]
+    key = db.execute("SELECT key FROM server_keys WHERE name = 'signer'").fetchone()[0]
     ids = [r[0] for r in db.execute("SELECT id FROM deliveries ORDER BY id")]
     with open(f"{out}/opens", "w") as f:
         for d in ids:
-            f.write(f"/t/o/{token(key, 1, 1, d, 0, t - 3600)}\n")
+            f.write(f"/t/o/{token(key, b'campaign-open', 1, d, 0, t - 3600)}\n")
     with open(f"{out}/clicks", "w") as f:
         for d in ids:
-            f.write(f"/t/c/{token(key, 2, 1, d, 0, t - 3600)}\n")
+            f.write(f"/t/c/{token(key, b'campaign-click', 1, d, 0, t - 3600)}\n")
 
 
 main()
