@@ -13,8 +13,10 @@ use time::{Duration, OffsetDateTime, macros::datetime};
 
 mod campaigns;
 mod people;
+pub mod upgrade;
 pub use campaigns::*;
 pub use people::*;
+pub use upgrade::a_populated_database_reads_back;
 
 const T0: OffsetDateTime = datetime!(2026-03-01 12:00:00 UTC);
 
