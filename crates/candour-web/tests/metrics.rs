@@ -187,3 +187,140 @@ async fn a_listener_of_its_own_takes_metrics_off_the_site() {
     let body = res.text().await.unwrap();
     assert!(body.contains(r#"route="/privacy""#), "{body}");
 }
+
+fn with_news(c: &mut candour_core::config::Config) {
+    use candour_core::config::PurposeConfig;
+    use candour_core::purposes::{Channel, LawfulBasis};
+    c.metrics.enabled = true;
+    c.purposes = vec![PurposeConfig {
+        id: "news".into(),
+        name: "News and appeals".into(),
+        description: "Emails about our work.".into(),
+        data: "Your email address.".into(),
+        lawful_basis: LawfulBasis::Consent,
+        retention_days: 730,
+        channels: vec![Channel::Email],
+        direct_marketing: true,
+        consent_label: "Send me news and appeals".into(),
+    }];
+}
+
+/// The value of the sample whose line starts with `prefix` (name and labels).
+fn sample(body: &str, prefix: &str) -> f64 {
+    body.lines()
+        .find(|l| l.starts_with(prefix))
+        .unwrap_or_else(|| panic!("no `{prefix}` in:\n{body}"))
+        .rsplit(' ')
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap()
+}
+
+#[tokio::test]
+async fn campaign_outcomes_and_the_tracking_queues_batches_are_counted() {
+    use candour_core::Clock;
+    use candour_core::campaign::{CampaignDraft, TRACKING_PURPOSE};
+    use candour_core::people::{ConsentChange, Method, NewConsent, Source};
+    use candour_core::purposes::Channel;
+
+    let app = spawn_with(with_news).await;
+    let now = app.clock.now();
+    let person = app
+        .stores
+        .people
+        .ensure_person(
+            &candour_core::account::EmailAddress::parse("ann@example.org").unwrap(),
+            Source::Staff,
+            now,
+        )
+        .await
+        .unwrap();
+    let grant = |purpose: &str, channel| NewConsent {
+        purpose: purpose.into(),
+        channel,
+        granted: true,
+        method: Method::PreferenceCentre,
+        wording: None,
+        actor: None,
+        note: String::new(),
+    };
+    let mut config = candour_core::config::Config::default();
+    with_news(&mut config);
+    app.stores
+        .ledger
+        .append_consents(ConsentChange {
+            person: person.id,
+            events: &[
+                grant("news", Some(Channel::Email)),
+                grant(TRACKING_PURPOSE, None),
+            ],
+            objections: &[],
+            actor: None,
+            purposes: &candour_core::purposes::registry(&config),
+            at: now,
+        })
+        .await
+        .unwrap();
+    let draft = CampaignDraft {
+        name: "Spring".into(),
+        subject: "Spring news".into(),
+        preheader: String::new(),
+        body: "Hello {{name}}, read [the news](https://example.org/news).".into(),
+        purpose: "news".into(),
+        interests: Vec::new(),
+        postcode_areas: Vec::new(),
+        follow_up: None,
+    };
+    let id = app
+        .stores
+        .campaigns
+        .create_campaign(&draft, now)
+        .await
+        .unwrap();
+    app.stores
+        .campaigns
+        .schedule_campaign(id, now, &["https://example.org/news".into()])
+        .await
+        .unwrap();
+    while app.sender.tick().await.unwrap() > 0 {}
+
+    // The open pixel goes through the tracking queue.
+    let mail = app.sink.messages().await;
+    let text = common::decode_qp(&mail.last().unwrap().data);
+    let start = text.find("/t/o/").unwrap();
+    let end = start + text[start..].find('"').unwrap();
+    let pixel = &text[start..end];
+    app.clock.advance(time::Duration::minutes(5));
+    let res = app
+        .client
+        .get(format!("{}{pixel}", app.url))
+        .header(
+            "user-agent",
+            "Mozilla/5.0 (X11; Linux x86_64; rv:140.0) Firefox/140.0",
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    app.state.flush_queues().await;
+
+    let body = scrape(&app, None).await.text().await.unwrap();
+    assert!(sample(&body, r#"candour_campaign_messages_total{outcome="sent"}"#) >= 1.0);
+    assert!(sample(&body, "candour_campaign_handovers_total") >= 1.0);
+    assert!(
+        sample(
+            &body,
+            r#"candour_queue_flush_items_count{queue="tracking"}"#
+        ) >= 1.0
+    );
+    assert!(
+        sample(
+            &body,
+            r#"candour_queue_items_total{queue="tracking",result="written"}"#
+        ) >= 1.0
+    );
+    assert!(body.contains(r#"candour_queue_flush_seconds_bucket{queue="tracking",le="#));
+    assert!(body.contains(r#"route="/t/o/{token}""#), "{body}");
+    assert!(!body.contains(pixel), "no token in a label");
+}

@@ -5,7 +5,8 @@
 use std::net::TcpListener;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use candour_core::consent::ReceiptId;
@@ -88,17 +89,16 @@ async fn form_token(client: &reqwest::Client, base: &str) -> String {
     page[at..].split('"').next().unwrap().to_owned()
 }
 
-/// One acknowledged write: a consent receipt, and when its answer arrived.
-type Acked = Arc<Mutex<Vec<(Instant, String)>>>;
-
+/// Writes consent receipts until `stop`: each acknowledged one with when its answer came.
 async fn write_receipts(
     client: reqwest::Client,
     base: String,
     csrf: String,
-    acked: Acked,
-    until: Arc<Mutex<bool>>,
-) {
-    while !*until.lock().unwrap() {
+    count: Arc<AtomicUsize>,
+    stop: Arc<AtomicBool>,
+) -> Vec<(Instant, String)> {
+    let mut acked = Vec::new();
+    while !stop.load(Ordering::Relaxed) {
         let res = client
             .post(format!("{base}/cookies/consent"))
             .header("accept", "application/json")
@@ -109,12 +109,10 @@ async fn write_receipts(
             .unwrap();
         assert_eq!(res.status(), 200);
         let body: serde_json::Value = res.json().await.unwrap();
-        let at = Instant::now();
-        acked
-            .lock()
-            .unwrap()
-            .push((at, body["receipt"].as_str().unwrap().to_owned()));
+        acked.push((Instant::now(), body["receipt"].as_str().unwrap().to_owned()));
+        count.fetch_add(1, Ordering::Relaxed);
     }
+    acked
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -129,21 +127,21 @@ async fn a_backup_under_write_load_holds_every_acknowledged_write() {
     wait_ready(&client, &base).await;
     let csrf = form_token(&client, &base).await;
 
-    let acked: Acked = Arc::default();
-    let until = Arc::new(Mutex::new(false));
+    let count = Arc::new(AtomicUsize::new(0));
+    let done = Arc::new(AtomicBool::new(false));
     let writers: Vec<_> = (0..4)
         .map(|_| {
             tokio::spawn(write_receipts(
                 client.clone(),
                 base.clone(),
                 csrf.clone(),
-                acked.clone(),
-                until.clone(),
+                count.clone(),
+                done.clone(),
             ))
         })
         .collect();
     // Let writes pile up, then back up while they go on.
-    while acked.lock().unwrap().len() < 300 {
+    while count.load(Ordering::Relaxed) < 300 {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     let backup = dir.path().join("backup.db");
@@ -165,9 +163,10 @@ async fn a_backup_under_write_load_holds_every_acknowledged_write() {
     .unwrap();
     let finished = Instant::now();
     tokio::time::sleep(Duration::from_millis(200)).await;
-    *until.lock().unwrap() = true;
+    done.store(true, Ordering::Relaxed);
+    let mut acked = Vec::new();
     for w in writers {
-        w.await.unwrap();
+        acked.extend(w.await.unwrap());
     }
     assert!(
         out.status.success(),
@@ -179,7 +178,6 @@ async fn a_backup_under_write_load_holds_every_acknowledged_write() {
         "{}",
         String::from_utf8_lossy(&out.stdout)
     );
-    let acked = acked.lock().unwrap().clone();
     let before: Vec<&String> = acked
         .iter()
         .filter(|(at, _)| *at < started)

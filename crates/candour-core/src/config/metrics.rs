@@ -8,7 +8,8 @@ use crate::fields::FieldErrors;
 use crate::secret::Secret;
 
 /// Where `/metrics` is served, and who may read it.
-#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+/// Off by default: no listener, no route.
+#[derive(Debug, Clone, PartialEq, Default, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct MetricsSettings {
     pub enabled: bool,
@@ -18,16 +19,6 @@ pub struct MetricsSettings {
     pub listen: Option<SocketAddr>,
     /// When set, a scrape must send `Authorization: Bearer <token>`.
     pub token: Secret,
-}
-
-impl Default for MetricsSettings {
-    fn default() -> Self {
-        MetricsSettings {
-            enabled: false,
-            listen: None,
-            token: Secret::default(),
-        }
-    }
 }
 
 /// The shortest token accepted: long enough that guessing is hopeless.
