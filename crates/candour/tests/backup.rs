@@ -2,7 +2,10 @@
 //! holds every write acknowledged before the backup started, and a restored copy serves.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use std::net::TcpListener;
+mod common;
+
+use common::{candour, free_port};
+
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
@@ -10,24 +13,6 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use candour_core::consent::ReceiptId;
-
-fn candour() -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_candour"));
-    for (k, _) in std::env::vars() {
-        if k.starts_with("CANDOUR_") {
-            cmd.env_remove(k);
-        }
-    }
-    cmd
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
 
 /// A site with one optional cookie, so the banner (and its form token) is on every page.
 fn write_config(dir: &Path, port: u16, db: &Path) -> std::path::PathBuf {

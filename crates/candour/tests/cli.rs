@@ -2,21 +2,14 @@
 //! a taken port, migrations, the demo, and a clean stop on SIGTERM.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod common;
+
+use common::{candour, free_port};
+
 use std::io::{BufRead, BufReader, Read};
 use std::net::TcpListener;
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
-
-fn candour() -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_candour"));
-    // Only what a test sets: no CANDOUR_* from the developer's shell.
-    for (k, _) in std::env::vars() {
-        if k.starts_with("CANDOUR_") {
-            cmd.env_remove(k);
-        }
-    }
-    cmd
-}
 
 fn run(cmd: &mut Command) -> Output {
     cmd.output().unwrap()
@@ -24,14 +17,6 @@ fn run(cmd: &mut Command) -> Output {
 
 fn stderr(o: &Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 #[test]
