@@ -172,6 +172,12 @@ async fn a_backup_under_write_load_holds_every_acknowledged_write() {
         .iter()
         .filter(|(at, _)| *at >= started && *at <= finished)
         .count();
+    eprintln!(
+        "backup: {} ms; {} writes acknowledged before it started, {during} while it ran, {} in all",
+        (finished - started).as_millis(),
+        before.len(),
+        acked.len()
+    );
     assert!(before.len() >= 300);
     assert!(during > 0, "the server took writes while the backup ran");
     // No partial file is left beside it.
