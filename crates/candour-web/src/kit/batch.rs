@@ -7,7 +7,7 @@
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicIsize, Ordering};
 use std::time::{Duration, Instant};
 
 use tokio::sync::{mpsc, oneshot};
@@ -66,8 +66,11 @@ pub(crate) enum NotWritten {
 /// A group-commit queue in front of a `Writer`.
 pub(crate) struct Queue<W: Writer> {
     tx: mpsc::Sender<Message<W::Item, W::Outcome>>,
-    /// Items submitted and not yet written (waiting, or in the batch being written).
-    pending: Arc<AtomicUsize>,
+    /// Items submitted and not yet written (waiting, or in the batch being written). Counted
+    /// once an item is in the channel (a send cut short queues nothing, so a cancelled
+    /// request leaves no count behind); the writer may take it away first, so it can be
+    /// below zero for a moment.
+    pending: Arc<AtomicIsize>,
     name: &'static str,
 }
 
@@ -75,7 +78,7 @@ impl<W: Writer> Queue<W> {
     /// Start the writer and return its queue.
     pub(crate) fn start(writer: W, settings: Settings) -> Queue<W> {
         let (tx, rx) = mpsc::channel(settings.capacity);
-        let pending = Arc::new(AtomicUsize::new(0));
+        let pending = Arc::new(AtomicIsize::new(0));
         let name = settings.name;
         let counted = pending.clone();
         if settings.own_thread {
@@ -103,22 +106,17 @@ impl<W: Writer> Queue<W> {
 
     /// How many items are submitted and not yet written, for the metrics endpoint.
     pub(crate) fn depth(&self) -> usize {
-        self.pending.load(Ordering::Relaxed)
+        usize::try_from(self.pending.load(Ordering::Relaxed)).unwrap_or(0)
     }
 
     /// Queue an item and wait until it is written (or refused).
     pub(crate) async fn submit(&self, item: W::Item) -> Result<W::Outcome, NotWritten> {
         let (reply, answer) = oneshot::channel();
-        self.pending.fetch_add(1, Ordering::Relaxed);
-        if self
-            .tx
+        self.tx
             .send(Message::Item(item, Some(reply)))
             .await
-            .is_err()
-        {
-            self.pending.fetch_sub(1, Ordering::Relaxed);
-            return Err(NotWritten::Stopped);
-        }
+            .map_err(|_| NotWritten::Stopped)?;
+        self.pending.fetch_add(1, Ordering::Relaxed);
         match answer.await {
             Ok(Ok(outcome)) => Ok(outcome),
             Ok(Err(e)) => Err(NotWritten::Failed(e)),
@@ -128,15 +126,17 @@ impl<W: Writer> Queue<W> {
 
     /// Queue an item without waiting for it to be written, waiting at most `wait` for room.
     pub(crate) async fn offer(&self, item: W::Item, wait: Duration) -> Result<(), NotWritten> {
-        self.pending.fetch_add(1, Ordering::Relaxed);
-        let sent = match tokio::time::timeout(wait, self.tx.send(Message::Item(item, None))).await {
-            Ok(Ok(())) => return Ok(()),
-            Ok(Err(_)) => NotWritten::Stopped,
-            Err(_) => NotWritten::Full,
-        };
-        self.pending.fetch_sub(1, Ordering::Relaxed);
+        let refused =
+            match tokio::time::timeout(wait, self.tx.send(Message::Item(item, None))).await {
+                Ok(Ok(())) => {
+                    self.pending.fetch_add(1, Ordering::Relaxed);
+                    return Ok(());
+                }
+                Ok(Err(_)) => NotWritten::Stopped,
+                Err(_) => NotWritten::Full,
+            };
         metrics::counter!("candour_queue_dropped_total", "queue" => self.name).increment(1);
-        Err(sent)
+        Err(refused)
     }
 
     /// Wait until everything submitted before this call has been written (or has failed).
@@ -171,7 +171,7 @@ async fn run<W: Writer>(
     writer: W,
     settings: Settings,
     mut rx: mpsc::Receiver<Message<W::Item, W::Outcome>>,
-    pending: Arc<AtomicUsize>,
+    pending: Arc<AtomicIsize>,
 ) {
     let max = settings.max_batch;
     let mut received = Vec::with_capacity(max);
@@ -194,7 +194,7 @@ async fn run<W: Writer>(
             }
         }
         if !batch.items.is_empty() {
-            let items = batch.items.len();
+            let items = isize::try_from(batch.items.len()).unwrap_or(isize::MAX);
             write(&writer, &settings, &mut batch).await;
             pending.fetch_sub(items, Ordering::Relaxed);
         }
@@ -245,4 +245,75 @@ async fn write<W: Writer>(writer: &W, settings: &Settings, batch: &mut Batch<W::
     }
     batch.items.clear();
     batch.replies.clear();
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use tokio::sync::Semaphore;
+
+    use super::*;
+
+    /// Writes a batch only when the test gives it a permit.
+    struct Gated(Arc<Semaphore>);
+
+    impl Writer for Gated {
+        type Item = u32;
+        type Outcome = ();
+
+        fn write<'a>(&'a self, items: &'a [u32]) -> Written<'a, ()> {
+            Box::pin(async move {
+                self.0.acquire().await.map_err(|e| e.to_string())?.forget();
+                Ok(vec![(); items.len()])
+            })
+        }
+    }
+
+    #[tokio::test]
+    async fn depth_counts_what_is_submitted_and_not_yet_written() {
+        let gate = Arc::new(Semaphore::new(0));
+        let queue = Queue::start(
+            Gated(gate.clone()),
+            Settings {
+                name: "test",
+                max_batch: 2,
+                capacity: 8,
+                gather: Duration::ZERO,
+                retry_after: Duration::from_millis(1),
+                own_thread: false,
+            },
+        );
+        assert_eq!(queue.depth(), 0);
+        for i in 0..5 {
+            queue.offer(i, Duration::from_secs(1)).await.unwrap();
+        }
+        assert_eq!(queue.depth(), 5, "two in the batch being written, three waiting");
+        // A submission given up while the queue is full leaves no count behind.
+        let tiny = Queue::start(
+            Gated(Arc::new(Semaphore::new(0))),
+            Settings {
+                name: "tiny",
+                max_batch: 1,
+                capacity: 1,
+                gather: Duration::ZERO,
+                retry_after: Duration::from_millis(1),
+                own_thread: false,
+            },
+        );
+        tiny.offer(1, Duration::from_secs(1)).await.unwrap();
+        tokio::task::yield_now().await;
+        tiny.offer(2, Duration::from_secs(1)).await.unwrap();
+        assert!(matches!(
+            tiny.offer(3, Duration::from_millis(20)).await,
+            Err(NotWritten::Full)
+        ));
+        let cut_short = tokio::time::timeout(Duration::from_millis(20), tiny.submit(4)).await;
+        assert!(cut_short.is_err());
+        assert_eq!(tiny.depth(), 2);
+
+        gate.add_permits(3);
+        queue.flush().await;
+        assert_eq!(queue.depth(), 0);
+    }
 }
