@@ -399,3 +399,32 @@ fn init_writes_a_commented_configuration_that_config_check_explains() {
         );
     }
 }
+
+#[test]
+fn metrics_on_a_listener_of_their_own_count_the_sites_requests() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let metrics = free_port();
+    let mut child = candour()
+        .current_dir(dir.path())
+        .env("CANDOUR_LISTEN", format!("127.0.0.1:{port}"))
+        .env("CANDOUR_METRICS__ENABLED", "true")
+        .env("CANDOUR_METRICS__LISTEN", format!("127.0.0.1:{metrics}"))
+        .arg("serve")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    wait_ready(port);
+    let site = http_get(port, "/metrics").unwrap();
+    assert!(site.starts_with("HTTP/1.1 404"), "{site}");
+    let body = http_get(metrics, "/metrics").unwrap();
+    assert!(body.starts_with("HTTP/1.1 200"), "{body}");
+    assert!(
+        body.lines().any(|l| l.starts_with("candour_http_requests_total{")
+            && l.contains(r#"route="/readyz""#)
+            && l.contains(r#"status="200""#)),
+        "{body}"
+    );
+    assert!(stop(&mut child).success());
+}
