@@ -59,7 +59,7 @@ fn postgres_url() -> Option<String> {
 }
 
 async fn fresh_database(admin_url: &str) -> (String, String) {
-    let name = format!("candour_upgrade_{:016x}", rand::random::<u64>());
+    let name = format!("candour_test_upgrade_{:016x}", rand::random::<u64>());
     let admin = PgStore::admin(admin_url).await.unwrap();
     admin.create_database(&name).await.unwrap();
     admin.close().await;
