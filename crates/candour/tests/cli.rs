@@ -421,9 +421,10 @@ fn metrics_on_a_listener_of_their_own_count_the_sites_requests() {
     let body = http_get(metrics, "/metrics").unwrap();
     assert!(body.starts_with("HTTP/1.1 200"), "{body}");
     assert!(
-        body.lines().any(|l| l.starts_with("candour_http_requests_total{")
-            && l.contains(r#"route="/readyz""#)
-            && l.contains(r#"status="200""#)),
+        body.lines()
+            .any(|l| l.starts_with("candour_http_requests_total{")
+                && l.contains(r#"route="/readyz""#)
+                && l.contains(r#"status="200""#)),
         "{body}"
     );
     assert!(stop(&mut child).success());

@@ -288,7 +288,11 @@ mod tests {
         for i in 0..5 {
             queue.offer(i, Duration::from_secs(1)).await.unwrap();
         }
-        assert_eq!(queue.depth(), 5, "two in the batch being written, three waiting");
+        assert_eq!(
+            queue.depth(),
+            5,
+            "two in the batch being written, three waiting"
+        );
         // A submission given up while the queue is full leaves no count behind.
         let tiny = Queue::start(
             Gated(Arc::new(Semaphore::new(0))),
