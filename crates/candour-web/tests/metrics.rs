@@ -96,6 +96,13 @@ async fn requests_show_up_by_route_template_in_the_text_format() {
     );
     assert!(body.contains("candour_db_pool_connections{"), "{body}");
     assert!(body.contains("candour_db_pool_max_connections{"), "{body}");
+    assert!(
+        body.contains(&format!(
+            "candour_build_info{{version=\"{}\"}} 1",
+            env!("CARGO_PKG_VERSION")
+        )),
+        "{body}"
+    );
 }
 
 #[tokio::test]

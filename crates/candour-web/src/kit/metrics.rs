@@ -88,6 +88,11 @@ fn build() -> Option<PrometheusHandle> {
 
 fn describe() {
     use metrics::{describe_counter, describe_gauge, describe_histogram};
+    describe_gauge!(
+        "candour_build_info",
+        "Always 1; the running version is in its label."
+    );
+    metrics::gauge!("candour_build_info", "version" => env!("CARGO_PKG_VERSION")).set(1.0);
     describe_counter!(
         "candour_http_requests_total",
         "Requests answered, by route template, method and status code."
