@@ -13,8 +13,10 @@ use time::{Duration, OffsetDateTime, macros::datetime};
 
 mod campaigns;
 mod people;
+pub mod upgrade;
 pub use campaigns::*;
 pub use people::*;
+pub use upgrade::a_populated_database_reads_back;
 
 const T0: OffsetDateTime = datetime!(2026-03-01 12:00:00 UTC);
 
@@ -40,6 +42,20 @@ pub async fn health_write_check_writes_and_can_be_repeated(s: &Stores) {
         .check_write(T0 + Duration::seconds(5))
         .await
         .expect("the row is overwritten, not added again");
+}
+
+pub async fn pool_use_is_reported_within_its_limits(s: &Stores) {
+    s.health.ping().await.expect("ping");
+    let pools = s.health.pool_use();
+    assert!(!pools.is_empty(), "at least one pool is reported");
+    for p in &pools {
+        assert!(p.max >= 1, "{p:?}");
+        assert!(p.idle <= p.size && p.size <= p.max, "{p:?}");
+    }
+    assert!(
+        pools.iter().any(|p| p.size >= 1),
+        "a pool that just answered a query has a connection open: {pools:?}"
+    );
 }
 
 pub async fn keys_are_stored_once_and_then_kept(s: &Stores) {

@@ -16,6 +16,7 @@ pub mod cookies;
 pub mod datamap;
 pub mod fields;
 pub mod forms;
+pub mod health;
 pub mod import;
 pub mod password;
 pub mod people;

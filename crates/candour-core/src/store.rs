@@ -66,6 +66,8 @@ pub trait HealthStore: Send + Sync {
     /// The database takes a write: one row is overwritten with `now` and committed, so a
     /// read-only file, a full disk or a standby server is found out.
     async fn check_write(&self, now: OffsetDateTime) -> StoreResult<()>;
+    /// The connection pools' use now, for the metrics endpoint (no database round trip).
+    fn pool_use(&self) -> Vec<crate::health::PoolUse>;
 }
 
 /// Keys the server signs with, shared by every instance on one database.

@@ -203,6 +203,7 @@ impl CampaignSender {
                     Err(e) => return Err(e),
                 }
             }
+            crate::metrics::recorded(&finished);
         }
         if claimed < limit as usize {
             for campaign in inner

@@ -6,6 +6,7 @@
 #![cfg_attr(not(test), deny(unused_crate_dependencies))]
 
 pub mod campaigns;
+mod metrics;
 pub mod relay;
 pub mod test_sink;
 

@@ -25,6 +25,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use candour_core::config::{ConsentMode, DatabaseSettings};
 use candour_core::consent::{Choice, Method, Receipt, ReceiptId, Tally};
+use candour_core::health::PoolUse;
 use candour_core::store::{ConsentStore, HealthStore, KeyStore, StoreError, StoreResult, Stores};
 use std::str::FromStr;
 
@@ -172,6 +173,15 @@ impl HealthStore for PgStore {
         .map_err(db)?;
         Ok(())
     }
+
+    fn pool_use(&self) -> Vec<PoolUse> {
+        vec![PoolUse {
+            pool: "main",
+            size: self.pool.size(),
+            idle: u32::try_from(self.pool.num_idle()).unwrap_or(u32::MAX),
+            max: self.pool.options().get_max_connections(),
+        }]
+    }
 }
 
 #[async_trait]
@@ -291,6 +301,33 @@ impl ConsentStore for PgStore {
             .await
             .map_err(db)?;
         Ok(done.rows_affected())
+    }
+}
+
+impl PgStore {
+    /// For upgrade tests and fixtures: every table of the schema with its number of rows,
+    /// by name.
+    #[doc(hidden)]
+    pub async fn row_counts(&self) -> StoreResult<Vec<(String, i64)>> {
+        let tables: Vec<String> = sqlx::query_scalar(
+            "SELECT table_name::text FROM information_schema.tables
+             WHERE table_schema = current_schema() AND table_type = 'BASE TABLE'
+             ORDER BY table_name",
+        )
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db)?;
+        let mut out = Vec::with_capacity(tables.len());
+        for table in tables {
+            // The name comes from the catalog, quoted as an identifier.
+            let sql = format!("SELECT COUNT(*) FROM \"{}\"", table.replace('"', "\"\""));
+            let n: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(sql))
+                .fetch_one(&self.pool)
+                .await
+                .map_err(db)?;
+            out.push((table, n));
+        }
+        Ok(out)
     }
 }
 

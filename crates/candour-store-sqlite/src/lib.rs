@@ -8,6 +8,7 @@
 
 mod accounts;
 mod audit;
+mod backup;
 mod campaigns;
 mod deliveries;
 mod forms;
@@ -20,6 +21,8 @@ mod sessions;
 mod subjects;
 mod tracking;
 
+pub use backup::{BackupError, BackupMade, backup};
+
 use std::str::FromStr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -27,6 +30,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use candour_core::config::{ConsentMode, DatabaseSettings};
 use candour_core::consent::{Choice, Method, Receipt, ReceiptId, Tally};
+use candour_core::health::PoolUse;
 use candour_core::store::{ConsentStore, HealthStore, KeyStore, StoreError, StoreResult, Stores};
 use sqlx::Row;
 use sqlx::sqlite::{
@@ -109,6 +113,29 @@ impl SqliteStore {
             reader,
             voters,
         })
+    }
+
+    /// For upgrade tests and fixtures: every table with its number of rows, by name.
+    #[doc(hidden)]
+    pub async fn row_counts(&self) -> StoreResult<Vec<(String, i64)>> {
+        let tables: Vec<String> = sqlx::query_scalar(
+            "SELECT name FROM sqlite_master
+             WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name",
+        )
+        .fetch_all(&self.reader)
+        .await
+        .map_err(db)?;
+        let mut out = Vec::with_capacity(tables.len());
+        for table in tables {
+            // The name comes from the catalog, quoted as an identifier.
+            let sql = format!("SELECT COUNT(*) FROM \"{}\"", table.replace('"', "\"\""));
+            let n: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(sql))
+                .fetch_one(&self.reader)
+                .await
+                .map_err(db)?;
+            out.push((table, n));
+        }
+        Ok(out)
     }
 
     /// Every store, on this database.
@@ -228,6 +255,22 @@ impl HealthStore for SqliteStore {
         .await
         .map_err(db)?;
         Ok(())
+    }
+
+    fn pool_use(&self) -> Vec<PoolUse> {
+        vec![
+            pool_use("writer", &self.writer),
+            pool_use("reader", &self.reader),
+        ]
+    }
+}
+
+fn pool_use(name: &'static str, pool: &SqlitePool) -> PoolUse {
+    PoolUse {
+        pool: name,
+        size: pool.size(),
+        idle: u32::try_from(pool.num_idle()).unwrap_or(u32::MAX),
+        max: pool.options().get_max_connections(),
     }
 }
 

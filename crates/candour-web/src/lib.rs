@@ -63,6 +63,8 @@ struct Inner {
     address_votes: polls::memory::AddressVotes,
     /// The blocks capabilities offer to content pages.
     blocks: kit::blocks::Blocks,
+    /// Renders `/metrics`; `None` when metrics are off.
+    metrics: Option<metrics_exporter_prometheus::PrometheusHandle>,
 }
 
 /// Secrets kept beside the signer, loaded from the database so every instance shares them.
@@ -105,6 +107,11 @@ impl AppState {
         let signer = Arc::new(Signer::new(&load_key(&stores, "signer").await?));
         let keys = Keys {
             earlier_campaign_links: load_key(&stores, "campaign-links").await?,
+        };
+        let metrics = if config.metrics.enabled {
+            kit::metrics::install()
+        } else {
+            None
         };
         let votes = polls::queue::VoteQueue::start(stores.votes.clone());
         let tracking = campaigns::queue::TrackingQueue::start(stores.tracking.clone());
@@ -157,6 +164,7 @@ impl AppState {
                 day_salt: polls::memory::DaySalt::default(),
                 address_votes: polls::memory::AddressVotes::default(),
                 blocks,
+                metrics,
             }),
         })
     }
@@ -247,7 +255,11 @@ pub fn router(state: AppState) -> Router {
     let config = &state.inner.config;
     let timeout = Duration::from_secs(config.http.request_timeout_secs);
     let body_limit = config.http.body_limit_bytes;
-    let routes = Router::new()
+    let mut routes = Router::new();
+    if config.metrics.on_public_listener() {
+        routes = routes.route("/metrics", get(kit::metrics::metrics_page));
+    }
+    let routes = routes
         .route("/healthz", get(kit::health::healthz))
         .route("/readyz", get(kit::health::readyz))
         .route(
@@ -273,10 +285,29 @@ pub fn router(state: AppState) -> Router {
         .layer(tower_http::limit::RequestBodyLimitLayer::new(body_limit))
         // Import files are far larger than any other request: their route has its own limit.
         .merge(people::console::upload_routes());
-    kit::edge::apply(routes, state.clone(), timeout)
+    let metrics = config.metrics.enabled;
+    let app = kit::edge::apply(routes, state.clone(), timeout)
         // The tracking hot path: no page middleware (see `campaigns::tracking::tracking_routes`).
         .merge(campaigns::tracking::tracking_routes())
-        .with_state(state)
+        .with_state(state);
+    if metrics {
+        // Outermost, so it sees every answer as it leaves, and after routing, so it knows
+        // the route template.
+        app.layer(axum::middleware::from_fn(kit::metrics::track))
+    } else {
+        app
+    }
+}
+
+/// `/metrics` alone, for a listener of its own (`[metrics] listen`); `None` unless
+/// configured.
+pub fn metrics_router(state: &AppState) -> Option<(std::net::SocketAddr, Router)> {
+    let settings = &state.inner.config.metrics;
+    let addr = settings.listen.filter(|_| settings.enabled)?;
+    let app = Router::new()
+        .route("/metrics", get(kit::metrics::metrics_page))
+        .with_state(state.clone());
+    Some((addr, app))
 }
 
 /// The console routes of features that can be switched off: absent (so a 404) when off.

@@ -52,6 +52,17 @@ enum Command {
         #[arg(long, value_name = "PATH", default_value = "candour.toml")]
         path: PathBuf,
     },
+    /// Copy a live SQLite database, consistently, while the server keeps serving. (On
+    /// PostgreSQL, use pg_dump: this command says how.)
+    Backup {
+        /// Where to write the copy; an existing file is kept unless --force.
+        file: PathBuf,
+        /// Replace FILE if it exists.
+        #[arg(long)]
+        force: bool,
+        #[arg(long, value_name = "URL")]
+        database_url: Option<DatabaseUrl>,
+    },
     /// Configuration commands.
     #[command(subcommand)]
     Config(ConfigCommand),
@@ -144,6 +155,28 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let outcome =
                 runtime.block_on(server::create_staff(&config, &email, &role, &password))?;
             println!("{outcome}");
+        }
+        Command::Backup {
+            file,
+            force,
+            database_url,
+        } => {
+            if let Some(url) = database_url {
+                config.database_url = url;
+            }
+            init_logging(config.log_format);
+            if !config.database_url.is_sqlite() {
+                eprintln!("{}", server::POSTGRES_BACKUP);
+                return Ok(ExitCode::FAILURE);
+            }
+            let made = runtime.block_on(server::backup(&config, &file, force))?;
+            println!(
+                "Wrote {} ({} bytes, schema version {}): a consistent copy of {}.",
+                made.path.display(),
+                made.bytes,
+                made.schema_version,
+                config.database_url
+            );
         }
         // Answered above, before any configuration is read.
         Command::Init { .. } => {}

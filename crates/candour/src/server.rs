@@ -46,6 +46,26 @@ pub async fn open(config: &Config) -> anyhow::Result<Stores> {
     Ok(stores)
 }
 
+/// What `candour backup` says on PostgreSQL, where the server's own tools do it better.
+pub const POSTGRES_BACKUP: &str = "candour backup copies SQLite databases. On PostgreSQL, use the \
+server's own tool, which takes a consistent snapshot while Candour serves:
+  pg_dump --format=custom --file=candour.dump \"$CANDOUR_DATABASE_URL\"
+and to restore into an empty database (stop every instance first):
+  pg_restore --clean --if-exists --no-owner --dbname=\"$CANDOUR_DATABASE_URL\" candour.dump
+The README's Backups section has the steps.";
+
+/// Copy the configured SQLite database to `file` while it may be serving.
+pub async fn backup(
+    config: &Config,
+    file: &std::path::Path,
+    force: bool,
+) -> anyhow::Result<candour_store_sqlite::BackupMade> {
+    let busy = Duration::from_millis(config.database.statement_timeout_ms);
+    candour_store_sqlite::backup(config.database_url.expose(), file, force, busy)
+        .await
+        .with_context(|| format!("could not back up {}", config.database_url))
+}
+
 pub async fn migrate(config: &Config) -> anyhow::Result<()> {
     open(config).await.map(drop)
 }
@@ -139,6 +159,17 @@ pub async fn serve(config: Config, demo: Option<&DemoSite>) -> anyhow::Result<()
     let (stop_worker, stop) = tokio::sync::watch::channel(false);
     let worker = (config.campaigns.enabled && config.campaigns.worker)
         .then(|| tokio::spawn(state.campaign_sender().run_until(stop)));
+    if let Some((addr, metrics)) = candour_web::metrics_router(&state) {
+        let listener = tokio::net::TcpListener::bind(addr)
+            .await
+            .with_context(|| format!("could not listen on {addr} for [metrics]"))?;
+        tracing::info!(%addr, "Metrics are served at /metrics.");
+        tokio::spawn(async move {
+            if let Err(e) = axum::serve(listener, metrics).await {
+                tracing::error!(error = %e, "The metrics listener failed.");
+            }
+        });
+    }
     let app = candour_web::router(state);
 
     tokio::spawn(retention_loop(stores.clone(), config.clone(), clock));

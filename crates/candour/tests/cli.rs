@@ -2,21 +2,14 @@
 //! a taken port, migrations, the demo, and a clean stop on SIGTERM.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod common;
+
+use common::{candour, free_port};
+
 use std::io::{BufRead, BufReader, Read};
 use std::net::TcpListener;
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
-
-fn candour() -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_candour"));
-    // Only what a test sets: no CANDOUR_* from the developer's shell.
-    for (k, _) in std::env::vars() {
-        if k.starts_with("CANDOUR_") {
-            cmd.env_remove(k);
-        }
-    }
-    cmd
-}
 
 fn run(cmd: &mut Command) -> Output {
     cmd.output().unwrap()
@@ -24,14 +17,6 @@ fn run(cmd: &mut Command) -> Output {
 
 fn stderr(o: &Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 #[test]
@@ -413,4 +398,34 @@ fn init_writes_a_commented_configuration_that_config_check_explains() {
             "a warning should say what to do: {w}"
         );
     }
+}
+
+#[test]
+fn metrics_on_a_listener_of_their_own_count_the_sites_requests() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let metrics = free_port();
+    let mut child = candour()
+        .current_dir(dir.path())
+        .env("CANDOUR_LISTEN", format!("127.0.0.1:{port}"))
+        .env("CANDOUR_METRICS__ENABLED", "true")
+        .env("CANDOUR_METRICS__LISTEN", format!("127.0.0.1:{metrics}"))
+        .arg("serve")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    wait_ready(port);
+    let site = http_get(port, "/metrics").unwrap();
+    assert!(site.starts_with("HTTP/1.1 404"), "{site}");
+    let body = http_get(metrics, "/metrics").unwrap();
+    assert!(body.starts_with("HTTP/1.1 200"), "{body}");
+    assert!(
+        body.lines()
+            .any(|l| l.starts_with("candour_http_requests_total{")
+                && l.contains(r#"route="/readyz""#)
+                && l.contains(r#"status="200""#)),
+        "{body}"
+    );
+    assert!(stop(&mut child).success());
 }

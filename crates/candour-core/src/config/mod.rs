@@ -16,6 +16,7 @@ mod cookies;
 mod database;
 mod http;
 mod mail;
+mod metrics;
 mod organisation;
 mod people;
 mod polls;
@@ -34,6 +35,7 @@ pub use self::cookies::CookieSettings;
 pub use self::database::{DatabaseSettings, DatabaseUrl};
 pub use self::http::HttpSettings;
 pub use self::mail::{DkimAlgorithm, DkimSettings, MailSettings, SmtpTls, SmtpUrl};
+pub use self::metrics::MetricsSettings;
 pub use self::organisation::Organisation;
 pub use self::people::{MarketingConsent, PeopleSettings};
 pub use self::polls::PollSettings;
@@ -68,6 +70,7 @@ pub struct Config {
     pub polls: PollSettings,
     pub mail: MailSettings,
     pub campaigns: CampaignSettings,
+    pub metrics: MetricsSettings,
     /// The topics people can say they are interested in.
     pub topics: Vec<Topic>,
     /// Third-party or first-party scripts that run only after consent to their category.
@@ -93,6 +96,7 @@ impl Default for Config {
             polls: PollSettings::default(),
             mail: MailSettings::default(),
             campaigns: CampaignSettings::default(),
+            metrics: MetricsSettings::default(),
             topics: Vec::new(),
             scripts: Vec::new(),
             people: PeopleSettings::default(),
@@ -199,6 +203,7 @@ impl Config {
         errors.extend_under("accounts", self.accounts.check(self.served_over_https()));
         errors.extend_under("polls", self.polls.check());
         errors.extend_under("mail", self.mail.check());
+        errors.extend_under("metrics", self.metrics.check());
         purposes::check_topics(&self.topics, &mut errors);
         purposes::check_purposes(&self.purposes, &mut errors);
         errors.extend_under("people", self.people.check());
@@ -246,6 +251,7 @@ impl Config {
             ));
         }
         self.accounts.warnings(&mut out);
+        self.metrics.warnings(self.listen, &mut out);
         self.people.warnings(&mut out);
         purposes::warnings(&self.purposes, &mut out);
         self.cookies.retention_warning(&mut out);

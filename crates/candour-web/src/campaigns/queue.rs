@@ -76,6 +76,11 @@ impl TrackingQueue {
         }
     }
 
+    /// Items submitted and not yet written.
+    pub(crate) fn depth(&self) -> usize {
+        self.0.depth()
+    }
+
     /// Wait until every event submitted so far is written.
     pub(crate) async fn flush(&self) {
         self.0.flush().await;

@@ -6,6 +6,8 @@
 
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicIsize, Ordering};
 use std::time::{Duration, Instant};
 
 use tokio::sync::{mpsc, oneshot};
@@ -64,16 +66,24 @@ pub(crate) enum NotWritten {
 /// A group-commit queue in front of a `Writer`.
 pub(crate) struct Queue<W: Writer> {
     tx: mpsc::Sender<Message<W::Item, W::Outcome>>,
+    /// Items submitted and not yet written (waiting, or in the batch being written). Counted
+    /// once an item is in the channel (a send cut short queues nothing, so a cancelled
+    /// request leaves no count behind); the writer may take it away first, so it can be
+    /// below zero for a moment.
+    pending: Arc<AtomicIsize>,
+    name: &'static str,
 }
 
 impl<W: Writer> Queue<W> {
     /// Start the writer and return its queue.
     pub(crate) fn start(writer: W, settings: Settings) -> Queue<W> {
         let (tx, rx) = mpsc::channel(settings.capacity);
+        let pending = Arc::new(AtomicIsize::new(0));
+        let name = settings.name;
+        let counted = pending.clone();
         if settings.own_thread {
             // On the shared runtime the writer would wait its turn behind every request task
             // at each step of a batch, and batches would take longer than their writes do.
-            let name = settings.name;
             let spawned = std::thread::Builder::new()
                 .name(format!("candour-{name}"))
                 .spawn(move || {
@@ -81,7 +91,7 @@ impl<W: Writer> Queue<W> {
                         .enable_all()
                         .build()
                     {
-                        Ok(rt) => rt.block_on(run(writer, settings, rx)),
+                        Ok(rt) => rt.block_on(run(writer, settings, rx, counted)),
                         Err(e) => tracing::error!(error = %e, queue = name, "Could not start a batch writer."),
                     }
                 });
@@ -89,9 +99,14 @@ impl<W: Writer> Queue<W> {
                 tracing::error!(error = %e, queue = name, "Could not start a batch writer's thread.");
             }
         } else {
-            tokio::spawn(run(writer, settings, rx));
+            tokio::spawn(run(writer, settings, rx, counted));
         }
-        Queue { tx }
+        Queue { tx, pending, name }
+    }
+
+    /// How many items are submitted and not yet written, for the metrics endpoint.
+    pub(crate) fn depth(&self) -> usize {
+        usize::try_from(self.pending.load(Ordering::Relaxed)).unwrap_or(0)
     }
 
     /// Queue an item and wait until it is written (or refused).
@@ -101,6 +116,7 @@ impl<W: Writer> Queue<W> {
             .send(Message::Item(item, Some(reply)))
             .await
             .map_err(|_| NotWritten::Stopped)?;
+        self.pending.fetch_add(1, Ordering::Relaxed);
         match answer.await {
             Ok(Ok(outcome)) => Ok(outcome),
             Ok(Err(e)) => Err(NotWritten::Failed(e)),
@@ -110,11 +126,17 @@ impl<W: Writer> Queue<W> {
 
     /// Queue an item without waiting for it to be written, waiting at most `wait` for room.
     pub(crate) async fn offer(&self, item: W::Item, wait: Duration) -> Result<(), NotWritten> {
-        match tokio::time::timeout(wait, self.tx.send(Message::Item(item, None))).await {
-            Ok(Ok(())) => Ok(()),
-            Ok(Err(_)) => Err(NotWritten::Stopped),
-            Err(_) => Err(NotWritten::Full),
-        }
+        let refused =
+            match tokio::time::timeout(wait, self.tx.send(Message::Item(item, None))).await {
+                Ok(Ok(())) => {
+                    self.pending.fetch_add(1, Ordering::Relaxed);
+                    return Ok(());
+                }
+                Ok(Err(_)) => NotWritten::Stopped,
+                Err(_) => NotWritten::Full,
+            };
+        metrics::counter!("candour_queue_dropped_total", "queue" => self.name).increment(1);
+        Err(refused)
     }
 
     /// Wait until everything submitted before this call has been written (or has failed).
@@ -149,6 +171,7 @@ async fn run<W: Writer>(
     writer: W,
     settings: Settings,
     mut rx: mpsc::Receiver<Message<W::Item, W::Outcome>>,
+    pending: Arc<AtomicIsize>,
 ) {
     let max = settings.max_batch;
     let mut received = Vec::with_capacity(max);
@@ -171,7 +194,9 @@ async fn run<W: Writer>(
             }
         }
         if !batch.items.is_empty() {
+            let items = isize::try_from(batch.items.len()).unwrap_or(isize::MAX);
             write(&writer, &settings, &mut batch).await;
+            pending.fetch_sub(items, Ordering::Relaxed);
         }
         for done in batch.flushes.drain(..) {
             let _ = done.send(());
@@ -182,12 +207,17 @@ async fn run<W: Writer>(
 async fn write<W: Writer>(writer: &W, settings: &Settings, batch: &mut Batch<W::Item, W::Outcome>) {
     let started = Instant::now();
     let mut result = writer.write(&batch.items).await;
+    let took = started.elapsed();
     tracing::debug!(
         queue = settings.name,
         items = batch.items.len(),
-        micros = started.elapsed().as_micros() as u64,
+        micros = took.as_micros() as u64,
         "Wrote a batch."
     );
+    let queue = settings.name;
+    metrics::histogram!("candour_queue_flush_items", "queue" => queue)
+        .record(batch.items.len() as f64);
+    metrics::histogram!("candour_queue_flush_seconds", "queue" => queue).record(took);
     if result.is_err() {
         // One retry covers a transient failure (a deadlock between instances, a dropped
         // connection).
@@ -196,6 +226,8 @@ async fn write<W: Writer>(writer: &W, settings: &Settings, batch: &mut Batch<W::
     }
     match result {
         Ok(outcomes) => {
+            metrics::counter!("candour_queue_items_total", "queue" => queue, "result" => "written")
+                .increment(batch.items.len() as u64);
             for (reply, outcome) in batch.replies.drain(..).zip(outcomes) {
                 if let Some(reply) = reply {
                     let _ = reply.send(Ok(outcome));
@@ -204,6 +236,8 @@ async fn write<W: Writer>(writer: &W, settings: &Settings, batch: &mut Batch<W::
         }
         Err(e) => {
             tracing::error!(error = %e, queue = settings.name, items = batch.items.len(), "Could not write a batch.");
+            metrics::counter!("candour_queue_items_total", "queue" => queue, "result" => "failed")
+                .increment(batch.items.len() as u64);
             for reply in batch.replies.drain(..).flatten() {
                 let _ = reply.send(Err(e.clone()));
             }
@@ -211,4 +245,79 @@ async fn write<W: Writer>(writer: &W, settings: &Settings, batch: &mut Batch<W::
     }
     batch.items.clear();
     batch.replies.clear();
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use tokio::sync::Semaphore;
+
+    use super::*;
+
+    /// Writes a batch only when the test gives it a permit.
+    struct Gated(Arc<Semaphore>);
+
+    impl Writer for Gated {
+        type Item = u32;
+        type Outcome = ();
+
+        fn write<'a>(&'a self, items: &'a [u32]) -> Written<'a, ()> {
+            Box::pin(async move {
+                self.0.acquire().await.map_err(|e| e.to_string())?.forget();
+                Ok(vec![(); items.len()])
+            })
+        }
+    }
+
+    #[tokio::test]
+    async fn depth_counts_what_is_submitted_and_not_yet_written() {
+        let gate = Arc::new(Semaphore::new(0));
+        let queue = Queue::start(
+            Gated(gate.clone()),
+            Settings {
+                name: "test",
+                max_batch: 2,
+                capacity: 8,
+                gather: Duration::ZERO,
+                retry_after: Duration::from_millis(1),
+                own_thread: false,
+            },
+        );
+        assert_eq!(queue.depth(), 0);
+        for i in 0..5 {
+            queue.offer(i, Duration::from_secs(1)).await.unwrap();
+        }
+        assert_eq!(
+            queue.depth(),
+            5,
+            "two in the batch being written, three waiting"
+        );
+        // A submission given up while the queue is full leaves no count behind.
+        let tiny = Queue::start(
+            Gated(Arc::new(Semaphore::new(0))),
+            Settings {
+                name: "tiny",
+                max_batch: 1,
+                capacity: 1,
+                gather: Duration::ZERO,
+                retry_after: Duration::from_millis(1),
+                own_thread: false,
+            },
+        );
+        tiny.offer(1, Duration::from_secs(1)).await.unwrap();
+        tokio::task::yield_now().await;
+        tiny.offer(2, Duration::from_secs(1)).await.unwrap();
+        assert!(matches!(
+            tiny.offer(3, Duration::from_millis(20)).await,
+            Err(NotWritten::Full)
+        ));
+        let cut_short = tokio::time::timeout(Duration::from_millis(20), tiny.submit(4)).await;
+        assert!(cut_short.is_err());
+        assert_eq!(tiny.depth(), 2);
+
+        gate.add_permits(3);
+        queue.flush().await;
+        assert_eq!(queue.depth(), 0);
+    }
 }

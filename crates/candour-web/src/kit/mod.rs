@@ -15,6 +15,7 @@ pub(crate) mod frame;
 pub(crate) mod health;
 pub(crate) mod limits;
 pub(crate) mod mail;
+pub(crate) mod metrics;
 pub(crate) mod nav;
 pub(crate) mod passwords;
 pub(crate) mod respond;

@@ -59,6 +59,11 @@ impl VoteQueue {
         })
     }
 
+    /// Items submitted and not yet written.
+    pub(crate) fn depth(&self) -> usize {
+        self.0.depth()
+    }
+
     /// Wait until every vote submitted so far is written.
     pub(crate) async fn flush(&self) {
         self.0.flush().await;
