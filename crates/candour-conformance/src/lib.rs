@@ -13,8 +13,10 @@ use time::{Duration, OffsetDateTime, macros::datetime};
 
 mod campaigns;
 mod people;
+mod requests;
 pub use campaigns::*;
 pub use people::*;
+pub use requests::*;
 
 const T0: OffsetDateTime = datetime!(2026-03-01 12:00:00 UTC);
 

@@ -162,11 +162,37 @@ pub enum Change {
     },
 }
 
-/// What a change writes: the new status and the clock's record.
+/// What a change writes: the new status, the clock's record, the words kept on the case,
+/// and the event for the case's history.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Planned {
     pub status: Status,
     pub timeline: Timeline,
+    /// How identity was checked, once it was.
+    pub identity_how: Option<String>,
+    /// Why the time was extended (the person is told).
+    pub extension_reasons: Option<String>,
+    /// Why the request was refused (the person is told).
+    pub refusal_reasons: Option<String>,
+    /// The event's code (`request.<action>` in the audit log) and its words.
+    pub action: &'static str,
+    pub detail: String,
+}
+
+impl Change {
+    /// The code of the change, as the history and the audit log name it.
+    pub fn action(&self) -> &'static str {
+        match self {
+            Change::AskForIdentity => "identity-asked",
+            Change::IdentityVerified { .. } => "identity-verified",
+            Change::AskForClarification { .. } => "clarification-asked",
+            Change::Clarified => "clarified",
+            Change::Start => "started",
+            Change::Extend { .. } => "extended",
+            Change::Answer => "answered",
+            Change::Refuse { .. } => "refused",
+        }
+    }
 }
 
 const REASONS_MAX: usize = 4000;
@@ -194,6 +220,10 @@ pub fn plan(
         return refuse("it is closed");
     }
     let mut timeline = timeline.clone();
+    let mut identity_how = None;
+    let mut extension_reasons = None;
+    let mut refusal_reasons = None;
+    let mut detail = String::new();
     let open_clarification = timeline.clarifications.iter().any(|w| w.answered.is_none());
     let identity_open = matches!(timeline.identity, Some(Wait { answered: None, .. }));
     let next = match change {
@@ -213,6 +243,8 @@ pub fn plan(
             if how.is_empty() {
                 return Err(FieldErrors::one("how", "Say how identity was checked"));
             }
+            detail.clone_from(&how);
+            identity_how = Some(how);
             match timeline.identity {
                 // Proof arrived after it was asked for: the month starts today.
                 Some(Wait {
@@ -243,6 +275,7 @@ pub fn plan(
             if open_clarification {
                 return refuse("a clarification is already awaited");
             }
+            detail = question;
             timeline.clarifications.push(Wait {
                 asked: today,
                 answered: None,
@@ -303,6 +336,8 @@ pub fn plan(
                 return Err(errors);
             }
             timeline.extension = Some(extension);
+            detail = format!("{months} month(s): {reasons}");
+            extension_reasons = Some(reasons);
             if open_clarification {
                 Status::AwaitingClarification
             } else {
@@ -324,13 +359,19 @@ pub fn plan(
                     "Enter why the request is refused (the person is told, with their right to complain to the ICO)",
                 ));
             }
-            // A wait that never ended closes with the case.
+            detail.clone_from(&reasons);
+            refusal_reasons = Some(reasons);
             Status::Refused
         }
     };
     Ok(Planned {
         status: next,
         timeline,
+        identity_how,
+        extension_reasons,
+        refusal_reasons,
+        action: change.action(),
+        detail,
     })
 }
 

@@ -4,7 +4,9 @@
 pub mod case;
 pub mod deadline;
 pub mod holidays;
+pub mod record;
 
 pub use case::{Change, Kind, NewRequest, Planned, Status};
 pub use deadline::{Due, Extension, ExtensionRefused, Timeline, Wait};
 pub use holidays::{BankHolidays, Region};
+pub use record::{Case, CaseEvent, Confirmation, NewCase};
