@@ -262,6 +262,9 @@ pub enum Permission {
     /// Write email campaigns, preview them, send tests and see their reports. Sending to the
     /// audience also needs the administrator role or a place among the configured approvers.
     ManageCampaigns,
+    /// Work on requests people make about their own data: the queue, each case's steps,
+    /// assignment and notes.
+    ManageRequests,
 }
 
 impl Role {
@@ -285,6 +288,7 @@ impl Role {
                     Permission::ReadAudit
                         | Permission::ReadConsentStatistics
                         | Permission::ManagePeople
+                        | Permission::ManageRequests
                 )
                 | (
                     Role::Editor,

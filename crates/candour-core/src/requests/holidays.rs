@@ -16,7 +16,8 @@ use crate::fields::{FieldError, FieldErrors};
 const BUILT_IN: &str = include_str!("bank_holidays.txt");
 
 /// The part of the UK whose bank holidays count as non-working days.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Deserialize, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
 pub enum Region {
     EnglandAndWales,
     Scotland,
