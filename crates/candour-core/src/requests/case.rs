@@ -5,9 +5,8 @@ use time::Date;
 
 use super::deadline::{Extension, ExtensionRefused, Timeline, Wait};
 use super::holidays::BankHolidays;
-use crate::account::{EmailAddress, plain_text};
+use crate::account::{EmailAddress, multi_line, plain_text};
 use crate::fields::{FieldError, FieldErrors};
-use crate::forms::multi_line;
 
 /// What the person asks for, by the right it uses (UK GDPR article).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

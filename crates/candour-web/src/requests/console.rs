@@ -539,7 +539,7 @@ async fn note(
     staff.require(Permission::ManageRequests)?;
     state.check_form(&frame.visitor, &f.csrf)?;
     let case = load(&state, id).await?;
-    let text = match candour_core::forms::multi_line(&f.note, 4000, "The note") {
+    let text = match candour_core::account::multi_line(&f.note, 4000, "The note") {
         Ok(t) if !t.is_empty() => t,
         Ok(_) => {
             let mut form = FormState::new();
