@@ -1132,6 +1132,56 @@ pub async fn a_persons_export_has_one_form_on_every_backend(s: &Stores) {
             .unwrap()
     );
 
+    // A request not yet confirmed (its link's hash is held, first in the export), and one
+    // with a clarification awaited.
+    {
+        use candour_core::requests::{
+            BankHolidays, Change, Confirmation, Kind, NewCase, NewRequest, Region, case,
+        };
+        let request = |kind| NewRequest {
+            kind,
+            name: "Kim".to_owned(),
+            email: EmailAddress::parse("kim@example.org").unwrap(),
+            details: "All of it".to_owned(),
+            correction: None,
+            elsewhere: true,
+        };
+        s.requests
+            .create_request(&NewCase {
+                request: request(Kind::Erasure),
+                person: Some(kim.id),
+                at: T0,
+                confirmation: Confirmation::ByLink {
+                    hash: SecretHash([0x44; 32]),
+                    expires: T0 + Duration::days(3),
+                },
+            })
+            .await
+            .unwrap();
+        let received = time::macros::date!(2026 - 03 - 02);
+        let id = s
+            .requests
+            .create_request(&NewCase {
+                request: request(Kind::Access),
+                person: Some(kim.id),
+                at: T0,
+                confirmation: Confirmation::Verified {
+                    received_on: received,
+                },
+            })
+            .await
+            .unwrap();
+        let c = s.requests.request(id).await.unwrap().unwrap();
+        let holidays = BankHolidays::new(Region::EnglandAndWales, &[]);
+        let ask = Change::AskForClarification {
+            question: "Which years?".into(),
+        };
+        let planned = case::plan(c.status, &c.timeline, &ask, received, &holidays).unwrap();
+        s.requests
+            .change_request(id, c.status, &planned, account, T0)
+            .await
+            .unwrap();
+    }
     let export = s.subjects.export_person(kim.id).await.unwrap().unwrap();
     for m in datamap::PERSONAL {
         let rows = export[m.table].as_array().unwrap_or_else(|| {
@@ -1196,6 +1246,7 @@ pub async fn a_persons_export_has_one_form_on_every_backend(s: &Stores) {
         ("email_links", "hash"),
         ("preference_links", "hash"),
         ("consent_confirmations", "hash"),
+        ("data_requests", "confirm_hash"),
     ] {
         assert_eq!(
             export[table][0][column],

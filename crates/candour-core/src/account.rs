@@ -196,6 +196,22 @@ pub fn plain_text(raw: &str, max: usize, what: &str) -> Result<String, Invalid> 
     Ok(s.to_owned())
 }
 
+/// Text over several lines: no control characters other than line breaks and tabs.
+pub fn multi_line(raw: &str, max: usize, what: &str) -> Result<String, Invalid> {
+    let s = raw.trim().replace("\r\n", "\n");
+    if s.chars()
+        .any(|c| (c.is_control() && c != '\n' && c != '\t') || is_bidi_control(c))
+    {
+        return Err(Invalid(format!(
+            "{what} must be plain text (control characters are not allowed)"
+        )));
+    }
+    if s.chars().count() > max {
+        return Err(Invalid(format!("{what} must be {max} characters or fewer")));
+    }
+    Ok(s)
+}
+
 /// Characters that reorder text when shown (used to disguise what a string says).
 pub fn is_bidi_control(c: char) -> bool {
     matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}' | '\u{200E}' | '\u{200F}' | '\u{061C}')
@@ -262,6 +278,9 @@ pub enum Permission {
     /// Write email campaigns, preview them, send tests and see their reports. Sending to the
     /// audience also needs the administrator role or a place among the configured approvers.
     ManageCampaigns,
+    /// Work on requests people make about their own data: the queue, each case's steps,
+    /// assignment and notes.
+    ManageRequests,
 }
 
 impl Role {
@@ -285,6 +304,7 @@ impl Role {
                     Permission::ReadAudit
                         | Permission::ReadConsentStatistics
                         | Permission::ManagePeople
+                        | Permission::ManageRequests
                 )
                 | (
                     Role::Editor,

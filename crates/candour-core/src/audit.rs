@@ -37,6 +37,32 @@ pub const ACTIONS: &[(&str, &str)] = &[
     ("poll.created", "Created a poll"),
     ("poll.deleted", "Deleted a poll"),
     ("poll.reopened", "Reopened a poll"),
+    ("request.answered", "Marked a request about data answered"),
+    ("request.assigned", "Assigned a request about data"),
+    (
+        "request.clarification-asked",
+        "Asked a person to clarify their request",
+    ),
+    (
+        "request.clarified",
+        "Recorded a person's clarification of their request",
+    ),
+    (
+        "request.extended",
+        "Extended the time for a request about data",
+    ),
+    (
+        "request.identity-asked",
+        "Asked a person for proof of identity",
+    ),
+    (
+        "request.identity-verified",
+        "Recorded that a person's identity was checked",
+    ),
+    ("request.noted", "Added a note to a request about data"),
+    ("request.refused", "Refused a request about data"),
+    ("request.started", "Started work on a request about data"),
+    ("request.viewed", "Viewed a request about data"),
     ("staff.account-deleted", "Deleted their own account"),
     ("staff.role-changed", "Changed a staff member's role"),
     ("staff.role-given", "Gave an account a staff role"),

@@ -149,6 +149,39 @@ pub const PERSONAL: &[Mapped] = &[
         shaped: &[("at", Shape::Time), ("machine", Shape::Flag)],
     },
     Mapped {
+        table: "data_requests",
+        subject: Subject::Person,
+        column: "person_id",
+        erasure: Erasure::Unlink,
+        holds: "Requests the person made about their data (a copy, a correction, erasure, …) \
+                and how each was handled. After erasure the case is kept, unlinked, as the \
+                record that the request was answered.",
+        shaped: &[
+            ("elsewhere", Shape::Flag),
+            ("submitted_at", Shape::Time),
+            ("confirm_hash", Shape::Withheld),
+            ("confirm_expires_at", Shape::Time),
+            ("confirmed_at", Shape::Time),
+            ("closed_at", Shape::Time),
+        ],
+    },
+    Mapped {
+        table: "data_request_waits",
+        subject: Subject::Person,
+        column: "person_id",
+        erasure: Erasure::Unlink,
+        holds: "When the person was asked to clarify a request, and when they answered.",
+        shaped: &[],
+    },
+    Mapped {
+        table: "data_request_events",
+        subject: Subject::Person,
+        column: "person_id",
+        erasure: Erasure::Unlink,
+        holds: "The history of the person's requests: each step, and staff notes about them.",
+        shaped: &[("at", Shape::Time)],
+    },
+    Mapped {
         table: "people",
         subject: Subject::Person,
         column: "id",

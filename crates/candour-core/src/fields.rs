@@ -36,6 +36,12 @@ impl FieldError {
             allowed: None,
         }
     }
+
+    /// The same error, saying what would be accepted.
+    pub fn with_allowed(mut self, allowed: impl Into<String>) -> FieldError {
+        self.allowed = Some(allowed.into());
+        self
+    }
 }
 
 impl fmt::Display for FieldError {

@@ -13,7 +13,7 @@ use time::macros::format_description;
 use time::OffsetDateTime;
 
 use crate::account::Profile;
-use crate::account::{EmailAddress, Invalid, Phone, Postcode, is_bidi_control, plain_text};
+use crate::account::{EmailAddress, Invalid, Phone, Postcode, multi_line, plain_text};
 use crate::config::MarketingConsent;
 use crate::fields::FieldErrors;
 use crate::people::{Method, NewConsent, PendingGrant, Wording, consent_wording};
@@ -321,22 +321,6 @@ impl FormDefinition {
             .unwrap_or(0);
         format!("q{}", n + 1)
     }
-}
-
-/// Text over several lines: no control characters other than line breaks and tabs.
-pub fn multi_line(raw: &str, max: usize, what: &str) -> Result<String, Invalid> {
-    let s = raw.trim().replace("\r\n", "\n");
-    if s.chars()
-        .any(|c| (c.is_control() && c != '\n' && c != '\t') || is_bidi_control(c))
-    {
-        return Err(Invalid(format!(
-            "{what} must be plain text (control characters are not allowed)"
-        )));
-    }
-    if s.chars().count() > max {
-        return Err(Invalid(format!("{what} must be {max} characters or fewer")));
-    }
-    Ok(s)
 }
 
 /// An answer, as stored.

@@ -23,6 +23,7 @@ pub mod people;
 pub mod policy;
 pub mod poll;
 pub mod purposes;
+pub mod requests;
 pub mod retention;
 pub mod secret;
 pub mod session;

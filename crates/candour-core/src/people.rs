@@ -18,10 +18,16 @@ use crate::purposes::{Channel, Purpose};
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(tag = "kind", rename_all = "kebab-case")]
 pub enum Source {
-    Form { form: i64 },
+    Form {
+        form: i64,
+    },
     PreferenceCentre,
-    Import { import: i64 },
+    Import {
+        import: i64,
+    },
     Staff,
+    /// They made a request about their data while signed in.
+    Request,
 }
 
 impl Source {
@@ -31,6 +37,7 @@ impl Source {
             Source::PreferenceCentre => "preferences".to_owned(),
             Source::Import { import } => format!("import:{import}"),
             Source::Staff => "staff".to_owned(),
+            Source::Request => "request".to_owned(),
         }
     }
 
@@ -38,6 +45,7 @@ impl Source {
         match s {
             "preferences" => Some(Source::PreferenceCentre),
             "staff" => Some(Source::Staff),
+            "request" => Some(Source::Request),
             _ => {
                 let (kind, id) = s.split_once(':')?;
                 let id: i64 = id.parse().ok()?;
@@ -56,6 +64,7 @@ impl Source {
             Source::PreferenceCentre => "Preference centre".to_owned(),
             Source::Import { import } => format!("Import {import}"),
             Source::Staff => "Added by staff".to_owned(),
+            Source::Request => "A request about their data".to_owned(),
         }
     }
 }

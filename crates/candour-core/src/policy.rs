@@ -98,6 +98,26 @@ impl Policy {
         } else {
             format!("by emailing {write_to} or writing to us at the address below")
         };
+        // With the request form on, each right that is used by asking links to it, and the
+        // sentence leads into the link.
+        let form = config.requests.enabled;
+        let ask_online = || {
+            if form {
+                vec![RightLink {
+                    href: "/requests",
+                    text: "use our request form",
+                }]
+            } else {
+                Vec::new()
+            }
+        };
+        let ending = |sentence: String| {
+            if form {
+                format!("{sentence} Or")
+            } else {
+                sentence
+            }
+        };
         Policy {
             policy_version: cookies.policy_version().clone(),
             organisation: org.clone(),
@@ -129,18 +149,18 @@ impl Policy {
             rights: vec![
                 Right {
                     name: "See the personal data we hold about you",
-                    how: format!("Ask for a copy, free of charge, {contact}. We answer within one calendar month."),
-                    links: Vec::new(),
+                    how: ending(format!("Ask for a copy, free of charge, {contact}. We answer within one calendar month.")),
+                    links: ask_online(),
                 },
                 Right {
                     name: "Have inaccurate data corrected",
-                    how: format!("Tell us what is wrong {contact}."),
-                    links: Vec::new(),
+                    how: ending(format!("Tell us what is wrong {contact}.")),
+                    links: ask_online(),
                 },
                 Right {
                     name: "Have your data erased or its use restricted",
-                    how: format!("Ask {contact}. Where the law lets us keep something, we say why."),
-                    links: Vec::new(),
+                    how: ending(format!("Ask {contact}. Where the law lets us keep something, we say why.")),
+                    links: ask_online(),
                 },
                 Right {
                     name: "Object, and withdraw consent",

@@ -20,6 +20,7 @@ pub struct Purged {
     pub voter_hashes: u64,
     pub preference_links: u64,
     pub unconfirmed: u64,
+    pub unconfirmed_requests: u64,
     pub imports: u64,
     pub people: u64,
     pub tracking: u64,
@@ -37,6 +38,7 @@ impl Purged {
             + self.voter_hashes
             + self.preference_links
             + self.unconfirmed
+            + self.unconfirmed_requests
             + self.imports
             + self.people
     }
@@ -83,6 +85,8 @@ pub async fn purge_expired(
         .ledger
         .purge_consent_confirmations_before(now)
         .await?;
+    // A request about personal data whose address never confirmed it was never a case.
+    let unconfirmed_requests = stores.requests.purge_unconfirmed_requests(now).await?;
     // An uploaded file that was never confirmed is dropped after a day.
     let imports = stores
         .imports
@@ -121,6 +125,7 @@ pub async fn purge_expired(
         voter_hashes,
         preference_links,
         unconfirmed,
+        unconfirmed_requests,
         imports,
         people,
         tracking,

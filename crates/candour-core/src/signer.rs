@@ -53,11 +53,13 @@ pub enum Purpose {
     TotpSetup = 10,
     /// The hashes of addresses and accounts in rate-limit counters.
     RateLimitKey = 11,
+    /// The link to a request's status page, given to the person who made it.
+    RequestStatus = 12,
 }
 
 impl Purpose {
     /// Every purpose, in the order of their numbers.
-    pub const ALL: [Purpose; 12] = [
+    pub const ALL: [Purpose; 13] = [
         Purpose::ConsentCookie,
         Purpose::CampaignOpen,
         Purpose::CampaignClick,
@@ -70,6 +72,7 @@ impl Purpose {
         Purpose::SignInStep,
         Purpose::TotpSetup,
         Purpose::RateLimitKey,
+        Purpose::RequestStatus,
     ];
 
     /// The name the purpose's key is derived under. Changing one voids that purpose's tokens.
@@ -87,6 +90,7 @@ impl Purpose {
             Purpose::SignInStep => "sign-in-step",
             Purpose::TotpSetup => "totp-setup",
             Purpose::RateLimitKey => "rate-limit-key",
+            Purpose::RequestStatus => "request-status",
         }
     }
 }

@@ -21,6 +21,7 @@ use crate::import::{ImportEvidence, ImportOutcome, ImportRow, StagedImport};
 use crate::people::{ConsentChange, ConsentEvent, ConsentRefused, Person, Source};
 use crate::poll::{BadVoterHash, NewVote, Poll, PollDraft, VoteOutcome};
 use crate::purposes::{Channel, Purpose};
+use crate::requests::{Case, CaseEvent, NewCase, Planned, Status};
 use crate::session::{LinkClaim, LinkPurpose, SecretHash, Session};
 
 /// A storage failure, with its cause kept for the logs.
@@ -113,6 +114,7 @@ pub struct Stores {
     pub campaigns: Arc<dyn CampaignStore>,
     pub deliveries: Arc<dyn DeliveryStore>,
     pub tracking: Arc<dyn TrackingStore>,
+    pub requests: Arc<dyn RequestStore>,
 }
 
 /// Accounts and their profiles.
@@ -333,7 +335,8 @@ pub trait ImportStore: Send + Sync {
 #[async_trait]
 pub trait SubjectStore: Send + Sync {
     /// People without an account who have not been in touch (no change to their record,
-    /// no consent event, no form response) since `cutoff`; at most `limit`.
+    /// no consent event, no form response, no request about their data) since `cutoff` and
+    /// have no request still open; at most `limit`.
     async fn people_idle_since(&self, cutoff: OffsetDateTime, limit: u32) -> StoreResult<Vec<i64>>;
     /// Everything held about the person, table by table as the data map lists it.
     async fn export_person(&self, id: i64) -> StoreResult<Option<serde_json::Value>>;
@@ -455,6 +458,58 @@ pub trait TrackingStore: Send + Sync {
         cutoff: OffsetDateTime,
         now: OffsetDateTime,
     ) -> StoreResult<u64>;
+}
+
+/// Requests people make about their own data: the case queue.
+#[async_trait]
+pub trait RequestStore: Send + Sync {
+    /// Store a new request with its first history line (`submitted`, and `confirmed` when it
+    /// is a case at once).
+    async fn create_request(&self, new: &NewCase) -> StoreResult<i64>;
+    /// Use a confirmation link: once, before it expires. The request becomes a case received
+    /// on `received_on`, linked to the person record with its address if there is one;
+    /// `None` for an unknown, used or expired link.
+    async fn confirm_request(
+        &self,
+        hash: &SecretHash,
+        at: OffsetDateTime,
+        received_on: time::Date,
+    ) -> StoreResult<Option<i64>>;
+    async fn request(&self, id: i64) -> StoreResult<Option<Case>>;
+    /// Every confirmed case not yet answered or refused.
+    async fn open_requests(&self) -> StoreResult<Vec<Case>>;
+    /// The person's requests (confirmed or not), newest first.
+    async fn person_requests(&self, person: i64) -> StoreResult<Vec<Case>>;
+    /// Write a planned change, in one transaction with its history line. `Refused` when the
+    /// case is no longer in `from` (someone else changed it meanwhile): nothing is written.
+    async fn change_request(
+        &self,
+        id: i64,
+        from: Status,
+        planned: &Planned,
+        actor: i64,
+        at: OffsetDateTime,
+    ) -> StoreResult<()>;
+    /// Assign the case to a member of staff (or nobody), with a history line.
+    async fn assign_request(
+        &self,
+        id: i64,
+        staff: Option<i64>,
+        actor: i64,
+        at: OffsetDateTime,
+    ) -> StoreResult<()>;
+    /// Add a note to the case's history.
+    async fn note_request(
+        &self,
+        id: i64,
+        actor: i64,
+        note: &str,
+        at: OffsetDateTime,
+    ) -> StoreResult<()>;
+    /// The case's history, oldest first.
+    async fn request_events(&self, id: i64) -> StoreResult<Vec<CaseEvent>>;
+    /// Forget requests whose confirmation link expired unused before `now`.
+    async fn purge_unconfirmed_requests(&self, now: OffsetDateTime) -> StoreResult<u64>;
 }
 
 #[cfg(test)]

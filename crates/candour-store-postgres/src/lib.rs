@@ -15,6 +15,7 @@ mod ledger;
 mod people;
 mod polls;
 mod rate_limits;
+mod requests;
 mod sessions;
 mod subjects;
 mod tracking;
@@ -95,7 +96,8 @@ impl PgStore {
             forms: me.clone(),
             campaigns: me.clone(),
             deliveries: me.clone(),
-            tracking: me,
+            tracking: me.clone(),
+            requests: me,
         }
     }
 

@@ -17,6 +17,7 @@ mod ledger;
 mod people;
 mod polls;
 mod rate_limits;
+mod requests;
 mod sessions;
 mod subjects;
 mod tracking;
@@ -161,7 +162,8 @@ impl SqliteStore {
             forms: me.clone(),
             campaigns: me.clone(),
             deliveries: me.clone(),
-            tracking: me,
+            tracking: me.clone(),
+            requests: me,
         }
     }
 

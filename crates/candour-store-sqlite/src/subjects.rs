@@ -20,6 +20,9 @@ impl SubjectStore for SqliteStore {
                AND NOT EXISTS (SELECT 1 FROM consent_events e WHERE e.person_id = p.id AND e.at >= ?1)
                AND NOT EXISTS (SELECT 1 FROM form_responses r
                                WHERE r.person_id = p.id AND r.submitted_at >= ?1)
+               AND NOT EXISTS (SELECT 1 FROM data_requests q
+                               WHERE q.person_id = p.id
+                                 AND (q.closed_at IS NULL OR q.submitted_at >= ?1))
              ORDER BY p.id LIMIT ?2",
         )
         .bind(unix(cutoff))

@@ -14,6 +14,7 @@ mod forms;
 mod kit;
 mod people;
 mod polls;
+mod requests;
 
 pub use consent::content;
 use std::sync::Arc;
@@ -65,6 +66,8 @@ struct Inner {
     blocks: kit::blocks::Blocks,
     /// Renders `/metrics`; `None` when metrics are off.
     metrics: Option<metrics_exporter_prometheus::PrometheusHandle>,
+    /// The bank holidays that move the due dates of requests about personal data.
+    holidays: candour_core::requests::BankHolidays,
 }
 
 /// Secrets kept beside the signer, loaded from the database so every instance shares them.
@@ -87,6 +90,17 @@ pub enum BuildError {
         "the page {page} names the topic `{topic}`, which is not in the configuration's [[topics]]"
     )]
     Topic { page: String, topic: String },
+    #[error("could not read requests.holidays_file {path}")]
+    HolidaysFile {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("requests.holidays_file {path}: {errors}")]
+    Holidays {
+        path: String,
+        errors: candour_core::fields::FieldErrors,
+    },
 }
 
 impl AppState {
@@ -104,6 +118,7 @@ impl AppState {
         if let Some((page, topic)) = site.unknown_topics(&known).into_iter().next() {
             return Err(BuildError::Topic { page, topic });
         }
+        let holidays = load_holidays(&config)?;
         let signer = Arc::new(Signer::new(&load_key(&stores, "signer").await?));
         let keys = Keys {
             earlier_campaign_links: load_key(&stores, "campaign-links").await?,
@@ -165,6 +180,7 @@ impl AppState {
                 address_votes: polls::memory::AddressVotes::default(),
                 blocks,
                 metrics,
+                holidays,
             }),
         })
     }
@@ -239,6 +255,28 @@ fn link_base_of(config: &Config) -> String {
         Some(url) => url.as_str().trim_end_matches('/').to_owned(),
         None => format!("http://{}", config.listen),
     }
+}
+
+/// The built-in bank holidays of the configured part of the UK, with any from the
+/// configured file. A file that cannot be read, or has a bad line, stops the start.
+fn load_holidays(config: &Config) -> Result<candour_core::requests::BankHolidays, BuildError> {
+    use candour_core::requests::{BankHolidays, holidays};
+    let extra = match &config.requests.holidays_file {
+        None => Vec::new(),
+        Some(path) => {
+            let shown = path.display().to_string();
+            let text =
+                std::fs::read_to_string(path).map_err(|source| BuildError::HolidaysFile {
+                    path: shown.clone(),
+                    source,
+                })?;
+            holidays::parse_list(&text).map_err(|errors| BuildError::Holidays {
+                path: shown,
+                errors,
+            })?
+        }
+    };
+    Ok(BankHolidays::new(config.requests.bank_holidays, &extra))
 }
 
 async fn load_key(stores: &Stores, name: &str) -> Result<Vec<u8>, BuildError> {
@@ -320,6 +358,9 @@ fn feature_routes(config: &candour_core::config::Config) -> Router<AppState> {
     }
     if kit::nav::Feature::Campaigns.enabled(config) {
         routes = routes.merge(campaigns::console::routes());
+    }
+    if kit::nav::Feature::Requests.enabled(config) {
+        routes = routes.merge(requests::routes());
     }
     routes
 }

@@ -213,6 +213,7 @@ async fn retention_loop(stores: Stores, config: Config, clock: Arc<dyn Clock>) {
                 voter_hashes = p.voter_hashes,
                 preference_links = p.preference_links,
                 unconfirmed = p.unconfirmed,
+                unconfirmed_requests = p.unconfirmed_requests,
                 imports = p.imports,
                 people = p.people,
                 tracking = p.tracking,

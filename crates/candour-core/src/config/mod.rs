@@ -22,6 +22,7 @@ mod people;
 mod polls;
 mod public_url;
 mod purposes;
+mod requests;
 mod scripts;
 
 use std::net::SocketAddr;
@@ -41,6 +42,7 @@ pub use self::people::{MarketingConsent, PeopleSettings};
 pub use self::polls::PollSettings;
 pub use self::public_url::PublicUrl;
 pub use self::purposes::Topic;
+pub use self::requests::RequestSettings;
 pub use self::scripts::{GatedScript, ScriptSrc};
 use crate::account::EmailAddress;
 pub use crate::cookies::{ConsentMode, DeclaredCookie};
@@ -78,6 +80,7 @@ pub struct Config {
     pub people: PeopleSettings,
     /// The organisation's own purposes for personal data, beside the built-in ones.
     pub purposes: Vec<PurposeConfig>,
+    pub requests: RequestSettings,
 }
 
 impl Default for Config {
@@ -101,6 +104,7 @@ impl Default for Config {
             scripts: Vec::new(),
             people: PeopleSettings::default(),
             purposes: Vec::new(),
+            requests: RequestSettings::default(),
         }
     }
 }
@@ -207,6 +211,7 @@ impl Config {
         purposes::check_topics(&self.topics, &mut errors);
         purposes::check_purposes(&self.purposes, &mut errors);
         errors.extend_under("people", self.people.check());
+        errors.extend_under("requests", self.requests.check());
         errors.extend_under(
             "cookies",
             self.cookies.check_declared(&self.accounts.cookie_name()),

@@ -521,7 +521,7 @@ mod tests {
     /// part is one of the log's kinds of target.
     fn codes_in(text: &str) -> Vec<String> {
         const KINDS: &[&str] = &[
-            "account", "audit", "campaign", "form", "people", "person", "poll", "staff",
+            "account", "audit", "campaign", "form", "people", "person", "poll", "request", "staff",
         ];
         text.split('"')
             .skip(1)

@@ -90,6 +90,11 @@ impl Frame {
         self.state.inner.site.nav()
     }
 
+    /// Whether the front door for requests about personal data is open.
+    pub fn requests_enabled(&self) -> bool {
+        self.state.inner.config.requests.enabled
+    }
+
     pub fn has_page(&self, path: &str) -> bool {
         self.state.inner.site.has_page(path)
     }

@@ -76,6 +76,13 @@ pub(crate) const PREFERENCE_LINKS_PER_ADDRESS: Limit = Limit {
     max: 10,
     window: Duration::hours(1),
 };
+/// Requests about personal data from one address: generous for a shared connection, and
+/// each unconfirmed one is only a row until its link expires.
+pub(crate) const DATA_REQUESTS_PER_ADDRESS: Limit = Limit {
+    name: "requests-ip",
+    max: 20,
+    window: Duration::hours(1),
+};
 /// Emails sent to one address (resets, "you already have an account"), to stop the site
 /// being used to flood someone's inbox.
 pub(crate) const EMAILS_PER_RECIPIENT: Limit = Limit {

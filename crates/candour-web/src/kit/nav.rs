@@ -31,6 +31,7 @@ pub(crate) struct Section {
 pub(crate) enum Feature {
     Polls,
     Campaigns,
+    Requests,
 }
 
 impl Feature {
@@ -38,6 +39,7 @@ impl Feature {
         match self {
             Feature::Polls => config.polls.enabled,
             Feature::Campaigns => config.campaigns.enabled,
+            Feature::Requests => config.requests.enabled,
         }
     }
 }
@@ -74,6 +76,14 @@ const SECTIONS: &[Section] = &[
         permission: Permission::ManagePeople,
         also: None,
         feature: None,
+    },
+    Section {
+        href: "/admin/requests",
+        label: "Requests about data",
+        about: "Requests people made about their own data, by due date: each case's steps and answer.",
+        permission: Permission::ManageRequests,
+        also: None,
+        feature: Some(Feature::Requests),
     },
     Section {
         href: "/admin/consent",

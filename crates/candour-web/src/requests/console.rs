@@ -1,0 +1,571 @@
+//! The privacy officer's queue: open requests by due date with the days left, and each
+//! case with its clock, its history and the steps that can be taken next. Every view and
+//! every step is in the audit log; the person is emailed at each step that concerns them.
+
+use askama::Template;
+use axum::Form;
+use axum::Router;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use candour_core::account::{Account, EmailAddress, Permission};
+use candour_core::fields::FieldErrors;
+use candour_core::requests::{Case, CaseEvent, Change, Status, case};
+use candour_core::uk_time;
+use candour_mail::Email;
+use serde::Deserialize;
+
+use super::{Clock, holidays, status_link, today, uk_date};
+use crate::AppState;
+use crate::kit::auth::Staff;
+use crate::kit::error::AppError;
+use crate::kit::form::{FormData, FormState};
+use crate::kit::frame::{Frame, render};
+use crate::kit::mail::{org, send_later};
+use crate::kit::nav::Section;
+use crate::kit::respond::no_store;
+
+pub(super) fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/admin/requests", get(queue))
+        .route("/admin/requests/{id}", get(case_page))
+        .route("/admin/requests/{id}/change", post(change))
+        .route("/admin/requests/{id}/assign", post(assign))
+        .route("/admin/requests/{id}/note", post(note))
+}
+
+/// A line of the queue.
+struct Row {
+    case: Case,
+    clock: Clock,
+    received: String,
+    assigned: String,
+}
+
+#[derive(Template)]
+#[template(path = "admin/requests.html")]
+struct QueuePage {
+    frame: Frame,
+    sections: Vec<&'static Section>,
+    rows: Vec<Row>,
+    overdue: usize,
+    due_soon: usize,
+}
+
+/// Staff names by account id, for "assigned to" and the history.
+async fn staff_names(state: &AppState) -> Result<Vec<Account>, AppError> {
+    Ok(state.stores().accounts.staff().await?)
+}
+
+fn name_of(staff: &[Account], id: Option<i64>) -> String {
+    match id {
+        None => String::new(),
+        Some(id) => staff
+            .iter()
+            .find(|a| a.id == id)
+            .map_or_else(|| format!("account {id}"), |a| a.email.as_str().to_owned()),
+    }
+}
+
+async fn queue(
+    State(state): State<AppState>,
+    staff: Staff,
+    frame: Frame,
+) -> Result<Response, AppError> {
+    staff.require(Permission::ManageRequests)?;
+    let everyone = staff_names(&state).await?;
+    let mut rows: Vec<Row> = state
+        .stores()
+        .requests
+        .open_requests()
+        .await?
+        .into_iter()
+        .map(|case| Row {
+            clock: Clock::of(&case, &state),
+            received: case.timeline.received.map(uk_date).unwrap_or_default(),
+            assigned: name_of(&everyone, case.assigned_to),
+            case,
+        })
+        .collect();
+    // Soonest due first; cases waiting on the person (no running clock) after them.
+    rows.sort_by_key(|r| (r.clock.due.is_none(), r.clock.due, r.case.id));
+    let overdue = rows.iter().filter(|r| r.clock.overdue()).count();
+    let due_soon = rows
+        .iter()
+        .filter(|r| r.clock.days_left.is_some_and(|d| (0..=7).contains(&d)))
+        .count();
+    Ok(no_store(render(&QueuePage {
+        frame,
+        sections: staff.sections.clone(),
+        rows,
+        overdue,
+        due_soon,
+    })?))
+}
+
+/// What the case page can offer next, by the case's state.
+struct Offer {
+    ask_identity: bool,
+    verify_identity: bool,
+    clarify: bool,
+    clarified: bool,
+    start: bool,
+    extend: bool,
+    close: bool,
+}
+
+impl Offer {
+    fn of(case: &Case) -> Offer {
+        let open = case.status.is_open();
+        let identity_open = matches!(case.timeline.identity, Some(w) if w.answered.is_none());
+        let awaiting = case
+            .timeline
+            .clarifications
+            .iter()
+            .any(|w| w.answered.is_none());
+        Offer {
+            ask_identity: open && case.timeline.identity.is_none(),
+            verify_identity: open
+                && (identity_open || case.timeline.identity.is_none())
+                && case.identity_how.is_none(),
+            clarify: open && !awaiting,
+            clarified: open && awaiting,
+            start: case.status == Status::Received && !identity_open && !awaiting,
+            extend: open && case.timeline.extension.is_none() && !identity_open,
+            close: open && !identity_open,
+        }
+    }
+}
+
+struct HistoryLine {
+    at: String,
+    who: String,
+    what: String,
+    detail: String,
+}
+
+#[derive(Template)]
+#[template(path = "admin/request.html")]
+struct CasePage {
+    frame: Frame,
+    sections: Vec<&'static Section>,
+    case: Case,
+    clock: Clock,
+    received: String,
+    identity: String,
+    clarifications: Vec<String>,
+    history: Vec<HistoryLine>,
+    offer: Offer,
+    staff: Vec<Account>,
+    form: FormState,
+    notice: Option<&'static str>,
+}
+
+impl CasePage {
+    fn assigned(&self, id: &i64) -> bool {
+        self.case.assigned_to == Some(*id)
+    }
+}
+
+#[derive(Deserialize)]
+struct Done {
+    #[serde(default)]
+    done: String,
+}
+
+fn history_line(e: &CaseEvent, staff: &[Account]) -> HistoryLine {
+    let what = match e.action.as_str() {
+        "submitted" => "Request made",
+        "confirmed" => "Confirmed by the person",
+        "identity-asked" => "Asked for proof of identity",
+        "identity-verified" => "Identity checked",
+        "clarification-asked" => "Asked the person to clarify",
+        "clarified" => "The person clarified",
+        "started" => "Work started",
+        "extended" => "Time extended",
+        "answered" => "Answered",
+        "refused" => "Refused",
+        "assigned" => "Assigned",
+        "note" => "Note",
+        other => other,
+    };
+    let detail = if e.action == "assigned" {
+        e.detail
+            .parse::<i64>()
+            .map_or_else(|_| "nobody".to_owned(), |id| name_of(staff, Some(id)))
+    } else {
+        e.detail.clone()
+    };
+    HistoryLine {
+        at: uk_time::readable_uk(e.at),
+        who: match e.actor {
+            Some(_) => name_of(staff, e.actor),
+            None => "The person or the system".to_owned(),
+        },
+        what: what.to_owned(),
+        detail,
+    }
+}
+
+async fn load(state: &AppState, id: i64) -> Result<Case, AppError> {
+    match state.stores().requests.request(id).await? {
+        // A request whose address has not confirmed it is not a case yet.
+        Some(case) if case.confirmed_at.is_some() => Ok(case),
+        _ => Err(AppError::NotFound),
+    }
+}
+
+async fn show(
+    state: &AppState,
+    staff: &Staff,
+    frame: Frame,
+    case: Case,
+    form: FormState,
+    notice: Option<&'static str>,
+) -> Result<CasePage, AppError> {
+    let everyone = staff_names(state).await?;
+    let events = state.stores().requests.request_events(case.id).await?;
+    let identity = match case.timeline.identity {
+        None => match &case.identity_how {
+            Some(how) => format!("Checked: {how}"),
+            None => "Not asked for".to_owned(),
+        },
+        Some(w) => match w.answered {
+            None => format!("Asked for on {}; not yet received", uk_date(w.asked)),
+            Some(a) => format!(
+                "Asked for on {}; received on {} ({})",
+                uk_date(w.asked),
+                uk_date(a),
+                case.identity_how.clone().unwrap_or_default()
+            ),
+        },
+    };
+    let clarifications = case
+        .timeline
+        .clarifications
+        .iter()
+        .map(|w| match w.answered {
+            None => format!("Asked on {}; waiting", uk_date(w.asked)),
+            Some(a) => format!("Asked on {}; answered on {}", uk_date(w.asked), uk_date(a)),
+        })
+        .collect();
+    Ok(CasePage {
+        frame,
+        sections: staff.sections.clone(),
+        clock: Clock::of(&case, state),
+        received: case.timeline.received.map(uk_date).unwrap_or_default(),
+        identity,
+        clarifications,
+        history: events.iter().map(|e| history_line(e, &everyone)).collect(),
+        offer: Offer::of(&case),
+        staff: everyone,
+        case,
+        form,
+        notice,
+    })
+}
+
+async fn case_page(
+    State(state): State<AppState>,
+    staff: Staff,
+    frame: Frame,
+    Path(id): Path<i64>,
+    Query(q): Query<Done>,
+) -> Result<Response, AppError> {
+    staff.require(Permission::ManageRequests)?;
+    let case = load(&state, id).await?;
+    state
+        .audit(
+            &staff.account,
+            "request.viewed",
+            format!("request:{id}"),
+            String::new(),
+        )
+        .await?;
+    let notice = match q.done.as_str() {
+        "changed" => {
+            Some("The request has been updated, and the person told where it concerns them.")
+        }
+        "assigned" => Some("The request has been assigned."),
+        "noted" => Some("Your note has been added."),
+        _ => None,
+    };
+    let page = show(&state, &staff, frame, case, FormState::new(), notice).await?;
+    Ok(no_store(render(&page)?))
+}
+
+const CHANGE_FIELDS: &[&str] = &["csrf", "action", "how", "question", "months", "reasons"];
+
+/// The change a form asks for; errors name the field.
+fn change_of(data: &FormData) -> Result<Change, FieldErrors> {
+    Ok(match data.get("action") {
+        "ask-identity" => Change::AskForIdentity,
+        "verify-identity" => Change::IdentityVerified {
+            how: data.get("how").to_owned(),
+        },
+        "ask-clarification" => Change::AskForClarification {
+            question: data.get("question").to_owned(),
+        },
+        "clarified" => Change::Clarified,
+        "start" => Change::Start,
+        "extend" => Change::Extend {
+            months: match data.get("months").trim() {
+                "1" => 1,
+                "2" => 2,
+                _ => {
+                    let mut e = FieldErrors::new();
+                    e.push(
+                        candour_core::fields::FieldError::new(
+                            "months",
+                            "Choose how many months to add",
+                        )
+                        .with_allowed("1 or 2"),
+                    );
+                    return Err(e);
+                }
+            },
+            reasons: data.get("reasons").to_owned(),
+        },
+        "answer" => Change::Answer,
+        "refuse" => Change::Refuse {
+            reasons: data.get("reasons").to_owned(),
+        },
+        _ => {
+            let mut e = FieldErrors::new();
+            e.push(
+                candour_core::fields::FieldError::new("action", "is not a step a request can take")
+                    .with_allowed(
+                        "ask-identity, verify-identity, ask-clarification, clarified, start, extend, answer, refuse",
+                    ),
+            );
+            return Err(e);
+        }
+    })
+}
+
+/// The audit log's code for a change (each written out, so the log's words are checked).
+fn audit_code(change: &Change) -> &'static str {
+    match change {
+        Change::AskForIdentity => "request.identity-asked",
+        Change::IdentityVerified { .. } => "request.identity-verified",
+        Change::AskForClarification { .. } => "request.clarification-asked",
+        Change::Clarified => "request.clarified",
+        Change::Start => "request.started",
+        Change::Extend { .. } => "request.extended",
+        Change::Answer => "request.answered",
+        Change::Refuse { .. } => "request.refused",
+    }
+}
+
+async fn change(
+    State(state): State<AppState>,
+    staff: Staff,
+    frame: Frame,
+    Path(id): Path<i64>,
+    Form(pairs): Form<Vec<(String, String)>>,
+) -> Result<Response, AppError> {
+    staff.require(Permission::ManageRequests)?;
+    let data = FormData::parse(pairs, CHANGE_FIELDS)?;
+    state.check_form(&frame.visitor, data.get("csrf"))?;
+    let case = load(&state, id).await?;
+    let planned = change_of(&data).and_then(|change| {
+        case::plan(
+            case.status,
+            &case.timeline,
+            &change,
+            today(&state),
+            holidays(&state),
+        )
+        .map(|p| (change, p))
+    });
+    let (change, planned) = match planned {
+        Ok(p) => p,
+        Err(errors) => {
+            let mut form = FormState::from_data(&data, CHANGE_FIELDS);
+            form.errors = errors;
+            let page = show(&state, &staff, frame, case, form, None).await?;
+            return Ok((StatusCode::UNPROCESSABLE_ENTITY, no_store(render(&page)?)).into_response());
+        }
+    };
+    state
+        .stores()
+        .requests
+        .change_request(id, case.status, &planned, staff.account.id, state.now())
+        .await?;
+    state
+        .audit(
+            &staff.account,
+            audit_code(&change),
+            format!("request:{id}"),
+            planned.detail.clone(),
+        )
+        .await?;
+    tell_the_person(&state, &case, &change).await?;
+    Ok(Redirect::to(&format!("/admin/requests/{id}?done=changed")).into_response())
+}
+
+/// The email a step sends the person, if it concerns them.
+async fn tell_the_person(state: &AppState, before: &Case, change: &Change) -> Result<(), AppError> {
+    let Ok(to) = EmailAddress::parse(&before.email) else {
+        return Ok(());
+    };
+    let Some(case) = state.stores().requests.request(before.id).await? else {
+        return Ok(());
+    };
+    let id = case.id;
+    let link = status_link(state, id);
+    let ico = "If you are unhappy with how we have handled your request, you can complain to \
+               the Information Commissioner's Office: ico.org.uk/make-a-complaint, or 0303 123 1113.";
+    let (subject, body) = match change {
+        Change::AskForIdentity => (
+            format!("We need to confirm who you are (request {id})"),
+            format!(
+                "Before we can answer your request we need to be sure it is yours. Please reply \
+                 with proof of your identity, such as a copy of a document that shows your name \
+                 and address. The time we have to answer starts when we receive it.\n\n{link}\n"
+            ),
+        ),
+        Change::AskForClarification { question } => (
+            format!("A question about your request (request {id})"),
+            format!(
+                "To answer your request we need to know more:\n\n{question}\n\nPlease reply to \
+                 this email. The time we have to answer stands still until you do.\n\n{link}\n"
+            ),
+        ),
+        Change::Extend { months, reasons } => (
+            format!("We need more time for your request (request {id})"),
+            format!(
+                "We need {months} more month(s) to answer your request, because:\n\n{reasons}\n\n\
+                 {due}.\n\n{link}\n\n{ico}\n",
+                due = Clock::of(&case, state).words
+            ),
+        ),
+        Change::Answer => (
+            format!("We have answered your request (request {id})"),
+            format!(
+                "We have answered your request. Where the answer includes your data, we send it \
+                 separately in a way that only you can open.\n\n{link}\n\n{ico}\n"
+            ),
+        ),
+        Change::Refuse { reasons } => (
+            format!("Our answer to your request (request {id})"),
+            format!(
+                "We cannot do what you asked, because:\n\n{reasons}\n\nYou have the right to \
+                 complain to the Information Commissioner's Office and to seek to enforce your \
+                 rights through the courts.\n\n{ico}\n\n{link}\n"
+            ),
+        ),
+        Change::IdentityVerified { .. } | Change::Clarified | Change::Start => return Ok(()),
+    };
+    send_later(
+        state,
+        Email {
+            to,
+            subject,
+            text: format!("{body}\n{org}\n", org = org(state)),
+        },
+    );
+    Ok(())
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AssignForm {
+    csrf: String,
+    #[serde(default)]
+    staff: String,
+}
+
+async fn assign(
+    State(state): State<AppState>,
+    staff: Staff,
+    frame: Frame,
+    Path(id): Path<i64>,
+    Form(f): Form<AssignForm>,
+) -> Result<Response, AppError> {
+    staff.require(Permission::ManageRequests)?;
+    state.check_form(&frame.visitor, &f.csrf)?;
+    load(&state, id).await?;
+    let to = match f.staff.trim() {
+        "" => None,
+        raw => {
+            let everyone = staff_names(&state).await?;
+            let found = raw
+                .parse::<i64>()
+                .ok()
+                .filter(|n| everyone.iter().any(|a| a.id == *n));
+            match found {
+                Some(n) => Some(n),
+                None => {
+                    return Err(AppError::Invalid(FieldErrors::one(
+                        "staff",
+                        "is not a member of staff; choose one from the list",
+                    )));
+                }
+            }
+        }
+    };
+    state
+        .stores()
+        .requests
+        .assign_request(id, to, staff.account.id, state.now())
+        .await?;
+    state
+        .audit(
+            &staff.account,
+            "request.assigned",
+            format!("request:{id}"),
+            to.map_or_else(|| "nobody".to_owned(), |n| format!("account:{n}")),
+        )
+        .await?;
+    Ok(Redirect::to(&format!("/admin/requests/{id}?done=assigned")).into_response())
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NoteForm {
+    csrf: String,
+    note: String,
+}
+
+async fn note(
+    State(state): State<AppState>,
+    staff: Staff,
+    frame: Frame,
+    Path(id): Path<i64>,
+    Form(f): Form<NoteForm>,
+) -> Result<Response, AppError> {
+    staff.require(Permission::ManageRequests)?;
+    state.check_form(&frame.visitor, &f.csrf)?;
+    let case = load(&state, id).await?;
+    let text = match candour_core::account::multi_line(&f.note, 4000, "The note") {
+        Ok(t) if !t.is_empty() => t,
+        Ok(_) => {
+            let mut form = FormState::new();
+            form.add_error("note", "Enter a note");
+            let page = show(&state, &staff, frame, case, form, None).await?;
+            return Ok((StatusCode::UNPROCESSABLE_ENTITY, no_store(render(&page)?)).into_response());
+        }
+        Err(e) => {
+            let mut form = FormState::new().with_value("note", &f.note);
+            form.add_error("note", e.0);
+            let page = show(&state, &staff, frame, case, form, None).await?;
+            return Ok((StatusCode::UNPROCESSABLE_ENTITY, no_store(render(&page)?)).into_response());
+        }
+    };
+    state
+        .stores()
+        .requests
+        .note_request(id, staff.account.id, &text, state.now())
+        .await?;
+    state
+        .audit(
+            &staff.account,
+            "request.noted",
+            format!("request:{id}"),
+            String::new(),
+        )
+        .await?;
+    Ok(Redirect::to(&format!("/admin/requests/{id}?done=noted")).into_response())
+}

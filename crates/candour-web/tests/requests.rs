@@ -1,0 +1,398 @@
+//! Requests about personal data over HTTP: the front door, confirmation by link, the status
+//! page, and the privacy officer's steps with the emails they send.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod common;
+
+use candour_core::Clock;
+use candour_core::account::Role;
+use candour_core::requests::{Due, Status};
+use common::*;
+use time::macros::date;
+
+const ASK: &[(&str, &str)] = &[
+    ("kind", "access"),
+    ("name", "Robin Example"),
+    ("email", "robin@example.org"),
+    ("details", "Everything since 2024"),
+];
+
+async fn ask(app: &TestApp, fields: &[(&str, &str)], cookie: &str) -> (u16, String) {
+    let (_, _, token) = app.page("/requests", cookie).await;
+    let mut form = vec![("csrf", token.as_str())];
+    form.extend_from_slice(fields);
+    let res = app
+        .post_form("/requests", &form, &[("cookie", cookie)])
+        .await;
+    let status = res.status().as_u16();
+    (status, res.text().await.unwrap())
+}
+
+/// Confirm the request from the emailed link (message number `index`); returns the status
+/// link from the acknowledgement that follows.
+async fn confirm(app: &TestApp, index: usize) -> String {
+    let link = app.emailed_link(index, "http").await;
+    assert!(link.contains("/requests/confirm?token="), "{link}");
+    let (status, html, token) = app.page(&path_of(&link), "").await;
+    assert_eq!(status, 200);
+    let secret = hidden(&html, "token").unwrap();
+    let res = app
+        .post_form(
+            "/requests/confirm",
+            &[("csrf", &token), ("token", &secret)],
+            &[],
+        )
+        .await;
+    assert_eq!(res.status(), 200);
+    assert!(
+        res.text()
+            .await
+            .unwrap()
+            .contains("We have received your request")
+    );
+    app.emailed_link(index + 1, "http").await
+}
+
+#[tokio::test]
+async fn a_request_is_a_case_once_its_address_confirms_it_and_its_link_works_once() {
+    let app = spawn_app().await;
+    let (status, html) = ask(&app, ASK, "").await;
+    assert_eq!(status, 200);
+    assert!(html.contains("Check your email"), "{html}");
+    assert!(
+        app.stores
+            .requests
+            .open_requests()
+            .await
+            .unwrap()
+            .is_empty()
+    );
+
+    let status_link = confirm(&app, 0).await;
+    assert!(
+        status_link.contains("/requests/status?token="),
+        "{status_link}"
+    );
+    let open = app.stores.requests.open_requests().await.unwrap();
+    assert_eq!(open.len(), 1);
+    assert_eq!(open[0].timeline.received, Some(date!(2026 - 06 - 01)));
+    let mail = app.sink.messages().await;
+    assert_eq!(mail[1].to, vec!["robin@example.org".to_owned()]);
+    assert!(
+        decode_qp(&mail[1].data).contains("1 July 2026"),
+        "{}",
+        mail[1].data
+    );
+
+    let (status, page, _) = app.page(&path_of(&status_link), "").await;
+    assert_eq!(status, 200);
+    assert!(page.contains("A copy of the data you hold about me"));
+    assert!(page.contains("Due 1 July 2026"), "{page}");
+
+    // The link works once.
+    let link = app.emailed_link(0, "http").await;
+    let (_, html, token) = app.page(&path_of(&link), "").await;
+    let secret = hidden(&html, "token").unwrap();
+    let again = app
+        .post_form(
+            "/requests/confirm",
+            &[("csrf", &token), ("token", &secret)],
+            &[],
+        )
+        .await;
+    assert_eq!(again.status(), 400);
+    assert_eq!(app.stores.requests.open_requests().await.unwrap().len(), 1);
+}
+
+#[tokio::test]
+async fn bad_input_names_each_field_and_stores_nothing() {
+    let app = spawn_app().await;
+    let (status, html) = ask(
+        &app,
+        &[
+            ("kind", "bribe"),
+            ("name", ""),
+            ("email", "not an address"),
+            ("details", "bell\u{7}"),
+        ],
+        "",
+    )
+    .await;
+    assert_eq!(status, 422);
+    for anchor in ["#kind", "#name", "#email", "#details"] {
+        assert!(
+            html.contains(&format!("href=\"{anchor}\"")),
+            "{anchor} in {html}"
+        );
+    }
+    assert!(html.contains("Choose what you are asking for"));
+    // A field the form does not have is refused too.
+    let (status, _) = ask(&app, &[("kind", "access"), ("role", "admin")], "").await;
+    assert_eq!(status, 422);
+    app.flush_queues().await;
+    assert!(app.sink.messages().await.is_empty(), "nothing was sent");
+    assert!(
+        app.stores.requests.request(1).await.unwrap().is_none(),
+        "nothing was stored"
+    );
+}
+
+#[tokio::test]
+async fn a_signed_in_person_is_verified_at_once_and_only_a_genuine_status_link_opens() {
+    let app = spawn_app().await;
+    app.register_verified("robin@example.org", PASSWORD).await;
+    let cookie = app.sign_in("robin@example.org", PASSWORD).await;
+    let before = app.sink.messages().await.len();
+    let (status, html) = ask(&app, ASK, &cookie).await;
+    assert_eq!(status, 200);
+    assert!(html.contains("We have received your request"), "{html}");
+    let open = app.stores.requests.open_requests().await.unwrap();
+    assert_eq!(open.len(), 1);
+    let robin = app.account_id("robin@example.org").await;
+    let person = app
+        .stores
+        .people
+        .person_for_account(robin)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(open[0].person, Some(person.id));
+    let link = app.emailed_link(before, "http").await;
+    assert!(link.contains("/requests/status?token="));
+    let (status, _, _) = app.page(&path_of(&link), "").await;
+    assert_eq!(status, 200);
+    // Their account lists it, with the same link.
+    let (status, mine, _) = app.page("/requests/mine", &cookie).await;
+    assert_eq!(status, 200);
+    assert!(
+        mine.contains(&path_of(&link).replace('&', "&amp;")) || mine.contains(&path_of(&link)),
+        "{mine}"
+    );
+    assert!(mine.contains("A copy of the data you hold about me"));
+    // Signed out, the list is behind sign-in.
+    let res = app.get("/requests/mine").await;
+    assert_eq!(res.status(), 303);
+
+    // Someone else's request cannot be reached by changing the number, or with no token.
+    let token = link.split("token=").nth(1).unwrap();
+    let forged = token.replacen(&open[0].id.to_string(), &(open[0].id + 1).to_string(), 1);
+    for path in [
+        format!("/requests/status?token={forged}"),
+        "/requests/status?token=1".to_owned(),
+        "/requests/status".to_owned(),
+    ] {
+        assert_eq!(app.get(&path).await.status(), 404, "{path}");
+    }
+}
+
+/// Post one step on case `id` with a fresh form token; returns the status.
+async fn step(app: &TestApp, id: i64, cookie: &str, fields: Vec<(&str, String)>) -> u16 {
+    let (_, _, token) = app.page(&format!("/admin/requests/{id}"), cookie).await;
+    let mut form: Vec<(&str, &str)> = vec![("csrf", token.as_str())];
+    for (k, v) in &fields {
+        form.push((k, v.as_str()));
+    }
+    let res = app
+        .post_form(
+            &format!("/admin/requests/{id}/change"),
+            &form,
+            &[("cookie", cookie)],
+        )
+        .await;
+    let status = res.status().as_u16();
+    if status == 303 {
+        let to = res.headers()["location"].to_str().unwrap().to_owned();
+        assert!(
+            to.starts_with(&format!("/admin/requests/{id}?done=")),
+            "{to}"
+        );
+    }
+    status
+}
+
+#[tokio::test]
+async fn staff_take_a_case_through_its_steps_and_the_person_is_told() {
+    let app = spawn_app().await;
+    ask(&app, ASK, "").await;
+    confirm(&app, 0).await;
+    let id = app.stores.requests.open_requests().await.unwrap()[0].id;
+    let officer = app.staff("dpo@example.org", Role::PrivacyOfficer).await;
+    let editor = app.staff("editor@example.org", Role::Editor).await;
+    assert_eq!(
+        app.get_with_cookie("/admin/requests", &editor)
+            .await
+            .status(),
+        403
+    );
+
+    let (status, queue, _) = app.page("/admin/requests", &officer).await;
+    assert_eq!(status, 200);
+    assert!(queue.contains("Due 1 July 2026"), "{queue}");
+    assert!(queue.contains(&format!("/admin/requests/{id}")));
+
+    let case_path = format!("/admin/requests/{id}");
+    let (status, _, _) = app.page(&case_path, &officer).await;
+    assert_eq!(status, 200);
+    // A question with no words is refused, naming the field.
+    assert_eq!(
+        step(
+            &app,
+            id,
+            &officer,
+            vec![
+                ("action", "ask-clarification".into()),
+                ("question", " ".into())
+            ]
+        )
+        .await,
+        422
+    );
+    let sent = app.sink.messages().await.len();
+    assert_eq!(
+        step(
+            &app,
+            id,
+            &officer,
+            vec![
+                ("action", "ask-clarification".into()),
+                ("question", "Which years?".into())
+            ]
+        )
+        .await,
+        303
+    );
+    let mail = app.sink.wait_for(sent + 1).await;
+    assert!(decode_qp(&mail[sent].data).contains("Which years?"));
+    let case = app.stores.requests.request(id).await.unwrap().unwrap();
+    assert_eq!(case.status, Status::AwaitingClarification);
+
+    app.clock.advance(time::Duration::days(5));
+    // Days later: a new sign-in.
+    let officer = app.sign_in("dpo@example.org", PASSWORD).await;
+    assert_eq!(
+        step(&app, id, &officer, vec![("action", "clarified".into())]).await,
+        303
+    );
+    let case = app.stores.requests.request(id).await.unwrap().unwrap();
+    assert_eq!(case.status, Status::InProgress);
+    // Three months is not an extension the law allows; two is.
+    assert_eq!(
+        step(
+            &app,
+            id,
+            &officer,
+            vec![
+                ("action", "extend".into()),
+                ("months", "3".into()),
+                ("reasons", "Many systems".into())
+            ]
+        )
+        .await,
+        422
+    );
+    assert_eq!(
+        step(
+            &app,
+            id,
+            &officer,
+            vec![
+                ("action", "extend".into()),
+                ("months", "2".into()),
+                ("reasons", "Records in three systems".into())
+            ]
+        )
+        .await,
+        303
+    );
+    let case = app.stores.requests.request(id).await.unwrap().unwrap();
+    let holidays = candour_core::requests::BankHolidays::new(
+        candour_core::requests::Region::EnglandAndWales,
+        &[],
+    );
+    // Received 1 June; three months and the five days it stood: 6 September 2026, a
+    // Sunday, so Monday 7 September.
+    assert_eq!(
+        case.timeline.due(&holidays),
+        Due::By {
+            date: date!(2026 - 09 - 07),
+            extended: true
+        }
+    );
+    assert_eq!(
+        step(
+            &app,
+            id,
+            &officer,
+            vec![
+                ("action", "refuse".into()),
+                ("reasons", "Manifestly excessive".into())
+            ]
+        )
+        .await,
+        303
+    );
+    // Seven messages: the confirmation link, the acknowledgement, two staff registrations,
+    // the question, the extension and the refusal.
+    let mail = app.sink.wait_for(7).await;
+    let to_robin: Vec<String> = mail
+        .iter()
+        .filter(|m| m.to == ["robin@example.org"])
+        .map(|m| decode_qp(&m.data))
+        .collect();
+    assert_eq!(to_robin.len(), 5);
+    assert!(
+        to_robin
+            .iter()
+            .any(|t| t.contains("Records in three systems"))
+    );
+    let refusal = to_robin
+        .iter()
+        .find(|t| t.contains("Manifestly excessive"))
+        .expect("the refusal");
+    assert!(refusal.contains("Information Commissioner"), "{refusal}");
+    let case = app.stores.requests.request(id).await.unwrap().unwrap();
+    assert_eq!(case.status, Status::Refused);
+    assert_eq!(case.closed_at, Some(app.clock.now()));
+    // A closed case takes no more steps.
+    assert_eq!(
+        step(&app, id, &officer, vec![("action", "answer".into())]).await,
+        422
+    );
+    assert!(
+        app.stores
+            .requests
+            .open_requests()
+            .await
+            .unwrap()
+            .is_empty()
+    );
+
+    let audit = app.stores.audit.recent(50).await.unwrap();
+    for code in [
+        "request.viewed",
+        "request.clarification-asked",
+        "request.extended",
+        "request.refused",
+    ] {
+        assert!(audit.iter().any(|e| e.action == code), "{code}");
+    }
+    let (_, page, _) = app.page(&case_path, &officer).await;
+    assert!(page.contains("Records in three systems"));
+    assert!(page.contains("Asked the person to clarify"));
+}
+
+#[tokio::test]
+async fn an_unconfirmed_request_is_no_case_for_staff() {
+    let app = spawn_app().await;
+    ask(&app, ASK, "").await;
+    app.sink.wait_for(1).await;
+    let officer = app.staff("dpo@example.org", Role::PrivacyOfficer).await;
+    let res = app.get_with_cookie("/admin/requests/1", &officer).await;
+    assert_eq!(res.status(), 404);
+    assert_eq!(
+        app.get_with_cookie("/admin/requests/999", &officer)
+            .await
+            .status(),
+        404
+    );
+}
