@@ -11,14 +11,16 @@ connection per request, as a crowd of browsers behind their own connections woul
       must then be over on A, B and C. Then fails to sign in as LIMITED through NGINX (round
       robin) from one address until refused: the refusal must come after exactly the limit of
       failures, though no instance saw that many. Exits 1 on a broken promise.
-  scale_client.py acked URL KIND OUT [SECONDS] [CONCURRENCY] [ARG...]
-      Sends votes (KIND=vote, ARG: POLL) or tracking opens (KIND=open, ARG: a file of paths)
-      for SECONDS, and writes to OUT one line per request that got a success answer (the
-      vote's browser, or the path); prints the counts by status as JSON. Refused connections
-      and errors are counted, not fatal: the server may be killed under it.
+  scale_client.py acked URL KIND OUT SECONDS CONCURRENCY ARG...
+      Sends votes (KIND=vote, ARG: POLL TOKENS, each vote from the next signed-in voter) or
+      open-pixel hits (KIND=open, ARG: PATHS, with the delivery ids in PATHS.ids) for
+      SECONDS, and writes to OUT, as each success is answered, what must now be stored (the
+      SHA-256 of the voter's session, in hex; the delivery id); prints the answers by status as JSON. Refused
+      connections and errors are counted, not fatal: the server may be killed under it.
 """
 
 import asyncio
+import hashlib
 import json
 import re
 import sys
@@ -239,51 +241,47 @@ async def acked(url, kind, out, seconds, concurrency, args):
     by_status, errors = Counter(), Counter()
     deadline = time.monotonic() + seconds
     log = open(out, "w", buffering=1)
-    paths = [p for p in open(args[0]).read().split() if p] if kind == "open" else []
+    lines = [p for p in open(args[-1]).read().split() if p]
+    ids = [i for i in open(args[-1] + ".ids").read().split()] if kind == "open" else []
     counter = [0]
-    csrf = {}
 
-    async def csrf_token():
-        while "t" not in csrf:
-            try:
-                status, _, body = await request(url, "GET", f"/polls/{args[0]}", timeout=5)
-                if status == 200 and csrf_of(body):
-                    csrf["t"] = csrf_of(body)
-                    ids = re.findall(r'name="option" value="(\d+)"', body.decode())
-                    csrf["option"] = ids[0]
-                    break
-            except Exception:
-                pass
-            await asyncio.sleep(0.2)
-        return csrf["t"]
+    async def vote(n):
+        # A signed-in voter of their own: the vote is found by account afterwards.
+        if n >= len(lines):
+            return None, None
+        cookie = {"Cookie": f"{SESSION_COOKIE}={lines[n]}"}
+        status, _, body = await request(url, "GET", f"/polls/{args[0]}", cookie, timeout=10)
+        if status != 200:
+            return status, None
+        option = re.findall(r'name="option" value="(\d+)"', body.decode())[0]
+        status, _, _ = await request(
+            url,
+            "POST",
+            f"/polls/{args[0]}/vote",
+            cookie,
+            {"csrf": csrf_of(body), "option": option, "return_to": "/"},
+            timeout=10,
+        )
+        return status, hashlib.sha256(lines[n].encode()).hexdigest() if status == 303 else None
+
+    async def pixel(n):
+        status, _, _ = await request(url, "GET", lines[n % len(lines)], timeout=10)
+        return status, ids[n % len(ids)] if status == 200 else None
 
     async def worker():
         while time.monotonic() < deadline:
-            counter[0] += 1
             n = counter[0]
+            counter[0] += 1
             try:
-                if kind == "vote":
-                    tok = await csrf_token()
-                    browser = f"fault-{n}"
-                    status, _, _ = await request(
-                        url,
-                        "POST",
-                        f"/polls/{args[0]}/vote",
-                        {"User-Agent": browser},
-                        {"csrf": tok, "option": csrf["option"], "return_to": "/"},
-                        timeout=10,
-                    )
-                    ok, line = status == 303, browser
-                else:
-                    path = paths[n % len(paths)]
-                    status, _, _ = await request(url, "GET", path, timeout=10)
-                    ok, line = status == 200, path
-            except Exception as e:
+                status, line = await (vote(n) if kind == "vote" else pixel(n))
+            except Exception as e:  # refused or cut off: the server may be down or killed
                 errors[type(e).__name__] += 1
                 await asyncio.sleep(0.05)
                 continue
+            if status is None:
+                break
             by_status[status] += 1
-            if ok:
+            if line:
                 log.write(line + "\n")
 
     await asyncio.gather(*(worker() for _ in range(concurrency)))

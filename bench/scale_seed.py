@@ -5,7 +5,8 @@ SQLite through the sqlite3 module.
   scale_seed.py DB_URL polls                 a poll for signed-in voters (printed first) and
                                              a poll open to anyone (printed second)
   scale_seed.py DB_URL voters N FROM OUT     N verified accounts voterI@example.org with the
-                                             password hash of account FROM, each signed in:
+                                             password hash of account FROM (if there is
+                                             one), each signed in:
                                              OUT gets one session cookie value a line
   scale_seed.py DB_URL people N              N people who agreed to news by email
   scale_seed.py DB_URL campaign NAME         a campaign to them, due now, about 1.5 KiB a
@@ -14,8 +15,11 @@ SQLite through the sqlite3 module.
   scale_seed.py DB_URL report NAME           its deliveries by state, copies handed over,
                                              and how many times it was marked sent
   scale_seed.py DB_URL tracked N OUT         N sent, tracked deliveries of a sent campaign:
-                                             OUT gets one signed open-pixel path a line
+                                             OUT gets one signed open-pixel path a line,
+                                             OUT.ids the delivery ids in the same order
   scale_seed.py DB_URL sql 'SELECT …'        one query's rows, fields joined by |
+  scale_seed.py DB_URL voted POLL            the sessions (SHA-256 in hex) of the accounts
+                                             whose vote in POLL is stored
 """
 
 import base64
@@ -47,7 +51,8 @@ def is_sqlite(url):
 
 def psql(url, sql):
     return subprocess.run(
-        ["psql", url, "-qtAX", "-v", "ON_ERROR_STOP=1", "-c", sql],
+        ["psql", url, "-qtAX", "-v", "ON_ERROR_STOP=1"],
+        input=sql,
         check=True,
         capture_output=True,
         text=True,
@@ -121,23 +126,39 @@ def polls(url):
 
 def voters(url, n, source, out):
     tokens = [base64.urlsafe_b64encode(os.urandom(32)).rstrip(b"=").decode() for _ in range(n)]
-    values = ",".join(
-        f"({i + 1}, '\\x{hashlib.sha256(t.encode()).hexdigest()}'::bytea)"
-        for i, t in enumerate(tokens)
-    )
-    psql(
-        url,
-        f"""
-        INSERT INTO accounts (email, email_verified, password_hash, created_at)
-        SELECT 'voter' || i || '@example.org', true,
-            (SELECT password_hash FROM accounts WHERE email = {q(source)}), now()
-        FROM generate_series(1, {n}) AS i;
-        INSERT INTO sessions (hash, account_id, created_at, last_seen_at)
-        SELECT v.hash, a.id, now(), now()
-        FROM (VALUES {values}) AS v (i, hash)
-        JOIN accounts a ON a.email = 'voter' || v.i || '@example.org';
-        """,
-    )
+    hashes = [hashlib.sha256(t.encode()).digest() for t in tokens]
+    if is_sqlite(url):
+        c = sqlite3.connect(url[len("sqlite://"):], timeout=30)
+        t = int(time.time())
+        row = c.execute("SELECT password_hash FROM accounts WHERE email = ?", (source,)).fetchone()
+        password = row[0] if row else "none"
+        for i, h in enumerate(hashes):
+            cur = c.execute(
+                "INSERT INTO accounts (email, email_verified, password_hash, created_at)"
+                " VALUES (?, 1, ?, ?)",
+                (f"voter{i + 1}@example.org", password, t),
+            )
+            c.execute(
+                "INSERT INTO sessions (hash, account_id, created_at, last_seen_at)"
+                " VALUES (?, ?, ?, ?)",
+                (h, cur.lastrowid, t, t),
+            )
+        c.commit()
+    else:
+        values = ",".join(f"({i + 1}, '\\x{h.hex()}'::bytea)" for i, h in enumerate(hashes))
+        psql(
+            url,
+            f"""
+            INSERT INTO accounts (email, email_verified, password_hash, created_at)
+            SELECT 'voter' || i || '@example.org', true, coalesce(
+                (SELECT password_hash FROM accounts WHERE email = {q(source)}), 'none'), now()
+            FROM generate_series(1, {n}) AS i;
+            INSERT INTO sessions (hash, account_id, created_at, last_seen_at)
+            SELECT v.hash, a.id, now(), now()
+            FROM (VALUES {values}) AS v (i, hash)
+            JOIN accounts a ON a.email = 'voter' || v.i || '@example.org';
+            """,
+        )
     with open(out, "w") as f:
         f.write("\n".join(tokens) + "\n")
 
@@ -200,40 +221,72 @@ def report(url, name):
 
 
 def tracked(url, n, out):
-    psql(
-        url,
-        f"""
-        INSERT INTO people (email, name, source, created_at, updated_at)
-        SELECT 'tracked' || i || '@example.org', '', 'staff', now(), now()
-        FROM generate_series(1, {n}) AS i;
-        INSERT INTO consent_events (person_id, purpose, channel, granted, at, method)
-        SELECT id, 'email-tracking', NULL, true, now(), 'preferences' FROM people
-        WHERE email LIKE 'tracked%';
-        """,
-    )
-    cid = psql(
-        url,
-        "INSERT INTO campaigns (name, subject, body, purpose, state, links, created_at,"
-        " updated_at, started_at, finished_at) VALUES ('Tracked', 'News',"
-        " 'Read [this](https://www.example.org/news)', 'news', 'sent',"
-        " ARRAY['https://www.example.org/news'], now(), now(), now(), now()) RETURNING id",
-    ).split()[0]
-    psql(
-        url,
-        f"""
-        INSERT INTO deliveries (campaign_id, person_id, state, queued_at, next_attempt_at,
-            sent_at, tracked)
-        SELECT {cid}, id, 'sent', now() - interval '1 hour', now() - interval '1 hour',
-            now() - interval '1 hour', true FROM people WHERE email LIKE 'tracked%';
-        """,
-    )
-    key_hex = psql(url, "SELECT encode(key, 'hex') FROM server_keys WHERE name = 'signer'")
-    key = bytes.fromhex(key_hex)
+    """N sent, tracked deliveries: OUT gets their open-pixel paths, OUT.ids their ids."""
+    if is_sqlite(url):
+        c = sqlite3.connect(url[len("sqlite://"):], timeout=30)
+        t = int(time.time())
+        c.executescript(
+            f"""
+            WITH RECURSIVE k(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM k WHERE i < {n})
+            INSERT INTO people (email, name, source, created_at, updated_at)
+            SELECT 'tracked' || i || '@example.org', '', 'staff', {t}, {t} FROM k;
+            INSERT INTO consent_events (person_id, purpose, channel, granted, at, method)
+            SELECT id, 'email-tracking', NULL, 1, {t}, 'preferences' FROM people
+            WHERE email LIKE 'tracked%';
+            INSERT INTO campaigns (name, subject, body, purpose, state, links, created_at,
+                updated_at, started_at, finished_at)
+            VALUES ('Tracked', 'News', 'Read [this](https://www.example.org/news)', 'news',
+                'sent', '["https://www.example.org/news"]', {t}, {t}, {t}, {t});
+            INSERT INTO deliveries (campaign_id, person_id, state, queued_at, next_attempt_at,
+                sent_at, tracked)
+            SELECT (SELECT id FROM campaigns WHERE name = 'Tracked'), id, 'sent', {t - 3600},
+                {t - 3600}, {t - 3600}, 1 FROM people WHERE email LIKE 'tracked%';
+            """
+        )
+        c.commit()
+        c.close()
+    else:
+        psql(
+            url,
+            f"""
+            INSERT INTO people (email, name, source, created_at, updated_at)
+            SELECT 'tracked' || i || '@example.org', '', 'staff', now(), now()
+            FROM generate_series(1, {n}) AS i;
+            INSERT INTO consent_events (person_id, purpose, channel, granted, at, method)
+            SELECT id, 'email-tracking', NULL, true, now(), 'preferences' FROM people
+            WHERE email LIKE 'tracked%';
+            INSERT INTO campaigns (name, subject, body, purpose, state, links, created_at,
+                updated_at, started_at, finished_at)
+            VALUES ('Tracked', 'News', 'Read [this](https://www.example.org/news)', 'news',
+                'sent', ARRAY['https://www.example.org/news'], now(), now(), now(), now());
+            INSERT INTO deliveries (campaign_id, person_id, state, queued_at, next_attempt_at,
+                sent_at, tracked)
+            SELECT (SELECT id FROM campaigns WHERE name = 'Tracked'), id, 'sent',
+                now() - interval '1 hour', now() - interval '1 hour', now() - interval '1 hour',
+                true FROM people WHERE email LIKE 'tracked%';
+            """,
+        )
+    if is_sqlite(url):
+        key = rows_raw(url, "SELECT key FROM server_keys WHERE name = 'signer'")[0][0]
+    else:
+        key = bytes.fromhex(
+            psql(url, "SELECT encode(key, 'hex') FROM server_keys WHERE name = 'signer'")
+        )
+    cid = int(rows(url, "SELECT id FROM campaigns WHERE name = 'Tracked'")[0][0])
     issued = int(time.time()) - 3600
-    ids = psql(url, f"SELECT id FROM deliveries WHERE campaign_id = {cid} ORDER BY id").split()
-    with open(out, "w") as f:
+    ids = [int(r[0]) for r in rows(url, f"SELECT id FROM deliveries WHERE campaign_id = {cid} ORDER BY id")]
+    with open(out, "w") as f, open(out + ".ids", "w") as g:
         for d in ids:
-            f.write(f"/t/o/{tracking_token(key, b'campaign-open', int(cid), int(d), 0, issued)}\n")
+            f.write(f"/t/o/{tracking_token(key, b'campaign-open', cid, d, 0, issued)}\n")
+            g.write(f"{d}\n")
+
+
+def rows_raw(url, sql):
+    c = sqlite3.connect(url[len("sqlite://"):], timeout=30)
+    try:
+        return c.execute(sql).fetchall()
+    finally:
+        c.close()
 
 
 def main():
@@ -252,6 +305,14 @@ def main():
         report(url, args[0])
     elif what == "tracked":
         tracked(url, int(args[0]), args[1])
+    elif what == "voted":
+        hexed = "lower(hex(s.hash))" if is_sqlite(url) else "encode(s.hash, 'hex')"
+        for r in rows(
+            url,
+            f"SELECT {hexed} FROM poll_votes v JOIN sessions s ON s.account_id = v.account_id"
+            f" WHERE v.poll_id = {int(args[0])}",
+        ):
+            print(r[0])
     elif what == "sql":
         for r in rows(url, args[0]):
             print("|".join(r))
