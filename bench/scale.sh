@@ -164,7 +164,10 @@ nginx_url="http://127.0.0.1:${lb[2]}"
 url_of() { echo "http://127.0.0.1:${ports[$1]}"; }
 
 echo "== three instances (${ports[*]}) on PostgreSQL database $pg_db behind nginx :${lb[2]}"
-echo "machine: $(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg) at the start"
+machine_note() {
+  echo "machine: $(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg), $(pgrep -c -x rustc || true) rustc and $(pgrep -c -x cargo || true) cargo processes running"
+}
+machine_note
 
 echo "== sessions and limits"
 python3 bench/scale_client.py sessions "$nginx_url" "$(url_of 0)" "$(url_of 1)" "$(url_of 2)" \
@@ -217,6 +220,7 @@ done
 m1=$(printf '%s\n' ${rates[1]} | median)
 echo "ratio to one instance: two $(awk -v a="$(printf '%s\n' ${rates[2]} | median)" -v b="$m1" 'BEGIN { printf "%.2f", a / b }'), three $(awk -v a="$(printf '%s\n' ${rates[3]} | median)" -v b="$m1" 'BEGIN { printf "%.2f", a / b }')"
 
+machine_note
 echo "== campaign: $RECIPIENTS recipients, sent by one instance, then by three"
 stop_instance 1; stop_instance 2; stop_instance 0
 mkdir -m 777 "$work/sink"
@@ -252,5 +256,5 @@ campaign_run one 0
 campaign_run three 0 1 2
 # shellcheck disable=SC2154
 echo "ratio three to one: $(awk -v a="$rate_three" -v b="$rate_one" 'BEGIN { printf "%.2f", a / b }')"
-echo "load average at the end: $(cut -d' ' -f1-3 /proc/loadavg)"
+machine_note
 echo "every promise kept"

@@ -58,6 +58,8 @@ async def request(url, method="GET", path="/", headers=None, form=None, timeout=
         return data
 
     data = await asyncio.wait_for(go(), timeout)
+    if not data:
+        raise ConnectionAbortedError("the connection closed without an answer")
     head, _, rest = data.partition(b"\r\n\r\n")
     head_lines = head.decode("latin-1").split("\r\n")
     status = int(head_lines[0].split()[1])

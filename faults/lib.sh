@@ -42,6 +42,10 @@ promise() { # OK? WHAT
   if [ "$1" = 1 ]; then echo "ok      $2"; else echo "BROKEN  $2"; broken=1; fi
 }
 seed() { (cd bench && python3 scale_seed.py "$@"); }
+# What else is running: the load and the compilers of other builds on the machine.
+machine_note() {
+  echo "machine: $(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg), $(pgrep -c -x rustc || true) rustc and $(pgrep -c -x cargo || true) cargo processes running"
+}
 
 # A minimal configuration for URL on PORT, written to FILE.
 write_config() { # FILE URL

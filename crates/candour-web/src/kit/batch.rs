@@ -1,8 +1,8 @@
 //! The group commit: one generic queue in front of a store call that writes many items at
 //! once. Requests hand their items to the queue; a writer task takes every item waiting (up
 //! to a batch's worth), writes them with one store call, and answers each waiter with its
-//! own outcome, so under load one sync to disk covers many items. Votes, where each voter
-//! waits for their vote to be durable, and tracking events, where nobody waits, both use it.
+//! own outcome, so under load one sync to disk covers many items. Votes and tracking events
+//! use it; each request waits until its item is durable.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -38,6 +38,10 @@ pub(crate) struct Settings {
     pub retry_after: Duration,
     /// Run the writer on a thread of its own rather than on the shared runtime.
     pub own_thread: bool,
+    /// How long a submitter waits for its item to be written. Past it the answer is
+    /// `NotWritten::TimedOut` (the item may still be written later), so a database that is
+    /// gone costs a request this long, not a wait behind every failing batch before it.
+    pub max_wait: Duration,
 }
 
 type Reply<O> = oneshot::Sender<Result<O, String>>;
@@ -57,19 +61,21 @@ pub(crate) enum NotWritten {
     Dropped,
     /// The store call failed, twice.
     Failed(String),
-    /// The queue stayed full for as long as the submitter would wait.
-    Full,
+    /// Not written within the queue's `max_wait`.
+    TimedOut,
 }
 
 /// A group-commit queue in front of a `Writer`.
 pub(crate) struct Queue<W: Writer> {
     tx: mpsc::Sender<Message<W::Item, W::Outcome>>,
+    max_wait: Duration,
 }
 
 impl<W: Writer> Queue<W> {
     /// Start the writer and return its queue.
     pub(crate) fn start(writer: W, settings: Settings) -> Queue<W> {
         let (tx, rx) = mpsc::channel(settings.capacity);
+        let max_wait = settings.max_wait;
         if settings.own_thread {
             // On the shared runtime the writer would wait its turn behind every request task
             // at each step of a batch, and batches would take longer than their writes do.
@@ -91,30 +97,26 @@ impl<W: Writer> Queue<W> {
         } else {
             tokio::spawn(run(writer, settings, rx));
         }
-        Queue { tx }
+        Queue { tx, max_wait }
     }
 
-    /// Queue an item and wait until it is written (or refused).
+    /// Queue an item and wait until it is written (or refused), at most `max_wait`.
     pub(crate) async fn submit(&self, item: W::Item) -> Result<W::Outcome, NotWritten> {
-        let (reply, answer) = oneshot::channel();
-        self.tx
-            .send(Message::Item(item, Some(reply)))
+        let written = async {
+            let (reply, answer) = oneshot::channel();
+            self.tx
+                .send(Message::Item(item, Some(reply)))
+                .await
+                .map_err(|_| NotWritten::Stopped)?;
+            match answer.await {
+                Ok(Ok(outcome)) => Ok(outcome),
+                Ok(Err(e)) => Err(NotWritten::Failed(e)),
+                Err(_) => Err(NotWritten::Dropped),
+            }
+        };
+        tokio::time::timeout(self.max_wait, written)
             .await
-            .map_err(|_| NotWritten::Stopped)?;
-        match answer.await {
-            Ok(Ok(outcome)) => Ok(outcome),
-            Ok(Err(e)) => Err(NotWritten::Failed(e)),
-            Err(_) => Err(NotWritten::Dropped),
-        }
-    }
-
-    /// Queue an item without waiting for it to be written, waiting at most `wait` for room.
-    pub(crate) async fn offer(&self, item: W::Item, wait: Duration) -> Result<(), NotWritten> {
-        match tokio::time::timeout(wait, self.tx.send(Message::Item(item, None))).await {
-            Ok(Ok(())) => Ok(()),
-            Ok(Err(_)) => Err(NotWritten::Stopped),
-            Err(_) => Err(NotWritten::Full),
-        }
+            .unwrap_or(Err(NotWritten::TimedOut))
     }
 
     /// Wait until everything submitted before this call has been written (or has failed).
