@@ -201,11 +201,14 @@ for round in $(seq 1 "$ROUNDS"); do
   # Alternate the order so a drift in the machine's speed does not favour one count.
   order="1 2 3"; [ $((round % 2)) = 0 ] && order="3 2 1"
   for k in $order; do
+    python3 bench/cpu_by_program.py snap "$work/cpu"
     out=$(RUN="$round-$k" TOKENS="$work/opens" POLL="$poll_anyone" CSRF="$csrf" OPTION="$option" \
       wrk -t2 -c"$CONNECTIONS" -d"${DURATION}s" -s bench/scale_mixed.lua "http://127.0.0.1:${lb[$((k - 1))]}")
+    cpu=$(python3 bench/cpu_by_program.py diff "$work/cpu")
     rate=$(echo "$out" | awk '/Requests\/sec/ {print $2}')
     line=$(echo "$out" | grep '^good=')
     echo "round $round, $k instance(s): $rate requests/s ($line)"
+    echo "  CPU by program: $cpu"
     se=$(echo "$line" | sed -n 's/.*server_errors=\([0-9]*\).*/\1/p')
     ce=$(echo "$line" | sed -n 's/.*client_errors=\([0-9]*\).*/\1/p')
     [ "$se" = 0 ] || fail "throughput: $se answers were 5xx with $k instance(s)"
@@ -233,9 +236,11 @@ campaign_run() { # NAME INSTANCES...
   for i in "$@"; do start_instance "$i" true; done
   ready_all "$@"
   start=$(date +%s.%N)
+  python3 bench/cpu_by_program.py snap "$work/cpu"
   seed campaign "$name" >/dev/null
   seed wait "$name" 3600
   end=$(date +%s.%N)
+  echo "  CPU by program while sending: $(python3 bench/cpu_by_program.py diff "$work/cpu")"
   for i in "$@"; do stop_instance "$i"; done
   kill "$sink"; wait "$sink" 2>/dev/null || true
   report=$(seed report "$name")
