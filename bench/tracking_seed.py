@@ -64,4 +64,5 @@ def main():
             f.write(f"/t/c/{token(key, b'campaign-click', 1, d, 0, t - 3600)}\n")
 
 
-main()
+if __name__ == "__main__":
+    main()

@@ -128,8 +128,10 @@ impl AppState {
         } else {
             None
         };
-        let votes = polls::queue::VoteQueue::start(stores.votes.clone());
-        let tracking = campaigns::queue::TrackingQueue::start(stores.tracking.clone());
+        // A write waits no longer for the database than a request waits for a connection.
+        let max_wait = std::time::Duration::from_millis(config.database.acquire_timeout_ms);
+        let votes = polls::queue::VoteQueue::start(stores.votes.clone(), max_wait);
+        let tracking = campaigns::queue::TrackingQueue::start(stores.tracking.clone(), max_wait);
         let mailer = Arc::new(candour_mail::Mailer::from_settings(&config.mail)?);
         let campaign_sender = candour_mail::campaigns::CampaignSender::new(
             &stores,

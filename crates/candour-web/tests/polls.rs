@@ -665,3 +665,55 @@ async fn votes_sent_at_once_cannot_pass_the_ceiling_together() {
     assert_eq!(statuses.iter().filter(|s| **s == 429).count(), 40);
     assert_eq!(total(&app, id).await, 20);
 }
+
+/// With the PostgreSQL server gone (the network to it cut), a vote answers 503 within the
+/// configured wait for a connection, even when it queues behind an earlier vote whose write
+/// is failing: no request waits behind every failing batch before its own.
+#[tokio::test]
+async fn a_vote_answers_503_in_time_when_postgres_is_gone() {
+    if std::env::var("CANDOUR_TEST_BACKEND").as_deref() != Ok("postgres") {
+        return; // Only a server over the network can go away like this.
+    }
+    let dir = std::sync::Arc::new(tempfile::tempdir().unwrap());
+    let db_url = common::fresh_database_url(dir.path()).await;
+    let relay = common::Relay::start(common::postgres_server(&db_url)).await;
+    let through_relay = common::with_postgres_server(&db_url, relay.addr);
+    let bound_ms = 500;
+    let bound = std::time::Duration::from_millis(bound_ms);
+    let app = common::spawn_on(dir, through_relay, |c| {
+        c.database.acquire_timeout_ms = bound_ms;
+    })
+    .await;
+    let (id, yes, _) = poll(&app, ResultsShown::AfterVoting).await;
+    // One vote while the database is there, so the poll and the day's key are in memory.
+    assert_eq!(vote(&app, id, &yes.to_string(), &[]).await.status(), 303);
+    let (_, _, token) = app.page(&format!("/polls/{id}"), "").await;
+
+    relay.cut().await;
+    let send = |agent: &'static str| {
+        let (app, token, option) = (&app, token.clone(), yes.to_string());
+        async move {
+            let started = std::time::Instant::now();
+            let res = app
+                .post_form(
+                    &format!("/polls/{id}/vote"),
+                    &[("csrf", &token), ("option", &option)],
+                    &[("user-agent", agent)],
+                )
+                .await;
+            (res.status(), started.elapsed())
+        }
+    };
+    // The second vote arrives while the first one's write is failing.
+    let (first, second) = tokio::join!(send("Browser B"), async {
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+        send("Browser C").await
+    });
+    for (status, took) in [first, second] {
+        assert_eq!(status, 503);
+        assert!(
+            took < bound + std::time::Duration::from_secs(1),
+            "took {took:?}"
+        );
+    }
+}

@@ -1,5 +1,6 @@
-//! The tracking queue: opens and clicks go through the group commit (`kit::batch`). Handlers
-//! wait only for room in the queue, never for the database.
+//! The tracking queue: opens and clicks go through the group commit (`kit::batch`). A handler
+//! waits until its event is written, so an answer that says an event was recorded is never
+//! lost to a crash; under load one commit covers many events.
 
 use std::collections::HashSet;
 use std::sync::Arc;
@@ -12,10 +13,9 @@ use crate::kit::batch::{NotWritten, Queue, Settings, Writer, Written};
 
 const MAX_BATCH: usize = 1024;
 
-/// How long the writer lets events gather after the first of a batch. Nobody waits for a
-/// tracking event to be written, so a short wait costs nothing and turns many small
-/// transactions (each with its own sync to disk) into a few large ones under load.
-const GATHER: Duration = Duration::from_millis(10);
+/// How long the writer lets events gather after the first of a batch: not at all, since each
+/// request waits for its event. Under load a batch fills while the one before is written.
+const GATHER: Duration = Duration::ZERO;
 
 /// Writes a batch of tracking events with one store call.
 struct TrackingWriter(Arc<dyn TrackingStore>);
@@ -47,7 +47,7 @@ impl Writer for TrackingWriter {
 pub(crate) struct TrackingQueue(Queue<TrackingWriter>);
 
 impl TrackingQueue {
-    pub(crate) fn start(store: Arc<dyn TrackingStore>) -> TrackingQueue {
+    pub(crate) fn start(store: Arc<dyn TrackingStore>, max_wait: Duration) -> TrackingQueue {
         TrackingQueue(Queue::start(
             TrackingWriter(store),
             Settings {
@@ -57,21 +57,27 @@ impl TrackingQueue {
                 gather: GATHER,
                 retry_after: Duration::from_millis(50),
                 own_thread: false,
+                max_wait,
             },
         ))
     }
 
-    /// Queue an event. A full queue (the database slow) slows the answer for up to a second
-    /// rather than losing the event; beyond that the event is dropped, and the answer still
-    /// goes out.
-    pub(crate) async fn submit(&self, event: TrackingEvent) {
-        match self.0.offer(event, Duration::from_secs(1)).await {
-            Ok(()) => {}
-            Err(NotWritten::Full) => {
-                tracing::warn!("The tracking queue is full; an event was not recorded.")
+    /// Record an event: true once it is written, false (and logged) when the store refused it
+    /// twice, it was not written within the queue's time, or the writer has stopped.
+    pub(crate) async fn submit(&self, event: TrackingEvent) -> bool {
+        match self.0.submit(event).await {
+            Ok(()) => true,
+            Err(NotWritten::Failed(e)) => {
+                tracing::warn!(error = %e, "An open or click could not be recorded.");
+                false
             }
-            Err(_) => {
-                tracing::error!("The tracking writer has stopped; an event was not recorded.")
+            Err(NotWritten::TimedOut) => {
+                tracing::warn!("An open or click was not recorded in time.");
+                false
+            }
+            Err(e) => {
+                tracing::error!(error = ?e, "The tracking writer has stopped; an event was not recorded.");
+                false
             }
         }
     }

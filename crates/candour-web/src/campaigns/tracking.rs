@@ -76,7 +76,7 @@ async fn open(
     if let Some(t) = super::read_token(&state, TokenKind::Open, token) {
         let now = state.now();
         let after = now.unix_timestamp() - t.issued;
-        state
+        let recorded = state
             .inner
             .tracking
             .submit(TrackingEvent {
@@ -88,6 +88,12 @@ async fn open(
                 machine: is_machine_open(user_agent(&headers), after),
             })
             .await;
+        // A 200 says the open is recorded; nobody sees a pixel that failed to load.
+        if !recorded {
+            let mut res = StatusCode::SERVICE_UNAVAILABLE.into_response();
+            plain_headers(&mut res);
+            return res;
+        }
     }
     // The image is the same whether or not the token was good: nothing to learn from it.
     let mut res = ([(header::CONTENT_TYPE, "image/gif")], PIXEL).into_response();
@@ -121,6 +127,8 @@ async fn click(
     };
     let now = state.now();
     let after = now.unix_timestamp() - t.issued;
+    // The redirect waits until the click is written, and is given even when it could not be:
+    // the person came for the link.
     state
         .inner
         .tracking

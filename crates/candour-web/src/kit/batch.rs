@@ -1,8 +1,8 @@
 //! The group commit: one generic queue in front of a store call that writes many items at
 //! once. Requests hand their items to the queue; a writer task takes every item waiting (up
 //! to a batch's worth), writes them with one store call, and answers each waiter with its
-//! own outcome, so under load one sync to disk covers many items. Votes, where each voter
-//! waits for their vote to be durable, and tracking events, where nobody waits, both use it.
+//! own outcome, so under load one sync to disk covers many items. Votes and tracking events
+//! use it; each request waits until its item is durable.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -40,6 +40,10 @@ pub(crate) struct Settings {
     pub retry_after: Duration,
     /// Run the writer on a thread of its own rather than on the shared runtime.
     pub own_thread: bool,
+    /// How long a submitter waits for its item to be written. Past it the answer is
+    /// `NotWritten::TimedOut` (the item may still be written later), so a database that is
+    /// gone costs a request this long, not a wait behind every failing batch before it.
+    pub max_wait: Duration,
 }
 
 type Reply<O> = oneshot::Sender<Result<O, String>>;
@@ -59,8 +63,8 @@ pub(crate) enum NotWritten {
     Dropped,
     /// The store call failed, twice.
     Failed(String),
-    /// The queue stayed full for as long as the submitter would wait.
-    Full,
+    /// Not written within the queue's `max_wait`.
+    TimedOut,
 }
 
 /// A group-commit queue in front of a `Writer`.
@@ -72,6 +76,7 @@ pub(crate) struct Queue<W: Writer> {
     /// below zero for a moment.
     pending: Arc<AtomicIsize>,
     name: &'static str,
+    max_wait: Duration,
 }
 
 impl<W: Writer> Queue<W> {
@@ -81,6 +86,7 @@ impl<W: Writer> Queue<W> {
         let pending = Arc::new(AtomicIsize::new(0));
         let name = settings.name;
         let counted = pending.clone();
+        let max_wait = settings.max_wait;
         if settings.own_thread {
             // On the shared runtime the writer would wait its turn behind every request task
             // at each step of a batch, and batches would take longer than their writes do.
@@ -101,7 +107,12 @@ impl<W: Writer> Queue<W> {
         } else {
             tokio::spawn(run(writer, settings, rx, counted));
         }
-        Queue { tx, pending, name }
+        Queue {
+            tx,
+            pending,
+            name,
+            max_wait,
+        }
     }
 
     /// How many items are submitted and not yet written, for the metrics endpoint.
@@ -109,34 +120,28 @@ impl<W: Writer> Queue<W> {
         usize::try_from(self.pending.load(Ordering::Relaxed)).unwrap_or(0)
     }
 
-    /// Queue an item and wait until it is written (or refused).
+    /// Queue an item and wait until it is written (or refused), at most `max_wait`.
     pub(crate) async fn submit(&self, item: W::Item) -> Result<W::Outcome, NotWritten> {
-        let (reply, answer) = oneshot::channel();
-        self.tx
-            .send(Message::Item(item, Some(reply)))
+        let written = async {
+            let (reply, answer) = oneshot::channel();
+            self.tx
+                .send(Message::Item(item, Some(reply)))
+                .await
+                .map_err(|_| NotWritten::Stopped)?;
+            self.pending.fetch_add(1, Ordering::Relaxed);
+            match answer.await {
+                Ok(Ok(outcome)) => Ok(outcome),
+                Ok(Err(e)) => Err(NotWritten::Failed(e)),
+                Err(_) => Err(NotWritten::Dropped),
+            }
+        };
+        tokio::time::timeout(self.max_wait, written)
             .await
-            .map_err(|_| NotWritten::Stopped)?;
-        self.pending.fetch_add(1, Ordering::Relaxed);
-        match answer.await {
-            Ok(Ok(outcome)) => Ok(outcome),
-            Ok(Err(e)) => Err(NotWritten::Failed(e)),
-            Err(_) => Err(NotWritten::Dropped),
-        }
-    }
-
-    /// Queue an item without waiting for it to be written, waiting at most `wait` for room.
-    pub(crate) async fn offer(&self, item: W::Item, wait: Duration) -> Result<(), NotWritten> {
-        let refused =
-            match tokio::time::timeout(wait, self.tx.send(Message::Item(item, None))).await {
-                Ok(Ok(())) => {
-                    self.pending.fetch_add(1, Ordering::Relaxed);
-                    return Ok(());
-                }
-                Ok(Err(_)) => NotWritten::Stopped,
-                Err(_) => NotWritten::Full,
-            };
-        metrics::counter!("candour_queue_dropped_total", "queue" => self.name).increment(1);
-        Err(refused)
+            .unwrap_or_else(|_| {
+                metrics::counter!("candour_queue_timed_out_total", "queue" => self.name)
+                    .increment(1);
+                Err(NotWritten::TimedOut)
+            })
     }
 
     /// Wait until everything submitted before this call has been written (or has failed).
@@ -270,23 +275,36 @@ mod tests {
         }
     }
 
+    fn settings(name: &'static str, max_batch: usize, capacity: usize, wait: Duration) -> Settings {
+        Settings {
+            name,
+            max_batch,
+            capacity,
+            gather: Duration::ZERO,
+            retry_after: Duration::from_millis(1),
+            own_thread: false,
+            max_wait: wait,
+        }
+    }
+
     #[tokio::test]
     async fn depth_counts_what_is_submitted_and_not_yet_written() {
         let gate = Arc::new(Semaphore::new(0));
-        let queue = Queue::start(
+        let queue = Arc::new(Queue::start(
             Gated(gate.clone()),
-            Settings {
-                name: "test",
-                max_batch: 2,
-                capacity: 8,
-                gather: Duration::ZERO,
-                retry_after: Duration::from_millis(1),
-                own_thread: false,
-            },
-        );
+            settings("test", 2, 8, Duration::from_secs(30)),
+        ));
         assert_eq!(queue.depth(), 0);
+        let mut waiting = tokio::task::JoinSet::new();
         for i in 0..5 {
-            queue.offer(i, Duration::from_secs(1)).await.unwrap();
+            let q = queue.clone();
+            waiting.spawn(async move { q.submit(i).await });
+        }
+        for _ in 0..100 {
+            if queue.depth() == 5 {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(5)).await;
         }
         assert_eq!(
             queue.depth(),
@@ -294,30 +312,37 @@ mod tests {
             "two in the batch being written, three waiting"
         );
         // A submission given up while the queue is full leaves no count behind.
-        let tiny = Queue::start(
+        let tiny = Arc::new(Queue::start(
             Gated(Arc::new(Semaphore::new(0))),
-            Settings {
-                name: "tiny",
-                max_batch: 1,
-                capacity: 1,
-                gather: Duration::ZERO,
-                retry_after: Duration::from_millis(1),
-                own_thread: false,
-            },
-        );
-        tiny.offer(1, Duration::from_secs(1)).await.unwrap();
-        tokio::task::yield_now().await;
-        tiny.offer(2, Duration::from_secs(1)).await.unwrap();
-        assert!(matches!(
-            tiny.offer(3, Duration::from_millis(20)).await,
-            Err(NotWritten::Full)
+            settings("tiny", 1, 1, Duration::from_secs(30)),
         ));
+        let mut stuck = tokio::task::JoinSet::new();
+        for i in 1..=2 {
+            let t = tiny.clone();
+            stuck.spawn(async move { t.submit(i).await });
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
         let cut_short = tokio::time::timeout(Duration::from_millis(20), tiny.submit(4)).await;
         assert!(cut_short.is_err());
         assert_eq!(tiny.depth(), 2);
+        stuck.abort_all();
 
         gate.add_permits(3);
+        while let Some(done) = waiting.join_next().await {
+            assert!(done.unwrap().is_ok());
+        }
         queue.flush().await;
         assert_eq!(queue.depth(), 0);
+    }
+
+    #[tokio::test]
+    async fn a_waiter_gives_up_after_max_wait_and_is_told_so() {
+        let queue = Queue::start(
+            Gated(Arc::new(Semaphore::new(0))),
+            settings("slow", 4, 8, Duration::from_millis(30)),
+        );
+        let started = Instant::now();
+        assert!(matches!(queue.submit(1).await, Err(NotWritten::TimedOut)));
+        assert!(started.elapsed() < Duration::from_secs(5));
     }
 }

@@ -120,8 +120,8 @@ fn describe() {
         "Items a group-commit queue wrote, or failed to write after its retry."
     );
     describe_counter!(
-        "candour_queue_dropped_total",
-        "Items refused because a queue stayed full (tracking events only)."
+        "candour_queue_timed_out_total",
+        "Submissions answered without waiting longer for their write ([database] acquire_timeout_ms)."
     );
     describe_counter!(
         "candour_campaign_messages_total",

@@ -33,7 +33,7 @@ impl Writer for VoteWriter {
 pub(crate) struct VoteQueue(Queue<VoteWriter>);
 
 impl VoteQueue {
-    pub(crate) fn start(store: Arc<dyn VoteStore>) -> VoteQueue {
+    pub(crate) fn start(store: Arc<dyn VoteStore>, max_wait: Duration) -> VoteQueue {
         VoteQueue(Queue::start(
             VoteWriter(store),
             Settings {
@@ -44,6 +44,7 @@ impl VoteQueue {
                 retry_after: Duration::from_millis(20),
                 // Request tasks must not delay the writer.
                 own_thread: true,
+                max_wait,
             },
         ))
     }
@@ -52,10 +53,11 @@ impl VoteQueue {
     pub(crate) async fn submit(&self, vote: NewVote) -> Result<VoteOutcome, AppError> {
         self.0.submit(vote).await.map_err(|e| match e {
             NotWritten::Failed(e) => AppError::Unavailable(StoreError::Unavailable(e.into())),
+            NotWritten::TimedOut => AppError::Unavailable(StoreError::Unavailable(
+                "the vote was not written in time".into(),
+            )),
             NotWritten::Dropped => AppError::Internal("the vote writer dropped a vote".into()),
-            NotWritten::Stopped | NotWritten::Full => {
-                AppError::Internal("the vote writer has stopped".into())
-            }
+            NotWritten::Stopped => AppError::Internal("the vote writer has stopped".into()),
         })
     }
 
