@@ -74,7 +74,10 @@ pub async fn receipts_round_trip(s: &Stores) {
         ..receipt(
             9,
             T0,
-            Choice::ALL.with(candour_core::cookies::Category::Marketing, false),
+            Choice::ALL
+                .with(candour_core::cookies::Category::Marketing, false)
+                .with_always(candour_core::media::Provider::Vimeo, true)
+                .with_always(candour_core::media::Provider::SlideShare, true),
         )
     };
     s.consent.record_receipt(&r).await.unwrap();

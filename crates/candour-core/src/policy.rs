@@ -28,6 +28,20 @@ pub struct Policy {
     pub gated_scripts: Vec<ScriptFacts>,
     /// The rights people have over their data and how to use them.
     pub rights: Vec<Right>,
+    /// The companies that receive what a visitor's browser sends when it loads their media.
+    pub media_recipients: Vec<MediaRecipient>,
+}
+
+/// A company whose videos, photos or presentations pages embed.
+#[derive(Debug, Clone, Serialize)]
+pub struct MediaRecipient {
+    pub provider: &'static str,
+    pub company: &'static str,
+    pub privacy_url: &'static str,
+    /// Where the data goes, outside the UK.
+    pub country: &'static str,
+    /// "videos", "photos", "presentations".
+    pub what: &'static str,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -124,6 +138,17 @@ impl Policy {
                 .map(|s| ScriptFacts {
                     src: s.src.to_string(),
                     category: s.category,
+                })
+                .collect(),
+            media_recipients: cookies
+                .media_providers()
+                .iter()
+                .map(|p| MediaRecipient {
+                    provider: p.name(),
+                    company: p.company(),
+                    privacy_url: p.privacy_url(),
+                    country: p.country(),
+                    what: p.kind().plural(),
                 })
                 .collect(),
             rights: vec![

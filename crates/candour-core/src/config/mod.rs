@@ -22,6 +22,7 @@ mod polls;
 mod public_url;
 mod purposes;
 mod scripts;
+mod share;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -40,6 +41,7 @@ pub use self::polls::PollSettings;
 pub use self::public_url::PublicUrl;
 pub use self::purposes::Topic;
 pub use self::scripts::{GatedScript, ScriptSrc};
+pub use self::share::ShareSettings;
 use crate::account::EmailAddress;
 pub use crate::cookies::{ConsentMode, DeclaredCookie};
 use crate::fields::FieldErrors;
@@ -75,6 +77,8 @@ pub struct Config {
     pub people: PeopleSettings,
     /// The organisation's own purposes for personal data, beside the built-in ones.
     pub purposes: Vec<PurposeConfig>,
+    /// Share links on content and poll pages.
+    pub share: ShareSettings,
 }
 
 impl Default for Config {
@@ -97,6 +101,7 @@ impl Default for Config {
             scripts: Vec::new(),
             people: PeopleSettings::default(),
             purposes: Vec::new(),
+            share: ShareSettings::default(),
         }
     }
 }
@@ -202,6 +207,7 @@ impl Config {
         purposes::check_topics(&self.topics, &mut errors);
         purposes::check_purposes(&self.purposes, &mut errors);
         errors.extend_under("people", self.people.check());
+        errors.extend_under("share", self.share.check());
         errors.extend_under(
             "cookies",
             self.cookies.check_declared(&self.accounts.cookie_name()),
