@@ -70,7 +70,7 @@ pub async fn racing_instances_agree_on_one_key(s: &Stores) {
 pub async fn receipts_round_trip(s: &Stores) {
     let r = Receipt {
         mode: ConsentMode::Implied,
-        method: Method::Settings,
+        method: Method::Embed,
         ..receipt(
             9,
             T0,

@@ -100,6 +100,8 @@ pub enum Method {
     Banner,
     /// The per-category form on the cookies page.
     Settings,
+    /// "Always load" on an embedded video, photo or presentation.
+    Embed,
 }
 
 impl Method {
@@ -107,6 +109,7 @@ impl Method {
         match self {
             Method::Banner => "banner",
             Method::Settings => "settings",
+            Method::Embed => "embed",
         }
     }
 
@@ -114,6 +117,7 @@ impl Method {
         match s {
             "banner" => Some(Method::Banner),
             "settings" => Some(Method::Settings),
+            "embed" => Some(Method::Embed),
             _ => None,
         }
     }

@@ -68,7 +68,7 @@ impl Category {
             Category::Preferences => "Cookies that remember your settings",
             Category::Statistics => "Cookies that measure website use",
             Category::Marketing => "Cookies that help with communications and marketing",
-            Category::Media => "Cookies from videos, photos and presentations from other websites",
+            Category::Media => "Cookies from other websites’ videos, photos and presentations",
         }
     }
 

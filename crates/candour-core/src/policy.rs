@@ -59,6 +59,9 @@ pub struct CookieFacts {
     pub purpose: String,
     pub lifetime: String,
     pub provider: Option<String>,
+    /// Where the company that sets it explains it, when it is another company's cookie.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub policy_url: Option<String>,
     pub set_by: String,
 }
 
@@ -69,6 +72,7 @@ impl From<&CookieDecl> for CookieFacts {
             purpose: d.purpose.clone(),
             lifetime: d.lifetime_text(),
             provider: d.provider.clone(),
+            policy_url: d.policy_url.clone(),
             set_by: d.set_by.clone(),
         }
     }

@@ -24,8 +24,8 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use candour_core::config::{ConsentMode, DatabaseSettings};
-use candour_core::media::AlwaysLoad;
 use candour_core::consent::{Choice, Method, Receipt, ReceiptId, Tally};
+use candour_core::media::AlwaysLoad;
 use candour_core::store::{ConsentStore, HealthStore, KeyStore, StoreError, StoreResult, Stores};
 use std::str::FromStr;
 

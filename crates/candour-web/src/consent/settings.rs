@@ -9,6 +9,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 use candour_core::consent::{self, Choice, Method, Receipt, ReceiptId, State as ConsentState};
 use candour_core::cookies::{Category, CookieId};
 use candour_core::fields::FieldErrors;
+use candour_core::media::Provider;
 use candour_core::policy::CategoryFacts;
 use serde::Deserialize;
 
@@ -63,7 +64,7 @@ pub(crate) async fn banner_choice(
 }
 
 /// Store the receipt, then build the cookie that remembers it.
-async fn record(
+pub(crate) async fn record(
     state: &AppState,
     headers: &HeaderMap,
     choice: Choice,
@@ -91,7 +92,7 @@ async fn record(
 
 /// Only a path on this site: anything else (another host, `//host`, `/\host`, control
 /// characters) goes home instead, so the form cannot be used as an open redirect.
-fn safe_return(target: &str) -> &str {
+pub(crate) fn safe_return(target: &str) -> &str {
     let ok = target.starts_with('/')
         && !target.starts_with("//")
         && !target.starts_with("/\\")
@@ -121,6 +122,29 @@ pub(crate) struct SettingsForm {
     preferences: Option<YesNo>,
     statistics: Option<YesNo>,
     marketing: Option<YesNo>,
+    always_youtube: Option<YesNo>,
+    always_vimeo: Option<YesNo>,
+    always_flickr: Option<YesNo>,
+    always_slideshare: Option<YesNo>,
+}
+
+impl SettingsForm {
+    /// An unanswered provider is "No": its radios start on the visitor's current choice.
+    fn always(&self, p: Provider) -> bool {
+        let answer = match p {
+            Provider::YouTube => self.always_youtube,
+            Provider::Vimeo => self.always_vimeo,
+            Provider::Flickr => self.always_flickr,
+            Provider::SlideShare => self.always_slideshare,
+        };
+        answer == Some(YesNo::Yes)
+    }
+}
+
+/// "Always load … from <provider>" on the settings page, for each provider pages embed.
+struct ProviderRow {
+    provider: Provider,
+    always: bool,
 }
 
 struct CategoryRow<'a> {
@@ -139,6 +163,30 @@ struct SettingsPage<'a> {
     receipt: Option<Receipt>,
     gpc: bool,
     errors: FieldErrors,
+    providers: Vec<ProviderRow>,
+    media: Option<&'a CategoryFacts>,
+}
+
+fn provider_rows(state: &AppState, choice: Choice) -> Vec<ProviderRow> {
+    state
+        .inner
+        .cookies
+        .media_providers()
+        .iter()
+        .map(|&provider| ProviderRow {
+            provider,
+            always: choice.loads_always(provider),
+        })
+        .collect()
+}
+
+fn media_facts(state: &AppState) -> Option<&CategoryFacts> {
+    state
+        .inner
+        .policy
+        .cookie_categories
+        .iter()
+        .find(|c| c.category == Category::Media && !c.cookies.is_empty())
 }
 
 impl SettingsPage<'_> {
@@ -154,7 +202,7 @@ fn optional_categories(state: &AppState) -> impl Iterator<Item = (&CategoryFacts
         .policy
         .cookie_categories
         .iter()
-        .filter(|c| c.needs_consent)
+        .filter(|c| c.needs_consent && c.category != Category::Media)
         .map(|c| {
             let scripts = state
                 .inner
@@ -200,6 +248,8 @@ pub(crate) async fn settings_page(
         receipt,
         gpc: sends_gpc(&headers),
         errors: FieldErrors::new(),
+        providers: provider_rows(&state, effective),
+        media: media_facts(&state),
         frame,
     };
     Ok(no_store(render(&page)?))
@@ -218,7 +268,7 @@ pub(crate) async fn save_settings(
         Category::Preferences => form.preferences,
         Category::Statistics => form.statistics,
         Category::Marketing => form.marketing,
-        Category::Necessary => Some(YesNo::Yes),
+        Category::Necessary | Category::Media => Some(YesNo::Yes),
     };
     let mut choice = Choice::NONE;
     let mut rows = Vec::new();
@@ -242,6 +292,9 @@ pub(crate) async fn save_settings(
             error,
         });
     }
+    for p in state.inner.cookies.media_providers() {
+        choice = choice.with_always(*p, form.always(*p));
+    }
     if !errors.is_empty() {
         let page = SettingsPage {
             categories: rows,
@@ -249,6 +302,8 @@ pub(crate) async fn save_settings(
             receipt: None,
             gpc: sends_gpc(&headers),
             errors,
+            providers: provider_rows(&state, choice),
+            media: media_facts(&state),
             frame,
         };
         return Ok((StatusCode::UNPROCESSABLE_ENTITY, no_store(render(&page)?)).into_response());
