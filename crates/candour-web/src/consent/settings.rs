@@ -4,10 +4,10 @@
 use askama::Template;
 use axum::Form;
 use axum::extract::State;
-use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
-use candour_core::consent::{self, Choice, Method, Receipt, ReceiptId, State as ConsentState};
-use candour_core::cookies::{Category, CookieId};
+use candour_core::consent::{Choice, Method, Receipt, State as ConsentState};
+use candour_core::cookies::Category;
 use candour_core::fields::FieldErrors;
 use candour_core::media::Provider;
 use candour_core::policy::CategoryFacts;
@@ -15,7 +15,7 @@ use serde::Deserialize;
 
 use crate::AppState;
 use crate::kit::auth::Visitor;
-use crate::kit::cookie_jar;
+use crate::kit::choice::{record, safe_return};
 use crate::kit::edge::wants_json;
 use crate::kit::error::AppError;
 use crate::kit::frame::{Frame, SAVED_PARAM, render, sends_gpc};
@@ -61,44 +61,6 @@ pub(crate) async fn banner_choice(
     }
     let back = with_saved_flag(safe_return(&form.return_to));
     Ok((cookie, Redirect::to(&back)).into_response())
-}
-
-/// Store the receipt, then build the cookie that remembers it.
-pub(crate) async fn record(
-    state: &AppState,
-    headers: &HeaderMap,
-    choice: Choice,
-    method: Method,
-) -> Result<(Receipt, [(HeaderName, HeaderValue); 1]), AppError> {
-    let receipt = Receipt {
-        id: ReceiptId::from_random(rand::random()),
-        recorded_at: state.now(),
-        policy_version: state.inner.cookies.policy_version().as_str().to_owned(),
-        mode: state.inner.config.cookies.consent_mode,
-        method,
-        gpc: sends_gpc(headers),
-        choice,
-    };
-    state.stores().consent.record_receipt(&receipt).await?;
-    let token = consent::Token {
-        receipt: receipt.id.clone(),
-        policy_version: receipt.policy_version.clone(),
-        choice,
-    }
-    .encode(&state.inner.signer);
-    let cookie = cookie_jar::set(state, CookieId::Consent, &token)?;
-    Ok((receipt, cookie))
-}
-
-/// Only a path on this site: anything else (another host, `//host`, `/\host`, control
-/// characters) goes home instead, so the form cannot be used as an open redirect.
-pub(crate) fn safe_return(target: &str) -> &str {
-    let ok = target.starts_with('/')
-        && !target.starts_with("//")
-        && !target.starts_with("/\\")
-        && target.len() <= 2048
-        && !target.chars().any(|c| c.is_control() || c == '\\');
-    if ok { target } else { "/" }
 }
 
 fn with_saved_flag(path: &str) -> String {
@@ -315,22 +277,6 @@ pub(crate) async fn save_settings(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn return_addresses_stay_on_this_site() {
-        assert_eq!(safe_return("/news?page=2"), "/news?page=2");
-        for bad in [
-            "",
-            "https://evil.example/",
-            "//evil.example",
-            "/\\evil.example",
-            "/a\r\nLocation: x",
-            "javascript:alert(1)",
-            "evil",
-        ] {
-            assert_eq!(safe_return(bad), "/", "{bad:?}");
-        }
-    }
 
     #[test]
     fn the_saved_flag_joins_any_query() {

@@ -20,8 +20,8 @@ use candour_core::media::{EmbedLine, Provider, poster_path};
 use serde::Deserialize;
 
 use crate::AppState;
-use crate::consent::settings::{record, safe_return};
 use crate::kit::blocks::{Block, Rendered};
+use crate::kit::choice::{record, safe_return};
 use crate::kit::edge::{FrameOrigins, wants_json};
 use crate::kit::error::AppError;
 use crate::kit::frame::Frame;
