@@ -427,7 +427,7 @@ struct PageView<'a> {
     body: String,
     /// On the home page, for a signed-in person who chose topics: pages on those topics.
     for_you: Vec<NavLink>,
-    share: Option<crate::media::share::ShareLinks>,
+    share: Option<crate::kit::share::ShareLinks>,
 }
 
 #[derive(Template)]
@@ -464,7 +464,7 @@ pub(crate) async fn page(
             let body = crate::kit::blocks::fill(&state, &frame, &headers, &page.html).await?;
             let share = page
                 .share
-                .then(|| crate::media::share::links_for(&state, key, &page.title))
+                .then(|| crate::kit::share::links_for(&state, key, &page.title))
                 .flatten();
             let mut res = no_store(render(&PageView {
                 frame,
@@ -476,7 +476,7 @@ pub(crate) async fn page(
             .into_response();
             if !page.providers.is_empty() {
                 res.extensions_mut()
-                    .insert(crate::media::frame_origins(&page.providers));
+                    .insert(crate::kit::edge::FrameOrigins::of(&page.providers));
             }
             Ok(res)
         }

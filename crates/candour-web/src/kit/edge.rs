@@ -117,6 +117,12 @@ pub(crate) fn content_security_policy(config: &Config) -> String {
 #[derive(Debug, Clone, Default)]
 pub(crate) struct FrameOrigins(pub Vec<&'static str>);
 
+impl FrameOrigins {
+    pub(crate) fn of(providers: &[candour_core::media::Provider]) -> FrameOrigins {
+        FrameOrigins(providers.iter().map(|p| p.frame_origin()).collect())
+    }
+}
+
 async fn security_headers(State(state): State<AppState>, req: Request, next: Next) -> Response {
     let mut res = next.run(req).await;
     let h = res.headers_mut();

@@ -19,3 +19,4 @@ pub(crate) mod mail;
 pub(crate) mod nav;
 pub(crate) mod passwords;
 pub(crate) mod respond;
+pub(crate) mod share;

@@ -22,7 +22,7 @@ use serde::Deserialize;
 use crate::AppState;
 use crate::kit::blocks::{Block, Rendered};
 use crate::kit::choice::{record, safe_return};
-use crate::kit::edge::{FrameOrigins, wants_json};
+use crate::kit::edge::wants_json;
 use crate::kit::error::AppError;
 use crate::kit::frame::Frame;
 
@@ -30,11 +30,6 @@ pub(crate) fn routes() -> Router<AppState> {
     Router::new()
         .route("/media/always", post(always))
         .merge(share::routes())
-}
-
-/// The player origins of these providers, for a page's response.
-pub(crate) fn frame_origins(providers: &[Provider]) -> FrameOrigins {
-    FrameOrigins(providers.iter().map(|p| p.frame_origin()).collect())
 }
 
 /// `[[media:N]]`: the page's N-th embed, as this visitor sees it.

@@ -216,7 +216,7 @@ async fn list(State(state): State<AppState>, frame: Frame) -> Result<Response, A
 struct ShowPage<'a> {
     frame: Frame,
     view: &'a PollView,
-    share: Option<crate::media::share::ShareLinks>,
+    share: Option<crate::kit::share::ShareLinks>,
 }
 
 async fn load(state: &AppState, id: &str) -> Result<Poll, AppError> {
@@ -250,7 +250,7 @@ async fn show(
     )
     .await?;
     let share = if state.inner.config.share.polls {
-        crate::media::share::links_for(
+        crate::kit::share::links_for(
             &state,
             &format!("/polls/{}", view.poll.id),
             &view.poll.question,
