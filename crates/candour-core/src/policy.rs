@@ -251,4 +251,33 @@ mod tests {
         assert_eq!(p.gated_scripts.len(), 1);
         assert_ne!(p.policy_version, base.policy_version);
     }
+
+    #[test]
+    fn embedded_providers_are_declared_named_as_recipients_and_change_the_version() {
+        use crate::cookies::Site;
+        use crate::media::Provider;
+        let c = Config::default();
+        let plain = CookieRegistry::from_config(&c);
+        let mut site = Site::from(&c);
+        site.media = vec![Provider::Vimeo, Provider::YouTube, Provider::Vimeo];
+        let with = CookieRegistry::from_config(site);
+        assert_ne!(with.policy_version(), plain.policy_version());
+        assert_eq!(with.media_providers(), [Provider::YouTube, Provider::Vimeo]);
+        let p = Policy::new(&c, &with);
+        let names: Vec<_> = p.media_recipients.iter().map(|r| r.company).collect();
+        assert_eq!(names, ["Google LLC (YouTube)", "Vimeo.com, Inc."]);
+        let media: Vec<_> = p
+            .categories_in_use()
+            .filter(|c| c.category == Category::Media)
+            .flat_map(|c| c.cookies.iter())
+            .collect();
+        assert_eq!(media.len(), 2);
+        assert!(
+            media
+                .iter()
+                .all(|k| k.provider.is_some() && k.policy_url.is_some())
+        );
+        // A site without embeds names no recipient.
+        assert!(Policy::new(&c, &plain).media_recipients.is_empty());
+    }
 }

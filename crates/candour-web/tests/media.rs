@@ -346,3 +346,52 @@ fn percent_encode(s: &str) -> String {
         })
         .collect()
 }
+
+#[tokio::test]
+async fn poll_pages_show_share_links_unless_configured_off() {
+    let app = media_app().await;
+    let d = candour_core::poll::PollDraft::parse(
+        "Which road needs a speed check?",
+        &["Moor Lane", "High Street"],
+        None,
+        None,
+        candour_core::poll::ResultsShown::AfterVoting,
+    )
+    .unwrap();
+    let id = app
+        .stores
+        .polls
+        .create_poll(&d, app.clock.now_at())
+        .await
+        .unwrap();
+    let html = app.get(&format!("/polls/{id}")).await.text().await.unwrap();
+    assert!(
+        html.contains(&format!("href=\"/share/x?page=%2Fpolls%2F{id}\"")),
+        "{html}"
+    );
+    let res = app.get(&format!("/share/x?page=/polls/{id}")).await;
+    assert_eq!(res.status(), 303);
+    let to = res.headers()["location"].to_str().unwrap().to_owned();
+    assert!(
+        to.starts_with("https://x.com/intent/post?url=")
+            && to.ends_with("&text=Which%20road%20needs%20a%20speed%20check%3F"),
+        "{to}"
+    );
+    assert_eq!(app.get("/share/x?page=/polls/999").await.status(), 422);
+
+    let off = spawn_with(|c| c.share.polls = false).await;
+    let id = off
+        .stores
+        .polls
+        .create_poll(&d, off.clock.now_at())
+        .await
+        .unwrap();
+    let html = off.get(&format!("/polls/{id}")).await.text().await.unwrap();
+    assert!(!html.contains("Share this page"));
+    assert_eq!(
+        off.get(&format!("/share/x?page=/polls/{id}"))
+            .await
+            .status(),
+        422
+    );
+}
