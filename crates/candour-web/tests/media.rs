@@ -102,12 +102,7 @@ async fn always_load_is_a_recorded_choice_the_settings_page_withdraws() {
     assert_eq!(res.headers()["location"], "/open-day#media-1");
     let cookie = cookie_pair(&res, "candour_consent").expect("the consent cookie");
 
-    let html = app
-        .get_with_cookie("/open-day", &cookie)
-        .await
-        .text()
-        .await
-        .unwrap();
+    let html = app.page("/open-day", &cookie).await.1;
     // Vimeo now loads directly, lazily, in its narrow frame; YouTube still waits.
     assert_eq!(html.matches("<iframe").count(), 1, "{html}");
     assert!(html.contains(
@@ -116,12 +111,7 @@ async fn always_load_is_a_recorded_choice_the_settings_page_withdraws() {
     assert!(html.contains("Always load videos from YouTube"));
 
     // The receipt says so.
-    let settings = app
-        .get_with_cookie("/cookies", &cookie)
-        .await
-        .text()
-        .await
-        .unwrap();
+    let settings = app.page("/cookies", &cookie).await.1;
     assert!(
         settings.contains("id=\"always_vimeo-yes\" name=\"always_vimeo\" value=\"yes\" checked"),
         "{settings}"
@@ -160,12 +150,7 @@ async fn always_load_is_a_recorded_choice_the_settings_page_withdraws() {
         .await;
     assert_eq!(res.status(), 303);
     let cookie = cookie_pair(&res, "candour_consent").unwrap();
-    let html = app
-        .get_with_cookie("/open-day", &cookie)
-        .await
-        .text()
-        .await
-        .unwrap();
+    let html = app.page("/open-day", &cookie).await.1;
     assert!(!html.contains("<iframe"), "{html}");
 }
 
