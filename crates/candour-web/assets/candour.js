@@ -156,68 +156,15 @@
   setTimeout(poll, 1000);
 })();
 
-// Embedded media: without JavaScript each placeholder links to the media on the provider's
-// site, and "Always load" is a form. With it, "Load this video" puts the player in place
-// (nothing reaches the provider before that click), and "Always load" records the choice
-// and loads every embed of that provider on the page.
+// Embedded media: "Load this video" is a link to this page with `?load=<provider>`, and
+// "Always load" a form; either way the server renders the player and lets only that provider
+// be framed, so the script adds no frame. It only puts the keyboard on the player the visitor
+// asked for, named by the address's #media-N, once the page is back.
 (function () {
-  var embeds = document.querySelectorAll("[data-embed][data-player]");
-  if (!embeds.length) return;
-
-  function load(figure, focus) {
-    var placeholder = figure.querySelector(".embed__placeholder");
-    if (!placeholder) return;
-    var box = document.createElement("div");
-    box.className = "embed__frame";
-    var frame = document.createElement("iframe");
-    frame.setAttribute("title", figure.getAttribute("data-title"));
-    frame.setAttribute("referrerpolicy", "strict-origin");
-    frame.setAttribute("sandbox", figure.getAttribute("data-sandbox"));
-    frame.setAttribute("allow", figure.getAttribute("data-allow"));
-    frame.setAttribute("allowfullscreen", "");
-    frame.src = figure.getAttribute("data-player");
-    box.appendChild(frame);
-    var links = placeholder.querySelectorAll(".embed__notice a");
-    var caption = document.createElement("figcaption");
-    caption.className = "embed__caption";
-    Array.prototype.forEach.call(links, function (a) {
-      var p = document.createElement("p");
-      p.appendChild(a.cloneNode(true));
-      caption.appendChild(p);
-    });
-    figure.replaceChildren(box, caption);
-    figure.removeAttribute("data-player");
-    if (focus) frame.focus();
-  }
-
-  Array.prototype.forEach.call(embeds, function (figure) {
-    var button = figure.querySelector("[data-load]");
-    if (button) {
-      button.hidden = false;
-      button.addEventListener("click", function () { load(figure, true); });
-    }
-    var form = figure.querySelector("form.embed__always");
-    if (!form || !window.fetch) return;
-    form.addEventListener("submit", function (e) {
-      e.preventDefault();
-      fetch(form.action, {
-        method: "POST",
-        body: new URLSearchParams(new FormData(form)),
-        headers: { Accept: "application/json" },
-        credentials: "same-origin"
-      })
-        .then(function (res) {
-          if (!res.ok) throw new Error("status " + res.status);
-          return res.json();
-        })
-        .then(function () {
-          var provider = figure.getAttribute("data-provider");
-          var same = document.querySelectorAll('[data-embed][data-player][data-provider="' + provider + '"]');
-          Array.prototype.forEach.call(same, function (f) { load(f, f === figure); });
-        })
-        .catch(function () { form.submit(); });
-    });
-  });
+  if (!/^#media-\d+$/.test(location.hash)) return;
+  var figure = document.getElementById(location.hash.slice(1));
+  var frame = figure ? figure.querySelector(".embed__frame iframe") : null;
+  if (frame) frame.focus();
 })();
 
 // "Copy link" beside the share links: only where the browser can copy.

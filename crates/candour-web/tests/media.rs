@@ -1,5 +1,6 @@
 //! Embedded media and share links over HTTP: the placeholder loads nothing from a provider,
-//! each page's CSP frames only its own providers, "Always load" is a recorded consent choice
+//! a page's CSP frames a provider only when the page renders its player (asked for with
+//! `?load=`, or loaded always), "Always load" is a recorded consent choice
 //! that the settings page withdraws, and the share route only ever sends a visitor to a
 //! network's own share address for a page of this site.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
@@ -45,17 +46,22 @@ fn frame_src(policy: &str) -> &str {
 }
 
 #[tokio::test]
-async fn a_page_with_embeds_frames_only_its_own_providers_and_holds_no_frame_before_a_click() {
+async fn before_a_click_a_page_with_embeds_holds_no_frame_and_its_csp_frames_no_provider() {
     let app = media_app().await;
     let res = app.get("/open-day").await;
     assert_eq!(res.status(), 200);
-    let policy = csp(&res);
-    assert_eq!(
-        frame_src(&policy),
-        "frame-src 'self' https://www.youtube-nocookie.com https://player.vimeo.com"
-    );
+    assert_eq!(frame_src(&csp(&res)), "frame-src 'self'");
     let html = res.text().await.unwrap();
     assert!(!html.contains("<iframe"), "{html}");
+    // "Load" is a plain link to this page asking for that provider, back at the embed.
+    assert!(
+        html.contains("<a class=\"button\" href=\"/open-day?load=youtube#media-0\" aria-label=\"Load this video: The welcome\">Load this video</a>"),
+        "{html}"
+    );
+    assert!(
+        html.contains("href=\"/open-day?load=vimeo#media-1\""),
+        "{html}"
+    );
     // Nothing on the page is loaded from a provider: only links point there.
     for attr in [
         "src=\"http",
@@ -82,6 +88,88 @@ async fn a_page_with_embeds_frames_only_its_own_providers_and_holds_no_frame_bef
 }
 
 #[tokio::test]
+async fn load_renders_that_providers_player_and_frames_that_provider_alone() {
+    let app = media_app().await;
+    let res = app.get("/open-day?load=youtube").await;
+    assert_eq!(res.status(), 200);
+    assert_eq!(
+        frame_src(&csp(&res)),
+        "frame-src 'self' https://www.youtube-nocookie.com"
+    );
+    // The variant with a player is never kept by a shared cache, so it cannot reach a
+    // visitor who asked for nothing (content pages are all `no-store`).
+    assert_eq!(res.headers()["cache-control"], "private, no-store");
+    let html = res.text().await.unwrap();
+    assert_eq!(html.matches("<iframe").count(), 1, "{html}");
+    // Asked for, it loads at once (not lazily), in its narrow frame.
+    assert!(html.contains(
+        "<iframe src=\"https://www.youtube-nocookie.com/embed/aqz-KE-bpKQ\" title=\"The welcome (YouTube video)\" referrerpolicy=\"strict-origin\" sandbox=\"allow-scripts allow-same-origin allow-popups allow-popups-to-escape-sandbox allow-presentation\" allow=\"fullscreen; picture-in-picture; encrypted-media\" allowfullscreen></iframe>"
+    ), "{html}");
+    // The link back shows the placeholder again; Vimeo still waits, its own "Load" intact.
+    assert!(
+        html.contains("href=\"/open-day#media-0\">Show the placeholder instead"),
+        "{html}"
+    );
+    assert!(
+        html.contains("href=\"/open-day?load=vimeo#media-1\""),
+        "{html}"
+    );
+    assert!(!html.contains("player.vimeo.com"), "{html}");
+
+    // The same without the page: the base page's CSP never changed.
+    let res = app.get("/open-day").await;
+    assert_eq!(frame_src(&csp(&res)), "frame-src 'self'");
+    // Other parameters are not the page's business: ignored, nothing framed.
+    let res = app.get("/open-day?utm_source=news&x").await;
+    assert_eq!(res.status(), 200);
+    assert_eq!(frame_src(&csp(&res)), "frame-src 'self'");
+    assert!(!res.text().await.unwrap().contains("<iframe"));
+    // Percent-encoding is decoded before the strict match.
+    let res = app.get("/open-day?load=vim%65o").await;
+    assert_eq!(
+        frame_src(&csp(&res)),
+        "frame-src 'self' https://player.vimeo.com"
+    );
+}
+
+#[tokio::test]
+async fn a_bad_load_parameter_is_refused_by_name_and_never_repeated() {
+    let app = media_app().await;
+    for query in [
+        "load=myspace",
+        "load=YouTube",
+        "load=",
+        "load",
+        "load=youtube%20",
+        "load=%FF",
+        // A provider this page does not embed.
+        "load=flickr",
+        "load=youtube&load=vimeo",
+        "load=%3Cscript%3Ealert(1)%3C%2Fscript%3E",
+        "load=<b>bold</b>",
+    ] {
+        let res = app.get(&format!("/open-day?{query}")).await;
+        assert_eq!(res.status(), 400, "{query}");
+        assert_eq!(frame_src(&csp(&res)), "frame-src 'self'", "{query}");
+        let html = res.text().await.unwrap();
+        assert!(
+            html.contains("The `load` parameter") && html.contains("(youtube, vimeo)"),
+            "{query}: {html}"
+        );
+        assert!(!html.contains("<iframe"), "{query}");
+        assert!(
+            !html.contains("<script>alert") && !html.contains("<b>bold"),
+            "{query}"
+        );
+    }
+    let res = app.get("/plain?load=youtube").await;
+    assert_eq!(res.status(), 400);
+    assert!(res.text().await.unwrap().contains(
+        "The `load` parameter names no provider this page embeds: this page embeds no media."
+    ));
+}
+
+#[tokio::test]
 async fn always_load_is_a_recorded_choice_the_settings_page_withdraws() {
     let app = media_app().await;
     let html = app.get("/open-day").await.text().await.unwrap();
@@ -102,8 +190,14 @@ async fn always_load_is_a_recorded_choice_the_settings_page_withdraws() {
     assert_eq!(res.headers()["location"], "/open-day#media-1");
     let cookie = cookie_pair(&res, "candour_consent").expect("the consent cookie");
 
-    let html = app.page("/open-day", &cookie).await.1;
-    // Vimeo now loads directly, lazily, in its narrow frame; YouTube still waits.
+    let res = app.get_with_cookie("/open-day", &cookie).await;
+    // Vimeo now loads directly, lazily, in its narrow frame, and is the one provider framed;
+    // YouTube still waits.
+    assert_eq!(
+        frame_src(&csp(&res)),
+        "frame-src 'self' https://player.vimeo.com"
+    );
+    let html = res.text().await.unwrap();
     assert_eq!(html.matches("<iframe").count(), 1, "{html}");
     assert!(html.contains(
         "<iframe src=\"https://player.vimeo.com/video/76979871?dnt=1\" title=\"Vimeo video (Vimeo video)\" loading=\"lazy\" referrerpolicy=\"strict-origin\" sandbox=\"allow-scripts allow-same-origin allow-popups allow-popups-to-escape-sandbox allow-presentation\""
@@ -150,7 +244,9 @@ async fn always_load_is_a_recorded_choice_the_settings_page_withdraws() {
         .await;
     assert_eq!(res.status(), 303);
     let cookie = cookie_pair(&res, "candour_consent").unwrap();
-    let html = app.page("/open-day", &cookie).await.1;
+    let res = app.get_with_cookie("/open-day", &cookie).await;
+    assert_eq!(frame_src(&csp(&res)), "frame-src 'self'");
+    let html = res.text().await.unwrap();
     assert!(!html.contains("<iframe"), "{html}");
 }
 

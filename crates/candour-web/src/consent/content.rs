@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 
 use askama::Template;
 use axum::extract::{Path as UrlPath, State};
-use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use candour_core::fields::is_slug;
 use candour_core::media::{EmbedLine, Provider};
@@ -42,7 +42,8 @@ pub struct ContentPage {
     pub html: String,
     /// Topic ids from the organisation's list, for people who follow them.
     pub topics: Vec<String>,
-    /// The providers whose media the page embeds: only their players may be framed.
+    /// The providers whose media the page embeds: only their players may ever be framed, and
+    /// only on a response that renders them.
     pub providers: Vec<Provider>,
     /// Whether the page shows share links (`share: yes` in its front matter).
     pub share: bool,
@@ -436,12 +437,53 @@ struct DefaultHome {
     frame: Frame,
 }
 
+/// The query parameter that asks a page to load one provider's embedded media.
+pub(crate) const LOAD_PARAM: &str = "load";
+
+/// The provider a page's `?load=` asks for: none without the parameter; one the page embeds,
+/// named by its slug, given once; anything else is refused, naming the parameter and never
+/// repeating the value. Other parameters are not this page's business and are ignored.
+fn requested_load(
+    query: Option<&str>,
+    embedded: &[Provider],
+) -> Result<Option<Provider>, AppError> {
+    let mut values = query
+        .unwrap_or("")
+        .split('&')
+        .filter_map(|pair| pair.split_once('=').or(Some((pair, ""))))
+        .filter(|(key, _)| *key == LOAD_PARAM)
+        .map(|(_, value)| value);
+    let Some(value) = values.next() else {
+        return Ok(None);
+    };
+    let allowed: Vec<&str> = embedded.iter().map(|p| p.slug()).collect();
+    let refuse = |why: &str| {
+        AppError::BadRequest(if allowed.is_empty() {
+            format!("The `{LOAD_PARAM}` parameter {why}: this page embeds no media.")
+        } else {
+            format!(
+                "The `{LOAD_PARAM}` parameter {why}: it may name one provider this page embeds ({}).",
+                allowed.join(", ")
+            )
+        })
+    };
+    if values.next().is_some() {
+        return Err(refuse("is given more than once"));
+    }
+    let decoded = percent_encoding::percent_decode_str(value).decode_utf8();
+    match decoded.ok().as_deref().and_then(Provider::parse) {
+        Some(p) if embedded.contains(&p) => Ok(Some(p)),
+        _ => Err(refuse("names no provider this page embeds")),
+    }
+}
+
 /// Any path no route claimed: a content page, or 404.
 pub(crate) async fn page(
     State(state): State<AppState>,
     method: Method,
     headers: HeaderMap,
-    frame: Frame,
+    uri: Uri,
+    mut frame: Frame,
 ) -> Result<Response, AppError> {
     if method != Method::GET && method != Method::HEAD {
         let mut res = StatusCode::METHOD_NOT_ALLOWED.into_response();
@@ -457,6 +499,15 @@ pub(crate) async fn page(
     };
     match state.inner.site.page(key) {
         Some(page) => {
+            frame.load = requested_load(uri.query(), &page.providers)?;
+            // Only the players this response renders may be framed: none before the visitor
+            // asks (a click on "Load", or "Always" for that provider).
+            let playing: Vec<Provider> = page
+                .providers
+                .iter()
+                .copied()
+                .filter(|p| frame.plays(*p))
+                .collect();
             let for_you = match (&frame.visitor.account, key) {
                 (Some(account), "/") => state.inner.site.pages_on(&account.profile.interests),
                 _ => Vec::new(),
@@ -474,9 +525,9 @@ pub(crate) async fn page(
                 share,
             })?)
             .into_response();
-            if !page.providers.is_empty() {
+            if !playing.is_empty() {
                 res.extensions_mut()
-                    .insert(crate::kit::edge::FrameOrigins::of(&page.providers));
+                    .insert(crate::kit::edge::FrameOrigins::of(&playing));
             }
             Ok(res)
         }

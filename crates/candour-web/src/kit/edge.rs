@@ -112,8 +112,9 @@ pub(crate) fn content_security_policy(config: &Config) -> String {
     )
 }
 
-/// The player origins a page may frame, put on its response by a page that embeds media;
-/// they join `frame-src` for that response only.
+/// The player origins a response may frame, put on it by a content page that renders those
+/// providers' players (asked for with `?load=`, or loaded always); they join `frame-src` for
+/// that response only.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct FrameOrigins(pub Vec<&'static str>);
 
@@ -135,7 +136,7 @@ async fn security_headers(State(state): State<AppState>, req: Request, next: Nex
         .filter(|f| !f.0.is_empty());
     let h = res.headers_mut();
     if !own_policy {
-        // A page that embeds media may frame those providers' players, and only those.
+        // A page that renders a provider's player may frame that provider, and only that one.
         let csp = frames
             .and_then(|f| {
                 let base = content_security_policy(&state.inner.config);

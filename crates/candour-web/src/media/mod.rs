@@ -1,12 +1,16 @@
 //! Embedded media and share links. A provider's address alone on a line of a content page is
 //! an embed (`consent::content` turns it into a `[[media:N]]` block); this module renders it
 //! for the visitor: a placeholder that loads nothing from the provider until asked, or the
-//! player when the visitor chose to load that provider always. "Always" is a consent choice
-//! recorded like any other (a receipt, then the consent cookie) and withdrawn on `/cookies`.
+//! player when the visitor asked for it on this page ("Load this video", a plain link to the
+//! page with `?load=<provider>`) or chose to load that provider always. "Always" is a consent
+//! choice recorded like any other (a receipt, then the consent cookie) and withdrawn on
+//! `/cookies`.
 //!
 //! Architecture invariant: nothing from a provider is requested before the visitor asks. The
-//! placeholder holds no frame, image or font from the provider; only a page that embeds a
-//! provider's media lets that provider's player origin be framed (`kit::edge::FrameOrigins`), and the server never fetches anything from a provider.
+//! placeholder holds no frame, image or font from the provider; a response lets a provider's
+//! player origin be framed (`kit::edge::FrameOrigins`) only when the server renders that
+//! provider's player in it, so no script can frame one; and the server never fetches anything
+//! from a provider.
 
 pub(crate) mod share;
 
@@ -68,9 +72,13 @@ struct EmbedView<'a> {
     provider: Provider,
     title: String,
     /// The visitor chose to load this provider always: the player, lazily.
-    load_now: bool,
+    always: bool,
+    /// The visitor asked for this provider's media on this page (`?load=`): the player, at once.
+    asked: bool,
     csrf: &'a str,
     return_to: &'a str,
+    /// The page's own path, for the "Load" link and the link back to the placeholder.
+    page_path: &'a str,
 }
 
 impl EmbedView<'_> {
@@ -97,18 +105,33 @@ impl EmbedView<'_> {
     fn is_external(&self, href: &str) -> bool {
         !href.starts_with('/')
     }
+
+    /// "Load this video": this page again, asking the server to render this provider's
+    /// players, and returning to this embed.
+    fn load_href(&self) -> String {
+        format!(
+            "{}?{}={}#media-{}",
+            self.page_path,
+            crate::consent::content::LOAD_PARAM,
+            self.provider.slug(),
+            self.n
+        )
+    }
 }
 
 fn embed_html(frame: &Frame, n: usize, embed: &EmbedLine) -> Result<String, AppError> {
     let provider = embed.media.provider();
+    let always = frame.consent.effective().loads_always(provider);
     Ok(EmbedView {
         n,
         embed,
         provider,
         title: embed.accessible_title(),
-        load_now: frame.consent.effective().loads_always(provider),
+        always,
+        asked: !always && frame.plays(provider),
         csrf: &frame.csrf,
         return_to: &frame.return_to,
+        page_path: &frame.path,
     }
     .render()?)
 }
@@ -126,8 +149,8 @@ pub(crate) struct AlwaysForm {
 }
 
 /// "Always load videos from YouTube": the visitor's current choice with this provider added,
-/// stored as a receipt, then the consent cookie. Without JavaScript the visitor goes back to
-/// the page, which now shows the player; with it, the answer is JSON.
+/// stored as a receipt, then the consent cookie. The visitor goes back to the page, which now
+/// renders the player; asked for JSON, the answer is JSON.
 async fn always(
     State(state): State<AppState>,
     frame: Frame,
