@@ -156,17 +156,6 @@
   setTimeout(poll, 1000);
 })();
 
-// Embedded media: "Load this video" is a link to this page with `?load=<provider>`, and
-// "Always load" a form; either way the server renders the player and lets only that provider
-// be framed, so the script adds no frame. It only puts the keyboard on the player the visitor
-// asked for, named by the address's #media-N, once the page is back.
-(function () {
-  if (!/^#media-\d+$/.test(location.hash)) return;
-  var figure = document.getElementById(location.hash.slice(1));
-  var frame = figure ? figure.querySelector(".embed__frame iframe") : null;
-  if (frame) frame.focus();
-})();
-
 // "Copy link" beside the share links: only where the browser can copy.
 (function () {
   var buttons = document.querySelectorAll("[data-copy-link]");

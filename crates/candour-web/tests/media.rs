@@ -55,11 +55,11 @@ async fn before_a_click_a_page_with_embeds_holds_no_frame_and_its_csp_frames_no_
     assert!(!html.contains("<iframe"), "{html}");
     // "Load" is a plain link to this page asking for that provider, back at the embed.
     assert!(
-        html.contains("<a class=\"button\" href=\"/open-day?load=youtube#media-0\" aria-label=\"Load this video: The welcome\">Load this video</a>"),
+        html.contains("<a class=\"button\" href=\"/open-day?load=youtube#player-0\" aria-label=\"Load this video: The welcome\">Load this video</a>"),
         "{html}"
     );
     assert!(
-        html.contains("href=\"/open-day?load=vimeo#media-1\""),
+        html.contains("href=\"/open-day?load=vimeo#player-1\""),
         "{html}"
     );
     // Nothing on the page is loaded from a provider: only links point there.
@@ -103,7 +103,7 @@ async fn load_renders_that_providers_player_and_frames_that_provider_alone() {
     assert_eq!(html.matches("<iframe").count(), 1, "{html}");
     // Asked for, it loads at once (not lazily), in its narrow frame.
     assert!(html.contains(
-        "<iframe src=\"https://www.youtube-nocookie.com/embed/aqz-KE-bpKQ\" title=\"The welcome (YouTube video)\" referrerpolicy=\"strict-origin\" sandbox=\"allow-scripts allow-same-origin allow-popups allow-popups-to-escape-sandbox allow-presentation\" allow=\"fullscreen; picture-in-picture; encrypted-media\" allowfullscreen></iframe>"
+        "<iframe id=\"player-0\" src=\"https://www.youtube-nocookie.com/embed/aqz-KE-bpKQ\" title=\"The welcome (YouTube video)\" referrerpolicy=\"strict-origin\" sandbox=\"allow-scripts allow-same-origin allow-popups allow-popups-to-escape-sandbox allow-presentation\" allow=\"fullscreen; picture-in-picture; encrypted-media\" allowfullscreen></iframe>"
     ), "{html}");
     // The link back shows the placeholder again; Vimeo still waits, its own "Load" intact.
     assert!(
@@ -111,7 +111,7 @@ async fn load_renders_that_providers_player_and_frames_that_provider_alone() {
         "{html}"
     );
     assert!(
-        html.contains("href=\"/open-day?load=vimeo#media-1\""),
+        html.contains("href=\"/open-day?load=vimeo#player-1\""),
         "{html}"
     );
     assert!(!html.contains("player.vimeo.com"), "{html}");
@@ -187,7 +187,7 @@ async fn always_load_is_a_recorded_choice_the_settings_page_withdraws() {
         )
         .await;
     assert_eq!(res.status(), 303);
-    assert_eq!(res.headers()["location"], "/open-day#media-1");
+    assert_eq!(res.headers()["location"], "/open-day#player-1");
     let cookie = cookie_pair(&res, "candour_consent").expect("the consent cookie");
 
     let res = app.get_with_cookie("/open-day", &cookie).await;
@@ -200,7 +200,7 @@ async fn always_load_is_a_recorded_choice_the_settings_page_withdraws() {
     let html = res.text().await.unwrap();
     assert_eq!(html.matches("<iframe").count(), 1, "{html}");
     assert!(html.contains(
-        "<iframe src=\"https://player.vimeo.com/video/76979871?dnt=1\" title=\"Vimeo video (Vimeo video)\" loading=\"lazy\" referrerpolicy=\"strict-origin\" sandbox=\"allow-scripts allow-same-origin allow-popups allow-popups-to-escape-sandbox allow-presentation\""
+        "<iframe id=\"player-1\" src=\"https://player.vimeo.com/video/76979871?dnt=1\" title=\"Vimeo video (Vimeo video)\" loading=\"lazy\" referrerpolicy=\"strict-origin\" sandbox=\"allow-scripts allow-same-origin allow-popups allow-popups-to-escape-sandbox allow-presentation\""
     ), "{html}");
     assert!(html.contains("Always load videos from YouTube"));
 

@@ -107,10 +107,11 @@ impl EmbedView<'_> {
     }
 
     /// "Load this video": this page again, asking the server to render this provider's
-    /// players, and returning to this embed.
+    /// players, at this embed's player, which the browser then focuses (a frame is
+    /// focusable, so no script is needed to keep the visitor's place).
     fn load_href(&self) -> String {
         format!(
-            "{}?{}={}#media-{}",
+            "{}?{}={}#player-{}",
             self.page_path,
             crate::consent::content::LOAD_PARAM,
             self.provider.slug(),
@@ -143,7 +144,7 @@ pub(crate) struct AlwaysForm {
     provider: String,
     #[serde(default)]
     return_to: String,
-    /// The embed the button was on, to return to it.
+    /// The embed the button was on, to return to its player.
     #[serde(default)]
     embed: Option<usize>,
 }
@@ -188,7 +189,7 @@ async fn always(
     }
     let mut back = safe_return(&form.return_to).to_owned();
     if let Some(n) = form.embed {
-        back = format!("{}#media-{n}", back.split('#').next().unwrap_or("/"));
+        back = format!("{}#player-{n}", back.split('#').next().unwrap_or("/"));
     }
     Ok((cookie, Redirect::to(&back)).into_response())
 }
