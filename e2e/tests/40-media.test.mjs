@@ -1,7 +1,7 @@
 // Embedded media and share links on the demo's open-day page, with every provider host
 // answered by a small fixture (the machine is offline, and the tests must see exactly which
 // hosts the browser asks): nothing reaches a provider before a click and the page's CSP frames
-// none; "Load" (a link the server answers with the player) brings exactly that provider's
+// none; "Load" (a GET form the server answers with the player) brings exactly that provider's
 // frame and its origin alone into the CSP; "Always" loads it directly on later visits until it
 // is withdrawn on the cookies page; without JavaScript "Load" works the same.
 import { test, before, after } from 'node:test';
@@ -77,8 +77,7 @@ test('before a click the page with all four embeds asks no other host for anythi
   }
   await page.getByRole('button', { name: 'Always load photos from Flickr' }).waitFor();
   await page.getByRole('button', { name: 'Always load presentations from SlideShare' }).waitFor();
-  const load = page.getByRole('link', { name: 'Load this video: A tour of the custody suite' });
-  assert.equal(await load.getAttribute('href'), `${PAGE}?load=vimeo#player-1`);
+  const load = page.getByRole('button', { name: 'Load this video: A tour of the custody suite' });
   await load.focus();
   assert.ok(await load.evaluate((b) => b === document.activeElement));
   assert.equal(await page.locator('img[alt="Still from the video: The chief constable’s welcome"]').count(), 1);
@@ -91,8 +90,8 @@ test('"Load" brings exactly that provider’s frame, in its privacy-enhanced for
   const context = await mediaContext();
   const page = await context.newPage();
   await page.goto(url(PAGE), { waitUntil: 'networkidle' });
-  const link = page.getByRole('link', { name: 'Load this video: A tour of the custody suite' });
-  const response = await responseAfter(page, () => link.press('Enter'));
+  const load = page.getByRole('button', { name: 'Load this video: A tour of the custody suite' });
+  const response = await responseAfter(page, () => load.press('Enter'));
   assert.equal(new URL(page.url()).search, '?load=vimeo');
   assert.equal(new URL(page.url()).hash, '#player-1');
   assert.equal(frameSrc(response), "frame-src 'self' https://player.vimeo.com");
@@ -157,11 +156,13 @@ test('without JavaScript "Load" and "Always" work, and the placeholders link to 
   const response = await page.goto(url(PAGE));
   assertCspNamesNoProvider(response, 'no-JS page load');
   assertNoForeignRequests(context, 'no-JS page load');
-  assert.equal(await page.getByRole('link', { name: /^Load this/ }).count(), 4);
+  assert.equal(await page.getByRole('button', { name: /^Load this/ }).count(), 4);
   assert.equal(await page.getByRole('button', { name: 'Copy link' }).count(), 0);
   await assertNoAxeViolations(page, `${PAGE} (no JavaScript)`);
 
-  const loaded = await responseAfter(page, () => page.getByRole('link', { name: 'Load this video: The chief constable’s welcome' }).click());
+  const loaded = await responseAfter(page, () => page.getByRole('button', { name: 'Load this video: The chief constable’s welcome' }).click());
+  assert.equal(new URL(page.url()).search, '?load=youtube');
+  assert.equal(new URL(page.url()).hash, '#player-0');
   assert.equal(frameSrc(loaded), "frame-src 'self' https://www.youtube-nocookie.com");
   assert.equal(await page.locator('iframe').count(), 1);
   assert.equal(await page.locator('#media-0 iframe').getAttribute('src'), 'https://www.youtube-nocookie.com/embed/aqz-KE-bpKQ');

@@ -53,13 +53,17 @@ async fn before_a_click_a_page_with_embeds_holds_no_frame_and_its_csp_frames_no_
     assert_eq!(frame_src(&csp(&res)), "frame-src 'self'");
     let html = res.text().await.unwrap();
     assert!(!html.contains("<iframe"), "{html}");
-    // "Load" is a plain link to this page asking for that provider, back at the embed.
+    // "Load" is a GET form to this page asking for that provider, back at its player.
     assert!(
-        html.contains("<a class=\"button\" href=\"/open-day?load=youtube#player-0\" aria-label=\"Load this video: The welcome\">Load this video</a>"),
+        html.contains(
+            "<form method=\"get\" action=\"/open-day#player-0\" class=\"embed__load\">\n          \
+             <input type=\"hidden\" name=\"load\" value=\"youtube\">\n          \
+             <button type=\"submit\" class=\"button\" aria-label=\"Load this video: The welcome\">Load this video</button>"
+        ),
         "{html}"
     );
     assert!(
-        html.contains("href=\"/open-day?load=vimeo#player-1\""),
+        html.contains("action=\"/open-day#player-1\" class=\"embed__load\">\n          <input type=\"hidden\" name=\"load\" value=\"vimeo\">"),
         "{html}"
     );
     // Nothing on the page is loaded from a provider: only links point there.
@@ -110,10 +114,7 @@ async fn load_renders_that_providers_player_and_frames_that_provider_alone() {
         html.contains("href=\"/open-day#media-0\">Show the placeholder instead"),
         "{html}"
     );
-    assert!(
-        html.contains("href=\"/open-day?load=vimeo#player-1\""),
-        "{html}"
-    );
+    assert!(html.contains("name=\"load\" value=\"vimeo\""), "{html}");
     assert!(!html.contains("player.vimeo.com"), "{html}");
 
     // The same without the page: the base page's CSP never changed.

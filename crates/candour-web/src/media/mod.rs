@@ -1,7 +1,7 @@
 //! Embedded media and share links. A provider's address alone on a line of a content page is
 //! an embed (`consent::content` turns it into a `[[media:N]]` block); this module renders it
 //! for the visitor: a placeholder that loads nothing from the provider until asked, or the
-//! player when the visitor asked for it on this page ("Load this video", a plain link to the
+//! player when the visitor asked for it on this page ("Load this video", a GET form to the
 //! page with `?load=<provider>`) or chose to load that provider always. "Always" is a consent
 //! choice recorded like any other (a receipt, then the consent cookie) and withdrawn on
 //! `/cookies`.
@@ -106,17 +106,11 @@ impl EmbedView<'_> {
         !href.starts_with('/')
     }
 
-    /// "Load this video": this page again, asking the server to render this provider's
-    /// players, at this embed's player, which the browser then focuses (a frame is
-    /// focusable, so no script is needed to keep the visitor's place).
-    fn load_href(&self) -> String {
-        format!(
-            "{}?{}={}#player-{}",
-            self.page_path,
-            crate::consent::content::LOAD_PARAM,
-            self.provider.slug(),
-            self.n
-        )
+    /// The query parameter of "Load this video", a GET form to this page that asks the
+    /// server to render this provider's players; its action names this embed's player, which
+    /// the browser then focuses (a frame is focusable, so no script keeps the visitor's place).
+    fn load_param(&self) -> &'static str {
+        crate::consent::content::LOAD_PARAM
     }
 }
 
