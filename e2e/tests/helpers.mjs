@@ -25,6 +25,8 @@ export const DEMO_PAGES = [
   '/report',
   '/news',
   '/news/road-safety-week',
+  '/news/open-day',
+  '/news/open-day-transcript',
   '/contact',
   '/accessibility',
   '/cookies',
@@ -161,7 +163,8 @@ function stripVolatile(html) {
     .replace(/<code>[0-9a-f]{16}<\/code>/g, '<code></code>');
 }
 
-const SKIP_PATH = (p) => p === '/privacy.json' || p.startsWith('/static/') || p.startsWith('/assets/');
+// `/share/…` only redirects to a social network's own share address: not a page of the site.
+const SKIP_PATH = (p) => p === '/privacy.json' || p.startsWith('/static/') || p.startsWith('/assets/') || p.startsWith('/share/');
 
 /** Same-origin page URLs linked from the current page, normalised (no fragment). */
 export async function pageLinks(page) {

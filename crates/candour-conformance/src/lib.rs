@@ -88,11 +88,14 @@ pub async fn racing_instances_agree_on_one_key(s: &Stores) {
 pub async fn receipts_round_trip(s: &Stores) {
     let r = Receipt {
         mode: ConsentMode::Implied,
-        method: Method::Settings,
+        method: Method::Embed,
         ..receipt(
             9,
             T0,
-            Choice::ALL.with(candour_core::cookies::Category::Marketing, false),
+            Choice::ALL
+                .with(candour_core::cookies::Category::Marketing, false)
+                .with_always(candour_core::media::Provider::Vimeo, true)
+                .with_always(candour_core::media::Provider::SlideShare, true),
         )
     };
     s.consent.record_receipt(&r).await.unwrap();

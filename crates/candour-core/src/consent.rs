@@ -4,6 +4,7 @@ use serde::Serialize;
 use time::OffsetDateTime;
 
 use crate::cookies::{Category, ConsentMode, PolicyVersion};
+use crate::media::{AlwaysLoad, Provider};
 use crate::signer::{Purpose, Signer};
 
 /// Which optional categories the visitor allows. Strictly necessary cookies need no consent.
@@ -12,6 +13,9 @@ pub struct Choice {
     pub preferences: bool,
     pub statistics: bool,
     pub marketing: bool,
+    /// The providers whose media loads without asking each time. Accepting every category
+    /// does not include any: each is the visitor's own choice, provider by provider.
+    pub always_load: AlwaysLoad,
 }
 
 impl Choice {
@@ -19,11 +23,13 @@ impl Choice {
         preferences: true,
         statistics: true,
         marketing: true,
+        always_load: AlwaysLoad::NONE,
     };
     pub const NONE: Choice = Choice {
         preferences: false,
         statistics: false,
         marketing: false,
+        always_load: AlwaysLoad::NONE,
     };
 
     pub fn allows(self, category: Category) -> bool {
@@ -32,7 +38,19 @@ impl Choice {
             Category::Preferences => self.preferences,
             Category::Statistics => self.statistics,
             Category::Marketing => self.marketing,
+            // Media is chosen per provider: see `loads_always`.
+            Category::Media => false,
         }
+    }
+
+    /// Whether this provider's media loads without asking.
+    pub fn loads_always(self, provider: Provider) -> bool {
+        self.always_load.allows(provider)
+    }
+
+    pub fn with_always(mut self, provider: Provider, on: bool) -> Choice {
+        self.always_load = self.always_load.with(provider, on);
+        self
     }
 
     pub fn with(mut self, category: Category, allowed: bool) -> Choice {
@@ -41,19 +59,26 @@ impl Choice {
             Category::Preferences => self.preferences = allowed,
             Category::Statistics => self.statistics = allowed,
             Category::Marketing => self.marketing = allowed,
+            Category::Media => {}
         }
         self
     }
 
+    /// The categories in the low three bits, the always-loaded providers above them (so
+    /// tokens written before providers existed read as none).
     fn bits(self) -> u8 {
-        u8::from(self.preferences) | u8::from(self.statistics) << 1 | u8::from(self.marketing) << 2
+        u8::from(self.preferences)
+            | u8::from(self.statistics) << 1
+            | u8::from(self.marketing) << 2
+            | self.always_load.bits() << 3
     }
 
     fn from_bits(b: u8) -> Option<Choice> {
-        (b < 8).then_some(Choice {
+        Some(Choice {
             preferences: b & 1 != 0,
             statistics: b & 2 != 0,
             marketing: b & 4 != 0,
+            always_load: AlwaysLoad::from_bits(b >> 3)?,
         })
     }
 
@@ -75,6 +100,8 @@ pub enum Method {
     Banner,
     /// The per-category form on the cookies page.
     Settings,
+    /// "Always load" on an embedded video, photo or presentation.
+    Embed,
 }
 
 impl Method {
@@ -82,6 +109,7 @@ impl Method {
         match self {
             Method::Banner => "banner",
             Method::Settings => "settings",
+            Method::Embed => "embed",
         }
     }
 
@@ -89,6 +117,7 @@ impl Method {
         match s {
             "banner" => Some(Method::Banner),
             "settings" => Some(Method::Settings),
+            "embed" => Some(Method::Embed),
             _ => None,
         }
     }
@@ -254,7 +283,7 @@ mod tests {
 
     #[test]
     fn tokens_round_trip_for_every_choice() {
-        for bits in 0..8 {
+        for bits in 0..128 {
             let t = token(Choice::from_bits(bits).unwrap());
             assert_eq!(
                 Token::decode(&t.encode(&signer(KEY)), &signer(KEY), NOW),
@@ -274,6 +303,7 @@ mod tests {
             Token::decode(&good[..good.len() - 2], &signer(KEY), NOW),
             None
         );
+        assert_eq!(Choice::from_bits(128), None);
         for junk in ["", ".", "c1", "c1....", "%%%", &"a".repeat(5000)] {
             assert_eq!(Token::decode(junk, &signer(KEY), NOW), None, "{junk:?}");
         }

@@ -22,14 +22,18 @@ pub enum Category {
     Statistics,
     /// Used to show or measure promotional material, often by other companies.
     Marketing,
+    /// Set by the companies whose videos, photos or presentations a page embeds, only once the
+    /// visitor loads one. Chosen per company ("always load"), not as a category.
+    Media,
 }
 
 impl Category {
-    pub const ALL: [Category; 4] = [
+    pub const ALL: [Category; 5] = [
         Category::Necessary,
         Category::Preferences,
         Category::Statistics,
         Category::Marketing,
+        Category::Media,
     ];
     /// The categories a visitor chooses about.
     pub const OPTIONAL: [Category; 3] = [
@@ -44,6 +48,7 @@ impl Category {
             Category::Preferences => "preferences",
             Category::Statistics => "statistics",
             Category::Marketing => "marketing",
+            Category::Media => "media",
         }
     }
 
@@ -53,6 +58,7 @@ impl Category {
             Category::Preferences => "preferences",
             Category::Statistics => "statistics",
             Category::Marketing => "marketing",
+            Category::Media => "embedded media",
         }
     }
 
@@ -62,6 +68,7 @@ impl Category {
             Category::Preferences => "Cookies that remember your settings",
             Category::Statistics => "Cookies that measure website use",
             Category::Marketing => "Cookies that help with communications and marketing",
+            Category::Media => "Cookies from other websites’ videos, photos and presentations",
         }
     }
 
@@ -78,6 +85,9 @@ impl Category {
             }
             Category::Marketing => {
                 "These may be set by other organisations whose content or services we use, to show or measure messages."
+            }
+            Category::Media => {
+                "Some pages show a video, photo or presentation from another website. Nothing is loaded from that website until you choose to load it, once or always; only then can its company set cookies, on its own website's address."
             }
         }
     }
@@ -97,6 +107,8 @@ pub enum Lifetime {
     Session,
     /// Kept for this many seconds.
     Seconds { seconds: u64 },
+    /// Chosen by another company, which says how long in its own notice.
+    Provider,
 }
 
 impl Lifetime {
@@ -110,6 +122,7 @@ impl Lifetime {
     pub fn describe(self) -> String {
         match self {
             Lifetime::Session => "until you close your browser".to_owned(),
+            Lifetime::Provider => "as the company decides (see its notice)".to_owned(),
             Lifetime::Seconds { seconds } => {
                 let plural = |n: u64, unit: &str| {
                     if n == 1 {
@@ -157,6 +170,8 @@ pub struct CookieDecl {
     pub lifetime: Lifetime,
     /// `None` when the organisation's own site sets it; otherwise who does.
     pub provider: Option<String>,
+    /// Where the company that sets it explains it, for another company's cookies.
+    pub policy_url: Option<String>,
     /// The capability that sets it ("cookie consent", or "script" for an added script).
     pub set_by: String,
     #[serde(skip)]
@@ -263,6 +278,8 @@ pub struct Site<'a> {
     pub preference_visit_minutes: u32,
     pub declared: &'a [DeclaredCookie],
     pub secure: bool,
+    /// The providers whose media the site's pages embed; their cookies are declared.
+    pub media: Vec<crate::media::Provider>,
 }
 
 /// Why a cookie could not be set.
@@ -309,6 +326,8 @@ impl SetCookie {
 #[derive(Debug, Clone)]
 pub struct CookieRegistry {
     decls: Vec<CookieDecl>,
+    /// The providers whose media pages embed (their cookies are among `decls`).
+    media: Vec<crate::media::Provider>,
     secure: bool,
     version: PolicyVersion,
 }
@@ -335,7 +354,7 @@ impl CookieRegistry {
     /// the cookies the organisation declared for its added scripts. A `&Config` converts
     /// into the [`Site`] it describes.
     pub fn from_config<'a>(site: impl Into<Site<'a>>) -> CookieRegistry {
-        let site = site.into();
+        let mut site = site.into();
         let mut decls = vec![CookieDecl {
             name: CONSENT_COOKIE.to_owned(),
             id: Some(CookieId::Consent),
@@ -345,6 +364,7 @@ impl CookieRegistry {
                 .to_owned(),
             lifetime: Lifetime::days(site.consent_lifetime_days),
             provider: None,
+            policy_url: None,
             set_by: "cookie consent".to_owned(),
             http_only: false,
         }];
@@ -357,6 +377,7 @@ impl CookieRegistry {
                 .to_owned(),
             lifetime: Lifetime::Session,
             provider: None,
+            policy_url: None,
             set_by: "sign-in".to_owned(),
             http_only: true,
         });
@@ -373,6 +394,7 @@ impl CookieRegistry {
                     seconds: u64::from(hours) * 3600,
                 },
                 provider: None,
+                policy_url: None,
                 set_by: "polls".to_owned(),
                 http_only: true,
             });
@@ -389,6 +411,7 @@ impl CookieRegistry {
                 seconds: u64::from(site.preference_visit_minutes) * 60,
             },
             provider: None,
+            policy_url: None,
             set_by: "preference centre".to_owned(),
             http_only: true,
         });
@@ -399,10 +422,34 @@ impl CookieRegistry {
             purpose: d.purpose.clone(),
             lifetime: Lifetime::days(d.lifetime_days),
             provider: (!d.provider.trim().is_empty()).then(|| d.provider.clone()),
+            policy_url: None,
             set_by: "script".to_owned(),
             http_only: false,
         }));
-        CookieRegistry::new(decls, site.secure)
+        let mut media = site.media.clone();
+        media.sort();
+        media.dedup();
+        site.media = media;
+        decls.extend(site.media.iter().map(|p| CookieDecl {
+            name: format!("{}’s cookies", p.name()),
+            id: None,
+            category: Category::Media,
+            purpose: format!(
+                "Set by {} on its own website's address, only after you choose to load one of \
+                 its {} here (once, or always). {} decides what they are and what they do.",
+                p.company(),
+                p.kind().plural(),
+                p.name()
+            ),
+            lifetime: Lifetime::Provider,
+            provider: Some(p.company().to_owned()),
+            policy_url: Some(p.privacy_url().to_owned()),
+            set_by: "embedded media".to_owned(),
+            http_only: false,
+        }));
+        let mut registry = CookieRegistry::new(decls, site.secure);
+        registry.media = site.media;
+        registry
     }
 
     /// A registry of exactly these declarations.
@@ -421,13 +468,25 @@ impl CookieRegistry {
                 hash.update((field.len() as u64).to_be_bytes());
                 hash.update(field.as_bytes());
             }
+            // Hashed only when present, so registries without media keep their version.
+            if let Some(url) = &d.policy_url {
+                hash.update(b"policy");
+                hash.update((url.len() as u64).to_be_bytes());
+                hash.update(url.as_bytes());
+            }
         }
         let version = PolicyVersion(hex::encode(&hash.finalize()[..6]));
         CookieRegistry {
             decls,
+            media: Vec::new(),
             secure,
             version,
         }
+    }
+
+    /// The providers whose media the site embeds, each declared with its cookies.
+    pub fn media_providers(&self) -> &[crate::media::Provider] {
+        &self.media
     }
 
     pub fn declarations(&self) -> &[CookieDecl] {
@@ -489,7 +548,7 @@ impl CookieRegistry {
             name,
             value: value.to_owned(),
             max_age: match decl.lifetime {
-                Lifetime::Session => None,
+                Lifetime::Session | Lifetime::Provider => None,
                 Lifetime::Seconds { seconds } => Some(seconds),
             },
             http_only: decl.http_only,
@@ -551,6 +610,7 @@ mod tests {
             purpose: String::new(),
             lifetime: Lifetime::days(1),
             provider: None,
+            policy_url: None,
             set_by: String::new(),
             http_only: false,
         };

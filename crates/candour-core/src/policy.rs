@@ -28,6 +28,20 @@ pub struct Policy {
     pub gated_scripts: Vec<ScriptFacts>,
     /// The rights people have over their data and how to use them.
     pub rights: Vec<Right>,
+    /// The companies that receive what a visitor's browser sends when it loads their media.
+    pub media_recipients: Vec<MediaRecipient>,
+}
+
+/// A company whose videos, photos or presentations pages embed.
+#[derive(Debug, Clone, Serialize)]
+pub struct MediaRecipient {
+    pub provider: &'static str,
+    pub company: &'static str,
+    pub privacy_url: &'static str,
+    /// Where the data goes, outside the UK.
+    pub country: &'static str,
+    /// "videos", "photos", "presentations".
+    pub what: &'static str,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -45,6 +59,9 @@ pub struct CookieFacts {
     pub purpose: String,
     pub lifetime: String,
     pub provider: Option<String>,
+    /// Where the company that sets it explains it, when it is another company's cookie.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub policy_url: Option<String>,
     pub set_by: String,
 }
 
@@ -55,6 +72,7 @@ impl From<&CookieDecl> for CookieFacts {
             purpose: d.purpose.clone(),
             lifetime: d.lifetime_text(),
             provider: d.provider.clone(),
+            policy_url: d.policy_url.clone(),
             set_by: d.set_by.clone(),
         }
     }
@@ -144,6 +162,17 @@ impl Policy {
                 .map(|s| ScriptFacts {
                     src: s.src.to_string(),
                     category: s.category,
+                })
+                .collect(),
+            media_recipients: cookies
+                .media_providers()
+                .iter()
+                .map(|p| MediaRecipient {
+                    provider: p.name(),
+                    company: p.company(),
+                    privacy_url: p.privacy_url(),
+                    country: p.country(),
+                    what: p.kind().plural(),
                 })
                 .collect(),
             rights: vec![
@@ -241,5 +270,34 @@ mod tests {
         assert_eq!(stats, ["_stats"]);
         assert_eq!(p.gated_scripts.len(), 1);
         assert_ne!(p.policy_version, base.policy_version);
+    }
+
+    #[test]
+    fn embedded_providers_are_declared_named_as_recipients_and_change_the_version() {
+        use crate::cookies::Site;
+        use crate::media::Provider;
+        let c = Config::default();
+        let plain = CookieRegistry::from_config(&c);
+        let mut site = Site::from(&c);
+        site.media = vec![Provider::Vimeo, Provider::YouTube, Provider::Vimeo];
+        let with = CookieRegistry::from_config(site);
+        assert_ne!(with.policy_version(), plain.policy_version());
+        assert_eq!(with.media_providers(), [Provider::YouTube, Provider::Vimeo]);
+        let p = Policy::new(&c, &with);
+        let names: Vec<_> = p.media_recipients.iter().map(|r| r.company).collect();
+        assert_eq!(names, ["Google LLC (YouTube)", "Vimeo.com, Inc."]);
+        let media: Vec<_> = p
+            .categories_in_use()
+            .filter(|c| c.category == Category::Media)
+            .flat_map(|c| c.cookies.iter())
+            .collect();
+        assert_eq!(media.len(), 2);
+        assert!(
+            media
+                .iter()
+                .all(|k| k.provider.is_some() && k.policy_url.is_some())
+        );
+        // A site without embeds names no recipient.
+        assert!(Policy::new(&c, &plain).media_recipients.is_empty());
     }
 }

@@ -27,6 +27,7 @@ use async_trait::async_trait;
 use candour_core::config::{ConsentMode, DatabaseSettings};
 use candour_core::consent::{Choice, Method, Receipt, ReceiptId, Tally};
 use candour_core::health::PoolUse;
+use candour_core::media::AlwaysLoad;
 use candour_core::store::{ConsentStore, HealthStore, KeyStore, StoreError, StoreResult, Stores};
 use std::str::FromStr;
 
@@ -232,6 +233,10 @@ fn receipt_from_row(row: &PgRow) -> StoreResult<Receipt> {
             preferences: row.try_get("preferences").map_err(db)?,
             statistics: row.try_get("statistics").map_err(db)?,
             marketing: row.try_get("marketing").map_err(db)?,
+            always_load: AlwaysLoad::parse_slugs(
+                &row.try_get::<String, _>("always_load").map_err(db)?,
+            )
+            .ok_or_else(|| corrupt("always_load"))?,
         },
     })
 }
@@ -241,8 +246,8 @@ impl ConsentStore for PgStore {
     async fn record_receipt(&self, r: &Receipt) -> StoreResult<()> {
         let result = sqlx::query(
             "INSERT INTO consent_receipts
-               (id, recorded_at, policy_version, mode, method, gpc, preferences, statistics, marketing)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+               (id, recorded_at, policy_version, mode, method, gpc, preferences, statistics, marketing, always_load)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
         )
         .bind(r.id.as_str())
         .bind(r.recorded_at)
@@ -253,6 +258,7 @@ impl ConsentStore for PgStore {
         .bind(r.choice.preferences)
         .bind(r.choice.statistics)
         .bind(r.choice.marketing)
+        .bind(r.choice.always_load.slugs())
         .execute(&self.pool)
         .await;
         match result {

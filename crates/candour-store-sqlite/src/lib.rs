@@ -32,6 +32,7 @@ use async_trait::async_trait;
 use candour_core::config::{ConsentMode, DatabaseSettings};
 use candour_core::consent::{Choice, Method, Receipt, ReceiptId, Tally};
 use candour_core::health::PoolUse;
+use candour_core::media::AlwaysLoad;
 use candour_core::store::{ConsentStore, HealthStore, KeyStore, StoreError, StoreResult, Stores};
 use sqlx::Row;
 use sqlx::sqlite::{
@@ -315,6 +316,10 @@ fn receipt_from_row(row: &SqliteRow) -> StoreResult<Receipt> {
             preferences: row.try_get("preferences").map_err(db)?,
             statistics: row.try_get("statistics").map_err(db)?,
             marketing: row.try_get("marketing").map_err(db)?,
+            always_load: AlwaysLoad::parse_slugs(
+                &row.try_get::<String, _>("always_load").map_err(db)?,
+            )
+            .ok_or_else(|| corrupt("always_load"))?,
         },
     })
 }
@@ -324,8 +329,8 @@ impl ConsentStore for SqliteStore {
     async fn record_receipt(&self, r: &Receipt) -> StoreResult<()> {
         let result = sqlx::query(
             "INSERT INTO consent_receipts
-               (id, recorded_at, policy_version, mode, method, gpc, preferences, statistics, marketing)
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+               (id, recorded_at, policy_version, mode, method, gpc, preferences, statistics, marketing, always_load)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         )
         .bind(r.id.as_str())
         .bind(unix(r.recorded_at))
@@ -336,6 +341,7 @@ impl ConsentStore for SqliteStore {
         .bind(r.choice.preferences)
         .bind(r.choice.statistics)
         .bind(r.choice.marketing)
+        .bind(r.choice.always_load.slugs())
         .execute(&self.writer)
         .await;
         match result {

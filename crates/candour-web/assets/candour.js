@@ -155,3 +155,19 @@
   }
   setTimeout(poll, 1000);
 })();
+
+// "Copy link" beside the share links: only where the browser can copy.
+(function () {
+  var buttons = document.querySelectorAll("[data-copy-link]");
+  Array.prototype.forEach.call(buttons, function (button) {
+    if (!navigator.clipboard) return;
+    var item = button.closest("li");
+    if (item) item.hidden = false;
+    var status = item ? item.querySelector(".share__copied") : null;
+    button.addEventListener("click", function () {
+      navigator.clipboard.writeText(button.getAttribute("data-copy-link")).then(
+        function () { if (status) status.textContent = "Link copied."; },
+        function () { if (status) status.textContent = "Could not copy. The address is " + button.getAttribute("data-copy-link"); });
+    });
+  });
+})();

@@ -12,6 +12,7 @@ mod consent;
 mod console;
 mod forms;
 mod kit;
+mod media;
 mod people;
 mod polls;
 mod requests;
@@ -150,13 +151,16 @@ impl AppState {
             idle: time::Duration::minutes(i64::from(config.accounts.idle_timeout_minutes)),
             absolute: time::Duration::hours(i64::from(config.accounts.absolute_timeout_hours)),
         };
-        let cookies = CookieRegistry::from_config(&config);
+        let mut cookie_site = candour_core::cookies::Site::from(&config);
+        cookie_site.media = site.media_providers();
+        let cookies = CookieRegistry::from_config(cookie_site);
         let policy = Policy::new(&config, &cookies);
         let purposes = candour_core::purposes::registry(&config);
         // Origins in the configuration are checked when it loads; should one still make a
         // value no header can hold, the policy falls back to allowing nothing.
         let mut blocks = kit::blocks::Blocks::default();
         blocks.register("poll", Arc::new(polls::PollBlock));
+        blocks.register("media", Arc::new(media::MediaBlock));
         let csp = axum::http::HeaderValue::from_str(&kit::edge::content_security_policy(&config))
             .unwrap_or(axum::http::HeaderValue::from_static("default-src 'none'"));
         Ok(AppState {
@@ -318,6 +322,7 @@ pub fn router(state: AppState) -> Router {
         .merge(forms::public::routes())
         .merge(people::preferences::routes())
         .merge(campaigns::unsubscribe::routes())
+        .merge(media::routes())
         .route("/assets/{file}", get(kit::assets::asset))
         .route("/static/{*path}", get(consent::content::static_file))
         .merge(feature_routes(config))

@@ -37,6 +37,18 @@ const CONTENT: &[(&str, &str)] = &[
         include_str!("../demo/content/news/road-safety-week.md"),
     ),
     (
+        "news/open-day.md",
+        include_str!("../demo/content/news/open-day.md"),
+    ),
+    (
+        "news/open-day-transcript.md",
+        include_str!("../demo/content/news/open-day-transcript.md"),
+    ),
+    (
+        "static/open-day-poster.svg",
+        include_str!("../demo/content/static/open-day-poster.svg"),
+    ),
+    (
         "static/visit-counter.js",
         include_str!("../demo/content/static/visit-counter.js"),
     ),

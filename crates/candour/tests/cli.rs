@@ -39,6 +39,34 @@ fn an_unknown_key_names_the_file_and_the_key() {
 }
 
 #[test]
+fn share_networks_are_checked_by_name() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("candour.toml");
+    for (text, expected) in [
+        ("[share]\nnetworks = [\"myspace\"]\n", "myspace"),
+        ("[share]\nnetworks = [\"x\", \"email\", \"x\"]\n", "twice"),
+    ] {
+        std::fs::write(&path, text).unwrap();
+        let out = run(candour()
+            .arg("--config")
+            .arg(&path)
+            .args(["config", "check"]));
+        assert!(!out.status.success(), "{text}");
+        let err = stderr(&out);
+        assert!(
+            err.contains("candour.toml")
+                && err.contains("share.networks")
+                && err.contains(expected),
+            "{err}"
+        );
+        assert!(
+            err.contains("bluesky"),
+            "the allowed names are listed: {err}"
+        );
+    }
+}
+
+#[test]
 fn a_wrong_type_or_broken_file_is_reported() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("c.toml");

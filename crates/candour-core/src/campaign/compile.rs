@@ -59,7 +59,8 @@ impl Compiled {
         if !errors.is_empty() {
             return Err(errors);
         }
-        let (html, text, links) = render_markdown(body).map_err(FieldErrors::from)?;
+        let body = media_as_links(body).map_err(FieldErrors::from)?;
+        let (html, text, links) = render_markdown(&body).map_err(FieldErrors::from)?;
         Ok(Compiled {
             subject,
             preheader,
@@ -170,6 +171,41 @@ impl Builder {
 
 fn keep(s: &str) -> String {
     s.to_owned()
+}
+
+/// A provider's address alone on a line (as on a content page) becomes a plain link to the
+/// media on the provider's site, naming the provider: no frame and no image in an email.
+fn media_as_links(body: &str) -> Result<String, FieldError> {
+    let mut out = String::with_capacity(body.len());
+    for line in body.split_inclusive('\n') {
+        match crate::media::EmbedLine::parse(line) {
+            Ok(Some(embed)) => {
+                let provider = embed.media.provider();
+                let title: String = embed
+                    .accessible_title()
+                    .chars()
+                    .flat_map(|c| {
+                        let escape = "\\`*_[]<>!#".contains(c);
+                        escape.then_some('\\').into_iter().chain([c])
+                    })
+                    .collect();
+                out.push_str(&format!(
+                    "\n[{} on {}: {}]({})\n\n",
+                    match provider.kind() {
+                        crate::media::Kind::Video => "Watch the video",
+                        crate::media::Kind::Photo => "See the photo",
+                        crate::media::Kind::Presentation => "See the presentation",
+                    },
+                    provider.name(),
+                    title,
+                    embed.media.page_url()
+                ));
+            }
+            Ok(None) => out.push_str(line),
+            Err(problem) => return Err(FieldError::new("body", problem)),
+        }
+    }
+    Ok(out)
 }
 
 /// Render Markdown to the HTML and plain-text parts. Raw HTML in the Markdown is shown as

@@ -369,3 +369,24 @@ fn only_a_campaign_in_the_state_a_change_needs_can_take_it() {
     c.state = CampaignState::Draft;
     assert_eq!(CampaignState::Draft.refusal(Some(&c), "x"), None);
 }
+
+#[test]
+fn a_media_address_on_its_own_line_becomes_a_plain_link_naming_the_provider() {
+    let c = draft(
+        "News.\n\nhttps://youtu.be/dQw4w9WgXcQ | Our *new* station | poster: station.jpg\n\nhttps://evil.example/watch?v=dQw4w9WgXcQ\n",
+    )
+    .check(&["news"], &[])
+    .unwrap();
+    assert_eq!(c.links, vec!["https://www.youtube.com/watch?v=dQw4w9WgXcQ"]);
+    let m = c.render(&recipient(&c.links, None));
+    assert!(
+        m.html
+            .contains("Watch the video on YouTube: Our *new* station</a>"),
+        "{}",
+        m.html
+    );
+    assert!(!m.html.contains("<iframe") && !m.html.contains("<img"));
+    assert!(m.html.contains("https://evil.example/watch?v=dQw4w9WgXcQ"));
+    let bad = draft("https://youtu.be/dQw4w9WgXcQ | poster: ../x.jpg").check(&["news"], &[]);
+    assert!(bad.is_err());
+}

@@ -112,6 +112,7 @@ impl<'a> From<&'a Config> for Site<'a> {
             preference_visit_minutes: config.people.preference_visit_minutes,
             declared: &config.cookies.declared,
             secure: config.served_over_https(),
+            media: Vec::new(),
         }
     }
 }

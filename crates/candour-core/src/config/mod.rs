@@ -24,6 +24,7 @@ mod public_url;
 mod purposes;
 mod requests;
 mod scripts;
+mod share;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -44,6 +45,7 @@ pub use self::public_url::PublicUrl;
 pub use self::purposes::Topic;
 pub use self::requests::RequestSettings;
 pub use self::scripts::{GatedScript, ScriptSrc};
+pub use self::share::ShareSettings;
 use crate::account::EmailAddress;
 pub use crate::cookies::{ConsentMode, DeclaredCookie};
 use crate::fields::FieldErrors;
@@ -81,6 +83,8 @@ pub struct Config {
     /// The organisation's own purposes for personal data, beside the built-in ones.
     pub purposes: Vec<PurposeConfig>,
     pub requests: RequestSettings,
+    /// Share links on content and poll pages.
+    pub share: ShareSettings,
 }
 
 impl Default for Config {
@@ -105,6 +109,7 @@ impl Default for Config {
             people: PeopleSettings::default(),
             purposes: Vec::new(),
             requests: RequestSettings::default(),
+            share: ShareSettings::default(),
         }
     }
 }
@@ -212,6 +217,7 @@ impl Config {
         purposes::check_purposes(&self.purposes, &mut errors);
         errors.extend_under("people", self.people.check());
         errors.extend_under("requests", self.requests.check());
+        errors.extend_under("share", self.share.check());
         errors.extend_under(
             "cookies",
             self.cookies.check_declared(&self.accounts.cookie_name()),

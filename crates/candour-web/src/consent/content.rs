@@ -7,9 +7,10 @@ use std::path::{Path, PathBuf};
 
 use askama::Template;
 use axum::extract::{Path as UrlPath, State};
-use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use candour_core::fields::is_slug;
+use candour_core::media::{EmbedLine, Provider};
 use pulldown_cmark::{CowStr, Event, Options, Parser, Tag, TagEnd};
 
 use crate::AppState;
@@ -41,6 +42,11 @@ pub struct ContentPage {
     pub html: String,
     /// Topic ids from the organisation's list, for people who follow them.
     pub topics: Vec<String>,
+    /// The providers whose media the page embeds: only their players may ever be framed, and
+    /// only on a response that renders them.
+    pub providers: Vec<Provider>,
+    /// Whether the page shows share links (`share: yes` in its front matter).
+    pub share: bool,
 }
 
 struct StaticFile {
@@ -54,6 +60,8 @@ pub struct Site {
     pages: HashMap<String, ContentPage>,
     nav: Vec<NavLink>,
     statics: HashMap<String, StaticFile>,
+    /// Every embed of every page, by the number in its `[[media:N]]` marker.
+    embeds: Vec<EmbedLine>,
 }
 
 impl Site {
@@ -95,6 +103,15 @@ impl Site {
             })?;
             let text = std::fs::read_to_string(file).map_err(|e| io(file, e))?;
             let (front, body) = front_matter(&text).map_err(|p| invalid(file, &p))?;
+            let first = site.embeds.len();
+            let body = embeds_to_markers(body, &mut site.embeds).map_err(|p| invalid(file, &p))?;
+            let mut providers: Vec<Provider> = site.embeds[first..]
+                .iter()
+                .map(|e| e.media.provider())
+                .collect();
+            providers.sort();
+            providers.dedup();
+            let body = body.as_str();
             let html = markdown_to_html(body);
             let title = front.title.or_else(|| first_heading(body)).ok_or_else(|| {
                 invalid(
@@ -118,13 +135,39 @@ impl Site {
                     description: front.description.unwrap_or_default(),
                     html,
                     topics: front.topics,
+                    providers,
+                    share: front.share,
                 },
             );
             Ok(())
         })?;
         nav.sort_by(|a, b| a.0.cmp(&b.0).then_with(|| a.1.label.cmp(&b.1.label)));
         site.nav = nav.into_iter().map(|(_, link)| link).collect();
+        for embed in &site.embeds {
+            if let Some(poster) = &embed.poster {
+                let file = poster.strip_prefix("/static/").unwrap_or(poster);
+                if !site.statics.contains_key(file) {
+                    return Err(invalid(
+                        dir,
+                        &format!("the poster `{poster}` of an embed is not a file in static/"),
+                    ));
+                }
+            }
+        }
         Ok(site)
+    }
+
+    /// The embed of a `[[media:N]]` marker.
+    pub fn embed(&self, n: usize) -> Option<&EmbedLine> {
+        self.embeds.get(n)
+    }
+
+    /// The providers any page embeds, for the cookie registry and the privacy notice.
+    pub fn media_providers(&self) -> Vec<Provider> {
+        let mut all: Vec<Provider> = self.embeds.iter().map(|e| e.media.provider()).collect();
+        all.sort();
+        all.dedup();
+        all
     }
 
     pub fn nav(&self) -> &[NavLink] {
@@ -254,6 +297,7 @@ struct FrontMatter {
     description: Option<String>,
     nav: Option<u32>,
     topics: Vec<String>,
+    share: bool,
 }
 
 /// An optional block between `---` lines at the top: `title:`, `description:` and `nav:` (a
@@ -281,6 +325,13 @@ fn front_matter(text: &str) -> Result<(FrontMatter, &str), String> {
                         .map_err(|_| format!("`nav` must be a whole number, not `{value}`"))?,
                 )
             }
+            "share" => {
+                fm.share = match value.as_str() {
+                    "yes" => true,
+                    "no" => false,
+                    _ => return Err(format!("`share` must be yes or no, not `{value}`")),
+                }
+            }
             "topics" => {
                 fm.topics = value
                     .split(',')
@@ -290,12 +341,39 @@ fn front_matter(text: &str) -> Result<(FrontMatter, &str), String> {
             }
             other => {
                 return Err(format!(
-                    "unknown front matter key `{other}`; allowed: title, description, nav, topics"
+                    "unknown front matter key `{other}`; allowed: title, description, nav, topics, share"
                 ));
             }
         }
     }
     Ok((fm, &rest[end + 5..]))
+}
+
+/// Each line that is a provider's address alone (see `candour_core::media::EmbedLine`)
+/// becomes a `[[media:N]]` block marker, its embed kept in `embeds` at `N`. Lines inside
+/// fenced code blocks and indented lines are left as they are.
+fn embeds_to_markers(body: &str, embeds: &mut Vec<EmbedLine>) -> Result<String, String> {
+    let mut out = String::with_capacity(body.len());
+    let mut fenced = false;
+    for line in body.split_inclusive('\n') {
+        let trimmed = line.trim_end();
+        if trimmed.starts_with("```") || trimmed.starts_with("~~~") {
+            fenced = !fenced;
+        }
+        let indented = line.starts_with("    ") || line.starts_with('\t');
+        if fenced || indented {
+            out.push_str(line);
+            continue;
+        }
+        match EmbedLine::parse(trimmed)? {
+            Some(embed) => {
+                out.push_str(&format!("\n[[media:{}]]\n\n", embeds.len()));
+                embeds.push(embed);
+            }
+            None => out.push_str(line),
+        }
+    }
+    Ok(out)
 }
 
 fn first_heading(md: &str) -> Option<String> {
@@ -350,6 +428,7 @@ struct PageView<'a> {
     body: String,
     /// On the home page, for a signed-in person who chose topics: pages on those topics.
     for_you: Vec<NavLink>,
+    share: Option<crate::kit::share::ShareLinks>,
 }
 
 #[derive(Template)]
@@ -358,12 +437,53 @@ struct DefaultHome {
     frame: Frame,
 }
 
+/// The query parameter that asks a page to load one provider's embedded media.
+pub(crate) const LOAD_PARAM: &str = "load";
+
+/// The provider a page's `?load=` asks for: none without the parameter; one the page embeds,
+/// named by its slug, given once; anything else is refused, naming the parameter and never
+/// repeating the value. Other parameters are not this page's business and are ignored.
+fn requested_load(
+    query: Option<&str>,
+    embedded: &[Provider],
+) -> Result<Option<Provider>, AppError> {
+    let mut values = query
+        .unwrap_or("")
+        .split('&')
+        .filter_map(|pair| pair.split_once('=').or(Some((pair, ""))))
+        .filter(|(key, _)| *key == LOAD_PARAM)
+        .map(|(_, value)| value);
+    let Some(value) = values.next() else {
+        return Ok(None);
+    };
+    let allowed: Vec<&str> = embedded.iter().map(|p| p.slug()).collect();
+    let refuse = |why: &str| {
+        AppError::BadRequest(if allowed.is_empty() {
+            format!("The `{LOAD_PARAM}` parameter {why}: this page embeds no media.")
+        } else {
+            format!(
+                "The `{LOAD_PARAM}` parameter {why}: it may name one provider this page embeds ({}).",
+                allowed.join(", ")
+            )
+        })
+    };
+    if values.next().is_some() {
+        return Err(refuse("is given more than once"));
+    }
+    let decoded = percent_encoding::percent_decode_str(value).decode_utf8();
+    match decoded.ok().as_deref().and_then(Provider::parse) {
+        Some(p) if embedded.contains(&p) => Ok(Some(p)),
+        _ => Err(refuse("names no provider this page embeds")),
+    }
+}
+
 /// Any path no route claimed: a content page, or 404.
 pub(crate) async fn page(
     State(state): State<AppState>,
     method: Method,
     headers: HeaderMap,
-    frame: Frame,
+    uri: Uri,
+    mut frame: Frame,
 ) -> Result<Response, AppError> {
     if method != Method::GET && method != Method::HEAD {
         let mut res = StatusCode::METHOD_NOT_ALLOWED.into_response();
@@ -379,17 +499,37 @@ pub(crate) async fn page(
     };
     match state.inner.site.page(key) {
         Some(page) => {
+            frame.load = requested_load(uri.query(), &page.providers)?;
+            // Only the players this response renders may be framed: none before the visitor
+            // asks (a click on "Load", or "Always" for that provider).
+            let playing: Vec<Provider> = page
+                .providers
+                .iter()
+                .copied()
+                .filter(|p| frame.plays(*p))
+                .collect();
             let for_you = match (&frame.visitor.account, key) {
                 (Some(account), "/") => state.inner.site.pages_on(&account.profile.interests),
                 _ => Vec::new(),
             };
             let body = crate::kit::blocks::fill(&state, &frame, &headers, &page.html).await?;
-            Ok(no_store(render(&PageView {
+            let share = page
+                .share
+                .then(|| crate::kit::share::links_for(&state, key, &page.title))
+                .flatten();
+            let mut res = no_store(render(&PageView {
                 frame,
                 page,
                 body,
                 for_you,
-            })?))
+                share,
+            })?)
+            .into_response();
+            if !playing.is_empty() {
+                res.extensions_mut()
+                    .insert(crate::kit::edge::FrameOrigins::of(&playing));
+            }
+            Ok(res)
         }
         None if key == "/" => Ok(no_store(render(&DefaultHome { frame })?)),
         None => Err(AppError::NotFound),

@@ -4,17 +4,18 @@
 use askama::Template;
 use axum::Form;
 use axum::extract::State;
-use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
-use candour_core::consent::{self, Choice, Method, Receipt, ReceiptId, State as ConsentState};
-use candour_core::cookies::{Category, CookieId};
+use candour_core::consent::{Choice, Method, Receipt, State as ConsentState};
+use candour_core::cookies::Category;
 use candour_core::fields::FieldErrors;
+use candour_core::media::Provider;
 use candour_core::policy::CategoryFacts;
 use serde::Deserialize;
 
 use crate::AppState;
 use crate::kit::auth::Visitor;
-use crate::kit::cookie_jar;
+use crate::kit::choice::{record, safe_return};
 use crate::kit::edge::wants_json;
 use crate::kit::error::AppError;
 use crate::kit::frame::{Frame, SAVED_PARAM, render, sends_gpc};
@@ -62,44 +63,6 @@ pub(crate) async fn banner_choice(
     Ok((cookie, Redirect::to(&back)).into_response())
 }
 
-/// Store the receipt, then build the cookie that remembers it.
-async fn record(
-    state: &AppState,
-    headers: &HeaderMap,
-    choice: Choice,
-    method: Method,
-) -> Result<(Receipt, [(HeaderName, HeaderValue); 1]), AppError> {
-    let receipt = Receipt {
-        id: ReceiptId::from_random(rand::random()),
-        recorded_at: state.now(),
-        policy_version: state.inner.cookies.policy_version().as_str().to_owned(),
-        mode: state.inner.config.cookies.consent_mode,
-        method,
-        gpc: sends_gpc(headers),
-        choice,
-    };
-    state.stores().consent.record_receipt(&receipt).await?;
-    let token = consent::Token {
-        receipt: receipt.id.clone(),
-        policy_version: receipt.policy_version.clone(),
-        choice,
-    }
-    .encode(&state.inner.signer);
-    let cookie = cookie_jar::set(state, CookieId::Consent, &token)?;
-    Ok((receipt, cookie))
-}
-
-/// Only a path on this site: anything else (another host, `//host`, `/\host`, control
-/// characters) goes home instead, so the form cannot be used as an open redirect.
-fn safe_return(target: &str) -> &str {
-    let ok = target.starts_with('/')
-        && !target.starts_with("//")
-        && !target.starts_with("/\\")
-        && target.len() <= 2048
-        && !target.chars().any(|c| c.is_control() || c == '\\');
-    if ok { target } else { "/" }
-}
-
 fn with_saved_flag(path: &str) -> String {
     // A fragment would hide the flag from the server; the page is shown from its top.
     let path = path.split_once('#').map_or(path, |(p, _)| p);
@@ -121,6 +84,29 @@ pub(crate) struct SettingsForm {
     preferences: Option<YesNo>,
     statistics: Option<YesNo>,
     marketing: Option<YesNo>,
+    always_youtube: Option<YesNo>,
+    always_vimeo: Option<YesNo>,
+    always_flickr: Option<YesNo>,
+    always_slideshare: Option<YesNo>,
+}
+
+impl SettingsForm {
+    /// An unanswered provider is "No": its radios start on the visitor's current choice.
+    fn always(&self, p: Provider) -> bool {
+        let answer = match p {
+            Provider::YouTube => self.always_youtube,
+            Provider::Vimeo => self.always_vimeo,
+            Provider::Flickr => self.always_flickr,
+            Provider::SlideShare => self.always_slideshare,
+        };
+        answer == Some(YesNo::Yes)
+    }
+}
+
+/// "Always load … from <provider>" on the settings page, for each provider pages embed.
+struct ProviderRow {
+    provider: Provider,
+    always: bool,
 }
 
 struct CategoryRow<'a> {
@@ -139,6 +125,30 @@ struct SettingsPage<'a> {
     receipt: Option<Receipt>,
     gpc: bool,
     errors: FieldErrors,
+    providers: Vec<ProviderRow>,
+    media: Option<&'a CategoryFacts>,
+}
+
+fn provider_rows(state: &AppState, choice: Choice) -> Vec<ProviderRow> {
+    state
+        .inner
+        .cookies
+        .media_providers()
+        .iter()
+        .map(|&provider| ProviderRow {
+            provider,
+            always: choice.loads_always(provider),
+        })
+        .collect()
+}
+
+fn media_facts(state: &AppState) -> Option<&CategoryFacts> {
+    state
+        .inner
+        .policy
+        .cookie_categories
+        .iter()
+        .find(|c| c.category == Category::Media && !c.cookies.is_empty())
 }
 
 impl SettingsPage<'_> {
@@ -154,7 +164,7 @@ fn optional_categories(state: &AppState) -> impl Iterator<Item = (&CategoryFacts
         .policy
         .cookie_categories
         .iter()
-        .filter(|c| c.needs_consent)
+        .filter(|c| c.needs_consent && c.category != Category::Media)
         .map(|c| {
             let scripts = state
                 .inner
@@ -200,6 +210,8 @@ pub(crate) async fn settings_page(
         receipt,
         gpc: sends_gpc(&headers),
         errors: FieldErrors::new(),
+        providers: provider_rows(&state, effective),
+        media: media_facts(&state),
         frame,
     };
     Ok(no_store(render(&page)?))
@@ -218,7 +230,7 @@ pub(crate) async fn save_settings(
         Category::Preferences => form.preferences,
         Category::Statistics => form.statistics,
         Category::Marketing => form.marketing,
-        Category::Necessary => Some(YesNo::Yes),
+        Category::Necessary | Category::Media => Some(YesNo::Yes),
     };
     let mut choice = Choice::NONE;
     let mut rows = Vec::new();
@@ -242,6 +254,9 @@ pub(crate) async fn save_settings(
             error,
         });
     }
+    for p in state.inner.cookies.media_providers() {
+        choice = choice.with_always(*p, form.always(*p));
+    }
     if !errors.is_empty() {
         let page = SettingsPage {
             categories: rows,
@@ -249,6 +264,8 @@ pub(crate) async fn save_settings(
             receipt: None,
             gpc: sends_gpc(&headers),
             errors,
+            providers: provider_rows(&state, choice),
+            media: media_facts(&state),
             frame,
         };
         return Ok((StatusCode::UNPROCESSABLE_ENTITY, no_store(render(&page)?)).into_response());
@@ -260,22 +277,6 @@ pub(crate) async fn save_settings(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn return_addresses_stay_on_this_site() {
-        assert_eq!(safe_return("/news?page=2"), "/news?page=2");
-        for bad in [
-            "",
-            "https://evil.example/",
-            "//evil.example",
-            "/\\evil.example",
-            "/a\r\nLocation: x",
-            "javascript:alert(1)",
-            "evil",
-        ] {
-            assert_eq!(safe_return(bad), "/", "{bad:?}");
-        }
-    }
 
     #[test]
     fn the_saved_flag_joins_any_query() {

@@ -284,6 +284,8 @@ async fn consent_statistics(
         Category::Statistics => t.statistics,
         Category::Marketing => t.marketing,
         Category::Necessary => t.receipts,
+        // Chosen per provider, not counted as a category.
+        Category::Media => 0,
     };
     let kinds = Category::OPTIONAL
         .into_iter()
@@ -294,6 +296,7 @@ async fn consent_statistics(
                 Category::Statistics => "Statistics",
                 Category::Marketing => "Marketing",
                 Category::Necessary => "Strictly necessary",
+                Category::Media => "Embedded media",
             };
             (heading, allowed(&month, c), allowed(&year, c))
         })

@@ -112,14 +112,39 @@ pub(crate) fn content_security_policy(config: &Config) -> String {
     )
 }
 
+/// The player origins a response may frame, put on it by a content page that renders those
+/// providers' players (asked for with `?load=`, or loaded always); they join `frame-src` for
+/// that response only.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct FrameOrigins(pub Vec<&'static str>);
+
+impl FrameOrigins {
+    pub(crate) fn of(providers: &[candour_core::media::Provider]) -> FrameOrigins {
+        FrameOrigins(providers.iter().map(|p| p.frame_origin()).collect())
+    }
+}
+
 async fn security_headers(State(state): State<AppState>, req: Request, next: Next) -> Response {
     let mut res = next.run(req).await;
     let h = res.headers_mut();
     // A handler that set its own policy (the sandboxed campaign preview) keeps it, and may
     // be framed by this site's own pages.
     let own_policy = h.contains_key(header::CONTENT_SECURITY_POLICY);
+    let frames = res
+        .extensions_mut()
+        .remove::<FrameOrigins>()
+        .filter(|f| !f.0.is_empty());
+    let h = res.headers_mut();
     if !own_policy {
-        h.insert(header::CONTENT_SECURITY_POLICY, state.inner.csp.clone());
+        // A page that renders a provider's player may frame that provider, and only that one.
+        let csp = frames
+            .and_then(|f| {
+                let base = content_security_policy(&state.inner.config);
+                let with = format!("frame-src 'self' {};", f.0.join(" "));
+                HeaderValue::from_str(&base.replacen("frame-src 'self';", &with, 1)).ok()
+            })
+            .unwrap_or_else(|| state.inner.csp.clone());
+        h.insert(header::CONTENT_SECURITY_POLICY, csp);
     }
     h.insert(
         header::X_CONTENT_TYPE_OPTIONS,

@@ -9,6 +9,7 @@ use axum::response::Html;
 use candour_core::config::{ConsentMode, GatedScript, Organisation};
 use candour_core::consent::{self, Choice, State};
 use candour_core::cookies::{CONSENT_COOKIE, read_cookie};
+use candour_core::media::Provider;
 
 use crate::AppState;
 use crate::kit::auth::Visitor;
@@ -32,6 +33,9 @@ pub(crate) struct Frame {
     pub confirmation: Option<&'static str>,
     pub csrf: String,
     pub show_banner: bool,
+    /// The provider whose embeds the visitor asked to load on this page (a content page's
+    /// `?load=`), set by the content page once it has checked the page embeds it.
+    pub load: Option<Provider>,
 }
 
 impl Frame {
@@ -65,6 +69,7 @@ impl Frame {
             show_banner: needs_banner || confirmation.is_some(),
             consent,
             confirmation,
+            load: None,
         }
     }
 
@@ -79,7 +84,14 @@ impl Frame {
             confirmation: None,
             csrf: String::new(),
             show_banner: false,
+            load: None,
         }
+    }
+
+    /// Whether this response renders `provider`'s player (and so must let it be framed):
+    /// the visitor chose to load it always, or asked for it on this page.
+    pub fn plays(&self, provider: Provider) -> bool {
+        self.load == Some(provider) || self.consent.effective().loads_always(provider)
     }
 
     pub fn org(&self) -> &Organisation {

@@ -216,6 +216,7 @@ async fn list(State(state): State<AppState>, frame: Frame) -> Result<Response, A
 struct ShowPage<'a> {
     frame: Frame,
     view: &'a PollView,
+    share: Option<crate::kit::share::ShareLinks>,
 }
 
 async fn load(state: &AppState, id: &str) -> Result<Poll, AppError> {
@@ -248,7 +249,20 @@ async fn show(
         frame.path.clone(),
     )
     .await?;
-    Ok(no_store(render(&ShowPage { frame, view: &view })?))
+    let share = if state.inner.config.share.polls {
+        crate::kit::share::links_for(
+            &state,
+            &format!("/polls/{}", view.poll.id),
+            &view.poll.question,
+        )
+    } else {
+        None
+    };
+    Ok(no_store(render(&ShowPage {
+        frame,
+        view: &view,
+        share,
+    })?))
 }
 
 /// The bare fragment, for pages that include it.
@@ -308,7 +322,12 @@ async fn answer_again(
     )
     .await?;
     edit(&mut view);
-    Ok((status, no_store(render(&ShowPage { frame, view: &view })?)).into_response())
+    let page = ShowPage {
+        frame,
+        view: &view,
+        share: None,
+    };
+    Ok((status, no_store(render(&page)?)).into_response())
 }
 
 fn safe_return(target: &str, id: i64) -> String {
