@@ -268,6 +268,10 @@ pub const NOT_PERSONAL: &[(&str, &str)] = &[
         "campaign text written by staff, its audience filters and its schedule; recipients are in deliveries",
     ),
     (
+        "campaign_queuing",
+        "how far a campaign's audience is queued: a number to continue after, deleted once the whole audience is queued",
+    ),
+    (
         "campaign_totals",
         "counts of opens and clicks per campaign and link, left after per-recipient events are reduced",
     ),

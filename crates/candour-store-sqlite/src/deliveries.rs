@@ -1,11 +1,12 @@
-//! The delivery queue on SQLite: starting due campaigns, claiming and finishing messages,
+//! The delivery queue on SQLite: starting due campaigns and queuing their audience in chunks,
+//! claiming, renewing and finishing messages,
 //! and who a message went to.
 
 use async_trait::async_trait;
 use candour_core::account::EmailAddress;
 use candour_core::campaign::{
-    AddressNews, Delivery, DeliveryRecipient, FinishedDelivery, PersonDelivery, TRACKING_PURPOSE,
-    refusals_suppress,
+    AddressNews, Delivery, DeliveryRecipient, FinishedDelivery, PersonDelivery, Queued,
+    TRACKING_PURPOSE, refusals_suppress,
 };
 use candour_core::people::suppression_key;
 use candour_core::store::{DeliveryStore, StoreError, StoreResult};
@@ -17,9 +18,13 @@ use crate::{SqliteStore, db, from_unix, unix};
 
 #[async_trait]
 impl DeliveryStore for SqliteStore {
-    async fn start_due_campaigns(&self, now: OffsetDateTime) -> StoreResult<Vec<(i64, u64)>> {
+    async fn start_due_campaigns(
+        &self,
+        now: OffsetDateTime,
+        chunk: u32,
+    ) -> StoreResult<Vec<Queued>> {
         let mut tx = self.writer.begin().await.map_err(db)?;
-        let due: Vec<i64> = sqlx::query_scalar(
+        let started: Vec<i64> = sqlx::query_scalar(
             "UPDATE campaigns SET state = 'sending', started_at = ?1
              WHERE state = 'scheduled' AND scheduled_at <= ?1 RETURNING id",
         )
@@ -27,25 +32,114 @@ impl DeliveryStore for SqliteStore {
         .fetch_all(&mut *tx)
         .await
         .map_err(db)?;
-        let mut out = Vec::new();
-        for id in due {
-            let c = campaign_in(&mut tx, id)
-                .await?
-                .ok_or_else(|| StoreError::Corrupt("campaigns".into()))?;
-            let (filter, values) = audience(&c.draft, now);
-            let sql = format!(
-                "INSERT INTO deliveries (campaign_id, person_id, state, queued_at, next_attempt_at)
-                 SELECT {id}, p.id, 'queued', {t}, {t} FROM people p WHERE {filter} ORDER BY p.id",
-                t = unix(now)
-            );
-            let done = bind_all(sqlx::query(sqlx::AssertSqlSafe(sql)), values)
+        for id in &started {
+            sqlx::query("INSERT INTO campaign_queuing (campaign_id, after_person) VALUES (?, 0)")
+                .bind(id)
                 .execute(&mut *tx)
                 .await
                 .map_err(db)?;
-            out.push((id, done.rows_affected()));
         }
         tx.commit().await.map_err(db)?;
+        let queuing: Vec<i64> =
+            sqlx::query_scalar("SELECT campaign_id FROM campaign_queuing ORDER BY campaign_id")
+                .fetch_all(&self.reader)
+                .await
+                .map_err(db)?;
+        let mut out = Vec::with_capacity(queuing.len());
+        for id in queuing {
+            // One chunk a transaction: the writer is held no longer than one chunk takes.
+            let mut tx = self.writer.begin().await.map_err(db)?;
+            let after: Option<i64> = sqlx::query_scalar(
+                "SELECT after_person FROM campaign_queuing WHERE campaign_id = ?",
+            )
+            .bind(id)
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(db)?;
+            let Some(after) = after else {
+                continue;
+            };
+            let c = campaign_in(&mut tx, id)
+                .await?
+                .ok_or_else(|| StoreError::Corrupt("campaign_queuing".into()))?;
+            let at = c.started_at.unwrap_or(now);
+            let (filter, values) = audience(&c.draft, at);
+            let sql = format!(
+                "INSERT INTO deliveries (campaign_id, person_id, state, queued_at, next_attempt_at)
+                 SELECT {id}, p.id, 'queued', {t}, {t} FROM people p
+                 WHERE p.id > {after} AND {filter} ORDER BY p.id LIMIT {chunk}
+                 RETURNING person_id",
+                t = unix(at)
+            );
+            let people = bind_all(sqlx::query(sqlx::AssertSqlSafe(sql)), values)
+                .fetch_all(&mut *tx)
+                .await
+                .map_err(db)?
+                .iter()
+                .map(|r| r.try_get::<i64, _>(0))
+                .collect::<Result<Vec<i64>, _>>()
+                .map_err(db)?;
+            let complete = people.len() < chunk as usize;
+            if complete {
+                sqlx::query("DELETE FROM campaign_queuing WHERE campaign_id = ?")
+                    .bind(id)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(db)?;
+            } else {
+                let last = people.iter().copied().max().unwrap_or(after);
+                sqlx::query("UPDATE campaign_queuing SET after_person = ? WHERE campaign_id = ?")
+                    .bind(last)
+                    .bind(id)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(db)?;
+            }
+            tx.commit().await.map_err(db)?;
+            out.push(Queued {
+                campaign: id,
+                queued: people.len() as u64,
+                complete,
+            });
+        }
         Ok(out)
+    }
+
+    async fn renew_leases(
+        &self,
+        worker: &str,
+        ids: &[i64],
+        lease_until: Option<OffsetDateTime>,
+    ) -> StoreResult<Vec<i64>> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let list = serde_json::to_string(ids).map_err(|e| StoreError::Other(Box::new(e)))?;
+        let sql = match lease_until {
+            Some(_) => {
+                "UPDATE deliveries SET lease_until = ?1
+                 WHERE id IN (SELECT value FROM json_each(?2)) AND state = 'sending'
+                   AND worker = ?3
+                 RETURNING id"
+            }
+            // Given back unsent: as if never claimed.
+            None => {
+                "UPDATE deliveries SET state = 'queued', lease_until = NULL, worker = NULL,
+                     attempts = attempts - 1
+                 WHERE id IN (SELECT value FROM json_each(?2)) AND state = 'sending'
+                   AND worker = ?3 AND ?1 IS NULL
+                 RETURNING id"
+            }
+        };
+        let mut kept: Vec<i64> = sqlx::query_scalar(sql)
+            .bind(lease_until.map(unix))
+            .bind(list)
+            .bind(worker)
+            .fetch_all(&self.writer)
+            .await
+            .map_err(db)?;
+        kept.sort_unstable();
+        Ok(kept)
     }
 
     async fn claim_deliveries(
@@ -235,6 +329,8 @@ impl DeliveryStore for SqliteStore {
              WHERE state = 'sending' AND NOT EXISTS (
                  SELECT 1 FROM deliveries d WHERE d.campaign_id = campaigns.id
                  AND d.state IN ('queued', 'sending'))
+             AND NOT EXISTS (
+                 SELECT 1 FROM campaign_queuing q WHERE q.campaign_id = campaigns.id)
              RETURNING id",
         )
         .bind(unix(now))

@@ -673,7 +673,7 @@ async fn one_click_unsubscribe_needs_no_cookie_and_the_emailed_page_only_asks() 
     app.send_now(&admin, second).await;
     app.stores
         .deliveries
-        .start_due_campaigns(app.clock.now())
+        .start_due_campaigns(app.clock.now(), 1000)
         .await
         .unwrap();
 

@@ -99,6 +99,16 @@ pub fn message_id(campaign: i64, delivery: i64, domain: &str) -> String {
     format!("<c{campaign}.d{delivery}@{domain}>")
 }
 
+/// What one call of `DeliveryStore::start_due_campaigns` did for a campaign.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Queued {
+    pub campaign: i64,
+    /// Messages queued by this call.
+    pub queued: u64,
+    /// The whole audience is now queued.
+    pub complete: bool,
+}
+
 /// One message claimed for sending, with what the send-time check needs.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Delivery {

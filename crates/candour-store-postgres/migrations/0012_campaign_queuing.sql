@@ -1,0 +1,8 @@
+-- A campaign whose audience is still being queued, and how far: people are queued in
+-- ascending id, one chunk per transaction, each chunk moving `after_person` on in the same
+-- transaction (instances lock this row, never the campaign's). The row is deleted when the
+-- last chunk is queued; until then the campaign is not marked sent.
+CREATE TABLE campaign_queuing (
+    campaign_id  bigint PRIMARY KEY REFERENCES campaigns (id),
+    after_person bigint NOT NULL
+);
