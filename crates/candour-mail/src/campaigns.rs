@@ -1,18 +1,26 @@
-//! The campaign delivery worker: it starts campaigns whose time has come, claims batches of
-//! queued messages, checks each recipient again at the moment of sending (consent in the
-//! ledger, the suppression list, erasure), renders each message, and sends it over SMTP.
+//! The campaign delivery worker: it starts campaigns whose time has come and queues their
+//! audience in chunks, claims batches of queued messages, checks each recipient again at the
+//! moment of sending (consent in the ledger, the suppression list, erasure), renders each
+//! message, and sends it over SMTP.
 //!
 //! Invariants:
 //! - A message leaves only after its row is claimed (state `sending`, with a lease); its
 //!   outcome is written after the relay answered. A worker that dies in between leaves rows
 //!   whose lease runs out; another worker (or this one, restarted) takes them over, so no
 //!   recipient is skipped, and only those in-flight messages can go twice (they are counted).
+//! - Leases are short and renewed by a heartbeat while the worker lives, so a dead worker's
+//!   messages are taken over within `lease_seconds`; a message whose renewal found it taken
+//!   over is not sent, and its outcome would not be recorded over the other worker's.
+//! - Outcomes are written as the relay answers them, grouped into one store call every few
+//!   milliseconds: a killed worker leaves unrecorded only what was in flight or in the last
+//!   group.
 //! - A message sent again after a try that may have left a copy with the relay (its final
 //!   `.` was sent and no answer came) is counted as a possible duplicate: each outcome
 //!   carries the number of such tries, and the store adds them up.
-//! - A campaign is marked sent by one SQL statement that checks nothing is queued or in flight.
+//! - A campaign is marked sent by one SQL statement that checks its audience is queued and
+//!   nothing is queued or in flight.
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -27,11 +35,18 @@ use candour_core::store::{CampaignStore, DeliveryStore, StoreError, Stores};
 use lettre::Message;
 use lettre::message::header::{HeaderName, HeaderValue};
 use lettre::message::{Mailbox, MultiPart};
-use tokio::sync::{Mutex, Semaphore};
+use tokio::sync::{Mutex, Semaphore, mpsc, watch};
 use tokio::task::JoinSet;
 
 use crate::relay::Sent;
 use crate::{MailError, Mailer};
+
+/// People queued per transaction when a campaign starts.
+const QUEUE_CHUNK: u32 = 5000;
+/// How long the outcome writer waits for more outcomes to write with the first.
+const WRITE_WINDOW: Duration = Duration::from_millis(5);
+/// The most outcomes written in one store call.
+const WRITE_MAX: usize = 100;
 
 /// How links in campaign messages are made.
 #[derive(Clone)]
@@ -139,16 +154,28 @@ impl CampaignSender {
     /// Run until the task is aborted: one batch after another, resting a second when there
     /// is nothing to send.
     pub async fn run(self) {
-        let (_keep, stop) = tokio::sync::watch::channel(false);
+        let (_keep, stop) = watch::channel(false);
         self.run_until(stop).await;
     }
 
-    /// Run until `stop` turns true; a batch under way is finished and its outcomes written
-    /// first, so stopping the server sends nothing twice.
-    pub async fn run_until(self, mut stop: tokio::sync::watch::Receiver<bool>) {
+    /// Run until `stop` turns true. Audiences are queued by a task of their own, so a large
+    /// one never holds up sending. On stop, messages in flight finish (each within
+    /// `send_timeout_seconds`) and are recorded, the batch's unsent messages are given back
+    /// for another instance to take at once, and the relay connections end with `QUIT`.
+    pub async fn run_until(self, stop: watch::Receiver<bool>) {
         tracing::info!(worker = %self.inner.worker, "The campaign worker is running.");
+        let queuer = self.clone().queue_until(stop.clone());
+        let sender = self.send_until(stop);
+        tokio::join!(queuer, sender);
+        if let Some(pool) = &self.inner.relay {
+            pool.close().await;
+        }
+        tracing::info!("The campaign worker has stopped.");
+    }
+
+    async fn send_until(&self, mut stop: watch::Receiver<bool>) {
         while !*stop.borrow() {
-            let rest = match self.tick().await {
+            let rest = match self.send_round(Some(&stop)).await {
                 Ok(0) => Duration::from_secs(1),
                 Ok(_) => Duration::ZERO,
                 Err(e) => {
@@ -163,46 +190,92 @@ impl CampaignSender {
                 }
             }
         }
-        tracing::info!("The campaign worker has stopped.");
     }
 
-    /// One round: start due campaigns, claim one batch and send it. Returns how many
-    /// messages were claimed.
+    async fn queue_until(self, mut stop: watch::Receiver<bool>) {
+        while !*stop.borrow() {
+            let rest = match self.queue_step().await {
+                Ok(true) => Duration::ZERO,
+                Ok(false) => Duration::from_secs(1),
+                Err(e) => {
+                    tracing::error!(error = %e, "The campaign worker could not queue an audience.");
+                    Duration::from_secs(5)
+                }
+            };
+            if !rest.is_zero() {
+                tokio::select! {
+                    _ = tokio::time::sleep(rest) => {}
+                    _ = stop.changed() => {}
+                }
+            }
+        }
+    }
+
+    /// Start due campaigns and queue one chunk of each audience still being queued; `true`
+    /// when some audience has more to queue.
+    async fn queue_step(&self) -> Result<bool, StoreError> {
+        let inner = &self.inner;
+        let mut more = false;
+        for q in inner
+            .deliveries
+            .start_due_campaigns(inner.clock.now(), QUEUE_CHUNK)
+            .await?
+        {
+            if q.complete {
+                tracing::info!(campaign = q.campaign, "A campaign's audience is queued.");
+            } else {
+                more = true;
+            }
+        }
+        Ok(more)
+    }
+
+    /// One round, as tests drive it: start due campaigns and queue their whole audience,
+    /// then claim one batch and send it. Returns how many messages were claimed.
     pub async fn tick(&self) -> Result<usize, StoreError> {
+        while self.queue_step().await? {}
+        self.send_round(None).await
+    }
+
+    /// Claim one batch and send it, recording each outcome as it comes; with `stop` turned
+    /// true midway, the batch's unsent messages are given back. Returns how many messages
+    /// were claimed.
+    async fn send_round(&self, stop: Option<&watch::Receiver<bool>>) -> Result<usize, StoreError> {
         let inner = &self.inner;
         let now = inner.clock.now();
-        for (campaign, queued) in inner.deliveries.start_due_campaigns(now).await? {
-            tracing::info!(campaign, queued, "A campaign started sending.");
-        }
-        let lease = now + time::Duration::seconds(i64::from(inner.settings.lease_seconds));
         let limit = inner.settings.batch_size;
         let batch = inner
             .deliveries
-            .claim_deliveries(&inner.worker, now, lease, limit)
+            .claim_deliveries(&inner.worker, now, now + self.lease(), limit)
             .await?;
         let claimed = batch.len();
         if claimed > 0 {
-            let finished = self.send_batch(batch).await;
-            // The messages have gone: their outcomes must be written, or they would be sent
-            // again once the lease runs out. Keep trying for a while before giving up.
-            let mut wait = Duration::from_millis(200);
-            let mut attempt = 0;
-            loop {
+            let held = Mutex::new(batch.iter().map(|d| d.id).collect::<BTreeSet<i64>>());
+            let lost = Mutex::new(BTreeSet::new());
+            let (outcomes, written) = mpsc::unbounded_channel();
+            let sending = self.send_batch(batch, outcomes, &held, &lost, stop);
+            let writing = self.write_outcomes(written, &held);
+            let (unsent, recorded) = tokio::select! {
+                done = async { tokio::join!(sending, writing) } => done,
+                never = self.heartbeat(&held, &lost) => match never {},
+            };
+            if !unsent.is_empty() {
                 match inner
                     .deliveries
-                    .finish_deliveries(&inner.worker, &finished, inner.clock.now())
+                    .renew_leases(&inner.worker, &unsent, None)
                     .await
                 {
-                    Ok(()) => break,
-                    Err(e) if attempt < 8 => {
-                        tracing::warn!(error = %e, "Could not record sent messages; trying again.");
-                        tokio::time::sleep(wait).await;
-                        wait = (wait * 2).min(Duration::from_secs(10));
-                        attempt += 1;
-                    }
-                    Err(e) => return Err(e),
+                    Ok(back) => tracing::info!(
+                        messages = back.len(),
+                        "Gave back unsent campaign messages for another worker."
+                    ),
+                    Err(e) => tracing::warn!(
+                        error = %e,
+                        "Could not give back unsent messages; they are taken over when their lease runs out."
+                    ),
                 }
             }
+            recorded?;
         }
         if claimed < limit as usize {
             for campaign in inner
@@ -215,6 +288,110 @@ impl CampaignSender {
             }
         }
         Ok(claimed)
+    }
+
+    fn lease(&self) -> time::Duration {
+        time::Duration::seconds(i64::from(self.inner.settings.lease_seconds))
+    }
+
+    /// Renew the lease on the messages this round still holds, every third of the lease,
+    /// until the round ends. Messages another worker took over meanwhile (this one could not
+    /// reach the database for a whole lease) are moved to `lost`, so they are not sent.
+    async fn heartbeat(
+        &self,
+        held: &Mutex<BTreeSet<i64>>,
+        lost: &Mutex<BTreeSet<i64>>,
+    ) -> std::convert::Infallible {
+        let inner = &self.inner;
+        let every = Duration::from_millis(u64::from(inner.settings.lease_seconds) * 1000 / 3);
+        loop {
+            tokio::time::sleep(every).await;
+            let ids: Vec<i64> = held.lock().await.iter().copied().collect();
+            if ids.is_empty() {
+                continue;
+            }
+            let until = inner.clock.now() + self.lease();
+            match inner
+                .deliveries
+                .renew_leases(&inner.worker, &ids, Some(until))
+                .await
+            {
+                Ok(kept) => {
+                    let kept: BTreeSet<i64> = kept.into_iter().collect();
+                    let mut held = held.lock().await;
+                    let gone: Vec<i64> = ids
+                        .into_iter()
+                        .filter(|id| !kept.contains(id) && held.contains(id))
+                        .collect();
+                    if !gone.is_empty() {
+                        tracing::warn!(
+                            messages = gone.len(),
+                            "Another worker took over campaign messages whose lease this one could not renew."
+                        );
+                        let mut lost = lost.lock().await;
+                        for id in gone {
+                            held.remove(&id);
+                            lost.insert(id);
+                        }
+                    }
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "Could not renew the lease on campaign messages.");
+                }
+            }
+        }
+    }
+
+    /// Write outcomes as they come, grouped: one store call for whatever arrived within
+    /// `WRITE_WINDOW` of the first, up to `WRITE_MAX`. A group that cannot be written after
+    /// a while is let go (and its messages are no longer renewed): once their lease runs
+    /// out they are taken over and counted as possible duplicates.
+    async fn write_outcomes(
+        &self,
+        mut written: mpsc::UnboundedReceiver<FinishedDelivery>,
+        held: &Mutex<BTreeSet<i64>>,
+    ) -> Result<(), StoreError> {
+        let inner = &self.inner;
+        let mut failure = Ok(());
+        loop {
+            let Some(first) = written.recv().await else {
+                return failure;
+            };
+            let mut group = vec![first];
+            let until = tokio::time::Instant::now() + WRITE_WINDOW;
+            while group.len() < WRITE_MAX {
+                match tokio::time::timeout_at(until, written.recv()).await {
+                    Ok(Some(f)) => group.push(f),
+                    Ok(None) | Err(_) => break,
+                }
+            }
+            let mut wait = Duration::from_millis(200);
+            let mut attempt = 0;
+            loop {
+                match inner
+                    .deliveries
+                    .finish_deliveries(&inner.worker, &group, inner.clock.now())
+                    .await
+                {
+                    Ok(()) => break,
+                    Err(e) if attempt < 8 => {
+                        tracing::warn!(error = %e, "Could not record sent messages; trying again.");
+                        tokio::time::sleep(wait).await;
+                        wait = (wait * 2).min(Duration::from_secs(10));
+                        attempt += 1;
+                    }
+                    Err(e) => {
+                        tracing::error!(error = %e, "Could not record sent messages; another worker will take them over.");
+                        failure = Err(e);
+                        break;
+                    }
+                }
+            }
+            let mut held = held.lock().await;
+            for f in &group {
+                held.remove(&f.id);
+            }
+        }
     }
 
     async fn ready(&self, campaign: i64) -> Result<Arc<Ready>, SendError> {
@@ -242,11 +419,21 @@ impl CampaignSender {
         Ok(ready)
     }
 
-    async fn send_batch(&self, batch: Vec<Delivery>) -> Vec<FinishedDelivery> {
+    /// Check, build and send each message of the batch, at most `concurrency` at once,
+    /// handing each outcome to `outcomes` as soon as it is known. Returns the messages left
+    /// unsent because `stop` turned true; they are no longer in `held`.
+    async fn send_batch(
+        &self,
+        batch: Vec<Delivery>,
+        outcomes: mpsc::UnboundedSender<FinishedDelivery>,
+        held: &Mutex<BTreeSet<i64>>,
+        lost: &Mutex<BTreeSet<i64>>,
+        stop: Option<&watch::Receiver<bool>>,
+    ) -> Vec<i64> {
         let inner = &self.inner;
-        let mut finished = Vec::with_capacity(batch.len());
+        let mut unsent = Vec::new();
         let permits = Arc::new(Semaphore::new(inner.settings.concurrency.max(1) as usize));
-        let mut sends: JoinSet<(Delivery, EmailAddress, bool, Sent)> = JoinSet::new();
+        let mut sends: JoinSet<()> = JoinSet::new();
         let mut pace = (inner.settings.rate_per_second > 0).then(|| {
             let mut i = tokio::time::interval(Duration::from_secs_f64(
                 1.0 / f64::from(inner.settings.rate_per_second),
@@ -254,7 +441,19 @@ impl CampaignSender {
             i.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
             i
         });
+        let record = |f: FinishedDelivery| {
+            // The writer outlives every send of the round.
+            let _ = outcomes.send(f);
+        };
         for d in batch {
+            if stop.is_some_and(|s| *s.borrow()) {
+                held.lock().await.remove(&d.id);
+                unsent.push(d.id);
+                continue;
+            }
+            if lost.lock().await.contains(&d.id) {
+                continue;
+            }
             let skip = |reason: &str| FinishedDelivery {
                 id: d.id,
                 result: DeliveryResult::Skipped {
@@ -264,15 +463,15 @@ impl CampaignSender {
             };
             // The send-time check: what the ledger and the suppression list say now.
             let Some(email) = d.email.clone() else {
-                finished.push(skip("the person's record was erased"));
+                record(skip("the person's record was erased"));
                 continue;
             };
             if d.suppressed {
-                finished.push(skip("the address is on the suppression list"));
+                record(skip("the address is on the suppression list"));
                 continue;
             }
             if !d.marketing_consent {
-                finished.push(skip("consent was withdrawn"));
+                record(skip("consent was withdrawn"));
                 continue;
             }
             let ready = match self.ready(d.campaign).await {
@@ -282,7 +481,7 @@ impl CampaignSender {
                     tracing::warn!(error = %e, "Could not read a campaign to send it.");
                     let at = inner.clock.now()
                         + time::Duration::seconds(i64::from(inner.settings.retry_first_seconds));
-                    finished.push(FinishedDelivery {
+                    record(FinishedDelivery {
                         id: d.id,
                         result: DeliveryResult::Retry {
                             at,
@@ -293,7 +492,7 @@ impl CampaignSender {
                     continue;
                 }
                 Err(e) => {
-                    finished.push(FinishedDelivery {
+                    record(FinishedDelivery {
                         id: d.id,
                         result: DeliveryResult::Failed {
                             error: e.to_string(),
@@ -308,7 +507,7 @@ impl CampaignSender {
             let message = match self.build(&ready, &d, &email, tracked) {
                 Ok(m) => m,
                 Err(e) => {
-                    finished.push(FinishedDelivery {
+                    record(FinishedDelivery {
                         id: d.id,
                         result: DeliveryResult::Failed {
                             error: e.to_string(),
@@ -325,7 +524,17 @@ impl CampaignSender {
             let Ok(permit) = permits.clone().acquire_owned().await else {
                 break;
             };
+            // Looked at again after the wait: a stop, or a lease lost meanwhile.
+            if stop.is_some_and(|s| *s.borrow()) {
+                held.lock().await.remove(&d.id);
+                unsent.push(d.id);
+                continue;
+            }
+            if lost.lock().await.contains(&d.id) {
+                continue;
+            }
             let me = self.clone();
+            let outcomes = outcomes.clone();
             sends.spawn(async move {
                 let sent = match &me.inner.relay {
                     Some(pool) => match me.signed(message).await {
@@ -346,16 +555,12 @@ impl CampaignSender {
                     }
                 };
                 drop(permit);
-                (d, email, tracked, sent)
+                let _ = outcomes.send(me.outcome(d, email, tracked, sent));
             });
         }
-        while let Some(joined) = sends.join_next().await {
-            let Ok((d, email, tracked, sent)) = joined else {
-                continue;
-            };
-            finished.push(self.outcome(d, email, tracked, sent));
-        }
-        finished
+        drop(outcomes);
+        while sends.join_next().await.is_some() {}
+        unsent
     }
 
     /// What became of a send. The stored outcome keeps the reply code and the kind of
@@ -429,10 +634,9 @@ impl CampaignSender {
         }
     }
 
-    /// How long one message may take at the relay: well inside the lease, so a stalled relay
-    /// turns into a retry before another worker could take the message over.
+    /// How long one message may take at the relay; the lease is renewed meanwhile.
     fn send_limit(&self) -> Duration {
-        Duration::from_secs(u64::from(self.inner.settings.lease_seconds / 4).clamp(5, 60))
+        Duration::from_secs(u64::from(self.inner.settings.send_timeout_seconds))
     }
 
     fn build(

@@ -190,6 +190,20 @@ impl RelayPool {
         result
     }
 
+    /// End every idle connection with `QUIT`, as a stopping worker should; a relay that
+    /// does not answer within a couple of seconds is simply disconnected.
+    pub async fn close(&self) {
+        let idle = std::mem::take(&mut *self.idle.lock().await);
+        for (mut conn, _) in idle {
+            if tokio::time::timeout(Duration::from_secs(2), conn.quit())
+                .await
+                .is_err()
+            {
+                conn.abort().await;
+            }
+        }
+    }
+
     async fn put_back(&self, conn: AsyncSmtpConnection) {
         if !conn.has_broken() {
             self.idle.lock().await.push((conn, Instant::now()));

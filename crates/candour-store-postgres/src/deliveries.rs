@@ -27,6 +27,9 @@ impl DeliveryStore for PgStore {
     ) -> StoreResult<Vec<Queued>> {
         // Starting is one short statement: an instance racing this one waits on the rows
         // this UPDATE locks, then finds them no longer scheduled, so each campaign starts once.
+        // Background work: a wait for a lock here is no page's delay.
+        let mut tx = self.pool.begin().await.map_err(db)?;
+        lift_statement_timeout(&mut tx).await?;
         sqlx::query(
             "WITH started AS (
                  UPDATE campaigns SET state = 'sending', started_at = $1
@@ -35,9 +38,10 @@ impl DeliveryStore for PgStore {
              SELECT id, 0 FROM started",
         )
         .bind(now)
-        .execute(&self.pool)
+        .execute(&mut *tx)
         .await
         .map_err(db)?;
+        tx.commit().await.map_err(db)?;
         let queuing: Vec<i64> =
             sqlx::query_scalar("SELECT campaign_id FROM campaign_queuing ORDER BY campaign_id")
                 .fetch_all(&self.pool)

@@ -49,8 +49,11 @@ impl DeliveryStore for SqliteStore {
         for id in queuing {
             // One chunk a transaction: the writer is held no longer than one chunk takes.
             let mut tx = self.writer.begin().await.map_err(db)?;
+            // A write first, so the transaction holds the file's write lock from its start
+            // (a read first could not be turned into a write after another instance wrote).
             let after: Option<i64> = sqlx::query_scalar(
-                "SELECT after_person FROM campaign_queuing WHERE campaign_id = ?",
+                "UPDATE campaign_queuing SET after_person = after_person WHERE campaign_id = ?
+                 RETURNING after_person",
             )
             .bind(id)
             .fetch_optional(&mut *tx)
