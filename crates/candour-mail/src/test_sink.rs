@@ -34,6 +34,10 @@ struct Shared {
     /// Messages still to be kept and never answered, the connection left open until the
     /// client closes it.
     stalls_after_data: usize,
+    /// How long to wait before answering each message's final `.`: a slow relay.
+    delay_after_data: Duration,
+    /// Sessions the client ended with `QUIT`.
+    quits: usize,
 }
 
 /// A running sink; it stops when the test's runtime ends.
@@ -100,6 +104,17 @@ impl TestSink {
     /// after storing them: the client gives up when its own time runs out.
     pub async fn stall_after_data(&self, n: usize) {
         self.shared.lock().await.stalls_after_data += n;
+    }
+
+    /// Wait `delay` before answering each message's final `.` from now on, as a slow relay
+    /// does (`Duration::ZERO` for no wait).
+    pub async fn delay_after_data(&self, delay: Duration) {
+        self.shared.lock().await.delay_after_data = delay;
+    }
+
+    /// How many sessions the client ended cleanly with `QUIT`.
+    pub async fn quits(&self) -> usize {
+        self.shared.lock().await.quits
     }
 
     /// Wait (up to ten seconds) until at least `n` messages have arrived.
@@ -195,6 +210,11 @@ async fn session(stream: tokio::net::TcpStream, shared: Arc<Mutex<Shared>>) -> s
                 }
                 return Ok(());
             }
+            let delay = s.delay_after_data;
+            drop(s);
+            if !delay.is_zero() {
+                tokio::time::sleep(delay).await;
+            }
             "250 2.0.0 queued".to_owned()
         } else if upper == "RSET" {
             to.clear();
@@ -202,6 +222,7 @@ async fn session(stream: tokio::net::TcpStream, shared: Arc<Mutex<Shared>>) -> s
         } else if upper == "NOOP" {
             "250 2.0.0 ok".to_owned()
         } else if upper == "QUIT" {
+            shared.lock().await.quits += 1;
             write.write_all(b"221 2.0.0 bye\r\n").await?;
             return Ok(());
         } else {
