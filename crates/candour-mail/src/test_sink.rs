@@ -38,6 +38,10 @@ struct Shared {
     delay_after_data: Duration,
     /// Sessions the client ended with `QUIT`.
     quits: usize,
+    /// A reply for every `RCPT TO` while set (after any scripted ones).
+    rcpt_standing: Option<String>,
+    /// `RCPT TO` commands seen.
+    rcpts: usize,
 }
 
 /// A running sink; it stops when the test's runtime ends.
@@ -112,6 +116,16 @@ impl TestSink {
         self.shared.lock().await.delay_after_data = delay;
     }
 
+    /// Answer every `RCPT TO` with `reply` from now on (`None`: accept again).
+    pub async fn reply_to_every_rcpt(&self, reply: Option<&str>) {
+        self.shared.lock().await.rcpt_standing = reply.map(str::to_owned);
+    }
+
+    /// How many `RCPT TO` commands have arrived, accepted or not.
+    pub async fn rcpts(&self) -> usize {
+        self.shared.lock().await.rcpts
+    }
+
     /// How many sessions the client ended cleanly with `QUIT`.
     pub async fn quits(&self) -> usize {
         self.shared.lock().await.quits
@@ -169,7 +183,12 @@ async fn session(stream: tokio::net::TcpStream, shared: Arc<Mutex<Shared>>) -> s
         } else if upper.starts_with("RCPT TO:") {
             let scripted = {
                 let mut s = shared.lock().await;
-                (!s.rcpt_replies.is_empty()).then(|| s.rcpt_replies.remove(0))
+                s.rcpts += 1;
+                if s.rcpt_replies.is_empty() {
+                    s.rcpt_standing.clone()
+                } else {
+                    Some(s.rcpt_replies.remove(0))
+                }
             };
             match scripted {
                 Some(r) => r,
