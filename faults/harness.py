@@ -146,7 +146,14 @@ class Sink:
                 if drop:
                     return
                 if delay:
-                    await asyncio.sleep(delay)
+                    # A client that gives up closes the connection while it waits.
+                    closed = asyncio.ensure_future(reader.read(1))
+                    done, _ = await asyncio.wait({closed}, timeout=delay)
+                    if done and closed.result() == b"":
+                        with self.lock:
+                            self.abandoned.append(time.monotonic() - mail_at)
+                        return
+                    closed.cancel()
                 say("250 2.0.0 queued")
                 mail_at = None
             elif upper in ("RSET", "NOOP"):
