@@ -49,6 +49,8 @@ class Sink:
         self.delay = 0.0  # seconds before answering each final "."
         # (seconds from the client's MAIL to its closing the connection unanswered)
         self.abandoned = []
+        # The text of the first message kept, for its links.
+        self.first_text = None
         self._server = None
         self._loop = asyncio.new_event_loop()
         threading.Thread(target=self._loop.run_forever, daemon=True).start()
@@ -137,8 +139,11 @@ class Sink:
                     if data in (b".\r\n", b".\n"):
                         break
                     lines.append(data.decode(errors="replace"))
-                found = MESSAGE_ID.search("".join(lines))
+                text = "".join(lines)
+                found = MESSAGE_ID.search(text)
                 with self.lock:
+                    if self.first_text is None:
+                        self.first_text = text
                     self.kept.append((time.monotonic(), int(found.group(2)) if found else -1))
                     drop = self.drop_after_data > 0
                     self.drop_after_data -= drop
@@ -154,6 +159,10 @@ class Sink:
                             self.abandoned.append(time.monotonic() - mail_at)
                         return
                     closed.cancel()
+                    try:
+                        await closed
+                    except asyncio.CancelledError:
+                        pass
                 say("250 2.0.0 queued")
                 mail_at = None
             elif upper in ("RSET", "NOOP"):
@@ -219,7 +228,7 @@ consent_label = "Send me news"
         env["RUST_LOG"] = env.get("RUST_LOG", "info")
         return env
 
-    def seed(self, recipients, subject="Fault news"):
+    def seed(self, recipients, subject="Fault news", tracked=False):
         """`recipients` subscribers who agreed to news by email, and a campaign to them all,
         due now. Returns the campaign's id."""
         now = int(time.time()) - 5
@@ -232,6 +241,11 @@ consent_label = "Send me news"
             db.execute(
                 "INSERT INTO consent_events (person_id, purpose, channel, granted, at, method) "
                 "SELECT id, 'news', 'email', 1, ?, 'preferences' FROM people", (now,))
+            if tracked:
+                db.execute(
+                    "INSERT INTO consent_events (person_id, purpose, channel, granted, at, "
+                    "method) SELECT id, 'email-tracking', NULL, 1, ?, 'preferences' FROM people",
+                    (now,))
             cur = db.execute(
                 "INSERT INTO campaigns (name, subject, body, purpose, state, scheduled_at, "
                 "links, created_at, updated_at) VALUES (?, ?, ?, 'news', 'scheduled', ?, "
