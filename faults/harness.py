@@ -184,9 +184,10 @@ BODY = "Hello {{name}},\n\nRead [our news](https://example.org/news).\n\nChange 
 class Candour:
     """One Candour instance on a SQLite file in its own folder, sending to `sink`."""
 
-    def __init__(self, sink, **campaigns):
+    def __init__(self, sink, database_url=None, **campaigns):
         self.dir = tempfile.mkdtemp(prefix="candour-faults-")
         self.db = os.path.join(self.dir, "candour.db")
+        self.database_url = database_url or f"sqlite://{self.db}"
         self.port = free_port()
         self.proc = None
         self.log = open(os.path.join(self.dir, "candour.log"), "ab")
@@ -196,7 +197,7 @@ class Candour:
         self.config = os.path.join(self.dir, "candour.toml")
         with open(self.config, "w") as f:
             f.write(f"""listen = "127.0.0.1:{self.port}"
-database_url = "sqlite://{self.db}"
+database_url = "{self.database_url}"
 public_url = "http://127.0.0.1:{self.port}"
 [organisation]
 name = "Fault test"
