@@ -6,7 +6,8 @@ use std::collections::BTreeSet;
 use candour_core::account::Postcode;
 use candour_core::account::Profile;
 use candour_core::campaign::{
-    Bounce, CampaignState, Delivery, DeliveryResult, Engagement, FinishedDelivery, TrackingEvent,
+    Bounce, CampaignState, Delivery, DeliveryResult, Engagement, FinishedDelivery, LeaseChange,
+    TrackingEvent,
 };
 use candour_core::campaign::{CampaignDraft, FollowUp, TRACKING_PURPOSE};
 use candour_core::people::{Method, NewConsent, Source};
@@ -405,6 +406,15 @@ pub async fn claims_are_leased_retried_and_finished(s: &Stores) {
     assert_eq!(queued, 3);
 
     let first = claim(s, "w1", T0, 2).await;
+    // w1 begins sending both.
+    let begun: Vec<i64> = first.iter().map(|d| d.id).collect();
+    assert_eq!(
+        s.deliveries
+            .renew_leases("w1", &begun, LeaseChange::Begin(T0 + LEASE))
+            .await
+            .unwrap(),
+        begun
+    );
     assert_eq!(first.len(), 2);
     assert!(first[0].id < first[1].id);
     let a = &first[0];
@@ -1445,7 +1455,11 @@ pub async fn a_living_worker_renews_its_lease_and_loses_it_only_when_stopped(s: 
     assert_eq!(ids.len(), 3);
     let renew = |worker: &'static str, ids: Vec<i64>, until: OffsetDateTime| {
         let d = s.deliveries.clone();
-        async move { d.renew_leases(worker, &ids, Some(until)).await.unwrap() }
+        async move {
+            d.renew_leases(worker, &ids, LeaseChange::Extend(until))
+                .await
+                .unwrap()
+        }
     };
     // Renewed before it ran out: nobody else may claim the messages.
     assert_eq!(
@@ -1466,7 +1480,19 @@ pub async fn a_living_worker_renews_its_lease_and_loses_it_only_when_stopped(s: 
     // A finished message is no longer held.
     send_as(s, "w1", &held[..1], now).await;
     assert!(renew("w1", ids[..1].to_vec(), now + short).await.is_empty());
-    // w1 died after its last renewal: the rest are taken over once it runs out.
+    // w1 begins one more message, then dies: the rest are taken over once its lease runs
+    // out, and only the begun one may have gone already.
+    assert_eq!(
+        s.deliveries
+            .renew_leases(
+                "w1",
+                &ids[1..2],
+                LeaseChange::Begin(T0 + Duration::seconds(15))
+            )
+            .await
+            .unwrap(),
+        ids[1..2].to_vec()
+    );
     let now = T0 + Duration::seconds(16);
     let taken = s
         .deliveries
@@ -1477,7 +1503,15 @@ pub async fn a_living_worker_renews_its_lease_and_loses_it_only_when_stopped(s: 
         taken.iter().map(|d| d.id).collect::<Vec<_>>(),
         ids[1..].to_vec()
     );
-    assert!(taken.iter().all(|d| d.reclaimed && d.attempts == 2));
+    assert_eq!(
+        taken
+            .iter()
+            .map(|d| (d.reclaimed, d.attempts))
+            .collect::<Vec<_>>(),
+        vec![(true, 2), (false, 2)]
+    );
+    let p = s.campaigns.progress(id, now).await.unwrap();
+    assert_eq!(p.possible_duplicates, 1);
     // w1 comes back: its renewal tells it the messages are gone, and its outcome is ignored.
     assert!(renew("w1", ids.clone(), now + short).await.is_empty());
     s.deliveries
@@ -1513,7 +1547,7 @@ pub async fn a_stopping_worker_gives_back_unsent_messages(s: &Stores) {
     // Another worker cannot give back w1's messages.
     assert!(
         s.deliveries
-            .renew_leases("w2", &ids, None)
+            .renew_leases("w2", &ids, LeaseChange::GiveBack)
             .await
             .unwrap()
             .is_empty()
@@ -1521,7 +1555,10 @@ pub async fn a_stopping_worker_gives_back_unsent_messages(s: &Stores) {
     send_as(s, "w1", &held[..1], T0).await;
     // The sent one is not given back; the two unsent are, and are due at once for anyone.
     assert_eq!(
-        s.deliveries.renew_leases("w1", &ids, None).await.unwrap(),
+        s.deliveries
+            .renew_leases("w1", &ids, LeaseChange::GiveBack)
+            .await
+            .unwrap(),
         ids[1..].to_vec()
     );
     let p = s.campaigns.progress(id, T0).await.unwrap();

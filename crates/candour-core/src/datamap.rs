@@ -136,6 +136,7 @@ pub const PERSONAL: &[Mapped] = &[
             ("unsubscribed_at", Shape::Time),
             ("tracked", Shape::Flag),
             ("bounced", Shape::Flag),
+            ("begun", Shape::Flag),
         ],
     },
     Mapped {

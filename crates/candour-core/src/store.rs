@@ -423,7 +423,8 @@ pub trait DeliveryStore: Send + Sync {
         chunk: u32,
     ) -> StoreResult<Vec<crate::campaign::Queued>>;
     /// Claim up to `limit` messages that are due, or whose worker's lease ran out, for
-    /// `lease_until`. Workers on one database never claim the same message at once.
+    /// `lease_until`, not yet begun. Workers on one database never claim the same message at
+    /// once.
     async fn claim_deliveries(
         &self,
         worker: &str,
@@ -441,15 +442,16 @@ pub trait DeliveryStore: Send + Sync {
         finished: &[FinishedDelivery],
         now: OffsetDateTime,
     ) -> StoreResult<()>;
-    /// The heartbeat of a living worker: extend its lease on `ids` to `lease_until`, or,
-    /// with `None`, give them back unsent (queued again and due at once, the claim's attempt
-    /// not counted, not a possible duplicate). Only rows still in flight for `worker` change;
-    /// returns those, so a worker learns which of its messages another took over.
+    /// A living worker's hold on messages it claimed: extend the lease, extend it and mark
+    /// the messages begun (the worker hands a message to the relay only after this), or give
+    /// them back unsent. Only rows still in flight for `worker` change; returns those, so a
+    /// worker learns which of its messages another took over. A message claimed again after
+    /// its worker's lease ran out is a possible duplicate only if that worker had begun it.
     async fn renew_leases(
         &self,
         worker: &str,
         ids: &[i64],
-        lease_until: Option<OffsetDateTime>,
+        change: crate::campaign::LeaseChange,
     ) -> StoreResult<Vec<i64>>;
     /// Mark sent every sending campaign whose audience is queued, with no message left
     /// queued or in flight.

@@ -27,8 +27,8 @@ use std::time::Duration;
 use candour_core::Clock;
 use candour_core::account::EmailAddress;
 use candour_core::campaign::{
-    Bounce, Campaign, Compiled, Delivery, DeliveryResult, FinishedDelivery, Recipient, Refusal,
-    Token, TokenKind, message_id, retry_at,
+    Bounce, Campaign, Compiled, Delivery, DeliveryResult, FinishedDelivery, LeaseChange, Recipient,
+    Refusal, Token, TokenKind, message_id, retry_at,
 };
 use candour_core::config::{CampaignSettings, MailSettings};
 use candour_core::store::{CampaignStore, DeliveryStore, StoreError, Stores};
@@ -81,6 +81,38 @@ impl LinkSettings {
 /// A campaign ready to render: its text is fixed once it is scheduled.
 struct Ready {
     compiled: Compiled,
+}
+
+/// A message that passed the send-time check, built and ready to go.
+struct Prepared {
+    delivery: Delivery,
+    email: EmailAddress,
+    tracked: bool,
+    message: Message,
+}
+
+/// One batch under way: what it holds, its sends and where their outcomes go.
+struct Round<'a> {
+    held: &'a Mutex<BTreeSet<i64>>,
+    lost: &'a Mutex<BTreeSet<i64>>,
+    stop: Option<&'a watch::Receiver<bool>>,
+    permits: Arc<Semaphore>,
+    sends: JoinSet<()>,
+    outcomes: mpsc::UnboundedSender<FinishedDelivery>,
+    unsent: Vec<i64>,
+    pace: Option<tokio::time::Interval>,
+}
+
+impl Round<'_> {
+    fn stopping(&self) -> bool {
+        self.stop.is_some_and(|s| *s.borrow())
+    }
+
+    /// Leave a message unsent, to be given back when the round ends.
+    async fn give_back(&mut self, id: i64) {
+        self.held.lock().await.remove(&id);
+        self.unsent.push(id);
+    }
 }
 
 /// The delivery worker.
@@ -262,7 +294,7 @@ impl CampaignSender {
             if !unsent.is_empty() {
                 match inner
                     .deliveries
-                    .renew_leases(&inner.worker, &unsent, None)
+                    .renew_leases(&inner.worker, &unsent, LeaseChange::GiveBack)
                     .await
                 {
                     Ok(back) => tracing::info!(
@@ -313,7 +345,7 @@ impl CampaignSender {
             let until = inner.clock.now() + self.lease();
             match inner
                 .deliveries
-                .renew_leases(&inner.worker, &ids, Some(until))
+                .renew_leases(&inner.worker, &ids, LeaseChange::Extend(until))
                 .await
             {
                 Ok(kept) => {
@@ -420,8 +452,11 @@ impl CampaignSender {
     }
 
     /// Check, build and send each message of the batch, at most `concurrency` at once,
-    /// handing each outcome to `outcomes` as soon as it is known. Returns the messages left
-    /// unsent because `stop` turned true; they are no longer in `held`.
+    /// handing each outcome to `outcomes` as soon as it is known. Messages are begun (their
+    /// lease renewed with `LeaseChange::Begin`) a window of twice `concurrency` at a time,
+    /// just before they go, so a worker that dies leaves few begun messages to flag as
+    /// possible duplicates. Returns the messages left unsent because `stop` turned true;
+    /// they are no longer in `held`.
     async fn send_batch(
         &self,
         batch: Vec<Delivery>,
@@ -431,111 +466,177 @@ impl CampaignSender {
         stop: Option<&watch::Receiver<bool>>,
     ) -> Vec<i64> {
         let inner = &self.inner;
-        let mut unsent = Vec::new();
-        let permits = Arc::new(Semaphore::new(inner.settings.concurrency.max(1) as usize));
-        let mut sends: JoinSet<()> = JoinSet::new();
-        let mut pace = (inner.settings.rate_per_second > 0).then(|| {
-            let mut i = tokio::time::interval(Duration::from_secs_f64(
-                1.0 / f64::from(inner.settings.rate_per_second),
-            ));
-            i.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-            i
-        });
-        let record = |f: FinishedDelivery| {
-            // The writer outlives every send of the round.
-            let _ = outcomes.send(f);
+        let concurrency = inner.settings.concurrency.max(1) as usize;
+        let mut round = Round {
+            held,
+            lost,
+            stop,
+            permits: Arc::new(Semaphore::new(concurrency)),
+            sends: JoinSet::new(),
+            outcomes,
+            unsent: Vec::new(),
+            pace: (inner.settings.rate_per_second > 0).then(|| {
+                let mut i = tokio::time::interval(Duration::from_secs_f64(
+                    1.0 / f64::from(inner.settings.rate_per_second),
+                ));
+                i.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+                i
+            }),
         };
+        let mut window = Vec::with_capacity(concurrency * 2);
         for d in batch {
-            if stop.is_some_and(|s| *s.borrow()) {
-                held.lock().await.remove(&d.id);
-                unsent.push(d.id);
+            if round.stopping() {
+                round.give_back(d.id).await;
                 continue;
             }
-            if lost.lock().await.contains(&d.id) {
-                continue;
+            if let Some(item) = self.prepare(d, &round.outcomes).await {
+                window.push(item);
             }
-            let skip = |reason: &str| FinishedDelivery {
-                id: d.id,
-                result: DeliveryResult::Skipped {
-                    reason: reason.to_owned(),
-                },
+            if window.len() >= concurrency * 2 {
+                self.send_window(std::mem::take(&mut window), &mut round)
+                    .await;
+            }
+        }
+        self.send_window(window, &mut round).await;
+        let Round {
+            mut sends,
+            outcomes,
+            unsent,
+            ..
+        } = round;
+        drop(outcomes);
+        while sends.join_next().await.is_some() {}
+        unsent
+    }
+
+    /// The send-time check and the message, or the outcome recorded at once (skipped,
+    /// failed, or retried when the database did not answer).
+    async fn prepare(
+        &self,
+        d: Delivery,
+        outcomes: &mpsc::UnboundedSender<FinishedDelivery>,
+    ) -> Option<Prepared> {
+        let inner = &self.inner;
+        let finish = |id, result| {
+            // The writer outlives every send of the round.
+            let _ = outcomes.send(FinishedDelivery {
+                id,
+                result,
                 handed_over: 0,
-            };
-            // The send-time check: what the ledger and the suppression list say now.
-            let Some(email) = d.email.clone() else {
-                record(skip("the person's record was erased"));
-                continue;
-            };
-            if d.suppressed {
-                record(skip("the address is on the suppression list"));
+            });
+            None
+        };
+        let skip = |reason: &str| DeliveryResult::Skipped {
+            reason: reason.to_owned(),
+        };
+        // What the ledger and the suppression list say now.
+        let Some(email) = d.email.clone() else {
+            return finish(d.id, skip("the person's record was erased"));
+        };
+        if d.suppressed {
+            return finish(d.id, skip("the address is on the suppression list"));
+        }
+        if !d.marketing_consent {
+            return finish(d.id, skip("consent was withdrawn"));
+        }
+        let ready = match self.ready(d.campaign).await {
+            Ok(r) => r,
+            // The database did not answer: try this message again a little later.
+            Err(SendError::Store(e)) => {
+                tracing::warn!(error = %e, "Could not read a campaign to send it.");
+                let at = inner.clock.now()
+                    + time::Duration::seconds(i64::from(inner.settings.retry_first_seconds));
+                return finish(
+                    d.id,
+                    DeliveryResult::Retry {
+                        at,
+                        error: "the database did not answer".to_owned(),
+                    },
+                );
+            }
+            Err(e) => {
+                return finish(
+                    d.id,
+                    DeliveryResult::Failed {
+                        error: e.to_string(),
+                        bounce: None,
+                    },
+                );
+            }
+        };
+        let tracked = d.tracking_consent;
+        match self.build(&ready, &d, &email, tracked) {
+            Ok(message) => Some(Prepared {
+                delivery: d,
+                email,
+                tracked,
+                message,
+            }),
+            Err(e) => finish(
+                d.id,
+                DeliveryResult::Failed {
+                    error: e.to_string(),
+                    bounce: None,
+                },
+            ),
+        }
+    }
+
+    /// Begin a window of prepared messages, then send each as a connection is free.
+    async fn send_window(&self, window: Vec<Prepared>, round: &mut Round<'_>) {
+        if window.is_empty() {
+            return;
+        }
+        let inner = &self.inner;
+        if round.stopping() {
+            for p in window {
+                round.give_back(p.delivery.id).await;
+            }
+            return;
+        }
+        let ids: Vec<i64> = window.iter().map(|p| p.delivery.id).collect();
+        let until = inner.clock.now() + self.lease();
+        let begun: BTreeSet<i64> = match inner
+            .deliveries
+            .renew_leases(&inner.worker, &ids, LeaseChange::Begin(until))
+            .await
+        {
+            Ok(kept) => kept.into_iter().collect(),
+            Err(e) => {
+                // Not begun: the messages are left to their lease, and taken again later.
+                tracing::warn!(error = %e, "Could not begin sending campaign messages.");
+                BTreeSet::new()
+            }
+        };
+        for p in window {
+            let id = p.delivery.id;
+            if !begun.contains(&id) {
+                round.held.lock().await.remove(&id);
                 continue;
             }
-            if !d.marketing_consent {
-                record(skip("consent was withdrawn"));
-                continue;
+            if let Some(pace) = round.pace.as_mut() {
+                pace.tick().await;
             }
-            let ready = match self.ready(d.campaign).await {
-                Ok(r) => r,
-                // The database did not answer: try this message again a little later.
-                Err(SendError::Store(e)) => {
-                    tracing::warn!(error = %e, "Could not read a campaign to send it.");
-                    let at = inner.clock.now()
-                        + time::Duration::seconds(i64::from(inner.settings.retry_first_seconds));
-                    record(FinishedDelivery {
-                        id: d.id,
-                        result: DeliveryResult::Retry {
-                            at,
-                            error: "the database did not answer".to_owned(),
-                        },
-                        handed_over: 0,
-                    });
-                    continue;
-                }
-                Err(e) => {
-                    record(FinishedDelivery {
-                        id: d.id,
-                        result: DeliveryResult::Failed {
-                            error: e.to_string(),
-                            bounce: None,
-                        },
-                        handed_over: 0,
-                    });
-                    continue;
-                }
-            };
-            let tracked = d.tracking_consent;
-            let message = match self.build(&ready, &d, &email, tracked) {
-                Ok(m) => m,
-                Err(e) => {
-                    record(FinishedDelivery {
-                        id: d.id,
-                        result: DeliveryResult::Failed {
-                            error: e.to_string(),
-                            bounce: None,
-                        },
-                        handed_over: 0,
-                    });
-                    continue;
-                }
-            };
-            if let Some(p) = pace.as_mut() {
-                p.tick().await;
-            }
-            let Ok(permit) = permits.clone().acquire_owned().await else {
-                break;
+            let Ok(permit) = round.permits.clone().acquire_owned().await else {
+                return;
             };
             // Looked at again after the wait: a stop, or a lease lost meanwhile.
-            if stop.is_some_and(|s| *s.borrow()) {
-                held.lock().await.remove(&d.id);
-                unsent.push(d.id);
+            if round.stopping() {
+                round.give_back(id).await;
                 continue;
             }
-            if lost.lock().await.contains(&d.id) {
+            if round.lost.lock().await.contains(&id) {
                 continue;
             }
             let me = self.clone();
-            let outcomes = outcomes.clone();
-            sends.spawn(async move {
+            let outcomes = round.outcomes.clone();
+            round.sends.spawn(async move {
+                let Prepared {
+                    delivery,
+                    email,
+                    tracked,
+                    message,
+                } = p;
                 let sent = match &me.inner.relay {
                     Some(pool) => match me.signed(message).await {
                         Ok(message) => pool.send(&message, me.send_limit()).await,
@@ -555,12 +656,9 @@ impl CampaignSender {
                     }
                 };
                 drop(permit);
-                let _ = outcomes.send(me.outcome(d, email, tracked, sent));
+                let _ = outcomes.send(me.outcome(delivery, email, tracked, sent));
             });
         }
-        drop(outcomes);
-        while sends.join_next().await.is_some() {}
-        unsent
     }
 
     /// What became of a send. The stored outcome keeps the reply code and the kind of

@@ -6,3 +6,8 @@ CREATE TABLE campaign_queuing (
     campaign_id  bigint PRIMARY KEY REFERENCES campaigns (id),
     after_person bigint NOT NULL
 );
+
+-- Whether the worker holding a message has begun handing it to the relay (it renews the lease
+-- with `begin` first). A message taken over from a worker that died counts as a possible
+-- duplicate only if that worker had begun it.
+ALTER TABLE deliveries ADD COLUMN begun boolean NOT NULL DEFAULT false;

@@ -7,8 +7,8 @@ use std::collections::HashMap;
 use async_trait::async_trait;
 use candour_core::account::EmailAddress;
 use candour_core::campaign::{
-    AddressNews, Delivery, DeliveryRecipient, FinishedDelivery, PersonDelivery, Queued,
-    TRACKING_PURPOSE, refusals_suppress,
+    AddressNews, Delivery, DeliveryRecipient, FinishedDelivery, LeaseChange, PersonDelivery,
+    Queued, TRACKING_PURPOSE, refusals_suppress,
 };
 use candour_core::people::suppression_key;
 use candour_core::store::{DeliveryStore, StoreError, StoreResult};
@@ -117,33 +117,32 @@ impl DeliveryStore for PgStore {
         &self,
         worker: &str,
         ids: &[i64],
-        lease_until: Option<OffsetDateTime>,
+        change: LeaseChange,
     ) -> StoreResult<Vec<i64>> {
         if ids.is_empty() {
             return Ok(Vec::new());
         }
-        let sql = match lease_until {
-            Some(_) => {
-                "UPDATE deliveries SET lease_until = $1
-                 WHERE id = ANY ($2) AND state = 'sending' AND worker = $3
-                 RETURNING id"
-            }
+        let (set, until) = match change {
+            LeaseChange::Extend(until) => ("lease_until = $1", Some(until)),
+            LeaseChange::Begin(until) => ("lease_until = $1, begun = true", Some(until)),
             // Given back unsent: as if never claimed.
-            None => {
-                "UPDATE deliveries SET state = 'queued', lease_until = NULL, worker = NULL,
-                     attempts = attempts - 1
-                 WHERE id = ANY ($2) AND state = 'sending' AND worker = $3
-                   AND $1::timestamptz IS NULL
-                 RETURNING id"
-            }
+            LeaseChange::GiveBack => (
+                "state = 'queued', lease_until = $1, worker = NULL, begun = false,
+                 attempts = attempts - 1",
+                None,
+            ),
         };
-        let mut kept: Vec<i64> = sqlx::query_scalar(sql)
-            .bind(lease_until)
-            .bind(ids)
-            .bind(worker)
-            .fetch_all(&self.pool)
-            .await
-            .map_err(db)?;
+        let mut kept: Vec<i64> = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+            "UPDATE deliveries SET {set}
+             WHERE id = ANY ($2) AND state = 'sending' AND worker = $3
+             RETURNING id"
+        )))
+        .bind(until)
+        .bind(ids)
+        .bind(worker)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db)?;
         kept.sort_unstable();
         Ok(kept)
     }
@@ -168,8 +167,9 @@ impl DeliveryStore for PgStore {
                  ORDER BY id LIMIT $4
                  FOR UPDATE SKIP LOCKED)
              UPDATE deliveries d SET state = 'sending', lease_until = $1, worker = $2,
-                 attempts = d.attempts + 1,
-                 reclaimed = d.reclaimed + CASE WHEN d.state = 'sending' THEN 1 ELSE 0 END
+                 attempts = d.attempts + 1, begun = false,
+                 reclaimed = d.reclaimed
+                     + CASE WHEN d.state = 'sending' AND d.begun THEN 1 ELSE 0 END
              FROM due WHERE d.id = due.id
              RETURNING d.id",
         )

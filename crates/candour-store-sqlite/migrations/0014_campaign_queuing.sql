@@ -6,3 +6,8 @@ CREATE TABLE campaign_queuing (
     campaign_id  INTEGER PRIMARY KEY REFERENCES campaigns (id),
     after_person INTEGER NOT NULL
 ) STRICT;
+
+-- Whether the worker holding a message has begun handing it to the relay (it renews the lease
+-- with `begin` first). A message taken over from a worker that died counts as a possible
+-- duplicate only if that worker had begun it.
+ALTER TABLE deliveries ADD COLUMN begun INTEGER NOT NULL DEFAULT 0 CHECK (begun IN (0, 1));

@@ -5,8 +5,8 @@
 use async_trait::async_trait;
 use candour_core::account::EmailAddress;
 use candour_core::campaign::{
-    AddressNews, Delivery, DeliveryRecipient, FinishedDelivery, PersonDelivery, Queued,
-    TRACKING_PURPOSE, refusals_suppress,
+    AddressNews, Delivery, DeliveryRecipient, FinishedDelivery, LeaseChange, PersonDelivery,
+    Queued, TRACKING_PURPOSE, refusals_suppress,
 };
 use candour_core::people::suppression_key;
 use candour_core::store::{DeliveryStore, StoreError, StoreResult};
@@ -112,35 +112,33 @@ impl DeliveryStore for SqliteStore {
         &self,
         worker: &str,
         ids: &[i64],
-        lease_until: Option<OffsetDateTime>,
+        change: LeaseChange,
     ) -> StoreResult<Vec<i64>> {
         if ids.is_empty() {
             return Ok(Vec::new());
         }
         let list = serde_json::to_string(ids).map_err(|e| StoreError::Other(Box::new(e)))?;
-        let sql = match lease_until {
-            Some(_) => {
-                "UPDATE deliveries SET lease_until = ?1
-                 WHERE id IN (SELECT value FROM json_each(?2)) AND state = 'sending'
-                   AND worker = ?3
-                 RETURNING id"
-            }
+        let (set, until) = match change {
+            LeaseChange::Extend(until) => ("lease_until = ?1", Some(until)),
+            LeaseChange::Begin(until) => ("lease_until = ?1, begun = 1", Some(until)),
             // Given back unsent: as if never claimed.
-            None => {
-                "UPDATE deliveries SET state = 'queued', lease_until = NULL, worker = NULL,
-                     attempts = attempts - 1
-                 WHERE id IN (SELECT value FROM json_each(?2)) AND state = 'sending'
-                   AND worker = ?3 AND ?1 IS NULL
-                 RETURNING id"
-            }
+            LeaseChange::GiveBack => (
+                "state = 'queued', lease_until = ?1, worker = NULL, begun = 0,
+                 attempts = attempts - 1",
+                None,
+            ),
         };
-        let mut kept: Vec<i64> = sqlx::query_scalar(sql)
-            .bind(lease_until.map(unix))
-            .bind(list)
-            .bind(worker)
-            .fetch_all(&self.writer)
-            .await
-            .map_err(db)?;
+        let mut kept: Vec<i64> = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+            "UPDATE deliveries SET {set}
+             WHERE id IN (SELECT value FROM json_each(?2)) AND state = 'sending' AND worker = ?3
+             RETURNING id"
+        )))
+        .bind(until.map(unix))
+        .bind(list)
+        .bind(worker)
+        .fetch_all(&self.writer)
+        .await
+        .map_err(db)?;
         kept.sort_unstable();
         Ok(kept)
     }
@@ -155,7 +153,8 @@ impl DeliveryStore for SqliteStore {
         let mut tx = self.writer.begin().await.map_err(db)?;
         let ids: Vec<i64> = sqlx::query_scalar(
             "UPDATE deliveries SET state = 'sending', lease_until = ?1, worker = ?2,
-                 attempts = attempts + 1, reclaimed = reclaimed + (state = 'sending')
+                 attempts = attempts + 1, reclaimed = reclaimed + (state = 'sending' AND begun),
+                 begun = 0
              WHERE id IN (SELECT id FROM deliveries
                           WHERE (state = 'queued' AND next_attempt_at <= ?3)
                              OR (state = 'sending' AND lease_until < ?3)
