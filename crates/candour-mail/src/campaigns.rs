@@ -453,7 +453,7 @@ impl CampaignSender {
 
     /// Check, build and send each message of the batch, at most `concurrency` at once,
     /// handing each outcome to `outcomes` as soon as it is known. Messages are begun (their
-    /// lease renewed with `LeaseChange::Begin`) a window of twice `concurrency` at a time,
+    /// lease renewed with `LeaseChange::Begin`) a window of `concurrency` at a time,
     /// just before they go, so a worker that dies leaves few begun messages to flag as
     /// possible duplicates. Returns the messages left unsent because `stop` turned true;
     /// they are no longer in `held`.
@@ -483,7 +483,7 @@ impl CampaignSender {
                 i
             }),
         };
-        let mut window = Vec::with_capacity(concurrency * 2);
+        let mut window = Vec::with_capacity(concurrency);
         for d in batch {
             if round.stopping() {
                 round.give_back(d.id).await;
@@ -492,7 +492,7 @@ impl CampaignSender {
             if let Some(item) = self.prepare(d, &round.outcomes).await {
                 window.push(item);
             }
-            if window.len() >= concurrency * 2 {
+            if window.len() >= concurrency {
                 self.send_window(std::mem::take(&mut window), &mut round)
                     .await;
             }
