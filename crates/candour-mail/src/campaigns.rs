@@ -205,42 +205,13 @@ impl CampaignSender {
         tracing::info!("The campaign worker has stopped.");
     }
 
-    async fn send_until(&self, mut stop: watch::Receiver<bool>) {
-        while !*stop.borrow() {
-            let rest = match self.send_round(Some(&stop)).await {
-                Ok(0) => Duration::from_secs(1),
-                Ok(_) => Duration::ZERO,
-                Err(e) => {
-                    tracing::error!(error = %e, "The campaign worker could not reach the database.");
-                    Duration::from_secs(5)
-                }
-            };
-            if !rest.is_zero() {
-                tokio::select! {
-                    _ = tokio::time::sleep(rest) => {}
-                    _ = stop.changed() => {}
-                }
-            }
-        }
+    async fn send_until(&self, stop: watch::Receiver<bool>) {
+        let step = || async { self.send_round(Some(&stop)).await.map(|n| n > 0) };
+        repeat_until(stop.clone(), "send campaign messages", step).await;
     }
 
-    async fn queue_until(self, mut stop: watch::Receiver<bool>) {
-        while !*stop.borrow() {
-            let rest = match self.queue_step().await {
-                Ok(true) => Duration::ZERO,
-                Ok(false) => Duration::from_secs(1),
-                Err(e) => {
-                    tracing::error!(error = %e, "The campaign worker could not queue an audience.");
-                    Duration::from_secs(5)
-                }
-            };
-            if !rest.is_zero() {
-                tokio::select! {
-                    _ = tokio::time::sleep(rest) => {}
-                    _ = stop.changed() => {}
-                }
-            }
-        }
+    async fn queue_until(self, stop: watch::Receiver<bool>) {
+        repeat_until(stop, "queue an audience", || self.queue_step()).await;
     }
 
     /// Start due campaigns and queue one chunk of each audience still being queued; `true`
@@ -858,6 +829,29 @@ impl CampaignSender {
             .map_err(|e| MailError::Build(e.to_string()))?;
         self.inner.mailer.send_message(message).await?;
         Ok(())
+    }
+}
+
+/// Run `step` until `stop` turns true: again at once when it did something (`true`), after a
+/// second when it found nothing to do, after five when the database did not answer.
+async fn repeat_until<F, Fut>(mut stop: watch::Receiver<bool>, what: &str, mut step: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<bool, StoreError>>,
+{
+    while !*stop.borrow() {
+        let rest = match step().await {
+            Ok(true) => continue,
+            Ok(false) => Duration::from_secs(1),
+            Err(e) => {
+                tracing::error!(error = %e, "The campaign worker could not {what}.");
+                Duration::from_secs(5)
+            }
+        };
+        tokio::select! {
+            _ = tokio::time::sleep(rest) => {}
+            _ = stop.changed() => {}
+        }
     }
 }
 
