@@ -4,8 +4,10 @@ queue. Python 3 standard library only.
 """
 
 import asyncio
+import atexit
 import os
 import re
+import shutil
 import signal
 import socket
 import sqlite3
@@ -220,9 +222,19 @@ channels = ["email"]
 direct_marketing = true
 consent_label = "Send me news"
 """)
+        atexit.register(self._clean_up)
         env = self._env()
         subprocess.run([binary(), "--config", self.config, "migrate"], check=True,
                        env=env, stdout=subprocess.DEVNULL, stderr=self.log)
+
+    def _clean_up(self):
+        """At exit: no instance left running, no files left behind (the log is kept when
+        FAULTS_KEEP is set)."""
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+        if not os.environ.get("FAULTS_KEEP"):
+            shutil.rmtree(self.dir, ignore_errors=True)
 
     def _env(self):
         env = {k: v for k, v in os.environ.items() if not k.startswith("CANDOUR_")}
