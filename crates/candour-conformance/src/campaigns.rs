@@ -6,7 +6,8 @@ use std::collections::BTreeSet;
 use candour_core::account::Postcode;
 use candour_core::account::Profile;
 use candour_core::campaign::{
-    Bounce, CampaignState, Delivery, DeliveryResult, Engagement, FinishedDelivery, TrackingEvent,
+    Bounce, CampaignState, Delivery, DeliveryResult, Engagement, FinishedDelivery, LeaseChange,
+    TrackingEvent,
 };
 use candour_core::campaign::{CampaignDraft, FollowUp, TRACKING_PURPOSE};
 use candour_core::people::{Method, NewConsent, Source};
@@ -74,13 +75,34 @@ async fn set_profile(s: &Stores, person: i64, name: &str, interests: &[&str], po
     s.people.update_person(person, &details, T0).await.unwrap();
 }
 
+/// Start what is due at `at` and queue every audience, in chunks of `chunk`; returns
+/// (campaign, messages queued) for each campaign that queued any or finished queuing.
+pub(crate) async fn queue_all(s: &Stores, at: OffsetDateTime, chunk: u32) -> Vec<(i64, u64)> {
+    let mut total: Vec<(i64, u64)> = Vec::new();
+    for _ in 0..100_000 {
+        let round = s.deliveries.start_due_campaigns(at, chunk).await.unwrap();
+        for q in &round {
+            assert!(q.queued <= u64::from(chunk), "{q:?}");
+            match total.iter_mut().find(|(c, _)| *c == q.campaign) {
+                Some((_, n)) => *n += q.queued,
+                None => total.push((q.campaign, q.queued)),
+            }
+        }
+        if round.iter().all(|q| q.complete) {
+            total.sort_unstable();
+            return total;
+        }
+    }
+    panic!("queuing never finished");
+}
+
 /// Create, schedule and start a campaign at `at`; returns its id and how many messages were
 /// queued.
 async fn start(s: &Stores, d: &CampaignDraft, links: &[&str], at: OffsetDateTime) -> (i64, u64) {
     let id = s.campaigns.create_campaign(d, at).await.unwrap();
     let links: Vec<String> = links.iter().map(|l| (*l).to_owned()).collect();
     s.campaigns.schedule_campaign(id, at, &links).await.unwrap();
-    let started = s.deliveries.start_due_campaigns(at).await.unwrap();
+    let started = queue_all(s, at, 2).await;
     assert_eq!(started.len(), 1, "{started:?}");
     assert_eq!(started[0].0, id);
     (id, started[0].1)
@@ -93,8 +115,12 @@ async fn claim(s: &Stores, worker: &str, now: OffsetDateTime, limit: u32) -> Vec
         .unwrap()
 }
 
-/// Finish every claimed message as sent, tracked when the recipient consented.
+/// Finish every message worker `w` claimed as sent, tracked when the recipient consented.
 async fn send(s: &Stores, claimed: &[Delivery], now: OffsetDateTime) {
+    send_as(s, "w", claimed, now).await;
+}
+
+async fn send_as(s: &Stores, worker: &str, claimed: &[Delivery], now: OffsetDateTime) {
     let finished: Vec<FinishedDelivery> = claimed
         .iter()
         .map(|d| FinishedDelivery {
@@ -107,7 +133,7 @@ async fn send(s: &Stores, claimed: &[Delivery], now: OffsetDateTime) {
         })
         .collect();
     s.deliveries
-        .finish_deliveries("w", &finished, now)
+        .finish_deliveries(worker, &finished, now)
         .await
         .unwrap();
 }
@@ -272,26 +298,10 @@ pub async fn a_started_campaign_queues_its_audience_once(s: &Stores) {
         .unwrap();
     let at = T0 + Duration::hours(1);
     s.campaigns.schedule_campaign(id, at, &[]).await.unwrap();
-    assert!(
-        s.deliveries
-            .start_due_campaigns(T0)
-            .await
-            .unwrap()
-            .is_empty()
-    );
+    assert!(queue_all(s, T0, 3).await.is_empty());
     let late = subscriber(s, "late@example.org", false).await;
-    assert_eq!(
-        s.deliveries.start_due_campaigns(at).await.unwrap(),
-        vec![(id, 5)]
-    );
-    assert!(
-        s.deliveries
-            .start_due_campaigns(at)
-            .await
-            .unwrap()
-            .is_empty(),
-        "started once"
-    );
+    assert_eq!(queue_all(s, at, 3).await, vec![(id, 5)]);
+    assert!(queue_all(s, at, 3).await.is_empty(), "started once");
     let got = s.campaigns.campaign(id).await.unwrap().unwrap();
     assert_eq!(
         (got.state, got.started_at),
@@ -360,14 +370,28 @@ pub async fn racing_instances_start_a_campaign_once(s: &Stores) {
     let mut tasks = tokio::task::JoinSet::new();
     for _ in 0..8 {
         let deliveries = s.deliveries.clone();
-        tasks.spawn(async move { deliveries.start_due_campaigns(T0).await });
+        // Chunks of three: the racers share the queuing of each audience.
+        tasks.spawn(async move {
+            let mut queued = Vec::new();
+            loop {
+                let round = deliveries.start_due_campaigns(T0, 3).await?;
+                queued.extend(round.iter().map(|q| (q.campaign, q.queued)));
+                if round.iter().all(|q| q.complete) {
+                    return Ok::<_, StoreError>(queued);
+                }
+            }
+        });
     }
-    let mut started = Vec::new();
+    let mut started = std::collections::BTreeMap::new();
     while let Some(t) = tasks.join_next().await {
-        started.extend(t.unwrap().unwrap());
+        for (c, n) in t.unwrap().unwrap() {
+            *started.entry(c).or_insert(0) += n;
+        }
     }
-    started.sort_unstable();
-    assert_eq!(started, vec![(ids[0], 20), (ids[1], 20)]);
+    assert_eq!(
+        started.into_iter().collect::<Vec<_>>(),
+        vec![(ids[0], 20), (ids[1], 20)]
+    );
     for id in ids {
         assert_eq!(s.campaigns.progress(id, T0).await.unwrap().queued, 20);
     }
@@ -382,6 +406,15 @@ pub async fn claims_are_leased_retried_and_finished(s: &Stores) {
     assert_eq!(queued, 3);
 
     let first = claim(s, "w1", T0, 2).await;
+    // w1 begins sending both.
+    let begun: Vec<i64> = first.iter().map(|d| d.id).collect();
+    assert_eq!(
+        s.deliveries
+            .renew_leases("w1", &begun, LeaseChange::Begin(T0 + LEASE))
+            .await
+            .unwrap(),
+        begun
+    );
     assert_eq!(first.len(), 2);
     assert!(first[0].id < first[1].id);
     let a = &first[0];
@@ -1405,4 +1438,189 @@ pub async fn plain_refusals_suppress_after_two_campaigns_in_a_row(s: &Stores) {
     assert_eq!(p.bounced, 1);
     assert!(suppressed("ben@example.org").await);
     assert!(!suppressed("cat@example.org").await);
+}
+
+pub async fn a_living_worker_renews_its_lease_and_loses_it_only_when_stopped(s: &Stores) {
+    for n in 0..3 {
+        subscriber(s, &format!("r{n}@example.org"), false).await;
+    }
+    let (id, _) = start(s, &draft("Leases"), &[], T0).await;
+    let short = Duration::seconds(10);
+    let held = s
+        .deliveries
+        .claim_deliveries("w1", T0, T0 + short, 10)
+        .await
+        .unwrap();
+    let ids: Vec<i64> = held.iter().map(|d| d.id).collect();
+    assert_eq!(ids.len(), 3);
+    let renew = |worker: &'static str, ids: Vec<i64>, until: OffsetDateTime| {
+        let d = s.deliveries.clone();
+        async move {
+            d.renew_leases(worker, &ids, LeaseChange::Extend(until))
+                .await
+                .unwrap()
+        }
+    };
+    // Renewed before it ran out: nobody else may claim the messages.
+    assert_eq!(
+        renew("w1", ids.clone(), T0 + Duration::seconds(15)).await,
+        ids
+    );
+    let now = T0 + Duration::seconds(12);
+    assert!(
+        s.deliveries
+            .claim_deliveries("w2", now, now + short, 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    // Another worker cannot renew what it does not hold, nor an unknown id.
+    assert!(renew("w2", ids.clone(), now + short).await.is_empty());
+    assert!(renew("w1", vec![i64::MAX], now + short).await.is_empty());
+    // A finished message is no longer held.
+    send_as(s, "w1", &held[..1], now).await;
+    assert!(renew("w1", ids[..1].to_vec(), now + short).await.is_empty());
+    // w1 begins one more message, then dies: the rest are taken over once its lease runs
+    // out, and only the begun one may have gone already.
+    assert_eq!(
+        s.deliveries
+            .renew_leases(
+                "w1",
+                &ids[1..2],
+                LeaseChange::Begin(T0 + Duration::seconds(15))
+            )
+            .await
+            .unwrap(),
+        ids[1..2].to_vec()
+    );
+    let now = T0 + Duration::seconds(16);
+    let taken = s
+        .deliveries
+        .claim_deliveries("w2", now, now + short, 10)
+        .await
+        .unwrap();
+    assert_eq!(
+        taken.iter().map(|d| d.id).collect::<Vec<_>>(),
+        ids[1..].to_vec()
+    );
+    assert_eq!(
+        taken
+            .iter()
+            .map(|d| (d.reclaimed, d.attempts))
+            .collect::<Vec<_>>(),
+        vec![(true, 2), (false, 2)]
+    );
+    let p = s.campaigns.progress(id, now).await.unwrap();
+    assert_eq!(p.possible_duplicates, 1);
+    // w1 comes back: its renewal tells it the messages are gone, and its outcome is ignored.
+    assert!(renew("w1", ids.clone(), now + short).await.is_empty());
+    s.deliveries
+        .finish_deliveries(
+            "w1",
+            &[FinishedDelivery {
+                id: ids[1],
+                result: DeliveryResult::Failed {
+                    error: "late".to_owned(),
+                    bounce: None,
+                },
+                handed_over: 0,
+            }],
+            now,
+        )
+        .await
+        .unwrap();
+    let p = s.campaigns.progress(id, now).await.unwrap();
+    assert_eq!((p.sent, p.sending, p.failed), (1, 2, 0));
+    assert_eq!(
+        renew("w2", ids.clone(), now + short).await,
+        ids[1..].to_vec()
+    );
+}
+
+pub async fn a_stopping_worker_gives_back_unsent_messages(s: &Stores) {
+    for n in 0..3 {
+        subscriber(s, &format!("g{n}@example.org"), false).await;
+    }
+    let (id, _) = start(s, &draft("Give back"), &[], T0).await;
+    let held = claim(s, "w1", T0, 10).await;
+    let ids: Vec<i64> = held.iter().map(|d| d.id).collect();
+    // Another worker cannot give back w1's messages.
+    assert!(
+        s.deliveries
+            .renew_leases("w2", &ids, LeaseChange::GiveBack)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    send_as(s, "w1", &held[..1], T0).await;
+    // The sent one is not given back; the two unsent are, and are due at once for anyone.
+    assert_eq!(
+        s.deliveries
+            .renew_leases("w1", &ids, LeaseChange::GiveBack)
+            .await
+            .unwrap(),
+        ids[1..].to_vec()
+    );
+    let p = s.campaigns.progress(id, T0).await.unwrap();
+    assert_eq!((p.queued, p.sending, p.sent), (2, 0, 1));
+    let again = claim(s, "w2", T0, 10).await;
+    assert_eq!(
+        again.iter().map(|d| d.id).collect::<Vec<_>>(),
+        ids[1..].to_vec()
+    );
+    // Never tried, so neither a second attempt nor a possible duplicate.
+    assert!(again.iter().all(|d| !d.reclaimed && d.attempts == 1));
+    let p = s.campaigns.progress(id, T0).await.unwrap();
+    assert_eq!(p.possible_duplicates, 0);
+}
+
+pub async fn a_large_audience_is_queued_in_chunks_before_the_campaign_ends(s: &Stores) {
+    let mut everyone = BTreeSet::new();
+    for n in 0..7 {
+        everyone.insert(subscriber(s, &format!("c{n}@example.org"), false).await);
+    }
+    let id = s
+        .campaigns
+        .create_campaign(&draft("Chunks"), T0)
+        .await
+        .unwrap();
+    s.campaigns.schedule_campaign(id, T0, &[]).await.unwrap();
+    let first = s.deliveries.start_due_campaigns(T0, 3).await.unwrap();
+    assert_eq!(
+        first,
+        vec![candour_core::campaign::Queued {
+            campaign: id,
+            queued: 3,
+            complete: false
+        }]
+    );
+    let got = s.campaigns.campaign(id).await.unwrap().unwrap();
+    assert_eq!(got.state, CampaignState::Sending);
+    // The first chunk can be sent while the rest waits to be queued; with every queued
+    // message sent the campaign is still not done.
+    let claimed = claim(s, "w", T0, 10).await;
+    assert_eq!(claimed.len(), 3);
+    send(s, &claimed, T0).await;
+    assert!(
+        s.deliveries
+            .complete_campaigns(T0)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    // A worker that stopped between chunks leaves the place kept: the next call goes on
+    // from it (a person who joins meanwhile is queued too).
+    let late = subscriber(s, "late@example.org", false).await;
+    everyone.insert(late);
+    let rest = queue_all(s, T0, 3).await;
+    assert_eq!(rest, vec![(id, 5)]);
+    let p = s.campaigns.progress(id, T0).await.unwrap();
+    assert_eq!((p.queued, p.sent, p.total()), (5, 3, 8));
+    let mut queued = people_of(&claimed);
+    let claimed = claim(s, "w", T0, 10).await;
+    queued.extend(people_of(&claimed));
+    assert_eq!(queued, everyone, "each person queued once");
+    assert!(queue_all(s, T0, 3).await.is_empty());
+    send(s, &claimed, T0).await;
+    assert_eq!(s.deliveries.complete_campaigns(T0).await.unwrap(), vec![id]);
 }

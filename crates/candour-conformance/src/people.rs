@@ -1090,7 +1090,8 @@ pub async fn a_persons_export_has_one_form_on_every_backend(s: &Stores) {
         .schedule_campaign(campaign, T0, &[])
         .await
         .unwrap();
-    s.deliveries.start_due_campaigns(T0).await.unwrap();
+    let queued = s.deliveries.start_due_campaigns(T0, 100).await.unwrap();
+    assert!(queued.iter().all(|q| q.complete), "{queued:?}");
     let claimed = s
         .deliveries
         .claim_deliveries("w", T0, T0 + Duration::minutes(5), 10)

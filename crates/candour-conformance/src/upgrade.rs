@@ -178,7 +178,7 @@ pub fn populate(s: &Stores) -> impl Future<Output = ()> + '_ {
             .schedule_campaign(campaign, at, &["https://example.org/events".to_owned()])
             .await
             .unwrap();
-        s.deliveries.start_due_campaigns(at).await.unwrap();
+        s.deliveries.start_due_campaigns(at, 1000).await.unwrap();
         let claimed = s
             .deliveries
             .claim_deliveries("w", at, at + Duration::minutes(5), 10)

@@ -136,6 +136,7 @@ pub const PERSONAL: &[Mapped] = &[
             ("unsubscribed_at", Shape::Time),
             ("tracked", Shape::Flag),
             ("bounced", Shape::Flag),
+            ("begun", Shape::Flag),
         ],
     },
     Mapped {
@@ -299,6 +300,10 @@ pub const NOT_PERSONAL: &[(&str, &str)] = &[
     (
         "campaigns",
         "campaign text written by staff, its audience filters and its schedule; recipients are in deliveries",
+    ),
+    (
+        "campaign_queuing",
+        "how far a campaign's audience is queued: a number to continue after, deleted once the whole audience is queued",
     ),
     (
         "campaign_totals",

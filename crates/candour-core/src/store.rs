@@ -414,12 +414,22 @@ pub trait CampaignStore: Send + Sync {
 /// The delivery queue: starting due campaigns, claiming and finishing messages, and who a message went to.
 #[async_trait]
 pub trait DeliveryStore: Send + Sync {
-    /// Start every scheduled campaign whose time has come: its audience is queued, one
-    /// message per person, in the same transaction that marks it sending; instances that
-    /// race start each campaign once. Returns (campaign, messages queued).
-    async fn start_due_campaigns(&self, now: OffsetDateTime) -> StoreResult<Vec<(i64, u64)>>;
+    /// Start every scheduled campaign whose time has come (it turns sending at once, in a
+    /// short transaction), then queue the next `chunk` people of each campaign whose audience
+    /// is still being queued, in ascending person id, each chunk in its own transaction with
+    /// the campaign's place in the audience: no lock a worker's claim or finish needs is held
+    /// for longer than one chunk, a crash between chunks neither loses nor doubles anyone,
+    /// and instances that race queue each person once. Each chunk reads the audience as it
+    /// stands (the send-time check catches anyone who left it since). A campaign is not
+    /// marked sent while its audience is being queued.
+    async fn start_due_campaigns(
+        &self,
+        now: OffsetDateTime,
+        chunk: u32,
+    ) -> StoreResult<Vec<crate::campaign::Queued>>;
     /// Claim up to `limit` messages that are due, or whose worker's lease ran out, for
-    /// `lease_until`. Workers on one database never claim the same message at once.
+    /// `lease_until`, not yet begun. Workers on one database never claim the same message at
+    /// once.
     async fn claim_deliveries(
         &self,
         worker: &str,
@@ -437,7 +447,19 @@ pub trait DeliveryStore: Send + Sync {
         finished: &[FinishedDelivery],
         now: OffsetDateTime,
     ) -> StoreResult<()>;
-    /// Mark sent every sending campaign with no message left queued or in flight.
+    /// A living worker's hold on messages it claimed: extend the lease, extend it and mark
+    /// the messages begun (the worker hands a message to the relay only after this), or give
+    /// them back unsent. Only rows still in flight for `worker` change; returns those, so a
+    /// worker learns which of its messages another took over. A message claimed again after
+    /// its worker's lease ran out is a possible duplicate only if that worker had begun it.
+    async fn renew_leases(
+        &self,
+        worker: &str,
+        ids: &[i64],
+        change: crate::campaign::LeaseChange,
+    ) -> StoreResult<Vec<i64>>;
+    /// Mark sent every sending campaign whose audience is queued, with no message left
+    /// queued or in flight.
     async fn complete_campaigns(&self, now: OffsetDateTime) -> StoreResult<Vec<i64>>;
     /// Newest first.
     async fn person_deliveries(&self, person: i64) -> StoreResult<Vec<PersonDelivery>>;

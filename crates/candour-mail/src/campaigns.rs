@@ -1,37 +1,52 @@
-//! The campaign delivery worker: it starts campaigns whose time has come, claims batches of
-//! queued messages, checks each recipient again at the moment of sending (consent in the
-//! ledger, the suppression list, erasure), renders each message, and sends it over SMTP.
+//! The campaign delivery worker: it starts campaigns whose time has come and queues their
+//! audience in chunks, claims batches of queued messages, checks each recipient again at the
+//! moment of sending (consent in the ledger, the suppression list, erasure), renders each
+//! message, and sends it over SMTP.
 //!
 //! Invariants:
 //! - A message leaves only after its row is claimed (state `sending`, with a lease); its
 //!   outcome is written after the relay answered. A worker that dies in between leaves rows
 //!   whose lease runs out; another worker (or this one, restarted) takes them over, so no
 //!   recipient is skipped, and only those in-flight messages can go twice (they are counted).
+//! - Leases are short and renewed by a heartbeat while the worker lives, so a dead worker's
+//!   messages are taken over within `lease_seconds`; a message whose renewal found it taken
+//!   over is not sent, and its outcome would not be recorded over the other worker's.
+//! - Outcomes are written as the relay answers them, grouped into one store call every few
+//!   milliseconds: a killed worker leaves unrecorded only what was in flight or in the last
+//!   group.
 //! - A message sent again after a try that may have left a copy with the relay (its final
 //!   `.` was sent and no answer came) is counted as a possible duplicate: each outcome
 //!   carries the number of such tries, and the store adds them up.
-//! - A campaign is marked sent by one SQL statement that checks nothing is queued or in flight.
+//! - A campaign is marked sent by one SQL statement that checks its audience is queued and
+//!   nothing is queued or in flight.
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
 use std::time::Duration;
 
 use candour_core::Clock;
 use candour_core::account::EmailAddress;
 use candour_core::campaign::{
-    Bounce, Campaign, Compiled, Delivery, DeliveryResult, FinishedDelivery, Recipient, Refusal,
-    Token, TokenKind, message_id, retry_at,
+    Bounce, Campaign, Compiled, Delivery, DeliveryResult, FinishedDelivery, LeaseChange, Recipient,
+    Refusal, Token, TokenKind, message_id, retry_at,
 };
 use candour_core::config::{CampaignSettings, MailSettings};
 use candour_core::store::{CampaignStore, DeliveryStore, StoreError, Stores};
 use lettre::Message;
 use lettre::message::header::{HeaderName, HeaderValue};
 use lettre::message::{Mailbox, MultiPart};
-use tokio::sync::{Mutex, Semaphore};
+use tokio::sync::{Mutex, Semaphore, mpsc, watch};
 use tokio::task::JoinSet;
 
 use crate::relay::Sent;
 use crate::{MailError, Mailer};
+
+/// People queued per transaction when a campaign starts.
+const QUEUE_CHUNK: u32 = 5000;
+/// How long the outcome writer waits for more outcomes to write with the first.
+const WRITE_WINDOW: Duration = Duration::from_millis(5);
+/// The most outcomes written in one store call.
+const WRITE_MAX: usize = 100;
 
 /// How links in campaign messages are made.
 #[derive(Clone)]
@@ -66,6 +81,38 @@ impl LinkSettings {
 /// A campaign ready to render: its text is fixed once it is scheduled.
 struct Ready {
     compiled: Compiled,
+}
+
+/// A message that passed the send-time check, built and ready to go.
+struct Prepared {
+    delivery: Delivery,
+    email: EmailAddress,
+    tracked: bool,
+    message: Message,
+}
+
+/// One batch under way: what it holds, its sends and where their outcomes go.
+struct Round<'a> {
+    held: &'a Mutex<BTreeSet<i64>>,
+    lost: &'a Mutex<BTreeSet<i64>>,
+    stop: Option<&'a watch::Receiver<bool>>,
+    permits: Arc<Semaphore>,
+    sends: JoinSet<()>,
+    outcomes: mpsc::UnboundedSender<FinishedDelivery>,
+    unsent: Vec<i64>,
+    pace: Option<tokio::time::Interval>,
+}
+
+impl Round<'_> {
+    fn stopping(&self) -> bool {
+        self.stop.is_some_and(|s| *s.borrow())
+    }
+
+    /// Leave a message unsent, to be given back when the round ends.
+    async fn give_back(&mut self, id: i64) {
+        self.held.lock().await.remove(&id);
+        self.unsent.push(id);
+    }
 }
 
 /// The delivery worker.
@@ -139,71 +186,99 @@ impl CampaignSender {
     /// Run until the task is aborted: one batch after another, resting a second when there
     /// is nothing to send.
     pub async fn run(self) {
-        let (_keep, stop) = tokio::sync::watch::channel(false);
+        let (_keep, stop) = watch::channel(false);
         self.run_until(stop).await;
     }
 
-    /// Run until `stop` turns true; a batch under way is finished and its outcomes written
-    /// first, so stopping the server sends nothing twice.
-    pub async fn run_until(self, mut stop: tokio::sync::watch::Receiver<bool>) {
+    /// Run until `stop` turns true. Audiences are queued by a task of their own, so a large
+    /// one never holds up sending. On stop, messages in flight finish (each within
+    /// `send_timeout_seconds`) and are recorded, the batch's unsent messages are given back
+    /// for another instance to take at once, and the relay connections end with `QUIT`.
+    pub async fn run_until(self, stop: watch::Receiver<bool>) {
         tracing::info!(worker = %self.inner.worker, "The campaign worker is running.");
-        while !*stop.borrow() {
-            let rest = match self.tick().await {
-                Ok(0) => Duration::from_secs(1),
-                Ok(_) => Duration::ZERO,
-                Err(e) => {
-                    tracing::error!(error = %e, "The campaign worker could not reach the database.");
-                    Duration::from_secs(5)
-                }
-            };
-            if !rest.is_zero() {
-                tokio::select! {
-                    _ = tokio::time::sleep(rest) => {}
-                    _ = stop.changed() => {}
-                }
-            }
+        let queuer = self.clone().queue_until(stop.clone());
+        let sender = self.send_until(stop);
+        tokio::join!(queuer, sender);
+        if let Some(pool) = &self.inner.relay {
+            pool.close().await;
         }
         tracing::info!("The campaign worker has stopped.");
     }
 
-    /// One round: start due campaigns, claim one batch and send it. Returns how many
-    /// messages were claimed.
+    async fn send_until(&self, stop: watch::Receiver<bool>) {
+        let step = || async { self.send_round(Some(&stop)).await.map(|n| n > 0) };
+        repeat_until(stop.clone(), "send campaign messages", step).await;
+    }
+
+    async fn queue_until(self, stop: watch::Receiver<bool>) {
+        repeat_until(stop, "queue an audience", || self.queue_step()).await;
+    }
+
+    /// Start due campaigns and queue one chunk of each audience still being queued; `true`
+    /// when some audience has more to queue.
+    async fn queue_step(&self) -> Result<bool, StoreError> {
+        let inner = &self.inner;
+        let mut more = false;
+        for q in inner
+            .deliveries
+            .start_due_campaigns(inner.clock.now(), QUEUE_CHUNK)
+            .await?
+        {
+            if q.complete {
+                tracing::info!(campaign = q.campaign, "A campaign's audience is queued.");
+            } else {
+                more = true;
+            }
+        }
+        Ok(more)
+    }
+
+    /// One round, as tests drive it: start due campaigns and queue their whole audience,
+    /// then claim one batch and send it. Returns how many messages were claimed.
     pub async fn tick(&self) -> Result<usize, StoreError> {
+        while self.queue_step().await? {}
+        self.send_round(None).await
+    }
+
+    /// Claim one batch and send it, recording each outcome as it comes; with `stop` turned
+    /// true midway, the batch's unsent messages are given back. Returns how many messages
+    /// were claimed.
+    async fn send_round(&self, stop: Option<&watch::Receiver<bool>>) -> Result<usize, StoreError> {
         let inner = &self.inner;
         let now = inner.clock.now();
-        for (campaign, queued) in inner.deliveries.start_due_campaigns(now).await? {
-            tracing::info!(campaign, queued, "A campaign started sending.");
-        }
-        let lease = now + time::Duration::seconds(i64::from(inner.settings.lease_seconds));
         let limit = inner.settings.batch_size;
         let batch = inner
             .deliveries
-            .claim_deliveries(&inner.worker, now, lease, limit)
+            .claim_deliveries(&inner.worker, now, now + self.lease(), limit)
             .await?;
         let claimed = batch.len();
         if claimed > 0 {
-            let finished = self.send_batch(batch).await;
-            // The messages have gone: their outcomes must be written, or they would be sent
-            // again once the lease runs out. Keep trying for a while before giving up.
-            let mut wait = Duration::from_millis(200);
-            let mut attempt = 0;
-            loop {
+            let held = Mutex::new(batch.iter().map(|d| d.id).collect::<BTreeSet<i64>>());
+            let lost = Mutex::new(BTreeSet::new());
+            let (outcomes, written) = mpsc::unbounded_channel();
+            let sending = self.send_batch(batch, outcomes, &held, &lost, stop);
+            let writing = self.write_outcomes(written, &held);
+            let (unsent, recorded) = tokio::select! {
+                done = async { tokio::join!(sending, writing) } => done,
+                never = self.heartbeat(&held, &lost) => match never {},
+            };
+            if !unsent.is_empty() {
                 match inner
                     .deliveries
-                    .finish_deliveries(&inner.worker, &finished, inner.clock.now())
+                    .renew_leases(&inner.worker, &unsent, LeaseChange::GiveBack)
                     .await
                 {
-                    Ok(()) => break,
-                    Err(e) if attempt < 8 => {
-                        tracing::warn!(error = %e, "Could not record sent messages; trying again.");
-                        tokio::time::sleep(wait).await;
-                        wait = (wait * 2).min(Duration::from_secs(10));
-                        attempt += 1;
-                    }
-                    Err(e) => return Err(e),
+                    Ok(back) => tracing::info!(
+                        messages = back.len(),
+                        "Gave back unsent campaign messages for another worker."
+                    ),
+                    Err(e) => tracing::warn!(
+                        error = %e,
+                        "Could not give back unsent messages; they are taken over when their lease runs out."
+                    ),
                 }
             }
-            crate::metrics::recorded(&finished);
+            recorded?;
         }
         if claimed < limit as usize {
             for campaign in inner
@@ -216,6 +291,113 @@ impl CampaignSender {
             }
         }
         Ok(claimed)
+    }
+
+    fn lease(&self) -> time::Duration {
+        time::Duration::seconds(i64::from(self.inner.settings.lease_seconds))
+    }
+
+    /// Renew the lease on the messages this round still holds, every third of the lease,
+    /// until the round ends. Messages another worker took over meanwhile (this one could not
+    /// reach the database for a whole lease) are moved to `lost`, so they are not sent.
+    async fn heartbeat(
+        &self,
+        held: &Mutex<BTreeSet<i64>>,
+        lost: &Mutex<BTreeSet<i64>>,
+    ) -> std::convert::Infallible {
+        let inner = &self.inner;
+        let every = Duration::from_millis(u64::from(inner.settings.lease_seconds) * 1000 / 3);
+        loop {
+            tokio::time::sleep(every).await;
+            let ids: Vec<i64> = held.lock().await.iter().copied().collect();
+            if ids.is_empty() {
+                continue;
+            }
+            let until = inner.clock.now() + self.lease();
+            match inner
+                .deliveries
+                .renew_leases(&inner.worker, &ids, LeaseChange::Extend(until))
+                .await
+            {
+                Ok(kept) => {
+                    let kept: BTreeSet<i64> = kept.into_iter().collect();
+                    let mut held = held.lock().await;
+                    let gone: Vec<i64> = ids
+                        .into_iter()
+                        .filter(|id| !kept.contains(id) && held.contains(id))
+                        .collect();
+                    if !gone.is_empty() {
+                        tracing::warn!(
+                            messages = gone.len(),
+                            "Another worker took over campaign messages whose lease this one could not renew."
+                        );
+                        let mut lost = lost.lock().await;
+                        for id in gone {
+                            held.remove(&id);
+                            lost.insert(id);
+                        }
+                    }
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "Could not renew the lease on campaign messages.");
+                }
+            }
+        }
+    }
+
+    /// Write outcomes as they come, grouped: one store call for whatever arrived within
+    /// `WRITE_WINDOW` of the first, up to `WRITE_MAX`. A group that cannot be written after
+    /// a while is let go (and its messages are no longer renewed): once their lease runs
+    /// out they are taken over and counted as possible duplicates.
+    async fn write_outcomes(
+        &self,
+        mut written: mpsc::UnboundedReceiver<FinishedDelivery>,
+        held: &Mutex<BTreeSet<i64>>,
+    ) -> Result<(), StoreError> {
+        let inner = &self.inner;
+        let mut failure = Ok(());
+        loop {
+            let Some(first) = written.recv().await else {
+                return failure;
+            };
+            let mut group = vec![first];
+            let until = tokio::time::Instant::now() + WRITE_WINDOW;
+            while group.len() < WRITE_MAX {
+                match tokio::time::timeout_at(until, written.recv()).await {
+                    Ok(Some(f)) => group.push(f),
+                    Ok(None) | Err(_) => break,
+                }
+            }
+            let mut wait = Duration::from_millis(200);
+            let mut attempt = 0;
+            loop {
+                match inner
+                    .deliveries
+                    .finish_deliveries(&inner.worker, &group, inner.clock.now())
+                    .await
+                {
+                    Ok(()) => {
+                        crate::metrics::recorded(&group);
+                        break;
+                    }
+                    Err(e) if attempt < 8 => {
+                        tracing::warn!(error = %e, "Could not record sent messages; trying again.");
+                        tokio::time::sleep(wait).await;
+                        wait = (wait * 2).min(Duration::from_secs(10));
+                        attempt += 1;
+                    }
+                    Err(e) => {
+                        tracing::error!(error = %e, "Could not record sent messages; another worker will take them over.");
+                        failure = Err(e);
+                        break;
+                    }
+                }
+            }
+            let mut held = held.lock().await;
+            for f in &group {
+                held.remove(&f.id);
+            }
+        }
     }
 
     async fn ready(&self, campaign: i64) -> Result<Arc<Ready>, SendError> {
@@ -243,91 +425,192 @@ impl CampaignSender {
         Ok(ready)
     }
 
-    async fn send_batch(&self, batch: Vec<Delivery>) -> Vec<FinishedDelivery> {
+    /// Check, build and send each message of the batch, at most `concurrency` at once,
+    /// handing each outcome to `outcomes` as soon as it is known. Messages are begun (their
+    /// lease renewed with `LeaseChange::Begin`) a window of `concurrency` at a time,
+    /// just before they go, so a worker that dies leaves few begun messages to flag as
+    /// possible duplicates. Returns the messages left unsent because `stop` turned true;
+    /// they are no longer in `held`.
+    async fn send_batch(
+        &self,
+        batch: Vec<Delivery>,
+        outcomes: mpsc::UnboundedSender<FinishedDelivery>,
+        held: &Mutex<BTreeSet<i64>>,
+        lost: &Mutex<BTreeSet<i64>>,
+        stop: Option<&watch::Receiver<bool>>,
+    ) -> Vec<i64> {
         let inner = &self.inner;
-        let mut finished = Vec::with_capacity(batch.len());
-        let permits = Arc::new(Semaphore::new(inner.settings.concurrency.max(1) as usize));
-        let mut sends: JoinSet<(Delivery, EmailAddress, bool, Sent)> = JoinSet::new();
-        let mut pace = (inner.settings.rate_per_second > 0).then(|| {
-            let mut i = tokio::time::interval(Duration::from_secs_f64(
-                1.0 / f64::from(inner.settings.rate_per_second),
-            ));
-            i.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-            i
-        });
+        let concurrency = inner.settings.concurrency.max(1) as usize;
+        let mut round = Round {
+            held,
+            lost,
+            stop,
+            permits: Arc::new(Semaphore::new(concurrency)),
+            sends: JoinSet::new(),
+            outcomes,
+            unsent: Vec::new(),
+            pace: (inner.settings.rate_per_second > 0).then(|| {
+                let mut i = tokio::time::interval(Duration::from_secs_f64(
+                    1.0 / f64::from(inner.settings.rate_per_second),
+                ));
+                i.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+                i
+            }),
+        };
+        let mut window = Vec::with_capacity(concurrency);
         for d in batch {
-            let skip = |reason: &str| FinishedDelivery {
-                id: d.id,
-                result: DeliveryResult::Skipped {
-                    reason: reason.to_owned(),
-                },
+            if round.stopping() {
+                round.give_back(d.id).await;
+                continue;
+            }
+            if let Some(item) = self.prepare(d, &round.outcomes).await {
+                window.push(item);
+            }
+            if window.len() >= concurrency {
+                self.send_window(std::mem::take(&mut window), &mut round)
+                    .await;
+            }
+        }
+        self.send_window(window, &mut round).await;
+        let Round {
+            mut sends,
+            outcomes,
+            unsent,
+            ..
+        } = round;
+        drop(outcomes);
+        while sends.join_next().await.is_some() {}
+        unsent
+    }
+
+    /// The send-time check and the message, or the outcome recorded at once (skipped,
+    /// failed, or retried when the database did not answer).
+    async fn prepare(
+        &self,
+        d: Delivery,
+        outcomes: &mpsc::UnboundedSender<FinishedDelivery>,
+    ) -> Option<Prepared> {
+        let inner = &self.inner;
+        let finish = |id, result| {
+            // The writer outlives every send of the round.
+            let _ = outcomes.send(FinishedDelivery {
+                id,
+                result,
                 handed_over: 0,
-            };
-            // The send-time check: what the ledger and the suppression list say now.
-            let Some(email) = d.email.clone() else {
-                finished.push(skip("the person's record was erased"));
-                continue;
-            };
-            if d.suppressed {
-                finished.push(skip("the address is on the suppression list"));
+            });
+            None
+        };
+        let skip = |reason: &str| DeliveryResult::Skipped {
+            reason: reason.to_owned(),
+        };
+        // What the ledger and the suppression list say now.
+        let Some(email) = d.email.clone() else {
+            return finish(d.id, skip("the person's record was erased"));
+        };
+        if d.suppressed {
+            return finish(d.id, skip("the address is on the suppression list"));
+        }
+        if !d.marketing_consent {
+            return finish(d.id, skip("consent was withdrawn"));
+        }
+        let ready = match self.ready(d.campaign).await {
+            Ok(r) => r,
+            // The database did not answer: try this message again a little later.
+            Err(SendError::Store(e)) => {
+                tracing::warn!(error = %e, "Could not read a campaign to send it.");
+                let at = inner.clock.now()
+                    + time::Duration::seconds(i64::from(inner.settings.retry_first_seconds));
+                return finish(
+                    d.id,
+                    DeliveryResult::Retry {
+                        at,
+                        error: "the database did not answer".to_owned(),
+                    },
+                );
+            }
+            Err(e) => {
+                return finish(
+                    d.id,
+                    DeliveryResult::Failed {
+                        error: e.to_string(),
+                        bounce: None,
+                    },
+                );
+            }
+        };
+        let tracked = d.tracking_consent;
+        match self.build(&ready, &d, &email, tracked) {
+            Ok(message) => Some(Prepared {
+                delivery: d,
+                email,
+                tracked,
+                message,
+            }),
+            Err(e) => finish(
+                d.id,
+                DeliveryResult::Failed {
+                    error: e.to_string(),
+                    bounce: None,
+                },
+            ),
+        }
+    }
+
+    /// Begin a window of prepared messages, then send each as a connection is free.
+    async fn send_window(&self, window: Vec<Prepared>, round: &mut Round<'_>) {
+        if window.is_empty() {
+            return;
+        }
+        let inner = &self.inner;
+        if round.stopping() {
+            for p in window {
+                round.give_back(p.delivery.id).await;
+            }
+            return;
+        }
+        let ids: Vec<i64> = window.iter().map(|p| p.delivery.id).collect();
+        let until = inner.clock.now() + self.lease();
+        let begun: BTreeSet<i64> = match inner
+            .deliveries
+            .renew_leases(&inner.worker, &ids, LeaseChange::Begin(until))
+            .await
+        {
+            Ok(kept) => kept.into_iter().collect(),
+            Err(e) => {
+                // Not begun: the messages are left to their lease, and taken again later.
+                tracing::warn!(error = %e, "Could not begin sending campaign messages.");
+                BTreeSet::new()
+            }
+        };
+        for p in window {
+            let id = p.delivery.id;
+            if !begun.contains(&id) {
+                round.held.lock().await.remove(&id);
                 continue;
             }
-            if !d.marketing_consent {
-                finished.push(skip("consent was withdrawn"));
+            if let Some(pace) = round.pace.as_mut() {
+                pace.tick().await;
+            }
+            let Ok(permit) = round.permits.clone().acquire_owned().await else {
+                return;
+            };
+            // Looked at again after the wait: a stop, or a lease lost meanwhile.
+            if round.stopping() {
+                round.give_back(id).await;
                 continue;
             }
-            let ready = match self.ready(d.campaign).await {
-                Ok(r) => r,
-                // The database did not answer: try this message again a little later.
-                Err(SendError::Store(e)) => {
-                    tracing::warn!(error = %e, "Could not read a campaign to send it.");
-                    let at = inner.clock.now()
-                        + time::Duration::seconds(i64::from(inner.settings.retry_first_seconds));
-                    finished.push(FinishedDelivery {
-                        id: d.id,
-                        result: DeliveryResult::Retry {
-                            at,
-                            error: "the database did not answer".to_owned(),
-                        },
-                        handed_over: 0,
-                    });
-                    continue;
-                }
-                Err(e) => {
-                    finished.push(FinishedDelivery {
-                        id: d.id,
-                        result: DeliveryResult::Failed {
-                            error: e.to_string(),
-                            bounce: None,
-                        },
-                        handed_over: 0,
-                    });
-                    continue;
-                }
-            };
-            let tracked = d.tracking_consent;
-            let message = match self.build(&ready, &d, &email, tracked) {
-                Ok(m) => m,
-                Err(e) => {
-                    finished.push(FinishedDelivery {
-                        id: d.id,
-                        result: DeliveryResult::Failed {
-                            error: e.to_string(),
-                            bounce: None,
-                        },
-                        handed_over: 0,
-                    });
-                    continue;
-                }
-            };
-            if let Some(p) = pace.as_mut() {
-                p.tick().await;
+            if round.lost.lock().await.contains(&id) {
+                continue;
             }
-            let Ok(permit) = permits.clone().acquire_owned().await else {
-                break;
-            };
             let me = self.clone();
-            sends.spawn(async move {
+            let outcomes = round.outcomes.clone();
+            round.sends.spawn(async move {
+                let Prepared {
+                    delivery,
+                    email,
+                    tracked,
+                    message,
+                } = p;
                 let sent = match &me.inner.relay {
                     Some(pool) => match me.signed(message).await {
                         Ok(message) => pool.send(&message, me.send_limit()).await,
@@ -347,16 +630,9 @@ impl CampaignSender {
                     }
                 };
                 drop(permit);
-                (d, email, tracked, sent)
+                let _ = outcomes.send(me.outcome(delivery, email, tracked, sent));
             });
         }
-        while let Some(joined) = sends.join_next().await {
-            let Ok((d, email, tracked, sent)) = joined else {
-                continue;
-            };
-            finished.push(self.outcome(d, email, tracked, sent));
-        }
-        finished
     }
 
     /// What became of a send. The stored outcome keeps the reply code and the kind of
@@ -430,10 +706,9 @@ impl CampaignSender {
         }
     }
 
-    /// How long one message may take at the relay: well inside the lease, so a stalled relay
-    /// turns into a retry before another worker could take the message over.
+    /// How long one message may take at the relay; the lease is renewed meanwhile.
     fn send_limit(&self) -> Duration {
-        Duration::from_secs(u64::from(self.inner.settings.lease_seconds / 4).clamp(5, 60))
+        Duration::from_secs(u64::from(self.inner.settings.send_timeout_seconds))
     }
 
     fn build(
@@ -557,6 +832,29 @@ impl CampaignSender {
             .map_err(|e| MailError::Build(e.to_string()))?;
         self.inner.mailer.send_message(message).await?;
         Ok(())
+    }
+}
+
+/// Run `step` until `stop` turns true: again at once when it did something (`true`), after a
+/// second when it found nothing to do, after five when the database did not answer.
+async fn repeat_until<F, Fut>(mut stop: watch::Receiver<bool>, what: &str, mut step: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<bool, StoreError>>,
+{
+    while !*stop.borrow() {
+        let rest = match step().await {
+            Ok(true) => continue,
+            Ok(false) => Duration::from_secs(1),
+            Err(e) => {
+                tracing::error!(error = %e, "The campaign worker could not {what}.");
+                Duration::from_secs(5)
+            }
+        };
+        tokio::select! {
+            _ = tokio::time::sleep(rest) => {}
+            _ = stop.changed() => {}
+        }
     }
 }
 

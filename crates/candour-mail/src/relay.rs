@@ -190,6 +190,20 @@ impl RelayPool {
         result
     }
 
+    /// End every idle connection with `QUIT`, as a stopping worker should; a relay that
+    /// does not answer within a couple of seconds is simply disconnected.
+    pub async fn close(&self) {
+        let idle = std::mem::take(&mut *self.idle.lock().await);
+        for (mut conn, _) in idle {
+            if tokio::time::timeout(Duration::from_secs(2), conn.quit())
+                .await
+                .is_err()
+            {
+                conn.abort().await;
+            }
+        }
+    }
+
     async fn put_back(&self, conn: AsyncSmtpConnection) {
         if !conn.has_broken() {
             self.idle.lock().await.push((conn, Instant::now()));
@@ -376,6 +390,26 @@ mod tests {
         assert!(matches!(sent.result, Err(MailError::Unreachable(_))));
         assert_eq!(sent.handed_over, 1);
         assert_eq!(sink.messages().await.len(), 1);
+    }
+
+    #[tokio::test]
+    async fn a_slow_relay_is_given_up_at_the_time_limit_and_closing_says_quit() {
+        let sink = TestSink::start().await;
+        let pool = pool(&sink).await;
+        assert!(pool.send(&message("Warm"), LIMIT).await.result.is_ok());
+        sink.delay_after_data(Duration::from_secs(5)).await;
+        let started = Instant::now();
+        let sent = pool
+            .send(&message("Slow"), Duration::from_millis(300))
+            .await;
+        assert!(started.elapsed() < Duration::from_secs(5));
+        assert!(matches!(sent.result, Err(MailError::Unreachable(_))));
+        assert_eq!(sent.handed_over, 1, "kept by the relay, unanswered");
+        sink.delay_after_data(Duration::ZERO).await;
+        assert!(pool.send(&message("Again"), LIMIT).await.result.is_ok());
+        assert_eq!(sink.quits().await, 0);
+        pool.close().await;
+        assert_eq!(sink.quits().await, 1, "the idle connection ended with QUIT");
     }
 
     fn from_url(raw: &str) -> Result<Relay, String> {

@@ -34,6 +34,14 @@ struct Shared {
     /// Messages still to be kept and never answered, the connection left open until the
     /// client closes it.
     stalls_after_data: usize,
+    /// How long to wait before answering each message's final `.`: a slow relay.
+    delay_after_data: Duration,
+    /// Sessions the client ended with `QUIT`.
+    quits: usize,
+    /// A reply for every `RCPT TO` while set (after any scripted ones).
+    rcpt_standing: Option<String>,
+    /// `RCPT TO` commands seen.
+    rcpts: usize,
 }
 
 /// A running sink; it stops when the test's runtime ends.
@@ -102,6 +110,27 @@ impl TestSink {
         self.shared.lock().await.stalls_after_data += n;
     }
 
+    /// Wait `delay` before answering each message's final `.` from now on, as a slow relay
+    /// does (`Duration::ZERO` for no wait).
+    pub async fn delay_after_data(&self, delay: Duration) {
+        self.shared.lock().await.delay_after_data = delay;
+    }
+
+    /// Answer every `RCPT TO` with `reply` from now on (`None`: accept again).
+    pub async fn reply_to_every_rcpt(&self, reply: Option<&str>) {
+        self.shared.lock().await.rcpt_standing = reply.map(str::to_owned);
+    }
+
+    /// How many `RCPT TO` commands have arrived, accepted or not.
+    pub async fn rcpts(&self) -> usize {
+        self.shared.lock().await.rcpts
+    }
+
+    /// How many sessions the client ended cleanly with `QUIT`.
+    pub async fn quits(&self) -> usize {
+        self.shared.lock().await.quits
+    }
+
     /// Wait (up to ten seconds) until at least `n` messages have arrived.
     pub async fn wait_for(&self, n: usize) -> Vec<Received> {
         for _ in 0..1000 {
@@ -154,7 +183,12 @@ async fn session(stream: tokio::net::TcpStream, shared: Arc<Mutex<Shared>>) -> s
         } else if upper.starts_with("RCPT TO:") {
             let scripted = {
                 let mut s = shared.lock().await;
-                (!s.rcpt_replies.is_empty()).then(|| s.rcpt_replies.remove(0))
+                s.rcpts += 1;
+                if s.rcpt_replies.is_empty() {
+                    s.rcpt_standing.clone()
+                } else {
+                    Some(s.rcpt_replies.remove(0))
+                }
             };
             match scripted {
                 Some(r) => r,
@@ -195,6 +229,11 @@ async fn session(stream: tokio::net::TcpStream, shared: Arc<Mutex<Shared>>) -> s
                 }
                 return Ok(());
             }
+            let delay = s.delay_after_data;
+            drop(s);
+            if !delay.is_zero() {
+                tokio::time::sleep(delay).await;
+            }
             "250 2.0.0 queued".to_owned()
         } else if upper == "RSET" {
             to.clear();
@@ -202,6 +241,7 @@ async fn session(stream: tokio::net::TcpStream, shared: Arc<Mutex<Shared>>) -> s
         } else if upper == "NOOP" {
             "250 2.0.0 ok".to_owned()
         } else if upper == "QUIT" {
+            shared.lock().await.quits += 1;
             write.write_all(b"221 2.0.0 bye\r\n").await?;
             return Ok(());
         } else {

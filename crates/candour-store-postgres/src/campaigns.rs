@@ -172,7 +172,7 @@ pub(crate) fn audience(draft: &CampaignDraft, now: OffsetDateTime, params: &mut 
     sql
 }
 
-async fn campaign_in(conn: &mut PgConnection, id: i64) -> StoreResult<Option<Campaign>> {
+pub(crate) async fn campaign_in(conn: &mut PgConnection, id: i64) -> StoreResult<Option<Campaign>> {
     let row = sqlx::query(sqlx::AssertSqlSafe(format!(
         "SELECT {CAMPAIGN_COLUMNS} FROM campaigns WHERE id = $1"
     )))

@@ -1,4 +1,5 @@
-//! The delivery queue on PostgreSQL: starting due campaigns, claiming and finishing messages,
+//! The delivery queue on PostgreSQL: starting due campaigns and queuing their audience in
+//! chunks, claiming, renewing and finishing messages,
 //! and who a message went to.
 
 use std::collections::HashMap;
@@ -6,60 +7,144 @@ use std::collections::HashMap;
 use async_trait::async_trait;
 use candour_core::account::EmailAddress;
 use candour_core::campaign::{
-    AddressNews, Delivery, DeliveryRecipient, FinishedDelivery, PersonDelivery, TRACKING_PURPOSE,
-    refusals_suppress,
+    AddressNews, Delivery, DeliveryRecipient, FinishedDelivery, LeaseChange, PersonDelivery,
+    Queued, TRACKING_PURPOSE, refusals_suppress,
 };
 use candour_core::people::suppression_key;
 use candour_core::store::{DeliveryStore, StoreError, StoreResult};
 use sqlx::Row;
 use time::OffsetDateTime;
 
-use crate::campaigns::{CAMPAIGN_COLUMNS, Params, Value, audience, campaign_from_row};
+use crate::campaigns::{Params, Value, audience, campaign_in};
 use crate::{PgStore, db, lift_statement_timeout};
 
 #[async_trait]
 impl DeliveryStore for PgStore {
-    async fn start_due_campaigns(&self, now: OffsetDateTime) -> StoreResult<Vec<(i64, u64)>> {
+    async fn start_due_campaigns(
+        &self,
+        now: OffsetDateTime,
+        chunk: u32,
+    ) -> StoreResult<Vec<Queued>> {
+        // Starting is one short statement: an instance racing this one waits on the rows
+        // this UPDATE locks, then finds them no longer scheduled, so each campaign starts once.
+        // Background work: a wait for a lock here is no page's delay.
         let mut tx = self.pool.begin().await.map_err(db)?;
-        // Background work, not a page: queueing a whole audience may rightly take longer
-        // than the statement time limit that keeps pages quick.
         lift_statement_timeout(&mut tx).await?;
-        // An instance racing this one waits on the rows this UPDATE locks, then finds them
-        // no longer scheduled: each campaign is started, and its audience queued, once.
-        let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
-            "UPDATE campaigns SET state = 'sending', started_at = $1
-             WHERE state = 'scheduled' AND scheduled_at <= $1
-             RETURNING {CAMPAIGN_COLUMNS}"
-        )))
+        sqlx::query(
+            "WITH started AS (
+                 UPDATE campaigns SET state = 'sending', started_at = $1
+                 WHERE state = 'scheduled' AND scheduled_at <= $1 RETURNING id)
+             INSERT INTO campaign_queuing (campaign_id, after_person)
+             SELECT id, 0 FROM started",
+        )
         .bind(now)
-        .fetch_all(&mut *tx)
+        .execute(&mut *tx)
         .await
         .map_err(db)?;
-        let mut due = rows
-            .iter()
-            .map(campaign_from_row)
-            .collect::<StoreResult<Vec<_>>>()?;
-        due.sort_by_key(|c| c.id);
-        let mut out = Vec::with_capacity(due.len());
-        for c in due {
-            let mut params = Params::default();
-            let id = params.add(Value::Int(c.id));
-            let at = params.add(Value::Time(now));
-            let filter = audience(&c.draft, now, &mut params);
-            let sql = format!(
-                "INSERT INTO deliveries (campaign_id, person_id, state, queued_at, next_attempt_at)
-                 SELECT {id}, p.id, 'queued', {at}, {at} FROM people p WHERE {filter}
-                 ORDER BY p.id"
-            );
-            let done = params
-                .bind(sqlx::query(sqlx::AssertSqlSafe(sql)))
-                .execute(&mut *tx)
+        tx.commit().await.map_err(db)?;
+        let queuing: Vec<i64> =
+            sqlx::query_scalar("SELECT campaign_id FROM campaign_queuing ORDER BY campaign_id")
+                .fetch_all(&self.pool)
                 .await
                 .map_err(db)?;
-            out.push((c.id, done.rows_affected()));
+        let mut out = Vec::with_capacity(queuing.len());
+        for id in queuing {
+            let mut tx = self.pool.begin().await.map_err(db)?;
+            // A chunk of a large or intricate audience may rightly take longer than the
+            // statement time limit that keeps pages quick.
+            lift_statement_timeout(&mut tx).await?;
+            // The campaign's place in its audience, locked for this chunk only; an instance
+            // queuing the same campaign passes over it. No campaign row is locked.
+            let after: Option<i64> = sqlx::query_scalar(
+                "SELECT after_person FROM campaign_queuing WHERE campaign_id = $1
+                 FOR UPDATE SKIP LOCKED",
+            )
+            .bind(id)
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(db)?;
+            let Some(after) = after else {
+                continue;
+            };
+            let c = campaign_in(&mut tx, id)
+                .await?
+                .ok_or_else(|| StoreError::Corrupt("campaign_queuing".into()))?;
+            let at = c.started_at.unwrap_or(now);
+            let mut params = Params::default();
+            let t = params.add(Value::Time(at));
+            let filter = audience(&c.draft, at, &mut params);
+            let sql = format!(
+                "WITH queued AS (
+                     INSERT INTO deliveries
+                         (campaign_id, person_id, state, queued_at, next_attempt_at)
+                     SELECT {id}, p.id, 'queued', {t}, {t} FROM people p
+                     WHERE p.id > {after} AND {filter} ORDER BY p.id LIMIT {chunk}
+                     RETURNING person_id)
+                 SELECT count(*), max(person_id) FROM queued"
+            );
+            let (count, last): (i64, Option<i64>) = params
+                .bind(sqlx::query(sqlx::AssertSqlSafe(sql)))
+                .fetch_one(&mut *tx)
+                .await
+                .map_err(db)
+                .and_then(|r| Ok((r.try_get(0).map_err(db)?, r.try_get(1).map_err(db)?)))?;
+            let complete = count < i64::from(chunk);
+            if complete {
+                sqlx::query("DELETE FROM campaign_queuing WHERE campaign_id = $1")
+                    .bind(id)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(db)?;
+            } else {
+                sqlx::query("UPDATE campaign_queuing SET after_person = $1 WHERE campaign_id = $2")
+                    .bind(last.unwrap_or(after))
+                    .bind(id)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(db)?;
+            }
+            tx.commit().await.map_err(db)?;
+            out.push(Queued {
+                campaign: id,
+                queued: u64::try_from(count).unwrap_or(0),
+                complete,
+            });
         }
-        tx.commit().await.map_err(db)?;
         Ok(out)
+    }
+
+    async fn renew_leases(
+        &self,
+        worker: &str,
+        ids: &[i64],
+        change: LeaseChange,
+    ) -> StoreResult<Vec<i64>> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let (set, until) = match change {
+            LeaseChange::Extend(until) => ("lease_until = $1", Some(until)),
+            LeaseChange::Begin(until) => ("lease_until = $1, begun = true", Some(until)),
+            // Given back unsent: as if never claimed.
+            LeaseChange::GiveBack => (
+                "state = 'queued', lease_until = $1, worker = NULL, begun = false,
+                 attempts = attempts - 1",
+                None,
+            ),
+        };
+        let mut kept: Vec<i64> = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+            "UPDATE deliveries SET {set}
+             WHERE id = ANY ($2) AND state = 'sending' AND worker = $3
+             RETURNING id"
+        )))
+        .bind(until)
+        .bind(ids)
+        .bind(worker)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db)?;
+        kept.sort_unstable();
+        Ok(kept)
     }
 
     async fn claim_deliveries(
@@ -82,8 +167,9 @@ impl DeliveryStore for PgStore {
                  ORDER BY id LIMIT $4
                  FOR UPDATE SKIP LOCKED)
              UPDATE deliveries d SET state = 'sending', lease_until = $1, worker = $2,
-                 attempts = d.attempts + 1,
-                 reclaimed = d.reclaimed + CASE WHEN d.state = 'sending' THEN 1 ELSE 0 END
+                 attempts = d.attempts + 1, begun = false,
+                 reclaimed = d.reclaimed
+                     + CASE WHEN d.state = 'sending' AND d.begun THEN 1 ELSE 0 END
              FROM due WHERE d.id = due.id
              RETURNING d.id",
         )
@@ -300,6 +386,7 @@ impl DeliveryStore for PgStore {
              WHERE c.state = 'sending' AND NOT EXISTS (
                  SELECT 1 FROM deliveries d WHERE d.campaign_id = c.id
                  AND d.state IN ('queued', 'sending'))
+             AND NOT EXISTS (SELECT 1 FROM campaign_queuing q WHERE q.campaign_id = c.id)
              RETURNING c.id",
         )
         .bind(now)

@@ -529,7 +529,7 @@ mod time_limits {
         };
         let now = OffsetDateTime::UNIX_EPOCH;
         let (started, reduced, ()) = tokio::join!(
-            store.start_due_campaigns(now),
+            store.start_due_campaigns(now, 1000),
             store.reduce_tracking_before(now, now),
             release
         );

@@ -1,11 +1,12 @@
-//! The delivery queue on SQLite: starting due campaigns, claiming and finishing messages,
+//! The delivery queue on SQLite: starting due campaigns and queuing their audience in chunks,
+//! claiming, renewing and finishing messages,
 //! and who a message went to.
 
 use async_trait::async_trait;
 use candour_core::account::EmailAddress;
 use candour_core::campaign::{
-    AddressNews, Delivery, DeliveryRecipient, FinishedDelivery, PersonDelivery, TRACKING_PURPOSE,
-    refusals_suppress,
+    AddressNews, Delivery, DeliveryRecipient, FinishedDelivery, LeaseChange, PersonDelivery,
+    Queued, TRACKING_PURPOSE, refusals_suppress,
 };
 use candour_core::people::suppression_key;
 use candour_core::store::{DeliveryStore, StoreError, StoreResult};
@@ -17,9 +18,13 @@ use crate::{SqliteStore, db, from_unix, unix};
 
 #[async_trait]
 impl DeliveryStore for SqliteStore {
-    async fn start_due_campaigns(&self, now: OffsetDateTime) -> StoreResult<Vec<(i64, u64)>> {
+    async fn start_due_campaigns(
+        &self,
+        now: OffsetDateTime,
+        chunk: u32,
+    ) -> StoreResult<Vec<Queued>> {
         let mut tx = self.writer.begin().await.map_err(db)?;
-        let due: Vec<i64> = sqlx::query_scalar(
+        let started: Vec<i64> = sqlx::query_scalar(
             "UPDATE campaigns SET state = 'sending', started_at = ?1
              WHERE state = 'scheduled' AND scheduled_at <= ?1 RETURNING id",
         )
@@ -27,25 +32,115 @@ impl DeliveryStore for SqliteStore {
         .fetch_all(&mut *tx)
         .await
         .map_err(db)?;
-        let mut out = Vec::new();
-        for id in due {
-            let c = campaign_in(&mut tx, id)
-                .await?
-                .ok_or_else(|| StoreError::Corrupt("campaigns".into()))?;
-            let (filter, values) = audience(&c.draft, now);
-            let sql = format!(
-                "INSERT INTO deliveries (campaign_id, person_id, state, queued_at, next_attempt_at)
-                 SELECT {id}, p.id, 'queued', {t}, {t} FROM people p WHERE {filter} ORDER BY p.id",
-                t = unix(now)
-            );
-            let done = bind_all(sqlx::query(sqlx::AssertSqlSafe(sql)), values)
+        for id in &started {
+            sqlx::query("INSERT INTO campaign_queuing (campaign_id, after_person) VALUES (?, 0)")
+                .bind(id)
                 .execute(&mut *tx)
                 .await
                 .map_err(db)?;
-            out.push((id, done.rows_affected()));
         }
         tx.commit().await.map_err(db)?;
+        let queuing: Vec<i64> =
+            sqlx::query_scalar("SELECT campaign_id FROM campaign_queuing ORDER BY campaign_id")
+                .fetch_all(&self.reader)
+                .await
+                .map_err(db)?;
+        let mut out = Vec::with_capacity(queuing.len());
+        for id in queuing {
+            // One chunk a transaction: the writer is held no longer than one chunk takes.
+            let mut tx = self.writer.begin().await.map_err(db)?;
+            // A write first, so the transaction holds the file's write lock from its start
+            // (a read first could not be turned into a write after another instance wrote).
+            let after: Option<i64> = sqlx::query_scalar(
+                "UPDATE campaign_queuing SET after_person = after_person WHERE campaign_id = ?
+                 RETURNING after_person",
+            )
+            .bind(id)
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(db)?;
+            let Some(after) = after else {
+                continue;
+            };
+            let c = campaign_in(&mut tx, id)
+                .await?
+                .ok_or_else(|| StoreError::Corrupt("campaign_queuing".into()))?;
+            let at = c.started_at.unwrap_or(now);
+            let (filter, values) = audience(&c.draft, at);
+            let sql = format!(
+                "INSERT INTO deliveries (campaign_id, person_id, state, queued_at, next_attempt_at)
+                 SELECT {id}, p.id, 'queued', {t}, {t} FROM people p
+                 WHERE p.id > {after} AND {filter} ORDER BY p.id LIMIT {chunk}
+                 RETURNING person_id",
+                t = unix(at)
+            );
+            let people = bind_all(sqlx::query(sqlx::AssertSqlSafe(sql)), values)
+                .fetch_all(&mut *tx)
+                .await
+                .map_err(db)?
+                .iter()
+                .map(|r| r.try_get::<i64, _>(0))
+                .collect::<Result<Vec<i64>, _>>()
+                .map_err(db)?;
+            let complete = people.len() < chunk as usize;
+            if complete {
+                sqlx::query("DELETE FROM campaign_queuing WHERE campaign_id = ?")
+                    .bind(id)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(db)?;
+            } else {
+                let last = people.iter().copied().max().unwrap_or(after);
+                sqlx::query("UPDATE campaign_queuing SET after_person = ? WHERE campaign_id = ?")
+                    .bind(last)
+                    .bind(id)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(db)?;
+            }
+            tx.commit().await.map_err(db)?;
+            out.push(Queued {
+                campaign: id,
+                queued: people.len() as u64,
+                complete,
+            });
+        }
         Ok(out)
+    }
+
+    async fn renew_leases(
+        &self,
+        worker: &str,
+        ids: &[i64],
+        change: LeaseChange,
+    ) -> StoreResult<Vec<i64>> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let list = serde_json::to_string(ids).map_err(|e| StoreError::Other(Box::new(e)))?;
+        let (set, until) = match change {
+            LeaseChange::Extend(until) => ("lease_until = ?1", Some(until)),
+            LeaseChange::Begin(until) => ("lease_until = ?1, begun = 1", Some(until)),
+            // Given back unsent: as if never claimed.
+            LeaseChange::GiveBack => (
+                "state = 'queued', lease_until = ?1, worker = NULL, begun = 0,
+                 attempts = attempts - 1",
+                None,
+            ),
+        };
+        let mut kept: Vec<i64> = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+            "UPDATE deliveries SET {set}
+             WHERE id IN (SELECT value FROM json_each(?2)) AND state = 'sending' AND worker = ?3
+             RETURNING id"
+        )))
+        .bind(until.map(unix))
+        .bind(list)
+        .bind(worker)
+        .fetch_all(&self.writer)
+        .await
+        .map_err(db)?;
+        kept.sort_unstable();
+        Ok(kept)
     }
 
     async fn claim_deliveries(
@@ -58,7 +153,8 @@ impl DeliveryStore for SqliteStore {
         let mut tx = self.writer.begin().await.map_err(db)?;
         let ids: Vec<i64> = sqlx::query_scalar(
             "UPDATE deliveries SET state = 'sending', lease_until = ?1, worker = ?2,
-                 attempts = attempts + 1, reclaimed = reclaimed + (state = 'sending')
+                 attempts = attempts + 1, reclaimed = reclaimed + (state = 'sending' AND begun),
+                 begun = 0
              WHERE id IN (SELECT id FROM deliveries
                           WHERE (state = 'queued' AND next_attempt_at <= ?3)
                              OR (state = 'sending' AND lease_until < ?3)
@@ -235,6 +331,8 @@ impl DeliveryStore for SqliteStore {
              WHERE state = 'sending' AND NOT EXISTS (
                  SELECT 1 FROM deliveries d WHERE d.campaign_id = campaigns.id
                  AND d.state IN ('queued', 'sending'))
+             AND NOT EXISTS (
+                 SELECT 1 FROM campaign_queuing q WHERE q.campaign_id = campaigns.id)
              RETURNING id",
         )
         .bind(unix(now))

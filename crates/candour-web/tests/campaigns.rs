@@ -673,7 +673,7 @@ async fn one_click_unsubscribe_needs_no_cookie_and_the_emailed_page_only_asks() 
     app.send_now(&admin, second).await;
     app.stores
         .deliveries
-        .start_due_campaigns(app.clock.now())
+        .start_due_campaigns(app.clock.now(), 1000)
         .await
         .unwrap();
 
@@ -774,6 +774,53 @@ async fn a_relay_that_says_try_later_is_retried_and_a_hard_bounce_suppresses() {
     let p = app.progress(after).await;
     assert_eq!(p.sent, 0);
     assert!(app.campaign_mail("Subject: After for").await.is_empty());
+}
+
+#[tokio::test]
+async fn a_relay_that_says_try_later_for_an_hour_then_refuses_is_backed_off_then_failed_and_suppressed()
+ {
+    let app = spawn_with(with_news).await;
+    app.subscriber("ann@example.org", "Ann", false).await;
+    let admin = app.staff("admin@testshire.example", Role::Admin).await;
+    let id = app.write_campaign(&admin, "Later for {{name}}", BODY).await;
+    app.send_now(&admin, id).await;
+    // Each try is told to come back later; the waits double from retry_first_seconds.
+    app.sink
+        .reply_to_every_rcpt(Some("451 4.3.0 try again later"))
+        .await;
+    let started = app.clock.now();
+    let mut tries_at = Vec::new();
+    while app.clock.now() - started <= time::Duration::hours(1) {
+        let before = app.sink.rcpts().await;
+        app.drain().await;
+        if app.sink.rcpts().await > before {
+            tries_at.push((app.clock.now() - started).whole_minutes());
+        }
+        assert_eq!(app.campaign(id).await.state, CampaignState::Sending);
+        app.clock.advance(time::Duration::minutes(1));
+    }
+    // retry_first_seconds is 300 by default: 5, 10, then 20 minutes between tries.
+    assert_eq!(tries_at, vec![0, 5, 15, 35], "backed off");
+    let p = app.progress(id).await;
+    assert_eq!((p.queued, p.sent, p.failed), (1, 0, 0));
+    assert!(app.campaign_mail("Subject: Later for").await.is_empty());
+    // Then the relay refuses the address for good: failed, and suppressed at once.
+    app.sink
+        .reply_to_every_rcpt(Some("550 5.1.1 no such mailbox"))
+        .await;
+    app.clock.advance(time::Duration::hours(1));
+    app.drain().await;
+    let p = app.progress(id).await;
+    assert_eq!((p.queued, p.sent, p.failed, p.bounced), (0, 0, 1, 1));
+    assert_eq!(
+        app.stores
+            .ledger
+            .suppressed_channels(&email("ann@example.org"))
+            .await
+            .unwrap(),
+        vec![Channel::Email]
+    );
+    assert_eq!(app.campaign(id).await.state, CampaignState::Sent);
 }
 
 /// The campaign page's figure for messages that may have gone twice.

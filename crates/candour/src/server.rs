@@ -156,31 +156,43 @@ pub async fn serve(config: Config, demo: Option<&DemoSite>) -> anyhow::Result<()
             tracing::info!(%addr, backend = stores.backend, mail = %mail, "Candour is listening.")
         }
     }
-    let (stop_worker, stop) = tokio::sync::watch::channel(false);
+    // One signal stops everything at once: the listener stops accepting and finishes the
+    // requests in flight while the campaign worker finishes its sends.
+    let (stop_all, stop) = tokio::sync::watch::channel(false);
     let worker = (config.campaigns.enabled && config.campaigns.worker)
-        .then(|| tokio::spawn(state.campaign_sender().run_until(stop)));
+        .then(|| tokio::spawn(state.campaign_sender().run_until(stop.clone())));
     if let Some((addr, metrics)) = candour_web::metrics_router(&state) {
         let listener = tokio::net::TcpListener::bind(addr)
             .await
             .with_context(|| format!("could not listen on {addr} for [metrics]"))?;
         tracing::info!(%addr, "Metrics are served at /metrics.");
+        let mut stop_metrics = stop.clone();
         tokio::spawn(async move {
-            if let Err(e) = axum::serve(listener, metrics).await {
+            let served = axum::serve(listener, metrics).with_graceful_shutdown(async move {
+                let _ = stop_metrics.wait_for(|s| *s).await;
+            });
+            if let Err(e) = served.await {
                 tracing::error!(error = %e, "The metrics listener failed.");
             }
         });
     }
+    let queues = state.clone();
     let app = candour_web::router(state);
 
     tokio::spawn(retention_loop(stores.clone(), config.clone(), clock));
+    tokio::spawn(async move {
+        shutdown_signal().await;
+        let _ = stop_all.send(true);
+    });
 
-    axum_serve(listener, app).await?;
-    // Let the campaign worker finish its batch and record it, so nothing goes twice.
-    let _ = stop_worker.send(true);
+    axum_serve(listener, app, stop).await?;
+    // Votes and tracking events already answered are written before the process ends.
+    queues.flush_queues().await;
+    // The worker's messages in flight finish within their time limit and are recorded;
+    // its unsent ones are given back for another instance.
+    let bound = Duration::from_secs(u64::from(config.campaigns.send_timeout_seconds) + 10);
     if let Some(worker) = worker
-        && tokio::time::timeout(std::time::Duration::from_secs(90), worker)
-            .await
-            .is_err()
+        && tokio::time::timeout(bound, worker).await.is_err()
     {
         tracing::warn!("The campaign worker did not stop in time.");
     }
@@ -188,12 +200,18 @@ pub async fn serve(config: Config, demo: Option<&DemoSite>) -> anyhow::Result<()
     Ok(())
 }
 
-async fn axum_serve(listener: tokio::net::TcpListener, app: axum::Router) -> anyhow::Result<()> {
+async fn axum_serve(
+    listener: tokio::net::TcpListener,
+    app: axum::Router,
+    mut stop: tokio::sync::watch::Receiver<bool>,
+) -> anyhow::Result<()> {
     axum::serve(
         listener,
         app.into_make_service_with_connect_info::<SocketAddr>(),
     )
-    .with_graceful_shutdown(shutdown_signal())
+    .with_graceful_shutdown(async move {
+        let _ = stop.wait_for(|s| *s).await;
+    })
     .await
     .context("the server failed")
 }

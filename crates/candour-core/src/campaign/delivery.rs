@@ -99,6 +99,29 @@ pub fn message_id(campaign: i64, delivery: i64, domain: &str) -> String {
     format!("<c{campaign}.d{delivery}@{domain}>")
 }
 
+/// What one call of `DeliveryStore::start_due_campaigns` did for a campaign.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Queued {
+    pub campaign: i64,
+    /// Messages queued by this call.
+    pub queued: u64,
+    /// The whole audience is now queued.
+    pub complete: bool,
+}
+
+/// What a living worker does with the lease on messages it holds
+/// (`DeliveryStore::renew_leases`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LeaseChange {
+    /// Keep them until then.
+    Extend(OffsetDateTime),
+    /// Keep them until then, and note that the worker is about to hand them to the relay:
+    /// only a begun message, taken over from a worker that died, may have gone already.
+    Begin(OffsetDateTime),
+    /// Give them back unsent: queued again and due at once, the claim's attempt not counted.
+    GiveBack,
+}
+
 /// One message claimed for sending, with what the send-time check needs.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Delivery {

@@ -26,8 +26,8 @@ pub use bots::{
 pub use compile::{Compiled, LINKS_MAX, Message};
 pub use delivery::{
     AddressNews, Bounce, Delivery, DeliveryRecipient, DeliveryResult, DeliveryRow,
-    FinishedDelivery, Refusal, RetrySchedule, UNAVAILABLE_CAMPAIGNS_TO_SUPPRESS, message_id,
-    refusals_suppress, retry_at,
+    FinishedDelivery, LeaseChange, Queued, Refusal, RetrySchedule,
+    UNAVAILABLE_CAMPAIGNS_TO_SUPPRESS, message_id, refusals_suppress, retry_at,
 };
 pub use draft::{
     BODY_MAX, Campaign, CampaignDraft, CampaignState, FOLLOW_UP_DAYS_MAX, FollowUp, NAME_MAX,

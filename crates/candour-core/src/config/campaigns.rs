@@ -32,9 +32,13 @@ pub struct CampaignSettings {
     /// How long after it was queued a message that keeps failing temporarily is given up,
     /// in hours.
     pub give_up_hours: u32,
-    /// How long a claimed message may stay in flight before another worker takes it over,
-    /// in seconds.
+    /// How long a claimed message stays with its worker without a renewal, in seconds: the
+    /// living worker renews its lease every third of this, so a stopped or killed worker's
+    /// messages are taken over by another within about this long.
     pub lease_seconds: u32,
+    /// How long one message's SMTP exchange may take, in seconds, before it is given up
+    /// and tried again later.
+    pub send_timeout_seconds: u32,
     /// How long per-recipient opens and clicks are kept before they are reduced to counts
     /// per campaign, in days.
     pub tracking_retention_days: u32,
@@ -56,7 +60,8 @@ impl Default for CampaignSettings {
             retry_first_seconds: 300,
             retry_max_seconds: 4 * 3600,
             give_up_hours: 96,
-            lease_seconds: 300,
+            lease_seconds: 10,
+            send_timeout_seconds: 30,
             tracking_retention_days: 90,
             unsubscribe_mailto: None,
         }
@@ -92,7 +97,14 @@ impl CampaignSettings {
             "",
         );
         errors.check_range("give_up_hours", self.give_up_hours, 1, 30 * 24, "");
-        errors.check_range("lease_seconds", self.lease_seconds, 30, 86_400, "");
+        errors.check_range("lease_seconds", self.lease_seconds, 3, 3600, "");
+        errors.check_range(
+            "send_timeout_seconds",
+            self.send_timeout_seconds,
+            1,
+            600,
+            "",
+        );
         errors.check_range(
             "tracking_retention_days",
             self.tracking_retention_days,
@@ -100,20 +112,6 @@ impl CampaignSettings {
             3650,
             "",
         );
-        // A worker must finish its batch well inside its lease, or another would take the
-        // messages over and send them again.
-        if self.rate_per_second > 0
-            && u64::from(self.batch_size) * 2
-                > u64::from(self.rate_per_second) * u64::from(self.lease_seconds)
-        {
-            errors.add(
-                "batch_size",
-                format!(
-                    "at {} messages a second, a batch of {} takes more than half of lease_seconds ({}); use a smaller batch or a longer lease",
-                    self.rate_per_second, self.batch_size, self.lease_seconds
-                ),
-            );
-        }
         errors
     }
 }
@@ -140,10 +138,13 @@ mod tests {
                 "campaigns.approvers[0]",
             ),
             ("[campaigns]\nconcurrency = 0\n", "campaigns.concurrency"),
-            ("[campaigns]\nrate_per_second = 1\n", "campaigns.batch_size"),
             (
-                "[campaigns]\nlease_seconds = 5\n",
+                "[campaigns]\nlease_seconds = 2\n",
                 "campaigns.lease_seconds",
+            ),
+            (
+                "[campaigns]\nsend_timeout_seconds = 0\n",
+                "campaigns.send_timeout_seconds",
             ),
             (
                 "[campaigns]\nunsubscribe_mailto = \"x\"\n",

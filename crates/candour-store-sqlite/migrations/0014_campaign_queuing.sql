@@ -1,0 +1,13 @@
+-- A campaign whose audience is still being queued, and how far: people are queued in
+-- ascending id, one chunk per transaction, each chunk moving `after_person` on in the same
+-- transaction. The row is deleted when the last chunk is queued; until then the campaign is
+-- not marked sent.
+CREATE TABLE campaign_queuing (
+    campaign_id  INTEGER PRIMARY KEY REFERENCES campaigns (id),
+    after_person INTEGER NOT NULL
+) STRICT;
+
+-- Whether the worker holding a message has begun handing it to the relay (it renews the lease
+-- with `begin` first). A message taken over from a worker that died counts as a possible
+-- duplicate only if that worker had begun it.
+ALTER TABLE deliveries ADD COLUMN begun INTEGER NOT NULL DEFAULT 0 CHECK (begun IN (0, 1));
