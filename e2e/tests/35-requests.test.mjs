@@ -106,6 +106,16 @@ for (const js of [false, true]) {
       ]);
       if (js) await axeCheck(page, '/requests with every field wrong');
 
+      // "Something else" needs its words; the hint of the box says so.
+      assert.match(await text(page.locator('#details-hint')), /If you chose “Something else”, tell us what you are asking for/);
+      await page.getByLabel('Something else').check();
+      await page.locator('#name').fill(name);
+      await page.locator('#email').fill(email);
+      response = await submit(page, page.getByRole('button', { name: 'Send my request' }), '/requests');
+      assert.equal(response.status(), 422, '"Something else" without words should be refused with 422');
+      await assertSummary(page, [['#details', 'Tell us what you are asking for']]);
+      assert.ok(await page.getByLabel('Something else').isChecked(), 'the choice should be kept');
+
       // A bad address: only that is wrong, and what was typed and chosen is kept.
       await page.getByLabel('A copy of the data you hold about me').check();
       await page.locator('#name').fill(name);
