@@ -5,6 +5,8 @@
 //    email"; the emailed link opens a page with a button (a GET confirms nothing); pressing it
 //    says the request was received and links to its status page; the status page shows the
 //    due date; the used link is refused, and a changed status link is a 404;
+//  - a signed-in person with a confirmed address: the request is received at once (no link),
+//    and their account lists it;
 //  - the demo's administrator (administrators and privacy officers may manage requests) sees
 //    the demo's requests and the new one in the queue, soonest due first, with its due date;
 //    on the case page asks the person a question (the person's outbox gets it), records the
@@ -20,7 +22,7 @@ import {
 } from './helpers.mjs';
 import {
   STAFF, freshEmail, submit, signIn, pathname, h1, axeCheck, assertOnlyDeclaredCookies,
-  waitForEmail, linkIn,
+  waitForEmail, linkIn, register, confirmEmail,
 } from './account-helpers.mjs';
 
 let browser;
@@ -201,6 +203,45 @@ for (const js of [false, true]) {
     }
   });
 }
+
+test('a signed-in person makes a request and finds it in their account', async () => {
+  const context = await newContext(browser);
+  try {
+    const page = await context.newPage();
+    const who = { name: 'Lee Marsh', email: freshEmail('request-account'), password: 'lantern orbit cabbage 7' };
+    await register(page, who);
+    await confirmEmail(page, who.email);
+    await signIn(page, who);
+
+    await page.goto(url('/account'));
+    const ask = page.locator('main').getByRole('link', { name: 'ask for a copy of your data, a correction or erasure' });
+    assert.equal(await ask.count(), 1, 'the account page should link to the request form');
+    await Promise.all([page.waitForNavigation(), ask.click()]);
+    assert.equal(pathname(page), '/requests');
+    assert.doesNotMatch(await text(page.locator('main')), /You do not need an account/,
+      'a signed-in person is not told about the emailed link');
+    await page.getByLabel('Delete data about me').check();
+    await page.locator('#name').fill(who.name);
+    await page.locator('#email').fill(who.email);
+    const response = await submit(page, page.getByRole('button', { name: 'Send my request' }), '/requests');
+    assert.equal(response.status(), 200, `the request should answer 200; it answered ${response.status()}`);
+    assert.equal(await h1(page), 'We have received your request', 'a signed-in request needs no emailed link');
+    await axeCheck(page, '/requests, received while signed in');
+    const ack = await waitForEmail(who.email, /^We have received your request \(number \d+\)$/);
+    const id = ack.headers.subject.match(/number (\d+)/)[1];
+
+    await page.goto(url('/requests/mine'));
+    assert.equal(await h1(page), 'Your requests about your data');
+    const row = await text(page.locator('main table tbody tr'));
+    assert.match(row, new RegExp(`^${id} Delete data about me ${UK_DATE} Received$`), `the account should list the request: ${row}`);
+    await axeCheck(page, '/requests/mine');
+
+    assertNoForeignRequests(context, 'a signed-in request');
+    await assertOnlyDeclaredCookies(context, 'after a signed-in request');
+  } finally {
+    await context.close();
+  }
+});
 
 test('the privacy officer works a request through the queue', async () => {
   assert.ok(made.length > 0, 'the visitor tests should have made a request');
