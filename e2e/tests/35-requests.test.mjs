@@ -22,7 +22,7 @@ import {
 } from './helpers.mjs';
 import {
   STAFF, freshEmail, submit, signIn, pathname, h1, axeCheck, assertOnlyDeclaredCookies,
-  waitForEmail, linkIn, register, confirmEmail,
+  waitForEmail, linkIn, register, confirmEmail, assertErrorSummaryLists,
 } from './account-helpers.mjs';
 
 let browser;
@@ -34,40 +34,6 @@ const made = [];
 
 const MONTHS = '(January|February|March|April|May|June|July|August|September|October|November|December)';
 const UK_DATE = `\\d{1,2} ${MONTHS} \\d{4}`;
-
-/** An element by id. */
-function byId(page, id) {
-  return page.locator(`[id="${id}"]`);
-}
-
-/**
- * The GOV.UK error summary: title "Error: ...", one summary headed "There is a problem",
- * listing exactly `expected` ([href, message or RegExp] pairs), each link pointing at one
- * element on the page, and that element's form group showing the message inline.
- */
-async function assertSummary(page, expected) {
-  assert.match(await page.title(), /^Error: /, 'the title should start with "Error: "');
-  const summary = page.locator('main .error-summary');
-  assert.equal(await summary.count(), 1, 'there should be one error summary');
-  assert.ok(await summary.isVisible(), 'the error summary should show');
-  assert.equal((await summary.getByRole('heading').innerText()).trim(), 'There is a problem');
-  const links = await summary.locator('a').evaluateAll((as) =>
-    as.map((a) => [a.getAttribute('href'), a.textContent.trim()]));
-  assert.equal(links.length, expected.length,
-    `the error summary should list ${expected.length} error(s); it lists ${JSON.stringify(links)}`);
-  for (const [i, [href, message]] of expected.entries()) {
-    const [gotHref, gotText] = links[i];
-    assert.equal(gotHref, href, `error ${i + 1} in the summary should link to ${href}; it links to ${gotHref}`);
-    if (message instanceof RegExp) assert.match(gotText, message);
-    else assert.equal(gotText, message);
-    const target = byId(page, href.slice(1));
-    assert.equal(await target.count(), 1, `the summary link ${href} should point at one element on the page`);
-    const inline = page.locator('.form-group--error', { has: target }).locator('.error-message');
-    assert.equal(await inline.count(), 1, `the field ${href} should show its error beside it`);
-    assert.ok((await inline.innerText()).includes(gotText),
-      `the field ${href} should say "${gotText}" beside it; it says "${await inline.innerText()}"`);
-  }
-}
 
 /** The text of the element, with its white space folded. */
 async function text(locator) {
@@ -101,7 +67,7 @@ for (const js of [false, true]) {
       // Nothing chosen or typed: every problem, in the order of the page.
       let response = await submit(page, page.getByRole('button', { name: 'Send my request' }), '/requests');
       assert.equal(response.status(), 422, 'an empty request should be refused with 422');
-      await assertSummary(page, [
+      await assertErrorSummaryLists(page, [
         ['#kind', 'Choose what you are asking for'],
         ['#name', 'Enter your name'],
         ['#email', 'Enter an email address'],
@@ -115,7 +81,7 @@ for (const js of [false, true]) {
       await page.locator('#email').fill(email);
       response = await submit(page, page.getByRole('button', { name: 'Send my request' }), '/requests');
       assert.equal(response.status(), 422, '"Something else" without words should be refused with 422');
-      await assertSummary(page, [['#details', 'Tell us what you are asking for']]);
+      await assertErrorSummaryLists(page, [['#details', 'Tell us what you are asking for']]);
       assert.ok(await page.getByLabel('Something else').isChecked(), 'the choice should be kept');
 
       // A bad address: only that is wrong, and what was typed and chosen is kept.
@@ -125,7 +91,7 @@ for (const js of [false, true]) {
       await page.locator('#details').fill('Anything you hold from the survey I answered in May.');
       response = await submit(page, page.getByRole('button', { name: 'Send my request' }), '/requests');
       assert.equal(response.status(), 422, 'a request with a bad address should be refused with 422');
-      await assertSummary(page, [
+      await assertErrorSummaryLists(page, [
         ['#email', 'Enter an email address in the correct format, like name@example.org'],
       ]);
       assert.equal(await page.locator('#name').inputValue(), name, 'the name typed should be kept');
@@ -307,7 +273,7 @@ test('the privacy officer works a request through the queue', async () => {
     // Ask a question: an empty one is refused, with the summary pointing at the question.
     let response = await submit(page, page.getByRole('button', { name: 'Send the question' }), change);
     assert.equal(response.status(), 422);
-    await assertSummary(page, [['#question', 'Enter what you need to know']]);
+    await assertErrorSummaryLists(page, [['#question', 'Enter what you need to know']]);
     await axeCheck(page, `/admin/requests/${id}, empty question`);
 
     const question = 'Which survey do you mean: the one in May, or the one in June?';
@@ -333,7 +299,7 @@ test('the privacy officer works a request through the queue', async () => {
     await extend.getByLabel('Two months').check();
     response = await submit(page, page.getByRole('button', { name: 'Extend', exact: true }), change);
     assert.equal(response.status(), 422);
-    await assertSummary(page, [['#reasons', 'Enter why the request needs more time (the person is told)']]);
+    await assertErrorSummaryLists(page, [['#reasons', 'Enter why the request needs more time (the person is told)']]);
     const target = page.locator('form', { has: page.getByRole('button', { name: 'Extend', exact: true }) }).locator('#reasons');
     assert.equal(await target.count(), 1, 'the summary should point at the reasons of the extension, not of the refusal');
     assert.ok(await page.locator('form', { has: page.getByRole('button', { name: 'Extend', exact: true }) }).getByLabel('Two months').isChecked(),
