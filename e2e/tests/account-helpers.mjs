@@ -171,6 +171,35 @@ export async function assertErrorSummary(page, message, field) {
   if (await inline.count() > 0) assert.match(await inline.innerText(), new RegExp(message.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')));
 }
 
+/**
+ * The GOV.UK error summary: title "Error: ...", one summary headed "There is a problem",
+ * listing exactly `expected` ([href, message or RegExp] pairs), each link pointing at one
+ * element on the page, and that element's form group showing the message inline.
+ */
+export async function assertErrorSummaryLists(page, expected) {
+  assert.match(await page.title(), /^Error: /, 'the title should start with "Error: "');
+  const summary = page.locator('main .error-summary');
+  assert.equal(await summary.count(), 1, 'there should be one error summary');
+  assert.ok(await summary.isVisible(), 'the error summary should show');
+  assert.equal((await summary.getByRole('heading').innerText()).trim(), 'There is a problem');
+  const links = await summary.locator('a').evaluateAll((as) =>
+    as.map((a) => [a.getAttribute('href'), a.textContent.trim()]));
+  assert.equal(links.length, expected.length,
+    `the error summary should list ${expected.length} error(s); it lists ${JSON.stringify(links)}`);
+  for (const [i, [href, message]] of expected.entries()) {
+    const [gotHref, gotText] = links[i];
+    assert.equal(gotHref, href, `error ${i + 1} in the summary should link to ${href}; it links to ${gotHref}`);
+    if (message instanceof RegExp) assert.match(gotText, message);
+    else assert.equal(gotText, message);
+    const target = page.locator(`[id="${href.slice(1)}"]`);
+    assert.equal(await target.count(), 1, `the summary link ${href} should point at one element on the page`);
+    const inline = page.locator('.form-group--error', { has: target }).locator('.error-message');
+    assert.equal(await inline.count(), 1, `the field ${href} should show its error beside it`);
+    assert.ok((await inline.innerText()).includes(gotText),
+      `the field ${href} should say "${gotText}" beside it; it says "${await inline.innerText()}"`);
+  }
+}
+
 export function header(page) {
   return page.locator('header .site-header__account');
 }

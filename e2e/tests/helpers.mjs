@@ -31,6 +31,7 @@ export const DEMO_PAGES = [
   '/accessibility',
   '/cookies',
   '/privacy',
+  '/requests',
 ];
 
 export const AXE_TAGS = ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa', 'wcag22aa'];

@@ -335,7 +335,7 @@ impl DemoSite {
         let password = self.staff_password.clone();
         let hash =
             tokio::task::spawn_blocking(move || candour_core::password::hash(&password)).await??;
-        stores
+        let staff = stores
             .accounts
             .create_account(&NewAccount {
                 email,
@@ -404,7 +404,132 @@ impl DemoSite {
         for form in demo_forms() {
             stores.forms.create_form(&form, now).await?;
         }
+        if self.config.requests.enabled {
+            self.demo_requests(stores, staff, now).await?;
+        }
         Ok(true)
+    }
+
+    /// A few requests about personal data in different states, made and moved on as the
+    /// front door and the privacy officer would, so the queue has something to show.
+    async fn demo_requests(
+        &self,
+        stores: &Stores,
+        staff: i64,
+        now: time::OffsetDateTime,
+    ) -> anyhow::Result<()> {
+        use candour_core::requests::{
+            BankHolidays, Change, Confirmation, Kind, NewCase, NewRequest, case,
+        };
+        let holidays = BankHolidays::new(self.config.requests.bank_holidays, &[]);
+        let today = candour_core::uk_time::uk_local(now).date();
+        let day = time::Duration::days;
+        // (kind, name, email, what they asked, received this many days ago, the steps taken
+        // with how many days ago each was taken)
+        let demo = [
+            (
+                Kind::Access,
+                "Sam Okafor",
+                "sam.okafor@example.org",
+                "A copy of everything you hold about me from the survey and the newsletter.",
+                0,
+                Vec::new(),
+            ),
+            (
+                Kind::Erasure,
+                "Priya Natarajan",
+                "priya.n@example.org",
+                "Please delete my details; I no longer want to hear from you.",
+                3,
+                vec![(Change::AskForIdentity, 2)],
+            ),
+            (
+                Kind::Access,
+                "Dafydd Rees",
+                "d.rees@example.net",
+                "Everything about me, including the records of my calls to 101 since 2019.",
+                20,
+                vec![
+                    (Change::Start, 19),
+                    (
+                        Change::Extend {
+                            months: 2,
+                            reasons: "The request covers six years of call records held in                                       three systems."
+                                .to_owned(),
+                        },
+                        12,
+                    ),
+                ],
+            ),
+            (
+                Kind::Portability,
+                "Morag Campbell",
+                "morag.campbell@example.org",
+                "My answers to your forms, in a file I can use elsewhere.",
+                26,
+                vec![(Change::Start, 25), (Change::Answer, 5)],
+            ),
+            (
+                Kind::Erasure,
+                "Tom Baxter",
+                "tom.baxter@example.net",
+                "Delete the record of my report about the stolen quad bike.",
+                15,
+                vec![(
+                    Change::Refuse {
+                        reasons: "The report is part of an open investigation, which the law                                   requires us to keep."
+                            .to_owned(),
+                    },
+                    4,
+                )],
+            ),
+            (
+                Kind::Correction,
+                "Alex Moore",
+                "alex.moore@example.org",
+                "My postcode is wrong on your records.",
+                45,
+                vec![(Change::Start, 44)],
+            ),
+        ];
+        for (kind, name, email, details, received, steps) in demo {
+            let correction = if kind == Kind::Correction {
+                "NM2 4CD"
+            } else {
+                ""
+            };
+            let request = NewRequest::parse(kind.code(), name, email, details, correction, false)
+                .map_err(|e| anyhow::anyhow!("demo request: {e}"))?;
+            let id = stores
+                .requests
+                .create_request(&NewCase {
+                    request,
+                    person: None,
+                    at: now - day(received),
+                    confirmation: Confirmation::Verified {
+                        received_on: today - day(received),
+                    },
+                })
+                .await?;
+            for (change, ago) in steps {
+                let Some(case) = stores.requests.request(id).await? else {
+                    anyhow::bail!("the demo's request {id} was not stored");
+                };
+                let planned = case::plan(
+                    case.status,
+                    &case.timeline,
+                    &change,
+                    today - day(ago),
+                    &holidays,
+                )
+                .map_err(|e| anyhow::anyhow!("demo request {id}: {e}"))?;
+                stores
+                    .requests
+                    .change_request(id, case.status, &planned, staff, now - day(ago))
+                    .await?;
+            }
+        }
+        Ok(())
     }
 
     /// Tell the person who started the demo where it is and how to sign in.
