@@ -396,3 +396,23 @@ async fn an_unconfirmed_request_is_no_case_for_staff() {
         404
     );
 }
+
+#[tokio::test]
+async fn the_case_page_offers_an_extension_only_while_the_first_month_runs() {
+    let app = spawn_app().await;
+    ask(&app, ASK, "").await;
+    confirm(&app, 0).await;
+    let id = app.stores.requests.open_requests().await.unwrap()[0].id;
+    let officer = app.staff("dpo@example.org", Role::PrivacyOfficer).await;
+    let case_path = format!("/admin/requests/{id}");
+    let (_, page, _) = app.page(&case_path, &officer).await;
+    assert!(page.contains("Extend the time"), "{page}");
+    assert!(page.contains("Start work on it"));
+    // Received 1 June: the first month ends on 1 July.
+    app.clock.advance(time::Duration::days(31));
+    let officer = app.sign_in("dpo@example.org", PASSWORD).await;
+    let (_, page, _) = app.page(&case_path, &officer).await;
+    assert!(!page.contains("Extend the time"), "{page}");
+    assert!(page.contains("1 day overdue"), "{page}");
+    assert!(page.contains("Mark as answered"));
+}

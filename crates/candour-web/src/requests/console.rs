@@ -11,10 +11,11 @@ use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use candour_core::account::{Account, EmailAddress, Permission};
 use candour_core::fields::FieldErrors;
-use candour_core::requests::{Case, CaseEvent, Change, Status, case};
+use candour_core::requests::{BankHolidays, Case, CaseEvent, Change, case};
 use candour_core::uk_time;
 use candour_mail::Email;
 use serde::Deserialize;
+use time::Date;
 
 use super::{Clock, holidays, status_link, today, uk_date};
 use crate::AppState;
@@ -104,7 +105,8 @@ async fn queue(
     })?))
 }
 
-/// What the case page can offer next, by the case's state.
+/// The steps the case page offers: exactly those `case::plan` would accept today, so the
+/// page never offers a step the rules refuse (an extension after the first month, say).
 struct Offer {
     ask_identity: bool,
     verify_identity: bool,
@@ -116,24 +118,25 @@ struct Offer {
 }
 
 impl Offer {
-    fn of(case: &Case) -> Offer {
-        let open = case.status.is_open();
-        let identity_open = matches!(case.timeline.identity, Some(w) if w.answered.is_none());
-        let awaiting = case
-            .timeline
-            .clarifications
-            .iter()
-            .any(|w| w.answered.is_none());
+    fn of(case: &Case, today: Date, holidays: &BankHolidays) -> Offer {
+        let may = |change: Change| {
+            case::plan(case.status, &case.timeline, &change, today, holidays).is_ok()
+        };
+        // Any words will do: only whether the step is allowed is asked.
+        let words = || "-".to_owned();
         Offer {
-            ask_identity: open && case.timeline.identity.is_none(),
-            verify_identity: open
-                && (identity_open || case.timeline.identity.is_none())
-                && case.identity_how.is_none(),
-            clarify: open && !awaiting,
-            clarified: open && awaiting,
-            start: case.status == Status::Received && !identity_open && !awaiting,
-            extend: open && case.timeline.extension.is_none() && !identity_open,
-            close: open && !identity_open,
+            ask_identity: may(Change::AskForIdentity),
+            // Checked once is enough, whether or not proof was asked for.
+            verify_identity: case.identity_how.is_none()
+                && may(Change::IdentityVerified { how: words() }),
+            clarify: may(Change::AskForClarification { question: words() }),
+            clarified: may(Change::Clarified),
+            start: may(Change::Start),
+            extend: may(Change::Extend {
+                months: 1,
+                reasons: words(),
+            }),
+            close: may(Change::Answer),
         }
     }
 }
@@ -258,7 +261,7 @@ async fn show(
         identity,
         clarifications,
         history: events.iter().map(|e| history_line(e, &everyone)).collect(),
-        offer: Offer::of(&case),
+        offer: Offer::of(&case, today(state), holidays(state)),
         staff: everyone,
         case,
         form,
