@@ -486,3 +486,74 @@ pub async fn a_person_with_an_open_request_is_never_idle(s: &Stores) {
             .is_empty()
     );
 }
+
+pub async fn each_case_in_a_list_carries_its_own_clarifications(s: &Stores) {
+    let h = holidays();
+    let mut ids = Vec::new();
+    for n in 0..3 {
+        let id = s
+            .requests
+            .create_request(&NewCase {
+                request: new_request(Kind::Access, &format!("list{n}@example.org")),
+                person: None,
+                at: T0,
+                confirmation: Confirmation::Verified {
+                    received_on: RECEIVED,
+                },
+            })
+            .await
+            .unwrap();
+        ids.push(id);
+    }
+    // The first case is asked twice (answered in between), the third once; the second never.
+    let ask = |question: &str| Change::AskForClarification {
+        question: question.into(),
+    };
+    for (id, steps) in [
+        (
+            ids[0],
+            vec![ask("Which years?"), Change::Clarified, ask("Which town?")],
+        ),
+        (ids[2], vec![ask("Which records?")]),
+    ] {
+        for (day, change) in steps.into_iter().enumerate() {
+            let c = s.requests.request(id).await.unwrap().unwrap();
+            let on = RECEIVED + Duration::days(day as i64);
+            let planned = case::plan(c.status, &c.timeline, &change, on, &h).unwrap();
+            s.requests
+                .change_request(id, c.status, &planned, 7, T0)
+                .await
+                .unwrap();
+        }
+    }
+    let open = s.requests.open_requests().await.unwrap();
+    let waits = |id: i64| {
+        open.iter()
+            .find(|c| c.id == id)
+            .unwrap()
+            .timeline
+            .clarifications
+            .clone()
+    };
+    assert_eq!(
+        waits(ids[0]),
+        vec![
+            Wait {
+                asked: RECEIVED,
+                answered: Some(RECEIVED + Duration::days(1))
+            },
+            Wait {
+                asked: RECEIVED + Duration::days(2),
+                answered: None
+            },
+        ]
+    );
+    assert!(waits(ids[1]).is_empty());
+    assert_eq!(
+        waits(ids[2]),
+        vec![Wait {
+            asked: RECEIVED,
+            answered: None
+        }]
+    );
+}

@@ -1,5 +1,7 @@
 //! Requests about personal data on PostgreSQL. UK dates are `date` columns.
 
+use std::collections::HashMap;
+
 use async_trait::async_trait;
 use candour_core::requests::{
     Case, CaseEvent, Confirmation, Extension, Kind, NewCase, Planned, Status, Timeline, Wait,
@@ -63,22 +65,30 @@ fn case_from_row(r: &PgRow, waits: Vec<Wait>) -> StoreResult<Case> {
     })
 }
 
-async fn waits_of(conn: &mut PgConnection, id: i64) -> StoreResult<Vec<Wait>> {
+/// The clarifications of every case in `ids`, in order, read in one query.
+async fn waits_of(conn: &mut PgConnection, ids: &[i64]) -> StoreResult<HashMap<i64, Vec<Wait>>> {
+    let mut waits: HashMap<i64, Vec<Wait>> = HashMap::new();
+    if ids.is_empty() {
+        return Ok(waits);
+    }
     let rows = sqlx::query(
-        "SELECT asked_on, answered_on FROM data_request_waits WHERE request_id = $1 ORDER BY position",
+        "SELECT request_id, asked_on, answered_on FROM data_request_waits
+         WHERE request_id = ANY($1) ORDER BY request_id, position",
     )
-    .bind(id)
+    .bind(ids)
     .fetch_all(&mut *conn)
     .await
     .map_err(db)?;
-    rows.iter()
-        .map(|r| {
-            Ok(Wait {
+    for r in rows {
+        waits
+            .entry(r.try_get("request_id").map_err(db)?)
+            .or_default()
+            .push(Wait {
                 asked: r.try_get("asked_on").map_err(db)?,
                 answered: r.try_get("answered_on").map_err(db)?,
-            })
-        })
-        .collect()
+            });
+    }
+    Ok(waits)
 }
 
 async fn event(
@@ -112,13 +122,15 @@ impl PgStore {
             query = query.bind(b);
         }
         let rows = query.fetch_all(&mut *conn).await.map_err(db)?;
-        let mut out = Vec::with_capacity(rows.len());
-        for r in &rows {
-            let id: i64 = r.try_get("id").map_err(db)?;
-            let waits = waits_of(&mut conn, id).await?;
-            out.push(case_from_row(r, waits)?);
-        }
-        Ok(out)
+        let ids = rows
+            .iter()
+            .map(|r| r.try_get("id").map_err(db))
+            .collect::<StoreResult<Vec<i64>>>()?;
+        let mut waits = waits_of(&mut conn, &ids).await?;
+        rows.iter()
+            .zip(&ids)
+            .map(|(r, id)| case_from_row(r, waits.remove(id).unwrap_or_default()))
+            .collect()
     }
 }
 

@@ -1,5 +1,7 @@
 //! Requests about personal data on SQLite. UK dates are kept as `YYYY-MM-DD` text.
 
+use std::collections::HashMap;
+
 use async_trait::async_trait;
 use candour_core::requests::{
     Case, CaseEvent, Confirmation, Extension, Kind, NewCase, Planned, Status, Timeline, Wait,
@@ -7,7 +9,7 @@ use candour_core::requests::{
 use candour_core::session::SecretHash;
 use candour_core::store::{RequestStore, StoreError, StoreResult};
 use sqlx::sqlite::SqliteRow;
-use sqlx::{Row, SqliteConnection};
+use sqlx::{QueryBuilder, Row, Sqlite, SqliteConnection};
 use time::{Date, OffsetDateTime};
 
 use crate::{SqliteStore, db, from_unix, unix};
@@ -88,22 +90,33 @@ fn case_from_row(r: &SqliteRow, waits: Vec<Wait>) -> StoreResult<Case> {
     })
 }
 
-async fn waits_of(conn: &mut SqliteConnection, id: i64) -> StoreResult<Vec<Wait>> {
-    let rows = sqlx::query(
-        "SELECT asked_on, answered_on FROM data_request_waits WHERE request_id = ? ORDER BY position",
-    )
-    .bind(id)
-    .fetch_all(&mut *conn)
-    .await
-    .map_err(db)?;
-    rows.iter()
-        .map(|r| {
-            Ok(Wait {
+/// The clarifications of every case in `ids`, in order, read in one query.
+async fn waits_of(
+    conn: &mut SqliteConnection,
+    ids: &[i64],
+) -> StoreResult<HashMap<i64, Vec<Wait>>> {
+    let mut waits: HashMap<i64, Vec<Wait>> = HashMap::new();
+    if ids.is_empty() {
+        return Ok(waits);
+    }
+    let mut query = QueryBuilder::<Sqlite>::new(
+        "SELECT request_id, asked_on, answered_on FROM data_request_waits WHERE request_id IN (",
+    );
+    let mut list = query.separated(", ");
+    for id in ids {
+        list.push_bind(id);
+    }
+    query.push(") ORDER BY request_id, position");
+    for r in query.build().fetch_all(&mut *conn).await.map_err(db)? {
+        waits
+            .entry(r.try_get("request_id").map_err(db)?)
+            .or_default()
+            .push(Wait {
                 asked: from_day(&r.try_get::<String, _>("asked_on").map_err(db)?)?,
                 answered: opt_day(r.try_get("answered_on").map_err(db)?)?,
-            })
-        })
-        .collect()
+            });
+    }
+    Ok(waits)
 }
 
 async fn event(
@@ -137,13 +150,15 @@ impl SqliteStore {
             query = query.bind(b);
         }
         let rows = query.fetch_all(&mut *conn).await.map_err(db)?;
-        let mut out = Vec::with_capacity(rows.len());
-        for r in &rows {
-            let id: i64 = r.try_get("id").map_err(db)?;
-            let waits = waits_of(&mut conn, id).await?;
-            out.push(case_from_row(r, waits)?);
-        }
-        Ok(out)
+        let ids = rows
+            .iter()
+            .map(|r| r.try_get("id").map_err(db))
+            .collect::<StoreResult<Vec<i64>>>()?;
+        let mut waits = waits_of(&mut conn, &ids).await?;
+        rows.iter()
+            .zip(&ids)
+            .map(|(r, id)| case_from_row(r, waits.remove(id).unwrap_or_default()))
+            .collect()
     }
 }
 
