@@ -37,6 +37,18 @@ fn by_link(kind: Kind, address: &str, hash: u8) -> NewCase {
     }
 }
 
+/// A request made while signed in: a case at once, received on `RECEIVED`.
+fn verified(kind: Kind, address: &str, person: Option<i64>) -> NewCase {
+    NewCase {
+        request: new_request(kind, address),
+        person,
+        at: T0,
+        confirmation: Confirmation::Verified {
+            received_on: RECEIVED,
+        },
+    }
+}
+
 const RECEIVED: Date = date!(2026 - 03 - 02);
 
 fn holidays() -> BankHolidays {
@@ -190,14 +202,7 @@ pub async fn a_case_change_is_whole_and_refused_once_the_case_moved(s: &Stores) 
     let h = holidays();
     let id = s
         .requests
-        .create_request(&NewCase {
-            request: new_request(Kind::Access, "kim@example.org"),
-            person: None,
-            at: T0,
-            confirmation: Confirmation::Verified {
-                received_on: RECEIVED,
-            },
-        })
+        .create_request(&verified(Kind::Access, "kim@example.org", None))
         .await
         .unwrap();
     let step = |case: &candour_core::requests::Case, change: Change, on: Date| {
@@ -335,14 +340,7 @@ pub async fn a_case_change_is_whole_and_refused_once_the_case_moved(s: &Stores) 
 pub async fn cases_are_assigned_and_noted_in_their_history(s: &Stores) {
     let id = s
         .requests
-        .create_request(&NewCase {
-            request: new_request(Kind::Objection, "lee@example.org"),
-            person: None,
-            at: T0,
-            confirmation: Confirmation::Verified {
-                received_on: RECEIVED,
-            },
-        })
+        .create_request(&verified(Kind::Objection, "lee@example.org", None))
         .await
         .unwrap();
     s.requests
@@ -441,14 +439,7 @@ pub async fn a_person_with_an_open_request_is_never_idle(s: &Stores) {
         .unwrap();
     let id = s
         .requests
-        .create_request(&NewCase {
-            request: new_request(Kind::Access, address.as_str()),
-            person: Some(person.id),
-            at: T0,
-            confirmation: Confirmation::Verified {
-                received_on: RECEIVED,
-            },
-        })
+        .create_request(&verified(Kind::Access, address.as_str(), Some(person.id)))
         .await
         .unwrap();
     let years_later = T0 + Duration::days(3 * 365);
@@ -493,14 +484,11 @@ pub async fn each_case_in_a_list_carries_its_own_clarifications(s: &Stores) {
     for n in 0..3 {
         let id = s
             .requests
-            .create_request(&NewCase {
-                request: new_request(Kind::Access, &format!("list{n}@example.org")),
-                person: None,
-                at: T0,
-                confirmation: Confirmation::Verified {
-                    received_on: RECEIVED,
-                },
-            })
+            .create_request(&verified(
+                Kind::Access,
+                &format!("list{n}@example.org"),
+                None,
+            ))
             .await
             .unwrap();
         ids.push(id);
