@@ -186,12 +186,10 @@ async fn a_signed_in_person_is_verified_at_once_and_only_a_genuine_status_link_o
 }
 
 /// Post one step on case `id` with a fresh form token; returns the status.
-async fn step(app: &TestApp, id: i64, cookie: &str, fields: Vec<(&str, String)>) -> u16 {
+async fn step(app: &TestApp, id: i64, cookie: &str, fields: &[(&str, &str)]) -> u16 {
     let (_, _, token) = app.page(&format!("/admin/requests/{id}"), cookie).await;
     let mut form: Vec<(&str, &str)> = vec![("csrf", token.as_str())];
-    for (k, v) in &fields {
-        form.push((k, v.as_str()));
-    }
+    form.extend_from_slice(fields);
     let res = app
         .post_form(
             &format!("/admin/requests/{id}/change"),
@@ -239,10 +237,7 @@ async fn staff_take_a_case_through_its_steps_and_the_person_is_told() {
             &app,
             id,
             &officer,
-            vec![
-                ("action", "ask-clarification".into()),
-                ("question", " ".into())
-            ]
+            &[("action", "ask-clarification"), ("question", " ")]
         )
         .await,
         422
@@ -253,9 +248,9 @@ async fn staff_take_a_case_through_its_steps_and_the_person_is_told() {
             &app,
             id,
             &officer,
-            vec![
-                ("action", "ask-clarification".into()),
-                ("question", "Which years?".into())
+            &[
+                ("action", "ask-clarification"),
+                ("question", "Which years?")
             ]
         )
         .await,
@@ -270,7 +265,7 @@ async fn staff_take_a_case_through_its_steps_and_the_person_is_told() {
     // Days later: a new sign-in.
     let officer = app.sign_in("dpo@example.org", PASSWORD).await;
     assert_eq!(
-        step(&app, id, &officer, vec![("action", "clarified".into())]).await,
+        step(&app, id, &officer, &[("action", "clarified")]).await,
         303
     );
     let case = app.stores.requests.request(id).await.unwrap().unwrap();
@@ -281,10 +276,10 @@ async fn staff_take_a_case_through_its_steps_and_the_person_is_told() {
             &app,
             id,
             &officer,
-            vec![
-                ("action", "extend".into()),
-                ("months", "3".into()),
-                ("reasons", "Many systems".into())
+            &[
+                ("action", "extend"),
+                ("months", "3"),
+                ("reasons", "Many systems")
             ]
         )
         .await,
@@ -295,10 +290,10 @@ async fn staff_take_a_case_through_its_steps_and_the_person_is_told() {
             &app,
             id,
             &officer,
-            vec![
-                ("action", "extend".into()),
-                ("months", "2".into()),
-                ("reasons", "Records in three systems".into())
+            &[
+                ("action", "extend"),
+                ("months", "2"),
+                ("reasons", "Records in three systems")
             ]
         )
         .await,
@@ -323,10 +318,7 @@ async fn staff_take_a_case_through_its_steps_and_the_person_is_told() {
             &app,
             id,
             &officer,
-            vec![
-                ("action", "refuse".into()),
-                ("reasons", "Manifestly excessive".into())
-            ]
+            &[("action", "refuse"), ("reasons", "Manifestly excessive")]
         )
         .await,
         303
@@ -354,10 +346,7 @@ async fn staff_take_a_case_through_its_steps_and_the_person_is_told() {
     assert_eq!(case.status, Status::Refused);
     assert_eq!(case.closed_at, Some(app.clock.now()));
     // A closed case takes no more steps.
-    assert_eq!(
-        step(&app, id, &officer, vec![("action", "answer".into())]).await,
-        422
-    );
+    assert_eq!(step(&app, id, &officer, &[("action", "answer")]).await, 422);
     assert!(
         app.stores
             .requests
