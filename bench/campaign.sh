@@ -74,16 +74,7 @@ from = "Northmoor Police <news@northmoor.police.example>"
 concurrency = $CONNECTIONS
 batch_size = 500
 
-[[purposes]]
-id = "news"
-name = "News"
-description = "News by email."
-data = "Your email address."
-lawful_basis = "consent"
-retention_days = 730
-channels = ["email"]
-direct_marketing = true
-consent_label = "Send me news by email"
+$(cat "bench/purpose-news.toml")
 CONF
 case "$DKIM" in
   "") ;;

@@ -94,16 +94,7 @@ from = "Northmoor Police <news@northmoor.police.example>"
 batch_size = 500
 concurrency = 4
 
-[[purposes]]
-id = "news"
-name = "News"
-description = "News by email."
-data = "Your email address."
-lawful_basis = "consent"
-retention_days = 730
-channels = ["email"]
-direct_marketing = true
-consent_label = "Send me news by email"
+$(cat "bench/purpose-news.toml")
 CONF
 
 # instance INDEX WORKER: (re)start one instance, sending campaigns or not.

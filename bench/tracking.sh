@@ -60,16 +60,7 @@ database_url = "sqlite://$db"
 name = "Northmoor Police"
 [campaigns]
 worker = false
-[[purposes]]
-id = "news"
-name = "News"
-description = "News by email."
-data = "Your email address."
-lawful_basis = "consent"
-retention_days = 730
-channels = ["email"]
-direct_marketing = true
-consent_label = "Send me news by email"
+$(cat "bench/purpose-news.toml")
 CONF
 
 # Start once so the server makes its signing keys, then seed sent, tracked deliveries.

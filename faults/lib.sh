@@ -61,15 +61,6 @@ votes_per_address = 4000000000
 [campaigns]
 worker = false
 
-[[purposes]]
-id = "news"
-name = "News"
-description = "News by email."
-data = "Your email address."
-lawful_basis = "consent"
-retention_days = 730
-channels = ["email"]
-direct_marketing = true
-consent_label = "Send me news by email"
+$(cat "$(dirname "${BASH_SOURCE[0]}")/../bench/purpose-news.toml")
 CONF
 }
