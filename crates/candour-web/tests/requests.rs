@@ -33,16 +33,7 @@ async fn ask(app: &TestApp, fields: &[(&str, &str)], cookie: &str) -> (u16, Stri
 async fn confirm(app: &TestApp, index: usize) -> String {
     let link = app.emailed_link(index, "http").await;
     assert!(link.contains("/requests/confirm?token="), "{link}");
-    let (status, html, token) = app.page(&path_of(&link), "").await;
-    assert_eq!(status, 200);
-    let secret = hidden(&html, "token").unwrap();
-    let res = app
-        .post_form(
-            "/requests/confirm",
-            &[("csrf", &token), ("token", &secret)],
-            &[],
-        )
-        .await;
+    let res = app.press_link_button(&link, "/requests/confirm").await;
     assert_eq!(res.status(), 200);
     assert!(
         res.text()
@@ -91,15 +82,7 @@ async fn a_request_is_a_case_once_its_address_confirms_it_and_its_link_works_onc
 
     // The link works once.
     let link = app.emailed_link(0, "http").await;
-    let (_, html, token) = app.page(&path_of(&link), "").await;
-    let secret = hidden(&html, "token").unwrap();
-    let again = app
-        .post_form(
-            "/requests/confirm",
-            &[("csrf", &token), ("token", &secret)],
-            &[],
-        )
-        .await;
+    let again = app.press_link_button(&link, "/requests/confirm").await;
     assert_eq!(again.status(), 400);
     assert_eq!(app.stores.requests.open_requests().await.unwrap().len(), 1);
 }
