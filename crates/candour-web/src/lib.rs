@@ -265,7 +265,7 @@ fn link_base_of(config: &Config) -> String {
 
 /// The built-in bank holidays of the configured part of the UK, with any from the
 /// configured file. A file that cannot be read, or has a bad line, stops the start.
-fn load_holidays(config: &Config) -> Result<candour_core::requests::BankHolidays, BuildError> {
+pub fn load_holidays(config: &Config) -> Result<candour_core::requests::BankHolidays, BuildError> {
     use candour_core::requests::{BankHolidays, holidays};
     let extra = match &config.requests.holidays_file {
         None => Vec::new(),

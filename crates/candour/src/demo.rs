@@ -418,10 +418,9 @@ impl DemoSite {
         staff: i64,
         now: time::OffsetDateTime,
     ) -> anyhow::Result<()> {
-        use candour_core::requests::{
-            BankHolidays, Change, Confirmation, Kind, NewCase, NewRequest, case,
-        };
-        let holidays = BankHolidays::new(self.config.requests.bank_holidays, &[]);
+        use candour_core::requests::{Change, Confirmation, Kind, NewCase, NewRequest, case};
+        // The same holidays the server moves due dates by, the configured file's included.
+        let holidays = candour_web::load_holidays(&self.config)?;
         let today = candour_core::uk_time::uk_local(now).date();
         let day = time::Duration::days;
         // (kind, name, email, what they asked, received this many days ago, the steps taken
