@@ -1,8 +1,13 @@
 //! Times as people in the UK read and type them: UK local time (Europe/London, with the
 //! clocks' change handled) in the GOV.UK style, and the GOV.UK three-field date input.
 
-use time::macros::{offset, time};
+use time::format_description::BorrowedFormatItem;
+use time::macros::{format_description, offset, time};
 use time::{Date, Duration, Month, OffsetDateTime, PrimitiveDateTime, UtcOffset};
+
+/// A calendar date as `YYYY-MM-DD` (ISO 8601), as holiday files and the SQLite store keep
+/// UK dates.
+pub const ISO_DATE: &[BorrowedFormatItem<'static>] = format_description!("[year]-[month]-[day]");
 
 /// The last Sunday of `month` (March or October: both have 31 days) in `year`.
 fn last_sunday(year: i32, month: Month) -> Option<Date> {

@@ -8,6 +8,7 @@ use candour_core::requests::{
 };
 use candour_core::session::SecretHash;
 use candour_core::store::{RequestStore, StoreError, StoreResult};
+use candour_core::uk_time::ISO_DATE;
 use sqlx::sqlite::SqliteRow;
 use sqlx::{QueryBuilder, Row, Sqlite, SqliteConnection};
 use time::{Date, OffsetDateTime};
@@ -15,23 +16,11 @@ use time::{Date, OffsetDateTime};
 use crate::{SqliteStore, db, from_unix, unix};
 
 fn day(d: Date) -> String {
-    format!("{:04}-{:02}-{:02}", d.year(), u8::from(d.month()), d.day())
+    d.format(ISO_DATE).unwrap_or_default()
 }
 
 fn from_day(s: &str) -> StoreResult<Date> {
-    let corrupt = || StoreError::Corrupt(format!("{s:?} is not a date"));
-    let mut parts = s.split('-');
-    let (Some(y), Some(m), Some(d)) = (parts.next(), parts.next(), parts.next()) else {
-        return Err(corrupt());
-    };
-    let month =
-        time::Month::try_from(m.parse::<u8>().map_err(|_| corrupt())?).map_err(|_| corrupt())?;
-    Date::from_calendar_date(
-        y.parse().map_err(|_| corrupt())?,
-        month,
-        d.parse().map_err(|_| corrupt())?,
-    )
-    .map_err(|_| corrupt())
+    Date::parse(s, ISO_DATE).map_err(|_| StoreError::Corrupt(format!("{s:?} is not a date")))
 }
 
 fn opt_day(s: Option<String>) -> StoreResult<Option<Date>> {

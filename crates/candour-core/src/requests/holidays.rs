@@ -129,17 +129,7 @@ pub fn parse_list(text: &str) -> Result<Vec<Holiday>, FieldErrors> {
 }
 
 fn parse_iso_date(s: &str) -> Option<Date> {
-    let mut parts = s.split('-');
-    let (Some(y), Some(m), Some(d), None) =
-        (parts.next(), parts.next(), parts.next(), parts.next())
-    else {
-        return None;
-    };
-    if y.len() != 4 || m.len() != 2 || d.len() != 2 {
-        return None;
-    }
-    let month = time::Month::try_from(m.parse::<u8>().ok()?).ok()?;
-    Date::from_calendar_date(y.parse().ok()?, month, d.parse().ok()?).ok()
+    Date::parse(s, crate::uk_time::ISO_DATE).ok()
 }
 
 /// The bank holidays of one part of the UK.
