@@ -2,13 +2,18 @@
 # Browser tests for Candour: start `candour demo` on a free loopback port, run the suite
 # against it with headless Chromium, and stop the server whatever happens.
 #
-#   e2e/run.sh [path/to/candour]     (default: ../target/debug/candour, relative to e2e/)
+#   e2e/run.sh [path/to/candour] [test files...]
+#     (default binary: ../target/debug/candour, relative to e2e/; default tests: all of tests/,
+#     or name some, e.g. tests/35-requests.test.mjs, to run only those)
 #
 # Exit code: the test run's.
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 binary="${1:-$here/../target/debug/candour}"
+shift || true
+tests=("$@")
+[[ ${#tests[@]} -gt 0 ]] || tests=(tests/)
 # A relative path is relative to where the script was called from.
 [[ "$binary" == /* ]] || binary="$PWD/$binary"
 cd "$here"
@@ -103,7 +108,7 @@ export CANDOUR_E2E_STAFF_EMAIL CANDOUR_E2E_STAFF_PASSWORD CANDOUR_E2E_OUTBOX
 echo "run.sh: staff account $CANDOUR_E2E_STAFF_EMAIL; email outbox $CANDOUR_E2E_OUTBOX"
 
 status=0
-CANDOUR_E2E_URL="$base" node --test --test-concurrency=1 --test-timeout=90000 tests/ || status=$?
+CANDOUR_E2E_URL="$base" node --test --test-concurrency=1 --test-timeout=90000 "${tests[@]}" || status=$?
 if [[ $status -ne 0 ]]; then
   echo "run.sh: the tests failed (exit $status); the server's last output:" >&2
   tail -n 40 "$log" >&2
