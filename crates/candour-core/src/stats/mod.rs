@@ -1,0 +1,5 @@
+//! Site statistics without cookies.
+
+pub mod figures;
+pub mod history;
+pub mod range;
