@@ -193,7 +193,7 @@ fn section<'a>(html: &'a str, id: &str) -> &'a str {
 
 #[tokio::test]
 async fn each_panel_exports_as_csv_with_formulas_neutralised_and_small_counts_hidden() {
-    let app = spawn_with(|c| c.stats.console_suppress_below = 5).await;
+    let app = spawn_with(|c| c.stats.suppression_threshold = 5).await;
     let editor = app.staff("editor@testshire.example", Role::Editor).await;
     app.yesterday().await;
     let res = app
@@ -246,7 +246,7 @@ async fn the_public_page_is_off_by_default_and_hides_small_counts_without_filter
     assert_eq!(app.get("/statistics").await.status(), 404);
     let app = spawn_with(|c| {
         c.stats.public_page = true;
-        c.stats.suppress_below = 0;
+        c.stats.suppression_threshold = 0;
     })
     .await;
     app.yesterday().await;

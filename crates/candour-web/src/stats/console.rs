@@ -32,9 +32,9 @@ pub(crate) fn routes() -> Router<AppState> {
         .route("/admin/statistics/live", get(live))
 }
 
-/// The console's own threshold for small counts.
+/// The configured threshold for small counts (0 shows every count to staff).
 fn threshold(state: &AppState) -> u64 {
-    u64::from(state.config().stats.console_suppress_below)
+    u64::from(state.config().stats.suppression_threshold)
 }
 
 #[derive(Template)]

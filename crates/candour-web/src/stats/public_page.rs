@@ -9,6 +9,8 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 
+use candour_core::config::StatsSettings;
+
 use crate::AppState;
 use crate::kit::error::AppError;
 use crate::kit::frame::{Frame, render};
@@ -36,8 +38,11 @@ async fn page(
     if !settings.public_page {
         return Err(AppError::NotFound);
     }
-    // Suppression is never off here: at least the default.
-    let threshold = u64::from(settings.suppress_below.max(2));
+    // Suppression is never off here: a threshold that hides nothing is read as the default.
+    let threshold = match settings.suppression_threshold {
+        0 | 1 => u64::from(StatsSettings::default().suppression_threshold),
+        t => u64::from(t),
+    };
     let reading = report::read(q, state.now(), false);
     let invalid = reading.form.has_errors();
     let report = match reading.range {
