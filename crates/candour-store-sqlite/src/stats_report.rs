@@ -7,7 +7,7 @@
 //! told apart from what Candour counted, re-importing a day replaces it, and retention
 //! treats it as any other day.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use async_trait::async_trait;
 use candour_core::stats::{
@@ -51,7 +51,7 @@ fn totals_rows(filter: Option<&Filter>) -> (Vec<&'static str>, String) {
     }
 }
 
-fn push_dimensions(q: &mut QueryBuilder<'_, Sqlite>, dimensions: &[&'static str]) {
+fn push_dimensions(q: &mut QueryBuilder<Sqlite>, dimensions: &[&'static str]) {
     q.push(" AND dimension IN (");
     let mut list = q.separated(", ");
     for d in dimensions {
@@ -84,7 +84,9 @@ impl StatsReportStore for SqliteStore {
         let row = q.build().fetch_one(&self.reader).await.map_err(db)?;
         let totals = metrics(&row)?;
 
-        let mut q = QueryBuilder::<Sqlite>::new(format!("SELECT bucket, {SUMS} FROM stats_totals WHERE grain = "));
+        let mut q = QueryBuilder::<Sqlite>::new(format!(
+            "SELECT bucket, {SUMS} FROM stats_totals WHERE grain = "
+        ));
         q.push_bind(grain.code());
         push_dimensions(&mut q, &dimensions);
         q.push(" AND bucket >= ")
@@ -179,6 +181,20 @@ impl StatsReportStore for SqliteStore {
     }
 
     async fn import_history(&self, rows: &[HistoryRow]) -> StoreResult<u64> {
+        // One row per page and day: rows repeated in one call are added together.
+        let mut merged: BTreeMap<(time::Date, &str), i64> = BTreeMap::new();
+        for r in rows {
+            let n = merged.entry((r.day, r.path.as_str())).or_insert(0);
+            *n = n.saturating_add(r.pageviews.max(0));
+        }
+        let rows: Vec<HistoryRow> = merged
+            .into_iter()
+            .map(|((day, path), pageviews)| HistoryRow {
+                day,
+                path: path.to_owned(),
+                pageviews,
+            })
+            .collect();
         let mut tx = self.writer.begin().await.map_err(db)?;
         for chunk in rows.chunks(500) {
             let mut q = QueryBuilder::<Sqlite>::new(

@@ -47,7 +47,14 @@ impl TestApp {
     async fn yesterday(&self) {
         let at = self.clock.now_utc() - Duration::days(1);
         let mut hits: Vec<Hit> = (1..=12)
-            .map(|v| view(v, at + Duration::minutes(i64::from(v)), "/news", Some("search.example")))
+            .map(|v| {
+                view(
+                    v,
+                    at + Duration::minutes(i64::from(v)),
+                    "/news",
+                    Some("search.example"),
+                )
+            })
             .collect();
         hits.extend((20..23).map(|v| view(v, at, "/contact", None)));
         let mut tagged = view(30, at, "/news", None);
@@ -101,9 +108,7 @@ async fn the_dashboard_is_for_staff_and_importing_for_administrators() {
     let (_, html) = app.text("/admin/statistics", &admin).await;
     assert!(html.contains("/admin/statistics/import"));
     assert_eq!(app.text("/admin/statistics/import", &admin).await.0, 200);
-    let res = app
-        .get_with_cookie("/admin/statistics/live", &admin)
-        .await;
+    let res = app.get_with_cookie("/admin/statistics/live", &admin).await;
     assert_eq!(res.status(), 200);
     assert_eq!(res.text().await.unwrap(), r#"{"visitors":0}"#);
 }
@@ -167,18 +172,22 @@ async fn a_row_filters_every_panel_until_the_filter_is_removed() {
     let (_, html) = app.text("/admin/statistics?range=7d", &editor).await;
     let link = "/admin/statistics?range=7d&amp;filter=source&amp;value=search.example";
     assert!(html.contains(link), "{html}");
-    let (status, html) = app
-        .text(&link.replace("&amp;", "&"), &editor)
-        .await;
+    let (status, html) = app.text(&link.replace("&amp;", "&"), &editor).await;
     assert_eq!(status, 200);
     assert!(html.contains("Showing only visits with the source"));
     assert!(html.contains("href=\"/admin/statistics?range=7d\">Remove this filter"));
     // Pages among those visits: /news only.
     let pages = section(&html, "page");
-    assert!(pages.contains("/news") && !pages.contains("/contact"), "{pages}");
+    assert!(
+        pages.contains("/news") && !pages.contains("/contact"),
+        "{pages}"
+    );
     // A filter that is not a panel's row.
     let (status, html) = app
-        .text("/admin/statistics?range=7d&filter=postcode&value=x", &editor)
+        .text(
+            "/admin/statistics?range=7d&filter=postcode&value=x",
+            &editor,
+        )
         .await;
     assert_eq!(status, 422);
     assert!(html.contains("The filter must be a row of one of the panels"));
@@ -214,15 +223,9 @@ async fn each_panel_exports_as_csv_with_formulas_neutralised_and_small_counts_hi
     );
     assert!(lines[1].starts_with("/news,13,"), "{csv}");
     // Three visitors read /contact: under the threshold of 5.
-    assert!(
-        lines[2].starts_with("/contact,fewer than 5,"),
-        "{csv}"
-    );
+    assert!(lines[2].starts_with("/contact,fewer than 5,"), "{csv}");
     let campaigns = app
-        .get_with_cookie(
-            "/admin/statistics.csv?panel=utm_campaign&range=7d",
-            &editor,
-        )
+        .get_with_cookie("/admin/statistics.csv?panel=utm_campaign&range=7d", &editor)
         .await
         .text()
         .await
@@ -333,7 +336,10 @@ async fn google_analytics_history_is_checked_then_imported_once_and_audited() {
     }
     let (_, after) = app.text(january, &admin).await;
     assert!(after.contains("include 2,300 page views imported from Google Analytics"));
-    assert!(section(&after, "page").contains("1,500"), "imported twice, counted once");
+    assert!(
+        section(&after, "page").contains("1,500"),
+        "imported twice, counted once"
+    );
     let (_, log) = app.text("/admin/audit", &admin).await;
     assert!(log.contains("Imported page views from Google Analytics"));
 
@@ -349,7 +355,11 @@ async fn google_analytics_history_is_checked_then_imported_once_and_audited() {
     let (_, html) = app.text(third, &admin).await;
     assert!(!html.contains("imported from Google Analytics"));
     let (status, html) = app
-        .upload_history(&admin, "import", b"Name,Email\nJo,jo@example.org\n".to_vec())
+        .upload_history(
+            &admin,
+            "import",
+            b"Name,Email\nJo,jo@example.org\n".to_vec(),
+        )
         .await;
     assert_eq!(status, 422);
     assert!(html.contains("has no page column"));

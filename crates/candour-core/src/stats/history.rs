@@ -14,6 +14,7 @@ use std::collections::BTreeMap;
 use time::Date;
 use time::macros::format_description;
 
+use super::HistoryRow;
 use crate::fields::FieldErrors;
 
 /// The most data rows a file may hold (about 2.7 years of 1,000 pages a day).
@@ -44,19 +45,11 @@ const VIEW_HEADERS: &[&str] = &[
 /// First cells of total rows that some exports add.
 const TOTAL_ROWS: &[&str] = &["grand total", "total", "totals"];
 
-/// One page's views on one UK day.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct HistoryDay {
-    pub day: Date,
-    pub page: String,
-    pub views: u64,
-}
-
 /// A whole file, read: each page's views per day (rows for the same page and day added
 /// together), in order of day then page.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct History {
-    pub days: Vec<HistoryDay>,
+    pub days: Vec<HistoryRow>,
     /// Data rows read.
     pub rows: usize,
     /// Lines after the table that were not read, from the first blank line after it.
@@ -64,8 +57,8 @@ pub struct History {
 }
 
 impl History {
-    pub fn total_views(&self) -> u64 {
-        self.days.iter().map(|d| d.views).sum()
+    pub fn total_views(&self) -> i64 {
+        self.days.iter().map(|d| d.pageviews).sum()
     }
 
     pub fn first_day(&self) -> Option<Date> {
@@ -78,7 +71,7 @@ impl History {
 
     /// How many different pages.
     pub fn pages(&self) -> usize {
-        let mut pages: Vec<&str> = self.days.iter().map(|d| d.page.as_str()).collect();
+        let mut pages: Vec<&str> = self.days.iter().map(|d| d.path.as_str()).collect();
         pages.sort_unstable();
         pages.dedup();
         pages.len()
@@ -160,7 +153,7 @@ pub fn parse_history(bytes: &[u8]) -> Result<History, FieldErrors> {
     };
 
     let mut errors = FieldErrors::new();
-    let mut totals: BTreeMap<(Date, String), u64> = BTreeMap::new();
+    let mut totals: BTreeMap<(Date, String), i64> = BTreeMap::new();
     let mut rows = 0usize;
     for (i, record) in reader.records().enumerate() {
         // The header is the table's first line.
@@ -259,7 +252,11 @@ pub fn parse_history(bytes: &[u8]) -> Result<History, FieldErrors> {
     Ok(History {
         days: totals
             .into_iter()
-            .map(|((day, page), views)| HistoryDay { day, page, views })
+            .map(|((day, path), pageviews)| HistoryRow {
+                day,
+                path,
+                pageviews,
+            })
             .collect(),
         rows,
         ignored_lines,
@@ -288,7 +285,7 @@ fn parse_day(cell: &str) -> Option<Date> {
 }
 
 /// A whole number, with commas between thousands allowed only in their places.
-fn parse_count(cell: &str) -> Option<u64> {
+fn parse_count(cell: &str) -> Option<i64> {
     if cell.is_empty() || cell.len() > 24 {
         return None;
     }
@@ -343,21 +340,21 @@ Day Index,Pageviews
         assert_eq!(
             h.days,
             vec![
-                HistoryDay {
+                HistoryRow {
                     day: date!(2024 - 01 - 01),
-                    page: "/".into(),
-                    views: 1234
+                    path: "/".into(),
+                    pageviews: 1234
                 },
                 // Two rows for the same page and day are added together.
-                HistoryDay {
+                HistoryRow {
                     day: date!(2024 - 01 - 01),
-                    page: "/news".into(),
-                    views: 60
+                    path: "/news".into(),
+                    pageviews: 60
                 },
-                HistoryDay {
+                HistoryRow {
                     day: date!(2024 - 01 - 02),
-                    page: "/".into(),
-                    views: 2000
+                    path: "/".into(),
+                    pageviews: 2000
                 },
             ]
         );
@@ -376,16 +373,16 @@ Day Index,Pageviews
         let h = parse_history(text.as_bytes()).unwrap();
         assert_eq!(
             h.days,
-            vec![HistoryDay {
+            vec![HistoryRow {
                 day: date!(2024 - 01 - 05),
-                page: "/contact".into(),
-                views: 3000
+                path: "/contact".into(),
+                pageviews: 3000
             }]
         );
         // Columns in another order, dates with dashes.
         let h = parse_history(b"Views,Date,Page path\n7,2024-02-29,/a\n").unwrap();
         assert_eq!(h.days[0].day, date!(2024 - 02 - 29));
-        assert_eq!(h.days[0].views, 7);
+        assert_eq!(h.days[0].pageviews, 7);
     }
 
     fn problems(text: &str) -> Vec<String> {

@@ -8,6 +8,7 @@
 
 use time::{Date, Duration, OffsetDateTime};
 
+use super::{Grain, Range};
 use crate::fields::FieldErrors;
 use crate::uk_time::{DateParts, parse_date_input, uk_start_of_day};
 
@@ -63,13 +64,6 @@ impl Preset {
     pub fn from_code(code: &str) -> Option<Preset> {
         Preset::ALL.into_iter().find(|p| p.code() == code)
     }
-}
-
-/// How finely a range's time series is cut.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Grain {
-    Hour,
-    Day,
 }
 
 /// UK dates from `first` to `last`, both included.
@@ -156,6 +150,15 @@ impl DateRange {
         }
         let len = Duration::days(self.days());
         DateRange::new(self.first - len, self.last - len)
+    }
+
+    /// The range's instants, for the store: from the first day's UK midnight to the one
+    /// after the last day.
+    pub fn instants(&self) -> Range {
+        Range {
+            from: self.start(),
+            to: self.end(),
+        }
     }
 
     /// Whether a day is inside the range.

@@ -68,7 +68,13 @@ pub(crate) fn draw(samples: &[Sample]) -> Series {
         samples
             .iter()
             .enumerate()
-            .map(|(i, s)| format!("{},{}", unit(i as f64 * slot + slot / 2.0), unit(y_of(s.line))))
+            .map(|(i, s)| {
+                format!(
+                    "{},{}",
+                    unit(i as f64 * slot + slot / 2.0),
+                    unit(y_of(s.line))
+                )
+            })
             .collect::<Vec<_>>()
             .join(" ")
     };
@@ -81,10 +87,7 @@ mod tests {
 
     #[test]
     fn bars_fill_the_width_and_the_highest_figure_reaches_the_top() {
-        let s = draw(&[
-            Sample { bar: 10, line: 5 },
-            Sample { bar: 0, line: 20 },
-        ]);
+        let s = draw(&[Sample { bar: 10, line: 5 }, Sample { bar: 0, line: 20 }]);
         assert_eq!(s.top, 20);
         assert_eq!(s.bars.len(), 2);
         assert_eq!(s.bars[0].x, "36.0");
