@@ -19,7 +19,7 @@ use crate::kit::error::AppError;
 use crate::kit::frame::{Frame, render};
 use crate::kit::nav::Section;
 use crate::kit::respond::{attachment, no_store};
-use crate::stats::report::{self, Reading, Report, ReportQuery, instants};
+use crate::stats::report::{self, Reading, Report, ReportQuery};
 
 /// The most rows a panel's CSV holds.
 const CSV_ROWS: u32 = 10_000;
@@ -122,7 +122,12 @@ async fn export(
     let rows = state
         .stores()
         .stats_report
-        .stats_breakdown(instants(&range), dimension, reading.filter.as_ref(), CSV_ROWS)
+        .stats_breakdown(
+            range.instants(),
+            dimension,
+            reading.filter.as_ref(),
+            CSV_ROWS,
+        )
         .await?;
     let threshold = threshold(&state);
     let small = |n: i64| {

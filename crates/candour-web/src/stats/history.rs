@@ -10,7 +10,6 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use candour_core::account::Permission;
-use candour_core::stats::HistoryRow;
 use candour_core::stats::figures::thousands;
 use candour_core::stats::history::{History, MOST_ROWS, parse_history};
 use tower_http::limit::RequestBodyLimitLayer;
@@ -56,13 +55,19 @@ fn preview(h: &History) -> Preview {
         pages: thousands(u64::try_from(h.pages()).unwrap_or(0)),
         first: day(h.first_day()),
         last: day(h.last_day()),
-        views: thousands(h.total_views()),
+        views: thousands(u64::try_from(h.total_views()).unwrap_or(0)),
         ignored: h.ignored_lines,
         sample: h
             .days
             .iter()
             .take(5)
-            .map(|d| (d.day.to_string(), d.page.clone(), thousands(d.views)))
+            .map(|d| {
+                (
+                    d.day.to_string(),
+                    d.path.clone(),
+                    thousands(u64::try_from(d.pageviews).unwrap_or(0)),
+                )
+            })
             .collect(),
     }
 }
@@ -156,25 +161,26 @@ async fn upload(
     let mut shown = page(frame, &staff, form);
     shown.preview = Some(preview(&history));
     if importing {
-        let rows: Vec<HistoryRow> = history
-            .days
-            .iter()
-            .map(|d| HistoryRow {
-                day: d.day,
-                path: d.page.clone(),
-                pageviews: i64::try_from(d.views).unwrap_or(i64::MAX),
-            })
-            .collect();
-        let n = state.stores().stats_report.import_history(&rows).await?;
+        let n = state
+            .stores()
+            .stats_report
+            .import_history(&history.days)
+            .await?;
         state
             .audit(
                 &staff.account,
                 "statistics.history-imported",
                 "statistics".to_owned(),
                 format!(
-                    "{n} days of page views from {} to {}, {} page views",
-                    history.first_day().map(|d| d.to_string()).unwrap_or_default(),
-                    history.last_day().map(|d| d.to_string()).unwrap_or_default(),
+                    "{n} rows of page views per page and day from {} to {}, {} page views",
+                    history
+                        .first_day()
+                        .map(|d| d.to_string())
+                        .unwrap_or_default(),
+                    history
+                        .last_day()
+                        .map(|d| d.to_string())
+                        .unwrap_or_default(),
                     history.total_views()
                 ),
             )

@@ -56,5 +56,13 @@ async fn page(
     } else {
         StatusCode::OK
     };
-    Ok((status, no_store(render(&PublicPage { frame, reading, report })?)).into_response())
+    Ok((
+        status,
+        no_store(render(&PublicPage {
+            frame,
+            reading,
+            report,
+        })?),
+    )
+        .into_response())
 }

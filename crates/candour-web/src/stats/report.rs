@@ -3,10 +3,12 @@
 //! series as a chart and a table, and a panel per dimension. Small counts are hidden by the
 //! threshold each page passes; only the console links rows to filter by them.
 
-use candour_core::stats::figures::{Change, Shown, average_duration, per_visit, percent, thousands};
+use candour_core::stats::figures::{
+    Change, Shown, average_duration, per_visit, percent, thousands,
+};
 use candour_core::stats::range::{DateRange, Preset, TypedDates, parse_range, uk_today};
-use candour_core::stats::{Dimension, Filter, Grain, Metrics, Range, Row, Summary, DIRECT};
-use candour_core::uk_time::{DateParts, uk_local, month_name};
+use candour_core::stats::{DIRECT, Dimension, Filter, Grain, Metrics, Row, Summary};
+use candour_core::uk_time::{DateParts, month_name, uk_local};
 use serde::Deserialize;
 
 use crate::AppState;
@@ -109,7 +111,11 @@ pub(crate) struct Reading {
 pub(crate) fn read(q: ReportQuery, now: time::OffsetDateTime, filters: bool) -> Reading {
     let mut form = FormState::new();
     let typed = TypedDates {
-        from: [q.from_day.clone(), q.from_month.clone(), q.from_year.clone()],
+        from: [
+            q.from_day.clone(),
+            q.from_month.clone(),
+            q.from_year.clone(),
+        ],
         to: [q.to_day.clone(), q.to_month.clone(), q.to_year.clone()],
     };
     let mut dates = [
@@ -182,14 +188,6 @@ pub(crate) fn read(q: ReportQuery, now: time::OffsetDateTime, filters: bool) -> 
         choices,
         dates,
         links: filters,
-    }
-}
-
-/// The instants of a range of UK days.
-pub(crate) fn instants(r: &DateRange) -> Range {
-    Range {
-        from: r.start(),
-        to: r.end(),
     }
 }
 
@@ -350,14 +348,17 @@ pub(crate) async fn build(
 ) -> Result<Report, AppError> {
     let stores = state.stores();
     let filter = reading.filter.as_ref();
-    let now = instants(&range);
-    let before = instants(&range.previous());
+    let now = range.instants();
+    let before = range.previous().instants();
     let grain = if range.first == range.last {
         Grain::Hour
     } else {
         Grain::Day
     };
-    let summary: Summary = stores.stats_report.stats_summary(now, grain, filter).await?;
+    let summary: Summary = stores
+        .stats_report
+        .stats_summary(now, grain, filter)
+        .await?;
     let earlier: Summary = stores
         .stats_report
         .stats_summary(before, Grain::Day, filter)
