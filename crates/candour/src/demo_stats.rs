@@ -2,7 +2,7 @@
 //! into totals as the server folds them, so the statistics dashboard has something to show.
 //! The visits are made up from a fixed seed: the same every time the demo starts.
 
-use candour_core::stats::{Device, Hit, HitKind, HistoryRow, VisitorHash};
+use candour_core::stats::{Device, HistoryRow, Hit, HitKind, VisitorHash};
 use candour_core::store::Stores;
 use time::{Duration, OffsetDateTime};
 
@@ -64,8 +64,11 @@ pub async fn fill(stores: &Stores, now: OffsetDateTime) -> anyhow::Result<()> {
         let date = candour_core::uk_time::uk_local(now - Duration::days(days_ago)).date();
         let day = candour_core::uk_time::uk_start_of_day(date);
         // Weekdays are busier than weekends.
-        let weekend = matches!(date.weekday(), time::Weekday::Saturday | time::Weekday::Sunday);
-        let visits = if weekend { 25 } else { 45 } + rng.next(20);
+        let weekend = matches!(
+            date.weekday(),
+            time::Weekday::Saturday | time::Weekday::Sunday
+        );
+        let visits = if weekend { 8 } else { 14 } + rng.next(8);
         for _ in 0..visits {
             visitor += 1;
             let mut id = [0u8; 16];
