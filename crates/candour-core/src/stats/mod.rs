@@ -7,7 +7,9 @@
 //! Raw hits wait minutes at most before [`fold`] turns them into totals per hour and per UK
 //! day; the dashboard reads only the totals.
 
+pub mod agent;
 pub mod fold;
+pub mod request;
 
 use std::fmt;
 
@@ -316,4 +318,53 @@ pub struct HistoryRow {
 pub struct Folded {
     pub hits: u64,
     pub visits_closed: u64,
+}
+
+/// The start (UTC) of the oldest UK day whose totals are kept for `months`: the first day
+/// of the month `months` before the UK month of `now`.
+pub fn totals_kept_from(now: OffsetDateTime, months: u32) -> OffsetDateTime {
+    let today = uk_day(now);
+    let index =
+        i64::from(today.year()) * 12 + i64::from(u8::from(today.month())) - 1 - i64::from(months);
+    let year = i32::try_from(index.div_euclid(12)).unwrap_or(i32::MIN);
+    let month = u8::try_from(index.rem_euclid(12) + 1).unwrap_or(1);
+    let first = time::Month::try_from(month)
+        .ok()
+        .and_then(|m| Date::from_calendar_date(year, m, 1).ok())
+        .unwrap_or(Date::MIN);
+    uk_time::uk_start_of_day(first)
+}
+
+#[cfg(test)]
+mod tests {
+    use time::macros::datetime;
+
+    use super::*;
+
+    #[test]
+    fn totals_are_kept_from_the_first_of_a_month() {
+        assert_eq!(
+            totals_kept_from(datetime!(2026-12-02 10:00 UTC), 25),
+            datetime!(2024-11-01 00:00 UTC)
+        );
+        // 1 July 2026 on UK clocks (summer time) begins at 23:00 UTC the day before.
+        assert_eq!(
+            totals_kept_from(datetime!(2026-08-31 23:30 UTC), 2),
+            datetime!(2026-06-30 23:00 UTC)
+        );
+        assert_eq!(
+            totals_kept_from(datetime!(2026-03-15 12:00 UTC), 3),
+            datetime!(2025-12-01 00:00 UTC)
+        );
+    }
+
+    #[test]
+    fn day_buckets_are_uk_days_and_hours_are_utc() {
+        let t = datetime!(2026-06-10 23:30 UTC); // 00:30 on 11 June in London
+        assert_eq!(Grain::Day.bucket(t), datetime!(2026-06-10 23:00 UTC));
+        assert_eq!(Grain::Hour.bucket(t), datetime!(2026-06-10 23:00 UTC));
+        let w = datetime!(2026-01-10 09:59:59 UTC);
+        assert_eq!(Grain::Day.bucket(w), datetime!(2026-01-10 00:00 UTC));
+        assert_eq!(Grain::Hour.bucket(w), datetime!(2026-01-10 09:00 UTC));
+    }
 }
