@@ -349,6 +349,8 @@ pub fn router(state: AppState) -> Router {
     let app = kit::edge::apply(routes, state.clone(), timeout)
         // The tracking hot path: no page middleware (see `campaigns::tracking::tracking_routes`).
         .merge(campaigns::tracking::tracking_routes())
+        // The statistics' script and beacon for the organisation's other sites (likewise).
+        .merge(stats::beacon::routes())
         .with_state(state);
     if metrics {
         // Outermost, so it sees every answer as it leaves, and after routing, so it knows

@@ -319,3 +319,121 @@ async fn no_address_is_stored_and_no_day_hash_outlives_its_day() {
     }
     assert!(counts(rows, "stats_totals") > 0, "the totals stay");
 }
+
+const SITE: &str = "https://cms.testshire.example";
+
+async fn spawn_with_site() -> TestApp {
+    common::spawn_with(|config| config.stats.sites = vec![SITE.to_owned()]).await
+}
+
+async fn beacon(app: &TestApp, origin: Option<&str>, body: Vec<u8>) -> reqwest::Response {
+    let mut req = app
+        .client
+        .post(format!("{}/statistics/hit", app.url))
+        .header("user-agent", browser(1))
+        .header("content-type", "text/plain;charset=UTF-8")
+        .body(body);
+    if let Some(o) = origin {
+        req = req.header("origin", o);
+    }
+    req.send().await.unwrap()
+}
+
+#[tokio::test]
+async fn the_script_is_small_and_keeps_nothing_in_the_browser() {
+    let app = spawn_with_site().await;
+    let res = app.get("/statistics/s.js").await;
+    assert_eq!(res.status(), 200);
+    assert!(
+        res.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/javascript")
+    );
+    assert!(res.headers().get("set-cookie").is_none());
+    let script = res.text().await.unwrap();
+    assert!(script.len() < 1024, "{} bytes", script.len());
+    assert!(script.contains("sendBeacon"));
+    for kept in ["cookie", "localStorage", "sessionStorage", "indexedDB"] {
+        assert!(!script.contains(kept), "the script names {kept}");
+    }
+}
+
+#[tokio::test]
+async fn beacons_are_taken_only_from_configured_sites() {
+    let app = spawn_with_site().await;
+    let body = br#"{"p":"/news?utm_source=newsletter","r":"https://search.example/q"}"#.to_vec();
+    for origin in [
+        None,
+        Some("https://evil.example"),
+        Some("http://cms.testshire.example"),
+    ] {
+        let res = beacon(&app, origin, body.clone()).await;
+        assert_eq!(res.status(), 403, "{origin:?}");
+        assert!(res.headers().get("access-control-allow-origin").is_none());
+    }
+    assert_eq!(
+        visitors(&app).await,
+        0,
+        "nothing stored from a refused origin"
+    );
+    let res = beacon(&app, Some(SITE), body).await;
+    assert_eq!(res.status(), 204);
+    assert_eq!(res.headers()["access-control-allow-origin"], SITE);
+    assert_eq!(visitors(&app).await, 1);
+    let event = br#"{"p":"/news","e":"File download: report.pdf"}"#.to_vec();
+    assert_eq!(beacon(&app, Some(SITE), event).await.status(), 204);
+    app.state.fold_statistics().await.unwrap();
+    assert_eq!(visitors(&app).await, 1, "the same visitor");
+}
+
+#[tokio::test]
+async fn bad_beacons_are_refused_and_nothing_is_stored() {
+    let app = spawn_with_site().await;
+    let mut oversize = br#"{"p":"/"#.to_vec();
+    oversize.extend(std::iter::repeat_n(b'a', 4000));
+    oversize.extend(br#""}"#);
+    let cases: Vec<(Vec<u8>, u16)> = vec![
+        (oversize, 413),
+        (
+            vec![0x7b, 0x22, 0x70, 0x22, 0x3a, 0x22, 0xff, 0xfe, 0x22, 0x7d],
+            400,
+        ),
+        (br#"{"p":5}"#.to_vec(), 400),
+        (br#"{"p":"/a","e":["x"]}"#.to_vec(), 400),
+        (br#"{"p":"/a","extra":"x"}"#.to_vec(), 400),
+        (br#"not json"#.to_vec(), 400),
+        (br#"{"r":"/a"}"#.to_vec(), 400),
+        (br#"{"p":"https://elsewhere.example/"}"#.to_vec(), 422),
+        (br#"{"p":"//elsewhere.example/"}"#.to_vec(), 422),
+        (br#"{"p":"/a","e":"   "}"#.to_vec(), 422),
+    ];
+    for (body, status) in cases {
+        let shown = String::from_utf8_lossy(&body[..body.len().min(40)]).into_owned();
+        let res = beacon(&app, Some(SITE), body).await;
+        assert_eq!(res.status().as_u16(), status, "{shown}");
+        let text = res.text().await.unwrap();
+        assert!(text.contains("\"errors\""), "{shown}: {text}");
+    }
+    assert_eq!(visitors(&app).await, 0);
+}
+
+#[tokio::test]
+async fn the_image_counts_a_page_without_javascript() {
+    let app = spawn_with_site().await;
+    let get = |referer: &'static str| {
+        app.client
+            .get(format!("{}/statistics/hit.gif?p=/about-us", app.url))
+            .header("user-agent", browser(3))
+            .header("referer", referer)
+            .send()
+    };
+    let res = get("https://elsewhere.example/page").await.unwrap();
+    assert_eq!(res.status(), 403);
+    assert_eq!(visitors(&app).await, 0);
+    let res = get("https://cms.testshire.example/about-us").await.unwrap();
+    assert_eq!(res.status(), 200);
+    assert_eq!(res.headers()["content-type"], "image/gif");
+    assert_eq!(res.bytes().await.unwrap().len(), 43);
+    assert_eq!(visitors(&app).await, 1);
+}

@@ -189,6 +189,28 @@ impl Dimension {
         Dimension::ALL.into_iter().find(|d| d.code() == code)
     }
 
+    /// What a row of the dimension counts by, as the privacy notice says it.
+    pub fn described(self) -> &'static str {
+        match self {
+            Dimension::Page => "the pages viewed",
+            Dimension::EntryPage => "the page a visit began on",
+            Dimension::ExitPage => "the page a visit ended on",
+            Dimension::Source => "the website that linked here (its name only, not the page)",
+            Dimension::UtmSource | Dimension::UtmMedium | Dimension::UtmCampaign => {
+                "the campaign named in the link followed (its utm_ tags), such as one of our emails"
+            }
+            Dimension::Browser => "the kind of browser",
+            Dimension::Os => "the kind of operating system",
+            Dimension::Device => "whether the device is a computer, phone or tablet",
+            Dimension::Country => {
+                "the country, worked out from the internet address, which is then discarded"
+            }
+            Dimension::Goal => {
+                "actions such as voting in a poll, sending a form, following a share link, downloading a file or following a link to another site"
+            }
+        }
+    }
+
     /// Whether the dimension describes a whole visit (taken from its first hit, or its last
     /// for the exit page), so its rows count visits, bounces and duration. Page and goal
     /// rows count visitors, page views and events only.
@@ -318,6 +340,41 @@ pub struct HistoryRow {
 pub struct Folded {
     pub hits: u64,
     pub visits_closed: u64,
+}
+
+/// What the privacy notice, `/privacy.json` and the objection page say about the
+/// statistics, from the same facts the counting follows.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct StatisticsFacts {
+    /// What the totals are kept by, in words, once each.
+    pub counted: Vec<&'static str>,
+    /// How long the totals are kept, in months.
+    pub retention_months: u32,
+    /// Where a visitor turns the statistics off for their browser.
+    pub objection_page: &'static str,
+    /// The browser signals that count as an objection.
+    pub objection_signals: [&'static str; 2],
+    /// Other sites of the organisation whose pages are counted too.
+    pub other_sites: Vec<String>,
+}
+
+impl StatisticsFacts {
+    pub fn new(countries: bool, retention_months: u32, other_sites: Vec<String>) -> Self {
+        let mut counted: Vec<&'static str> = Vec::new();
+        for d in Dimension::ALL {
+            let words = d.described();
+            if (d != Dimension::Country || countries) && !counted.contains(&words) {
+                counted.push(words);
+            }
+        }
+        StatisticsFacts {
+            counted,
+            retention_months,
+            objection_page: "/statistics/object",
+            objection_signals: ["Global Privacy Control (Sec-GPC)", "Do Not Track (DNT)"],
+            other_sites,
+        }
+    }
 }
 
 /// The start (UTC) of the oldest UK day whose totals are kept for `months`: the first day

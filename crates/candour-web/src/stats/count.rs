@@ -54,18 +54,27 @@ pub(crate) fn objects(headers: &HeaderMap) -> (bool, bool) {
     (cookie, browser)
 }
 
+/// The page a hit is about, and where its visitor came from.
+pub(crate) struct Page<'a> {
+    pub path: &'a str,
+    pub query: Option<&'a str>,
+    /// The address of the page that linked to it.
+    pub referer: Option<&'a str>,
+    /// The host the page was served from (a referrer from it is a move within the site).
+    pub host: Option<&'a str>,
+}
+
 impl Seen {
-    fn new(
+    pub(crate) fn new(
         state: &AppState,
         headers: &HeaderMap,
         peer: SocketAddr,
-        path: &str,
-        query: Option<&str>,
+        page: Page<'_>,
         kind: HitKind,
     ) -> Seen {
         let config = state.config();
         let mut own: Vec<&str> = Vec::with_capacity(2);
-        if let Some(host) = header_str(headers, "host") {
+        if let Some(host) = page.host {
             own.push(host.split(':').next().unwrap_or(host));
         }
         let public = config
@@ -83,9 +92,9 @@ impl Seen {
         Seen {
             at: state.now(),
             kind,
-            path: clip(path),
-            tags: CampaignTags::of_query(query),
-            referrer: referrer_host(header_str(headers, "referer"), &own),
+            path: clip(page.path),
+            tags: CampaignTags::of_query(page.query),
+            referrer: referrer_host(page.referer, &own),
             agent: header_str(headers, "user-agent").unwrap_or("").to_owned(),
             ip: limits::client_ip(state, peer, headers),
             client: limits::client_key(state, peer, headers),
@@ -139,14 +148,13 @@ fn may_count(state: &AppState, req: &Request) -> Option<Seen> {
         return None;
     }
     let ConnectInfo(peer) = *req.extensions().get::<ConnectInfo<SocketAddr>>()?;
-    Some(Seen::new(
-        state,
-        headers,
-        peer,
-        req.uri().path(),
-        req.uri().query(),
-        HitKind::PageView,
-    ))
+    let page = Page {
+        path: req.uri().path(),
+        query: req.uri().query(),
+        referer: header_str(headers, "referer"),
+        host: header_str(headers, "host"),
+    };
+    Some(Seen::new(state, headers, peer, page, HitKind::PageView))
 }
 
 /// Record a goal reached on `path` (a poll vote, a form sent), unless the visitor objects.
@@ -161,7 +169,13 @@ pub(crate) fn count_event(
     if !state.config().stats.enabled || objected || browser_objects {
         return;
     }
-    let seen = Seen::new(state, headers, peer, path, None, HitKind::Event(clip(name)));
+    let page = Page {
+        path,
+        query: None,
+        referer: header_str(headers, "referer"),
+        host: header_str(headers, "host"),
+    };
+    let seen = Seen::new(state, headers, peer, page, HitKind::Event(clip(name)));
     count_later(state, seen);
 }
 

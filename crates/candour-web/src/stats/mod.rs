@@ -2,12 +2,14 @@
 //! serves as their answers go out; `visitor` makes the day hash and reads the country;
 //! `queue` takes hits to the store through the group commit; `folder` folds them into
 //! totals in the background and forgets each day when it ends; `object` is the page where a
-//! visitor turns statistics off for their browser.
+//! visitor turns statistics off for their browser; `beacon` takes hits from the
+//! organisation's pages served elsewhere (a script, its beacon and an image fallback).
 //!
 //! Architecture invariant: no address is stored, and no day hash outlives its day. The
 //! client's address lives only in the memory of the request that brought it; a hit names its
 //! visitor by a keyed hash under the day's salt, which is deleted when the day ends.
 
+pub(crate) mod beacon;
 pub(crate) mod count;
 pub(crate) mod folder;
 pub(crate) mod object;
