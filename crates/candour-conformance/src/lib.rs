@@ -14,11 +14,13 @@ use time::{Duration, OffsetDateTime, macros::datetime};
 mod campaigns;
 mod people;
 mod requests;
+mod stats;
 mod stats_report;
 pub mod upgrade;
 pub use campaigns::*;
 pub use people::*;
 pub use requests::*;
+pub use stats::*;
 pub use stats_report::*;
 pub use upgrade::a_populated_database_reads_back;
 

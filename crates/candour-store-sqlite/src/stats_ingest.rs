@@ -10,7 +10,7 @@ use candour_core::stats::{Device, Folded, Hit, HitKind, VISIT_IDLE, VisitorHash,
 use candour_core::store::{StatsIngestStore, StoreError, StoreResult};
 use candour_core::uk_time::{ISO_DATE, uk_start_of_day};
 use sqlx::sqlite::SqliteRow;
-use sqlx::{Acquire, QueryBuilder, Row, Sqlite, SqliteConnection};
+use sqlx::{Acquire, Connection, QueryBuilder, Row, Sqlite, SqliteConnection};
 use time::{Date, OffsetDateTime};
 
 use crate::{SqliteStore, db, from_unix, unix};
@@ -279,7 +279,9 @@ impl StatsIngestStore for SqliteStore {
 
     async fn fold_hits(&self, now: OffsetDateTime, limit: u32) -> StoreResult<Folded> {
         let mut conn = self.writer.acquire().await.map_err(db)?;
-        let mut tx = conn.begin().await.map_err(db)?;
+        // The file's write lock from the start: another process on the same file cannot
+        // add or fold hits between this read and its writes.
+        let mut tx = conn.begin_with("BEGIN IMMEDIATE").await.map_err(db)?;
         let rows = sqlx::query(
             "SELECT id, at, event, path, visitor, referrer, utm_source, utm_medium, \
              utm_campaign, browser, os, device, country FROM stats_hits ORDER BY id LIMIT ?",
@@ -299,7 +301,7 @@ impl StatsIngestStore for SqliteStore {
         let new = new_marks(&mut tx, &folded.marks()).await?;
         folded.count_new(&new);
         write_fold(&mut tx, &folded).await?;
-        // One writer: no hit with a smaller id can arrive after this read.
+        // The write lock is held: no hit with a smaller id can arrive after this read.
         sqlx::query("DELETE FROM stats_hits WHERE id <= ?")
             .bind(last_id)
             .execute(&mut *tx)
