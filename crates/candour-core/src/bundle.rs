@@ -210,6 +210,44 @@ impl<W: Write> Write for ZipWriter<W> {
     }
 }
 
+/// Read back an archive of stored entries by its central directory, as an unzip tool would,
+/// checking each entry's CRC: how the tests see what a person receives. `None` when it is not such an archive, or is damaged.
+pub fn read_stored(zip: &[u8]) -> Option<Vec<(String, Vec<u8>)>> {
+    let u16_at = |i: usize| -> Option<usize> {
+        Some(u16::from_le_bytes([*zip.get(i)?, *zip.get(i + 1)?]) as usize)
+    };
+    let u32_at =
+        |i: usize| -> Option<u32> { Some(u32::from_le_bytes(zip.get(i..i + 4)?.try_into().ok()?)) };
+    let end = zip.len().checked_sub(22)?;
+    if u32_at(end)? != 0x0605_4b50 {
+        return None;
+    }
+    let count = u16_at(end + 10)?;
+    let mut at = u32_at(end + 16)? as usize;
+    let mut out = Vec::with_capacity(count);
+    for _ in 0..count {
+        if u32_at(at)? != 0x0201_4b50 || u16_at(at + 10)? != 0 {
+            return None;
+        }
+        let crc = u32_at(at + 16)?;
+        let size = u32_at(at + 20)? as usize;
+        let name_len = u16_at(at + 28)?;
+        let local = u32_at(at + 42)? as usize;
+        let name = String::from_utf8(zip.get(at + 46..at + 46 + name_len)?.to_vec()).ok()?;
+        if u32_at(local)? != 0x0403_4b50 {
+            return None;
+        }
+        let data_at = local + 30 + u16_at(local + 26)? + u16_at(local + 28)?;
+        let data = zip.get(data_at..data_at + size)?.to_vec();
+        if crc32(0, &data) != crc {
+            return None;
+        }
+        out.push((name, data));
+        at += 46 + name_len + u16_at(at + 30)? + u16_at(at + 32)?;
+    }
+    Some(out)
+}
+
 /// The columns of a table's CSV: the keys of its first row, in the order the export keeps.
 pub fn csv_columns(row: &serde_json::Value) -> Vec<String> {
     row.as_object()
@@ -357,33 +395,6 @@ mod tests {
         assert_eq!(crc32(0, b""), 0);
     }
 
-    /// Read back a stored archive by its central directory, as an unzip tool would.
-    fn entries(zip: &[u8]) -> Vec<(String, Vec<u8>)> {
-        let u16_at = |i: usize| u16::from_le_bytes([zip[i], zip[i + 1]]) as usize;
-        let u32_at = |i: usize| u32::from_le_bytes([zip[i], zip[i + 1], zip[i + 2], zip[i + 3]]);
-        let end = zip.len() - 22;
-        assert_eq!(u32_at(end), 0x0605_4b50);
-        let count = u16_at(end + 10);
-        let mut at = u32_at(end + 16) as usize;
-        let mut out = Vec::new();
-        for _ in 0..count {
-            assert_eq!(u32_at(at), 0x0201_4b50);
-            let crc = u32_at(at + 16);
-            let size = u32_at(at + 20) as usize;
-            let name_len = u16_at(at + 28);
-            let local = u32_at(at + 42) as usize;
-            let name = String::from_utf8(zip[at + 46..at + 46 + name_len].to_vec()).unwrap();
-            assert_eq!(u32_at(local), 0x0403_4b50);
-            let data_at = local + 30 + u16_at(local + 26) + u16_at(local + 28);
-            let data = zip[data_at..data_at + size].to_vec();
-            assert_eq!(crc32(0, &data), crc, "{name}");
-            assert_eq!(u32_at(data_at + size), 0x0807_4b50);
-            out.push((name, data));
-            at += 46 + name_len;
-        }
-        out
-    }
-
     #[test]
     fn a_written_archive_reads_back_entry_by_entry() {
         let at = time::macros::datetime!(2026-12-02 10:30:08 UTC);
@@ -395,7 +406,7 @@ mod tests {
         zip.write_all("name\nZoë\n".as_bytes()).unwrap();
         zip.start("empty.txt").unwrap();
         let bytes = zip.finish().unwrap();
-        let got = entries(&bytes);
+        let got = read_stored(&bytes).unwrap();
         assert_eq!(
             got,
             vec![
@@ -407,6 +418,19 @@ mod tests {
                 ("empty.txt".to_owned(), Vec::new()),
             ]
         );
+    }
+
+    #[test]
+    fn a_damaged_archive_is_not_read() {
+        let mut zip = ZipWriter::new(Vec::new(), OffsetDateTime::UNIX_EPOCH);
+        zip.start("a.txt").unwrap();
+        zip.write_all(b"hello").unwrap();
+        let mut bytes = zip.finish().unwrap();
+        assert!(read_stored(&bytes).is_some());
+        bytes[31 + 5] ^= 1; // a byte of the data
+        assert!(read_stored(&bytes).is_none());
+        assert!(read_stored(b"PK").is_none());
+        assert!(read_stored(&bytes[..bytes.len() - 1]).is_none());
     }
 
     #[test]

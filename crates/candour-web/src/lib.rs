@@ -15,7 +15,7 @@ mod kit;
 mod media;
 mod people;
 mod polls;
-mod requests;
+pub mod requests;
 
 pub use consent::content;
 use std::sync::Arc;
