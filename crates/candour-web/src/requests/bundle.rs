@@ -27,7 +27,7 @@ use time::OffsetDateTime;
 use tokio::sync::mpsc;
 
 /// Rows read from the database per page.
-const PAGE: u32 = 500;
+const PAGE: u32 = 1000;
 
 /// A bundle written whole.
 #[derive(Debug, Clone)]
