@@ -355,17 +355,31 @@ impl Supplementary {
                      imported a list you were on (the `source` of your record says which); and \
                      from your use of our emails, only if you agreed to it being measured."
                 .to_owned(),
-            rights: policy
-                .rights
-                .iter()
-                .map(|r| format!("{}: {}", r.name, r.how.trim_end_matches(" Or")))
-                .collect(),
+            rights: policy.rights.iter().map(right_in_words).collect(),
             complaint: "You can complain to the Information Commissioner's Office, the UK's \
                         regulator for data protection: online at ico.org.uk/make-a-complaint or \
                         by telephone on 0303 123 1113."
                 .to_owned(),
             automated_decisions: "We make no decisions about you by automated means alone.",
         }
+    }
+}
+
+/// A right as one sentence: the notice's words, then where to go, as text (the summary is
+/// read offline, so each place is written out).
+fn right_in_words(right: &crate::policy::Right) -> String {
+    let places: Vec<String> = right
+        .links
+        .iter()
+        .map(|l| match l.href.strip_prefix("tel:") {
+            Some(_) => l.text.to_owned(),
+            None => format!("{} ({})", l.text, l.href),
+        })
+        .collect();
+    if places.is_empty() {
+        format!("{}: {}", right.name, right.how)
+    } else {
+        format!("{}: {} {}.", right.name, right.how, places.join(" or "))
     }
 }
 

@@ -87,6 +87,7 @@ struct Index<'a> {
     controller: &'a str,
     generated: String,
     record: Vec<(String, String)>,
+    account: Vec<(String, String)>,
     kinds: &'a [Kind],
     supplementary: &'a Supplementary,
 }
@@ -141,6 +142,7 @@ pub async fn write(
     };
     let mut counts = Vec::new();
     let mut record = Vec::new();
+    let mut account = Vec::new();
     let read = async {
         for m in datamap::PERSONAL {
             let id = match m.subject {
@@ -161,8 +163,10 @@ pub async fn write(
                     None => Default::default(),
                 };
                 n += page.rows.len() as u64;
-                if m.table == "people" {
-                    record = fields_of(page.rows.first());
+                match m.table {
+                    "people" if after.is_none() => record = fields_of(page.rows.first()),
+                    "accounts" if after.is_none() => account = fields_of(page.rows.first()),
+                    _ => {}
                 }
                 if tx.send(Piece::Rows(m.table, page.rows)).await.is_err() {
                     break; // the writer failed: its error is reported below
@@ -182,6 +186,7 @@ pub async fn write(
             controller: &policy.organisation.name,
             generated: uk_time::readable_uk(at),
             record,
+            account,
             kinds: &kinds,
             supplementary: &supplementary,
         }
