@@ -6,8 +6,9 @@
 //! ZIP and, beside it, into one spill file per table for its CSV. Memory holds a few pages,
 //! never the whole answer. The archive is written under a temporary name in the bundle
 //! folder, synced, then renamed to its final name and the folder synced: a crash at any
-//! moment leaves either no bundle or a whole one (a temporary file left by a crash is
-//! anonymous and never served).
+//! moment leaves either no bundle or a whole one (a temporary file left by a crash,
+//! `.bundle-….part`, has no bundle's name, is never served, and the hourly [`sweep`] deletes
+//! it).
 //!
 //! [`SubjectStore::export_page`]: candour_core::store::SubjectStore::export_page
 
@@ -25,6 +26,10 @@ use candour_core::store::{StoreError, Stores};
 use candour_core::uk_time;
 use time::OffsetDateTime;
 use tokio::sync::mpsc;
+
+/// How long a bundle stays in the folder before the hourly [`sweep`] deletes it. One a person
+/// downloads from their account is deleted as soon as it is served.
+pub const KEPT_FOR: time::Duration = time::Duration::days(7);
 
 /// Rows read from the database per page.
 const PAGE: u32 = 1000;
@@ -96,6 +101,35 @@ impl Index<'_> {
     fn csv(&self, table: &str) -> String {
         csv_name(table)
     }
+}
+
+/// Delete bundles older than [`KEPT_FOR`], and temporary files a crash left (older than an
+/// hour, so none still being written), from `dir`. Returns how many went.
+pub fn sweep(dir: &Path, now: OffsetDateTime) -> io::Result<u64> {
+    let entries = match std::fs::read_dir(dir) {
+        Ok(entries) => entries,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(0),
+        Err(e) => return Err(e),
+    };
+    let mut gone = 0;
+    for entry in entries {
+        let entry = entry?;
+        let name = entry.file_name();
+        let name = name.to_string_lossy();
+        let kept = if name.starts_with("bundle-") && name.ends_with(".zip") {
+            KEPT_FOR
+        } else if name.starts_with(".bundle-") && name.ends_with(".part") {
+            time::Duration::HOUR
+        } else {
+            continue;
+        };
+        let modified = OffsetDateTime::from(entry.metadata()?.modified()?);
+        if modified + kept < now {
+            std::fs::remove_file(entry.path())?;
+            gone += 1;
+        }
+    }
+    Ok(gone)
 }
 
 /// Whose data a bundle holds: a person record, an account, or both (an account's person).
@@ -355,6 +389,32 @@ mod tests {
             folder(Some(Path::new("/srv/answers")), "sqlite://candour.db"),
             PathBuf::from("/srv/answers")
         );
+    }
+
+    #[test]
+    fn the_sweep_deletes_old_bundles_and_leftovers_only() {
+        let dir = tempfile::tempdir().unwrap();
+        let now = time::macros::datetime!(2026-06-01 12:00 UTC);
+        let file = |name: &str, age: time::Duration| {
+            let f = File::create(dir.path().join(name)).unwrap();
+            f.set_modified((now - age).into()).unwrap();
+        };
+        file("bundle-old.zip", KEPT_FOR + time::Duration::minutes(1));
+        file("bundle-new.zip", KEPT_FOR - time::Duration::minutes(1));
+        file(".bundle-crashed.part", time::Duration::hours(2));
+        file(".bundle-writing.part", time::Duration::minutes(5));
+        file("notes.txt", time::Duration::days(400));
+        assert_eq!(sweep(dir.path(), now).unwrap(), 2);
+        let mut left: Vec<_> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .collect();
+        left.sort();
+        assert_eq!(
+            left,
+            [".bundle-writing.part", "bundle-new.zip", "notes.txt"]
+        );
+        assert_eq!(sweep(&dir.path().join("none"), now).unwrap(), 0);
     }
 
     #[test]
