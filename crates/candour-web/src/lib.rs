@@ -15,8 +15,12 @@ mod kit;
 mod media;
 mod people;
 mod polls;
+<<<<<<< HEAD
 mod requests;
 mod stats;
+=======
+pub mod requests;
+>>>>>>> main
 
 pub use consent::content;
 use std::sync::Arc;
