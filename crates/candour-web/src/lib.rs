@@ -15,12 +15,8 @@ mod kit;
 mod media;
 mod people;
 mod polls;
-<<<<<<< HEAD
-mod requests;
-mod stats;
-=======
 pub mod requests;
->>>>>>> main
+mod stats;
 
 pub use consent::content;
 use std::sync::Arc;
