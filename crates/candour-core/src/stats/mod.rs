@@ -122,12 +122,13 @@ pub struct Hit {
 }
 
 impl Hit {
-    /// Where the visit this hit opens came from: the referrer's host, else the campaign's
-    /// `utm_source`, else [`DIRECT`].
+    /// Where the visit this hit opens came from: the campaign's `utm_source` (a link the
+    /// organisation tagged says more than the webmail it was clicked in), else the
+    /// referrer's host, else [`DIRECT`].
     pub fn source(&self) -> String {
-        self.referrer
+        self.utm_source
             .clone()
-            .or_else(|| self.utm_source.clone())
+            .or_else(|| self.referrer.clone())
             .unwrap_or_else(|| DIRECT.to_owned())
     }
 }
@@ -147,7 +148,7 @@ pub enum Dimension {
     Page,
     EntryPage,
     ExitPage,
-    /// The referrer's host, or the `utm_source` when there was no referrer.
+    /// The `utm_source`, or the referrer's host when there was none.
     Source,
     UtmSource,
     UtmMedium,
