@@ -13,10 +13,12 @@ use time::{Duration, OffsetDateTime, macros::datetime};
 
 mod campaigns;
 mod people;
+mod request_actions;
 mod requests;
 pub mod upgrade;
 pub use campaigns::*;
 pub use people::*;
+pub use request_actions::*;
 pub use requests::*;
 pub use upgrade::a_populated_database_reads_back;
 

@@ -192,6 +192,7 @@ pub const PERSONAL: &[Mapped] = &[
             ("interests", Shape::Words),
             ("created_at", Shape::Time),
             ("updated_at", Shape::Time),
+            ("restricted_since", Shape::Time),
         ],
     },
     Mapped {

@@ -115,6 +115,7 @@ pub struct Stores {
     pub deliveries: Arc<dyn DeliveryStore>,
     pub tracking: Arc<dyn TrackingStore>,
     pub requests: Arc<dyn RequestStore>,
+    pub request_actions: Arc<dyn RequestActionStore>,
 }
 
 /// Accounts and their profiles.
@@ -532,6 +533,52 @@ pub trait RequestStore: Send + Sync {
     async fn request_events(&self, id: i64) -> StoreResult<Vec<CaseEvent>>;
     /// Forget requests whose confirmation link expired unused before `now`.
     async fn purge_unconfirmed_requests(&self, now: OffsetDateTime) -> StoreResult<u64>;
+}
+
+/// What staff do about a request's case (each outcome written on its history in the same
+/// transaction), and the cases reports count.
+#[async_trait]
+pub trait RequestActionStore: Send + Sync {
+    /// Erase the case's person through the data map, with their account (so every session
+    /// ends), and write `erased` on the case, in one transaction. The case is kept, unlinked,
+    /// as the record; objections stay on the suppression list. `Refused` when the case has
+    /// no person or the person's account is a member of staff's.
+    async fn erase_for_request(&self, id: i64, actor: i64, at: OffsetDateTime) -> StoreResult<()>;
+    /// Write the corrected details to the case's person and the outcome on the case, in one
+    /// transaction. `Refused` when the case has no person.
+    async fn correct_for_request(
+        &self,
+        id: i64,
+        details: &Profile,
+        actor: i64,
+        detail: &str,
+        at: OffsetDateTime,
+    ) -> StoreResult<()>;
+    /// Mark the case's person restricted from `at` (campaigns leave them out) and write
+    /// `restricted` on the case, in one transaction. `Refused` when the case has no person.
+    async fn restrict_for_request(
+        &self,
+        id: i64,
+        actor: i64,
+        at: OffsetDateTime,
+    ) -> StoreResult<()>;
+    /// Since when the person's record is restricted, if it is.
+    async fn restricted_since(&self, person: i64) -> StoreResult<Option<OffsetDateTime>>;
+    /// Write an outcome on the case's history (`actor` `None` for the system).
+    async fn record_outcome(
+        &self,
+        id: i64,
+        actor: Option<i64>,
+        action: &str,
+        detail: &str,
+        at: OffsetDateTime,
+    ) -> StoreResult<()>;
+    /// Every case received from `from` to `to` (UK dates, both included), oldest first.
+    async fn cases_received_between(
+        &self,
+        from: time::Date,
+        to: time::Date,
+    ) -> StoreResult<Vec<Case>>;
 }
 
 #[cfg(test)]

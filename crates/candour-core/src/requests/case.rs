@@ -3,10 +3,12 @@
 
 use time::Date;
 
+use super::actions::{CorrectionField, Specifics};
 use super::deadline::{Extension, ExtensionRefused, Timeline, Wait};
 use super::holidays::BankHolidays;
 use crate::account::{EmailAddress, multi_line, plain_text};
 use crate::fields::{FieldError, FieldErrors};
+use crate::purposes::Channel;
 
 /// What the person asks for, by the right it uses (UK GDPR article).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -384,6 +386,10 @@ pub struct NewRequest {
     pub details: String,
     /// For a correction: what the data should say.
     pub correction: Option<String>,
+    /// The part of the record the correction names ([`super::actions::Specifics`]).
+    pub correction_field: Option<CorrectionField>,
+    /// The channels an objection to direct marketing covers.
+    pub marketing: Vec<Channel>,
     /// The request is about records held elsewhere in the organisation (not in Candour).
     pub elsewhere: bool,
 }
@@ -391,6 +397,17 @@ pub struct NewRequest {
 pub const DETAILS_MAX: usize = 5000;
 
 impl NewRequest {
+    /// The request with what [`Specifics::parse`] read: a named field's value replaces the
+    /// correction's words with their stored form.
+    pub fn with(mut self, specifics: Specifics) -> NewRequest {
+        if let (Some(field), Some(value)) = (specifics.correction_field, specifics.correction) {
+            self.correction_field = Some(field);
+            self.correction = Some(value);
+        }
+        self.marketing = specifics.marketing;
+        self
+    }
+
     /// Reads the front door's fields. Every problem is reported, each on its field, in the
     /// order of the page.
     pub fn parse(
@@ -460,6 +477,8 @@ impl NewRequest {
                     } else {
                         None
                     },
+                    correction_field: None,
+                    marketing: Vec::new(),
                     elsewhere,
                 })
             }

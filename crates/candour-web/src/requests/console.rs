@@ -166,6 +166,10 @@ struct CasePage {
 }
 
 impl CasePage {
+    fn acts_on_record(&self) -> bool {
+        super::actions::acts_on_record(self.case.kind)
+    }
+
     fn assigned(&self, id: &i64) -> bool {
         self.case.assigned_to == Some(*id)
     }
@@ -191,7 +195,7 @@ fn history_line(e: &CaseEvent, staff: &[Account]) -> HistoryLine {
         "refused" => "Refused",
         "assigned" => "Assigned",
         "note" => "Note",
-        other => other,
+        other => super::actions::outcome_label(other).unwrap_or(other),
     };
     let detail = if e.action == "assigned" {
         e.detail
@@ -418,8 +422,7 @@ async fn tell_the_person(state: &AppState, before: &Case, change: &Change) -> Re
     };
     let id = case.id;
     let link = status_link(state, id);
-    let ico = "If you are unhappy with how we have handled your request, you can complain to \
-               the Information Commissioner's Office: ico.org.uk/make-a-complaint, or 0303 123 1113.";
+    let ico = super::ICO_COMPLAINT;
     let (subject, body) = match change {
         Change::AskForIdentity => (
             format!("We need to confirm who you are (request {id})"),

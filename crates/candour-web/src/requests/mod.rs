@@ -5,6 +5,7 @@
 //! The statutory clock is `candour_core::requests`; this room only shows it and records
 //! the steps staff take.
 
+pub(crate) mod actions;
 pub(crate) mod console;
 pub(crate) mod public;
 
@@ -18,8 +19,15 @@ use crate::AppState;
 
 /// Every route of the room; absent when `[requests] enabled = false`.
 pub(crate) fn routes() -> Router<AppState> {
-    public::routes().merge(console::routes())
+    public::routes()
+        .merge(console::routes())
+        .merge(actions::routes())
 }
+
+/// The sentence every refusal carries: the right to complain to the regulator.
+pub(crate) const ICO_COMPLAINT: &str = "If you are unhappy with how we have handled your \
+    request, you can complain to the Information Commissioner's Office: \
+    ico.org.uk/make-a-complaint, or 0303 123 1113.";
 
 /// Today on UK clocks: the day a step is recorded on.
 pub(crate) fn today(state: &AppState) -> Date {

@@ -12,7 +12,10 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use candour_core::account::Account;
 use candour_core::people::Source;
-use candour_core::requests::{Case, Confirmation, Kind, NewCase, NewRequest};
+use candour_core::purposes::Channel;
+use candour_core::requests::{
+    Case, Confirmation, CorrectionField, Kind, NewCase, NewRequest, Specifics,
+};
 use candour_core::session::Secret;
 use candour_mail::Email;
 use serde::Deserialize;
@@ -44,6 +47,8 @@ const FIELDS: &[&str] = &[
     "email",
     "details",
     "correction",
+    "correction_field",
+    "marketing",
     "elsewhere",
 ];
 
@@ -73,6 +78,26 @@ struct RequestPage {
 impl RequestPage {
     fn checked(&self, kind: &str) -> bool {
         self.form.value("kind") == kind
+    }
+
+    /// The parts of a record a correction can name, as (code, label).
+    fn correction_fields(&self) -> Vec<(&'static str, &'static str)> {
+        CorrectionField::ALL
+            .iter()
+            .map(|f| (f.code(), f.label()))
+            .collect()
+    }
+
+    /// The marketing channels an objection can cover, as (code, words after "by").
+    fn channels(&self) -> Vec<(&'static str, &'static str)> {
+        Channel::ALL
+            .iter()
+            .map(|c| (c.as_str(), c.label()))
+            .collect()
+    }
+
+    fn channel_chosen(&self, code: &str) -> bool {
+        self.form.value("marketing").split(' ').any(|c| c == code)
     }
 }
 
@@ -119,10 +144,30 @@ async fn submit(
         data.get("correction"),
         !data.get("elsewhere").is_empty(),
     );
+    let specifics = Specifics::parse(
+        Kind::parse(data.get("kind").trim()),
+        data.get("correction_field"),
+        data.get("correction"),
+        &data.all("marketing"),
+    );
+    let parsed = match (parsed, specifics) {
+        (Ok(r), Ok(s)) => Ok(r.with(s)),
+        (Ok(_), Err(e)) => Err(e),
+        (Err(mut e), Err(more)) => {
+            for m in more.iter() {
+                if e.problem(&m.field).is_none() {
+                    e.push(m.clone());
+                }
+            }
+            Err(e)
+        }
+        (Err(e), Ok(_)) => Err(e),
+    };
     let request = match parsed {
         Ok(r) => r,
         Err(errors) => {
-            let mut form = FormState::from_data(&data, FIELDS);
+            let mut form = FormState::from_data(&data, FIELDS)
+                .with_value("marketing", &data.all("marketing").join(" "));
             form.errors = errors;
             let page = RequestPage {
                 frame,
@@ -253,6 +298,7 @@ async fn acknowledge(state: &AppState, id: i64) -> Result<(), AppError> {
         return Ok(());
     };
     let clock = Clock::of(&case, state);
+    super::actions::on_confirmed(state, &case).await?;
     send_later(
         state,
         Email {

@@ -1,0 +1,437 @@
+//! What staff do about a case once it is one: erase the person (or record why the law makes
+//! the organisation keep the data), make the correction the person proposed (or say why
+//! not), restrict the person's record, and stop direct marketing when the person objects.
+//!
+//! Each decision is read here from what staff or the person typed; the web room carries it
+//! out through the stores and writes the outcome on the case.
+
+use super::case::Kind;
+use super::record::Case;
+use crate::account::{Phone, Postcode, Profile, multi_line, plain_text};
+use crate::fields::{FieldError, FieldErrors};
+use crate::purposes::Channel;
+
+/// A part of a person's record that a correction can name. Each reads its new value with
+/// the profile's own rules, so a corrected record is one the profile page could have saved.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum CorrectionField {
+    Name,
+    JobTitle,
+    Phone,
+    PostalAddress,
+    Postcode,
+}
+
+/// The longest line of a profile's text (as the profile page allows).
+const LINE_MAX: usize = 100;
+/// The most lines a postal address has.
+const ADDRESS_LINES: usize = 6;
+
+impl CorrectionField {
+    pub const ALL: [CorrectionField; 5] = [
+        CorrectionField::Name,
+        CorrectionField::JobTitle,
+        CorrectionField::Phone,
+        CorrectionField::PostalAddress,
+        CorrectionField::Postcode,
+    ];
+
+    /// The stored and submitted code.
+    pub fn code(self) -> &'static str {
+        match self {
+            CorrectionField::Name => "name",
+            CorrectionField::JobTitle => "job-title",
+            CorrectionField::Phone => "phone",
+            CorrectionField::PostalAddress => "postal-address",
+            CorrectionField::Postcode => "postcode",
+        }
+    }
+
+    pub fn parse(code: &str) -> Option<CorrectionField> {
+        CorrectionField::ALL.into_iter().find(|f| f.code() == code)
+    }
+
+    pub fn label(self) -> &'static str {
+        match self {
+            CorrectionField::Name => "Name",
+            CorrectionField::JobTitle => "Job title",
+            CorrectionField::Phone => "Phone number",
+            CorrectionField::PostalAddress => "Postal address",
+            CorrectionField::Postcode => "Postcode",
+        }
+    }
+
+    /// Reads a proposed value as the profile would, giving the form it is stored in
+    /// ("sw1a1aa" reads as "SW1A 1AA"). An empty value is refused: a correction says what
+    /// the data should be.
+    pub fn read(self, raw: &str) -> Result<String, String> {
+        let raw = raw.trim();
+        if raw.is_empty() {
+            return Err(format!("Enter the {}", self.label().to_lowercase()));
+        }
+        match self {
+            CorrectionField::Name => plain_text(raw, LINE_MAX, "Name").map_err(|e| e.0),
+            CorrectionField::JobTitle => plain_text(raw, LINE_MAX, "Job title").map_err(|e| e.0),
+            CorrectionField::Phone => Phone::parse(raw)
+                .map(|p| p.as_str().to_owned())
+                .map_err(|e| e.0),
+            CorrectionField::Postcode => Postcode::parse(raw)
+                .map(|p| p.as_str().to_owned())
+                .map_err(|e| e.0),
+            CorrectionField::PostalAddress => {
+                let text =
+                    multi_line(raw, LINE_MAX * ADDRESS_LINES, "Postal address").map_err(|e| e.0)?;
+                let mut lines = Vec::new();
+                for line in text.lines() {
+                    let line =
+                        plain_text(line, LINE_MAX, "Each line of the address").map_err(|e| e.0)?;
+                    if !line.is_empty() {
+                        lines.push(line);
+                    }
+                }
+                if lines.len() > ADDRESS_LINES {
+                    return Err(format!(
+                        "Postal address must be {ADDRESS_LINES} lines or fewer"
+                    ));
+                }
+                Ok(lines.join("\n"))
+            }
+        }
+    }
+
+    /// What the record says now.
+    pub fn current(self, profile: &Profile) -> String {
+        match self {
+            CorrectionField::Name => profile.name.clone(),
+            CorrectionField::JobTitle => profile.job_title.clone(),
+            CorrectionField::Phone => profile
+                .phone
+                .as_ref()
+                .map(|p| p.as_str().to_owned())
+                .unwrap_or_default(),
+            CorrectionField::PostalAddress => profile.postal_address.clone(),
+            CorrectionField::Postcode => profile
+                .postcode
+                .as_ref()
+                .map(|p| p.as_str().to_owned())
+                .unwrap_or_default(),
+        }
+    }
+
+    /// The record with the value in place (read again, so a stored proposal that no longer
+    /// reads is refused rather than written).
+    pub fn apply(self, profile: &Profile, value: &str) -> Result<Profile, String> {
+        let value = self.read(value)?;
+        let mut out = profile.clone();
+        match self {
+            CorrectionField::Name => out.name = value,
+            CorrectionField::JobTitle => out.job_title = value,
+            CorrectionField::Phone => out.phone = Some(Phone::parse(&value).map_err(|e| e.0)?),
+            CorrectionField::PostalAddress => out.postal_address = value,
+            CorrectionField::Postcode => {
+                out.postcode = Some(Postcode::parse(&value).map_err(|e| e.0)?)
+            }
+        }
+        Ok(out)
+    }
+}
+
+/// What the front door takes beyond the request itself: the part of the record a
+/// correction names, and the channels an objection to direct marketing covers.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Specifics {
+    pub correction_field: Option<CorrectionField>,
+    /// The correction's value as stored, when a field is named.
+    pub correction: Option<String>,
+    /// Empty unless the request objects to direct marketing.
+    pub marketing: Vec<Channel>,
+}
+
+/// The choice on the form that means every channel.
+pub const ALL_CHANNELS: &str = "all";
+
+impl Specifics {
+    /// Reads the correction's field (an empty code: something else, read by staff) with its
+    /// value, and the marketing channels of an objection (`all`, or channel codes). Fields
+    /// that do not concern `kind` are ignored.
+    pub fn parse(
+        kind: Option<Kind>,
+        field: &str,
+        correction: &str,
+        channels: &[&str],
+    ) -> Result<Specifics, FieldErrors> {
+        let mut errors = FieldErrors::new();
+        let mut out = Specifics::default();
+        if kind == Some(Kind::Correction) {
+            match field.trim() {
+                "" => {}
+                code => match CorrectionField::parse(code) {
+                    None => errors.push(
+                        FieldError::new("correction_field", "Choose what is wrong from the list")
+                            .with_allowed(
+                                CorrectionField::ALL.map(CorrectionField::code).join(", "),
+                            ),
+                    ),
+                    Some(f) => match f.read(correction) {
+                        Ok(v) => {
+                            out.correction_field = Some(f);
+                            out.correction = Some(v);
+                        }
+                        Err(e) => errors.add("correction", e),
+                    },
+                },
+            }
+        }
+        if kind == Some(Kind::Objection) {
+            match marketing_channels(channels) {
+                Ok(c) => out.marketing = c,
+                Err(e) => errors.push(e),
+            }
+        }
+        if errors.is_empty() {
+            Ok(out)
+        } else {
+            Err(errors)
+        }
+    }
+}
+
+/// The channels chosen: `all` means every one; unknown codes are refused.
+pub fn marketing_channels(codes: &[&str]) -> Result<Vec<Channel>, FieldError> {
+    if codes.contains(&ALL_CHANNELS) {
+        return Ok(Channel::ALL.to_vec());
+    }
+    let mut out = Vec::new();
+    for code in codes {
+        match Channel::parse(code.trim()) {
+            Some(c) if !out.contains(&c) => out.push(c),
+            Some(_) => {}
+            None => {
+                return Err(
+                    FieldError::new("marketing", "Choose channels from the list").with_allowed(
+                        format!(
+                            "{ALL_CHANNELS}, {}",
+                            Channel::ALL.map(Channel::as_str).join(", ")
+                        ),
+                    ),
+                );
+            }
+        }
+    }
+    // In the registry's order, whatever order they came in.
+    out.sort_by_key(|c| Channel::ALL.iter().position(|a| a == c));
+    Ok(out)
+}
+
+/// Channels as stored: codes separated by spaces.
+pub fn channels_text(channels: &[Channel]) -> String {
+    channels
+        .iter()
+        .map(|c| c.as_str())
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// Channels read back from [`channels_text`]; `None` for a code Candour never writes.
+pub fn channels_from_text(text: &str) -> Option<Vec<Channel>> {
+    text.split_whitespace().map(Channel::parse).collect()
+}
+
+const REASON_MAX: usize = 4000;
+
+fn reason(raw: &str, field: &str, missing: &str) -> Result<String, FieldErrors> {
+    match multi_line(raw, REASON_MAX, "The reason") {
+        Ok(r) if r.is_empty() => Err(FieldErrors::one(field, missing)),
+        Ok(r) => Ok(r),
+        Err(e) => Err(FieldErrors::one(field, e.0)),
+    }
+}
+
+/// What staff decide about an erasure request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ErasureDecision {
+    /// Erase the person through the data map.
+    Erase,
+    /// Keep the data because the law requires it (a legal duty to keep, a legal claim).
+    Keep { reason: String },
+}
+
+impl ErasureDecision {
+    /// `decision` is `erase` (then `confirm` must be `yes`) or `keep` (then a reason).
+    pub fn parse(decision: &str, confirm: &str, why: &str) -> Result<ErasureDecision, FieldErrors> {
+        match decision {
+            "erase" if confirm == "yes" => Ok(ErasureDecision::Erase),
+            "erase" => Err(FieldErrors::one(
+                "confirm",
+                "Tick the box to confirm the erasure: it cannot be undone",
+            )),
+            "keep" => Ok(ErasureDecision::Keep {
+                reason: reason(
+                    why,
+                    "reason",
+                    "Enter the legal reason the data must be kept (the person is told)",
+                )?,
+            }),
+            _ => {
+                let mut e = FieldErrors::new();
+                e.push(
+                    FieldError::new("decision", "Choose whether to erase or to keep the data")
+                        .with_allowed("erase, keep"),
+                );
+                Err(e)
+            }
+        }
+    }
+}
+
+/// What staff decide about a proposed correction.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CorrectionDecision {
+    Accept,
+    Reject { reason: String },
+}
+
+impl CorrectionDecision {
+    pub fn parse(decision: &str, why: &str) -> Result<CorrectionDecision, FieldErrors> {
+        match decision {
+            "accept" => Ok(CorrectionDecision::Accept),
+            "reject" => Ok(CorrectionDecision::Reject {
+                reason: reason(
+                    why,
+                    "reason",
+                    "Enter why the record is not changed (the person is told)",
+                )?,
+            }),
+            _ => {
+                let mut e = FieldErrors::new();
+                e.push(
+                    FieldError::new("decision", "Choose whether to accept or reject it")
+                        .with_allowed("accept, reject"),
+                );
+                Err(e)
+            }
+        }
+    }
+}
+
+/// Whether staff may act on the case's record now: it must be open, about data Candour
+/// holds, with identity not still awaited and a person to act on. The error is the reason,
+/// for the page.
+pub fn may_act(case: &Case) -> Result<i64, &'static str> {
+    if !case.status.is_open() {
+        return Err("The request is closed.");
+    }
+    if case.elsewhere {
+        return Err(
+            "The request is about records held elsewhere in the organisation: act on them there, and record what was done in a note.",
+        );
+    }
+    if case
+        .timeline
+        .identity
+        .as_ref()
+        .is_some_and(|w| w.answered.is_none())
+    {
+        return Err("Identity has not been checked yet.");
+    }
+    case.person
+        .ok_or("No record in Candour holds this address: there is nothing here to act on.")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn corrections_read_with_the_profiles_rules() {
+        assert_eq!(
+            CorrectionField::Postcode.read(" sw1a1aa ").unwrap(),
+            "SW1A 1AA"
+        );
+        assert!(CorrectionField::Postcode.read("nowhere").is_err());
+        assert!(CorrectionField::Phone.read("call me").is_err());
+        assert!(CorrectionField::Name.read("  ").is_err());
+        assert!(CorrectionField::Name.read("Ann\u{202e}Lee").is_err());
+        assert_eq!(
+            CorrectionField::PostalAddress
+                .read("1 High Street\r\n\r\nTown")
+                .unwrap(),
+            "1 High Street\nTown"
+        );
+        assert!(
+            CorrectionField::PostalAddress
+                .read("a\nb\nc\nd\ne\nf\ng")
+                .is_err()
+        );
+        let before = Profile {
+            name: "Ann Lee".into(),
+            ..Profile::default()
+        };
+        let after = CorrectionField::Postcode.apply(&before, "nm1 2ab").unwrap();
+        assert_eq!(CorrectionField::Postcode.current(&after), "NM1 2AB");
+        assert_eq!(after.name, "Ann Lee");
+        assert_eq!(CorrectionField::Postcode.current(&before), "");
+        for f in CorrectionField::ALL {
+            assert_eq!(CorrectionField::parse(f.code()), Some(f));
+        }
+    }
+
+    #[test]
+    fn specifics_concern_only_their_kind_and_name_their_field() {
+        let s = Specifics::parse(Some(Kind::Correction), "postcode", "nm12ab", &[]).unwrap();
+        assert_eq!(s.correction_field, Some(CorrectionField::Postcode));
+        assert_eq!(s.correction.as_deref(), Some("NM1 2AB"));
+        let e = Specifics::parse(Some(Kind::Correction), "postcode", "nowhere", &[]).unwrap_err();
+        assert!(e.problem("correction").is_some());
+        let e = Specifics::parse(Some(Kind::Correction), "shoe-size", "9", &[]).unwrap_err();
+        assert!(e.first().unwrap().allowed.is_some());
+        // Free words, for staff to read.
+        let s = Specifics::parse(Some(Kind::Correction), "", "anything", &[]).unwrap();
+        assert_eq!(s, Specifics::default());
+        let s = Specifics::parse(Some(Kind::Objection), "", "", &["post", "email"]).unwrap();
+        assert_eq!(s.marketing, [Channel::Email, Channel::Post]);
+        let s = Specifics::parse(Some(Kind::Objection), "", "", &["all"]).unwrap();
+        assert_eq!(s.marketing, Channel::ALL);
+        assert!(Specifics::parse(Some(Kind::Objection), "", "", &["pigeon"]).is_err());
+        // Not an objection: the boxes mean nothing.
+        let s = Specifics::parse(Some(Kind::Access), "name", "x", &["all"]).unwrap();
+        assert_eq!(s, Specifics::default());
+        assert_eq!(
+            channels_from_text(&channels_text(&Channel::ALL)).unwrap(),
+            Channel::ALL
+        );
+        assert_eq!(channels_from_text("email pigeon"), None);
+    }
+
+    #[test]
+    fn decisions_need_a_confirmation_or_a_reason() {
+        assert_eq!(
+            ErasureDecision::parse("erase", "yes", "").unwrap(),
+            ErasureDecision::Erase
+        );
+        assert!(
+            ErasureDecision::parse("erase", "", "")
+                .unwrap_err()
+                .problem("confirm")
+                .is_some()
+        );
+        assert!(
+            ErasureDecision::parse("keep", "", " ")
+                .unwrap_err()
+                .problem("reason")
+                .is_some()
+        );
+        assert_eq!(
+            ErasureDecision::parse("keep", "", "Tax records: six years").unwrap(),
+            ErasureDecision::Keep {
+                reason: "Tax records: six years".into()
+            }
+        );
+        assert!(ErasureDecision::parse("shred", "yes", "").is_err());
+        assert!(CorrectionDecision::parse("reject", "").is_err());
+        assert_eq!(
+            CorrectionDecision::parse("accept", "").unwrap(),
+            CorrectionDecision::Accept
+        );
+    }
+}

@@ -1,0 +1,9 @@
+-- Acting on requests about personal data. A correction may name the part of the record it
+-- changes (its value is kept in `correction`, read with the profile's rules); an objection
+-- to direct marketing names its channels (codes separated by spaces), applied to the
+-- suppression list when the request is confirmed. A person whose record is restricted
+-- (UK GDPR Art 18) is left out of every campaign's audience from `restricted_since`.
+ALTER TABLE data_requests ADD COLUMN correction_field TEXT;
+ALTER TABLE data_requests ADD COLUMN marketing_channels TEXT;
+ALTER TABLE people ADD COLUMN restricted_since INTEGER;
+CREATE INDEX data_requests_received ON data_requests (received_on) WHERE received_on IS NOT NULL;
