@@ -1,0 +1,503 @@
+//! Acting on requests over HTTP: erasure (with and without a legal duty to keep), a named
+//! correction accepted or rejected, an objection to marketing put on the suppression list
+//! when the request is confirmed, restriction, and the emails each sends.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod common;
+
+use candour_core::account::{EmailAddress, Role};
+use candour_core::purposes::Channel;
+use common::*;
+
+/// Make a request from a signed-in person (a case at once); returns its number.
+async fn ask_signed_in(app: &TestApp, cookie: &str, fields: &[(&str, &str)]) -> (u16, String) {
+    let (_, _, token) = app.page("/requests", cookie).await;
+    let mut form = vec![
+        ("csrf", token.as_str()),
+        ("name", "Robin Example"),
+        ("email", "robin@example.org"),
+    ];
+    form.extend_from_slice(fields);
+    let res = app
+        .post_form("/requests", &form, &[("cookie", cookie)])
+        .await;
+    let status = res.status().as_u16();
+    (status, res.text().await.unwrap())
+}
+
+/// The newest open case.
+async fn newest(app: &TestApp) -> candour_core::requests::Case {
+    let mut open = app.stores.requests.open_requests().await.unwrap();
+    open.sort_by_key(|c| c.id);
+    open.pop().expect("an open case")
+}
+
+/// Post on the case's action page with a fresh form token; returns the status and the
+/// page (or the redirect's target).
+async fn act(app: &TestApp, id: i64, cookie: &str, fields: &[(&str, &str)]) -> (u16, String) {
+    let path = format!("/admin/requests/{id}/act");
+    let (status, _, token) = app.page(&path, cookie).await;
+    assert_eq!(status, 200);
+    let mut form = vec![("csrf", token.as_str())];
+    form.extend_from_slice(fields);
+    let res = app.post_form(&path, &form, &[("cookie", cookie)]).await;
+    let status = res.status().as_u16();
+    if status == 303 {
+        (
+            status,
+            res.headers()["location"].to_str().unwrap().to_owned(),
+        )
+    } else {
+        (status, res.text().await.unwrap())
+    }
+}
+
+/// The text of the first email to `to` whose subject contains `subject`, waiting for it.
+async fn mail_about(app: &TestApp, to: &str, subject: &str) -> String {
+    for _ in 0..200 {
+        let found = app
+            .sink
+            .messages()
+            .await
+            .into_iter()
+            .find(|m| m.to.iter().any(|t| t == to) && decode_qp(&m.data).contains(subject));
+        if let Some(m) = found {
+            return decode_qp(&m.data);
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    panic!("no email to {to} about {subject:?}");
+}
+
+async fn audited(app: &TestApp, code: &str) -> bool {
+    let audit = app.stores.audit.recent(100).await.unwrap();
+    audit.iter().any(|e| e.action == code)
+}
+
+fn robin() -> EmailAddress {
+    EmailAddress::parse("robin@example.org").unwrap()
+}
+
+#[tokio::test]
+async fn an_erasure_erases_the_person_and_their_sign_ins_but_keeps_the_case_and_the_objection() {
+    let app = spawn_app().await;
+    // Staff first: their registration emails come before any the requests send.
+    let officer = app.staff("dpo@example.org", Role::PrivacyOfficer).await;
+    app.register_verified("robin@example.org", PASSWORD).await;
+    let cookie = app.sign_in("robin@example.org", PASSWORD).await;
+    // First an objection to marketing by post: applied at once.
+    let (status, _) = ask_signed_in(
+        &app,
+        &cookie,
+        &[("kind", "objection"), ("marketing", "post")],
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert_eq!(
+        app.stores
+            .ledger
+            .suppressed_channels(&robin())
+            .await
+            .unwrap(),
+        [Channel::Post]
+    );
+    let (status, _) = ask_signed_in(&app, &cookie, &[("kind", "erasure")]).await;
+    assert_eq!(status, 200);
+    let case = newest(&app).await;
+    let person = case.person.unwrap();
+
+    // The case page leads to the action page; the box must be ticked.
+    let (_, page, _) = app
+        .page(&format!("/admin/requests/{}", case.id), &officer)
+        .await;
+    assert!(page.contains(&format!("/admin/requests/{}/act", case.id)));
+    let (status, page) = act(
+        &app,
+        case.id,
+        &officer,
+        &[("action", "erase"), ("decision", "erase")],
+    )
+    .await;
+    assert_eq!(status, 422);
+    assert!(page.contains("href=\"#confirm\""), "{page}");
+    assert!(app.stores.people.person(person).await.unwrap().is_some());
+
+    let (status, to) = act(
+        &app,
+        case.id,
+        &officer,
+        &[
+            ("action", "erase"),
+            ("decision", "erase"),
+            ("confirm", "yes"),
+        ],
+    )
+    .await;
+    assert_eq!(
+        (status, to.as_str()),
+        (
+            303,
+            &*format!("/admin/requests/{}/act?done=erased", case.id)
+        )
+    );
+    assert!(app.stores.people.person(person).await.unwrap().is_none());
+    assert!(
+        app.stores
+            .accounts
+            .account_by_email(&robin())
+            .await
+            .unwrap()
+            .is_none()
+    );
+    // Signed out: the old session no longer opens the account page.
+    assert_eq!(app.get_with_cookie("/account", &cookie).await.status(), 303);
+    // The objection holds; the case stays, unlinked, with the erasure on its history.
+    assert_eq!(
+        app.stores
+            .ledger
+            .suppressed_channels(&robin())
+            .await
+            .unwrap(),
+        [Channel::Post]
+    );
+    let kept = app.stores.requests.request(case.id).await.unwrap().unwrap();
+    assert_eq!(kept.person, None);
+    let (status, page, _) = app
+        .page(&format!("/admin/requests/{}", case.id), &officer)
+        .await;
+    assert_eq!(status, 200);
+    assert!(
+        page.contains("The person&#39;s data was erased")
+            || page.contains("The person's data was erased"),
+        "{page}"
+    );
+    let mail = mail_about(&app, "robin@example.org", "We have deleted your data").await;
+    assert!(mail.contains("/requests/status?token="), "{mail}");
+    assert!(audited(&app, "request.erased").await);
+    // Nothing is left to erase: the action page says so and a second erasure is refused.
+    let (status, page) = act(
+        &app,
+        case.id,
+        &officer,
+        &[
+            ("action", "erase"),
+            ("decision", "erase"),
+            ("confirm", "yes"),
+        ],
+    )
+    .await;
+    assert_eq!(status, 422);
+    assert!(page.contains("nothing here to act on"), "{page}");
+}
+
+#[tokio::test]
+async fn an_erasure_kept_under_a_legal_duty_needs_the_reason_and_erases_nothing() {
+    let app = spawn_app().await;
+    // Staff first: their registration emails come before any the requests send.
+    let officer = app.staff("dpo@example.org", Role::PrivacyOfficer).await;
+    let editor = app.staff("editor@example.org", Role::Editor).await;
+    app.register_verified("robin@example.org", PASSWORD).await;
+    let cookie = app.sign_in("robin@example.org", PASSWORD).await;
+    ask_signed_in(&app, &cookie, &[("kind", "erasure")]).await;
+    let case = newest(&app).await;
+    let (status, page) = act(
+        &app,
+        case.id,
+        &officer,
+        &[("action", "erase"), ("decision", "keep"), ("reason", "  ")],
+    )
+    .await;
+    assert_eq!(status, 422);
+    assert!(page.contains("href=\"#reason\""), "{page}");
+    let (status, _) = act(
+        &app,
+        case.id,
+        &officer,
+        &[
+            ("action", "erase"),
+            ("decision", "keep"),
+            ("reason", "Payment records are kept six years for HMRC"),
+        ],
+    )
+    .await;
+    assert_eq!(status, 303);
+    assert!(
+        app.stores
+            .people
+            .person(case.person.unwrap())
+            .await
+            .unwrap()
+            .is_some()
+    );
+    let events = app.stores.requests.request_events(case.id).await.unwrap();
+    let last = events.last().unwrap();
+    assert_eq!(last.action, "erasure-kept");
+    assert!(last.detail.contains("HMRC"));
+    let mail = mail_about(&app, "robin@example.org", "We must keep some of your data").await;
+    assert!(mail.contains("six years for HMRC"), "{mail}");
+    assert!(mail.contains("Information Commissioner"), "{mail}");
+    assert!(audited(&app, "request.erasure-kept").await);
+    // A member of staff without the permission cannot act; another kind of case has no
+    // action page; an unknown case is a 404.
+    let path = format!("/admin/requests/{}/act", case.id);
+    assert_eq!(app.get_with_cookie(&path, &editor).await.status(), 403);
+    ask_signed_in(&app, &cookie, &[("kind", "access")]).await;
+    let access = newest(&app).await;
+    for path in [
+        format!("/admin/requests/{}/act", access.id),
+        "/admin/requests/999/act".to_owned(),
+    ] {
+        assert_eq!(
+            app.get_with_cookie(&path, &officer).await.status(),
+            404,
+            "{path}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_named_correction_is_read_with_the_profiles_rules_then_accepted_or_rejected() {
+    let app = spawn_app().await;
+    // Staff first: their registration emails come before any the requests send.
+    let officer = app.staff("dpo@example.org", Role::PrivacyOfficer).await;
+    app.register_verified("robin@example.org", PASSWORD).await;
+    let cookie = app.sign_in("robin@example.org", PASSWORD).await;
+    // A postcode that is not one is refused on its field, and nothing is stored.
+    let (status, page) = ask_signed_in(
+        &app,
+        &cookie,
+        &[
+            ("kind", "correction"),
+            ("correction_field", "postcode"),
+            ("correction", "nowhere"),
+        ],
+    )
+    .await;
+    assert_eq!(status, 422);
+    assert!(page.contains("href=\"#correction\""), "{page}");
+    let (status, page) = ask_signed_in(
+        &app,
+        &cookie,
+        &[
+            ("kind", "correction"),
+            ("correction_field", "shoe-size"),
+            ("correction", "9"),
+        ],
+    )
+    .await;
+    assert_eq!(status, 422);
+    assert!(page.contains("href=\"#correction_field\""), "{page}");
+    assert!(
+        app.stores
+            .requests
+            .open_requests()
+            .await
+            .unwrap()
+            .is_empty()
+    );
+
+    let (status, _) = ask_signed_in(
+        &app,
+        &cookie,
+        &[
+            ("kind", "correction"),
+            ("correction_field", "postcode"),
+            ("correction", "nm12ab"),
+        ],
+    )
+    .await;
+    assert_eq!(status, 200);
+    let case = newest(&app).await;
+    assert_eq!(case.correction.as_deref(), Some("NM1 2AB"));
+    let (status, page, _) = app
+        .page(&format!("/admin/requests/{}/act", case.id), &officer)
+        .await;
+    assert_eq!(status, 200);
+    assert!(
+        page.contains("Postcode") && page.contains("NM1 2AB"),
+        "{page}"
+    );
+    let (status, _) = act(
+        &app,
+        case.id,
+        &officer,
+        &[("action", "correct"), ("decision", "accept")],
+    )
+    .await;
+    assert_eq!(status, 303);
+    let person = app
+        .stores
+        .people
+        .person(case.person.unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        person.details.postcode.as_ref().map(|p| p.as_str()),
+        Some("NM1 2AB")
+    );
+    let mail = mail_about(&app, "robin@example.org", "We have corrected your data").await;
+    assert!(mail.contains("NM1 2AB"), "{mail}");
+    assert!(audited(&app, "request.corrected").await);
+
+    // A second proposal, rejected with a reason.
+    ask_signed_in(
+        &app,
+        &cookie,
+        &[
+            ("kind", "correction"),
+            ("correction_field", "name"),
+            ("correction", "Robyn Example"),
+        ],
+    )
+    .await;
+    let second = newest(&app).await;
+    let (status, _) = act(
+        &app,
+        second.id,
+        &officer,
+        &[("action", "correct"), ("decision", "reject")],
+    )
+    .await;
+    assert_eq!(status, 422);
+    let (status, _) = act(
+        &app,
+        second.id,
+        &officer,
+        &[
+            ("action", "correct"),
+            ("decision", "reject"),
+            ("reason", "Our records match your passport"),
+        ],
+    )
+    .await;
+    assert_eq!(status, 303);
+    let unchanged = app.stores.people.person(person.id).await.unwrap().unwrap();
+    assert_eq!(unchanged.details.name, person.details.name);
+    let mail = mail_about(&app, "robin@example.org", "We have not changed your data").await;
+    assert!(mail.contains("match your passport"), "{mail}");
+    // A step for another kind of request is refused, naming the field.
+    let (status, page) = act(
+        &app,
+        second.id,
+        &officer,
+        &[("action", "restrict"), ("confirm", "yes")],
+    )
+    .await;
+    assert_eq!(status, 422);
+    assert!(page.contains("href=\"#action\""), "{page}");
+}
+
+#[tokio::test]
+async fn an_objection_to_marketing_is_applied_when_the_emailed_link_confirms_it() {
+    let app = spawn_app().await;
+    let (_, _, token) = app.page("/requests", "").await;
+    let res = app
+        .post_form(
+            "/requests",
+            &[
+                ("csrf", token.as_str()),
+                ("kind", "objection"),
+                ("name", "Sam Example"),
+                ("email", "sam@example.org"),
+                ("marketing", "email"),
+                ("marketing", "phone"),
+            ],
+            &[],
+        )
+        .await;
+    assert_eq!(res.status(), 200);
+    let sam = EmailAddress::parse("sam@example.org").unwrap();
+    // Nothing until the address confirms it.
+    assert!(
+        app.stores
+            .ledger
+            .suppressed_channels(&sam)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    let link = app.emailed_link(0, "http").await;
+    let res = app.press_link_button(&link, "/requests/confirm").await;
+    assert_eq!(res.status(), 200);
+    assert_eq!(
+        app.stores.ledger.suppressed_channels(&sam).await.unwrap(),
+        [Channel::Email, Channel::Phone]
+    );
+    let case = newest(&app).await;
+    let events = app.stores.requests.request_events(case.id).await.unwrap();
+    assert!(
+        events
+            .iter()
+            .any(|e| e.action == "objection-applied" && e.detail == "email phone"),
+        "{events:?}"
+    );
+    let mail = mail_about(&app, "sam@example.org", "We will not send you marketing").await;
+    assert!(mail.contains("email, telephone"), "{mail}");
+    // An unknown channel is refused on its field.
+    let (_, _, token) = app.page("/requests", "").await;
+    let res = app
+        .post_form(
+            "/requests",
+            &[
+                ("csrf", token.as_str()),
+                ("kind", "objection"),
+                ("name", "Sam Example"),
+                ("email", "sam@example.org"),
+                ("marketing", "pigeon"),
+            ],
+            &[],
+        )
+        .await;
+    assert_eq!(res.status(), 422);
+    assert!(res.text().await.unwrap().contains("href=\"#marketing\""));
+}
+
+#[tokio::test]
+async fn a_restriction_marks_the_record_and_says_so() {
+    let app = spawn_app().await;
+    // Staff first: their registration emails come before any the requests send.
+    let officer = app.staff("dpo@example.org", Role::PrivacyOfficer).await;
+    app.register_verified("robin@example.org", PASSWORD).await;
+    let cookie = app.sign_in("robin@example.org", PASSWORD).await;
+    ask_signed_in(&app, &cookie, &[("kind", "restriction")]).await;
+    let case = newest(&app).await;
+    let person = case.person.unwrap();
+    let (status, _) = act(&app, case.id, &officer, &[("action", "restrict")]).await;
+    assert_eq!(status, 422);
+    assert_eq!(
+        app.stores
+            .request_actions
+            .restricted_since(person)
+            .await
+            .unwrap(),
+        None
+    );
+    let (status, _) = act(
+        &app,
+        case.id,
+        &officer,
+        &[("action", "restrict"), ("confirm", "yes")],
+    )
+    .await;
+    assert_eq!(status, 303);
+    assert!(
+        app.stores
+            .request_actions
+            .restricted_since(person)
+            .await
+            .unwrap()
+            .is_some()
+    );
+    let (_, page, _) = app
+        .page(&format!("/admin/requests/{}/act", case.id), &officer)
+        .await;
+    assert!(page.contains("left out of every campaign"), "{page}");
+    mail_about(
+        &app,
+        "robin@example.org",
+        "We have restricted the use of your data",
+    )
+    .await;
+    assert!(audited(&app, "request.restricted").await);
+}
