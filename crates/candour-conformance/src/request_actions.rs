@@ -4,6 +4,7 @@
 use candour_core::account::{Postcode, Role};
 use candour_core::people::{Method, Source};
 use candour_core::purposes::Channel;
+use candour_core::requests::templates::Wording;
 use candour_core::requests::{Confirmation, Kind, NewCase};
 use candour_core::session::SecretHash;
 use candour_core::store::{StoreError, Stores};
@@ -243,5 +244,44 @@ pub async fn cases_are_counted_by_the_day_they_were_received(s: &Stores) {
             .await
             .unwrap()
             .is_empty()
+    );
+}
+
+pub async fn edited_email_wording_replaces_and_resets(s: &Stores) {
+    let t = &s.request_templates;
+    assert!(t.request_wordings().await.unwrap().is_empty());
+    let first = Wording {
+        subject: "Received: {{request_number}}".to_owned(),
+        body: "Thanks, {{name}}.\n\n{{status_link}}".to_owned(),
+    };
+    t.save_request_wording("acknowledgement", &first, 9, T0)
+        .await
+        .unwrap();
+    let second = Wording {
+        subject: "Refused".to_owned(),
+        body: "{{reasons}}\n{{ico}}".to_owned(),
+    };
+    t.save_request_wording("refusal", &second, 9, T0)
+        .await
+        .unwrap();
+    let changed = Wording {
+        body: "Thank you, {{name}}.".to_owned(),
+        ..first.clone()
+    };
+    t.save_request_wording("acknowledgement", &changed, 10, T0 + Duration::hours(1))
+        .await
+        .unwrap();
+    assert_eq!(
+        t.request_wordings().await.unwrap(),
+        [
+            ("acknowledgement".to_owned(), changed),
+            ("refusal".to_owned(), second.clone())
+        ]
+    );
+    assert!(t.reset_request_wording("acknowledgement").await.unwrap());
+    assert!(!t.reset_request_wording("acknowledgement").await.unwrap());
+    assert_eq!(
+        t.request_wordings().await.unwrap(),
+        [("refusal".to_owned(), second)]
     );
 }

@@ -307,6 +307,10 @@ pub const NOT_PERSONAL: &[(&str, &str)] = &[
         "how far a campaign's audience is queued: a number to continue after, deleted once the whole audience is queued",
     ),
     (
+        "request_templates",
+        "the wording of the requests room's emails as staff edited it; names staff by account id only",
+    ),
+    (
         "campaign_totals",
         "counts of opens and clicks per campaign and link, left after per-recipient events are reduced",
     ),

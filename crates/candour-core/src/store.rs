@@ -21,6 +21,7 @@ use crate::import::{ImportEvidence, ImportOutcome, ImportRow, StagedImport};
 use crate::people::{ConsentChange, ConsentEvent, ConsentRefused, Person, Source};
 use crate::poll::{BadVoterHash, NewVote, Poll, PollDraft, VoteOutcome};
 use crate::purposes::{Channel, Purpose};
+use crate::requests::templates::Wording;
 use crate::requests::{Case, CaseEvent, NewCase, Planned, Status};
 use crate::session::{LinkClaim, LinkPurpose, SecretHash, Session};
 
@@ -116,6 +117,7 @@ pub struct Stores {
     pub tracking: Arc<dyn TrackingStore>,
     pub requests: Arc<dyn RequestStore>,
     pub request_actions: Arc<dyn RequestActionStore>,
+    pub request_templates: Arc<dyn RequestTemplateStore>,
 }
 
 /// Accounts and their profiles.
@@ -579,6 +581,23 @@ pub trait RequestActionStore: Send + Sync {
         from: time::Date,
         to: time::Date,
     ) -> StoreResult<Vec<Case>>;
+}
+
+/// The wording of the requests room's emails where staff changed the built-in one.
+#[async_trait]
+pub trait RequestTemplateStore: Send + Sync {
+    /// Every changed wording, by step code.
+    async fn request_wordings(&self) -> StoreResult<Vec<(String, Wording)>>;
+    /// Save the wording of a step, replacing any earlier edit.
+    async fn save_request_wording(
+        &self,
+        step: &str,
+        wording: &Wording,
+        by: i64,
+        at: OffsetDateTime,
+    ) -> StoreResult<()>;
+    /// Go back to the built-in wording; `false` when there was no edit.
+    async fn reset_request_wording(&self, step: &str) -> StoreResult<bool>;
 }
 
 #[cfg(test)]

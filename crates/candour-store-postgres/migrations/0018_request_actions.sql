@@ -7,3 +7,14 @@ ALTER TABLE data_requests ADD COLUMN correction_field text;
 ALTER TABLE data_requests ADD COLUMN marketing_channels text;
 ALTER TABLE people ADD COLUMN restricted_since timestamptz;
 CREATE INDEX data_requests_received ON data_requests (received_on) WHERE received_on IS NOT NULL;
+
+-- The wording of the requests room's emails, where a privacy officer changed the built-in
+-- one (a step with no row uses the default). `updated_by` names staff by account id, as
+-- the audit log does.
+CREATE TABLE request_templates (
+    step        text PRIMARY KEY,
+    subject     text NOT NULL,
+    body        text NOT NULL,
+    updated_at  timestamptz NOT NULL,
+    updated_by  bigint NOT NULL
+);

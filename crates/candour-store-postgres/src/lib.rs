@@ -16,6 +16,7 @@ mod people;
 mod polls;
 mod rate_limits;
 mod request_actions;
+mod request_templates;
 mod requests;
 mod sessions;
 mod subjects;
@@ -100,7 +101,8 @@ impl PgStore {
             deliveries: me.clone(),
             tracking: me.clone(),
             requests: me.clone(),
-            request_actions: me,
+            request_actions: me.clone(),
+            request_templates: me,
         }
     }
 

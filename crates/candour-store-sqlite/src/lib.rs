@@ -18,6 +18,7 @@ mod people;
 mod polls;
 mod rate_limits;
 mod request_actions;
+mod request_templates;
 mod requests;
 mod sessions;
 mod subjects;
@@ -166,7 +167,8 @@ impl SqliteStore {
             deliveries: me.clone(),
             tracking: me.clone(),
             requests: me.clone(),
-            request_actions: me,
+            request_actions: me.clone(),
+            request_templates: me,
         }
     }
 

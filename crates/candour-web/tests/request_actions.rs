@@ -501,3 +501,153 @@ async fn a_restriction_marks_the_record_and_says_so() {
     .await;
     assert!(audited(&app, "request.restricted").await);
 }
+
+/// Post the template form of `step`; returns the status and the page or redirect target.
+async fn template(
+    app: &TestApp,
+    step: &str,
+    cookie: &str,
+    fields: &[(&str, &str)],
+) -> (u16, String) {
+    let path = format!("/admin/requests/templates/{step}");
+    let (status, _, token) = app.page(&path, cookie).await;
+    assert_eq!(status, 200);
+    let mut form = vec![("csrf", token.as_str())];
+    form.extend_from_slice(fields);
+    let res = app.post_form(&path, &form, &[("cookie", cookie)]).await;
+    let status = res.status().as_u16();
+    if status == 303 {
+        (
+            status,
+            res.headers()["location"].to_str().unwrap().to_owned(),
+        )
+    } else {
+        (status, res.text().await.unwrap())
+    }
+}
+
+#[tokio::test]
+async fn an_edited_wording_is_checked_previewed_used_by_the_next_email_and_reset() {
+    let app = spawn_app().await;
+    let officer = app.staff("dpo@example.org", Role::PrivacyOfficer).await;
+    let (status, list, _) = app.page("/admin/requests/templates", &officer).await;
+    assert_eq!(status, 200);
+    assert!(
+        list.contains("/admin/requests/templates/acknowledgement"),
+        "{list}"
+    );
+    let (status, page, _) = app
+        .page("/admin/requests/templates/acknowledgement", &officer)
+        .await;
+    assert_eq!(status, 200);
+    assert!(page.contains("We have received your request"), "{page}");
+    assert_eq!(
+        app.get_with_cookie("/admin/requests/templates/bribe", &officer)
+            .await
+            .status(),
+        404
+    );
+
+    // A placeholder that is not one, or not this email's, is refused on its field.
+    let (status, page) = template(
+        &app,
+        "acknowledgement",
+        &officer,
+        &[
+            ("action", "save"),
+            ("subject", "Got it {{password}}"),
+            ("body", "Thanks {{name}}"),
+        ],
+    )
+    .await;
+    assert_eq!(status, 422);
+    assert!(page.contains("href=\"#subject\""), "{page}");
+    assert!(page.contains("{{password}}"), "{page}");
+    let (status, page) = template(
+        &app,
+        "refusal",
+        &officer,
+        &[
+            ("action", "save"),
+            ("subject", "No"),
+            ("body", "Because {{reasons}}"),
+        ],
+    )
+    .await;
+    assert_eq!(status, 422);
+    assert!(page.contains("{{ico}}"), "{page}");
+    assert!(
+        app.stores
+            .request_templates
+            .request_wordings()
+            .await
+            .unwrap()
+            .is_empty()
+    );
+
+    // A preview fills in made-up values and saves nothing.
+    let edit = [
+        ("subject", "Request {{request_number}} is with us"),
+        (
+            "body",
+            "Dear {{name}}, we have your request. {{due}}.\n{{status_link}}",
+        ),
+    ];
+    let mut fields = vec![("action", "preview")];
+    fields.extend_from_slice(&edit);
+    let (status, page) = template(&app, "acknowledgement", &officer, &fields).await;
+    assert_eq!(status, 200);
+    assert!(page.contains("Request 123 is with us"), "{page}");
+    assert!(
+        app.stores
+            .request_templates
+            .request_wordings()
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    fields[0] = ("action", "save");
+    let (status, to) = template(&app, "acknowledgement", &officer, &fields).await;
+    assert_eq!(
+        (status, to.as_str()),
+        (303, "/admin/requests/templates/acknowledgement?done=saved")
+    );
+    assert!(audited(&app, "request.template-saved").await);
+
+    // The next acknowledgement uses it.
+    app.register_verified("robin@example.org", PASSWORD).await;
+    let cookie = app.sign_in("robin@example.org", PASSWORD).await;
+    ask_signed_in(&app, &cookie, &[("kind", "access")]).await;
+    let case = newest(&app).await;
+    let mail = mail_about(
+        &app,
+        "robin@example.org",
+        &format!("Request {} is with us", case.id),
+    )
+    .await;
+    assert!(
+        mail.contains("Dear Robin Example, we have your request. Due"),
+        "{mail}"
+    );
+
+    // Back to the built-in wording.
+    let (status, _) = template(&app, "acknowledgement", &officer, &[("action", "reset")]).await;
+    assert_eq!(status, 303);
+    assert!(
+        app.stores
+            .request_templates
+            .request_wordings()
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert!(audited(&app, "request.template-reset").await);
+    // Only privacy officers edit them.
+    let editor = app.staff("editor@example.org", Role::Editor).await;
+    assert_eq!(
+        app.get_with_cookie("/admin/requests/templates", &editor)
+            .await
+            .status(),
+        403
+    );
+}

@@ -19,18 +19,17 @@ use candour_core::fields::FieldErrors;
 use candour_core::people::{ConsentChange, Method, Source};
 use candour_core::purposes::Channel;
 use candour_core::requests::actions::{self, channels_text};
+use candour_core::requests::templates::{Step, Value};
 use candour_core::requests::{Case, CorrectionDecision, ErasureDecision, Kind};
 use candour_core::uk_time;
-use candour_mail::Email;
 use serde::Deserialize;
 
-use super::{ICO_COMPLAINT, status_link};
+use super::templates::tell;
 use crate::AppState;
 use crate::kit::auth::Staff;
 use crate::kit::error::AppError;
 use crate::kit::form::{FormData, FormState};
 use crate::kit::frame::{Frame, render};
-use crate::kit::mail::{org, send_later};
 use crate::kit::nav::Section;
 use crate::kit::respond::no_store;
 
@@ -256,15 +255,7 @@ async fn act(
             state
                 .audit(&staff.account, "request.erased", target, String::new())
                 .await?;
-            tell(
-                &state,
-                &case,
-                "We have deleted your data",
-                "We have deleted the data we held about you, and any account you had with \
-                 us, so you are signed out everywhere. We keep only two things: a record of \
-                 this request, and, if you objected to marketing, a one-way code of your \
-                 address so that we never send you marketing again.",
-            );
+            tell(&state, Step::ErasureDone, &case, &[]).await?;
             "erased"
         }
         Act::Erasure(ErasureDecision::Keep { reason }) => {
@@ -282,13 +273,11 @@ async fn act(
                 .await?;
             tell(
                 &state,
+                Step::ErasureKept,
                 &case,
-                "We must keep some of your data",
-                &format!(
-                    "We cannot delete all the data we hold about you, because the law requires \
-                     us to keep it:\n\n{reason}\n\n{ICO_COMPLAINT}"
-                ),
-            );
+                &[(Value::Reasons, reason)],
+            )
+            .await?;
             "kept"
         }
         Act::Correction(decision) => correct(&state, &staff, &case, decision).await?,
@@ -300,13 +289,7 @@ async fn act(
             state
                 .audit(&staff.account, "request.restricted", target, String::new())
                 .await?;
-            tell(
-                &state,
-                &case,
-                "We have restricted the use of your data",
-                "We keep your data but no longer use it: you will receive no campaigns from us \
-                 while the restriction stands. We will tell you before we lift it.",
-            );
+            tell(&state, Step::Restricted, &case, &[]).await?;
             "restricted"
         }
         Act::Object => {
@@ -358,13 +341,11 @@ async fn correct(
                 .await?;
             tell(
                 state,
+                Step::CorrectionDone,
                 case,
-                "We have corrected your data",
-                &format!(
-                    "We have corrected your {} as you asked. It now reads:\n\n{value}",
-                    field.label().to_lowercase()
-                ),
-            );
+                &[(Value::Correction, format!("{}: {value}", field.label()))],
+            )
+            .await?;
             Ok("corrected")
         }
         CorrectionDecision::Reject { reason } => {
@@ -389,14 +370,11 @@ async fn correct(
                 .await?;
             tell(
                 state,
+                Step::CorrectionRejected,
                 case,
-                "We have not changed your data",
-                &format!(
-                    "We have not made the correction you asked for, because:\n\n{reason}\n\n\
-                     You can ask us to add a statement to your record saying that you disagree.\n\n\
-                     {ICO_COMPLAINT}"
-                ),
-            );
+                &[(Value::Reasons, reason)],
+            )
+            .await?;
             Ok("rejected")
         }
     }
@@ -464,15 +442,11 @@ async fn apply_objection(
     let by: Vec<&str> = case.marketing.iter().map(|c| c.label()).collect();
     tell(
         state,
+        Step::ObjectionApplied,
         case,
-        "We will not send you marketing",
-        &format!(
-            "As you asked, we will not send you direct marketing by {}. This took effect at once \
-             and stays in place even if you later ask us to delete your data.",
-            by.join(", ")
-        ),
-    );
-    Ok(())
+        &[(Value::Channels, by.join(", "))],
+    )
+    .await
 }
 
 /// Called once a request becomes a case: an objection to direct marketing is applied at
@@ -482,23 +456,4 @@ pub(crate) async fn on_confirmed(state: &AppState, case: &Case) -> Result<(), Ap
         apply_objection(state, case, None).await?;
     }
     Ok(())
-}
-
-/// Email the person about an act on their request.
-fn tell(state: &AppState, case: &Case, subject: &str, body: &str) {
-    let Ok(to) = EmailAddress::parse(&case.email) else {
-        return;
-    };
-    send_later(
-        state,
-        Email {
-            to,
-            subject: format!("{subject} (request {})", case.id),
-            text: format!(
-                "{body}\n\nYou can see where your request stands here:\n\n{link}\n\n{org}\n",
-                link = status_link(state, case.id),
-                org = org(state),
-            ),
-        },
-    );
 }

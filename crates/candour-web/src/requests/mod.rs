@@ -8,6 +8,7 @@
 pub(crate) mod actions;
 pub(crate) mod console;
 pub(crate) mod public;
+pub(crate) mod templates;
 
 use axum::Router;
 use candour_core::requests::{BankHolidays, Case, Due, deadline};
@@ -22,6 +23,7 @@ pub(crate) fn routes() -> Router<AppState> {
     public::routes()
         .merge(console::routes())
         .merge(actions::routes())
+        .merge(templates::routes())
 }
 
 /// The sentence every refusal carries: the right to complain to the regulator.
