@@ -285,3 +285,27 @@ pub async fn edited_email_wording_replaces_and_resets(s: &Stores) {
         [("refusal".to_owned(), second)]
     );
 }
+
+pub async fn a_digest_day_is_claimed_once(s: &Stores) {
+    let day = date!(2026 - 06 - 01);
+    assert!(s.request_digests.claim_digest_day(day, T0).await.unwrap());
+    assert!(!s.request_digests.claim_digest_day(day, T0).await.unwrap());
+    assert!(
+        s.request_digests
+            .claim_digest_day(date!(2026 - 06 - 02), T0)
+            .await
+            .unwrap()
+    );
+}
+
+pub async fn two_instances_claim_a_digest_day_once(one: &Stores, two: &Stores) {
+    let day = date!(2026 - 06 - 01);
+    let (a, b) = tokio::join!(
+        one.request_digests.claim_digest_day(day, T0),
+        two.request_digests.claim_digest_day(day, T0)
+    );
+    assert!(
+        a.unwrap() ^ b.unwrap(),
+        "exactly one instance claims the day"
+    );
+}

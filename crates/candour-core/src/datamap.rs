@@ -311,6 +311,10 @@ pub const NOT_PERSONAL: &[(&str, &str)] = &[
         "the wording of the requests room's emails as staff edited it; names staff by account id only",
     ),
     (
+        "request_digests",
+        "the days the digest of due requests was sent",
+    ),
+    (
         "campaign_totals",
         "counts of opens and clicks per campaign and link, left after per-recipient events are reduced",
     ),

@@ -118,6 +118,7 @@ pub struct Stores {
     pub requests: Arc<dyn RequestStore>,
     pub request_actions: Arc<dyn RequestActionStore>,
     pub request_templates: Arc<dyn RequestTemplateStore>,
+    pub request_digests: Arc<dyn RequestDigestStore>,
 }
 
 /// Accounts and their profiles.
@@ -598,6 +599,14 @@ pub trait RequestTemplateStore: Send + Sync {
     ) -> StoreResult<()>;
     /// Go back to the built-in wording; `false` when there was no edit.
     async fn reset_request_wording(&self, step: &str) -> StoreResult<bool>;
+}
+
+/// The daily digest of due requests, sent once a day across every instance.
+#[async_trait]
+pub trait RequestDigestStore: Send + Sync {
+    /// Claim the digest of `day` (a UK date): `true` for the one caller that claimed it,
+    /// `false` for every later one, whichever instance it runs on.
+    async fn claim_digest_day(&self, day: time::Date, at: OffsetDateTime) -> StoreResult<bool>;
 }
 
 #[cfg(test)]

@@ -18,3 +18,10 @@ CREATE TABLE request_templates (
     updated_at  timestamptz NOT NULL,
     updated_by  bigint NOT NULL
 );
+
+-- The days whose digest of due requests was sent: the instance that inserts the day's row
+-- sends it, so several instances send it once.
+CREATE TABLE request_digests (
+    day         date PRIMARY KEY,
+    claimed_at  timestamptz NOT NULL
+);

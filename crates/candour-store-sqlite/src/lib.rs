@@ -18,6 +18,7 @@ mod people;
 mod polls;
 mod rate_limits;
 mod request_actions;
+mod request_digests;
 mod request_templates;
 mod requests;
 mod sessions;
@@ -168,7 +169,8 @@ impl SqliteStore {
             tracking: me.clone(),
             requests: me.clone(),
             request_actions: me.clone(),
-            request_templates: me,
+            request_templates: me.clone(),
+            request_digests: me,
         }
     }
 

@@ -651,3 +651,145 @@ async fn an_edited_wording_is_checked_previewed_used_by_the_next_email_and_reset
         403
     );
 }
+
+#[tokio::test]
+async fn the_digest_goes_to_privacy_officers_once_a_day_and_never_empty() {
+    let app = spawn_app().await;
+    let _officer = app.staff("dpo@example.org", Role::PrivacyOfficer).await;
+    let _editor = app.staff("editor@example.org", Role::Editor).await;
+    app.register_verified("robin@example.org", PASSWORD).await;
+    let robin = app.sign_in("robin@example.org", PASSWORD).await;
+    // Nothing open: nothing to say.
+    assert_eq!(app.state.send_request_digest().await.unwrap(), 0);
+    ask_signed_in(&app, &robin, &[("kind", "access")]).await;
+    let case = newest(&app).await;
+    // Received Monday 1 June, due Wednesday 1 July: not within 7 working days yet.
+    assert_eq!(app.state.send_request_digest().await.unwrap(), 0);
+    let before = app.sink.wait_for(4).await.len();
+
+    // Wednesday 24 June, 07:00 UK time: five working days left, but before the hour.
+    app.clock
+        .advance(time::Duration::days(23) - time::Duration::hours(3));
+    assert_eq!(app.state.send_request_digest().await.unwrap(), 0);
+    // 08:00 UK time: sent, to the privacy officer only, and only once that day.
+    app.clock.advance(time::Duration::hours(1));
+    assert_eq!(app.state.send_request_digest().await.unwrap(), 1);
+    assert_eq!(app.state.send_request_digest().await.unwrap(), 0);
+    let mail = app.sink.wait_for(before + 1).await;
+    assert_eq!(mail.len(), before + 1);
+    let digest = &mail[before];
+    assert_eq!(digest.to, vec!["dpo@example.org".to_owned()]);
+    let text = decode_qp(&digest.data);
+    assert!(text.contains("Due within 7 working days (1)"), "{text}");
+    assert!(
+        text.contains(&format!("/admin/requests/{}", case.id)),
+        "{text}"
+    );
+    assert!(text.contains("due 1 July 2026"), "{text}");
+    assert!(!text.contains("Overdue"), "{text}");
+
+    // Thursday 2 July: overdue, and a new day's digest.
+    app.clock.advance(time::Duration::days(8));
+    assert_eq!(app.state.send_request_digest().await.unwrap(), 1);
+    let mail = app.sink.wait_for(before + 2).await;
+    let text = decode_qp(&mail[before + 1].data);
+    assert!(text.contains("Overdue (1)"), "{text}");
+}
+
+#[tokio::test]
+async fn reports_count_a_known_set_of_cases_by_month_with_on_time_and_median() {
+    use candour_core::requests::{Change, Confirmation, NewCase, NewRequest, case};
+    use time::macros::{date, datetime};
+    let app = spawn_app().await;
+    let officer = app.staff("dpo@example.org", Role::PrivacyOfficer).await;
+    let holidays = candour_core::requests::BankHolidays::new(
+        candour_core::requests::Region::EnglandAndWales,
+        &[],
+    );
+    let made = |kind: &str, received| NewCase {
+        request: NewRequest::parse(kind, "Ann", "ann@example.org", "Everything", "", false)
+            .unwrap(),
+        person: None,
+        at: datetime!(2026-02-01 9:00 UTC),
+        confirmation: Confirmation::Verified {
+            received_on: received,
+        },
+    };
+    let answer = async |id: i64, at: time::OffsetDateTime| {
+        let c = app.stores.requests.request(id).await.unwrap().unwrap();
+        let planned =
+            case::plan(c.status, &c.timeline, &Change::Answer, at.date(), &holidays).unwrap();
+        app.stores
+            .requests
+            .change_request(id, c.status, &planned, 1, at)
+            .await
+            .unwrap();
+    };
+    // Due Monday 2 March: one answered in 10 days, one late in 36.
+    let a = app
+        .stores
+        .requests
+        .create_request(&made("access", date!(2026 - 02 - 02)))
+        .await
+        .unwrap();
+    answer(a, datetime!(2026-02-12 10:00 UTC)).await;
+    let b = app
+        .stores
+        .requests
+        .create_request(&made("erasure", date!(2026 - 02 - 02)))
+        .await
+        .unwrap();
+    answer(b, datetime!(2026-03-10 10:00 UTC)).await;
+    app.stores
+        .requests
+        .create_request(&made("access", date!(2026 - 03 - 02)))
+        .await
+        .unwrap();
+    // Outside the range.
+    app.stores
+        .requests
+        .create_request(&made("other", date!(2026 - 04 - 01)))
+        .await
+        .unwrap();
+
+    let path = "/admin/requests/reports?from=2026-02-01&to=2026-03-31";
+    let (status, page, _) = app.page(path, &officer).await;
+    assert_eq!(status, 200);
+    assert!(page.contains("February 2026"), "{page}");
+    assert!(page.contains("50% (1)"), "{page}");
+    let res = app
+        .get_with_cookie(&format!("{path}&format=csv"), &officer)
+        .await;
+    assert_eq!(res.status(), 200);
+    assert!(
+        res.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/csv")
+    );
+    let csv = res.text().await.unwrap();
+    let lines: Vec<&str> = csv.lines().collect();
+    assert_eq!(lines.len(), 4, "{csv}");
+    assert_eq!(lines[1], "2026-02,1,0,1,0,0,0,0,2,2,1,50,23");
+    assert_eq!(lines[2], "2026-03,1,0,0,0,0,0,0,1,0,0,,");
+    assert_eq!(lines[3], "all,2,0,1,0,0,0,0,3,2,1,50,23");
+
+    // A bad range names its field.
+    for (query, field) in [
+        ("from=2026-13-01", "from"),
+        ("from=2026-03-01&to=2026-02-01", "to"),
+    ] {
+        let (status, page, _) = app
+            .page(&format!("/admin/requests/reports?{query}"), &officer)
+            .await;
+        assert_eq!(status, 422, "{query}");
+        assert!(page.contains(&format!("href=\"#{field}\"")), "{page}");
+    }
+    let editor = app.staff("editor@example.org", Role::Editor).await;
+    assert_eq!(
+        app.get_with_cookie("/admin/requests/reports", &editor)
+            .await
+            .status(),
+        403
+    );
+}

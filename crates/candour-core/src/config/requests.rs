@@ -20,6 +20,14 @@ pub struct RequestSettings {
     pub holidays_file: Option<PathBuf>,
     /// How long the link that confirms a request made without signing in works, in hours.
     pub confirm_link_hours: u32,
+    /// Email privacy officers once a day about requests overdue or due within seven
+    /// working days (nothing is sent when there are none).
+    pub daily_digest: bool,
+    /// The hour on UK clocks (0 to 23) from which the day's digest is sent.
+    pub digest_hour: u32,
+    /// Let staff record a reasonable fee on a request they judge manifestly unfounded or
+    /// excessive (UK GDPR Art 12(5)). Off: requests are free, as they are by law.
+    pub fee_for_manifestly_unfounded: bool,
 }
 
 impl Default for RequestSettings {
@@ -29,6 +37,9 @@ impl Default for RequestSettings {
             bank_holidays: Region::EnglandAndWales,
             holidays_file: None,
             confirm_link_hours: 72,
+            daily_digest: true,
+            digest_hour: 8,
+            fee_for_manifestly_unfounded: false,
         }
     }
 }
@@ -43,6 +54,19 @@ impl RequestSettings {
             24 * 14,
             "",
         );
+        errors.check_range("digest_hour", self.digest_hour, 0, 23, "");
         errors
+    }
+
+    pub(super) fn warnings(&self, out: &mut Vec<String>) {
+        if self.enabled && self.fee_for_manifestly_unfounded {
+            out.push(
+                "[requests] fee_for_manifestly_unfounded = true: staff may record a fee on a request. \
+                 The law lets you charge only a reasonable fee, based on the administrative cost, for a \
+                 request that is manifestly unfounded or excessive (or for further copies), and you must \
+                 be able to show why; every other request is free (UK GDPR Art 12(5), Art 15(3))."
+                    .to_owned(),
+            );
+        }
     }
 }

@@ -6,6 +6,7 @@ pub mod case;
 pub mod deadline;
 pub mod holidays;
 pub mod record;
+pub mod report;
 pub mod templates;
 
 pub use actions::{CorrectionDecision, CorrectionField, ErasureDecision, Specifics};

@@ -7,7 +7,9 @@
 
 pub(crate) mod actions;
 pub(crate) mod console;
+mod digest;
 pub(crate) mod public;
+mod reports;
 pub(crate) mod templates;
 
 use axum::Router;
@@ -24,6 +26,7 @@ pub(crate) fn routes() -> Router<AppState> {
         .merge(console::routes())
         .merge(actions::routes())
         .merge(templates::routes())
+        .merge(reports::routes())
 }
 
 /// The sentence every refusal carries: the right to complain to the regulator.
