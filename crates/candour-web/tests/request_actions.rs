@@ -243,16 +243,33 @@ async fn an_erasure_kept_under_a_legal_duty_needs_the_reason_and_erases_nothing(
     assert_eq!(app.get_with_cookie(&path, &editor).await.status(), 403);
     ask_signed_in(&app, &cookie, &[("kind", "access")]).await;
     let access = newest(&app).await;
-    for path in [
-        format!("/admin/requests/{}/act", access.id),
-        "/admin/requests/999/act".to_owned(),
-    ] {
-        assert_eq!(
-            app.get_with_cookie(&path, &officer).await.status(),
-            404,
-            "{path}"
-        );
-    }
+    let (status, page, _) = app
+        .page(&format!("/admin/requests/{}/act", access.id), &officer)
+        .await;
+    assert_eq!(status, 200);
+    assert!(page.contains("No change to the person"), "{page}");
+    // Requests are free: no fee form, and a posted fee is refused.
+    assert!(!page.contains("Record a fee"), "{page}");
+    let (status, page) = act(
+        &app,
+        access.id,
+        &officer,
+        &[
+            ("action", "fee"),
+            ("amount", "10"),
+            ("ground", "excessive"),
+            ("reason", "x"),
+        ],
+    )
+    .await;
+    assert_eq!(status, 422);
+    assert!(page.contains("Requests are free here"), "{page}");
+    assert_eq!(
+        app.get_with_cookie("/admin/requests/999/act", &officer)
+            .await
+            .status(),
+        404
+    );
 }
 
 #[tokio::test]
@@ -792,4 +809,55 @@ async fn reports_count_a_known_set_of_cases_by_month_with_on_time_and_median() {
             .status(),
         403
     );
+}
+
+#[tokio::test]
+async fn where_configured_a_fee_is_recorded_only_with_its_lawful_ground_and_reason() {
+    let app = spawn_with(|c| c.requests.fee_for_manifestly_unfounded = true).await;
+    let officer = app.staff("dpo@example.org", Role::PrivacyOfficer).await;
+    app.register_verified("robin@example.org", PASSWORD).await;
+    let cookie = app.sign_in("robin@example.org", PASSWORD).await;
+    ask_signed_in(&app, &cookie, &[("kind", "access")]).await;
+    let case = newest(&app).await;
+    let (status, page) = act(
+        &app,
+        case.id,
+        &officer,
+        &[("action", "fee"), ("amount", "lots"), ("reason", "")],
+    )
+    .await;
+    assert_eq!(status, 422);
+    for field in ["#amount", "#ground", "#reason"] {
+        assert!(
+            page.contains(&format!("href=\"{field}\"")),
+            "{field} in {page}"
+        );
+    }
+    let (status, _) = act(
+        &app,
+        case.id,
+        &officer,
+        &[
+            ("action", "fee"),
+            ("amount", "25"),
+            ("ground", "excessive"),
+            ("reason", "The sixth copy of the same data this month"),
+        ],
+    )
+    .await;
+    assert_eq!(status, 303);
+    let last = app
+        .stores
+        .requests
+        .request_events(case.id)
+        .await
+        .unwrap()
+        .pop()
+        .unwrap();
+    assert_eq!(last.action, "fee");
+    assert_eq!(
+        last.detail,
+        "£25.00 (manifestly excessive): The sixth copy of the same data this month"
+    );
+    assert!(audited(&app, "request.fee-recorded").await);
 }

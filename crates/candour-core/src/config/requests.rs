@@ -70,3 +70,40 @@ impl RequestSettings {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_the_fee_option_is_warned_about() {
+        let mut out = Vec::new();
+        RequestSettings::default().warnings(&mut out);
+        assert!(out.is_empty(), "{out:?}");
+        let fee = RequestSettings {
+            fee_for_manifestly_unfounded: true,
+            ..RequestSettings::default()
+        };
+        fee.warnings(&mut out);
+        assert_eq!(out.len(), 1);
+        assert!(
+            out[0].contains("manifestly unfounded or excessive"),
+            "{out:?}"
+        );
+        let off = RequestSettings {
+            enabled: false,
+            ..fee
+        };
+        let mut none = Vec::new();
+        off.warnings(&mut none);
+        assert!(none.is_empty());
+        assert!(
+            !RequestSettings {
+                digest_hour: 24,
+                ..RequestSettings::default()
+            }
+            .check()
+            .is_empty()
+        );
+    }
+}

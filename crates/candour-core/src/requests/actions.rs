@@ -435,3 +435,123 @@ mod tests {
         );
     }
 }
+
+/// A fee recorded on a request the organisation judges manifestly unfounded or excessive
+/// (UK GDPR Art 12(5)): the only fee the law allows, and only where the configuration
+/// lets staff record one.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Fee {
+    pub pence: u32,
+    /// `true` for manifestly unfounded, `false` for manifestly excessive.
+    pub unfounded: bool,
+    pub reason: String,
+}
+
+/// The most a fee can be, in pence: a reasonable fee covers administrative costs.
+pub const FEE_MAX_PENCE: u32 = 100_000;
+
+impl Fee {
+    /// `amount` in pounds ("10" or "12.50"), `ground` `unfounded` or `excessive`, and the
+    /// reason, all required.
+    pub fn parse(amount: &str, ground: &str, why: &str) -> Result<Fee, FieldErrors> {
+        let mut errors = FieldErrors::new();
+        let pence = parse_pounds(amount.trim().trim_start_matches('£'))
+            .filter(|p| (1..=FEE_MAX_PENCE).contains(p));
+        if pence.is_none() {
+            errors.push(
+                FieldError::new("amount", "is not an amount of money we can charge")
+                    .with_allowed("pounds, such as 10 or 12.50, from 0.01 to 1000"),
+            );
+        }
+        let unfounded = match ground {
+            "unfounded" => Some(true),
+            "excessive" => Some(false),
+            _ => {
+                errors.push(
+                    FieldError::new(
+                        "ground",
+                        "Choose why a fee is allowed: only a manifestly unfounded or excessive request may be charged",
+                    )
+                    .with_allowed("unfounded, excessive"),
+                );
+                None
+            }
+        };
+        let reason = match reason(
+            why,
+            "reason",
+            "Enter why the request is manifestly unfounded or excessive",
+        ) {
+            Ok(r) => Some(r),
+            Err(e) => {
+                for f in e.iter() {
+                    errors.push(f.clone());
+                }
+                None
+            }
+        };
+        match (pence, unfounded, reason) {
+            (Some(pence), Some(unfounded), Some(reason)) if errors.is_empty() => Ok(Fee {
+                pence,
+                unfounded,
+                reason,
+            }),
+            _ => Err(errors),
+        }
+    }
+
+    /// "£12.50 (manifestly excessive): the reason".
+    pub fn describe(&self) -> String {
+        format!(
+            "£{}.{:02} (manifestly {}): {}",
+            self.pence / 100,
+            self.pence % 100,
+            if self.unfounded {
+                "unfounded"
+            } else {
+                "excessive"
+            },
+            self.reason
+        )
+    }
+}
+
+/// Pounds with at most two decimals, as pence.
+fn parse_pounds(s: &str) -> Option<u32> {
+    let (whole, part) = s.split_once('.').unwrap_or((s, ""));
+    if whole.is_empty()
+        || part.len() > 2
+        || !(whole.chars().chain(part.chars())).all(|c| c.is_ascii_digit())
+    {
+        return None;
+    }
+    let whole: u32 = whole.parse().ok()?;
+    let part: u32 = match part.len() {
+        0 => 0,
+        1 => part.parse::<u32>().ok()? * 10,
+        _ => part.parse().ok()?,
+    };
+    whole.checked_mul(100)?.checked_add(part)
+}
+
+#[cfg(test)]
+mod fee_tests {
+    use super::*;
+
+    #[test]
+    fn a_fee_needs_an_amount_a_lawful_ground_and_a_reason() {
+        let f = Fee::parse("£12.5", "excessive", "Fifth copy this month").unwrap();
+        assert_eq!(f.pence, 1250);
+        assert_eq!(
+            f.describe(),
+            "£12.50 (manifestly excessive): Fifth copy this month"
+        );
+        let e = Fee::parse("lots", "because", " ").unwrap_err();
+        let fields: Vec<&str> = e.iter().map(|f| f.field.as_str()).collect();
+        assert_eq!(fields, ["amount", "ground", "reason"]);
+        for bad in ["0", "1000.01", "1.234", "-5", ".5", "1e3"] {
+            assert!(Fee::parse(bad, "unfounded", "x").is_err(), "{bad}");
+        }
+        assert_eq!(Fee::parse("1000", "unfounded", "x").unwrap().pence, 100_000);
+    }
+}

@@ -18,7 +18,7 @@ use candour_core::account::{EmailAddress, Permission};
 use candour_core::fields::FieldErrors;
 use candour_core::people::{ConsentChange, Method, Source};
 use candour_core::purposes::Channel;
-use candour_core::requests::actions::{self, channels_text};
+use candour_core::requests::actions::{self, Fee, channels_text};
 use candour_core::requests::templates::{Step, Value};
 use candour_core::requests::{Case, CorrectionDecision, ErasureDecision, Kind};
 use candour_core::uk_time;
@@ -37,14 +37,6 @@ pub(super) fn routes() -> Router<AppState> {
     Router::new().route("/admin/requests/{id}/act", get(act_page).post(act))
 }
 
-/// Whether a request of this kind is acted on through this page.
-pub(crate) fn acts_on_record(kind: Kind) -> bool {
-    matches!(
-        kind,
-        Kind::Erasure | Kind::Correction | Kind::Restriction | Kind::Objection
-    )
-}
-
 /// The history's words for the outcomes written here.
 pub(crate) fn outcome_label(code: &str) -> Option<&'static str> {
     Some(match code {
@@ -54,6 +46,7 @@ pub(crate) fn outcome_label(code: &str) -> Option<&'static str> {
         "correction-rejected" => "Correction rejected",
         "restricted" => "The person's record was restricted",
         "objection-applied" => "Direct marketing stopped",
+        "fee" => "Fee recorded",
         _ => return None,
     })
 }
@@ -72,13 +65,15 @@ struct ActPage {
     restricted: Option<String>,
     /// Channels the address is suppressed on.
     suppressed: Vec<&'static str>,
+    /// Whether the configuration lets staff record a fee.
+    fee_allowed: bool,
     form: FormState,
     notice: Option<&'static str>,
 }
 
 async fn load(state: &AppState, id: i64) -> Result<Case, AppError> {
     match state.stores().requests.request(id).await? {
-        Some(case) if case.confirmed_at.is_some() && acts_on_record(case.kind) => Ok(case),
+        Some(case) if case.confirmed_at.is_some() => Ok(case),
         _ => Err(AppError::NotFound),
     }
 }
@@ -130,6 +125,7 @@ async fn show(
         current,
         restricted,
         suppressed,
+        fee_allowed: state.config().requests.fee_for_manifestly_unfounded,
         form,
         notice,
     })
@@ -166,13 +162,16 @@ async fn act_page(
         "rejected" => Some("The rejection is recorded and the person has been told."),
         "restricted" => Some("The person's record is restricted and they have been told."),
         "objection" => Some("Direct marketing has been stopped and the person has been told."),
+        "fee" => Some("The fee and its reason are recorded on the request."),
         _ => None,
     };
     let page = show(&state, &staff, frame, case, FormState::new(), notice).await?;
     Ok(no_store(render(&page)?))
 }
 
-const FIELDS: &[&str] = &["csrf", "action", "decision", "confirm", "reason"];
+const FIELDS: &[&str] = &[
+    "csrf", "action", "decision", "confirm", "reason", "amount", "ground",
+];
 
 /// What the form asks for, read and checked against the case.
 enum Act {
@@ -180,6 +179,7 @@ enum Act {
     Correction(CorrectionDecision),
     Restrict,
     Object,
+    Fee(Fee),
 }
 
 fn read(case: &Case, data: &FormData) -> Result<Act, FieldErrors> {
@@ -220,6 +220,24 @@ fn read(case: &Case, data: &FormData) -> Result<Act, FieldErrors> {
     }
 }
 
+/// A fee, only where the configuration allows one and only on an open request.
+fn read_fee(state: &AppState, case: &Case, data: &FormData) -> Result<Act, FieldErrors> {
+    if !state.config().requests.fee_for_manifestly_unfounded {
+        return Err(FieldErrors::one(
+            "action",
+            "Requests are free here: no fee can be recorded",
+        ));
+    }
+    if !case.status.is_open() {
+        return Err(FieldErrors::one("action", "The request is closed."));
+    }
+    Ok(Act::Fee(Fee::parse(
+        data.get("amount"),
+        data.get("ground"),
+        data.get("reason"),
+    )?))
+}
+
 async fn act(
     State(state): State<AppState>,
     staff: Staff,
@@ -231,13 +249,18 @@ async fn act(
     let data = FormData::parse(pairs, FIELDS)?;
     state.check_form(&frame.visitor, data.get("csrf"))?;
     let case = load(&state, id).await?;
-    let checked = actions::may_act(&case)
-        .map_err(|why| FieldErrors::one("action", why))
-        .and_then(|_| read(&case, &data));
+    let checked = if data.get("action") == "fee" {
+        read_fee(&state, &case, &data)
+    } else {
+        actions::may_act(&case)
+            .map_err(|why| FieldErrors::one("action", why))
+            .and_then(|_| read(&case, &data))
+    };
     let act = match checked {
         Ok(a) => a,
         Err(errors) => {
-            let mut form = FormState::from_data(&data, &["decision", "reason"]);
+            let mut form =
+                FormState::from_data(&data, &["action", "decision", "reason", "amount", "ground"]);
             form.errors = errors;
             let page = show(&state, &staff, frame, case, form, None).await?;
             return Ok((StatusCode::UNPROCESSABLE_ENTITY, no_store(render(&page)?)).into_response());
@@ -295,6 +318,17 @@ async fn act(
         Act::Object => {
             apply_objection(&state, &case, Some(&staff)).await?;
             "objection"
+        }
+        Act::Fee(fee) => {
+            let detail = fee.describe();
+            stores
+                .request_actions
+                .record_outcome(id, Some(staff.account.id), "fee", &detail, now)
+                .await?;
+            state
+                .audit(&staff.account, "request.fee-recorded", target, detail)
+                .await?;
+            "fee"
         }
     };
     Ok(Redirect::to(&format!("/admin/requests/{id}/act?done={done}")).into_response())

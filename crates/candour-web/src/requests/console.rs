@@ -165,10 +165,6 @@ struct CasePage {
 }
 
 impl CasePage {
-    fn acts_on_record(&self) -> bool {
-        super::actions::acts_on_record(self.case.kind)
-    }
-
     fn assigned(&self, id: &i64) -> bool {
         self.case.assigned_to == Some(*id)
     }
