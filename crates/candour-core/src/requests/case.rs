@@ -3,8 +3,8 @@
 
 use time::Date;
 
-use super::actions::{CorrectionField, Specifics};
 use super::deadline::{Extension, ExtensionRefused, Timeline, Wait};
+use super::field::CorrectionField;
 use super::holidays::BankHolidays;
 use crate::account::{EmailAddress, multi_line, plain_text};
 use crate::fields::{FieldError, FieldErrors};
@@ -386,7 +386,7 @@ pub struct NewRequest {
     pub details: String,
     /// For a correction: what the data should say.
     pub correction: Option<String>,
-    /// The part of the record the correction names ([`super::actions::Specifics`]).
+    /// The part of the record the correction names (see `actions::Specifics`).
     pub correction_field: Option<CorrectionField>,
     /// The channels an objection to direct marketing covers.
     pub marketing: Vec<Channel>,
@@ -397,17 +397,6 @@ pub struct NewRequest {
 pub const DETAILS_MAX: usize = 5000;
 
 impl NewRequest {
-    /// The request with what [`Specifics::parse`] read: a named field's value replaces the
-    /// correction's words with their stored form.
-    pub fn with(mut self, specifics: Specifics) -> NewRequest {
-        if let (Some(field), Some(value)) = (specifics.correction_field, specifics.correction) {
-            self.correction_field = Some(field);
-            self.correction = Some(value);
-        }
-        self.marketing = specifics.marketing;
-        self
-    }
-
     /// Reads the front door's fields. Every problem is reported, each on its field, in the
     /// order of the page.
     pub fn parse(

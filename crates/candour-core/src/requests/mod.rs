@@ -4,13 +4,15 @@
 pub mod actions;
 pub mod case;
 pub mod deadline;
+pub mod field;
 pub mod holidays;
 pub mod record;
 pub mod report;
 pub mod templates;
 
-pub use actions::{CorrectionDecision, CorrectionField, ErasureDecision, Specifics};
+pub use actions::{CorrectionDecision, ErasureDecision, Specifics};
 pub use case::{Change, Kind, NewRequest, Planned, Status};
 pub use deadline::{Due, Extension, ExtensionRefused, Timeline, Wait};
+pub use field::CorrectionField;
 pub use holidays::{BankHolidays, Region};
 pub use record::{Case, CaseEvent, Confirmation, NewCase};

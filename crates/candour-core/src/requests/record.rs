@@ -2,9 +2,9 @@
 
 use time::{Date, OffsetDateTime};
 
-use super::actions::CorrectionField;
 use super::case::{Kind, NewRequest, Status};
 use super::deadline::Timeline;
+use super::field::CorrectionField;
 use crate::purposes::Channel;
 use crate::session::SecretHash;
 
