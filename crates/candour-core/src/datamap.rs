@@ -192,6 +192,7 @@ pub const PERSONAL: &[Mapped] = &[
             ("interests", Shape::Words),
             ("created_at", Shape::Time),
             ("updated_at", Shape::Time),
+            ("restricted_since", Shape::Time),
         ],
     },
     Mapped {
@@ -328,6 +329,14 @@ pub const NOT_PERSONAL: &[(&str, &str)] = &[
     (
         "campaign_queuing",
         "how far a campaign's audience is queued: a number to continue after, deleted once the whole audience is queued",
+    ),
+    (
+        "request_templates",
+        "the wording of the requests room's emails as staff edited it; names staff by account id only",
+    ),
+    (
+        "request_digests",
+        "the days the digest of due requests was sent",
     ),
     (
         "campaign_totals",

@@ -21,6 +21,7 @@ use crate::import::{ImportEvidence, ImportOutcome, ImportRow, StagedImport};
 use crate::people::{ConsentChange, ConsentEvent, ConsentRefused, Person, Source};
 use crate::poll::{BadVoterHash, NewVote, Poll, PollDraft, VoteOutcome};
 use crate::purposes::{Channel, Purpose};
+use crate::requests::templates::Wording;
 use crate::requests::{Case, CaseEvent, NewCase, Planned, Status};
 use crate::session::{LinkClaim, LinkPurpose, SecretHash, Session};
 use crate::stats::{Dimension, Filter, Folded, Grain, HistoryRow, Hit, Range, Row, Summary};
@@ -118,6 +119,11 @@ pub struct Stores {
     pub requests: Arc<dyn RequestStore>,
     pub stats_ingest: Arc<dyn StatsIngestStore>,
     pub stats_report: Arc<dyn StatsReportStore>,
+}
+
+    pub request_actions: Arc<dyn RequestActionStore>,
+    pub request_templates: Arc<dyn RequestTemplateStore>,
+    pub request_digests: Arc<dyn RequestDigestStore>,
 }
 
 /// Accounts and their profiles.
@@ -632,6 +638,77 @@ pub trait StatsReportStore: Send + Sync {
     async fn import_history(&self, rows: &[HistoryRow]) -> StoreResult<u64>;
     /// The imported page views of the UK days in `range`.
     async fn imported_pageviews(&self, range: Range) -> StoreResult<i64>;
+}
+
+/// What staff do about a request's case (each outcome written on its history in the same
+/// transaction), and the cases reports count.
+#[async_trait]
+pub trait RequestActionStore: Send + Sync {
+    /// Erase the case's person through the data map, with their account (so every session
+    /// ends), and write `erased` on the case, in one transaction. The case is kept, unlinked,
+    /// as the record; objections stay on the suppression list. `Refused` when the case has
+    /// no person or the person's account is a member of staff's.
+    async fn erase_for_request(&self, id: i64, actor: i64, at: OffsetDateTime) -> StoreResult<()>;
+    /// Write the corrected details to the case's person and the outcome on the case, in one
+    /// transaction. `Refused` when the case has no person.
+    async fn correct_for_request(
+        &self,
+        id: i64,
+        details: &Profile,
+        actor: i64,
+        detail: &str,
+        at: OffsetDateTime,
+    ) -> StoreResult<()>;
+    /// Mark the case's person restricted from `at` (campaigns leave them out) and write
+    /// `restricted` on the case, in one transaction. `Refused` when the case has no person.
+    async fn restrict_for_request(
+        &self,
+        id: i64,
+        actor: i64,
+        at: OffsetDateTime,
+    ) -> StoreResult<()>;
+    /// Since when the person's record is restricted, if it is.
+    async fn restricted_since(&self, person: i64) -> StoreResult<Option<OffsetDateTime>>;
+    /// Write an outcome on the case's history (`actor` `None` for the system).
+    async fn record_outcome(
+        &self,
+        id: i64,
+        actor: Option<i64>,
+        action: &str,
+        detail: &str,
+        at: OffsetDateTime,
+    ) -> StoreResult<()>;
+    /// Every case received from `from` to `to` (UK dates, both included), oldest first.
+    async fn cases_received_between(
+        &self,
+        from: time::Date,
+        to: time::Date,
+    ) -> StoreResult<Vec<Case>>;
+}
+
+/// The wording of the requests room's emails where staff changed the built-in one.
+#[async_trait]
+pub trait RequestTemplateStore: Send + Sync {
+    /// Every changed wording, by step code.
+    async fn request_wordings(&self) -> StoreResult<Vec<(String, Wording)>>;
+    /// Save the wording of a step, replacing any earlier edit.
+    async fn save_request_wording(
+        &self,
+        step: &str,
+        wording: &Wording,
+        by: i64,
+        at: OffsetDateTime,
+    ) -> StoreResult<()>;
+    /// Go back to the built-in wording; `false` when there was no edit.
+    async fn reset_request_wording(&self, step: &str) -> StoreResult<bool>;
+}
+
+/// The daily digest of due requests, sent once a day across every instance.
+#[async_trait]
+pub trait RequestDigestStore: Send + Sync {
+    /// Claim the digest of `day` (a UK date): `true` for the one caller that claimed it,
+    /// `false` for every later one, whichever instance it runs on.
+    async fn claim_digest_day(&self, day: time::Date, at: OffsetDateTime) -> StoreResult<bool>;
 }
 
 #[cfg(test)]

@@ -15,6 +15,9 @@ mod ledger;
 mod people;
 mod polls;
 mod rate_limits;
+mod request_actions;
+mod request_digests;
+mod request_templates;
 mod requests;
 mod sessions;
 mod stats_ingest;
@@ -102,7 +105,10 @@ impl PgStore {
             tracking: me.clone(),
             requests: me.clone(),
             stats_ingest: me.clone(),
-            stats_report: me,
+            stats_report: me.clone(),
+            request_actions: me.clone(),
+            request_templates: me.clone(),
+            request_digests: me,
         }
     }
 

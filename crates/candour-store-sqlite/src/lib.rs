@@ -17,6 +17,9 @@ mod ledger;
 mod people;
 mod polls;
 mod rate_limits;
+mod request_actions;
+mod request_digests;
+mod request_templates;
 mod requests;
 mod sessions;
 mod stats_ingest;
@@ -168,7 +171,10 @@ impl SqliteStore {
             tracking: me.clone(),
             requests: me.clone(),
             stats_ingest: me.clone(),
-            stats_report: me,
+            stats_report: me.clone(),
+            request_actions: me.clone(),
+            request_templates: me.clone(),
+            request_digests: me,
         }
     }
 

@@ -182,6 +182,7 @@ pub async fn serve(config: Config, demo: Option<&DemoSite>) -> anyhow::Result<()
         let stop = stop.clone();
         tokio::spawn(async move { state.run_statistics_until(stop).await })
     };
+    tokio::spawn(digest_loop(state.clone()));
     let app = candour_web::router(state);
 
     tokio::spawn(retention_loop(stores.clone(), config.clone(), clock));
@@ -264,6 +265,18 @@ async fn retention_loop(stores: Stores, config: Config, clock: Arc<dyn Clock>) {
             Err(e) => {
                 tracing::warn!(error = %e, "Could not sweep the bundle folder; will try again.")
             }
+        }
+    }
+}
+
+/// Send the daily digest of due requests once its hour has come (checked every five
+/// minutes; the database makes sure one instance sends it).
+async fn digest_loop(state: candour_web::AppState) {
+    let mut tick = tokio::time::interval(Duration::from_secs(300));
+    loop {
+        tick.tick().await;
+        if let Err(e) = state.send_request_digest().await {
+            tracing::warn!(error = %e, "Could not send the digest of due requests; will try again.");
         }
     }
 }

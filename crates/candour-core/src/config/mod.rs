@@ -270,6 +270,7 @@ impl Config {
         self.accounts.warnings(&mut out);
         self.metrics.warnings(self.listen, &mut out);
         self.people.warnings(&mut out);
+        self.requests.warnings(&mut out);
         purposes::warnings(&self.purposes, &mut out);
         self.cookies.retention_warning(&mut out);
         self.stats.warnings(&mut out);
