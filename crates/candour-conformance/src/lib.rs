@@ -14,10 +14,12 @@ use time::{Duration, OffsetDateTime, macros::datetime};
 mod campaigns;
 mod people;
 mod requests;
+mod stats;
 pub mod upgrade;
 pub use campaigns::*;
 pub use people::*;
 pub use requests::*;
+pub use stats::*;
 pub use upgrade::a_populated_database_reads_back;
 
 const T0: OffsetDateTime = datetime!(2026-03-01 12:00:00 UTC);

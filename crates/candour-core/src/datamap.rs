@@ -284,6 +284,30 @@ pub const NOT_PERSONAL: &[(&str, &str)] = &[
         "the day's secret for anonymous voter codes, deleted with the codes",
     ),
     (
+        "stats_salts",
+        "the day's secret for visitors' day hashes in the site statistics, deleted when the day is over",
+    ),
+    (
+        "stats_hits",
+        "page views and events waiting minutes to be counted: a path, a referring host, campaign tags, browser, system, device class and country, under a day hash that nothing links to a person once its salt is gone; no address",
+    ),
+    (
+        "stats_visits",
+        "visits not yet ended under a visitor's day hash (no address), deleted when they end",
+    ),
+    (
+        "stats_seen",
+        "one-way marks that a day hash was already counted in a row of totals, deleted with the day's salt",
+    ),
+    (
+        "stats_totals",
+        "counts of visitors, visits, page views and events per hour or day and value",
+    ),
+    (
+        "stats_pairs",
+        "daily counts of one value among the visits that had another value",
+    ),
+    (
         "consent_wordings",
         "the exact words consent boxes showed, shared by every event that used them",
     ),

@@ -23,6 +23,7 @@ use crate::poll::{BadVoterHash, NewVote, Poll, PollDraft, VoteOutcome};
 use crate::purposes::{Channel, Purpose};
 use crate::requests::{Case, CaseEvent, NewCase, Planned, Status};
 use crate::session::{LinkClaim, LinkPurpose, SecretHash, Session};
+use crate::stats::{Dimension, Filter, Folded, Grain, HistoryRow, Hit, Range, Row, Summary};
 
 /// A storage failure, with its cause kept for the logs.
 #[derive(Debug, thiserror::Error)]
@@ -115,6 +116,8 @@ pub struct Stores {
     pub deliveries: Arc<dyn DeliveryStore>,
     pub tracking: Arc<dyn TrackingStore>,
     pub requests: Arc<dyn RequestStore>,
+    pub stats_ingest: Arc<dyn StatsIngestStore>,
+    pub stats_report: Arc<dyn StatsReportStore>,
 }
 
 /// Accounts and their profiles.
@@ -532,6 +535,55 @@ pub trait RequestStore: Send + Sync {
     async fn request_events(&self, id: i64) -> StoreResult<Vec<CaseEvent>>;
     /// Forget requests whose confirmation link expired unused before `now`.
     async fn purge_unconfirmed_requests(&self, now: OffsetDateTime) -> StoreResult<u64>;
+}
+
+/// Site statistics, the writing side: hits wait in `stats_hits` until they are folded into
+/// totals (see `stats::fold`); the day's salt and what depends on it go when the day ends.
+#[async_trait]
+pub trait StatsIngestStore: Send + Sync {
+    /// The salt for visitors' day hashes on the UK day `day`; when there is none yet,
+    /// `fresh` is stored and returned (instances that race agree on the first).
+    async fn stats_salt(&self, day: time::Date, fresh: &[u8]) -> StoreResult<Vec<u8>>;
+    /// Store hits to be folded, in one transaction.
+    async fn record_hits(&self, hits: &[Hit]) -> StoreResult<()>;
+    /// Fold up to `limit` waiting hits, oldest first, into the totals, and end the visits
+    /// idle for 30 minutes at `now` (or begun on an earlier UK day), in one transaction.
+    /// Folds from several instances of one database run one at a time.
+    async fn fold_hits(&self, now: OffsetDateTime, limit: u32) -> StoreResult<Folded>;
+    /// How many visitors were seen at or after `since`, folded or not (the live count).
+    async fn live_visitors(&self, since: OffsetDateTime) -> StoreResult<u64>;
+    /// Delete totals of buckets that began before `totals_before`, and every salt, mark,
+    /// visit and waiting hit of UK days before `today`; returns how many rows went.
+    async fn purge_stats(
+        &self,
+        totals_before: OffsetDateTime,
+        today: time::Date,
+    ) -> StoreResult<u64>;
+}
+
+/// Site statistics, the reading side: figures from the totals only, never from hits.
+#[async_trait]
+pub trait StatsReportStore: Send + Sync {
+    /// The figures over `range` (whole site, or only what matches `filter`), with one point
+    /// per `grain` bucket that has any.
+    async fn stats_summary(
+        &self,
+        range: Range,
+        grain: Grain,
+        filter: Option<&Filter>,
+    ) -> StoreResult<Summary>;
+    /// One dimension's values over `range` of whole UK days (only what matches `filter`),
+    /// most visitors first, at most `limit`.
+    async fn stats_breakdown(
+        &self,
+        range: Range,
+        dimension: Dimension,
+        filter: Option<&Filter>,
+        limit: u32,
+    ) -> StoreResult<Vec<Row>>;
+    /// Add daily page views of pages from an earlier analytics service to the totals
+    /// (the page's row and the whole site's); returns how many rows were read.
+    async fn import_history(&self, rows: &[HistoryRow]) -> StoreResult<u64>;
 }
 
 #[cfg(test)]

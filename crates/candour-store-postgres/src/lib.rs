@@ -17,6 +17,8 @@ mod polls;
 mod rate_limits;
 mod requests;
 mod sessions;
+mod stats_ingest;
+mod stats_report;
 mod subjects;
 mod tracking;
 
@@ -98,7 +100,9 @@ impl PgStore {
             campaigns: me.clone(),
             deliveries: me.clone(),
             tracking: me.clone(),
-            requests: me,
+            requests: me.clone(),
+            stats_ingest: me.clone(),
+            stats_report: me,
         }
     }
 

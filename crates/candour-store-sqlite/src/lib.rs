@@ -19,6 +19,8 @@ mod polls;
 mod rate_limits;
 mod requests;
 mod sessions;
+mod stats_ingest;
+mod stats_report;
 mod subjects;
 mod tracking;
 
@@ -164,7 +166,9 @@ impl SqliteStore {
             campaigns: me.clone(),
             deliveries: me.clone(),
             tracking: me.clone(),
-            requests: me,
+            requests: me.clone(),
+            stats_ingest: me.clone(),
+            stats_report: me,
         }
     }
 

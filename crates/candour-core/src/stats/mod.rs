@@ -1,0 +1,319 @@
+//! Cookieless site statistics: what one counted hit is, the dimensions the totals are kept
+//! by, and the shapes the dashboard reads.
+//!
+//! A hit names its visitor only by a day hash: a keyed hash (`signer::Purpose::StatsVisitor`,
+//! further keyed by the day's random salt) of the client address and user agent. The salt is
+//! deleted when its day is over, so no hash can be linked to a person or to another day.
+//! Raw hits wait minutes at most before [`fold`] turns them into totals per hour and per UK
+//! day; the dashboard reads only the totals.
+
+pub mod fold;
+
+use std::fmt;
+
+use time::{Date, OffsetDateTime};
+
+use crate::uk_time;
+
+/// A visit ends after this long without a hit from its visitor.
+pub const VISIT_IDLE: time::Duration = time::Duration::minutes(30);
+
+/// The live count covers the visitors seen in this last stretch.
+pub const LIVE_WINDOW: time::Duration = time::Duration::minutes(5);
+
+/// The longest path, referrer host, campaign tag or event name kept, in characters.
+pub const MAX_VALUE_CHARS: usize = 300;
+
+/// The source of a visit that came with no referrer and no `utm_source`.
+pub const DIRECT: &str = "(direct)";
+
+/// The day hash that stands for a visitor during one UK day (16 bytes of a keyed hash).
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct VisitorHash(pub [u8; 16]);
+
+impl fmt::Debug for VisitorHash {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("VisitorHash([redacted])")
+    }
+}
+
+impl VisitorHash {
+    /// The first 16 bytes of a keyed digest.
+    pub fn from_digest(digest: &[u8; 32]) -> VisitorHash {
+        let mut out = [0; 16];
+        out.copy_from_slice(&digest[..16]);
+        VisitorHash(out)
+    }
+
+    /// A hash read back from the database; `None` when it has the wrong length.
+    pub fn from_stored(bytes: &[u8]) -> Option<VisitorHash> {
+        <[u8; 16]>::try_from(bytes).ok().map(VisitorHash)
+    }
+}
+
+/// What a hit records.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum HitKind {
+    PageView,
+    /// A named event: an outbound link click, a download, a goal such as a poll vote.
+    Event(String),
+}
+
+/// The class of device a user agent names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Device {
+    Desktop,
+    Mobile,
+    Tablet,
+    Other,
+}
+
+impl Device {
+    pub fn code(self) -> &'static str {
+        match self {
+            Device::Desktop => "desktop",
+            Device::Mobile => "mobile",
+            Device::Tablet => "tablet",
+            Device::Other => "other",
+        }
+    }
+
+    pub fn parse(code: &str) -> Option<Device> {
+        [
+            Device::Desktop,
+            Device::Mobile,
+            Device::Tablet,
+            Device::Other,
+        ]
+        .into_iter()
+        .find(|d| d.code() == code)
+    }
+}
+
+/// One counted page view or event, as it waits to be folded into totals.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Hit {
+    pub at: OffsetDateTime,
+    pub kind: HitKind,
+    /// The page's path, without its query string.
+    pub path: String,
+    pub visitor: VisitorHash,
+    /// The referring site's host; `None` for none or the site itself.
+    pub referrer: Option<String>,
+    pub utm_source: Option<String>,
+    pub utm_medium: Option<String>,
+    pub utm_campaign: Option<String>,
+    pub browser: Option<String>,
+    pub os: Option<String>,
+    pub device: Option<Device>,
+    /// ISO 3166-1 alpha-2, when a location database is configured.
+    pub country: Option<String>,
+}
+
+impl Hit {
+    /// Where the visit this hit opens came from: the referrer's host, else the campaign's
+    /// `utm_source`, else [`DIRECT`].
+    pub fn source(&self) -> String {
+        self.referrer
+            .clone()
+            .or_else(|| self.utm_source.clone())
+            .unwrap_or_else(|| DIRECT.to_owned())
+    }
+}
+
+/// `s` cut to [`MAX_VALUE_CHARS`] characters, with control characters removed.
+pub fn clip(s: &str) -> String {
+    s.chars()
+        .filter(|c| !c.is_control())
+        .take(MAX_VALUE_CHARS)
+        .collect()
+}
+
+/// What the totals are kept by. Each has its rows in `stats_totals`; the whole site is the
+/// row with dimension `''` and value `''`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Dimension {
+    Page,
+    EntryPage,
+    ExitPage,
+    /// The referrer's host, or the `utm_source` when there was no referrer.
+    Source,
+    UtmSource,
+    UtmMedium,
+    UtmCampaign,
+    Browser,
+    Os,
+    Device,
+    Country,
+    /// Named events and goals.
+    Goal,
+}
+
+impl Dimension {
+    pub const ALL: [Dimension; 12] = [
+        Dimension::Page,
+        Dimension::EntryPage,
+        Dimension::ExitPage,
+        Dimension::Source,
+        Dimension::UtmSource,
+        Dimension::UtmMedium,
+        Dimension::UtmCampaign,
+        Dimension::Browser,
+        Dimension::Os,
+        Dimension::Device,
+        Dimension::Country,
+        Dimension::Goal,
+    ];
+
+    /// The name stored in the `dimension` columns.
+    pub fn code(self) -> &'static str {
+        match self {
+            Dimension::Page => "page",
+            Dimension::EntryPage => "entry_page",
+            Dimension::ExitPage => "exit_page",
+            Dimension::Source => "source",
+            Dimension::UtmSource => "utm_source",
+            Dimension::UtmMedium => "utm_medium",
+            Dimension::UtmCampaign => "utm_campaign",
+            Dimension::Browser => "browser",
+            Dimension::Os => "os",
+            Dimension::Device => "device",
+            Dimension::Country => "country",
+            Dimension::Goal => "goal",
+        }
+    }
+
+    pub fn parse(code: &str) -> Option<Dimension> {
+        Dimension::ALL.into_iter().find(|d| d.code() == code)
+    }
+
+    /// Whether the dimension describes a whole visit (taken from its first hit, or its last
+    /// for the exit page), so its rows count visits, bounces and duration. Page and goal
+    /// rows count visitors, page views and events only.
+    pub fn is_visit_level(self) -> bool {
+        !matches!(self, Dimension::Page | Dimension::Goal)
+    }
+}
+
+/// How long a bucket of totals is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Grain {
+    /// A UTC hour.
+    Hour,
+    /// A UK day (midnight to midnight on UK clocks).
+    Day,
+}
+
+impl Grain {
+    pub fn code(self) -> &'static str {
+        match self {
+            Grain::Hour => "hour",
+            Grain::Day => "day",
+        }
+    }
+
+    pub fn parse(code: &str) -> Option<Grain> {
+        match code {
+            "hour" => Some(Grain::Hour),
+            "day" => Some(Grain::Day),
+            _ => None,
+        }
+    }
+
+    /// The start of the bucket `t` falls in.
+    pub fn bucket(self, t: OffsetDateTime) -> OffsetDateTime {
+        match self {
+            Grain::Hour => {
+                let secs = t.unix_timestamp();
+                let start = secs - secs.rem_euclid(3600);
+                OffsetDateTime::from_unix_timestamp(start).unwrap_or(t)
+            }
+            Grain::Day => uk_time::uk_start_of_day(uk_day(t)),
+        }
+    }
+}
+
+/// The UK date of `t`: the day a salt, a visit and a day's uniques belong to.
+pub fn uk_day(t: OffsetDateTime) -> Date {
+    uk_time::uk_local(t).date()
+}
+
+/// The counts of one row of totals (or their sum over a range).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Metrics {
+    /// Unique visitors, exact within each bucket; a range's figure is the sum of its days'.
+    pub visitors: i64,
+    /// Visits begun.
+    pub visits: i64,
+    pub pageviews: i64,
+    /// Visits of exactly one page view (counted when the visit ends).
+    pub bounces: i64,
+    /// The visits' lengths, first hit to last (counted when the visit ends).
+    pub duration_seconds: i64,
+    pub events: i64,
+}
+
+impl Metrics {
+    pub fn add(&mut self, other: &Metrics) {
+        self.visitors += other.visitors;
+        self.visits += other.visits;
+        self.pageviews += other.pageviews;
+        self.bounces += other.bounces;
+        self.duration_seconds += other.duration_seconds;
+        self.events += other.events;
+    }
+
+    pub fn is_zero(&self) -> bool {
+        *self == Metrics::default()
+    }
+}
+
+/// "Only what matches": one dimension's value, as a row clicked on the dashboard.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Filter {
+    pub dimension: Dimension,
+    pub value: String,
+}
+
+/// A span of buckets: `from` (inclusive) to `to` (exclusive), both bucket starts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Range {
+    pub from: OffsetDateTime,
+    pub to: OffsetDateTime,
+}
+
+/// One point of a time series.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Point {
+    pub bucket: OffsetDateTime,
+    pub metrics: Metrics,
+}
+
+/// The figures over a range, with their time series.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Summary {
+    pub totals: Metrics,
+    pub series: Vec<Point>,
+}
+
+/// One value of a dimension with its figures over a range.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Row {
+    pub value: String,
+    pub metrics: Metrics,
+}
+
+/// A day of page views of one page from an earlier analytics service.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HistoryRow {
+    pub day: Date,
+    pub path: String,
+    pub pageviews: i64,
+}
+
+/// What one run of the folder did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Folded {
+    pub hits: u64,
+    pub visits_closed: u64,
+}
