@@ -15,11 +15,13 @@ mod campaigns;
 mod people;
 mod requests;
 mod stats;
+mod stats_report;
 pub mod upgrade;
 pub use campaigns::*;
 pub use people::*;
 pub use requests::*;
 pub use stats::*;
+pub use stats_report::*;
 pub use upgrade::a_populated_database_reads_back;
 
 const T0: OffsetDateTime = datetime!(2026-03-01 12:00:00 UTC);

@@ -75,6 +75,10 @@ pub const ACTIONS: &[(&str, &str)] = &[
         "Turned on their second sign-in step",
     ),
     ("staff.signed-in", "Signed in"),
+    (
+        "statistics.history-imported",
+        "Imported page views from Google Analytics",
+    ),
 ];
 
 /// What `code` means in plain words; a code this version does not know reads as itself.

@@ -581,9 +581,14 @@ pub trait StatsReportStore: Send + Sync {
         filter: Option<&Filter>,
         limit: u32,
     ) -> StoreResult<Vec<Row>>;
-    /// Add daily page views of pages from an earlier analytics service to the totals
-    /// (the page's row and the whole site's); returns how many rows were read.
+    /// Keep daily page views of pages from an earlier analytics service in the daily totals,
+    /// marked as imported (`stats::IMPORTED_PAGE`, and the day's sum under
+    /// `stats::IMPORTED`), in one transaction. A page's day imported again replaces what it
+    /// said before (rows for the same page and day in one call are added together); returns
+    /// how many page-days were written.
     async fn import_history(&self, rows: &[HistoryRow]) -> StoreResult<u64>;
+    /// The imported page views of the UK days in `range`.
+    async fn imported_pageviews(&self, range: Range) -> StoreResult<i64>;
 }
 
 #[cfg(test)]

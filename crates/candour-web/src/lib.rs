@@ -16,6 +16,7 @@ mod media;
 mod people;
 mod polls;
 mod requests;
+mod stats;
 
 pub use consent::content;
 use std::sync::Arc;
@@ -328,8 +329,9 @@ pub fn router(state: AppState) -> Router {
         .merge(feature_routes(config))
         .fallback(consent::content::page)
         .layer(tower_http::limit::RequestBodyLimitLayer::new(body_limit))
-        // Import files are far larger than any other request: their route has its own limit.
-        .merge(people::console::upload_routes());
+        // Import files are far larger than any other request: their routes have their own limit.
+        .merge(people::console::upload_routes())
+        .merge(stats_upload_routes(config));
     let metrics = config.metrics.enabled;
     let app = kit::edge::apply(routes, state.clone(), timeout)
         // The tracking hot path: no page middleware (see `campaigns::tracking::tracking_routes`).
@@ -355,6 +357,15 @@ pub fn metrics_router(state: &AppState) -> Option<(std::net::SocketAddr, Router)
     Some((addr, app))
 }
 
+/// The statistics' history import, when statistics are on (it has its own body limit).
+fn stats_upload_routes(config: &candour_core::config::Config) -> Router<AppState> {
+    if kit::nav::Feature::Statistics.enabled(config) {
+        stats::history::upload_routes()
+    } else {
+        Router::new()
+    }
+}
+
 /// The console routes of features that can be switched off: absent (so a 404) when off.
 /// Public poll pages answer 404 themselves; campaign messages already sent keep their
 /// unsubscribe and tracking links working.
@@ -368,6 +379,11 @@ fn feature_routes(config: &candour_core::config::Config) -> Router<AppState> {
     }
     if kit::nav::Feature::Requests.enabled(config) {
         routes = routes.merge(requests::routes());
+    }
+    if kit::nav::Feature::Statistics.enabled(config) {
+        routes = routes
+            .merge(stats::console::routes())
+            .merge(stats::public_page::routes());
     }
     routes
 }

@@ -4,6 +4,7 @@
 #![cfg_attr(not(test), deny(unused_crate_dependencies))]
 
 pub mod demo;
+mod demo_stats;
 pub mod server;
 
 // The command line itself (`main.rs`) shares this package's dependencies; these are its own.

@@ -7,7 +7,10 @@
 //! Raw hits wait minutes at most before [`fold`] turns them into totals per hour and per UK
 //! day; the dashboard reads only the totals.
 
+pub mod figures;
 pub mod fold;
+pub mod history;
+pub mod range;
 
 use std::fmt;
 
@@ -23,6 +26,12 @@ pub const LIVE_WINDOW: time::Duration = time::Duration::minutes(5);
 
 /// The longest path, referrer host, campaign tag or event name kept, in characters.
 pub const MAX_VALUE_CHARS: usize = 300;
+
+/// The dimensions under which history imported from an earlier analytics service is kept
+/// in the daily totals: the whole site's page views, and each page's. They are apart from
+/// what Candour counted, so an import can replace its own days without touching those.
+pub const IMPORTED: &str = "imported";
+pub const IMPORTED_PAGE: &str = "imported_page";
 
 /// The source of a visit that came with no referrer and no `utm_source`.
 pub const DIRECT: &str = "(direct)";
