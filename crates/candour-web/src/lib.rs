@@ -33,6 +33,7 @@ use candour_core::signer::Signer;
 use candour_core::store::{StoreError, Stores};
 
 pub use kit::error::AppError;
+pub use stats::GeoError;
 
 /// What every handler can reach. Cheap to clone.
 #[derive(Clone)]
@@ -70,6 +71,8 @@ struct Inner {
     metrics: Option<metrics_exporter_prometheus::PrometheusHandle>,
     /// The bank holidays that move the due dates of requests about personal data.
     holidays: candour_core::requests::BankHolidays,
+    /// Site statistics: the hit queue, the day's salt, the user-agent reader.
+    stats: stats::Counter,
 }
 
 /// Secrets kept beside the signer, loaded from the database so every instance shares them.
@@ -98,6 +101,8 @@ pub enum BuildError {
         #[source]
         source: std::io::Error,
     },
+    #[error(transparent)]
+    Geo(#[from] GeoError),
     #[error("requests.holidays_file {path}: {errors}")]
     Holidays {
         path: String,
@@ -134,6 +139,7 @@ impl AppState {
         let max_wait = std::time::Duration::from_millis(config.database.acquire_timeout_ms);
         let votes = polls::queue::VoteQueue::start(stores.votes.clone(), max_wait);
         let tracking = campaigns::queue::TrackingQueue::start(stores.tracking.clone(), max_wait);
+        let stats = stats::Counter::start(&config, stores.stats_ingest.clone(), max_wait)?;
         let mailer = Arc::new(candour_mail::Mailer::from_settings(&config.mail)?);
         let campaign_sender = candour_mail::campaigns::CampaignSender::new(
             &stores,
@@ -188,6 +194,7 @@ impl AppState {
                 blocks,
                 metrics,
                 holidays,
+                stats,
             }),
         })
     }
@@ -254,6 +261,7 @@ impl AppState {
     pub async fn flush_queues(&self) {
         self.inner.votes.flush().await;
         self.inner.tracking.flush().await;
+        self.inner.stats.flush().await;
     }
 }
 
@@ -324,6 +332,7 @@ pub fn router(state: AppState) -> Router {
         .merge(people::preferences::routes())
         .merge(campaigns::unsubscribe::routes())
         .merge(media::routes())
+        .merge(stats::object::routes())
         .route("/assets/{file}", get(kit::assets::asset))
         .route("/static/{*path}", get(consent::content::static_file))
         .merge(feature_routes(config))
@@ -331,11 +340,18 @@ pub fn router(state: AppState) -> Router {
         .layer(tower_http::limit::RequestBodyLimitLayer::new(body_limit))
         // Import files are far larger than any other request: their routes have their own limit.
         .merge(people::console::upload_routes())
-        .merge(stats_upload_routes(config));
+        .merge(stats_upload_routes(config))
+        // Counts the pages served, after they have answered (see `stats::count`).
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            stats::count::count_pages,
+        ));
     let metrics = config.metrics.enabled;
     let app = kit::edge::apply(routes, state.clone(), timeout)
         // The tracking hot path: no page middleware (see `campaigns::tracking::tracking_routes`).
         .merge(campaigns::tracking::tracking_routes())
+        // The statistics' script and beacon for the organisation's other sites (likewise).
+        .merge(stats::beacon::routes())
         .with_state(state);
     if metrics {
         // Outermost, so it sees every answer as it leaves, and after routing, so it knows

@@ -177,6 +177,11 @@ pub async fn serve(config: Config, demo: Option<&DemoSite>) -> anyhow::Result<()
         });
     }
     let queues = state.clone();
+    let statistics = {
+        let state = state.clone();
+        let stop = stop.clone();
+        tokio::spawn(async move { state.run_statistics_until(stop).await })
+    };
     let app = candour_web::router(state);
 
     tokio::spawn(retention_loop(stores.clone(), config.clone(), clock));
@@ -188,6 +193,13 @@ pub async fn serve(config: Config, demo: Option<&DemoSite>) -> anyhow::Result<()
     axum_serve(listener, app, stop).await?;
     // Votes and tracking events already answered are written before the process ends.
     queues.flush_queues().await;
+    // The folder writes the hits still in memory and folds them before it ends.
+    if tokio::time::timeout(Duration::from_secs(30), statistics)
+        .await
+        .is_err()
+    {
+        tracing::warn!("The statistics folder did not stop in time.");
+    }
     // The worker's messages in flight finish within their time limit and are recorded;
     // its unsent ones are given back for another instance.
     let bound = Duration::from_secs(u64::from(config.campaigns.send_timeout_seconds) + 10);

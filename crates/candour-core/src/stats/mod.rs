@@ -7,10 +7,12 @@
 //! Raw hits wait minutes at most before [`fold`] turns them into totals per hour and per UK
 //! day; the dashboard reads only the totals.
 
+pub mod agent;
 pub mod figures;
 pub mod fold;
 pub mod history;
 pub mod range;
+pub mod request;
 
 use std::fmt;
 
@@ -196,6 +198,28 @@ impl Dimension {
         Dimension::ALL.into_iter().find(|d| d.code() == code)
     }
 
+    /// What a row of the dimension counts by, as the privacy notice says it.
+    pub fn described(self) -> &'static str {
+        match self {
+            Dimension::Page => "the pages viewed",
+            Dimension::EntryPage => "the page a visit began on",
+            Dimension::ExitPage => "the page a visit ended on",
+            Dimension::Source => "the website that linked here (its name only, not the page)",
+            Dimension::UtmSource | Dimension::UtmMedium | Dimension::UtmCampaign => {
+                "the campaign named in the link followed (its utm_ tags), such as one of our emails"
+            }
+            Dimension::Browser => "the kind of browser",
+            Dimension::Os => "the kind of operating system",
+            Dimension::Device => "whether the device is a computer, phone or tablet",
+            Dimension::Country => {
+                "the country, worked out from the internet address, which is then discarded"
+            }
+            Dimension::Goal => {
+                "actions such as voting in a poll, sending a form, following a share link, downloading a file or following a link to another site"
+            }
+        }
+    }
+
     /// Whether the dimension describes a whole visit (taken from its first hit, or its last
     /// for the exit page), so its rows count visits, bounces and duration. Page and goal
     /// rows count visitors, page views and events only.
@@ -325,4 +349,88 @@ pub struct HistoryRow {
 pub struct Folded {
     pub hits: u64,
     pub visits_closed: u64,
+}
+
+/// What the privacy notice, `/privacy.json` and the objection page say about the
+/// statistics, from the same facts the counting follows.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct StatisticsFacts {
+    /// What the totals are kept by, in words, once each.
+    pub counted: Vec<&'static str>,
+    /// How long the totals are kept, in months.
+    pub retention_months: u32,
+    /// Where a visitor turns the statistics off for their browser.
+    pub objection_page: &'static str,
+    /// The browser signals that count as an objection.
+    pub objection_signals: [&'static str; 2],
+    /// Other sites of the organisation whose pages are counted too.
+    pub other_sites: Vec<String>,
+}
+
+impl StatisticsFacts {
+    pub fn new(countries: bool, retention_months: u32, other_sites: Vec<String>) -> Self {
+        let mut counted: Vec<&'static str> = Vec::new();
+        for d in Dimension::ALL {
+            let words = d.described();
+            if (d != Dimension::Country || countries) && !counted.contains(&words) {
+                counted.push(words);
+            }
+        }
+        StatisticsFacts {
+            counted,
+            retention_months,
+            objection_page: "/statistics/object",
+            objection_signals: ["Global Privacy Control (Sec-GPC)", "Do Not Track (DNT)"],
+            other_sites,
+        }
+    }
+}
+
+/// The start (UTC) of the oldest UK day whose totals are kept for `months`: the first day
+/// of the month `months` before the UK month of `now`.
+pub fn totals_kept_from(now: OffsetDateTime, months: u32) -> OffsetDateTime {
+    let today = uk_day(now);
+    let index =
+        i64::from(today.year()) * 12 + i64::from(u8::from(today.month())) - 1 - i64::from(months);
+    let year = i32::try_from(index.div_euclid(12)).unwrap_or(i32::MIN);
+    let month = u8::try_from(index.rem_euclid(12) + 1).unwrap_or(1);
+    let first = time::Month::try_from(month)
+        .ok()
+        .and_then(|m| Date::from_calendar_date(year, m, 1).ok())
+        .unwrap_or(Date::MIN);
+    uk_time::uk_start_of_day(first)
+}
+
+#[cfg(test)]
+mod tests {
+    use time::macros::datetime;
+
+    use super::*;
+
+    #[test]
+    fn totals_are_kept_from_the_first_of_a_month() {
+        assert_eq!(
+            totals_kept_from(datetime!(2026-12-02 10:00 UTC), 25),
+            datetime!(2024-11-01 00:00 UTC)
+        );
+        // 1 July 2026 on UK clocks (summer time) begins at 23:00 UTC the day before.
+        assert_eq!(
+            totals_kept_from(datetime!(2026-08-31 23:30 UTC), 2),
+            datetime!(2026-06-30 23:00 UTC)
+        );
+        assert_eq!(
+            totals_kept_from(datetime!(2026-03-15 12:00 UTC), 3),
+            datetime!(2025-12-01 00:00 UTC)
+        );
+    }
+
+    #[test]
+    fn day_buckets_are_uk_days_and_hours_are_utc() {
+        let t = datetime!(2026-06-10 23:30 UTC); // 00:30 on 11 June in London
+        assert_eq!(Grain::Day.bucket(t), datetime!(2026-06-10 23:00 UTC));
+        assert_eq!(Grain::Hour.bucket(t), datetime!(2026-06-10 23:00 UTC));
+        let w = datetime!(2026-01-10 09:59:59 UTC);
+        assert_eq!(Grain::Day.bucket(w), datetime!(2026-01-10 00:00 UTC));
+        assert_eq!(Grain::Hour.bucket(w), datetime!(2026-01-10 09:00 UTC));
+    }
 }

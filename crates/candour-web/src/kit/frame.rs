@@ -139,6 +139,11 @@ impl Frame {
         self.visitor.account.is_some()
     }
 
+    /// Whether the site statistics are on (the cookie page then says how to object).
+    pub fn statistics_on(&self) -> bool {
+        self.state.inner.config.stats.enabled
+    }
+
     pub fn is_staff(&self) -> bool {
         self.visitor.role().is_some()
     }
