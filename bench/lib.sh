@@ -46,6 +46,24 @@ CONF
   pids+=("$!")
 }
 
+# Durable single-row commits per second on the disk under $work, one after another, in
+# the mode Candour writes SQLite (WAL, synchronous = FULL).
+disk_commits() {
+  python3 - "$work/disk-probe.db" <<'PY'
+import sqlite3, sys, time
+c = sqlite3.connect(sys.argv[1], isolation_level=None)
+c.execute("PRAGMA journal_mode = WAL")
+c.execute("PRAGMA synchronous = FULL")
+c.execute("CREATE TABLE IF NOT EXISTS t (v INTEGER)")
+n, start = 0, time.monotonic()
+while time.monotonic() - start < 2.0:
+    c.execute("INSERT INTO t (v) VALUES (?)", (n,))
+    n += 1
+print(f"{n / (time.monotonic() - start):.0f}")
+PY
+  rm -f "$work"/disk-probe.db*
+}
+
 # The median of the numbers on standard input; the lowest and highest of the arguments.
 median() { sort -n | awk '{ r[NR] = $1 } END { print (NR % 2) ? r[(NR + 1) / 2] : (r[NR / 2] + r[NR / 2 + 1]) / 2 }'; }
 spread() { printf '%s\n' "$@" | sort -n | awk 'NR == 1 { lo = $1 } { hi = $1 } END { print lo "–" hi }'; }
