@@ -61,14 +61,14 @@ test('the dashboard shows, filters and exports the demo statistics without JavaS
     await axeCheck(page, '/admin/statistics?range=7d');
 
     // A source filters every panel; its link removes the filter.
-    const sources = page.getByRole('region', { name: 'Sources' });
+    const sources = page.getByRole('region', { name: 'Sources', exact: true });
     const google = sources.getByRole('link', { name: /www\.google\.com/ });
     r = await go(page, google);
     assert.equal(r.status(), 200);
     const q = new URL(page.url()).searchParams;
     assert.deepEqual([q.get('range'), q.get('filter'), q.get('value')], ['7d', 'source', 'www.google.com']);
     assert.match(await page.locator('#filter').innerText(), /Showing only visits with the source www\.google\.com/);
-    const filtered = page.getByRole('region', { name: 'Sources' }).locator('tbody tr');
+    const filtered = page.getByRole('region', { name: 'Sources', exact: true }).locator('tbody tr');
     assert.equal(await filtered.count(), 1, 'the filter\'s own panel holds only its value');
     await axeCheck(page, '/admin/statistics (filtered)');
     r = await go(page, page.getByRole('link', { name: 'Remove this filter' }));
@@ -84,6 +84,7 @@ test('the dashboard shows, filters and exports the demo statistics without JavaS
 
     // An impossible custom date.
     await page.getByRole('radio', { name: 'Custom dates' }).check();
+    await page.locator('summary', { hasText: 'Enter custom dates' }).click();
     const from = page.getByRole('group', { name: 'From', exact: true });
     await from.getByLabel('Day').fill('31');
     await from.getByLabel('Month').fill('2');

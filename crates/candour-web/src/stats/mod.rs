@@ -3,9 +3,10 @@
 //! `queue` takes hits to the store through the group commit; `folder` folds them into
 //! totals in the background and forgets each day when it ends; `object` is the page where a
 //! visitor turns statistics off for their browser; `beacon` takes hits from the
-//! organisation's pages served elsewhere (a script, its beacon and an image fallback).
-//! The reading side: the console's dashboard, the public statistics page and the import of
-//! history from Google Analytics.
+//! organisation's pages served elsewhere (a script, its beacon and an image fallback). The
+//! reading side: `report` builds what the console's dashboard (`console`) and the public
+//! statistics page (`public_page`) show, and `history` imports page views from Google
+//! Analytics.
 //!
 //! Architecture invariant: no address is stored, and no day hash outlives its day. The
 //! client's address lives only in the memory of the request that brought it; a hit names its
