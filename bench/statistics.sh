@@ -35,8 +35,12 @@ if ! "$cache/venv/bin/python" -c 'import duckdb, chdb' 2>/dev/null; then
   python3 -m venv "$cache/venv"
   "$cache/venv/bin/pip" install -q duckdb==2.0.1 chdb==4.4.0
 fi
-cargo build --release --locked -p candour --example stats_bench
-driver="${CARGO_TARGET_DIR:-target}/release/examples/stats_bench"
+# DRIVER=path/to/stats_bench skips the build (to measure one built elsewhere).
+if [ -z "${DRIVER:-}" ]; then
+  cargo build --release --locked -p candour --example stats_bench
+  DRIVER="${CARGO_TARGET_DIR:-target}/release/examples/stats_bench"
+fi
+driver=$DRIVER
 
 # The data's 90 days run from 1 December 2025; the range is their last 30 (GMT: UK days are
 # UTC days).
