@@ -11,12 +11,14 @@ use candour_core::consent::{Choice, Method, Receipt, ReceiptId};
 use candour_core::store::{StoreError, Stores};
 use time::{Duration, OffsetDateTime, macros::datetime};
 
+mod bundles;
 mod campaigns;
 mod people;
 mod requests;
 mod stats;
 mod stats_report;
 pub mod upgrade;
+pub use bundles::*;
 pub use campaigns::*;
 pub use people::*;
 pub use requests::*;

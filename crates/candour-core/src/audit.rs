@@ -40,6 +40,10 @@ pub const ACTIONS: &[(&str, &str)] = &[
     ("request.answered", "Marked a request about data answered"),
     ("request.assigned", "Assigned a request about data"),
     (
+        "request.bundle-written",
+        "Wrote the copy of a person's data that answers a request",
+    ),
+    (
         "request.clarification-asked",
         "Asked a person to clarify their request",
     ),
@@ -60,6 +64,10 @@ pub const ACTIONS: &[(&str, &str)] = &[
         "Recorded that a person's identity was checked",
     ),
     ("request.noted", "Added a note to a request about data"),
+    (
+        "request.own-data-downloaded",
+        "Downloaded a copy of their own data from their account",
+    ),
     ("request.refused", "Refused a request about data"),
     ("request.started", "Started work on a request about data"),
     ("request.viewed", "Viewed a request about data"),

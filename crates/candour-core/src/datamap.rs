@@ -411,7 +411,12 @@ pub fn export_rows(table: &str, rows: serde_json::Value) -> Result<serde_json::V
         }
         out.push(Value::Object(shaped));
     }
-    out.sort_by_cached_key(|row| (row.get("id").and_then(Value::as_i64), row.to_string()));
+    let id = |row: &Value| row.get("id").and_then(Value::as_i64);
+    // Pages of a table with ids come ordered by id already: only others need the content key.
+    let by_id = out.iter().all(|r| id(r).is_some()) && out.is_sorted_by_key(id);
+    if !by_id {
+        out.sort_by_cached_key(|row| (id(row), row.to_string()));
+    }
     Ok(Value::Array(out))
 }
 

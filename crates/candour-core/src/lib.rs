@@ -8,6 +8,7 @@
 
 pub mod account;
 pub mod audit;
+pub mod bundle;
 pub mod campaign;
 pub mod clock;
 pub mod config;

@@ -348,6 +348,49 @@ pub trait SubjectStore: Send + Sync {
     async fn erase_person(&self, id: i64) -> StoreResult<bool>;
     /// The tables of the schema, for the data-map check.
     async fn schema(&self) -> StoreResult<Vec<TableSchema>>;
+    /// One page of the subject's rows of a table of the data map, shaped as
+    /// [`export_person`](Self::export_person) shapes them, so a bundle can be written without
+    /// holding everything: rows with an `id` after `after`, by `id`, at most `limit`, and the
+    /// `id` to continue after while there may be more. A table without an `id` column comes
+    /// whole on the first page. `Refused` for a table the data map does not hold.
+    async fn export_page(
+        &self,
+        table: &str,
+        subject: i64,
+        after: Option<i64>,
+        limit: u32,
+    ) -> StoreResult<ExportPage>;
+}
+
+/// A page of [`SubjectStore::export_page`].
+#[derive(Debug, Clone, Default)]
+pub struct ExportPage {
+    pub rows: Vec<serde_json::Value>,
+    /// The `id` to ask after for the next page; `None` when this was the last.
+    pub next: Option<i64>,
+}
+
+impl ExportPage {
+    /// The page of `rows` (shaped, by `id`) read with `limit`: a full page may have a next.
+    pub fn of(rows: serde_json::Value, limit: u32) -> ExportPage {
+        let rows = match rows {
+            serde_json::Value::Array(rows) => rows,
+            _ => Vec::new(),
+        };
+        let next = if rows.len() as u64 >= u64::from(limit) {
+            rows.last()
+                .and_then(|r| r.get("id"))
+                .and_then(serde_json::Value::as_i64)
+        } else {
+            None
+        };
+        ExportPage { rows, next }
+    }
+
+    /// A table read whole.
+    pub fn whole(rows: serde_json::Value) -> ExportPage {
+        ExportPage::of(rows, u32::MAX)
+    }
 }
 
 /// Forms, their versions and their responses.

@@ -4,7 +4,7 @@
 use async_trait::async_trait;
 use candour_core::datamap::TableSchema;
 use candour_core::datamap::{self, Erasure, Subject};
-use candour_core::store::{StoreError, StoreResult, SubjectStore};
+use candour_core::store::{ExportPage, StoreError, StoreResult, SubjectStore};
 use sqlx::PgConnection;
 use time::OffsetDateTime;
 
@@ -123,6 +123,53 @@ impl SubjectStore for PgStore {
             out.push(TableSchema { name, references });
         }
         Ok(out)
+    }
+
+    async fn export_page(
+        &self,
+        table: &str,
+        subject: i64,
+        after: Option<i64>,
+        limit: u32,
+    ) -> StoreResult<ExportPage> {
+        let Some(m) = datamap::mapped(table) else {
+            return Err(StoreError::Refused(format!(
+                "{table} is not a table of the data map"
+            )));
+        };
+        let mut conn = self.pool.acquire().await.map_err(db)?;
+        let has_id: bool = sqlx::query_scalar(
+            "SELECT EXISTS (SELECT 1 FROM pg_attribute
+                            WHERE attrelid = $1::regclass AND attname = 'id' AND NOT attisdropped)",
+        )
+        .bind(m.table)
+        .fetch_one(&mut *conn)
+        .await
+        .map_err(db)?;
+        if !has_id {
+            if after.is_some() {
+                return Ok(ExportPage::default());
+            }
+            let rows = rows_as_json(&mut conn, m.table, m.column, subject).await?;
+            return Ok(ExportPage::whole(rows));
+        }
+        // Table and column names come from the data map, never from a request.
+        let sql = format!(
+            "SELECT coalesce(json_agg(t ORDER BY t.id), '[]'::json)::text FROM
+               (SELECT * FROM \"{}\" WHERE \"{}\" = $1 AND id > $2 ORDER BY id LIMIT $3) t",
+            m.table, m.column
+        );
+        let text: String = sqlx::query_scalar(sqlx::AssertSqlSafe(sql))
+            .bind(subject)
+            .bind(after.unwrap_or(i64::MIN))
+            .bind(i64::from(limit))
+            .fetch_one(&mut *conn)
+            .await
+            .map_err(db)?;
+        let rows = serde_json::from_str(&text).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        let rows =
+            datamap::export_rows(m.table, rows).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        Ok(ExportPage::of(rows, limit))
     }
 }
 

@@ -4,7 +4,7 @@
 use async_trait::async_trait;
 use candour_core::datamap::TableSchema;
 use candour_core::datamap::{self, Erasure, Subject};
-use candour_core::store::{StoreError, StoreResult, SubjectStore};
+use candour_core::store::{ExportPage, StoreError, StoreResult, SubjectStore};
 use sqlx::{Row, SqliteConnection};
 use time::OffsetDateTime;
 
@@ -122,6 +122,67 @@ impl SubjectStore for SqliteStore {
         }
         Ok(out)
     }
+
+    async fn export_page(
+        &self,
+        table: &str,
+        subject: i64,
+        after: Option<i64>,
+        limit: u32,
+    ) -> StoreResult<ExportPage> {
+        let Some(m) = datamap::mapped(table) else {
+            return Err(StoreError::Refused(format!(
+                "{table} is not a table of the data map"
+            )));
+        };
+        let mut conn = self.reader.acquire().await.map_err(db)?;
+        let columns = columns_of(&mut conn, m.table).await?;
+        if !columns.iter().any(|c| c == "id") {
+            if after.is_some() {
+                return Ok(ExportPage::default());
+            }
+            let rows = rows_as_json(&mut conn, m.table, m.column, subject).await?;
+            return Ok(ExportPage::whole(rows));
+        }
+        // Table and column names come from the data map, never from a request.
+        let sql = format!(
+            "SELECT json_group_array(json_object({})) FROM
+               (SELECT * FROM \"{}\" WHERE \"{}\" = ?1 AND id > ?2 ORDER BY id LIMIT ?3)",
+            json_fields(&columns),
+            m.table,
+            m.column
+        );
+        let text: String = sqlx::query_scalar(sqlx::AssertSqlSafe(sql))
+            .bind(subject)
+            .bind(after.unwrap_or(i64::MIN))
+            .bind(i64::from(limit))
+            .fetch_one(&mut *conn)
+            .await
+            .map_err(db)?;
+        let rows = serde_json::from_str(&text).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        let rows =
+            datamap::export_rows(m.table, rows).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        Ok(ExportPage::of(rows, limit))
+    }
+}
+
+async fn columns_of(conn: &mut SqliteConnection, table: &str) -> StoreResult<Vec<String>> {
+    sqlx::query_scalar("SELECT name FROM pragma_table_info(?)")
+        .bind(table)
+        .fetch_all(&mut *conn)
+        .await
+        .map_err(db)
+}
+
+/// The arguments of `json_object` for every column, blobs as hex.
+fn json_fields(columns: &[String]) -> String {
+    columns
+        .iter()
+        .map(|c| {
+            format!("'{c}', CASE WHEN typeof(\"{c}\") = 'blob' THEN hex(\"{c}\") ELSE \"{c}\" END")
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// The rows of `table` whose `column` is `id`, as JSON objects (blobs as hex), in the
@@ -132,21 +193,11 @@ async fn rows_as_json(
     column: &str,
     id: i64,
 ) -> StoreResult<serde_json::Value> {
-    let columns: Vec<String> = sqlx::query_scalar("SELECT name FROM pragma_table_info(?)")
-        .bind(table)
-        .fetch_all(&mut *conn)
-        .await
-        .map_err(db)?;
-    let fields: Vec<String> = columns
-        .iter()
-        .map(|c| {
-            format!("'{c}', CASE WHEN typeof(\"{c}\") = 'blob' THEN hex(\"{c}\") ELSE \"{c}\" END")
-        })
-        .collect();
+    let columns = columns_of(conn, table).await?;
     // Table and column names come from the data map, never from a request.
     let sql = format!(
         "SELECT json_group_array(json_object({})) FROM \"{table}\" WHERE \"{column}\" = ?",
-        fields.join(", ")
+        json_fields(&columns)
     );
     let text: String = sqlx::query_scalar(sqlx::AssertSqlSafe(sql))
         .bind(id)

@@ -15,7 +15,7 @@ mod kit;
 mod media;
 mod people;
 mod polls;
-mod requests;
+pub mod requests;
 mod stats;
 
 pub use consent::content;

@@ -3,6 +3,7 @@
 
 #![cfg_attr(not(test), deny(unused_crate_dependencies))]
 
+pub mod bundle;
 pub mod demo;
 mod demo_stats;
 pub mod server;

@@ -1,6 +1,6 @@
 //! The `candour` command: serve the site, run the demo, migrate, check the configuration.
 
-use candour::{demo, server};
+use candour::{bundle, demo, server};
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -69,6 +69,36 @@ enum Command {
     /// Staff accounts.
     #[command(subcommand)]
     Admin(AdminCommand),
+    /// Requests about personal data.
+    #[command(subcommand)]
+    Requests(RequestsCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum RequestsCommand {
+    /// Write the answer to a request for a copy of someone's data (a ZIP of data.json, a CSV
+    /// per kind and a readable index.html) and print where it is.
+    Bundle {
+        /// The request whose person it is for.
+        #[arg(
+            long,
+            value_name = "ID",
+            conflicts_with = "person",
+            required_unless_present = "person"
+        )]
+        case: Option<i64>,
+        /// The person record it is for.
+        #[arg(long, value_name = "ID")]
+        person: Option<i64>,
+        /// The folder to write it to. Default: the configured bundle folder.
+        #[arg(long, value_name = "DIR")]
+        out: Option<PathBuf>,
+        /// Write it this many times and print each time taken (for benchmarks); the last is kept.
+        #[arg(long, default_value_t = 1)]
+        rounds: u32,
+        #[arg(long, value_name = "URL")]
+        database_url: Option<DatabaseUrl>,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -177,6 +207,35 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 made.schema_version,
                 config.database_url
             );
+        }
+        Command::Requests(RequestsCommand::Bundle {
+            case,
+            person,
+            out,
+            rounds,
+            database_url,
+        }) => {
+            if let Some(url) = database_url {
+                config.database_url = url;
+            }
+            init_logging(config.log_format);
+            let whose = match (case, person) {
+                (Some(case), _) => bundle::Whose::Case(case),
+                (None, Some(person)) => bundle::Whose::Person(person),
+                (None, None) => anyhow::bail!("give --case or --person"),
+            };
+            let made = runtime.block_on(bundle::write(&config, whose, out, rounds))?;
+            for m in &made {
+                println!("round_ms {:.3}", m.millis);
+            }
+            if let Some(last) = made.last() {
+                println!(
+                    "Wrote {} ({} bytes, {} rows of data).",
+                    last.written.path.display(),
+                    last.written.bytes,
+                    last.written.rows
+                );
+            }
         }
         // Answered above, before any configuration is read.
         Command::Init { .. } => {}

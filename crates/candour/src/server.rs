@@ -254,6 +254,17 @@ async fn retention_loop(stores: Stores, config: Config, clock: Arc<dyn Clock>) {
                 tracing::warn!(error = %e, "Could not purge expired records; will try again.")
             }
         }
+        let bundles = candour_web::requests::bundle::folder(
+            config.requests.bundle_dir.as_deref(),
+            config.database_url.expose(),
+        );
+        match candour_web::requests::bundle::sweep(&bundles, clock.now()) {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(bundles = n, "Deleted answers to requests past their time."),
+            Err(e) => {
+                tracing::warn!(error = %e, "Could not sweep the bundle folder; will try again.")
+            }
+        }
     }
 }
 

@@ -20,6 +20,10 @@ pub struct RequestSettings {
     pub holidays_file: Option<PathBuf>,
     /// How long the link that confirms a request made without signing in works, in hours.
     pub confirm_link_hours: u32,
+    /// Where answers to requests for a copy of one's data are written (each a ZIP, deleted
+    /// once downloaded or expired). Default: a `bundles` folder beside the SQLite file, or in
+    /// the working directory on PostgreSQL.
+    pub bundle_dir: Option<PathBuf>,
 }
 
 impl Default for RequestSettings {
@@ -29,6 +33,7 @@ impl Default for RequestSettings {
             bank_holidays: Region::EnglandAndWales,
             holidays_file: None,
             confirm_link_hours: 72,
+            bundle_dir: None,
         }
     }
 }

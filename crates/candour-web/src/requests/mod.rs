@@ -5,7 +5,9 @@
 //! The statutory clock is `candour_core::requests`; this room only shows it and records
 //! the steps staff take.
 
+pub mod bundle;
 pub(crate) mod console;
+pub(crate) mod download;
 pub(crate) mod public;
 
 use axum::Router;
@@ -18,7 +20,9 @@ use crate::AppState;
 
 /// Every route of the room; absent when `[requests] enabled = false`.
 pub(crate) fn routes() -> Router<AppState> {
-    public::routes().merge(console::routes())
+    public::routes()
+        .merge(console::routes())
+        .merge(download::routes())
 }
 
 /// Today on UK clocks: the day a step is recorded on.
