@@ -119,8 +119,6 @@ pub struct Stores {
     pub requests: Arc<dyn RequestStore>,
     pub stats_ingest: Arc<dyn StatsIngestStore>,
     pub stats_report: Arc<dyn StatsReportStore>,
-}
-
     pub request_actions: Arc<dyn RequestActionStore>,
     pub request_templates: Arc<dyn RequestTemplateStore>,
     pub request_digests: Arc<dyn RequestDigestStore>,
