@@ -14,7 +14,7 @@ use sqlx::postgres::PgRow;
 use sqlx::{Acquire, PgConnection, Row};
 use time::{Date, OffsetDateTime};
 
-use crate::{PgStore, db};
+use crate::{PgStore, db, lift_statement_timeout};
 
 /// The advisory lock key the fold holds for its transaction ("stats" in ASCII).
 const FOLD_LOCK: i64 = 0x0073_7461_7473;
@@ -342,6 +342,8 @@ impl StatsIngestStore for PgStore {
     async fn fold_hits(&self, now: OffsetDateTime, limit: u32) -> StoreResult<Folded> {
         let mut conn = self.pool.acquire().await.map_err(db)?;
         let mut tx = conn.begin().await.map_err(db)?;
+        // Background work that no visitor waits for; a large batch may take a while.
+        lift_statement_timeout(&mut tx).await?;
         sqlx::query("SELECT pg_advisory_xact_lock($1)")
             .bind(FOLD_LOCK)
             .execute(&mut *tx)

@@ -13,8 +13,8 @@ use crate::AppState;
 
 /// How often waiting hits are folded.
 const EVERY: Duration = Duration::from_secs(10);
-/// Hits folded in one transaction.
-const BATCH: u32 = 5_000;
+/// Hits folded in one transaction: small enough that a fold holds the lock briefly.
+const BATCH: u32 = 1_000;
 
 impl AppState {
     /// Fold every waiting hit, end idle visits and, when due, forget the days that are over
