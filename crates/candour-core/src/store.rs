@@ -16,6 +16,7 @@ use crate::campaign::{
 };
 use crate::consent::{Receipt, ReceiptId, Tally};
 use crate::datamap::TableSchema;
+use crate::disclosures::DisclosureStore;
 use crate::forms::{FormDefinition, FormRecord, NewResponse, StoredResponse};
 use crate::import::{ImportEvidence, ImportOutcome, ImportRow, StagedImport};
 use crate::people::{ConsentChange, ConsentEvent, ConsentRefused, Person, Source};
@@ -115,6 +116,7 @@ pub struct Stores {
     pub deliveries: Arc<dyn DeliveryStore>,
     pub tracking: Arc<dyn TrackingStore>,
     pub requests: Arc<dyn RequestStore>,
+    pub disclosures: Arc<dyn DisclosureStore>,
 }
 
 /// Accounts and their profiles.

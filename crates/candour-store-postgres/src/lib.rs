@@ -9,6 +9,7 @@ mod accounts;
 mod audit;
 mod campaigns;
 mod deliveries;
+mod disclosures;
 mod forms;
 mod imports;
 mod ledger;
@@ -98,7 +99,8 @@ impl PgStore {
             campaigns: me.clone(),
             deliveries: me.clone(),
             tracking: me.clone(),
-            requests: me,
+            requests: me.clone(),
+            disclosures: me,
         }
     }
 

@@ -11,6 +11,7 @@ mod audit;
 mod backup;
 mod campaigns;
 mod deliveries;
+mod disclosures;
 mod forms;
 mod imports;
 mod ledger;
@@ -164,7 +165,8 @@ impl SqliteStore {
             campaigns: me.clone(),
             deliveries: me.clone(),
             tracking: me.clone(),
-            requests: me,
+            requests: me.clone(),
+            disclosures: me,
         }
     }
 

@@ -86,6 +86,14 @@ const SECTIONS: &[Section] = &[
         feature: Some(Feature::Requests),
     },
     Section {
+        href: "/admin/disclosures",
+        label: "Disclosures",
+        about: "The register of recipients of personal data, and every export made from the console.",
+        permission: Permission::ManageRequests,
+        also: None,
+        feature: None,
+    },
+    Section {
         href: "/admin/consent",
         label: "Cookie choices",
         about: "How many visitors accepted or rejected each kind of optional cookie.",
