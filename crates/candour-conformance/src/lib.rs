@@ -13,11 +13,13 @@ use time::{Duration, OffsetDateTime, macros::datetime};
 
 mod bundles;
 mod campaigns;
+mod disclosures;
 mod people;
 mod requests;
 pub mod upgrade;
 pub use bundles::*;
 pub use campaigns::*;
+pub use disclosures::*;
 pub use people::*;
 pub use requests::*;
 pub use upgrade::a_populated_database_reads_back;

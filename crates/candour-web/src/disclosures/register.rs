@@ -211,7 +211,7 @@ async fn add(
                     state
                         .audit(
                             &staff.account,
-                            "disclosure.recipient_added",
+                            "disclosure.recipient-added",
                             format!("recipient:{id}"),
                             describe(&draft),
                         )
@@ -291,7 +291,7 @@ async fn change(
                 state
                     .audit(
                         &staff.account,
-                        "disclosure.recipient_changed",
+                        "disclosure.recipient-changed",
                         format!("recipient:{id}"),
                         describe(&draft),
                     )
@@ -352,9 +352,9 @@ async fn set_active(
         .audit(
             &staff.account,
             if active {
-                "disclosure.recipient_restored"
+                "disclosure.recipient-restored"
             } else {
-                "disclosure.recipient_retired"
+                "disclosure.recipient-retired"
             },
             format!("recipient:{id}"),
             String::new(),
