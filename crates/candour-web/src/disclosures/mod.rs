@@ -1,7 +1,6 @@
-//! Disclosures: the register of recipients that privacy officers keep (`register.rs`), and
-//! the record each export of personal data from the console writes before its bytes go out.
-//!
-//! Architecture invariant: no console export of personal data without a disclosure row.
+//! Disclosures: the register of recipients that privacy officers keep (`register.rs`) and
+//! the latest disclosures recorded through `DisclosureStore::record_disclosure`. The console's
+//! exports do not record one yet (see ARCHITECTURE.md).
 
 pub(crate) mod register;
 
