@@ -5,15 +5,13 @@
 //! it for, and the lawful basis. A recipient that has been used is never deleted, only
 //! retired, so every past disclosure still names who had the data. Each export of personal
 //! data from the console is a disclosure: who exported, when, for whom (a recipient, or
-//! internal use), what, and which people it covered.
+//! internal use), what, and which people it covered. The store is `store::DisclosureStore`.
 
-use async_trait::async_trait;
 use time::OffsetDateTime;
 
 use crate::account::plain_text;
 use crate::fields::{FieldError, FieldErrors};
 use crate::purposes::LawfulBasis;
-use crate::store::StoreResult;
 
 /// The longest name a recipient may have, in characters.
 pub const NAME_MAX: usize = 120;
@@ -171,27 +169,6 @@ pub struct Disclosure {
     /// How many people it covered when made (kept when a person's link is erased).
     pub people_count: i64,
     pub at: OffsetDateTime,
-}
-
-/// The register and the disclosures, on one backend.
-#[async_trait]
-pub trait DisclosureStore: Send + Sync {
-    /// Every recipient, active ones first, then by name.
-    async fn recipients(&self) -> StoreResult<Vec<Recipient>>;
-    /// Add an active recipient. `Duplicate` when one has the same name.
-    async fn add_recipient(&self, draft: &RecipientDraft, at: OffsetDateTime) -> StoreResult<i64>;
-    /// Change a recipient's details; `false` when there is no such recipient. `Duplicate`
-    /// when another has the same name.
-    async fn change_recipient(&self, id: i64, draft: &RecipientDraft) -> StoreResult<bool>;
-    /// Retire (or bring back) a recipient; `false` when there is no such recipient.
-    async fn set_recipient_active(&self, id: i64, active: bool) -> StoreResult<bool>;
-    /// Record a disclosure and the people it covered, in one transaction. `Refused` when
-    /// the recipient is unknown or retired: nothing is written.
-    async fn record_disclosure(&self, new: &NewDisclosure) -> StoreResult<i64>;
-    /// The latest disclosures, newest first.
-    async fn latest_disclosures(&self, limit: i64) -> StoreResult<Vec<Disclosure>>;
-    /// The people a disclosure covered, in id order.
-    async fn disclosed_people(&self, disclosure: i64) -> StoreResult<Vec<i64>>;
 }
 
 #[cfg(test)]

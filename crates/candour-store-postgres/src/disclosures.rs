@@ -2,9 +2,9 @@
 
 use async_trait::async_trait;
 use candour_core::disclosures::{
-    Disclosure, DisclosureStore, NewDisclosure, Recipient, RecipientDraft, basis_code, parse_basis,
+    Disclosure, NewDisclosure, Recipient, RecipientDraft, basis_code, parse_basis,
 };
-use candour_core::store::{StoreError, StoreResult};
+use candour_core::store::{DisclosureStore, StoreError, StoreResult};
 use sqlx::postgres::PgRow;
 use sqlx::{Postgres, QueryBuilder, Row};
 use time::OffsetDateTime;
