@@ -55,11 +55,13 @@ pub enum Purpose {
     RateLimitKey = 11,
     /// The link to a request's status page, given to the person who made it.
     RequestStatus = 12,
+    /// The day hash of a visitor in the site statistics (keyed further by the day's salt).
+    StatsVisitor = 13,
 }
 
 impl Purpose {
     /// Every purpose, in the order of their numbers.
-    pub const ALL: [Purpose; 13] = [
+    pub const ALL: [Purpose; 14] = [
         Purpose::ConsentCookie,
         Purpose::CampaignOpen,
         Purpose::CampaignClick,
@@ -73,6 +75,7 @@ impl Purpose {
         Purpose::TotpSetup,
         Purpose::RateLimitKey,
         Purpose::RequestStatus,
+        Purpose::StatsVisitor,
     ];
 
     /// The name the purpose's key is derived under. Changing one voids that purpose's tokens.
@@ -91,6 +94,7 @@ impl Purpose {
             Purpose::TotpSetup => "totp-setup",
             Purpose::RateLimitKey => "rate-limit-key",
             Purpose::RequestStatus => "request-status",
+            Purpose::StatsVisitor => "stats-visitor",
         }
     }
 }

@@ -24,6 +24,14 @@ pub struct RequestSettings {
     /// once downloaded or expired). Default: a `bundles` folder beside the SQLite file, or in
     /// the working directory on PostgreSQL.
     pub bundle_dir: Option<PathBuf>,
+    /// Email privacy officers once a day about requests overdue or due within seven
+    /// working days (nothing is sent when there are none).
+    pub daily_digest: bool,
+    /// The hour on UK clocks (0 to 23) from which the day's digest is sent.
+    pub digest_hour: u32,
+    /// Let staff record a reasonable fee on a request they judge manifestly unfounded or
+    /// excessive (UK GDPR Art 12(5)). Off: requests are free, as they are by law.
+    pub fee_for_manifestly_unfounded: bool,
 }
 
 impl Default for RequestSettings {
@@ -34,6 +42,9 @@ impl Default for RequestSettings {
             holidays_file: None,
             confirm_link_hours: 72,
             bundle_dir: None,
+            daily_digest: true,
+            digest_hour: 8,
+            fee_for_manifestly_unfounded: false,
         }
     }
 }
@@ -48,6 +59,56 @@ impl RequestSettings {
             24 * 14,
             "",
         );
+        errors.check_range("digest_hour", self.digest_hour, 0, 23, "");
         errors
+    }
+
+    pub(super) fn warnings(&self, out: &mut Vec<String>) {
+        if self.enabled && self.fee_for_manifestly_unfounded {
+            out.push(
+                "[requests] fee_for_manifestly_unfounded = true: staff may record a fee on a request. \
+                 The law lets you charge only a reasonable fee, based on the administrative cost, for a \
+                 request that is manifestly unfounded or excessive (or for further copies), and you must \
+                 be able to show why; every other request is free (UK GDPR Art 12(5), Art 15(3))."
+                    .to_owned(),
+            );
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_the_fee_option_is_warned_about() {
+        let mut out = Vec::new();
+        RequestSettings::default().warnings(&mut out);
+        assert!(out.is_empty(), "{out:?}");
+        let fee = RequestSettings {
+            fee_for_manifestly_unfounded: true,
+            ..RequestSettings::default()
+        };
+        fee.warnings(&mut out);
+        assert_eq!(out.len(), 1);
+        assert!(
+            out[0].contains("manifestly unfounded or excessive"),
+            "{out:?}"
+        );
+        let off = RequestSettings {
+            enabled: false,
+            ..fee
+        };
+        let mut none = Vec::new();
+        off.warnings(&mut none);
+        assert!(none.is_empty());
+        assert!(
+            !RequestSettings {
+                digest_hour: 24,
+                ..RequestSettings::default()
+            }
+            .check()
+            .is_empty()
+        );
     }
 }
