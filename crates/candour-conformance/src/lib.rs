@@ -13,6 +13,7 @@ use time::{Duration, OffsetDateTime, macros::datetime};
 
 mod bundles;
 mod campaigns;
+mod disclosures;
 mod people;
 mod request_actions;
 mod requests;
@@ -21,6 +22,7 @@ mod stats_report;
 pub mod upgrade;
 pub use bundles::*;
 pub use campaigns::*;
+pub use disclosures::*;
 pub use people::*;
 pub use request_actions::*;
 pub use requests::*;

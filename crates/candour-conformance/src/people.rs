@@ -1185,6 +1185,18 @@ pub async fn a_persons_export_has_one_form_on_every_backend(s: &Stores) {
             .await
             .unwrap();
     }
+    // An export from the console that covered them.
+    s.disclosures
+        .record_disclosure(&candour_core::disclosures::NewDisclosure {
+            for_whom: candour_core::disclosures::ForWhom::Internal,
+            actor: account,
+            kind: "people".into(),
+            description: "everyone".into(),
+            people: vec![kim.id],
+            at: T0,
+        })
+        .await
+        .unwrap();
     let export = s.subjects.export_person(kim.id).await.unwrap().unwrap();
     for m in datamap::PERSONAL {
         let rows = export[m.table].as_array().unwrap_or_else(|| {

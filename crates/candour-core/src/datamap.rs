@@ -244,6 +244,15 @@ pub const PERSONAL: &[Mapped] = &[
         shaped: &[("created_at", Shape::Time), ("committed_at", Shape::Time)],
     },
     Mapped {
+        table: "disclosure_people",
+        subject: Subject::Person,
+        column: "person_id",
+        erasure: Erasure::Delete,
+        holds: "That an export of personal data from the console covered the person: which \
+                disclosure (its recipient, basis, date and kind are in the register).",
+        shaped: &[],
+    },
+    Mapped {
         table: "accounts",
         subject: Subject::Account,
         column: "id",
@@ -329,6 +338,14 @@ pub const NOT_PERSONAL: &[(&str, &str)] = &[
     (
         "campaign_queuing",
         "how far a campaign's audience is queued: a number to continue after, deleted once the whole audience is queued",
+    ),
+    (
+        "disclosure_recipients",
+        "the register of organisations personal data may be passed to, and why",
+    ),
+    (
+        "disclosures",
+        "each export of personal data: who on the staff made it, for whom, what and how many people; the people covered are in disclosure_people",
     ),
     (
         "request_templates",

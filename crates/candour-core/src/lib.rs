@@ -15,6 +15,7 @@ pub mod config;
 pub mod consent;
 pub mod cookies;
 pub mod datamap;
+pub mod disclosures;
 pub mod fields;
 pub mod forms;
 pub mod health;

@@ -16,6 +16,7 @@ use crate::campaign::{
 };
 use crate::consent::{Receipt, ReceiptId, Tally};
 use crate::datamap::TableSchema;
+use crate::disclosures::{Disclosure, NewDisclosure, Recipient, RecipientDraft};
 use crate::forms::{FormDefinition, FormRecord, NewResponse, StoredResponse};
 use crate::import::{ImportEvidence, ImportOutcome, ImportRow, StagedImport};
 use crate::people::{ConsentChange, ConsentEvent, ConsentRefused, Person, Source};
@@ -122,6 +123,7 @@ pub struct Stores {
     pub request_actions: Arc<dyn RequestActionStore>,
     pub request_templates: Arc<dyn RequestTemplateStore>,
     pub request_digests: Arc<dyn RequestDigestStore>,
+    pub disclosures: Arc<dyn DisclosureStore>,
 }
 
 /// Accounts and their profiles.
@@ -707,6 +709,27 @@ pub trait RequestDigestStore: Send + Sync {
     /// Claim the digest of `day` (a UK date): `true` for the one caller that claimed it,
     /// `false` for every later one, whichever instance it runs on.
     async fn claim_digest_day(&self, day: time::Date, at: OffsetDateTime) -> StoreResult<bool>;
+}
+
+/// The register and the disclosures, on one backend.
+#[async_trait]
+pub trait DisclosureStore: Send + Sync {
+    /// Every recipient, active ones first, then by name.
+    async fn recipients(&self) -> StoreResult<Vec<Recipient>>;
+    /// Add an active recipient. `Duplicate` when one has the same name.
+    async fn add_recipient(&self, draft: &RecipientDraft, at: OffsetDateTime) -> StoreResult<i64>;
+    /// Change a recipient's details; `false` when there is no such recipient. `Duplicate`
+    /// when another has the same name.
+    async fn change_recipient(&self, id: i64, draft: &RecipientDraft) -> StoreResult<bool>;
+    /// Retire (or bring back) a recipient; `false` when there is no such recipient.
+    async fn set_recipient_active(&self, id: i64, active: bool) -> StoreResult<bool>;
+    /// Record a disclosure and the people it covered, in one transaction. `Refused` when
+    /// the recipient is unknown or retired: nothing is written.
+    async fn record_disclosure(&self, new: &NewDisclosure) -> StoreResult<i64>;
+    /// The latest disclosures, newest first.
+    async fn latest_disclosures(&self, limit: i64) -> StoreResult<Vec<Disclosure>>;
+    /// The people a disclosure covered, in id order.
+    async fn disclosed_people(&self, disclosure: i64) -> StoreResult<Vec<i64>>;
 }
 
 #[cfg(test)]

@@ -9,6 +9,7 @@ mod accounts;
 mod audit;
 mod campaigns;
 mod deliveries;
+mod disclosures;
 mod forms;
 mod imports;
 mod ledger;
@@ -108,7 +109,8 @@ impl PgStore {
             stats_report: me.clone(),
             request_actions: me.clone(),
             request_templates: me.clone(),
-            request_digests: me,
+            request_digests: me.clone(),
+            disclosures: me,
         }
     }
 

@@ -11,6 +11,7 @@ mod audit;
 mod backup;
 mod campaigns;
 mod deliveries;
+mod disclosures;
 mod forms;
 mod imports;
 mod ledger;
@@ -174,7 +175,8 @@ impl SqliteStore {
             stats_report: me.clone(),
             request_actions: me.clone(),
             request_templates: me.clone(),
-            request_digests: me,
+            request_digests: me.clone(),
+            disclosures: me,
         }
     }
 

@@ -10,6 +10,7 @@ mod accounts;
 mod campaigns;
 mod consent;
 mod console;
+mod disclosures;
 mod forms;
 mod kit;
 mod media;
@@ -325,6 +326,7 @@ pub fn router(state: AppState) -> Router {
         .merge(accounts::routes())
         .merge(console::routes())
         .merge(console::audit::routes())
+        .merge(disclosures::routes())
         .merge(forms::console::routes())
         .merge(people::console::routes())
         .merge(polls::public::routes())

@@ -88,6 +88,14 @@ const SECTIONS: &[Section] = &[
         feature: Some(Feature::Requests),
     },
     Section {
+        href: "/admin/disclosures",
+        label: "Disclosures",
+        about: "The register of recipients of personal data, and every export made from the console.",
+        permission: Permission::ManageRequests,
+        also: None,
+        feature: None,
+    },
+    Section {
         href: "/admin/statistics",
         label: "Statistics",
         about: "Visitors, pages, sources and goals, counted without cookies; history from Google Analytics.",
