@@ -11,11 +11,13 @@ use candour_core::consent::{Choice, Method, Receipt, ReceiptId};
 use candour_core::store::{StoreError, Stores};
 use time::{Duration, OffsetDateTime, macros::datetime};
 
+mod answers;
 mod bundles;
 mod campaigns;
 mod people;
 mod requests;
 pub mod upgrade;
+pub use answers::*;
 pub use bundles::*;
 pub use campaigns::*;
 pub use people::*;

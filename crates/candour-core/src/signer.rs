@@ -55,11 +55,14 @@ pub enum Purpose {
     RateLimitKey = 11,
     /// The link to a request's status page, given to the person who made it.
     RequestStatus = 12,
+    /// The single-use link that downloads the answer to a request for a copy of one's data,
+    /// bound to the case's confirmed address.
+    AnswerLink = 15,
 }
 
 impl Purpose {
     /// Every purpose, in the order of their numbers.
-    pub const ALL: [Purpose; 13] = [
+    pub const ALL: [Purpose; 14] = [
         Purpose::ConsentCookie,
         Purpose::CampaignOpen,
         Purpose::CampaignClick,
@@ -73,6 +76,7 @@ impl Purpose {
         Purpose::TotpSetup,
         Purpose::RateLimitKey,
         Purpose::RequestStatus,
+        Purpose::AnswerLink,
     ];
 
     /// The name the purpose's key is derived under. Changing one voids that purpose's tokens.
@@ -91,6 +95,7 @@ impl Purpose {
             Purpose::TotpSetup => "totp-setup",
             Purpose::RateLimitKey => "rate-limit-key",
             Purpose::RequestStatus => "request-status",
+            Purpose::AnswerLink => "answer-link",
         }
     }
 }
@@ -256,7 +261,12 @@ impl Signer {
 
     /// The key of one purpose.
     pub fn key(&self, purpose: Purpose) -> &PurposeKey {
-        &self.keys[purpose as usize]
+        // Numbers are handed out ahead of use, so they may have gaps: find the key by place.
+        let at = Purpose::ALL
+            .iter()
+            .position(|p| *p == purpose)
+            .unwrap_or_default();
+        &self.keys[at]
     }
 
     /// See [`PurposeKey::sign`].

@@ -15,6 +15,7 @@ mod ledger;
 mod people;
 mod polls;
 mod rate_limits;
+mod answers;
 mod requests;
 mod sessions;
 mod subjects;
@@ -98,7 +99,8 @@ impl PgStore {
             campaigns: me.clone(),
             deliveries: me.clone(),
             tracking: me.clone(),
-            requests: me,
+            requests: me.clone(),
+            answers: me,
         }
     }
 

@@ -17,6 +17,7 @@ mod ledger;
 mod people;
 mod polls;
 mod rate_limits;
+mod answers;
 mod requests;
 mod sessions;
 mod subjects;
@@ -164,7 +165,8 @@ impl SqliteStore {
             campaigns: me.clone(),
             deliveries: me.clone(),
             tracking: me.clone(),
-            requests: me,
+            requests: me.clone(),
+            answers: me,
         }
     }
 

@@ -24,6 +24,9 @@ pub struct RequestSettings {
     /// once downloaded or expired). Default: a `bundles` folder beside the SQLite file, or in
     /// the working directory on PostgreSQL.
     pub bundle_dir: Option<PathBuf>,
+    /// How long the link that downloads a released answer works, in hours (at most a week,
+    /// since a bundle is deleted a week after it is built).
+    pub answer_link_hours: u32,
 }
 
 impl Default for RequestSettings {
@@ -34,6 +37,7 @@ impl Default for RequestSettings {
             holidays_file: None,
             confirm_link_hours: 72,
             bundle_dir: None,
+            answer_link_hours: 24 * 7,
         }
     }
 }
@@ -48,6 +52,7 @@ impl RequestSettings {
             24 * 14,
             "",
         );
+        errors.check_range("answer_link_hours", self.answer_link_hours, 1, 24 * 7, "");
         errors
     }
 }

@@ -1,6 +1,7 @@
 //! Requests people make about their own data (UK GDPR Articles 15 to 22): the statutory
 //! clock and the bank holidays it skips.
 
+pub mod answer;
 pub mod case;
 pub mod deadline;
 pub mod holidays;

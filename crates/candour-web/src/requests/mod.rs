@@ -5,10 +5,12 @@
 //! The statutory clock is `candour_core::requests`; this room only shows it and records
 //! the steps staff take.
 
+pub(crate) mod answer_download;
 pub mod bundle;
 pub(crate) mod console;
 pub(crate) mod download;
 pub(crate) mod public;
+pub(crate) mod release;
 
 use axum::Router;
 use candour_core::requests::{BankHolidays, Case, Due, deadline};
@@ -23,6 +25,8 @@ pub(crate) fn routes() -> Router<AppState> {
     public::routes()
         .merge(console::routes())
         .merge(download::routes())
+        .merge(release::routes())
+        .merge(answer_download::routes())
 }
 
 /// Today on UK clocks: the day a step is recorded on.
