@@ -135,6 +135,9 @@ impl AnswerStore for PgStore {
         link: &SecretHash,
         at: OffsetDateTime,
     ) -> StoreResult<Taken> {
-        Ok(Taken::judge(self.answer_with_link(request, link).await?, at))
+        Ok(Taken::judge(
+            self.answer_with_link(request, link).await?,
+            at,
+        ))
     }
 }

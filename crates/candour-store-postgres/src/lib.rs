@@ -6,6 +6,7 @@
 #![cfg_attr(not(test), deny(unused_crate_dependencies))]
 
 mod accounts;
+mod answers;
 mod audit;
 mod campaigns;
 mod deliveries;
@@ -15,7 +16,6 @@ mod ledger;
 mod people;
 mod polls;
 mod rate_limits;
-mod answers;
 mod requests;
 mod sessions;
 mod subjects;

@@ -125,11 +125,13 @@ impl AnswerStore for SqliteStore {
         .map_err(db)?;
         match spent {
             Some(row) => Ok(Taken::Yours(answer_from_row(&row)?)),
-            None => Ok(match Taken::judge(self.answer_with_link(request, link).await?, at) {
-                // Spent by someone else between the two statements.
-                Taken::Yours(a) => Taken::Used(a.downloaded_at.unwrap_or(at)),
-                other => other,
-            }),
+            None => Ok(
+                match Taken::judge(self.answer_with_link(request, link).await?, at) {
+                    // Spent by someone else between the two statements.
+                    Taken::Yours(a) => Taken::Used(a.downloaded_at.unwrap_or(at)),
+                    other => other,
+                },
+            ),
         }
     }
 
@@ -139,6 +141,9 @@ impl AnswerStore for SqliteStore {
         link: &SecretHash,
         at: OffsetDateTime,
     ) -> StoreResult<Taken> {
-        Ok(Taken::judge(self.answer_with_link(request, link).await?, at))
+        Ok(Taken::judge(
+            self.answer_with_link(request, link).await?,
+            at,
+        ))
     }
 }

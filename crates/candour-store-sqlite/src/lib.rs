@@ -7,6 +7,7 @@
 #![cfg_attr(not(test), deny(unused_crate_dependencies))]
 
 mod accounts;
+mod answers;
 mod audit;
 mod backup;
 mod campaigns;
@@ -17,7 +18,6 @@ mod ledger;
 mod people;
 mod polls;
 mod rate_limits;
-mod answers;
 mod requests;
 mod sessions;
 mod subjects;

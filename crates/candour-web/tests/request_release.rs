@@ -246,6 +246,9 @@ async fn a_case_that_is_not_for_a_copy_has_no_bundle() {
         .into_iter()
         .find(|c| c.id != id)
         .unwrap();
-    assert_eq!(press(&app, erasure.id, "bundle", &officer).await.status(), 422);
+    assert_eq!(
+        press(&app, erasure.id, "bundle", &officer).await.status(),
+        422
+    );
     assert_eq!(app.stores.answers.answer(erasure.id).await.unwrap(), None);
 }

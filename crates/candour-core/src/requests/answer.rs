@@ -19,10 +19,14 @@ pub enum NotYet {
 impl NotYet {
     pub fn words(self) -> &'static str {
         match self {
-            NotYet::NotACopy => "Only a request for a copy of data or for portability is answered with a bundle",
+            NotYet::NotACopy => {
+                "Only a request for a copy of data or for portability is answered with a bundle"
+            }
             NotYet::Closed => "The request has been answered or refused",
             NotYet::IdentityAwaited => "Proof of identity was asked for and has not arrived",
-            NotYet::NoPerson => "Candour holds no record of this person, so there is nothing to put in a bundle",
+            NotYet::NoPerson => {
+                "Candour holds no record of this person, so there is nothing to put in a bundle"
+            }
         }
     }
 }
@@ -79,7 +83,10 @@ mod tests {
     #[test]
     fn a_copy_or_portability_case_with_identity_settled_has_a_bundle_of_its_person() {
         assert_eq!(bundle_for(&case(Kind::Access, Status::Received)), Ok(7));
-        assert_eq!(bundle_for(&case(Kind::Portability, Status::InProgress)), Ok(7));
+        assert_eq!(
+            bundle_for(&case(Kind::Portability, Status::InProgress)),
+            Ok(7)
+        );
         assert_eq!(
             bundle_for(&case(Kind::Erasure, Status::InProgress)),
             Err(NotYet::NotACopy)

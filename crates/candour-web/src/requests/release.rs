@@ -157,7 +157,10 @@ async fn build(
             &staff.account,
             "request.bundle-built",
             format!("request:{id}"),
-            format!("person:{person}, {} rows, {} bytes", written.rows, written.bytes),
+            format!(
+                "person:{person}, {} rows, {} bytes",
+                written.rows, written.bytes
+            ),
         )
         .await?;
     Ok(Redirect::to(&format!("/admin/requests/{id}?done=built")).into_response())
@@ -276,7 +279,12 @@ pub(crate) fn read_link(state: &AppState, case: &Case, token: &str) -> Option<Se
     let body = state
         .inner
         .signer
-        .verify_bound(Purpose::AnswerLink, token, case.email.as_bytes(), state.now())
+        .verify_bound(
+            Purpose::AnswerLink,
+            token,
+            case.email.as_bytes(),
+            state.now(),
+        )
         .ok()?;
     let (id, secret) = body.split_once('-')?;
     (id.parse::<i64>().ok()? == case.id)
