@@ -10,22 +10,10 @@ DURATION=${DURATION:-10}
 CONNECTIONS=${CONNECTIONS:-64}
 RECIPIENTS=${RECIPIENTS:-1000000}
 
-need() { command -v "$1" >/dev/null 2>&1 || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$2" >/dev/null; }; }
+source bench/lib.sh
 need wrk wrk
 need nginx nginx-light
-
-if [ -z "${BIN:-}" ]; then
-  cargo build --release --locked -p candour
-  BIN="${CARGO_TARGET_DIR:-target}/release/candour"
-fi
-
-work=$(mktemp -d)
-chmod 755 "$work"
-pids=()
-cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$work"; }
-trap cleanup EXIT
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-wait_for() { for _ in $(seq 1 100); do curl -fs "$1" >/dev/null 2>&1 && return 0; sleep 0.1; done; echo "no answer from $1" >&2; return 1; }
+release_bin
 
 # One load run: prints "rate good bad".
 load() {
@@ -35,21 +23,6 @@ load() {
 }
 
 nport=$(free_port)
-cat >"$work/nginx.conf" <<CONF
-worker_processes auto;
-daemon off;
-pid $work/nginx.pid;
-error_log $work/nginx-error.log;
-events { worker_connections 1024; }
-http {
-  access_log off;
-  server {
-    listen 127.0.0.1:$nport;
-    location /t/o/ { empty_gif; }
-    location /t/c/ { return 302 https://www.example.org/news; }
-  }
-}
-CONF
 
 db="$work/tracking.db"
 port=$(free_port)
@@ -70,8 +43,8 @@ wait_for "http://127.0.0.1:$port/readyz"
 kill "$first"; wait "$first" 2>/dev/null || true
 python3 bench/tracking_seed.py "$db" "$RECIPIENTS" "$work"
 
-nginx -c "$work/nginx.conf" -p "$work" &
-pids+=("$!")
+start_nginx "$nport" "location /t/o/ { empty_gif; }
+    location /t/c/ { return 302 https://www.example.org/news; }"
 RUST_LOG=warn "$BIN" --config "$work/candour.toml" serve >"$work/serve.out" 2>&1 &
 pids+=("$!")
 wait_for "http://127.0.0.1:$port/readyz"

@@ -16,24 +16,12 @@ CONNECTIONS=${CONNECTIONS:-64}
 ROUNDS=${ROUNDS:-3}
 PG_URL=${PG_URL:-postgres://postgres@127.0.0.1:5432}
 
-need() { command -v "$1" >/dev/null 2>&1 || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$2" >/dev/null; }; }
+source bench/lib.sh
 need wrk wrk
 need nginx nginx-light
 need psql postgresql-client
 
-if [ -z "${BIN:-}" ]; then
-  cargo build --release --locked -p candour
-  BIN="${CARGO_TARGET_DIR:-target}/release/candour"
-fi
-
-work=$(mktemp -d)
-chmod 755 "$work"
-pids=()
-cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$work"; }
-trap cleanup EXIT
-
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-wait_for() { for _ in $(seq 1 100); do curl -fs "$1" >/dev/null 2>&1 && return 0; sleep 0.1; done; echo "no answer from $1" >&2; return 1; }
+release_bin
 
 # One load run against $1; prints "rate accepted".
 load() {
@@ -89,25 +77,7 @@ check() { # name accepted stored
   echo "  $1: every accepted vote stored; $extra more were in flight when the load stopped"
 }
 
-# Durable single-row commits per second on the disk under $work, one after another.
-disk_commits() {
-  python3 - "$work/disk-probe.db" <<'PY'
-import sqlite3, sys, time
-c = sqlite3.connect(sys.argv[1], isolation_level=None)
-c.execute("PRAGMA journal_mode = WAL")
-c.execute("PRAGMA synchronous = FULL")
-c.execute("CREATE TABLE IF NOT EXISTS t (v INTEGER)")
-n, start = 0, time.monotonic()
-while time.monotonic() - start < 2.0:
-    c.execute("INSERT INTO t (v) VALUES (?)", (n,))
-    n += 1
-print(f"{n / (time.monotonic() - start):.0f}")
-PY
-  rm -f "$work"/disk-probe.db*
-}
 
-# The median of the numbers on standard input.
-median() { sort -n | awk '{ r[NR] = $1 } END { print (NR % 2) ? r[(NR + 1) / 2] : (r[NR / 2] + r[NR / 2 + 1]) / 2 }'; }
 
 echo "wrk -t2 -c$CONNECTIONS -d${DURATION}s, POST /polls/1/vote, every request a new voter"
 ratios=()
@@ -137,7 +107,6 @@ pg_ratio=$(awk -v p="$pg_rate" -v n="$nginx_rate" 'BEGIN { printf "%.2f", p / n 
 echo "PostgreSQL: nginx static 303 $nginx_rate requests/s; candour on PostgreSQL $pg_rate votes/s (ratio $pg_ratio; accepted $pg_accepted, stored count $pg_stored, rows $pg_rows)"
 [ "$pg_stored" = "$pg_rows" ] || { echo "PostgreSQL: the count ($pg_stored) and the rows ($pg_rows) differ" >&2; exit 1; }
 check PostgreSQL "$pg_accepted" "$pg_stored"
-spread() { printf '%s\n' "$@" | sort -n | awk 'NR == 1 { lo = $1 } { hi = $1 } END { print lo "–" hi }'; }
 echo "ratio to nginx: SQLite ${ratios[*]} (median $(printf '%s\n' "${ratios[@]}" | median), spread $(spread "${ratios[@]}")); PostgreSQL $pg_ratio"
 disk_median=$(printf '%s\n' "${disks[@]}" | median)
 echo "disk: durable single-row commits/s ${disks[*]} (median $disk_median, spread $(spread "${disks[@]}"); one commit about $(awk -v d="$disk_median" 'BEGIN { printf "%.0f", 1e6 / d }') µs)"

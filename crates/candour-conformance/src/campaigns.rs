@@ -20,7 +20,7 @@ use crate::people::{change, event, purposes};
 
 const LEASE: Duration = Duration::minutes(5);
 
-fn draft(name: &str) -> CampaignDraft {
+pub(crate) fn draft(name: &str) -> CampaignDraft {
     CampaignDraft {
         name: name.to_owned(),
         subject: "Spring news".to_owned(),
@@ -51,7 +51,7 @@ async fn record(s: &Stores, person: i64, events: &[NewConsent], minutes: i64) {
 }
 
 /// A person who agreed to news by email at T0 and, when `tracked`, to email tracking.
-async fn subscriber(s: &Stores, address: &str, tracked: bool) -> i64 {
+pub(crate) async fn subscriber(s: &Stores, address: &str, tracked: bool) -> i64 {
     let person = s
         .people
         .ensure_person(&crate::email(address), Source::Staff, T0)

@@ -1145,6 +1145,8 @@ pub async fn a_persons_export_has_one_form_on_every_backend(s: &Stores) {
             email: EmailAddress::parse("kim@example.org").unwrap(),
             details: "All of it".to_owned(),
             correction: None,
+            correction_field: None,
+            marketing: Vec::new(),
             elsewhere: true,
         };
         s.requests

@@ -14,13 +14,15 @@ use time::{Date, Duration};
 
 use crate::T0;
 
-fn new_request(kind: Kind, address: &str) -> NewRequest {
+pub(crate) fn new_request(kind: Kind, address: &str) -> NewRequest {
     NewRequest {
         kind,
         name: "Robin Example".to_owned(),
         email: EmailAddress::parse(address).unwrap(),
         details: "Everything you hold about me".to_owned(),
         correction: (kind == Kind::Correction).then(|| "My surname is Example".to_owned()),
+        correction_field: None,
+        marketing: Vec::new(),
         elsewhere: false,
     }
 }
@@ -38,7 +40,7 @@ fn by_link(kind: Kind, address: &str, hash: u8) -> NewCase {
 }
 
 /// A request made while signed in: a case at once, received on `RECEIVED`.
-fn verified(kind: Kind, address: &str, person: Option<i64>) -> NewCase {
+pub(crate) fn verified(kind: Kind, address: &str, person: Option<i64>) -> NewCase {
     NewCase {
         request: new_request(kind, address),
         person,

@@ -281,6 +281,13 @@ pub enum Permission {
     /// Work on requests people make about their own data: the queue, each case's steps,
     /// assignment and notes.
     ManageRequests,
+    /// See the site statistics dashboard. The figures are totals that name no one, so
+    /// every staff role may: editors run the site, privacy officers answer for what it
+    /// counts.
+    ViewStatistics,
+    /// Import page views from an earlier analytics service into the statistics: it changes
+    /// the history everyone reads, so administrators only.
+    ImportStatistics,
 }
 
 impl Role {
@@ -297,7 +304,7 @@ impl Role {
     pub fn allows(self, p: Permission) -> bool {
         matches!(
             (self, p),
-            (_, Permission::Console)
+            (_, Permission::Console | Permission::ViewStatistics)
                 | (Role::Admin, _)
                 | (
                     Role::PrivacyOfficer,

@@ -71,6 +71,39 @@ pub const ACTIONS: &[(&str, &str)] = &[
     ("request.refused", "Refused a request about data"),
     ("request.started", "Started work on a request about data"),
     ("request.viewed", "Viewed a request about data"),
+    ("request.erased", "Erased a person's data on their request"),
+    (
+        "request.erasure-kept",
+        "Kept a person's data under a legal duty, on their erasure request",
+    ),
+    (
+        "request.corrected",
+        "Corrected a person's record on their request",
+    ),
+    (
+        "request.correction-rejected",
+        "Rejected a correction a person asked for",
+    ),
+    (
+        "request.restricted",
+        "Restricted a person's record on their request",
+    ),
+    (
+        "request.objection-applied",
+        "Stopped direct marketing on a person's objection",
+    ),
+    (
+        "request.fee-recorded",
+        "Recorded a fee on a request about data",
+    ),
+    (
+        "request.template-saved",
+        "Changed the wording of an email about requests",
+    ),
+    (
+        "request.template-reset",
+        "Put back the built-in wording of an email about requests",
+    ),
     ("staff.account-deleted", "Deleted their own account"),
     ("staff.role-changed", "Changed a staff member's role"),
     ("staff.role-given", "Gave an account a staff role"),
@@ -83,6 +116,10 @@ pub const ACTIONS: &[(&str, &str)] = &[
         "Turned on their second sign-in step",
     ),
     ("staff.signed-in", "Signed in"),
+    (
+        "statistics.history-imported",
+        "Imported page views from Google Analytics",
+    ),
 ];
 
 /// What `code` means in plain words; a code this version does not know reads as itself.

@@ -156,6 +156,8 @@ pub enum CookieId {
     PollTimeout,
     /// Keeps a preference-centre visit opened from an emailed link.
     Preferences,
+    /// Set only when a visitor turns the site statistics off for their browser.
+    StatsObjection,
 }
 
 /// One declared cookie.
@@ -198,6 +200,9 @@ pub const POLL_COOKIE_PATTERN: &str = "PollTimeout-{poll_id}";
 /// The name of the cookie that keeps a preference-centre visit open.
 pub const PREFERENCES_COOKIE: &str = "candour_preferences";
 
+/// The name of the cookie that says this browser's visits are not to be counted.
+pub const STATS_OBJECTION_COOKIE: &str = "candour_no_stats";
+
 /// The name Candour uses for its consent cookie.
 pub const CONSENT_COOKIE: &str = "candour_consent";
 
@@ -205,6 +210,7 @@ pub const CONSENT_COOKIE: &str = "candour_consent";
 pub fn is_reserved_name(name: &str) -> bool {
     name == CONSENT_COOKIE
         || name == PREFERENCES_COOKIE
+        || name == STATS_OBJECTION_COOKIE
         || name == "clientvars"
         || name.starts_with("PollTimeout-")
 }
@@ -280,6 +286,8 @@ pub struct Site<'a> {
     pub secure: bool,
     /// The providers whose media the site's pages embed; their cookies are declared.
     pub media: Vec<crate::media::Provider>,
+    /// Whether the site statistics are on (and so the cookie that turns them off exists).
+    pub statistics: bool,
 }
 
 /// Why a cookie could not be set.
@@ -415,6 +423,22 @@ impl CookieRegistry {
             set_by: "preference centre".to_owned(),
             http_only: true,
         });
+        if site.statistics {
+            decls.push(CookieDecl {
+                name: STATS_OBJECTION_COOKIE.to_owned(),
+                id: Some(CookieId::StatsObjection),
+                category: Category::Necessary,
+                purpose: "Set only when you turn off the site statistics for this browser, so \
+                          your visits are not counted. It holds no information about you; \
+                          turning statistics back on removes it."
+                    .to_owned(),
+                lifetime: Lifetime::days(365),
+                provider: None,
+                policy_url: None,
+                set_by: "site statistics".to_owned(),
+                http_only: true,
+            });
+        }
         decls.extend(site.declared.iter().map(|d| CookieDecl {
             name: d.name.clone(),
             id: None,

@@ -207,6 +207,7 @@ pub const PERSONAL: &[Mapped] = &[
             ("interests", Shape::Words),
             ("created_at", Shape::Time),
             ("updated_at", Shape::Time),
+            ("restricted_since", Shape::Time),
         ],
     },
     Mapped {
@@ -299,6 +300,30 @@ pub const NOT_PERSONAL: &[(&str, &str)] = &[
         "the day's secret for anonymous voter codes, deleted with the codes",
     ),
     (
+        "stats_salts",
+        "the day's secret for visitors' day hashes in the site statistics, deleted when the day is over",
+    ),
+    (
+        "stats_hits",
+        "page views and events waiting minutes to be counted: a path, a referring host, campaign tags, browser, system, device class and country, under a day hash that nothing links to a person once its salt is gone; no address",
+    ),
+    (
+        "stats_visits",
+        "visits not yet ended under a visitor's day hash (no address), deleted when they end",
+    ),
+    (
+        "stats_seen",
+        "one-way marks that a day hash was already counted in a row of totals, deleted with the day's salt",
+    ),
+    (
+        "stats_totals",
+        "counts of visitors, visits, page views and events per hour or day and value",
+    ),
+    (
+        "stats_pairs",
+        "daily counts of one value among the visits that had another value",
+    ),
+    (
         "consent_wordings",
         "the exact words consent boxes showed, shared by every event that used them",
     ),
@@ -319,6 +344,14 @@ pub const NOT_PERSONAL: &[(&str, &str)] = &[
     (
         "campaign_queuing",
         "how far a campaign's audience is queued: a number to continue after, deleted once the whole audience is queued",
+    ),
+    (
+        "request_templates",
+        "the wording of the requests room's emails as staff edited it; names staff by account id only",
+    ),
+    (
+        "request_digests",
+        "the days the digest of due requests was sent",
     ),
     (
         "campaign_totals",

@@ -31,6 +31,7 @@ pub mod secret;
 pub mod session;
 pub mod share;
 pub mod signer;
+pub mod stats;
 pub mod store;
 pub mod totp;
 pub mod uk_time;

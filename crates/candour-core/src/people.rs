@@ -140,6 +140,10 @@ pub enum Method {
     Import {
         import: i64,
     },
+    /// Recorded from a confirmed request about the person's data (an objection, Art 21).
+    Request {
+        request: i64,
+    },
 }
 
 impl Method {
@@ -163,6 +167,7 @@ impl Method {
             Method::Unsubscribe => "unsubscribe".to_owned(),
             Method::Staff { evidence } => format!("staff:{}", evidence.as_str()),
             Method::Import { import } => format!("import:{import}"),
+            Method::Request { request } => format!("request:{request}"),
         }
     }
 
@@ -192,6 +197,7 @@ impl Method {
                 evidence: Evidence::parse(s.strip_prefix("staff:")?)?,
             },
             "import" => Method::Import { import: id()? },
+            "request" => Method::Request { request: id()? },
             _ => return None,
         };
         Some(m)
@@ -215,6 +221,7 @@ impl Method {
             Method::Unsubscribe => "Unsubscribe link".to_owned(),
             Method::Staff { evidence } => format!("{} recorded by staff", evidence.label()),
             Method::Import { import } => format!("Import {import}"),
+            Method::Request { request } => format!("Request {request} about their data"),
         }
     }
 }
@@ -848,6 +855,7 @@ mod tests {
                 evidence: Evidence::Call,
             },
             Method::Import { import: 9 },
+            Method::Request { request: 12 },
             Method::FormConfirmed {
                 form: 3,
                 version: 2,

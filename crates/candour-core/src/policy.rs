@@ -30,6 +30,8 @@ pub struct Policy {
     pub rights: Vec<Right>,
     /// The companies that receive what a visitor's browser sends when it loads their media.
     pub media_recipients: Vec<MediaRecipient>,
+    /// The site statistics, when they are on.
+    pub statistics: Option<crate::stats::StatisticsFacts>,
 }
 
 /// A company whose videos, photos or presentations pages embed.
@@ -164,6 +166,13 @@ impl Policy {
                     category: s.category,
                 })
                 .collect(),
+            statistics: config.stats.enabled.then(|| {
+                crate::stats::StatisticsFacts::new(
+                    config.stats.geoip_database.is_some(),
+                    config.stats.retention_months,
+                    config.stats.sites.clone(),
+                )
+            }),
             media_recipients: cookies
                 .media_providers()
                 .iter()
@@ -193,7 +202,7 @@ impl Policy {
                 },
                 Right {
                     name: "Object, and withdraw consent",
-                    how: "Change your cookie choices at any time on the cookies page, and what you agreed to on forms in the preference centre (/preferences), where we can email you a link without an account. Withdrawing is as easy as giving consent. If you object to direct marketing, we stop at once and keep a note so that it is never sent again.".to_owned(),
+                    how: format!("Change your cookie choices at any time on the cookies page, and what you agreed to on forms in the preference centre (/preferences), where we can email you a link without an account. Withdrawing is as easy as giving consent. If you object to direct marketing, we stop at once and keep a note so that it is never sent again.{}", if config.stats.enabled { " To stop your visits being counted in the site statistics, turn them off at /statistics/object." } else { "" }),
                     links: Vec::new(),
                 },
                 Right {

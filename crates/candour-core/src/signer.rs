@@ -55,6 +55,8 @@ pub enum Purpose {
     RateLimitKey = 11,
     /// The link to a request's status page, given to the person who made it.
     RequestStatus = 12,
+    /// The day hash of a visitor in the site statistics (keyed further by the day's salt).
+    StatsVisitor = 13,
     /// The single-use link that downloads the answer to a request for a copy of one's data,
     /// bound to the case's confirmed address.
     AnswerLink = 15,
@@ -62,7 +64,7 @@ pub enum Purpose {
 
 impl Purpose {
     /// Every purpose, in the order of their numbers.
-    pub const ALL: [Purpose; 14] = [
+    pub const ALL: [Purpose; 15] = [
         Purpose::ConsentCookie,
         Purpose::CampaignOpen,
         Purpose::CampaignClick,
@@ -76,6 +78,7 @@ impl Purpose {
         Purpose::TotpSetup,
         Purpose::RateLimitKey,
         Purpose::RequestStatus,
+        Purpose::StatsVisitor,
         Purpose::AnswerLink,
     ];
 
@@ -95,6 +98,7 @@ impl Purpose {
             Purpose::TotpSetup => "totp-setup",
             Purpose::RateLimitKey => "rate-limit-key",
             Purpose::RequestStatus => "request-status",
+            Purpose::StatsVisitor => "stats-visitor",
             Purpose::AnswerLink => "answer-link",
         }
     }

@@ -21,8 +21,10 @@ use crate::import::{ImportEvidence, ImportOutcome, ImportRow, StagedImport};
 use crate::people::{ConsentChange, ConsentEvent, ConsentRefused, Person, Source};
 use crate::poll::{BadVoterHash, NewVote, Poll, PollDraft, VoteOutcome};
 use crate::purposes::{Channel, Purpose};
+use crate::requests::templates::Wording;
 use crate::requests::{Case, CaseEvent, NewCase, Planned, Status};
 use crate::session::{LinkClaim, LinkPurpose, SecretHash, Session};
+use crate::stats::{Dimension, Filter, Folded, Grain, HistoryRow, Hit, Range, Row, Summary};
 
 /// A storage failure, with its cause kept for the logs.
 #[derive(Debug, thiserror::Error)]
@@ -116,6 +118,11 @@ pub struct Stores {
     pub tracking: Arc<dyn TrackingStore>,
     pub requests: Arc<dyn RequestStore>,
     pub answers: Arc<dyn AnswerStore>,
+    pub stats_ingest: Arc<dyn StatsIngestStore>,
+    pub stats_report: Arc<dyn StatsReportStore>,
+    pub request_actions: Arc<dyn RequestActionStore>,
+    pub request_templates: Arc<dyn RequestTemplateStore>,
+    pub request_digests: Arc<dyn RequestDigestStore>,
 }
 
 /// Accounts and their profiles.
@@ -662,6 +669,131 @@ pub trait AnswerStore: Send + Sync {
         link: &SecretHash,
         at: OffsetDateTime,
     ) -> StoreResult<Taken>;
+}
+
+/// Site statistics, the writing side: hits wait in `stats_hits` until they are folded into
+/// totals (see `stats::fold`); the day's salt and what depends on it go when the day ends.
+#[async_trait]
+pub trait StatsIngestStore: Send + Sync {
+    /// The salt for visitors' day hashes on the UK day `day`; when there is none yet,
+    /// `fresh` is stored and returned (instances that race agree on the first).
+    async fn stats_salt(&self, day: time::Date, fresh: &[u8]) -> StoreResult<Vec<u8>>;
+    /// Store hits to be folded, in one transaction.
+    async fn record_hits(&self, hits: &[Hit]) -> StoreResult<()>;
+    /// Fold up to `limit` waiting hits, oldest first, into the totals, and end the visits
+    /// idle for 30 minutes at `now` (or begun on an earlier UK day), in one transaction.
+    /// Folds from several instances of one database run one at a time.
+    async fn fold_hits(&self, now: OffsetDateTime, limit: u32) -> StoreResult<Folded>;
+    /// How many visitors were seen at or after `since`, folded or not (the live count).
+    async fn live_visitors(&self, since: OffsetDateTime) -> StoreResult<u64>;
+    /// Delete totals of buckets that began before `totals_before`, and every salt, mark,
+    /// visit and waiting hit of UK days before `today`; returns how many rows went.
+    async fn purge_stats(
+        &self,
+        totals_before: OffsetDateTime,
+        today: time::Date,
+    ) -> StoreResult<u64>;
+}
+
+/// Site statistics, the reading side: figures from the totals only, never from hits.
+#[async_trait]
+pub trait StatsReportStore: Send + Sync {
+    /// The figures over `range` (whole site, or only what matches `filter`), with one point
+    /// per `grain` bucket that has any.
+    async fn stats_summary(
+        &self,
+        range: Range,
+        grain: Grain,
+        filter: Option<&Filter>,
+    ) -> StoreResult<Summary>;
+    /// One dimension's values over `range` of whole UK days (only what matches `filter`),
+    /// most visitors first, at most `limit`.
+    async fn stats_breakdown(
+        &self,
+        range: Range,
+        dimension: Dimension,
+        filter: Option<&Filter>,
+        limit: u32,
+    ) -> StoreResult<Vec<Row>>;
+    /// Keep daily page views of pages from an earlier analytics service in the daily totals,
+    /// marked as imported (`stats::IMPORTED_PAGE`, and the day's sum under
+    /// `stats::IMPORTED`), in one transaction. A page's day imported again replaces what it
+    /// said before (rows for the same page and day in one call are added together); returns
+    /// how many page-days were written.
+    async fn import_history(&self, rows: &[HistoryRow]) -> StoreResult<u64>;
+    /// The imported page views of the UK days in `range`.
+    async fn imported_pageviews(&self, range: Range) -> StoreResult<i64>;
+}
+
+/// What staff do about a request's case (each outcome written on its history in the same
+/// transaction), and the cases reports count.
+#[async_trait]
+pub trait RequestActionStore: Send + Sync {
+    /// Erase the case's person through the data map, with their account (so every session
+    /// ends), and write `erased` on the case, in one transaction. The case is kept, unlinked,
+    /// as the record; objections stay on the suppression list. `Refused` when the case has
+    /// no person or the person's account is a member of staff's.
+    async fn erase_for_request(&self, id: i64, actor: i64, at: OffsetDateTime) -> StoreResult<()>;
+    /// Write the corrected details to the case's person and the outcome on the case, in one
+    /// transaction. `Refused` when the case has no person.
+    async fn correct_for_request(
+        &self,
+        id: i64,
+        details: &Profile,
+        actor: i64,
+        detail: &str,
+        at: OffsetDateTime,
+    ) -> StoreResult<()>;
+    /// Mark the case's person restricted from `at` (campaigns leave them out) and write
+    /// `restricted` on the case, in one transaction. `Refused` when the case has no person.
+    async fn restrict_for_request(
+        &self,
+        id: i64,
+        actor: i64,
+        at: OffsetDateTime,
+    ) -> StoreResult<()>;
+    /// Since when the person's record is restricted, if it is.
+    async fn restricted_since(&self, person: i64) -> StoreResult<Option<OffsetDateTime>>;
+    /// Write an outcome on the case's history (`actor` `None` for the system).
+    async fn record_outcome(
+        &self,
+        id: i64,
+        actor: Option<i64>,
+        action: &str,
+        detail: &str,
+        at: OffsetDateTime,
+    ) -> StoreResult<()>;
+    /// Every case received from `from` to `to` (UK dates, both included), oldest first.
+    async fn cases_received_between(
+        &self,
+        from: time::Date,
+        to: time::Date,
+    ) -> StoreResult<Vec<Case>>;
+}
+
+/// The wording of the requests room's emails where staff changed the built-in one.
+#[async_trait]
+pub trait RequestTemplateStore: Send + Sync {
+    /// Every changed wording, by step code.
+    async fn request_wordings(&self) -> StoreResult<Vec<(String, Wording)>>;
+    /// Save the wording of a step, replacing any earlier edit.
+    async fn save_request_wording(
+        &self,
+        step: &str,
+        wording: &Wording,
+        by: i64,
+        at: OffsetDateTime,
+    ) -> StoreResult<()>;
+    /// Go back to the built-in wording; `false` when there was no edit.
+    async fn reset_request_wording(&self, step: &str) -> StoreResult<bool>;
+}
+
+/// The daily digest of due requests, sent once a day across every instance.
+#[async_trait]
+pub trait RequestDigestStore: Send + Sync {
+    /// Claim the digest of `day` (a UK date): `true` for the one caller that claimed it,
+    /// `false` for every later one, whichever instance it runs on.
+    async fn claim_digest_day(&self, day: time::Date, at: OffsetDateTime) -> StoreResult<bool>;
 }
 
 #[cfg(test)]

@@ -117,7 +117,8 @@ pub fn uk_input_value(t: OffsetDateTime) -> String {
     )
 }
 
-fn month_name(m: Month) -> &'static str {
+/// The English name of a month.
+pub fn month_name(m: Month) -> &'static str {
     match m {
         Month::January => "January",
         Month::February => "February",

@@ -411,8 +411,8 @@ impl CampaignSender {
             .campaign(campaign)
             .await?
             .ok_or(SendError::Missing(campaign))?;
-        let compiled =
-            Compiled::new(&c.draft.subject, &c.draft.preheader, &c.draft.body).map_err(|e| {
+        let mut compiled = Compiled::new(&c.draft.subject, &c.draft.preheader, &c.draft.body)
+            .map_err(|e| {
                 SendError::Invalid(
                     e.iter()
                         .map(|e| format!("{} {}", e.field, e.problem))
@@ -420,6 +420,7 @@ impl CampaignSender {
                         .join("; "),
                 )
             })?;
+        compiled.tag_site_links(&self.inner.links.base, &c.draft.name);
         let ready = Arc::new(Ready { compiled });
         cache.insert(campaign, ready.clone());
         Ok(ready)
@@ -801,12 +802,13 @@ impl CampaignSender {
     /// Send the campaign to one staff address, marked as a test: links go straight to their
     /// addresses, and nothing is recorded in the queue.
     pub async fn send_test(&self, campaign: &Campaign, to: &EmailAddress) -> Result<(), SendError> {
-        let compiled = Compiled::new(
+        let mut compiled = Compiled::new(
             &campaign.draft.subject,
             &campaign.draft.preheader,
             &campaign.draft.body,
         )
         .map_err(|e| SendError::Invalid(format!("{} problems", e.len())))?;
+        compiled.tag_site_links(&self.inner.links.base, &campaign.draft.name);
         let links = &self.inner.links;
         let preferences = links.preferences_url();
         let rendered = compiled.render(&Recipient {

@@ -122,6 +122,8 @@ fn latest_consent(purpose: &str, channel_is: &str) -> String {
 pub(crate) fn audience(draft: &CampaignDraft, now: OffsetDateTime, params: &mut Params) -> String {
     let purpose = params.add(Value::Text(draft.purpose.clone()));
     let mut sql = latest_consent(&purpose, "= 'email'");
+    // A restricted record (UK GDPR Art 18) is kept but not used: never in an audience.
+    sql.push_str(" AND p.restricted_since IS NULL");
     if !draft.interests.is_empty() {
         let topics = params.add(Value::Texts(draft.interests.clone()));
         sql.push_str(&format!(" AND p.interests && {topics}::text[]"));

@@ -124,7 +124,7 @@ pub(crate) async fn upsert_person(
     Ok((person.id, inserted))
 }
 
-async fn write_details(
+pub(crate) async fn write_details(
     conn: &mut PgConnection,
     id: i64,
     p: &Profile,

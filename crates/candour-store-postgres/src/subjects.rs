@@ -62,39 +62,7 @@ impl SubjectStore for PgStore {
         if gone == 0 {
             return Ok(false);
         }
-        for m in datamap::PERSONAL
-            .iter()
-            .filter(|m| m.subject == Subject::Person)
-        {
-            let sql = match m.erasure {
-                Erasure::Delete => {
-                    format!("DELETE FROM \"{}\" WHERE \"{}\" = $1", m.table, m.column)
-                }
-                Erasure::Unlink => format!(
-                    "UPDATE \"{0}\" SET \"{1}\" = NULL WHERE \"{1}\" = $1",
-                    m.table, m.column
-                ),
-            };
-            sqlx::query(sqlx::AssertSqlSafe(sql))
-                .bind(id)
-                .execute(&mut *tx)
-                .await
-                .map_err(db)?;
-            let left: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
-                "SELECT count(*) FROM \"{}\" WHERE \"{}\" = $1",
-                m.table, m.column
-            )))
-            .bind(id)
-            .fetch_one(&mut *tx)
-            .await
-            .map_err(db)?;
-            if left != 0 {
-                return Err(StoreError::Corrupt(format!(
-                    "erasure left {left} rows in {}",
-                    m.table
-                )));
-            }
-        }
+        erase_subject(&mut tx, Subject::Person, id).await?;
         tx.commit().await.map_err(db)?;
         Ok(true)
     }
@@ -171,6 +139,45 @@ impl SubjectStore for PgStore {
             datamap::export_rows(m.table, rows).map_err(|e| StoreError::Corrupt(e.to_string()))?;
         Ok(ExportPage::of(rows, limit))
     }
+}
+/// Erase the subject (a person or an account, by its id) from every table the data map
+/// lists for it, deleting or unlinking rows as the map says; `Corrupt` if any row is left.
+pub(crate) async fn erase_subject(
+    conn: &mut PgConnection,
+    subject: Subject,
+    id: i64,
+) -> StoreResult<()> {
+    for m in datamap::PERSONAL.iter().filter(|m| m.subject == subject) {
+        let sql = match m.erasure {
+            Erasure::Delete => {
+                format!("DELETE FROM \"{}\" WHERE \"{}\" = $1", m.table, m.column)
+            }
+            Erasure::Unlink => format!(
+                "UPDATE \"{0}\" SET \"{1}\" = NULL WHERE \"{1}\" = $1",
+                m.table, m.column
+            ),
+        };
+        sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(id)
+            .execute(&mut *conn)
+            .await
+            .map_err(db)?;
+        let left: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+            "SELECT count(*) FROM \"{}\" WHERE \"{}\" = $1",
+            m.table, m.column
+        )))
+        .bind(id)
+        .fetch_one(&mut *conn)
+        .await
+        .map_err(db)?;
+        if left != 0 {
+            return Err(StoreError::Corrupt(format!(
+                "erasure left {left} rows in {}",
+                m.table
+            )));
+        }
+    }
+    Ok(())
 }
 
 /// The rows of `table` whose `column` is `id`, as JSON objects (bytea as `\\x…` hex), in the

@@ -82,7 +82,8 @@ const LATEST_TRACKING: &str = "(SELECT e.granted FROM consent_events e WHERE e.p
 
 /// The WHERE clause choosing a draft's audience from `people p`, with its values.
 pub(crate) fn audience(draft: &CampaignDraft, now: OffsetDateTime) -> (String, Vec<Value>) {
-    let mut sql = format!("{LATEST_EMAIL} = 1");
+    // A restricted record (UK GDPR Art 18) is kept but not used: never in an audience.
+    let mut sql = format!("{LATEST_EMAIL} = 1 AND p.restricted_since IS NULL");
     let mut values = vec![Value::Text(draft.purpose.clone())];
     if !draft.interests.is_empty() {
         let any: Vec<&str> = draft

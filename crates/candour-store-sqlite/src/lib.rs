@@ -18,8 +18,13 @@ mod ledger;
 mod people;
 mod polls;
 mod rate_limits;
+mod request_actions;
+mod request_digests;
+mod request_templates;
 mod requests;
 mod sessions;
+mod stats_ingest;
+mod stats_report;
 mod subjects;
 mod tracking;
 
@@ -166,6 +171,11 @@ impl SqliteStore {
             deliveries: me.clone(),
             tracking: me.clone(),
             requests: me.clone(),
+            stats_ingest: me.clone(),
+            stats_report: me.clone(),
+            request_actions: me.clone(),
+            request_templates: me.clone(),
+            request_digests: me.clone(),
             answers: me,
         }
     }

@@ -123,7 +123,7 @@ pub(crate) async fn upsert_person(
     Ok((person.id, inserted))
 }
 
-async fn write_details(
+pub(crate) async fn write_details(
     conn: &mut SqliteConnection,
     id: i64,
     p: &Profile,

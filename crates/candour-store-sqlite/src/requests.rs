@@ -3,8 +3,10 @@
 use std::collections::HashMap;
 
 use async_trait::async_trait;
+use candour_core::requests::actions::{channels_from_text, channels_text};
 use candour_core::requests::{
-    Case, CaseEvent, Confirmation, Extension, Kind, NewCase, Planned, Status, Timeline, Wait,
+    Case, CaseEvent, Confirmation, CorrectionField, Extension, Kind, NewCase, Planned, Status,
+    Timeline, Wait,
 };
 use candour_core::session::SecretHash;
 use candour_core::store::{RequestStore, StoreError, StoreResult};
@@ -61,6 +63,24 @@ fn case_from_row(r: &SqliteRow, waits: Vec<Wait>) -> StoreResult<Case> {
         email: r.try_get("email").map_err(db)?,
         details: r.try_get("details").map_err(db)?,
         correction: r.try_get("correction").map_err(db)?,
+        correction_field: match r
+            .try_get::<Option<String>, _>("correction_field")
+            .map_err(db)?
+        {
+            None => None,
+            Some(code) => Some(
+                CorrectionField::parse(&code)
+                    .ok_or_else(|| StoreError::Corrupt(format!("correction field {code:?}")))?,
+            ),
+        },
+        marketing: match r
+            .try_get::<Option<String>, _>("marketing_channels")
+            .map_err(db)?
+        {
+            None => Vec::new(),
+            Some(text) => channels_from_text(&text)
+                .ok_or_else(|| StoreError::Corrupt(format!("channels {text:?}")))?,
+        },
         elsewhere: r.try_get("elsewhere").map_err(db)?,
         person: r.try_get("person_id").map_err(db)?,
         submitted_at: from_unix(r.try_get("submitted_at").map_err(db)?)?,
@@ -108,7 +128,7 @@ async fn waits_of(
     Ok(waits)
 }
 
-async fn event(
+pub(crate) async fn event(
     conn: &mut SqliteConnection,
     id: i64,
     actor: Option<i64>,
@@ -132,7 +152,7 @@ async fn event(
 }
 
 impl SqliteStore {
-    async fn cases(&self, sql: &str, bind: Option<i64>) -> StoreResult<Vec<Case>> {
+    pub(crate) async fn cases(&self, sql: &str, bind: Option<i64>) -> StoreResult<Vec<Case>> {
         let mut conn = self.reader.acquire().await.map_err(db)?;
         let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
         if let Some(b) = bind {
@@ -167,8 +187,8 @@ impl RequestStore for SqliteStore {
         let id: i64 = sqlx::query_scalar(
             "INSERT INTO data_requests (kind, status, name, email, details, correction, elsewhere,
                  person_id, submitted_at, confirm_hash, confirm_expires_at, confirmed_at,
-                 received_on)
-             VALUES (?, 'received', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+                 received_on, correction_field, marketing_channels)
+             VALUES (?, 'received', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
         )
         .bind(r.kind.code())
         .bind(&r.name)
@@ -182,6 +202,8 @@ impl RequestStore for SqliteStore {
         .bind(expires)
         .bind(confirmed)
         .bind(received)
+        .bind(r.correction_field.map(CorrectionField::code))
+        .bind((!r.marketing.is_empty()).then(|| channels_text(&r.marketing)))
         .fetch_one(&mut *tx)
         .await
         .map_err(db)?;

@@ -156,6 +156,28 @@
   setTimeout(poll, 1000);
 })();
 
+// The statistics dashboard's count of the last five minutes refreshes every half minute
+// (without JavaScript it is as of the page's loading).
+(function () {
+  var box = document.querySelector("#stats-live[data-live-url]");
+  if (!box || !window.fetch) return;
+  var count = box.querySelector("[data-live-count]");
+  var words = box.querySelector("[data-live-words]");
+  function poll() {
+    fetch(box.getAttribute("data-live-url"), { credentials: "same-origin", headers: { Accept: "application/json" } })
+      .then(function (r) { return r.ok ? r.json() : null; })
+      .then(function (p) {
+        if (p && typeof p.visitors === "number") {
+          count.textContent = p.visitors.toLocaleString("en-GB");
+          words.textContent = p.visitors === 1 ? "visitor" : "visitors";
+        }
+        setTimeout(poll, 30000);
+      })
+      .catch(function () { setTimeout(poll, 60000); });
+  }
+  setTimeout(poll, 30000);
+})();
+
 // "Copy link" beside the share links: only where the browser can copy.
 (function () {
   var buttons = document.querySelectorAll("[data-copy-link]");

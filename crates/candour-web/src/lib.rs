@@ -16,6 +16,7 @@ mod media;
 mod people;
 mod polls;
 pub mod requests;
+mod stats;
 
 pub use consent::content;
 use std::sync::Arc;
@@ -32,6 +33,7 @@ use candour_core::signer::Signer;
 use candour_core::store::{StoreError, Stores};
 
 pub use kit::error::AppError;
+pub use stats::GeoError;
 
 /// What every handler can reach. Cheap to clone.
 #[derive(Clone)]
@@ -69,6 +71,8 @@ struct Inner {
     metrics: Option<metrics_exporter_prometheus::PrometheusHandle>,
     /// The bank holidays that move the due dates of requests about personal data.
     holidays: candour_core::requests::BankHolidays,
+    /// Site statistics: the hit queue, the day's salt, the user-agent reader.
+    stats: stats::Counter,
 }
 
 /// Secrets kept beside the signer, loaded from the database so every instance shares them.
@@ -97,6 +101,8 @@ pub enum BuildError {
         #[source]
         source: std::io::Error,
     },
+    #[error(transparent)]
+    Geo(#[from] GeoError),
     #[error("requests.holidays_file {path}: {errors}")]
     Holidays {
         path: String,
@@ -133,6 +139,7 @@ impl AppState {
         let max_wait = std::time::Duration::from_millis(config.database.acquire_timeout_ms);
         let votes = polls::queue::VoteQueue::start(stores.votes.clone(), max_wait);
         let tracking = campaigns::queue::TrackingQueue::start(stores.tracking.clone(), max_wait);
+        let stats = stats::Counter::start(&config, stores.stats_ingest.clone(), max_wait)?;
         let mailer = Arc::new(candour_mail::Mailer::from_settings(&config.mail)?);
         let campaign_sender = candour_mail::campaigns::CampaignSender::new(
             &stores,
@@ -187,6 +194,7 @@ impl AppState {
                 blocks,
                 metrics,
                 holidays,
+                stats,
             }),
         })
     }
@@ -253,6 +261,7 @@ impl AppState {
     pub async fn flush_queues(&self) {
         self.inner.votes.flush().await;
         self.inner.tracking.flush().await;
+        self.inner.stats.flush().await;
     }
 }
 
@@ -323,17 +332,26 @@ pub fn router(state: AppState) -> Router {
         .merge(people::preferences::routes())
         .merge(campaigns::unsubscribe::routes())
         .merge(media::routes())
+        .merge(stats::object::routes())
         .route("/assets/{file}", get(kit::assets::asset))
         .route("/static/{*path}", get(consent::content::static_file))
         .merge(feature_routes(config))
         .fallback(consent::content::page)
         .layer(tower_http::limit::RequestBodyLimitLayer::new(body_limit))
-        // Import files are far larger than any other request: their route has its own limit.
-        .merge(people::console::upload_routes());
+        // Import files are far larger than any other request: their routes have their own limit.
+        .merge(people::console::upload_routes())
+        .merge(stats_upload_routes(config))
+        // Counts the pages served, after they have answered (see `stats::count`).
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            stats::count::count_pages,
+        ));
     let metrics = config.metrics.enabled;
     let app = kit::edge::apply(routes, state.clone(), timeout)
         // The tracking hot path: no page middleware (see `campaigns::tracking::tracking_routes`).
         .merge(campaigns::tracking::tracking_routes())
+        // The statistics' script and beacon for the organisation's other sites (likewise).
+        .merge(stats::beacon::routes())
         .with_state(state);
     if metrics {
         // Outermost, so it sees every answer as it leaves, and after routing, so it knows
@@ -355,6 +373,15 @@ pub fn metrics_router(state: &AppState) -> Option<(std::net::SocketAddr, Router)
     Some((addr, app))
 }
 
+/// The statistics' history import, when statistics are on (it has its own body limit).
+fn stats_upload_routes(config: &candour_core::config::Config) -> Router<AppState> {
+    if kit::nav::Feature::Statistics.enabled(config) {
+        stats::history::upload_routes()
+    } else {
+        Router::new()
+    }
+}
+
 /// The console routes of features that can be switched off: absent (so a 404) when off.
 /// Public poll pages answer 404 themselves; campaign messages already sent keep their
 /// unsubscribe and tracking links working.
@@ -368,6 +395,11 @@ fn feature_routes(config: &candour_core::config::Config) -> Router<AppState> {
     }
     if kit::nav::Feature::Requests.enabled(config) {
         routes = routes.merge(requests::routes());
+    }
+    if kit::nav::Feature::Statistics.enabled(config) {
+        routes = routes
+            .merge(stats::console::routes())
+            .merge(stats::public_page::routes());
     }
     routes
 }

@@ -23,9 +23,13 @@ async fn privacy_json_matches_the_running_registry() {
             "clientvars",
             "PollTimeout-{poll_id}",
             "candour_preferences",
+            "candour_no_stats",
             "site_stats"
         ]
     );
+    // The statistics are described from the same facts the counting follows.
+    assert_eq!(json["statistics"]["objection_page"], "/statistics/object");
+    assert_eq!(json["statistics"]["retention_months"], 25);
     assert_eq!(json["organisation"]["name"], "Testshire Police");
     assert_eq!(json["consent_mode"], "opt-in");
     assert_eq!(json["honours_global_privacy_control"], true);

@@ -407,6 +407,9 @@ impl DemoSite {
         if self.config.requests.enabled {
             self.demo_requests(stores, staff, now).await?;
         }
+        if self.config.stats.enabled {
+            crate::demo_stats::fill(stores, now).await?;
+        }
         Ok(true)
     }
 

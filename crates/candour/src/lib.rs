@@ -5,7 +5,8 @@
 
 pub mod bundle;
 pub mod demo;
+mod demo_stats;
 pub mod server;
 
 // The command line itself (`main.rs`) shares this package's dependencies; these are its own.
-use {candour_mail as _, clap as _, rpassword as _, tracing_subscriber as _};
+use {candour_mail as _, clap as _, mimalloc as _, rpassword as _, tracing_subscriber as _};

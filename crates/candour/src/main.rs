@@ -8,6 +8,12 @@ use std::process::ExitCode;
 use candour_core::config::{Config, DatabaseUrl, LogFormat};
 use clap::{Parser, Subcommand};
 
+/// A page is many small allocations (headers, the frame's strings, the template's output);
+/// mimalloc serves them from per-thread pages, which the home page benchmark showed cheaper
+/// than the C library's allocator.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(Debug, Parser)]
 #[command(
     name = "candour",

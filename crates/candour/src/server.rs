@@ -177,6 +177,12 @@ pub async fn serve(config: Config, demo: Option<&DemoSite>) -> anyhow::Result<()
         });
     }
     let queues = state.clone();
+    let statistics = {
+        let state = state.clone();
+        let stop = stop.clone();
+        tokio::spawn(async move { state.run_statistics_until(stop).await })
+    };
+    tokio::spawn(digest_loop(state.clone()));
     let app = candour_web::router(state);
 
     tokio::spawn(retention_loop(stores.clone(), config.clone(), clock));
@@ -188,6 +194,13 @@ pub async fn serve(config: Config, demo: Option<&DemoSite>) -> anyhow::Result<()
     axum_serve(listener, app, stop).await?;
     // Votes and tracking events already answered are written before the process ends.
     queues.flush_queues().await;
+    // The folder writes the hits still in memory and folds them before it ends.
+    if tokio::time::timeout(Duration::from_secs(30), statistics)
+        .await
+        .is_err()
+    {
+        tracing::warn!("The statistics folder did not stop in time.");
+    }
     // The worker's messages in flight finish within their time limit and are recorded;
     // its unsent ones are given back for another instance.
     let bound = Duration::from_secs(u64::from(config.campaigns.send_timeout_seconds) + 10);
@@ -252,6 +265,18 @@ async fn retention_loop(stores: Stores, config: Config, clock: Arc<dyn Clock>) {
             Err(e) => {
                 tracing::warn!(error = %e, "Could not sweep the bundle folder; will try again.")
             }
+        }
+    }
+}
+
+/// Send the daily digest of due requests once its hour has come (checked every five
+/// minutes; the database makes sure one instance sends it).
+async fn digest_loop(state: candour_web::AppState) {
+    let mut tick = tokio::time::interval(Duration::from_secs(300));
+    loop {
+        tick.tick().await;
+        if let Err(e) = state.send_request_digest().await {
+            tracing::warn!(error = %e, "Could not send the digest of due requests; will try again.");
         }
     }
 }

@@ -70,6 +70,32 @@ impl Compiled {
         })
     }
 
+    /// Tag the links that lead to this site (`site`: its address, such as
+    /// `https://www.example.org`) with campaign tags, so the site statistics count the
+    /// visits they bring as their own source: `utm_source=email-campaigns`,
+    /// `utm_medium=email`, `utm_campaign=` the campaign's name. A link that already has
+    /// `utm_` tags is left as it is.
+    pub fn tag_site_links(&mut self, site: &str, campaign: &str) {
+        let Ok(site) = url::Url::parse(site) else {
+            return;
+        };
+        for link in &mut self.links {
+            let Ok(mut url) = url::Url::parse(link) else {
+                continue;
+            };
+            if url.origin() != site.origin()
+                || url.query_pairs().any(|(k, _)| k.starts_with("utm_"))
+            {
+                continue;
+            }
+            url.query_pairs_mut()
+                .append_pair("utm_source", "email-campaigns")
+                .append_pair("utm_medium", "email")
+                .append_pair("utm_campaign", campaign.trim());
+            *link = url.to_string();
+        }
+    }
+
     /// The message for one recipient.
     pub fn render(&self, r: &Recipient<'_>) -> Message {
         let subject = fill(&self.subject, r, Escape::None);

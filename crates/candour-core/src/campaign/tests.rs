@@ -390,3 +390,22 @@ fn a_media_address_on_its_own_line_becomes_a_plain_link_naming_the_provider() {
     let bad = draft("https://youtu.be/dQw4w9WgXcQ | poster: ../x.jpg").check(&["news"], &[]);
     assert!(bad.is_err());
 }
+
+#[test]
+fn links_to_the_site_carry_campaign_tags_and_others_do_not() {
+    let mut c = Compiled::new(
+        "Hello",
+        "",
+        "[Our news](https://www.testshire.example/news?id=3) and [the law](https://www.legislation.gov.uk/) and [tagged](https://www.testshire.example/a?utm_source=x)",
+    )
+    .unwrap();
+    c.tag_site_links("https://www.testshire.example", "Road safety week");
+    assert_eq!(
+        c.links,
+        vec![
+            "https://www.testshire.example/news?id=3&utm_source=email-campaigns&utm_medium=email&utm_campaign=Road+safety+week".to_owned(),
+            "https://www.legislation.gov.uk/".to_owned(),
+            "https://www.testshire.example/a?utm_source=x".to_owned(),
+        ]
+    );
+}

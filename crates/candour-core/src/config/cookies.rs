@@ -113,6 +113,7 @@ impl<'a> From<&'a Config> for Site<'a> {
             declared: &config.cookies.declared,
             secure: config.served_over_https(),
             media: Vec::new(),
+            statistics: config.stats.enabled,
         }
     }
 }

@@ -25,6 +25,7 @@ mod purposes;
 mod requests;
 mod scripts;
 mod share;
+mod stats;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -46,6 +47,7 @@ pub use self::purposes::Topic;
 pub use self::requests::RequestSettings;
 pub use self::scripts::{GatedScript, ScriptSrc};
 pub use self::share::ShareSettings;
+pub use self::stats::StatsSettings;
 use crate::account::EmailAddress;
 pub use crate::cookies::{ConsentMode, DeclaredCookie};
 use crate::fields::FieldErrors;
@@ -85,6 +87,8 @@ pub struct Config {
     pub requests: RequestSettings,
     /// Share links on content and poll pages.
     pub share: ShareSettings,
+    /// Cookieless site statistics.
+    pub stats: StatsSettings,
 }
 
 impl Default for Config {
@@ -110,6 +114,7 @@ impl Default for Config {
             purposes: Vec::new(),
             requests: RequestSettings::default(),
             share: ShareSettings::default(),
+            stats: StatsSettings::default(),
         }
     }
 }
@@ -218,6 +223,7 @@ impl Config {
         errors.extend_under("people", self.people.check());
         errors.extend_under("requests", self.requests.check());
         errors.extend_under("share", self.share.check());
+        errors.extend_under("stats", self.stats.check());
         errors.extend_under(
             "cookies",
             self.cookies.check_declared(&self.accounts.cookie_name()),
@@ -264,8 +270,10 @@ impl Config {
         self.accounts.warnings(&mut out);
         self.metrics.warnings(self.listen, &mut out);
         self.people.warnings(&mut out);
+        self.requests.warnings(&mut out);
         purposes::warnings(&self.purposes, &mut out);
         self.cookies.retention_warning(&mut out);
+        self.stats.warnings(&mut out);
         out
     }
 }

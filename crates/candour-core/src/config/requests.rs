@@ -27,6 +27,14 @@ pub struct RequestSettings {
     /// How long the link that downloads a released answer works, in hours (at most a week,
     /// since a bundle is deleted a week after it is built).
     pub answer_link_hours: u32,
+    /// Email privacy officers once a day about requests overdue or due within seven
+    /// working days (nothing is sent when there are none).
+    pub daily_digest: bool,
+    /// The hour on UK clocks (0 to 23) from which the day's digest is sent.
+    pub digest_hour: u32,
+    /// Let staff record a reasonable fee on a request they judge manifestly unfounded or
+    /// excessive (UK GDPR Art 12(5)). Off: requests are free, as they are by law.
+    pub fee_for_manifestly_unfounded: bool,
 }
 
 impl Default for RequestSettings {
@@ -38,6 +46,9 @@ impl Default for RequestSettings {
             confirm_link_hours: 72,
             bundle_dir: None,
             answer_link_hours: 24 * 7,
+            daily_digest: true,
+            digest_hour: 8,
+            fee_for_manifestly_unfounded: false,
         }
     }
 }
@@ -53,6 +64,56 @@ impl RequestSettings {
             "",
         );
         errors.check_range("answer_link_hours", self.answer_link_hours, 1, 24 * 7, "");
+        errors.check_range("digest_hour", self.digest_hour, 0, 23, "");
         errors
+    }
+
+    pub(super) fn warnings(&self, out: &mut Vec<String>) {
+        if self.enabled && self.fee_for_manifestly_unfounded {
+            out.push(
+                "[requests] fee_for_manifestly_unfounded = true: staff may record a fee on a request. \
+                 The law lets you charge only a reasonable fee, based on the administrative cost, for a \
+                 request that is manifestly unfounded or excessive (or for further copies), and you must \
+                 be able to show why; every other request is free (UK GDPR Art 12(5), Art 15(3))."
+                    .to_owned(),
+            );
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_the_fee_option_is_warned_about() {
+        let mut out = Vec::new();
+        RequestSettings::default().warnings(&mut out);
+        assert!(out.is_empty(), "{out:?}");
+        let fee = RequestSettings {
+            fee_for_manifestly_unfounded: true,
+            ..RequestSettings::default()
+        };
+        fee.warnings(&mut out);
+        assert_eq!(out.len(), 1);
+        assert!(
+            out[0].contains("manifestly unfounded or excessive"),
+            "{out:?}"
+        );
+        let off = RequestSettings {
+            enabled: false,
+            ..fee
+        };
+        let mut none = Vec::new();
+        off.warnings(&mut none);
+        assert!(none.is_empty());
+        assert!(
+            !RequestSettings {
+                digest_hour: 24,
+                ..RequestSettings::default()
+            }
+            .check()
+            .is_empty()
+        );
     }
 }

@@ -4,9 +4,11 @@
 use time::Date;
 
 use super::deadline::{Extension, ExtensionRefused, Timeline, Wait};
+use super::field::CorrectionField;
 use super::holidays::BankHolidays;
 use crate::account::{EmailAddress, multi_line, plain_text};
 use crate::fields::{FieldError, FieldErrors};
+use crate::purposes::Channel;
 
 /// What the person asks for, by the right it uses (UK GDPR article).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -384,6 +386,10 @@ pub struct NewRequest {
     pub details: String,
     /// For a correction: what the data should say.
     pub correction: Option<String>,
+    /// The part of the record the correction names (see `actions::Specifics`).
+    pub correction_field: Option<CorrectionField>,
+    /// The channels an objection to direct marketing covers.
+    pub marketing: Vec<Channel>,
     /// The request is about records held elsewhere in the organisation (not in Candour).
     pub elsewhere: bool,
 }
@@ -460,6 +466,8 @@ impl NewRequest {
                     } else {
                         None
                     },
+                    correction_field: None,
+                    marketing: Vec::new(),
                     elsewhere,
                 })
             }

@@ -4,6 +4,8 @@ use time::{Date, OffsetDateTime};
 
 use super::case::{Kind, NewRequest, Status};
 use super::deadline::Timeline;
+use super::field::CorrectionField;
+use crate::purposes::Channel;
 use crate::session::SecretHash;
 
 /// A request about personal data, with everything that moved its clock.
@@ -17,6 +19,11 @@ pub struct Case {
     pub email: String,
     pub details: String,
     pub correction: Option<String>,
+    /// The part of the record a correction names (its value is `correction`), when the
+    /// person chose one.
+    pub correction_field: Option<CorrectionField>,
+    /// The channels an objection to direct marketing covers; empty for any other request.
+    pub marketing: Vec<Channel>,
     /// About records held elsewhere in the organisation, not in Candour.
     pub elsewhere: bool,
     /// The person the request is from: the signed-in account's person, or the person

@@ -13,7 +13,6 @@ use candour_core::audit::{ACTIONS, action_words, is_known_action};
 use candour_core::audit::{AuditEntry, AuditFilter};
 use candour_core::people::spreadsheet_safe;
 use candour_core::uk_time::{DateParts, parse_date_input, readable_uk, uk_start_of_day};
-use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 use serde::Deserialize;
 use time::Duration;
 
@@ -23,7 +22,7 @@ use crate::kit::error::AppError;
 use crate::kit::form::FormState;
 use crate::kit::frame::{Frame, render};
 use crate::kit::nav::Section;
-use crate::kit::respond::{attachment, no_store};
+use crate::kit::respond::{attachment, no_store, query_value as encode};
 
 pub(crate) fn routes() -> Router<AppState> {
     Router::new()
@@ -92,18 +91,6 @@ impl AuditQuery {
         }
         parts.join("&")
     }
-}
-
-/// Everything but the unreserved characters of RFC 3986.
-const QUERY_VALUE: &AsciiSet = &NON_ALPHANUMERIC
-    .remove(b'-')
-    .remove(b'.')
-    .remove(b'_')
-    .remove(b'~');
-
-/// Percent-encode a query value.
-fn encode(value: &str) -> String {
-    utf8_percent_encode(value, QUERY_VALUE).to_string()
 }
 
 /// One of the two dates of the range, as the template shows it.
@@ -521,7 +508,16 @@ mod tests {
     /// part is one of the log's kinds of target.
     fn codes_in(text: &str) -> Vec<String> {
         const KINDS: &[&str] = &[
-            "account", "audit", "campaign", "form", "people", "person", "poll", "request", "staff",
+            "account",
+            "audit",
+            "campaign",
+            "form",
+            "people",
+            "person",
+            "poll",
+            "request",
+            "staff",
+            "statistics",
         ];
         text.split('"')
             .skip(1)

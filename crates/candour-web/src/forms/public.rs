@@ -504,7 +504,13 @@ async fn submit(
         })
         .await;
     match stored {
-        Ok(_) => {}
+        Ok(_) => crate::stats::count::count_event(
+            &state,
+            &headers,
+            peer,
+            &format!("/forms/{}", form.id),
+            "Form sent",
+        ),
         Err(StoreError::Refused(_)) => return closed_page(frame, &form),
         Err(e) => return Err(e.into()),
     }

@@ -2,8 +2,8 @@
 //! admin routes make against the staff role.
 
 use axum::extract::FromRequestParts;
-use axum::http::header;
 use axum::http::request::Parts;
+use axum::http::{HeaderMap, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use candour_core::account::Account;
 use candour_core::account::{Permission, Role};
@@ -39,16 +39,16 @@ impl FromRequestParts<AppState> for Visitor {
         if let Some(v) = parts.extensions.get::<Visitor>() {
             return Ok(v.clone());
         }
-        let visitor = look_up(parts, state).await?;
+        let visitor = look_up(&parts.headers, state).await?;
         parts.extensions.insert(visitor.clone());
         Ok(visitor)
     }
 }
 
-async fn look_up(parts: &Parts, state: &AppState) -> Result<Visitor, AppError> {
+/// The visitor behind a request's cookies: also for work done after the answer went out.
+pub(crate) async fn look_up(headers: &HeaderMap, state: &AppState) -> Result<Visitor, AppError> {
     let name = state.inner.config.accounts.cookie_name();
-    let secret = parts
-        .headers
+    let secret = headers
         .get_all(header::COOKIE)
         .iter()
         .filter_map(|h| h.to_str().ok())

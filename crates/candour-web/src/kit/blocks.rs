@@ -59,7 +59,8 @@ pub(crate) async fn fill(
     html: &str,
 ) -> Result<String, AppError> {
     let blocks = &state.inner.blocks;
-    let mut out = String::with_capacity(html.len());
+    // Room for a block or two, so the page is not copied as it grows.
+    let mut out = String::with_capacity(html.len() + 4096);
     let mut rest = html;
     while let Some(start) = rest.find(OPEN) {
         out.push_str(&rest[..start]);

@@ -78,18 +78,30 @@ pub(crate) fn apply(
             .layer(SetRequestIdLayer::new(X_REQUEST_ID.clone(), RandomId))
             .layer(trace)
             .layer(PropagateRequestIdLayer::new(X_REQUEST_ID.clone()))
-            .layer(middleware::from_fn_with_state(
-                state.clone(),
-                security_headers,
-            ))
-            .layer(middleware::from_fn_with_state(state.clone(), cookie_filter))
-            .layer(middleware::from_fn_with_state(state.clone(), error_pages))
+            .layer(middleware::from_fn_with_state(state, guard_and_finish))
             .layer(TimeoutLayer::with_status_code(
                 StatusCode::REQUEST_TIMEOUT,
                 timeout,
-            ))
-            .layer(middleware::from_fn_with_state(state, request_guard)),
+            )),
     )
+}
+
+/// The page rules in one layer (each layer costs every request a boxed future and a clone of
+/// the state): refuse what no route should see, then, on the way out, render error statuses
+/// as pages, drop undeclared cookies and add the security headers, in that order, so an
+/// error page is filtered and carries the headers like any other answer.
+async fn guard_and_finish(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    let json = wants_json(req.headers());
+    let id = req.extensions().get::<RequestId>().cloned();
+    // Cheap to keep (shared bytes); the frame is built only if an error page is needed.
+    let uri = req.uri().clone();
+    let res = match refusal(&state, &req) {
+        Some(refused) => refused.into_response(),
+        None => next.run(req).await,
+    };
+    let res = error_page(&state, res, json, id, &uri).await;
+    let res = cookie_filter(&state, res);
+    security_headers(&state, res)
 }
 
 /// The Content-Security-Policy: this site only, plus the origins of gated scripts the
@@ -124,8 +136,7 @@ impl FrameOrigins {
     }
 }
 
-async fn security_headers(State(state): State<AppState>, req: Request, next: Next) -> Response {
-    let mut res = next.run(req).await;
+fn security_headers(state: &AppState, mut res: Response) -> Response {
     let h = res.headers_mut();
     // A handler that set its own policy (the sandboxed campaign preview) keeps it, and may
     // be framed by this site's own pages.
@@ -184,8 +195,7 @@ async fn security_headers(State(state): State<AppState>, req: Request, next: Nex
 /// The last guard of the cookie registry: a `Set-Cookie` for a name the registry does not
 /// declare never leaves the server. Handlers cannot build one (see `candour_core::cookies`),
 /// so this only fires on a programming error, which it logs.
-async fn cookie_filter(State(state): State<AppState>, req: Request, next: Next) -> Response {
-    let mut res = next.run(req).await;
+fn cookie_filter(state: &AppState, mut res: Response) -> Response {
     let headers = res.headers_mut();
     if !headers.contains_key(header::SET_COOKIE) {
         return res;
@@ -216,28 +226,26 @@ async fn cookie_filter(State(state): State<AppState>, req: Request, next: Next) 
 
 /// Refuse what no route should see: over-long addresses, and state-changing requests from
 /// another site (the CSRF defence that needs no token; forms carry a token as well).
-async fn request_guard(State(state): State<AppState>, req: Request, next: Next) -> Response {
+fn refusal(state: &AppState, req: &Request) -> Option<AppErrorStatus> {
     let uri_len = req.uri().path_and_query().map_or(0, |pq| pq.as_str().len());
     if uri_len > MAX_URI_BYTES {
-        return AppErrorStatus(
+        return Some(AppErrorStatus(
             StatusCode::URI_TOO_LONG,
             format!("The address is too long: at most {MAX_URI_BYTES} characters are accepted."),
-        )
-        .into_response();
+        ));
     }
     let safe = matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS);
     // One-click unsubscribe (RFC 8058) is posted by mail providers, from anywhere; its signed
     // token is its authority, and a forged request cannot carry one.
     let own_authority =
         *req.method() == Method::POST && req.uri().path().starts_with("/unsubscribe/");
-    if !safe && !own_authority && !same_origin(&state, &req) {
-        return AppErrorStatus(
+    if !safe && !own_authority && !same_origin(state, req) {
+        return Some(AppErrorStatus(
             StatusCode::FORBIDDEN,
             "This form was sent from another website, so it was not accepted.".to_owned(),
-        )
-        .into_response();
+        ));
     }
-    next.run(req).await
+    None
 }
 
 fn same_origin(state: &AppState, req: &Request) -> bool {
@@ -288,17 +296,23 @@ pub(crate) fn wants_json(headers: &axum::http::HeaderMap) -> bool {
 }
 
 /// Render every error response, from a handler or from a layer, as a page or as JSON.
-async fn error_pages(State(state): State<AppState>, req: Request, next: Next) -> Response {
-    let json = wants_json(req.headers());
-    let id = request_id(req.extensions());
-    // Cheap to keep (shared bytes); the frame is built only if an error page is needed.
-    let uri = req.uri().clone();
-    let res = next.run(req).await;
+async fn error_page(
+    state: &AppState,
+    res: Response,
+    json: bool,
+    id: Option<RequestId>,
+    uri: &axum::http::Uri,
+) -> Response {
     let status = res.status();
     if !(status.is_client_error() || status.is_server_error()) {
         return res;
     }
-    let frame = Frame::plain(&state, uri.path());
+    let id = id
+        .as_ref()
+        .and_then(|id| id.header_value().to_str().ok())
+        .unwrap_or("-")
+        .to_owned();
+    let frame = Frame::plain(state, uri.path());
     let (mut parts, body) = res.into_parts();
     let detail = match parts.extensions.remove::<ErrorDetail>() {
         Some(d) => d,

@@ -139,6 +139,11 @@ impl Frame {
         self.visitor.account.is_some()
     }
 
+    /// Whether the site statistics are on (the cookie page then says how to object).
+    pub fn statistics_on(&self) -> bool {
+        self.state.inner.config.stats.enabled
+    }
+
     pub fn is_staff(&self) -> bool {
         self.visitor.role().is_some()
     }
@@ -223,8 +228,20 @@ fn strip_saved_flag(path: &str, query: Option<&str>) -> (String, bool) {
 }
 
 /// Render a template into an HTML response.
-pub(crate) fn render(t: &impl Template) -> Result<Html<String>, AppError> {
-    Ok(Html(t.render()?))
+pub(crate) fn render<T: Template>(t: &T) -> Result<Html<String>, AppError> {
+    Ok(Html(render_string(t)?))
+}
+
+/// What a page's HTML is first given room for. Askama's own hint counts only the template's
+/// fixed text, and a page's body (content, a block) is more: growing the string from there
+/// copies the page several times over.
+const PAGE_ROOM: usize = 16 * 1024;
+
+/// Render a template into a string with room for a whole page.
+pub(crate) fn render_string<T: Template>(t: &T) -> Result<String, askama::Error> {
+    let mut html = String::with_capacity(PAGE_ROOM.max(T::SIZE_HINT));
+    t.render_into(&mut html)?;
+    Ok(html)
 }
 
 #[derive(Template)]

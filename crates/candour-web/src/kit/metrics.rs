@@ -224,6 +224,8 @@ impl AppState {
             .set(self.inner.votes.depth() as f64);
         metrics::gauge!("candour_queue_depth", "queue" => "tracking")
             .set(self.inner.tracking.depth() as f64);
+        metrics::gauge!("candour_queue_depth", "queue" => "hits")
+            .set(self.inner.stats.depth() as f64);
         for pool in self.inner.stores.health.pool_use() {
             let busy = pool.size.saturating_sub(pool.idle);
             metrics::gauge!("candour_db_pool_connections", "pool" => pool.pool, "state" => "busy")

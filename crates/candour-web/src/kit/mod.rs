@@ -6,6 +6,7 @@ pub(crate) mod assets;
 pub(crate) mod auth;
 pub(crate) mod batch;
 pub(crate) mod blocks;
+pub(crate) mod chart;
 pub(crate) mod choice;
 pub(crate) mod cookie_jar;
 pub(crate) mod csrf;

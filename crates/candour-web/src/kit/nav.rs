@@ -32,6 +32,7 @@ pub(crate) enum Feature {
     Polls,
     Campaigns,
     Requests,
+    Statistics,
 }
 
 impl Feature {
@@ -40,6 +41,7 @@ impl Feature {
             Feature::Polls => config.polls.enabled,
             Feature::Campaigns => config.campaigns.enabled,
             Feature::Requests => config.requests.enabled,
+            Feature::Statistics => config.stats.enabled,
         }
     }
 }
@@ -84,6 +86,14 @@ const SECTIONS: &[Section] = &[
         permission: Permission::ManageRequests,
         also: None,
         feature: Some(Feature::Requests),
+    },
+    Section {
+        href: "/admin/statistics",
+        label: "Statistics",
+        about: "Visitors, pages, sources and goals, counted without cookies; history from Google Analytics.",
+        permission: Permission::ViewStatistics,
+        also: None,
+        feature: Some(Feature::Statistics),
     },
     Section {
         href: "/admin/consent",

@@ -2,6 +2,7 @@
 
 use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
+use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 
 /// Pages carry the visitor's banner state and a form token, so no shared cache may keep them.
 pub(crate) fn no_store(body: impl IntoResponse) -> Response {
@@ -40,6 +41,18 @@ pub(crate) fn is_plain_local_path(target: &str) -> bool {
         && target
             .bytes()
             .all(|b| b.is_ascii_alphanumeric() || b"/-_".contains(&b))
+}
+
+/// Everything but the unreserved characters of RFC 3986.
+const QUERY_VALUE: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'_')
+    .remove(b'~');
+
+/// Percent-encode a value for a query string the page links to.
+pub(crate) fn query_value(value: &str) -> String {
+    utf8_percent_encode(value, QUERY_VALUE).to_string()
 }
 
 #[cfg(test)]

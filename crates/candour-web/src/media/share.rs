@@ -2,11 +2,13 @@
 //! `/share/{network}?page=…`, which only ever redirects to that network's own fixed share
 //! address for a page of this site that offers share links: never an open redirect.
 //!
-//! This route is where a share would be counted, first-party, once site statistics exist;
-//! today it counts nothing and stores nothing.
+//! A share followed is counted as a goal in the site statistics (`Share link: <network>`,
+//! on the shared page), unless the visitor objects; nothing else is stored.
+
+use std::net::SocketAddr;
 
 use axum::Router;
-use axum::extract::{Path, Query, State};
+use axum::extract::{ConnectInfo, Path, Query, State};
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
@@ -52,6 +54,8 @@ async fn shared_page_title(state: &AppState, path: &str) -> Result<Option<String
 /// Redirect to the network's own share address for one of this site's shareable pages.
 async fn share(
     State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: axum::http::HeaderMap,
     Path(network): Path<String>,
     query: Result<Query<ShareQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Response, AppError> {
@@ -77,6 +81,13 @@ async fn share(
     let title = shared_page_title(&state, path)
         .await?
         .ok_or_else(|| invalid("is not a page of this site that offers share links"))?;
+    crate::stats::count::count_event(
+        &state,
+        &headers,
+        peer,
+        path,
+        &format!("Share link: {}", network.slug()),
+    );
     let url = format!("{}{path}", state.link_base());
     Ok((
         axum::http::StatusCode::SEE_OTHER,

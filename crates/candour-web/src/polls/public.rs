@@ -485,6 +485,13 @@ async fn vote(
     }
     match outcome {
         VoteOutcome::Counted => {
+            crate::stats::count::count_event(
+                &state,
+                &headers,
+                peer,
+                &format!("/polls/{}", poll.id),
+                "Poll vote",
+            );
             let hours = i64::from(state.inner.config.polls.cookie_hours);
             let expires = now + time::Duration::hours(hours);
             let cookie = cookie_jar::set_member(

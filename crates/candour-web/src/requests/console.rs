@@ -9,21 +9,20 @@ use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
-use candour_core::account::{Account, EmailAddress, Permission};
+use candour_core::account::{Account, Permission};
 use candour_core::fields::FieldErrors;
+use candour_core::requests::templates::{Step, Value};
 use candour_core::requests::{BankHolidays, Case, CaseEvent, Change, case};
 use candour_core::uk_time;
-use candour_mail::Email;
 use serde::Deserialize;
 use time::Date;
 
-use super::{Clock, holidays, status_link, today, uk_date};
+use super::{Clock, holidays, today, uk_date};
 use crate::AppState;
 use crate::kit::auth::Staff;
 use crate::kit::error::AppError;
 use crate::kit::form::{FormData, FormState};
 use crate::kit::frame::{Frame, render};
-use crate::kit::mail::{org, send_later};
 use crate::kit::nav::Section;
 use crate::kit::respond::no_store;
 
@@ -192,7 +191,7 @@ fn history_line(e: &CaseEvent, staff: &[Account]) -> HistoryLine {
         "refused" => "Refused",
         "assigned" => "Assigned",
         "note" => "Note",
-        other => other,
+        other => super::actions::outcome_label(other).unwrap_or(other),
     };
     let detail = if e.action == "assigned" {
         e.detail
@@ -412,68 +411,30 @@ async fn change(
     Ok(Redirect::to(&format!("/admin/requests/{id}?done=changed")).into_response())
 }
 
-/// The email a step sends the person, if it concerns them.
+/// The email a step sends the person, if it concerns them (the step's wording, as the
+/// privacy officer keeps it).
 async fn tell_the_person(state: &AppState, before: &Case, change: &Change) -> Result<(), AppError> {
-    let Ok(to) = EmailAddress::parse(&before.email) else {
-        return Ok(());
-    };
     let Some(case) = state.stores().requests.request(before.id).await? else {
         return Ok(());
     };
-    let id = case.id;
-    let link = status_link(state, id);
-    let ico = "If you are unhappy with how we have handled your request, you can complain to \
-               the Information Commissioner's Office: ico.org.uk/make-a-complaint, or 0303 123 1113.";
-    let (subject, body) = match change {
-        Change::AskForIdentity => (
-            format!("We need to confirm who you are (request {id})"),
-            format!(
-                "Before we can answer your request we need to be sure it is yours. Please reply \
-                 with proof of your identity, such as a copy of a document that shows your name \
-                 and address. The time we have to answer starts when we receive it.\n\n{link}\n"
-            ),
-        ),
+    let (step, more) = match change {
+        Change::AskForIdentity => (Step::IdentityRequest, vec![]),
         Change::AskForClarification { question } => (
-            format!("A question about your request (request {id})"),
-            format!(
-                "To answer your request we need to know more:\n\n{question}\n\nPlease reply to \
-                 this email. The time we have to answer stands still until you do.\n\n{link}\n"
-            ),
+            Step::Clarification,
+            vec![(Value::Question, question.clone())],
         ),
         Change::Extend { months, reasons } => (
-            format!("We need more time for your request (request {id})"),
-            format!(
-                "We need {months} more month(s) to answer your request, because:\n\n{reasons}\n\n\
-                 {due}.\n\n{link}\n\n{ico}\n",
-                due = Clock::of(&case, state).words
-            ),
+            Step::Extension,
+            vec![
+                (Value::Months, months.to_string()),
+                (Value::Reasons, reasons.clone()),
+            ],
         ),
-        Change::Answer => (
-            format!("We have answered your request (request {id})"),
-            format!(
-                "We have answered your request. Where the answer includes your data, we send it \
-                 separately in a way that only you can open.\n\n{link}\n\n{ico}\n"
-            ),
-        ),
-        Change::Refuse { reasons } => (
-            format!("Our answer to your request (request {id})"),
-            format!(
-                "We cannot do what you asked, because:\n\n{reasons}\n\nYou have the right to \
-                 complain to the Information Commissioner's Office and to seek to enforce your \
-                 rights through the courts.\n\n{ico}\n\n{link}\n"
-            ),
-        ),
+        Change::Answer => (Step::Answer, vec![]),
+        Change::Refuse { reasons } => (Step::Refusal, vec![(Value::Reasons, reasons.clone())]),
         Change::IdentityVerified { .. } | Change::Clarified | Change::Start => return Ok(()),
     };
-    send_later(
-        state,
-        Email {
-            to,
-            subject,
-            text: format!("{body}\n{org}\n", org = org(state)),
-        },
-    );
-    Ok(())
+    super::templates::tell(state, step, &case, &more).await
 }
 
 #[derive(Deserialize)]

@@ -5,12 +5,16 @@
 //! The statutory clock is `candour_core::requests`; this room only shows it and records
 //! the steps staff take.
 
+pub(crate) mod actions;
 pub(crate) mod answer_download;
 pub mod bundle;
 pub(crate) mod console;
+mod digest;
 pub(crate) mod download;
 pub(crate) mod public;
 pub(crate) mod release;
+mod reports;
+pub(crate) mod templates;
 
 use axum::Router;
 use candour_core::requests::{BankHolidays, Case, Due, deadline};
@@ -27,7 +31,15 @@ pub(crate) fn routes() -> Router<AppState> {
         .merge(download::routes())
         .merge(release::routes())
         .merge(answer_download::routes())
+        .merge(actions::routes())
+        .merge(templates::routes())
+        .merge(reports::routes())
 }
+
+/// The sentence every refusal carries: the right to complain to the regulator.
+pub(crate) const ICO_COMPLAINT: &str = "If you are unhappy with how we have handled your \
+    request, you can complain to the Information Commissioner's Office: \
+    ico.org.uk/make-a-complaint, or 0303 123 1113.";
 
 /// Today on UK clocks: the day a step is recorded on.
 pub(crate) fn today(state: &AppState) -> Date {

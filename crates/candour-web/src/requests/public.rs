@@ -12,9 +12,12 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use candour_core::account::Account;
 use candour_core::people::Source;
-use candour_core::requests::{Case, Confirmation, Kind, NewCase, NewRequest};
+use candour_core::purposes::Channel;
+use candour_core::requests::templates::{Step, Value};
+use candour_core::requests::{
+    Case, Confirmation, CorrectionField, Kind, NewCase, NewRequest, Specifics,
+};
 use candour_core::session::Secret;
-use candour_mail::Email;
 use serde::Deserialize;
 use std::net::SocketAddr;
 use time::Duration;
@@ -26,7 +29,7 @@ use crate::kit::error::AppError;
 use crate::kit::form::{FormData, FormState};
 use crate::kit::frame::{Frame, render};
 use crate::kit::limits;
-use crate::kit::mail::{org, send_later};
+use crate::kit::mail::org;
 use crate::kit::respond::no_store;
 
 pub(super) fn routes() -> Router<AppState> {
@@ -44,6 +47,8 @@ const FIELDS: &[&str] = &[
     "email",
     "details",
     "correction",
+    "correction_field",
+    "marketing",
     "elsewhere",
 ];
 
@@ -73,6 +78,26 @@ struct RequestPage {
 impl RequestPage {
     fn checked(&self, kind: &str) -> bool {
         self.form.value("kind") == kind
+    }
+
+    /// The parts of a record a correction can name, as (code, label).
+    fn correction_fields(&self) -> Vec<(&'static str, &'static str)> {
+        CorrectionField::ALL
+            .iter()
+            .map(|f| (f.code(), f.label()))
+            .collect()
+    }
+
+    /// The marketing channels an objection can cover, as (code, words after "by").
+    fn channels(&self) -> Vec<(&'static str, &'static str)> {
+        Channel::ALL
+            .iter()
+            .map(|c| (c.as_str(), c.label()))
+            .collect()
+    }
+
+    fn channel_chosen(&self, code: &str) -> bool {
+        self.form.value("marketing").split(' ').any(|c| c == code)
     }
 }
 
@@ -119,10 +144,30 @@ async fn submit(
         data.get("correction"),
         !data.get("elsewhere").is_empty(),
     );
+    let specifics = Specifics::parse(
+        Kind::parse(data.get("kind").trim()),
+        data.get("correction_field"),
+        data.get("correction"),
+        &data.all("marketing"),
+    );
+    let parsed = match (parsed, specifics) {
+        (Ok(r), Ok(s)) => Ok(r.with(s)),
+        (Ok(_), Err(e)) => Err(e),
+        (Err(mut e), Err(more)) => {
+            for m in more.iter() {
+                if e.problem(&m.field).is_none() {
+                    e.push(m.clone());
+                }
+            }
+            Err(e)
+        }
+        (Err(e), Ok(_)) => Err(e),
+    };
     let request = match parsed {
         Ok(r) => r,
         Err(errors) => {
-            let mut form = FormState::from_data(&data, FIELDS);
+            let mut form = FormState::from_data(&data, FIELDS)
+                .with_value("marketing", &data.all("marketing").join(" "));
             form.errors = errors;
             let page = RequestPage {
                 frame,
@@ -226,53 +271,29 @@ async fn create_by_link(state: &AppState, request: NewRequest, hours: u32) -> Re
         state.link_base(),
         secret.expose()
     );
-    send_later(
+    super::templates::send(
         state,
-        Email {
-            to,
-            subject: format!("Confirm your request to {}", org(state)),
-            text: format!(
-                "Someone asked {org} for this, giving your email address:\n\n  {what}\n\n\
-                 If it was you, confirm the request within {hours} hours with this link (it \
-                 works once). The time we have to answer starts when you confirm.\n\n{link}\n\n\
-                 If it was not you, ignore this email: nothing will happen.\n",
-                org = org(state),
-                what = kind.label(),
-            ),
-        },
-    );
+        Step::Confirm,
+        to.as_str(),
+        &[
+            (Value::Organisation, org(state).to_owned()),
+            (Value::Kind, kind.label().to_owned()),
+            (Value::Hours, hours.to_string()),
+            (Value::ConfirmLink, link),
+        ],
+    )
+    .await?;
     Ok(())
 }
 
-/// Tell the person their request is a case: when it is due and where to follow it.
+/// Tell the person their request is a case: when it is due and where to follow it. An
+/// objection to direct marketing takes effect now.
 async fn acknowledge(state: &AppState, id: i64) -> Result<(), AppError> {
     let Some(case) = state.stores().requests.request(id).await? else {
         return Ok(());
     };
-    let Ok(to) = candour_core::account::EmailAddress::parse(&case.email) else {
-        return Ok(());
-    };
-    let clock = Clock::of(&case, state);
-    send_later(
-        state,
-        Email {
-            to,
-            subject: format!("We have received your request (number {id})"),
-            text: format!(
-                "Thank you. {org} received your request on {received}:\n\n  {what}\n\n\
-                 {due}. There is no fee.\n\n\
-                 You can see where it stands at any time here:\n\n{link}\n\n\
-                 If you are unhappy with how we handle it, you can complain to the \
-                 Information Commissioner's Office (ico.org.uk).\n",
-                org = org(state),
-                received = case.timeline.received.map(uk_date).unwrap_or_default(),
-                what = case.kind.label(),
-                due = clock.words,
-                link = status_link(state, id),
-            ),
-        },
-    );
-    Ok(())
+    super::actions::on_confirmed(state, &case).await?;
+    super::templates::tell(state, Step::Acknowledgement, &case, &[]).await
 }
 
 #[derive(Deserialize)]

@@ -1,0 +1,73 @@
+#!/usr/bin/env bash
+# The statistics beacon (POST /statistics/hit, as /statistics/s.js sends it from another of
+# the organisation's sites) under wrk on SQLite, beside nginx answering 204 to the same POST
+# on the same machine in the same run: ROUNDS rounds of nginx then Candour, the median ratio
+# with its spread. Each request is a page view from a different browser. Afterwards every
+# accepted hit (a 204 that wrk saw) must be counted: the page views in the daily totals plus
+# the hits still waiting to be folded. The disk's durable single-row commits per second are
+# printed beside, as in bench/votes.sh.
+#   ROUNDS=5 DURATION=10 CONNECTIONS=64 [BIN=…] bench/ingest.sh
+set -euo pipefail
+cd "$(dirname "$0")/.."
+DURATION=${DURATION:-10}
+CONNECTIONS=${CONNECTIONS:-64}
+ROUNDS=${ROUNDS:-5}
+source bench/lib.sh
+need wrk wrk
+need nginx nginx-light
+need sqlite3 sqlite3
+release_bin
+
+# One load run against $1; prints "rate accepted refused".
+load() {
+  local out
+  out=$(wrk -t2 -c"$CONNECTIONS" -d"${DURATION}s" -s bench/ingest.lua "$1")
+  echo "$(echo "$out" | awk '/Requests\/sec/ {print $2}') $(echo "$out" | sed -n 's/^accepted=\([0-9]*\) refused=\([0-9]*\).*/\1 \2/p')"
+}
+
+nport=$(free_port)
+start_nginx "$nport" "location = /statistics/hit { return 204; }"
+sleep 0.5
+
+# Page views counted so far in a database: folded into the daily totals, or waiting.
+counted() {
+  sqlite3 "$1" "SELECT (SELECT coalesce(sum(pageviews), 0) FROM stats_totals WHERE grain = 'day' AND dimension = '') + (SELECT count(*) FROM stats_hits WHERE event = '')"
+}
+
+echo "wrk -t2 -c$CONNECTIONS -d${DURATION}s, POST /statistics/hit, every request a new browser"
+ratios=()
+for round in $(seq 1 "$ROUNDS"); do
+  disk=$(disk_commits)
+  read -r nginx_rate _ _ < <(load "http://127.0.0.1:$nport")
+  port=$(free_port)
+  db="$work/ingest-$round.db"
+  cat >"$work/candour-$round.toml" <<CONF
+listen = "127.0.0.1:$port"
+database_url = "sqlite://$db"
+[organisation]
+name = "Northmoor Police"
+[stats]
+enabled = true
+sites = ["https://www.example.org"]
+CONF
+  RUST_LOG=warn "$BIN" --config "$work/candour-$round.toml" serve >"$work/serve-$round.out" 2>&1 &
+  pid=$!
+  pids+=("$pid")
+  wait_for "http://127.0.0.1:$port/readyz"
+  read -r rate accepted refused < <(load "http://127.0.0.1:$port")
+  # A clean stop writes what is queued (see the README's bound on what a crash can lose).
+  kill -TERM "$pid"; wait "$pid" 2>/dev/null || true
+  stored=$(counted "$db")
+  ratio=$(awk -v c="$rate" -v n="$nginx_rate" 'BEGIN { printf "%.2f", c / n }')
+  ratios+=("$ratio")
+  echo "round $round: nginx 204 $nginx_rate requests/s; candour $rate hits/s (ratio $ratio); accepted $accepted, not accepted $refused, counted $stored; disk $disk durable commits/s"
+  # Hits still in flight when wrk stopped (at most one per connection) are counted too.
+  extra=$((stored - accepted))
+  if [ "$extra" -lt 0 ] || [ "$extra" -gt "$CONNECTIONS" ]; then
+    echo "counted $stored page views for $accepted accepted hits: hits were lost or invented" >&2
+    exit 1
+  fi
+done
+echo "ratio candour/nginx: median $(printf '%s\n' "${ratios[@]}" | median), spread $(spread "${ratios[@]}")"
+echo "every accepted hit counted"
+machine_note

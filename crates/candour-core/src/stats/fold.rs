@@ -1,0 +1,488 @@
+//! Folding raw hits into totals: a pure function that both backends call inside the one
+//! transaction that reads the hits and writes what it returns.
+//!
+//! Each metric is counted in the bucket of the moment it is about: a page view or an event
+//! when it happened, a visit (and its bounce, length and exit page) when it began. Visits
+//! begun are counted as they begin; bounces, lengths and exit pages when the visit ends
+//! ([`super::VISIT_IDLE`] without a hit, or the end of its UK day).
+//!
+//! Unique visitors are exact per bucket: for every (bucket, row) a hit counts in, the fold
+//! names a *mark*, a hash of the visitor's day hash with the bucket and the row. The store
+//! inserts the marks into `stats_seen`, keeps what was new, and only those add a visitor
+//! ([`Fold::count_new`]). Marks are deleted with the day's salt.
+
+use std::collections::{BTreeMap, HashMap};
+
+use sha2::{Digest, Sha256};
+use time::{Date, OffsetDateTime};
+
+use super::{Dimension, Grain, Hit, HitKind, Metrics, VISIT_IDLE, VisitorHash, uk_day};
+
+/// A visit that has not ended, as `stats_visits` keeps it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OpenVisit {
+    pub visitor: VisitorHash,
+    pub started: OffsetDateTime,
+    pub last_seen: OffsetDateTime,
+    pub entry: String,
+    pub exit: String,
+    pub pageviews: i64,
+    pub events: i64,
+    /// What the first hit said, kept for the visit's rows.
+    pub source: String,
+    pub utm_source: Option<String>,
+    pub utm_medium: Option<String>,
+    pub utm_campaign: Option<String>,
+    pub browser: Option<String>,
+    pub os: Option<String>,
+    pub device: Option<String>,
+    pub country: Option<String>,
+}
+
+impl OpenVisit {
+    fn begin(hit: &Hit) -> OpenVisit {
+        OpenVisit {
+            visitor: hit.visitor,
+            started: hit.at,
+            last_seen: hit.at,
+            entry: hit.path.clone(),
+            exit: hit.path.clone(),
+            pageviews: 0,
+            events: 0,
+            source: hit.source(),
+            utm_source: hit.utm_source.clone(),
+            utm_medium: hit.utm_medium.clone(),
+            utm_campaign: hit.utm_campaign.clone(),
+            browser: hit.browser.clone(),
+            os: hit.os.clone(),
+            device: hit.device.map(|d| d.code().to_owned()),
+            country: hit.country.clone(),
+        }
+    }
+
+    /// The UK day the visit belongs to (its salt's day).
+    pub fn day(&self) -> Date {
+        uk_day(self.started)
+    }
+
+    /// Whether a hit at `at` can no longer belong to this visit.
+    fn over_by(&self, at: OffsetDateTime) -> bool {
+        at - self.last_seen >= VISIT_IDLE || uk_day(at) != self.day()
+    }
+
+    /// The rows the visit counts in: the whole site first, then its visit-level values.
+    fn elements(&self) -> Vec<Element> {
+        let mut out = vec![
+            (None, String::new()),
+            (Some(Dimension::EntryPage), self.entry.clone()),
+        ];
+        out.extend(attributes(
+            &self.source,
+            [
+                (Dimension::UtmSource, &self.utm_source),
+                (Dimension::UtmMedium, &self.utm_medium),
+                (Dimension::UtmCampaign, &self.utm_campaign),
+                (Dimension::Browser, &self.browser),
+                (Dimension::Os, &self.os),
+                (Dimension::Device, &self.device),
+                (Dimension::Country, &self.country),
+            ],
+        ));
+        out
+    }
+}
+
+/// A row of totals: `None` is the whole site (stored as dimension `''`, value `''`).
+type Element = (Option<Dimension>, String);
+
+fn attributes<'a>(
+    source: &str,
+    optional: impl IntoIterator<Item = (Dimension, &'a Option<String>)>,
+) -> Vec<Element> {
+    let mut out = vec![(Some(Dimension::Source), source.to_owned())];
+    for (d, v) in optional {
+        if let Some(v) = v {
+            out.push((Some(d), v.clone()));
+        }
+    }
+    out
+}
+
+/// The rows of a hit with no visit to take them from (an event before any page view).
+fn hit_attributes(hit: &Hit) -> Vec<Element> {
+    let device = hit.device.map(|d| d.code().to_owned());
+    let mut out = vec![(None, String::new())];
+    out.extend(attributes(
+        &hit.source(),
+        [
+            (Dimension::UtmSource, &hit.utm_source),
+            (Dimension::UtmMedium, &hit.utm_medium),
+            (Dimension::UtmCampaign, &hit.utm_campaign),
+            (Dimension::Browser, &hit.browser),
+            (Dimension::Os, &hit.os),
+            (Dimension::Device, &device),
+            (Dimension::Country, &hit.country),
+        ],
+    ));
+    out
+}
+
+/// One row of `stats_totals`.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct TotalKey {
+    pub grain: Grain,
+    pub bucket: OffsetDateTime,
+    /// `None` for the whole site.
+    pub dimension: Option<Dimension>,
+    pub value: String,
+}
+
+impl TotalKey {
+    /// The stored dimension name: `''` for the whole site.
+    pub fn dimension_code(&self) -> &'static str {
+        self.dimension.map_or("", Dimension::code)
+    }
+}
+
+/// One row of `stats_pairs`: the figures of a panel's value among the hits and visits that
+/// match a filter's value, per UK day.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct PairKey {
+    pub day: OffsetDateTime,
+    pub filter_dimension: Dimension,
+    pub filter_value: String,
+    pub dimension: Dimension,
+    pub value: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Target {
+    Total(TotalKey),
+    Pair(PairKey),
+}
+
+/// What one fold writes: deltas to add to totals and pairs, the marks to try, the visits to
+/// keep and the visits that ended.
+#[derive(Debug, Default)]
+pub struct Fold {
+    pub totals: BTreeMap<TotalKey, Metrics>,
+    pub pairs: BTreeMap<PairKey, Metrics>,
+    marks: HashMap<[u8; 16], (Date, Target)>,
+    /// Visits still open after the fold, to be written over what is stored.
+    pub open: Vec<OpenVisit>,
+    /// Visitors whose stored visit ended (deleted before `open` is written).
+    pub closed: Vec<VisitorHash>,
+}
+
+impl Fold {
+    /// Every mark to insert into `stats_seen`, with its UK day.
+    pub fn marks(&self) -> Vec<(Date, [u8; 16])> {
+        self.marks.iter().map(|(k, (d, _))| (*d, *k)).collect()
+    }
+
+    /// Count a visitor for each mark the store found new.
+    pub fn count_new<'a>(&mut self, new: impl IntoIterator<Item = &'a [u8; 16]>) {
+        let one = Metrics {
+            visitors: 1,
+            ..Metrics::default()
+        };
+        for key in new {
+            match self.marks.get(key) {
+                Some((_, Target::Total(k))) => {
+                    self.totals.entry(k.clone()).or_default().add(&one);
+                }
+                Some((_, Target::Pair(k))) => {
+                    self.pairs.entry(k.clone()).or_default().add(&one);
+                }
+                None => {}
+            }
+        }
+    }
+
+    fn total(&mut self, at: OffsetDateTime, e: &Element, m: &Metrics) {
+        for grain in [Grain::Hour, Grain::Day] {
+            self.totals
+                .entry(TotalKey {
+                    grain,
+                    bucket: grain.bucket(at),
+                    dimension: e.0,
+                    value: e.1.clone(),
+                })
+                .or_default()
+                .add(m);
+        }
+    }
+
+    fn pair(&mut self, at: OffsetDateTime, filter: &Element, panel: &Element, m: &Metrics) {
+        if let (Some(fd), Some(pd)) = (filter.0, panel.0) {
+            self.pairs
+                .entry(pair_key(at, filter, fd, panel, pd))
+                .or_default()
+                .add(m);
+        }
+    }
+
+    /// Add `m` to every row of `els` and to every ordered pair of them.
+    fn spread(&mut self, at: OffsetDateTime, els: &[Element], m: &Metrics) {
+        for (i, a) in els.iter().enumerate() {
+            self.total(at, a, m);
+            for (j, b) in els.iter().enumerate() {
+                if i != j {
+                    self.pair(at, a, b, m);
+                }
+            }
+        }
+    }
+
+    /// Add `m` to `one`'s row and to its pairs with each of `others`, both ways.
+    fn spread_one(&mut self, at: OffsetDateTime, one: &Element, others: &[Element], m: &Metrics) {
+        self.total(at, one, m);
+        for o in others {
+            self.pair(at, one, o, m);
+            self.pair(at, o, one, m);
+        }
+    }
+
+    fn mark(&mut self, visitor: &VisitorHash, at: OffsetDateTime, target: Target) {
+        let day = uk_day(at);
+        let mut h = Sha256::new();
+        h.update(b"candour-stats-seen");
+        h.update(visitor.0);
+        let mut field = |b: &[u8]| {
+            h.update((b.len() as u64).to_be_bytes());
+            h.update(b);
+        };
+        match &target {
+            Target::Total(k) => {
+                field(k.grain.code().as_bytes());
+                field(&k.bucket.unix_timestamp().to_be_bytes());
+                field(k.dimension_code().as_bytes());
+                field(k.value.as_bytes());
+            }
+            Target::Pair(k) => {
+                field(b"pair");
+                field(&k.day.unix_timestamp().to_be_bytes());
+                field(k.filter_dimension.code().as_bytes());
+                field(k.filter_value.as_bytes());
+                field(k.dimension.code().as_bytes());
+                field(k.value.as_bytes());
+            }
+        }
+        let digest = h.finalize();
+        let mut key = [0; 16];
+        key.copy_from_slice(&digest[..16]);
+        self.marks.entry(key).or_insert((day, target));
+    }
+
+    fn mark_row(
+        &mut self,
+        visitor: &VisitorHash,
+        at: OffsetDateTime,
+        e: &Element,
+        grains: &[Grain],
+    ) {
+        for &grain in grains {
+            let key = TotalKey {
+                grain,
+                bucket: grain.bucket(at),
+                dimension: e.0,
+                value: e.1.clone(),
+            };
+            self.mark(visitor, at, Target::Total(key));
+        }
+    }
+
+    fn mark_pair(&mut self, visitor: &VisitorHash, at: OffsetDateTime, a: &Element, b: &Element) {
+        if let (Some(ad), Some(bd)) = (a.0, b.0) {
+            self.mark(visitor, at, Target::Pair(pair_key(at, a, ad, b, bd)));
+        }
+    }
+
+    /// Marks for rows a hit counts in: `fresh` (new to this visit) get their day's marks and
+    /// pairs with every row; the visit's rows (`known`) get an hour mark when the hit is in
+    /// a later hour than the visit began.
+    fn mark_hit(
+        &mut self,
+        visitor: &VisitorHash,
+        at: OffsetDateTime,
+        started: OffsetDateTime,
+        known: &[Element],
+        fresh: &[Element],
+    ) {
+        for e in fresh {
+            self.mark_row(visitor, at, e, &[Grain::Hour, Grain::Day]);
+        }
+        if Grain::Hour.bucket(at) != Grain::Hour.bucket(started) {
+            for e in known {
+                self.mark_row(visitor, at, e, &[Grain::Hour]);
+            }
+        }
+        for (i, a) in fresh.iter().enumerate() {
+            for b in known {
+                self.mark_pair(visitor, at, a, b);
+                self.mark_pair(visitor, at, b, a);
+            }
+            for b in &fresh[i + 1..] {
+                self.mark_pair(visitor, at, a, b);
+                self.mark_pair(visitor, at, b, a);
+            }
+        }
+    }
+
+    fn page_view(&mut self, hit: &Hit, visit: &OpenVisit, opened: bool) {
+        let els = visit.elements();
+        let page = (Some(Dimension::Page), hit.path.clone());
+        let views = Metrics {
+            pageviews: 1,
+            ..Metrics::default()
+        };
+        let mut all = els.clone();
+        all.push(page.clone());
+        self.spread(hit.at, &all, &views);
+        if opened {
+            let begun = Metrics {
+                visits: 1,
+                ..Metrics::default()
+            };
+            self.spread(hit.at, &els, &begun);
+            self.mark_hit(&hit.visitor, hit.at, visit.started, &[], &all);
+        } else {
+            self.mark_hit(&hit.visitor, hit.at, visit.started, &els, &[page]);
+        }
+    }
+
+    fn event(&mut self, hit: &Hit, name: &str, visit: Option<&OpenVisit>) {
+        let own = [
+            (Some(Dimension::Page), hit.path.clone()),
+            (Some(Dimension::Goal), name.to_owned()),
+        ];
+        let one = Metrics {
+            events: 1,
+            ..Metrics::default()
+        };
+        let (els, started) = match visit {
+            Some(v) => (v.elements(), v.started),
+            None => (hit_attributes(hit), hit.at),
+        };
+        let mut all = els.clone();
+        all.extend(own.iter().cloned());
+        self.spread(hit.at, &all, &one);
+        if visit.is_some() {
+            self.mark_hit(&hit.visitor, hit.at, started, &els, &own);
+        } else {
+            self.mark_hit(&hit.visitor, hit.at, started, &[], &all);
+        }
+    }
+
+    fn close(&mut self, visit: &OpenVisit) {
+        let els = visit.elements();
+        let bounced = i64::from(visit.pageviews == 1);
+        let length = (visit.last_seen - visit.started).whole_seconds().max(0);
+        let ended = Metrics {
+            bounces: bounced,
+            duration_seconds: length,
+            ..Metrics::default()
+        };
+        self.spread(visit.started, &els, &ended);
+        let exit = (Some(Dimension::ExitPage), visit.exit.clone());
+        let whole = Metrics {
+            visitors: 0,
+            visits: 1,
+            pageviews: visit.pageviews,
+            bounces: bounced,
+            duration_seconds: length,
+            events: visit.events,
+        };
+        self.spread_one(visit.started, &exit, &els, &whole);
+        self.mark_row(
+            &visit.visitor,
+            visit.started,
+            &exit,
+            &[Grain::Hour, Grain::Day],
+        );
+        for e in &els {
+            self.mark_pair(&visit.visitor, visit.started, &exit, e);
+            self.mark_pair(&visit.visitor, visit.started, e, &exit);
+        }
+        self.closed.push(visit.visitor);
+    }
+}
+
+fn pair_key(
+    at: OffsetDateTime,
+    filter: &Element,
+    fd: Dimension,
+    panel: &Element,
+    pd: Dimension,
+) -> PairKey {
+    PairKey {
+        day: Grain::Day.bucket(at),
+        filter_dimension: fd,
+        filter_value: filter.1.clone(),
+        dimension: pd,
+        value: panel.1.clone(),
+    }
+}
+
+/// Fold `hits` (any order) into totals, given the stored open visits of their visitors and
+/// every stored visit that may have ended by `now`. Visits idle for [`VISIT_IDLE`] at `now`,
+/// or begun on an earlier UK day, end.
+pub fn fold(hits: &[Hit], open: Vec<OpenVisit>, now: OffsetDateTime) -> Fold {
+    let mut visits: HashMap<VisitorHash, OpenVisit> =
+        open.into_iter().map(|v| (v.visitor, v)).collect();
+    let mut touched: Vec<VisitorHash> = Vec::new();
+    let mut order: Vec<&Hit> = hits.iter().collect();
+    order.sort_by_key(|h| h.at);
+    let mut f = Fold::default();
+    for hit in order {
+        if visits.get(&hit.visitor).is_some_and(|v| v.over_by(hit.at))
+            && let Some(v) = visits.remove(&hit.visitor)
+        {
+            f.close(&v);
+        }
+        match &hit.kind {
+            HitKind::PageView => {
+                let opened = !visits.contains_key(&hit.visitor);
+                let v = visits
+                    .entry(hit.visitor)
+                    .or_insert_with(|| OpenVisit::begin(hit));
+                v.pageviews += 1;
+                v.exit = hit.path.clone();
+                v.last_seen = v.last_seen.max(hit.at);
+                let snapshot = v.clone();
+                f.page_view(hit, &snapshot, opened);
+            }
+            HitKind::Event(name) => {
+                let snapshot = visits.get_mut(&hit.visitor).map(|v| {
+                    v.events += 1;
+                    v.last_seen = v.last_seen.max(hit.at);
+                    v.clone()
+                });
+                f.event(hit, name, snapshot.as_ref());
+            }
+        }
+        touched.push(hit.visitor);
+    }
+    let today = uk_day(now);
+    let mut ended: Vec<VisitorHash> = visits
+        .values()
+        .filter(|v| now - v.last_seen >= VISIT_IDLE || v.day() < today)
+        .map(|v| v.visitor)
+        .collect();
+    ended.sort();
+    for visitor in ended {
+        if let Some(v) = visits.remove(&visitor) {
+            f.close(&v);
+        }
+    }
+    touched.sort();
+    touched.dedup();
+    f.open = touched
+        .into_iter()
+        .filter_map(|t| visits.remove(&t))
+        .collect();
+    f
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,213 @@
+use std::collections::HashSet;
+
+use time::Duration;
+use time::macros::datetime;
+
+use super::*;
+use crate::stats::Device;
+
+const T0: OffsetDateTime = datetime!(2026-06-01 09:10 UTC);
+
+fn hit(who: u8, at: OffsetDateTime, path: &str) -> Hit {
+    Hit {
+        at,
+        kind: HitKind::PageView,
+        path: path.to_owned(),
+        visitor: VisitorHash([who; 16]),
+        referrer: Some("search.example".to_owned()),
+        utm_source: None,
+        utm_medium: None,
+        utm_campaign: None,
+        browser: Some("Firefox".to_owned()),
+        os: Some("Linux".to_owned()),
+        device: Some(Device::Desktop),
+        country: None,
+    }
+}
+
+/// Folds as a store would: every mark is new the first time it is seen in `seen`.
+fn run(
+    hits: &[Hit],
+    open: Vec<OpenVisit>,
+    now: OffsetDateTime,
+    seen: &mut HashSet<[u8; 16]>,
+) -> Fold {
+    let mut f = fold(hits, open, now);
+    let new: Vec<[u8; 16]> = f
+        .marks()
+        .into_iter()
+        .map(|(_, k)| k)
+        .filter(|k| seen.insert(*k))
+        .collect();
+    f.count_new(&new);
+    f
+}
+
+fn day_row(f: &Fold, dimension: Option<Dimension>, value: &str) -> Metrics {
+    f.totals
+        .iter()
+        .filter(|(k, _)| k.grain == Grain::Day && k.dimension == dimension && k.value == value)
+        .fold(Metrics::default(), |mut m, (_, r)| {
+            m.add(r);
+            m
+        })
+}
+
+#[test]
+fn one_page_visit_is_a_bounce_when_it_ends() {
+    let mut seen = HashSet::new();
+    let f = run(
+        &[hit(1, T0, "/a")],
+        vec![],
+        T0 + Duration::minutes(31),
+        &mut seen,
+    );
+    let site = day_row(&f, None, "");
+    assert_eq!(site.visitors, 1);
+    assert_eq!(site.visits, 1);
+    assert_eq!(site.pageviews, 1);
+    assert_eq!(site.bounces, 1);
+    assert_eq!(site.duration_seconds, 0);
+    assert!(f.open.is_empty());
+    assert_eq!(f.closed, vec![VisitorHash([1; 16])]);
+    assert_eq!(day_row(&f, Some(Dimension::ExitPage), "/a").visits, 1);
+}
+
+#[test]
+fn a_visit_spans_hits_within_thirty_minutes_and_ends_after() {
+    let mut seen = HashSet::new();
+    let hits = [
+        hit(1, T0, "/a"),
+        hit(1, T0 + Duration::minutes(20), "/b"),
+        hit(1, T0 + Duration::minutes(45), "/c"),
+        // 30 minutes after /c: a new visit.
+        hit(1, T0 + Duration::minutes(75), "/a"),
+    ];
+    let f = run(&hits, vec![], T0 + Duration::minutes(76), &mut seen);
+    let site = day_row(&f, None, "");
+    assert_eq!(site.visits, 2);
+    assert_eq!(site.visitors, 1, "one visitor however many visits in a day");
+    assert_eq!(site.pageviews, 4);
+    assert_eq!(site.bounces, 0, "the second visit is still open");
+    assert_eq!(site.duration_seconds, 45 * 60);
+    assert_eq!(day_row(&f, Some(Dimension::EntryPage), "/a").visits, 2);
+    assert_eq!(day_row(&f, Some(Dimension::ExitPage), "/c").visits, 1);
+    assert_eq!(day_row(&f, Some(Dimension::Page), "/a").pageviews, 2);
+    assert_eq!(day_row(&f, Some(Dimension::Page), "/a").visitors, 1);
+    assert_eq!(f.open.len(), 1);
+    assert_eq!(f.open[0].entry, "/a");
+    assert_eq!(f.open[0].pageviews, 1);
+}
+
+#[test]
+fn a_stored_visit_carries_on_and_uniques_hold_across_folds() {
+    let mut seen = HashSet::new();
+    let first = run(
+        &[hit(1, T0, "/a")],
+        vec![],
+        T0 + Duration::seconds(5),
+        &mut seen,
+    );
+    assert_eq!(first.open.len(), 1);
+    let second = run(
+        &[hit(1, T0 + Duration::minutes(2), "/a")],
+        first.open.clone(),
+        T0 + Duration::minutes(3),
+        &mut seen,
+    );
+    let site = day_row(&second, None, "");
+    assert_eq!(site.visitors, 0, "already counted today");
+    assert_eq!(site.visits, 0, "the same visit");
+    assert_eq!(site.pageviews, 1);
+    // The visit ends in a later fold with no hits.
+    let third = run(&[], second.open.clone(), T0 + Duration::hours(1), &mut seen);
+    let site = day_row(&third, None, "");
+    assert_eq!(site.bounces, 0);
+    assert_eq!(site.duration_seconds, 120);
+    assert_eq!(
+        day_row(&third, Some(Dimension::ExitPage), "/a").pageviews,
+        2
+    );
+}
+
+#[test]
+fn hourly_uniques_count_a_visitor_in_each_hour_it_was_seen() {
+    let mut seen = HashSet::new();
+    let hits = [
+        hit(1, datetime!(2026-06-01 09:50 UTC), "/a"),
+        hit(1, datetime!(2026-06-01 10:05 UTC), "/b"),
+    ];
+    let f = run(&hits, vec![], datetime!(2026-06-01 10:06 UTC), &mut seen);
+    let hours: Vec<i64> = f
+        .totals
+        .iter()
+        .filter(|(k, _)| k.grain == Grain::Hour && k.dimension.is_none())
+        .map(|(_, m)| m.visitors)
+        .collect();
+    assert_eq!(hours, vec![1, 1]);
+    let browser_hours: Vec<i64> = f
+        .totals
+        .iter()
+        .filter(|(k, _)| k.grain == Grain::Hour && k.dimension == Some(Dimension::Browser))
+        .map(|(_, m)| m.visitors)
+        .collect();
+    assert_eq!(browser_hours, vec![1, 1]);
+}
+
+#[test]
+fn pairs_answer_a_filtered_panel() {
+    let mut seen = HashSet::new();
+    let mut other = hit(2, T0, "/b");
+    other.referrer = None;
+    let f = run(&[hit(1, T0, "/a"), other], vec![], T0, &mut seen);
+    let from_search: Vec<(&str, i64)> = f
+        .pairs
+        .iter()
+        .filter(|(k, _)| {
+            k.filter_dimension == Dimension::Source
+                && k.filter_value == "search.example"
+                && k.dimension == Dimension::Page
+        })
+        .map(|(k, m)| (k.value.as_str(), m.visitors))
+        .collect();
+    assert_eq!(from_search, vec![("/a", 1)]);
+    let direct = f.pairs.keys().any(|k| {
+        k.filter_dimension == Dimension::Page
+            && k.filter_value == "/b"
+            && k.value == crate::stats::DIRECT
+    });
+    assert!(direct);
+}
+
+#[test]
+fn an_event_counts_on_its_goal_and_its_visit() {
+    let mut seen = HashSet::new();
+    let mut vote = hit(1, T0 + Duration::minutes(1), "/polls/1");
+    vote.kind = HitKind::Event("Poll vote".to_owned());
+    let f = run(
+        &[hit(1, T0, "/polls/1"), vote],
+        vec![],
+        T0 + Duration::hours(1),
+        &mut seen,
+    );
+    let goal = day_row(&f, Some(Dimension::Goal), "Poll vote");
+    assert_eq!((goal.events, goal.visitors), (1, 1));
+    let site = day_row(&f, None, "");
+    assert_eq!(site.events, 1);
+    assert_eq!(site.bounces, 1, "one page view, whatever the events");
+    assert_eq!(site.duration_seconds, 60);
+}
+
+#[test]
+fn visits_of_an_earlier_day_end_at_midnight() {
+    let mut seen = HashSet::new();
+    let late = datetime!(2026-06-01 22:50 UTC); // 23:50 in London
+    let f = run(
+        &[hit(1, late, "/a")],
+        vec![],
+        late + Duration::minutes(15),
+        &mut seen,
+    );
+    assert!(f.closed.contains(&VisitorHash([1; 16])));
+    assert!(f.open.is_empty());
+}

@@ -1,0 +1,430 @@
+//! Site statistics on PostgreSQL, the writing side: the day's salt, waiting hits, and the
+//! fold that turns them into totals (`stats::fold` decides; this file only reads and
+//! writes). Instances fold one at a time (a transaction-scoped advisory lock); totals are
+//! added to, never overwritten, so what every instance folds adds up.
+
+use std::collections::HashSet;
+
+use async_trait::async_trait;
+use candour_core::stats::fold::{self, OpenVisit};
+use candour_core::stats::{Device, Folded, Hit, HitKind, VISIT_IDLE, VisitorHash, uk_day};
+use candour_core::store::{StatsIngestStore, StoreError, StoreResult};
+use candour_core::uk_time::uk_start_of_day;
+use sqlx::postgres::PgRow;
+use sqlx::{Acquire, PgConnection, Row};
+use time::{Date, OffsetDateTime};
+
+use crate::{PgStore, db};
+
+/// The advisory lock key the fold holds for its transaction ("stats" in ASCII).
+const FOLD_LOCK: i64 = 0x0073_7461_7473;
+
+fn visitor_of(bytes: &[u8]) -> StoreResult<VisitorHash> {
+    VisitorHash::from_stored(bytes)
+        .ok_or_else(|| StoreError::Corrupt("a visitor hash is not 16 bytes".to_owned()))
+}
+
+fn hit_from_row(r: &PgRow) -> StoreResult<Hit> {
+    let event: String = r.try_get("event").map_err(db)?;
+    let device: Option<String> = r.try_get("device").map_err(db)?;
+    let visitor: Vec<u8> = r.try_get("visitor").map_err(db)?;
+    Ok(Hit {
+        at: r.try_get("at").map_err(db)?,
+        kind: if event.is_empty() {
+            HitKind::PageView
+        } else {
+            HitKind::Event(event)
+        },
+        path: r.try_get("path").map_err(db)?,
+        visitor: visitor_of(&visitor)?,
+        referrer: r.try_get("referrer").map_err(db)?,
+        utm_source: r.try_get("utm_source").map_err(db)?,
+        utm_medium: r.try_get("utm_medium").map_err(db)?,
+        utm_campaign: r.try_get("utm_campaign").map_err(db)?,
+        browser: r.try_get("browser").map_err(db)?,
+        os: r.try_get("os").map_err(db)?,
+        device: device.as_deref().and_then(Device::parse),
+        country: r.try_get("country").map_err(db)?,
+    })
+}
+
+const VISIT_COLUMNS: &str = "visitor, day, started, last_seen, entry, exit, pageviews, events, \
+     source, utm_source, utm_medium, utm_campaign, browser, os, device, country";
+
+fn visit_from_row(r: &PgRow) -> StoreResult<OpenVisit> {
+    let visitor: Vec<u8> = r.try_get("visitor").map_err(db)?;
+    Ok(OpenVisit {
+        visitor: visitor_of(&visitor)?,
+        started: r.try_get("started").map_err(db)?,
+        last_seen: r.try_get("last_seen").map_err(db)?,
+        entry: r.try_get("entry").map_err(db)?,
+        exit: r.try_get("exit").map_err(db)?,
+        pageviews: r.try_get("pageviews").map_err(db)?,
+        events: r.try_get("events").map_err(db)?,
+        source: r.try_get("source").map_err(db)?,
+        utm_source: r.try_get("utm_source").map_err(db)?,
+        utm_medium: r.try_get("utm_medium").map_err(db)?,
+        utm_campaign: r.try_get("utm_campaign").map_err(db)?,
+        browser: r.try_get("browser").map_err(db)?,
+        os: r.try_get("os").map_err(db)?,
+        device: r.try_get("device").map_err(db)?,
+        country: r.try_get("country").map_err(db)?,
+    })
+}
+
+/// The stored visits of the batch's visitors, and every stored visit that may have ended.
+async fn visits_to_fold(
+    conn: &mut PgConnection,
+    hits: &[Hit],
+    now: OffsetDateTime,
+) -> StoreResult<Vec<OpenVisit>> {
+    let wanted: Vec<Vec<u8>> = hits
+        .iter()
+        .map(|h| h.visitor)
+        .collect::<HashSet<_>>()
+        .into_iter()
+        .map(|v| v.0.to_vec())
+        .collect();
+    let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+        "SELECT {VISIT_COLUMNS} FROM stats_visits
+         WHERE visitor = ANY($1) OR last_seen <= $2 OR day < $3"
+    )))
+    .bind(wanted)
+    .bind(now - VISIT_IDLE)
+    .bind(uk_day(now))
+    .fetch_all(&mut *conn)
+    .await
+    .map_err(db)?;
+    rows.iter().map(visit_from_row).collect()
+}
+
+/// Insert the marks; the ones that were not there yet.
+async fn new_marks(
+    conn: &mut PgConnection,
+    marks: &[(Date, [u8; 16])],
+) -> StoreResult<Vec<[u8; 16]>> {
+    let days: Vec<Date> = marks.iter().map(|(d, _)| *d).collect();
+    let keys: Vec<Vec<u8>> = marks.iter().map(|(_, k)| k.to_vec()).collect();
+    let rows: Vec<Vec<u8>> = sqlx::query_scalar(
+        "INSERT INTO stats_seen (day, mark)
+         SELECT * FROM UNNEST($1::date[], $2::bytea[])
+         ON CONFLICT DO NOTHING RETURNING mark",
+    )
+    .bind(days)
+    .bind(keys)
+    .fetch_all(&mut *conn)
+    .await
+    .map_err(db)?;
+    Ok(rows
+        .iter()
+        .filter_map(|m| <[u8; 16]>::try_from(m.as_slice()).ok())
+        .collect())
+}
+
+const ADD_METRICS: &str = " DO UPDATE SET visitors = t.visitors + excluded.visitors, \
+     visits = t.visits + excluded.visits, pageviews = t.pageviews + excluded.pageviews, \
+     bounces = t.bounces + excluded.bounces, \
+     duration_seconds = t.duration_seconds + excluded.duration_seconds, \
+     events = t.events + excluded.events";
+
+/// The six counts of some rows, one array each.
+#[derive(Default)]
+struct Counts {
+    visitors: Vec<i64>,
+    visits: Vec<i64>,
+    pageviews: Vec<i64>,
+    bounces: Vec<i64>,
+    duration_seconds: Vec<i64>,
+    events: Vec<i64>,
+}
+
+impl Counts {
+    fn push(&mut self, m: &candour_core::stats::Metrics) {
+        self.visitors.push(m.visitors);
+        self.visits.push(m.visits);
+        self.pageviews.push(m.pageviews);
+        self.bounces.push(m.bounces);
+        self.duration_seconds.push(m.duration_seconds);
+        self.events.push(m.events);
+    }
+}
+
+async fn write_fold(conn: &mut PgConnection, f: &fold::Fold) -> StoreResult<()> {
+    let (mut grains, mut dims, mut buckets, mut values) = (vec![], vec![], vec![], vec![]);
+    let mut counts = Counts::default();
+    for (k, m) in &f.totals {
+        grains.push(k.grain.code());
+        dims.push(k.dimension_code());
+        buckets.push(k.bucket);
+        values.push(k.value.as_str());
+        counts.push(m);
+    }
+    sqlx::query(sqlx::AssertSqlSafe(format!(
+        "INSERT INTO stats_totals AS t (grain, dimension, bucket, value, visitors, visits,
+             pageviews, bounces, duration_seconds, events)
+         SELECT * FROM UNNEST($1::text[], $2::text[], $3::timestamptz[], $4::text[],
+             $5::bigint[], $6::bigint[], $7::bigint[], $8::bigint[], $9::bigint[], $10::bigint[])
+         ON CONFLICT (grain, dimension, bucket, value){ADD_METRICS}"
+    )))
+    .bind(grains)
+    .bind(dims)
+    .bind(buckets)
+    .bind(values)
+    .bind(counts.visitors)
+    .bind(counts.visits)
+    .bind(counts.pageviews)
+    .bind(counts.bounces)
+    .bind(counts.duration_seconds)
+    .bind(counts.events)
+    .execute(&mut *conn)
+    .await
+    .map_err(db)?;
+
+    let (mut fdims, mut fvalues, mut dims, mut days, mut values) =
+        (vec![], vec![], vec![], vec![], vec![]);
+    let mut counts = Counts::default();
+    for (k, m) in &f.pairs {
+        fdims.push(k.filter_dimension.code());
+        fvalues.push(k.filter_value.as_str());
+        dims.push(k.dimension.code());
+        days.push(k.day);
+        values.push(k.value.as_str());
+        counts.push(m);
+    }
+    sqlx::query(sqlx::AssertSqlSafe(format!(
+        "INSERT INTO stats_pairs AS t (filter_dimension, filter_value, dimension, day, value,
+             visitors, visits, pageviews, bounces, duration_seconds, events)
+         SELECT * FROM UNNEST($1::text[], $2::text[], $3::text[], $4::timestamptz[],
+             $5::text[], $6::bigint[], $7::bigint[], $8::bigint[], $9::bigint[], $10::bigint[],
+             $11::bigint[])
+         ON CONFLICT (filter_dimension, filter_value, dimension, day, value){ADD_METRICS}"
+    )))
+    .bind(fdims)
+    .bind(fvalues)
+    .bind(dims)
+    .bind(days)
+    .bind(values)
+    .bind(counts.visitors)
+    .bind(counts.visits)
+    .bind(counts.pageviews)
+    .bind(counts.bounces)
+    .bind(counts.duration_seconds)
+    .bind(counts.events)
+    .execute(&mut *conn)
+    .await
+    .map_err(db)?;
+
+    let closed: Vec<Vec<u8>> = f.closed.iter().map(|v| v.0.to_vec()).collect();
+    sqlx::query("DELETE FROM stats_visits WHERE visitor = ANY($1)")
+        .bind(closed)
+        .execute(&mut *conn)
+        .await
+        .map_err(db)?;
+    let o = &f.open;
+    sqlx::query(sqlx::AssertSqlSafe(format!(
+        "INSERT INTO stats_visits ({VISIT_COLUMNS})
+         SELECT * FROM UNNEST($1::bytea[], $2::date[], $3::timestamptz[], $4::timestamptz[],
+             $5::text[], $6::text[], $7::bigint[], $8::bigint[], $9::text[], $10::text[],
+             $11::text[], $12::text[], $13::text[], $14::text[], $15::text[], $16::text[])
+         ON CONFLICT (visitor) DO UPDATE SET last_seen = excluded.last_seen,
+             exit = excluded.exit, pageviews = excluded.pageviews, events = excluded.events"
+    )))
+    .bind(o.iter().map(|v| v.visitor.0.to_vec()).collect::<Vec<_>>())
+    .bind(o.iter().map(OpenVisit::day).collect::<Vec<_>>())
+    .bind(o.iter().map(|v| v.started).collect::<Vec<_>>())
+    .bind(o.iter().map(|v| v.last_seen).collect::<Vec<_>>())
+    .bind(o.iter().map(|v| v.entry.as_str()).collect::<Vec<_>>())
+    .bind(o.iter().map(|v| v.exit.as_str()).collect::<Vec<_>>())
+    .bind(o.iter().map(|v| v.pageviews).collect::<Vec<_>>())
+    .bind(o.iter().map(|v| v.events).collect::<Vec<_>>())
+    .bind(o.iter().map(|v| v.source.as_str()).collect::<Vec<_>>())
+    .bind(
+        o.iter()
+            .map(|v| v.utm_source.as_deref())
+            .collect::<Vec<_>>(),
+    )
+    .bind(
+        o.iter()
+            .map(|v| v.utm_medium.as_deref())
+            .collect::<Vec<_>>(),
+    )
+    .bind(
+        o.iter()
+            .map(|v| v.utm_campaign.as_deref())
+            .collect::<Vec<_>>(),
+    )
+    .bind(o.iter().map(|v| v.browser.as_deref()).collect::<Vec<_>>())
+    .bind(o.iter().map(|v| v.os.as_deref()).collect::<Vec<_>>())
+    .bind(o.iter().map(|v| v.device.as_deref()).collect::<Vec<_>>())
+    .bind(o.iter().map(|v| v.country.as_deref()).collect::<Vec<_>>())
+    .execute(&mut *conn)
+    .await
+    .map_err(db)?;
+    Ok(())
+}
+
+#[async_trait]
+impl StatsIngestStore for PgStore {
+    async fn stats_salt(&self, day: Date, fresh: &[u8]) -> StoreResult<Vec<u8>> {
+        sqlx::query_scalar(
+            "INSERT INTO stats_salts (day, salt) VALUES ($1, $2)
+             ON CONFLICT (day) DO UPDATE SET salt = stats_salts.salt RETURNING salt",
+        )
+        .bind(day)
+        .bind(fresh)
+        .fetch_one(&self.pool)
+        .await
+        .map_err(db)
+    }
+
+    async fn record_hits(&self, hits: &[Hit]) -> StoreResult<()> {
+        let event = |h: &Hit| match &h.kind {
+            HitKind::PageView => String::new(),
+            HitKind::Event(name) => name.clone(),
+        };
+        sqlx::query(
+            "INSERT INTO stats_hits (at, event, path, visitor, referrer, utm_source, utm_medium,
+                 utm_campaign, browser, os, device, country)
+             SELECT * FROM UNNEST($1::timestamptz[], $2::text[], $3::text[], $4::bytea[],
+                 $5::text[], $6::text[], $7::text[], $8::text[], $9::text[], $10::text[],
+                 $11::text[], $12::text[])",
+        )
+        .bind(hits.iter().map(|h| h.at).collect::<Vec<_>>())
+        .bind(hits.iter().map(event).collect::<Vec<_>>())
+        .bind(hits.iter().map(|h| h.path.as_str()).collect::<Vec<_>>())
+        .bind(
+            hits.iter()
+                .map(|h| h.visitor.0.to_vec())
+                .collect::<Vec<_>>(),
+        )
+        .bind(
+            hits.iter()
+                .map(|h| h.referrer.as_deref())
+                .collect::<Vec<_>>(),
+        )
+        .bind(
+            hits.iter()
+                .map(|h| h.utm_source.as_deref())
+                .collect::<Vec<_>>(),
+        )
+        .bind(
+            hits.iter()
+                .map(|h| h.utm_medium.as_deref())
+                .collect::<Vec<_>>(),
+        )
+        .bind(
+            hits.iter()
+                .map(|h| h.utm_campaign.as_deref())
+                .collect::<Vec<_>>(),
+        )
+        .bind(
+            hits.iter()
+                .map(|h| h.browser.as_deref())
+                .collect::<Vec<_>>(),
+        )
+        .bind(hits.iter().map(|h| h.os.as_deref()).collect::<Vec<_>>())
+        .bind(
+            hits.iter()
+                .map(|h| h.device.map(Device::code))
+                .collect::<Vec<_>>(),
+        )
+        .bind(
+            hits.iter()
+                .map(|h| h.country.as_deref())
+                .collect::<Vec<_>>(),
+        )
+        .execute(&self.pool)
+        .await
+        .map_err(db)?;
+        Ok(())
+    }
+
+    async fn fold_hits(&self, now: OffsetDateTime, limit: u32) -> StoreResult<Folded> {
+        let mut conn = self.pool.acquire().await.map_err(db)?;
+        let mut tx = conn.begin().await.map_err(db)?;
+        sqlx::query("SELECT pg_advisory_xact_lock($1)")
+            .bind(FOLD_LOCK)
+            .execute(&mut *tx)
+            .await
+            .map_err(db)?;
+        let rows = sqlx::query(
+            "SELECT id, at, event, path, visitor, referrer, utm_source, utm_medium,
+                 utm_campaign, browser, os, device, country
+             FROM stats_hits ORDER BY id LIMIT $1",
+        )
+        .bind(i64::from(limit))
+        .fetch_all(&mut *tx)
+        .await
+        .map_err(db)?;
+        let mut hits = Vec::with_capacity(rows.len());
+        let mut ids = Vec::with_capacity(rows.len());
+        for r in &rows {
+            hits.push(hit_from_row(r)?);
+            ids.push(r.try_get::<i64, _>("id").map_err(db)?);
+        }
+        let open = visits_to_fold(&mut tx, &hits, now).await?;
+        let mut folded = fold::fold(&hits, open, now);
+        let new = new_marks(&mut tx, &folded.marks()).await?;
+        folded.count_new(&new);
+        write_fold(&mut tx, &folded).await?;
+        // Ids are not committed in order across instances: delete exactly what was read.
+        sqlx::query("DELETE FROM stats_hits WHERE id = ANY($1)")
+            .bind(ids)
+            .execute(&mut *tx)
+            .await
+            .map_err(db)?;
+        tx.commit().await.map_err(db)?;
+        Ok(Folded {
+            hits: hits.len() as u64,
+            visits_closed: folded.closed.len() as u64,
+        })
+    }
+
+    async fn live_visitors(&self, since: OffsetDateTime) -> StoreResult<u64> {
+        let n: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM (
+                 SELECT visitor FROM stats_visits WHERE last_seen >= $1
+                 UNION SELECT visitor FROM stats_hits WHERE at >= $1) AS live",
+        )
+        .bind(since)
+        .fetch_one(&self.pool)
+        .await
+        .map_err(db)?;
+        Ok(n.max(0) as u64)
+    }
+
+    async fn purge_stats(&self, totals_before: OffsetDateTime, today: Date) -> StoreResult<u64> {
+        let mut conn = self.pool.acquire().await.map_err(db)?;
+        let mut tx = conn.begin().await.map_err(db)?;
+        let mut gone = 0;
+        for (sql, bound) in [
+            ("DELETE FROM stats_totals WHERE bucket < $1", totals_before),
+            ("DELETE FROM stats_pairs WHERE day < $1", totals_before),
+            (
+                "DELETE FROM stats_hits WHERE at < $1",
+                uk_start_of_day(today),
+            ),
+        ] {
+            gone += sqlx::query(sql)
+                .bind(bound)
+                .execute(&mut *tx)
+                .await
+                .map_err(db)?
+                .rows_affected();
+        }
+        for sql in [
+            "DELETE FROM stats_visits WHERE day < $1",
+            "DELETE FROM stats_seen WHERE day < $1",
+            "DELETE FROM stats_salts WHERE day < $1",
+        ] {
+            gone += sqlx::query(sql)
+                .bind(today)
+                .execute(&mut *tx)
+                .await
+                .map_err(db)?
+                .rows_affected();
+        }
+        tx.commit().await.map_err(db)?;
+        Ok(gone)
+    }
+}

@@ -1,0 +1,367 @@
+//! Site statistics on SQLite, the writing side: the day's salt, waiting hits, and the fold
+//! that turns them into totals (`stats::fold` decides; this file only reads and writes).
+//! Times are Unix seconds, UK days `YYYY-MM-DD`.
+
+use std::collections::HashSet;
+
+use async_trait::async_trait;
+use candour_core::stats::fold::{self, OpenVisit};
+use candour_core::stats::{Device, Folded, Hit, HitKind, VISIT_IDLE, VisitorHash, uk_day};
+use candour_core::store::{StatsIngestStore, StoreError, StoreResult};
+use candour_core::uk_time::{ISO_DATE, uk_start_of_day};
+use sqlx::sqlite::SqliteRow;
+use sqlx::{Acquire, Connection, QueryBuilder, Row, Sqlite, SqliteConnection};
+use time::{Date, OffsetDateTime};
+
+use crate::{SqliteStore, db, from_unix, unix};
+
+/// Rows per multi-row statement, under SQLite's 32,766 bound parameters.
+const ROWS: usize = 2000;
+
+fn iso(d: Date) -> String {
+    d.format(ISO_DATE).unwrap_or_default()
+}
+
+fn visitor_of(bytes: &[u8]) -> StoreResult<VisitorHash> {
+    VisitorHash::from_stored(bytes)
+        .ok_or_else(|| StoreError::Corrupt("a visitor hash is not 16 bytes".to_owned()))
+}
+
+fn hit_from_row(r: &SqliteRow) -> StoreResult<Hit> {
+    let event: String = r.try_get("event").map_err(db)?;
+    let device: Option<String> = r.try_get("device").map_err(db)?;
+    let visitor: Vec<u8> = r.try_get("visitor").map_err(db)?;
+    Ok(Hit {
+        at: from_unix(r.try_get("at").map_err(db)?)?,
+        kind: if event.is_empty() {
+            HitKind::PageView
+        } else {
+            HitKind::Event(event)
+        },
+        path: r.try_get("path").map_err(db)?,
+        visitor: visitor_of(&visitor)?,
+        referrer: r.try_get("referrer").map_err(db)?,
+        utm_source: r.try_get("utm_source").map_err(db)?,
+        utm_medium: r.try_get("utm_medium").map_err(db)?,
+        utm_campaign: r.try_get("utm_campaign").map_err(db)?,
+        browser: r.try_get("browser").map_err(db)?,
+        os: r.try_get("os").map_err(db)?,
+        device: device.as_deref().and_then(Device::parse),
+        country: r.try_get("country").map_err(db)?,
+    })
+}
+
+const VISIT_COLUMNS: &str = "visitor, day, started, last_seen, entry, exit, pageviews, events, \
+     source, utm_source, utm_medium, utm_campaign, browser, os, device, country";
+
+fn visit_from_row(r: &SqliteRow) -> StoreResult<OpenVisit> {
+    let visitor: Vec<u8> = r.try_get("visitor").map_err(db)?;
+    Ok(OpenVisit {
+        visitor: visitor_of(&visitor)?,
+        started: from_unix(r.try_get("started").map_err(db)?)?,
+        last_seen: from_unix(r.try_get("last_seen").map_err(db)?)?,
+        entry: r.try_get("entry").map_err(db)?,
+        exit: r.try_get("exit").map_err(db)?,
+        pageviews: r.try_get("pageviews").map_err(db)?,
+        events: r.try_get("events").map_err(db)?,
+        source: r.try_get("source").map_err(db)?,
+        utm_source: r.try_get("utm_source").map_err(db)?,
+        utm_medium: r.try_get("utm_medium").map_err(db)?,
+        utm_campaign: r.try_get("utm_campaign").map_err(db)?,
+        browser: r.try_get("browser").map_err(db)?,
+        os: r.try_get("os").map_err(db)?,
+        device: r.try_get("device").map_err(db)?,
+        country: r.try_get("country").map_err(db)?,
+    })
+}
+
+/// The stored visits of the batch's visitors, and every stored visit that may have ended.
+async fn visits_to_fold(
+    conn: &mut SqliteConnection,
+    hits: &[Hit],
+    now: OffsetDateTime,
+) -> StoreResult<Vec<OpenVisit>> {
+    let mut seen = HashSet::new();
+    let mut out = Vec::new();
+    let wanted: Vec<VisitorHash> = hits
+        .iter()
+        .map(|h| h.visitor)
+        .collect::<HashSet<_>>()
+        .into_iter()
+        .collect();
+    for chunk in wanted.chunks(ROWS) {
+        let mut q = QueryBuilder::<Sqlite>::new(format!(
+            "SELECT {VISIT_COLUMNS} FROM stats_visits WHERE visitor IN ("
+        ));
+        let mut list = q.separated(", ");
+        for v in chunk {
+            list.push_bind(v.0.to_vec());
+        }
+        q.push(")");
+        for r in q.build().fetch_all(&mut *conn).await.map_err(db)? {
+            let v = visit_from_row(&r)?;
+            if seen.insert(v.visitor) {
+                out.push(v);
+            }
+        }
+    }
+    let ended = sqlx::query(sqlx::AssertSqlSafe(format!(
+        "SELECT {VISIT_COLUMNS} FROM stats_visits WHERE last_seen <= ? OR day < ?"
+    )))
+    .bind(unix(now - VISIT_IDLE))
+    .bind(iso(uk_day(now)))
+    .fetch_all(&mut *conn)
+    .await
+    .map_err(db)?;
+    for r in ended {
+        let v = visit_from_row(&r)?;
+        if seen.insert(v.visitor) {
+            out.push(v);
+        }
+    }
+    Ok(out)
+}
+
+/// Insert the marks; the ones that were not there yet.
+async fn new_marks(
+    conn: &mut SqliteConnection,
+    marks: &[(Date, [u8; 16])],
+) -> StoreResult<Vec<[u8; 16]>> {
+    let mut new = Vec::new();
+    for chunk in marks.chunks(ROWS * 4) {
+        let mut q = QueryBuilder::<Sqlite>::new("INSERT INTO stats_seen (day, mark) ");
+        q.push_values(chunk, |mut b, (day, mark)| {
+            b.push_bind(iso(*day)).push_bind(mark.to_vec());
+        });
+        q.push(" ON CONFLICT DO NOTHING RETURNING mark");
+        for r in q.build().fetch_all(&mut *conn).await.map_err(db)? {
+            let mark: Vec<u8> = r.try_get("mark").map_err(db)?;
+            if let Ok(m) = <[u8; 16]>::try_from(mark.as_slice()) {
+                new.push(m);
+            }
+        }
+    }
+    Ok(new)
+}
+
+const ADD_METRICS: &str = " DO UPDATE SET visitors = visitors + excluded.visitors, \
+     visits = visits + excluded.visits, pageviews = pageviews + excluded.pageviews, \
+     bounces = bounces + excluded.bounces, \
+     duration_seconds = duration_seconds + excluded.duration_seconds, \
+     events = events + excluded.events";
+
+async fn write_fold(conn: &mut SqliteConnection, f: &fold::Fold) -> StoreResult<()> {
+    let totals: Vec<_> = f.totals.iter().collect();
+    for chunk in totals.chunks(ROWS) {
+        let mut q = QueryBuilder::<Sqlite>::new(
+            "INSERT INTO stats_totals (grain, dimension, bucket, value, visitors, visits, \
+             pageviews, bounces, duration_seconds, events) ",
+        );
+        q.push_values(chunk, |mut b, (k, m)| {
+            b.push_bind(k.grain.code())
+                .push_bind(k.dimension_code())
+                .push_bind(unix(k.bucket))
+                .push_bind(k.value.clone())
+                .push_bind(m.visitors)
+                .push_bind(m.visits)
+                .push_bind(m.pageviews)
+                .push_bind(m.bounces)
+                .push_bind(m.duration_seconds)
+                .push_bind(m.events);
+        });
+        q.push(" ON CONFLICT (grain, dimension, bucket, value)");
+        q.push(ADD_METRICS);
+        q.build().execute(&mut *conn).await.map_err(db)?;
+    }
+    let pairs: Vec<_> = f.pairs.iter().collect();
+    for chunk in pairs.chunks(ROWS) {
+        let mut q = QueryBuilder::<Sqlite>::new(
+            "INSERT INTO stats_pairs (filter_dimension, filter_value, dimension, day, value, \
+             visitors, visits, pageviews, bounces, duration_seconds, events) ",
+        );
+        q.push_values(chunk, |mut b, (k, m)| {
+            b.push_bind(k.filter_dimension.code())
+                .push_bind(k.filter_value.clone())
+                .push_bind(k.dimension.code())
+                .push_bind(unix(k.day))
+                .push_bind(k.value.clone())
+                .push_bind(m.visitors)
+                .push_bind(m.visits)
+                .push_bind(m.pageviews)
+                .push_bind(m.bounces)
+                .push_bind(m.duration_seconds)
+                .push_bind(m.events);
+        });
+        q.push(" ON CONFLICT (filter_dimension, filter_value, dimension, day, value)");
+        q.push(ADD_METRICS);
+        q.build().execute(&mut *conn).await.map_err(db)?;
+    }
+    for chunk in f.closed.chunks(ROWS) {
+        let mut q = QueryBuilder::<Sqlite>::new("DELETE FROM stats_visits WHERE visitor IN (");
+        let mut list = q.separated(", ");
+        for v in chunk {
+            list.push_bind(v.0.to_vec());
+        }
+        q.push(")");
+        q.build().execute(&mut *conn).await.map_err(db)?;
+    }
+    for chunk in f.open.chunks(ROWS) {
+        let mut q = QueryBuilder::<Sqlite>::new(format!(
+            "INSERT OR REPLACE INTO stats_visits ({VISIT_COLUMNS}) "
+        ));
+        q.push_values(chunk, |mut b, v| {
+            b.push_bind(v.visitor.0.to_vec())
+                .push_bind(iso(v.day()))
+                .push_bind(unix(v.started))
+                .push_bind(unix(v.last_seen))
+                .push_bind(v.entry.clone())
+                .push_bind(v.exit.clone())
+                .push_bind(v.pageviews)
+                .push_bind(v.events)
+                .push_bind(v.source.clone())
+                .push_bind(v.utm_source.clone())
+                .push_bind(v.utm_medium.clone())
+                .push_bind(v.utm_campaign.clone())
+                .push_bind(v.browser.clone())
+                .push_bind(v.os.clone())
+                .push_bind(v.device.clone())
+                .push_bind(v.country.clone());
+        });
+        q.build().execute(&mut *conn).await.map_err(db)?;
+    }
+    Ok(())
+}
+
+#[async_trait]
+impl StatsIngestStore for SqliteStore {
+    async fn stats_salt(&self, day: Date, fresh: &[u8]) -> StoreResult<Vec<u8>> {
+        sqlx::query_scalar(
+            "INSERT INTO stats_salts (day, salt) VALUES (?, ?)
+             ON CONFLICT (day) DO UPDATE SET salt = salt RETURNING salt",
+        )
+        .bind(iso(day))
+        .bind(fresh)
+        .fetch_one(&self.writer)
+        .await
+        .map_err(db)
+    }
+
+    async fn record_hits(&self, hits: &[Hit]) -> StoreResult<()> {
+        let mut conn = self.writer.acquire().await.map_err(db)?;
+        let mut tx = conn.begin().await.map_err(db)?;
+        for chunk in hits.chunks(ROWS) {
+            let mut q = QueryBuilder::<Sqlite>::new(
+                "INSERT INTO stats_hits (at, event, path, visitor, referrer, utm_source, \
+                 utm_medium, utm_campaign, browser, os, device, country) ",
+            );
+            q.push_values(chunk, |mut b, h| {
+                let event = match &h.kind {
+                    HitKind::PageView => String::new(),
+                    HitKind::Event(name) => name.clone(),
+                };
+                b.push_bind(unix(h.at))
+                    .push_bind(event)
+                    .push_bind(h.path.clone())
+                    .push_bind(h.visitor.0.to_vec())
+                    .push_bind(h.referrer.clone())
+                    .push_bind(h.utm_source.clone())
+                    .push_bind(h.utm_medium.clone())
+                    .push_bind(h.utm_campaign.clone())
+                    .push_bind(h.browser.clone())
+                    .push_bind(h.os.clone())
+                    .push_bind(h.device.map(Device::code))
+                    .push_bind(h.country.clone());
+            });
+            q.build().execute(&mut *tx).await.map_err(db)?;
+        }
+        tx.commit().await.map_err(db)
+    }
+
+    async fn fold_hits(&self, now: OffsetDateTime, limit: u32) -> StoreResult<Folded> {
+        let mut conn = self.writer.acquire().await.map_err(db)?;
+        // The file's write lock from the start: another process on the same file cannot
+        // add or fold hits between this read and its writes.
+        let mut tx = conn.begin_with("BEGIN IMMEDIATE").await.map_err(db)?;
+        let rows = sqlx::query(
+            "SELECT id, at, event, path, visitor, referrer, utm_source, utm_medium, \
+             utm_campaign, browser, os, device, country FROM stats_hits ORDER BY id LIMIT ?",
+        )
+        .bind(i64::from(limit))
+        .fetch_all(&mut *tx)
+        .await
+        .map_err(db)?;
+        let mut hits = Vec::with_capacity(rows.len());
+        let mut last_id = 0_i64;
+        for r in &rows {
+            hits.push(hit_from_row(r)?);
+            last_id = r.try_get("id").map_err(db)?;
+        }
+        let open = visits_to_fold(&mut tx, &hits, now).await?;
+        let mut folded = fold::fold(&hits, open, now);
+        let new = new_marks(&mut tx, &folded.marks()).await?;
+        folded.count_new(&new);
+        write_fold(&mut tx, &folded).await?;
+        // The write lock is held: no hit with a smaller id can arrive after this read.
+        sqlx::query("DELETE FROM stats_hits WHERE id <= ?")
+            .bind(last_id)
+            .execute(&mut *tx)
+            .await
+            .map_err(db)?;
+        tx.commit().await.map_err(db)?;
+        Ok(Folded {
+            hits: hits.len() as u64,
+            visits_closed: folded.closed.len() as u64,
+        })
+    }
+
+    async fn live_visitors(&self, since: OffsetDateTime) -> StoreResult<u64> {
+        let n: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM (
+                 SELECT visitor FROM stats_visits WHERE last_seen >= ?1
+                 UNION SELECT visitor FROM stats_hits WHERE at >= ?1)",
+        )
+        .bind(unix(since))
+        .fetch_one(&self.reader)
+        .await
+        .map_err(db)?;
+        Ok(n.max(0) as u64)
+    }
+
+    async fn purge_stats(&self, totals_before: OffsetDateTime, today: Date) -> StoreResult<u64> {
+        let mut conn = self.writer.acquire().await.map_err(db)?;
+        let mut tx = conn.begin().await.map_err(db)?;
+        let mut gone = 0;
+        for (sql, bound) in [
+            (
+                "DELETE FROM stats_totals WHERE bucket < ?",
+                unix(totals_before),
+            ),
+            ("DELETE FROM stats_pairs WHERE day < ?", unix(totals_before)),
+            (
+                "DELETE FROM stats_hits WHERE at < ?",
+                unix(uk_start_of_day(today)),
+            ),
+        ] {
+            gone += sqlx::query(sql)
+                .bind(bound)
+                .execute(&mut *tx)
+                .await
+                .map_err(db)?
+                .rows_affected();
+        }
+        for sql in [
+            "DELETE FROM stats_visits WHERE day < ?",
+            "DELETE FROM stats_seen WHERE day < ?",
+            "DELETE FROM stats_salts WHERE day < ?",
+        ] {
+            gone += sqlx::query(sql)
+                .bind(iso(today))
+                .execute(&mut *tx)
+                .await
+                .map_err(db)?
+                .rows_affected();
+        }
+        tx.commit().await.map_err(db)?;
+        Ok(gone)
+    }
+}

@@ -1,0 +1,71 @@
+//! The folder: every ten seconds (and once more when the server stops) the waiting hits are
+//! folded into the totals and idle visits are ended. When a UK day has ended, and hourly
+//! besides, the day's salt, its marks and visits, and totals past `[stats]
+//! retention_months` are deleted. Several instances may fold at once: the store lets one
+//! fold at a time and every total is added to, never overwritten.
+
+use std::time::Duration;
+
+use candour_core::stats::{totals_kept_from, uk_day};
+use candour_core::store::StoreError;
+
+use crate::AppState;
+
+/// How often waiting hits are folded.
+const EVERY: Duration = Duration::from_secs(10);
+/// Hits folded in one transaction.
+const BATCH: u32 = 5_000;
+
+impl AppState {
+    /// Fold every waiting hit, end idle visits and, when due, forget the days that are over
+    /// and totals past retention. Returns how many hits were folded.
+    pub async fn fold_statistics(&self) -> Result<u64, StoreError> {
+        let now = self.now();
+        let store = &self.inner.stores.stats_ingest;
+        let mut folded = 0;
+        loop {
+            let f = store.fold_hits(now, BATCH).await?;
+            folded += f.hits;
+            if f.hits < u64::from(BATCH) {
+                break;
+            }
+        }
+        let today = uk_day(now);
+        let mut purged = self.inner.stats.purged.lock().await;
+        let due = purged.is_none_or(|(day, at)| day != today || now - at >= time::Duration::HOUR);
+        if due {
+            let months = self.inner.config.stats.retention_months;
+            let gone = store
+                .purge_stats(totals_kept_from(now, months), today)
+                .await?;
+            if gone > 0 {
+                tracing::info!(rows = gone, "Forgot the statistics of days that are over.");
+            }
+            *purged = Some((today, now));
+        }
+        Ok(folded)
+    }
+
+    /// Fold statistics every ten seconds until `stop`, then write the hits in memory and
+    /// fold once more.
+    pub async fn run_statistics_until(&self, mut stop: tokio::sync::watch::Receiver<bool>) {
+        if !self.inner.config.stats.enabled {
+            return;
+        }
+        let mut tick = tokio::time::interval(EVERY);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                _ = tick.tick() => {}
+                _ = stop.wait_for(|s| *s) => break,
+            }
+            if let Err(e) = self.fold_statistics().await {
+                tracing::warn!(error = %e, "Could not fold the statistics; will try again.");
+            }
+        }
+        self.inner.stats.flush().await;
+        if let Err(e) = self.fold_statistics().await {
+            tracing::warn!(error = %e, "Could not fold the statistics before stopping.");
+        }
+    }
+}
