@@ -11,6 +11,7 @@ use candour_core::consent::{Choice, Method, Receipt, ReceiptId};
 use candour_core::store::{StoreError, Stores};
 use time::{Duration, OffsetDateTime, macros::datetime};
 
+mod answers;
 mod bundles;
 mod campaigns;
 mod disclosures;
@@ -20,6 +21,7 @@ mod requests;
 mod stats;
 mod stats_report;
 pub mod upgrade;
+pub use answers::*;
 pub use bundles::*;
 pub use campaigns::*;
 pub use disclosures::*;

@@ -1184,6 +1184,21 @@ pub async fn a_persons_export_has_one_form_on_every_backend(s: &Stores) {
             .change_request(id, c.status, &planned, account, T0)
             .await
             .unwrap();
+        s.answers
+            .record_answer(&candour_core::store::NewAnswer {
+                request: id,
+                file: "bundle-kim.zip".into(),
+                bytes: 2048,
+                rows: 12,
+                built_at: T0,
+                built_by: account,
+            })
+            .await
+            .unwrap();
+        s.answers
+            .release_answer(id, &SecretHash([0x45; 32]), T0 + Duration::days(7), T0)
+            .await
+            .unwrap();
     }
     // An export from the console that covered them.
     s.disclosures

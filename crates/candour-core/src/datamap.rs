@@ -183,6 +183,21 @@ pub const PERSONAL: &[Mapped] = &[
         shaped: &[("at", Shape::Time)],
     },
     Mapped {
+        table: "request_answers",
+        subject: Subject::Person,
+        column: "person_id",
+        erasure: Erasure::Delete,
+        holds: "The copy of their data staff prepared to answer the person's request: when it \
+                was built, its size, when it was sent and when it was downloaded.",
+        shaped: &[
+            ("built_at", Shape::Time),
+            ("link_hash", Shape::Withheld),
+            ("link_expires_at", Shape::Time),
+            ("released_at", Shape::Time),
+            ("downloaded_at", Shape::Time),
+        ],
+    },
+    Mapped {
         table: "people",
         subject: Subject::Person,
         column: "id",

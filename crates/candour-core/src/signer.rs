@@ -57,11 +57,14 @@ pub enum Purpose {
     RequestStatus = 12,
     /// The day hash of a visitor in the site statistics (keyed further by the day's salt).
     StatsVisitor = 13,
+    /// The single-use link that downloads the answer to a request for a copy of one's data,
+    /// bound to the case's confirmed address.
+    AnswerLink = 15,
 }
 
 impl Purpose {
     /// Every purpose, in the order of their numbers.
-    pub const ALL: [Purpose; 14] = [
+    pub const ALL: [Purpose; 15] = [
         Purpose::ConsentCookie,
         Purpose::CampaignOpen,
         Purpose::CampaignClick,
@@ -76,6 +79,7 @@ impl Purpose {
         Purpose::RateLimitKey,
         Purpose::RequestStatus,
         Purpose::StatsVisitor,
+        Purpose::AnswerLink,
     ];
 
     /// The name the purpose's key is derived under. Changing one voids that purpose's tokens.
@@ -95,6 +99,7 @@ impl Purpose {
             Purpose::RateLimitKey => "rate-limit-key",
             Purpose::RequestStatus => "request-status",
             Purpose::StatsVisitor => "stats-visitor",
+            Purpose::AnswerLink => "answer-link",
         }
     }
 }
@@ -260,7 +265,12 @@ impl Signer {
 
     /// The key of one purpose.
     pub fn key(&self, purpose: Purpose) -> &PurposeKey {
-        &self.keys[purpose as usize]
+        // Numbers are handed out ahead of use, so they may have gaps: find the key by place.
+        let at = Purpose::ALL
+            .iter()
+            .position(|p| *p == purpose)
+            .unwrap_or_default();
+        &self.keys[at]
     }
 
     /// See [`PurposeKey::sign`].

@@ -118,6 +118,7 @@ pub struct Stores {
     pub deliveries: Arc<dyn DeliveryStore>,
     pub tracking: Arc<dyn TrackingStore>,
     pub requests: Arc<dyn RequestStore>,
+    pub answers: Arc<dyn AnswerStore>,
     pub stats_ingest: Arc<dyn StatsIngestStore>,
     pub stats_report: Arc<dyn StatsReportStore>,
     pub request_actions: Arc<dyn RequestActionStore>,
@@ -586,6 +587,92 @@ pub trait RequestStore: Send + Sync {
     async fn purge_unconfirmed_requests(&self, now: OffsetDateTime) -> StoreResult<u64>;
 }
 
+/// The answer to a case for a copy of a person's data: the bundle staff built, and the link
+/// it was released with.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Answer {
+    pub request: i64,
+    /// The bundle's file name in the bundle folder.
+    pub file: String,
+    pub bytes: i64,
+    pub rows: i64,
+    pub built_at: OffsetDateTime,
+    pub built_by: i64,
+    pub released_at: Option<OffsetDateTime>,
+    pub link_expires_at: Option<OffsetDateTime>,
+    pub downloaded_at: Option<OffsetDateTime>,
+}
+
+/// A bundle just written for a case.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewAnswer {
+    pub request: i64,
+    pub file: String,
+    pub bytes: i64,
+    pub rows: i64,
+    pub built_at: OffsetDateTime,
+    pub built_by: i64,
+}
+
+/// What opening an answer's link finds.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Taken {
+    /// The link was good: it is now spent, and this is the answer to serve.
+    Yours(Answer),
+    /// It was used already, at this moment.
+    Used(OffsetDateTime),
+    /// Its time ran out before it was used.
+    Expired,
+    /// No such link for this case.
+    Unknown,
+}
+
+impl Taken {
+    /// What an answer found by its link allows at `at`: served once, before it expires.
+    pub fn judge(found: Option<Answer>, at: OffsetDateTime) -> Taken {
+        match found {
+            None => Taken::Unknown,
+            Some(a) => match (a.downloaded_at, a.link_expires_at) {
+                (Some(used), _) => Taken::Used(used),
+                (None, Some(expires)) if expires > at => Taken::Yours(a),
+                _ => Taken::Expired,
+            },
+        }
+    }
+}
+
+/// Answers to requests for a copy of one's data, and their single-use download links.
+#[async_trait]
+pub trait AnswerStore: Send + Sync {
+    /// Record the bundle built for a case, replacing an earlier one with its link (a
+    /// rebuilt bundle is released afresh).
+    async fn record_answer(&self, new: &NewAnswer) -> StoreResult<()>;
+    async fn answer(&self, request: i64) -> StoreResult<Option<Answer>>;
+    /// Give the case's bundle a new link (any earlier link stops working); `false` when the
+    /// case has no bundle.
+    async fn release_answer(
+        &self,
+        request: i64,
+        link: &SecretHash,
+        expires: OffsetDateTime,
+        at: OffsetDateTime,
+    ) -> StoreResult<bool>;
+    /// Spend the case's link with this hash, once, before it expires.
+    async fn take_answer(
+        &self,
+        request: i64,
+        link: &SecretHash,
+        at: OffsetDateTime,
+    ) -> StoreResult<Taken>;
+    /// What the case's link with this hash would find, without spending it.
+    async fn peek_answer(
+        &self,
+        request: i64,
+        link: &SecretHash,
+        at: OffsetDateTime,
+    ) -> StoreResult<Taken>;
+}
+
 /// Site statistics, the writing side: hits wait in `stats_hits` until they are folded into
 /// totals (see `stats::fold`); the day's salt and what depends on it go when the day ends.
 #[async_trait]
@@ -736,6 +823,39 @@ pub trait DisclosureStore: Send + Sync {
 mod tests {
     use super::*;
     use crate::poll::VoterKey;
+
+    #[test]
+    fn an_answer_link_serves_once_and_only_before_it_expires() {
+        let built = time::macros::datetime!(2026-03-01 09:00 UTC);
+        let expires = built + time::Duration::days(7);
+        let answer = Answer {
+            request: 1,
+            file: "bundle-1.zip".into(),
+            bytes: 10,
+            rows: 2,
+            built_at: built,
+            built_by: 3,
+            released_at: Some(built),
+            link_expires_at: Some(expires),
+            downloaded_at: None,
+        };
+        assert_eq!(Taken::judge(None, built), Taken::Unknown);
+        assert_eq!(
+            Taken::judge(Some(answer.clone()), expires - time::Duration::SECOND),
+            Taken::Yours(answer.clone())
+        );
+        assert_eq!(Taken::judge(Some(answer.clone()), expires), Taken::Expired);
+        let used = Answer {
+            downloaded_at: Some(built),
+            ..answer.clone()
+        };
+        assert_eq!(Taken::judge(Some(used), built), Taken::Used(built));
+        let unreleased = Answer {
+            link_expires_at: None,
+            ..answer
+        };
+        assert_eq!(Taken::judge(Some(unreleased), built), Taken::Expired);
+    }
 
     #[test]
     fn a_stored_hash_of_the_wrong_length_is_corrupt() {

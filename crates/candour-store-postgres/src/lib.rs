@@ -6,6 +6,7 @@
 #![cfg_attr(not(test), deny(unused_crate_dependencies))]
 
 mod accounts;
+mod answers;
 mod audit;
 mod campaigns;
 mod deliveries;
@@ -110,7 +111,8 @@ impl PgStore {
             request_actions: me.clone(),
             request_templates: me.clone(),
             request_digests: me.clone(),
-            disclosures: me,
+            disclosures: me.clone(),
+            answers: me,
         }
     }
 

@@ -7,6 +7,7 @@
 #![cfg_attr(not(test), deny(unused_crate_dependencies))]
 
 mod accounts;
+mod answers;
 mod audit;
 mod backup;
 mod campaigns;
@@ -176,7 +177,8 @@ impl SqliteStore {
             request_actions: me.clone(),
             request_templates: me.clone(),
             request_digests: me.clone(),
-            disclosures: me,
+            disclosures: me.clone(),
+            answers: me,
         }
     }
 

@@ -24,6 +24,9 @@ pub struct RequestSettings {
     /// once downloaded or expired). Default: a `bundles` folder beside the SQLite file, or in
     /// the working directory on PostgreSQL.
     pub bundle_dir: Option<PathBuf>,
+    /// How long the link that downloads a released answer works, in hours (at most a week,
+    /// since a bundle is deleted a week after it is built).
+    pub answer_link_hours: u32,
     /// Email privacy officers once a day about requests overdue or due within seven
     /// working days (nothing is sent when there are none).
     pub daily_digest: bool,
@@ -42,6 +45,7 @@ impl Default for RequestSettings {
             holidays_file: None,
             confirm_link_hours: 72,
             bundle_dir: None,
+            answer_link_hours: 24 * 7,
             daily_digest: true,
             digest_hour: 8,
             fee_for_manifestly_unfounded: false,
@@ -59,6 +63,7 @@ impl RequestSettings {
             24 * 14,
             "",
         );
+        errors.check_range("answer_link_hours", self.answer_link_hours, 1, 24 * 7, "");
         errors.check_range("digest_hour", self.digest_hour, 0, 23, "");
         errors
     }

@@ -2,6 +2,7 @@
 //! clock and the bank holidays it skips.
 
 pub mod actions;
+pub mod answer;
 pub mod case;
 pub mod deadline;
 pub mod field;

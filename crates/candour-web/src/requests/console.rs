@@ -159,6 +159,7 @@ struct CasePage {
     clarifications: Vec<String>,
     history: Vec<HistoryLine>,
     offer: Offer,
+    answer: Option<super::release::Panel>,
     staff: Vec<Account>,
     form: FormState,
     notice: Option<&'static str>,
@@ -261,6 +262,7 @@ async fn show(
         clarifications,
         history: events.iter().map(|e| history_line(e, &everyone)).collect(),
         offer: Offer::of(&case, today(state), holidays(state)),
+        answer: super::release::Panel::of(state, &case).await?,
         staff: everyone,
         case,
         form,
@@ -291,6 +293,8 @@ async fn case_page(
         }
         "assigned" => Some("The request has been assigned."),
         "noted" => Some("Your note has been added."),
+        "built" => Some("The bundle has been built. Check it, then release it to the person."),
+        "released" => Some("The person has been emailed a link to download the bundle."),
         _ => None,
     };
     let page = show(&state, &staff, frame, case, FormState::new(), notice).await?;

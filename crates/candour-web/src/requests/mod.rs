@@ -6,11 +6,13 @@
 //! the steps staff take.
 
 pub(crate) mod actions;
+pub(crate) mod answer_download;
 pub mod bundle;
 pub(crate) mod console;
 mod digest;
 pub(crate) mod download;
 pub(crate) mod public;
+pub(crate) mod release;
 mod reports;
 pub(crate) mod templates;
 
@@ -27,6 +29,8 @@ pub(crate) fn routes() -> Router<AppState> {
     public::routes()
         .merge(console::routes())
         .merge(download::routes())
+        .merge(release::routes())
+        .merge(answer_download::routes())
         .merge(actions::routes())
         .merge(templates::routes())
         .merge(reports::routes())

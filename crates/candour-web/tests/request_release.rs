@@ -1,0 +1,254 @@
+//! Answering a request for a copy of one's data, over HTTP: staff build the bundle on the
+//! case page and release it; the person downloads it once from the emailed link.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod common;
+
+use candour_core::account::Role;
+use candour_core::bundle::{DATA_JSON, read_stored};
+use candour_core::requests::Status;
+use common::*;
+
+/// An app whose bundles go to the test's own folder, with Robin's signed-in request for a
+/// copy of their data (a case at once) and a privacy officer. Returns the case's number.
+async fn case_with_officer() -> (TestApp, tempfile::TempDir, i64, String, String) {
+    let bundles = tempfile::tempdir().unwrap();
+    let dir = bundles.path().to_path_buf();
+    let app = spawn_with(move |c| c.requests.bundle_dir = Some(dir)).await;
+    // Staff first: the request's acknowledgement is sent in the background, and counting
+    // messages while it is on its way would pick the wrong one.
+    let officer = app.staff("dpo@example.org", Role::PrivacyOfficer).await;
+    let editor = app.staff("editor@example.org", Role::Editor).await;
+    app.register_verified("robin@example.org", PASSWORD).await;
+    let cookie = app.sign_in("robin@example.org", PASSWORD).await;
+    let (_, _, token) = app.page("/requests", &cookie).await;
+    let res = app
+        .post_form(
+            "/requests",
+            &[
+                ("csrf", token.as_str()),
+                ("kind", "access"),
+                ("name", "Robin Example"),
+                ("email", "robin@example.org"),
+                ("details", "Everything you hold"),
+            ],
+            &[("cookie", &cookie)],
+        )
+        .await;
+    assert_eq!(res.status(), 200);
+    let open = app.stores.requests.open_requests().await.unwrap();
+    assert_eq!(open.len(), 1);
+    // The acknowledgement has arrived (the fourth message), before any step counts them.
+    app.sink.wait_for(4).await;
+    (app, bundles, open[0].id, officer, editor)
+}
+
+/// Press a button of the case page: a POST to `/admin/requests/{id}/{what}`.
+async fn press(app: &TestApp, id: i64, what: &str, cookie: &str) -> reqwest::Response {
+    let (_, _, token) = app.page(&format!("/admin/requests/{id}"), cookie).await;
+    app.post_form(
+        &format!("/admin/requests/{id}/{what}"),
+        &[("csrf", token.as_str())],
+        &[("cookie", cookie)],
+    )
+    .await
+}
+
+/// Build and release; returns the emailed download link.
+async fn build_and_release(app: &TestApp, id: i64, officer: &str) -> String {
+    let res = press(app, id, "bundle", officer).await;
+    assert_eq!(res.status(), 303);
+    assert_eq!(
+        res.headers()["location"],
+        format!("/admin/requests/{id}?done=built").as_str()
+    );
+    let before = app.sink.messages().await.len();
+    let res = press(app, id, "release", officer).await;
+    assert_eq!(res.status(), 303);
+    let link = app.emailed_link(before, "http").await;
+    assert!(link.contains("/requests/answer?token="), "{link}");
+    link
+}
+
+async fn actions(app: &TestApp) -> Vec<(String, String)> {
+    app.stores
+        .audit
+        .recent(100)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|e| (e.action, e.target))
+        .collect()
+}
+
+#[tokio::test]
+async fn a_released_bundle_downloads_once_from_the_emailed_link() {
+    let (app, _bundles, id, officer, _) = case_with_officer().await;
+    let (_, page, _) = app.page(&format!("/admin/requests/{id}"), &officer).await;
+    assert!(page.contains("Build the bundle"), "{page}");
+    assert!(page.contains("Not built yet"));
+
+    let link = build_and_release(&app, id, &officer).await;
+    let mail = app.sink.messages().await.last().unwrap().data.clone();
+    let mail = decode_qp(&mail);
+    assert!(mail.contains("robin@example.org"));
+    assert!(mail.contains("works once"), "{mail}");
+    // Releasing answers the case, through the same rules as the other steps.
+    let case = app.stores.requests.request(id).await.unwrap().unwrap();
+    assert_eq!(case.status, Status::Answered);
+
+    let (_, page, _) = app.page(&format!("/admin/requests/{id}"), &officer).await;
+    assert!(page.contains("Bundle built"), "{page}");
+    assert!(page.contains("Link works until"));
+    assert!(page.contains("Send a new download link"));
+
+    // Opening the link spends nothing: opening it twice still shows the button.
+    let (status, html, _) = app.page(&path_of(&link), "").await;
+    assert_eq!(status, 200);
+    assert!(html.contains("Download your data"), "{html}");
+    let res = app.press_link_button(&link, "/requests/answer").await;
+    assert_eq!(res.status(), 200);
+    assert_eq!(res.headers()["content-type"], "application/zip");
+    assert_eq!(res.headers()["cache-control"], "private, no-store");
+    let zip = res.bytes().await.unwrap();
+    let entries = read_stored(&zip).expect("a whole ZIP");
+    let data = &entries.iter().find(|(n, _)| n == DATA_JSON).unwrap().1;
+    let data: serde_json::Value = serde_json::from_slice(data).unwrap();
+    assert_eq!(data["person"], case.person.unwrap());
+
+    // Used: the page says so and how to get another; the download is refused.
+    let (status, html, token) = app.page(&path_of(&link), "").await;
+    assert_eq!(status, 410);
+    assert!(html.contains("This link has been used"), "{html}");
+    assert!(html.contains("send a new link"));
+    let secret = link.split("token=").nth(1).unwrap();
+    let again = app
+        .post_form(
+            "/requests/answer",
+            &[("csrf", token.as_str()), ("token", secret)],
+            &[],
+        )
+        .await;
+    assert_eq!(again.status(), 410);
+
+    let (_, page, _) = app.page(&format!("/admin/requests/{id}"), &officer).await;
+    assert!(!page.contains("<dt>Downloaded</dt><dd>Not yet"), "{page}");
+
+    let log = actions(&app).await;
+    let target = format!("request:{id}");
+    for action in [
+        "request.bundle-built",
+        "request.answer-released",
+        "request.answer-downloaded",
+    ] {
+        assert!(
+            log.iter().any(|(a, t)| a == action && *t == target),
+            "{action} missing from {log:?}"
+        );
+    }
+    assert_eq!(
+        log.iter()
+            .filter(|(a, _)| a == "request.answer-downloaded")
+            .count(),
+        1
+    );
+
+    // Staff send a fresh link: it works once more, and the spent one stays spent.
+    let before = app.sink.messages().await.len();
+    assert_eq!(press(&app, id, "release", &officer).await.status(), 303);
+    let fresh = app.emailed_link(before, "http").await;
+    assert_ne!(fresh, link);
+    let res = app.press_link_button(&fresh, "/requests/answer").await;
+    assert_eq!(res.status(), 200);
+    assert!(
+        actions(&app)
+            .await
+            .iter()
+            .any(|(a, _)| a == "request.answer-link-renewed")
+    );
+}
+
+#[tokio::test]
+async fn an_answer_link_expires() {
+    let (app, _bundles, id, officer, _) = case_with_officer().await;
+    let link = build_and_release(&app, id, &officer).await;
+    app.clock.advance(time::Duration::days(7));
+    let (status, html, _) = app.page(&path_of(&link), "").await;
+    assert_eq!(status, 410);
+    assert!(html.contains("This link has expired"), "{html}");
+    assert!(html.contains("send a new one"));
+    let answer = app.stores.answers.answer(id).await.unwrap().unwrap();
+    assert_eq!(answer.downloaded_at, None);
+}
+
+#[tokio::test]
+async fn a_link_not_genuine_for_its_case_is_not_found() {
+    let (app, _bundles, id, officer, editor) = case_with_officer().await;
+    let link = build_and_release(&app, id, &officer).await;
+    let token = link.split("token=").nth(1).unwrap();
+    // Another case's number in the same token, a cut token, nothing at all.
+    let moved = token.replacen(&format!("{id}-"), &format!("{}-", id + 1), 1);
+    let cut = &token[..token.len() - 3];
+    for path in [
+        format!("/requests/answer?token={moved}"),
+        format!("/requests/answer?token={cut}"),
+        "/requests/answer?token=1-abc".to_owned(),
+        "/requests/answer".to_owned(),
+    ] {
+        assert_eq!(app.get(&path).await.status(), 404, "{path}");
+    }
+    // The real link still works: none of that spent it.
+    assert_eq!(
+        app.press_link_button(&link, "/requests/answer")
+            .await
+            .status(),
+        200
+    );
+    // Staff without the permission cannot build or release, and a case that does not exist
+    // is a 404.
+    assert_eq!(press(&app, id, "bundle", &editor).await.status(), 403);
+    let (_, _, token) = app.page(&format!("/admin/requests/{id}"), &officer).await;
+    let missing = app
+        .post_form(
+            &format!("/admin/requests/{}/bundle", id + 50),
+            &[("csrf", token.as_str())],
+            &[("cookie", &officer)],
+        )
+        .await;
+    assert_eq!(missing.status(), 404);
+}
+
+#[tokio::test]
+async fn a_case_that_is_not_for_a_copy_has_no_bundle() {
+    let (app, _bundles, id, officer, _) = case_with_officer().await;
+    // Nothing to release before a bundle is built.
+    assert_eq!(press(&app, id, "release", &officer).await.status(), 422);
+    let cookie = app.sign_in("robin@example.org", PASSWORD).await;
+    let (_, _, token) = app.page("/requests", &cookie).await;
+    app.post_form(
+        "/requests",
+        &[
+            ("csrf", token.as_str()),
+            ("kind", "erasure"),
+            ("name", "Robin Example"),
+            ("email", "robin@example.org"),
+            ("details", "Please erase me"),
+        ],
+        &[("cookie", &cookie)],
+    )
+    .await;
+    let erasure = app
+        .stores
+        .requests
+        .open_requests()
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|c| c.id != id)
+        .unwrap();
+    assert_eq!(
+        press(&app, erasure.id, "bundle", &officer).await.status(),
+        422
+    );
+    assert_eq!(app.stores.answers.answer(erasure.id).await.unwrap(), None);
+}
