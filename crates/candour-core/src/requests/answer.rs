@@ -67,6 +67,8 @@ mod tests {
             email: "ash@example.org".into(),
             details: String::new(),
             correction: None,
+            correction_field: None,
+            marketing: Vec::new(),
             elsewhere: false,
             person: Some(7),
             submitted_at: datetime!(2026-03-01 09:00 UTC),
