@@ -13,6 +13,22 @@ pub const ACTIONS: &[(&str, &str)] = &[
     ("campaign.scheduled", "Scheduled a campaign to send"),
     ("campaign.test-sent", "Sent a test of a campaign"),
     ("campaign.unscheduled", "Stopped a scheduled campaign"),
+    (
+        "disclosure.recipient-added",
+        "Added a recipient to the register of disclosures",
+    ),
+    (
+        "disclosure.recipient-changed",
+        "Changed a recipient in the register of disclosures",
+    ),
+    (
+        "disclosure.recipient-restored",
+        "Brought back a retired recipient of disclosures",
+    ),
+    (
+        "disclosure.recipient-retired",
+        "Retired a recipient of disclosures",
+    ),
     ("form.changed", "Changed a form"),
     ("form.closed", "Closed a form"),
     ("form.created", "Created a form"),
@@ -37,8 +53,24 @@ pub const ACTIONS: &[(&str, &str)] = &[
     ("poll.created", "Created a poll"),
     ("poll.deleted", "Deleted a poll"),
     ("poll.reopened", "Reopened a poll"),
+    (
+        "request.answer-downloaded",
+        "The person downloaded the answer to their request",
+    ),
+    (
+        "request.answer-link-renewed",
+        "Sent a fresh download link for the answer to a request",
+    ),
+    (
+        "request.answer-released",
+        "Released the answer to a request to the person",
+    ),
     ("request.answered", "Marked a request about data answered"),
     ("request.assigned", "Assigned a request about data"),
+    (
+        "request.bundle-built",
+        "Built the copy of a person's data for a request",
+    ),
     (
         "request.bundle-written",
         "Wrote the copy of a person's data that answers a request",
