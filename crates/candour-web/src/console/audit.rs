@@ -511,6 +511,7 @@ mod tests {
             "account",
             "audit",
             "campaign",
+            "disclosure",
             "form",
             "people",
             "person",
