@@ -817,6 +817,8 @@ pub trait DisclosureStore: Send + Sync {
     async fn latest_disclosures(&self, limit: i64) -> StoreResult<Vec<Disclosure>>;
     /// The people a disclosure covered, in id order.
     async fn disclosed_people(&self, disclosure: i64) -> StoreResult<Vec<i64>>;
+    /// The disclosures that covered `person`, oldest first (for their bundle).
+    async fn disclosures_about(&self, person: i64) -> StoreResult<Vec<Disclosure>>;
 }
 
 #[cfg(test)]

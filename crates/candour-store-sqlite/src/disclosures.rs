@@ -26,6 +26,19 @@ fn recipient(row: &SqliteRow) -> StoreResult<Recipient> {
     })
 }
 
+fn disclosure(row: &SqliteRow) -> StoreResult<Disclosure> {
+    Ok(Disclosure {
+        id: row.try_get("id").map_err(db)?,
+        recipient: row.try_get("recipient_id").map_err(db)?,
+        internal_purpose: row.try_get("internal_purpose").map_err(db)?,
+        actor: row.try_get("actor_id").map_err(db)?,
+        kind: row.try_get("kind").map_err(db)?,
+        description: row.try_get("description").map_err(db)?,
+        people_count: row.try_get("people_count").map_err(db)?,
+        at: from_unix(row.try_get("at").map_err(db)?)?,
+    })
+}
+
 fn duplicate(e: sqlx::Error) -> StoreError {
     match e {
         sqlx::Error::Database(d) if d.is_unique_violation() => {
@@ -107,10 +120,12 @@ impl DisclosureStore for SqliteStore {
             }
         }
         let id: i64 = sqlx::query_scalar(
-            "INSERT INTO disclosures (recipient_id, actor_id, kind, description, people_count, at)
-             VALUES (?, ?, ?, ?, ?, ?) RETURNING id",
+            "INSERT INTO disclosures
+                 (recipient_id, internal_purpose, actor_id, kind, description, people_count, at)
+             VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING id",
         )
         .bind(new.for_whom.recipient())
+        .bind(new.for_whom.internal_purpose())
         .bind(new.actor)
         .bind(&new.kind)
         .bind(&new.description)
@@ -133,7 +148,7 @@ impl DisclosureStore for SqliteStore {
 
     async fn latest_disclosures(&self, limit: i64) -> StoreResult<Vec<Disclosure>> {
         sqlx::query(
-            "SELECT id, recipient_id, actor_id, kind, description, people_count, at
+            "SELECT id, recipient_id, internal_purpose, actor_id, kind, description, people_count, at
              FROM disclosures ORDER BY id DESC LIMIT ?",
         )
         .bind(limit)
@@ -141,17 +156,7 @@ impl DisclosureStore for SqliteStore {
         .await
         .map_err(db)?
         .iter()
-        .map(|row| {
-            Ok(Disclosure {
-                id: row.try_get("id").map_err(db)?,
-                recipient: row.try_get("recipient_id").map_err(db)?,
-                actor: row.try_get("actor_id").map_err(db)?,
-                kind: row.try_get("kind").map_err(db)?,
-                description: row.try_get("description").map_err(db)?,
-                people_count: row.try_get("people_count").map_err(db)?,
-                at: from_unix(row.try_get("at").map_err(db)?)?,
-            })
-        })
+        .map(disclosure)
         .collect()
     }
 
@@ -163,5 +168,21 @@ impl DisclosureStore for SqliteStore {
         .fetch_all(&self.reader)
         .await
         .map_err(db)
+    }
+
+    async fn disclosures_about(&self, person: i64) -> StoreResult<Vec<Disclosure>> {
+        sqlx::query(
+            "SELECT d.id, d.recipient_id, d.internal_purpose, d.actor_id, d.kind, d.description,
+                    d.people_count, d.at
+             FROM disclosure_people p JOIN disclosures d ON d.id = p.disclosure_id
+             WHERE p.person_id = ? ORDER BY d.id",
+        )
+        .bind(person)
+        .fetch_all(&self.reader)
+        .await
+        .map_err(db)?
+        .iter()
+        .map(disclosure)
+        .collect()
     }
 }
