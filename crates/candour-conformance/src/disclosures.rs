@@ -121,8 +121,8 @@ pub async fn a_disclosure_keeps_its_people_and_only_an_active_recipient(s: &Stor
         d.latest_disclosures(10).await.unwrap().is_empty(),
         "nothing written"
     );
-    // The same person twice counts once.
-    let with_repeat = vec![ids[2], ids[0], ids[2]];
+    // The same person twice counts once; one with no record (erased since) counts, unlinked.
+    let with_repeat = vec![ids[2], ids[0], ids[2], ids[2] + 1000];
     let first = d
         .record_disclosure(&disclosure(ForWhom::Recipient(mail), with_repeat))
         .await
@@ -140,7 +140,7 @@ pub async fn a_disclosure_keeps_its_people_and_only_an_active_recipient(s: &Stor
         [second, first]
     );
     assert_eq!(latest[1].recipient, Some(mail));
-    assert_eq!(latest[1].people_count, 2);
+    assert_eq!(latest[1].people_count, 3);
     assert_eq!(latest[1].actor, Some(7));
     assert_eq!(latest[1].kind, "people");
     assert_eq!(latest[1].at, T0 + Duration::hours(1));
@@ -160,7 +160,7 @@ pub async fn a_disclosure_keeps_its_people_and_only_an_active_recipient(s: &Stor
     assert!(export.to_string().contains("disclosure_people"), "{export}");
     assert!(s.subjects.erase_person(ids[0]).await.unwrap());
     assert_eq!(d.disclosed_people(first).await.unwrap(), [ids[2]]);
-    assert_eq!(d.latest_disclosures(10).await.unwrap()[1].people_count, 2);
+    assert_eq!(d.latest_disclosures(10).await.unwrap()[1].people_count, 3);
 }
 
 pub async fn a_persons_disclosures_are_theirs_alone_oldest_first(s: &Stores) {

@@ -5,13 +5,13 @@ use candour_core::disclosures::{
     Disclosure, NewDisclosure, Recipient, RecipientDraft, basis_code, parse_basis,
 };
 use candour_core::store::{DisclosureStore, StoreError, StoreResult};
+use sqlx::Row;
 use sqlx::postgres::PgRow;
-use sqlx::{Postgres, QueryBuilder, Row};
 use time::OffsetDateTime;
 
 use crate::{PgStore, db};
 
-/// People per INSERT: two parameters each, well under PostgreSQL's limit of 65535.
+/// People per INSERT, bound as one array.
 const CHUNK: usize = 10_000;
 
 fn recipient(row: &PgRow) -> StoreResult<Recipient> {
@@ -135,13 +135,18 @@ impl DisclosureStore for PgStore {
         .fetch_one(&mut *tx)
         .await
         .map_err(db)?;
+        // A person erased since the export was read (or named only in the audit log) has
+        // no record left to link: they are counted, not linked.
         for chunk in people.chunks(CHUNK) {
-            let mut q: QueryBuilder<Postgres> =
-                QueryBuilder::new("INSERT INTO disclosure_people (disclosure_id, person_id) ");
-            q.push_values(chunk, |mut b, p| {
-                b.push_bind(id).push_bind(*p);
-            });
-            q.build().execute(&mut *tx).await.map_err(db)?;
+            sqlx::query(
+                "INSERT INTO disclosure_people (disclosure_id, person_id)
+                 SELECT $1, id FROM people WHERE id = ANY($2)",
+            )
+            .bind(id)
+            .bind(chunk)
+            .execute(&mut *tx)
+            .await
+            .map_err(db)?;
         }
         tx.commit().await.map_err(db)?;
         Ok(id)

@@ -11,7 +11,7 @@ use time::OffsetDateTime;
 
 use crate::{SqliteStore, db, from_unix, unix};
 
-/// People per INSERT: two parameters each, well under SQLite's limit of 32766.
+/// People per INSERT: one parameter each, well under SQLite's limit of 32766.
 const CHUNK: usize = 10_000;
 
 fn recipient(row: &SqliteRow) -> StoreResult<Recipient> {
@@ -134,12 +134,18 @@ impl DisclosureStore for SqliteStore {
         .fetch_one(&mut *tx)
         .await
         .map_err(db)?;
+        // A person erased since the export was read (or named only in the audit log) has
+        // no record left to link: they are counted, not linked.
         for chunk in people.chunks(CHUNK) {
-            let mut q: QueryBuilder<Sqlite> =
-                QueryBuilder::new("INSERT INTO disclosure_people (disclosure_id, person_id) ");
-            q.push_values(chunk, |mut b, p| {
-                b.push_bind(id).push_bind(*p);
-            });
+            let mut q: QueryBuilder<Sqlite> = QueryBuilder::new(
+                "INSERT INTO disclosure_people (disclosure_id, person_id) SELECT ",
+            );
+            q.push_bind(id).push(", id FROM people WHERE id IN (");
+            let mut list = q.separated(", ");
+            for p in chunk {
+                list.push_bind(*p);
+            }
+            q.push(")");
             q.build().execute(&mut *tx).await.map_err(db)?;
         }
         tx.commit().await.map_err(db)?;
