@@ -11,7 +11,6 @@ use candour_core::people::Source;
 use candour_core::purposes::LawfulBasis;
 use candour_store_sqlite::SqliteStore;
 use common::candour;
-use time::OffsetDateTime;
 
 fn files(dir: &std::path::Path) -> usize {
     std::fs::read_dir(dir).map_or(0, |d| d.count())
@@ -24,7 +23,7 @@ async fn the_command_line_bundle_says_for_whom_and_is_recorded() {
     let out = dir.path().join("bundles");
     let store = SqliteStore::open(&url).await.unwrap();
     let stores = store.stores();
-    let now = OffsetDateTime::now_utc();
+    let now = time::macros::datetime!(2026-06-01 09:00 UTC);
     let kim = stores
         .people
         .ensure_person(
