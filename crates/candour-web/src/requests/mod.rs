@@ -11,6 +11,7 @@ pub mod bundle;
 pub(crate) mod console;
 mod digest;
 pub(crate) mod download;
+pub(crate) mod items;
 pub(crate) mod public;
 pub(crate) mod release;
 mod reports;
@@ -32,6 +33,7 @@ pub(crate) fn routes() -> Router<AppState> {
         .merge(release::routes())
         .merge(answer_download::routes())
         .merge(actions::routes())
+        .merge(items::routes())
         .merge(templates::routes())
         .merge(reports::routes())
 }

@@ -52,6 +52,10 @@ pub(super) struct PersonPage {
     messages: Vec<MessageRow>,
     /// Whether to link to the audit log of who has seen this record.
     can_read_audit: bool,
+    /// Since when the record is restricted (Art 18), if it is.
+    restricted: Option<String>,
+    /// Whether this member of staff may lift a restriction.
+    can_lift: bool,
 }
 
 /// A campaign email the person was sent, with their opens and clicks if they agreed to
@@ -170,7 +174,15 @@ pub(super) async fn person_page(
                 .collect(),
         });
     }
+    let restricted = state
+        .stores()
+        .request_actions
+        .restricted_since(person.id)
+        .await?
+        .map(candour_core::uk_time::readable_uk);
     Ok(PersonPage {
+        restricted,
+        can_lift: staff.may(Permission::ManageRequests),
         frame,
         sections: staff.sections.clone(),
         messages,
@@ -231,6 +243,9 @@ pub(super) async fn show(
         "consent" => Some("The consent has been recorded in the ledger."),
         "objection" => {
             Some("The objection has been recorded; marketing by that channel has stopped.")
+        }
+        "restriction-lifted" => {
+            Some("The restriction has been lifted, and the person has been told by email.")
         }
         _ => None,
     };
