@@ -505,4 +505,39 @@ mod tests {
         let left: Vec<_> = std::fs::read_dir(dir.path()).unwrap().collect();
         assert!(left.is_empty(), "{left:?}");
     }
+
+    #[test]
+    fn a_bundle_whose_added_files_stop_short_leaves_nothing_behind() {
+        let dir = tempfile::tempdir().unwrap();
+        let (tx, rx) = mpsc::channel(8);
+        let target = dir.path().join("bundle.zip");
+        let holder = Holder {
+            person: Some(1),
+            account: None,
+        };
+        let supplementary = Supplementary {
+            controller: "Example".into(),
+            purposes: Vec::new(),
+            categories: Vec::new(),
+            recipients: Vec::new(),
+            retention: String::new(),
+            source: String::new(),
+            rights: Vec::new(),
+            complaint: String::new(),
+            automated_decisions: "",
+        };
+        tx.try_send(Piece::Finish {
+            supplementary: Box::new(supplementary),
+            withheld: Vec::new(),
+            index: String::new(),
+        })
+        .unwrap();
+        tx.try_send(Piece::File("files/1-a.txt".into(), b"a".to_vec()))
+            .unwrap();
+        drop(tx); // reading the second file failed: no `End`
+        let err = write_zip(rx, dir.path(), &target, OffsetDateTime::UNIX_EPOCH, holder);
+        assert!(err.is_err());
+        let left: Vec<_> = std::fs::read_dir(dir.path()).unwrap().collect();
+        assert!(left.is_empty(), "{left:?}");
+    }
 }
