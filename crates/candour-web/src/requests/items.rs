@@ -202,16 +202,16 @@ async fn withhold(
         data.get("note"),
     )
     .map_err(AppError::Invalid)?;
-    if let Some(row) = w.item.row {
-        if !holds_row(&state, id, person, &w.item.table, row).await? {
-            return Err(AppError::Invalid(FieldErrors::one(
-                "row",
-                format!(
-                    "The person has no row {row} of {}: give the id of one of their rows, or leave it empty for the whole kind",
-                    w.item.table
-                ),
-            )));
-        }
+    if let Some(row) = w.item.row
+        && !holds_row(&state, id, person, &w.item.table, row).await?
+    {
+        return Err(AppError::Invalid(FieldErrors::one(
+            "row",
+            format!(
+                "The person has no row {row} of {}: give the id of one of their rows, or leave it empty for the whole kind",
+                w.item.table
+            ),
+        )));
     }
     let done = state
         .stores()
@@ -326,7 +326,7 @@ impl ItemsPanel {
             .request_files(id)
             .await?
             .into_iter()
-            .map(|f| (f.id, f.name, super::release::size_words(f.bytes)))
+            .map(|f| (f.id, f.name, super::size_words(f.bytes)))
             .collect();
         let withheld = stores
             .request_items

@@ -43,6 +43,15 @@ pub(crate) const ICO_COMPLAINT: &str = "If you are unhappy with how we have hand
     request, you can complain to the Information Commissioner's Office: \
     ico.org.uk/make-a-complaint, or 0303 123 1113.";
 
+/// A size in bytes as the console shows it: "512 bytes", "1.5 KB", "2.0 MB".
+pub(crate) fn size_words(bytes: i64) -> String {
+    match bytes {
+        b if b < 1024 => format!("{b} bytes"),
+        b if b < 1024 * 1024 => format!("{:.1} KB", b as f64 / 1024.0),
+        b => format!("{:.1} MB", b as f64 / (1024.0 * 1024.0)),
+    }
+}
+
 /// Today on UK clocks: the day a step is recorded on.
 pub(crate) fn today(state: &AppState) -> Date {
     uk_time::uk_local(state.now()).date()

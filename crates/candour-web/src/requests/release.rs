@@ -23,7 +23,7 @@ use time::Duration;
 use super::bundle::{self, Extras, Holder};
 use super::items::ItemsPanel;
 use super::templates::{WITHHELD_WORDS, tell};
-use super::{holidays, today};
+use super::{holidays, size_words, today};
 use crate::AppState;
 use crate::kit::auth::Staff;
 use crate::kit::error::AppError;
@@ -101,14 +101,6 @@ impl Panel {
                 items,
             },
         }))
-    }
-}
-
-pub(crate) fn size_words(bytes: i64) -> String {
-    match bytes {
-        b if b < 1024 => format!("{b} bytes"),
-        b if b < 1024 * 1024 => format!("{:.1} KB", b as f64 / 1024.0),
-        b => format!("{:.1} MB", b as f64 / (1024.0 * 1024.0)),
     }
 }
 
