@@ -699,3 +699,42 @@ async fn bad_files_and_withholdings_are_refused_on_their_field_and_nothing_is_st
         assert_eq!(res.status(), 404, "{path}");
     }
 }
+
+#[tokio::test]
+async fn the_download_email_is_the_answer_ready_wording_and_must_carry_the_link() {
+    let (app, _bundles, id, officer, _) = case_with_officer().await;
+    let path = "/admin/requests/templates/answer-ready";
+    let save = async |subject: &str, body: &str| {
+        let (status, _, token) = app.page(path, &officer).await;
+        assert_eq!(status, 200);
+        app.post_form(
+            path,
+            &[
+                ("csrf", token.as_str()),
+                ("action", "save"),
+                ("subject", subject),
+                ("body", body),
+            ],
+            &[("cookie", &officer)],
+        )
+        .await
+    };
+    // Without the link (or its expiry) the person could not get their data: refused.
+    let res = save("Ready", "Your data is ready. {{until}}").await;
+    assert_eq!(res.status(), 422);
+    assert!(res.text().await.unwrap().contains("{{download_link}}"));
+    let res = save(
+        "Request {{request_number}}: your copy",
+        "Hello {{name}}. Fetch it here: {{download_link}} (until {{until}}).",
+    )
+    .await;
+    assert_eq!(res.status(), 303);
+    let link = build_and_release(&app, id, &officer).await;
+    let mail = decode_qp(&app.sink.messages().await.last().unwrap().data);
+    assert!(mail.contains(&format!("Request {id}: your copy")), "{mail}");
+    assert!(
+        mail.contains("Hello Robin Example. Fetch it here: http"),
+        "{mail}"
+    );
+    assert!(mail.contains(&link), "{mail}");
+}
