@@ -1199,6 +1199,31 @@ pub async fn a_persons_export_has_one_form_on_every_backend(s: &Stores) {
             .release_answer(id, &SecretHash([0x45; 32]), T0 + Duration::days(7), T0)
             .await
             .unwrap();
+        // A file added to the answer, and an item withheld from it.
+        s.request_items
+            .add_request_file(&candour_core::requests::items::NewRequestFile {
+                request: id,
+                name: "letter.pdf".into(),
+                content: b"%PDF".to_vec(),
+                by: account,
+                at: T0,
+            })
+            .await
+            .unwrap();
+        s.request_items
+            .withhold(&candour_core::requests::items::NewWithholding {
+                request: id,
+                item: candour_core::requests::items::Item {
+                    table: "form_responses".into(),
+                    row: None,
+                },
+                ground: candour_core::requests::items::Ground::OtherPerson,
+                note: "Names a neighbour".into(),
+                by: account,
+                at: T0,
+            })
+            .await
+            .unwrap();
     }
     // An export from the console that covered them.
     s.disclosures

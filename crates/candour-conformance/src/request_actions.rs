@@ -7,7 +7,7 @@ use candour_core::purposes::Channel;
 use candour_core::requests::templates::Wording;
 use candour_core::requests::{Confirmation, Kind, NewCase};
 use candour_core::session::SecretHash;
-use candour_core::store::{StoreError, Stores};
+use candour_core::store::{Lifted, StoreError, Stores};
 use time::macros::date;
 use time::{Date, Duration};
 
@@ -307,5 +307,70 @@ pub async fn two_instances_claim_a_digest_day_once(one: &Stores, two: &Stores) {
     assert!(
         a.unwrap() ^ b.unwrap(),
         "exactly one instance claims the day"
+    );
+}
+
+pub async fn a_lifted_restriction_is_written_on_the_case_that_made_it(s: &Stores) {
+    let person = subscriber(s, "kit@example.org", false).await;
+    let id = s
+        .requests
+        .create_request(&verified(
+            Kind::Restriction,
+            "kit@example.org",
+            Some(person),
+        ))
+        .await
+        .unwrap();
+    let at = T0 + Duration::hours(2);
+    // Not restricted: nothing to lift, nothing written.
+    assert_eq!(
+        s.request_actions
+            .lift_restriction(person, 9, at)
+            .await
+            .unwrap(),
+        Lifted::NotRestricted
+    );
+    assert_eq!(
+        s.request_actions
+            .lift_restriction(person + 1000, 9, at)
+            .await
+            .unwrap(),
+        Lifted::NotRestricted
+    );
+    let before = s.requests.request_events(id).await.unwrap().len();
+    s.request_actions
+        .restrict_for_request(id, 9, at)
+        .await
+        .unwrap();
+    let news = draft("News");
+    assert_eq!(s.campaigns.count_audience(&news, at).await.unwrap(), 0);
+    let later = at + Duration::days(3);
+    assert_eq!(
+        s.request_actions
+            .lift_restriction(person, 7, later)
+            .await
+            .unwrap(),
+        Lifted::Lifted(Some(id))
+    );
+    assert_eq!(
+        s.request_actions.restricted_since(person).await.unwrap(),
+        None
+    );
+    // Back in the audience, and the lift is on the case's history.
+    assert_eq!(s.campaigns.count_audience(&news, later).await.unwrap(), 1);
+    let events = s.requests.request_events(id).await.unwrap();
+    assert_eq!(events.len(), before + 2);
+    let last = events.last().unwrap();
+    assert_eq!(
+        (last.action.as_str(), last.actor, last.at),
+        ("restriction-lifted", Some(7), later)
+    );
+    // Lifted once only.
+    assert_eq!(
+        s.request_actions
+            .lift_restriction(person, 7, later)
+            .await
+            .unwrap(),
+        Lifted::NotRestricted
     );
 }

@@ -47,6 +47,10 @@ pub const ACTIONS: &[(&str, &str)] = &[
     ("person.erased", "Erased a person's record"),
     ("person.exported", "Exported a person's data"),
     ("person.objection-recorded", "Recorded a person's objection"),
+    (
+        "person.restriction-lifted",
+        "Lifted the restriction of a person's record",
+    ),
     ("person.viewed", "Viewed a person's record"),
     ("poll.changed", "Changed a poll"),
     ("poll.closed", "Closed a poll"),
@@ -127,6 +131,22 @@ pub const ACTIONS: &[(&str, &str)] = &[
     (
         "request.fee-recorded",
         "Recorded a fee on a request about data",
+    ),
+    (
+        "request.file-added",
+        "Added a file to the answer to a request",
+    ),
+    (
+        "request.file-removed",
+        "Removed a file from the answer to a request",
+    ),
+    (
+        "request.item-withheld",
+        "Withheld an item from the answer to a request",
+    ),
+    (
+        "request.withholding-lifted",
+        "Put a withheld item back into the answer to a request",
     ),
     (
         "request.template-saved",

@@ -198,6 +198,24 @@ pub const PERSONAL: &[Mapped] = &[
         ],
     },
     Mapped {
+        table: "request_files",
+        subject: Subject::Person,
+        column: "person_id",
+        erasure: Erasure::Delete,
+        holds: "Files from other systems that staff added to the answer to the person's \
+                request: the name, size and when each was added (the files themselves are in \
+                the bundle's files folder).",
+        shaped: &[("added_at", Shape::Time)],
+    },
+    Mapped {
+        table: "request_withholdings",
+        subject: Subject::Person,
+        column: "person_id",
+        erasure: Erasure::Unlink,
+        holds: "What staff left out of the answer to the person's request, and on what ground.",
+        shaped: &[("withheld_at", Shape::Time)],
+    },
+    Mapped {
         table: "people",
         subject: Subject::Person,
         column: "id",
@@ -369,6 +387,14 @@ pub const NOT_PERSONAL: &[(&str, &str)] = &[
     (
         "request_digests",
         "the days the digest of due requests was sent",
+    ),
+    (
+        "request_file_contents",
+        "the bytes of each file in request_files (a mapped table), deleted with its row; the person receives them as files in their bundle",
+    ),
+    (
+        "request_item_versions",
+        "how many changes a case's added files and withheld items had, and at which one its bundle was built",
     ),
     (
         "campaign_totals",

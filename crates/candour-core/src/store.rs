@@ -22,6 +22,9 @@ use crate::import::{ImportEvidence, ImportOutcome, ImportRow, StagedImport};
 use crate::people::{ConsentChange, ConsentEvent, ConsentRefused, Person, Source};
 use crate::poll::{BadVoterHash, NewVote, Poll, PollDraft, VoteOutcome};
 use crate::purposes::{Channel, Purpose};
+use crate::requests::items::{
+    ItemVersions, NewRequestFile, NewWithholding, RequestFile, Withholding,
+};
 use crate::requests::templates::Wording;
 use crate::requests::{Case, CaseEvent, NewCase, Planned, Status};
 use crate::session::{LinkClaim, LinkPurpose, SecretHash, Session};
@@ -125,6 +128,7 @@ pub struct Stores {
     pub request_templates: Arc<dyn RequestTemplateStore>,
     pub request_digests: Arc<dyn RequestDigestStore>,
     pub disclosures: Arc<dyn DisclosureStore>,
+    pub request_items: Arc<dyn RequestItemStore>,
 }
 
 /// Accounts and their profiles.
@@ -727,6 +731,14 @@ pub trait StatsReportStore: Send + Sync {
     async fn imported_pageviews(&self, range: Range) -> StoreResult<i64>;
 }
 
+/// What lifting a person's restriction found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Lifted {
+    NotRestricted,
+    /// Lifted; the case that had restricted them, where one did.
+    Lifted(Option<i64>),
+}
+
 /// What staff do about a request's case (each outcome written on its history in the same
 /// transaction), and the cases reports count.
 #[async_trait]
@@ -756,6 +768,15 @@ pub trait RequestActionStore: Send + Sync {
     ) -> StoreResult<()>;
     /// Since when the person's record is restricted, if it is.
     async fn restricted_since(&self, person: i64) -> StoreResult<Option<OffsetDateTime>>;
+    /// Lift the person's restriction (Art 18) and write `restriction-lifted` on the latest
+    /// case that restricted them, in one transaction. `Lifted::NotRestricted` when the person
+    /// is not restricted (or does not exist); otherwise the case it was written on, if any.
+    async fn lift_restriction(
+        &self,
+        person: i64,
+        actor: i64,
+        at: OffsetDateTime,
+    ) -> StoreResult<Lifted>;
     /// Write an outcome on the case's history (`actor` `None` for the system).
     async fn record_outcome(
         &self,
@@ -771,6 +792,34 @@ pub trait RequestActionStore: Send + Sync {
         from: time::Date,
         to: time::Date,
     ) -> StoreResult<Vec<Case>>;
+}
+
+/// What staff add to a case's bundle (files from other systems) and leave out of it
+/// (withheld items, each with its ground), before it is released. Every change counts one
+/// more on the case's item version, in the same transaction, so a bundle built before it can
+/// be told apart (`ItemVersions::stale`).
+#[async_trait]
+pub trait RequestItemStore: Send + Sync {
+    /// Keep a file for the case's bundle; returns its id. `Refused` when the case has no
+    /// person (a bundle is a person's).
+    async fn add_request_file(&self, new: &NewRequestFile) -> StoreResult<i64>;
+    /// The case's added files, oldest first, without their content.
+    async fn request_files(&self, request: i64) -> StoreResult<Vec<RequestFile>>;
+    /// The content of the case's file `file`; `None` when the case has no such file.
+    async fn request_file_content(&self, request: i64, file: i64) -> StoreResult<Option<Vec<u8>>>;
+    /// Remove the case's file `file` and any withholding of it; `false` when there was none.
+    async fn remove_request_file(&self, request: i64, file: i64) -> StoreResult<bool>;
+    /// Withhold an item from the case's bundle; returns its id. `Duplicate` when that item is
+    /// withheld already.
+    async fn withhold(&self, new: &NewWithholding) -> StoreResult<i64>;
+    /// Put a withheld item back; `false` when the case has no such withholding.
+    async fn lift_withholding(&self, request: i64, id: i64) -> StoreResult<bool>;
+    /// The case's withheld items, oldest first.
+    async fn withholdings(&self, request: i64) -> StoreResult<Vec<Withholding>>;
+    /// How many changes the case's items have had, and at which its bundle was built.
+    async fn item_versions(&self, request: i64) -> StoreResult<ItemVersions>;
+    /// Record that the case's bundle was built from item version `version`.
+    async fn items_built(&self, request: i64, version: i64) -> StoreResult<()>;
 }
 
 /// The wording of the requests room's emails where staff changed the built-in one.

@@ -5,7 +5,7 @@ use async_trait::async_trait;
 use candour_core::account::Profile;
 use candour_core::datamap::Subject;
 use candour_core::requests::Case;
-use candour_core::store::{RequestActionStore, StoreError, StoreResult};
+use candour_core::store::{Lifted, RequestActionStore, StoreError, StoreResult};
 use candour_core::uk_time::ISO_DATE;
 use sqlx::PgConnection;
 use time::{Date, OffsetDateTime};
@@ -105,6 +105,40 @@ impl RequestActionStore for PgStore {
                 .await
                 .map_err(db)?;
         Ok(since.flatten())
+    }
+
+    async fn lift_restriction(
+        &self,
+        person: i64,
+        actor: i64,
+        at: OffsetDateTime,
+    ) -> StoreResult<Lifted> {
+        let mut tx = self.pool.begin().await.map_err(db)?;
+        let lifted = sqlx::query(
+            "UPDATE people SET restricted_since = NULL
+             WHERE id = $1 AND restricted_since IS NOT NULL",
+        )
+        .bind(person)
+        .execute(&mut *tx)
+        .await
+        .map_err(db)?
+        .rows_affected();
+        if lifted == 0 {
+            return Ok(Lifted::NotRestricted);
+        }
+        let case: Option<i64> = sqlx::query_scalar(
+            "SELECT request_id FROM data_request_events
+             WHERE person_id = $1 AND action = 'restricted' ORDER BY id DESC LIMIT 1",
+        )
+        .bind(person)
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(db)?;
+        if let Some(case) = case {
+            event(&mut tx, case, Some(actor), "restriction-lifted", "", at).await?;
+        }
+        tx.commit().await.map_err(db)?;
+        Ok(Lifted::Lifted(case))
     }
 
     async fn record_outcome(

@@ -21,6 +21,7 @@ mod polls;
 mod rate_limits;
 mod request_actions;
 mod request_digests;
+mod request_items;
 mod request_templates;
 mod requests;
 mod sessions;
@@ -178,6 +179,7 @@ impl SqliteStore {
             request_templates: me.clone(),
             request_digests: me.clone(),
             disclosures: me.clone(),
+            request_items: me.clone(),
             answers: me,
         }
     }

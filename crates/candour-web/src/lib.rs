@@ -343,6 +343,7 @@ pub fn router(state: AppState) -> Router {
         // Import files are far larger than any other request: their routes have their own limit.
         .merge(people::console::upload_routes())
         .merge(stats_upload_routes(config))
+        .merge(request_upload_routes(config))
         // Counts the pages served, after they have answered (see `stats::count`).
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
@@ -379,6 +380,16 @@ pub fn metrics_router(state: &AppState) -> Option<(std::net::SocketAddr, Router)
 fn stats_upload_routes(config: &candour_core::config::Config) -> Router<AppState> {
     if kit::nav::Feature::Statistics.enabled(config) {
         stats::history::upload_routes()
+    } else {
+        Router::new()
+    }
+}
+
+/// The upload of a file to the answer to a request, when requests are on (it has its own
+/// body limit, `[requests] file_limit_mib`).
+fn request_upload_routes(config: &candour_core::config::Config) -> Router<AppState> {
+    if kit::nav::Feature::Requests.enabled(config) {
+        requests::items::upload_routes(config.requests.file_limit_bytes())
     } else {
         Router::new()
     }

@@ -74,17 +74,45 @@ async fn audited(app: &TestApp, code: &str) -> bool {
     audit.iter().any(|e| e.action == code)
 }
 
+/// Where most tests start: the app, a privacy officer and an editor (made first, so their
+/// registration emails come before any a request sends), and Robin, registered and signed in.
+struct Desk {
+    app: TestApp,
+    officer: String,
+    editor: String,
+    robin: String,
+}
+
+async fn desk_with(tweak: impl FnOnce(&mut candour_core::config::Config)) -> Desk {
+    let app = spawn_with(tweak).await;
+    let officer = app.staff("dpo@example.org", Role::PrivacyOfficer).await;
+    let editor = app.staff("editor@example.org", Role::Editor).await;
+    app.register_verified("robin@example.org", PASSWORD).await;
+    let robin = app.sign_in("robin@example.org", PASSWORD).await;
+    Desk {
+        app,
+        officer,
+        editor,
+        robin,
+    }
+}
+
+async fn desk() -> Desk {
+    desk_with(|_| {}).await
+}
+
 fn robin() -> EmailAddress {
     EmailAddress::parse("robin@example.org").unwrap()
 }
 
 #[tokio::test]
 async fn an_erasure_erases_the_person_and_their_sign_ins_but_keeps_the_case_and_the_objection() {
-    let app = spawn_app().await;
-    // Staff first: their registration emails come before any the requests send.
-    let officer = app.staff("dpo@example.org", Role::PrivacyOfficer).await;
-    app.register_verified("robin@example.org", PASSWORD).await;
-    let cookie = app.sign_in("robin@example.org", PASSWORD).await;
+    let Desk {
+        app,
+        officer,
+        robin: cookie,
+        ..
+    } = desk().await;
     // First an objection to marketing by post: applied at once.
     let (status, _) = ask_signed_in(
         &app,
@@ -192,12 +220,12 @@ async fn an_erasure_erases_the_person_and_their_sign_ins_but_keeps_the_case_and_
 
 #[tokio::test]
 async fn an_erasure_kept_under_a_legal_duty_needs_the_reason_and_erases_nothing() {
-    let app = spawn_app().await;
-    // Staff first: their registration emails come before any the requests send.
-    let officer = app.staff("dpo@example.org", Role::PrivacyOfficer).await;
-    let editor = app.staff("editor@example.org", Role::Editor).await;
-    app.register_verified("robin@example.org", PASSWORD).await;
-    let cookie = app.sign_in("robin@example.org", PASSWORD).await;
+    let Desk {
+        app,
+        officer,
+        editor,
+        robin: cookie,
+    } = desk().await;
     ask_signed_in(&app, &cookie, &[("kind", "erasure")]).await;
     let case = newest(&app).await;
     let (status, page) = act(
@@ -274,11 +302,12 @@ async fn an_erasure_kept_under_a_legal_duty_needs_the_reason_and_erases_nothing(
 
 #[tokio::test]
 async fn a_named_correction_is_read_with_the_profiles_rules_then_accepted_or_rejected() {
-    let app = spawn_app().await;
-    // Staff first: their registration emails come before any the requests send.
-    let officer = app.staff("dpo@example.org", Role::PrivacyOfficer).await;
-    app.register_verified("robin@example.org", PASSWORD).await;
-    let cookie = app.sign_in("robin@example.org", PASSWORD).await;
+    let Desk {
+        app,
+        officer,
+        robin: cookie,
+        ..
+    } = desk().await;
     // A postcode that is not one is refused on its field, and nothing is stored.
     let (status, page) = ask_signed_in(
         &app,
@@ -472,11 +501,12 @@ async fn an_objection_to_marketing_is_applied_when_the_emailed_link_confirms_it(
 
 #[tokio::test]
 async fn a_restriction_marks_the_record_and_says_so() {
-    let app = spawn_app().await;
-    // Staff first: their registration emails come before any the requests send.
-    let officer = app.staff("dpo@example.org", Role::PrivacyOfficer).await;
-    app.register_verified("robin@example.org", PASSWORD).await;
-    let cookie = app.sign_in("robin@example.org", PASSWORD).await;
+    let Desk {
+        app,
+        officer,
+        robin: cookie,
+        ..
+    } = desk().await;
     ask_signed_in(&app, &cookie, &[("kind", "restriction")]).await;
     let case = newest(&app).await;
     let person = case.person.unwrap();
@@ -671,11 +701,7 @@ async fn an_edited_wording_is_checked_previewed_used_by_the_next_email_and_reset
 
 #[tokio::test]
 async fn the_digest_goes_to_privacy_officers_once_a_day_and_never_empty() {
-    let app = spawn_app().await;
-    let _officer = app.staff("dpo@example.org", Role::PrivacyOfficer).await;
-    let _editor = app.staff("editor@example.org", Role::Editor).await;
-    app.register_verified("robin@example.org", PASSWORD).await;
-    let robin = app.sign_in("robin@example.org", PASSWORD).await;
+    let Desk { app, robin, .. } = desk().await;
     // Nothing open: nothing to say.
     assert_eq!(app.state.send_request_digest().await.unwrap(), 0);
     ask_signed_in(&app, &robin, &[("kind", "access")]).await;
@@ -813,10 +839,12 @@ async fn reports_count_a_known_set_of_cases_by_month_with_on_time_and_median() {
 
 #[tokio::test]
 async fn where_configured_a_fee_is_recorded_only_with_its_lawful_ground_and_reason() {
-    let app = spawn_with(|c| c.requests.fee_for_manifestly_unfounded = true).await;
-    let officer = app.staff("dpo@example.org", Role::PrivacyOfficer).await;
-    app.register_verified("robin@example.org", PASSWORD).await;
-    let cookie = app.sign_in("robin@example.org", PASSWORD).await;
+    let Desk {
+        app,
+        officer,
+        robin: cookie,
+        ..
+    } = desk_with(|c| c.requests.fee_for_manifestly_unfounded = true).await;
     ask_signed_in(&app, &cookie, &[("kind", "access")]).await;
     let case = newest(&app).await;
     let (status, page) = act(
@@ -860,4 +888,121 @@ async fn where_configured_a_fee_is_recorded_only_with_its_lawful_ground_and_reas
         "£25.00 (manifestly excessive): The sixth copy of the same data this month"
     );
     assert!(audited(&app, "request.fee-recorded").await);
+    // The person is told, in the fee step's wording.
+    let mail = mail_about(&app, "robin@example.org", "A fee for your request").await;
+    assert!(mail.contains("£25.00 (manifestly excessive)"), "{mail}");
+    assert!(
+        mail.contains("The sixth copy of the same data this month"),
+        "{mail}"
+    );
+    assert!(mail.contains("Information Commissioner"), "{mail}");
+}
+
+#[tokio::test]
+async fn a_restriction_shows_on_the_person_page_and_is_lifted_with_the_person_told() {
+    let Desk {
+        app,
+        officer,
+        editor,
+        robin: cookie,
+    } = desk().await;
+    ask_signed_in(&app, &cookie, &[("kind", "restriction")]).await;
+    let case = newest(&app).await;
+    let person = case.person.unwrap();
+    let page_of = format!("/admin/people/{person}");
+    let lift = format!("/admin/people/{person}/lift-restriction");
+    // Not restricted: the page says so, and there is nothing to lift.
+    let (status, page, token) = app.page(&page_of, &officer).await;
+    assert_eq!(status, 200);
+    assert!(page.contains("<dt>Restricted</dt><dd>No</dd>"), "{page}");
+    assert!(!page.contains(&lift));
+    let res = app
+        .post_form(&lift, &[("csrf", token.as_str())], &[("cookie", &officer)])
+        .await;
+    assert_eq!(res.status(), 409);
+
+    let (status, _) = act(
+        &app,
+        case.id,
+        &officer,
+        &[("action", "restrict"), ("confirm", "yes")],
+    )
+    .await;
+    assert_eq!(status, 303);
+    let (_, page, token) = app.page(&page_of, &officer).await;
+    assert!(page.contains("Restricted since"), "{page}");
+    assert!(page.contains(&lift), "{page}");
+
+    // An editor cannot lift it (nor see the person).
+    let res = app
+        .post_form(&lift, &[("csrf", token.as_str())], &[("cookie", &editor)])
+        .await;
+    assert_eq!(res.status(), 403);
+    // Without a form token, nothing happens.
+    let res = app
+        .post_form(&lift, &[("csrf", "forged")], &[("cookie", &officer)])
+        .await;
+    assert_ne!(res.status(), 303);
+    assert!(
+        app.stores
+            .request_actions
+            .restricted_since(person)
+            .await
+            .unwrap()
+            .is_some()
+    );
+
+    let res = app
+        .post_form(&lift, &[("csrf", token.as_str())], &[("cookie", &officer)])
+        .await;
+    assert_eq!(res.status(), 303);
+    assert_eq!(
+        res.headers()["location"],
+        format!("{page_of}?done=restriction-lifted").as_str()
+    );
+    assert_eq!(
+        app.stores
+            .request_actions
+            .restricted_since(person)
+            .await
+            .unwrap(),
+        None
+    );
+    let (_, page, _) = app
+        .page(&format!("{page_of}?done=restriction-lifted"), &officer)
+        .await;
+    assert!(page.contains("<dt>Restricted</dt><dd>No</dd>"), "{page}");
+    assert!(page.contains("The restriction has been lifted"), "{page}");
+    let mail = mail_about(
+        &app,
+        "robin@example.org",
+        "We are lifting the restriction on your data",
+    )
+    .await;
+    assert!(mail.contains(&format!("request {}", case.id)), "{mail}");
+    assert!(audited(&app, "person.restriction-lifted").await);
+    let last = app
+        .stores
+        .requests
+        .request_events(case.id)
+        .await
+        .unwrap()
+        .pop()
+        .unwrap();
+    assert_eq!(last.action, "restriction-lifted");
+    // Lifted once: a second press finds nothing to lift.
+    let (_, _, token) = app.page(&page_of, &officer).await;
+    let res = app
+        .post_form(&lift, &[("csrf", token.as_str())], &[("cookie", &officer)])
+        .await;
+    assert_eq!(res.status(), 409);
+    // An unknown person is a 404.
+    let res = app
+        .post_form(
+            &format!("/admin/people/{}/lift-restriction", person + 100),
+            &[("csrf", token.as_str())],
+            &[("cookie", &officer)],
+        )
+        .await;
+    assert_eq!(res.status(), 404);
 }

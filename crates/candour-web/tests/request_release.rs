@@ -261,6 +261,492 @@ async fn a_case_that_is_not_for_a_copy_has_no_bundle() {
     assert_eq!(app.stores.answers.answer(erasure.id).await.unwrap(), None);
 }
 
+/// Upload `bytes` as `name` to the case's answer.
+async fn add_file(
+    app: &TestApp,
+    id: i64,
+    cookie: &str,
+    name: &str,
+    bytes: Vec<u8>,
+) -> reqwest::Response {
+    let (_, _, token) = app.page(&format!("/admin/requests/{id}"), cookie).await;
+    let form = reqwest::multipart::Form::new().text("csrf", token).part(
+        "file",
+        reqwest::multipart::Part::bytes(bytes).file_name(name.to_owned()),
+    );
+    app.client
+        .post(format!("{}/admin/requests/{id}/files", app.url))
+        .header("origin", &app.url)
+        .header("sec-fetch-site", "same-origin")
+        .header("cookie", cookie)
+        .multipart(form)
+        .send()
+        .await
+        .unwrap()
+}
+
+/// Post the withholding form; returns the status and the page (or the redirect's target).
+async fn withhold(app: &TestApp, id: i64, cookie: &str, fields: &[(&str, &str)]) -> (u16, String) {
+    let (_, _, token) = app.page(&format!("/admin/requests/{id}"), cookie).await;
+    let mut form = vec![("csrf", token.as_str())];
+    form.extend_from_slice(fields);
+    let res = app
+        .post_form(
+            &format!("/admin/requests/{id}/withhold"),
+            &form,
+            &[("cookie", cookie)],
+        )
+        .await;
+    let status = res.status().as_u16();
+    if status == 303 {
+        let to = res.headers()["location"].to_str().unwrap().to_owned();
+        (status, to)
+    } else {
+        (status, res.text().await.unwrap())
+    }
+}
+
+#[tokio::test]
+async fn added_files_and_withheld_items_shape_the_released_bundle_which_says_what_was_left_out() {
+    let (app, _bundles, id, officer, editor) = case_with_officer().await;
+    let person = app
+        .stores
+        .requests
+        .request(id)
+        .await
+        .unwrap()
+        .unwrap()
+        .person
+        .unwrap();
+    // A hostile name loses its path and markup; the content is kept byte for byte.
+    let script = b"<script>alert(1)</script>".to_vec();
+    let res = add_file(
+        &app,
+        id,
+        &officer,
+        "../../evil<script>.html",
+        script.clone(),
+    )
+    .await;
+    assert_eq!(res.status(), 303);
+    let res = add_file(&app, id, &officer, "notes.txt", b"internal notes".to_vec()).await;
+    assert_eq!(res.status(), 303);
+    let files = app.stores.request_items.request_files(id).await.unwrap();
+    assert_eq!(
+        files.iter().map(|f| f.name.as_str()).collect::<Vec<_>>(),
+        ["evil_script_.html", "notes.txt"]
+    );
+    let (evil, notes) = (files[0].id, files[1].id);
+
+    // Withheld: the whole history of the person's requests, one row (the case itself), and
+    // the second file.
+    let (status, to) = withhold(
+        &app,
+        id,
+        &officer,
+        &[
+            ("table", "data_request_events"),
+            ("row", ""),
+            ("ground", "crime"),
+            ("note", ""),
+        ],
+    )
+    .await;
+    assert_eq!(
+        (status, to.as_str()),
+        (
+            303,
+            &*format!("/admin/requests/{id}?done=withheld#answer-heading")
+        )
+    );
+    let case_row = id.to_string();
+    let (status, _) = withhold(
+        &app,
+        id,
+        &officer,
+        &[
+            ("table", "data_requests"),
+            ("row", &case_row),
+            ("ground", "other"),
+            ("note", "Held for an open complaint"),
+        ],
+    )
+    .await;
+    assert_eq!(status, 303);
+    let notes_row = notes.to_string();
+    let (status, _) = withhold(
+        &app,
+        id,
+        &officer,
+        &[
+            ("table", "request_files"),
+            ("row", &notes_row),
+            ("ground", "other-person"),
+            ("note", ""),
+        ],
+    )
+    .await;
+    assert_eq!(status, 303);
+    let (_, page, _) = app.page(&format!("/admin/requests/{id}"), &officer).await;
+    assert!(page.contains("evil_script_.html"), "{page}");
+    assert!(!page.contains("evil<script>"), "{page}");
+    assert!(page.contains("every row of data_request_events"), "{page}");
+    assert!(page.contains("Crime and taxation (Sch 2 para 2)"), "{page}");
+    assert!(page.contains("Held for an open complaint"), "{page}");
+
+    // A file added and taken away again is not in the answer.
+    let res = add_file(&app, id, &officer, "old.txt", b"superseded".to_vec()).await;
+    assert_eq!(res.status(), 303);
+    let old = app.stores.request_items.request_files(id).await.unwrap()[2].id;
+    let (_, _, token) = app.page(&format!("/admin/requests/{id}"), &officer).await;
+    let res = app
+        .post_form(
+            &format!("/admin/requests/{id}/files/{old}/remove"),
+            &[("csrf", token.as_str())],
+            &[("cookie", &officer)],
+        )
+        .await;
+    assert_eq!(res.status(), 303);
+
+    // A change after the build: release waits until the bundle is built again.
+    assert_eq!(press(&app, id, "bundle", &officer).await.status(), 303);
+    let w = app.stores.request_items.withholdings(id).await.unwrap();
+    assert_eq!(w[1].item.table, "data_requests");
+    let res = app
+        .post_form(
+            &format!("/admin/requests/{id}/withheld/{}/lift", w[1].id),
+            &[("csrf", token.as_str())],
+            &[("cookie", &officer)],
+        )
+        .await;
+    assert_eq!(res.status(), 303);
+    let (_, page, _) = app.page(&format!("/admin/requests/{id}"), &officer).await;
+    assert!(
+        page.contains("build it again before releasing it"),
+        "{page}"
+    );
+    let res = press(&app, id, "release", &officer).await;
+    assert_eq!(res.status(), 422);
+    assert!(res.text().await.unwrap().contains("build it again"));
+    assert_ne!(
+        app.stores
+            .requests
+            .request(id)
+            .await
+            .unwrap()
+            .unwrap()
+            .status,
+        Status::Answered
+    );
+
+    let link = build_and_release(&app, id, &officer).await;
+    let mail = decode_qp(&app.sink.messages().await.last().unwrap().data);
+    assert!(mail.contains("Your data is ready to download"), "{mail}");
+    assert!(mail.contains("left some information out"), "{mail}");
+    let res = app.press_link_button(&link, "/requests/answer").await;
+    assert_eq!(res.status(), 200);
+    let zip = res.bytes().await.unwrap();
+    let entries = read_stored(&zip).expect("a whole ZIP");
+    let names: Vec<&str> = entries.iter().map(|(n, _)| n.as_str()).collect();
+    let entry = |name: &str| entries.iter().find(|(n, _)| n == name).map(|(_, d)| d);
+    // The first file is in, as it was sent; the withheld and the removed ones are not.
+    assert_eq!(
+        entry(&format!("files/{evil}-evil_script_.html")),
+        Some(&script)
+    );
+    assert_eq!(
+        names.iter().filter(|n| n.starts_with("files/")).count(),
+        1,
+        "{names:?}"
+    );
+    let data: serde_json::Value = serde_json::from_slice(entry(DATA_JSON).unwrap()).unwrap();
+    let tables = &data["tables"];
+    // A withheld kind stays a key, empty; the row put back is there again.
+    assert_eq!(tables["data_request_events"], serde_json::json!([]));
+    assert!(
+        tables["data_requests"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|r| r["id"] == id),
+        "{tables:#}"
+    );
+    let file_rows: Vec<i64> = tables["request_files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["id"].as_i64().unwrap())
+        .collect();
+    assert_eq!(file_rows, [evil]);
+    assert_eq!(tables["people"][0]["id"], person);
+    // The person is told what was left out and why.
+    let withheld = data["withheld"].as_array().unwrap();
+    assert_eq!(withheld.len(), 2, "{withheld:?}");
+    assert_eq!(withheld[0]["item"], "every row of data_request_events");
+    assert!(
+        withheld[0]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("Schedule 2, paragraph 2")
+    );
+    assert_eq!(withheld[1]["item"], format!("the added file {notes}"));
+    assert!(
+        withheld[1]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("another person's data")
+    );
+    let index = String::from_utf8(entry("index.html").unwrap().clone()).unwrap();
+    assert!(index.contains("What we left out and why"), "{index}");
+    assert!(index.contains("every row of data_request_events"));
+    assert!(index.contains(&format!("files/{evil}-evil_script_.html")));
+    // The file's markup is never in the summary as markup.
+    assert!(!index.contains("<script>"));
+
+    let log = actions(&app).await;
+    for action in [
+        "request.file-added",
+        "request.file-removed",
+        "request.item-withheld",
+        "request.withholding-lifted",
+    ] {
+        assert!(log.iter().any(|(a, _)| a == action), "{action} in {log:?}");
+    }
+    // Answered: the answer's items are settled.
+    let (status, _) = withhold(
+        &app,
+        id,
+        &officer,
+        &[
+            ("table", "people"),
+            ("row", ""),
+            ("ground", "crime"),
+            ("note", ""),
+        ],
+    )
+    .await;
+    assert_eq!(status, 422);
+
+    // Staff without the permission can do none of it.
+    assert_eq!(
+        add_file(&app, id, &editor, "a.txt", b"a".to_vec())
+            .await
+            .status(),
+        403
+    );
+    let (status, _) = withhold(
+        &app,
+        id,
+        &editor,
+        &[
+            ("table", "people"),
+            ("row", ""),
+            ("ground", "crime"),
+            ("note", ""),
+        ],
+    )
+    .await;
+    assert_eq!(status, 403);
+}
+
+#[tokio::test]
+async fn bad_files_and_withholdings_are_refused_on_their_field_and_nothing_is_stored() {
+    let bundles = tempfile::tempdir().unwrap();
+    let dir = bundles.path().to_path_buf();
+    let app = spawn_with(move |c| {
+        c.requests.bundle_dir = Some(dir);
+        c.requests.file_limit_mib = 1;
+    })
+    .await;
+    let officer = app.staff("dpo@example.org", Role::PrivacyOfficer).await;
+    app.register_verified("robin@example.org", PASSWORD).await;
+    let cookie = app.sign_in("robin@example.org", PASSWORD).await;
+    let (_, _, token) = app.page("/requests", &cookie).await;
+    app.post_form(
+        "/requests",
+        &[
+            ("csrf", token.as_str()),
+            ("kind", "access"),
+            ("name", "Robin Example"),
+            ("email", "robin@example.org"),
+        ],
+        &[("cookie", &cookie)],
+    )
+    .await;
+    let id = app.stores.requests.open_requests().await.unwrap()[0].id;
+
+    // Over the limit, empty, or with no usable name.
+    let res = add_file(&app, id, &officer, "big.bin", vec![7; 1024 * 1024 + 1]).await;
+    assert_eq!(res.status(), 422);
+    assert!(res.text().await.unwrap().contains("larger than 1 MiB"));
+    let res = add_file(&app, id, &officer, "empty.txt", Vec::new()).await;
+    assert_eq!(res.status(), 422);
+    let res = add_file(&app, id, &officer, "../", b"x".to_vec()).await;
+    assert_eq!(res.status(), 422);
+    assert!(res.text().await.unwrap().contains("no usable name"));
+    // Exactly the limit is accepted.
+    let res = add_file(&app, id, &officer, "max.bin", vec![7; 1024 * 1024]).await;
+    assert_eq!(res.status(), 303);
+    assert_eq!(
+        app.stores
+            .request_items
+            .request_files(id)
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+
+    for (fields, problem) in [
+        (
+            [
+                ("table", "pg_user"),
+                ("row", ""),
+                ("ground", "crime"),
+                ("note", ""),
+            ],
+            "is not a kind of data the bundle holds",
+        ),
+        (
+            [
+                ("table", "people"),
+                ("row", "x"),
+                ("ground", "crime"),
+                ("note", ""),
+            ],
+            "is not a row number",
+        ),
+        (
+            [
+                ("table", "people"),
+                ("row", "99999"),
+                ("ground", "crime"),
+                ("note", ""),
+            ],
+            "has no row 99999 of people",
+        ),
+        (
+            [
+                ("table", "people"),
+                ("row", ""),
+                ("ground", "whim"),
+                ("note", ""),
+            ],
+            "Choose why the item is withheld",
+        ),
+        (
+            [
+                ("table", "people"),
+                ("row", ""),
+                ("ground", "other"),
+                ("note", " "),
+            ],
+            "Say why the item is withheld",
+        ),
+        (
+            [
+                ("table", "request_withholdings"),
+                ("row", ""),
+                ("ground", "crime"),
+                ("note", ""),
+            ],
+            "is not a kind of data the bundle holds",
+        ),
+    ] {
+        let (status, page) = withhold(&app, id, &officer, &fields).await;
+        assert_eq!(status, 422, "{fields:?}");
+        assert!(page.contains(problem), "{fields:?}: {page}");
+    }
+    // An unknown field is refused.
+    let (status, _) = withhold(
+        &app,
+        id,
+        &officer,
+        &[("table", "people"), ("ground", "crime"), ("role", "admin")],
+    )
+    .await;
+    assert_eq!(status, 422);
+    assert!(
+        app.stores
+            .request_items
+            .withholdings(id)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    // The same item twice.
+    let once = [
+        ("table", "people"),
+        ("row", ""),
+        ("ground", "crime"),
+        ("note", ""),
+    ];
+    assert_eq!(withhold(&app, id, &officer, &once).await.0, 303);
+    let (status, page) = withhold(&app, id, &officer, &once).await;
+    assert_eq!(status, 422);
+    assert!(page.contains("withheld already"), "{page}");
+    assert_eq!(
+        app.stores
+            .request_items
+            .withholdings(id)
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+    // Another case's file or withholding, or no such case: not found.
+    let (_, _, token) = app.page(&format!("/admin/requests/{id}"), &officer).await;
+    for path in [
+        format!("/admin/requests/{id}/files/999/remove"),
+        format!("/admin/requests/{id}/withheld/999/lift"),
+        format!("/admin/requests/{}/withheld/1/lift", id + 7),
+    ] {
+        let res = app
+            .post_form(&path, &[("csrf", token.as_str())], &[("cookie", &officer)])
+            .await;
+        assert_eq!(res.status(), 404, "{path}");
+    }
+}
+
+#[tokio::test]
+async fn the_download_email_is_the_answer_ready_wording_and_must_carry_the_link() {
+    let (app, _bundles, id, officer, _) = case_with_officer().await;
+    let path = "/admin/requests/templates/answer-ready";
+    let save = async |subject: &str, body: &str| {
+        let (status, _, token) = app.page(path, &officer).await;
+        assert_eq!(status, 200);
+        app.post_form(
+            path,
+            &[
+                ("csrf", token.as_str()),
+                ("action", "save"),
+                ("subject", subject),
+                ("body", body),
+            ],
+            &[("cookie", &officer)],
+        )
+        .await
+    };
+    // Without the link (or its expiry) the person could not get their data: refused.
+    let res = save("Ready", "Your data is ready. {{until}}").await;
+    assert_eq!(res.status(), 422);
+    assert!(res.text().await.unwrap().contains("{{download_link}}"));
+    let res = save(
+        "Request {{request_number}}: your copy",
+        "Hello {{name}}. Fetch it here: {{download_link}} (until {{until}}).",
+    )
+    .await;
+    assert_eq!(res.status(), 303);
+    let link = build_and_release(&app, id, &officer).await;
+    let mail = decode_qp(&app.sink.messages().await.last().unwrap().data);
+    assert!(mail.contains(&format!("Request {id}: your copy")), "{mail}");
+    assert!(
+        mail.contains("Hello Robin Example. Fetch it here: http"),
+        "{mail}"
+    );
+    assert!(mail.contains(&link), "{mail}");
+}
+
 #[tokio::test]
 async fn building_a_bundle_is_a_disclosure_and_the_bundle_lists_the_persons_disclosures() {
     use candour_core::Clock;

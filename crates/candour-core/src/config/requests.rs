@@ -35,6 +35,9 @@ pub struct RequestSettings {
     /// Let staff record a reasonable fee on a request they judge manifestly unfounded or
     /// excessive (UK GDPR Art 12(5)). Off: requests are free, as they are by law.
     pub fee_for_manifestly_unfounded: bool,
+    /// The largest file staff may add to the answer to a request, in MiB (1 to 50; a file
+    /// is held in memory while it is stored and while the bundle is written).
+    pub file_limit_mib: u32,
 }
 
 impl Default for RequestSettings {
@@ -49,11 +52,17 @@ impl Default for RequestSettings {
             daily_digest: true,
             digest_hour: 8,
             fee_for_manifestly_unfounded: false,
+            file_limit_mib: 20,
         }
     }
 }
 
 impl RequestSettings {
+    /// The largest added file, in bytes.
+    pub fn file_limit_bytes(&self) -> usize {
+        self.file_limit_mib as usize * 1024 * 1024
+    }
+
     pub(super) fn check(&self) -> FieldErrors {
         let mut errors = FieldErrors::new();
         errors.check_range(
@@ -65,6 +74,7 @@ impl RequestSettings {
         );
         errors.check_range("answer_link_hours", self.answer_link_hours, 1, 24 * 7, "");
         errors.check_range("digest_hour", self.digest_hour, 0, 23, "");
+        errors.check_range("file_limit_mib", self.file_limit_mib, 1, 50, "MiB");
         errors
     }
 

@@ -357,16 +357,20 @@ impl Fee {
 
     /// "£12.50 (manifestly excessive): the reason".
     pub fn describe(&self) -> String {
+        format!("{}: {}", self.amount(), self.reason)
+    }
+
+    /// "£12.50 (manifestly excessive)": the fee and its ground, as the person is told it.
+    pub fn amount(&self) -> String {
         format!(
-            "£{}.{:02} (manifestly {}): {}",
+            "£{}.{:02} (manifestly {})",
             self.pence / 100,
             self.pence % 100,
             if self.unfounded {
                 "unfounded"
             } else {
                 "excessive"
-            },
-            self.reason
+            }
         )
     }
 }

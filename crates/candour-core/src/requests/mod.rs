@@ -7,6 +7,7 @@ pub mod case;
 pub mod deadline;
 pub mod field;
 pub mod holidays;
+pub mod items;
 pub mod record;
 pub mod report;
 pub mod templates;

@@ -24,6 +24,12 @@ pub enum Step {
     /// Direct marketing stopped on an objection.
     ObjectionApplied,
     Restricted,
+    /// The copy of their data is ready: the single-use download link.
+    AnswerReady,
+    /// A fee is charged on a manifestly unfounded or excessive request (Art 12(5)).
+    FeeCharged,
+    /// The restriction of their record is lifted (Art 18(3)).
+    RestrictionLifted,
 }
 
 /// A value a template may name.
@@ -46,10 +52,18 @@ pub enum Value {
     Channels,
     /// The right to complain to the Information Commissioner's Office, in one sentence.
     Ico,
+    /// The single-use link that downloads the answer.
+    DownloadLink,
+    /// Until when that link works.
+    Until,
+    /// What was left out of the answer, in a sentence (empty when nothing was).
+    Withheld,
+    /// The fee and its ground: "£12.50 (manifestly excessive)".
+    Fee,
 }
 
 impl Value {
-    pub const ALL: [Value; 15] = [
+    pub const ALL: [Value; 19] = [
         Value::Name,
         Value::Organisation,
         Value::Number,
@@ -65,6 +79,10 @@ impl Value {
         Value::Correction,
         Value::Channels,
         Value::Ico,
+        Value::DownloadLink,
+        Value::Until,
+        Value::Withheld,
+        Value::Fee,
     ];
 
     pub fn code(self) -> &'static str {
@@ -84,6 +102,10 @@ impl Value {
             Value::Correction => "correction",
             Value::Channels => "channels",
             Value::Ico => "ico",
+            Value::DownloadLink => "download_link",
+            Value::Until => "until",
+            Value::Withheld => "withheld",
+            Value::Fee => "fee",
         }
     }
 
@@ -103,7 +125,7 @@ const CASE: [Value; 6] = [
 ];
 
 impl Step {
-    pub const ALL: [Step; 13] = [
+    pub const ALL: [Step; 16] = [
         Step::Confirm,
         Step::Acknowledgement,
         Step::IdentityRequest,
@@ -117,6 +139,9 @@ impl Step {
         Step::CorrectionRejected,
         Step::ObjectionApplied,
         Step::Restricted,
+        Step::AnswerReady,
+        Step::FeeCharged,
+        Step::RestrictionLifted,
     ];
 
     pub fn code(self) -> &'static str {
@@ -134,6 +159,9 @@ impl Step {
             Step::CorrectionRejected => "correction-rejected",
             Step::ObjectionApplied => "objection-applied",
             Step::Restricted => "restricted",
+            Step::AnswerReady => "answer-ready",
+            Step::FeeCharged => "fee-charged",
+            Step::RestrictionLifted => "restriction-lifted",
         }
     }
 
@@ -157,6 +185,9 @@ impl Step {
             Step::CorrectionRejected => "Correction rejected",
             Step::ObjectionApplied => "Direct marketing stopped",
             Step::Restricted => "Record restricted",
+            Step::AnswerReady => "A copy of their data is ready to download",
+            Step::FeeCharged => "A fee is charged",
+            Step::RestrictionLifted => "Restriction lifted",
         }
     }
 
@@ -177,7 +208,13 @@ impl Step {
             Step::Refusal | Step::ErasureKept | Step::CorrectionRejected => &[Value::Reasons],
             Step::CorrectionDone => &[Value::Correction],
             Step::ObjectionApplied => &[Value::Channels],
-            Step::IdentityRequest | Step::Answer | Step::ErasureDone | Step::Restricted => &[],
+            Step::AnswerReady => &[Value::DownloadLink, Value::Until, Value::Withheld],
+            Step::FeeCharged => &[Value::Fee, Value::Reasons, Value::Due],
+            Step::IdentityRequest
+            | Step::RestrictionLifted
+            | Step::Answer
+            | Step::ErasureDone
+            | Step::Restricted => &[],
         };
         let mut out = CASE.to_vec();
         out.extend_from_slice(own);
@@ -194,6 +231,8 @@ impl Step {
             }
             Step::Extension => &[Value::Reasons],
             Step::Clarification => &[Value::Question],
+            Step::AnswerReady => &[Value::DownloadLink, Value::Until],
+            Step::FeeCharged => &[Value::Fee, Value::Reasons, Value::Ico],
             _ => &[],
         }
     }
@@ -252,6 +291,18 @@ impl Step {
             Step::Restricted => (
                 "We have restricted the use of your data (request {{request_number}})",
                 "We keep your data but no longer use it: you will receive no campaigns from us while the restriction stands. We will tell you before we lift it.\n\n{{status_link}}",
+            ),
+            Step::AnswerReady => (
+                "Your data is ready to download (request {{request_number}})",
+                "We have answered your request for a copy of your data. Download it from this link:\n\n{{download_link}}\n\nThe link works once, until {{until}}. If it has expired or was used already, reply to this email and we will send a new one.\n\n{{withheld}}\n\nWhere your request stands: {{status_link}}\n\n{{ico}}",
+            ),
+            Step::FeeCharged => (
+                "A fee for your request (request {{request_number}})",
+                "We judge your request to be manifestly unfounded or excessive, so the law allows us to charge a reasonable fee before we answer it: {{fee}}.\n\nOur reasons:\n\n{{reasons}}\n\nWe will answer your request once the fee is paid; reply to this email to ask how to pay. {{due}}.\n\n{{ico}}\n\n{{status_link}}",
+            ),
+            Step::RestrictionLifted => (
+                "We are lifting the restriction on your data (request {{request_number}})",
+                "The restriction on the use of your data is lifted: we may use it again as our privacy notice describes, and you may again receive the emails you agreed to. If you think we should not have lifted it, reply to this email.\n\n{{ico}}\n\n{{status_link}}",
             ),
         }
     }

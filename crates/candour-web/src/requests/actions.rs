@@ -162,7 +162,9 @@ async fn act_page(
         "rejected" => Some("The rejection is recorded and the person has been told."),
         "restricted" => Some("The person's record is restricted and they have been told."),
         "objection" => Some("Direct marketing has been stopped and the person has been told."),
-        "fee" => Some("The fee and its reason are recorded on the request."),
+        "fee" => Some(
+            "The fee and its reason are recorded on the request, and the person has been told.",
+        ),
         _ => None,
     };
     let page = show(&state, &staff, frame, case, FormState::new(), notice).await?;
@@ -328,6 +330,16 @@ async fn act(
             state
                 .audit(&staff.account, "request.fee-recorded", target, detail)
                 .await?;
+            tell(
+                &state,
+                Step::FeeCharged,
+                &case,
+                &[
+                    (Value::Fee, fee.amount()),
+                    (Value::Reasons, fee.reason.clone()),
+                ],
+            )
+            .await?;
             "fee"
         }
     };

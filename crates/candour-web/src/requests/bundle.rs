@@ -22,6 +22,7 @@ use candour_core::bundle::{
 };
 use candour_core::datamap::{self, Subject};
 use candour_core::policy::Policy;
+use candour_core::requests::items::{self, RequestFile, Told, Withholding};
 use candour_core::store::{StoreError, Stores};
 use candour_core::uk_time;
 use time::OffsetDateTime;
@@ -58,6 +59,16 @@ pub enum BundleError {
 pub struct Extras {
     /// Those the person's data went to, beyond the ones the privacy notice names.
     pub recipients: Vec<Recipient>,
+    /// What staff left out of a case's bundle, and why (see [`held_back`]).
+    pub withheld: Vec<Withholding>,
+    /// Files staff added to a case's bundle: each goes in `files/` unless withheld.
+    pub files: Vec<RequestFile>,
+}
+
+/// Whether `row` of `table` is left out of the bundle by one of `withheld`.
+fn held_back(withheld: &[Withholding], table: &str, row: &serde_json::Value) -> bool {
+    let id = row.get("id").and_then(serde_json::Value::as_i64);
+    withheld.iter().any(|w| w.item.covers(table, id))
 }
 
 /// The folder bundles are written to: the configured one, or `bundles` beside the SQLite
@@ -82,8 +93,13 @@ enum Piece {
     /// Everything read: the closing parts.
     Finish {
         supplementary: Box<Supplementary>,
+        withheld: Vec<Told>,
         index: String,
     },
+    /// A file staff added, after the closing parts: its entry's name and content.
+    File(String, Vec<u8>),
+    /// Every added file sent: the archive may be completed.
+    End,
 }
 
 #[derive(Template)]
@@ -95,6 +111,8 @@ struct Index<'a> {
     account: Vec<(String, String)>,
     kinds: &'a [Kind],
     supplementary: &'a Supplementary,
+    withheld: &'a [Told],
+    files: &'a [RequestFile],
 }
 
 impl Index<'_> {
@@ -187,7 +205,7 @@ pub async fn write(
             let mut after = None;
             loop {
                 // No subject of that kind: the table is listed, and empty.
-                let page = match id {
+                let mut page = match id {
                     Some(id) => {
                         stores
                             .subjects
@@ -196,6 +214,8 @@ pub async fn write(
                     }
                     None => Default::default(),
                 };
+                page.rows
+                    .retain(|row| !held_back(&extras.withheld, m.table, row));
                 n += page.rows.len() as u64;
                 match m.table {
                     "people" if after.is_none() => record = fields_of(page.rows.first()),
@@ -217,6 +237,18 @@ pub async fn write(
         recipients.extend(extras.recipients);
         let mut supplementary = Supplementary::new(policy, kinds.clone(), recipients);
         supplementary.disclosures = crate::disclosures::about(stores, holder.person).await?;
+        let withheld: Vec<Told> = extras.withheld.iter().map(Withholding::told).collect();
+        let files: Vec<RequestFile> = extras
+            .files
+            .iter()
+            .filter(|f| {
+                !extras
+                    .withheld
+                    .iter()
+                    .any(|w| w.item.covers(items::FILES_TABLE, Some(f.id)))
+            })
+            .cloned()
+            .collect();
         let index = Index {
             controller: &policy.organisation.name,
             generated: uk_time::readable_uk(at),
@@ -224,15 +256,32 @@ pub async fn write(
             account,
             kinds: &kinds,
             supplementary: &supplementary,
+            withheld: &withheld,
+            files: &files,
         }
         .render()?;
         // A failed send means the writer stopped; its own error says why.
         let _ = tx
             .send(Piece::Finish {
                 supplementary: Box::new(supplementary),
+                withheld,
                 index,
             })
             .await;
+        // One added file in memory at a time (each is at most the upload limit).
+        for f in &files {
+            let content = stores
+                .request_items
+                .request_file_content(f.request, f.id)
+                .await?
+                .ok_or_else(|| {
+                    StoreError::Refused(format!("the added file {} was removed", f.id))
+                })?;
+            if tx.send(Piece::File(f.entry(), content)).await.is_err() {
+                break;
+            }
+        }
+        let _ = tx.send(Piece::End).await;
         Ok::<u64, BundleError>(counts.iter().map(|(_, n)| n).sum())
     };
     let rows = read.await;
@@ -334,14 +383,20 @@ fn write_zip(
             }
             Piece::Finish {
                 supplementary,
+                withheld,
                 index,
-            } => break (supplementary, index),
+            } => break (supplementary, withheld, index),
+            Piece::File(..) | Piece::End => {
+                return Err(io::Error::other("an added file came before the data"));
+            }
         }
     };
-    let (supplementary, index) = finish;
+    let (supplementary, withheld, index) = finish;
     zip.write_all(if current.is_some() { b"]}" } else { b"}" })?;
     zip.write_all(b",\"supplementary\":")?;
     serde_json::to_writer(&mut zip, &supplementary)?;
+    zip.write_all(b",\"withheld\":")?;
+    serde_json::to_writer(&mut zip, &withheld)?;
     zip.write_all(b"}")?;
     for Spill { table, csv, .. } in spills {
         let mut file = csv
@@ -352,6 +407,22 @@ fn write_zip(
         file.rewind()?;
         zip.start(&csv_name(table))?;
         io::copy(&mut file, &mut zip)?;
+    }
+    // The files staff added, then `End`: a reading side that stopped early (its error is
+    // reported) leaves the archive unfinished, so it is not kept.
+    loop {
+        match rx.blocking_recv() {
+            Some(Piece::File(name, content)) => {
+                zip.start(&name)?;
+                zip.write_all(&content)?;
+            }
+            Some(Piece::End) => break,
+            _ => {
+                return Err(io::Error::other(
+                    "the bundle's files stopped before the end",
+                ));
+            }
+        }
     }
     zip.start(INDEX_HTML)?;
     zip.write_all(index.as_bytes())?;
@@ -430,6 +501,42 @@ mod tests {
             person: Some(1),
             account: None,
         };
+        let err = write_zip(rx, dir.path(), &target, OffsetDateTime::UNIX_EPOCH, holder);
+        assert!(err.is_err());
+        let left: Vec<_> = std::fs::read_dir(dir.path()).unwrap().collect();
+        assert!(left.is_empty(), "{left:?}");
+    }
+
+    #[test]
+    fn a_bundle_whose_added_files_stop_short_leaves_nothing_behind() {
+        let dir = tempfile::tempdir().unwrap();
+        let (tx, rx) = mpsc::channel(8);
+        let target = dir.path().join("bundle.zip");
+        let holder = Holder {
+            person: Some(1),
+            account: None,
+        };
+        let supplementary = Supplementary {
+            controller: "Example".into(),
+            purposes: Vec::new(),
+            categories: Vec::new(),
+            recipients: Vec::new(),
+            disclosures: Vec::new(),
+            retention: String::new(),
+            source: String::new(),
+            rights: Vec::new(),
+            complaint: String::new(),
+            automated_decisions: "",
+        };
+        tx.try_send(Piece::Finish {
+            supplementary: Box::new(supplementary),
+            withheld: Vec::new(),
+            index: String::new(),
+        })
+        .unwrap();
+        tx.try_send(Piece::File("files/1-a.txt".into(), b"a".to_vec()))
+            .unwrap();
+        drop(tx); // reading the second file failed: no `End`
         let err = write_zip(rx, dir.path(), &target, OffsetDateTime::UNIX_EPOCH, holder);
         assert!(err.is_err());
         let left: Vec<_> = std::fs::read_dir(dir.path()).unwrap().collect();

@@ -295,6 +295,12 @@ async fn case_page(
         "noted" => Some("Your note has been added."),
         "built" => Some("The bundle has been built. Check it, then release it to the person."),
         "released" => Some("The person has been emailed a link to download the bundle."),
+        "file-added" => Some("The file has been added. Build the bundle again to include it."),
+        "file-removed" => Some("The file has been removed. Build the bundle again."),
+        "withheld" => {
+            Some("The item is withheld; the bundle will say so and why. Build the bundle again.")
+        }
+        "withholding-lifted" => Some("The item is no longer withheld. Build the bundle again."),
         _ => None,
     };
     let page = show(&state, &staff, frame, case, FormState::new(), notice).await?;

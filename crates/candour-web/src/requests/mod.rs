@@ -11,6 +11,7 @@ pub mod bundle;
 pub(crate) mod console;
 mod digest;
 pub(crate) mod download;
+pub(crate) mod items;
 pub(crate) mod public;
 pub(crate) mod release;
 mod reports;
@@ -32,6 +33,7 @@ pub(crate) fn routes() -> Router<AppState> {
         .merge(release::routes())
         .merge(answer_download::routes())
         .merge(actions::routes())
+        .merge(items::routes())
         .merge(templates::routes())
         .merge(reports::routes())
 }
@@ -40,6 +42,15 @@ pub(crate) fn routes() -> Router<AppState> {
 pub(crate) const ICO_COMPLAINT: &str = "If you are unhappy with how we have handled your \
     request, you can complain to the Information Commissioner's Office: \
     ico.org.uk/make-a-complaint, or 0303 123 1113.";
+
+/// A size in bytes as the console shows it: "512 bytes", "1.5 KB", "2.0 MB".
+pub(crate) fn size_words(bytes: i64) -> String {
+    match bytes {
+        b if b < 1024 => format!("{b} bytes"),
+        b if b < 1024 * 1024 => format!("{:.1} KB", b as f64 / 1024.0),
+        b => format!("{:.1} MB", b as f64 / (1024.0 * 1024.0)),
+    }
+}
 
 /// Today on UK clocks: the day a step is recorded on.
 pub(crate) fn today(state: &AppState) -> Date {

@@ -13,23 +13,24 @@ use candour_core::account::{EmailAddress, Permission};
 use candour_core::disclosures::kind;
 use candour_core::fields::FieldErrors;
 use candour_core::requests::answer::{self, NotYet};
+use candour_core::requests::templates::{Step, Value};
 use candour_core::requests::{Case, Change, case};
 use candour_core::session::Secret;
 use candour_core::signer::Purpose;
 use candour_core::store::{Answer, NewAnswer};
 use candour_core::uk_time;
-use candour_mail::Email;
 use time::Duration;
 
 use super::bundle::{self, Extras, Holder};
-use super::{holidays, status_link, today};
+use super::items::ItemsPanel;
+use super::templates::{WITHHELD_WORDS, tell};
+use super::{holidays, size_words, today};
 use crate::AppState;
 use crate::disclosures::export::{Export, ExportForm, audit_words, record};
 use crate::kit::auth::Staff;
 use crate::kit::error::AppError;
 use crate::kit::form::CsrfOnly;
 use crate::kit::frame::Frame;
-use crate::kit::mail::{org, send_later};
 
 pub(super) fn routes() -> Router<AppState> {
     Router::new()
@@ -51,6 +52,10 @@ pub(crate) struct Panel {
     pub may_release: bool,
     /// The recipients a bundle may be built for (building it is an export).
     pub export_for: Vec<candour_core::disclosures::Recipient>,
+    /// The files or withheld items changed after the bundle was built.
+    pub stale: bool,
+    /// The added files and withheld items, when a bundle can be built for the case.
+    pub items: Option<ItemsPanel>,
 }
 
 impl Panel {
@@ -64,6 +69,16 @@ impl Panel {
         let answer = state.stores().answers.answer(case.id).await?;
         let not_yet = answer::bundle_for(case).err().map(NotYet::words);
         let export_for = crate::disclosures::export::choices(state).await?;
+        let items = match not_yet {
+            None => Some(ItemsPanel::of(state, case.id).await?),
+            Some(_) => None,
+        };
+        let stale = state
+            .stores()
+            .request_items
+            .item_versions(case.id)
+            .await?
+            .stale();
         let when = |t: Option<time::OffsetDateTime>| t.map(uk_time::readable_uk);
         Ok(Some(match answer {
             None => Panel {
@@ -76,6 +91,8 @@ impl Panel {
                 downloaded: None,
                 may_release: false,
                 export_for,
+                stale: false,
+                items,
             },
             Some(a) => Panel {
                 not_yet,
@@ -87,16 +104,10 @@ impl Panel {
                 downloaded: when(a.downloaded_at),
                 may_release: may_release(case),
                 export_for,
+                stale,
+                items,
             },
         }))
-    }
-}
-
-fn size_words(bytes: i64) -> String {
-    match bytes {
-        b if b < 1024 => format!("{b} bytes"),
-        b if b < 1024 * 1024 => format!("{:.1} KB", b as f64 / 1024.0),
-        b => format!("{:.1} MB", b as f64 / (1024.0 * 1024.0)),
     }
 }
 
@@ -128,13 +139,22 @@ async fn build(
     let holder = Holder::person(state.stores(), person)
         .await?
         .ok_or(AppError::NotFound)?;
+    // The version first: a change made while the bundle is written leaves it stale.
+    let items = &state.stores().request_items;
+    let version = items.item_versions(id).await?.current;
+    let extras = Extras {
+        withheld: items.withholdings(id).await?,
+        files: items.request_files(id).await?,
+        ..Extras::default()
+    };
+    let withheld = extras.withheld.len();
     let written = bundle::write(
         state.stores(),
         &state.inner.policy,
         holder,
         &folder(&state),
         state.now(),
-        Extras::default(),
+        extras,
     )
     .await
     .map_err(|e| AppError::Internal(Box::new(e)))?;
@@ -175,6 +195,7 @@ async fn build(
             built_by: staff.account.id,
         })
         .await?;
+    items.items_built(id, version).await?;
     // The bundle it replaces is not needed any more.
     if let Some(old) = earlier {
         let _ = std::fs::remove_file(folder(&state).join(old.file));
@@ -185,7 +206,7 @@ async fn build(
             "request.bundle-built",
             format!("request:{id}"),
             format!(
-                "person:{person}, {} rows, {} bytes, {}",
+                "person:{person}, {} rows, {} bytes, {withheld} items withheld, {}",
                 written.rows,
                 written.bytes,
                 audit_words(&for_whom, disclosure)
@@ -231,18 +252,30 @@ async fn release(
             "Build the bundle before releasing it",
         )));
     };
+    if state
+        .stores()
+        .request_items
+        .item_versions(id)
+        .await?
+        .stale()
+    {
+        return Err(AppError::Invalid(FieldErrors::one(
+            "bundle",
+            "The added files or withheld items changed after the bundle was built: build it again before releasing it",
+        )));
+    }
     if !may_release(&case) {
         return Err(AppError::Invalid(FieldErrors::one(
             "bundle",
             "A refused request cannot be answered with a bundle",
         )));
     }
-    let Ok(to) = EmailAddress::parse(&case.email) else {
+    if EmailAddress::parse(&case.email).is_err() {
         return Err(AppError::Invalid(FieldErrors::one(
             "bundle",
             "The request's email address cannot be written to",
         )));
-    };
+    }
     // Answer the case first, through the same rules as every step; a case answered already
     // only gets a fresh link.
     let first = case.status.is_open();
@@ -282,24 +315,30 @@ async fn release(
         )
         .await?;
     let link = answer_link(&state, &case, &secret);
-    send_later(
+    let withheld = !state
+        .stores()
+        .request_items
+        .withholdings(id)
+        .await?
+        .is_empty();
+    tell(
         &state,
-        Email {
-            to,
-            subject: format!("Your data is ready to download (request {id})"),
-            text: format!(
-                "We have answered your request for a copy of your data. Download it from this \
-                 link:\n\n{link}\n\nThe link works once, until {until}. If it has expired or \
-                 was used already, reply to this email and we will send a new one.\n\n\
-                 Where your request stands: {status}\n\nIf you are unhappy with how we have \
-                 handled your request, you can complain to the Information Commissioner's \
-                 Office: ico.org.uk/make-a-complaint, or 0303 123 1113.\n\n{org}\n",
-                until = uk_time::readable_uk(expires),
-                status = status_link(&state, id),
-                org = org(&state),
+        Step::AnswerReady,
+        &case,
+        &[
+            (Value::DownloadLink, link),
+            (Value::Until, uk_time::readable_uk(expires)),
+            (
+                Value::Withheld,
+                if withheld {
+                    WITHHELD_WORDS.to_owned()
+                } else {
+                    String::new()
+                },
             ),
-        },
-    );
+        ],
+    )
+    .await?;
     Ok(Redirect::to(&format!("/admin/requests/{id}?done=released")).into_response())
 }
 

@@ -145,6 +145,10 @@ struct EditPage {
     notice: Option<&'static str>,
 }
 
+/// What the answer's email says when items were left out of the bundle.
+pub(crate) const WITHHELD_WORDS: &str = "We have left some information out of your copy, as the \
+    law allows; the page index.html in it says what and why.";
+
 /// Made-up values for the preview, one for every placeholder.
 fn sample(state: &AppState) -> Vec<(Value, String)> {
     Value::ALL
@@ -166,6 +170,10 @@ fn sample(state: &AppState) -> Vec<(Value, String)> {
                 Value::Correction => "NM1 2AB".to_owned(),
                 Value::Channels => "email, post".to_owned(),
                 Value::Ico => ICO_COMPLAINT.to_owned(),
+                Value::DownloadLink => format!("{}/requests/answer?token=…", state.link_base()),
+                Value::Until => "8 June 2026, 9:00am".to_owned(),
+                Value::Withheld => WITHHELD_WORDS.to_owned(),
+                Value::Fee => "£10.00 (manifestly excessive)".to_owned(),
             };
             (v, text)
         })

@@ -7,6 +7,7 @@ mod consents;
 mod erase;
 mod imports;
 mod person;
+mod restriction;
 mod search;
 
 use axum::Router;
@@ -29,6 +30,10 @@ pub(crate) fn routes() -> Router<AppState> {
         .route("/admin/people/{id}/object", post(record_objection))
         .route("/admin/people/{id}/export", post(export))
         .route("/admin/people/{id}/erase", post(erase))
+        .route(
+            "/admin/people/{id}/lift-restriction",
+            post(restriction::lift_restriction),
+        )
         .route("/admin/people/import", get(import_page))
         .route("/admin/people/import/{id}", get(preview).post(confirm))
 }

@@ -54,6 +54,10 @@ pub(super) struct PersonPage {
     can_read_audit: bool,
     /// The recipients the export may be made for.
     export_for: Vec<candour_core::disclosures::Recipient>,
+    /// Since when the record is restricted (Art 18), if it is.
+    restricted: Option<String>,
+    /// Whether this member of staff may lift a restriction.
+    can_lift: bool,
 }
 
 /// A campaign email the person was sent, with their opens and clicks if they agreed to
@@ -172,7 +176,15 @@ pub(super) async fn person_page(
                 .collect(),
         });
     }
+    let restricted = state
+        .stores()
+        .request_actions
+        .restricted_since(person.id)
+        .await?
+        .map(candour_core::uk_time::readable_uk);
     Ok(PersonPage {
+        restricted,
+        can_lift: staff.may(Permission::ManageRequests),
         frame,
         sections: staff.sections.clone(),
         messages,
@@ -234,6 +246,9 @@ pub(super) async fn show(
         "consent" => Some("The consent has been recorded in the ledger."),
         "objection" => {
             Some("The objection has been recorded; marketing by that channel has stopped.")
+        }
+        "restriction-lifted" => {
+            Some("The restriction has been lifted, and the person has been told by email.")
         }
         _ => None,
     };

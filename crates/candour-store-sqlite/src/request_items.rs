@@ -1,0 +1,228 @@
+//! What staff add to a case's bundle and leave out of it, on SQLite. Each change counts one
+//! more on the case's item version in the same transaction.
+
+use async_trait::async_trait;
+use candour_core::requests::items::{
+    Item, ItemVersions, NewRequestFile, NewWithholding, RequestFile, Withholding,
+};
+use candour_core::store::{RequestItemStore, StoreError, StoreResult};
+use sqlx::sqlite::SqliteRow;
+use sqlx::{Row, SqliteConnection};
+
+use crate::{SqliteStore, db, from_unix, unix};
+
+/// One more change on the case's items.
+async fn bump(conn: &mut SqliteConnection, request: i64) -> StoreResult<()> {
+    sqlx::query(
+        "INSERT INTO request_item_versions (request_id, version) VALUES (?, 1)
+         ON CONFLICT (request_id) DO UPDATE SET version = request_item_versions.version + 1",
+    )
+    .bind(request)
+    .execute(&mut *conn)
+    .await
+    .map_err(db)?;
+    Ok(())
+}
+
+/// The case's person, or `Refused` when it has none.
+async fn person_of(conn: &mut SqliteConnection, request: i64) -> StoreResult<i64> {
+    let person: Option<Option<i64>> =
+        sqlx::query_scalar("SELECT person_id FROM data_requests WHERE id = ?")
+            .bind(request)
+            .fetch_optional(&mut *conn)
+            .await
+            .map_err(db)?;
+    person
+        .flatten()
+        .ok_or_else(|| StoreError::Refused("the request has no person record".into()))
+}
+
+fn file_from_row(r: &SqliteRow) -> StoreResult<RequestFile> {
+    Ok(RequestFile {
+        id: r.try_get("id").map_err(db)?,
+        request: r.try_get("request_id").map_err(db)?,
+        name: r.try_get("name").map_err(db)?,
+        bytes: r.try_get("bytes").map_err(db)?,
+        by: r.try_get("added_by").map_err(db)?,
+        at: from_unix(r.try_get("added_at").map_err(db)?)?,
+    })
+}
+
+fn withholding_from_row(r: &SqliteRow) -> StoreResult<Withholding> {
+    Ok(Withholding {
+        id: r.try_get("id").map_err(db)?,
+        request: r.try_get("request_id").map_err(db)?,
+        item: Item {
+            table: r.try_get("table_name").map_err(db)?,
+            row: r.try_get("row_id").map_err(db)?,
+        },
+        ground: r.try_get("ground").map_err(db)?,
+        note: r.try_get("note").map_err(db)?,
+        by: r.try_get("withheld_by").map_err(db)?,
+        at: from_unix(r.try_get("withheld_at").map_err(db)?)?,
+    })
+}
+
+#[async_trait]
+impl RequestItemStore for SqliteStore {
+    async fn add_request_file(&self, new: &NewRequestFile) -> StoreResult<i64> {
+        let mut tx = self.writer.begin().await.map_err(db)?;
+        let person = person_of(&mut tx, new.request).await?;
+        let id: i64 = sqlx::query_scalar(
+            "INSERT INTO request_files (request_id, person_id, name, bytes, added_by, added_at)
+             VALUES (?, ?, ?, ?, ?, ?) RETURNING id",
+        )
+        .bind(new.request)
+        .bind(person)
+        .bind(&new.name)
+        .bind(i64::try_from(new.content.len()).unwrap_or(i64::MAX))
+        .bind(new.by)
+        .bind(unix(new.at))
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(db)?;
+        sqlx::query("INSERT INTO request_file_contents (file_id, content) VALUES (?, ?)")
+            .bind(id)
+            .bind(new.content.as_slice())
+            .execute(&mut *tx)
+            .await
+            .map_err(db)?;
+        bump(&mut tx, new.request).await?;
+        tx.commit().await.map_err(db)?;
+        Ok(id)
+    }
+
+    async fn request_files(&self, request: i64) -> StoreResult<Vec<RequestFile>> {
+        sqlx::query("SELECT * FROM request_files WHERE request_id = ? ORDER BY id")
+            .bind(request)
+            .fetch_all(&self.reader)
+            .await
+            .map_err(db)?
+            .iter()
+            .map(file_from_row)
+            .collect()
+    }
+
+    async fn request_file_content(&self, request: i64, file: i64) -> StoreResult<Option<Vec<u8>>> {
+        sqlx::query_scalar(
+            "SELECT c.content FROM request_file_contents c
+             JOIN request_files f ON f.id = c.file_id WHERE f.request_id = ? AND f.id = ?",
+        )
+        .bind(request)
+        .bind(file)
+        .fetch_optional(&self.reader)
+        .await
+        .map_err(db)
+    }
+
+    async fn remove_request_file(&self, request: i64, file: i64) -> StoreResult<bool> {
+        let mut tx = self.writer.begin().await.map_err(db)?;
+        let gone = sqlx::query("DELETE FROM request_files WHERE request_id = ? AND id = ?")
+            .bind(request)
+            .bind(file)
+            .execute(&mut *tx)
+            .await
+            .map_err(db)?
+            .rows_affected();
+        if gone == 0 {
+            return Ok(false);
+        }
+        sqlx::query(
+            "DELETE FROM request_withholdings
+             WHERE request_id = ? AND table_name = 'request_files' AND row_id = ?",
+        )
+        .bind(request)
+        .bind(file)
+        .execute(&mut *tx)
+        .await
+        .map_err(db)?;
+        bump(&mut tx, request).await?;
+        tx.commit().await.map_err(db)?;
+        Ok(true)
+    }
+
+    async fn withhold(&self, new: &NewWithholding) -> StoreResult<i64> {
+        let mut tx = self.writer.begin().await.map_err(db)?;
+        let person = person_of(&mut tx, new.request).await?;
+        let id: i64 = sqlx::query_scalar(
+            "INSERT INTO request_withholdings
+                 (request_id, person_id, table_name, row_id, ground, note, withheld_by, withheld_at)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+        )
+        .bind(new.request)
+        .bind(person)
+        .bind(&new.item.table)
+        .bind(new.item.row)
+        .bind(new.ground.code())
+        .bind(&new.note)
+        .bind(new.by)
+        .bind(unix(new.at))
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(|e| match e {
+            sqlx::Error::Database(d) if d.is_unique_violation() => {
+                StoreError::Duplicate("a withholding of this item")
+            }
+            other => db(other),
+        })?;
+        bump(&mut tx, new.request).await?;
+        tx.commit().await.map_err(db)?;
+        Ok(id)
+    }
+
+    async fn lift_withholding(&self, request: i64, id: i64) -> StoreResult<bool> {
+        let mut tx = self.writer.begin().await.map_err(db)?;
+        let gone = sqlx::query("DELETE FROM request_withholdings WHERE request_id = ? AND id = ?")
+            .bind(request)
+            .bind(id)
+            .execute(&mut *tx)
+            .await
+            .map_err(db)?
+            .rows_affected();
+        if gone == 0 {
+            return Ok(false);
+        }
+        bump(&mut tx, request).await?;
+        tx.commit().await.map_err(db)?;
+        Ok(true)
+    }
+
+    async fn withholdings(&self, request: i64) -> StoreResult<Vec<Withholding>> {
+        sqlx::query("SELECT * FROM request_withholdings WHERE request_id = ? ORDER BY id")
+            .bind(request)
+            .fetch_all(&self.reader)
+            .await
+            .map_err(db)?
+            .iter()
+            .map(withholding_from_row)
+            .collect()
+    }
+
+    async fn item_versions(&self, request: i64) -> StoreResult<ItemVersions> {
+        let row: Option<(i64, Option<i64>)> =
+            sqlx::query_as("SELECT version, built FROM request_item_versions WHERE request_id = ?")
+                .bind(request)
+                .fetch_optional(&self.reader)
+                .await
+                .map_err(db)?;
+        Ok(
+            row.map_or_else(ItemVersions::default, |(current, built)| ItemVersions {
+                current,
+                built,
+            }),
+        )
+    }
+
+    async fn items_built(&self, request: i64, version: i64) -> StoreResult<()> {
+        sqlx::query(
+            "INSERT INTO request_item_versions (request_id, version, built) VALUES (?1, ?2, ?2)
+             ON CONFLICT (request_id) DO UPDATE SET built = excluded.built",
+        )
+        .bind(request)
+        .bind(version)
+        .execute(&self.writer)
+        .await
+        .map_err(db)?;
+        Ok(())
+    }
+}
