@@ -153,6 +153,10 @@ async fn the_objection_page_turns_counting_off_and_on_for_a_browser() {
         html.contains("Turn off statistics for this browser"),
         "{html}"
     );
+    assert!(
+        !html.contains("other websites"),
+        "no other site is configured"
+    );
     let token = common::csrf_in(&html);
 
     let res = app
@@ -519,4 +523,59 @@ async fn without_a_database_no_country_is_recorded() {
     let app = common::spawn_with(|config| config.stats.suppression_threshold = 0).await;
     three_visits(&app).await;
     assert_eq!(countries(&app).await, vec![]);
+}
+
+#[tokio::test]
+async fn the_objection_cookie_reaches_beacons_and_the_image_from_the_organisations_sites() {
+    let app = spawn_with_site().await;
+    // The script's beacon is sent with credentials, so the browser attaches this host's
+    // cookies when the organisation's page is on the same site; the answer must name the
+    // origin exactly and allow credentials.
+    let send = |cookie: Option<&'static str>| {
+        let mut req = app
+            .client
+            .post(format!("{}/statistics/hit", app.url))
+            .header("user-agent", browser(1))
+            .header("content-type", "text/plain;charset=UTF-8")
+            .header("origin", SITE)
+            .body(br#"{"p":"/news"}"#.to_vec());
+        if let Some(c) = cookie {
+            req = req.header("cookie", c);
+        }
+        req.send()
+    };
+    let res = send(Some("other=1; candour_no_stats=1")).await.unwrap();
+    assert_eq!(res.status(), 204);
+    assert_eq!(res.headers()["access-control-allow-origin"], SITE);
+    assert_eq!(res.headers()["access-control-allow-credentials"], "true");
+    assert!(res.headers()["vary"].to_str().unwrap().contains("Origin"));
+    let res = app
+        .client
+        .get(format!("{}/statistics/hit.gif?p=/about-us", app.url))
+        .header("user-agent", browser(2))
+        .header("referer", "https://cms.testshire.example/about-us")
+        .header("cookie", "candour_no_stats=1")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    assert_eq!(
+        visitors(&app).await,
+        0,
+        "an objecting browser is not counted"
+    );
+    let res = send(Some("other=1")).await.unwrap();
+    assert_eq!(res.status(), 204);
+    assert_eq!(
+        visitors(&app).await,
+        1,
+        "without the cookie the beacon counts"
+    );
+    // The objection page tells a visitor which of the other sites the choice reaches.
+    let html = visit(&app, "/statistics/object", &browser(3), &[])
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(html.contains("Some of our other websites count their pages here too"));
 }
