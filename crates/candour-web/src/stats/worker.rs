@@ -12,6 +12,7 @@
 use std::collections::HashMap;
 use std::net::IpAddr;
 use std::sync::Weak;
+use std::time::Duration;
 
 use axum::http::{HeaderMap, HeaderValue, header};
 use candour_core::cookies::read_cookie;
@@ -30,6 +31,10 @@ use crate::{AppState, Inner};
 pub(crate) const CAPACITY: usize = 8192;
 /// The most sightings the worker takes at once.
 const BATCH: usize = 512;
+/// How long the worker lets sightings gather after a batch that did not fill. While it is not
+/// waiting on the channel, handing a sighting over wakes no thread, so under load a page
+/// costs no system call for counting.
+const GATHER: Duration = Duration::from_millis(10);
 /// User agents remembered; the map is emptied when it grows past this.
 const AGENTS_REMEMBERED: usize = 4096;
 
@@ -118,6 +123,7 @@ async fn run(inner: Weak<Inner>, mut rx: mpsc::Receiver<Message>) {
     let mut received = Vec::with_capacity(BATCH);
     let mut agents = Agents::default();
     while rx.recv_many(&mut received, BATCH).await > 0 {
+        let full = received.len() == BATCH;
         let Some(inner) = inner.upgrade() else {
             break;
         };
@@ -136,6 +142,10 @@ async fn run(inner: Weak<Inner>, mut rx: mpsc::Receiver<Message>) {
                     let _ = done.send(());
                 }
             }
+        }
+        drop(state);
+        if !full {
+            tokio::time::sleep(GATHER).await;
         }
     }
 }
