@@ -171,7 +171,7 @@ impl AppState {
         blocks.register("media", Arc::new(media::MediaBlock));
         let csp = axum::http::HeaderValue::from_str(&kit::edge::content_security_policy(&config))
             .unwrap_or(axum::http::HeaderValue::from_static("default-src 'none'"));
-        Ok(AppState {
+        let state = AppState {
             inner: Arc::new(Inner {
                 config,
                 stores,
@@ -197,7 +197,13 @@ impl AppState {
                 holidays,
                 stats,
             }),
-        })
+        };
+        // The counting worker holds the app weakly: it stops when the app is dropped.
+        state
+            .inner
+            .stats
+            .start_worker(&state.inner.config, Arc::downgrade(&state.inner));
+        Ok(state)
     }
 
     pub fn config(&self) -> &Config {

@@ -153,6 +153,10 @@ async fn the_objection_page_turns_counting_off_and_on_for_a_browser() {
         html.contains("Turn off statistics for this browser"),
         "{html}"
     );
+    assert!(
+        !html.contains("other websites"),
+        "no other site is configured"
+    );
     let token = common::csrf_in(&html);
 
     let res = app
@@ -436,4 +440,142 @@ async fn the_image_counts_a_page_without_javascript() {
     assert_eq!(res.headers()["content-type"], "image/gif");
     assert_eq!(res.bytes().await.unwrap().len(), 43);
     assert_eq!(visitors(&app).await, 1);
+}
+
+/// The countries panel of today's dashboard as a staff member exports it: (country, visitors).
+async fn countries(app: &TestApp) -> Vec<(String, String)> {
+    app.flush_queues().await;
+    app.state.fold_statistics().await.unwrap();
+    let staff = app
+        .staff(
+            "analyst@testshire.example",
+            candour_core::account::Role::Editor,
+        )
+        .await;
+    let res = app
+        .get_with_cookie("/admin/statistics.csv?panel=country&range=today", &staff)
+        .await;
+    assert_eq!(res.status(), 200);
+    let csv = res.text().await.unwrap();
+    csv.lines()
+        .skip(1)
+        .map(|l| {
+            let mut cells = l.split(',');
+            (
+                cells.next().unwrap().to_owned(),
+                cells.next().unwrap().to_owned(),
+            )
+        })
+        .collect()
+}
+
+/// A visit from 127.0.0.1 (the test's own address), one from 203.0.113.9 and one from
+/// 198.51.100.7 (the tests trust 127.0.0.1 as a proxy, so `X-Forwarded-For` names the
+/// client).
+async fn three_visits(app: &TestApp) {
+    for (n, forwarded) in [
+        (1, None),
+        (2, Some("203.0.113.9")),
+        (3, Some("198.51.100.7")),
+    ] {
+        let extra: Vec<(&str, &str)> = forwarded
+            .map(|f| ("x-forwarded-for", f))
+            .into_iter()
+            .collect();
+        let res = visit(app, "/", &browser(n), &extra).await;
+        assert_eq!(res.status(), 200);
+    }
+    assert_eq!(visitors(app).await, 3);
+}
+
+#[tokio::test]
+async fn a_hit_gets_its_country_from_the_configured_database() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("countries.mmdb");
+    std::fs::write(
+        &path,
+        common::mmdb::country_database(&[
+            (std::net::Ipv4Addr::new(127, 0, 0, 0), 8, "GB"),
+            (std::net::Ipv4Addr::new(203, 0, 113, 0), 24, "FR"),
+        ]),
+    )
+    .unwrap();
+    let app = common::spawn_with(|config| {
+        config.stats.geoip_database = Some(path.clone());
+        config.stats.suppression_threshold = 0;
+    })
+    .await;
+    three_visits(&app).await;
+    let mut rows = countries(&app).await;
+    rows.sort();
+    assert_eq!(
+        rows,
+        vec![
+            ("FR".to_owned(), "1".to_owned()),
+            ("GB".to_owned(), "1".to_owned())
+        ],
+        "198.51.100.7 is in no network of the database, so it has no country"
+    );
+}
+
+#[tokio::test]
+async fn without_a_database_no_country_is_recorded() {
+    let app = common::spawn_with(|config| config.stats.suppression_threshold = 0).await;
+    three_visits(&app).await;
+    assert_eq!(countries(&app).await, vec![]);
+}
+
+#[tokio::test]
+async fn the_objection_cookie_reaches_beacons_and_the_image_from_the_organisations_sites() {
+    let app = spawn_with_site().await;
+    // The script's beacon is sent with credentials, so the browser attaches this host's
+    // cookies when the organisation's page is on the same site; the answer must name the
+    // origin exactly and allow credentials.
+    let send = |cookie: Option<&'static str>| {
+        let mut req = app
+            .client
+            .post(format!("{}/statistics/hit", app.url))
+            .header("user-agent", browser(1))
+            .header("content-type", "text/plain;charset=UTF-8")
+            .header("origin", SITE)
+            .body(br#"{"p":"/news"}"#.to_vec());
+        if let Some(c) = cookie {
+            req = req.header("cookie", c);
+        }
+        req.send()
+    };
+    let res = send(Some("other=1; candour_no_stats=1")).await.unwrap();
+    assert_eq!(res.status(), 204);
+    assert_eq!(res.headers()["access-control-allow-origin"], SITE);
+    assert_eq!(res.headers()["access-control-allow-credentials"], "true");
+    assert!(res.headers()["vary"].to_str().unwrap().contains("Origin"));
+    let res = app
+        .client
+        .get(format!("{}/statistics/hit.gif?p=/about-us", app.url))
+        .header("user-agent", browser(2))
+        .header("referer", "https://cms.testshire.example/about-us")
+        .header("cookie", "candour_no_stats=1")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    assert_eq!(
+        visitors(&app).await,
+        0,
+        "an objecting browser is not counted"
+    );
+    let res = send(Some("other=1")).await.unwrap();
+    assert_eq!(res.status(), 204);
+    assert_eq!(
+        visitors(&app).await,
+        1,
+        "without the cookie the beacon counts"
+    );
+    // The objection page tells a visitor which of the other sites the choice reaches.
+    let html = visit(&app, "/statistics/object", &browser(3), &[])
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(html.contains("Some of our other websites count their pages here too"));
 }

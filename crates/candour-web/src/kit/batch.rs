@@ -144,15 +144,12 @@ impl<W: Writer> Queue<W> {
             })
     }
 
-    /// Queue an item without waiting for it to be written, when there is room: `false` when
-    /// the queue is full or stopped (the item is dropped). For items whose loss costs a
-    /// count, never a promise made to someone: page views.
-    pub(crate) fn offer(&self, item: W::Item) -> bool {
-        let sent = self.tx.try_send(Message::Item(item, None)).is_ok();
+    /// Queue an item, waiting for room but not for it to be written: `false` when the writer
+    /// has stopped. For a producer that must not drop what it already accepted.
+    pub(crate) async fn put(&self, item: W::Item) -> bool {
+        let sent = self.tx.send(Message::Item(item, None)).await.is_ok();
         if sent {
             self.pending.fetch_add(1, Ordering::Relaxed);
-        } else {
-            metrics::counter!("candour_queue_dropped_total", "queue" => self.name).increment(1);
         }
         sent
     }

@@ -241,7 +241,12 @@ pub(crate) async fn within(
 /// The client as limits and vote de-duplication count it: its address, or for IPv6 its /64
 /// network (one household or device is given a whole /64 and can change address at will).
 pub(crate) fn client_key(state: &AppState, peer: SocketAddr, headers: &HeaderMap) -> String {
-    match client_ip(state, peer, headers) {
+    client_key_of(client_ip(state, peer, headers))
+}
+
+/// The key of a client's address: the address itself, or its IPv6 /64.
+pub(crate) fn client_key_of(ip: IpAddr) -> String {
+    match ip {
         IpAddr::V4(v4) => v4.to_string(),
         IpAddr::V6(v6) => {
             let s = v6.segments();

@@ -22,7 +22,8 @@ use candour_core::fields::FieldErrors;
 use candour_core::stats::HitKind;
 use serde::Deserialize;
 
-use super::count::{Page, Seen, objects, to_hit};
+use super::count::{Page, count_later, objects};
+use super::worker::Sighting;
 use crate::AppState;
 use crate::campaigns::tracking::PIXEL;
 
@@ -143,6 +144,13 @@ async fn beacon(
             header::ACCESS_CONTROL_ALLOW_ORIGIN,
             HeaderValue::from_str(origin).ok(),
         ),
+        // The script's beacon is sent with credentials, so that the objection cookie set on
+        // this host reaches it from the organisation's sites on the same site (see
+        // `count_beacon`): a credentialed answer names the origin exactly and says so.
+        (
+            header::ACCESS_CONTROL_ALLOW_CREDENTIALS,
+            Some(HeaderValue::from_static("true")),
+        ),
         (header::VARY, Some(HeaderValue::from_static("Origin"))),
     ];
     let bytes: Bytes = match axum::body::to_bytes(body, MAX_BODY).await {
@@ -175,7 +183,7 @@ async fn beacon(
     if !errors.is_empty() {
         return refused(StatusCode::UNPROCESSABLE_ENTITY, errors);
     }
-    let mut res = count_beacon(&state, &headers, peer, &beacon, origin).await;
+    let mut res = count_beacon(&state, &headers, peer, &beacon, origin);
     for (name, value) in cors {
         if let Some(v) = value {
             res.headers_mut().insert(name, v);
@@ -184,17 +192,23 @@ async fn beacon(
     res
 }
 
-/// Count a checked beacon: 204 when accepted (or left out: a bot, an objection), 503 when
-/// the queue had no room.
-async fn count_beacon(
+/// Count a checked beacon: 204 when accepted (or left out: an objection; a bot is left out
+/// later, by the counting worker), 503 when the worker had no room.
+///
+/// An objection counts whichever way it comes: `Sec-GPC` or `DNT`, or the objection cookie.
+/// The cookie belongs to this host (`SameSite=Lax`), so a browser sends it with the beacon
+/// only from a page on the same site (the same registrable domain and scheme, as
+/// `www.example.police.uk` is to `candour.example.police.uk`); from another site a browser
+/// sends no cookie to this host, and the objection page says so.
+fn count_beacon(
     state: &AppState,
     headers: &HeaderMap,
     peer: SocketAddr,
     beacon: &Beacon,
     origin: &str,
 ) -> Response {
-    let (_, browser_objects) = objects(headers);
-    if browser_objects {
+    let (objected, browser_objects) = objects(headers);
+    if objected || browser_objects {
         return StatusCode::NO_CONTENT.into_response();
     }
     let (path, query) = beacon
@@ -202,6 +216,7 @@ async fn count_beacon(
         .split_once('?')
         .map_or((beacon.p.as_str(), None), |(p, q)| (p, Some(q)));
     let path = path.split('#').next().unwrap_or(path);
+    let query = query.map(|q| q.split('#').next().unwrap_or(q));
     let host = origin.split("://").nth(1);
     let page = Page {
         path,
@@ -213,12 +228,7 @@ async fn count_beacon(
         .e
         .as_deref()
         .map_or(HitKind::PageView, |e| HitKind::Event(e.trim().to_owned()));
-    let seen = Seen::new(state, headers, peer, page, kind);
-    let accepted = match to_hit(state, seen).await {
-        Some(hit) => state.inner.stats.queue.offer(hit),
-        None => true,
-    };
-    if accepted {
+    if count_later(state, Sighting::new(state, headers, peer, page, kind)) {
         StatusCode::NO_CONTENT.into_response()
     } else {
         StatusCode::SERVICE_UNAVAILABLE.into_response()
@@ -289,7 +299,6 @@ async fn image(
         &beacon,
         origin.as_deref().unwrap_or(""),
     )
-    .await
     .status();
     gif(if counted == StatusCode::NO_CONTENT {
         StatusCode::OK

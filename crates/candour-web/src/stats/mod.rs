@@ -1,5 +1,6 @@
 //! Site statistics without cookies. The writing side: `count` counts the pages Candour
-//! serves as their answers go out; `visitor` makes the day hash and reads the country;
+//! serves as their answers go out, handing what it saw to `worker`, a thread of its own
+//! that turns it into hits; `visitor` makes the day hash and reads the country;
 //! `queue` takes hits to the store through the group commit; `folder` folds them into
 //! totals in the background and forgets each day when it ends; `object` is the page where a
 //! visitor turns statistics off for their browser; `beacon` takes hits from the
@@ -22,15 +23,15 @@ pub(crate) mod public_page;
 pub(crate) mod queue;
 pub(crate) mod report;
 pub(crate) mod visitor;
+pub(crate) mod worker;
 
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, OnceLock};
+use std::sync::{Arc, OnceLock, Weak};
 use std::time::Duration;
 
 use candour_core::config::Config;
 use candour_core::stats::agent::AgentReader;
 use candour_core::store::StatsIngestStore;
-use tokio::sync::{Mutex, Notify};
+use tokio::sync::Mutex;
 
 /// Why statistics could not start.
 #[derive(Debug, thiserror::Error)]
@@ -48,27 +49,10 @@ pub(crate) struct Counter {
     /// Built on first use: the bot list compiles into one large pattern.
     agents: OnceLock<AgentReader>,
     geo: Option<visitor::Geo>,
-    /// Counting tasks started and not finished (tests wait for them).
-    working: Arc<Working>,
+    /// The counting worker, started once the app is built (see `start_worker`).
+    worker: OnceLock<worker::Worker>,
     /// The UK day statistics were last purged for, and when.
     purged: Mutex<Option<(time::Date, time::OffsetDateTime)>>,
-}
-
-#[derive(Default)]
-struct Working {
-    count: AtomicUsize,
-    idle: Notify,
-}
-
-/// Held by a counting task while it runs.
-struct Busy(Arc<Working>);
-
-impl Drop for Busy {
-    fn drop(&mut self) {
-        if self.0.count.fetch_sub(1, Ordering::AcqRel) == 1 {
-            self.0.idle.notify_waiters();
-        }
-    }
 }
 
 impl Counter {
@@ -89,7 +73,7 @@ impl Counter {
             salt: visitor::DaySalt::default(),
             agents: OnceLock::new(),
             geo,
-            working: Arc::new(Working::default()),
+            worker: OnceLock::new(),
             purged: Mutex::new(None),
         })
     }
@@ -98,25 +82,28 @@ impl Counter {
         self.agents.get_or_init(AgentReader::default)
     }
 
-    fn busy(&self) -> Busy {
-        self.working.count.fetch_add(1, Ordering::AcqRel);
-        Busy(self.working.clone())
+    /// Start the counting worker for the app behind `app`, when statistics are on.
+    pub(crate) fn start_worker(&self, config: &Config, app: Weak<crate::Inner>) {
+        if config.stats.enabled {
+            self.worker.get_or_init(|| worker::Worker::start(app));
+        }
+    }
+
+    /// Hand a sighting to the worker without waiting; `false` when it was dropped.
+    pub(crate) fn offer(&self, seen: worker::Sighting) -> bool {
+        self.worker.get().is_some_and(|w| w.offer(seen))
     }
 
     /// Wait until every hit counted so far is in the store (for tests and shutdown).
     pub(crate) async fn flush(&self) {
-        loop {
-            let idle = self.working.idle.notified();
-            if self.working.count.load(Ordering::Acquire) == 0 {
-                break;
-            }
-            idle.await;
+        if let Some(worker) = self.worker.get() {
+            worker.flush().await;
         }
         self.queue.flush().await;
     }
 
     /// Hits waiting in memory, for the metrics endpoint.
     pub(crate) fn depth(&self) -> usize {
-        self.queue.depth()
+        self.worker.get().map_or(0, worker::Worker::depth) + self.queue.depth()
     }
 }

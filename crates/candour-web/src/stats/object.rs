@@ -37,6 +37,8 @@ struct ObjectPage {
     retention_months: u32,
     countries: bool,
     cookie_name: &'static str,
+    /// The organisation's other sites count their pages here too (`[stats] sites`).
+    other_sites: bool,
 }
 
 async fn page(
@@ -62,6 +64,7 @@ async fn page(
         retention_months: config.stats.retention_months,
         countries: config.stats.geoip_database.is_some(),
         cookie_name: STATS_OBJECTION_COOKIE,
+        other_sites: !config.stats.sites.is_empty(),
         frame: Frame::for_request(&state, &uri, &headers, visitor),
     };
     Ok(no_store(render(&page)?))

@@ -1,7 +1,9 @@
 //! Hits go to the store through the group commit (`kit::batch`): a page never waits for
-//! its hit to be written. A crash loses at most the hits still in memory: those of the last
-//! batch being written and those waiting (at most `CAPACITY`), in practice the last few
-//! milliseconds' worth. A full queue drops the hit (`candour_queue_dropped_total`).
+//! its hit to be written. A crash loses at most the hits still in memory: those waiting
+//! for the counting worker (`worker::CAPACITY`), those waiting here (at most `CAPACITY`) and
+//! those of the batch being written, in practice the last few milliseconds' worth. The
+//! worker waits for room here, so only its own full channel drops a hit
+//! (`candour_queue_dropped_total{queue="counting"}`).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -51,9 +53,10 @@ impl HitQueue {
         ))
     }
 
-    /// Queue a hit without waiting; `false` when it was dropped.
-    pub(crate) fn offer(&self, hit: Hit) -> bool {
-        self.0.offer(hit)
+    /// Queue a hit, waiting for room but not for the write; `false` when the writer has
+    /// stopped.
+    pub(crate) async fn put(&self, hit: Hit) -> bool {
+        self.0.put(hit).await
     }
 
     pub(crate) fn depth(&self) -> usize {

@@ -2,6 +2,8 @@
 //! helpers for talking to it over HTTP.
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+pub mod mmdb;
+
 use std::net::SocketAddr;
 use std::sync::Arc;
 
