@@ -7,15 +7,22 @@
 //! ([`super::VISIT_IDLE`] without a hit, or the end of its UK day).
 //!
 //! Unique visitors are exact per bucket: for every (bucket, row) a hit counts in, the fold
-//! names a *mark*, a hash of the visitor's day hash with the bucket and the row. The store
-//! inserts the marks into `stats_seen`, keeps what was new, and only those add a visitor
-//! ([`Fold::count_new`]). Marks are deleted with the day's salt.
+//! names a *mark*, eight bytes of a hash of the bucket and the row. A visitor's marks of one
+//! UK day are kept together as one sorted set in `stats_seen` (one row per visitor and day,
+//! not one per mark: a new visit names about a hundred marks). The store reads the sets of
+//! the batch's visitors ([`Fold::seen_keys`]), [`Fold::settle`] counts a visitor for each
+//! mark not yet in its set and returns the sets grown, and the store writes them back. Marks
+//! are deleted with the day's salt.
+//!
+//! The daily totals are also added into week and month rows ([`super::span`]), which
+//! [`Fold::total_rows`] returns beside the hour and day rows.
 
 use std::collections::{BTreeMap, HashMap};
 
 use sha2::{Digest, Sha256};
 use time::{Date, OffsetDateTime};
 
+use super::span::Span;
 use super::{Dimension, Grain, Hit, HitKind, Metrics, VISIT_IDLE, VisitorHash, uk_day};
 
 /// A visit that has not ended, as `stats_visits` keeps it.
@@ -155,6 +162,35 @@ pub struct PairKey {
     pub value: String,
 }
 
+/// A visitor's marks of one UK day are stored under this key.
+pub type SeenKey = (VisitorHash, Date);
+
+/// One row of `stats_totals` to add to, with its grain's stored code.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TotalRow<'a> {
+    pub grain: &'static str,
+    pub bucket: OffsetDateTime,
+    pub dimension: &'static str,
+    pub value: &'a str,
+    pub metrics: Metrics,
+}
+
+/// A stored set of marks: eight bytes each, in ascending order. Trailing bytes short of a
+/// mark are ignored; the set is sorted again in case it was written out of order.
+fn decode_marks(bytes: &[u8]) -> Vec<u64> {
+    let mut out: Vec<u64> = bytes
+        .chunks_exact(8)
+        .filter_map(|c| <[u8; 8]>::try_from(c).ok().map(u64::from_be_bytes))
+        .collect();
+    out.sort_unstable();
+    out.dedup();
+    out
+}
+
+fn encode_marks(set: &[u64]) -> Vec<u8> {
+    set.iter().flat_map(|m| m.to_be_bytes()).collect()
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum Target {
     Total(TotalKey),
@@ -167,7 +203,8 @@ enum Target {
 pub struct Fold {
     pub totals: BTreeMap<TotalKey, Metrics>,
     pub pairs: BTreeMap<PairKey, Metrics>,
-    marks: HashMap<[u8; 16], (Date, Target)>,
+    /// Each visitor's marks of the day, with what a new mark counts a visitor in.
+    marks: HashMap<SeenKey, HashMap<u64, Target>>,
     /// Visits still open after the fold, to be written over what is stored.
     pub open: Vec<OpenVisit>,
     /// Visitors whose stored visit ended (deleted before `open` is written).
@@ -175,28 +212,85 @@ pub struct Fold {
 }
 
 impl Fold {
-    /// Every mark to insert into `stats_seen`, with its UK day.
-    pub fn marks(&self) -> Vec<(Date, [u8; 16])> {
-        self.marks.iter().map(|(k, (d, _))| (*d, *k)).collect()
+    /// The visitor-days whose stored marks the fold needs, sorted.
+    pub fn seen_keys(&self) -> Vec<SeenKey> {
+        let mut keys: Vec<SeenKey> = self.marks.keys().copied().collect();
+        keys.sort();
+        keys
     }
 
-    /// Count a visitor for each mark the store found new.
-    pub fn count_new<'a>(&mut self, new: impl IntoIterator<Item = &'a [u8; 16]>) {
+    /// Given the stored sets of [`Fold::seen_keys`] (a missing one is empty, a malformed
+    /// one is read as far as it is whole), count a visitor for each mark not in its set, and
+    /// return the sets that grew, to be written over what is stored.
+    pub fn settle(&mut self, stored: &HashMap<SeenKey, Vec<u8>>) -> Vec<(SeenKey, Vec<u8>)> {
         let one = Metrics {
             visitors: 1,
             ..Metrics::default()
         };
-        for key in new {
-            match self.marks.get(key) {
-                Some((_, Target::Total(k))) => {
-                    self.totals.entry(k.clone()).or_default().add(&one);
+        let mut grown = Vec::new();
+        let marks = std::mem::take(&mut self.marks);
+        let mut keys: Vec<&SeenKey> = marks.keys().collect();
+        keys.sort();
+        for key in keys {
+            let Some(wanted) = marks.get(key) else {
+                continue;
+            };
+            let mut set = stored.get(key).map(|b| decode_marks(b)).unwrap_or_default();
+            let before = set.len();
+            for (mark, target) in wanted {
+                if let Err(at) = set.binary_search(mark) {
+                    set.insert(at, *mark);
+                    match target {
+                        Target::Total(k) => self.totals.entry(k.clone()).or_default().add(&one),
+                        Target::Pair(k) => self.pairs.entry(k.clone()).or_default().add(&one),
+                    }
                 }
-                Some((_, Target::Pair(k))) => {
-                    self.pairs.entry(k.clone()).or_default().add(&one);
-                }
-                None => {}
+            }
+            if set.len() != before {
+                grown.push((*key, encode_marks(&set)));
             }
         }
+        grown
+    }
+
+    /// Every row of `stats_totals` the fold adds to: its hour and day rows, and each day
+    /// row again in its week's and its month's row (`grain` is a [`Grain`] or [`Span`]
+    /// code). Call after [`Fold::settle`], so the visitors are in.
+    pub fn total_rows(&self) -> Vec<TotalRow<'_>> {
+        let mut spans: BTreeMap<(Span, OffsetDateTime, &'static str, &str), Metrics> =
+            BTreeMap::new();
+        let mut out = Vec::with_capacity(self.totals.len() * 2);
+        for (k, m) in &self.totals {
+            out.push(TotalRow {
+                grain: k.grain.code(),
+                bucket: k.bucket,
+                dimension: k.dimension_code(),
+                value: &k.value,
+                metrics: *m,
+            });
+            if k.grain == Grain::Day {
+                let day = uk_day(k.bucket);
+                for span in Span::ALL {
+                    let start = crate::uk_time::uk_start_of_day(span.start(day));
+                    spans
+                        .entry((span, start, k.dimension_code(), &k.value))
+                        .or_default()
+                        .add(m);
+                }
+            }
+        }
+        out.extend(
+            spans
+                .into_iter()
+                .map(|((span, bucket, dimension, value), metrics)| TotalRow {
+                    grain: span.code(),
+                    bucket,
+                    dimension,
+                    value,
+                    metrics,
+                }),
+        );
+        out
     }
 
     fn total(&mut self, at: OffsetDateTime, e: &Element, m: &Metrics) {
@@ -246,8 +340,7 @@ impl Fold {
     fn mark(&mut self, visitor: &VisitorHash, at: OffsetDateTime, target: Target) {
         let day = uk_day(at);
         let mut h = Sha256::new();
-        h.update(b"candour-stats-seen");
-        h.update(visitor.0);
+        h.update(b"candour-stats-mark");
         let mut field = |b: &[u8]| {
             h.update((b.len() as u64).to_be_bytes());
             h.update(b);
@@ -269,9 +362,13 @@ impl Fold {
             }
         }
         let digest = h.finalize();
-        let mut key = [0; 16];
-        key.copy_from_slice(&digest[..16]);
-        self.marks.entry(key).or_insert((day, target));
+        let mut mark = [0; 8];
+        mark.copy_from_slice(&digest[..8]);
+        self.marks
+            .entry((*visitor, day))
+            .or_default()
+            .entry(u64::from_be_bytes(mark))
+            .or_insert(target);
     }
 
     fn mark_row(

@@ -1,4 +1,4 @@
-use std::collections::HashSet;
+use std::collections::HashMap;
 
 use time::Duration;
 use time::macros::datetime;
@@ -25,21 +25,20 @@ fn hit(who: u8, at: OffsetDateTime, path: &str) -> Hit {
     }
 }
 
-/// Folds as a store would: every mark is new the first time it is seen in `seen`.
-fn run(
-    hits: &[Hit],
-    open: Vec<OpenVisit>,
-    now: OffsetDateTime,
-    seen: &mut HashSet<[u8; 16]>,
-) -> Fold {
+/// What a store keeps of the marks: each visitor-day's set.
+type Seen = HashMap<SeenKey, Vec<u8>>;
+
+/// Folds as a store would: reads the batch's sets from `seen`, settles, writes them back.
+fn run(hits: &[Hit], open: Vec<OpenVisit>, now: OffsetDateTime, seen: &mut Seen) -> Fold {
     let mut f = fold(hits, open, now);
-    let new: Vec<[u8; 16]> = f
-        .marks()
+    let wanted: Seen = f
+        .seen_keys()
         .into_iter()
-        .map(|(_, k)| k)
-        .filter(|k| seen.insert(*k))
+        .filter_map(|k| seen.get(&k).map(|v| (k, v.clone())))
         .collect();
-    f.count_new(&new);
+    for (k, set) in f.settle(&wanted) {
+        seen.insert(k, set);
+    }
     f
 }
 
@@ -55,7 +54,7 @@ fn day_row(f: &Fold, dimension: Option<Dimension>, value: &str) -> Metrics {
 
 #[test]
 fn one_page_visit_is_a_bounce_when_it_ends() {
-    let mut seen = HashSet::new();
+    let mut seen = Seen::new();
     let f = run(
         &[hit(1, T0, "/a")],
         vec![],
@@ -75,7 +74,7 @@ fn one_page_visit_is_a_bounce_when_it_ends() {
 
 #[test]
 fn a_visit_spans_hits_within_thirty_minutes_and_ends_after() {
-    let mut seen = HashSet::new();
+    let mut seen = Seen::new();
     let hits = [
         hit(1, T0, "/a"),
         hit(1, T0 + Duration::minutes(20), "/b"),
@@ -101,7 +100,7 @@ fn a_visit_spans_hits_within_thirty_minutes_and_ends_after() {
 
 #[test]
 fn a_stored_visit_carries_on_and_uniques_hold_across_folds() {
-    let mut seen = HashSet::new();
+    let mut seen = Seen::new();
     let first = run(
         &[hit(1, T0, "/a")],
         vec![],
@@ -132,7 +131,7 @@ fn a_stored_visit_carries_on_and_uniques_hold_across_folds() {
 
 #[test]
 fn hourly_uniques_count_a_visitor_in_each_hour_it_was_seen() {
-    let mut seen = HashSet::new();
+    let mut seen = Seen::new();
     let hits = [
         hit(1, datetime!(2026-06-01 09:50 UTC), "/a"),
         hit(1, datetime!(2026-06-01 10:05 UTC), "/b"),
@@ -156,7 +155,7 @@ fn hourly_uniques_count_a_visitor_in_each_hour_it_was_seen() {
 
 #[test]
 fn pairs_answer_a_filtered_panel() {
-    let mut seen = HashSet::new();
+    let mut seen = Seen::new();
     let mut other = hit(2, T0, "/b");
     other.referrer = None;
     let f = run(&[hit(1, T0, "/a"), other], vec![], T0, &mut seen);
@@ -181,7 +180,7 @@ fn pairs_answer_a_filtered_panel() {
 
 #[test]
 fn an_event_counts_on_its_goal_and_its_visit() {
-    let mut seen = HashSet::new();
+    let mut seen = Seen::new();
     let mut vote = hit(1, T0 + Duration::minutes(1), "/polls/1");
     vote.kind = HitKind::Event("Poll vote".to_owned());
     let f = run(
@@ -200,7 +199,7 @@ fn an_event_counts_on_its_goal_and_its_visit() {
 
 #[test]
 fn visits_of_an_earlier_day_end_at_midnight() {
-    let mut seen = HashSet::new();
+    let mut seen = Seen::new();
     let late = datetime!(2026-06-01 22:50 UTC); // 23:50 in London
     let f = run(
         &[hit(1, late, "/a")],
