@@ -329,11 +329,30 @@ pub async fn stats_breakdown_over_weeks_and_months_equals_its_days(s: &Stores) {
             let browser = if v % 2 == 0 { "Firefox" } else { "Safari" };
             let at = noon + Duration::minutes(v * 3);
             hits.push(view(v as u8, at, &path, None, browser));
-            hits.push(view(v as u8, at + Duration::minutes(1), "/p0", None, browser));
+            hits.push(view(
+                v as u8,
+                at + Duration::minutes(1),
+                "/p0",
+                None,
+                browser,
+            ));
         }
-        hits.push(view(0, noon + Duration::hours(3), "/p2", Some("search.example"), "Firefox"));
+        hits.push(view(
+            0,
+            noon + Duration::hours(3),
+            "/p2",
+            Some("search.example"),
+            "Firefox",
+        ));
         s.stats_ingest.record_hits(&hits).await.unwrap();
-        while s.stats_ingest.fold_hits(noon + Duration::hours(5), 1000).await.unwrap().hits > 0 {}
+        while s
+            .stats_ingest
+            .fold_hits(noon + Duration::hours(5), 1000)
+            .await
+            .unwrap()
+            .hits
+            > 0
+        {}
     }
     s.stats_ingest
         .fold_hits(uk_start_of_day(first + Duration::days(71)), 1000)
@@ -343,7 +362,12 @@ pub async fn stats_breakdown_over_weeks_and_months_equals_its_days(s: &Stores) {
         let mut sum: std::collections::BTreeMap<String, Metrics> = Default::default();
         let mut day = from;
         while day <= to {
-            for r in s.stats_report.stats_breakdown(days(day, day), d, None, 100).await.unwrap() {
+            for r in s
+                .stats_report
+                .stats_breakdown(days(day, day), d, None, 100)
+                .await
+                .unwrap()
+            {
                 sum.entry(r.value).or_default().add(&r.metrics);
             }
             day = day.next_day().unwrap();
@@ -356,7 +380,12 @@ pub async fn stats_breakdown_over_weeks_and_months_equals_its_days(s: &Stores) {
         (date!(2026 - 03 - 17), date!(2026 - 04 - 15)),
         (date!(2026 - 02 - 09), date!(2026 - 02 - 15)),
     ] {
-        for d in [Dimension::Page, Dimension::EntryPage, Dimension::Source, Dimension::Browser] {
+        for d in [
+            Dimension::Page,
+            Dimension::EntryPage,
+            Dimension::Source,
+            Dimension::Browser,
+        ] {
             let whole: std::collections::BTreeMap<String, Metrics> = s
                 .stats_report
                 .stats_breakdown(days(from, to), d, None, 100)
@@ -366,7 +395,11 @@ pub async fn stats_breakdown_over_weeks_and_months_equals_its_days(s: &Stores) {
                 .map(|r| (r.value, r.metrics))
                 .collect();
             assert!(!whole.is_empty());
-            assert_eq!(whole, by_days(from, to, d).await, "{d:?} from {from} to {to}");
+            assert_eq!(
+                whole,
+                by_days(from, to, d).await,
+                "{d:?} from {from} to {to}"
+            );
         }
         // The filter's own value is read the same way.
         let firefox = Filter {
@@ -379,6 +412,9 @@ pub async fn stats_breakdown_over_weeks_and_months_equals_its_days(s: &Stores) {
             .await
             .unwrap();
         assert_eq!(own.len(), 1);
-        assert_eq!(Some(&own[0].metrics), by_days(from, to, Dimension::Browser).await.get("Firefox"));
+        assert_eq!(
+            Some(&own[0].metrics),
+            by_days(from, to, Dimension::Browser).await.get("Firefox")
+        );
     }
 }

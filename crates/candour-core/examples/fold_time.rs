@@ -15,8 +15,21 @@ use time::OffsetDateTime;
 
 fn hit(line: &str) -> Result<Hit, Box<dyn Error>> {
     let p: Vec<&str> = line.split('\t').collect();
-    let [ts, visitor, kind, name, path, referrer, us, um, uc, browser, os, device, country] =
-        p.as_slice()
+    let [
+        ts,
+        visitor,
+        kind,
+        name,
+        path,
+        referrer,
+        us,
+        um,
+        uc,
+        browser,
+        os,
+        device,
+        country,
+    ] = p.as_slice()
     else {
         return Err(format!("expected 13 fields: {line}").into());
     };

@@ -116,7 +116,10 @@ async fn settle_marks(conn: &mut PgConnection, f: &mut fold::Fold) -> StoreResul
     for r in &rows {
         let visitor: Vec<u8> = r.try_get("visitor").map_err(db)?;
         let day: Date = r.try_get("day").map_err(db)?;
-        stored.insert((visitor_of(&visitor)?, day), r.try_get("marks").map_err(db)?);
+        stored.insert(
+            (visitor_of(&visitor)?, day),
+            r.try_get("marks").map_err(db)?,
+        );
     }
     let grown = f.settle(&stored);
     sqlx::query(
@@ -124,7 +127,12 @@ async fn settle_marks(conn: &mut PgConnection, f: &mut fold::Fold) -> StoreResul
          SELECT * FROM UNNEST($1::bytea[], $2::date[], $3::bytea[])
          ON CONFLICT (visitor, day) DO UPDATE SET marks = excluded.marks",
     )
-    .bind(grown.iter().map(|((v, _), _)| v.0.to_vec()).collect::<Vec<_>>())
+    .bind(
+        grown
+            .iter()
+            .map(|((v, _), _)| v.0.to_vec())
+            .collect::<Vec<_>>(),
+    )
     .bind(grown.iter().map(|((_, d), _)| *d).collect::<Vec<_>>())
     .bind(grown.into_iter().map(|(_, m)| m).collect::<Vec<_>>())
     .execute(&mut *conn)

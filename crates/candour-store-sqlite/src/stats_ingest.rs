@@ -143,7 +143,9 @@ async fn settle_marks(conn: &mut SqliteConnection, f: &mut fold::Fold) -> StoreR
             let visitor: Vec<u8> = r.try_get("visitor").map_err(db)?;
             let day: String = r.try_get("day").map_err(db)?;
             let Ok(day) = Date::parse(&day, ISO_DATE) else {
-                return Err(StoreError::Corrupt(format!("a marks day is not a date: {day}")));
+                return Err(StoreError::Corrupt(format!(
+                    "a marks day is not a date: {day}"
+                )));
             };
             let key = (visitor_of(&visitor)?, day);
             if chunk.binary_search(&key).is_ok() {

@@ -37,9 +37,7 @@ impl Span {
     /// The first day of the span that `day` falls in.
     pub fn start(self, day: Date) -> Date {
         match self {
-            Span::Week => {
-                day - Duration::days(i64::from(day.weekday().number_days_from_monday()))
-            }
+            Span::Week => day - Duration::days(i64::from(day.weekday().number_days_from_monday())),
             Span::Month => day.replace_day(1).unwrap_or(day),
         }
     }
@@ -138,8 +136,8 @@ fn weeks_and_days(from: Date, to: Date, out: &mut Vec<Piece>) {
 /// other is read from its day rows as it is.
 pub fn scans(range: Range) -> Vec<(&'static str, OffsetDateTime, OffsetDateTime)> {
     let (from, to) = (uk_day(range.from), uk_day(range.to));
-    let whole = uk_time::uk_start_of_day(from) == range.from
-        && uk_time::uk_start_of_day(to) == range.to;
+    let whole =
+        uk_time::uk_start_of_day(from) == range.from && uk_time::uk_start_of_day(to) == range.to;
     if !whole {
         return vec![(Grain::Day.code(), range.from, range.to)];
     }
@@ -250,9 +248,21 @@ mod tests {
 
     #[test]
     fn a_day_falls_in_its_monday_week_and_its_month() {
-        assert_eq!(Span::Week.start(date!(2026 - 03 - 01)), date!(2026 - 02 - 23));
-        assert_eq!(Span::Week.start(date!(2026 - 02 - 23)), date!(2026 - 02 - 23));
-        assert_eq!(Span::Month.start(date!(2026 - 12 - 31)), date!(2026 - 12 - 01));
-        assert_eq!(Span::Month.next(date!(2026 - 12 - 01)), date!(2027 - 01 - 01));
+        assert_eq!(
+            Span::Week.start(date!(2026 - 03 - 01)),
+            date!(2026 - 02 - 23)
+        );
+        assert_eq!(
+            Span::Week.start(date!(2026 - 02 - 23)),
+            date!(2026 - 02 - 23)
+        );
+        assert_eq!(
+            Span::Month.start(date!(2026 - 12 - 31)),
+            date!(2026 - 12 - 01)
+        );
+        assert_eq!(
+            Span::Month.next(date!(2026 - 12 - 01)),
+            date!(2027 - 01 - 01)
+        );
     }
 }

@@ -214,16 +214,29 @@ fn visits_of_an_earlier_day_end_at_midnight() {
 #[test]
 fn a_visitors_marks_of_a_day_are_one_set_that_grows() {
     let mut seen = Seen::new();
-    run(&[hit(1, T0, "/a")], vec![], T0 + Duration::hours(1), &mut seen);
+    run(
+        &[hit(1, T0, "/a")],
+        vec![],
+        T0 + Duration::hours(1),
+        &mut seen,
+    );
     assert_eq!(seen.len(), 1, "one set for the visitor's day");
     let key = (VisitorHash([1; 16]), uk_day(T0));
     let first = seen[&key].clone();
     assert_eq!(first.len() % 8, 0);
     let marks: Vec<&[u8]> = first.chunks(8).collect();
-    assert!(marks.windows(2).all(|w| w[0] < w[1]), "ascending, no repeats");
+    assert!(
+        marks.windows(2).all(|w| w[0] < w[1]),
+        "ascending, no repeats"
+    );
     // Another page later that day adds its marks; the page counts one visitor, the site
     // none (already counted today).
-    let f = run(&[hit(1, T0 + Duration::hours(2), "/b")], vec![], T0 + Duration::hours(3), &mut seen);
+    let f = run(
+        &[hit(1, T0 + Duration::hours(2), "/b")],
+        vec![],
+        T0 + Duration::hours(3),
+        &mut seen,
+    );
     assert!(seen[&key].len() > first.len());
     assert_eq!(day_row(&f, Some(Dimension::Page), "/b").visitors, 1);
     assert_eq!(day_row(&f, None, "").visitors, 0);
@@ -231,9 +244,18 @@ fn a_visitors_marks_of_a_day_are_one_set_that_grows() {
     let mut cut = seen[&key].clone();
     cut.truncate(cut.len() - 3);
     let mut damaged = Seen::from([(key, cut)]);
-    let f = run(&[hit(1, T0 + Duration::hours(4), "/c")], vec![], T0 + Duration::hours(5), &mut damaged);
+    let f = run(
+        &[hit(1, T0 + Duration::hours(4), "/c")],
+        vec![],
+        T0 + Duration::hours(5),
+        &mut damaged,
+    );
     assert_eq!(day_row(&f, Some(Dimension::Page), "/c").visitors, 1);
-    assert_eq!(day_row(&f, None, "").visitors, 0, "the whole marks are still read");
+    assert_eq!(
+        day_row(&f, None, "").visitors,
+        0,
+        "the whole marks are still read"
+    );
     assert_eq!(damaged[&key].len() % 8, 0, "written back whole");
 }
 
@@ -245,8 +267,18 @@ fn day_rows_are_added_into_their_week_and_month() {
         hit(1, datetime!(2026-06-30 09:00 UTC), "/a"),
         hit(2, datetime!(2026-07-01 09:00 UTC), "/a"),
     ];
-    let mut f = run(&hits[..1], vec![], datetime!(2026-06-30 12:00 UTC), &mut seen);
-    let g = run(&hits[1..], vec![], datetime!(2026-07-01 12:00 UTC), &mut seen);
+    let mut f = run(
+        &hits[..1],
+        vec![],
+        datetime!(2026-06-30 12:00 UTC),
+        &mut seen,
+    );
+    let g = run(
+        &hits[1..],
+        vec![],
+        datetime!(2026-07-01 12:00 UTC),
+        &mut seen,
+    );
     for (k, m) in g.totals {
         f.totals.entry(k).or_default().add(&m);
     }
@@ -268,5 +300,8 @@ fn day_rows_are_added_into_their_week_and_month() {
     );
     // Hours are not rolled up.
     let hours = rows.iter().filter(|r| r.grain == "hour").count();
-    assert_eq!(hours, f.totals.keys().filter(|k| k.grain == Grain::Hour).count());
+    assert_eq!(
+        hours,
+        f.totals.keys().filter(|k| k.grain == Grain::Hour).count()
+    );
 }
