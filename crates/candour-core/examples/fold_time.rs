@@ -99,7 +99,7 @@ fn main() -> Result<(), Box<dyn Error>> {
         sets += grown.len();
         seen.extend(grown);
         rows += f.total_rows().len();
-        pairs += f.pairs.len();
+        pairs += f.pair_rows().len();
         open.extend(f.open.drain(..).map(|v| (v.visitor, v)));
     }
     let secs = started.elapsed().as_secs_f64();

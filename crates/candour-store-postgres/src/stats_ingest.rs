@@ -203,13 +203,13 @@ async fn write_fold(conn: &mut PgConnection, f: &fold::Fold) -> StoreResult<()> 
     let (mut fdims, mut fvalues, mut dims, mut days, mut values) =
         (vec![], vec![], vec![], vec![], vec![]);
     let mut counts = Counts::default();
-    for (k, m) in &f.pairs {
+    for k in f.pair_rows() {
         fdims.push(k.filter_dimension.code());
-        fvalues.push(k.filter_value.as_str());
+        fvalues.push(k.filter_value);
         dims.push(k.dimension.code());
         days.push(k.day);
-        values.push(k.value.as_str());
-        counts.push(m);
+        values.push(k.value);
+        counts.push(&k.metrics);
     }
     sqlx::query(sqlx::AssertSqlSafe(format!(
         "INSERT INTO stats_pairs AS t (filter_dimension, filter_value, dimension, day, value,

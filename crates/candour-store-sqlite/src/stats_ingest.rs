@@ -197,18 +197,19 @@ async fn write_fold(conn: &mut SqliteConnection, f: &fold::Fold) -> StoreResult<
         q.push(ADD_METRICS);
         q.build().execute(&mut *conn).await.map_err(db)?;
     }
-    let pairs: Vec<_> = f.pairs.iter().collect();
+    let pairs = f.pair_rows();
     for chunk in pairs.chunks(ROWS) {
         let mut q = QueryBuilder::<Sqlite>::new(
             "INSERT INTO stats_pairs (filter_dimension, filter_value, dimension, day, value, \
              visitors, visits, pageviews, bounces, duration_seconds, events) ",
         );
-        q.push_values(chunk, |mut b, (k, m)| {
+        q.push_values(chunk, |mut b, k| {
+            let m = &k.metrics;
             b.push_bind(k.filter_dimension.code())
-                .push_bind(k.filter_value.clone())
+                .push_bind(k.filter_value)
                 .push_bind(k.dimension.code())
                 .push_bind(unix(k.day))
-                .push_bind(k.value.clone())
+                .push_bind(k.value)
                 .push_bind(m.visitors)
                 .push_bind(m.visits)
                 .push_bind(m.pageviews)
