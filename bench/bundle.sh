@@ -43,7 +43,7 @@ echo "seeded in $(python3 -c "print(round($(date +%s.%N) - $start, 1))") s"
 
 python3 bench/bundle_seed.py "$url" select 3 >/dev/null # warm the cache as the bundle's first round does
 python3 bench/bundle_seed.py "$url" select "$ROUNDS" > "$work/select.txt"
-/usr/bin/time -v -o "$work/time.txt" "$BIN" requests bundle --person 1 --rounds "$ROUNDS" --out "$work/bundles" > "$work/bundle.txt"
+/usr/bin/time -v -o "$work/time.txt" "$BIN" requests bundle --person 1 --internal "benchmark run" --rounds "$ROUNDS" --out "$work/bundles" > "$work/bundle.txt"
 grep '^Wrote' "$work/bundle.txt"
 # The archive reads back whole in another program's ZIP reader.
 python3 -c 'import sys, zipfile; z = zipfile.ZipFile(sys.argv[1]); bad = z.testzip(); assert bad is None, bad; print(len(z.namelist()), "entries, all intact")' "$work"/bundles/bundle-*.zip
