@@ -80,7 +80,22 @@ for size in $SIZES; do
       url="$PG_URL/$pg_db"
     fi
     echo "size $size: Candour on $backend, loading through the store"
+    machine_note >&2
     "$driver" load "$url" "$events" | tag "$size" "candour-$backend" >>"$results"
+    if [ "$backend" = postgres ]; then
+      # What autovacuum does on its own within a minute of a load this size: the panels'
+      # reads are index-only scans once the visibility map is set.
+      psql "$url" -qc "VACUUM ANALYZE" >/dev/null
+      psql "$url" -Atc "EXPLAIN SELECT value, SUM(visitors) FROM stats_totals
+        WHERE grain = 'month' AND dimension = 'page' AND bucket >= '2026-02-01' AND bucket < '2026-03-01'
+        GROUP BY value" >"$work/explain-postgres-$size.txt"
+    else
+      sqlite3 "$work/stats-$size.db" "EXPLAIN QUERY PLAN SELECT value, SUM(visitors) FROM stats_totals
+        WHERE grain = 'month' AND dimension = 'page' AND bucket >= 1769904000 AND bucket < 1772323200
+        GROUP BY value" >"$work/explain-sqlite-$size.txt" 2>/dev/null || true
+    fi
+    echo "  the pages panel's month piece, planned:" >&2
+    sed 's/^/    /' "$work/explain-$backend-$size.txt" >&2
     "$driver" panels "$url" "$from" "$to" "$ROUNDS" --answers "$work/$backend-$size.tsv" \
       | tag "$size" "candour-$backend" >>"$results"
     if [ "$backend" = sqlite ]; then rm -f "$work/stats-$size.db"*; fi

@@ -4,7 +4,8 @@
 
 Prints, per size, each panel's p50/p95 in ms for Candour on SQLite and on PostgreSQL, DuckDB
 and chDB, then the whole dashboard's time per size, then compares Candour's answers with
-DuckDB's (files `duckdb-SIZE.tsv`, `sqlite-SIZE.tsv`, `postgres-SIZE.tsv` in WORK_DIR).
+DuckDB's (files `duckdb-SIZE.tsv`, `sqlite-SIZE.tsv`, `postgres-SIZE.tsv` in WORK_DIR): visitors
+and page views exactly, visits within the documented difference (VISITS_TOLERANCE).
 Exits 1 on a mismatch or a Candour panel whose p95 is 50 ms or more.
 """
 
@@ -68,6 +69,16 @@ def read_answers(path):
     return site, pages
 
 
+# The one documented difference: an event within 30 minutes of the last hit keeps a Candour
+# visit open, while the reference splits visits on page views alone, so Candour may count a
+# few fewer or more visits; a gap over 0.1% is a mismatch.
+VISITS_TOLERANCE = 0.001
+
+
+def visits_close(candour, reference):
+    return abs(candour - reference) <= VISITS_TOLERANCE * max(reference, 1)
+
+
 def agree(work, size):
     """Whether each Candour backend's answers equal DuckDB's; prints the first mismatches."""
     reference_site, reference_pages = read_answers(f"{work}/duckdb-{size}.tsv")
@@ -75,8 +86,12 @@ def agree(work, size):
     for backend in ("sqlite", "postgres"):
         site, pages = read_answers(f"{work}/{backend}-{size}.tsv")
         wrong = []
-        if site != reference_site:
+        if site is None or reference_site is None:
+            wrong.append(f"site: Candour {site}, DuckDB {reference_site}")
+        elif (site[0], site[2]) != (reference_site[0], reference_site[2]) or not visits_close(site[1], reference_site[1]):
             wrong.append(f"site (visitors, visits, page views): Candour {site}, DuckDB {reference_site}")
+        elif site[1] != reference_site[1]:
+            print(f"{backend}: visits {site[1]:,} against DuckDB's {reference_site[1]:,} (the documented difference: an event keeps a Candour visit open)")
         for path in sorted(set(pages) | set(reference_pages)):
             if pages.get(path) != reference_pages.get(path):
                 wrong.append(f"{path} (page views, visitors): Candour {pages.get(path)}, DuckDB {reference_pages.get(path)}")

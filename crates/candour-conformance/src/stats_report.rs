@@ -312,3 +312,109 @@ pub async fn imported_history_is_kept_apart_and_importing_again_replaces_it(s: &
     let later = days(date!(2026 - 11 - 11), date!(2026 - 11 - 30));
     assert_eq!(s.stats_report.imported_pageviews(later).await.unwrap(), 0);
 }
+
+/// A breakdown over a long range is read from week and month rows; it must be exactly the
+/// sum of the range's single days (each read from day rows), across the change to summer
+/// time and month ends, for every panel kept by visit and by hit.
+pub async fn stats_breakdown_over_weeks_and_months_equals_its_days(s: &Stores) {
+    // 70 UK days from 9 February 2026, summer time from 29 March: each day a few visitors,
+    // one of them twice (a second visit), over three pages and two browsers.
+    let first = date!(2026 - 02 - 09);
+    for i in 0..70_i64 {
+        let day = first + Duration::days(i);
+        let noon = uk_start_of_day(day) + Duration::hours(12);
+        let mut hits = Vec::new();
+        for v in 0..(2 + i % 4) {
+            let path = format!("/p{}", (i + v) % 3);
+            let browser = if v % 2 == 0 { "Firefox" } else { "Safari" };
+            let at = noon + Duration::minutes(v * 3);
+            hits.push(view(v as u8, at, &path, None, browser));
+            hits.push(view(
+                v as u8,
+                at + Duration::minutes(1),
+                "/p0",
+                None,
+                browser,
+            ));
+        }
+        hits.push(view(
+            0,
+            noon + Duration::hours(3),
+            "/p2",
+            Some("search.example"),
+            "Firefox",
+        ));
+        s.stats_ingest.record_hits(&hits).await.unwrap();
+        while s
+            .stats_ingest
+            .fold_hits(noon + Duration::hours(5), 1000)
+            .await
+            .unwrap()
+            .hits
+            > 0
+        {}
+    }
+    s.stats_ingest
+        .fold_hits(uk_start_of_day(first + Duration::days(71)), 1000)
+        .await
+        .unwrap();
+    let by_days = |from: Date, to: Date, d: Dimension| async move {
+        let mut sum: std::collections::BTreeMap<String, Metrics> = Default::default();
+        let mut day = from;
+        while day <= to {
+            for r in s
+                .stats_report
+                .stats_breakdown(days(day, day), d, None, 100)
+                .await
+                .unwrap()
+            {
+                sum.entry(r.value).or_default().add(&r.metrics);
+            }
+            day = day.next_day().unwrap();
+        }
+        sum
+    };
+    for (from, to) in [
+        (date!(2026 - 03 - 01), date!(2026 - 03 - 31)),
+        (date!(2026 - 02 - 11), date!(2026 - 04 - 16)),
+        (date!(2026 - 03 - 17), date!(2026 - 04 - 15)),
+        (date!(2026 - 02 - 09), date!(2026 - 02 - 15)),
+    ] {
+        for d in [
+            Dimension::Page,
+            Dimension::EntryPage,
+            Dimension::Source,
+            Dimension::Browser,
+        ] {
+            let whole: std::collections::BTreeMap<String, Metrics> = s
+                .stats_report
+                .stats_breakdown(days(from, to), d, None, 100)
+                .await
+                .unwrap()
+                .into_iter()
+                .map(|r| (r.value, r.metrics))
+                .collect();
+            assert!(!whole.is_empty());
+            assert_eq!(
+                whole,
+                by_days(from, to, d).await,
+                "{d:?} from {from} to {to}"
+            );
+        }
+        // The filter's own value is read the same way.
+        let firefox = Filter {
+            dimension: Dimension::Browser,
+            value: "Firefox".to_owned(),
+        };
+        let own = s
+            .stats_report
+            .stats_breakdown(days(from, to), Dimension::Browser, Some(&firefox), 10)
+            .await
+            .unwrap();
+        assert_eq!(own.len(), 1);
+        assert_eq!(
+            Some(&own[0].metrics),
+            by_days(from, to, Dimension::Browser).await.get("Firefox")
+        );
+    }
+}

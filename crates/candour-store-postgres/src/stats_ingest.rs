@@ -3,7 +3,7 @@
 //! writes). Instances fold one at a time (a transaction-scoped advisory lock); totals are
 //! added to, never overwritten, so what every instance folds adds up.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
 use async_trait::async_trait;
 use candour_core::stats::fold::{self, OpenVisit};
@@ -98,27 +98,47 @@ async fn visits_to_fold(
     rows.iter().map(visit_from_row).collect()
 }
 
-/// Insert the marks; the ones that were not there yet.
-async fn new_marks(
-    conn: &mut PgConnection,
-    marks: &[(Date, [u8; 16])],
-) -> StoreResult<Vec<[u8; 16]>> {
-    let days: Vec<Date> = marks.iter().map(|(d, _)| *d).collect();
-    let keys: Vec<Vec<u8>> = marks.iter().map(|(_, k)| k.to_vec()).collect();
-    let rows: Vec<Vec<u8>> = sqlx::query_scalar(
-        "INSERT INTO stats_seen (day, mark)
-         SELECT * FROM UNNEST($1::date[], $2::bytea[])
-         ON CONFLICT DO NOTHING RETURNING mark",
+/// The stored mark sets of the fold's visitor-days, counting the new marks, and the sets
+/// that grew written back.
+async fn settle_marks(conn: &mut PgConnection, f: &mut fold::Fold) -> StoreResult<()> {
+    let keys = f.seen_keys();
+    let rows = sqlx::query(
+        "SELECT s.visitor, s.day, s.marks FROM stats_seen s
+         JOIN UNNEST($1::bytea[], $2::date[]) AS k (visitor, day)
+           ON s.visitor = k.visitor AND s.day = k.day",
     )
-    .bind(days)
-    .bind(keys)
+    .bind(keys.iter().map(|(v, _)| v.0.to_vec()).collect::<Vec<_>>())
+    .bind(keys.iter().map(|(_, d)| *d).collect::<Vec<_>>())
     .fetch_all(&mut *conn)
     .await
     .map_err(db)?;
-    Ok(rows
-        .iter()
-        .filter_map(|m| <[u8; 16]>::try_from(m.as_slice()).ok())
-        .collect())
+    let mut stored = HashMap::with_capacity(rows.len());
+    for r in &rows {
+        let visitor: Vec<u8> = r.try_get("visitor").map_err(db)?;
+        let day: Date = r.try_get("day").map_err(db)?;
+        stored.insert(
+            (visitor_of(&visitor)?, day),
+            r.try_get("marks").map_err(db)?,
+        );
+    }
+    let grown = f.settle(&stored);
+    sqlx::query(
+        "INSERT INTO stats_seen (visitor, day, marks)
+         SELECT * FROM UNNEST($1::bytea[], $2::date[], $3::bytea[])
+         ON CONFLICT (visitor, day) DO UPDATE SET marks = excluded.marks",
+    )
+    .bind(
+        grown
+            .iter()
+            .map(|((v, _), _)| v.0.to_vec())
+            .collect::<Vec<_>>(),
+    )
+    .bind(grown.iter().map(|((_, d), _)| *d).collect::<Vec<_>>())
+    .bind(grown.into_iter().map(|(_, m)| m).collect::<Vec<_>>())
+    .execute(&mut *conn)
+    .await
+    .map_err(db)?;
+    Ok(())
 }
 
 const ADD_METRICS: &str = " DO UPDATE SET visitors = t.visitors + excluded.visitors, \
@@ -152,12 +172,12 @@ impl Counts {
 async fn write_fold(conn: &mut PgConnection, f: &fold::Fold) -> StoreResult<()> {
     let (mut grains, mut dims, mut buckets, mut values) = (vec![], vec![], vec![], vec![]);
     let mut counts = Counts::default();
-    for (k, m) in &f.totals {
-        grains.push(k.grain.code());
-        dims.push(k.dimension_code());
-        buckets.push(k.bucket);
-        values.push(k.value.as_str());
-        counts.push(m);
+    for row in f.total_rows() {
+        grains.push(row.grain);
+        dims.push(row.dimension);
+        buckets.push(row.bucket);
+        values.push(row.value);
+        counts.push(&row.metrics);
     }
     sqlx::query(sqlx::AssertSqlSafe(format!(
         "INSERT INTO stats_totals AS t (grain, dimension, bucket, value, visitors, visits,
@@ -183,13 +203,13 @@ async fn write_fold(conn: &mut PgConnection, f: &fold::Fold) -> StoreResult<()> 
     let (mut fdims, mut fvalues, mut dims, mut days, mut values) =
         (vec![], vec![], vec![], vec![], vec![]);
     let mut counts = Counts::default();
-    for (k, m) in &f.pairs {
+    for k in f.pair_rows() {
         fdims.push(k.filter_dimension.code());
-        fvalues.push(k.filter_value.as_str());
+        fvalues.push(k.filter_value);
         dims.push(k.dimension.code());
         days.push(k.day);
-        values.push(k.value.as_str());
-        counts.push(m);
+        values.push(k.value);
+        counts.push(&k.metrics);
     }
     sqlx::query(sqlx::AssertSqlSafe(format!(
         "INSERT INTO stats_pairs AS t (filter_dimension, filter_value, dimension, day, value,
@@ -366,8 +386,7 @@ impl StatsIngestStore for PgStore {
         }
         let open = visits_to_fold(&mut tx, &hits, now).await?;
         let mut folded = fold::fold(&hits, open, now);
-        let new = new_marks(&mut tx, &folded.marks()).await?;
-        folded.count_new(&new);
+        settle_marks(&mut tx, &mut folded).await?;
         write_fold(&mut tx, &folded).await?;
         // Ids are not committed in order across instances: delete exactly what was read.
         sqlx::query("DELETE FROM stats_hits WHERE id = ANY($1)")

@@ -12,7 +12,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use async_trait::async_trait;
 use candour_core::stats::{
     Dimension, Filter, Grain, HistoryRow, IMPORTED, IMPORTED_PAGE, Metrics, Point, Range, Row,
-    Summary,
+    Summary, span,
 };
 use candour_core::store::{StatsReportStore, StoreResult};
 use candour_core::uk_time::uk_start_of_day;
@@ -59,6 +59,48 @@ fn push_dimensions(q: &mut QueryBuilder<Postgres>, dimensions: &[&'static str]) 
         list.push_bind(*d);
     }
     q.push(")");
+}
+
+/// `SELECT value, sums` over `range` of the rows of `dimensions` (only `value`'s when
+/// given), read in the fewest buckets: whole months, whole weeks and days
+/// (`stats::span::scans`), each piece a range of the key, all added up by value. Imported
+/// history is kept in day rows only and read from them.
+fn spans_sum(
+    dimensions: &[&'static str],
+    value: Option<String>,
+    range: Range,
+) -> QueryBuilder<Postgres> {
+    let mut q = QueryBuilder::<Postgres>::new(format!("SELECT value, {SUMS} FROM ("));
+    let mut first = true;
+    for d in dimensions {
+        let scans = if *d == IMPORTED || *d == IMPORTED_PAGE {
+            vec![(Grain::Day.code(), range.from, range.to)]
+        } else {
+            span::scans(range)
+        };
+        for (grain, from, to) in scans {
+            if !first {
+                q.push(" UNION ALL ");
+            }
+            first = false;
+            q.push(
+                "SELECT value, visitors, visits, pageviews, bounces, duration_seconds, events \
+                 FROM stats_totals WHERE grain = ",
+            )
+            .push_bind(grain)
+            .push(" AND dimension = ")
+            .push_bind(*d)
+            .push(" AND bucket >= ")
+            .push_bind(from)
+            .push(" AND bucket < ")
+            .push_bind(to);
+            if let Some(v) = &value {
+                q.push(" AND value = ").push_bind(v.clone());
+            }
+        }
+    }
+    q.push(") AS pieces");
+    q
 }
 
 #[async_trait]
@@ -121,17 +163,7 @@ impl StatsReportStore for PgStore {
             // The filter's own dimension: only its value matches.
             Some(f) if f.dimension == dimension => {
                 let (dimensions, value) = totals_rows(Some(f));
-                let mut q = QueryBuilder::<Postgres>::new(format!(
-                    "SELECT value, {SUMS} FROM stats_totals WHERE grain = 'day'"
-                ));
-                push_dimensions(&mut q, &dimensions);
-                q.push(" AND bucket >= ")
-                    .push_bind(range.from)
-                    .push(" AND bucket < ")
-                    .push_bind(range.to)
-                    .push(" AND value = ")
-                    .push_bind(value);
-                q
+                spans_sum(&dimensions, Some(value), range)
             }
             Some(f) => {
                 let mut q = QueryBuilder::<Postgres>::new(format!(
@@ -154,15 +186,7 @@ impl StatsReportStore for PgStore {
                 } else {
                     vec![dimension.code()]
                 };
-                let mut q = QueryBuilder::<Postgres>::new(format!(
-                    "SELECT value, {SUMS} FROM stats_totals WHERE grain = 'day'"
-                ));
-                push_dimensions(&mut q, &dimensions);
-                q.push(" AND bucket >= ")
-                    .push_bind(range.from)
-                    .push(" AND bucket < ")
-                    .push_bind(range.to);
-                q
+                spans_sum(&dimensions, None, range)
             }
         };
         q.push(

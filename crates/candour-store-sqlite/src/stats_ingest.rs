@@ -2,7 +2,7 @@
 //! that turns them into totals (`stats::fold` decides; this file only reads and writes).
 //! Times are Unix seconds, UK days `YYYY-MM-DD`.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
 use async_trait::async_trait;
 use candour_core::stats::fold::{self, OpenVisit};
@@ -122,26 +122,49 @@ async fn visits_to_fold(
     Ok(out)
 }
 
-/// Insert the marks; the ones that were not there yet.
-async fn new_marks(
-    conn: &mut SqliteConnection,
-    marks: &[(Date, [u8; 16])],
-) -> StoreResult<Vec<[u8; 16]>> {
-    let mut new = Vec::new();
-    for chunk in marks.chunks(ROWS * 4) {
-        let mut q = QueryBuilder::<Sqlite>::new("INSERT INTO stats_seen (day, mark) ");
-        q.push_values(chunk, |mut b, (day, mark)| {
-            b.push_bind(iso(*day)).push_bind(mark.to_vec());
-        });
-        q.push(" ON CONFLICT DO NOTHING RETURNING mark");
+/// The stored mark sets of the fold's visitor-days, counting the new marks, and the sets
+/// that grew written back.
+async fn settle_marks(conn: &mut SqliteConnection, f: &mut fold::Fold) -> StoreResult<()> {
+    let keys = f.seen_keys();
+    let mut stored = HashMap::with_capacity(keys.len());
+    for chunk in keys.chunks(ROWS) {
+        // By the key's first column; the days are matched below.
+        let mut q = QueryBuilder::<Sqlite>::new(
+            "SELECT visitor, day, marks FROM stats_seen WHERE visitor IN (",
+        );
+        let mut list = q.separated(", ");
+        let mut visitors: Vec<&VisitorHash> = chunk.iter().map(|(v, _)| v).collect();
+        visitors.dedup();
+        for v in visitors {
+            list.push_bind(v.0.to_vec());
+        }
+        q.push(")");
         for r in q.build().fetch_all(&mut *conn).await.map_err(db)? {
-            let mark: Vec<u8> = r.try_get("mark").map_err(db)?;
-            if let Ok(m) = <[u8; 16]>::try_from(mark.as_slice()) {
-                new.push(m);
+            let visitor: Vec<u8> = r.try_get("visitor").map_err(db)?;
+            let day: String = r.try_get("day").map_err(db)?;
+            let Ok(day) = Date::parse(&day, ISO_DATE) else {
+                return Err(StoreError::Corrupt(format!(
+                    "a marks day is not a date: {day}"
+                )));
+            };
+            let key = (visitor_of(&visitor)?, day);
+            if chunk.binary_search(&key).is_ok() {
+                stored.insert(key, r.try_get("marks").map_err(db)?);
             }
         }
     }
-    Ok(new)
+    let grown = f.settle(&stored);
+    for chunk in grown.chunks(ROWS) {
+        let mut q = QueryBuilder::<Sqlite>::new("INSERT INTO stats_seen (visitor, day, marks) ");
+        q.push_values(chunk, |mut b, ((v, d), marks)| {
+            b.push_bind(v.0.to_vec())
+                .push_bind(iso(*d))
+                .push_bind(marks.clone());
+        });
+        q.push(" ON CONFLICT (visitor, day) DO UPDATE SET marks = excluded.marks");
+        q.build().execute(&mut *conn).await.map_err(db)?;
+    }
+    Ok(())
 }
 
 const ADD_METRICS: &str = " DO UPDATE SET visitors = visitors + excluded.visitors, \
@@ -151,17 +174,18 @@ const ADD_METRICS: &str = " DO UPDATE SET visitors = visitors + excluded.visitor
      events = events + excluded.events";
 
 async fn write_fold(conn: &mut SqliteConnection, f: &fold::Fold) -> StoreResult<()> {
-    let totals: Vec<_> = f.totals.iter().collect();
+    let totals = f.total_rows();
     for chunk in totals.chunks(ROWS) {
         let mut q = QueryBuilder::<Sqlite>::new(
             "INSERT INTO stats_totals (grain, dimension, bucket, value, visitors, visits, \
              pageviews, bounces, duration_seconds, events) ",
         );
-        q.push_values(chunk, |mut b, (k, m)| {
-            b.push_bind(k.grain.code())
-                .push_bind(k.dimension_code())
-                .push_bind(unix(k.bucket))
-                .push_bind(k.value.clone())
+        q.push_values(chunk, |mut b, row| {
+            let m = &row.metrics;
+            b.push_bind(row.grain)
+                .push_bind(row.dimension)
+                .push_bind(unix(row.bucket))
+                .push_bind(row.value)
                 .push_bind(m.visitors)
                 .push_bind(m.visits)
                 .push_bind(m.pageviews)
@@ -173,18 +197,19 @@ async fn write_fold(conn: &mut SqliteConnection, f: &fold::Fold) -> StoreResult<
         q.push(ADD_METRICS);
         q.build().execute(&mut *conn).await.map_err(db)?;
     }
-    let pairs: Vec<_> = f.pairs.iter().collect();
+    let pairs = f.pair_rows();
     for chunk in pairs.chunks(ROWS) {
         let mut q = QueryBuilder::<Sqlite>::new(
             "INSERT INTO stats_pairs (filter_dimension, filter_value, dimension, day, value, \
              visitors, visits, pageviews, bounces, duration_seconds, events) ",
         );
-        q.push_values(chunk, |mut b, (k, m)| {
+        q.push_values(chunk, |mut b, k| {
+            let m = &k.metrics;
             b.push_bind(k.filter_dimension.code())
-                .push_bind(k.filter_value.clone())
+                .push_bind(k.filter_value)
                 .push_bind(k.dimension.code())
                 .push_bind(unix(k.day))
-                .push_bind(k.value.clone())
+                .push_bind(k.value)
                 .push_bind(m.visitors)
                 .push_bind(m.visits)
                 .push_bind(m.pageviews)
@@ -298,8 +323,7 @@ impl StatsIngestStore for SqliteStore {
         }
         let open = visits_to_fold(&mut tx, &hits, now).await?;
         let mut folded = fold::fold(&hits, open, now);
-        let new = new_marks(&mut tx, &folded.marks()).await?;
-        folded.count_new(&new);
+        settle_marks(&mut tx, &mut folded).await?;
         write_fold(&mut tx, &folded).await?;
         // The write lock is held: no hit with a smaller id can arrive after this read.
         sqlx::query("DELETE FROM stats_hits WHERE id <= ?")

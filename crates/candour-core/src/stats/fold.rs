@@ -7,15 +7,22 @@
 //! ([`super::VISIT_IDLE`] without a hit, or the end of its UK day).
 //!
 //! Unique visitors are exact per bucket: for every (bucket, row) a hit counts in, the fold
-//! names a *mark*, a hash of the visitor's day hash with the bucket and the row. The store
-//! inserts the marks into `stats_seen`, keeps what was new, and only those add a visitor
-//! ([`Fold::count_new`]). Marks are deleted with the day's salt.
+//! names a *mark*, eight bytes of a hash of the bucket and the row. A visitor's marks of one
+//! UK day are kept together as one sorted set in `stats_seen` (one row per visitor and day,
+//! not one per mark: a new visit names about a hundred marks). The store reads the sets of
+//! the batch's visitors ([`Fold::seen_keys`]), [`Fold::settle`] counts a visitor for each
+//! mark not yet in its set and returns the sets grown, and the store writes them back. Marks
+//! are deleted with the day's salt.
+//!
+//! The daily totals are also added into week and month rows ([`super::span`]), which
+//! [`Fold::total_rows`] returns beside the hour and day rows.
 
 use std::collections::{BTreeMap, HashMap};
 
 use sha2::{Digest, Sha256};
 use time::{Date, OffsetDateTime};
 
+use super::span::Span;
 use super::{Dimension, Grain, Hit, HitKind, Metrics, VISIT_IDLE, VisitorHash, uk_day};
 
 /// A visit that has not ended, as `stats_visits` keeps it.
@@ -71,60 +78,118 @@ impl OpenVisit {
     }
 
     /// The rows the visit counts in: the whole site first, then its visit-level values.
-    fn elements(&self) -> Vec<Element> {
+    fn elements(&self) -> Vec<Element<'_>> {
         let mut out = vec![
-            (None, String::new()),
-            (Some(Dimension::EntryPage), self.entry.clone()),
+            (None, ""),
+            (Some(Dimension::EntryPage), self.entry.as_str()),
         ];
-        out.extend(attributes(
+        attributes(
+            &mut out,
             &self.source,
             [
-                (Dimension::UtmSource, &self.utm_source),
-                (Dimension::UtmMedium, &self.utm_medium),
-                (Dimension::UtmCampaign, &self.utm_campaign),
-                (Dimension::Browser, &self.browser),
-                (Dimension::Os, &self.os),
-                (Dimension::Device, &self.device),
-                (Dimension::Country, &self.country),
+                (Dimension::UtmSource, self.utm_source.as_deref()),
+                (Dimension::UtmMedium, self.utm_medium.as_deref()),
+                (Dimension::UtmCampaign, self.utm_campaign.as_deref()),
+                (Dimension::Browser, self.browser.as_deref()),
+                (Dimension::Os, self.os.as_deref()),
+                (Dimension::Device, self.device.as_deref()),
+                (Dimension::Country, self.country.as_deref()),
             ],
-        ));
+        );
         out
     }
 }
 
 /// A row of totals: `None` is the whole site (stored as dimension `''`, value `''`).
-type Element = (Option<Dimension>, String);
+type Element<'a> = (Option<Dimension>, &'a str);
 
 fn attributes<'a>(
-    source: &str,
-    optional: impl IntoIterator<Item = (Dimension, &'a Option<String>)>,
-) -> Vec<Element> {
-    let mut out = vec![(Some(Dimension::Source), source.to_owned())];
+    out: &mut Vec<Element<'a>>,
+    source: &'a str,
+    optional: [(Dimension, Option<&'a str>); 7],
+) {
+    out.push((Some(Dimension::Source), source));
     for (d, v) in optional {
         if let Some(v) = v {
-            out.push((Some(d), v.clone()));
+            out.push((Some(d), v));
         }
     }
-    out
 }
 
 /// The rows of a hit with no visit to take them from (an event before any page view).
-fn hit_attributes(hit: &Hit) -> Vec<Element> {
-    let device = hit.device.map(|d| d.code().to_owned());
-    let mut out = vec![(None, String::new())];
-    out.extend(attributes(
-        &hit.source(),
+fn hit_attributes<'a>(hit: &'a Hit, source: &'a str) -> Vec<Element<'a>> {
+    let mut out = vec![(None, "")];
+    attributes(
+        &mut out,
+        source,
         [
-            (Dimension::UtmSource, &hit.utm_source),
-            (Dimension::UtmMedium, &hit.utm_medium),
-            (Dimension::UtmCampaign, &hit.utm_campaign),
-            (Dimension::Browser, &hit.browser),
-            (Dimension::Os, &hit.os),
-            (Dimension::Device, &device),
-            (Dimension::Country, &hit.country),
+            (Dimension::UtmSource, hit.utm_source.as_deref()),
+            (Dimension::UtmMedium, hit.utm_medium.as_deref()),
+            (Dimension::UtmCampaign, hit.utm_campaign.as_deref()),
+            (Dimension::Browser, hit.browser.as_deref()),
+            (Dimension::Os, hit.os.as_deref()),
+            (Dimension::Device, hit.device.map(|d| d.code())),
+            (Dimension::Country, hit.country.as_deref()),
         ],
-    ));
+    );
     out
+}
+
+/// Every row a fold counts in, numbered once, so the many additions of a fold are made
+/// with numbers and the text is copied once per row.
+#[derive(Debug, Default)]
+struct Names {
+    list: Vec<(Option<Dimension>, String)>,
+    index: HashMap<Option<Dimension>, HashMap<String, Id>>,
+}
+
+type Id = u32;
+
+impl Names {
+    fn id(&mut self, (d, v): Element<'_>) -> Id {
+        if let Some(id) = self.index.get(&d).and_then(|m| m.get(v)) {
+            return *id;
+        }
+        let id = Id::try_from(self.list.len()).unwrap_or(Id::MAX);
+        self.list.push((d, v.to_owned()));
+        self.index.entry(d).or_default().insert(v.to_owned(), id);
+        id
+    }
+
+    fn ids(&mut self, els: &[Element<'_>]) -> Vec<Id> {
+        els.iter().map(|e| self.id(*e)).collect()
+    }
+
+    fn get(&self, id: Id) -> (Option<Dimension>, &str) {
+        self.list
+            .get(id as usize)
+            .map_or((None, ""), |(d, v)| (*d, v.as_str()))
+    }
+}
+
+/// The buckets of one moment, worked out once.
+#[derive(Clone, Copy)]
+struct When {
+    hour: OffsetDateTime,
+    day: OffsetDateTime,
+    date: Date,
+}
+
+impl When {
+    fn of(at: OffsetDateTime) -> When {
+        When {
+            hour: Grain::Hour.bucket(at),
+            day: Grain::Day.bucket(at),
+            date: uk_day(at),
+        }
+    }
+
+    fn bucket(&self, grain: Grain) -> OffsetDateTime {
+        match grain {
+            Grain::Hour => self.hour,
+            Grain::Day => self.day,
+        }
+    }
 }
 
 /// One row of `stats_totals`.
@@ -155,19 +220,62 @@ pub struct PairKey {
     pub value: String,
 }
 
+/// A visitor's marks of one UK day are stored under this key.
+pub type SeenKey = (VisitorHash, Date);
+
+/// One row of `stats_totals` to add to, with its grain's stored code.
 #[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TotalRow<'a> {
+    pub grain: &'static str,
+    pub bucket: OffsetDateTime,
+    pub dimension: &'static str,
+    pub value: &'a str,
+    pub metrics: Metrics,
+}
+
+/// A stored set of marks: eight bytes each, in ascending order. Trailing bytes short of a
+/// mark are ignored; the set is sorted again in case it was written out of order.
+fn decode_marks(bytes: &[u8]) -> Vec<u64> {
+    let mut out: Vec<u64> = bytes
+        .chunks_exact(8)
+        .filter_map(|c| <[u8; 8]>::try_from(c).ok().map(u64::from_be_bytes))
+        .collect();
+    out.sort_unstable();
+    out.dedup();
+    out
+}
+
+fn encode_marks(set: &[u64]) -> Vec<u8> {
+    set.iter().flat_map(|m| m.to_be_bytes()).collect()
+}
+
+/// What a new mark counts a visitor in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Target {
-    Total(TotalKey),
-    Pair(PairKey),
+    Total(Grain, OffsetDateTime, Id),
+    Pair(OffsetDateTime, Id, Id),
+}
+
+/// One row of `stats_pairs` to add to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PairRow<'a> {
+    pub day: OffsetDateTime,
+    pub filter_dimension: Dimension,
+    pub filter_value: &'a str,
+    pub dimension: Dimension,
+    pub value: &'a str,
+    pub metrics: Metrics,
 }
 
 /// What one fold writes: deltas to add to totals and pairs, the marks to try, the visits to
 /// keep and the visits that ended.
 #[derive(Debug, Default)]
 pub struct Fold {
-    pub totals: BTreeMap<TotalKey, Metrics>,
-    pub pairs: BTreeMap<PairKey, Metrics>,
-    marks: HashMap<[u8; 16], (Date, Target)>,
+    names: Names,
+    totals: HashMap<(Grain, OffsetDateTime, Id), Metrics>,
+    pairs: HashMap<(OffsetDateTime, Id, Id), Metrics>,
+    /// Each visitor's marks of the day, with what a new mark counts a visitor in.
+    marks: HashMap<SeenKey, HashMap<u64, Target>>,
     /// Visits still open after the fold, to be written over what is stored.
     pub open: Vec<OpenVisit>,
     /// Visitors whose stored visit ended (deleted before `open` is written).
@@ -175,126 +283,255 @@ pub struct Fold {
 }
 
 impl Fold {
-    /// Every mark to insert into `stats_seen`, with its UK day.
-    pub fn marks(&self) -> Vec<(Date, [u8; 16])> {
-        self.marks.iter().map(|(k, (d, _))| (*d, *k)).collect()
+    /// The hour and day rows to add to, by key.
+    pub fn totals(&self) -> BTreeMap<TotalKey, Metrics> {
+        self.totals
+            .iter()
+            .map(|((grain, bucket, id), m)| {
+                let (dimension, value) = self.names.get(*id);
+                let key = TotalKey {
+                    grain: *grain,
+                    bucket: *bucket,
+                    dimension,
+                    value: value.to_owned(),
+                };
+                (key, *m)
+            })
+            .collect()
     }
 
-    /// Count a visitor for each mark the store found new.
-    pub fn count_new<'a>(&mut self, new: impl IntoIterator<Item = &'a [u8; 16]>) {
+    /// The pair rows to add to, by key.
+    pub fn pairs(&self) -> BTreeMap<PairKey, Metrics> {
+        self.pair_rows()
+            .into_iter()
+            .map(|r| {
+                let key = PairKey {
+                    day: r.day,
+                    filter_dimension: r.filter_dimension,
+                    filter_value: r.filter_value.to_owned(),
+                    dimension: r.dimension,
+                    value: r.value.to_owned(),
+                };
+                (key, r.metrics)
+            })
+            .collect()
+    }
+
+    /// The pair rows to add to, in the order of `stats_pairs`' key.
+    pub fn pair_rows(&self) -> Vec<PairRow<'_>> {
+        let mut out: Vec<PairRow<'_>> = self
+            .pairs
+            .iter()
+            .filter_map(|((day, a, b), m)| {
+                let (Some(fd), fv) = self.names.get(*a) else {
+                    return None;
+                };
+                let (Some(d), v) = self.names.get(*b) else {
+                    return None;
+                };
+                Some(PairRow {
+                    day: *day,
+                    filter_dimension: fd,
+                    filter_value: fv,
+                    dimension: d,
+                    value: v,
+                    metrics: *m,
+                })
+            })
+            .collect();
+        out.sort_by(|x, y| {
+            (
+                x.filter_dimension.code(),
+                x.filter_value,
+                x.dimension.code(),
+                x.day,
+                x.value,
+            )
+                .cmp(&(
+                    y.filter_dimension.code(),
+                    y.filter_value,
+                    y.dimension.code(),
+                    y.day,
+                    y.value,
+                ))
+        });
+        out
+    }
+
+    /// The visitor-days whose stored marks the fold needs, sorted.
+    pub fn seen_keys(&self) -> Vec<SeenKey> {
+        let mut keys: Vec<SeenKey> = self.marks.keys().copied().collect();
+        keys.sort();
+        keys
+    }
+
+    /// Given the stored sets of [`Fold::seen_keys`] (a missing one is empty, a malformed
+    /// one is read as far as it is whole), count a visitor for each mark not in its set, and
+    /// return the sets that grew, to be written over what is stored.
+    pub fn settle(&mut self, stored: &HashMap<SeenKey, Vec<u8>>) -> Vec<(SeenKey, Vec<u8>)> {
         let one = Metrics {
             visitors: 1,
             ..Metrics::default()
         };
-        for key in new {
-            match self.marks.get(key) {
-                Some((_, Target::Total(k))) => {
-                    self.totals.entry(k.clone()).or_default().add(&one);
+        let mut grown = Vec::new();
+        let marks = std::mem::take(&mut self.marks);
+        let mut keys: Vec<&SeenKey> = marks.keys().collect();
+        keys.sort();
+        for key in keys {
+            let Some(wanted) = marks.get(key) else {
+                continue;
+            };
+            let mut set = stored.get(key).map(|b| decode_marks(b)).unwrap_or_default();
+            let before = set.len();
+            for (mark, target) in wanted {
+                if let Err(at) = set.binary_search(mark) {
+                    set.insert(at, *mark);
+                    match *target {
+                        Target::Total(grain, bucket, id) => {
+                            self.totals
+                                .entry((grain, bucket, id))
+                                .or_default()
+                                .add(&one);
+                        }
+                        Target::Pair(day, a, b) => {
+                            self.pairs.entry((day, a, b)).or_default().add(&one);
+                        }
+                    }
                 }
-                Some((_, Target::Pair(k))) => {
-                    self.pairs.entry(k.clone()).or_default().add(&one);
-                }
-                None => {}
+            }
+            if set.len() != before {
+                grown.push((*key, encode_marks(&set)));
             }
         }
+        grown
     }
 
-    fn total(&mut self, at: OffsetDateTime, e: &Element, m: &Metrics) {
+    /// Every row of `stats_totals` the fold adds to: its hour and day rows, and each day
+    /// row again in its week's and its month's row (`grain` is a [`Grain`] or [`Span`]
+    /// code), in the order of the table's key. Call after [`Fold::settle`], so the visitors
+    /// are in.
+    pub fn total_rows(&self) -> Vec<TotalRow<'_>> {
+        let mut spans: HashMap<(Span, OffsetDateTime, Id), Metrics> = HashMap::new();
+        let mut out = Vec::with_capacity(self.totals.len() * 2);
+        for ((grain, bucket, id), m) in &self.totals {
+            let (dimension, value) = self.names.get(*id);
+            out.push(TotalRow {
+                grain: grain.code(),
+                bucket: *bucket,
+                dimension: dimension.map_or("", Dimension::code),
+                value,
+                metrics: *m,
+            });
+            if *grain == Grain::Day {
+                let day = uk_day(*bucket);
+                for span in Span::ALL {
+                    let start = crate::uk_time::uk_start_of_day(span.start(day));
+                    spans.entry((span, start, *id)).or_default().add(m);
+                }
+            }
+        }
+        for ((span, bucket, id), metrics) in spans {
+            let (dimension, value) = self.names.get(id);
+            out.push(TotalRow {
+                grain: span.code(),
+                bucket,
+                dimension: dimension.map_or("", Dimension::code),
+                value,
+                metrics,
+            });
+        }
+        out.sort_by(|x, y| {
+            (x.grain, x.dimension, x.bucket, x.value).cmp(&(
+                y.grain,
+                y.dimension,
+                y.bucket,
+                y.value,
+            ))
+        });
+        out
+    }
+
+    fn total(&mut self, w: When, e: Id, m: &Metrics) {
         for grain in [Grain::Hour, Grain::Day] {
             self.totals
-                .entry(TotalKey {
-                    grain,
-                    bucket: grain.bucket(at),
-                    dimension: e.0,
-                    value: e.1.clone(),
-                })
+                .entry((grain, w.bucket(grain), e))
                 .or_default()
                 .add(m);
         }
     }
 
-    fn pair(&mut self, at: OffsetDateTime, filter: &Element, panel: &Element, m: &Metrics) {
-        if let (Some(fd), Some(pd)) = (filter.0, panel.0) {
-            self.pairs
-                .entry(pair_key(at, filter, fd, panel, pd))
-                .or_default()
-                .add(m);
+    fn pair(&mut self, w: When, filter: Id, panel: Id, m: &Metrics) {
+        if self.names.get(filter).0.is_some() && self.names.get(panel).0.is_some() {
+            self.pairs.entry((w.day, filter, panel)).or_default().add(m);
         }
     }
 
     /// Add `m` to every row of `els` and to every ordered pair of them.
-    fn spread(&mut self, at: OffsetDateTime, els: &[Element], m: &Metrics) {
+    fn spread(&mut self, w: When, els: &[Id], m: &Metrics) {
         for (i, a) in els.iter().enumerate() {
-            self.total(at, a, m);
+            self.total(w, *a, m);
             for (j, b) in els.iter().enumerate() {
                 if i != j {
-                    self.pair(at, a, b, m);
+                    self.pair(w, *a, *b, m);
                 }
             }
         }
     }
 
     /// Add `m` to `one`'s row and to its pairs with each of `others`, both ways.
-    fn spread_one(&mut self, at: OffsetDateTime, one: &Element, others: &[Element], m: &Metrics) {
-        self.total(at, one, m);
+    fn spread_one(&mut self, w: When, one: Id, others: &[Id], m: &Metrics) {
+        self.total(w, one, m);
         for o in others {
-            self.pair(at, one, o, m);
-            self.pair(at, o, one, m);
+            self.pair(w, one, *o, m);
+            self.pair(w, *o, one, m);
         }
     }
 
-    fn mark(&mut self, visitor: &VisitorHash, at: OffsetDateTime, target: Target) {
-        let day = uk_day(at);
+    fn mark(&mut self, visitor: &VisitorHash, w: When, target: Target) {
         let mut h = Sha256::new();
-        h.update(b"candour-stats-seen");
-        h.update(visitor.0);
+        h.update(b"candour-stats-mark");
         let mut field = |b: &[u8]| {
             h.update((b.len() as u64).to_be_bytes());
             h.update(b);
         };
-        match &target {
-            Target::Total(k) => {
-                field(k.grain.code().as_bytes());
-                field(&k.bucket.unix_timestamp().to_be_bytes());
-                field(k.dimension_code().as_bytes());
-                field(k.value.as_bytes());
+        match target {
+            Target::Total(grain, bucket, id) => {
+                let (d, v) = self.names.get(id);
+                field(grain.code().as_bytes());
+                field(&bucket.unix_timestamp().to_be_bytes());
+                field(d.map_or("", Dimension::code).as_bytes());
+                field(v.as_bytes());
             }
-            Target::Pair(k) => {
+            Target::Pair(day, a, b) => {
+                let (ad, av) = self.names.get(a);
+                let (bd, bv) = self.names.get(b);
                 field(b"pair");
-                field(&k.day.unix_timestamp().to_be_bytes());
-                field(k.filter_dimension.code().as_bytes());
-                field(k.filter_value.as_bytes());
-                field(k.dimension.code().as_bytes());
-                field(k.value.as_bytes());
+                field(&day.unix_timestamp().to_be_bytes());
+                field(ad.map_or("", Dimension::code).as_bytes());
+                field(av.as_bytes());
+                field(bd.map_or("", Dimension::code).as_bytes());
+                field(bv.as_bytes());
             }
         }
         let digest = h.finalize();
-        let mut key = [0; 16];
-        key.copy_from_slice(&digest[..16]);
-        self.marks.entry(key).or_insert((day, target));
+        let mut mark = [0; 8];
+        mark.copy_from_slice(&digest[..8]);
+        self.marks
+            .entry((*visitor, w.date))
+            .or_default()
+            .entry(u64::from_be_bytes(mark))
+            .or_insert(target);
     }
 
-    fn mark_row(
-        &mut self,
-        visitor: &VisitorHash,
-        at: OffsetDateTime,
-        e: &Element,
-        grains: &[Grain],
-    ) {
+    fn mark_row(&mut self, visitor: &VisitorHash, w: When, e: Id, grains: &[Grain]) {
         for &grain in grains {
-            let key = TotalKey {
-                grain,
-                bucket: grain.bucket(at),
-                dimension: e.0,
-                value: e.1.clone(),
-            };
-            self.mark(visitor, at, Target::Total(key));
+            self.mark(visitor, w, Target::Total(grain, w.bucket(grain), e));
         }
     }
 
-    fn mark_pair(&mut self, visitor: &VisitorHash, at: OffsetDateTime, a: &Element, b: &Element) {
-        if let (Some(ad), Some(bd)) = (a.0, b.0) {
-            self.mark(visitor, at, Target::Pair(pair_key(at, a, ad, b, bd)));
+    fn mark_pair(&mut self, visitor: &VisitorHash, w: When, a: Id, b: Id) {
+        if self.names.get(a).0.is_some() && self.names.get(b).0.is_some() {
+            self.mark(visitor, w, Target::Pair(w.day, a, b));
         }
     }
 
@@ -304,78 +541,82 @@ impl Fold {
     fn mark_hit(
         &mut self,
         visitor: &VisitorHash,
-        at: OffsetDateTime,
+        w: When,
         started: OffsetDateTime,
-        known: &[Element],
-        fresh: &[Element],
+        known: &[Id],
+        fresh: &[Id],
     ) {
         for e in fresh {
-            self.mark_row(visitor, at, e, &[Grain::Hour, Grain::Day]);
+            self.mark_row(visitor, w, *e, &[Grain::Hour, Grain::Day]);
         }
-        if Grain::Hour.bucket(at) != Grain::Hour.bucket(started) {
+        if w.hour != Grain::Hour.bucket(started) {
             for e in known {
-                self.mark_row(visitor, at, e, &[Grain::Hour]);
+                self.mark_row(visitor, w, *e, &[Grain::Hour]);
             }
         }
         for (i, a) in fresh.iter().enumerate() {
             for b in known {
-                self.mark_pair(visitor, at, a, b);
-                self.mark_pair(visitor, at, b, a);
+                self.mark_pair(visitor, w, *a, *b);
+                self.mark_pair(visitor, w, *b, *a);
             }
             for b in &fresh[i + 1..] {
-                self.mark_pair(visitor, at, a, b);
-                self.mark_pair(visitor, at, b, a);
+                self.mark_pair(visitor, w, *a, *b);
+                self.mark_pair(visitor, w, *b, *a);
             }
         }
     }
 
     fn page_view(&mut self, hit: &Hit, visit: &OpenVisit, opened: bool) {
-        let els = visit.elements();
-        let page = (Some(Dimension::Page), hit.path.clone());
+        let w = When::of(hit.at);
+        let els = self.names.ids(&visit.elements());
+        let page = self.names.id((Some(Dimension::Page), &hit.path));
         let views = Metrics {
             pageviews: 1,
             ..Metrics::default()
         };
         let mut all = els.clone();
-        all.push(page.clone());
-        self.spread(hit.at, &all, &views);
+        all.push(page);
+        self.spread(w, &all, &views);
         if opened {
             let begun = Metrics {
                 visits: 1,
                 ..Metrics::default()
             };
-            self.spread(hit.at, &els, &begun);
-            self.mark_hit(&hit.visitor, hit.at, visit.started, &[], &all);
+            self.spread(w, &els, &begun);
+            self.mark_hit(&hit.visitor, w, visit.started, &[], &all);
         } else {
-            self.mark_hit(&hit.visitor, hit.at, visit.started, &els, &[page]);
+            self.mark_hit(&hit.visitor, w, visit.started, &els, &[page]);
         }
     }
 
     fn event(&mut self, hit: &Hit, name: &str, visit: Option<&OpenVisit>) {
+        let w = When::of(hit.at);
         let own = [
-            (Some(Dimension::Page), hit.path.clone()),
-            (Some(Dimension::Goal), name.to_owned()),
+            self.names.id((Some(Dimension::Page), &hit.path)),
+            self.names.id((Some(Dimension::Goal), name)),
         ];
         let one = Metrics {
             events: 1,
             ..Metrics::default()
         };
+        let source = hit.source();
         let (els, started) = match visit {
-            Some(v) => (v.elements(), v.started),
-            None => (hit_attributes(hit), hit.at),
+            Some(v) => (self.names.ids(&v.elements()), v.started),
+            None => (self.names.ids(&hit_attributes(hit, &source)), hit.at),
         };
         let mut all = els.clone();
-        all.extend(own.iter().cloned());
-        self.spread(hit.at, &all, &one);
+        all.extend(own);
+        self.spread(w, &all, &one);
         if visit.is_some() {
-            self.mark_hit(&hit.visitor, hit.at, started, &els, &own);
+            self.mark_hit(&hit.visitor, w, started, &els, &own);
         } else {
-            self.mark_hit(&hit.visitor, hit.at, started, &[], &all);
+            self.mark_hit(&hit.visitor, w, started, &[], &all);
         }
     }
 
     fn close(&mut self, visit: &OpenVisit) {
-        let els = visit.elements();
+        let w = When::of(visit.started);
+        let els = self.names.ids(&visit.elements());
         let bounced = i64::from(visit.pageviews == 1);
         let length = (visit.last_seen - visit.started).whole_seconds().max(0);
         let ended = Metrics {
@@ -383,8 +624,8 @@ impl Fold {
             duration_seconds: length,
             ..Metrics::default()
         };
-        self.spread(visit.started, &els, &ended);
-        let exit = (Some(Dimension::ExitPage), visit.exit.clone());
+        self.spread(w, &els, &ended);
+        let exit = self.names.id((Some(Dimension::ExitPage), &visit.exit));
         let whole = Metrics {
             visitors: 0,
             visits: 1,
@@ -393,34 +634,13 @@ impl Fold {
             duration_seconds: length,
             events: visit.events,
         };
-        self.spread_one(visit.started, &exit, &els, &whole);
-        self.mark_row(
-            &visit.visitor,
-            visit.started,
-            &exit,
-            &[Grain::Hour, Grain::Day],
-        );
+        self.spread_one(w, exit, &els, &whole);
+        self.mark_row(&visit.visitor, w, exit, &[Grain::Hour, Grain::Day]);
         for e in &els {
-            self.mark_pair(&visit.visitor, visit.started, &exit, e);
-            self.mark_pair(&visit.visitor, visit.started, e, &exit);
+            self.mark_pair(&visit.visitor, w, exit, *e);
+            self.mark_pair(&visit.visitor, w, *e, exit);
         }
         self.closed.push(visit.visitor);
-    }
-}
-
-fn pair_key(
-    at: OffsetDateTime,
-    filter: &Element,
-    fd: Dimension,
-    panel: &Element,
-    pd: Dimension,
-) -> PairKey {
-    PairKey {
-        day: Grain::Day.bucket(at),
-        filter_dimension: fd,
-        filter_value: filter.1.clone(),
-        dimension: pd,
-        value: panel.1.clone(),
     }
 }
 

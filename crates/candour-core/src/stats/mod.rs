@@ -13,6 +13,7 @@ pub mod fold;
 pub mod history;
 pub mod range;
 pub mod request;
+pub mod span;
 
 use std::fmt;
 

@@ -1,4 +1,4 @@
-use std::collections::HashSet;
+use std::collections::HashMap;
 
 use time::Duration;
 use time::macros::datetime;
@@ -25,26 +25,25 @@ fn hit(who: u8, at: OffsetDateTime, path: &str) -> Hit {
     }
 }
 
-/// Folds as a store would: every mark is new the first time it is seen in `seen`.
-fn run(
-    hits: &[Hit],
-    open: Vec<OpenVisit>,
-    now: OffsetDateTime,
-    seen: &mut HashSet<[u8; 16]>,
-) -> Fold {
+/// What a store keeps of the marks: each visitor-day's set.
+type Seen = HashMap<SeenKey, Vec<u8>>;
+
+/// Folds as a store would: reads the batch's sets from `seen`, settles, writes them back.
+fn run(hits: &[Hit], open: Vec<OpenVisit>, now: OffsetDateTime, seen: &mut Seen) -> Fold {
     let mut f = fold(hits, open, now);
-    let new: Vec<[u8; 16]> = f
-        .marks()
+    let wanted: Seen = f
+        .seen_keys()
         .into_iter()
-        .map(|(_, k)| k)
-        .filter(|k| seen.insert(*k))
+        .filter_map(|k| seen.get(&k).map(|v| (k, v.clone())))
         .collect();
-    f.count_new(&new);
+    for (k, set) in f.settle(&wanted) {
+        seen.insert(k, set);
+    }
     f
 }
 
 fn day_row(f: &Fold, dimension: Option<Dimension>, value: &str) -> Metrics {
-    f.totals
+    f.totals()
         .iter()
         .filter(|(k, _)| k.grain == Grain::Day && k.dimension == dimension && k.value == value)
         .fold(Metrics::default(), |mut m, (_, r)| {
@@ -55,7 +54,7 @@ fn day_row(f: &Fold, dimension: Option<Dimension>, value: &str) -> Metrics {
 
 #[test]
 fn one_page_visit_is_a_bounce_when_it_ends() {
-    let mut seen = HashSet::new();
+    let mut seen = Seen::new();
     let f = run(
         &[hit(1, T0, "/a")],
         vec![],
@@ -75,7 +74,7 @@ fn one_page_visit_is_a_bounce_when_it_ends() {
 
 #[test]
 fn a_visit_spans_hits_within_thirty_minutes_and_ends_after() {
-    let mut seen = HashSet::new();
+    let mut seen = Seen::new();
     let hits = [
         hit(1, T0, "/a"),
         hit(1, T0 + Duration::minutes(20), "/b"),
@@ -101,7 +100,7 @@ fn a_visit_spans_hits_within_thirty_minutes_and_ends_after() {
 
 #[test]
 fn a_stored_visit_carries_on_and_uniques_hold_across_folds() {
-    let mut seen = HashSet::new();
+    let mut seen = Seen::new();
     let first = run(
         &[hit(1, T0, "/a")],
         vec![],
@@ -132,21 +131,21 @@ fn a_stored_visit_carries_on_and_uniques_hold_across_folds() {
 
 #[test]
 fn hourly_uniques_count_a_visitor_in_each_hour_it_was_seen() {
-    let mut seen = HashSet::new();
+    let mut seen = Seen::new();
     let hits = [
         hit(1, datetime!(2026-06-01 09:50 UTC), "/a"),
         hit(1, datetime!(2026-06-01 10:05 UTC), "/b"),
     ];
     let f = run(&hits, vec![], datetime!(2026-06-01 10:06 UTC), &mut seen);
     let hours: Vec<i64> = f
-        .totals
+        .totals()
         .iter()
         .filter(|(k, _)| k.grain == Grain::Hour && k.dimension.is_none())
         .map(|(_, m)| m.visitors)
         .collect();
     assert_eq!(hours, vec![1, 1]);
     let browser_hours: Vec<i64> = f
-        .totals
+        .totals()
         .iter()
         .filter(|(k, _)| k.grain == Grain::Hour && k.dimension == Some(Dimension::Browser))
         .map(|(_, m)| m.visitors)
@@ -156,12 +155,12 @@ fn hourly_uniques_count_a_visitor_in_each_hour_it_was_seen() {
 
 #[test]
 fn pairs_answer_a_filtered_panel() {
-    let mut seen = HashSet::new();
+    let mut seen = Seen::new();
     let mut other = hit(2, T0, "/b");
     other.referrer = None;
     let f = run(&[hit(1, T0, "/a"), other], vec![], T0, &mut seen);
-    let from_search: Vec<(&str, i64)> = f
-        .pairs
+    let pairs = f.pairs();
+    let from_search: Vec<(&str, i64)> = pairs
         .iter()
         .filter(|(k, _)| {
             k.filter_dimension == Dimension::Source
@@ -171,7 +170,7 @@ fn pairs_answer_a_filtered_panel() {
         .map(|(k, m)| (k.value.as_str(), m.visitors))
         .collect();
     assert_eq!(from_search, vec![("/a", 1)]);
-    let direct = f.pairs.keys().any(|k| {
+    let direct = pairs.keys().any(|k| {
         k.filter_dimension == Dimension::Page
             && k.filter_value == "/b"
             && k.value == crate::stats::DIRECT
@@ -181,7 +180,7 @@ fn pairs_answer_a_filtered_panel() {
 
 #[test]
 fn an_event_counts_on_its_goal_and_its_visit() {
-    let mut seen = HashSet::new();
+    let mut seen = Seen::new();
     let mut vote = hit(1, T0 + Duration::minutes(1), "/polls/1");
     vote.kind = HitKind::Event("Poll vote".to_owned());
     let f = run(
@@ -200,7 +199,7 @@ fn an_event_counts_on_its_goal_and_its_visit() {
 
 #[test]
 fn visits_of_an_earlier_day_end_at_midnight() {
-    let mut seen = HashSet::new();
+    let mut seen = Seen::new();
     let late = datetime!(2026-06-01 22:50 UTC); // 23:50 in London
     let f = run(
         &[hit(1, late, "/a")],
@@ -210,4 +209,85 @@ fn visits_of_an_earlier_day_end_at_midnight() {
     );
     assert!(f.closed.contains(&VisitorHash([1; 16])));
     assert!(f.open.is_empty());
+}
+
+#[test]
+fn a_visitors_marks_of_a_day_are_one_set_that_grows() {
+    let mut seen = Seen::new();
+    run(
+        &[hit(1, T0, "/a")],
+        vec![],
+        T0 + Duration::hours(1),
+        &mut seen,
+    );
+    assert_eq!(seen.len(), 1, "one set for the visitor's day");
+    let key = (VisitorHash([1; 16]), uk_day(T0));
+    let first = seen[&key].clone();
+    assert_eq!(first.len() % 8, 0);
+    let marks: Vec<&[u8]> = first.chunks(8).collect();
+    assert!(
+        marks.windows(2).all(|w| w[0] < w[1]),
+        "ascending, no repeats"
+    );
+    // Another page later that day adds its marks; the page counts one visitor, the site
+    // none (already counted today).
+    let f = run(
+        &[hit(1, T0 + Duration::hours(2), "/b")],
+        vec![],
+        T0 + Duration::hours(3),
+        &mut seen,
+    );
+    assert!(seen[&key].len() > first.len());
+    assert_eq!(day_row(&f, Some(Dimension::Page), "/b").visitors, 1);
+    assert_eq!(day_row(&f, None, "").visitors, 0);
+    // A set cut short (a stored value with stray bytes) is read as far as it is whole.
+    let mut cut = seen[&key].clone();
+    cut.truncate(cut.len() - 3);
+    let mut damaged = Seen::from([(key, cut)]);
+    let f = run(
+        &[hit(1, T0 + Duration::hours(4), "/c")],
+        vec![],
+        T0 + Duration::hours(5),
+        &mut damaged,
+    );
+    assert_eq!(day_row(&f, Some(Dimension::Page), "/c").visitors, 1);
+    assert_eq!(
+        day_row(&f, None, "").visitors,
+        0,
+        "the whole marks are still read"
+    );
+    assert_eq!(damaged[&key].len() % 8, 0, "written back whole");
+}
+
+#[test]
+fn day_rows_are_added_into_their_week_and_month() {
+    let mut seen = Seen::new();
+    // Tuesday 30 June and Wednesday 1 July 2026 (UK summer time): one week, two months.
+    let hits = [
+        hit(1, datetime!(2026-06-30 09:00 UTC), "/a"),
+        hit(2, datetime!(2026-07-01 09:00 UTC), "/a"),
+    ];
+    let f = run(&hits, vec![], datetime!(2026-07-01 12:00 UTC), &mut seen);
+    let rows = f.total_rows();
+    let page = |grain: &str| -> Vec<(OffsetDateTime, i64, i64)> {
+        rows.iter()
+            .filter(|r| r.grain == grain && r.dimension == "page" && r.value == "/a")
+            .map(|r| (r.bucket, r.metrics.visitors, r.metrics.pageviews))
+            .collect()
+    };
+    assert_eq!(page("day").len(), 2);
+    assert_eq!(page("week"), vec![(datetime!(2026-06-28 23:00 UTC), 2, 2)]);
+    assert_eq!(
+        page("month"),
+        vec![
+            (datetime!(2026-05-31 23:00 UTC), 1, 1),
+            (datetime!(2026-06-30 23:00 UTC), 1, 1)
+        ]
+    );
+    // Hours are not rolled up.
+    let hours = rows.iter().filter(|r| r.grain == "hour").count();
+    assert_eq!(
+        hours,
+        f.totals().keys().filter(|k| k.grain == Grain::Hour).count()
+    );
 }
