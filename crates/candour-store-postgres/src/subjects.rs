@@ -121,9 +121,10 @@ impl SubjectStore for PgStore {
             let rows = rows_as_json(&mut conn, m.table, m.column, subject).await?;
             return Ok(ExportPage::whole(rows));
         }
-        // Table and column names come from the data map, never from a request.
+        // Table and column names come from the data map, never from a request. The page comes
+        // in the subquery's order; `export_rows` checks it is by id (and sorts if ever not).
         let sql = format!(
-            "SELECT coalesce(json_agg(t ORDER BY t.id), '[]'::json)::text FROM
+            "SELECT coalesce(json_agg(t), '[]'::json)::text FROM
                (SELECT * FROM \"{}\" WHERE \"{}\" = $1 AND id > $2 ORDER BY id LIMIT $3) t",
             m.table, m.column
         );

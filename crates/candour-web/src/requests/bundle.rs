@@ -297,6 +297,8 @@ fn write_zip(
     let mut spills: Vec<Spill> = Vec::new();
     let mut current: Option<&'static str> = None;
     let mut first_row = true;
+    // Every CSV cell passes through this one buffer.
+    let mut cell = Vec::new();
     let finish = loop {
         let Some(piece) = rx.blocking_recv() else {
             return Err(io::Error::other("the bundle's rows stopped before the end"));
@@ -327,7 +329,11 @@ fn write_zip(
                         });
                     }
                     if let Some(s) = spills.last_mut() {
-                        s.csv.write_record(bundle::csv_cells(&s.columns, row))?;
+                        for column in &s.columns {
+                            bundle::csv_cell(row.get(column), &mut cell);
+                            s.csv.write_field(&cell)?;
+                        }
+                        s.csv.write_record(None::<&[u8]>)?;
                     }
                 }
             }
