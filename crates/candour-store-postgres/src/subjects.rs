@@ -106,14 +106,29 @@ impl SubjectStore for PgStore {
             )));
         };
         let mut conn = self.pool.acquire().await.map_err(db)?;
-        let has_id: bool = sqlx::query_scalar(
-            "SELECT EXISTS (SELECT 1 FROM pg_attribute
-                            WHERE attrelid = $1::regclass AND attname = 'id' AND NOT attisdropped)",
-        )
-        .bind(m.table)
-        .fetch_one(&mut *conn)
-        .await
-        .map_err(db)?;
+        let known = self
+            .has_id
+            .lock()
+            .ok()
+            .and_then(|known| known.get(m.table).copied());
+        let has_id = match known {
+            Some(has_id) => has_id,
+            None => {
+                let has_id: bool = sqlx::query_scalar(
+                    "SELECT EXISTS (SELECT 1 FROM pg_attribute
+                                    WHERE attrelid = $1::regclass AND attname = 'id'
+                                      AND NOT attisdropped)",
+                )
+                .bind(m.table)
+                .fetch_one(&mut *conn)
+                .await
+                .map_err(db)?;
+                if let Ok(mut known) = self.has_id.lock() {
+                    known.insert(m.table, has_id);
+                }
+                has_id
+            }
+        };
         if !has_id {
             if after.is_some() {
                 return Ok(ExportPage::default());

@@ -31,8 +31,9 @@ use tokio::sync::mpsc;
 /// downloads from their account is deleted as soon as it is served.
 pub const KEPT_FOR: time::Duration = time::Duration::days(7);
 
-/// Rows read from the database per page.
-const PAGE: u32 = 1000;
+/// Rows read from the database per page: each page is a round trip to the database, and the
+/// channel holds four, so this bounds memory too.
+const PAGE: u32 = 2000;
 
 /// A bundle written whole.
 #[derive(Debug, Clone)]
