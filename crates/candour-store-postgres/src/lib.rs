@@ -48,7 +48,7 @@ pub struct PgStore {
     pool: PgPool,
     /// Whether each data-map table has an `id` column, asked once (the schema is fixed once
     /// migrated): a bundle reads every table a page at a time, and each question is a round trip.
-    has_id: Arc<std::sync::Mutex<std::collections::HashMap<&'static str, bool>>>,
+    has_id: Arc<tokio::sync::Mutex<std::collections::HashMap<&'static str, bool>>>,
 }
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");

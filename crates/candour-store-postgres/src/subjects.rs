@@ -106,11 +106,7 @@ impl SubjectStore for PgStore {
             )));
         };
         let mut conn = self.pool.acquire().await.map_err(db)?;
-        let known = self
-            .has_id
-            .lock()
-            .ok()
-            .and_then(|known| known.get(m.table).copied());
+        let known = self.has_id.lock().await.get(m.table).copied();
         let has_id = match known {
             Some(has_id) => has_id,
             None => {
@@ -123,9 +119,7 @@ impl SubjectStore for PgStore {
                 .fetch_one(&mut *conn)
                 .await
                 .map_err(db)?;
-                if let Ok(mut known) = self.has_id.lock() {
-                    known.insert(m.table, has_id);
-                }
+                self.has_id.lock().await.insert(m.table, has_id);
                 has_id
             }
         };
