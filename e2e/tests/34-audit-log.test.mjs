@@ -6,10 +6,11 @@
 //    address and on the form;
 //  - an impossible date gives the GOV.UK error summary (422) linked to the day field, with
 //    what was typed kept;
-//  - the CSV export of the filter downloads.
+//  - the CSV export of the filter downloads, once it says for whom.
 // axe on each state.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
+import { readFile } from 'node:fs/promises';
 import { launch, newContext, url, ORIGIN, assertNoForeignRequests } from './helpers.mjs';
 import {
   STAFF, freshEmail, submit, signIn, pathname, h1, axeCheck, assertErrorSummary,
@@ -55,7 +56,7 @@ test('a privacy officer finds who looked at a record, filters the log and downlo
   }
 
   const staff = STAFF();
-  const context = await newContext(browser, { javaScriptEnabled: false, storageState: adminState });
+  const context = await newContext(browser, { javaScriptEnabled: false, storageState: adminState, acceptDownloads: true });
   const page = await context.newPage();
   try {
     await page.goto(url(`/admin/people?q=${encodeURIComponent(email)}`));
@@ -96,12 +97,17 @@ test('a privacy officer finds who looked at a record, filters the log and downlo
     }
     await axeCheck(page, '/admin/audit?action= (filtered)');
 
-    // The export of this filter downloads as CSV.
-    const csv = page.getByRole('link', { name: 'Download these entries as CSV' });
-    assert.equal(await csv.getAttribute('href'), '/admin/audit.csv?action=person.viewed');
-    const download = await context.request.get(url('/admin/audit.csv?action=person.viewed'));
-    assert.equal(download.status(), 200);
-    const lines = (await download.text()).trim().split('\n');
+    // The export of this filter downloads as CSV, once it says for whom (internal use here).
+    const exportForm = page.locator('form[action="/admin/audit.csv?action=person.viewed"]');
+    assert.equal(await exportForm.count(), 1, 'the export keeps the filter');
+    await exportForm.getByLabel('Who is this export for?').selectOption({ label: 'Internal use' });
+    await exportForm.getByLabel('If for internal use, what for').fill('Checking who viewed records');
+    const [download] = await Promise.all([
+      page.waitForEvent('download'),
+      exportForm.getByRole('button', { name: 'Download these entries as CSV' }).click(),
+    ]);
+    assert.equal(download.suggestedFilename(), 'audit-log.csv');
+    const lines = (await readFile(await download.path(), 'utf8')).trim().split('\n');
     assert.equal(lines[0], 'time,staff_email,action,action_in_words,target,detail');
     assert.ok(lines.slice(1).some((l) => l.endsWith(`person.viewed,Viewed a person's record,person:${id},`)), lines.join('\n'));
 

@@ -1,6 +1,6 @@
 //! The register of recipients and the disclosures: names are unique, a retired recipient
-//! cannot be chosen, a disclosure keeps its people (each once), and erasure
-//! removes a person's link while the count stays.
+//! cannot be chosen, a disclosure keeps its people (each once), erasure removes a person's
+//! link while the count stays, and a person's disclosures are theirs alone.
 
 use candour_core::account::EmailAddress;
 use candour_core::disclosures::{ForWhom, NewDisclosure, RecipientDraft};
@@ -37,7 +37,7 @@ async fn people(s: &Stores, n: usize) -> Vec<i64> {
 fn disclosure(for_whom: ForWhom, people: Vec<i64>) -> NewDisclosure {
     NewDisclosure {
         for_whom,
-        actor: 7,
+        actor: Some(7),
         kind: "people".to_owned(),
         description: "everyone subscribed".to_owned(),
         people,
@@ -121,14 +121,17 @@ pub async fn a_disclosure_keeps_its_people_and_only_an_active_recipient(s: &Stor
         d.latest_disclosures(10).await.unwrap().is_empty(),
         "nothing written"
     );
-    // The same person twice counts once.
-    let with_repeat = vec![ids[2], ids[0], ids[2]];
+    // The same person twice counts once; one with no record (erased since) counts, unlinked.
+    let with_repeat = vec![ids[2], ids[0], ids[2], ids[2] + 1000];
     let first = d
         .record_disclosure(&disclosure(ForWhom::Recipient(mail), with_repeat))
         .await
         .unwrap();
     let second = d
-        .record_disclosure(&disclosure(ForWhom::Internal, vec![ids[1]]))
+        .record_disclosure(&disclosure(
+            ForWhom::Internal("a mailing check".into()),
+            vec![ids[1]],
+        ))
         .await
         .unwrap();
     let latest = d.latest_disclosures(10).await.unwrap();
@@ -137,11 +140,16 @@ pub async fn a_disclosure_keeps_its_people_and_only_an_active_recipient(s: &Stor
         [second, first]
     );
     assert_eq!(latest[1].recipient, Some(mail));
-    assert_eq!(latest[1].people_count, 2);
-    assert_eq!(latest[1].actor, 7);
+    assert_eq!(latest[1].people_count, 3);
+    assert_eq!(latest[1].actor, Some(7));
     assert_eq!(latest[1].kind, "people");
     assert_eq!(latest[1].at, T0 + Duration::hours(1));
     assert_eq!(latest[0].recipient, None);
+    assert_eq!(latest[0].internal_purpose, "a mailing check");
+    assert_eq!(
+        latest[1].internal_purpose, "",
+        "a recipient's purpose is in the register"
+    );
     let mut expected = vec![ids[0], ids[2]];
     expected.sort_unstable();
     assert_eq!(d.disclosed_people(first).await.unwrap(), expected);
@@ -152,5 +160,41 @@ pub async fn a_disclosure_keeps_its_people_and_only_an_active_recipient(s: &Stor
     assert!(export.to_string().contains("disclosure_people"), "{export}");
     assert!(s.subjects.erase_person(ids[0]).await.unwrap());
     assert_eq!(d.disclosed_people(first).await.unwrap(), [ids[2]]);
-    assert_eq!(d.latest_disclosures(10).await.unwrap()[1].people_count, 2);
+    assert_eq!(d.latest_disclosures(10).await.unwrap()[1].people_count, 3);
+}
+
+pub async fn a_persons_disclosures_are_theirs_alone_oldest_first(s: &Stores) {
+    let d = &s.disclosures;
+    let ids = people(s, 3).await;
+    let mail = d
+        .add_recipient(&draft("Mail house", LawfulBasis::Consent), T0)
+        .await
+        .unwrap();
+    let both = d
+        .record_disclosure(&disclosure(ForWhom::Recipient(mail), vec![ids[0], ids[1]]))
+        .await
+        .unwrap();
+    let mut later = disclosure(ForWhom::Internal("a list check".into()), vec![ids[0]]);
+    later.actor = None;
+    later.kind = "form-responses".into();
+    later.at = T0 + Duration::hours(2);
+    let own = d.record_disclosure(&later).await.unwrap();
+    d.record_disclosure(&disclosure(ForWhom::Internal("other".into()), vec![ids[2]]))
+        .await
+        .unwrap();
+
+    let first = d.disclosures_about(ids[0]).await.unwrap();
+    assert_eq!(first.iter().map(|x| x.id).collect::<Vec<_>>(), [both, own]);
+    assert_eq!(first[0].recipient, Some(mail));
+    assert_eq!(first[0].people_count, 2);
+    assert_eq!(first[1].actor, None, "from the command line");
+    assert_eq!(first[1].internal_purpose, "a list check");
+    assert_eq!(first[1].kind, "form-responses");
+    assert_eq!(first[1].at, T0 + Duration::hours(2));
+    let second = d.disclosures_about(ids[1]).await.unwrap();
+    assert_eq!(second.iter().map(|x| x.id).collect::<Vec<_>>(), [both]);
+    assert!(d.disclosures_about(ids[2] + 1000).await.unwrap().is_empty());
+    // Erased, they have none.
+    assert!(s.subjects.erase_person(ids[1]).await.unwrap());
+    assert!(d.disclosures_about(ids[1]).await.unwrap().is_empty());
 }

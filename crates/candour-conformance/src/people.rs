@@ -1203,8 +1203,8 @@ pub async fn a_persons_export_has_one_form_on_every_backend(s: &Stores) {
     // An export from the console that covered them.
     s.disclosures
         .record_disclosure(&candour_core::disclosures::NewDisclosure {
-            for_whom: candour_core::disclosures::ForWhom::Internal,
-            actor: account,
+            for_whom: candour_core::disclosures::ForWhom::Internal("checking".into()),
+            actor: Some(account),
             kind: "people".into(),
             description: "everyone".into(),
             people: vec![kim.id],

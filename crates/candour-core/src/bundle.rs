@@ -388,6 +388,64 @@ pub struct Recipient {
     pub why: String,
 }
 
+/// One disclosure of the person's data (an export from our console), as their bundle lists it.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct DisclosureLine {
+    /// When, in RFC 3339.
+    pub at: String,
+    /// To whom: a recipient's name, or our own use.
+    pub to: String,
+    /// What for: the recipient's purpose, or the stated internal one.
+    pub purpose: String,
+    /// The lawful basis, in the notice's words; empty for our own use.
+    pub basis: String,
+    /// What was exported, in words, and its description.
+    pub what: String,
+}
+
+/// The disclosures about a person as lines of their bundle, naming recipients from the
+/// register (a retired one still by its name).
+pub fn disclosure_lines(
+    disclosures: &[crate::disclosures::Disclosure],
+    register: &[crate::disclosures::Recipient],
+) -> Vec<DisclosureLine> {
+    disclosures
+        .iter()
+        .map(|d| {
+            let at =
+                d.at.format(&time::format_description::well_known::Rfc3339)
+                    .unwrap_or_default();
+            let what = format!(
+                "{} ({})",
+                crate::disclosures::kind_words(&d.kind),
+                d.description
+            );
+            match d
+                .recipient
+                .and_then(|id| register.iter().find(|r| r.id == id))
+            {
+                Some(r) => DisclosureLine {
+                    at,
+                    to: r.name.clone(),
+                    purpose: r.purpose.clone(),
+                    basis: r.basis.label().to_owned(),
+                    what,
+                },
+                None => DisclosureLine {
+                    at,
+                    to: match d.recipient {
+                        Some(id) => format!("recipient {id}"),
+                        None => "no one outside: our own use".to_owned(),
+                    },
+                    purpose: d.internal_purpose.clone(),
+                    basis: String::new(),
+                    what,
+                },
+            }
+        })
+        .collect()
+}
+
 /// The information Art 15(1) and (2) require beside the copy, from the same registries as
 /// `/privacy`, so the bundle and the notice never disagree.
 #[derive(Debug, Clone, Serialize)]
@@ -397,6 +455,8 @@ pub struct Supplementary {
     /// Art 15(1)(b): the categories, with what each holds.
     pub categories: Vec<Kind>,
     pub recipients: Vec<Recipient>,
+    /// Art 15(1)(c): each time the person's data was exported, to whom and why.
+    pub disclosures: Vec<DisclosureLine>,
     /// Art 15(1)(d), for records of people without an account.
     pub retention: String,
     /// Art 15(1)(g).
@@ -426,6 +486,7 @@ impl Supplementary {
                 .collect(),
             categories,
             recipients,
+            disclosures: Vec::new(),
             retention: format!(
                 "The record of someone without an account is kept for {people_retention} after \
                  they were last in touch; each purpose above says how long its data is kept."
@@ -599,6 +660,51 @@ mod tests {
             csv_cells(&columns, &row),
             ["'-3", "'=HYPERLINK(\"x\")", "", "true"]
         );
+    }
+
+    #[test]
+    fn a_disclosure_names_its_recipient_or_our_own_use() {
+        use crate::disclosures::{Disclosure, Recipient as Registered, kind};
+        use crate::purposes::LawfulBasis;
+        let at = time::macros::datetime!(2026-05-04 09:30 UTC);
+        let register = [Registered {
+            id: 4,
+            name: "Mail house".into(),
+            purpose: "posting our newsletter".into(),
+            basis: LawfulBasis::LegitimateInterests,
+            active: false,
+        }];
+        let made = |recipient, internal: &str, kind: &str| Disclosure {
+            id: 1,
+            recipient,
+            internal_purpose: internal.into(),
+            actor: Some(2),
+            kind: kind.into(),
+            description: "Newsletter sign-up".into(),
+            people_count: 3,
+            at,
+        };
+        let lines = disclosure_lines(
+            &[
+                made(Some(4), "", kind::FORM_RESPONSES),
+                made(None, "checking the list", kind::PERSON),
+            ],
+            &register,
+        );
+        assert_eq!(
+            lines[0],
+            DisclosureLine {
+                at: "2026-05-04T09:30:00Z".into(),
+                to: "Mail house".into(),
+                purpose: "posting our newsletter".into(),
+                basis: "our legitimate interests".into(),
+                what: "your answers to one of our forms (Newsletter sign-up)".into(),
+            },
+            "a retired recipient is still named"
+        );
+        assert_eq!(lines[1].to, "no one outside: our own use");
+        assert_eq!(lines[1].purpose, "checking the list");
+        assert_eq!(lines[1].basis, "");
     }
 
     #[test]

@@ -109,36 +109,89 @@ impl RecipientDraft {
     }
 }
 
+/// The longest internal purpose stated for an export.
+pub const INTERNAL_PURPOSE_MAX: usize = 200;
+
 /// For whom an export is made.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ForWhom {
-    /// The organisation's own use; no one outside receives it.
-    Internal,
+    /// The organisation's own use, no one outside receives it: what for, in the exporter's
+    /// words.
+    Internal(String),
     /// A recipient of the register, by id.
     Recipient(i64),
 }
 
 impl ForWhom {
-    /// Parse the "for whom" answer: `internal` or a recipient's id among `active` ones.
-    pub fn parse(raw: &str, active: &[Recipient]) -> Result<ForWhom, FieldErrors> {
+    /// Parse the "for whom" answer (`for`): `internal`, with what for (`for_purpose`), or
+    /// the id of one of the `active` recipients. A retired or unknown recipient is refused.
+    pub fn parse(raw: &str, purpose: &str, active: &[Recipient]) -> Result<ForWhom, FieldErrors> {
         let raw = raw.trim();
         if raw == "internal" {
-            return Ok(ForWhom::Internal);
+            return match plain_text(purpose, INTERNAL_PURPOSE_MAX, "What the export is for") {
+                Ok(p) if p.is_empty() => Err(FieldErrors::one(
+                    "for_purpose",
+                    "Say what the export is for inside the organisation",
+                )),
+                Ok(p) => Ok(ForWhom::Internal(p)),
+                Err(e) => Err(FieldErrors::one("for_purpose", e.0)),
+            };
         }
         match raw.parse::<i64>() {
             Ok(id) if active.iter().any(|r| r.id == id && r.active) => Ok(ForWhom::Recipient(id)),
-            _ => Err(FieldErrors::one(
-                "for",
-                "Choose who the export is for: internal use or an active recipient from the register",
-            )),
+            _ => {
+                let problem = if raw.is_empty() {
+                    "Choose who the export is for"
+                } else {
+                    "That recipient is not an active one in the register"
+                };
+                Err(FieldErrors::from(
+                    FieldError::new("for", problem).with_allowed(
+                        "internal use (with what it is for) or an active recipient of the register \
+                     of disclosures",
+                    ),
+                ))
+            }
         }
     }
 
-    pub fn recipient(self) -> Option<i64> {
+    pub fn recipient(&self) -> Option<i64> {
         match self {
-            ForWhom::Internal => None,
-            ForWhom::Recipient(id) => Some(id),
+            ForWhom::Internal(_) => None,
+            ForWhom::Recipient(id) => Some(*id),
         }
+    }
+
+    /// The stated purpose of an internal export; empty for a recipient (theirs is in the
+    /// register).
+    pub fn internal_purpose(&self) -> &str {
+        match self {
+            ForWhom::Internal(p) => p,
+            ForWhom::Recipient(_) => "",
+        }
+    }
+}
+
+/// The kinds of export, as disclosures record them.
+pub mod kind {
+    /// Everything held about one person, from their record.
+    pub const PERSON: &str = "person";
+    /// A form's responses.
+    pub const FORM_RESPONSES: &str = "form-responses";
+    /// A person's bundle, built for a request about their data.
+    pub const REQUEST_BUNDLE: &str = "request-bundle";
+    /// The audit log, which names staff and the people they acted on.
+    pub const AUDIT_LOG: &str = "audit-log";
+}
+
+/// A kind of export in words, as the person reads it in their bundle.
+pub fn kind_words(kind: &str) -> &'static str {
+    match kind {
+        kind::PERSON => "everything we hold about you, from your record",
+        kind::FORM_RESPONSES => "your answers to one of our forms",
+        kind::REQUEST_BUNDLE => "a copy of your data, as this bundle holds it",
+        kind::AUDIT_LOG => "entries of our audit log that name you",
+        _ => "an export of personal data",
     }
 }
 
@@ -146,9 +199,9 @@ impl ForWhom {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NewDisclosure {
     pub for_whom: ForWhom,
-    /// The account that exported.
-    pub actor: i64,
-    /// The export's kind (`people`, `form-responses`, `request-bundle`, …).
+    /// The account that exported; `None` for the command line.
+    pub actor: Option<i64>,
+    /// The export's kind (one of [`kind`]).
     pub kind: String,
     /// A short description (the filter, the form's name).
     pub description: String,
@@ -163,7 +216,10 @@ pub struct Disclosure {
     pub id: i64,
     /// `None` for internal use.
     pub recipient: Option<i64>,
-    pub actor: i64,
+    /// What an internal export was for; empty for a recipient.
+    pub internal_purpose: String,
+    /// `None` for the command line.
+    pub actor: Option<i64>,
     pub kind: String,
     pub description: String,
     /// How many people it covered when made (kept when a person's link is erased).
@@ -215,10 +271,34 @@ mod tests {
             active,
         };
         let list = [r(1, true), r(2, false)];
-        assert_eq!(ForWhom::parse("internal", &list), Ok(ForWhom::Internal));
-        assert_eq!(ForWhom::parse("1", &list), Ok(ForWhom::Recipient(1)));
-        assert!(ForWhom::parse("2", &list).is_err());
-        assert!(ForWhom::parse("3", &list).is_err());
-        assert!(ForWhom::parse("", &list).is_err());
+        assert_eq!(
+            ForWhom::parse("internal", " Checking the mailing list ", &list),
+            Ok(ForWhom::Internal("Checking the mailing list".into()))
+        );
+        assert_eq!(
+            ForWhom::parse("1", "ignored", &list),
+            Ok(ForWhom::Recipient(1))
+        );
+        let field = |raw: &str, purpose: &str| -> Vec<String> {
+            ForWhom::parse(raw, purpose, &list)
+                .err()
+                .unwrap_or_default()
+                .iter()
+                .map(|e| e.field.clone())
+                .collect()
+        };
+        assert_eq!(field("2", ""), ["for"], "a retired recipient");
+        assert_eq!(field("3", ""), ["for"], "an unknown one");
+        assert_eq!(field("", ""), ["for"], "no answer");
+        assert_eq!(
+            field("internal", "  "),
+            ["for_purpose"],
+            "internal use says what for"
+        );
+        assert_eq!(field("internal", "a\u{7}b"), ["for_purpose"]);
+        assert_eq!(
+            field("internal", &"x".repeat(INTERNAL_PURPOSE_MAX + 1)),
+            ["for_purpose"]
+        );
     }
 }

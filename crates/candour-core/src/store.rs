@@ -811,12 +811,15 @@ pub trait DisclosureStore: Send + Sync {
     /// Retire (or bring back) a recipient; `false` when there is no such recipient.
     async fn set_recipient_active(&self, id: i64, active: bool) -> StoreResult<bool>;
     /// Record a disclosure and the people it covered, in one transaction. `Refused` when
-    /// the recipient is unknown or retired: nothing is written.
+    /// the recipient is unknown or retired: nothing is written. People with no record (erased
+    /// since) count in `people_count` but are not linked.
     async fn record_disclosure(&self, new: &NewDisclosure) -> StoreResult<i64>;
     /// The latest disclosures, newest first.
     async fn latest_disclosures(&self, limit: i64) -> StoreResult<Vec<Disclosure>>;
     /// The people a disclosure covered, in id order.
     async fn disclosed_people(&self, disclosure: i64) -> StoreResult<Vec<i64>>;
+    /// The disclosures that covered `person`, oldest first (for their bundle).
+    async fn disclosures_about(&self, person: i64) -> StoreResult<Vec<Disclosure>>;
 }
 
 #[cfg(test)]

@@ -5,13 +5,13 @@ use candour_core::disclosures::{
     Disclosure, NewDisclosure, Recipient, RecipientDraft, basis_code, parse_basis,
 };
 use candour_core::store::{DisclosureStore, StoreError, StoreResult};
+use sqlx::Row;
 use sqlx::postgres::PgRow;
-use sqlx::{Postgres, QueryBuilder, Row};
 use time::OffsetDateTime;
 
 use crate::{PgStore, db};
 
-/// People per INSERT: two parameters each, well under PostgreSQL's limit of 65535.
+/// People per INSERT, bound as one array.
 const CHUNK: usize = 10_000;
 
 fn recipient(row: &PgRow) -> StoreResult<Recipient> {
@@ -23,6 +23,19 @@ fn recipient(row: &PgRow) -> StoreResult<Recipient> {
         basis: parse_basis(&basis)
             .ok_or_else(|| StoreError::Corrupt(format!("{basis:?} is not a lawful basis")))?,
         active: row.try_get("active").map_err(db)?,
+    })
+}
+
+fn disclosure(row: &PgRow) -> StoreResult<Disclosure> {
+    Ok(Disclosure {
+        id: row.try_get("id").map_err(db)?,
+        recipient: row.try_get("recipient_id").map_err(db)?,
+        internal_purpose: row.try_get("internal_purpose").map_err(db)?,
+        actor: row.try_get("actor_id").map_err(db)?,
+        kind: row.try_get("kind").map_err(db)?,
+        description: row.try_get("description").map_err(db)?,
+        people_count: row.try_get("people_count").map_err(db)?,
+        at: row.try_get("at").map_err(db)?,
     })
 }
 
@@ -108,10 +121,12 @@ impl DisclosureStore for PgStore {
             }
         }
         let id: i64 = sqlx::query_scalar(
-            "INSERT INTO disclosures (recipient_id, actor_id, kind, description, people_count, at)
-             VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
+            "INSERT INTO disclosures
+                 (recipient_id, internal_purpose, actor_id, kind, description, people_count, at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id",
         )
         .bind(new.for_whom.recipient())
+        .bind(new.for_whom.internal_purpose())
         .bind(new.actor)
         .bind(&new.kind)
         .bind(&new.description)
@@ -120,13 +135,18 @@ impl DisclosureStore for PgStore {
         .fetch_one(&mut *tx)
         .await
         .map_err(db)?;
+        // A person erased since the export was read (or named only in the audit log) has
+        // no record left to link: they are counted, not linked.
         for chunk in people.chunks(CHUNK) {
-            let mut q: QueryBuilder<Postgres> =
-                QueryBuilder::new("INSERT INTO disclosure_people (disclosure_id, person_id) ");
-            q.push_values(chunk, |mut b, p| {
-                b.push_bind(id).push_bind(*p);
-            });
-            q.build().execute(&mut *tx).await.map_err(db)?;
+            sqlx::query(
+                "INSERT INTO disclosure_people (disclosure_id, person_id)
+                 SELECT $1, id FROM people WHERE id = ANY($2)",
+            )
+            .bind(id)
+            .bind(chunk)
+            .execute(&mut *tx)
+            .await
+            .map_err(db)?;
         }
         tx.commit().await.map_err(db)?;
         Ok(id)
@@ -134,7 +154,7 @@ impl DisclosureStore for PgStore {
 
     async fn latest_disclosures(&self, limit: i64) -> StoreResult<Vec<Disclosure>> {
         sqlx::query(
-            "SELECT id, recipient_id, actor_id, kind, description, people_count, at
+            "SELECT id, recipient_id, internal_purpose, actor_id, kind, description, people_count, at
              FROM disclosures ORDER BY id DESC LIMIT $1",
         )
         .bind(limit)
@@ -142,17 +162,7 @@ impl DisclosureStore for PgStore {
         .await
         .map_err(db)?
         .iter()
-        .map(|row| {
-            Ok(Disclosure {
-                id: row.try_get("id").map_err(db)?,
-                recipient: row.try_get("recipient_id").map_err(db)?,
-                actor: row.try_get("actor_id").map_err(db)?,
-                kind: row.try_get("kind").map_err(db)?,
-                description: row.try_get("description").map_err(db)?,
-                people_count: row.try_get("people_count").map_err(db)?,
-                at: row.try_get("at").map_err(db)?,
-            })
-        })
+        .map(disclosure)
         .collect()
     }
 
@@ -164,5 +174,21 @@ impl DisclosureStore for PgStore {
         .fetch_all(&self.pool)
         .await
         .map_err(db)
+    }
+
+    async fn disclosures_about(&self, person: i64) -> StoreResult<Vec<Disclosure>> {
+        sqlx::query(
+            "SELECT d.id, d.recipient_id, d.internal_purpose, d.actor_id, d.kind, d.description,
+                    d.people_count, d.at
+             FROM disclosure_people p JOIN disclosures d ON d.id = p.disclosure_id
+             WHERE p.person_id = $1 ORDER BY d.id",
+        )
+        .bind(person)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db)?
+        .iter()
+        .map(disclosure)
+        .collect()
     }
 }

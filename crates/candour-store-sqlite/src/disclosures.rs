@@ -11,7 +11,7 @@ use time::OffsetDateTime;
 
 use crate::{SqliteStore, db, from_unix, unix};
 
-/// People per INSERT: two parameters each, well under SQLite's limit of 32766.
+/// People per INSERT: one parameter each, well under SQLite's limit of 32766.
 const CHUNK: usize = 10_000;
 
 fn recipient(row: &SqliteRow) -> StoreResult<Recipient> {
@@ -23,6 +23,19 @@ fn recipient(row: &SqliteRow) -> StoreResult<Recipient> {
         basis: parse_basis(&basis)
             .ok_or_else(|| StoreError::Corrupt(format!("{basis:?} is not a lawful basis")))?,
         active: row.try_get("active").map_err(db)?,
+    })
+}
+
+fn disclosure(row: &SqliteRow) -> StoreResult<Disclosure> {
+    Ok(Disclosure {
+        id: row.try_get("id").map_err(db)?,
+        recipient: row.try_get("recipient_id").map_err(db)?,
+        internal_purpose: row.try_get("internal_purpose").map_err(db)?,
+        actor: row.try_get("actor_id").map_err(db)?,
+        kind: row.try_get("kind").map_err(db)?,
+        description: row.try_get("description").map_err(db)?,
+        people_count: row.try_get("people_count").map_err(db)?,
+        at: from_unix(row.try_get("at").map_err(db)?)?,
     })
 }
 
@@ -107,10 +120,12 @@ impl DisclosureStore for SqliteStore {
             }
         }
         let id: i64 = sqlx::query_scalar(
-            "INSERT INTO disclosures (recipient_id, actor_id, kind, description, people_count, at)
-             VALUES (?, ?, ?, ?, ?, ?) RETURNING id",
+            "INSERT INTO disclosures
+                 (recipient_id, internal_purpose, actor_id, kind, description, people_count, at)
+             VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING id",
         )
         .bind(new.for_whom.recipient())
+        .bind(new.for_whom.internal_purpose())
         .bind(new.actor)
         .bind(&new.kind)
         .bind(&new.description)
@@ -119,12 +134,18 @@ impl DisclosureStore for SqliteStore {
         .fetch_one(&mut *tx)
         .await
         .map_err(db)?;
+        // A person erased since the export was read (or named only in the audit log) has
+        // no record left to link: they are counted, not linked.
         for chunk in people.chunks(CHUNK) {
-            let mut q: QueryBuilder<Sqlite> =
-                QueryBuilder::new("INSERT INTO disclosure_people (disclosure_id, person_id) ");
-            q.push_values(chunk, |mut b, p| {
-                b.push_bind(id).push_bind(*p);
-            });
+            let mut q: QueryBuilder<Sqlite> = QueryBuilder::new(
+                "INSERT INTO disclosure_people (disclosure_id, person_id) SELECT ",
+            );
+            q.push_bind(id).push(", id FROM people WHERE id IN (");
+            let mut list = q.separated(", ");
+            for p in chunk {
+                list.push_bind(*p);
+            }
+            q.push(")");
             q.build().execute(&mut *tx).await.map_err(db)?;
         }
         tx.commit().await.map_err(db)?;
@@ -133,7 +154,7 @@ impl DisclosureStore for SqliteStore {
 
     async fn latest_disclosures(&self, limit: i64) -> StoreResult<Vec<Disclosure>> {
         sqlx::query(
-            "SELECT id, recipient_id, actor_id, kind, description, people_count, at
+            "SELECT id, recipient_id, internal_purpose, actor_id, kind, description, people_count, at
              FROM disclosures ORDER BY id DESC LIMIT ?",
         )
         .bind(limit)
@@ -141,17 +162,7 @@ impl DisclosureStore for SqliteStore {
         .await
         .map_err(db)?
         .iter()
-        .map(|row| {
-            Ok(Disclosure {
-                id: row.try_get("id").map_err(db)?,
-                recipient: row.try_get("recipient_id").map_err(db)?,
-                actor: row.try_get("actor_id").map_err(db)?,
-                kind: row.try_get("kind").map_err(db)?,
-                description: row.try_get("description").map_err(db)?,
-                people_count: row.try_get("people_count").map_err(db)?,
-                at: from_unix(row.try_get("at").map_err(db)?)?,
-            })
-        })
+        .map(disclosure)
         .collect()
     }
 
@@ -163,5 +174,21 @@ impl DisclosureStore for SqliteStore {
         .fetch_all(&self.reader)
         .await
         .map_err(db)
+    }
+
+    async fn disclosures_about(&self, person: i64) -> StoreResult<Vec<Disclosure>> {
+        sqlx::query(
+            "SELECT d.id, d.recipient_id, d.internal_purpose, d.actor_id, d.kind, d.description,
+                    d.people_count, d.at
+             FROM disclosure_people p JOIN disclosures d ON d.id = p.disclosure_id
+             WHERE p.person_id = ? ORDER BY d.id",
+        )
+        .bind(person)
+        .fetch_all(&self.reader)
+        .await
+        .map_err(db)?
+        .iter()
+        .map(disclosure)
+        .collect()
     }
 }

@@ -55,6 +55,33 @@ fn link(html: &str, label: &str) -> Option<String> {
     Some(html[start..end].to_owned())
 }
 
+/// Open a page of the log, or export from it (a POST, for internal use, as the page's form
+/// sends it); `cookie` empty for no one signed in.
+async fn open(app: &TestApp, path: &str, cookie: &str) -> reqwest::Response {
+    if !path.starts_with("/admin/audit.csv") {
+        return if cookie.is_empty() {
+            app.get(path).await
+        } else {
+            app.get_with_cookie(path, cookie).await
+        };
+    }
+    let token = if cookie.is_empty() {
+        app.csrf().await
+    } else {
+        app.page("/admin", cookie).await.2
+    };
+    let form = [
+        ("csrf", token.as_str()),
+        ("for", "internal"),
+        ("for_purpose", "Reviewing staff access"),
+    ];
+    if cookie.is_empty() {
+        app.post_form(path, &form, &[]).await
+    } else {
+        app.post_form(path, &form, &[("cookie", cookie)]).await
+    }
+}
+
 async fn view(app: &TestApp, cookie: &str, person: i64) {
     let res = app
         .get_with_cookie(&format!("/admin/people/{person}"), cookie)
@@ -289,9 +316,13 @@ async fn the_export_is_filtered_safe_in_a_spreadsheet_and_itself_audited() {
         .unwrap();
 
     let (_, html, _) = app.page(&format!("/admin/audit?person={xena}"), &dpo).await;
-    let csv_link = link(&html, "Download these entries as CSV").expect("a download link");
-    assert_eq!(csv_link, format!("/admin/audit.csv?person={xena}"));
-    let res = app.get_with_cookie(&csv_link, &dpo).await;
+    let csv_link = format!("/admin/audit.csv?person={xena}");
+    assert!(
+        html.contains(&format!("<form method=\"post\" action=\"{csv_link}\"")),
+        "the export keeps the filter: {html}"
+    );
+    assert!(html.contains("Who is this export for?"));
+    let res = open(&app, &csv_link, &dpo).await;
     assert_eq!(res.status(), 200);
     assert_eq!(
         res.headers()["content-type"].to_str().unwrap(),
@@ -339,19 +370,40 @@ async fn the_export_is_filtered_safe_in_a_spreadsheet_and_itself_audited() {
     let e = &exports.entries[0];
     assert_eq!(e.actor, Some(dpo_id));
     assert_eq!(e.target, "audit");
-    assert_eq!(e.detail, format!("2 entries, filter person={xena}"));
+    let disclosure = app.stores.disclosures.latest_disclosures(1).await.unwrap();
+    assert_eq!(disclosure[0].kind, "audit-log");
+    assert_eq!(disclosure[0].internal_purpose, "Reviewing staff access");
+    assert_eq!(
+        disclosure[0].description,
+        format!("2 entries, filter person={xena}")
+    );
+    assert_eq!(
+        app.stores
+            .disclosures
+            .disclosed_people(disclosure[0].id)
+            .await
+            .unwrap(),
+        [xena],
+        "the disclosure covers the person the entries name"
+    );
+    assert_eq!(
+        e.detail,
+        format!(
+            "2 entries, filter person={xena}, disclosure:{}, internal use: Reviewing staff access",
+            disclosure[0].id
+        )
+    );
     // And shows in words on the page, and in the next export.
     let (_, html, _) = app.page("/admin/audit?action=audit.exported", &dpo).await;
     assert!(table(&html).contains("Exported the audit log"));
-    let body = app
-        .get_with_cookie("/admin/audit.csv?action=audit.exported", &dpo)
+    let body = open(&app, "/admin/audit.csv?action=audit.exported", &dpo)
         .await
         .text()
         .await
         .unwrap();
     assert!(
         body.contains(&format!(
-            "dpo@testshire.example,audit.exported,Exported the audit log,audit,\"2 entries, filter person={xena}\""
+            "dpo@testshire.example,audit.exported,Exported the audit log,audit,\"2 entries, filter person={xena}, disclosure:"
         )),
         "{body}"
     );
@@ -453,9 +505,7 @@ async fn bad_filters_are_named_with_what_is_allowed_and_kept() {
     assert!(html.contains("id=\"page\""), "{html}");
 
     // The export refuses the same way, and writes nothing to the log.
-    let res = app
-        .get_with_cookie("/admin/audit.csv?person=-3", &dpo)
-        .await;
+    let res = open(&app, "/admin/audit.csv?person=-3", &dpo).await;
     assert_eq!(res.status(), 422);
     assert!(
         text(&res.text().await.unwrap())
@@ -486,27 +536,15 @@ async fn only_roles_that_read_the_audit_log_see_or_export_it() {
         .await;
     let public = app.sign_in("public@example.org", common::PASSWORD).await;
     for path in ["/admin/audit", "/admin/audit.csv", "/admin/audit?person=1"] {
-        assert_eq!(app.get(path).await.status(), 303, "{path}: sign in first");
         assert_eq!(
-            app.get_with_cookie(path, &public).await.status(),
-            403,
-            "{path}"
+            open(&app, path, "").await.status(),
+            303,
+            "{path}: sign in first"
         );
-        assert_eq!(
-            app.get_with_cookie(path, &editor).await.status(),
-            403,
-            "{path}"
-        );
-        assert_eq!(
-            app.get_with_cookie(path, &officer).await.status(),
-            200,
-            "{path}"
-        );
-        assert_eq!(
-            app.get_with_cookie(path, &admin).await.status(),
-            200,
-            "{path}"
-        );
+        assert_eq!(open(&app, path, &public).await.status(), 403, "{path}");
+        assert_eq!(open(&app, path, &editor).await.status(), 403, "{path}");
+        assert_eq!(open(&app, path, &officer).await.status(), 200, "{path}");
+        assert_eq!(open(&app, path, &admin).await.status(), 200, "{path}");
     }
     // One export each by the officer and the administrator; none by anyone refused.
     let exports = app

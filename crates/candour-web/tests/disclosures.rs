@@ -5,6 +5,7 @@
 
 mod common;
 
+use candour_core::Clock;
 use candour_core::account::Role;
 use candour_core::purposes::LawfulBasis;
 use common::*;
@@ -193,4 +194,171 @@ async fn a_bad_recipient_is_refused_field_by_field_and_nothing_is_stored() {
         .await;
     assert_eq!(res.status(), 422);
     assert!(app.stores.disclosures.recipients().await.unwrap()[0].active);
+}
+
+async fn recipient(app: &TestApp, name: &str, basis: LawfulBasis) -> i64 {
+    app.stores
+        .disclosures
+        .add_recipient(
+            &candour_core::disclosures::RecipientDraft {
+                name: name.into(),
+                purpose: format!("{name} does work for us"),
+                basis,
+            },
+            app.clock.now(),
+        )
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn a_persons_export_says_for_whom_and_records_a_disclosure_of_them() {
+    let app = spawn_app().await;
+    let officer = app.staff("po@example.org", Role::PrivacyOfficer).await;
+    let kim = app
+        .stores
+        .people
+        .ensure_person(
+            &candour_core::account::EmailAddress::parse("kim@example.org").unwrap(),
+            candour_core::people::Source::Staff,
+            app.clock.now(),
+        )
+        .await
+        .unwrap()
+        .id;
+    let council = recipient(&app, "County council", LawfulBasis::PublicTask).await;
+    let retired = recipient(&app, "Old printer", LawfulBasis::Consent).await;
+    app.stores
+        .disclosures
+        .set_recipient_active(retired, false)
+        .await
+        .unwrap();
+    let (status, page, token) = app.page(&format!("/admin/people/{kim}"), &officer).await;
+    assert_eq!(status, 200);
+    assert!(page.contains(&format!(
+        "<option value=\"{council}\">County council</option>"
+    )));
+    assert!(
+        !page.contains("Old printer"),
+        "a retired recipient is not offered"
+    );
+    let export = |fields: Vec<(&'static str, String)>| {
+        let mut body = vec![("csrf", token.clone())];
+        body.extend(fields);
+        let app = &app;
+        let officer = officer.clone();
+        async move {
+            let body: Vec<(&str, &str)> = body.iter().map(|(k, v)| (*k, v.as_str())).collect();
+            app.post_form(
+                &format!("/admin/people/{kim}/export"),
+                &body,
+                &[("cookie", &officer)],
+            )
+            .await
+        }
+    };
+    for (fields, field) in [
+        (vec![], "for"),
+        (vec![("for", retired.to_string())], "for"),
+        (vec![("for", "someone".to_owned())], "for"),
+        (
+            vec![("for", "internal".into()), ("for_purpose", " ".into())],
+            "for_purpose",
+        ),
+    ] {
+        let res = export(fields).await;
+        assert_eq!(res.status(), 422);
+        assert!(res.headers().get("content-disposition").is_none());
+        let page = res.text().await.unwrap();
+        assert!(
+            page.contains(&format!("<strong>{field}</strong>")),
+            "{page}"
+        );
+    }
+    assert!(
+        app.stores
+            .disclosures
+            .latest_disclosures(5)
+            .await
+            .unwrap()
+            .is_empty(),
+        "a refused export records nothing"
+    );
+
+    let res = export(vec![("for", council.to_string())]).await;
+    assert_eq!(res.status(), 200);
+    let body: serde_json::Value = res.json().await.unwrap();
+    assert_eq!(body["people"][0]["email"], "kim@example.org");
+    let res = export(vec![
+        ("for", "internal".into()),
+        ("for_purpose", "Checking a complaint".into()),
+    ])
+    .await;
+    assert_eq!(res.status(), 200);
+    let made = app.stores.disclosures.latest_disclosures(5).await.unwrap();
+    assert_eq!(made.len(), 2);
+    let officer_id = app.account_id("po@example.org").await;
+    assert_eq!(made[1].recipient, Some(council));
+    assert_eq!(made[0].recipient, None);
+    assert_eq!(made[0].internal_purpose, "Checking a complaint");
+    for d in &made {
+        assert_eq!(d.kind, "person");
+        assert_eq!(d.actor, Some(officer_id));
+        assert_eq!(
+            app.stores.disclosures.disclosed_people(d.id).await.unwrap(),
+            [kim]
+        );
+    }
+    // The register lists them.
+    let (_, html, _) = app.page("/admin/disclosures", &officer).await;
+    assert!(
+        html.contains("Internal use: Checking a complaint"),
+        "{html}"
+    );
+    let audit = app.stores.audit.recent(10).await.unwrap();
+    let exported: Vec<&str> = audit
+        .iter()
+        .filter(|e| e.action == "person.exported")
+        .map(|e| e.detail.as_str())
+        .collect();
+    assert_eq!(exported.len(), 2);
+    assert!(
+        exported
+            .iter()
+            .any(|d| d.contains("internal use: Checking a complaint"))
+    );
+}
+
+#[tokio::test]
+async fn the_privacy_notice_lists_the_registers_active_recipients() {
+    let app = spawn_app().await;
+    let json: serde_json::Value = app.get("/privacy.json").await.json().await.unwrap();
+    assert_eq!(json["disclosure_recipients"], serde_json::json!([]));
+    assert_eq!(
+        json["organisation"]["name"], "Testshire Police",
+        "the policy is still there"
+    );
+    let html = app.get("/privacy").await.text().await.unwrap();
+    assert!(html.contains("We do not pass personal data to anyone outside our organisation"));
+
+    recipient(&app, "County council", LawfulBasis::PublicTask).await;
+    let retired = recipient(&app, "Old printer", LawfulBasis::Consent).await;
+    app.stores
+        .disclosures
+        .set_recipient_active(retired, false)
+        .await
+        .unwrap();
+    let json: serde_json::Value = app.get("/privacy.json").await.json().await.unwrap();
+    assert_eq!(
+        json["disclosure_recipients"],
+        serde_json::json!([{
+            "name": "County council",
+            "purpose": "County council does work for us",
+            "lawful_basis": "public-task",
+            "lawful_basis_in_words": "a task carried out in the public interest",
+        }])
+    );
+    let html = app.get("/privacy").await.text().await.unwrap();
+    assert!(html.contains("<td>County council</td><td>County council does work for us</td><td>a task carried out in the public interest</td>"), "{html}");
+    assert!(!html.contains("Old printer"));
 }

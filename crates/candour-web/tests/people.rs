@@ -884,7 +884,11 @@ async fn staff_views_changes_and_exports_are_audited_and_erasure_keeps_only_the_
     let res = app
         .post_form(
             &format!("/admin/people/{}/export", erin.id),
-            &[("csrf", &token)],
+            &[
+                ("csrf", &token),
+                ("for", "internal"),
+                ("for_purpose", "Checking the record"),
+            ],
             &[("cookie", &staff)],
         )
         .await;
@@ -1043,8 +1047,19 @@ async fn staff_build_forms_and_export_responses_without_formulas() {
     // cannot export them.
     assert!(!summary.contains("x@example.org"), "{summary}");
     assert!(!summary.contains("responses.csv"));
+    let (_, _, token) = app
+        .page(&format!("/admin/forms/{}/responses", form.id), &editor)
+        .await;
     let res = app
-        .get_with_cookie(&format!("/admin/forms/{}/responses.csv", form.id), &editor)
+        .post_form(
+            &format!("/admin/forms/{}/responses.csv", form.id),
+            &[
+                ("csrf", token.as_str()),
+                ("for", "internal"),
+                ("for_purpose", "x"),
+            ],
+            &[("cookie", &editor)],
+        )
         .await;
     assert_eq!(res.status(), 403);
     // A privacy officer reads and exports them; both are audited.
@@ -1062,8 +1077,19 @@ async fn staff_build_forms_and_export_responses_without_formulas() {
     // Building forms stays with editors and administrators.
     let (status, _, _) = app.page("/admin/forms/new", &officer).await;
     assert_eq!(status, 403);
+    let (_, _, token) = app
+        .page(&format!("/admin/forms/{}/responses", form.id), &officer)
+        .await;
     let res = app
-        .get_with_cookie(&format!("/admin/forms/{}/responses.csv", form.id), &officer)
+        .post_form(
+            &format!("/admin/forms/{}/responses.csv", form.id),
+            &[
+                ("csrf", token.as_str()),
+                ("for", "internal"),
+                ("for_purpose", "Reading the survey"),
+            ],
+            &[("cookie", &officer)],
+        )
         .await;
     assert_eq!(res.status(), 200);
     let csv = res.text().await.unwrap();
@@ -1147,8 +1173,17 @@ async fn the_configuration_can_let_editors_read_responses() {
     let officer = app
         .staff("dpo@testshire.example", Role::PrivacyOfficer)
         .await;
+    let (_, _, token) = app.page("/admin", &officer).await;
     let res = app
-        .get_with_cookie(&format!("/admin/forms/{form}/responses.csv"), &officer)
+        .post_form(
+            &format!("/admin/forms/{form}/responses.csv"),
+            &[
+                ("csrf", token.as_str()),
+                ("for", "internal"),
+                ("for_purpose", "x"),
+            ],
+            &[("cookie", &officer)],
+        )
         .await;
     assert_eq!(res.status(), 403);
 }
@@ -1413,5 +1448,143 @@ async fn dates_are_typed_as_day_month_and_year_with_the_gov_uk_messages() {
             "q1".to_owned(),
             candour_core::forms::Answer::Text("2026-05-01".to_owned())
         )]
+    );
+}
+
+#[tokio::test]
+async fn a_responses_export_is_a_disclosure_of_those_who_answered() {
+    let (app, form) = app_with_form().await;
+    for (address, name) in [("ann@example.org", "Ann"), ("bo@example.org", "Bo")] {
+        let (status, page) = app
+            .submit(form, &[("q1", address), ("q2", name), ("q6", "Yes")])
+            .await;
+        assert_eq!(status, 200, "{page}");
+    }
+    let ann = app.person("ann@example.org").await.unwrap().id;
+    let bo = app.person("bo@example.org").await.unwrap().id;
+    let officer = app
+        .staff("dpo@testshire.example", Role::PrivacyOfficer)
+        .await;
+    let printers = app
+        .stores
+        .disclosures
+        .add_recipient(
+            &candour_core::disclosures::RecipientDraft {
+                name: "Survey analysts".into(),
+                purpose: "Analysing the survey".into(),
+                basis: LawfulBasis::LegitimateInterests,
+            },
+            app.clock.now(),
+        )
+        .await
+        .unwrap();
+    let export = |fields: Vec<(&'static str, String)>| {
+        let app = &app;
+        let officer = officer.clone();
+        async move {
+            let (status, page, token) = app
+                .page(&format!("/admin/forms/{form}/responses"), &officer)
+                .await;
+            assert_eq!(status, 200);
+            let offered = page.contains("Survey analysts");
+            let mut body = vec![("csrf", token)];
+            body.extend(fields);
+            let body: Vec<(&str, &str)> = body.iter().map(|(k, v)| (*k, v.as_str())).collect();
+            let res = app
+                .post_form(
+                    &format!("/admin/forms/{form}/responses.csv"),
+                    &body,
+                    &[("cookie", &officer)],
+                )
+                .await;
+            (offered, res)
+        }
+    };
+    // No answer, or internal use without saying what for: refused, nothing recorded.
+    for (fields, field, words) in [
+        (vec![], "for", "Choose who the export is for"),
+        (
+            vec![("for", "internal".to_owned())],
+            "for_purpose",
+            "Say what the export is for",
+        ),
+        (
+            vec![("for", (printers + 99).to_string())],
+            "for",
+            "not an active one in the register",
+        ),
+    ] {
+        let (offered, res) = export(fields).await;
+        assert!(offered, "the form offers the register's active recipients");
+        assert_eq!(res.status(), 422);
+        assert!(res.headers().get("content-disposition").is_none());
+        let page = res.text().await.unwrap();
+        assert!(
+            page.contains(&format!("<strong>{field}</strong>")),
+            "{page}"
+        );
+        assert!(page.contains(words), "{page}");
+    }
+    assert!(
+        app.stores
+            .disclosures
+            .latest_disclosures(5)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    let (_, res) = export(vec![("for", printers.to_string())]).await;
+    assert_eq!(res.status(), 200);
+    let csv = res.text().await.unwrap();
+    assert!(csv.contains("ann@example.org") && csv.contains("bo@example.org"));
+    let made = app.stores.disclosures.latest_disclosures(5).await.unwrap();
+    assert_eq!(made.len(), 1);
+    assert_eq!(made[0].recipient, Some(printers));
+    assert_eq!(made[0].kind, "form-responses");
+    assert!(made[0].description.contains("Stay in touch"));
+    assert_eq!(
+        made[0].actor,
+        Some(app.account_id("dpo@testshire.example").await)
+    );
+    let mut expected = vec![ann, bo];
+    expected.sort_unstable();
+    assert_eq!(
+        app.stores
+            .disclosures
+            .disclosed_people(made[0].id)
+            .await
+            .unwrap(),
+        expected
+    );
+    let audit = app.stores.audit.recent(10).await.unwrap();
+    let entry = audit
+        .iter()
+        .find(|e| e.action == "form.responses-exported")
+        .unwrap();
+    assert!(
+        entry.detail.contains(&format!(
+            "disclosure:{}, for recipient:{printers}",
+            made[0].id
+        )),
+        "{}",
+        entry.detail
+    );
+    // A recipient retired since is refused.
+    app.stores
+        .disclosures
+        .set_recipient_active(printers, false)
+        .await
+        .unwrap();
+    let (offered, res) = export(vec![("for", printers.to_string())]).await;
+    assert!(!offered, "a retired recipient is not offered");
+    assert_eq!(res.status(), 422);
+    assert_eq!(
+        app.stores
+            .disclosures
+            .latest_disclosures(5)
+            .await
+            .unwrap()
+            .len(),
+        1
     );
 }

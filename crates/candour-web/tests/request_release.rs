@@ -46,9 +46,17 @@ async fn case_with_officer() -> (TestApp, tempfile::TempDir, i64, String, String
 /// Press a button of the case page: a POST to `/admin/requests/{id}/{what}`.
 async fn press(app: &TestApp, id: i64, what: &str, cookie: &str) -> reqwest::Response {
     let (_, _, token) = app.page(&format!("/admin/requests/{id}"), cookie).await;
+    let mut form = vec![("csrf", token.as_str())];
+    if what == "bundle" {
+        // Building the bundle is an export: it says for whom.
+        form.extend([
+            ("for", "internal"),
+            ("for_purpose", "Answering the request"),
+        ]);
+    }
     app.post_form(
         &format!("/admin/requests/{id}/{what}"),
-        &[("csrf", token.as_str())],
+        &form,
         &[("cookie", cookie)],
     )
     .await
@@ -257,4 +265,136 @@ async fn a_case_that_is_not_for_a_copy_has_no_bundle() {
         422
     );
     assert_eq!(app.stores.answers.answer(erasure.id).await.unwrap(), None);
+}
+
+#[tokio::test]
+async fn building_a_bundle_is_a_disclosure_and_the_bundle_lists_the_persons_disclosures() {
+    use candour_core::Clock;
+    use candour_core::bundle::INDEX_HTML;
+    let (app, bundles, id, officer, _) = case_with_officer().await;
+    let person = app
+        .stores
+        .requests
+        .request(id)
+        .await
+        .unwrap()
+        .unwrap()
+        .person
+        .unwrap();
+    let add = |name: &'static str| {
+        let app = &app;
+        async move {
+            app.stores
+                .disclosures
+                .add_recipient(
+                    &candour_core::disclosures::RecipientDraft {
+                        name: name.into(),
+                        purpose: "Acting for the person".into(),
+                        basis: candour_core::purposes::LawfulBasis::LegalObligation,
+                    },
+                    app.clock.now(),
+                )
+                .await
+                .unwrap()
+        }
+    };
+    let solicitor = add("Their solicitor").await;
+    let retired = add("Old solicitor").await;
+    app.stores
+        .disclosures
+        .set_recipient_active(retired, false)
+        .await
+        .unwrap();
+    let (_, page, token) = app.page(&format!("/admin/requests/{id}"), &officer).await;
+    assert!(page.contains("Who is this export for?"), "{page}");
+    let build = |fields: Vec<(&'static str, String)>| {
+        let mut body = vec![("csrf", token.clone())];
+        body.extend(fields);
+        let app = &app;
+        let officer = officer.clone();
+        async move {
+            let body: Vec<(&str, &str)> = body.iter().map(|(k, v)| (*k, v.as_str())).collect();
+            app.post_form(
+                &format!("/admin/requests/{id}/bundle"),
+                &body,
+                &[("cookie", &officer)],
+            )
+            .await
+        }
+    };
+    // Refused: no bundle written, none recorded, no disclosure.
+    for fields in [vec![], vec![("for", retired.to_string())]] {
+        let res = build(fields).await;
+        assert_eq!(res.status(), 422);
+        assert!(res.text().await.unwrap().contains("<strong>for</strong>"));
+    }
+    assert_eq!(app.stores.answers.answer(id).await.unwrap(), None);
+    assert_eq!(std::fs::read_dir(bundles.path()).unwrap().count(), 0);
+    assert!(
+        app.stores
+            .disclosures
+            .latest_disclosures(5)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+
+    // Built for the solicitor: recorded, covering the person.
+    let res = build(vec![("for", solicitor.to_string())]).await;
+    assert_eq!(res.status(), 303);
+    let made = app.stores.disclosures.latest_disclosures(5).await.unwrap();
+    assert_eq!(made.len(), 1);
+    assert_eq!(made[0].recipient, Some(solicitor));
+    assert_eq!(made[0].kind, "request-bundle");
+    assert_eq!(made[0].description, format!("request {id}"));
+    assert_eq!(
+        app.stores
+            .disclosures
+            .disclosed_people(made[0].id)
+            .await
+            .unwrap(),
+        [person]
+    );
+    // Built again, the new bundle lists that disclosure: to whom, why, on what basis, what.
+    let res = build(vec![
+        ("for", "internal".into()),
+        ("for_purpose", "Answering the request".into()),
+    ])
+    .await;
+    assert_eq!(res.status(), 303);
+    let answer = app.stores.answers.answer(id).await.unwrap().unwrap();
+    let zip = std::fs::read(bundles.path().join(&answer.file)).unwrap();
+    let entries = read_stored(&zip).unwrap();
+    let entry = |name: &str| {
+        String::from_utf8(entries.iter().find(|(n, _)| n == name).unwrap().1.clone()).unwrap()
+    };
+    let data: serde_json::Value = serde_json::from_str(&entry(DATA_JSON)).unwrap();
+    let listed = data["supplementary"]["disclosures"].as_array().unwrap();
+    assert_eq!(listed.len(), 1, "{listed:?}");
+    assert_eq!(listed[0]["to"], "Their solicitor");
+    assert_eq!(listed[0]["purpose"], "Acting for the person");
+    assert_eq!(listed[0]["basis"], "a legal obligation");
+    assert!(
+        listed[0]["what"]
+            .as_str()
+            .unwrap()
+            .contains("a copy of your data")
+    );
+    let index = entry(INDEX_HTML);
+    assert!(index.contains("Each time your data was exported"));
+    assert!(
+        index.contains(
+            "<td>Their solicitor</td><td>Acting for the person</td><td>a legal obligation</td>"
+        ),
+        "{index}"
+    );
+    assert_eq!(
+        app.stores
+            .disclosures
+            .latest_disclosures(5)
+            .await
+            .unwrap()
+            .len(),
+        2
+    );
 }

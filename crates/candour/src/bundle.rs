@@ -1,5 +1,7 @@
 //! `candour requests bundle`: write the answer to a request for a copy of someone's data,
-//! as staff would from the case, and say where it is and how long it took.
+//! as staff would from the case, and say where it is and how long it took. Like every
+//! export, it says for whom (`--for` a recipient of the register, or `--internal` with what
+//! for) and is recorded as a disclosure, made from the command line.
 
 use std::path::PathBuf;
 use std::time::Instant;
@@ -9,6 +11,7 @@ use candour_core::Clock;
 use candour_core::audit::AuditEntry;
 use candour_core::config::Config;
 use candour_core::cookies::CookieRegistry;
+use candour_core::disclosures::{ForWhom, NewDisclosure, Recipient, kind};
 use candour_core::policy::Policy;
 use candour_web::requests::bundle::{self, Extras, Holder};
 
@@ -20,6 +23,36 @@ pub enum Whose {
     Person(i64),
     /// The person a request about data is from.
     Case(i64),
+}
+
+/// For whom the bundle is, as the command line gives it.
+#[derive(Debug, Clone)]
+pub enum For {
+    Recipient(i64),
+    Internal(String),
+}
+
+/// The answer checked as the console checks it: an active recipient, or internal use with
+/// a purpose of plain text.
+fn for_whom(given: &For, active: &[Recipient]) -> anyhow::Result<ForWhom> {
+    let parsed = match given {
+        For::Recipient(id) => ForWhom::parse(&id.to_string(), "", active),
+        For::Internal(purpose) => ForWhom::parse("internal", purpose, active),
+    };
+    parsed.map_err(|errors| {
+        let words: Vec<String> = errors
+            .iter()
+            .map(|e| {
+                let flag = if e.field == "for" {
+                    "--for"
+                } else {
+                    "--internal"
+                };
+                format!("{flag}: {}", e.problem)
+            })
+            .collect();
+        anyhow::anyhow!(words.join("; "))
+    })
 }
 
 /// One bundle written: where, how big, and how long it took.
@@ -35,8 +68,17 @@ pub async fn write(
     whose: Whose,
     out: Option<PathBuf>,
     rounds: u32,
+    given: For,
 ) -> anyhow::Result<Vec<Made>> {
     let stores = open(config).await?;
+    let active: Vec<Recipient> = stores
+        .disclosures
+        .recipients()
+        .await?
+        .into_iter()
+        .filter(|r| r.active)
+        .collect();
+    let for_whom = for_whom(&given, &active)?;
     let person = match whose {
         Whose::Person(id) => id,
         Whose::Case(case) => stores
@@ -86,6 +128,27 @@ pub async fn write(
             })
             .await?;
         made.push(Made { written, millis });
+    }
+    // The bundle kept is the disclosure; when it cannot be recorded, the bundle goes too.
+    let recorded = stores
+        .disclosures
+        .record_disclosure(&NewDisclosure {
+            for_whom,
+            actor: None,
+            kind: kind::REQUEST_BUNDLE.to_owned(),
+            description: match whose {
+                Whose::Case(case) => format!("request {case}, from the command line"),
+                Whose::Person(_) => "from the command line".to_owned(),
+            },
+            people: vec![person],
+            at: clock.now(),
+        })
+        .await;
+    if let Err(e) = recorded {
+        if let Some(last) = made.last() {
+            let _ = std::fs::remove_file(&last.written.path);
+        }
+        return Err(e).context("the disclosure could not be recorded, so the bundle was deleted");
     }
     Ok(made)
 }

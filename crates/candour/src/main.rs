@@ -102,6 +102,17 @@ enum RequestsCommand {
         /// Write it this many times and print each time taken (for benchmarks); the last is kept.
         #[arg(long, default_value_t = 1)]
         rounds: u32,
+        /// The recipient of the register of disclosures it is for (an active one).
+        #[arg(
+            long = "for",
+            value_name = "RECIPIENT_ID",
+            conflicts_with = "internal",
+            required_unless_present = "internal"
+        )]
+        for_recipient: Option<i64>,
+        /// It is for the organisation's own use: say what for.
+        #[arg(long, value_name = "PURPOSE")]
+        internal: Option<String>,
         #[arg(long, value_name = "URL")]
         database_url: Option<DatabaseUrl>,
     },
@@ -219,6 +230,8 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             person,
             out,
             rounds,
+            for_recipient,
+            internal,
             database_url,
         }) => {
             if let Some(url) = database_url {
@@ -230,7 +243,12 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 (None, Some(person)) => bundle::Whose::Person(person),
                 (None, None) => anyhow::bail!("give --case or --person"),
             };
-            let made = runtime.block_on(bundle::write(&config, whose, out, rounds))?;
+            let for_whom = match (for_recipient, internal) {
+                (Some(id), _) => bundle::For::Recipient(id),
+                (None, Some(purpose)) => bundle::For::Internal(purpose),
+                (None, None) => anyhow::bail!("give --for RECIPIENT_ID or --internal PURPOSE"),
+            };
+            let made = runtime.block_on(bundle::write(&config, whose, out, rounds, for_whom))?;
             for m in &made {
                 println!("round_ms {:.3}", m.millis);
             }

@@ -1,22 +1,26 @@
 //! The audit log as a data protection officer uses it: who did what to which record, and
 //! when, filtered by person, staff member, action and dates, in pages, and exported as CSV
-//! (the export is itself written to the log).
+//! (the export is itself written to the log, and recorded as a disclosure: it names staff
+//! and the people they acted on).
 
 use askama::Template;
+use axum::Form;
 use axum::Router;
 use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
-use axum::routing::get;
+use axum::routing::{get, post};
 use candour_core::account::{EmailAddress, Permission};
 use candour_core::audit::{ACTIONS, action_words, is_known_action};
 use candour_core::audit::{AuditEntry, AuditFilter};
+use candour_core::disclosures::kind;
 use candour_core::people::spreadsheet_safe;
 use candour_core::uk_time::{DateParts, parse_date_input, readable_uk, uk_start_of_day};
 use serde::Deserialize;
 use time::Duration;
 
 use crate::AppState;
+use crate::disclosures::export::{Export, ExportForm, audit_words, record};
 use crate::kit::auth::Staff;
 use crate::kit::error::AppError;
 use crate::kit::form::FormState;
@@ -27,7 +31,7 @@ use crate::kit::respond::{attachment, no_store, query_value as encode};
 pub(crate) fn routes() -> Router<AppState> {
     Router::new()
         .route("/admin/audit", get(audit_log))
-        .route("/admin/audit.csv", get(export))
+        .route("/admin/audit.csv", post(export))
 }
 
 /// Entries on one page of the log.
@@ -316,6 +320,8 @@ struct AuditLogPage {
     actions: Vec<Choice>,
     dates: [DateField; 2],
     results: Option<Results>,
+    /// The recipients an export may be made for.
+    export_for: Vec<candour_core::disclosures::Recipient>,
 }
 
 async fn audit_log(
@@ -412,6 +418,7 @@ async fn audit_log(
         actions,
         dates: reading.dates,
         results,
+        export_for: crate::disclosures::export::choices(&state).await?,
     };
     let status = if invalid {
         StatusCode::UNPROCESSABLE_ENTITY
@@ -426,14 +433,19 @@ async fn export(
     staff: Staff,
     frame: Frame,
     Query(q): Query<AuditQuery>,
+    Form(f): Form<ExportForm>,
 ) -> Result<Response, AppError> {
     staff.require(Permission::ReadAudit)?;
+    state.check_form(&frame.visitor, &f.csrf)?;
     let mut reading = read(&q);
     find_person(&state, &mut reading).await?;
     if reading.form.has_errors() {
         // The same page, with the same errors, as the filter that led here would show.
         return audit_log(State(state), staff, frame, Query(q)).await;
     }
+    let for_whom = f.for_whom(&state).await?;
+    // The people the entries name: the disclosure covers them.
+    let mut people: Vec<i64> = Vec::new();
     let mut filter = reading.filter;
     filter.offset = 0;
     filter.limit = EXPORT_BATCH;
@@ -456,6 +468,9 @@ async fn export(
     loop {
         let page = state.stores().audit.search(&filter).await?;
         for e in &page.entries {
+            if let Some(Ok(p)) = e.target.strip_prefix("person:").map(str::parse::<i64>) {
+                people.push(p);
+            }
             let time =
                 e.at.to_offset(time::UtcOffset::UTC)
                     .format(&time::format_description::well_known::Rfc3339)
@@ -481,16 +496,31 @@ async fn export(
         .into_inner()
         .map_err(|e| AppError::Internal(Box::new(e.into_error())))?;
     let described = q.query_string(None);
+    let filter = if described.is_empty() {
+        "no filter".to_owned()
+    } else {
+        format!("filter {described}")
+    };
+    let disclosure = record(
+        &state,
+        &staff,
+        Export {
+            kind: kind::AUDIT_LOG,
+            description: format!("{count} entries, {filter}"),
+            people,
+            for_whom: &for_whom,
+        },
+    )
+    .await?;
     state
         .audit(
             &staff.account,
             "audit.exported",
             "audit".to_owned(),
-            if described.is_empty() {
-                format!("{count} entries, no filter")
-            } else {
-                format!("{count} entries, filter {described}")
-            },
+            format!(
+                "{count} entries, {filter}, {}",
+                audit_words(&for_whom, disclosure)
+            ),
         )
         .await?;
     Ok(attachment(

@@ -121,14 +121,20 @@ async fn show(
         .into_iter()
         .map(|d| DisclosureRow {
             at: uk_time::readable_uk(d.at),
-            recipient: recipient_name(&recipients, d.recipient),
+            recipient: match d.recipient {
+                None => format!("Internal use: {}", d.internal_purpose),
+                Some(_) => recipient_name(&recipients, d.recipient),
+            },
             kind: d.kind,
             description: d.description,
             people: d.people_count,
-            actor: staff_list.iter().find(|a| a.id == d.actor).map_or_else(
-                || format!("account {}", d.actor),
-                |a| a.email.as_str().to_owned(),
-            ),
+            actor: match d.actor {
+                None => "command line".to_owned(),
+                Some(id) => staff_list
+                    .iter()
+                    .find(|a| a.id == id)
+                    .map_or_else(|| format!("account {id}"), |a| a.email.as_str().to_owned()),
+            },
         })
         .collect();
     Ok(RegisterPage {

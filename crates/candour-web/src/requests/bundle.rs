@@ -217,7 +217,8 @@ pub async fn write(
         let kinds = bundle::kinds(&counts);
         let mut recipients = bundle::media_recipients(policy);
         recipients.extend(extras.recipients);
-        let supplementary = Supplementary::new(policy, kinds.clone(), recipients);
+        let mut supplementary = Supplementary::new(policy, kinds.clone(), recipients);
+        supplementary.disclosures = crate::disclosures::about(stores, holder.person).await?;
         let index = Index {
             controller: &policy.organisation.name,
             generated: uk_time::readable_uk(at),

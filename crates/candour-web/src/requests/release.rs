@@ -10,6 +10,7 @@ use axum::extract::{Path, State};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::post;
 use candour_core::account::{EmailAddress, Permission};
+use candour_core::disclosures::kind;
 use candour_core::fields::FieldErrors;
 use candour_core::requests::answer::{self, NotYet};
 use candour_core::requests::{Case, Change, case};
@@ -23,6 +24,7 @@ use time::Duration;
 use super::bundle::{self, Extras, Holder};
 use super::{holidays, status_link, today};
 use crate::AppState;
+use crate::disclosures::export::{Export, ExportForm, audit_words, record};
 use crate::kit::auth::Staff;
 use crate::kit::error::AppError;
 use crate::kit::form::CsrfOnly;
@@ -47,6 +49,8 @@ pub(crate) struct Panel {
     pub downloaded: Option<String>,
     /// A bundle exists and the case is open or answered: it can be (re)released.
     pub may_release: bool,
+    /// The recipients a bundle may be built for (building it is an export).
+    pub export_for: Vec<candour_core::disclosures::Recipient>,
 }
 
 impl Panel {
@@ -59,6 +63,7 @@ impl Panel {
         }
         let answer = state.stores().answers.answer(case.id).await?;
         let not_yet = answer::bundle_for(case).err().map(NotYet::words);
+        let export_for = crate::disclosures::export::choices(state).await?;
         let when = |t: Option<time::OffsetDateTime>| t.map(uk_time::readable_uk);
         Ok(Some(match answer {
             None => Panel {
@@ -70,6 +75,7 @@ impl Panel {
                 expires: None,
                 downloaded: None,
                 may_release: false,
+                export_for,
             },
             Some(a) => Panel {
                 not_yet,
@@ -80,6 +86,7 @@ impl Panel {
                 expires: when(a.link_expires_at),
                 downloaded: when(a.downloaded_at),
                 may_release: may_release(case),
+                export_for,
             },
         }))
     }
@@ -110,13 +117,14 @@ async fn build(
     staff: Staff,
     frame: Frame,
     Path(id): Path<i64>,
-    Form(form): Form<CsrfOnly>,
+    Form(form): Form<ExportForm>,
 ) -> Result<Response, AppError> {
     staff.require(Permission::ManageRequests)?;
     state.check_form(&frame.visitor, &form.csrf)?;
     let case = load(&state, id).await?;
     let person = answer::bundle_for(&case)
         .map_err(|why| AppError::Invalid(FieldErrors::one("bundle", why.words())))?;
+    let for_whom = form.for_whom(&state).await?;
     let holder = Holder::person(state.stores(), person)
         .await?
         .ok_or(AppError::NotFound)?;
@@ -130,6 +138,25 @@ async fn build(
     )
     .await
     .map_err(|e| AppError::Internal(Box::new(e)))?;
+    // Recorded with the bundle: when it cannot be, the bundle goes too.
+    let disclosure = match record(
+        &state,
+        &staff,
+        Export {
+            kind: kind::REQUEST_BUNDLE,
+            description: format!("request {id}"),
+            people: vec![person],
+            for_whom: &for_whom,
+        },
+    )
+    .await
+    {
+        Ok(d) => d,
+        Err(e) => {
+            let _ = std::fs::remove_file(&written.path);
+            return Err(e);
+        }
+    };
     let file = written
         .path
         .file_name()
@@ -158,8 +185,10 @@ async fn build(
             "request.bundle-built",
             format!("request:{id}"),
             format!(
-                "person:{person}, {} rows, {} bytes",
-                written.rows, written.bytes
+                "person:{person}, {} rows, {} bytes, {}",
+                written.rows,
+                written.bytes,
+                audit_words(&for_whom, disclosure)
             ),
         )
         .await?;

@@ -41,7 +41,7 @@ pub(crate) fn routes() -> Router<AppState> {
         .route("/admin/forms/{id}/delete", post(delete))
         .route("/admin/forms/{id}/preview", get(preview))
         .route("/admin/forms/{id}/responses", get(responses))
-        .route("/admin/forms/{id}/responses.csv", get(export))
+        .route("/admin/forms/{id}/responses.csv", post(export))
 }
 
 #[derive(Template)]

@@ -1,14 +1,17 @@
 //! A form's responses in the console: summaries, one by one, and the CSV export.
 
 use askama::Template;
+use axum::Form;
 use axum::extract::{Path, State};
 use axum::response::Response;
 use candour_core::account::Permission;
+use candour_core::disclosures::kind;
 use candour_core::forms::{Answer, FieldKind, FormDefinition};
 use candour_core::forms::{FormRecord, StoredResponse};
 use candour_core::people::spreadsheet_safe;
 
 use crate::AppState;
+use crate::disclosures::export::{Export, ExportForm, audit_words, record as record_disclosure};
 use crate::kit::auth::Staff;
 use crate::kit::error::AppError;
 use crate::kit::frame::{Frame, render};
@@ -130,6 +133,8 @@ struct ResponsesPage {
     responses: Option<Vec<StoredResponse>>,
     total: usize,
     can_manage: bool,
+    /// The recipients the export may be made for.
+    export_for: Vec<candour_core::disclosures::Recipient>,
 }
 
 impl ResponsesPage {
@@ -171,6 +176,11 @@ pub(super) async fn responses(
     let cols = columns(&record, &older);
     let tallies = tallies(&cols, &record, &all);
     let total = all.len();
+    let export_for = if readable {
+        crate::disclosures::export::choices(&state).await?
+    } else {
+        Vec::new()
+    };
     let responses = readable.then(|| {
         all.into_iter()
             .rev()
@@ -185,17 +195,24 @@ pub(super) async fn responses(
         responses,
         total,
         can_manage: staff.may(Permission::ManageForms),
+        export_for,
         record,
     })?))
 }
 
+/// Every response as CSV. A POST that says for whom: recorded as a disclosure covering the
+/// people who answered, and in the audit log, before the file is handed over.
 pub(super) async fn export(
     State(state): State<AppState>,
     staff: Staff,
+    frame: Frame,
     Path(id): Path<String>,
+    Form(f): Form<ExportForm>,
 ) -> Result<Response, AppError> {
     staff.require(Permission::ReadResponses)?;
+    state.check_form(&frame.visitor, &f.csrf)?;
     let record = load(&state, &id).await?;
+    let for_whom = f.for_whom(&state).await?;
     let older = older_versions(&state, &record).await?;
     let all = state.stores().forms.responses(record.id).await?;
     let cols = columns(&record, &older);
@@ -232,12 +249,27 @@ pub(super) async fn export(
     let bytes = out
         .into_inner()
         .map_err(|e| AppError::Internal(Box::new(e.into_error())))?;
+    let disclosure = record_disclosure(
+        &state,
+        &staff,
+        Export {
+            kind: kind::FORM_RESPONSES,
+            description: format!("form {}: {}", record.id, record.definition.title),
+            people: all.iter().filter_map(|r| r.person).collect(),
+            for_whom: &for_whom,
+        },
+    )
+    .await?;
     state
         .audit(
             &staff.account,
             "form.responses-exported",
             format!("form:{}", record.id),
-            format!("{} responses", all.len()),
+            format!(
+                "{} responses, {}",
+                all.len(),
+                audit_words(&for_whom, disclosure)
+            ),
         )
         .await?;
     Ok(attachment(

@@ -5,43 +5,57 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use candour_core::account::Permission;
+use candour_core::disclosures::kind;
 use serde::Deserialize;
 
 use super::person::{details_form, load, person_page};
 use crate::AppState;
+use crate::disclosures::export::{Export, ExportForm, audit_words, record};
 use crate::kit::auth::Staff;
 use crate::kit::error::AppError;
-use crate::kit::form::CsrfOnly;
 use crate::kit::frame::{Frame, render};
 use crate::kit::respond::{attachment, no_store};
 
 /// Everything held about the person, as JSON, from the data map. A POST, so that a
-/// download is always a deliberate, audited act.
+/// download is always a deliberate act: it says for whom, and is recorded as a disclosure
+/// and in the audit log before the file is handed over.
 pub(super) async fn export(
     State(state): State<AppState>,
     staff: Staff,
     frame: Frame,
     Path(id): Path<String>,
-    Form(f): Form<CsrfOnly>,
+    Form(f): Form<ExportForm>,
 ) -> Result<Response, AppError> {
     staff.require(Permission::ManagePeople)?;
     state.check_form(&frame.visitor, &f.csrf)?;
     let person = load(&state, &id).await?;
+    let for_whom = f.for_whom(&state).await?;
     let data = state
         .stores()
         .subjects
         .export_person(person.id)
         .await?
         .ok_or(AppError::NotFound)?;
+    let body = serde_json::to_vec_pretty(&data).map_err(|e| AppError::Internal(Box::new(e)))?;
+    let disclosure = record(
+        &state,
+        &staff,
+        Export {
+            kind: kind::PERSON,
+            description: format!("person {}", person.id),
+            people: vec![person.id],
+            for_whom: &for_whom,
+        },
+    )
+    .await?;
     state
         .audit(
             &staff.account,
             "person.exported",
             format!("person:{}", person.id),
-            String::new(),
+            audit_words(&for_whom, disclosure),
         )
         .await?;
-    let body = serde_json::to_vec_pretty(&data).map_err(|e| AppError::Internal(Box::new(e)))?;
     Ok(attachment(
         "application/json",
         &format!("person-{}.json", person.id),

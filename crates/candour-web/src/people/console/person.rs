@@ -52,6 +52,8 @@ pub(super) struct PersonPage {
     messages: Vec<MessageRow>,
     /// Whether to link to the audit log of who has seen this record.
     can_read_audit: bool,
+    /// The recipients the export may be made for.
+    export_for: Vec<candour_core::disclosures::Recipient>,
 }
 
 /// A campaign email the person was sent, with their opens and clicks if they agreed to
@@ -184,6 +186,7 @@ pub(super) async fn person_page(
         notice,
         person,
         can_read_audit: staff.may(Permission::ReadAudit),
+        export_for: crate::disclosures::export::choices(state).await?,
     })
 }
 
