@@ -453,9 +453,11 @@ pub fn export_rows(table: &str, rows: serde_json::Value) -> Result<serde_json::V
             });
         }
     };
-    let mut out = Vec::with_capacity(rows.len());
-    for row in rows {
-        let Value::Object(row) = row else {
+    // Each row is reshaped where it lies: only the columns the map shapes are touched.
+    let shaped = mapped(table).map_or(&[][..], |m| m.shaped);
+    let mut out = rows;
+    for row in &mut out {
+        let Some(fields) = row.as_object_mut() else {
             return Err(ExportError {
                 table: table.to_owned(),
                 column: String::new(),
@@ -463,20 +465,16 @@ pub fn export_rows(table: &str, rows: serde_json::Value) -> Result<serde_json::V
                 found: format!("{row} instead of a row"),
             });
         };
-        let mut shaped = serde_json::Map::new();
-        for (column, value) in row {
-            let value = match shape(table, &column) {
-                Some(s) => export_value(s, value).map_err(|found| ExportError {
+        for &(column, s) in shaped {
+            if let Some(value) = fields.get_mut(column) {
+                *value = export_value(s, value.take()).map_err(|found| ExportError {
                     table: table.to_owned(),
-                    column: column.clone(),
+                    column: column.to_owned(),
                     shape: s,
                     found,
-                })?,
-                None => value,
-            };
-            shaped.insert(column, value);
+                })?;
+            }
         }
-        out.push(Value::Object(shaped));
     }
     let id = |row: &Value| row.get("id").and_then(Value::as_i64);
     // Pages of a table with ids come ordered by id already: only others need the content key.

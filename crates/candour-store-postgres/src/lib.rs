@@ -47,6 +47,9 @@ use time::OffsetDateTime;
 #[derive(Clone)]
 pub struct PgStore {
     pool: PgPool,
+    /// Whether each data-map table has an `id` column, asked once (the schema is fixed once
+    /// migrated): a bundle reads every table a page at a time, and each question is a round trip.
+    has_id: Arc<tokio::sync::Mutex<std::collections::HashMap<&'static str, bool>>>,
 }
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
@@ -79,7 +82,10 @@ impl PgStore {
             .connect_with(options.options([("statement_timeout", statement_timeout.as_str())]))
             .await
             .map_err(unavailable)?;
-        Ok(PgStore { pool })
+        Ok(PgStore {
+            pool,
+            has_id: Arc::default(),
+        })
     }
 
     /// Every store, on this database.

@@ -106,14 +106,23 @@ impl SubjectStore for PgStore {
             )));
         };
         let mut conn = self.pool.acquire().await.map_err(db)?;
-        let has_id: bool = sqlx::query_scalar(
-            "SELECT EXISTS (SELECT 1 FROM pg_attribute
-                            WHERE attrelid = $1::regclass AND attname = 'id' AND NOT attisdropped)",
-        )
-        .bind(m.table)
-        .fetch_one(&mut *conn)
-        .await
-        .map_err(db)?;
+        let known = self.has_id.lock().await.get(m.table).copied();
+        let has_id = match known {
+            Some(has_id) => has_id,
+            None => {
+                let has_id: bool = sqlx::query_scalar(
+                    "SELECT EXISTS (SELECT 1 FROM pg_attribute
+                                    WHERE attrelid = $1::regclass AND attname = 'id'
+                                      AND NOT attisdropped)",
+                )
+                .bind(m.table)
+                .fetch_one(&mut *conn)
+                .await
+                .map_err(db)?;
+                self.has_id.lock().await.insert(m.table, has_id);
+                has_id
+            }
+        };
         if !has_id {
             if after.is_some() {
                 return Ok(ExportPage::default());
@@ -121,9 +130,10 @@ impl SubjectStore for PgStore {
             let rows = rows_as_json(&mut conn, m.table, m.column, subject).await?;
             return Ok(ExportPage::whole(rows));
         }
-        // Table and column names come from the data map, never from a request.
+        // Table and column names come from the data map, never from a request. The page comes
+        // in the subquery's order; `export_rows` checks it is by id (and sorts if ever not).
         let sql = format!(
-            "SELECT coalesce(json_agg(t ORDER BY t.id), '[]'::json)::text FROM
+            "SELECT coalesce(json_agg(t), '[]'::json)::text FROM
                (SELECT * FROM \"{}\" WHERE \"{}\" = $1 AND id > $2 ORDER BY id LIMIT $3) t",
             m.table, m.column
         );

@@ -79,7 +79,14 @@ async fn a_signed_in_person_downloads_every_table_the_data_map_holds_about_them(
             .starts_with("attachment")
     );
     assert_eq!(res.headers()["cache-control"], "private, no-store");
+    // Streamed from the file, whose size is announced first.
+    let length: usize = res.headers()["content-length"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
     let zip = res.bytes().await.unwrap();
+    assert_eq!(zip.len(), length);
     let entries = read_stored(&zip).expect("a whole, readable ZIP");
     let entry = |name: &str| {
         entries

@@ -118,7 +118,13 @@ async fn a_released_bundle_downloads_once_from_the_emailed_link() {
     assert_eq!(res.status(), 200);
     assert_eq!(res.headers()["content-type"], "application/zip");
     assert_eq!(res.headers()["cache-control"], "private, no-store");
+    let length: usize = res.headers()["content-length"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
     let zip = res.bytes().await.unwrap();
+    assert_eq!(zip.len(), length);
     let entries = read_stored(&zip).expect("a whole ZIP");
     let data = &entries.iter().find(|(n, _)| n == DATA_JSON).unwrap().1;
     let data: serde_json::Value = serde_json::from_slice(data).unwrap();

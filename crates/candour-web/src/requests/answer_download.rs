@@ -7,7 +7,7 @@ use askama::Template;
 use axum::Form;
 use axum::Router;
 use axum::extract::{Query, State};
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use candour_core::audit::AuditEntry;
@@ -21,7 +21,7 @@ use super::release::{claimed_case, folder, read_link};
 use crate::AppState;
 use crate::kit::error::AppError;
 use crate::kit::frame::{Frame, render};
-use crate::kit::respond::no_store;
+use crate::kit::respond::{no_store, zip_download};
 
 pub(super) fn routes() -> Router<AppState> {
     Router::new().route("/requests/answer", get(page).post(download))
@@ -121,8 +121,13 @@ async fn download(
         Taken::Yours(a) => a,
         other => return spent_page(frame, case.id, other),
     };
-    let body = std::fs::read(folder(&state).join(&answer.file))
+    // The link is spent (above) before a byte is served; the file is opened now and streamed.
+    let file = std::fs::File::open(folder(&state).join(&answer.file))
         .map_err(|e| AppError::Internal(Box::new(e)))?;
+    let len = file
+        .metadata()
+        .map_err(|e| AppError::Internal(Box::new(e)))?
+        .len();
     state
         .stores()
         .audit
@@ -132,18 +137,8 @@ async fn download(
             actor_email: String::new(),
             action: "request.answer-downloaded".to_owned(),
             target: format!("request:{}", case.id),
-            detail: format!("{} bytes, by the emailed link", body.len()),
+            detail: format!("{len} bytes, by the emailed link"),
         })
         .await?;
-    let mut res = no_store(body);
-    let headers = res.headers_mut();
-    headers.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("application/zip"),
-    );
-    headers.insert(
-        header::CONTENT_DISPOSITION,
-        HeaderValue::from_static("attachment; filename=\"my-data.zip\""),
-    );
-    Ok(res.into_response())
+    Ok(zip_download(file, len))
 }

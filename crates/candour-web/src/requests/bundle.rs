@@ -32,7 +32,9 @@ use tokio::sync::mpsc;
 /// downloads from their account is deleted as soon as it is served.
 pub const KEPT_FOR: time::Duration = time::Duration::days(7);
 
-/// Rows read from the database per page.
+/// Rows read from the database per page: each page is a round trip to the database, and the
+/// channel holds four, so this bounds memory too (pages of 2,000 took the writing process to
+/// 59 MiB at its peak, near the 64 MiB target; pages of 1,000, to 52 MiB).
 const PAGE: u32 = 1000;
 
 /// A bundle written whole.
@@ -347,6 +349,8 @@ fn write_zip(
     let mut spills: Vec<Spill> = Vec::new();
     let mut current: Option<&'static str> = None;
     let mut first_row = true;
+    // Every CSV cell passes through this one buffer.
+    let mut cell = Vec::new();
     let finish = loop {
         let Some(piece) = rx.blocking_recv() else {
             return Err(io::Error::other("the bundle's rows stopped before the end"));
@@ -377,7 +381,11 @@ fn write_zip(
                         });
                     }
                     if let Some(s) = spills.last_mut() {
-                        s.csv.write_record(bundle::csv_cells(&s.columns, row))?;
+                        for column in &s.columns {
+                            bundle::csv_cell(row.get(column), &mut cell);
+                            s.csv.write_field(&cell)?;
+                        }
+                        s.csv.write_record(None::<&[u8]>)?;
                     }
                 }
             }

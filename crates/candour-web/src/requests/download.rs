@@ -6,8 +6,7 @@ use askama::Template;
 use axum::Form;
 use axum::Router;
 use axum::extract::State;
-use axum::http::{HeaderValue, header};
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use axum::routing::get;
 use time::Duration;
 
@@ -18,7 +17,7 @@ use crate::kit::error::AppError;
 use crate::kit::form::CsrfOnly;
 use crate::kit::frame::{Frame, render};
 use crate::kit::limits::{self, Limit};
-use crate::kit::respond::no_store;
+use crate::kit::respond::{no_store, zip_download};
 
 pub(super) fn routes() -> Router<AppState> {
     Router::new().route("/requests/my-data", get(page).post(download))
@@ -65,10 +64,10 @@ async fn download(
     )
     .await
     .map_err(|e| AppError::Internal(Box::new(e)))?;
-    // Served from memory and deleted at once: the file exists only while it is read back.
-    let body = std::fs::read(&written.path);
+    // Deleted at once: the open file is streamed from, and no name leads to it any more.
+    let file = std::fs::File::open(&written.path);
     let _ = std::fs::remove_file(&written.path);
-    let body = body.map_err(|e| AppError::Internal(Box::new(e)))?;
+    let file = file.map_err(|e| AppError::Internal(Box::new(e)))?;
     state
         .audit(
             account,
@@ -80,15 +79,5 @@ async fn download(
             format!("{} rows, {} bytes", written.rows, written.bytes),
         )
         .await?;
-    let mut res = no_store(body);
-    let headers = res.headers_mut();
-    headers.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("application/zip"),
-    );
-    headers.insert(
-        header::CONTENT_DISPOSITION,
-        HeaderValue::from_static("attachment; filename=\"my-data.zip\""),
-    );
-    Ok(res.into_response())
+    Ok(zip_download(file, written.bytes))
 }
