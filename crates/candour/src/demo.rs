@@ -456,7 +456,8 @@ impl DemoSite {
                     (
                         Change::Extend {
                             months: 2,
-                            reasons: "The request covers six years of call records held in                                       three systems."
+                            reasons: "The request covers six years of call records held in \
+                                      three systems."
                                 .to_owned(),
                         },
                         12,
