@@ -95,8 +95,13 @@ impl StatsSettings {
 
     /// Whether a page on `origin` (an `Origin` header) may send hits.
     pub fn allows_origin(&self, origin: &str) -> bool {
-        origin_of(origin)
-            .is_some_and(|o| self.sites.iter().any(|s| origin_of(s) == Some(o.clone())))
+        // Browsers send `Origin` already serialised, so on every beacon the header is usually
+        // a configured site as written (the check at load makes each one a bare origin):
+        // that needs no parsing. Anything else is compared as parsed origins.
+        let as_written = |s: &String| s.strip_suffix('/').unwrap_or(s) == origin;
+        self.sites.iter().any(as_written)
+            || origin_of(origin)
+                .is_some_and(|o| self.sites.iter().any(|s| origin_of(s).as_ref() == Some(&o)))
     }
 }
 
@@ -140,5 +145,16 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(e.contains("stats.retention_months"), "{e}");
+    }
+
+    #[test]
+    fn a_site_written_differently_from_its_origin_still_matches_it() {
+        let c = load("[stats]\nsites = [\"https://WWW.Example.org:443/\"]\n").unwrap();
+        // As a browser serialises it: through the parsed comparison.
+        assert!(c.stats.allows_origin("https://www.example.org"));
+        // As written in the file: without parsing.
+        assert!(c.stats.allows_origin("https://WWW.Example.org:443"));
+        assert!(!c.stats.allows_origin("https://www.example.org:8443"));
+        assert!(!c.stats.allows_origin("http://www.example.org"));
     }
 }
