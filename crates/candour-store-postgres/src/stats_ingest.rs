@@ -309,50 +309,18 @@ impl StatsIngestStore for PgStore {
                  $5::text[], $6::text[], $7::text[], $8::text[], $9::text[], $10::text[],
                  $11::text[], $12::text[])",
         )
-        .bind(hits.iter().map(|h| h.at).collect::<Vec<_>>())
-        .bind(hits.iter().map(event).collect::<Vec<_>>())
-        .bind(hits.iter().map(|h| h.path.as_str()).collect::<Vec<_>>())
-        .bind(
-            hits.iter()
-                .map(|h| h.visitor.0.to_vec())
-                .collect::<Vec<_>>(),
-        )
-        .bind(
-            hits.iter()
-                .map(|h| h.referrer.as_deref())
-                .collect::<Vec<_>>(),
-        )
-        .bind(
-            hits.iter()
-                .map(|h| h.utm_source.as_deref())
-                .collect::<Vec<_>>(),
-        )
-        .bind(
-            hits.iter()
-                .map(|h| h.utm_medium.as_deref())
-                .collect::<Vec<_>>(),
-        )
-        .bind(
-            hits.iter()
-                .map(|h| h.utm_campaign.as_deref())
-                .collect::<Vec<_>>(),
-        )
-        .bind(
-            hits.iter()
-                .map(|h| h.browser.as_deref())
-                .collect::<Vec<_>>(),
-        )
-        .bind(hits.iter().map(|h| h.os.as_deref()).collect::<Vec<_>>())
-        .bind(
-            hits.iter()
-                .map(|h| h.device.map(Device::code))
-                .collect::<Vec<_>>(),
-        )
-        .bind(
-            hits.iter()
-                .map(|h| h.country.as_deref())
-                .collect::<Vec<_>>(),
-        )
+        .bind(column(hits, |h| h.at))
+        .bind(column(hits, event))
+        .bind(column(hits, |h| h.path.as_str()))
+        .bind(column(hits, |h| h.visitor.0.to_vec()))
+        .bind(column(hits, |h| h.referrer.as_deref()))
+        .bind(column(hits, |h| h.utm_source.as_deref()))
+        .bind(column(hits, |h| h.utm_medium.as_deref()))
+        .bind(column(hits, |h| h.utm_campaign.as_deref()))
+        .bind(column(hits, |h| h.browser.as_deref()))
+        .bind(column(hits, |h| h.os.as_deref()))
+        .bind(column(hits, |h| h.device.map(Device::code)))
+        .bind(column(hits, |h| h.country.as_deref()))
         .execute(&self.pool)
         .await
         .map_err(db)?;
@@ -448,4 +416,9 @@ impl StatsIngestStore for PgStore {
         tx.commit().await.map_err(db)?;
         Ok(gone)
     }
+}
+
+/// One column of `hits`, for binding as a PostgreSQL array.
+fn column<'h, T>(hits: &'h [Hit], value: impl Fn(&'h Hit) -> T) -> Vec<T> {
+    hits.iter().map(value).collect()
 }
