@@ -4,10 +4,14 @@
 //  - /admin/disclosures: a recipient is added (an empty form first: the GOV.UK error summary,
 //    422) and listed as active;
 //  - someone signs up on form 1; on their record the export asks "Who is this export for?":
-//    sent without an answer it is refused (422, the field named, no file), then made for the
-//    new recipient it downloads their JSON;
+//    sent without an answer it is refused (422, no file: the person's page again, the error
+//    summary linking to the field, which says why beside it and is marked invalid), then
+//    internal use without a purpose is refused the same way with the choice kept, then made
+//    for the new recipient it downloads their JSON;
 //  - the register's latest disclosures name the recipient, the export and the one person;
-//  - /privacy lists the recipient with its purpose and lawful basis.
+//  - /privacy lists the recipient with its purpose and lawful basis;
+//  - a form's responses and the audit log refuse their CSV export the same way, each drawing
+//    its own page again.
 // axe on each state.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -34,6 +38,15 @@ before(async () => {
   }
 });
 after(async () => { await browser?.close(); });
+
+/** A refused export: the error summary links to the field, which shows the message beside it,
+ *  is described by it and is marked invalid. */
+async function assertRefusedOn(page, message, field) {
+  await assertErrorSummary(page, message, field);
+  const input = page.locator(`#${field}`);
+  assert.equal(await input.getAttribute('aria-invalid'), 'true', `#${field} should be marked invalid`);
+  assert.match(await input.getAttribute('aria-describedby'), new RegExp(`\\b${field}-error\\b`));
+}
 
 test('an export asks for whom, is refused without an answer and is recorded as a disclosure', async () => {
   const email = freshEmail('disclosed');
@@ -84,10 +97,18 @@ test('an export asks for whom, is refused without an answer and is recorded as a
     r = await submit(page, download, `${record}/export`);
     assert.equal(r.status(), 422, 'no answer: refused');
     assert.equal(r.headers()['content-disposition'], undefined, 'and no file');
-    assert.match(await page.locator('main').innerText(), /for: Choose who the export is for/);
+    // The person's page again, the problem beside the field.
+    assert.equal(await h1(page), `Person: ${email}`);
+    await assertRefusedOn(page, 'Choose who the export is for', 'for');
     await axeCheck(page, `${record}/export (refused)`);
+    // Internal use without saying what for: the choice is kept, the purpose asked for.
+    await page.getByLabel('Who is this export for?').selectOption('internal');
+    r = await submit(page, download, `${record}/export`);
+    assert.equal(r.status(), 422);
+    await assertRefusedOn(page, 'Say what the export is for inside the organisation', 'for_purpose');
+    assert.equal(await page.getByLabel('Who is this export for?').inputValue(), 'internal');
+    await axeCheck(page, `${record}/export (refused: no purpose)`);
 
-    await page.goto(url(record));
     await page.getByLabel('Who is this export for?').selectOption({ label: recipient });
     const [file] = await Promise.all([page.waitForEvent('download'), download.click()]);
     assert.equal(file.suggestedFilename(), `person-${id}.json`);
@@ -113,6 +134,35 @@ test('an export asks for whom, is refused without an answer and is recorded as a
     await page.goto(url('/admin/disclosures'));
     const retire = page.getByRole('button', { name: `Retire ${recipient}` });
     if (await retire.count()) await submit(page, retire);
+    await context.close();
+  }
+});
+
+test('a refused export of form responses or the audit log draws its page again, the problem beside the field', async () => {
+  const context = await newContext(browser, { storageState: adminState, acceptDownloads: true });
+  const page = await context.newPage();
+  try {
+    for (const [path, button, action] of [
+      ['/admin/forms/1/responses', 'Download all as CSV', '/admin/forms/1/responses.csv'],
+      ['/admin/audit?action=person.viewed', 'Download these entries as CSV', '/admin/audit.csv'],
+    ]) {
+      await page.goto(url(path));
+      const heading = await h1(page);
+      const r = await submit(page, page.getByRole('button', { name: button }), action);
+      assert.equal(r.status(), 422, `${action} without an answer should be refused`);
+      assert.equal(r.headers()['content-disposition'], undefined, 'and no file');
+      assert.equal(await h1(page), heading, 'the same page, drawn again');
+      await assertRefusedOn(page, 'Choose who the export is for', 'for');
+      await axeCheck(page, `${action} (refused)`);
+      // Internal use without saying what for: the choice is kept, the purpose asked for.
+      await page.getByLabel('Who is this export for?').selectOption('internal');
+      const again = await submit(page, page.getByRole('button', { name: button }), action);
+      assert.equal(again.status(), 422);
+      await assertRefusedOn(page, 'Say what the export is for inside the organisation', 'for_purpose');
+      assert.equal(await page.getByLabel('Who is this export for?').inputValue(), 'internal');
+    }
+    assertNoForeignRequests(context, 'refused exports');
+  } finally {
     await context.close();
   }
 });

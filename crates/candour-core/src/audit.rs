@@ -76,6 +76,10 @@ pub const ACTIONS: &[(&str, &str)] = &[
         "Built the copy of a person's data for a request",
     ),
     (
+        "request.bundle-checked",
+        "Downloaded a request's bundle to check it before release",
+    ),
+    (
         "request.bundle-written",
         "Wrote the copy of a person's data that answers a request",
     ),

@@ -7,7 +7,7 @@ mod common;
 use candour_core::account::{EmailAddress, Role};
 use candour_core::audit::AuditEntry;
 use candour_core::people::Source;
-use common::{TestApp, spawn_app};
+use common::{TestApp, assert_field_error, spawn_app};
 use time::Duration;
 
 fn email(s: &str) -> EmailAddress {
@@ -561,4 +561,59 @@ async fn only_roles_that_read_the_audit_log_see_or_export_it() {
     let mut who: Vec<String> = exports.entries.into_iter().map(|e| e.actor_email).collect();
     who.sort();
     assert_eq!(who, ["admin@testshire.example", "dpo@testshire.example"]);
+}
+
+#[tokio::test]
+async fn an_export_refused_for_whom_draws_the_filtered_log_again_and_writes_nothing() {
+    let app = spawn_app().await;
+    let xena = person(&app, "xena@example.org").await;
+    let dpo = app
+        .staff("dpo@testshire.example", Role::PrivacyOfficer)
+        .await;
+    view(&app, &dpo, xena).await;
+    let token = app.page("/admin", &dpo).await.2;
+    let path = format!("/admin/audit.csv?person={xena}");
+    for (form, field, words) in [
+        (vec![], "for", "Choose who the export is for"),
+        (
+            vec![("for", "77")],
+            "for",
+            "not an active one in the register",
+        ),
+        (
+            vec![("for", "internal"), ("for_purpose", "")],
+            "for_purpose",
+            "Say what the export is for",
+        ),
+    ] {
+        let mut body = vec![("csrf", token.as_str())];
+        body.extend(form);
+        let res = app.post_form(&path, &body, &[("cookie", &dpo)]).await;
+        assert_eq!(res.status(), 422);
+        assert!(res.headers().get("content-disposition").is_none());
+        let page = res.text().await.unwrap();
+        assert_field_error(&page, field, words);
+        // The same filtered log, its filter kept and its entries shown under the form.
+        assert!(page.contains(&format!("value=\"{xena}\"")), "{page}");
+        assert!(table(&page).contains("Viewed a person's record"), "{page}");
+    }
+    let exports = app
+        .stores
+        .audit
+        .search(&candour_core::audit::AuditFilter {
+            action: Some("audit.exported".into()),
+            limit: 10,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(exports.total, 0);
+    assert!(
+        app.stores
+            .disclosures
+            .latest_disclosures(5)
+            .await
+            .unwrap()
+            .is_empty()
+    );
 }

@@ -257,23 +257,37 @@ async fn a_persons_export_says_for_whom_and_records_a_disclosure_of_them() {
             .await
         }
     };
-    for (fields, field) in [
-        (vec![], "for"),
-        (vec![("for", retired.to_string())], "for"),
-        (vec![("for", "someone".to_owned())], "for"),
+    // Refused: the person's page again, the problem beside the field, what was chosen kept.
+    for (fields, field, words) in [
+        (vec![], "for", "Choose who the export is for"),
+        (
+            vec![("for", retired.to_string())],
+            "for",
+            "not an active one in the register",
+        ),
+        (
+            vec![("for", "someone".to_owned())],
+            "for",
+            "not an active one in the register",
+        ),
         (
             vec![("for", "internal".into()), ("for_purpose", " ".into())],
             "for_purpose",
+            "Say what the export is for",
         ),
     ] {
         let res = export(fields).await;
         assert_eq!(res.status(), 422);
         assert!(res.headers().get("content-disposition").is_none());
         let page = res.text().await.unwrap();
-        assert!(
-            page.contains(&format!("<strong>{field}</strong>")),
-            "{page}"
-        );
+        assert!(page.contains("Person: kim@example.org"), "{page}");
+        assert_field_error(&page, field, words);
+        if field == "for_purpose" {
+            assert!(
+                page.contains("<option value=\"internal\" selected>"),
+                "{page}"
+            );
+        }
     }
     assert!(
         app.stores

@@ -1519,11 +1519,9 @@ async fn a_responses_export_is_a_disclosure_of_those_who_answered() {
         assert_eq!(res.status(), 422);
         assert!(res.headers().get("content-disposition").is_none());
         let page = res.text().await.unwrap();
-        assert!(
-            page.contains(&format!("<strong>{field}</strong>")),
-            "{page}"
-        );
-        assert!(page.contains(words), "{page}");
+        // The responses page again, with the problem beside the field.
+        assert!(page.contains("Responses: "), "{page}");
+        assert_field_error(&page, field, words);
     }
     assert!(
         app.stores

@@ -518,8 +518,8 @@ async fn added_files_and_withheld_items_shape_the_released_bundle_which_says_wha
     ] {
         assert!(log.iter().any(|(a, _)| a == action), "{action} in {log:?}");
     }
-    // Answered: the answer's items are settled.
-    let (status, _) = withhold(
+    // Answered: the answer's items are settled, and the page says why.
+    let (status, page) = withhold(
         &app,
         id,
         &officer,
@@ -531,7 +531,8 @@ async fn added_files_and_withheld_items_shape_the_released_bundle_which_says_wha
         ],
     )
     .await;
-    assert_eq!(status, 422);
+    assert_eq!(status, 409);
+    assert!(page.contains("its answer is fixed"), "{page}");
 
     // Staff without the permission can do none of it.
     assert_eq!(
@@ -809,11 +810,28 @@ async fn building_a_bundle_is_a_disclosure_and_the_bundle_lists_the_persons_disc
         }
     };
     // Refused: no bundle written, none recorded, no disclosure.
-    for fields in [vec![], vec![("for", retired.to_string())]] {
+    for (fields, words) in [
+        (vec![], "Choose who the export is for"),
+        (
+            vec![("for", retired.to_string())],
+            "not an active one in the register",
+        ),
+    ] {
         let res = build(fields).await;
         assert_eq!(res.status(), 422);
-        assert!(res.text().await.unwrap().contains("<strong>for</strong>"));
+        let page = res.text().await.unwrap();
+        // The case page again, the problem beside the field.
+        assert!(page.contains(&format!("Request {id}: ")), "{page}");
+        assert_field_error(&page, "for", words);
     }
+    let res = build(vec![("for", "internal".into())]).await;
+    assert_eq!(res.status(), 422);
+    let page = res.text().await.unwrap();
+    assert_field_error(&page, "for_purpose", "Say what the export is for");
+    assert!(
+        page.contains("<option value=\"internal\" selected>"),
+        "{page}"
+    );
     assert_eq!(app.stores.answers.answer(id).await.unwrap(), None);
     assert_eq!(std::fs::read_dir(bundles.path()).unwrap().count(), 0);
     assert!(
@@ -883,4 +901,232 @@ async fn building_a_bundle_is_a_disclosure_and_the_bundle_lists_the_persons_disc
             .len(),
         2
     );
+}
+
+/// The ids of the case's added files and withholdings.
+async fn item_ids(app: &TestApp, id: i64) -> (Vec<i64>, Vec<i64>) {
+    let items = &app.stores.request_items;
+    (
+        items
+            .request_files(id)
+            .await
+            .unwrap()
+            .iter()
+            .map(|f| f.id)
+            .collect(),
+        items
+            .withholdings(id)
+            .await
+            .unwrap()
+            .iter()
+            .map(|w| w.id)
+            .collect(),
+    )
+}
+
+#[tokio::test]
+async fn staff_download_a_built_bundle_to_check_it_which_is_audited_and_no_disclosure() {
+    let (app, _bundles, id, officer, editor) = case_with_officer().await;
+    // Nothing to check yet: the case page says so beside the answer.
+    let res = press(&app, id, "bundle/check", &officer).await;
+    assert_eq!(res.status(), 409);
+    let page = res.text().await.unwrap();
+    assert!(
+        page.contains("<a href=\"#bundle\">No bundle has been built"),
+        "{page}"
+    );
+    assert!(page.contains("id=\"bundle\""), "{page}");
+
+    assert_eq!(press(&app, id, "bundle", &officer).await.status(), 303);
+    let (_, page, _) = app.page(&format!("/admin/requests/{id}"), &officer).await;
+    assert!(page.contains("Download the bundle to check it"), "{page}");
+    let disclosed = app.stores.disclosures.latest_disclosures(10).await.unwrap();
+    assert_eq!(disclosed.len(), 1, "building it is the disclosure");
+
+    let res = press(&app, id, "bundle/check", &officer).await;
+    assert_eq!(res.status(), 200);
+    assert_eq!(res.headers()["content-type"], "application/zip");
+    assert_eq!(res.headers()["cache-control"], "private, no-store");
+    assert_eq!(
+        res.headers()["content-disposition"],
+        format!("attachment; filename=\"request-{id}-bundle.zip\"").as_str()
+    );
+    let zip = res.bytes().await.unwrap();
+    let entries = read_stored(&zip).expect("a whole ZIP");
+    let data = &entries.iter().find(|(n, _)| n == DATA_JSON).unwrap().1;
+    let data: serde_json::Value = serde_json::from_slice(data).unwrap();
+    let case = app.stores.requests.request(id).await.unwrap().unwrap();
+    assert_eq!(data["person"], case.person.unwrap());
+    // Audited as a check, and not recorded as a disclosure.
+    let audit = app.stores.audit.recent(20).await.unwrap();
+    let checked = audit
+        .iter()
+        .find(|e| e.action == "request.bundle-checked")
+        .expect("the check is audited");
+    assert_eq!(checked.target, format!("request:{id}"));
+    assert_eq!(checked.actor_email, "dpo@example.org");
+    assert!(
+        checked.detail.contains("not a disclosure"),
+        "{}",
+        checked.detail
+    );
+    assert_eq!(
+        app.stores.disclosures.latest_disclosures(10).await.unwrap(),
+        disclosed
+    );
+    // Nor does it move the case or spend anything.
+    assert!(case.status.is_open(), "{:?}", case.status);
+    assert!(
+        app.stores
+            .answers
+            .answer(id)
+            .await
+            .unwrap()
+            .unwrap()
+            .released_at
+            .is_none()
+    );
+
+    // Only staff who manage requests; only a confirmed case of this number.
+    assert_eq!(press(&app, id, "bundle/check", &editor).await.status(), 403);
+    let (_, _, token) = app.page(&format!("/admin/requests/{id}"), &officer).await;
+    let res = app
+        .post_form(
+            &format!("/admin/requests/{}/bundle/check", id + 7),
+            &[("csrf", token.as_str())],
+            &[("cookie", &officer)],
+        )
+        .await;
+    assert_eq!(res.status(), 404);
+
+    // A bundle out of date can be checked (and says so in the log), not released.
+    let res = add_file(&app, id, &officer, "notes.txt", b"notes".to_vec()).await;
+    assert_eq!(res.status(), 303);
+    let res = press(&app, id, "bundle/check", &officer).await;
+    assert_eq!(res.status(), 200);
+    let audit = app.stores.audit.recent(5).await.unwrap();
+    assert!(
+        audit
+            .iter()
+            .any(|e| e.action == "request.bundle-checked" && e.detail.contains("out of date"))
+    );
+    let res = press(&app, id, "release", &officer).await;
+    assert_eq!(res.status(), 422);
+    let page = res.text().await.unwrap();
+    assert!(
+        page.contains("<a href=\"#bundle\">The added files"),
+        "{page}"
+    );
+
+    // Built again and released: the person's link still downloads it once.
+    let link = build_and_release(&app, id, &officer).await;
+    let res = press(&app, id, "bundle/check", &officer).await;
+    assert_eq!(res.status(), 200, "staff can still read what was sent");
+    let res = app.press_link_button(&link, "/requests/answer").await;
+    assert_eq!(res.status(), 200);
+    assert_eq!(
+        read_stored(&res.bytes().await.unwrap())
+            .unwrap()
+            .iter()
+            .filter(|(n, _)| n.starts_with("files/"))
+            .count(),
+        1
+    );
+}
+
+#[tokio::test]
+async fn an_answered_case_keeps_its_answer_and_the_page_says_why() {
+    let (app, _bundles, id, officer, _) = case_with_officer().await;
+    assert_eq!(
+        add_file(&app, id, &officer, "notes.txt", b"notes".to_vec())
+            .await
+            .status(),
+        303
+    );
+    let (status, _) = withhold(
+        &app,
+        id,
+        &officer,
+        &[
+            ("table", "data_request_events"),
+            ("row", ""),
+            ("ground", "crime"),
+            ("note", ""),
+        ],
+    )
+    .await;
+    assert_eq!(status, 303);
+    let (_, page, _) = app.page(&format!("/admin/requests/{id}"), &officer).await;
+    assert!(!page.contains("its answer is fixed"), "{page}");
+    build_and_release(&app, id, &officer).await;
+    let (files, withheld) = item_ids(&app, id).await;
+    assert_eq!((files.len(), withheld.len()), (1, 1));
+
+    // The page shows the items as they stand, says why they cannot change, and offers no
+    // form that would change them; a new link can still be sent.
+    let (_, page, _) = app.page(&format!("/admin/requests/{id}"), &officer).await;
+    assert!(page.contains("id=\"items-locked\""), "{page}");
+    assert!(page.contains("its answer is fixed"), "{page}");
+    assert!(page.contains("notes.txt"));
+    assert!(page.contains("every row of data_request_events"));
+    for gone in [
+        "Add the file",
+        "Withhold it",
+        "Remove notes.txt",
+        "Put back",
+        "Build the bundle",
+    ] {
+        assert!(!page.contains(gone), "{gone} is still offered: {page}");
+    }
+    assert!(page.contains("Send a new download link"));
+
+    // Each change is refused with the case page saying why, and changes nothing.
+    let check = |res: (u16, String), anchor: &'static str| {
+        assert_eq!(res.0, 409, "{}", res.1);
+        assert!(
+            res.1.contains(&format!(
+                "<a href=\"#{anchor}\">This request has been answered"
+            )),
+            "{}",
+            res.1
+        );
+        assert!(res.1.contains(&format!("id=\"{anchor}\"")), "{}", res.1);
+    };
+    let res = add_file(&app, id, &officer, "late.txt", b"late".to_vec()).await;
+    check((res.status().as_u16(), res.text().await.unwrap()), "items");
+    check(
+        withhold(
+            &app,
+            id,
+            &officer,
+            &[
+                ("table", "people"),
+                ("row", ""),
+                ("ground", "crime"),
+                ("note", ""),
+            ],
+        )
+        .await,
+        "items",
+    );
+    for what in [
+        format!("files/{}/remove", files[0]),
+        format!("withheld/{}/lift", withheld[0]),
+        "bundle".to_owned(),
+    ] {
+        let res = press(&app, id, &what, &officer).await;
+        let anchor = if what == "bundle" { "bundle" } else { "items" };
+        check((res.status().as_u16(), res.text().await.unwrap()), anchor);
+    }
+    assert_eq!(item_ids(&app, id).await, (files, withheld));
+    assert!(
+        !app.stores
+            .request_items
+            .item_versions(id)
+            .await
+            .unwrap()
+            .stale()
+    );
+    // A new link to the same bundle is still sent.
+    assert_eq!(press(&app, id, "release", &officer).await.status(), 303);
 }

@@ -14,6 +14,7 @@ use candour_core::account::{EmailAddress, Permission};
 use candour_core::audit::{ACTIONS, action_words, is_known_action};
 use candour_core::audit::{AuditEntry, AuditFilter};
 use candour_core::disclosures::kind;
+use candour_core::fields::FieldErrors;
 use candour_core::people::spreadsheet_safe;
 use candour_core::uk_time::{DateParts, parse_date_input, readable_uk, uk_start_of_day};
 use serde::Deserialize;
@@ -331,6 +332,18 @@ async fn audit_log(
     Query(q): Query<AuditQuery>,
 ) -> Result<Response, AppError> {
     staff.require(Permission::ReadAudit)?;
+    audit_page(&state, &staff, frame, q, None).await
+}
+
+/// The log's page for the filter `q`; after a refused export, `refused` is the export's form
+/// and its problems, shown beside its fields (status 422, nothing written).
+async fn audit_page(
+    state: &AppState,
+    staff: &Staff,
+    frame: Frame,
+    q: AuditQuery,
+    refused: Option<(&ExportForm, FieldErrors)>,
+) -> Result<Response, AppError> {
     let mut reading = read(&q);
     find_person(&state, &mut reading).await?;
     // A person asked for by email address is shown under their record number, so the address
@@ -410,17 +423,21 @@ async fn audit_log(
             },
         })
     };
+    let (form, refused) = match refused {
+        Some((f, errors)) => (f.refused(reading.form, errors), true),
+        None => (reading.form, false),
+    };
     let page = AuditLogPage {
         frame,
         sections: staff.sections.clone(),
-        form: reading.form,
+        form,
         staff: staff_choices,
         actions,
         dates: reading.dates,
         results,
         export_for: crate::disclosures::export::choices(&state).await?,
     };
-    let status = if invalid {
+    let status = if invalid || refused {
         StatusCode::UNPROCESSABLE_ENTITY
     } else {
         StatusCode::OK
@@ -441,9 +458,12 @@ async fn export(
     find_person(&state, &mut reading).await?;
     if reading.form.has_errors() {
         // The same page, with the same errors, as the filter that led here would show.
-        return audit_log(State(state), staff, frame, Query(q)).await;
+        return audit_page(&state, &staff, frame, q, None).await;
     }
-    let for_whom = f.for_whom(&state).await?;
+    let for_whom = match f.for_whom(&state).await? {
+        Ok(w) => w,
+        Err(errors) => return audit_page(&state, &staff, frame, q, Some((&f, errors))).await,
+    };
     // The people the entries name: the disclosure covers them.
     let mut people: Vec<i64> = Vec::new();
     let mut filter = reading.filter;
@@ -501,7 +521,7 @@ async fn export(
     } else {
         format!("filter {described}")
     };
-    let disclosure = record(
+    let disclosure = match record(
         &state,
         &staff,
         Export {
@@ -511,7 +531,11 @@ async fn export(
             for_whom: &for_whom,
         },
     )
-    .await?;
+    .await?
+    {
+        Ok(d) => d,
+        Err(errors) => return audit_page(&state, &staff, frame, q, Some((&f, errors))).await,
+    };
     state
         .audit(
             &staff.account,

@@ -1,8 +1,12 @@
 //! What every console export of personal data shares: it asks "for whom" (an active
-//! recipient of the register, or internal use with what for), refuses the export with a
-//! field error when the answer is missing or names a retired or unknown recipient, and
-//! records the disclosure, with the people it covered, before the file is handed over.
-//! The form's fields come from the `ask` macro of `templates/admin/for_whom.html`.
+//! recipient of the register, or internal use with what for), refuses the export when the
+//! answer is missing or names a retired or unknown recipient, and records the disclosure,
+//! with the people it covered, before the file is handed over.
+//!
+//! A refused export writes nothing: the handler draws its own page again (status 422) with
+//! the form that was sent, what was chosen kept and the problem beside its field. The
+//! form's fields come from the `ask` macro of `templates/admin/for_whom.html`, which reads
+//! them from the page's `FormState`.
 
 use candour_core::disclosures::{ForWhom, NewDisclosure, Recipient};
 use candour_core::fields::FieldErrors;
@@ -12,6 +16,7 @@ use serde::Deserialize;
 use crate::AppState;
 use crate::kit::auth::Staff;
 use crate::kit::error::AppError;
+use crate::kit::form::FormState;
 
 /// The recipients an export may be made for: the register's active ones.
 pub(crate) async fn choices(state: &AppState) -> Result<Vec<Recipient>, AppError> {
@@ -32,10 +37,24 @@ pub(crate) struct ExportForm {
 }
 
 impl ExportForm {
-    /// For whom the export is, or the field errors that refuse it.
-    pub(crate) async fn for_whom(&self, state: &AppState) -> Result<ForWhom, AppError> {
+    /// For whom the export is, or the problems that refuse it (the outer error is the
+    /// store's: the register could not be read).
+    pub(crate) async fn for_whom(
+        &self,
+        state: &AppState,
+    ) -> Result<Result<ForWhom, FieldErrors>, AppError> {
         let active = choices(state).await?;
-        ForWhom::parse(&self.for_whom, &self.for_purpose, &active).map_err(AppError::Invalid)
+        Ok(ForWhom::parse(&self.for_whom, &self.for_purpose, &active))
+    }
+
+    /// The page's form (`base`) with this answer kept and `errors` beside its fields, to draw
+    /// the page again after a refusal.
+    pub(crate) fn refused(&self, base: FormState, errors: FieldErrors) -> FormState {
+        let mut form = base
+            .with_value("for", self.for_whom.trim())
+            .with_value("for_purpose", &self.for_purpose);
+        form.errors = errors;
+        form
     }
 }
 
@@ -53,7 +72,7 @@ pub(crate) async fn record(
     state: &AppState,
     staff: &Staff,
     export: Export<'_>,
-) -> Result<i64, AppError> {
+) -> Result<Result<i64, FieldErrors>, AppError> {
     let new = NewDisclosure {
         for_whom: export.for_whom.clone(),
         actor: Some(staff.account.id),
@@ -63,8 +82,8 @@ pub(crate) async fn record(
         at: state.now(),
     };
     match state.stores().disclosures.record_disclosure(&new).await {
-        Ok(id) => Ok(id),
-        Err(StoreError::Refused(_)) => Err(AppError::Invalid(FieldErrors::one(
+        Ok(id) => Ok(Ok(id)),
+        Err(StoreError::Refused(_)) => Ok(Err(FieldErrors::one(
             "for",
             "That recipient is not an active one in the register",
         ))),

@@ -39,6 +39,15 @@ const PIECE: usize = 64 * 1024;
 /// takes it, so however large the archive, the server holds one piece of it: saved as
 /// `my-data.zip`, never cached.
 pub(crate) fn zip_download(file: std::fs::File, len: u64) -> Response {
+    zip_download_as(
+        file,
+        len,
+        HeaderValue::from_static("attachment; filename=\"my-data.zip\""),
+    )
+}
+
+/// [`zip_download`] saved under the name `disposition` gives.
+pub(crate) fn zip_download_as(file: std::fs::File, len: u64, disposition: HeaderValue) -> Response {
     let file = tokio::fs::File::from_std(file);
     let pieces = futures_util::stream::unfold(Some(file), |file| async move {
         use tokio::io::AsyncReadExt;
@@ -61,10 +70,7 @@ pub(crate) fn zip_download(file: std::fs::File, len: u64) -> Response {
                     header::CONTENT_TYPE,
                     HeaderValue::from_static("application/zip"),
                 ),
-                (
-                    header::CONTENT_DISPOSITION,
-                    HeaderValue::from_static("attachment; filename=\"my-data.zip\""),
-                ),
+                (header::CONTENT_DISPOSITION, disposition),
                 (header::CONTENT_LENGTH, HeaderValue::from(len)),
             ],
             Body::from_stream(pieces),

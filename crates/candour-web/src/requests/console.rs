@@ -43,6 +43,13 @@ struct Row {
     assigned: String,
 }
 
+/// A line of the list of closed cases.
+struct ClosedRow {
+    case: Case,
+    received: String,
+    closed: String,
+}
+
 #[derive(Template)]
 #[template(path = "admin/requests.html")]
 struct QueuePage {
@@ -51,7 +58,14 @@ struct QueuePage {
     rows: Vec<Row>,
     overdue: usize,
     due_soon: usize,
+    /// Cases answered or refused, received within [`CLOSED_DAYS`], latest closed first.
+    closed: Vec<ClosedRow>,
+    closed_days: i64,
 }
+
+/// How far back (by the day received) the queue lists closed cases, and at most how many.
+const CLOSED_DAYS: i64 = 365;
+const CLOSED_SHOWN: usize = 50;
 
 /// Staff names by account id, for "assigned to" and the history.
 async fn staff_names(state: &AppState) -> Result<Vec<Account>, AppError> {
@@ -95,12 +109,37 @@ async fn queue(
         .iter()
         .filter(|r| r.clock.days_left.is_some_and(|d| (0..=7).contains(&d)))
         .count();
+    // Closed cases stay reachable: their history, their answer, a new download link.
+    let to = today(&state);
+    let mut closed: Vec<Case> = state
+        .stores()
+        .request_actions
+        .cases_received_between(to - time::Duration::days(CLOSED_DAYS), to)
+        .await?
+        .into_iter()
+        .filter(|c| !c.status.is_open())
+        .collect();
+    closed.sort_by_key(|c| std::cmp::Reverse((c.closed_at, c.id)));
+    let closed = closed
+        .into_iter()
+        .take(CLOSED_SHOWN)
+        .map(|case| ClosedRow {
+            received: case.timeline.received.map(uk_date).unwrap_or_default(),
+            closed: case
+                .closed_at
+                .map(|t| uk_date(uk_time::uk_local(t).date()))
+                .unwrap_or_default(),
+            case,
+        })
+        .collect();
     Ok(no_store(render(&QueuePage {
         frame,
         sections: staff.sections.clone(),
         rows,
         overdue,
         due_soon,
+        closed,
+        closed_days: CLOSED_DAYS,
     })?))
 }
 
@@ -270,6 +309,20 @@ async fn show(
     })
 }
 
+/// The case page again after something on it was refused, with `form`'s problems beside
+/// their fields and in the summary at the top; nothing was changed.
+pub(super) async fn case_again(
+    state: &AppState,
+    staff: &Staff,
+    frame: Frame,
+    case: Case,
+    form: FormState,
+    status: StatusCode,
+) -> Result<Response, AppError> {
+    let page = show(state, staff, frame, case, form, None).await?;
+    Ok((status, no_store(render(&page)?)).into_response())
+}
+
 async fn case_page(
     State(state): State<AppState>,
     staff: Staff,
@@ -293,7 +346,9 @@ async fn case_page(
         }
         "assigned" => Some("The request has been assigned."),
         "noted" => Some("Your note has been added."),
-        "built" => Some("The bundle has been built. Check it, then release it to the person."),
+        "built" => Some(
+            "The bundle has been built. Download it to check it, then release it to the person.",
+        ),
         "released" => Some("The person has been emailed a link to download the bundle."),
         "file-added" => Some("The file has been added. Build the bundle again to include it."),
         "file-removed" => Some("The file has been removed. Build the bundle again."),

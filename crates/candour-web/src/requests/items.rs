@@ -6,10 +6,16 @@
 //! An added file is kept in the database (`RequestItemStore`), under a sanitised name, and
 //! only ever leaves inside the person's bundle (a ZIP served as an attachment): it is never
 //! served on its own, opened or run.
+//!
+//! Once the case is answered or refused they are fixed (see `release.rs`): a change is
+//! refused with the case page drawn again (409) saying why, and the page shows them without
+//! the forms that change them. A change refused for its input draws the page again (422) with
+//! the problem beside the field and what was typed kept.
 
 use axum::Form;
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, Multipart, Path, State};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::post;
 use candour_core::account::Permission;
@@ -25,7 +31,7 @@ use tower_http::limit::RequestBodyLimitLayer;
 use crate::AppState;
 use crate::kit::auth::Staff;
 use crate::kit::error::AppError;
-use crate::kit::form::{CsrfOnly, FormData};
+use crate::kit::form::{CsrfOnly, FormData, FormState};
 use crate::kit::frame::Frame;
 
 /// The upload's route, with its own body limit: the configured file limit and room for the
@@ -47,15 +53,82 @@ pub(super) fn routes() -> Router<AppState> {
         .route("/admin/requests/{id}/withheld/{item}/lift", post(lift))
 }
 
-/// A case whose answer is a bundle, with the person it is for.
-async fn bundled_case(state: &AppState, id: i64) -> Result<(Case, i64), AppError> {
+/// A case whose answer is a bundle, with the person it is for; or the case and why its
+/// answer cannot change now (answered or refused, or identity awaited).
+async fn bundled_case(
+    state: &AppState,
+    id: i64,
+) -> Result<Result<(Case, i64), (Case, &'static str)>, AppError> {
     let case = match state.stores().requests.request(id).await? {
         Some(case) if case.confirmed_at.is_some() => case,
         _ => return Err(AppError::NotFound),
     };
-    let person = answer::bundle_for(&case)
-        .map_err(|why| AppError::Invalid(FieldErrors::one("bundle", why.words())))?;
-    Ok((case, person))
+    Ok(match answer::bundle_for(&case) {
+        Ok(person) => Ok((case, person)),
+        Err(answer::NotYet::Closed) => {
+            let built = state.stores().answers.answer(id).await?.is_some();
+            let why = super::release::locked_words(case.status, built);
+            Err((case, why))
+        }
+        Err(why) => Err((case, why.words())),
+    })
+}
+
+/// The case page again, saying why the answer's items cannot change now (`#items`): a
+/// closed case is a conflict (409), any other reason a refusal of the form (422).
+async fn locked(
+    state: &AppState,
+    staff: &Staff,
+    frame: Frame,
+    case: Case,
+    why: &str,
+) -> Result<Response, AppError> {
+    let status = if case.status.is_open() {
+        StatusCode::UNPROCESSABLE_ENTITY
+    } else {
+        StatusCode::CONFLICT
+    };
+    let mut form = FormState::new();
+    form.add_error("items", why);
+    super::console::case_again(state, staff, frame, case, form, status).await
+}
+
+/// The case page again with `form`'s problems beside the answer's fields (422).
+async fn invalid(
+    state: &AppState,
+    staff: &Staff,
+    frame: Frame,
+    case: Case,
+    form: FormState,
+) -> Result<Response, AppError> {
+    super::console::case_again(
+        state,
+        staff,
+        frame,
+        case,
+        form,
+        StatusCode::UNPROCESSABLE_ENTITY,
+    )
+    .await
+}
+
+/// A withholding's problems under the names of the case page's fields (`withhold-…`: the
+/// page has another form with a `note`).
+fn withhold_errors(errors: FieldErrors, data: &FormData) -> FormState {
+    let mut form = FormState::new();
+    for name in ["table", "row", "ground", "note"] {
+        form = form.with_value(&format!("withhold-{name}"), data.get(name));
+    }
+    for e in errors.iter() {
+        let mut e = e.clone();
+        e.field = format!("withhold-{}", e.field);
+        form.errors.push(e);
+    }
+    form
+}
+
+fn unreadable(e: &axum::extract::multipart::MultipartError) -> AppError {
+    AppError::BadRequest(format!("The upload could not be read: {}", e.body_text()))
 }
 
 fn back(id: i64, done: &str) -> Response {
@@ -71,36 +144,39 @@ async fn add_file(
 ) -> Result<Response, AppError> {
     staff.require(Permission::ManageRequests)?;
     let limit = state.config().requests.file_limit_bytes();
-    let too_big = || {
-        AppError::Invalid(FieldErrors::one(
-            "file",
-            format!(
-                "is larger than {} MiB, the most a file added to an answer may be ([requests] file_limit_mib)",
-                state.config().requests.file_limit_mib
-            ),
-        ))
-    };
-    let unreadable = |e: axum::extract::multipart::MultipartError| {
-        if e.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
-            too_big()
-        } else {
-            AppError::BadRequest(format!("The upload could not be read: {}", e.body_text()))
-        }
-    };
     let mut csrf = String::new();
     let mut file: Option<(String, Vec<u8>)> = None;
-    while let Some(mut field) = multipart.next_field().await.map_err(unreadable)? {
+    // Read to the end, or until the file passes the limit (then `too_big`: the rest is never
+    // read, and the page says so once the form token is known good).
+    let mut too_big = false;
+    'read: while let Some(mut field) = match multipart.next_field().await {
+        Ok(f) => f,
+        Err(e) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => {
+            too_big = true;
+            break 'read;
+        }
+        Err(e) => return Err(unreadable(&e)),
+    } {
         match field.name() {
-            Some("csrf") => csrf = field.text().await.map_err(unreadable)?,
+            Some("csrf") => csrf = field.text().await.map_err(|e| unreadable(&e))?,
             Some("file") => {
                 let name = field.file_name().unwrap_or_default().to_owned();
                 let mut bytes = Vec::new();
                 // Read in chunks so a file over the limit is refused without holding it all.
-                while let Some(chunk) = field.chunk().await.map_err(unreadable)? {
-                    if bytes.len() + chunk.len() > limit {
-                        return Err(too_big());
+                loop {
+                    match field.chunk().await {
+                        Ok(Some(chunk)) if bytes.len() + chunk.len() > limit => {
+                            too_big = true;
+                            break 'read;
+                        }
+                        Ok(Some(chunk)) => bytes.extend_from_slice(&chunk),
+                        Ok(None) => break,
+                        Err(e) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => {
+                            too_big = true;
+                            break 'read;
+                        }
+                        Err(e) => return Err(unreadable(&e)),
                     }
-                    bytes.extend_from_slice(&chunk);
                 }
                 file = Some((name, bytes));
             }
@@ -113,19 +189,35 @@ async fn add_file(
         }
     }
     state.check_form(&frame.visitor, &csrf)?;
-    let (_, _) = bundled_case(&state, id).await?;
+    let case = match bundled_case(&state, id).await? {
+        Ok((case, _)) => case,
+        Err((case, why)) => return locked(&state, &staff, frame, case, why).await,
+    };
+    if too_big {
+        let mut form = FormState::new();
+        form.add_error(
+            "file",
+            format!(
+                "The file is larger than {} MiB, the most a file added to an answer may be",
+                state.config().requests.file_limit_mib
+            ),
+        );
+        return invalid(&state, &staff, frame, case, form).await;
+    }
     let (raw, content) = file.unwrap_or_default();
     if content.is_empty() {
-        return Err(AppError::Invalid(FieldErrors::one(
-            "file",
-            "Choose a file that is not empty",
-        )));
+        let mut form = FormState::new();
+        form.add_error("file", "Choose a file that is not empty");
+        return invalid(&state, &staff, frame, case, form).await;
     }
-    let name = items::file_name(&raw).map_err(|e| {
-        let mut errors = FieldErrors::new();
-        errors.push(e);
-        AppError::Invalid(errors)
-    })?;
+    let name = match items::file_name(&raw) {
+        Ok(name) => name,
+        Err(e) => {
+            let mut form = FormState::new();
+            form.errors.push(e);
+            return invalid(&state, &staff, frame, case, form).await;
+        }
+    };
     let bytes = content.len();
     let file = state
         .stores()
@@ -158,7 +250,9 @@ async fn remove_file(
 ) -> Result<Response, AppError> {
     staff.require(Permission::ManageRequests)?;
     state.check_form(&frame.visitor, &form.csrf)?;
-    bundled_case(&state, id).await?;
+    if let Err((case, why)) = bundled_case(&state, id).await? {
+        return locked(&state, &staff, frame, case, why).await;
+    }
     let stores = state.stores();
     let name = stores
         .request_items
@@ -194,24 +288,34 @@ async fn withhold(
     staff.require(Permission::ManageRequests)?;
     let data = FormData::parse(pairs, WITHHOLD_FIELDS)?;
     state.check_form(&frame.visitor, data.get("csrf"))?;
-    let (_, person) = bundled_case(&state, id).await?;
-    let w = Withhold::parse(
+    let (case, person) = match bundled_case(&state, id).await? {
+        Ok(found) => found,
+        Err((case, why)) => return locked(&state, &staff, frame, case, why).await,
+    };
+    let w = match Withhold::parse(
         data.get("table"),
         data.get("row"),
         data.get("ground"),
         data.get("note"),
-    )
-    .map_err(AppError::Invalid)?;
+    ) {
+        Ok(w) => w,
+        Err(errors) => {
+            let form = withhold_errors(errors, &data);
+            return invalid(&state, &staff, frame, case, form).await;
+        }
+    };
     if let Some(row) = w.item.row
         && !holds_row(&state, id, person, &w.item.table, row).await?
     {
-        return Err(AppError::Invalid(FieldErrors::one(
+        let errors = FieldErrors::one(
             "row",
             format!(
                 "The person has no row {row} of {}: give the id of one of their rows, or leave it empty for the whole kind",
                 w.item.table
             ),
-        )));
+        );
+        let form = withhold_errors(errors, &data);
+        return invalid(&state, &staff, frame, case, form).await;
     }
     let done = state
         .stores()
@@ -228,10 +332,10 @@ async fn withhold(
     let item = match done {
         Ok(item) => item,
         Err(StoreError::Duplicate(_)) => {
-            return Err(AppError::Invalid(FieldErrors::one(
-                "row",
-                format!("{} is withheld already", w.item.describe()),
-            )));
+            let errors =
+                FieldErrors::one("row", format!("{} is withheld already", w.item.describe()));
+            let form = withhold_errors(errors, &data);
+            return invalid(&state, &staff, frame, case, form).await;
         }
         Err(e) => return Err(e.into()),
     };
@@ -284,7 +388,9 @@ async fn lift(
 ) -> Result<Response, AppError> {
     staff.require(Permission::ManageRequests)?;
     state.check_form(&frame.visitor, &form.csrf)?;
-    bundled_case(&state, id).await?;
+    if let Err((case, why)) = bundled_case(&state, id).await? {
+        return locked(&state, &staff, frame, case, why).await;
+    }
     let stores = state.stores();
     let found = stores
         .request_items

@@ -3,21 +3,31 @@
 //! expires, bound to the address the case was confirmed from; only the hash of the link's
 //! secret is stored. The case moves to answered through `case::plan`, like any other step,
 //! and staff can issue a fresh link later (a new one stops the old one working).
+//!
+//! Before releasing it, staff can download the built bundle to check it. That is the
+//! organisation reading its own answer, not a disclosure to anyone: it is audited
+//! (`request.bundle-checked`: who, when, which bundle) and records no further disclosure,
+//! since the bundle's own was recorded, for whom it was built, when it was built.
+//!
+//! Once the case is answered (or refused) its answer is fixed: the bundle cannot be built
+//! again and its files and withheld items cannot change (`items.rs` refuses, and the page
+//! says why), so the case stays a true record of what the person was sent. A new link to
+//! the same bundle can still be sent.
 
 use axum::Form;
 use axum::Router;
 use axum::extract::{Path, State};
+use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::post;
 use candour_core::account::{EmailAddress, Permission};
 use candour_core::disclosures::kind;
-use candour_core::fields::FieldErrors;
 use candour_core::requests::answer::{self, NotYet};
 use candour_core::requests::templates::{Step, Value};
-use candour_core::requests::{Case, Change, case};
+use candour_core::requests::{Case, Change, Status, case};
 use candour_core::session::Secret;
 use candour_core::signer::Purpose;
-use candour_core::store::{Answer, NewAnswer};
+use candour_core::store::NewAnswer;
 use candour_core::uk_time;
 use time::Duration;
 
@@ -29,13 +39,33 @@ use crate::AppState;
 use crate::disclosures::export::{Export, ExportForm, audit_words, record};
 use crate::kit::auth::Staff;
 use crate::kit::error::AppError;
-use crate::kit::form::CsrfOnly;
+use crate::kit::form::{CsrfOnly, FormState};
 use crate::kit::frame::Frame;
+use crate::kit::respond::zip_download_as;
 
 pub(super) fn routes() -> Router<AppState> {
     Router::new()
         .route("/admin/requests/{id}/bundle", post(build))
         .route("/admin/requests/{id}/release", post(release))
+        .route("/admin/requests/{id}/bundle/check", post(check))
+}
+
+/// Why a closed case's answer cannot change, as the case page says it; `built` is whether
+/// a bundle was built for it.
+pub(crate) fn locked_words(status: Status, built: bool) -> &'static str {
+    if status == Status::Refused {
+        "This request has been refused, so nothing can be added to or withheld from an answer."
+    } else if built {
+        "This request has been answered, so its answer is fixed: the files and withheld items \
+         stay as they were when it was released and the bundle cannot be built again, so the \
+         case keeps a true record of what the person was sent. You can still send a new link to \
+         the same bundle. If more of their data comes to light, answer it as a new request."
+    } else {
+        "This request has been answered without a bundle, so its answer is fixed: none can be \
+         built now and nothing can be added to or withheld from it, so the case keeps a true \
+         record of how it was answered. If more of their data comes to light, answer it as a \
+         new request."
+    }
 }
 
 /// What the case page shows of the answer.
@@ -54,8 +84,11 @@ pub(crate) struct Panel {
     pub export_for: Vec<candour_core::disclosures::Recipient>,
     /// The files or withheld items changed after the bundle was built.
     pub stale: bool,
-    /// The added files and withheld items, when a bundle can be built for the case.
+    /// The added files and withheld items, when a bundle can be built for the case or the
+    /// case is closed (then shown as they stand, without the forms that change them).
     pub items: Option<ItemsPanel>,
+    /// Why the answer can no longer change: the case is answered or refused.
+    pub locked: Option<&'static str>,
 }
 
 impl Panel {
@@ -69,9 +102,11 @@ impl Panel {
         let answer = state.stores().answers.answer(case.id).await?;
         let not_yet = answer::bundle_for(case).err().map(NotYet::words);
         let export_for = crate::disclosures::export::choices(state).await?;
-        let items = match not_yet {
-            None => Some(ItemsPanel::of(state, case.id).await?),
-            Some(_) => None,
+        let locked = (!case.status.is_open()).then(|| locked_words(case.status, answer.is_some()));
+        let items = if not_yet.is_none() || locked.is_some() {
+            Some(ItemsPanel::of(state, case.id).await?)
+        } else {
+            None
         };
         let stale = state
             .stores()
@@ -93,6 +128,7 @@ impl Panel {
                 export_for,
                 stale: false,
                 items,
+                locked,
             },
             Some(a) => Panel {
                 not_yet,
@@ -106,6 +142,7 @@ impl Panel {
                 export_for,
                 stale,
                 items,
+                locked,
             },
         }))
     }
@@ -113,7 +150,21 @@ impl Panel {
 
 /// Released while the case is open (which answers it), or again once answered.
 fn may_release(case: &Case) -> bool {
-    case.status == candour_core::requests::Status::Answered || case.status.is_open()
+    case.status == Status::Answered || case.status.is_open()
+}
+
+/// The case page again with `problem` beside the answer (`#bundle`); nothing changed.
+async fn refuse(
+    state: &AppState,
+    staff: &Staff,
+    frame: Frame,
+    case: Case,
+    status: StatusCode,
+    problem: &str,
+) -> Result<Response, AppError> {
+    let mut form = FormState::new();
+    form.add_error("bundle", problem);
+    super::console::case_again(state, staff, frame, case, form, status).await
 }
 
 async fn load(state: &AppState, id: i64) -> Result<Case, AppError> {
@@ -133,9 +184,33 @@ async fn build(
     staff.require(Permission::ManageRequests)?;
     state.check_form(&frame.visitor, &form.csrf)?;
     let case = load(&state, id).await?;
-    let person = answer::bundle_for(&case)
-        .map_err(|why| AppError::Invalid(FieldErrors::one("bundle", why.words())))?;
-    let for_whom = form.for_whom(&state).await?;
+    let person = match answer::bundle_for(&case) {
+        Ok(p) => p,
+        Err(NotYet::Closed) => {
+            let built = state.stores().answers.answer(id).await?.is_some();
+            let words = locked_words(case.status, built);
+            return refuse(&state, &staff, frame, case, StatusCode::CONFLICT, words).await;
+        }
+        Err(why) => {
+            let status = StatusCode::UNPROCESSABLE_ENTITY;
+            return refuse(&state, &staff, frame, case, status, why.words()).await;
+        }
+    };
+    let for_whom = match form.for_whom(&state).await? {
+        Ok(w) => w,
+        Err(errors) => {
+            let refused = form.refused(FormState::new(), errors);
+            return super::console::case_again(
+                &state,
+                &staff,
+                frame,
+                case,
+                refused,
+                StatusCode::UNPROCESSABLE_ENTITY,
+            )
+            .await;
+        }
+    };
     let holder = Holder::person(state.stores(), person)
         .await?
         .ok_or(AppError::NotFound)?;
@@ -171,7 +246,20 @@ async fn build(
     )
     .await
     {
-        Ok(d) => d,
+        Ok(Ok(d)) => d,
+        Ok(Err(errors)) => {
+            let _ = std::fs::remove_file(&written.path);
+            let refused = form.refused(FormState::new(), errors);
+            return super::console::case_again(
+                &state,
+                &staff,
+                frame,
+                case,
+                refused,
+                StatusCode::UNPROCESSABLE_ENTITY,
+            )
+            .await;
+        }
         Err(e) => {
             let _ = std::fs::remove_file(&written.path);
             return Err(e);
@@ -246,35 +334,28 @@ async fn release(
     staff.require(Permission::ManageRequests)?;
     state.check_form(&frame.visitor, &form.csrf)?;
     let case = load(&state, id).await?;
-    let Some(Answer { .. }) = state.stores().answers.answer(id).await? else {
-        return Err(AppError::Invalid(FieldErrors::one(
-            "bundle",
-            "Build the bundle before releasing it",
-        )));
-    };
-    if state
+    let problem = if state.stores().answers.answer(id).await?.is_none() {
+        Some("Build the bundle before releasing it")
+    } else if state
         .stores()
         .request_items
         .item_versions(id)
         .await?
         .stale()
     {
-        return Err(AppError::Invalid(FieldErrors::one(
-            "bundle",
+        Some(
             "The added files or withheld items changed after the bundle was built: build it again before releasing it",
-        )));
-    }
-    if !may_release(&case) {
-        return Err(AppError::Invalid(FieldErrors::one(
-            "bundle",
-            "A refused request cannot be answered with a bundle",
-        )));
-    }
-    if EmailAddress::parse(&case.email).is_err() {
-        return Err(AppError::Invalid(FieldErrors::one(
-            "bundle",
-            "The request's email address cannot be written to",
-        )));
+        )
+    } else if !may_release(&case) {
+        Some("A refused request cannot be answered with a bundle")
+    } else if EmailAddress::parse(&case.email).is_err() {
+        Some("The request's email address cannot be written to")
+    } else {
+        None
+    };
+    if let Some(problem) = problem {
+        let status = StatusCode::UNPROCESSABLE_ENTITY;
+        return refuse(&state, &staff, frame, case, status, problem).await;
     }
     // Answer the case first, through the same rules as every step; a case answered already
     // only gets a fresh link.
@@ -340,6 +421,62 @@ async fn release(
     )
     .await?;
     Ok(Redirect::to(&format!("/admin/requests/{id}?done=released")).into_response())
+}
+
+/// Staff download the built bundle to check it before (or after) it is released: audited,
+/// not a disclosure (see the module's notes). The file is read, never spent: the person's
+/// link still downloads it.
+async fn check(
+    State(state): State<AppState>,
+    staff: Staff,
+    frame: Frame,
+    Path(id): Path<i64>,
+    Form(form): Form<CsrfOnly>,
+) -> Result<Response, AppError> {
+    staff.require(Permission::ManageRequests)?;
+    state.check_form(&frame.visitor, &form.csrf)?;
+    let case = load(&state, id).await?;
+    let Some(answer) = state.stores().answers.answer(id).await? else {
+        let problem = "No bundle has been built for this request yet";
+        return refuse(&state, &staff, frame, case, StatusCode::CONFLICT, problem).await;
+    };
+    let file = match std::fs::File::open(folder(&state).join(&answer.file)) {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            let problem = if case.status.is_open() {
+                "The bundle's file is no longer on this server: build it again"
+            } else {
+                "The bundle's file is no longer on this server"
+            };
+            return refuse(&state, &staff, frame, case, StatusCode::CONFLICT, problem).await;
+        }
+        Err(e) => return Err(AppError::Internal(Box::new(e))),
+    };
+    let len = file
+        .metadata()
+        .map_err(|e| AppError::Internal(Box::new(e)))?
+        .len();
+    let stale = state
+        .stores()
+        .request_items
+        .item_versions(id)
+        .await?
+        .stale();
+    state
+        .audit(
+            &staff.account,
+            "request.bundle-checked",
+            format!("request:{id}"),
+            format!(
+                "bundle built {}, {len} bytes{}; a check by staff, not a disclosure",
+                uk_time::readable_uk(answer.built_at),
+                if stale { ", out of date" } else { "" }
+            ),
+        )
+        .await?;
+    let name = HeaderValue::from_str(&format!("attachment; filename=\"request-{id}-bundle.zip\""))
+        .map_err(|e| AppError::Internal(Box::new(e)))?;
+    Ok(zip_download_as(file, len, name))
 }
 
 /// The case and the secret a link names, if the signature holds for the case's address.

@@ -360,6 +360,41 @@ impl TestApp {
     }
 }
 
+/// Check that `page` is a console page drawn again after a refused form, in the usual
+/// pattern: "Error:" in its title, the summary linking to `field` with `words`, the message
+/// beside the field (`{field}-error`) and the field described by it and marked invalid.
+pub fn assert_field_error(page: &str, field: &str, words: &str) {
+    assert!(
+        page.contains("<title>Error: "),
+        "no Error: in the title: {page}"
+    );
+    let link = format!("<a href=\"#{field}\">");
+    let Some(summary) = page.split(link.as_str()).nth(1) else {
+        panic!("the summary does not link to #{field}: {page}");
+    };
+    assert!(
+        summary.split("</a>").next().unwrap_or("").contains(words),
+        "the summary's link to #{field} does not say {words:?}: {page}"
+    );
+    let error_id = format!("id=\"{field}-error\"");
+    assert!(
+        page.contains(&error_id),
+        "no message beside {field}: {page}"
+    );
+    let marker = format!("id=\"{field}\" name=");
+    let Some(tag) = page
+        .split(marker.as_str())
+        .nth(1)
+        .and_then(|rest| rest.split('>').next())
+    else {
+        panic!("no field {field}: {page}");
+    };
+    assert!(
+        tag.contains(&format!("{field}-error\"")) && tag.contains("aria-invalid=\"true\""),
+        "{field} is not described by its error and marked invalid: {tag}"
+    );
+}
+
 /// The value of the hidden input `name` in a page, if it has one.
 pub fn hidden(html: &str, name: &str) -> Option<String> {
     let start = format!("name=\"{name}\" value=\"");

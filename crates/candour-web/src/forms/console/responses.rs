@@ -3,7 +3,8 @@
 use askama::Template;
 use axum::Form;
 use axum::extract::{Path, State};
-use axum::response::Response;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
 use candour_core::account::Permission;
 use candour_core::disclosures::kind;
 use candour_core::forms::{Answer, FieldKind, FormDefinition};
@@ -14,6 +15,7 @@ use crate::AppState;
 use crate::disclosures::export::{Export, ExportForm, audit_words, record as record_disclosure};
 use crate::kit::auth::Staff;
 use crate::kit::error::AppError;
+use crate::kit::form::FormState;
 use crate::kit::frame::{Frame, render};
 use crate::kit::nav::Section;
 use crate::kit::respond::{attachment, no_store};
@@ -135,6 +137,8 @@ struct ResponsesPage {
     can_manage: bool,
     /// The recipients the export may be made for.
     export_for: Vec<candour_core::disclosures::Recipient>,
+    /// The export's form: empty, or refused with what was chosen and why.
+    form: FormState,
 }
 
 impl ResponsesPage {
@@ -158,7 +162,19 @@ pub(super) async fn responses(
 ) -> Result<Response, AppError> {
     staff.require_any(&[Permission::ManageForms, Permission::ReadResponses])?;
     let record = load(&state, &id).await?;
-    let older = older_versions(&state, &record).await?;
+    let page = responses_page(&state, &staff, frame, record, FormState::new()).await?;
+    Ok(no_store(render(&page)?))
+}
+
+/// The responses page, with the export's form as given.
+async fn responses_page(
+    state: &AppState,
+    staff: &Staff,
+    frame: Frame,
+    record: FormRecord,
+    form: FormState,
+) -> Result<ResponsesPage, AppError> {
+    let older = older_versions(state, &record).await?;
     let all = state.stores().forms.responses(record.id).await?;
     // Summaries for everyone here; the answers one by one, which can name people, only for
     // those who may read personal data, and every such view is audited.
@@ -177,7 +193,7 @@ pub(super) async fn responses(
     let tallies = tallies(&cols, &record, &all);
     let total = all.len();
     let export_for = if readable {
-        crate::disclosures::export::choices(&state).await?
+        crate::disclosures::export::choices(state).await?
     } else {
         Vec::new()
     };
@@ -187,7 +203,7 @@ pub(super) async fn responses(
             .take(SHOWN)
             .collect::<Vec<StoredResponse>>()
     });
-    Ok(no_store(render(&ResponsesPage {
+    Ok(ResponsesPage {
         frame,
         sections: staff.sections.clone(),
         columns: cols,
@@ -197,7 +213,20 @@ pub(super) async fn responses(
         can_manage: staff.may(Permission::ManageForms),
         export_for,
         record,
-    })?))
+        form,
+    })
+}
+
+/// The page again after a refused export: nothing was written, and the form says why.
+async fn refused(
+    state: &AppState,
+    staff: &Staff,
+    frame: Frame,
+    record: FormRecord,
+    form: FormState,
+) -> Result<Response, AppError> {
+    let page = responses_page(state, staff, frame, record, form).await?;
+    Ok((StatusCode::UNPROCESSABLE_ENTITY, no_store(render(&page)?)).into_response())
 }
 
 /// Every response as CSV. A POST that says for whom: recorded as a disclosure covering the
@@ -212,7 +241,13 @@ pub(super) async fn export(
     staff.require(Permission::ReadResponses)?;
     state.check_form(&frame.visitor, &f.csrf)?;
     let record = load(&state, &id).await?;
-    let for_whom = f.for_whom(&state).await?;
+    let for_whom = match f.for_whom(&state).await? {
+        Ok(w) => w,
+        Err(errors) => {
+            let form = f.refused(FormState::new(), errors);
+            return refused(&state, &staff, frame, record, form).await;
+        }
+    };
     let older = older_versions(&state, &record).await?;
     let all = state.stores().forms.responses(record.id).await?;
     let cols = columns(&record, &older);
@@ -249,7 +284,7 @@ pub(super) async fn export(
     let bytes = out
         .into_inner()
         .map_err(|e| AppError::Internal(Box::new(e.into_error())))?;
-    let disclosure = record_disclosure(
+    let disclosure = match record_disclosure(
         &state,
         &staff,
         Export {
@@ -259,7 +294,14 @@ pub(super) async fn export(
             for_whom: &for_whom,
         },
     )
-    .await?;
+    .await?
+    {
+        Ok(d) => d,
+        Err(errors) => {
+            let form = f.refused(FormState::new(), errors);
+            return refused(&state, &staff, frame, record, form).await;
+        }
+    };
     state
         .audit(
             &staff.account,

@@ -29,7 +29,10 @@ pub(super) async fn export(
     staff.require(Permission::ManagePeople)?;
     state.check_form(&frame.visitor, &f.csrf)?;
     let person = load(&state, &id).await?;
-    let for_whom = f.for_whom(&state).await?;
+    let for_whom = match f.for_whom(&state).await? {
+        Ok(w) => w,
+        Err(errors) => return refused(&state, &staff, frame, person, &f, errors).await,
+    };
     let data = state
         .stores()
         .subjects
@@ -37,7 +40,7 @@ pub(super) async fn export(
         .await?
         .ok_or(AppError::NotFound)?;
     let body = serde_json::to_vec_pretty(&data).map_err(|e| AppError::Internal(Box::new(e)))?;
-    let disclosure = record(
+    let disclosure = match record(
         &state,
         &staff,
         Export {
@@ -47,7 +50,11 @@ pub(super) async fn export(
             for_whom: &for_whom,
         },
     )
-    .await?;
+    .await?
+    {
+        Ok(d) => d,
+        Err(errors) => return refused(&state, &staff, frame, person, &f, errors).await,
+    };
     state
         .audit(
             &staff.account,
@@ -61,6 +68,20 @@ pub(super) async fn export(
         &format!("person-{}.json", person.id),
         body,
     ))
+}
+
+/// The person's page again after a refused export: nothing was written or handed over.
+async fn refused(
+    state: &AppState,
+    staff: &Staff,
+    frame: Frame,
+    person: candour_core::people::Person,
+    f: &ExportForm,
+    errors: candour_core::fields::FieldErrors,
+) -> Result<Response, AppError> {
+    let form = f.refused(details_form(&person), errors);
+    let page = person_page(state, staff, frame, person, form, None).await?;
+    Ok((StatusCode::UNPROCESSABLE_ENTITY, no_store(render(&page)?)).into_response())
 }
 
 #[derive(Deserialize)]
