@@ -221,7 +221,7 @@ test('the privacy officer works a request through the queue', async () => {
     // The queue: the demo's requests and the new one, soonest due first.
     await page.goto(url('/admin/requests'));
     assert.equal(await h1(page), 'Requests about data');
-    const table = page.locator('main table');
+    const table = page.getByRole('table', { name: 'Open requests about personal data, soonest due first' });
     const rows = table.locator('tbody tr');
     const all = await rows.evaluateAll((trs) => trs.map((tr) =>
       [...tr.querySelectorAll('td')].map((td) => td.textContent.replace(/\s+/g, ' ').trim())));
@@ -335,10 +335,13 @@ test('the privacy officer works a request through the queue', async () => {
     assert.ok(refused.body.includes(reasons), 'the person should be told why');
     assert.match(refused.body, /Information Commissioner/, 'the person should be told of their right to complain to the ICO');
 
-    // It leaves the queue; the person's status page says why.
+    // It leaves the queue for the list of closed requests; the person's status page says why.
     await page.goto(url('/admin/requests'));
-    assert.equal(await page.locator('main table').getByRole('link', { name: String(id), exact: true }).count(), 0,
+    assert.equal(await page.getByRole('table', { name: /^Open requests/ }).getByRole('link', { name: String(id), exact: true }).count(), 0,
       'a refused request should leave the queue');
+    const closedRow = page.getByRole('table', { name: 'Answered or refused' }).getByRole('row')
+      .filter({ has: page.getByRole('link', { name: String(id), exact: true }) });
+    assert.match(await text(closedRow), /Refused/, 'it should be listed as refused');
     await page.goto(status);
     assert.equal(await fact(page, 'Where it stands'), 'Refused');
     assert.match(await text(page.locator('main')), new RegExp(`Why we refused ${reasons.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}`));

@@ -388,3 +388,117 @@ async fn the_case_page_offers_an_extension_only_while_the_first_month_runs() {
     assert!(page.contains("1 day overdue"), "{page}");
     assert!(page.contains("Mark as answered"));
 }
+
+#[tokio::test]
+async fn every_kind_of_request_becomes_a_case_of_its_kind_once_confirmed() {
+    let app = spawn_app().await;
+    let kinds: &[(&str, &[(&str, &str)])] = &[
+        ("access", &[]),
+        (
+            "correction",
+            &[("correction_field", "postcode"), ("correction", "NM1 2AB")],
+        ),
+        ("erasure", &[]),
+        ("restriction", &[]),
+        ("portability", &[]),
+        ("objection", &[("marketing", "post")]),
+        ("other", &[("details", "Which cameras recorded my car?")]),
+    ];
+    for (kind, more) in kinds {
+        let email = format!("{kind}@example.org");
+        let mut fields = vec![("kind", *kind), ("name", "Sam Person"), ("email", &email)];
+        fields.extend_from_slice(more);
+        let (status, html) = ask(&app, &fields, "").await;
+        assert_eq!(status, 200, "{kind}: {html}");
+        assert!(html.contains("Check your email"), "{kind}: {html}");
+        // The confirmation link sent to this address (some kinds send more mail once
+        // confirmed, so it is found by its address rather than its place).
+        let mut at = None;
+        for _ in 0..20 {
+            let messages = app.sink.messages().await;
+            at = messages
+                .iter()
+                .rposition(|m| m.to == [email.clone()] && m.data.contains("/requests/confirm"));
+            if at.is_some() {
+                break;
+            }
+            app.sink.wait_for(messages.len() + 1).await;
+        }
+        let at = at.unwrap_or_else(|| panic!("{kind}: no confirmation email"));
+        let link = app.emailed_link(at, "http").await;
+        assert!(link.contains("/requests/confirm?token="), "{kind}: {link}");
+        let res = app.press_link_button(&link, "/requests/confirm").await;
+        assert_eq!(res.status(), 200, "{kind}");
+        let case = app
+            .stores
+            .requests
+            .open_requests()
+            .await
+            .unwrap()
+            .into_iter()
+            .find(|c| c.email == email)
+            .unwrap_or_else(|| panic!("{kind}: no case"));
+        assert_eq!(case.kind.code(), *kind);
+        assert_eq!(case.status, candour_core::requests::Status::Received);
+    }
+    assert_eq!(
+        app.stores.requests.open_requests().await.unwrap().len(),
+        kinds.len()
+    );
+}
+
+#[tokio::test]
+async fn a_confirmation_link_works_until_it_expires_and_an_expired_one_makes_no_case() {
+    let app = spawn_app().await;
+    let hours = i64::from(app.state.config().requests.confirm_link_hours);
+    ask(&app, ASK, "").await;
+    let late = [
+        ("kind", "erasure"),
+        ("name", "Robin Example"),
+        ("email", "robin.late@example.org"),
+    ];
+    ask(&app, &late, "").await;
+    app.clock.advance(time::Duration::hours(hours - 1));
+    confirm(&app, 0).await;
+    app.clock.advance(time::Duration::hours(2));
+    let link = app.emailed_link(1, "http").await;
+    let res = app.press_link_button(&link, "/requests/confirm").await;
+    assert_eq!(res.status(), 400);
+    assert!(
+        res.text()
+            .await
+            .unwrap()
+            .contains("The link has expired, has already been used")
+    );
+    let open = app.stores.requests.open_requests().await.unwrap();
+    assert_eq!(open.len(), 1);
+    assert_eq!(open[0].email, "robin@example.org");
+}
+
+#[tokio::test]
+async fn a_signed_in_person_sees_only_their_own_requests() {
+    let app = spawn_app().await;
+    app.register_verified("robin@example.org", PASSWORD).await;
+    app.register_verified("kim@example.org", PASSWORD).await;
+    let robin = app.sign_in("robin@example.org", PASSWORD).await;
+    let kim = app.sign_in("kim@example.org", PASSWORD).await;
+    let (status, _) = ask(&app, ASK, &robin).await;
+    assert_eq!(status, 200);
+    let id = app.stores.requests.open_requests().await.unwrap()[0].id;
+    let (status, mine, _) = app.page("/requests/mine", &kim).await;
+    assert_eq!(status, 200);
+    assert!(!mine.contains("/requests/status?token="), "{mine}");
+    assert!(
+        !mine.contains("A copy of the data you hold about me"),
+        "{mine}"
+    );
+    // Nor does the console open to someone who is not staff.
+    let res = app
+        .get_with_cookie(&format!("/admin/requests/{id}"), &kim)
+        .await;
+    assert!(
+        matches!(res.status().as_u16(), 403 | 404),
+        "{}",
+        res.status()
+    );
+}

@@ -447,8 +447,8 @@ impl DemoSite {
             ),
             (
                 Kind::Access,
-                "Dafydd Rees",
-                "d.rees@example.net",
+                REES.0,
+                REES.1,
                 "Everything about me, including the records of my calls to 101 since 2019.",
                 20,
                 vec![
@@ -480,7 +480,8 @@ impl DemoSite {
                 15,
                 vec![(
                     Change::Refuse {
-                        reasons: "The report is part of an open investigation, which the law                                   requires us to keep."
+                        reasons: "The report is part of an open investigation, which the law \
+                                  requires us to keep."
                             .to_owned(),
                     },
                     4,
@@ -495,6 +496,31 @@ impl DemoSite {
                 vec![(Change::Start, 44)],
             ),
         ];
+        // Two of them are from people Candour holds a record of, so their cases have an
+        // answer panel: one still being worked on, one answered (its answer now fixed).
+        let mut people = Vec::new();
+        for (name, email) in [
+            (REES.0, REES.1),
+            ("Morag Campbell", "morag.campbell@example.org"),
+        ] {
+            let address = EmailAddress::parse(email).map_err(|e| anyhow::anyhow!("{e}"))?;
+            let person = stores
+                .people
+                .ensure_person(
+                    &address,
+                    candour_core::people::Source::Staff,
+                    now - day(400),
+                )
+                .await?;
+            let mut details = person.details.clone();
+            details.name = name.to_owned();
+            stores
+                .people
+                .update_person(person.id, &details, now - day(400))
+                .await?;
+            people.push((email, person.id));
+        }
+        let mut rees_case = None;
         for (kind, name, email, details, received, steps) in demo {
             let correction = if kind == Kind::Correction {
                 "NM2 4CD"
@@ -507,7 +533,7 @@ impl DemoSite {
                 .requests
                 .create_request(&NewCase {
                     request,
-                    person: None,
+                    person: people.iter().find(|(e, _)| *e == email).map(|(_, p)| *p),
                     at: now - day(received),
                     confirmation: Confirmation::Verified {
                         received_on: today - day(received),
@@ -531,7 +557,15 @@ impl DemoSite {
                     .change_request(id, case.status, &planned, staff, now - day(ago))
                     .await?;
             }
+            if email == REES.1 {
+                rees_case = Some(id);
+            }
         }
+        let (Some(case), Some((_, rees))) = (rees_case, people.first().copied()) else {
+            anyhow::bail!("the demo's request from {} was not made", REES.0);
+        };
+        demo_answer_items(stores, staff, case, now).await?;
+        demo_disclosures(stores, staff, rees, now).await?;
         Ok(())
     }
 
@@ -552,6 +586,136 @@ impl DemoSite {
         );
         let _ = out.flush();
     }
+}
+
+/// The demo's person with an open request for a copy of their data: name and address.
+const REES: (&str, &str) = ("Dafydd Rees", "d.rees@example.net");
+
+/// On the open request for a copy: a file from another system added to the answer, and a
+/// second one withheld because it is about someone else, as staff would do on the case page.
+async fn demo_answer_items(
+    stores: &Stores,
+    staff: i64,
+    case: i64,
+    now: time::OffsetDateTime,
+) -> anyhow::Result<()> {
+    use candour_core::requests::items::{NewRequestFile, NewWithholding, Withhold};
+    let at = now - time::Duration::days(2);
+    stores
+        .request_items
+        .add_request_file(&NewRequestFile {
+            request: case,
+            name: "101-calls-2019-2025.csv".to_owned(),
+            content: b"date,reference,subject\n2019-03-14,NM-19-0311,Report of a stolen bicycle\n\
+                       2023-11-02,NM-23-8820,Noise from a neighbouring property\n"
+                .to_vec(),
+            by: staff,
+            at,
+        })
+        .await?;
+    let statement = stores
+        .request_items
+        .add_request_file(&NewRequestFile {
+            request: case,
+            name: "witness-statement-NM-23-8820.txt".to_owned(),
+            content: b"Statement given by a neighbour about the noise complaint.\n".to_vec(),
+            by: staff,
+            at,
+        })
+        .await?;
+    let w = Withhold::parse(
+        candour_core::requests::items::FILES_TABLE,
+        &statement.to_string(),
+        "other-person",
+        "A neighbour's witness statement: it is about them and names them.",
+    )
+    .map_err(|e| anyhow::anyhow!("demo withholding: {e:?}"))?;
+    stores
+        .request_items
+        .withhold(&NewWithholding {
+            request: case,
+            item: w.item,
+            ground: w.ground,
+            note: w.note,
+            by: staff,
+            at,
+        })
+        .await?;
+    Ok(())
+}
+
+/// The register of recipients (two active, one retired) and a few disclosures, so the
+/// register, the privacy notice and a person's copy of their data each list some.
+async fn demo_disclosures(
+    stores: &Stores,
+    staff: i64,
+    person: i64,
+    now: time::OffsetDateTime,
+) -> anyhow::Result<()> {
+    use candour_core::disclosures::{ForWhom, NewDisclosure, RecipientDraft, kind};
+    let day = time::Duration::days;
+    let mut ids = Vec::new();
+    for (name, purpose, basis) in [
+        (
+            "Northmoor County Council, community safety team",
+            "Working with us on reports of anti-social behaviour in your area",
+            "public-task",
+        ),
+        (
+            "Crown Prosecution Service",
+            "Deciding whether to charge in cases we refer to them",
+            "legal-obligation",
+        ),
+        (
+            "Northmoor Print and Post Ltd",
+            "Printing and posting our community newsletter",
+            "legitimate-interests",
+        ),
+    ] {
+        let draft = RecipientDraft::parse(name, purpose, basis)
+            .map_err(|e| anyhow::anyhow!("demo recipient {name}: {e:?}"))?;
+        ids.push(
+            stores
+                .disclosures
+                .add_recipient(&draft, now - day(300))
+                .await?,
+        );
+    }
+    // The printer no longer receives anything: retired, kept for the disclosures naming it.
+    if let Some(printer) = ids.get(2) {
+        stores
+            .disclosures
+            .set_recipient_active(*printer, false)
+            .await?;
+    }
+    let council = ids.first().copied().unwrap_or_default();
+    for (for_whom, what, description, ago) in [
+        (
+            ForWhom::Recipient(council),
+            kind::PERSON,
+            format!("person {person}"),
+            40,
+        ),
+        (
+            ForWhom::Internal("Reviewing the noise complaint with the neighbourhood team".into()),
+            kind::PERSON,
+            format!("person {person}"),
+            9,
+        ),
+    ] {
+        stores
+            .disclosures
+            .record_disclosure(&NewDisclosure {
+                for_whom,
+                actor: Some(staff),
+                kind: what.to_owned(),
+                description,
+                people: vec![person],
+                at: now - day(ago),
+            })
+            .await?;
+    }
+    Ok(())
 }
 
 #[cfg(test)]

@@ -1,5 +1,6 @@
 //! The demo's requests about personal data: made and moved on through the store and the
-//! case rules on whatever day the demo starts, so the queue shows each state.
+//! case rules on whatever day the demo starts, so the queue shows each state; an answer
+//! being prepared, and the register of recipients with disclosures.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use candour_core::clock::FixedClock;
@@ -51,5 +52,30 @@ async fn the_demo_has_requests_in_each_state_whatever_the_day() {
         }
         closed.sort_by_key(|s| s.code());
         assert_eq!(closed, [Status::Answered, Status::Refused], "{now}");
+
+        // The open request for a copy is from someone on record, with an answer being
+        // prepared: a file added and another withheld as someone else's data.
+        let copy = open
+            .iter()
+            .find(|c| c.name == "Dafydd Rees")
+            .expect("the demo's open request for a copy");
+        let person = copy.person.expect("from someone on record");
+        assert!(
+            candour_core::requests::answer::bundle_for(copy).is_ok(),
+            "{now}"
+        );
+        let files = stores.request_items.request_files(copy.id).await.unwrap();
+        assert_eq!(files.len(), 2, "{now}");
+        let withheld = stores.request_items.withholdings(copy.id).await.unwrap();
+        assert_eq!(withheld.len(), 1, "{now}");
+        assert_eq!(withheld[0].item.row, Some(files[1].id));
+        // The register: two active recipients and a retired one; disclosures about the person.
+        let recipients = stores.disclosures.recipients().await.unwrap();
+        assert_eq!(recipients.len(), 3);
+        assert_eq!(recipients.iter().filter(|r| r.active).count(), 2);
+        let about = stores.disclosures.disclosures_about(person).await.unwrap();
+        assert_eq!(about.len(), 2, "{now}");
+        assert!(about.iter().any(|d| d.recipient.is_some()));
+        assert!(about.iter().any(|d| d.recipient.is_none()));
     }
 }

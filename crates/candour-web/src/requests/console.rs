@@ -292,6 +292,19 @@ async fn show(
             Some(a) => format!("Asked on {}; answered on {}", uk_date(w.asked), uk_date(a)),
         })
         .collect();
+    // Building the bundle asks for whom; a case's own answer goes to the person who asked,
+    // so internal use for this request is offered ready, unless another answer was given.
+    let form = if form.value("for").is_empty()
+        && form.error("for").is_none()
+        && form.error("for_purpose").is_none()
+    {
+        form.with_value("for", "internal").with_value(
+            "for_purpose",
+            &format!("Answering request {} from the person", case.id),
+        )
+    } else {
+        form
+    };
     Ok(CasePage {
         frame,
         sections: staff.sections.clone(),

@@ -98,12 +98,29 @@ impl Clock {
         match case.timeline.due(holidays(state)) {
             Due::By { date, extended } => {
                 let left = deadline::days_left(today, date);
+                let extended = if extended { " (extended)" } else { "" };
+                // A closed case says when it was closed against its due date.
+                let closed = case
+                    .closed_at
+                    .filter(|_| !case.status.is_open())
+                    .map(|at| {
+                        let on = uk_time::uk_local(at).date();
+                        let late = (on - date).whole_days();
+                        let how = if case.status == candour_core::requests::Status::Refused {
+                            "refused"
+                        } else {
+                            "answered"
+                        };
+                        let timing = match late {
+                            ..=0 => "in time".to_owned(),
+                            1 => "1 day late".to_owned(),
+                            n => format!("{n} days late"),
+                        };
+                        format!("; {how} on {} ({timing})", uk_date(on))
+                    })
+                    .unwrap_or_default();
                 Clock {
-                    words: format!(
-                        "Due {}{}",
-                        uk_date(date),
-                        if extended { " (extended)" } else { "" }
-                    ),
+                    words: format!("Due {}{extended}{closed}", uk_date(date)),
                     days_left: case.status.is_open().then_some(left),
                     due: Some(date),
                 }
