@@ -345,7 +345,7 @@ async fn audit_page(
     refused: Option<(&ExportForm, FieldErrors)>,
 ) -> Result<Response, AppError> {
     let mut reading = read(&q);
-    find_person(&state, &mut reading).await?;
+    find_person(state, &mut reading).await?;
     // A person asked for by email address is shown under their record number, so the address
     // stays out of the page's address, its links, logs and the browser's history.
     if q.person.contains('@')
@@ -435,7 +435,7 @@ async fn audit_page(
         actions,
         dates: reading.dates,
         results,
-        export_for: crate::disclosures::export::choices(&state).await?,
+        export_for: crate::disclosures::export::choices(state).await?,
     };
     let status = if invalid || refused {
         StatusCode::UNPROCESSABLE_ENTITY

@@ -236,6 +236,10 @@ fn history_line(e: &CaseEvent, staff: &[Account]) -> HistoryLine {
         e.detail
             .parse::<i64>()
             .map_or_else(|_| "nobody".to_owned(), |id| name_of(staff, Some(id)))
+    } else if e.action == "submitted" {
+        // The kind, as the person chose it (stored as its code).
+        candour_core::requests::Kind::parse(&e.detail)
+            .map_or_else(|| e.detail.clone(), |k| k.label().to_owned())
     } else {
         e.detail.clone()
     };

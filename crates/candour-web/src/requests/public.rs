@@ -388,6 +388,12 @@ struct StatusPage {
     received: String,
 }
 
+impl StatusPage {
+    fn answered(&self) -> bool {
+        self.case.status == candour_core::requests::Status::Answered
+    }
+}
+
 /// Where a request stands, for the person who made it. Anything but a genuine link is a
 /// 404, so request numbers cannot be walked.
 async fn status_page(
