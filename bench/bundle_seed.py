@@ -32,8 +32,18 @@ PERSON_TABLES = [
     ("data_requests", "person_id"),
     ("data_request_waits", "person_id"),
     ("data_request_events", "person_id"),
+    ("request_answers", "person_id"),
+    ("request_files", "person_id"),
+    ("request_withholdings", "person_id"),
     ("people", "id"),
+    ("disclosure_people", "person_id"),
 ]
+# Tables without an `id`: read in no order (the bundle orders their few rows by content).
+UNORDERED = {"preference_links", "consent_confirmations", "data_request_waits", "request_answers",
+             "disclosure_people"}
+# The disclosures about the person, which the bundle lists beside their rows.
+DISCLOSURES = ("SELECT d.* FROM disclosures d JOIN disclosure_people p ON p.disclosure_id = d.id "
+               "WHERE p.person_id = 1 ORDER BY d.id")
 
 
 def psql(url, sql):
@@ -133,8 +143,8 @@ def seed(url, people, rows):
 
 
 def select_rounds(url, rounds):
-    queries = [f"SELECT * FROM {t} WHERE {c} = 1 ORDER BY id" if t not in ("preference_links", "consent_confirmations", "data_request_waits")
-               else f"SELECT * FROM {t} WHERE {c} = 1" for t, c in PERSON_TABLES]
+    queries = [f"SELECT * FROM {t} WHERE {c} = 1" + ("" if t in UNORDERED else " ORDER BY id")
+               for t, c in PERSON_TABLES] + [DISCLOSURES]
     if url.startswith("sqlite://"):
         c = sqlite3.connect(url[len("sqlite://"):])
         for _ in range(rounds):
