@@ -6,6 +6,9 @@
   bundle_seed.py DB_URL select ROUNDS      the reference: the bare indexed SELECTs that read
                                            person 1's rows of every table the bundle reads,
                                            ROUNDS times; prints each round in milliseconds
+  bundle_seed.py DB_URL file MIB           a case about person 2 with one added file of MIB
+                                           MiB (random bytes); prints the case's id (made
+                                           once: a second run finds it)
 """
 
 import re
@@ -29,8 +32,18 @@ PERSON_TABLES = [
     ("data_requests", "person_id"),
     ("data_request_waits", "person_id"),
     ("data_request_events", "person_id"),
+    ("request_answers", "person_id"),
+    ("request_files", "person_id"),
+    ("request_withholdings", "person_id"),
     ("people", "id"),
+    ("disclosure_people", "person_id"),
 ]
+# Tables without an `id`: read in no order (the bundle orders their few rows by content).
+UNORDERED = {"preference_links", "consent_confirmations", "data_request_waits", "request_answers",
+             "disclosure_people"}
+# The disclosures about the person, which the bundle lists beside their rows.
+DISCLOSURES = ("SELECT d.* FROM disclosures d JOIN disclosure_people p ON p.disclosure_id = d.id "
+               "WHERE p.person_id = 1 ORDER BY d.id")
 
 
 def psql(url, sql):
@@ -130,8 +143,8 @@ def seed(url, people, rows):
 
 
 def select_rounds(url, rounds):
-    queries = [f"SELECT * FROM {t} WHERE {c} = 1 ORDER BY id" if t not in ("preference_links", "consent_confirmations", "data_request_waits")
-               else f"SELECT * FROM {t} WHERE {c} = 1" for t, c in PERSON_TABLES]
+    queries = [f"SELECT * FROM {t} WHERE {c} = 1" + ("" if t in UNORDERED else " ORDER BY id")
+               for t, c in PERSON_TABLES] + [DISCLOSURES]
     if url.startswith("sqlite://"):
         c = sqlite3.connect(url[len("sqlite://"):])
         for _ in range(rounds):
@@ -149,12 +162,52 @@ def select_rounds(url, rounds):
         print(f"round_ms {sum(times[r * per:(r + 1) * per]):.3f}")
 
 
+def file_case(url, mib):
+    """The case holding a file of `mib` MiB, made if there is none yet; its id."""
+    name = f"Bench file {mib} MiB"
+    size = mib * 1024 * 1024
+    if url.startswith("sqlite://"):
+        c = sqlite3.connect(url[len("sqlite://"):], isolation_level=None)
+        found = c.execute("SELECT id FROM data_requests WHERE name = ?", (name,)).fetchone()
+        if found:
+            return found[0]
+        c.execute("BEGIN")
+        case = c.execute(
+            "INSERT INTO data_requests (kind, status, name, email, details, elsewhere, person_id, submitted_at) "
+            "VALUES ('access', 'in-progress', ?, 'person2@example.org', 'A copy, please', 0, 2, 1780304400) RETURNING id",
+            (name,)).fetchone()[0]
+        f = c.execute(
+            "INSERT INTO request_files (request_id, person_id, name, bytes, added_by, added_at) "
+            "VALUES (?, 2, 'letter.bin', ?, 1, 1780304400) RETURNING id", (case, size)).fetchone()[0]
+        c.execute("INSERT INTO request_file_contents (file_id, content) VALUES (?, randomblob(?))", (f, size))
+        c.execute("COMMIT")
+        return case
+    found = psql(url, f"SELECT id FROM data_requests WHERE name = '{name}'")
+    if found:
+        return int(found.splitlines()[0])
+    # 16 bytes of an md5 per step: nothing the database could compress.
+    return int(psql(url, f"""WITH q AS (
+          INSERT INTO data_requests (kind, status, name, email, details, elsewhere, person_id, submitted_at)
+          VALUES ('access', 'in-progress', '{name}', 'person2@example.org', 'A copy, please', false, 2,
+                  to_timestamp(1780304400)) RETURNING id),
+        f AS (
+          INSERT INTO request_files (request_id, person_id, name, bytes, added_by, added_at)
+          SELECT id, 2, 'letter.bin', {size}, 1, to_timestamp(1780304400) FROM q RETURNING id),
+        c AS (
+          INSERT INTO request_file_contents (file_id, content)
+          SELECT f.id, (SELECT decode(string_agg(md5(i::text), ''), 'hex')
+                        FROM generate_series(1, {size // 16}) AS i) FROM f)
+        SELECT id FROM q""").splitlines()[0])
+
+
 def main():
     url, what = sys.argv[1], sys.argv[2]
     if what == "seed":
         seed(url, int(sys.argv[3]), int(sys.argv[4]))
     elif what == "select":
         select_rounds(url, int(sys.argv[3]))
+    elif what == "file":
+        print(file_case(url, int(sys.argv[3])))
     else:
         sys.exit(f"unknown step {what}")
 

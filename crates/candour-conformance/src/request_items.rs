@@ -50,6 +50,21 @@ fn withheld(request: i64, table: &str, row: Option<i64>, ground: Ground) -> NewW
     }
 }
 
+/// The pieces a file was handed over in.
+#[derive(Default)]
+struct Pieces {
+    got: Vec<Vec<u8>>,
+    stop_after: Option<usize>,
+}
+
+#[async_trait::async_trait]
+impl candour_core::store::PieceSink for Pieces {
+    async fn piece(&mut self, bytes: Vec<u8>) -> bool {
+        self.got.push(bytes);
+        self.stop_after != Some(self.got.len())
+    }
+}
+
 pub async fn added_files_keep_their_bytes_and_stay_with_their_case(s: &Stores) {
     let (ash, _) = access_case(s, "ash@example.org").await;
     let (bo, _) = access_case(s, "bo@example.org").await;
@@ -83,10 +98,52 @@ pub async fn added_files_keep_their_bytes_and_stay_with_their_case(s: &Stores) {
     assert_eq!((listed[0].by, listed[0].at), (9, T0 + Duration::hours(1)));
     assert_eq!(
         items.request_file_content(ash, letter).await.unwrap(),
-        Some(bytes)
+        Some(bytes.clone())
     );
+    // In pieces on one connection: the last piece short.
+    let mut pieces = Pieces::default();
+    assert!(
+        items
+            .request_file_pieces(ash, letter, 100, &mut pieces)
+            .await
+            .unwrap()
+    );
+    assert_eq!(
+        pieces.got.iter().map(Vec::len).collect::<Vec<_>>(),
+        [100, 100, 59]
+    );
+    assert_eq!(pieces.got.concat(), bytes);
+    // A file of a whole number of pieces ends without an empty one; a sink that stops is
+    // handed nothing more.
+    let mut pieces = Pieces::default();
+    assert!(
+        items
+            .request_file_pieces(ash, scan, 3, &mut pieces)
+            .await
+            .unwrap()
+    );
+    assert_eq!(pieces.got, [b"PNG".to_vec()]);
+    let mut pieces = Pieces {
+        stop_after: Some(1),
+        ..Pieces::default()
+    };
+    assert!(
+        items
+            .request_file_pieces(ash, letter, 10, &mut pieces)
+            .await
+            .unwrap()
+    );
+    assert_eq!(pieces.got.len(), 1);
     // Another case's file is not this case's.
     assert_eq!(items.request_file_content(ash, theirs).await.unwrap(), None);
+    let mut pieces = Pieces::default();
+    assert!(
+        !items
+            .request_file_pieces(ash, theirs, 10, &mut pieces)
+            .await
+            .unwrap()
+    );
+    assert!(pieces.got.is_empty());
     assert!(!items.remove_request_file(ash, theirs).await.unwrap());
     assert_eq!(
         items.item_versions(ash).await.unwrap(),

@@ -453,6 +453,17 @@ pub fn export_rows(table: &str, rows: serde_json::Value) -> Result<serde_json::V
             });
         }
     };
+    export_batch(table, rows).map(Value::Array)
+}
+
+/// [`export_rows`] on rows already apart: a batch of a table's rows as their export shows
+/// them. A table's rows may come in several batches when each comes by `id` and the batches
+/// follow one another.
+pub fn export_batch(
+    table: &str,
+    rows: Vec<serde_json::Value>,
+) -> Result<Vec<serde_json::Value>, ExportError> {
+    use serde_json::Value;
     // Each row is reshaped where it lies: only the columns the map shapes are touched.
     let shaped = mapped(table).map_or(&[][..], |m| m.shaped);
     let mut out = rows;
@@ -482,7 +493,7 @@ pub fn export_rows(table: &str, rows: serde_json::Value) -> Result<serde_json::V
     if !by_id {
         out.sort_by_cached_key(|row| (id(row), row.to_string()));
     }
-    Ok(Value::Array(out))
+    Ok(out)
 }
 
 /// One stored value brought to `shape`; the error describes what was found instead.

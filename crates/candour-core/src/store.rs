@@ -371,6 +371,36 @@ pub trait SubjectStore: Send + Sync {
         after: Option<i64>,
         limit: u32,
     ) -> StoreResult<ExportPage>;
+    /// Everything held about a subject, for a bundle: every table of the data map in its
+    /// order, each handed to `sink` at least once (with no rows when there is no subject of
+    /// its kind or nothing held), in batches of at most [`EXPORT_BATCH`] rows shaped as
+    /// [`export_person`](Self::export_person) shapes them, by `id` (a table without an `id`
+    /// comes in one batch). Read in one transaction on one connection: one consistent
+    /// snapshot of the person's data, one query per table, rows streamed as they come.
+    /// Stops early, without error, when `sink` says so.
+    async fn export_subject(
+        &self,
+        person: Option<i64>,
+        account: Option<i64>,
+        sink: &mut dyn ExportSink,
+    ) -> StoreResult<()>;
+}
+
+/// Where [`RequestItemStore::request_file_pieces`] hands a file's bytes.
+#[async_trait]
+pub trait PieceSink: Send {
+    /// The next piece of the file; `false` to stop reading.
+    async fn piece(&mut self, bytes: Vec<u8>) -> bool;
+}
+
+/// Rows per batch of [`SubjectStore::export_subject`]: a bundle's writer holds a few batches.
+pub const EXPORT_BATCH: usize = 500;
+
+/// Where [`SubjectStore::export_subject`] hands the rows.
+#[async_trait]
+pub trait ExportSink: Send {
+    /// The next rows of `table`; `false` to stop reading.
+    async fn rows(&mut self, table: &'static str, rows: Vec<serde_json::Value>) -> bool;
 }
 
 /// A page of [`SubjectStore::export_page`].
@@ -807,6 +837,17 @@ pub trait RequestItemStore: Send + Sync {
     async fn request_files(&self, request: i64) -> StoreResult<Vec<RequestFile>>;
     /// The content of the case's file `file`; `None` when the case has no such file.
     async fn request_file_content(&self, request: i64, file: i64) -> StoreResult<Option<Vec<u8>>>;
+    /// The content of the case's file `file` handed to `sink` in pieces of `len` bytes (the
+    /// last shorter; none for an empty file), read in one transaction on one connection, so a
+    /// bundle copies a file without holding it whole; stops early when `sink` says so.
+    /// `false` when the case has no such file.
+    async fn request_file_pieces(
+        &self,
+        request: i64,
+        file: i64,
+        len: u32,
+        sink: &mut dyn PieceSink,
+    ) -> StoreResult<bool>;
     /// Remove the case's file `file` and any withholding of it; `false` when there was none.
     async fn remove_request_file(&self, request: i64, file: i64) -> StoreResult<bool>;
     /// Withhold an item from the case's bundle; returns its id. `Duplicate` when that item is

@@ -5,7 +5,7 @@ use async_trait::async_trait;
 use candour_core::requests::items::{
     Item, ItemVersions, NewRequestFile, NewWithholding, RequestFile, Withholding,
 };
-use candour_core::store::{RequestItemStore, StoreError, StoreResult};
+use candour_core::store::{PieceSink, RequestItemStore, StoreError, StoreResult};
 use sqlx::postgres::PgRow;
 use sqlx::{PgConnection, Row};
 
@@ -113,6 +113,53 @@ impl RequestItemStore for PgStore {
         .fetch_optional(&self.pool)
         .await
         .map_err(db)
+    }
+
+    async fn request_file_pieces(
+        &self,
+        request: i64,
+        file: i64,
+        len: u32,
+        sink: &mut dyn PieceSink,
+    ) -> StoreResult<bool> {
+        // One connection and one snapshot throughout.
+        let mut tx = self
+            .pool
+            .begin_with("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+            .await
+            .map_err(db)?;
+        let len = len.max(1);
+        // The database counts bytes from 1.
+        let mut from = 1i32;
+        loop {
+            let piece: Option<Vec<u8>> = sqlx::query_scalar(
+                "SELECT substring(c.content FROM $3 FOR $4) FROM request_file_contents c
+                 JOIN request_files f ON f.id = c.file_id WHERE f.request_id = $1 AND f.id = $2",
+            )
+            .bind(request)
+            .bind(file)
+            .bind(from)
+            .bind(i32::try_from(len).unwrap_or(i32::MAX))
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(db)?;
+            let Some(piece) = piece else {
+                return Ok(false);
+            };
+            let last = piece.len() < len as usize;
+            from = i32::try_from(piece.len())
+                .ok()
+                .and_then(|n| from.checked_add(n))
+                .ok_or_else(|| StoreError::Corrupt(format!("file {file} is too large to read")))?;
+            if !piece.is_empty() && !sink.piece(piece).await {
+                break;
+            }
+            if last {
+                break;
+            }
+        }
+        tx.commit().await.map_err(db)?;
+        Ok(true)
     }
 
     async fn remove_request_file(&self, request: i64, file: i64) -> StoreResult<bool> {

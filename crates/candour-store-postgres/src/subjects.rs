@@ -4,7 +4,10 @@
 use async_trait::async_trait;
 use candour_core::datamap::TableSchema;
 use candour_core::datamap::{self, Erasure, Subject};
-use candour_core::store::{ExportPage, StoreError, StoreResult, SubjectStore};
+use candour_core::store::{
+    EXPORT_BATCH, ExportPage, ExportSink, StoreError, StoreResult, SubjectStore,
+};
+use futures_util::TryStreamExt;
 use sqlx::PgConnection;
 use time::OffsetDateTime;
 
@@ -106,23 +109,7 @@ impl SubjectStore for PgStore {
             )));
         };
         let mut conn = self.pool.acquire().await.map_err(db)?;
-        let known = self.has_id.lock().await.get(m.table).copied();
-        let has_id = match known {
-            Some(has_id) => has_id,
-            None => {
-                let has_id: bool = sqlx::query_scalar(
-                    "SELECT EXISTS (SELECT 1 FROM pg_attribute
-                                    WHERE attrelid = $1::regclass AND attname = 'id'
-                                      AND NOT attisdropped)",
-                )
-                .bind(m.table)
-                .fetch_one(&mut *conn)
-                .await
-                .map_err(db)?;
-                self.has_id.lock().await.insert(m.table, has_id);
-                has_id
-            }
-        };
+        let has_id = self.has_id(&mut conn, m.table).await?;
         if !has_id {
             if after.is_some() {
                 return Ok(ExportPage::default());
@@ -149,7 +136,94 @@ impl SubjectStore for PgStore {
             datamap::export_rows(m.table, rows).map_err(|e| StoreError::Corrupt(e.to_string()))?;
         Ok(ExportPage::of(rows, limit))
     }
+
+    async fn export_subject(
+        &self,
+        person: Option<i64>,
+        account: Option<i64>,
+        sink: &mut dyn ExportSink,
+    ) -> StoreResult<()> {
+        // One connection (one check that it is alive) and one snapshot of every table.
+        let mut tx = self
+            .pool
+            .begin_with("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+            .await
+            .map_err(db)?;
+        for m in datamap::PERSONAL {
+            let subject = match m.subject {
+                Subject::Person => person,
+                Subject::Account => account,
+            };
+            let Some(subject) = subject else {
+                if !sink.rows(m.table, Vec::new()).await {
+                    break;
+                }
+                continue;
+            };
+            let by_id = self.has_id(&mut tx, m.table).await?;
+            // Table and column names come from the data map, never from a request. A table
+            // without ids comes in one batch: its export orders it by content.
+            let sql = format!(
+                "SELECT row_to_json(t)::text FROM \"{}\" t WHERE \"{}\" = $1{}",
+                m.table,
+                m.column,
+                if by_id { " ORDER BY id" } else { "" }
+            );
+            let size = if by_id { EXPORT_BATCH } else { usize::MAX };
+            let mut rows = sqlx::query_scalar::<_, String>(sqlx::AssertSqlSafe(sql))
+                .bind(subject)
+                .fetch(&mut *tx);
+            let (mut batch, mut sent, mut more) = (Vec::new(), false, true);
+            while let Some(text) = rows.try_next().await.map_err(db)? {
+                batch.push(
+                    serde_json::from_str(&text).map_err(|e| StoreError::Corrupt(e.to_string()))?,
+                );
+                if batch.len() >= size {
+                    sent = true;
+                    more = sink.rows(m.table, shaped(m.table, &mut batch)?).await;
+                    if !more {
+                        break;
+                    }
+                }
+            }
+            drop(rows);
+            if more && (!batch.is_empty() || !sent) {
+                more = sink.rows(m.table, shaped(m.table, &mut batch)?).await;
+            }
+            if !more {
+                break;
+            }
+        }
+        tx.commit().await.map_err(db)
+    }
 }
+
+impl PgStore {
+    /// Whether `table` has an `id` column (asked once per table).
+    async fn has_id(&self, conn: &mut PgConnection, table: &'static str) -> StoreResult<bool> {
+        if let Some(known) = self.has_id.lock().await.get(table).copied() {
+            return Ok(known);
+        }
+        let has_id: bool = sqlx::query_scalar(
+            "SELECT EXISTS (SELECT 1 FROM pg_attribute
+                            WHERE attrelid = $1::regclass AND attname = 'id'
+                              AND NOT attisdropped)",
+        )
+        .bind(table)
+        .fetch_one(&mut *conn)
+        .await
+        .map_err(db)?;
+        self.has_id.lock().await.insert(table, has_id);
+        Ok(has_id)
+    }
+}
+
+/// The batch gathered so far, taken and shaped for the export.
+fn shaped(table: &str, batch: &mut Vec<serde_json::Value>) -> StoreResult<Vec<serde_json::Value>> {
+    datamap::export_batch(table, std::mem::take(batch))
+        .map_err(|e| StoreError::Corrupt(e.to_string()))
+}
+
 /// Erase the subject (a person or an account, by its id) from every table the data map
 /// lists for it, deleting or unlinking rows as the map says; `Corrupt` if any row is left.
 pub(crate) async fn erase_subject(

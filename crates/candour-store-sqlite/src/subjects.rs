@@ -4,8 +4,12 @@
 use async_trait::async_trait;
 use candour_core::datamap::TableSchema;
 use candour_core::datamap::{self, Erasure, Subject};
-use candour_core::store::{ExportPage, StoreError, StoreResult, SubjectStore};
-use sqlx::{Row, SqliteConnection};
+use candour_core::store::{
+    EXPORT_BATCH, ExportPage, ExportSink, StoreError, StoreResult, SubjectStore,
+};
+use futures_util::TryStreamExt;
+use sqlx::sqlite::SqliteRow;
+use sqlx::{Column, Row, SqliteConnection, TypeInfo, ValueRef};
 use time::OffsetDateTime;
 
 use crate::people::person_in;
@@ -132,6 +136,98 @@ impl SubjectStore for SqliteStore {
             datamap::export_rows(m.table, rows).map_err(|e| StoreError::Corrupt(e.to_string()))?;
         Ok(ExportPage::of(rows, limit))
     }
+
+    async fn export_subject(
+        &self,
+        person: Option<i64>,
+        account: Option<i64>,
+        sink: &mut dyn ExportSink,
+    ) -> StoreResult<()> {
+        // One read transaction: every table as of one moment.
+        let mut tx = self.reader.begin().await.map_err(db)?;
+        for m in datamap::PERSONAL {
+            let subject = match m.subject {
+                Subject::Person => person,
+                Subject::Account => account,
+            };
+            let Some(subject) = subject else {
+                if !sink.rows(m.table, Vec::new()).await {
+                    break;
+                }
+                continue;
+            };
+            let by_id = columns_of(&mut tx, m.table)
+                .await?
+                .iter()
+                .any(|c| c == "id");
+            // Table and column names come from the data map, never from a request. A table
+            // without ids comes in one batch: its export orders it by content.
+            let sql = format!(
+                "SELECT * FROM \"{}\" WHERE \"{}\" = ?{}",
+                m.table,
+                m.column,
+                if by_id { " ORDER BY id" } else { "" }
+            );
+            let size = if by_id { EXPORT_BATCH } else { usize::MAX };
+            let mut rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+                .bind(subject)
+                .fetch(&mut *tx);
+            let (mut batch, mut sent, mut more) = (Vec::new(), false, true);
+            while let Some(row) = rows.try_next().await.map_err(db)? {
+                batch.push(row_as_json(&row)?);
+                if batch.len() >= size {
+                    sent = true;
+                    more = sink.rows(m.table, shaped(m.table, &mut batch)?).await;
+                    if !more {
+                        break;
+                    }
+                }
+            }
+            drop(rows);
+            if more && (!batch.is_empty() || !sent) {
+                more = sink.rows(m.table, shaped(m.table, &mut batch)?).await;
+            }
+            if !more {
+                break;
+            }
+        }
+        tx.commit().await.map_err(db)
+    }
+}
+
+/// The batch gathered so far, taken and shaped for the export.
+fn shaped(table: &str, batch: &mut Vec<serde_json::Value>) -> StoreResult<Vec<serde_json::Value>> {
+    datamap::export_batch(table, std::mem::take(batch))
+        .map_err(|e| StoreError::Corrupt(e.to_string()))
+}
+
+/// A row as `json_object` over every column makes it (see [`json_fields`]): each value by
+/// its storage class, blobs as hex; without SQLite writing JSON text to be parsed again.
+fn row_as_json(row: &SqliteRow) -> StoreResult<serde_json::Value> {
+    use serde_json::Value;
+    let mut out = serde_json::Map::new();
+    for (i, column) in row.columns().iter().enumerate() {
+        let raw = row.try_get_raw(i).map_err(db)?;
+        let value = if raw.is_null() {
+            Value::Null
+        } else {
+            let class = raw.type_info().name().to_owned();
+            match class.as_str() {
+                "INTEGER" => Value::from(row.try_get_unchecked::<i64, _>(i).map_err(db)?),
+                "REAL" => {
+                    serde_json::Number::from_f64(row.try_get_unchecked::<f64, _>(i).map_err(db)?)
+                        .map_or(Value::Null, Value::Number)
+                }
+                "BLOB" => {
+                    let bytes: Vec<u8> = row.try_get_unchecked(i).map_err(db)?;
+                    Value::String(hex::encode_upper(bytes))
+                }
+                _ => Value::String(row.try_get_unchecked(i).map_err(db)?),
+            }
+        };
+        out.insert(column.name().to_owned(), value);
+    }
+    Ok(Value::Object(out))
 }
 
 async fn columns_of(conn: &mut SqliteConnection, table: &str) -> StoreResult<Vec<String>> {

@@ -89,6 +89,16 @@ pub async fn write(
             .person
             .with_context(|| format!("request {case} is not linked to a person record"))?,
     };
+    // A case's bundle holds the files staff added to it and leaves out what they withheld,
+    // as the console's does.
+    let extras = match whose {
+        Whose::Person(_) => Extras::default(),
+        Whose::Case(case) => Extras {
+            withheld: stores.request_items.withholdings(case).await?,
+            files: stores.request_items.request_files(case).await?,
+            ..Extras::default()
+        },
+    };
     let dir = out.unwrap_or_else(|| {
         bundle::folder(
             config.requests.bundle_dir.as_deref(),
@@ -106,15 +116,8 @@ pub async fn write(
             std::fs::remove_file(&previous.written.path)?;
         }
         let started = Instant::now();
-        let written = bundle::write(
-            &stores,
-            &policy,
-            holder,
-            &dir,
-            clock.now(),
-            Extras::default(),
-        )
-        .await?;
+        let written =
+            bundle::write(&stores, &policy, holder, &dir, clock.now(), extras.clone()).await?;
         let millis = started.elapsed().as_secs_f64() * 1000.0;
         stores
             .audit

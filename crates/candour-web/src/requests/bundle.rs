@@ -1,16 +1,17 @@
 //! Writing a person's bundle (the answer to a request for a copy of their data) to disk:
 //! whole or not at all, in bounded memory.
 //!
-//! The data map's tables are read a page at a time ([`SubjectStore::export_page`]) and handed
-//! over a small channel to a blocking thread that streams them into `data.json` inside the
-//! ZIP and, beside it, into one spill file per table for its CSV. Memory holds a few pages,
-//! never the whole answer. The archive is written under a temporary name in the bundle
+//! The data map's tables are read in one transaction, one streamed query per table
+//! ([`SubjectStore::export_subject`]), and handed in batches over a small channel to a
+//! blocking thread that streams them into `data.json` inside the ZIP and, beside it, into one
+//! spill file per table for its CSV. Files staff added are copied in pieces the same way.
+//! Memory holds a few batches, never the whole answer. The archive is written under a temporary name in the bundle
 //! folder, synced, then renamed to its final name and the folder synced: a crash at any
 //! moment leaves either no bundle or a whole one (a temporary file left by a crash,
 //! `.bundle-….part`, has no bundle's name, is never served, and the hourly [`sweep`] deletes
 //! it).
 //!
-//! [`SubjectStore::export_page`]: candour_core::store::SubjectStore::export_page
+//! [`SubjectStore::export_subject`]: candour_core::store::SubjectStore::export_subject
 
 use std::fs::File;
 use std::io::{self, BufWriter, Seek, Write};
@@ -20,10 +21,9 @@ use askama::Template;
 use candour_core::bundle::{
     self, DATA_JSON, INDEX_HTML, Kind, Recipient, Supplementary, ZipWriter, csv_name,
 };
-use candour_core::datamap::{self, Subject};
 use candour_core::policy::Policy;
 use candour_core::requests::items::{self, RequestFile, Told, Withholding};
-use candour_core::store::{StoreError, Stores};
+use candour_core::store::{ExportSink, PieceSink, StoreError, Stores};
 use candour_core::uk_time;
 use time::OffsetDateTime;
 use tokio::sync::mpsc;
@@ -32,10 +32,9 @@ use tokio::sync::mpsc;
 /// downloads from their account is deleted as soon as it is served.
 pub const KEPT_FOR: time::Duration = time::Duration::days(7);
 
-/// Rows read from the database per page: each page is a round trip to the database, and the
-/// channel holds four, so this bounds memory too (pages of 2,000 took the writing process to
-/// 59 MiB at its peak, near the 64 MiB target; pages of 1,000, to 52 MiB).
-const PAGE: u32 = 1000;
+/// Bytes of an added file read at a time: the channel holds four pieces, so a file of the
+/// upload limit (20 MiB by default) never sits in memory whole.
+const FILE_PIECE: u32 = 256 * 1024;
 
 /// A bundle written whole.
 #[derive(Debug, Clone)]
@@ -98,8 +97,10 @@ enum Piece {
         withheld: Vec<Told>,
         index: String,
     },
-    /// A file staff added, after the closing parts: its entry's name and content.
-    File(String, Vec<u8>),
+    /// A file staff added, after the closing parts: its entry's name; its content follows.
+    File(String),
+    /// The next piece of the file last begun.
+    FileData(Vec<u8>),
     /// Every added file sent: the archive may be completed.
     End,
 }
@@ -194,46 +195,25 @@ pub async fn write(
         let (dir, target) = (dir.to_path_buf(), target.clone());
         tokio::task::spawn_blocking(move || write_zip(rx, &dir, &target, at, holder))
     };
-    let mut counts = Vec::new();
-    let mut record = Vec::new();
-    let mut account = Vec::new();
     let read = async {
-        for m in datamap::PERSONAL {
-            let id = match m.subject {
-                Subject::Person => holder.person,
-                Subject::Account => holder.account,
-            };
-            let mut n = 0u64;
-            let mut after = None;
-            loop {
-                // No subject of that kind: the table is listed, and empty.
-                let mut page = match id {
-                    Some(id) => {
-                        stores
-                            .subjects
-                            .export_page(m.table, id, after, PAGE)
-                            .await?
-                    }
-                    None => Default::default(),
-                };
-                page.rows
-                    .retain(|row| !held_back(&extras.withheld, m.table, row));
-                n += page.rows.len() as u64;
-                match m.table {
-                    "people" if after.is_none() => record = fields_of(page.rows.first()),
-                    "accounts" if after.is_none() => account = fields_of(page.rows.first()),
-                    _ => {}
-                }
-                if tx.send(Piece::Rows(m.table, page.rows)).await.is_err() {
-                    break; // the writer failed: its error is reported below
-                }
-                match page.next {
-                    Some(next) => after = Some(next),
-                    None => break,
-                }
-            }
-            counts.push((m.table, n));
-        }
+        let mut sink = Rows {
+            tx: &tx,
+            withheld: &extras.withheld,
+            counts: Vec::new(),
+            record: Vec::new(),
+            account: Vec::new(),
+        };
+        // A sink that stops means the writer failed: its error is reported below.
+        stores
+            .subjects
+            .export_subject(holder.person, holder.account, &mut sink)
+            .await?;
+        let Rows {
+            counts,
+            record,
+            account,
+            ..
+        } = sink;
         let kinds = bundle::kinds(&counts);
         let mut recipients = bundle::media_recipients(policy);
         recipients.extend(extras.recipients);
@@ -270,16 +250,25 @@ pub async fn write(
                 index,
             })
             .await;
-        // One added file in memory at a time (each is at most the upload limit).
+        // Each added file in pieces: the channel holds a few, never a whole file.
         for f in &files {
-            let content = stores
+            if tx.send(Piece::File(f.entry())).await.is_err() {
+                break;
+            }
+            let mut pieces = Pieces {
+                tx: &tx,
+                sent: true,
+            };
+            let found = stores
                 .request_items
-                .request_file_content(f.request, f.id)
-                .await?
-                .ok_or_else(|| {
-                    StoreError::Refused(format!("the added file {} was removed", f.id))
-                })?;
-            if tx.send(Piece::File(f.entry(), content)).await.is_err() {
+                .request_file_pieces(f.request, f.id, FILE_PIECE, &mut pieces)
+                .await?;
+            if !found {
+                return Err(
+                    StoreError::Refused(format!("the added file {} was removed", f.id)).into(),
+                );
+            }
+            if !pieces.sent {
                 break;
             }
         }
@@ -295,6 +284,50 @@ pub async fn write(
         bytes: written,
         rows,
     })
+}
+
+/// Where the store hands the person's rows: left out when withheld, counted, and passed to
+/// the writer.
+struct Rows<'a> {
+    tx: &'a mpsc::Sender<Piece>,
+    withheld: &'a [Withholding],
+    counts: Vec<(&'static str, u64)>,
+    record: Vec<(String, String)>,
+    account: Vec<(String, String)>,
+}
+
+#[async_trait::async_trait]
+impl ExportSink for Rows<'_> {
+    async fn rows(&mut self, table: &'static str, mut rows: Vec<serde_json::Value>) -> bool {
+        rows.retain(|row| !held_back(self.withheld, table, row));
+        if self.counts.last().map(|(t, _)| *t) != Some(table) {
+            self.counts.push((table, 0));
+            match table {
+                "people" => self.record = fields_of(rows.first()),
+                "accounts" => self.account = fields_of(rows.first()),
+                _ => {}
+            }
+        }
+        if let Some((_, n)) = self.counts.last_mut() {
+            *n += rows.len() as u64;
+        }
+        self.tx.send(Piece::Rows(table, rows)).await.is_ok()
+    }
+}
+
+/// Where the store hands an added file's pieces: on to the writer.
+struct Pieces<'a> {
+    tx: &'a mpsc::Sender<Piece>,
+    /// Whether the writer took every piece (it stops only when it failed).
+    sent: bool,
+}
+
+#[async_trait::async_trait]
+impl PieceSink for Pieces<'_> {
+    async fn piece(&mut self, bytes: Vec<u8>) -> bool {
+        self.sent = self.tx.send(Piece::FileData(bytes)).await.is_ok();
+        self.sent
+    }
 }
 
 /// The person's record as label and value, for the summary's first table.
@@ -394,7 +427,7 @@ fn write_zip(
                 withheld,
                 index,
             } => break (supplementary, withheld, index),
-            Piece::File(..) | Piece::End => {
+            Piece::File(_) | Piece::FileData(_) | Piece::End => {
                 return Err(io::Error::other("an added file came before the data"));
             }
         }
@@ -420,10 +453,8 @@ fn write_zip(
     // reported) leaves the archive unfinished, so it is not kept.
     loop {
         match rx.blocking_recv() {
-            Some(Piece::File(name, content)) => {
-                zip.start(&name)?;
-                zip.write_all(&content)?;
-            }
+            Some(Piece::File(name)) => zip.start(&name)?,
+            Some(Piece::FileData(piece)) => zip.write_all(&piece)?,
             Some(Piece::End) => break,
             _ => {
                 return Err(io::Error::other(
@@ -542,8 +573,8 @@ mod tests {
             index: String::new(),
         })
         .unwrap();
-        tx.try_send(Piece::File("files/1-a.txt".into(), b"a".to_vec()))
-            .unwrap();
+        tx.try_send(Piece::File("files/1-a.txt".into())).unwrap();
+        tx.try_send(Piece::FileData(b"a".to_vec())).unwrap();
         drop(tx); // reading the second file failed: no `End`
         let err = write_zip(rx, dir.path(), &target, OffsetDateTime::UNIX_EPOCH, holder);
         assert!(err.is_err());
