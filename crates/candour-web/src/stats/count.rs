@@ -223,7 +223,10 @@ mod tests {
             referrer_origin("https://search.example:8443?q=1"),
             "https://search.example:8443"
         );
-        assert_eq!(referrer_origin("https://search.example"), "https://search.example");
+        assert_eq!(
+            referrer_origin("https://search.example"),
+            "https://search.example"
+        );
         assert_eq!(referrer_origin("not a referrer"), "");
         let long = format!("https://{}.example/", "a".repeat(1000));
         assert_eq!(referrer_origin(&long).len(), MAX_HOST);

@@ -18,7 +18,7 @@ const MAX_BATCH: usize = 1024;
 /// How many hits may wait in memory: enough for the next batches while one is written
 /// (under load a batch fills while the one before it is being written), and a bound on the
 /// memory they hold (a hit is at most about 6 KiB, usually under 1 KiB).
-const CAPACITY: usize = 4 * MAX_BATCH;
+const CAPACITY: usize = 8 * MAX_BATCH;
 
 struct HitWriter(Arc<dyn StatsIngestStore>);
 

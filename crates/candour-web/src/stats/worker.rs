@@ -28,7 +28,7 @@ use crate::{AppState, Inner};
 /// How many sightings may wait for the worker. With the hit queue's own room this bounds
 /// what a crash can lose, and the memory counting may hold (see the README): a sighting is
 /// at most about 5 KiB, usually under 1 KiB.
-pub(crate) const CAPACITY: usize = 4096;
+pub(crate) const CAPACITY: usize = 8192;
 /// The most sightings the worker takes at once.
 const BATCH: usize = 512;
 /// How long the worker lets sightings gather after a batch that did not fill. While it is not
