@@ -107,6 +107,10 @@ CANDOUR_E2E_OUTBOX="$(sed -E 's/^[[:space:]]*Email:[[:space:]]+written to (.+) i
 export CANDOUR_E2E_STAFF_EMAIL CANDOUR_E2E_STAFF_PASSWORD CANDOUR_E2E_OUTBOX
 echo "run.sh: staff account $CANDOUR_E2E_STAFF_EMAIL; email outbox $CANDOUR_E2E_OUTBOX"
 
+# Tests that need a server configured otherwise (tests/47-statistics-cross-site.test.mjs)
+# start their own from the same binary.
+export CANDOUR_E2E_BINARY="$binary"
+
 status=0
 CANDOUR_E2E_URL="$base" node --test --test-concurrency=1 --test-timeout=90000 "${tests[@]}" || status=$?
 if [[ $status -ne 0 ]]; then

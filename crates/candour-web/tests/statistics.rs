@@ -579,3 +579,101 @@ async fn the_objection_cookie_reaches_beacons_and_the_image_from_the_organisatio
         .unwrap();
     assert!(html.contains("Some of our other websites count their pages here too"));
 }
+
+#[tokio::test]
+async fn beacons_and_the_image_from_a_browser_that_objects_are_answered_and_not_counted() {
+    let app = spawn_with_site().await;
+    for (n, objection) in [(1, ("sec-gpc", "1")), (2, ("dnt", "1"))] {
+        let res = app
+            .client
+            .post(format!("{}/statistics/hit", app.url))
+            .header("user-agent", browser(n))
+            .header("content-type", "text/plain;charset=UTF-8")
+            .header("origin", SITE)
+            .header(objection.0, objection.1)
+            .body(br#"{"p":"/news"}"#.to_vec())
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 204, "{objection:?}");
+        let res = app
+            .client
+            .get(format!("{}/statistics/hit.gif?p=/about-us", app.url))
+            .header("user-agent", browser(n + 10))
+            .header("referer", "https://cms.testshire.example/about-us")
+            .header(objection.0, objection.1)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 200, "{objection:?}");
+    }
+    assert_eq!(
+        visitors(&app).await,
+        0,
+        "an objecting browser is not counted"
+    );
+    let res = beacon(&app, Some(SITE), br#"{"p":"/news"}"#.to_vec()).await;
+    assert_eq!(res.status(), 204);
+    assert_eq!(visitors(&app).await, 1, "a browser that does not object is");
+}
+
+/// A panel of today's dashboard as staff (signed in as `staff`) export it: (value, visitors).
+async fn panel(app: &TestApp, staff: &str, panel: &str) -> Vec<(String, String)> {
+    app.flush_queues().await;
+    app.state.fold_statistics().await.unwrap();
+    let res = app
+        .get_with_cookie(
+            &format!("/admin/statistics.csv?panel={panel}&range=today"),
+            staff,
+        )
+        .await;
+    assert_eq!(res.status(), 200);
+    let csv = res.text().await.unwrap();
+    csv.lines()
+        .skip(1)
+        .map(|l| {
+            let cells: Vec<&str> = l.split(',').collect();
+            (cells[0].to_owned(), cells[1].to_owned())
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn a_page_with_a_long_address_referrer_and_agent_is_counted_from_what_is_kept() {
+    let app = common::spawn_with(|config| config.stats.suppression_threshold = 0).await;
+    // What counting keeps of a request is cut to a few KiB; the parts a hit uses come first.
+    // (An address is at most 2 KiB; the query is kept to 1 KiB.)
+    let query = format!("utm_source=newsletter&pad={}", "x".repeat(1800));
+    let referrer = format!("https://search.example/q?{}", "y".repeat(4000));
+    let agent = format!("{}{}", browser(1), " z".repeat(1000));
+    let res = visit(&app, &format!("/about?{query}"), &agent, &[]).await;
+    assert_eq!(res.status(), 200);
+    // Another browser follows a link with a long address to the same page.
+    let res = visit(&app, "/about", &browser(2), &[("referer", &referrer)]).await;
+    assert_eq!(res.status(), 200);
+    assert_eq!(visitors(&app).await, 2);
+    let staff = app
+        .staff(
+            "panels@testshire.example",
+            candour_core::account::Role::Editor,
+        )
+        .await;
+    let mut sources = panel(&app, &staff, "source").await;
+    sources.sort();
+    assert_eq!(
+        sources,
+        vec![
+            ("newsletter".to_owned(), "1".to_owned()),
+            ("search.example".to_owned(), "1".to_owned())
+        ],
+        "a campaign's source is its tag; a link's is the referrer's host"
+    );
+    assert_eq!(
+        panel(&app, &staff, "utm_source").await,
+        vec![("newsletter".to_owned(), "1".to_owned())]
+    );
+    assert_eq!(
+        panel(&app, &staff, "page").await,
+        vec![("/about".to_owned(), "2".to_owned())]
+    );
+}

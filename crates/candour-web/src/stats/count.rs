@@ -49,8 +49,42 @@ pub(crate) struct Page<'a> {
     pub host: Option<&'a str>,
 }
 
+/// The longest path, and the longest query, a sighting keeps, in bytes. A hit keeps a few
+/// hundred characters of the path and only the campaign tags of the query, so nothing
+/// counted is lost; the bound keeps each waiting sighting small whatever a request carries.
+const MAX_PART: usize = 1024;
+/// The longest user agent a sighting keeps, in bytes (browsers send 100 to 300).
+const MAX_AGENT: usize = 512;
+/// The longest host, or referrer origin, a sighting keeps, in bytes.
+const MAX_HOST: usize = 300;
+
+/// `s` cut to at most `max` bytes, at a character boundary.
+fn cut(s: &str, max: usize) -> &str {
+    if s.len() <= max {
+        return s;
+    }
+    let mut end = max;
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    &s[..end]
+}
+
+/// The part of a referrer counting reads: its scheme and host (`https://search.example`);
+/// the path and query are never kept.
+fn referrer_origin(referer: &str) -> &str {
+    let Some(scheme_end) = referer.find("://") else {
+        return "";
+    };
+    let rest = &referer[scheme_end + 3..];
+    let authority = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    cut(&referer[..scheme_end + 3 + authority], MAX_HOST)
+}
+
 impl Sighting {
-    /// What counting needs of a request, copied.
+    /// What counting needs of a request, copied into memory of its own (never a view of the
+    /// connection's buffer, which a waiting sighting would otherwise keep alive) and cut to
+    /// a bounded size.
     pub(crate) fn new(
         state: &AppState,
         headers: &HeaderMap,
@@ -58,19 +92,34 @@ impl Sighting {
         page: Page<'_>,
         kind: HitKind,
     ) -> Sighting {
+        let path = cut(page.path, MAX_PART);
         let target = match page.query {
-            Some(q) => format!("{}?{q}", page.path),
-            None => page.path.to_owned(),
+            Some(q) => {
+                let q = cut(q, MAX_PART);
+                let mut t = String::with_capacity(path.len() + 1 + q.len());
+                t.push_str(path);
+                t.push('?');
+                t.push_str(q);
+                t
+            }
+            None => path.to_owned(),
         };
+        let counter = &state.inner.stats;
         Sighting {
             at: state.now(),
             kind,
             target,
-            referer: page.referer.map(str::to_owned),
-            host: page.host.map(str::to_owned),
-            agent: headers.get(header::USER_AGENT).cloned(),
+            referer: page
+                .referer
+                .map(referrer_origin)
+                .filter(|r| !r.is_empty())
+                .map(str::to_owned),
+            host: page.host.map(|h| cut(h, MAX_HOST).to_owned()),
+            agent: header_str(headers, "user-agent").map(|a| cut(a, MAX_AGENT).to_owned()),
             ip: limits::client_ip(state, peer, headers),
-            cookies: Sighting::cookies_of(headers),
+            session: counter
+                .session_cookie_in(headers)
+                .map(|v| cut(v, MAX_HOST).to_owned()),
         }
     }
 }
@@ -149,4 +198,37 @@ pub(crate) fn count_event(
 /// and counted as dropped).
 pub(crate) fn count_later(state: &AppState, seen: Sighting) -> bool {
     state.inner.stats.offer(seen)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn values_are_cut_at_a_character_boundary() {
+        assert_eq!(cut("abc", 5), "abc");
+        assert_eq!(cut("abcdef", 3), "abc");
+        // "é" is two bytes: a cut in its middle stops before it.
+        assert_eq!(cut("aé", 2), "a");
+        assert_eq!(cut(&"x".repeat(5000), MAX_PART).len(), MAX_PART);
+    }
+
+    #[test]
+    fn a_referrer_keeps_only_its_scheme_and_host() {
+        assert_eq!(
+            referrer_origin("https://search.example/q?term=secret#top"),
+            "https://search.example"
+        );
+        assert_eq!(
+            referrer_origin("https://search.example:8443?q=1"),
+            "https://search.example:8443"
+        );
+        assert_eq!(
+            referrer_origin("https://search.example"),
+            "https://search.example"
+        );
+        assert_eq!(referrer_origin("not a referrer"), "");
+        let long = format!("https://{}.example/", "a".repeat(1000));
+        assert_eq!(referrer_origin(&long).len(), MAX_HOST);
+    }
 }

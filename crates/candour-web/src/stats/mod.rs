@@ -28,7 +28,9 @@ pub(crate) mod worker;
 use std::sync::{Arc, OnceLock, Weak};
 use std::time::Duration;
 
+use axum::http::{HeaderMap, header};
 use candour_core::config::Config;
+use candour_core::cookies::read_cookie;
 use candour_core::stats::agent::AgentReader;
 use candour_core::store::StatsIngestStore;
 use tokio::sync::Mutex;
@@ -53,6 +55,8 @@ pub(crate) struct Counter {
     worker: OnceLock<worker::Worker>,
     /// The UK day statistics were last purged for, and when.
     purged: Mutex<Option<(time::Date, time::OffsetDateTime)>>,
+    /// The sign-in cookie's name: a page or beacon that carries it may be staff's.
+    session_cookie: String,
 }
 
 impl Counter {
@@ -75,7 +79,22 @@ impl Counter {
             geo,
             worker: OnceLock::new(),
             purged: Mutex::new(None),
+            session_cookie: config.accounts.cookie_name(),
         })
+    }
+
+    /// The sign-in cookie's value in these headers, if there is one.
+    pub(crate) fn session_cookie_in<'h>(&self, headers: &'h HeaderMap) -> Option<&'h str> {
+        headers
+            .get_all(header::COOKIE)
+            .iter()
+            .filter_map(|h| h.to_str().ok())
+            .find_map(|h| read_cookie(h, &self.session_cookie))
+    }
+
+    /// The sign-in cookie's name.
+    pub(crate) fn session_cookie(&self) -> &str {
+        &self.session_cookie
     }
 
     fn agents(&self) -> &AgentReader {

@@ -15,8 +15,10 @@ use crate::kit::batch::{Queue, Settings, Writer, Written};
 
 /// The most hits written in one transaction.
 const MAX_BATCH: usize = 1024;
-/// How many hits may wait in memory.
-const CAPACITY: usize = 16 * MAX_BATCH;
+/// How many hits may wait in memory: enough for the next batches while one is written
+/// (under load a batch fills while the one before it is being written), and a bound on the
+/// memory they hold (a hit is at most about 6 KiB, usually under 1 KiB).
+const CAPACITY: usize = 8 * MAX_BATCH;
 
 struct HitWriter(Arc<dyn StatsIngestStore>);
 

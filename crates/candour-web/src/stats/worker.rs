@@ -15,7 +15,6 @@ use std::sync::Weak;
 use std::time::Duration;
 
 use axum::http::{HeaderMap, HeaderValue, header};
-use candour_core::cookies::read_cookie;
 use candour_core::stats::agent::Agent;
 use candour_core::stats::request::{CampaignTags, referrer_host};
 use candour_core::stats::{Hit, HitKind, clip, uk_day};
@@ -27,7 +26,8 @@ use crate::kit::{auth, limits};
 use crate::{AppState, Inner};
 
 /// How many sightings may wait for the worker. With the hit queue's own room this bounds
-/// what a crash can lose (see the README).
+/// what a crash can lose, and the memory counting may hold (see the README): a sighting is
+/// at most about 5 KiB, usually under 1 KiB.
 pub(crate) const CAPACITY: usize = 8192;
 /// The most sightings the worker takes at once.
 const BATCH: usize = 512;
@@ -38,28 +38,23 @@ const GATHER: Duration = Duration::from_millis(10);
 /// User agents remembered; the map is emptied when it grows past this.
 const AGENTS_REMEMBERED: usize = 4096;
 
-/// What a counted request left behind: copies of a few header values, nothing parsed yet.
-/// The address is here only until the worker has hashed it and looked up its country.
+/// What a counted request left behind: short copies of a few header values, nothing parsed
+/// yet. Each is memory of its own, cut to a bounded size (`count::Sighting::new`), so a
+/// waiting sighting holds no more than a few KiB whatever the request carried. The address
+/// is here only until the worker has hashed it and looked up its country.
 pub(crate) struct Sighting {
     pub at: OffsetDateTime,
     pub kind: HitKind,
     /// The page's path, with its query when it has one.
     pub target: String,
-    /// The address of the page that linked to it.
+    /// The scheme and host of the page that linked to it.
     pub referer: Option<String>,
     /// The host the page was served from (a referrer from it is a move within the site).
     pub host: Option<String>,
-    pub agent: Option<HeaderValue>,
+    pub agent: Option<String>,
     pub ip: IpAddr,
-    /// The request's `Cookie` headers, when it had any (staff are not counted).
-    pub cookies: Vec<HeaderValue>,
-}
-
-impl Sighting {
-    /// The request's `Cookie` headers, copied (cheaply: a header value shares its bytes).
-    pub(crate) fn cookies_of(headers: &HeaderMap) -> Vec<HeaderValue> {
-        headers.get_all(header::COOKIE).iter().cloned().collect()
-    }
+    /// The sign-in cookie's value, when the request carried one (staff are not counted).
+    pub session: Option<String>,
 }
 
 pub(crate) enum Message {
@@ -128,11 +123,10 @@ async fn run(inner: Weak<Inner>, mut rx: mpsc::Receiver<Message>) {
             break;
         };
         let state = AppState { inner };
-        let session_cookie = state.config().accounts.cookie_name();
         for message in received.drain(..) {
             match message {
                 Message::Seen(seen) => {
-                    if let Some(hit) = to_hit(&state, &mut agents, &session_cookie, *seen).await
+                    if let Some(hit) = to_hit(&state, &mut agents, *seen).await
                         && !state.inner.stats.queue.put(hit).await
                     {
                         tracing::warn!("The hit queue has stopped; a hit was not counted.");
@@ -152,49 +146,34 @@ async fn run(inner: Weak<Inner>, mut rx: mpsc::Receiver<Message>) {
 
 /// User agents read lately, each with what it says.
 #[derive(Default)]
-struct Agents(HashMap<HeaderValue, Agent>);
+struct Agents(HashMap<String, Agent>);
 
 impl Agents {
-    fn read(&mut self, state: &AppState, agent: Option<&HeaderValue>) -> Agent {
-        let Some(agent) = agent else {
-            return state.inner.stats.agents().read("");
-        };
+    fn read(&mut self, state: &AppState, agent: Option<&str>) -> Agent {
+        let agent = agent.unwrap_or("");
         if let Some(known) = self.0.get(agent) {
             return known.clone();
         }
-        let read = state
-            .inner
-            .stats
-            .agents()
-            .read(agent.to_str().unwrap_or(""));
+        let read = state.inner.stats.agents().read(agent);
         if self.0.len() >= AGENTS_REMEMBERED {
             self.0.clear();
         }
-        self.0.insert(agent.clone(), read.clone());
+        self.0.insert(agent.to_owned(), read.clone());
         read
     }
 }
 
 /// The hit a sighting makes, or `None` for a bot, a crawler or staff.
-async fn to_hit(
-    state: &AppState,
-    agents: &mut Agents,
-    session_cookie: &str,
-    seen: Sighting,
-) -> Option<Hit> {
-    let agent = agents.read(state, seen.agent.as_ref());
+async fn to_hit(state: &AppState, agents: &mut Agents, seen: Sighting) -> Option<Hit> {
+    let agent = agents.read(state, seen.agent.as_deref());
     if agent.bot {
         return None;
     }
-    let signed_in = seen
-        .cookies
-        .iter()
-        .filter_map(|h| h.to_str().ok())
-        .any(|h| read_cookie(h, session_cookie).is_some());
-    if signed_in {
+    if let Some(session) = &seen.session {
+        let name = state.inner.stats.session_cookie();
         let mut cookies = HeaderMap::new();
-        for v in seen.cookies {
-            cookies.append(header::COOKIE, v);
+        if let Ok(v) = HeaderValue::from_str(&format!("{name}={session}")) {
+            cookies.insert(header::COOKIE, v);
         }
         match auth::look_up(&cookies, state).await {
             Ok(v) if v.role().is_none() => {}
@@ -233,11 +212,7 @@ async fn to_hit(
         .and_then(|u| u.origin().split("://").nth(1))
         .map(|h| h.split(':').next().unwrap_or(h));
     own.extend(public);
-    let user_agent = seen
-        .agent
-        .as_ref()
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("");
+    let user_agent = seen.agent.as_deref().unwrap_or("");
     let client = limits::client_key_of(seen.ip);
     Some(Hit {
         at: seen.at,
