@@ -457,13 +457,13 @@ impl Fold {
             .collect()
     }
 
-    /// The pair rows to add to, in the order of `stats_pairs`' key.
+    /// The pair rows to add to, in the order of `stats_pairs`' key (day, filter, panel).
     pub fn pair_rows(&self) -> Vec<PairRow<'_>> {
         let rank = self.names.ranks();
         let r = |id: &Id| rank.get(*id as usize).copied().unwrap_or(u32::MAX);
         let mut keys: Vec<(&(i64, Id, Id), &Metrics)> = self.pairs.iter().collect();
         keys.sort_by_cached_key(|((day, a, b), _)| {
-            (r(a), code_rank(self.names.get(*b).0), *day, r(b))
+            (*day, r(a), code_rank(self.names.get(*b).0), r(b))
         });
         keys.into_iter()
             .filter_map(|((day, a, b), m)| {

@@ -321,10 +321,10 @@ fn rows_come_in_the_order_of_the_tables_keys() {
         .iter()
         .map(|r| {
             (
+                r.day,
                 r.filter_dimension.code(),
                 r.filter_value.to_owned(),
                 r.dimension.code(),
-                r.day,
                 r.value.to_owned(),
             )
         })
