@@ -8,7 +8,9 @@
 #     them (bench/statistics_reference.py);
 #   - Candour records and folds the same events through its real store methods
 #     (StatsIngestStore, driven by the `stats_bench` example) on SQLite and on PostgreSQL and
-#     answers the same panels from its totals (StatsReportStore).
+#     answers the same panels from its totals (StatsReportStore), then every panel again
+#     filtered by the busiest page and by the busiest referrer (a click on a row; the
+#     references are not asked these).
 # Prints a table of each panel's p50/p95 per engine, the whole dashboard's time per size
 # (it should stay flat as events grow), and checks that Candour's totals agree with DuckDB's
 # answer to the same questions (the site's visitors, visits and page views; page views and

@@ -336,6 +336,79 @@ pub async fn stats_retention_forgets_past_days_and_old_totals(s: &Stores) {
     );
 }
 
+pub async fn stats_retention_keeps_what_is_left_of_a_straddling_week_and_month(s: &Stores) {
+    // Week of Monday 29 June 2026; the cutoff is Thursday 2 July (UK summer time), so the
+    // week and July both straddle it. Hits on 30 June and 1 July go; those on 3 July stay.
+    let cutoff = datetime!(2026-07-01 23:00 UTC);
+    let gone_a = datetime!(2026-06-30 09:00 UTC);
+    let gone_b = datetime!(2026-07-01 09:00 UTC);
+    let kept = datetime!(2026-07-03 09:00 UTC);
+    s.stats_ingest
+        .record_hits(&[
+            page(1, gone_a, "/gone"),
+            page(2, gone_b, "/gone"),
+            page(3, kept, "/kept"),
+            page(4, kept, "/gone"),
+        ])
+        .await
+        .unwrap();
+    fold_all(s, kept + Duration::hours(2)).await;
+    s.stats_ingest
+        .purge_stats(cutoff, uk_day(kept))
+        .await
+        .unwrap();
+    let week = Range {
+        from: datetime!(2026-06-28 23:00 UTC),
+        to: datetime!(2026-07-05 23:00 UTC),
+    };
+    let july = Range {
+        from: datetime!(2026-06-30 23:00 UTC),
+        to: datetime!(2026-07-31 23:00 UTC),
+    };
+    let kept_day = day_totals(s, kept).await;
+    assert_eq!((kept_day.visitors, kept_day.pageviews), (2, 2));
+    for (range, what) in [(week, "the week"), (july, "July")] {
+        let rows = s
+            .stats_report
+            .stats_breakdown(range, Dimension::Page, None, 10)
+            .await
+            .unwrap();
+        let got: Vec<(&str, i64, i64)> = rows
+            .iter()
+            .map(|r| (r.value.as_str(), r.metrics.visitors, r.metrics.pageviews))
+            .collect();
+        assert_eq!(
+            got,
+            vec![("/gone", 1, 1), ("/kept", 1, 1)],
+            "{what} counts only the day still kept"
+        );
+        let site = s
+            .stats_report
+            .stats_breakdown(range, Dimension::Browser, None, 10)
+            .await
+            .unwrap();
+        assert_eq!(
+            site.iter()
+                .map(|r| (r.metrics.visitors, r.metrics.visits))
+                .collect::<Vec<_>>(),
+            vec![(2, 2)],
+            "{what}: the browser row less the days that went"
+        );
+    }
+    // Purging again changes nothing.
+    s.stats_ingest
+        .purge_stats(cutoff, uk_day(kept))
+        .await
+        .unwrap();
+    let rows = s
+        .stats_report
+        .stats_breakdown(week, Dimension::Page, None, 10)
+        .await
+        .unwrap();
+    assert_eq!(rows.len(), 2);
+    assert_eq!(rows[0].metrics.pageviews + rows[1].metrics.pageviews, 2);
+}
+
 pub async fn stats_two_instances_add_up(one: &Stores, two: &Stores) {
     let m = MORNING;
     let mut a = Vec::new();

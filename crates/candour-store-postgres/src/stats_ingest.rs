@@ -7,7 +7,9 @@ use std::collections::{HashMap, HashSet};
 
 use async_trait::async_trait;
 use candour_core::stats::fold::{self, OpenVisit};
-use candour_core::stats::{Device, Folded, Hit, HitKind, VISIT_IDLE, VisitorHash, uk_day};
+use candour_core::stats::{
+    Device, Folded, Hit, HitKind, IMPORTED, IMPORTED_PAGE, VISIT_IDLE, VisitorHash, span, uk_day,
+};
 use candour_core::store::{StatsIngestStore, StoreError, StoreResult};
 use candour_core::uk_time::uk_start_of_day;
 use sqlx::postgres::PgRow;
@@ -385,9 +387,67 @@ impl StatsIngestStore for PgStore {
     async fn purge_stats(&self, totals_before: OffsetDateTime, today: Date) -> StoreResult<u64> {
         let mut conn = self.pool.acquire().await.map_err(db)?;
         let mut tx = conn.begin().await.map_err(db)?;
+        // The fold adds to the week and month rows: hold it off while days leave them.
+        sqlx::query("SELECT pg_advisory_xact_lock($1)")
+            .bind(FOLD_LOCK)
+            .execute(&mut *tx)
+            .await
+            .map_err(db)?;
         let mut gone = 0;
+        // A week (or month) begun before the cutoff keeps its row, less the days that go,
+        // so a range that reads it counts only days still kept.
+        for (span, straddling, keep_from) in span::kept_at(totals_before) {
+            if let Some(start) = straddling {
+                sqlx::query(
+                    "UPDATE stats_totals AS s SET visitors = s.visitors - d.visitors,
+                         visits = s.visits - d.visits, pageviews = s.pageviews - d.pageviews,
+                         bounces = s.bounces - d.bounces,
+                         duration_seconds = s.duration_seconds - d.duration_seconds,
+                         events = s.events - d.events
+                     FROM (SELECT dimension, value, SUM(visitors) AS visitors,
+                               SUM(visits) AS visits, SUM(pageviews) AS pageviews,
+                               SUM(bounces) AS bounces, SUM(duration_seconds) AS duration_seconds,
+                               SUM(events) AS events
+                           FROM stats_totals
+                           WHERE grain = 'day' AND bucket >= $1 AND bucket < $2
+                             AND dimension NOT IN ($3, $4)
+                           GROUP BY dimension, value) AS d
+                     WHERE s.grain = $5 AND s.bucket = $1 AND s.dimension = d.dimension
+                       AND s.value = d.value",
+                )
+                .bind(start)
+                .bind(totals_before)
+                .bind(IMPORTED)
+                .bind(IMPORTED_PAGE)
+                .bind(span.code())
+                .execute(&mut *tx)
+                .await
+                .map_err(db)?;
+                gone += sqlx::query(
+                    "DELETE FROM stats_totals WHERE grain = $1 AND bucket = $2 AND visitors = 0
+                     AND visits = 0 AND pageviews = 0 AND bounces = 0 AND duration_seconds = 0
+                     AND events = 0",
+                )
+                .bind(span.code())
+                .bind(start)
+                .execute(&mut *tx)
+                .await
+                .map_err(db)?
+                .rows_affected();
+            }
+            gone += sqlx::query("DELETE FROM stats_totals WHERE grain = $1 AND bucket < $2")
+                .bind(span.code())
+                .bind(keep_from)
+                .execute(&mut *tx)
+                .await
+                .map_err(db)?
+                .rows_affected();
+        }
         for (sql, bound) in [
-            ("DELETE FROM stats_totals WHERE bucket < $1", totals_before),
+            (
+                "DELETE FROM stats_totals WHERE grain IN ('hour', 'day') AND bucket < $1",
+                totals_before,
+            ),
             ("DELETE FROM stats_pairs WHERE day < $1", totals_before),
             (
                 "DELETE FROM stats_hits WHERE at < $1",

@@ -166,18 +166,28 @@ impl StatsReportStore for PgStore {
                 spans_sum(&dimensions, Some(value), range)
             }
             Some(f) => {
+                // Each day of the range is a seek to its rows for the filter and panel (the
+                // key begins with the day); a very long range is one stretch of the key.
                 let mut q = QueryBuilder::<Postgres>::new(format!(
-                    "SELECT value, {SUMS} FROM stats_pairs WHERE filter_dimension = "
+                    "SELECT value, {SUMS} FROM stats_pairs WHERE"
                 ));
-                q.push_bind(f.dimension.code())
+                match span::day_starts(range) {
+                    Some(days) => {
+                        q.push(" day = ANY(").push_bind(days).push(")");
+                    }
+                    None => {
+                        q.push(" day >= ")
+                            .push_bind(range.from)
+                            .push(" AND day < ")
+                            .push_bind(range.to);
+                    }
+                }
+                q.push(" AND filter_dimension = ")
+                    .push_bind(f.dimension.code())
                     .push(" AND filter_value = ")
                     .push_bind(f.value.clone())
                     .push(" AND dimension = ")
-                    .push_bind(dimension.code())
-                    .push(" AND day >= ")
-                    .push_bind(range.from)
-                    .push(" AND day < ")
-                    .push_bind(range.to);
+                    .push_bind(dimension.code());
                 q
             }
             None => {

@@ -165,18 +165,33 @@ impl StatsReportStore for SqliteStore {
                 spans_sum(&dimensions, Some(value), range)
             }
             Some(f) => {
+                // Each day of the range is a seek to its rows for the filter and panel (the
+                // key begins with the day); a very long range is one stretch of the key.
                 let mut q = QueryBuilder::<Sqlite>::new(format!(
-                    "SELECT value, {SUMS} FROM stats_pairs WHERE filter_dimension = "
+                    "SELECT value, {SUMS} FROM stats_pairs WHERE"
                 ));
-                q.push_bind(f.dimension.code())
+                match span::day_starts(range) {
+                    Some(days) => {
+                        q.push(" day IN (");
+                        let mut list = q.separated(", ");
+                        for d in days {
+                            list.push_bind(unix(d));
+                        }
+                        q.push(")");
+                    }
+                    None => {
+                        q.push(" day >= ")
+                            .push_bind(unix(range.from))
+                            .push(" AND day < ")
+                            .push_bind(unix(range.to));
+                    }
+                }
+                q.push(" AND filter_dimension = ")
+                    .push_bind(f.dimension.code())
                     .push(" AND filter_value = ")
                     .push_bind(f.value.clone())
                     .push(" AND dimension = ")
-                    .push_bind(dimension.code())
-                    .push(" AND day >= ")
-                    .push_bind(unix(range.from))
-                    .push(" AND day < ")
-                    .push_bind(unix(range.to));
+                    .push_bind(dimension.code());
                 q
             }
             None => {

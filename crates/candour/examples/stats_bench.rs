@@ -8,7 +8,8 @@
 //!   stats_bench panels DATABASE_URL FROM_TS TO_TS ROUNDS [--answers FILE]
 //!     answers each panel of the dashboard for the UK days from FROM_TS to TO_TS with
 //!     `StatsReportStore` ROUNDS times and prints one JSON line per panel (p50 and p95 in ms)
-//!     and one for the whole dashboard; with --answers, writes the whole site's visitors,
+//!     and one for the whole dashboard, then the same filtered by the busiest page and by the
+//!     busiest referrer (panel names end in `[page /]`, `[source www.google.com]`); with --answers, writes the whole site's visitors,
 //!     visits and page views and each page's page views and visitors, in the form
 //!     `bench/statistics_reference.py` writes DuckDB's.
 //!
@@ -19,7 +20,7 @@ use std::io::{BufRead, BufReader, Write};
 use std::time::Instant;
 
 use anyhow::{Context, bail};
-use candour_core::stats::{Device, Dimension, Grain, Hit, HitKind, Range, VisitorHash};
+use candour_core::stats::{Device, Dimension, Filter, Grain, Hit, HitKind, Range, VisitorHash};
 use candour_core::store::Stores;
 use candour_store_postgres::PgStore;
 use candour_store_sqlite::SqliteStore;
@@ -177,11 +178,23 @@ const PANELS: [(&str, Option<Dimension>); 13] = [
     ("events", Some(Dimension::Goal)),
 ];
 
-async fn panel(stores: &Stores, range: Range, dimension: Option<Dimension>) -> anyhow::Result<()> {
+/// The rows clicked to filter every panel: the busiest page and the busiest referrer of the
+/// generated events (`bench/statistics_events.py`).
+const FILTERS: [(Dimension, &str); 2] = [
+    (Dimension::Page, "/"),
+    (Dimension::Source, "www.google.com"),
+];
+
+async fn panel(
+    stores: &Stores,
+    range: Range,
+    dimension: Option<Dimension>,
+    filter: Option<&Filter>,
+) -> anyhow::Result<()> {
     let report = &stores.stats_report;
     match dimension {
-        None => drop(report.stats_summary(range, Grain::Day, None).await?),
-        Some(d) => drop(report.stats_breakdown(range, d, None, TOP).await?),
+        None => drop(report.stats_summary(range, Grain::Day, filter).await?),
+        Some(d) => drop(report.stats_breakdown(range, d, filter, TOP).await?),
     }
     Ok(())
 }
@@ -201,33 +214,47 @@ async fn panels(
     rounds: usize,
     answers: Option<&str>,
 ) -> anyhow::Result<()> {
-    let mut times = vec![Vec::with_capacity(rounds); PANELS.len()];
-    let mut whole = Vec::with_capacity(rounds);
-    // Once to warm the caches, as the references are warmed.
-    for (_, d) in PANELS {
-        panel(stores, range, d).await?;
-    }
-    for _ in 0..rounds.max(1) {
-        let dashboard = Instant::now();
-        for (i, (_, d)) in PANELS.iter().enumerate() {
-            let t = Instant::now();
-            panel(stores, range, *d).await?;
-            times[i].push(t.elapsed().as_secs_f64() * 1000.0);
+    // Unfiltered, then each filter: every panel, as a click on a row shows them.
+    let mut views: Vec<Option<Filter>> = vec![None];
+    views.extend(FILTERS.iter().map(|(dimension, value)| {
+        Some(Filter {
+            dimension: *dimension,
+            value: (*value).to_owned(),
+        })
+    }));
+    for filter in &views {
+        let mut times = vec![Vec::with_capacity(rounds); PANELS.len()];
+        let mut whole = Vec::with_capacity(rounds);
+        // Once to warm the caches, as the references are warmed.
+        for (_, d) in PANELS {
+            panel(stores, range, d, filter.as_ref()).await?;
         }
-        whole.push(dashboard.elapsed().as_secs_f64() * 1000.0);
-    }
-    for ((name, _), t) in PANELS.iter().zip(times.iter_mut()) {
+        for _ in 0..rounds.max(1) {
+            let dashboard = Instant::now();
+            for (i, (_, d)) in PANELS.iter().enumerate() {
+                let t = Instant::now();
+                panel(stores, range, *d, filter.as_ref()).await?;
+                times[i].push(t.elapsed().as_secs_f64() * 1000.0);
+            }
+            whole.push(dashboard.elapsed().as_secs_f64() * 1000.0);
+        }
+        let suffix = filter
+            .as_ref()
+            .map(|f| format!(" [{} {}]", f.dimension.code(), f.value))
+            .unwrap_or_default();
+        for ((name, _), t) in PANELS.iter().zip(times.iter_mut()) {
+            println!(
+                "{{\"panel\": \"{name}{suffix}\", \"p50_ms\": {:.3}, \"p95_ms\": {:.3}}}",
+                percentile(t, 50.0),
+                percentile(t, 95.0)
+            );
+        }
         println!(
-            "{{\"panel\": \"{name}\", \"p50_ms\": {:.3}, \"p95_ms\": {:.3}}}",
-            percentile(t, 50.0),
-            percentile(t, 95.0)
+            "{{\"panel\": \"dashboard{suffix}\", \"p50_ms\": {:.3}, \"p95_ms\": {:.3}}}",
+            percentile(&mut whole, 50.0),
+            percentile(&mut whole, 95.0)
         );
     }
-    println!(
-        "{{\"panel\": \"dashboard\", \"p50_ms\": {:.3}, \"p95_ms\": {:.3}}}",
-        percentile(&mut whole, 50.0),
-        percentile(&mut whole, 95.0)
-    );
     if let Some(file) = answers {
         let report = &stores.stats_report;
         let site = report.stats_summary(range, Grain::Day, None).await?.totals;

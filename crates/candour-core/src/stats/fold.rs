@@ -18,8 +18,8 @@
 //! [`Fold::total_rows`] returns beside the hour and day rows.
 
 use std::collections::{BTreeMap, HashMap};
+use std::hash::{BuildHasherDefault, Hasher};
 
-use sha2::{Digest, Sha256};
 use time::{Date, OffsetDateTime};
 
 use super::span::Span;
@@ -135,15 +135,105 @@ fn hit_attributes<'a>(hit: &'a Hit, source: &'a str) -> Vec<Element<'a>> {
     out
 }
 
+/// A hasher for the fold's own maps, whose keys are small numbers and short text made by
+/// the server: the multiply-and-rotate of the Rust compiler's `FxHasher`, far cheaper than
+/// the default SipHash, which guards against keys chosen to collide. A visitor can choose a
+/// path, but a fold's maps hold one batch, and collisions only slow it down.
+#[derive(Default, Clone, Copy)]
+struct Quick(u64);
+
+impl Hasher for Quick {
+    fn write(&mut self, bytes: &[u8]) {
+        let mut chunks = bytes.chunks_exact(8);
+        for c in &mut chunks {
+            let mut w = [0; 8];
+            w.copy_from_slice(c);
+            self.add(u64::from_le_bytes(w));
+        }
+        for b in chunks.remainder() {
+            self.add(u64::from(*b));
+        }
+    }
+
+    fn write_u8(&mut self, n: u8) {
+        self.add(u64::from(n));
+    }
+
+    fn write_u32(&mut self, n: u32) {
+        self.add(u64::from(n));
+    }
+
+    fn write_u64(&mut self, n: u64) {
+        self.add(n);
+    }
+
+    fn write_i64(&mut self, n: i64) {
+        self.add(n as u64);
+    }
+
+    fn write_usize(&mut self, n: usize) {
+        self.add(n as u64);
+    }
+
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
+
+impl Quick {
+    fn add(&mut self, w: u64) {
+        self.0 = (self.0.rotate_left(5) ^ w).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
+    }
+}
+
+type QuickMap<K, V> = HashMap<K, V, BuildHasherDefault<Quick>>;
+
+/// A stable 64-bit hash of some bytes (FNV-1a, then the final mix of MurmurHash3): the
+/// same in every process and release, as marks stored during a day must be.
+fn stable_hash(parts: &[&[u8]]) -> u64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for part in parts {
+        for b in (part.len() as u64).to_le_bytes().iter().chain(part.iter()) {
+            h ^= u64::from(*b);
+            h = h.wrapping_mul(0x0000_0100_0000_01b3);
+        }
+    }
+    mix(h)
+}
+
+/// MurmurHash3's 64-bit finaliser: every input bit moves about half the output bits.
+fn mix(mut h: u64) -> u64 {
+    h ^= h >> 33;
+    h = h.wrapping_mul(0xff51_afd7_ed55_8ccd);
+    h ^= h >> 33;
+    h = h.wrapping_mul(0xc4ce_b9fe_1a85_ec53);
+    h ^ (h >> 33)
+}
+
 /// Every row a fold counts in, numbered once, so the many additions of a fold are made
-/// with numbers and the text is copied once per row.
-#[derive(Debug, Default)]
+/// with numbers and the text is copied and hashed once per row. Number 0 is the whole site.
+#[derive(Debug)]
 struct Names {
-    list: Vec<(Option<Dimension>, String)>,
-    index: HashMap<Option<Dimension>, HashMap<String, Id>>,
+    /// Each row's dimension, value and stable hash (for its marks).
+    list: Vec<(Option<Dimension>, String, u64)>,
+    index: QuickMap<Option<Dimension>, QuickMap<String, Id>>,
 }
 
 type Id = u32;
+
+/// The whole site's row: never part of a pair.
+const SITE: Id = 0;
+
+impl Default for Names {
+    fn default() -> Names {
+        let mut names = Names {
+            list: Vec::new(),
+            index: QuickMap::default(),
+        };
+        names.id((None, ""));
+        names
+    }
+}
 
 impl Names {
     fn id(&mut self, (d, v): Element<'_>) -> Id {
@@ -151,7 +241,8 @@ impl Names {
             return *id;
         }
         let id = Id::try_from(self.list.len()).unwrap_or(Id::MAX);
-        self.list.push((d, v.to_owned()));
+        let hash = stable_hash(&[d.map_or("", Dimension::code).as_bytes(), v.as_bytes()]);
+        self.list.push((d, v.to_owned(), hash));
         self.index.entry(d).or_default().insert(v.to_owned(), id);
         id
     }
@@ -163,33 +254,61 @@ impl Names {
     fn get(&self, id: Id) -> (Option<Dimension>, &str) {
         self.list
             .get(id as usize)
-            .map_or((None, ""), |(d, v)| (*d, v.as_str()))
+            .map_or((None, ""), |(d, v, _)| (*d, v.as_str()))
+    }
+
+    fn hash(&self, id: Id) -> u64 {
+        self.list.get(id as usize).map_or(0, |(_, _, h)| *h)
+    }
+
+    /// Each row's place in the order of the tables' keys: by dimension name, then value.
+    fn ranks(&self) -> Vec<u32> {
+        let mut order: Vec<Id> = (0..self.list.len())
+            .map(|i| Id::try_from(i).unwrap_or(Id::MAX))
+            .collect();
+        order.sort_by(|a, b| {
+            let (ad, av) = self.get(*a);
+            let (bd, bv) = self.get(*b);
+            (ad.map_or("", Dimension::code), av).cmp(&(bd.map_or("", Dimension::code), bv))
+        });
+        let mut rank = vec![0; self.list.len()];
+        for (r, id) in order.into_iter().enumerate() {
+            if let Some(slot) = rank.get_mut(id as usize) {
+                *slot = u32::try_from(r).unwrap_or(u32::MAX);
+            }
+        }
+        rank
     }
 }
 
-/// The buckets of one moment, worked out once.
+/// The buckets of one moment, worked out once, as Unix seconds.
 #[derive(Clone, Copy)]
 struct When {
-    hour: OffsetDateTime,
-    day: OffsetDateTime,
+    hour: i64,
+    day: i64,
     date: Date,
 }
 
 impl When {
     fn of(at: OffsetDateTime) -> When {
         When {
-            hour: Grain::Hour.bucket(at),
-            day: Grain::Day.bucket(at),
+            hour: Grain::Hour.bucket(at).unix_timestamp(),
+            day: Grain::Day.bucket(at).unix_timestamp(),
             date: uk_day(at),
         }
     }
 
-    fn bucket(&self, grain: Grain) -> OffsetDateTime {
+    fn bucket(&self, grain: Grain) -> i64 {
         match grain {
             Grain::Hour => self.hour,
             Grain::Day => self.day,
         }
     }
+}
+
+/// A bucket start kept as Unix seconds, back as a time (it was one).
+fn at(unix: i64) -> OffsetDateTime {
+    OffsetDateTime::from_unix_timestamp(unix).unwrap_or(OffsetDateTime::UNIX_EPOCH)
 }
 
 /// One row of `stats_totals`.
@@ -240,7 +359,9 @@ fn decode_marks(bytes: &[u8]) -> Vec<u64> {
         .chunks_exact(8)
         .filter_map(|c| <[u8; 8]>::try_from(c).ok().map(u64::from_be_bytes))
         .collect();
-    out.sort_unstable();
+    if !out.is_sorted() {
+        out.sort_unstable();
+    }
     out.dedup();
     out
 }
@@ -249,11 +370,11 @@ fn encode_marks(set: &[u64]) -> Vec<u8> {
     set.iter().flat_map(|m| m.to_be_bytes()).collect()
 }
 
-/// What a new mark counts a visitor in.
+/// What a new mark counts a visitor in (buckets as Unix seconds).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Target {
-    Total(Grain, OffsetDateTime, Id),
-    Pair(OffsetDateTime, Id, Id),
+    Total(Grain, i64, Id),
+    Pair(i64, Id, Id),
 }
 
 /// One row of `stats_pairs` to add to.
@@ -267,15 +388,34 @@ pub struct PairRow<'a> {
     pub metrics: Metrics,
 }
 
+/// Each dimension's place in the order of the stored names (`entry_page` before `page`).
+fn code_rank(d: Option<Dimension>) -> u8 {
+    match d {
+        None => 0,
+        Some(Dimension::Browser) => 1,
+        Some(Dimension::Country) => 2,
+        Some(Dimension::Device) => 3,
+        Some(Dimension::EntryPage) => 4,
+        Some(Dimension::ExitPage) => 5,
+        Some(Dimension::Goal) => 6,
+        Some(Dimension::Os) => 7,
+        Some(Dimension::Page) => 8,
+        Some(Dimension::Source) => 9,
+        Some(Dimension::UtmCampaign) => 10,
+        Some(Dimension::UtmMedium) => 11,
+        Some(Dimension::UtmSource) => 12,
+    }
+}
+
 /// What one fold writes: deltas to add to totals and pairs, the marks to try, the visits to
 /// keep and the visits that ended.
 #[derive(Debug, Default)]
 pub struct Fold {
     names: Names,
-    totals: HashMap<(Grain, OffsetDateTime, Id), Metrics>,
-    pairs: HashMap<(OffsetDateTime, Id, Id), Metrics>,
+    totals: QuickMap<(Grain, i64, Id), Metrics>,
+    pairs: QuickMap<(i64, Id, Id), Metrics>,
     /// Each visitor's marks of the day, with what a new mark counts a visitor in.
-    marks: HashMap<SeenKey, HashMap<u64, Target>>,
+    marks: QuickMap<SeenKey, Vec<(u64, Target)>>,
     /// Visits still open after the fold, to be written over what is stored.
     pub open: Vec<OpenVisit>,
     /// Visitors whose stored visit ended (deleted before `open` is written).
@@ -291,7 +431,7 @@ impl Fold {
                 let (dimension, value) = self.names.get(*id);
                 let key = TotalKey {
                     grain: *grain,
-                    bucket: *bucket,
+                    bucket: at(*bucket),
                     dimension,
                     value: value.to_owned(),
                 };
@@ -317,11 +457,15 @@ impl Fold {
             .collect()
     }
 
-    /// The pair rows to add to, in the order of `stats_pairs`' key.
+    /// The pair rows to add to, in the order of `stats_pairs`' key (day, filter, panel).
     pub fn pair_rows(&self) -> Vec<PairRow<'_>> {
-        let mut out: Vec<PairRow<'_>> = self
-            .pairs
-            .iter()
+        let rank = self.names.ranks();
+        let r = |id: &Id| rank.get(*id as usize).copied().unwrap_or(u32::MAX);
+        let mut keys: Vec<(&(i64, Id, Id), &Metrics)> = self.pairs.iter().collect();
+        keys.sort_by_cached_key(|((day, a, b), _)| {
+            (*day, r(a), code_rank(self.names.get(*b).0), r(b))
+        });
+        keys.into_iter()
             .filter_map(|((day, a, b), m)| {
                 let (Some(fd), fv) = self.names.get(*a) else {
                     return None;
@@ -330,7 +474,7 @@ impl Fold {
                     return None;
                 };
                 Some(PairRow {
-                    day: *day,
+                    day: at(*day),
                     filter_dimension: fd,
                     filter_value: fv,
                     dimension: d,
@@ -338,24 +482,7 @@ impl Fold {
                     metrics: *m,
                 })
             })
-            .collect();
-        out.sort_by(|x, y| {
-            (
-                x.filter_dimension.code(),
-                x.filter_value,
-                x.dimension.code(),
-                x.day,
-                x.value,
-            )
-                .cmp(&(
-                    y.filter_dimension.code(),
-                    y.filter_value,
-                    y.dimension.code(),
-                    y.day,
-                    y.value,
-                ))
-        });
-        out
+            .collect()
     }
 
     /// The visitor-days whose stored marks the fold needs, sorted.
@@ -374,33 +501,46 @@ impl Fold {
             ..Metrics::default()
         };
         let mut grown = Vec::new();
-        let marks = std::mem::take(&mut self.marks);
-        let mut keys: Vec<&SeenKey> = marks.keys().collect();
-        keys.sort();
-        for key in keys {
-            let Some(wanted) = marks.get(key) else {
-                continue;
-            };
-            let mut set = stored.get(key).map(|b| decode_marks(b)).unwrap_or_default();
-            let before = set.len();
+        let mut marks: Vec<(SeenKey, Vec<(u64, Target)>)> =
+            std::mem::take(&mut self.marks).into_iter().collect();
+        marks.sort_unstable_by_key(|(k, _)| *k);
+        for (key, mut wanted) in marks {
+            // The first target named for a mark is the one it counts in (they are alike).
+            wanted.sort_by_key(|(m, _)| *m);
+            wanted.dedup_by_key(|(m, _)| *m);
+            let set = stored
+                .get(&key)
+                .map(|b| decode_marks(b))
+                .unwrap_or_default();
+            // Merge the two ascending lists; a wanted mark not in the set is new.
+            let mut merged = Vec::with_capacity(set.len() + wanted.len());
+            let mut old = set.iter().copied().peekable();
+            let mut fresh = 0;
             for (mark, target) in wanted {
-                if let Err(at) = set.binary_search(mark) {
-                    set.insert(at, *mark);
-                    match *target {
-                        Target::Total(grain, bucket, id) => {
-                            self.totals
-                                .entry((grain, bucket, id))
-                                .or_default()
-                                .add(&one);
-                        }
-                        Target::Pair(day, a, b) => {
-                            self.pairs.entry((day, a, b)).or_default().add(&one);
-                        }
+                while let Some(o) = old.next_if(|o| *o < mark) {
+                    merged.push(o);
+                }
+                if old.next_if_eq(&mark).is_some() {
+                    merged.push(mark);
+                    continue;
+                }
+                merged.push(mark);
+                fresh += 1;
+                match target {
+                    Target::Total(grain, bucket, id) => {
+                        self.totals
+                            .entry((grain, bucket, id))
+                            .or_default()
+                            .add(&one);
+                    }
+                    Target::Pair(day, a, b) => {
+                        self.pairs.entry((day, a, b)).or_default().add(&one);
                     }
                 }
             }
-            if set.len() != before {
-                grown.push((*key, encode_marks(&set)));
+            merged.extend(old);
+            if fresh > 0 {
+                grown.push((key, encode_marks(&merged)));
             }
         }
         grown
@@ -411,44 +551,42 @@ impl Fold {
     /// code), in the order of the table's key. Call after [`Fold::settle`], so the visitors
     /// are in.
     pub fn total_rows(&self) -> Vec<TotalRow<'_>> {
-        let mut spans: HashMap<(Span, OffsetDateTime, Id), Metrics> = HashMap::new();
-        let mut out = Vec::with_capacity(self.totals.len() * 2);
+        let mut spans: QuickMap<(Span, i64, Id), Metrics> = QuickMap::default();
+        let mut starts: QuickMap<(Span, i64), i64> = QuickMap::default();
+        let mut keys: Vec<(&'static str, i64, Id, Metrics)> =
+            Vec::with_capacity(self.totals.len() * 2);
         for ((grain, bucket, id), m) in &self.totals {
-            let (dimension, value) = self.names.get(*id);
-            out.push(TotalRow {
-                grain: grain.code(),
-                bucket: *bucket,
-                dimension: dimension.map_or("", Dimension::code),
-                value,
-                metrics: *m,
-            });
+            keys.push((grain.code(), *bucket, *id, *m));
             if *grain == Grain::Day {
-                let day = uk_day(*bucket);
                 for span in Span::ALL {
-                    let start = crate::uk_time::uk_start_of_day(span.start(day));
+                    let start = *starts.entry((span, *bucket)).or_insert_with(|| {
+                        let day = uk_day(at(*bucket));
+                        crate::uk_time::uk_start_of_day(span.start(day)).unix_timestamp()
+                    });
                     spans.entry((span, start, *id)).or_default().add(m);
                 }
             }
         }
-        for ((span, bucket, id), metrics) in spans {
-            let (dimension, value) = self.names.get(id);
-            out.push(TotalRow {
-                grain: span.code(),
-                bucket,
-                dimension: dimension.map_or("", Dimension::code),
-                value,
-                metrics,
-            });
+        for ((span, bucket, id), m) in spans {
+            keys.push((span.code(), bucket, id, m));
         }
-        out.sort_by(|x, y| {
-            (x.grain, x.dimension, x.bucket, x.value).cmp(&(
-                y.grain,
-                y.dimension,
-                y.bucket,
-                y.value,
-            ))
+        let rank = self.names.ranks();
+        let r = |id: Id| rank.get(id as usize).copied().unwrap_or(u32::MAX);
+        keys.sort_by_cached_key(|(grain, bucket, id, _)| {
+            (*grain, code_rank(self.names.get(*id).0), *bucket, r(*id))
         });
-        out
+        keys.into_iter()
+            .map(|(grain, bucket, id, metrics)| {
+                let (dimension, value) = self.names.get(id);
+                TotalRow {
+                    grain,
+                    bucket: at(bucket),
+                    dimension: dimension.map_or("", Dimension::code),
+                    value,
+                    metrics,
+                }
+            })
+            .collect()
     }
 
     fn total(&mut self, w: When, e: Id, m: &Metrics) {
@@ -461,7 +599,7 @@ impl Fold {
     }
 
     fn pair(&mut self, w: When, filter: Id, panel: Id, m: &Metrics) {
-        if self.names.get(filter).0.is_some() && self.names.get(panel).0.is_some() {
+        if filter != SITE && panel != SITE {
             self.pairs.entry((w.day, filter, panel)).or_default().add(m);
         }
     }
@@ -488,39 +626,19 @@ impl Fold {
     }
 
     fn mark(&mut self, visitor: &VisitorHash, w: When, target: Target) {
-        let mut h = Sha256::new();
-        h.update(b"candour-stats-mark");
-        let mut field = |b: &[u8]| {
-            h.update((b.len() as u64).to_be_bytes());
-            h.update(b);
-        };
-        match target {
+        // Stable in every process: a mark names a bucket and a row (or two) for the day.
+        let mark = match target {
             Target::Total(grain, bucket, id) => {
-                let (d, v) = self.names.get(id);
-                field(grain.code().as_bytes());
-                field(&bucket.unix_timestamp().to_be_bytes());
-                field(d.map_or("", Dimension::code).as_bytes());
-                field(v.as_bytes());
+                mix(self.names.hash(id) ^ mix((bucket as u64) ^ (grain as u64 + 1).rotate_left(56)))
             }
-            Target::Pair(day, a, b) => {
-                let (ad, av) = self.names.get(a);
-                let (bd, bv) = self.names.get(b);
-                field(b"pair");
-                field(&day.unix_timestamp().to_be_bytes());
-                field(ad.map_or("", Dimension::code).as_bytes());
-                field(av.as_bytes());
-                field(bd.map_or("", Dimension::code).as_bytes());
-                field(bv.as_bytes());
-            }
-        }
-        let digest = h.finalize();
-        let mut mark = [0; 8];
-        mark.copy_from_slice(&digest[..8]);
+            Target::Pair(day, a, b) => mix(self.names.hash(a).rotate_left(23)
+                ^ self.names.hash(b)
+                ^ mix((day as u64) ^ 0x7061_6972_0000_0000)),
+        };
         self.marks
             .entry((*visitor, w.date))
             .or_default()
-            .entry(u64::from_be_bytes(mark))
-            .or_insert(target);
+            .push((mark, target));
     }
 
     fn mark_row(&mut self, visitor: &VisitorHash, w: When, e: Id, grains: &[Grain]) {
@@ -530,7 +648,7 @@ impl Fold {
     }
 
     fn mark_pair(&mut self, visitor: &VisitorHash, w: When, a: Id, b: Id) {
-        if self.names.get(a).0.is_some() && self.names.get(b).0.is_some() {
+        if a != SITE && b != SITE {
             self.mark(visitor, w, Target::Pair(w.day, a, b));
         }
     }
@@ -549,7 +667,7 @@ impl Fold {
         for e in fresh {
             self.mark_row(visitor, w, *e, &[Grain::Hour, Grain::Day]);
         }
-        if w.hour != Grain::Hour.bucket(started) {
+        if w.hour != Grain::Hour.bucket(started).unix_timestamp() {
             for e in known {
                 self.mark_row(visitor, w, *e, &[Grain::Hour]);
             }
@@ -566,15 +684,15 @@ impl Fold {
         }
     }
 
-    fn page_view(&mut self, hit: &Hit, visit: &OpenVisit, opened: bool) {
+    fn page_view(&mut self, hit: &Hit, visit: &OpenVisit, els: &[Id], opened: bool) {
         let w = When::of(hit.at);
-        let els = self.names.ids(&visit.elements());
         let page = self.names.id((Some(Dimension::Page), &hit.path));
         let views = Metrics {
             pageviews: 1,
             ..Metrics::default()
         };
-        let mut all = els.clone();
+        let mut all = Vec::with_capacity(els.len() + 1);
+        all.extend_from_slice(els);
         all.push(page);
         self.spread(w, &all, &views);
         if opened {
@@ -582,14 +700,14 @@ impl Fold {
                 visits: 1,
                 ..Metrics::default()
             };
-            self.spread(w, &els, &begun);
+            self.spread(w, els, &begun);
             self.mark_hit(&hit.visitor, w, visit.started, &[], &all);
         } else {
-            self.mark_hit(&hit.visitor, w, visit.started, &els, &[page]);
+            self.mark_hit(&hit.visitor, w, visit.started, els, &[page]);
         }
     }
 
-    fn event(&mut self, hit: &Hit, name: &str, visit: Option<&OpenVisit>) {
+    fn event(&mut self, hit: &Hit, name: &str, visit: Option<(&OpenVisit, &[Id])>) {
         let w = When::of(hit.at);
         let own = [
             self.names.id((Some(Dimension::Page), &hit.path)),
@@ -601,7 +719,7 @@ impl Fold {
         };
         let source = hit.source();
         let (els, started) = match visit {
-            Some(v) => (self.names.ids(&v.elements()), v.started),
+            Some((v, els)) => (els.to_vec(), v.started),
             None => (self.names.ids(&hit_attributes(hit, &source)), hit.at),
         };
         let mut all = els.clone();
@@ -614,9 +732,13 @@ impl Fold {
         }
     }
 
-    fn close(&mut self, visit: &OpenVisit) {
+    /// The rows a visit counts in, numbered.
+    fn visit_ids(&mut self, visit: &OpenVisit) -> Vec<Id> {
+        self.names.ids(&visit.elements())
+    }
+
+    fn close(&mut self, visit: &OpenVisit, els: &[Id]) {
         let w = When::of(visit.started);
-        let els = self.names.ids(&visit.elements());
         let bounced = i64::from(visit.pageviews == 1);
         let length = (visit.last_seen - visit.started).whole_seconds().max(0);
         let ended = Metrics {
@@ -624,7 +746,7 @@ impl Fold {
             duration_seconds: length,
             ..Metrics::default()
         };
-        self.spread(w, &els, &ended);
+        self.spread(w, els, &ended);
         let exit = self.names.id((Some(Dimension::ExitPage), &visit.exit));
         let whole = Metrics {
             visitors: 0,
@@ -634,9 +756,9 @@ impl Fold {
             duration_seconds: length,
             events: visit.events,
         };
-        self.spread_one(w, exit, &els, &whole);
+        self.spread_one(w, exit, els, &whole);
         self.mark_row(&visit.visitor, w, exit, &[Grain::Hour, Grain::Day]);
-        for e in &els {
+        for e in els {
             self.mark_pair(&visit.visitor, w, exit, *e);
             self.mark_pair(&visit.visitor, w, *e, exit);
         }
@@ -644,62 +766,100 @@ impl Fold {
     }
 }
 
+/// An open visit during a fold, with its rows numbered once.
+struct Open {
+    visit: OpenVisit,
+    ids: Option<Vec<Id>>,
+}
+
+impl Open {
+    fn ids(&mut self, f: &mut Fold) -> Vec<Id> {
+        match &self.ids {
+            Some(ids) => ids.clone(),
+            None => {
+                let ids = f.visit_ids(&self.visit);
+                self.ids = Some(ids.clone());
+                ids
+            }
+        }
+    }
+}
+
+fn close_open(f: &mut Fold, mut o: Open) {
+    let ids = o.ids(f);
+    f.close(&o.visit, &ids);
+}
+
 /// Fold `hits` (any order) into totals, given the stored open visits of their visitors and
 /// every stored visit that may have ended by `now`. Visits idle for [`VISIT_IDLE`] at `now`,
 /// or begun on an earlier UK day, end.
 pub fn fold(hits: &[Hit], open: Vec<OpenVisit>, now: OffsetDateTime) -> Fold {
-    let mut visits: HashMap<VisitorHash, OpenVisit> =
-        open.into_iter().map(|v| (v.visitor, v)).collect();
+    let mut visits: QuickMap<VisitorHash, Open> = open
+        .into_iter()
+        .map(|v| {
+            (
+                v.visitor,
+                Open {
+                    visit: v,
+                    ids: None,
+                },
+            )
+        })
+        .collect();
     let mut touched: Vec<VisitorHash> = Vec::new();
     let mut order: Vec<&Hit> = hits.iter().collect();
     order.sort_by_key(|h| h.at);
     let mut f = Fold::default();
     for hit in order {
-        if visits.get(&hit.visitor).is_some_and(|v| v.over_by(hit.at))
+        if visits
+            .get(&hit.visitor)
+            .is_some_and(|v| v.visit.over_by(hit.at))
             && let Some(v) = visits.remove(&hit.visitor)
         {
-            f.close(&v);
+            close_open(&mut f, v);
         }
         match &hit.kind {
             HitKind::PageView => {
                 let opened = !visits.contains_key(&hit.visitor);
-                let v = visits
-                    .entry(hit.visitor)
-                    .or_insert_with(|| OpenVisit::begin(hit));
-                v.pageviews += 1;
-                v.exit = hit.path.clone();
-                v.last_seen = v.last_seen.max(hit.at);
-                let snapshot = v.clone();
-                f.page_view(hit, &snapshot, opened);
-            }
-            HitKind::Event(name) => {
-                let snapshot = visits.get_mut(&hit.visitor).map(|v| {
-                    v.events += 1;
-                    v.last_seen = v.last_seen.max(hit.at);
-                    v.clone()
+                let o = visits.entry(hit.visitor).or_insert_with(|| Open {
+                    visit: OpenVisit::begin(hit),
+                    ids: None,
                 });
-                f.event(hit, name, snapshot.as_ref());
+                o.visit.pageviews += 1;
+                o.visit.exit.clone_from(&hit.path);
+                o.visit.last_seen = o.visit.last_seen.max(hit.at);
+                let ids = o.ids(&mut f);
+                f.page_view(hit, &o.visit, &ids, opened);
             }
+            HitKind::Event(name) => match visits.get_mut(&hit.visitor) {
+                Some(o) => {
+                    o.visit.events += 1;
+                    o.visit.last_seen = o.visit.last_seen.max(hit.at);
+                    let ids = o.ids(&mut f);
+                    f.event(hit, name, Some((&o.visit, &ids)));
+                }
+                None => f.event(hit, name, None),
+            },
         }
         touched.push(hit.visitor);
     }
     let today = uk_day(now);
     let mut ended: Vec<VisitorHash> = visits
         .values()
-        .filter(|v| now - v.last_seen >= VISIT_IDLE || v.day() < today)
-        .map(|v| v.visitor)
+        .filter(|o| now - o.visit.last_seen >= VISIT_IDLE || o.visit.day() < today)
+        .map(|o| o.visit.visitor)
         .collect();
     ended.sort();
     for visitor in ended {
-        if let Some(v) = visits.remove(&visitor) {
-            f.close(&v);
+        if let Some(o) = visits.remove(&visitor) {
+            close_open(&mut f, o);
         }
     }
     touched.sort();
     touched.dedup();
     f.open = touched
         .into_iter()
-        .filter_map(|t| visits.remove(&t))
+        .filter_map(|t| visits.remove(&t).map(|o| o.visit))
         .collect();
     f
 }

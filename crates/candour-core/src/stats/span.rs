@@ -150,6 +150,46 @@ pub fn scans(range: Range) -> Vec<(&'static str, OffsetDateTime, OffsetDateTime)
         .collect()
 }
 
+/// What retention keeps of the week and month rows when totals before `cutoff` go: for each
+/// span, the start of the one row that began before `cutoff` but ends after it (`None` when
+/// no span straddles the cutoff), and the bound under which that span's rows are deleted.
+/// The straddling row stays, less the days deleted from it (the store subtracts them), so
+/// it is again the sum of the days it still holds.
+pub fn kept_at(cutoff: OffsetDateTime) -> [(Span, Option<OffsetDateTime>, OffsetDateTime); 2] {
+    Span::ALL.map(|span| {
+        let start = uk_time::uk_start_of_day(span.start(uk_day(cutoff)));
+        if start < cutoff {
+            (span, Some(start), start)
+        } else {
+            (span, None, cutoff)
+        }
+    })
+}
+
+/// The most days a filtered panel seeks one by one in the daily pairs; a longer range is
+/// read as one stretch of the key.
+pub const MAX_DAY_SEEKS: usize = 800;
+
+/// The start of every UK day whose start lies in `range`, in order: the days a range reads
+/// of the daily pairs. `None` when there are more than [`MAX_DAY_SEEKS`].
+pub fn day_starts(range: Range) -> Option<Vec<OffsetDateTime>> {
+    let mut out = Vec::new();
+    let mut day = uk_day(range.from);
+    loop {
+        let start = uk_time::uk_start_of_day(day);
+        if start >= range.to {
+            return Some(out);
+        }
+        if start >= range.from {
+            if out.len() == MAX_DAY_SEEKS {
+                return None;
+            }
+            out.push(start);
+        }
+        day = day.next_day()?;
+    }
+}
+
 /// Whether `day` begins a week (a Monday), so a week row starts on it.
 pub fn starts_week(day: Date) -> bool {
     day.weekday() == Weekday::Monday
@@ -244,6 +284,68 @@ mod tests {
             to: datetime!(2026-03-09 00:00 UTC),
         };
         assert_eq!(scans(odd), vec![("day", odd.from, odd.to)]);
+    }
+
+    #[test]
+    fn retention_keeps_the_week_and_month_that_straddle_the_cutoff() {
+        use time::macros::datetime;
+        // Wednesday 1 July 2026 (UK summer time): the week began on Monday 29 June; the
+        // month begins on the cutoff itself.
+        let cutoff = datetime!(2026-06-30 23:00 UTC);
+        assert_eq!(
+            kept_at(cutoff),
+            [
+                (
+                    Span::Week,
+                    Some(datetime!(2026-06-28 23:00 UTC)),
+                    datetime!(2026-06-28 23:00 UTC)
+                ),
+                (Span::Month, None, cutoff),
+            ]
+        );
+        // Monday 2 November 2026: no week straddles, the month does.
+        let cutoff = datetime!(2026-11-02 00:00 UTC);
+        assert_eq!(
+            kept_at(cutoff),
+            [
+                (Span::Week, None, cutoff),
+                (
+                    Span::Month,
+                    Some(datetime!(2026-11-01 00:00 UTC)),
+                    datetime!(2026-11-01 00:00 UTC)
+                ),
+            ]
+        );
+    }
+
+    #[test]
+    fn a_range_reads_the_days_that_begin_in_it() {
+        use time::macros::datetime;
+        // 28 March to 1 April 2026: summer time begins on the 29th.
+        let days = day_starts(Range {
+            from: datetime!(2026-03-28 00:00 UTC),
+            to: datetime!(2026-03-31 23:00 UTC),
+        });
+        assert_eq!(
+            days,
+            Some(vec![
+                datetime!(2026-03-28 00:00 UTC),
+                datetime!(2026-03-29 00:00 UTC),
+                datetime!(2026-03-29 23:00 UTC),
+                datetime!(2026-03-30 23:00 UTC),
+            ])
+        );
+        // A range that starts within a day leaves that day out.
+        let days = day_starts(Range {
+            from: datetime!(2026-01-10 05:00 UTC),
+            to: datetime!(2026-01-12 00:00 UTC),
+        });
+        assert_eq!(days, Some(vec![datetime!(2026-01-11 00:00 UTC)]));
+        let years = day_starts(Range {
+            from: datetime!(2020-01-01 00:00 UTC),
+            to: datetime!(2026-01-01 00:00 UTC),
+        });
+        assert_eq!(years, None, "too many days to seek one by one");
     }
 
     #[test]

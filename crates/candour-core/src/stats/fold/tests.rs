@@ -291,3 +291,45 @@ fn day_rows_are_added_into_their_week_and_month() {
         f.totals().keys().filter(|k| k.grain == Grain::Hour).count()
     );
 }
+
+#[test]
+fn dimensions_rank_as_their_stored_names_sort() {
+    let mut by_code: Vec<Option<Dimension>> = Dimension::ALL.iter().copied().map(Some).collect();
+    by_code.push(None);
+    by_code.sort_by_key(|d| d.map_or("", Dimension::code));
+    let ranks: Vec<u8> = by_code.iter().map(|d| code_rank(*d)).collect();
+    assert_eq!(ranks, (0..13).collect::<Vec<u8>>());
+}
+
+#[test]
+fn rows_come_in_the_order_of_the_tables_keys() {
+    let mut seen = Seen::new();
+    let mut b = hit(2, T0 + Duration::hours(2), "/b");
+    b.utm_source = Some("news".to_owned());
+    let hits = [hit(1, T0, "/z"), hit(1, T0 + Duration::minutes(3), "/a"), b];
+    let f = run(&hits, vec![], T0 + Duration::hours(3), &mut seen);
+    let totals: Vec<_> = f
+        .total_rows()
+        .iter()
+        .map(|r| (r.grain, r.dimension, r.bucket, r.value.to_owned()))
+        .collect();
+    let mut sorted = totals.clone();
+    sorted.sort();
+    assert_eq!(totals, sorted);
+    let pairs: Vec<_> = f
+        .pair_rows()
+        .iter()
+        .map(|r| {
+            (
+                r.day,
+                r.filter_dimension.code(),
+                r.filter_value.to_owned(),
+                r.dimension.code(),
+                r.value.to_owned(),
+            )
+        })
+        .collect();
+    let mut sorted = pairs.clone();
+    sorted.sort();
+    assert_eq!(pairs, sorted);
+}
