@@ -7,7 +7,7 @@
 //! only ever leaves inside the person's bundle (a ZIP served as an attachment): it is never
 //! served on its own, opened or run.
 //!
-//! Once the case is answered or refused they are fixed (see `release.rs`): a change is
+//! Once the case is answered or refused they are fixed (see `answer_panel.rs`): a change is
 //! refused with the case page drawn again (409) saying why, and the page shows them without
 //! the forms that change them. A change refused for its input draws the page again (422) with
 //! the problem beside the field and what was typed kept.
@@ -22,9 +22,7 @@ use candour_core::account::Permission;
 use candour_core::fields::FieldErrors;
 use candour_core::requests::Case;
 use candour_core::requests::answer;
-use candour_core::requests::items::{
-    self, FILES_TABLE, Ground, NewRequestFile, NewWithholding, Withhold,
-};
+use candour_core::requests::items::{self, FILES_TABLE, NewRequestFile, NewWithholding, Withhold};
 use candour_core::store::StoreError;
 use tower_http::limit::RequestBodyLimitLayer;
 
@@ -67,7 +65,7 @@ async fn bundled_case(
         Ok(person) => Ok((case, person)),
         Err(answer::NotYet::Closed) => {
             let built = state.stores().answers.answer(id).await?.is_some();
-            let why = super::release::locked_words(case.status, built);
+            let why = super::answer_panel::locked_words(case.status, built);
             Err((case, why))
         }
         Err(why) => Err((case, why.words())),
@@ -411,49 +409,4 @@ async fn lift(
         )
         .await?;
     Ok(back(id, "withholding-lifted"))
-}
-
-/// What the case page shows of the added files and withheld items.
-pub(crate) struct ItemsPanel {
-    pub files: Vec<(i64, String, String)>,
-    /// Id, item, ground, note.
-    pub withheld: Vec<(i64, String, &'static str, String)>,
-    /// The kinds an item may be withheld from.
-    pub tables: Vec<&'static str>,
-    pub grounds: Vec<(&'static str, &'static str)>,
-    pub limit_mib: u32,
-}
-
-impl ItemsPanel {
-    pub(crate) async fn of(state: &AppState, id: i64) -> Result<ItemsPanel, AppError> {
-        let stores = state.stores();
-        let files = stores
-            .request_items
-            .request_files(id)
-            .await?
-            .into_iter()
-            .map(|f| (f.id, f.name, super::size_words(f.bytes)))
-            .collect();
-        let withheld = stores
-            .request_items
-            .withholdings(id)
-            .await?
-            .into_iter()
-            .map(|w| {
-                let ground = Ground::parse(&w.ground).map_or("(unknown ground)", Ground::short);
-                (w.id, w.item.describe(), ground, w.note)
-            })
-            .collect();
-        Ok(ItemsPanel {
-            files,
-            withheld,
-            tables: candour_core::datamap::PERSONAL
-                .iter()
-                .map(|m| m.table)
-                .filter(|t| *t != items::WITHHELD_TABLE)
-                .collect(),
-            grounds: Ground::ALL.iter().map(|g| (g.code(), g.short())).collect(),
-            limit_mib: state.config().requests.file_limit_mib,
-        })
-    }
 }

@@ -7,6 +7,7 @@
 
 pub(crate) mod actions;
 pub(crate) mod answer_download;
+mod answer_panel;
 pub mod bundle;
 pub(crate) mod console;
 mod digest;

@@ -24,17 +24,17 @@ use candour_core::account::{EmailAddress, Permission};
 use candour_core::disclosures::kind;
 use candour_core::requests::answer::{self, NotYet};
 use candour_core::requests::templates::{Step, Value};
-use candour_core::requests::{Case, Change, Status, case};
+use candour_core::requests::{Case, Change, case};
 use candour_core::session::Secret;
 use candour_core::signer::Purpose;
 use candour_core::store::NewAnswer;
 use candour_core::uk_time;
 use time::Duration;
 
+use super::answer_panel::{locked_words, may_release};
 use super::bundle::{self, Extras, Holder};
-use super::items::ItemsPanel;
 use super::templates::{WITHHELD_WORDS, tell};
-use super::{holidays, size_words, today};
+use super::{holidays, today};
 use crate::AppState;
 use crate::disclosures::export::{Export, ExportForm, audit_words, record};
 use crate::kit::auth::Staff;
@@ -48,109 +48,6 @@ pub(super) fn routes() -> Router<AppState> {
         .route("/admin/requests/{id}/bundle", post(build))
         .route("/admin/requests/{id}/release", post(release))
         .route("/admin/requests/{id}/bundle/check", post(check))
-}
-
-/// Why a closed case's answer cannot change, as the case page says it; `built` is whether
-/// a bundle was built for it.
-pub(crate) fn locked_words(status: Status, built: bool) -> &'static str {
-    if status == Status::Refused {
-        "This request has been refused, so nothing can be added to or withheld from an answer."
-    } else if built {
-        "This request has been answered, so its answer is fixed: the files and withheld items \
-         stay as they were when it was released and the bundle cannot be built again, so the \
-         case keeps a true record of what the person was sent. You can still send a new link to \
-         the same bundle. If more of their data comes to light, answer it as a new request."
-    } else {
-        "This request has been answered without a bundle, so its answer is fixed: none can be \
-         built now and nothing can be added to or withheld from it, so the case keeps a true \
-         record of how it was answered. If more of their data comes to light, answer it as a \
-         new request."
-    }
-}
-
-/// What the case page shows of the answer.
-pub(crate) struct Panel {
-    /// Why no bundle can be built now; `None` when one can.
-    pub not_yet: Option<&'static str>,
-    pub built: Option<String>,
-    pub size: String,
-    pub rows: i64,
-    pub released: Option<String>,
-    pub expires: Option<String>,
-    pub downloaded: Option<String>,
-    /// A bundle exists and the case is open or answered: it can be (re)released.
-    pub may_release: bool,
-    /// The recipients a bundle may be built for (building it is an export).
-    pub export_for: Vec<candour_core::disclosures::Recipient>,
-    /// The files or withheld items changed after the bundle was built.
-    pub stale: bool,
-    /// The added files and withheld items, when a bundle can be built for the case or the
-    /// case is closed (then shown as they stand, without the forms that change them).
-    pub items: Option<ItemsPanel>,
-    /// Why the answer can no longer change: the case is answered or refused.
-    pub locked: Option<&'static str>,
-}
-
-impl Panel {
-    pub(crate) async fn of(state: &AppState, case: &Case) -> Result<Option<Panel>, AppError> {
-        if !matches!(
-            case.kind,
-            candour_core::requests::Kind::Access | candour_core::requests::Kind::Portability
-        ) {
-            return Ok(None);
-        }
-        let answer = state.stores().answers.answer(case.id).await?;
-        let not_yet = answer::bundle_for(case).err().map(NotYet::words);
-        let export_for = crate::disclosures::export::choices(state).await?;
-        let locked = (!case.status.is_open()).then(|| locked_words(case.status, answer.is_some()));
-        let items = if not_yet.is_none() || locked.is_some() {
-            Some(ItemsPanel::of(state, case.id).await?)
-        } else {
-            None
-        };
-        let stale = state
-            .stores()
-            .request_items
-            .item_versions(case.id)
-            .await?
-            .stale();
-        let when = |t: Option<time::OffsetDateTime>| t.map(uk_time::readable_uk);
-        Ok(Some(match answer {
-            None => Panel {
-                not_yet,
-                built: None,
-                size: String::new(),
-                rows: 0,
-                released: None,
-                expires: None,
-                downloaded: None,
-                may_release: false,
-                export_for,
-                stale: false,
-                items,
-                locked,
-            },
-            Some(a) => Panel {
-                not_yet,
-                built: Some(uk_time::readable_uk(a.built_at)),
-                size: size_words(a.bytes),
-                rows: a.rows,
-                released: when(a.released_at),
-                expires: when(a.link_expires_at),
-                downloaded: when(a.downloaded_at),
-                may_release: may_release(case),
-                export_for,
-                stale,
-                items,
-                locked,
-            },
-        }))
-    }
-}
-
-/// Released while the case is open (which answers it), or again once answered.
-fn may_release(case: &Case) -> bool {
-    case.status == Status::Answered || case.status.is_open()
 }
 
 /// The case page again with `problem` beside the answer (`#bundle`); nothing changed.
