@@ -26,7 +26,7 @@ fn block_after(text: &str, start: usize) -> &str {
     panic!("unbalanced braces after byte {start}");
 }
 
-/// trait -> its methods, from the store module.
+/// store trait -> its methods, from the store module.
 fn store_traits(store: &str) -> BTreeMap<String, Vec<String>> {
     let mut out = BTreeMap::new();
     for (at, _) in store.match_indices("pub trait ") {
@@ -34,6 +34,11 @@ fn store_traits(store: &str) -> BTreeMap<String, Vec<String>> {
             .chars()
             .take_while(|c| c.is_alphanumeric() || *c == '_')
             .collect();
+        // A store's traits are named `…Store`; the others (`ExportSink`, `PieceSink`) are what a
+        // store hands its rows to, implemented by the caller, so no field holds them.
+        if !name.ends_with("Store") {
+            continue;
+        }
         let body = block_after(store, at);
         let methods = body
             .match_indices("fn ")
