@@ -64,6 +64,25 @@ async fn refuse(
     super::console::case_again(state, staff, frame, case, form, status).await
 }
 
+/// The case page again with the "for whom" form's problems beside its fields (422).
+async fn unanswered(
+    state: &AppState,
+    staff: &Staff,
+    frame: Frame,
+    case: Case,
+    form: FormState,
+) -> Result<Response, AppError> {
+    super::console::case_again(
+        state,
+        staff,
+        frame,
+        case,
+        form,
+        StatusCode::UNPROCESSABLE_ENTITY,
+    )
+    .await
+}
+
 async fn load(state: &AppState, id: i64) -> Result<Case, AppError> {
     match state.stores().requests.request(id).await? {
         Some(case) if case.confirmed_at.is_some() => Ok(case),
@@ -97,15 +116,7 @@ async fn build(
         Ok(w) => w,
         Err(errors) => {
             let refused = form.refused(FormState::new(), errors);
-            return super::console::case_again(
-                &state,
-                &staff,
-                frame,
-                case,
-                refused,
-                StatusCode::UNPROCESSABLE_ENTITY,
-            )
-            .await;
+            return unanswered(&state, &staff, frame, case, refused).await;
         }
     };
     let holder = Holder::person(state.stores(), person)
@@ -147,15 +158,7 @@ async fn build(
         Ok(Err(errors)) => {
             let _ = std::fs::remove_file(&written.path);
             let refused = form.refused(FormState::new(), errors);
-            return super::console::case_again(
-                &state,
-                &staff,
-                frame,
-                case,
-                refused,
-                StatusCode::UNPROCESSABLE_ENTITY,
-            )
-            .await;
+            return unanswered(&state, &staff, frame, case, refused).await;
         }
         Err(e) => {
             let _ = std::fs::remove_file(&written.path);
