@@ -62,6 +62,9 @@ trap 'exit 143' TERM
 # Campaigns go out at most 2 messages a second, so that a campaign to the few people of the
 # campaign tests takes a second or more to send, and the page that answers "Schedule the
 # campaign" is loaded before it is sent (see tests/33-campaigns.test.mjs).
+# Every account test registers from 127.0.0.1, more than the ten an hour one address may by
+# default.
+CANDOUR_ACCOUNTS__REGISTRATIONS_PER_ADDRESS_PER_HOUR=100 \
 CANDOUR_CAMPAIGNS__RATE_PER_SECOND=2 "$binary" demo --listen "127.0.0.1:$port" >"$log" 2>&1 &
 server_pid=$!
 

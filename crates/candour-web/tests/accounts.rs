@@ -622,6 +622,56 @@ async fn failed_sign_ins_are_limited_per_account_and_address_only() {
     assert_eq!(res.status(), 303);
 }
 
+#[tokio::test]
+async fn registrations_per_address_follow_the_configured_limit() {
+    let app = spawn_with(|c| c.accounts.registrations_per_address_per_hour = 3).await;
+    let (_, _, token) = app.page("/account/register", "").await;
+    let register_from = |n: u32, address: &'static str| {
+        let (app, token) = (&app, token.clone());
+        async move {
+            let email = format!("reg{n}@example.org");
+            let res = app
+                .post_form(
+                    "/account/register",
+                    &[
+                        ("csrf", &token),
+                        ("name", "Jo Bloggs"),
+                        ("email", &email),
+                        ("password", PW),
+                    ],
+                    &[("x-forwarded-for", address)],
+                )
+                .await;
+            (res.status().as_u16(), res.text().await.unwrap())
+        }
+    };
+    for n in 0..3 {
+        assert_eq!(
+            register_from(n, "203.0.113.9").await.0,
+            200,
+            "registration {n}"
+        );
+    }
+    let (status, page) = register_from(3, "203.0.113.9").await;
+    assert_eq!(status, 429, "the fourth from one address in the hour");
+    assert!(page.contains("too many attempts"), "{page}");
+    let refused = EmailAddress::parse("reg3@example.org").unwrap();
+    assert!(
+        app.stores
+            .accounts
+            .account_by_email(&refused)
+            .await
+            .unwrap()
+            .is_none(),
+        "the refused registration made no account"
+    );
+    assert_eq!(
+        register_from(4, "198.51.100.7").await.0,
+        200,
+        "another address"
+    );
+}
+
 /// A sign-in POST from `address` (the test server trusts the loopback proxy); the status.
 async fn sign_in_from(
     app: &TestApp,

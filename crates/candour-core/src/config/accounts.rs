@@ -21,6 +21,9 @@ pub struct AccountSettings {
     pub absolute_timeout_hours: u32,
     /// Staff must use an authenticator app as a second factor.
     pub require_staff_totp: bool,
+    /// The most registrations one internet address may attempt in a clock hour, counted
+    /// across instances. Raise it where many people register from behind one address.
+    pub registrations_per_address_per_hour: u32,
 }
 
 impl Default for AccountSettings {
@@ -32,6 +35,7 @@ impl Default for AccountSettings {
             idle_timeout_minutes: 30,
             absolute_timeout_hours: 12,
             require_staff_totp: false,
+            registrations_per_address_per_hour: 10,
         }
     }
 }
@@ -73,6 +77,13 @@ impl AccountSettings {
             self.absolute_timeout_hours,
             1,
             24 * 30,
+            "",
+        );
+        errors.check_range(
+            "registrations_per_address_per_hour",
+            self.registrations_per_address_per_hour,
+            1,
+            10_000,
             "",
         );
         errors

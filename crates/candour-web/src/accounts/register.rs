@@ -63,7 +63,14 @@ pub(super) async fn register(
     let data = FormData::parse(pairs, &["csrf", "name", "email", "password"])?;
     state.check_form(&frame.visitor, data.get("csrf"))?;
     let ip = limits::client_key(&state, peer, &headers);
-    limits::hit(&state, limits::REGISTER_PER_ADDRESS, &ip).await?;
+    let limit = limits::register_per_address(
+        state
+            .inner
+            .config
+            .accounts
+            .registrations_per_address_per_hour,
+    );
+    limits::hit(&state, limit, &ip).await?;
 
     let mut form = FormState::from_data(&data, &["name", "email"]);
     let name = plain_text(data.get("name"), 100, "Name")

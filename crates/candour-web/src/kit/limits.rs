@@ -53,11 +53,15 @@ pub(crate) const SECOND_FACTOR: Limit = Limit {
     max: 5,
     window: Duration::minutes(15),
 };
-pub(crate) const REGISTER_PER_ADDRESS: Limit = Limit {
-    name: "register-ip",
-    max: 10,
-    window: Duration::hours(1),
-};
+/// Registrations from one address, at most `max` an hour
+/// (`accounts.registrations_per_address_per_hour`).
+pub(crate) fn register_per_address(max: u32) -> Limit {
+    Limit {
+        name: "register-ip",
+        max,
+        window: Duration::hours(1),
+    }
+}
 pub(crate) const RESET_PER_ADDRESS: Limit = Limit {
     name: "reset-ip",
     max: 10,
