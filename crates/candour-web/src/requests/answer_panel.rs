@@ -120,8 +120,8 @@ pub(crate) struct ItemsPanel {
     pub files: Vec<(i64, String, String)>,
     /// Id, item, ground, note.
     pub withheld: Vec<(i64, String, &'static str, String)>,
-    /// The kinds an item may be withheld from.
-    pub tables: Vec<&'static str>,
+    /// The kinds an item may be withheld from: the table and what it holds.
+    pub tables: Vec<(&'static str, &'static str)>,
     pub grounds: Vec<(&'static str, &'static str)>,
     pub limit_mib: u32,
 }
@@ -151,8 +151,8 @@ impl ItemsPanel {
             withheld,
             tables: candour_core::datamap::PERSONAL
                 .iter()
-                .map(|m| m.table)
-                .filter(|t| *t != items::WITHHELD_TABLE)
+                .filter(|m| m.table != items::WITHHELD_TABLE)
+                .map(|m| (m.table, m.holds))
                 .collect(),
             grounds: Ground::ALL.iter().map(|g| (g.code(), g.short())).collect(),
             limit_mib: state.config().requests.file_limit_mib,
