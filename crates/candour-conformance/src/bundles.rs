@@ -3,10 +3,11 @@
 
 use candour_core::account::EmailAddress;
 use candour_core::datamap;
+use candour_core::export::{EXPORT_BATCH, ExportRows, ExportSink};
 use candour_core::people::{Method, Source};
 use candour_core::purposes::Channel;
 use candour_core::session::SecretHash;
-use candour_core::store::{EXPORT_BATCH, ExportPage, ExportSink, StoreError, Stores};
+use candour_core::store::{ExportPage, StoreError, Stores};
 use time::Duration;
 
 use crate::T0;
@@ -107,8 +108,8 @@ struct Taken {
 
 #[async_trait::async_trait]
 impl ExportSink for Taken {
-    async fn rows(&mut self, table: &'static str, rows: Vec<serde_json::Value>) -> bool {
-        self.calls.push((table, rows));
+    async fn rows(&mut self, table: &'static str, rows: ExportRows) -> bool {
+        self.calls.push((table, rows.objects()));
         self.stop_after != Some(self.calls.len())
     }
 }

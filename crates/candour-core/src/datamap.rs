@@ -497,7 +497,10 @@ pub fn export_batch(
 }
 
 /// One stored value brought to `shape`; the error describes what was found instead.
-fn export_value(shape: Shape, value: serde_json::Value) -> Result<serde_json::Value, String> {
+pub(crate) fn export_value(
+    shape: Shape,
+    value: serde_json::Value,
+) -> Result<serde_json::Value, String> {
     use serde_json::Value;
     use time::format_description::well_known::Rfc3339;
     let odd = |v: &Value| v.to_string();

@@ -16,6 +16,7 @@ pub mod consent;
 pub mod cookies;
 pub mod datamap;
 pub mod disclosures;
+pub mod export;
 pub mod fields;
 pub mod forms;
 pub mod health;

@@ -17,6 +17,7 @@ use crate::campaign::{
 use crate::consent::{Receipt, ReceiptId, Tally};
 use crate::datamap::TableSchema;
 use crate::disclosures::{Disclosure, NewDisclosure, Recipient, RecipientDraft};
+use crate::export::ExportSink;
 use crate::forms::{FormDefinition, FormRecord, NewResponse, StoredResponse};
 use crate::import::{ImportEvidence, ImportOutcome, ImportRow, StagedImport};
 use crate::people::{ConsentChange, ConsentEvent, ConsentRefused, Person, Source};
@@ -373,9 +374,9 @@ pub trait SubjectStore: Send + Sync {
     ) -> StoreResult<ExportPage>;
     /// Everything held about a subject, for a bundle: every table of the data map in its
     /// order, each handed to `sink` at least once (with no rows when there is no subject of
-    /// its kind or nothing held), in batches of at most [`EXPORT_BATCH`] rows shaped as
-    /// [`export_person`](Self::export_person) shapes them, by `id` (a table without an `id`
-    /// comes in one batch). Read in one transaction on one connection: one consistent
+    /// its kind or nothing held), in batches of at most [`crate::export::EXPORT_BATCH`] rows
+    /// shaped as [`export_person`](Self::export_person) shapes them, by `id` (a table without
+    /// an `id` comes in one batch); see [`crate::export::TableExport`]. Read in one transaction on one connection: one consistent
     /// snapshot of the person's data, one query per table, rows streamed as they come.
     /// Stops early, without error, when `sink` says so.
     async fn export_subject(
@@ -391,16 +392,6 @@ pub trait SubjectStore: Send + Sync {
 pub trait PieceSink: Send {
     /// The next piece of the file; `false` to stop reading.
     async fn piece(&mut self, bytes: Vec<u8>) -> bool;
-}
-
-/// Rows per batch of [`SubjectStore::export_subject`]: a bundle's writer holds a few batches.
-pub const EXPORT_BATCH: usize = 500;
-
-/// Where [`SubjectStore::export_subject`] hands the rows.
-#[async_trait]
-pub trait ExportSink: Send {
-    /// The next rows of `table`; `false` to stop reading.
-    async fn rows(&mut self, table: &'static str, rows: Vec<serde_json::Value>) -> bool;
 }
 
 /// A page of [`SubjectStore::export_page`].

@@ -4,11 +4,11 @@
 use async_trait::async_trait;
 use candour_core::datamap::TableSchema;
 use candour_core::datamap::{self, Erasure, Subject};
-use candour_core::store::{
-    EXPORT_BATCH, ExportPage, ExportSink, StoreError, StoreResult, SubjectStore,
-};
+use candour_core::export::{ExportSink, TableExport};
+use candour_core::store::{ExportPage, StoreError, StoreResult, SubjectStore};
 use futures_util::TryStreamExt;
-use sqlx::PgConnection;
+use sqlx::postgres::{PgColumn, PgRow};
+use sqlx::{Column, PgConnection, Row, TypeInfo};
 use time::OffsetDateTime;
 
 use crate::people::person_in;
@@ -155,7 +155,7 @@ impl SubjectStore for PgStore {
                 Subject::Account => account,
             };
             let Some(subject) = subject else {
-                if !sink.rows(m.table, Vec::new()).await {
+                if !sink.rows(m.table, Default::default()).await {
                     break;
                 }
                 continue;
@@ -164,31 +164,41 @@ impl SubjectStore for PgStore {
             // Table and column names come from the data map, never from a request. A table
             // without ids comes in one batch: its export orders it by content.
             let sql = format!(
-                "SELECT row_to_json(t)::text FROM \"{}\" t WHERE \"{}\" = $1{}",
+                "SELECT * FROM \"{}\" WHERE \"{}\" = $1{}",
                 m.table,
                 m.column,
                 if by_id { " ORDER BY id" } else { "" }
             );
-            let size = if by_id { EXPORT_BATCH } else { usize::MAX };
-            let mut rows = sqlx::query_scalar::<_, String>(sqlx::AssertSqlSafe(sql))
+            let mut rows = sqlx::query(sqlx::AssertSqlSafe(sql))
                 .bind(subject)
                 .fetch(&mut *tx);
-            let (mut batch, mut sent, mut more) = (Vec::new(), false, true);
-            while let Some(text) = rows.try_next().await.map_err(db)? {
-                batch.push(
-                    serde_json::from_str(&text).map_err(|e| StoreError::Corrupt(e.to_string()))?,
-                );
-                if batch.len() >= size {
-                    sent = true;
-                    more = sink.rows(m.table, shaped(m.table, &mut batch)?).await;
-                    if !more {
-                        break;
-                    }
+            let mut out = TableExport::new(m.table, by_id, sink);
+            // Each column's type, in name order: learnt from the first row.
+            let mut kinds = Vec::new();
+            let mut more = true;
+            while let Some(row) = rows.try_next().await.map_err(db)? {
+                if !out.has_columns() {
+                    out.columns(row.columns().iter().map(|c| c.name().to_owned()).collect());
+                    kinds = out
+                        .order()
+                        .iter()
+                        .map(|&i| Kind::of(m.table, row.columns().get(i)))
+                        .collect::<StoreResult<_>>()?;
+                }
+                let values = out
+                    .order()
+                    .iter()
+                    .zip(&kinds)
+                    .map(|(&i, &kind)| kind.read(&row, i))
+                    .collect::<StoreResult<_>>()?;
+                more = out.row(values).await.map_err(corrupt)?;
+                if !more {
+                    break;
                 }
             }
             drop(rows);
-            if more && (!batch.is_empty() || !sent) {
-                more = sink.rows(m.table, shaped(m.table, &mut batch)?).await;
+            if more {
+                more = out.end().await.map_err(corrupt)?;
             }
             if !more {
                 break;
@@ -218,10 +228,83 @@ impl PgStore {
     }
 }
 
-/// The batch gathered so far, taken and shaped for the export.
-fn shaped(table: &str, batch: &mut Vec<serde_json::Value>) -> StoreResult<Vec<serde_json::Value>> {
-    datamap::export_batch(table, std::mem::take(batch))
-        .map_err(|e| StoreError::Corrupt(e.to_string()))
+fn corrupt(e: datamap::ExportError) -> StoreError {
+    StoreError::Corrupt(e.to_string())
+}
+
+/// A column's type, as an export reads it.
+#[derive(Debug, Clone, Copy)]
+enum Kind {
+    Int8,
+    Int4,
+    Int2,
+    Float8,
+    Bool,
+    Text,
+    Words,
+    Time,
+    Date,
+    Bytes,
+}
+
+impl Kind {
+    fn of(table: &str, column: Option<&PgColumn>) -> StoreResult<Kind> {
+        let Some(column) = column else {
+            return Err(StoreError::Corrupt(format!(
+                "a row of {table} lost a column"
+            )));
+        };
+        Ok(match column.type_info().name() {
+            "INT8" => Kind::Int8,
+            "INT4" => Kind::Int4,
+            "INT2" => Kind::Int2,
+            "FLOAT8" => Kind::Float8,
+            "BOOL" => Kind::Bool,
+            "TEXT" | "VARCHAR" => Kind::Text,
+            "TEXT[]" => Kind::Words,
+            "TIMESTAMPTZ" => Kind::Time,
+            "DATE" => Kind::Date,
+            "BYTEA" => Kind::Bytes,
+            other => {
+                return Err(StoreError::Corrupt(format!(
+                    "{table}.{} is of type {other}, which an export does not read",
+                    column.name()
+                )));
+            }
+        })
+    }
+
+    /// Column `i` of `row` as `row_to_json` writes it, decoded from its type rather than
+    /// written as JSON text to be parsed again; except that a timestamp comes as its Unix
+    /// seconds, which the export's shape for times reads the same (fractions are dropped
+    /// either way).
+    fn read(self, row: &PgRow, i: usize) -> StoreResult<serde_json::Value> {
+        use serde_json::Value;
+        fn get<'r, T: sqlx::Decode<'r, sqlx::Postgres>>(
+            row: &'r PgRow,
+            i: usize,
+            into: impl FnOnce(T) -> Value,
+        ) -> StoreResult<Value> {
+            let value: Option<T> = row.try_get_unchecked(i).map_err(db)?;
+            Ok(value.map_or(Value::Null, into))
+        }
+        match self {
+            Kind::Int8 => get::<i64>(row, i, Value::from),
+            Kind::Int4 => get::<i32>(row, i, Value::from),
+            Kind::Int2 => get::<i16>(row, i, Value::from),
+            Kind::Float8 => get::<f64>(row, i, |f| {
+                serde_json::Number::from_f64(f).map_or(Value::Null, Value::Number)
+            }),
+            Kind::Bool => get::<bool>(row, i, Value::Bool),
+            Kind::Text => get::<String>(row, i, Value::String),
+            Kind::Words => get::<Vec<String>>(row, i, Value::from),
+            Kind::Time => get::<OffsetDateTime>(row, i, |at| Value::from(at.unix_timestamp())),
+            Kind::Date => get::<time::Date>(row, i, |d| Value::String(d.to_string())),
+            Kind::Bytes => {
+                get::<Vec<u8>>(row, i, |b| Value::String(format!("\\x{}", hex::encode(b))))
+            }
+        }
+    }
 }
 
 /// Erase the subject (a person or an account, by its id) from every table the data map

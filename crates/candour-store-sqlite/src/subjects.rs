@@ -4,12 +4,9 @@
 use async_trait::async_trait;
 use candour_core::datamap::TableSchema;
 use candour_core::datamap::{self, Erasure, Subject};
-use candour_core::store::{
-    EXPORT_BATCH, ExportPage, ExportSink, StoreError, StoreResult, SubjectStore,
-};
-use futures_util::TryStreamExt;
-use sqlx::sqlite::SqliteRow;
-use sqlx::{Column, Row, SqliteConnection, TypeInfo, ValueRef};
+use candour_core::export::{EXPORT_BATCH, ExportSink, TableExport};
+use candour_core::store::{ExportPage, StoreError, StoreResult, SubjectStore};
+use sqlx::{Row, SqliteConnection};
 use time::OffsetDateTime;
 
 use crate::people::person_in;
@@ -120,7 +117,7 @@ impl SubjectStore for SqliteStore {
         let sql = format!(
             "SELECT json_group_array(json_object({})) FROM
                (SELECT * FROM \"{}\" WHERE \"{}\" = ?1 AND id > ?2 ORDER BY id LIMIT ?3)",
-            json_fields(&columns),
+            json_fields(&columns, true),
             m.table,
             m.column
         );
@@ -151,41 +148,60 @@ impl SubjectStore for SqliteStore {
                 Subject::Account => account,
             };
             let Some(subject) = subject else {
-                if !sink.rows(m.table, Vec::new()).await {
+                if !sink.rows(m.table, Default::default()).await {
                     break;
                 }
                 continue;
             };
-            let by_id = columns_of(&mut tx, m.table)
-                .await?
-                .iter()
-                .any(|c| c == "id");
-            // Table and column names come from the data map, never from a request. A table
-            // without ids comes in one batch: its export orders it by content.
-            let sql = format!(
-                "SELECT * FROM \"{}\" WHERE \"{}\" = ?{}",
-                m.table,
-                m.column,
-                if by_id { " ORDER BY id" } else { "" }
-            );
-            let size = if by_id { EXPORT_BATCH } else { usize::MAX };
-            let mut rows = sqlx::query(sqlx::AssertSqlSafe(sql))
-                .bind(subject)
-                .fetch(&mut *tx);
-            let (mut batch, mut sent, mut more) = (Vec::new(), false, true);
-            while let Some(row) = rows.try_next().await.map_err(db)? {
-                batch.push(row_as_json(&row)?);
-                if batch.len() >= size {
-                    sent = true;
-                    more = sink.rows(m.table, shaped(m.table, &mut batch)?).await;
+            let mut columns = columns_of(&mut tx, m.table).await?;
+            columns.sort();
+            let by_id = columns.iter().any(|c| c == "id");
+            // A batch of rows in one value: SQLite writes each row as a JSON array of its
+            // columns in name order (blobs as hex), rather than handing over every value of
+            // every row on its own. Table and column names come from the data map and the
+            // schema, never from a request. A table without ids comes in one batch: its export
+            // orders it by content.
+            let values = json_fields(&columns, false);
+            let sql = if by_id {
+                format!(
+                    "SELECT json_group_array(json_array({values})), max(id), count(*) FROM
+                       (SELECT * FROM \"{}\" WHERE \"{}\" = ?1 AND id > ?2 ORDER BY id LIMIT ?3)",
+                    m.table, m.column
+                )
+            } else {
+                format!(
+                    "SELECT json_group_array(json_array({values})), NULL, count(*)
+                     FROM \"{}\" WHERE \"{}\" = ?1",
+                    m.table, m.column
+                )
+            };
+            let mut out = TableExport::new(m.table, by_id, sink);
+            out.columns(columns);
+            let (mut after, mut more) = (i64::MIN, true);
+            while more {
+                let (text, last, count): (String, Option<i64>, i64) =
+                    sqlx::query_as(sqlx::AssertSqlSafe(sql.as_str()))
+                        .bind(subject)
+                        .bind(after)
+                        .bind(EXPORT_BATCH as i64)
+                        .fetch_one(&mut *tx)
+                        .await
+                        .map_err(db)?;
+                let rows: Vec<Vec<serde_json::Value>> =
+                    serde_json::from_str(&text).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+                for row in rows {
+                    more = out.row(row).await.map_err(corrupt)?;
                     if !more {
                         break;
                     }
                 }
+                match last {
+                    Some(last) if by_id && count >= EXPORT_BATCH as i64 => after = last,
+                    _ => break,
+                }
             }
-            drop(rows);
-            if more && (!batch.is_empty() || !sent) {
-                more = sink.rows(m.table, shaped(m.table, &mut batch)?).await;
+            if more {
+                more = out.end().await.map_err(corrupt)?;
             }
             if !more {
                 break;
@@ -195,39 +211,8 @@ impl SubjectStore for SqliteStore {
     }
 }
 
-/// The batch gathered so far, taken and shaped for the export.
-fn shaped(table: &str, batch: &mut Vec<serde_json::Value>) -> StoreResult<Vec<serde_json::Value>> {
-    datamap::export_batch(table, std::mem::take(batch))
-        .map_err(|e| StoreError::Corrupt(e.to_string()))
-}
-
-/// A row as `json_object` over every column makes it (see [`json_fields`]): each value by
-/// its storage class, blobs as hex; without SQLite writing JSON text to be parsed again.
-fn row_as_json(row: &SqliteRow) -> StoreResult<serde_json::Value> {
-    use serde_json::Value;
-    let mut out = serde_json::Map::new();
-    for (i, column) in row.columns().iter().enumerate() {
-        let raw = row.try_get_raw(i).map_err(db)?;
-        let value = if raw.is_null() {
-            Value::Null
-        } else {
-            let class = raw.type_info().name().to_owned();
-            match class.as_str() {
-                "INTEGER" => Value::from(row.try_get_unchecked::<i64, _>(i).map_err(db)?),
-                "REAL" => {
-                    serde_json::Number::from_f64(row.try_get_unchecked::<f64, _>(i).map_err(db)?)
-                        .map_or(Value::Null, Value::Number)
-                }
-                "BLOB" => {
-                    let bytes: Vec<u8> = row.try_get_unchecked(i).map_err(db)?;
-                    Value::String(hex::encode_upper(bytes))
-                }
-                _ => Value::String(row.try_get_unchecked(i).map_err(db)?),
-            }
-        };
-        out.insert(column.name().to_owned(), value);
-    }
-    Ok(Value::Object(out))
+fn corrupt(e: datamap::ExportError) -> StoreError {
+    StoreError::Corrupt(e.to_string())
 }
 
 async fn columns_of(conn: &mut SqliteConnection, table: &str) -> StoreResult<Vec<String>> {
@@ -238,12 +223,19 @@ async fn columns_of(conn: &mut SqliteConnection, table: &str) -> StoreResult<Vec
         .map_err(db)
 }
 
-/// The arguments of `json_object` for every column, blobs as hex.
-fn json_fields(columns: &[String]) -> String {
+/// Every column, blobs as hex: as the arguments of `json_object` (each column's name, then
+/// its value) or of `json_array` (the values alone, `named` false).
+fn json_fields(columns: &[String], named: bool) -> String {
     columns
         .iter()
         .map(|c| {
-            format!("'{c}', CASE WHEN typeof(\"{c}\") = 'blob' THEN hex(\"{c}\") ELSE \"{c}\" END")
+            let value =
+                format!("CASE WHEN typeof(\"{c}\") = 'blob' THEN hex(\"{c}\") ELSE \"{c}\" END");
+            if named {
+                format!("'{c}', {value}")
+            } else {
+                value
+            }
         })
         .collect::<Vec<_>>()
         .join(", ")
@@ -301,7 +293,7 @@ async fn rows_as_json(
     // Table and column names come from the data map, never from a request.
     let sql = format!(
         "SELECT json_group_array(json_object({})) FROM \"{table}\" WHERE \"{column}\" = ?",
-        json_fields(&columns)
+        json_fields(&columns, true)
     );
     let text: String = sqlx::query_scalar(sqlx::AssertSqlSafe(sql))
         .bind(id)

@@ -21,9 +21,10 @@ use askama::Template;
 use candour_core::bundle::{
     self, DATA_JSON, INDEX_HTML, Kind, Recipient, Supplementary, ZipWriter, csv_name,
 };
+use candour_core::export::{ExportRows, ExportSink};
 use candour_core::policy::Policy;
 use candour_core::requests::items::{self, RequestFile, Told, Withholding};
-use candour_core::store::{ExportSink, PieceSink, StoreError, Stores};
+use candour_core::store::{PieceSink, StoreError, Stores};
 use candour_core::uk_time;
 use time::OffsetDateTime;
 use tokio::sync::mpsc;
@@ -66,9 +67,9 @@ pub struct Extras {
     pub files: Vec<RequestFile>,
 }
 
-/// Whether `row` of `table` is left out of the bundle by one of `withheld`.
-fn held_back(withheld: &[Withholding], table: &str, row: &serde_json::Value) -> bool {
-    let id = row.get("id").and_then(serde_json::Value::as_i64);
+/// Whether the row of `table` with `id` (if it has one) is left out of the bundle by one of
+/// `withheld`.
+fn held_back(withheld: &[Withholding], table: &str, id: Option<i64>) -> bool {
     withheld.iter().any(|w| w.item.covers(table, id))
 }
 
@@ -90,7 +91,7 @@ pub fn folder(configured: Option<&Path>, database_url: &str) -> PathBuf {
 
 enum Piece {
     /// A page of a table's rows (the first page opens the table).
-    Rows(&'static str, Vec<serde_json::Value>),
+    Rows(&'static str, ExportRows),
     /// Everything read: the closing parts.
     Finish {
         supplementary: Box<Supplementary>,
@@ -298,13 +299,21 @@ struct Rows<'a> {
 
 #[async_trait::async_trait]
 impl ExportSink for Rows<'_> {
-    async fn rows(&mut self, table: &'static str, mut rows: Vec<serde_json::Value>) -> bool {
-        rows.retain(|row| !held_back(self.withheld, table, row));
+    async fn rows(&mut self, table: &'static str, mut rows: ExportRows) -> bool {
+        if !self.withheld.is_empty() {
+            let id = rows.index("id");
+            rows.rows.retain(|row| {
+                let id = id
+                    .and_then(|i| row.get(i))
+                    .and_then(serde_json::Value::as_i64);
+                !held_back(self.withheld, table, id)
+            });
+        }
         if self.counts.last().map(|(t, _)| *t) != Some(table) {
             self.counts.push((table, 0));
             match table {
-                "people" => self.record = fields_of(rows.first()),
-                "accounts" => self.account = fields_of(rows.first()),
+                "people" => self.record = fields_of(&rows),
+                "accounts" => self.account = fields_of(&rows),
                 _ => {}
             }
         }
@@ -330,12 +339,14 @@ impl PieceSink for Pieces<'_> {
     }
 }
 
-/// The person's record as label and value, for the summary's first table.
-fn fields_of(row: Option<&serde_json::Value>) -> Vec<(String, String)> {
-    let Some(serde_json::Value::Object(row)) = row else {
+/// The person's record (the first row) as label and value, for the summary's first table.
+fn fields_of(rows: &ExportRows) -> Vec<(String, String)> {
+    let Some(row) = rows.rows.first() else {
         return Vec::new();
     };
-    row.iter()
+    rows.columns
+        .iter()
+        .zip(row)
         .map(|(k, v)| {
             let shown = match v {
                 serde_json::Value::Null => "(none)".to_owned(),
@@ -350,7 +361,6 @@ fn fields_of(row: Option<&serde_json::Value>) -> Vec<(String, String)> {
 /// A table's CSV, written to an anonymous file while `data.json` is written.
 struct Spill {
     table: &'static str,
-    columns: Vec<String>,
     csv: csv::Writer<BufWriter<File>>,
 }
 
@@ -382,8 +392,8 @@ fn write_zip(
     let mut spills: Vec<Spill> = Vec::new();
     let mut current: Option<&'static str> = None;
     let mut first_row = true;
-    // Every CSV cell passes through this one buffer.
-    let mut cell = Vec::new();
+    // Every CSV cell passes through this one buffer, every JSON row through the other.
+    let (mut cell, mut line) = (Vec::new(), Vec::new());
     let finish = loop {
         let Some(piece) = rx.blocking_recv() else {
             return Err(io::Error::other("the bundle's rows stopped before the end"));
@@ -396,26 +406,41 @@ fn write_zip(
                     current = Some(table);
                     first_row = true;
                 }
-                for row in &rows {
+                if rows.is_empty() {
+                    continue;
+                }
+                if spills.last().map(|s| s.table) != Some(table) {
+                    let file = tempfile::tempfile_in(dir)?;
+                    let mut csv = csv::Writer::from_writer(BufWriter::new(file));
+                    csv.write_record(&rows.columns)?;
+                    spills.push(Spill { table, csv });
+                }
+                // Each column's `"name":`, written once for the batch.
+                let keys: Vec<Vec<u8>> = rows
+                    .columns
+                    .iter()
+                    .map(|c| {
+                        let mut key = serde_json::to_vec(c)?;
+                        key.push(b':');
+                        Ok(key)
+                    })
+                    .collect::<Result<_, serde_json::Error>>()?;
+                for row in &rows.rows {
+                    line.clear();
                     if !first_row {
-                        zip.write_all(b",")?;
+                        line.push(b',');
                     }
                     first_row = false;
-                    serde_json::to_writer(&mut zip, row)?;
-                    if spills.last().map(|s| s.table) != Some(table) {
-                        let file = tempfile::tempfile_in(dir)?;
-                        let mut csv = csv::Writer::from_writer(BufWriter::new(file));
-                        let columns = bundle::csv_columns(row);
-                        csv.write_record(&columns)?;
-                        spills.push(Spill {
-                            table,
-                            columns,
-                            csv,
-                        });
+                    for (i, (key, value)) in keys.iter().zip(row).enumerate() {
+                        line.push(if i == 0 { b'{' } else { b',' });
+                        line.extend_from_slice(key);
+                        serde_json::to_writer(&mut line, value)?;
                     }
+                    line.push(b'}');
+                    zip.write_all(&line)?;
                     if let Some(s) = spills.last_mut() {
-                        for column in &s.columns {
-                            bundle::csv_cell(row.get(column), &mut cell);
+                        for value in row {
+                            bundle::csv_cell(Some(value), &mut cell);
                             s.csv.write_field(&cell)?;
                         }
                         s.csv.write_record(None::<&[u8]>)?;
@@ -533,7 +558,10 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let (tx, rx) = mpsc::channel(4);
         let target = dir.path().join("bundle.zip");
-        let rows = vec![serde_json::json!({"id": 1, "name": "Kim"})];
+        let rows = ExportRows {
+            columns: vec!["id".into(), "name".into()],
+            rows: vec![vec![1.into(), "Kim".into()]],
+        };
         tx.try_send(Piece::Rows("people", rows)).unwrap();
         drop(tx); // the reading side stopped (a store error, a crash of the task)
         let holder = Holder {
