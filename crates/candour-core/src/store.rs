@@ -376,9 +376,9 @@ pub trait SubjectStore: Send + Sync {
     /// order, each handed to `sink` at least once (with no rows when there is no subject of
     /// its kind or nothing held), in batches of at most [`crate::export::EXPORT_BATCH`] rows
     /// shaped as [`export_person`](Self::export_person) shapes them, by `id` (a table without
-    /// an `id` comes in one batch); see [`crate::export::TableExport`]. Read in one transaction on one connection: one consistent
-    /// snapshot of the person's data, one query per table, rows streamed as they come.
-    /// Stops early, without error, when `sink` says so.
+    /// an `id` comes in one batch); see [`crate::export::TableExport`]. Read in one
+    /// transaction on one connection: one consistent snapshot of the person's data, rows
+    /// streamed as they come. Stops early, without error, when `sink` says so.
     async fn export_subject(
         &self,
         person: Option<i64>,

@@ -431,8 +431,11 @@ fn write_zip(
                         line.push(b',');
                     }
                     first_row = false;
+                    line.push(b'{');
                     for (i, (key, value)) in keys.iter().zip(row).enumerate() {
-                        line.push(if i == 0 { b'{' } else { b',' });
+                        if i > 0 {
+                            line.push(b',');
+                        }
                         line.extend_from_slice(key);
                         serde_json::to_writer(&mut line, value)?;
                     }
