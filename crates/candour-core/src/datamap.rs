@@ -476,31 +476,49 @@ pub fn export_batch(
                 found: format!("{row} instead of a row"),
             });
         };
-        for &(column, s) in shaped {
+        for &(column, shape) in shaped {
             if let Some(value) = fields.get_mut(column) {
-                *value = export_value(s, value.take()).map_err(|found| ExportError {
-                    table: table.to_owned(),
-                    column: column.to_owned(),
-                    shape: s,
-                    found,
-                })?;
+                shape_in_place(table, column, shape, value)?;
             }
         }
     }
     let id = |row: &Value| row.get("id").and_then(Value::as_i64);
-    // Pages of a table with ids come ordered by id already: only others need the content key.
-    let by_id = out.iter().all(|r| id(r).is_some()) && out.is_sorted_by_key(id);
-    if !by_id {
-        out.sort_by_cached_key(|row| (id(row), row.to_string()));
-    }
+    order_rows(&mut out, id, Value::to_string);
     Ok(out)
 }
 
-/// One stored value brought to `shape`; the error describes what was found instead.
-pub(crate) fn export_value(
+/// `value` of `table.column` brought to `shape` where it lies (see [`export_rows`]).
+pub(crate) fn shape_in_place(
+    table: &str,
+    column: &str,
     shape: Shape,
-    value: serde_json::Value,
-) -> Result<serde_json::Value, String> {
+    value: &mut serde_json::Value,
+) -> Result<(), ExportError> {
+    *value = export_value(shape, value.take()).map_err(|found| ExportError {
+        table: table.to_owned(),
+        column: column.to_owned(),
+        shape,
+        found,
+    })?;
+    Ok(())
+}
+
+/// The one order of an export's rows (see [`export_rows`]): pages of a table with ids come
+/// ordered by id already and are left as they are; other rows are ordered by id, then by
+/// their content (`content`: the row as JSON text).
+pub(crate) fn order_rows<R>(
+    rows: &mut [R],
+    id: impl Fn(&R) -> Option<i64>,
+    content: impl Fn(&R) -> String,
+) {
+    let by_id = rows.iter().all(|r| id(r).is_some()) && rows.is_sorted_by_key(&id);
+    if !by_id {
+        rows.sort_by_cached_key(|row| (id(row), content(row)));
+    }
+}
+
+/// One stored value brought to `shape`; the error describes what was found instead.
+fn export_value(shape: Shape, value: serde_json::Value) -> Result<serde_json::Value, String> {
     use serde_json::Value;
     use time::format_description::well_known::Rfc3339;
     let odd = |v: &Value| v.to_string();

@@ -145,28 +145,21 @@ pub fn export_columns(table: &str, rows: &mut ExportRows) -> Result<(), ExportEr
     for row in &mut rows.rows {
         for &(i, column, shape) in &shaped {
             if let Some(value) = row.get_mut(i) {
-                *value =
-                    datamap::export_value(shape, value.take()).map_err(|found| ExportError {
-                        table: table.to_owned(),
-                        column: column.to_owned(),
-                        shape,
-                        found,
-                    })?;
+                datamap::shape_in_place(table, column, shape, value)?;
             }
         }
     }
     let id = rows.index("id");
-    let id_of = |row: &Vec<Value>| id.and_then(|i| row.get(i)).and_then(Value::as_i64);
-    let by_id = rows.rows.iter().all(|r| id_of(r).is_some()) && rows.rows.is_sorted_by_key(id_of);
-    if !by_id {
-        let ExportRows { columns, rows } = rows;
-        let content = |row: &Vec<Value>| {
+    let ExportRows { columns, rows } = rows;
+    datamap::order_rows(
+        rows,
+        |row: &Vec<Value>| id.and_then(|i| row.get(i)).and_then(Value::as_i64),
+        |row| {
             let object: serde_json::Map<String, Value> =
                 columns.iter().cloned().zip(row.iter().cloned()).collect();
-            (id_of(row), Value::Object(object).to_string())
-        };
-        rows.sort_by_cached_key(content);
-    }
+            Value::Object(object).to_string()
+        },
+    );
     Ok(())
 }
 
