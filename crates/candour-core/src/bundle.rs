@@ -260,28 +260,9 @@ pub fn read_stored(zip: &[u8]) -> Option<Vec<(String, Vec<u8>)>> {
     Some(out)
 }
 
-/// The columns of a table's CSV: the keys of its first row, in the order the export keeps.
-pub fn csv_columns(row: &serde_json::Value) -> Vec<String> {
-    row.as_object()
-        .map(|o| o.keys().cloned().collect())
-        .unwrap_or_default()
-}
-
-/// One row's cells under `columns`: text as it is, other values as JSON, nothing for `null`,
-/// each made safe to open in a spreadsheet.
-pub fn csv_cells(columns: &[String], row: &serde_json::Value) -> Vec<String> {
-    let mut cell = Vec::new();
-    columns
-        .iter()
-        .map(|c| {
-            csv_cell(row.get(c), &mut cell);
-            String::from_utf8_lossy(&cell).into_owned()
-        })
-        .collect()
-}
-
-/// One cell as [`csv_cells`] writes it, into `out` (cleared first): the bundle writes every
-/// cell of every row through one buffer rather than a string each.
+/// One CSV cell of a bundle, into `out` (cleared first): text as it is, other values as JSON,
+/// nothing for `null`, made safe to open in a spreadsheet. The bundle writes every cell of
+/// every row through one buffer rather than a string each.
 pub fn csv_cell(value: Option<&serde_json::Value>, out: &mut Vec<u8>) {
     out.clear();
     match value {
@@ -583,14 +564,21 @@ mod tests {
 
     #[test]
     fn csv_cells_are_safe_in_a_spreadsheet() {
-        let row =
-            serde_json::json!({"name": "=HYPERLINK(\"x\")", "n": -3, "none": null, "ok": true});
-        let columns = csv_columns(&row);
-        assert_eq!(columns, ["n", "name", "none", "ok"]);
-        assert_eq!(
-            csv_cells(&columns, &row),
-            ["'-3", "'=HYPERLINK(\"x\")", "", "true"]
-        );
+        let row = [
+            serde_json::json!(-3),
+            serde_json::json!("=HYPERLINK(\"x\")"),
+            serde_json::Value::Null,
+            serde_json::json!(true),
+        ];
+        let mut cell = Vec::new();
+        let cells: Vec<String> = row
+            .iter()
+            .map(|value| {
+                csv_cell(Some(value), &mut cell);
+                String::from_utf8_lossy(&cell).into_owned()
+            })
+            .collect();
+        assert_eq!(cells, ["'-3", "'=HYPERLINK(\"x\")", "", "true"]);
     }
 
     #[test]
