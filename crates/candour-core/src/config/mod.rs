@@ -485,6 +485,13 @@ mod tests {
         .unwrap_err()
         .to_string();
         assert!(err.contains("cookies.declared[0].name"), "{err}");
+        let err = load("[accounts]\nregistrations_per_address_per_hour = 0\n", &[])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("accounts.registrations_per_address_per_hour") && err.contains("10000"),
+            "{err}"
+        );
     }
 
     #[test]
