@@ -353,6 +353,8 @@ pub async fn stats_retention_keeps_what_is_left_of_a_straddling_week_and_month(s
         .await
         .unwrap();
     fold_all(s, kept + Duration::hours(2)).await;
+    // A fold in August: every day of July is over and rolled into the week and month pairs.
+    fold_all(s, datetime!(2026-08-03 09:00 UTC)).await;
     s.stats_ingest
         .purge_stats(cutoff, uk_day(kept))
         .await
@@ -393,6 +395,23 @@ pub async fn stats_retention_keeps_what_is_left_of_a_straddling_week_and_month(s
                 .collect::<Vec<_>>(),
             vec![(2, 2)],
             "{what}: the browser row less the days that went"
+        );
+        let firefox = Filter {
+            dimension: Dimension::Browser,
+            value: "Firefox".to_owned(),
+        };
+        let pages = s
+            .stats_report
+            .stats_breakdown(range, Dimension::Page, Some(&firefox), 10)
+            .await
+            .unwrap();
+        assert_eq!(
+            pages
+                .iter()
+                .map(|r| (r.value.as_str(), r.metrics.visitors, r.metrics.pageviews))
+                .collect::<Vec<_>>(),
+            vec![("/gone", 1, 1), ("/kept", 1, 1)],
+            "{what}: the filtered pairs less the days that went"
         );
     }
     // Purging again changes nothing.

@@ -416,5 +416,83 @@ pub async fn stats_breakdown_over_weeks_and_months_equals_its_days(s: &Stores) {
             Some(&own[0].metrics),
             by_days(from, to, Dimension::Browser).await.get("Firefox")
         );
+        // A filtered panel reads the pairs of the days rolled into weeks and months: the
+        // same as its single days' pairs.
+        filtered_equal_their_days(s, from, to).await;
+    }
+    // A hit arriving late for a day already rolled into its week and month is counted in
+    // both.
+    let late = uk_start_of_day(date!(2026 - 03 - 04)) + Duration::hours(20);
+    s.stats_ingest
+        .record_hits(&[view(9, late, "/p1", Some("search.example"), "Safari")])
+        .await
+        .unwrap();
+    s.stats_ingest
+        .fold_hits(uk_start_of_day(first + Duration::days(72)), 1000)
+        .await
+        .unwrap();
+    let search = Filter {
+        dimension: Dimension::Source,
+        value: "search.example".to_owned(),
+    };
+    let march = s
+        .stats_report
+        .stats_breakdown(
+            days(date!(2026 - 03 - 01), date!(2026 - 03 - 31)),
+            Dimension::Browser,
+            Some(&search),
+            10,
+        )
+        .await
+        .unwrap();
+    assert!(
+        march
+            .iter()
+            .any(|r| r.value == "Safari" && r.metrics.visitors == 1),
+        "the late visitor is in March's pairs: {march:?}"
+    );
+    filtered_equal_their_days(s, date!(2026 - 03 - 01), date!(2026 - 03 - 31)).await;
+}
+
+/// Every filtered panel over `from` to `to` equals the sum of its single days.
+async fn filtered_equal_their_days(s: &Stores, from: Date, to: Date) {
+    let filters = [
+        (Dimension::Source, "search.example"),
+        (Dimension::Page, "/p0"),
+        (Dimension::Browser, "Safari"),
+    ];
+    for (fd, fv) in filters {
+        let f = Filter {
+            dimension: fd,
+            value: fv.to_owned(),
+        };
+        for d in [Dimension::Page, Dimension::EntryPage, Dimension::Browser] {
+            if d == fd {
+                continue;
+            }
+            let whole: std::collections::BTreeMap<String, Metrics> = s
+                .stats_report
+                .stats_breakdown(days(from, to), d, Some(&f), 100)
+                .await
+                .unwrap()
+                .into_iter()
+                .map(|r| (r.value, r.metrics))
+                .collect();
+            let mut sum: std::collections::BTreeMap<String, Metrics> = Default::default();
+            let mut day = from;
+            while day <= to {
+                for r in s
+                    .stats_report
+                    .stats_breakdown(days(day, day), d, Some(&f), 100)
+                    .await
+                    .unwrap()
+                {
+                    sum.entry(r.value).or_default().add(&r.metrics);
+                }
+                day = day.next_day().unwrap();
+            }
+            assert!(!whole.is_empty(), "{d:?} where {fd:?} is {fv}");
+            assert_eq!(whole, sum, "{d:?} where {fd:?} is {fv}, {from} to {to}");
+        }
     }
 }

@@ -351,6 +351,14 @@ pub const NOT_PERSONAL: &[(&str, &str)] = &[
         "daily counts of one value among the visits that had another value",
     ),
     (
+        "stats_pair_spans",
+        "weekly and monthly counts of one value among the visits that had another value",
+    ),
+    (
+        "stats_pairs_rolled",
+        "the first day whose counts are not yet in the weekly and monthly counts",
+    ),
+    (
         "consent_wordings",
         "the exact words consent boxes showed, shared by every event that used them",
     ),

@@ -171,7 +171,141 @@ impl Counts {
     }
 }
 
-async fn write_fold(conn: &mut PgConnection, f: &fold::Fold) -> StoreResult<()> {
+/// Add pair rows into their week's and month's rows, at most one per key.
+async fn add_pair_spans(
+    conn: &mut PgConnection,
+    rows: &[(&'static str, OffsetDateTime, fold::PairRow<'_>)],
+) -> StoreResult<()> {
+    if rows.is_empty() {
+        return Ok(());
+    }
+    let mut counts = Counts::default();
+    for (_, _, k) in rows {
+        counts.push(&k.metrics);
+    }
+    sqlx::query(sqlx::AssertSqlSafe(format!(
+        "INSERT INTO stats_pair_spans AS t (grain, bucket, filter_dimension, filter_value,
+             dimension, value, visitors, visits, pageviews, bounces, duration_seconds, events)
+         SELECT * FROM UNNEST($1::text[], $2::timestamptz[], $3::text[], $4::text[],
+             $5::text[], $6::text[], $7::bigint[], $8::bigint[], $9::bigint[], $10::bigint[],
+             $11::bigint[], $12::bigint[])
+         ON CONFLICT (grain, bucket, filter_dimension, filter_value, dimension, value)
+         {ADD_METRICS}"
+    )))
+    .bind(rows.iter().map(|(g, _, _)| *g).collect::<Vec<_>>())
+    .bind(rows.iter().map(|(_, b, _)| *b).collect::<Vec<_>>())
+    .bind(
+        rows.iter()
+            .map(|(_, _, k)| k.filter_dimension.code())
+            .collect::<Vec<_>>(),
+    )
+    .bind(
+        rows.iter()
+            .map(|(_, _, k)| k.filter_value)
+            .collect::<Vec<_>>(),
+    )
+    .bind(
+        rows.iter()
+            .map(|(_, _, k)| k.dimension.code())
+            .collect::<Vec<_>>(),
+    )
+    .bind(rows.iter().map(|(_, _, k)| k.value).collect::<Vec<_>>())
+    .bind(counts.visitors)
+    .bind(counts.visits)
+    .bind(counts.pageviews)
+    .bind(counts.bounces)
+    .bind(counts.duration_seconds)
+    .bind(counts.events)
+    .execute(&mut *conn)
+    .await
+    .map_err(db)?;
+    Ok(())
+}
+
+/// The first UK day whose pairs are not yet in `stats_pair_spans` (`None` before the first
+/// fold that rolls any).
+async fn pairs_rolled(conn: &mut PgConnection) -> StoreResult<Option<Date>> {
+    sqlx::query_scalar("SELECT until FROM stats_pairs_rolled WHERE id = 1")
+        .fetch_optional(&mut *conn)
+        .await
+        .map_err(db)
+}
+
+/// Add the daily pairs of every UK day that is over, and not yet added, into its week's and
+/// month's rows. A day is over once `now` is past it, none of its hits waits and no visit
+/// begun on it is open; pairs added to a day after that (a hit late from another instance)
+/// are added to its spans as they are written ([`write_fold`]). Called under the fold's lock.
+async fn roll_pairs(
+    conn: &mut PgConnection,
+    now: OffsetDateTime,
+    rolled: Option<Date>,
+) -> StoreResult<()> {
+    let (waiting, open): (Option<OffsetDateTime>, Option<Date>) = sqlx::query_as(
+        "SELECT (SELECT MIN(at) FROM stats_hits), (SELECT MIN(day) FROM stats_visits)",
+    )
+    .fetch_one(&mut *conn)
+    .await
+    .map_err(db)?;
+    let mut settled = uk_day(now);
+    if let Some(at) = waiting {
+        settled = settled.min(uk_day(at));
+    }
+    if let Some(day) = open {
+        settled = settled.min(day);
+    }
+    let start = match rolled {
+        Some(day) => day,
+        None => {
+            let first: Option<OffsetDateTime> =
+                sqlx::query_scalar("SELECT MIN(day) FROM stats_pairs")
+                    .fetch_one(&mut *conn)
+                    .await
+                    .map_err(db)?;
+            first.map(uk_day).unwrap_or(settled)
+        }
+    };
+    let mut day = start;
+    while day < settled {
+        for (grain, bucket) in span::pair_buckets(day) {
+            sqlx::query(sqlx::AssertSqlSafe(format!(
+                "INSERT INTO stats_pair_spans AS t (grain, bucket, filter_dimension,
+                     filter_value, dimension, value, visitors, visits, pageviews, bounces,
+                     duration_seconds, events)
+                 SELECT $1, $2, filter_dimension, filter_value, dimension, value, visitors,
+                     visits, pageviews, bounces, duration_seconds, events
+                 FROM stats_pairs WHERE day = $3
+                 ON CONFLICT (grain, bucket, filter_dimension, filter_value, dimension, value)
+                 {ADD_METRICS}"
+            )))
+            .bind(grain)
+            .bind(bucket)
+            .bind(uk_start_of_day(day))
+            .execute(&mut *conn)
+            .await
+            .map_err(db)?;
+        }
+        let Some(next) = day.next_day() else { break };
+        day = next;
+    }
+    let until = start.max(settled);
+    if rolled != Some(until) {
+        sqlx::query(
+            "INSERT INTO stats_pairs_rolled (id, until) VALUES (1, $1)
+             ON CONFLICT (id) DO UPDATE SET until = excluded.until",
+        )
+        .bind(until)
+        .execute(&mut *conn)
+        .await
+        .map_err(db)?;
+    }
+    Ok(())
+}
+
+async fn write_fold(
+    conn: &mut PgConnection,
+    f: &fold::Fold,
+    rolled: Option<Date>,
+) -> StoreResult<()> {
     let (mut grains, mut dims, mut buckets, mut values) = (vec![], vec![], vec![], vec![]);
     let mut counts = Counts::default();
     for row in f.total_rows() {
@@ -205,7 +339,8 @@ async fn write_fold(conn: &mut PgConnection, f: &fold::Fold) -> StoreResult<()> 
     let (mut fdims, mut fvalues, mut dims, mut days, mut values) =
         (vec![], vec![], vec![], vec![], vec![]);
     let mut counts = Counts::default();
-    for k in f.pair_rows() {
+    let pairs = f.pair_rows();
+    for k in &pairs {
         fdims.push(k.filter_dimension.code());
         fvalues.push(k.filter_value);
         dims.push(k.dimension.code());
@@ -235,6 +370,9 @@ async fn write_fold(conn: &mut PgConnection, f: &fold::Fold) -> StoreResult<()> 
     .execute(&mut *conn)
     .await
     .map_err(db)?;
+    if let Some(rolled) = rolled {
+        add_pair_spans(conn, &fold::late_pair_spans(&pairs, rolled)).await?;
+    }
 
     let closed: Vec<Vec<u8>> = f.closed.iter().map(|v| v.0.to_vec()).collect();
     sqlx::query("DELETE FROM stats_visits WHERE visitor = ANY($1)")
@@ -356,14 +494,16 @@ impl StatsIngestStore for PgStore {
         }
         let open = visits_to_fold(&mut tx, &hits, now).await?;
         let mut folded = fold::fold(&hits, open, now);
+        let rolled = pairs_rolled(&mut tx).await?;
         settle_marks(&mut tx, &mut folded).await?;
-        write_fold(&mut tx, &folded).await?;
+        write_fold(&mut tx, &folded, rolled).await?;
         // Ids are not committed in order across instances: delete exactly what was read.
         sqlx::query("DELETE FROM stats_hits WHERE id = ANY($1)")
             .bind(ids)
             .execute(&mut *tx)
             .await
             .map_err(db)?;
+        roll_pairs(&mut tx, now, rolled).await?;
         tx.commit().await.map_err(db)?;
         Ok(Folded {
             hits: hits.len() as u64,
@@ -442,6 +582,57 @@ impl StatsIngestStore for PgStore {
                 .await
                 .map_err(db)?
                 .rows_affected();
+        }
+        // The same for the week and month pairs, less only the days rolled into them.
+        if let Some(rolled) = pairs_rolled(&mut tx).await? {
+            let rolled_end = uk_start_of_day(rolled).min(totals_before);
+            for (span, straddling, keep_from) in span::kept_at(totals_before) {
+                if let Some(start) = straddling {
+                    sqlx::query(
+                        "UPDATE stats_pair_spans AS s SET visitors = s.visitors - d.visitors,
+                             visits = s.visits - d.visits, pageviews = s.pageviews - d.pageviews,
+                             bounces = s.bounces - d.bounces,
+                             duration_seconds = s.duration_seconds - d.duration_seconds,
+                             events = s.events - d.events
+                         FROM (SELECT filter_dimension, filter_value, dimension, value,
+                                   SUM(visitors) AS visitors, SUM(visits) AS visits,
+                                   SUM(pageviews) AS pageviews, SUM(bounces) AS bounces,
+                                   SUM(duration_seconds) AS duration_seconds,
+                                   SUM(events) AS events
+                               FROM stats_pairs WHERE day >= $1 AND day < $2
+                               GROUP BY filter_dimension, filter_value, dimension, value) AS d
+                         WHERE s.grain = $3 AND s.bucket = $1
+                           AND s.filter_dimension = d.filter_dimension
+                           AND s.filter_value = d.filter_value
+                           AND s.dimension = d.dimension AND s.value = d.value",
+                    )
+                    .bind(start)
+                    .bind(rolled_end)
+                    .bind(span.code())
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(db)?;
+                    gone += sqlx::query(
+                        "DELETE FROM stats_pair_spans WHERE grain = $1 AND bucket = $2
+                         AND visitors = 0 AND visits = 0 AND pageviews = 0 AND bounces = 0
+                         AND duration_seconds = 0 AND events = 0",
+                    )
+                    .bind(span.code())
+                    .bind(start)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(db)?
+                    .rows_affected();
+                }
+                gone +=
+                    sqlx::query("DELETE FROM stats_pair_spans WHERE grain = $1 AND bucket < $2")
+                        .bind(span.code())
+                        .bind(keep_from)
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(db)?
+                        .rows_affected();
+            }
         }
         for (sql, bound) in [
             (

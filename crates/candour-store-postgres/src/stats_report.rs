@@ -103,6 +103,79 @@ fn spans_sum(
     q
 }
 
+/// The buckets of `range`. One value's day rows (a filter's) are sought day by day, since
+/// the key puts every value of a bucket before the next bucket; any other read takes the
+/// stretch.
+fn push_buckets(q: &mut QueryBuilder<Postgres>, grain: Grain, range: Range, one_value: bool) {
+    if one_value
+        && grain == Grain::Day
+        && let Some(days) = span::day_starts(range)
+        && !days.is_empty()
+    {
+        q.push(" AND bucket = ANY(").push_bind(days).push(")");
+        return;
+    }
+    q.push(" AND bucket >= ")
+        .push_bind(range.from)
+        .push(" AND bucket < ")
+        .push_bind(range.to);
+}
+
+/// `SELECT value, sums` of `dimension`'s values among what matches `f` over `range`, from
+/// the pairs: each bucket a seek to its rows for the filter and panel (the keys begin with
+/// the bucket). Days rolled into weeks and months are read from those
+/// (`stats::span::pair_pieces`); a very long range is one stretch of the daily pairs.
+fn pairs_sum(
+    f: &Filter,
+    dimension: Dimension,
+    range: Range,
+    rolled: Option<time::Date>,
+) -> QueryBuilder<Postgres> {
+    let mut q = QueryBuilder::<Postgres>::new(format!("SELECT value, {SUMS} FROM ("));
+    let columns = "SELECT value, visitors, visits, pageviews, bounces, duration_seconds, events";
+    let Some(pieces) = span::pair_pieces(range, rolled) else {
+        q.push(columns)
+            .push(" FROM stats_pairs WHERE day >= ")
+            .push_bind(range.from)
+            .push(" AND day < ")
+            .push_bind(range.to);
+        push_pair_filter(&mut q, f, dimension);
+        q.push(") AS pieces");
+        return q;
+    };
+    let mut first = true;
+    for (grain, starts) in pieces.into_iter().filter(|(_, s)| !s.is_empty()) {
+        if !first {
+            q.push(" UNION ALL ");
+        }
+        first = false;
+        q.push(columns);
+        if grain == Grain::Day.code() {
+            q.push(" FROM stats_pairs WHERE day = ANY(");
+        } else {
+            q.push(" FROM stats_pair_spans WHERE grain = ")
+                .push_bind(grain)
+                .push(" AND bucket = ANY(");
+        }
+        q.push_bind(starts).push(")");
+        push_pair_filter(&mut q, f, dimension);
+    }
+    if first {
+        q.push(columns).push(" FROM stats_pairs WHERE false");
+    }
+    q.push(") AS pieces");
+    q
+}
+
+fn push_pair_filter(q: &mut QueryBuilder<Postgres>, f: &Filter, dimension: Dimension) {
+    q.push(" AND filter_dimension = ")
+        .push_bind(f.dimension.code())
+        .push(" AND filter_value = ")
+        .push_bind(f.value.clone())
+        .push(" AND dimension = ")
+        .push_bind(dimension.code());
+}
+
 #[async_trait]
 impl StatsReportStore for PgStore {
     async fn stats_summary(
@@ -118,12 +191,8 @@ impl StatsReportStore for PgStore {
             "SELECT {SUMS} FROM stats_totals WHERE grain = 'day'"
         ));
         push_dimensions(&mut q, &dimensions);
-        q.push(" AND bucket >= ")
-            .push_bind(range.from)
-            .push(" AND bucket < ")
-            .push_bind(range.to)
-            .push(" AND value = ")
-            .push_bind(value.clone());
+        push_buckets(&mut q, Grain::Day, range, filter.is_some());
+        q.push(" AND value = ").push_bind(value.clone());
         let row = q.build().fetch_one(&self.pool).await.map_err(db)?;
         let totals = metrics(&row)?;
 
@@ -132,11 +201,8 @@ impl StatsReportStore for PgStore {
         ));
         q.push_bind(grain.code());
         push_dimensions(&mut q, &dimensions);
-        q.push(" AND bucket >= ")
-            .push_bind(range.from)
-            .push(" AND bucket < ")
-            .push_bind(range.to)
-            .push(" AND value = ")
+        push_buckets(&mut q, grain, range, filter.is_some());
+        q.push(" AND value = ")
             .push_bind(value)
             .push(" GROUP BY bucket ORDER BY bucket");
         let rows = q.build().fetch_all(&self.pool).await.map_err(db)?;
@@ -166,29 +232,12 @@ impl StatsReportStore for PgStore {
                 spans_sum(&dimensions, Some(value), range)
             }
             Some(f) => {
-                // Each day of the range is a seek to its rows for the filter and panel (the
-                // key begins with the day); a very long range is one stretch of the key.
-                let mut q = QueryBuilder::<Postgres>::new(format!(
-                    "SELECT value, {SUMS} FROM stats_pairs WHERE"
-                ));
-                match span::day_starts(range) {
-                    Some(days) => {
-                        q.push(" day = ANY(").push_bind(days).push(")");
-                    }
-                    None => {
-                        q.push(" day >= ")
-                            .push_bind(range.from)
-                            .push(" AND day < ")
-                            .push_bind(range.to);
-                    }
-                }
-                q.push(" AND filter_dimension = ")
-                    .push_bind(f.dimension.code())
-                    .push(" AND filter_value = ")
-                    .push_bind(f.value.clone())
-                    .push(" AND dimension = ")
-                    .push_bind(dimension.code());
-                q
+                let rolled: Option<time::Date> =
+                    sqlx::query_scalar("SELECT until FROM stats_pairs_rolled WHERE id = 1")
+                        .fetch_optional(&self.pool)
+                        .await
+                        .map_err(db)?;
+                pairs_sum(f, dimension, range, rolled)
             }
             None => {
                 let dimensions = if dimension == Dimension::Page {

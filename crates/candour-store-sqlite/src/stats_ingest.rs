@@ -175,7 +175,133 @@ const ADD_METRICS: &str = " DO UPDATE SET visitors = visitors + excluded.visitor
      duration_seconds = duration_seconds + excluded.duration_seconds, \
      events = events + excluded.events";
 
-async fn write_fold(conn: &mut SqliteConnection, f: &fold::Fold) -> StoreResult<()> {
+/// Add pair rows into their week's and month's rows (`grain` and `bucket` given per row).
+async fn add_pair_spans(
+    conn: &mut SqliteConnection,
+    rows: &[(&'static str, OffsetDateTime, fold::PairRow<'_>)],
+) -> StoreResult<()> {
+    for chunk in rows.chunks(ROWS) {
+        let mut q = QueryBuilder::<Sqlite>::new(
+            "INSERT INTO stats_pair_spans (grain, bucket, filter_dimension, filter_value, \
+             dimension, value, visitors, visits, pageviews, bounces, duration_seconds, events) ",
+        );
+        q.push_values(chunk, |mut b, (grain, bucket, k)| {
+            let m = &k.metrics;
+            b.push_bind(*grain)
+                .push_bind(unix(*bucket))
+                .push_bind(k.filter_dimension.code())
+                .push_bind(k.filter_value)
+                .push_bind(k.dimension.code())
+                .push_bind(k.value)
+                .push_bind(m.visitors)
+                .push_bind(m.visits)
+                .push_bind(m.pageviews)
+                .push_bind(m.bounces)
+                .push_bind(m.duration_seconds)
+                .push_bind(m.events);
+        });
+        q.push(" ON CONFLICT (grain, bucket, filter_dimension, filter_value, dimension, value)");
+        q.push(ADD_METRICS);
+        q.build().execute(&mut *conn).await.map_err(db)?;
+    }
+    Ok(())
+}
+
+/// The first UK day whose pairs are not yet in `stats_pair_spans` (`None` before the first
+/// fold that rolls any).
+async fn pairs_rolled(conn: &mut SqliteConnection) -> StoreResult<Option<Date>> {
+    let until: Option<String> =
+        sqlx::query_scalar("SELECT until FROM stats_pairs_rolled WHERE id = 1")
+            .fetch_optional(&mut *conn)
+            .await
+            .map_err(db)?;
+    until
+        .map(|d| {
+            Date::parse(&d, ISO_DATE)
+                .map_err(|_| StoreError::Corrupt(format!("the pairs rolled up to {d:?}")))
+        })
+        .transpose()
+}
+
+/// Add the daily pairs of every UK day that is over, and not yet added, into its week's and
+/// month's rows. A day is over once `now` is past it, none of its hits waits and no visit
+/// begun on it is open; pairs added to a day after that (a hit late from another instance)
+/// are added to its spans as they are written ([`write_fold`]).
+async fn roll_pairs(
+    conn: &mut SqliteConnection,
+    now: OffsetDateTime,
+    rolled: Option<Date>,
+) -> StoreResult<()> {
+    let waiting: Option<i64> = sqlx::query_scalar("SELECT MIN(at) FROM stats_hits")
+        .fetch_one(&mut *conn)
+        .await
+        .map_err(db)?;
+    let open: Option<String> = sqlx::query_scalar("SELECT MIN(day) FROM stats_visits")
+        .fetch_one(&mut *conn)
+        .await
+        .map_err(db)?;
+    let mut settled = uk_day(now);
+    if let Some(at) = waiting {
+        settled = settled.min(uk_day(from_unix(at)?));
+    }
+    if let Some(day) = open.and_then(|d| Date::parse(&d, ISO_DATE).ok()) {
+        settled = settled.min(day);
+    }
+    let start = match rolled {
+        Some(day) => day,
+        None => {
+            let first: Option<i64> = sqlx::query_scalar("SELECT MIN(day) FROM stats_pairs")
+                .fetch_one(&mut *conn)
+                .await
+                .map_err(db)?;
+            first
+                .map(|d| from_unix(d).map(uk_day))
+                .transpose()?
+                .unwrap_or(settled)
+        }
+    };
+    let mut day = start;
+    while day < settled {
+        for (grain, bucket) in span::pair_buckets(day) {
+            sqlx::query(sqlx::AssertSqlSafe(format!(
+                "INSERT INTO stats_pair_spans (grain, bucket, filter_dimension, filter_value,
+                     dimension, value, visitors, visits, pageviews, bounces, duration_seconds,
+                     events)
+                 SELECT ?, ?, filter_dimension, filter_value, dimension, value, visitors,
+                     visits, pageviews, bounces, duration_seconds, events
+                 FROM stats_pairs WHERE day = ?
+                 ON CONFLICT (grain, bucket, filter_dimension, filter_value, dimension, value)
+                 {ADD_METRICS}"
+            )))
+            .bind(grain)
+            .bind(unix(bucket))
+            .bind(unix(uk_start_of_day(day)))
+            .execute(&mut *conn)
+            .await
+            .map_err(db)?;
+        }
+        let Some(next) = day.next_day() else { break };
+        day = next;
+    }
+    let until = start.max(settled);
+    if rolled != Some(until) {
+        sqlx::query(
+            "INSERT INTO stats_pairs_rolled (id, until) VALUES (1, ?)
+             ON CONFLICT (id) DO UPDATE SET until = excluded.until",
+        )
+        .bind(iso(until))
+        .execute(&mut *conn)
+        .await
+        .map_err(db)?;
+    }
+    Ok(())
+}
+
+async fn write_fold(
+    conn: &mut SqliteConnection,
+    f: &fold::Fold,
+    rolled: Option<Date>,
+) -> StoreResult<()> {
     let totals = f.total_rows();
     for chunk in totals.chunks(ROWS) {
         let mut q = QueryBuilder::<Sqlite>::new(
@@ -222,6 +348,9 @@ async fn write_fold(conn: &mut SqliteConnection, f: &fold::Fold) -> StoreResult<
         q.push(" ON CONFLICT (filter_dimension, filter_value, dimension, day, value)");
         q.push(ADD_METRICS);
         q.build().execute(&mut *conn).await.map_err(db)?;
+    }
+    if let Some(rolled) = rolled {
+        add_pair_spans(conn, &fold::late_pair_spans(&pairs, rolled)).await?;
     }
     for chunk in f.closed.chunks(ROWS) {
         let mut q = QueryBuilder::<Sqlite>::new("DELETE FROM stats_visits WHERE visitor IN (");
@@ -325,14 +454,16 @@ impl StatsIngestStore for SqliteStore {
         }
         let open = visits_to_fold(&mut tx, &hits, now).await?;
         let mut folded = fold::fold(&hits, open, now);
+        let rolled = pairs_rolled(&mut tx).await?;
         settle_marks(&mut tx, &mut folded).await?;
-        write_fold(&mut tx, &folded).await?;
+        write_fold(&mut tx, &folded, rolled).await?;
         // The write lock is held: no hit with a smaller id can arrive after this read.
         sqlx::query("DELETE FROM stats_hits WHERE id <= ?")
             .bind(last_id)
             .execute(&mut *tx)
             .await
             .map_err(db)?;
+        roll_pairs(&mut tx, now, rolled).await?;
         tx.commit().await.map_err(db)?;
         Ok(Folded {
             hits: hits.len() as u64,
@@ -405,6 +536,56 @@ impl StatsIngestStore for SqliteStore {
                 .await
                 .map_err(db)?
                 .rows_affected();
+        }
+        // The same for the week and month pairs, less only the days rolled into them.
+        if let Some(rolled) = pairs_rolled(&mut tx).await? {
+            let rolled_end = uk_start_of_day(rolled).min(totals_before);
+            for (span, straddling, keep_from) in span::kept_at(totals_before) {
+                if let Some(start) = straddling {
+                    sqlx::query(
+                        "UPDATE stats_pair_spans AS s SET visitors = s.visitors - d.visitors,
+                             visits = s.visits - d.visits, pageviews = s.pageviews - d.pageviews,
+                             bounces = s.bounces - d.bounces,
+                             duration_seconds = s.duration_seconds - d.duration_seconds,
+                             events = s.events - d.events
+                         FROM (SELECT filter_dimension, filter_value, dimension, value,
+                                   SUM(visitors) AS visitors, SUM(visits) AS visits,
+                                   SUM(pageviews) AS pageviews, SUM(bounces) AS bounces,
+                                   SUM(duration_seconds) AS duration_seconds,
+                                   SUM(events) AS events
+                               FROM stats_pairs WHERE day >= ?1 AND day < ?2
+                               GROUP BY filter_dimension, filter_value, dimension, value) AS d
+                         WHERE s.grain = ?3 AND s.bucket = ?1
+                           AND s.filter_dimension = d.filter_dimension
+                           AND s.filter_value = d.filter_value
+                           AND s.dimension = d.dimension AND s.value = d.value",
+                    )
+                    .bind(unix(start))
+                    .bind(unix(rolled_end))
+                    .bind(span.code())
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(db)?;
+                    gone += sqlx::query(
+                        "DELETE FROM stats_pair_spans WHERE grain = ? AND bucket = ?
+                         AND visitors = 0 AND visits = 0 AND pageviews = 0 AND bounces = 0
+                         AND duration_seconds = 0 AND events = 0",
+                    )
+                    .bind(span.code())
+                    .bind(unix(start))
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(db)?
+                    .rows_affected();
+                }
+                gone += sqlx::query("DELETE FROM stats_pair_spans WHERE grain = ? AND bucket < ?")
+                    .bind(span.code())
+                    .bind(unix(keep_from))
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(db)?
+                    .rows_affected();
+            }
         }
         for (sql, bound) in [
             (

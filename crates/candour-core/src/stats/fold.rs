@@ -388,6 +388,51 @@ pub struct PairRow<'a> {
     pub metrics: Metrics,
 }
 
+/// The pair rows of UK days before `rolled`, whose pairs were already added into their weeks'
+/// and months (`stats_pair_spans`, see [`super::span::pair_buckets`]): what each adds to
+/// those spans' rows, one entry per row (rows of several days of one week are added
+/// together), as `(grain code, bucket, row)` with the row's `day` set to the bucket.
+pub fn late_pair_spans<'a>(
+    rows: &[PairRow<'a>],
+    rolled: Date,
+) -> Vec<(&'static str, OffsetDateTime, PairRow<'a>)> {
+    type Key<'a> = (
+        &'static str,
+        OffsetDateTime,
+        Dimension,
+        &'a str,
+        Dimension,
+        &'a str,
+    );
+    let mut sums: BTreeMap<Key<'a>, Metrics> = BTreeMap::new();
+    for k in rows.iter().filter(|k| uk_day(k.day) < rolled) {
+        for (grain, bucket) in super::span::pair_buckets(uk_day(k.day)) {
+            let key = (
+                grain,
+                bucket,
+                k.filter_dimension,
+                k.filter_value,
+                k.dimension,
+                k.value,
+            );
+            sums.entry(key).or_default().add(&k.metrics);
+        }
+    }
+    sums.into_iter()
+        .map(|((grain, bucket, fd, fv, d, v), metrics)| {
+            let row = PairRow {
+                day: bucket,
+                filter_dimension: fd,
+                filter_value: fv,
+                dimension: d,
+                value: v,
+                metrics,
+            };
+            (grain, bucket, row)
+        })
+        .collect()
+}
+
 /// Each dimension's place in the order of the stored names (`entry_page` before `page`).
 fn code_rank(d: Option<Dimension>) -> u8 {
     match d {

@@ -190,6 +190,58 @@ pub fn day_starts(range: Range) -> Option<Vec<OffsetDateTime>> {
     }
 }
 
+/// The week and month pair rows that a UK day's pairs are added into once the day is over:
+/// `(grain code, bucket start)`.
+pub fn pair_buckets(day: Date) -> [(&'static str, OffsetDateTime); 2] {
+    Span::ALL.map(|span| (span.code(), uk_time::uk_start_of_day(span.start(day))))
+}
+
+/// How a filtered panel reads `range` of the pairs, given that the pairs of every UK day
+/// before `rolled` are also in week and month rows: per piece, its grain code and the start
+/// of each bucket to seek. The days before `rolled` are cut into months, weeks and days
+/// ([`pieces`]); the days from `rolled` on are read as days. A range that is not whole UK
+/// days reads the days that begin in it. `None` when that makes more than
+/// [`MAX_DAY_SEEKS`] seeks (the caller reads the daily pairs as one stretch instead).
+pub fn pair_pieces(
+    range: Range,
+    rolled: Option<Date>,
+) -> Option<Vec<(&'static str, Vec<OffsetDateTime>)>> {
+    let (from, to) = (uk_day(range.from), uk_day(range.to));
+    let whole =
+        uk_time::uk_start_of_day(from) == range.from && uk_time::uk_start_of_day(to) == range.to;
+    if !whole {
+        return day_starts(range).map(|days| vec![(Grain::Day.code(), days)]);
+    }
+    let cut = rolled.unwrap_or(from).clamp(from, to);
+    let mut parts = pieces(from, cut);
+    parts.extend((cut < to).then_some(Piece {
+        grain: Grain::Day.code(),
+        from: cut,
+        to,
+    }));
+    let mut out = Vec::with_capacity(parts.len());
+    let mut seeks = 0;
+    for p in parts {
+        let step = |d: Date| match p.grain {
+            "week" => Some(Span::Week.next(d)),
+            "month" => Some(Span::Month.next(d)),
+            _ => d.next_day(),
+        };
+        let mut starts = Vec::new();
+        let mut d = p.from;
+        while d < p.to {
+            seeks += 1;
+            if seeks > MAX_DAY_SEEKS {
+                return None;
+            }
+            starts.push(uk_time::uk_start_of_day(d));
+            d = step(d)?;
+        }
+        out.push((p.grain, starts));
+    }
+    Some(out)
+}
+
 /// Whether `day` begins a week (a Monday), so a week row starts on it.
 pub fn starts_week(day: Date) -> bool {
     day.weekday() == Weekday::Monday
@@ -346,6 +398,67 @@ mod tests {
             to: datetime!(2026-01-01 00:00 UTC),
         });
         assert_eq!(years, None, "too many days to seek one by one");
+    }
+
+    #[test]
+    fn filtered_panels_read_rolled_days_in_spans_and_the_rest_as_days() {
+        use time::macros::datetime;
+        // The benchmark's thirty days, 30 January to 28 February 2026 (GMT).
+        let range = Range {
+            from: datetime!(2026-01-30 00:00 UTC),
+            to: datetime!(2026-03-01 00:00 UTC),
+        };
+        let all = pair_pieces(range, Some(date!(2026 - 03 - 02))).unwrap();
+        assert_eq!(
+            all,
+            vec![
+                (
+                    "day",
+                    vec![
+                        datetime!(2026-01-30 00:00 UTC),
+                        datetime!(2026-01-31 00:00 UTC)
+                    ]
+                ),
+                ("month", vec![datetime!(2026-02-01 00:00 UTC)]),
+            ]
+        );
+        // Rolled up to Wednesday 18 February: the three days to Sunday 1 February, the two
+        // weeks from Monday 2 February, the 16th and 17th, then every day from the 18th.
+        let part = pair_pieces(range, Some(date!(2026 - 02 - 18))).unwrap();
+        let grains: Vec<(&str, usize)> = part.iter().map(|(g, s)| (*g, s.len())).collect();
+        assert_eq!(
+            grains,
+            vec![("day", 3), ("week", 2), ("day", 2), ("day", 11)]
+        );
+        assert_eq!(part[1].1[1], datetime!(2026-02-09 00:00 UTC));
+        assert_eq!(part[3].1[0], datetime!(2026-02-18 00:00 UTC));
+        // Nothing rolled: every day.
+        let none = pair_pieces(range, None).unwrap();
+        assert_eq!(none.iter().map(|(_, s)| s.len()).sum::<usize>(), 30);
+        assert!(none.iter().all(|(g, _)| *g == "day"));
+        // A range that is not whole days reads the days that begin in it.
+        let odd = Range {
+            from: datetime!(2026-01-30 05:00 UTC),
+            to: datetime!(2026-02-02 00:00 UTC),
+        };
+        assert_eq!(
+            pair_pieces(odd, Some(date!(2026 - 03 - 02))),
+            Some(vec![(
+                "day",
+                vec![
+                    datetime!(2026-01-31 00:00 UTC),
+                    datetime!(2026-02-01 00:00 UTC)
+                ]
+            )])
+        );
+        // Summer time: a month's bucket starts at its UK midnight.
+        assert_eq!(
+            pair_buckets(date!(2026 - 07 - 15)),
+            [
+                ("week", datetime!(2026-07-12 23:00 UTC)),
+                ("month", datetime!(2026-06-30 23:00 UTC))
+            ]
+        );
     }
 
     #[test]
