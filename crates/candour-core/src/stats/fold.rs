@@ -282,7 +282,7 @@ impl Names {
 }
 
 /// The buckets of one moment, worked out once, as Unix seconds.
-#[derive(Clone, Copy)]
+#[derive(Debug, Clone, Copy)]
 struct When {
     hour: i64,
     day: i64,
@@ -461,6 +461,12 @@ pub struct Fold {
     pairs: QuickMap<(i64, Id, Id), Metrics>,
     /// Each visitor's marks of the day, with what a new mark counts a visitor in.
     marks: QuickMap<SeenKey, Vec<(u64, Target)>>,
+    /// Additions not yet spread over their rows and pairs, by hour and rows: hits alike
+    /// (one busy page, the same visit's attributes) add up here first and are spread once.
+    pending: QuickMap<(i64, Vec<Id>), (When, Metrics)>,
+    /// Page views within a visit already marked in this fold, by visitor, visit start, hour
+    /// and page: another such view names the same marks.
+    marked: std::collections::HashSet<(VisitorHash, i64, i64, Id), BuildHasherDefault<Quick>>,
     /// Visits still open after the fold, to be written over what is stored.
     pub open: Vec<OpenVisit>,
     /// Visitors whose stored visit ended (deleted before `open` is written).
@@ -649,8 +655,24 @@ impl Fold {
         }
     }
 
-    /// Add `m` to every row of `els` and to every ordered pair of them.
-    fn spread(&mut self, w: When, els: &[Id], m: &Metrics) {
+    /// Add `m` to every row of `els` and to every ordered pair of them, once the fold's
+    /// hits are all read ([`Fold::spread_pending`]).
+    fn spread(&mut self, w: When, els: Vec<Id>, m: &Metrics) {
+        self.pending
+            .entry((w.hour, els))
+            .or_insert((w, Metrics::default()))
+            .1
+            .add(m);
+    }
+
+    /// Spread every addition left pending.
+    fn spread_pending(&mut self) {
+        for ((_, els), (w, m)) in std::mem::take(&mut self.pending) {
+            self.spread_now(w, &els, &m);
+        }
+    }
+
+    fn spread_now(&mut self, w: When, els: &[Id], m: &Metrics) {
         for (i, a) in els.iter().enumerate() {
             self.total(w, *a, m);
             for (j, b) in els.iter().enumerate() {
@@ -739,17 +761,20 @@ impl Fold {
         let mut all = Vec::with_capacity(els.len() + 1);
         all.extend_from_slice(els);
         all.push(page);
-        self.spread(w, &all, &views);
         if opened {
             let begun = Metrics {
                 visits: 1,
                 ..Metrics::default()
             };
-            self.spread(w, els, &begun);
+            self.spread(w, els.to_vec(), &begun);
             self.mark_hit(&hit.visitor, w, visit.started, &[], &all);
-        } else {
+        } else if self
+            .marked
+            .insert((hit.visitor, visit.started.unix_timestamp(), w.hour, page))
+        {
             self.mark_hit(&hit.visitor, w, visit.started, els, &[page]);
         }
+        self.spread(w, all, &views);
     }
 
     fn event(&mut self, hit: &Hit, name: &str, visit: Option<(&OpenVisit, &[Id])>) {
@@ -769,12 +794,12 @@ impl Fold {
         };
         let mut all = els.clone();
         all.extend(own);
-        self.spread(w, &all, &one);
         if visit.is_some() {
             self.mark_hit(&hit.visitor, w, started, &els, &own);
         } else {
             self.mark_hit(&hit.visitor, w, started, &[], &all);
         }
+        self.spread(w, all, &one);
     }
 
     /// The rows a visit counts in, numbered.
@@ -791,7 +816,7 @@ impl Fold {
             duration_seconds: length,
             ..Metrics::default()
         };
-        self.spread(w, els, &ended);
+        self.spread(w, els.to_vec(), &ended);
         let exit = self.names.id((Some(Dimension::ExitPage), &visit.exit));
         let whole = Metrics {
             visitors: 0,
@@ -900,6 +925,7 @@ pub fn fold(hits: &[Hit], open: Vec<OpenVisit>, now: OffsetDateTime) -> Fold {
             close_open(&mut f, o);
         }
     }
+    f.spread_pending();
     touched.sort();
     touched.dedup();
     f.open = touched
