@@ -496,3 +496,38 @@ async fn filtered_equal_their_days(s: &Stores, from: Date, to: Date) {
         }
     }
 }
+
+/// Days folded all at once, long after they ended (a backlog), are rolled into weeks and
+/// months a few weeks per fold; filtered panels are right before, between and after.
+pub async fn stats_filtered_panels_hold_while_a_backlog_of_days_is_rolled(s: &Stores) {
+    let first = date!(2026 - 01 - 05);
+    let mut hits = Vec::new();
+    for i in 0..45_i64 {
+        let noon = uk_start_of_day(first + Duration::days(i)) + Duration::hours(12);
+        let browser = if i % 3 == 0 { "Safari" } else { "Firefox" };
+        hits.push(view(1, noon, "/p0", Some("search.example"), browser));
+        hits.push(view(1, noon + Duration::minutes(2), "/p1", None, browser));
+        hits.push(view(2, noon, &format!("/p{}", i % 4), None, "Safari"));
+    }
+    s.stats_ingest.record_hits(&hits).await.unwrap();
+    let later = uk_start_of_day(first + Duration::days(50));
+    let (from, to) = (first, first + Duration::days(44));
+    for _ in 0..3 {
+        s.stats_ingest.fold_hits(later, 1000).await.unwrap();
+        filtered_equal_their_days(s, from, to).await;
+    }
+    let search = Filter {
+        dimension: Dimension::Source,
+        value: "search.example".to_owned(),
+    };
+    let pages = s
+        .stats_report
+        .stats_breakdown(days(from, to), Dimension::Page, Some(&search), 10)
+        .await
+        .unwrap();
+    let got: Vec<(&str, i64, i64)> = pages
+        .iter()
+        .map(|r| (r.value.as_str(), r.metrics.visitors, r.metrics.pageviews))
+        .collect();
+    assert_eq!(got, vec![("/p0", 45, 45), ("/p1", 45, 45)]);
+}

@@ -232,7 +232,7 @@ async fn pairs_rolled(conn: &mut PgConnection) -> StoreResult<Option<Date>> {
 }
 
 /// Add the daily pairs of every UK day that is over, and not yet added, into its week's and
-/// month's rows. A day is over once `now` is past it, none of its hits waits and no visit
+/// month's rows (at most [`span::ROLL_DAYS_PER_FOLD`] days at a time). A day is over once `now` is past it, none of its hits waits and no visit
 /// begun on it is open; pairs added to a day after that (a hit late from another instance)
 /// are added to its spans as they are written ([`write_fold`]). Called under the fold's lock.
 async fn roll_pairs(
@@ -264,8 +264,12 @@ async fn roll_pairs(
             first.map(uk_day).unwrap_or(settled)
         }
     };
+    // A long backlog (the first fold after the upgrade that made these rows) is rolled a
+    // few weeks per fold, so no fold holds the lock for long.
     let mut day = start;
-    while day < settled {
+    let mut days = 0;
+    while day < settled && days < span::ROLL_DAYS_PER_FOLD {
+        days += 1;
         for (grain, bucket) in span::pair_buckets(day) {
             sqlx::query(sqlx::AssertSqlSafe(format!(
                 "INSERT INTO stats_pair_spans AS t (grain, bucket, filter_dimension,
@@ -287,7 +291,7 @@ async fn roll_pairs(
         let Some(next) = day.next_day() else { break };
         day = next;
     }
-    let until = start.max(settled);
+    let until = day;
     if rolled != Some(until) {
         sqlx::query(
             "INSERT INTO stats_pairs_rolled (id, until) VALUES (1, $1)

@@ -190,6 +190,10 @@ pub fn day_starts(range: Range) -> Option<Vec<OffsetDateTime>> {
     }
 }
 
+/// The most UK days one fold adds into their week and month pairs: a backlog (after an
+/// upgrade, or a long pause) is worked off over several folds.
+pub const ROLL_DAYS_PER_FOLD: usize = 31;
+
 /// The week and month pair rows that a UK day's pairs are added into once the day is over:
 /// `(grain code, bucket start)`.
 pub fn pair_buckets(day: Date) -> [(&'static str, OffsetDateTime); 2] {
