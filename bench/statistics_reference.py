@@ -5,7 +5,9 @@ ordered by time as Plausible orders its events), then answers each panel of the 
 the 30-day range ROUNDS times and prints one JSON line per engine and panel:
     {"engine": "duckdb", "panel": "pages", "p50_ms": …, "p95_ms": …}
 The definitions are Candour's: visitors are distinct visitors per UTC day, added over the
-days of the range (a visitor's day hash dies with its day); a visit is a visitor's run of
+days of the range (a visitor's day hash dies with its day), and a page's (and the site's)
+visitors are those with a page view or an event on it (an event names the page it happened
+on: a visit that crosses midnight may begin the new day with an event); a visit is a visitor's run of
 hits with no gap over 30 minutes; a bounce is a visit of one page view; a visit's duration is
 from its first hit to its last; the entry and exit pages and the source are the visit's first
 and last page and its first hit's referrer or UTM tags.
@@ -79,8 +81,9 @@ FROM visits GROUP BY day ORDER BY day
     ],
     "pages": [
         f"""
-SELECT path, count(*) AS pageviews, count(DISTINCT (intDiv(ts, 86400), visitor)) AS visitors
-FROM events WHERE kind = 'pageview' AND ts >= {{lo}} AND ts < {{hi}}
+SELECT path, sum(CASE WHEN kind = 'pageview' THEN 1 ELSE 0 END) AS pageviews,
+       count(DISTINCT (intDiv(ts, 86400), visitor)) AS visitors
+FROM events WHERE ts >= {{lo}} AND ts < {{hi}}
 GROUP BY path ORDER BY visitors DESC, path LIMIT {TOP}
 """
     ],
@@ -105,12 +108,12 @@ GROUP BY name ORDER BY visitors DESC, name LIMIT {TOP}
 }
 
 ANSWER_SITE = """
-SELECT count(DISTINCT (intDiv(ts, 86400), visitor)), count(*) FROM events
-WHERE kind = 'pageview' AND ts >= {lo} AND ts < {hi}
+SELECT count(DISTINCT (intDiv(ts, 86400), visitor)), sum(CASE WHEN kind = 'pageview' THEN 1 ELSE 0 END)
+FROM events WHERE ts >= {lo} AND ts < {hi}
 """
 ANSWER_PAGES = """
-SELECT path, count(*), count(DISTINCT (intDiv(ts, 86400), visitor)) FROM events
-WHERE kind = 'pageview' AND ts >= {lo} AND ts < {hi} GROUP BY path ORDER BY path
+SELECT path, sum(CASE WHEN kind = 'pageview' THEN 1 ELSE 0 END), count(DISTINCT (intDiv(ts, 86400), visitor))
+FROM events WHERE ts >= {lo} AND ts < {hi} GROUP BY path ORDER BY path
 """
 
 COLUMNS = """ts BIGINT, visitor BIGINT, kind VARCHAR, name VARCHAR, path VARCHAR, referrer VARCHAR,
