@@ -15,7 +15,7 @@ use sqlx::sqlite::SqliteRow;
 use sqlx::{Acquire, Connection, QueryBuilder, Row, Sqlite, SqliteConnection};
 use time::{Date, OffsetDateTime};
 
-use crate::{SqliteStore, db, from_unix, unix};
+use crate::{SqliteStore, db, from_unix, shaped_chunks, unix};
 
 /// Rows per multi-row statement, under SQLite's 32,766 bound parameters.
 const ROWS: usize = 2000;
@@ -411,7 +411,7 @@ impl StatsIngestStore for SqliteStore {
     async fn record_hits(&self, hits: &[Hit]) -> StoreResult<()> {
         let mut conn = self.writer.acquire().await.map_err(db)?;
         let mut tx = conn.begin().await.map_err(db)?;
-        for chunk in hits.chunks(ROWS) {
+        for chunk in shaped_chunks(hits) {
             let mut q = QueryBuilder::<Sqlite>::new(
                 "INSERT INTO stats_hits (at, event, path, visitor, referrer, utm_source, \
                  utm_medium, utm_campaign, browser, os, device, country) ",
