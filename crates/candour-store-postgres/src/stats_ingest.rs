@@ -13,7 +13,7 @@ use candour_core::stats::{
 use candour_core::store::{StatsIngestStore, StoreError, StoreResult};
 use candour_core::uk_time::uk_start_of_day;
 use sqlx::postgres::PgRow;
-use sqlx::{Acquire, PgConnection, Row};
+use sqlx::{Acquire, PgConnection, PgExecutor, Row};
 use time::{Date, OffsetDateTime};
 
 use crate::{PgStore, db, lift_statement_timeout};
@@ -224,9 +224,9 @@ async fn add_pair_spans(
 
 /// The first UK day whose pairs are not yet in `stats_pair_spans` (`None` before the first
 /// fold that rolls any).
-async fn pairs_rolled(conn: &mut PgConnection) -> StoreResult<Option<Date>> {
+pub(crate) async fn pairs_rolled(conn: impl PgExecutor<'_>) -> StoreResult<Option<Date>> {
     sqlx::query_scalar("SELECT until FROM stats_pairs_rolled WHERE id = 1")
-        .fetch_optional(&mut *conn)
+        .fetch_optional(conn)
         .await
         .map_err(db)
 }
@@ -304,6 +304,78 @@ async fn roll_pairs(
     }
     Ok(())
 }
+
+/// Retention for a table of week and month rows (`table`, keyed by grain, bucket and
+/// `keys`) when rows before `cutoff` go: a week (or month) begun before the cutoff keeps its
+/// row less the days that go (the sums of `days`, an SQL `FROM` … `WHERE` over `$1` to
+/// `$2`, from the span's start up to `days_to`), so a range that reads it counts only days
+/// still kept, and a row left at zero goes; the rows of spans begun earlier are deleted.
+async fn forget_spans(
+    conn: &mut PgConnection,
+    table: &str,
+    keys: &[&str],
+    days: &str,
+    cutoff: OffsetDateTime,
+    days_to: OffsetDateTime,
+) -> StoreResult<u64> {
+    let list = keys.join(", ");
+    let sums: Vec<String> = METRICS.iter().map(|m| format!("SUM({m}) AS {m}")).collect();
+    let less: Vec<String> = METRICS
+        .iter()
+        .map(|m| format!("{m} = s.{m} - d.{m}"))
+        .collect();
+    let same: Vec<String> = keys.iter().map(|k| format!("s.{k} = d.{k}")).collect();
+    let zero: Vec<String> = METRICS.iter().map(|m| format!("{m} = 0")).collect();
+    let mut gone = 0;
+    for (span, straddling, keep_from) in span::kept_at(cutoff) {
+        if let Some(start) = straddling {
+            sqlx::query(sqlx::AssertSqlSafe(format!(
+                "UPDATE {table} AS s SET {}
+                 FROM (SELECT {list}, {} {days} GROUP BY {list}) AS d
+                 WHERE s.grain = $3 AND s.bucket = $1 AND {}",
+                less.join(", "),
+                sums.join(", "),
+                same.join(" AND ")
+            )))
+            .bind(start)
+            .bind(days_to)
+            .bind(span.code())
+            .execute(&mut *conn)
+            .await
+            .map_err(db)?;
+            gone += sqlx::query(sqlx::AssertSqlSafe(format!(
+                "DELETE FROM {table} WHERE grain = $1 AND bucket = $2 AND {}",
+                zero.join(" AND ")
+            )))
+            .bind(span.code())
+            .bind(start)
+            .execute(&mut *conn)
+            .await
+            .map_err(db)?
+            .rows_affected();
+        }
+        gone += sqlx::query(sqlx::AssertSqlSafe(format!(
+            "DELETE FROM {table} WHERE grain = $1 AND bucket < $2"
+        )))
+        .bind(span.code())
+        .bind(keep_from)
+        .execute(&mut *conn)
+        .await
+        .map_err(db)?
+        .rows_affected();
+    }
+    Ok(gone)
+}
+
+/// The counts every row of totals and pairs carries.
+const METRICS: [&str; 6] = [
+    "visitors",
+    "visits",
+    "pageviews",
+    "bounces",
+    "duration_seconds",
+    "events",
+];
 
 async fn write_fold(
     conn: &mut PgConnection,
@@ -498,7 +570,7 @@ impl StatsIngestStore for PgStore {
         }
         let open = visits_to_fold(&mut tx, &hits, now).await?;
         let mut folded = fold::fold(&hits, open, now);
-        let rolled = pairs_rolled(&mut tx).await?;
+        let rolled = pairs_rolled(&mut *tx).await?;
         settle_marks(&mut tx, &mut folded).await?;
         write_fold(&mut tx, &folded, rolled).await?;
         // Ids are not committed in order across instances: delete exactly what was read.
@@ -537,106 +609,29 @@ impl StatsIngestStore for PgStore {
             .execute(&mut *tx)
             .await
             .map_err(db)?;
-        let mut gone = 0;
-        // A week (or month) begun before the cutoff keeps its row, less the days that go,
-        // so a range that reads it counts only days still kept.
-        for (span, straddling, keep_from) in span::kept_at(totals_before) {
-            if let Some(start) = straddling {
-                sqlx::query(
-                    "UPDATE stats_totals AS s SET visitors = s.visitors - d.visitors,
-                         visits = s.visits - d.visits, pageviews = s.pageviews - d.pageviews,
-                         bounces = s.bounces - d.bounces,
-                         duration_seconds = s.duration_seconds - d.duration_seconds,
-                         events = s.events - d.events
-                     FROM (SELECT dimension, value, SUM(visitors) AS visitors,
-                               SUM(visits) AS visits, SUM(pageviews) AS pageviews,
-                               SUM(bounces) AS bounces, SUM(duration_seconds) AS duration_seconds,
-                               SUM(events) AS events
-                           FROM stats_totals
-                           WHERE grain = 'day' AND bucket >= $1 AND bucket < $2
-                             AND dimension NOT IN ($3, $4)
-                           GROUP BY dimension, value) AS d
-                     WHERE s.grain = $5 AND s.bucket = $1 AND s.dimension = d.dimension
-                       AND s.value = d.value",
-                )
-                .bind(start)
-                .bind(totals_before)
-                .bind(IMPORTED)
-                .bind(IMPORTED_PAGE)
-                .bind(span.code())
-                .execute(&mut *tx)
-                .await
-                .map_err(db)?;
-                gone += sqlx::query(
-                    "DELETE FROM stats_totals WHERE grain = $1 AND bucket = $2 AND visitors = 0
-                     AND visits = 0 AND pageviews = 0 AND bounces = 0 AND duration_seconds = 0
-                     AND events = 0",
-                )
-                .bind(span.code())
-                .bind(start)
-                .execute(&mut *tx)
-                .await
-                .map_err(db)?
-                .rows_affected();
-            }
-            gone += sqlx::query("DELETE FROM stats_totals WHERE grain = $1 AND bucket < $2")
-                .bind(span.code())
-                .bind(keep_from)
-                .execute(&mut *tx)
-                .await
-                .map_err(db)?
-                .rows_affected();
-        }
-        // The same for the week and month pairs, less only the days rolled into them.
-        if let Some(rolled) = pairs_rolled(&mut tx).await? {
-            let rolled_end = uk_start_of_day(rolled).min(totals_before);
-            for (span, straddling, keep_from) in span::kept_at(totals_before) {
-                if let Some(start) = straddling {
-                    sqlx::query(
-                        "UPDATE stats_pair_spans AS s SET visitors = s.visitors - d.visitors,
-                             visits = s.visits - d.visits, pageviews = s.pageviews - d.pageviews,
-                             bounces = s.bounces - d.bounces,
-                             duration_seconds = s.duration_seconds - d.duration_seconds,
-                             events = s.events - d.events
-                         FROM (SELECT filter_dimension, filter_value, dimension, value,
-                                   SUM(visitors) AS visitors, SUM(visits) AS visits,
-                                   SUM(pageviews) AS pageviews, SUM(bounces) AS bounces,
-                                   SUM(duration_seconds) AS duration_seconds,
-                                   SUM(events) AS events
-                               FROM stats_pairs WHERE day >= $1 AND day < $2
-                               GROUP BY filter_dimension, filter_value, dimension, value) AS d
-                         WHERE s.grain = $3 AND s.bucket = $1
-                           AND s.filter_dimension = d.filter_dimension
-                           AND s.filter_value = d.filter_value
-                           AND s.dimension = d.dimension AND s.value = d.value",
-                    )
-                    .bind(start)
-                    .bind(rolled_end)
-                    .bind(span.code())
-                    .execute(&mut *tx)
-                    .await
-                    .map_err(db)?;
-                    gone += sqlx::query(
-                        "DELETE FROM stats_pair_spans WHERE grain = $1 AND bucket = $2
-                         AND visitors = 0 AND visits = 0 AND pageviews = 0 AND bounces = 0
-                         AND duration_seconds = 0 AND events = 0",
-                    )
-                    .bind(span.code())
-                    .bind(start)
-                    .execute(&mut *tx)
-                    .await
-                    .map_err(db)?
-                    .rows_affected();
-                }
-                gone +=
-                    sqlx::query("DELETE FROM stats_pair_spans WHERE grain = $1 AND bucket < $2")
-                        .bind(span.code())
-                        .bind(keep_from)
-                        .execute(&mut *tx)
-                        .await
-                        .map_err(db)?
-                        .rows_affected();
-            }
+        let mut gone = forget_spans(
+            &mut tx,
+            "stats_totals",
+            &["dimension", "value"],
+            &format!(
+                "FROM stats_totals WHERE grain = 'day' AND bucket >= $1 AND bucket < $2 \
+                 AND dimension NOT IN ('{IMPORTED}', '{IMPORTED_PAGE}')"
+            ),
+            totals_before,
+            totals_before,
+        )
+        .await?;
+        // The week and month pairs hold only the days rolled into them.
+        if let Some(rolled) = pairs_rolled(&mut *tx).await? {
+            gone += forget_spans(
+                &mut tx,
+                "stats_pair_spans",
+                &["filter_dimension", "filter_value", "dimension", "value"],
+                "FROM stats_pairs WHERE day >= $1 AND day < $2",
+                totals_before,
+                uk_start_of_day(rolled).min(totals_before),
+            )
+            .await?;
         }
         for (sql, bound) in [
             (

@@ -232,11 +232,7 @@ impl StatsReportStore for PgStore {
                 spans_sum(&dimensions, Some(value), range)
             }
             Some(f) => {
-                let rolled: Option<time::Date> =
-                    sqlx::query_scalar("SELECT until FROM stats_pairs_rolled WHERE id = 1")
-                        .fetch_optional(&self.pool)
-                        .await
-                        .map_err(db)?;
+                let rolled = crate::stats_ingest::pairs_rolled(&self.pool).await?;
                 pairs_sum(f, dimension, range, rolled)
             }
             None => {

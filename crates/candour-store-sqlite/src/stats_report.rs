@@ -15,7 +15,7 @@ use candour_core::stats::{
     Summary, span,
 };
 use candour_core::store::{StatsReportStore, StoreResult};
-use candour_core::uk_time::{ISO_DATE, uk_start_of_day};
+use candour_core::uk_time::uk_start_of_day;
 use sqlx::sqlite::SqliteRow;
 use sqlx::{QueryBuilder, Row as _, Sqlite};
 
@@ -240,12 +240,7 @@ impl StatsReportStore for SqliteStore {
                 spans_sum(&dimensions, Some(value), range)
             }
             Some(f) => {
-                let rolled: Option<String> =
-                    sqlx::query_scalar("SELECT until FROM stats_pairs_rolled WHERE id = 1")
-                        .fetch_optional(&self.reader)
-                        .await
-                        .map_err(db)?;
-                let rolled = rolled.and_then(|d| time::Date::parse(&d, ISO_DATE).ok());
+                let rolled = crate::stats_ingest::pairs_rolled(&self.reader).await?;
                 pairs_sum(f, dimension, range, rolled)
             }
             None => {
