@@ -331,3 +331,27 @@ async fn campaign_outcomes_and_the_tracking_queues_batches_are_counted() {
     assert!(body.contains(r#"route="/t/o/{token}""#), "{body}");
     assert!(!body.contains(pixel), "no token in a label");
 }
+
+#[tokio::test]
+async fn folding_statistics_is_timed_and_counted() {
+    let app = spawn_with(|c| c.metrics.enabled = true).await;
+    for n in 0..3 {
+        let res = app
+            .client
+            .get(format!("{}/", app.url))
+            .header(
+                "user-agent",
+                format!("Mozilla/5.0 (X11; Linux x86_64; rv:140.0) Gecko/20100101 Firefox/140.{n}"),
+            )
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 200);
+    }
+    app.flush_queues().await;
+    assert_eq!(app.state.fold_statistics().await.unwrap(), 3);
+    let body = scrape(&app, None).await.text().await.unwrap();
+    // The recorder is the process's: other tests here may have folded hits too.
+    assert!(sample(&body, "candour_stats_hits_folded_total") >= 3.0);
+    assert!(sample(&body, "candour_stats_fold_seconds_count") >= 1.0);
+}

@@ -55,6 +55,12 @@ fn build() -> Option<PrometheusHandle> {
                 Matcher::Full("candour_queue_flush_seconds".into()),
                 FLUSH_SECONDS,
             )
+        })
+        .and_then(|b| {
+            b.set_buckets_for_metric(
+                Matcher::Full("candour_stats_fold_seconds".into()),
+                FLUSH_SECONDS,
+            )
         });
     let recorder = match builder {
         Ok(b) => b.build_recorder(),
@@ -114,6 +120,15 @@ fn describe() {
         "candour_queue_flush_seconds",
         metrics::Unit::Seconds,
         "Time one store call of a group-commit queue took."
+    );
+    describe_histogram!(
+        "candour_stats_fold_seconds",
+        metrics::Unit::Seconds,
+        "Time one fold of waiting statistics hits (a batch of at most 5,000) took."
+    );
+    describe_counter!(
+        "candour_stats_hits_folded_total",
+        "Statistics hits folded into the totals by this instance."
     );
     describe_counter!(
         "candour_queue_items_total",

@@ -121,6 +121,14 @@ impl Counter {
         self.queue.flush().await;
     }
 
+    /// Wait until the hits already in the hit queue are written (not those the worker still
+    /// holds). Cheap when the queue is empty.
+    pub(crate) async fn flush_queue(&self) {
+        if self.queue.depth() > 0 {
+            self.queue.flush().await;
+        }
+    }
+
     /// Hits waiting in memory, for the metrics endpoint.
     pub(crate) fn depth(&self) -> usize {
         self.worker.get().map_or(0, worker::Worker::depth) + self.queue.depth()
