@@ -47,11 +47,14 @@ impl AppState {
             if f.hits < u64::from(limit) {
                 break;
             }
-            // Recording goes first: hits waiting in memory are written before the next
-            // batch is folded, so a backlog of hits to fold never fills the counting queues
-            // (and turns visitors' hits away) while the store is busy folding. Hits still
-            // to fold wait in the store, where nothing is lost.
-            self.inner.stats.flush_queue().await;
+            // Recording goes first: every hit waiting in memory (with the counting worker
+            // or in the hit queue) is written before the next batch is folded, so each fold
+            // starts with the queues' whole room free and a backlog to fold never fills
+            // them (turning visitors' hits away) while the store is busy folding. Hits
+            // still to fold wait in the store, where nothing is lost.
+            if self.inner.stats.depth() > 0 {
+                self.inner.stats.flush().await;
+            }
         }
         let today = uk_day(now);
         let mut purged = self.inner.stats.purged.lock().await;

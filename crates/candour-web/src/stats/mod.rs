@@ -113,20 +113,13 @@ impl Counter {
         self.worker.get().is_some_and(|w| w.offer(seen))
     }
 
-    /// Wait until every hit counted so far is in the store (for tests and shutdown).
+    /// Wait until every hit counted so far is in the store (for tests, shutdown and the
+    /// folder, which lets recording go first).
     pub(crate) async fn flush(&self) {
         if let Some(worker) = self.worker.get() {
             worker.flush().await;
         }
         self.queue.flush().await;
-    }
-
-    /// Wait until the hits already in the hit queue are written (not those the worker still
-    /// holds). Cheap when the queue is empty.
-    pub(crate) async fn flush_queue(&self) {
-        if self.queue.depth() > 0 {
-            self.queue.flush().await;
-        }
     }
 
     /// Hits waiting in memory, for the metrics endpoint.
