@@ -13,8 +13,8 @@ use crate::AppState;
 
 /// How often waiting hits are folded.
 const EVERY: Duration = Duration::from_secs(10);
-/// Hits folded in one transaction: small enough that a fold holds the lock briefly (well
-/// under a second), large enough that a busy minute's hits share their rows' updates (a
+/// Hits folded in one transaction: small enough that a fold holds the lock briefly (under
+/// a second), large enough that a busy minute's hits share their rows' updates (a
 /// popular page's row is written once per batch, not once per hit). `bench/statistics.sh`
 /// loads its events in batches of the same size.
 const BATCH: u32 = 5_000;
