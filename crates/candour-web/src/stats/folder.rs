@@ -49,8 +49,8 @@ impl AppState {
             }
             // Recording goes first: every hit waiting in memory (with the counting worker
             // or in the hit queue) is written before the next batch is folded, so each fold
-            // starts with the queues' whole room free and a backlog to fold never fills
-            // them (turning visitors' hits away) while the store is busy folding. Hits
+            // starts with the queues' whole room free and a backlog to fold does not keep
+            // them full (turning visitors' hits away) while the store is busy folding. Hits
             // still to fold wait in the store, where nothing is lost.
             if self.inner.stats.depth() > 0 {
                 self.inner.stats.flush().await;
