@@ -165,6 +165,42 @@ pub async fn stats_fold_counts_visitors_visits_bounces_and_duration(s: &Stores) 
     );
 }
 
+/// A stored visit ends by its idle time or by the end of its UK day, whichever comes first,
+/// in a fold with no hit of its own.
+pub async fn stats_stored_visits_end_when_idle_or_at_midnight(s: &Stores) {
+    let late = datetime!(2026-06-10 22:40 UTC); // 23:40 in London
+    s.stats_ingest
+        .record_hits(&[
+            page(1, late, "/"),
+            page(2, late + Duration::minutes(12), "/"),
+            page(2, late + Duration::minutes(14), "/news"),
+        ])
+        .await
+        .unwrap();
+    let kept = s
+        .stats_ingest
+        .fold_hits(late + Duration::minutes(15), 1000)
+        .await
+        .unwrap();
+    assert_eq!((kept.hits, kept.visits_closed), (3, 0));
+    // 23:58: nothing is idle for thirty minutes yet, and the day is not over.
+    let early = s
+        .stats_ingest
+        .fold_hits(late + Duration::minutes(18), 1000)
+        .await
+        .unwrap();
+    assert_eq!(early.visits_closed, 0);
+    // 00:10: both visits began yesterday; neither has been idle for thirty minutes.
+    let after = s
+        .stats_ingest
+        .fold_hits(late + Duration::minutes(30), 1000)
+        .await
+        .unwrap();
+    assert_eq!(after.visits_closed, 2, "yesterday's visits end at midnight");
+    let day = day_totals(s, late).await;
+    assert_eq!((day.visits, day.bounces, day.duration_seconds), (2, 1, 120));
+}
+
 pub async fn stats_uniques_hold_across_folds_and_hours(s: &Stores) {
     let m = MORNING + Duration::minutes(50);
     s.stats_ingest

@@ -8,7 +8,7 @@ use std::collections::{HashMap, HashSet};
 use async_trait::async_trait;
 use candour_core::stats::fold::{self, OpenVisit};
 use candour_core::stats::{
-    Device, Folded, Hit, HitKind, IMPORTED, IMPORTED_PAGE, VISIT_IDLE, VisitorHash, span, uk_day,
+    Device, Folded, Hit, HitKind, IMPORTED, IMPORTED_PAGE, VisitorHash, span, uk_day,
 };
 use candour_core::store::{StatsIngestStore, StoreError, StoreResult};
 use candour_core::uk_time::uk_start_of_day;
@@ -87,13 +87,15 @@ async fn visits_to_fold(
         .into_iter()
         .map(|v| v.0.to_vec())
         .collect();
+    // Every term on an index: a fold reads the visits it needs, not all open.
+    let (idle, day_start) = fold::ended_by(now);
     let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
         "SELECT {VISIT_COLUMNS} FROM stats_visits
-         WHERE visitor = ANY($1) OR last_seen <= $2 OR day < $3"
+         WHERE visitor = ANY($1) OR last_seen <= $2 OR last_seen < $3"
     )))
     .bind(wanted)
-    .bind(now - VISIT_IDLE)
-    .bind(uk_day(now))
+    .bind(idle)
+    .bind(day_start)
     .fetch_all(&mut *conn)
     .await
     .map_err(db)?;
@@ -240,18 +242,16 @@ async fn roll_pairs(
     now: OffsetDateTime,
     rolled: Option<Date>,
 ) -> StoreResult<()> {
-    let (waiting, open): (Option<OffsetDateTime>, Option<Date>) = sqlx::query_as(
-        "SELECT (SELECT MIN(at) FROM stats_hits), (SELECT MIN(day) FROM stats_visits)",
+    // The earliest open visit's day is its last hit's (`OpenVisit::day`), found on the index.
+    let (waiting, open): (Option<OffsetDateTime>, Option<OffsetDateTime>) = sqlx::query_as(
+        "SELECT (SELECT MIN(at) FROM stats_hits), (SELECT MIN(last_seen) FROM stats_visits)",
     )
     .fetch_one(&mut *conn)
     .await
     .map_err(db)?;
     let mut settled = uk_day(now);
-    if let Some(at) = waiting {
+    for at in [waiting, open].into_iter().flatten() {
         settled = settled.min(uk_day(at));
-    }
-    if let Some(day) = open {
-        settled = settled.min(day);
     }
     let start = match rolled {
         Some(day) => day,

@@ -7,7 +7,7 @@ use std::collections::{HashMap, HashSet};
 use async_trait::async_trait;
 use candour_core::stats::fold::{self, OpenVisit};
 use candour_core::stats::{
-    Device, Folded, Hit, HitKind, IMPORTED, IMPORTED_PAGE, VISIT_IDLE, VisitorHash, span, uk_day,
+    Device, Folded, Hit, HitKind, IMPORTED, IMPORTED_PAGE, VisitorHash, span, uk_day,
 };
 use candour_core::store::{StatsIngestStore, StoreError, StoreResult};
 use candour_core::uk_time::{ISO_DATE, uk_start_of_day};
@@ -107,11 +107,13 @@ async fn visits_to_fold(
             }
         }
     }
+    // Both bounds on the `last_seen` index: a fold reads the visits that end, not all open.
+    let (idle, day_start) = fold::ended_by(now);
     let ended = sqlx::query(sqlx::AssertSqlSafe(format!(
-        "SELECT {VISIT_COLUMNS} FROM stats_visits WHERE last_seen <= ? OR day < ?"
+        "SELECT {VISIT_COLUMNS} FROM stats_visits WHERE last_seen <= ? OR last_seen < ?"
     )))
-    .bind(unix(now - VISIT_IDLE))
-    .bind(iso(uk_day(now)))
+    .bind(unix(idle))
+    .bind(unix(day_start))
     .fetch_all(&mut *conn)
     .await
     .map_err(db)?;
@@ -236,18 +238,14 @@ async fn roll_pairs(
         .fetch_one(&mut *conn)
         .await
         .map_err(db)?;
-    let open: Option<String> = sqlx::query_scalar("SELECT MIN(day) FROM stats_visits")
+    // The earliest open visit's day is its last hit's (`OpenVisit::day`), found on the index.
+    let open: Option<i64> = sqlx::query_scalar("SELECT MIN(last_seen) FROM stats_visits")
         .fetch_one(&mut *conn)
         .await
         .map_err(db)?;
     let mut settled = uk_day(now);
-    if let Some(at) = waiting {
+    for at in [waiting, open].into_iter().flatten() {
         settled = settled.min(uk_day(from_unix(at)?));
-    }
-    if let Some(day) = open {
-        let day = Date::parse(&day, ISO_DATE)
-            .map_err(|_| StoreError::Corrupt(format!("an open visit's day is {day:?}")))?;
-        settled = settled.min(day);
     }
     let start = match rolled {
         Some(day) => day,

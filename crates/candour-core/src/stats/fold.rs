@@ -67,7 +67,8 @@ impl OpenVisit {
         }
     }
 
-    /// The UK day the visit belongs to (its salt's day).
+    /// The UK day the visit belongs to (its salt's day). Its last hit fell on the same day:
+    /// a hit on another day begins another visit.
     pub fn day(&self) -> Date {
         uk_day(self.started)
     }
@@ -98,6 +99,18 @@ impl OpenVisit {
         );
         out
     }
+}
+
+/// Where a store finds the stored visits that may have ended by `now`, through its index on
+/// `last_seen` rather than by reading every open visit: those last seen at or before the
+/// first moment (idle for [`VISIT_IDLE`]), and those last seen before the second (today's
+/// start in London), which are exactly the visits begun on an earlier UK day, since a
+/// visit's last hit falls on its own day ([`OpenVisit::day`]).
+pub fn ended_by(now: OffsetDateTime) -> (OffsetDateTime, OffsetDateTime) {
+    (
+        now - VISIT_IDLE,
+        crate::uk_time::uk_start_of_day(uk_day(now)),
+    )
 }
 
 /// A row of totals: `None` is the whole site (stored as dimension `''`, value `''`).

@@ -211,6 +211,41 @@ fn visits_of_an_earlier_day_end_at_midnight() {
     assert!(f.open.is_empty());
 }
 
+/// The stores look for ended visits only where [`ended_by`] points: every visit the fold would
+/// end must be there, and nothing the fold would keep.
+#[test]
+fn ended_by_bounds_exactly_the_visits_that_end() {
+    let midnight = datetime!(2026-06-01 23:00 UTC); // 00:00 in London
+    let visits: Vec<OpenVisit> = (0..40_u8)
+        .map(|i| {
+            // Begun between 23:00 and 00:55 in London; last seen up to 15 minutes later on
+            // the same UK day, as a visit's hits always are.
+            let mut v = OpenVisit::begin(&hit(
+                i,
+                midnight + Duration::minutes(i64::from(i) * 3 - 60),
+                "/a",
+            ));
+            let seen = v.started + Duration::minutes(i64::from(i % 4) * 5);
+            if uk_day(seen) == v.day() {
+                v.last_seen = seen;
+            }
+            v
+        })
+        .collect();
+    for minutes in [-50, -20, -1, 0, 1, 10, 29, 30, 31, 45, 90] {
+        let now = midnight + Duration::minutes(minutes);
+        let (idle, day_start) = ended_by(now);
+        let mut bounded: Vec<VisitorHash> = visits
+            .iter()
+            .filter(|v| v.last_seen <= idle || v.last_seen < day_start)
+            .map(|v| v.visitor)
+            .collect();
+        bounded.sort();
+        let f = fold(&[], visits.clone(), now);
+        assert_eq!(f.closed, bounded, "at {minutes} minutes from midnight");
+    }
+}
+
 #[test]
 fn a_visitors_marks_of_a_day_are_one_set_that_grows() {
     let mut seen = Seen::new();
