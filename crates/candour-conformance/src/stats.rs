@@ -165,9 +165,9 @@ pub async fn stats_fold_counts_visitors_visits_bounces_and_duration(s: &Stores) 
     );
 }
 
-/// A stored visit ends by its idle time or by the end of its UK day, whichever comes first,
-/// in a fold with no hit of its own.
-pub async fn stats_stored_visits_end_when_idle_or_at_midnight(s: &Stores) {
+/// A stored visit ends with its UK day, in a fold with no hit of its own, before it has been
+/// idle for thirty minutes (the idle rule is `stats_fold_counts_visitors_visits_bounces_and_duration`).
+pub async fn stats_stored_visits_end_at_midnight(s: &Stores) {
     let late = datetime!(2026-06-10 22:40 UTC); // 23:40 in London
     s.stats_ingest
         .record_hits(&[
@@ -190,10 +190,10 @@ pub async fn stats_stored_visits_end_when_idle_or_at_midnight(s: &Stores) {
         .await
         .unwrap();
     assert_eq!(early.visits_closed, 0);
-    // 00:10: both visits began yesterday; neither has been idle for thirty minutes.
+    // 00:05: both visits began yesterday; neither has been idle for thirty minutes.
     let after = s
         .stats_ingest
-        .fold_hits(late + Duration::minutes(30), 1000)
+        .fold_hits(late + Duration::minutes(25), 1000)
         .await
         .unwrap();
     assert_eq!(after.visits_closed, 2, "yesterday's visits end at midnight");
