@@ -1,7 +1,7 @@
 //! Site statistics, the writing side: hits folded into totals on each backend alike.
 
 use candour_core::stats::{
-    Device, Dimension, Filter, Grain, Hit, HitKind, Metrics, Range, VisitorHash, uk_day,
+    Device, Dimension, Filter, Folded, Grain, Hit, HitKind, Metrics, Range, VisitorHash, uk_day,
 };
 use candour_core::store::Stores;
 use time::{Duration, OffsetDateTime, macros::datetime};
@@ -48,8 +48,13 @@ async fn day_totals(s: &Stores, t: OffsetDateTime) -> Metrics {
         .totals
 }
 
+/// One fold at `now` of up to 1,000 waiting hits.
+async fn fold_at(s: &Stores, now: OffsetDateTime) -> Folded {
+    s.stats_ingest.fold_hits(now, 1000).await.unwrap()
+}
+
 async fn fold_all(s: &Stores, now: OffsetDateTime) {
-    while s.stats_ingest.fold_hits(now, 1000).await.unwrap().hits > 0 {}
+    while fold_at(s, now).await.hits > 0 {}
 }
 
 async fn panel(
@@ -97,11 +102,7 @@ pub async fn stats_fold_counts_visitors_visits_bounces_and_duration(s: &Stores) 
         .await
         .unwrap();
     // Folded before the visits end: visits and views count at once, bounces later.
-    let folded = s
-        .stats_ingest
-        .fold_hits(m + Duration::minutes(52), 1000)
-        .await
-        .unwrap();
+    let folded = fold_at(s, m + Duration::minutes(52)).await;
     assert_eq!(folded.hits, 4);
     let early = day_totals(s, m).await;
     assert_eq!((early.visitors, early.visits, early.pageviews), (2, 3, 4));
@@ -112,11 +113,7 @@ pub async fn stats_fold_counts_visitors_visits_bounces_and_duration(s: &Stores) 
     assert_eq!(early.duration_seconds, 600);
 
     assert_eq!(
-        s.stats_ingest
-            .fold_hits(m + Duration::hours(2), 1000)
-            .await
-            .unwrap()
-            .visits_closed,
+        fold_at(s, m + Duration::hours(2)).await.visits_closed,
         1,
         "the second visit ends; the other two ended in the first fold"
     );
@@ -166,7 +163,8 @@ pub async fn stats_fold_counts_visitors_visits_bounces_and_duration(s: &Stores) 
 }
 
 /// A stored visit ends with its UK day, in a fold with no hit of its own, before it has been
-/// idle for thirty minutes (the idle rule is `stats_fold_counts_visitors_visits_bounces_and_duration`).
+/// idle for thirty minutes (the idle rule is checked by
+/// `stats_fold_counts_visitors_visits_bounces_and_duration`).
 pub async fn stats_stored_visits_end_at_midnight(s: &Stores) {
     let late = datetime!(2026-06-10 22:40 UTC); // 23:40 in London
     s.stats_ingest
@@ -177,25 +175,13 @@ pub async fn stats_stored_visits_end_at_midnight(s: &Stores) {
         ])
         .await
         .unwrap();
-    let kept = s
-        .stats_ingest
-        .fold_hits(late + Duration::minutes(15), 1000)
-        .await
-        .unwrap();
+    let kept = fold_at(s, late + Duration::minutes(15)).await;
     assert_eq!((kept.hits, kept.visits_closed), (3, 0));
     // 23:58: nothing is idle for thirty minutes yet, and the day is not over.
-    let early = s
-        .stats_ingest
-        .fold_hits(late + Duration::minutes(18), 1000)
-        .await
-        .unwrap();
+    let early = fold_at(s, late + Duration::minutes(18)).await;
     assert_eq!(early.visits_closed, 0);
     // 00:05: both visits began yesterday; neither has been idle for thirty minutes.
-    let after = s
-        .stats_ingest
-        .fold_hits(late + Duration::minutes(25), 1000)
-        .await
-        .unwrap();
+    let after = fold_at(s, late + Duration::minutes(25)).await;
     assert_eq!(after.visits_closed, 2, "yesterday's visits end at midnight");
     let day = day_totals(s, late).await;
     assert_eq!((day.visits, day.bounces, day.duration_seconds), (2, 1, 120));
