@@ -677,3 +677,28 @@ async fn a_page_with_a_long_address_referrer_and_agent_is_counted_from_what_is_k
         vec![("/about".to_owned(), "2".to_owned())]
     );
 }
+
+/// The folder runs on a thread of its own until told to stop; then it writes the hits still
+/// in memory and folds them before it says it has stopped.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_folder_folds_what_is_in_memory_before_it_stops() {
+    let app = spawn_app().await;
+    let (stop, stopping) = tokio::sync::watch::channel(false);
+    let stopped = app.state.spawn_statistics_folder(stopping);
+    for n in 0..3 {
+        assert_eq!(visit(&app, "/", &browser(n), &[]).await.status(), 200);
+    }
+    // Not flushed: the hits may still be with the counting worker or the write queue.
+    stop.send(true).unwrap();
+    tokio::time::timeout(std::time::Duration::from_secs(20), stopped)
+        .await
+        .expect("the folder stops in time")
+        .expect("the folder says it has stopped");
+    app.flush_queues().await;
+    assert_eq!(
+        app.state.fold_statistics().await.unwrap(),
+        0,
+        "nothing was left to fold"
+    );
+    assert_eq!(visitors(&app).await, 3, "the three visits were folded");
+}

@@ -177,11 +177,7 @@ pub async fn serve(config: Config, demo: Option<&DemoSite>) -> anyhow::Result<()
         });
     }
     let queues = state.clone();
-    let statistics = {
-        let state = state.clone();
-        let stop = stop.clone();
-        tokio::spawn(async move { state.run_statistics_until(stop).await })
-    };
+    let statistics = state.spawn_statistics_folder(stop.clone());
     tokio::spawn(digest_loop(state.clone()));
     let app = candour_web::router(state);
 

@@ -3,6 +3,8 @@
 //! besides, the day's salt, its marks and visits, and totals past `[stats]
 //! retention_months` are deleted. Several instances may fold at once: the store lets one
 //! fold at a time and every total is added to, never overwritten.
+//!
+//! The folder has a thread of its own (`spawn_statistics_folder`).
 
 use std::time::{Duration, Instant};
 
@@ -70,6 +72,40 @@ impl AppState {
             *purged = Some((today, now));
         }
         Ok(folded)
+    }
+
+    /// Run [`AppState::run_statistics_until`] on a thread of its own. A fold's own work
+    /// (reading thousands of hits back, working out their totals, binding the rows to
+    /// write) keeps a thread busy for tens of milliseconds at a time: as a task on the
+    /// shared runtime it would hold up every request queued behind it on the same worker,
+    /// while on a thread of its own the system shares the cores out between it and the
+    /// requests. Its connections and timers stay the runtime's (`Handle::block_on`), so a
+    /// database connection it opens serves requests as well, and outlives the folder. Must
+    /// be called within the runtime. The receiver is answered when the folder has stopped
+    /// (or could not start).
+    pub fn spawn_statistics_folder(
+        &self,
+        stop: tokio::sync::watch::Receiver<bool>,
+    ) -> tokio::sync::oneshot::Receiver<()> {
+        let (stopped, answer) = tokio::sync::oneshot::channel();
+        let runtime = match tokio::runtime::Handle::try_current() {
+            Ok(handle) => handle,
+            Err(e) => {
+                tracing::error!(error = %e, "The statistics folder was started outside the runtime.");
+                return answer;
+            }
+        };
+        let state = self.clone();
+        let spawned = std::thread::Builder::new()
+            .name("candour-folder".to_owned())
+            .spawn(move || {
+                runtime.block_on(state.run_statistics_until(stop));
+                let _ = stopped.send(());
+            });
+        if let Err(e) = spawned {
+            tracing::error!(error = %e, "Could not start the statistics folder's thread.");
+        }
+        answer
     }
 
     /// Fold statistics every ten seconds until `stop`, then write the hits in memory and
