@@ -4,7 +4,10 @@
 //! retention_months` are deleted. Several instances may fold at once: the store lets one
 //! fold at a time and every total is added to, never overwritten.
 //!
-//! The folder has a thread of its own (`spawn_statistics_folder`).
+//! The folder has a thread of its own, and gives way to visitors: through a backlog (more
+//! than a batch of hits waiting to be folded) while hits keep arriving, each batch first
+//! lets every hit in memory be written, then rests as long as it took, so a burst of
+//! traffic is answered first and folded after.
 
 use std::time::{Duration, Instant};
 
@@ -25,6 +28,8 @@ const BATCH: u32 = 5_000;
 /// many new visitors can take most of a second on a busy 2-core machine, long enough for a
 /// burst of beacons to fill the counting queues; one of 1,000 takes a fifth of that.
 const BUSY_BATCH: u32 = 1_000;
+/// The longest rest between two batches while hits keep arriving.
+const MAX_REST: Duration = Duration::from_secs(1);
 
 impl AppState {
     /// Fold every waiting hit, end idle visits and, when due, forget the days that are over
@@ -43,7 +48,8 @@ impl AppState {
             };
             let started = Instant::now();
             let f = store.fold_hits(now, limit).await?;
-            metrics::histogram!("candour_stats_fold_seconds").record(started.elapsed());
+            let took = started.elapsed();
+            metrics::histogram!("candour_stats_fold_seconds").record(took);
             metrics::counter!("candour_stats_hits_folded_total").increment(f.hits);
             folded += f.hits;
             if f.hits < u64::from(limit) {
@@ -56,6 +62,11 @@ impl AppState {
             // still to fold wait in the store, where nothing is lost.
             if self.inner.stats.depth() > 0 {
                 self.inner.stats.flush().await;
+                // Visitors go first too: while hits keep arriving the fold rests as long as
+                // its batch took, so it takes at most half of its thread's time and a burst
+                // keeps the cores it needs; the backlog is folded at full speed once the
+                // burst has passed.
+                tokio::time::sleep(took.min(MAX_REST)).await;
             }
         }
         let today = uk_day(now);
