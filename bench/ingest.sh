@@ -2,12 +2,16 @@
 # The statistics beacon (POST /statistics/hit, as /statistics/s.js sends it from another of
 # the organisation's sites) under wrk on SQLite, beside nginx answering 204 to the same POST
 # on the same machine in the same run: ROUNDS rounds of nginx then Candour, the median ratio
-# with its spread. Each request is a page view from a different browser. Afterwards every
-# accepted hit (a 204 that wrk saw) must be counted: the page views in the daily totals plus
-# the hits still waiting to be folded. The disk's durable single-row commits per second are
-# printed beside, as in bench/votes.sh. A round lasts 30 seconds by default: the server folds
-# every ten, and a shorter round would time the recording without the folding beside it.
-#   ROUNDS=5 DURATION=30 CONNECTIONS=64 [BIN=…] bench/ingest.sh
+# with its spread. Each request is a page view from a different visitor: Candour sits behind
+# a proxy on 127.0.0.1 (`[http] trusted_proxies`), as the README deploys it, and each request
+# carries its own address in X-Forwarded-For, with one of twenty browsers' user agents
+# (AGENTS=unique sends a user agent never seen before with each instead, the worst case for
+# reading them; see bench/ingest.lua). Afterwards every accepted hit (a 204 that wrk saw)
+# must be counted: the page views in the daily totals plus the hits still waiting to be
+# folded. The disk's durable single-row commits per second are printed beside, as in
+# bench/votes.sh. A round lasts 30 seconds by default: the server folds every ten, and a
+# shorter round would time the recording without the folding beside it.
+#   ROUNDS=5 DURATION=30 CONNECTIONS=64 [AGENTS=unique] [BIN=…] bench/ingest.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DURATION=${DURATION:-30}
@@ -39,7 +43,7 @@ counted() {
   sqlite3 "$1" "SELECT (SELECT coalesce(sum(pageviews), 0) FROM stats_totals WHERE grain = 'day' AND dimension = '') + (SELECT count(*) FROM stats_hits WHERE event = '')"
 }
 
-echo "wrk -t2 -c$CONNECTIONS -d${DURATION}s, POST /statistics/hit, every request a new browser"
+echo "wrk -t2 -c$CONNECTIONS -d${DURATION}s, POST /statistics/hit, every request a new visitor (user agents: ${AGENTS:-twenty browsers})"
 ratios=()
 for round in $(seq 1 "$ROUNDS"); do
   disk=$(disk_commits)
@@ -51,6 +55,8 @@ listen = "127.0.0.1:$port"
 database_url = "sqlite://$db"
 [organisation]
 name = "Northmoor Police"
+[http]
+trusted_proxies = ["127.0.0.1"]
 [stats]
 enabled = true
 sites = ["https://www.example.org"]
