@@ -700,5 +700,5 @@ async fn the_folder_folds_what_is_in_memory_before_it_stops() {
         0,
         "nothing was left to fold"
     );
-    assert_eq!(visitors(&app).await, 3, "the three visits were folded");
+    assert_eq!(visitors(&app).await, 3, "each visitor is still seen once");
 }

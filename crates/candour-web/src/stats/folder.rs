@@ -92,8 +92,9 @@ impl AppState {
     /// while on a thread of its own the system shares the cores out between it and the
     /// requests. Its connections and timers stay the runtime's (`Handle::block_on`), so a
     /// database connection it opens serves requests as well, and outlives the folder. Must
-    /// be called within the runtime. The receiver is answered when the folder has stopped
-    /// (or could not start).
+    /// be called within a multi-threaded runtime (a current-thread runtime drives its
+    /// connections and timers only inside its own `block_on`). The receiver is answered
+    /// when the folder has stopped (or could not start).
     pub fn spawn_statistics_folder(
         &self,
         stop: tokio::sync::watch::Receiver<bool>,
