@@ -85,8 +85,8 @@ impl AppState {
         Ok(folded)
     }
 
-    /// Run [`AppState::run_statistics_until`] on a thread of its own. A fold's own work
-    /// (reading thousands of hits back, working out their totals, binding the rows to
+    /// Fold statistics every ten seconds until `stop`, on a thread of its own. A fold's own
+    /// work (reading thousands of hits back, working out their totals, binding the rows to
     /// write) keeps a thread busy for tens of milliseconds at a time: as a task on the
     /// shared runtime it would hold up every request queued behind it on the same worker,
     /// while on a thread of its own the system shares the cores out between it and the
@@ -122,7 +122,7 @@ impl AppState {
 
     /// Fold statistics every ten seconds until `stop`, then write the hits in memory and
     /// fold once more.
-    pub async fn run_statistics_until(&self, mut stop: tokio::sync::watch::Receiver<bool>) {
+    async fn run_statistics_until(&self, mut stop: tokio::sync::watch::Receiver<bool>) {
         if !self.inner.config.stats.enabled {
             return;
         }
