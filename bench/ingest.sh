@@ -40,7 +40,7 @@ sleep 0.5
 
 # Page views counted so far in a database: folded into the daily totals, or waiting.
 counted() {
-  sqlite3 "$1" "SELECT (SELECT coalesce(sum(pageviews), 0) FROM stats_totals WHERE grain = 'day' AND dimension = '') + (SELECT count(*) FROM stats_hits WHERE event = '')"
+  sqlite3 "$1" "SELECT (SELECT coalesce(sum(pageviews), 0) FROM stats_totals WHERE grain = 'day' AND dimension = '') + (SELECT count(*) FROM stats_hits AS b, json_each(b.hits) AS h WHERE h.value ->> 1 = '')"
 }
 
 echo "wrk -t2 -c$CONNECTIONS -d${DURATION}s, POST /statistics/hit, every request a new visitor (user agents: ${AGENTS:-twenty browsers})"

@@ -27,6 +27,7 @@ mod requests;
 mod sessions;
 mod stats_ingest;
 mod stats_report;
+mod stats_waiting;
 mod subjects;
 mod tracking;
 
@@ -246,24 +247,6 @@ pub(crate) fn batch_shape(n: usize) -> usize {
         .unwrap_or(BATCH_SHAPES[BATCH_SHAPES.len() - 1])
 }
 
-/// `items` cut into chunks of the batch shapes' sizes (the largest that fits, then smaller),
-/// for a multi-row statement that cannot be padded: its texts are again only those few, each
-/// prepared once and kept in the statement cache.
-pub(crate) fn shaped_chunks<T>(mut items: &[T]) -> impl Iterator<Item = &[T]> {
-    std::iter::from_fn(move || {
-        let n = BATCH_SHAPES
-            .into_iter()
-            .rev()
-            .find(|&s| s <= items.len())
-            .unwrap_or(items.len());
-        (n > 0).then(|| {
-            let (chunk, rest) = items.split_at(n);
-            items = rest;
-            chunk
-        })
-    })
-}
-
 pub(crate) fn unix(t: OffsetDateTime) -> i64 {
     t.unix_timestamp()
 }
@@ -433,18 +416,6 @@ mod tests {
     use super::*;
     use candour_core::store::RateLimitStore;
     use sqlx::{Connection, SqliteConnection};
-
-    #[test]
-    fn shaped_chunks_use_the_batch_shapes_then_the_rest_whole() {
-        let items: Vec<u32> = (0..1300).collect();
-        let sizes: Vec<usize> = shaped_chunks(&items).map(<[u32]>::len).collect();
-        assert_eq!(sizes, vec![1024, 256, 16, 4]);
-        let back: Vec<u32> = shaped_chunks(&items).flatten().copied().collect();
-        assert_eq!(back, items, "every item once, in order");
-        assert_eq!(shaped_chunks(&items[..0]).count(), 0);
-        let sizes: Vec<usize> = shaped_chunks(&items[..9]).map(<[u32]>::len).collect();
-        assert_eq!(sizes, vec![9]);
-    }
 
     /// A write that cannot have the file (another process holds its write lock) gives up
     /// after the configured statement time, as "unavailable" (a 503), not a 500 after five

@@ -6,16 +6,14 @@ use std::collections::{HashMap, HashSet};
 
 use async_trait::async_trait;
 use candour_core::stats::fold::{self, OpenVisit};
-use candour_core::stats::{
-    Device, Folded, Hit, HitKind, IMPORTED, IMPORTED_PAGE, VisitorHash, span, uk_day,
-};
+use candour_core::stats::{Folded, Hit, IMPORTED, IMPORTED_PAGE, VisitorHash, span, uk_day};
 use candour_core::store::{StatsIngestStore, StoreError, StoreResult};
 use candour_core::uk_time::{ISO_DATE, uk_start_of_day};
 use sqlx::sqlite::SqliteRow;
 use sqlx::{Acquire, Connection, QueryBuilder, Row, Sqlite, SqliteConnection, SqliteExecutor};
 use time::{Date, OffsetDateTime};
 
-use crate::{SqliteStore, db, from_unix, shaped_chunks, unix};
+use crate::{SqliteStore, db, from_unix, stats_waiting, unix};
 
 /// Rows per multi-row statement, under SQLite's 32,766 bound parameters.
 const ROWS: usize = 2000;
@@ -27,30 +25,6 @@ fn iso(d: Date) -> String {
 fn visitor_of(bytes: &[u8]) -> StoreResult<VisitorHash> {
     VisitorHash::from_stored(bytes)
         .ok_or_else(|| StoreError::Corrupt("a visitor hash is not 16 bytes".to_owned()))
-}
-
-fn hit_from_row(r: &SqliteRow) -> StoreResult<Hit> {
-    let event: String = r.try_get("event").map_err(db)?;
-    let device: Option<String> = r.try_get("device").map_err(db)?;
-    let visitor: Vec<u8> = r.try_get("visitor").map_err(db)?;
-    Ok(Hit {
-        at: from_unix(r.try_get("at").map_err(db)?)?,
-        kind: if event.is_empty() {
-            HitKind::PageView
-        } else {
-            HitKind::Event(event)
-        },
-        path: r.try_get("path").map_err(db)?,
-        visitor: visitor_of(&visitor)?,
-        referrer: r.try_get("referrer").map_err(db)?,
-        utm_source: r.try_get("utm_source").map_err(db)?,
-        utm_medium: r.try_get("utm_medium").map_err(db)?,
-        utm_campaign: r.try_get("utm_campaign").map_err(db)?,
-        browser: r.try_get("browser").map_err(db)?,
-        os: r.try_get("os").map_err(db)?,
-        device: device.as_deref().and_then(Device::parse),
-        country: r.try_get("country").map_err(db)?,
-    })
 }
 
 const VISIT_COLUMNS: &str = "visitor, day, started, last_seen, entry, exit, pageviews, events, \
@@ -234,10 +208,7 @@ async fn roll_pairs(
     now: OffsetDateTime,
     rolled: Option<Date>,
 ) -> StoreResult<()> {
-    let waiting: Option<i64> = sqlx::query_scalar("SELECT MIN(at) FROM stats_hits")
-        .fetch_one(&mut *conn)
-        .await
-        .map_err(db)?;
+    let waiting = stats_waiting::earliest(conn).await?;
     // The earliest open visit's day is its last hit's (`OpenVisit::day`), found on the index.
     let open: Option<i64> = sqlx::query_scalar("SELECT MIN(last_seen) FROM stats_visits")
         .fetch_one(&mut *conn)
@@ -479,34 +450,7 @@ impl StatsIngestStore for SqliteStore {
     }
 
     async fn record_hits(&self, hits: &[Hit]) -> StoreResult<()> {
-        let mut conn = self.writer.acquire().await.map_err(db)?;
-        let mut tx = conn.begin().await.map_err(db)?;
-        for chunk in shaped_chunks(hits) {
-            let mut q = QueryBuilder::<Sqlite>::new(
-                "INSERT INTO stats_hits (at, event, path, visitor, referrer, utm_source, \
-                 utm_medium, utm_campaign, browser, os, device, country) ",
-            );
-            q.push_values(chunk, |mut b, h| {
-                let event = match &h.kind {
-                    HitKind::PageView => String::new(),
-                    HitKind::Event(name) => name.clone(),
-                };
-                b.push_bind(unix(h.at))
-                    .push_bind(event)
-                    .push_bind(h.path.clone())
-                    .push_bind(h.visitor.0.to_vec())
-                    .push_bind(h.referrer.clone())
-                    .push_bind(h.utm_source.clone())
-                    .push_bind(h.utm_medium.clone())
-                    .push_bind(h.utm_campaign.clone())
-                    .push_bind(h.browser.clone())
-                    .push_bind(h.os.clone())
-                    .push_bind(h.device.map(Device::code))
-                    .push_bind(h.country.clone());
-            });
-            q.build().execute(&mut *tx).await.map_err(db)?;
-        }
-        tx.commit().await.map_err(db)
+        stats_waiting::record(&self.writer, hits).await
     }
 
     async fn fold_hits(&self, now: OffsetDateTime, limit: u32) -> StoreResult<Folded> {
@@ -514,31 +458,12 @@ impl StatsIngestStore for SqliteStore {
         // The file's write lock from the start: another process on the same file cannot
         // add or fold hits between this read and its writes.
         let mut tx = conn.begin_with("BEGIN IMMEDIATE").await.map_err(db)?;
-        let rows = sqlx::query(
-            "SELECT id, at, event, path, visitor, referrer, utm_source, utm_medium, \
-             utm_campaign, browser, os, device, country FROM stats_hits ORDER BY id LIMIT ?",
-        )
-        .bind(i64::from(limit))
-        .fetch_all(&mut *tx)
-        .await
-        .map_err(db)?;
-        let mut hits = Vec::with_capacity(rows.len());
-        let mut last_id = 0_i64;
-        for r in &rows {
-            hits.push(hit_from_row(r)?);
-            last_id = r.try_get("id").map_err(db)?;
-        }
+        let hits = stats_waiting::take(&mut tx, limit).await?;
         let open = visits_to_fold(&mut tx, &hits, now).await?;
         let mut folded = fold::fold(&hits, open, now);
         let rolled = pairs_rolled(&mut *tx).await?;
         settle_marks(&mut tx, &mut folded).await?;
         write_fold(&mut tx, &folded, rolled).await?;
-        // The write lock is held: no hit with a smaller id can arrive after this read.
-        sqlx::query("DELETE FROM stats_hits WHERE id <= ?")
-            .bind(last_id)
-            .execute(&mut *tx)
-            .await
-            .map_err(db)?;
         roll_pairs(&mut tx, now, rolled).await?;
         tx.commit().await.map_err(db)?;
         Ok(Folded {
@@ -549,9 +474,11 @@ impl StatsIngestStore for SqliteStore {
 
     async fn live_visitors(&self, since: OffsetDateTime) -> StoreResult<u64> {
         let n: i64 = sqlx::query_scalar(
+            // Waiting hits hold their visitor in hex (see `stats_waiting`).
             "SELECT COUNT(*) FROM (
-                 SELECT visitor FROM stats_visits WHERE last_seen >= ?1
-                 UNION SELECT visitor FROM stats_hits WHERE at >= ?1)",
+                 SELECT lower(hex(visitor)) FROM stats_visits WHERE last_seen >= ?1
+                 UNION SELECT h.value ->> 3 FROM stats_hits AS b, json_each(b.hits) AS h
+                     WHERE b.last_at >= ?1 AND h.value ->> 0 >= ?1)",
         )
         .bind(unix(since))
         .fetch_one(&self.reader)
@@ -593,10 +520,6 @@ impl StatsIngestStore for SqliteStore {
                 unix(totals_before),
             ),
             ("DELETE FROM stats_pairs WHERE day < ?", unix(totals_before)),
-            (
-                "DELETE FROM stats_hits WHERE at < ?",
-                unix(uk_start_of_day(today)),
-            ),
         ] {
             gone += sqlx::query(sql)
                 .bind(bound)
@@ -605,6 +528,7 @@ impl StatsIngestStore for SqliteStore {
                 .map_err(db)?
                 .rows_affected();
         }
+        gone += stats_waiting::forget_before(&mut tx, unix(uk_start_of_day(today))).await?;
         for sql in [
             "DELETE FROM stats_visits WHERE day < ?",
             "DELETE FROM stats_seen WHERE day < ?",
