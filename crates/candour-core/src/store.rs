@@ -714,7 +714,8 @@ pub trait StatsIngestStore: Send + Sync {
     /// How many visitors were seen at or after `since`, folded or not (the live count).
     async fn live_visitors(&self, since: OffsetDateTime) -> StoreResult<u64>;
     /// Delete totals of buckets that began before `totals_before`, and every salt, mark,
-    /// visit and waiting hit of UK days before `today`; returns how many rows went.
+    /// visit and waiting hit of UK days before `today`; returns how many rows went (each
+    /// waiting hit counted as one, however a store keeps them).
     async fn purge_stats(
         &self,
         totals_before: OffsetDateTime,
