@@ -173,20 +173,17 @@ pub(crate) async fn take(conn: &mut SqliteConnection, limit: u32) -> StoreResult
     }
     let mut hits = Vec::with_capacity(taken);
     if let Some(last) = whole_to {
-        let batches: Vec<String> =
-            sqlx::query_scalar("SELECT hits FROM stats_hits WHERE id <= ? ORDER BY id")
+        // Read as they are deleted; `RETURNING` promises no order, so they are put in order.
+        let mut batches: Vec<(i64, String)> =
+            sqlx::query_as("DELETE FROM stats_hits WHERE id <= ? RETURNING id, hits")
                 .bind(last)
                 .fetch_all(&mut *conn)
                 .await
                 .map_err(db)?;
-        for batch in batches {
+        batches.sort_unstable_by_key(|(id, _)| *id);
+        for (_, batch) in batches {
             hits.extend(decode(&batch)?);
         }
-        sqlx::query("DELETE FROM stats_hits WHERE id <= ?")
-            .bind(last)
-            .execute(&mut *conn)
-            .await
-            .map_err(db)?;
     }
     if let Some((id, n)) = partial {
         let batch: String = sqlx::query_scalar("SELECT hits FROM stats_hits WHERE id = ?")
@@ -205,18 +202,13 @@ pub(crate) async fn take(conn: &mut SqliteConnection, limit: u32) -> StoreResult
 /// Delete every waiting hit from before `start` (Unix seconds); returns how many went.
 /// A batch that began before `start` and ended after it keeps its later hits.
 pub(crate) async fn forget_before(conn: &mut SqliteConnection, start: i64) -> StoreResult<u64> {
-    let whole: i64 =
-        sqlx::query_scalar("SELECT COALESCE(SUM(count), 0) FROM stats_hits WHERE last_at < ?")
+    let whole: Vec<i64> =
+        sqlx::query_scalar("DELETE FROM stats_hits WHERE last_at < ? RETURNING count")
             .bind(start)
-            .fetch_one(&mut *conn)
+            .fetch_all(&mut *conn)
             .await
             .map_err(db)?;
-    sqlx::query("DELETE FROM stats_hits WHERE last_at < ?")
-        .bind(start)
-        .execute(&mut *conn)
-        .await
-        .map_err(db)?;
-    let mut gone = u64::try_from(whole).unwrap_or(0);
+    let mut gone: u64 = whole.into_iter().map(|n| n.max(0) as u64).sum();
     let straddling: Vec<(i64, String)> =
         sqlx::query_as("SELECT id, hits FROM stats_hits WHERE first_at < ? ORDER BY id")
             .bind(start)
@@ -261,6 +253,15 @@ mod tests {
         let hits = take(&mut tx, limit).await.unwrap();
         tx.commit().await.unwrap();
         hits
+    }
+
+    /// Record `hits` as batches, cut before each index in `cuts`.
+    async fn record_in_batches(store: &SqliteStore, hits: &[Hit], cuts: &[usize]) {
+        let mut from = 0;
+        for &to in cuts.iter().chain([&hits.len()]) {
+            record(&store.writer, &hits[from..to]).await.unwrap();
+            from = to;
+        }
     }
 
     async fn waiting(store: &SqliteStore) -> Vec<(i64, i64, i64)> {
@@ -310,9 +311,7 @@ mod tests {
     async fn a_fold_takes_whole_batches_then_the_first_part_of_the_next() {
         let (_dir, store) = store().await;
         let hits: Vec<Hit> = (0..7).map(|n| hit(n, HitKind::PageView)).collect();
-        record(&store.writer, &hits[..3]).await.unwrap();
-        record(&store.writer, &hits[3..6]).await.unwrap();
-        record(&store.writer, &hits[6..]).await.unwrap();
+        record_in_batches(&store, &hits, &[3, 6]).await;
         record(&store.writer, &[]).await.unwrap();
         assert_eq!(waiting(&store).await.len(), 3, "no row for an empty batch");
         assert_eq!(take_from(&store, 5).await, hits[..5]);
@@ -331,9 +330,7 @@ mod tests {
     async fn forgetting_a_day_keeps_the_later_hits_of_a_batch_across_midnight() {
         let (_dir, store) = store().await;
         let hits: Vec<Hit> = (0..6).map(|n| hit(n, HitKind::PageView)).collect();
-        record(&store.writer, &hits[..2]).await.unwrap();
-        record(&store.writer, &hits[2..5]).await.unwrap();
-        record(&store.writer, &hits[5..]).await.unwrap();
+        record_in_batches(&store, &hits, &[2, 5]).await;
         let mut conn = store.writer.acquire().await.unwrap();
         let gone = forget_before(&mut conn, unix(hits[3].at)).await.unwrap();
         drop(conn);
