@@ -290,8 +290,13 @@ pub async fn stats_live_count_sees_folded_and_waiting_hits(s: &Stores) {
         .await
         .unwrap();
     fold_all(s, m).await;
+    // One batch with a hit from before the window (visitor 4), which is not live.
     s.stats_ingest
-        .record_hits(&[page(3, m - Duration::minutes(1), "/"), page(2, m, "/x")])
+        .record_hits(&[
+            page(4, m - Duration::minutes(10), "/"),
+            page(3, m - Duration::minutes(1), "/"),
+            page(2, m, "/x"),
+        ])
         .await
         .unwrap();
     let live = s
@@ -301,7 +306,7 @@ pub async fn stats_live_count_sees_folded_and_waiting_hits(s: &Stores) {
         .unwrap();
     assert_eq!(
         live, 2,
-        "visitors 2 and 3; visitor 1 was last seen 20 minutes ago"
+        "visitors 2 and 3; visitor 1 was last seen 20 minutes ago, visitor 4 ten"
     );
 }
 
