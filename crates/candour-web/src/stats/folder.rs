@@ -26,7 +26,11 @@ const BATCH: u32 = 5_000;
 /// Hits folded in one transaction while hits wait in memory to be recorded: the writer is
 /// the database's one, so a shorter fold lets them in sooner. A fold of 5,000 hits from as
 /// many new visitors can take most of a second on a busy 2-core machine, long enough for a
-/// burst of beacons to fill the counting queues; one of 1,000 takes a fifth of that.
+/// burst of beacons to fill the counting queues. One of 1,000 holds the writer less than
+/// half as long, though each hit costs about twice as much to fold (a fold's cost is mostly
+/// the rows of totals it touches, much the same for 1,000 hits as for 5,000): on SQLite with
+/// nothing else running, 50,000 new visitors took about 0.06 s a batch of 1,000 and about
+/// 0.14 s a batch of 5,000.
 const BUSY_BATCH: u32 = 1_000;
 /// The longest rest between two batches while hits keep arriving.
 const MAX_REST: Duration = Duration::from_secs(1);
